@@ -1,0 +1,381 @@
+"""The one exception tree of iopfhir.
+
+Every error the library raises derives from :class:`IopFhirError` and from the
+builtin it most resembles, so callers can catch either::
+
+    IopFhirError
+    ├── InputError (ValueError)                 bad user input; the CLI exits with 2
+    │   ├── EpisodeInputError                   an episode file breaks the input schema or a rule
+    │   ├── TerminologyError                    an unknown code, instrument or answer
+    │   └── FhirInputError                      FHIR JSON that cannot be read at all
+    ├── MappingError (ValueError)               a domain object cannot be expressed in FHIR
+    ├── ValidationFailed (ValueError)           FHIR content failed validation (carries the report)
+    ├── ClientError                             anything that went wrong talking to a server
+    │   ├── TransportError (ConnectionError)    no usable HTTP response
+    │   │   ├── ConnectTimeout / ReadTimeout (TimeoutError)
+    │   │   └── ResponseTooLarge
+    │   ├── InsecureTransportError              plain http to a non-loopback host, TLS off
+    │   ├── AuthError (PermissionError)         token endpoint or credentials failed
+    │   ├── ServerError                         the server answered with an error status
+    │   │   ├── BadRequest (400) / Unauthorized (401) / Forbidden (403) / NotFound (404)
+    │   │   ├── MethodNotAllowed (405) / Conflict (409) / Gone (410)
+    │   │   ├── PreconditionFailed (412) / UnprocessableEntity (422)
+    │   │   ├── TooManyRequests (429)
+    │   │   └── ServerUnavailable (5xx)
+    │   ├── MalformedResponse (ValueError)      a body that is not the JSON we were promised
+    │   └── RetryExhausted                      the retry policy gave up (wraps the last error)
+    ├── SyncError                               push/pull could not complete
+    │   ├── SyncConflict                        a concurrent change we must not overwrite
+    │   └── UnsupportedByServer                 the server's capabilities rule the write out
+    └── PluginError (LookupError)               an entry point is missing or broken
+
+Every error carries ``issues``: a list of :class:`Issue`, the shape of an
+``OperationOutcome.issue`` (severity, code, FHIRPath/JSON path, message).
+Messages name paths and codes, never patient data or credentials.
+
+This module imports nothing from the rest of the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "ClientError",
+    "ConnectTimeout",
+    "Conflict",
+    "EpisodeInputError",
+    "FhirInputError",
+    "Forbidden",
+    "Gone",
+    "InputError",
+    "InsecureTransportError",
+    "IopFhirError",
+    "Issue",
+    "MalformedResponse",
+    "MappingError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PluginError",
+    "PreconditionFailed",
+    "ReadTimeout",
+    "ResponseTooLarge",
+    "RetryExhausted",
+    "ServerError",
+    "ServerUnavailable",
+    "SyncConflict",
+    "SyncError",
+    "TerminologyError",
+    "TooManyRequests",
+    "TransportError",
+    "Unauthorized",
+    "UnprocessableEntity",
+    "UnsupportedByServer",
+    "ValidationFailed",
+]
+
+Severity = Literal["fatal", "error", "warning", "information"]
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One finding, shaped like ``OperationOutcome.issue``.
+
+    ``path`` is a FHIRPath expression for FHIR content (``CarePlan.activity[0].detail.status``)
+    or a JSON path for input files (``$.sessions[3].end``). ``code`` is from the FHIR
+    issue-type value set (``required``, ``value``, ``code-invalid``, ``invariant``, ...).
+    """
+
+    severity: Severity
+    code: str
+    message: str
+    path: str | None = None
+    source: str | None = None
+
+    def to_fhir(self) -> dict[str, Any]:
+        """Return this issue as an ``OperationOutcome.issue`` element."""
+        out: dict[str, Any] = {"severity": self.severity, "code": self.code}
+        out["diagnostics"] = self.message
+        if self.path:
+            out["expression"] = [self.path]
+        return out
+
+    @classmethod
+    def from_fhir(cls, element: dict[str, Any]) -> Issue:
+        """Read an ``OperationOutcome.issue`` element (as sent by a server)."""
+        severity = element.get("severity", "error")
+        if severity not in ("fatal", "error", "warning", "information"):
+            severity = "error"
+        expression = element.get("expression") or element.get("location") or []
+        text = element.get("diagnostics") or (element.get("details") or {}).get("text") or ""
+        return cls(
+            severity=severity,
+            code=str(element.get("code", "unknown")),
+            message=str(text),
+            path=str(expression[0]) if expression else None,
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.severity} [{self.code}] {where}{self.message}"
+
+
+class IopFhirError(Exception):
+    """Base of every iopfhir error. ``issues`` holds OperationOutcome-shaped details."""
+
+    def __init__(
+        self, message: str, *, issues: Iterable[Issue] = (), path: str | None = None
+    ) -> None:
+        self.issues: list[Issue] = list(issues)
+        self.path = path
+        if not self.issues:
+            self.issues = [Issue("error", self.default_code, message, path)]
+        super().__init__(f"{path}: {message}" if path else message)
+
+    default_code = "exception"
+
+    def operation_outcome(self) -> dict[str, Any]:
+        """The error as a FHIR ``OperationOutcome`` resource."""
+        return {
+            "resourceType": "OperationOutcome",
+            "issue": [issue.to_fhir() for issue in self.issues],
+        }
+
+
+class InputError(IopFhirError, ValueError):
+    """Input the user supplied is unusable. The CLI maps this to exit code 2."""
+
+    default_code = "invalid"
+
+
+class EpisodeInputError(InputError):
+    """An episode file breaks the input schema or a domain rule; ``path`` is a JSON path."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        file: str | None = None,
+        issues: Iterable[Issue] = (),
+    ) -> None:
+        self.file = file
+        super().__init__(message, issues=issues, path=path)
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{self.file}: {base}" if self.file else base
+
+
+class TerminologyError(InputError):
+    """A code, instrument or answer that the package's terminology does not know."""
+
+    default_code = "code-invalid"
+
+
+class FhirInputError(InputError):
+    """FHIR content that cannot be read at all (not JSON, no ``resourceType``...)."""
+
+    default_code = "structure"
+
+
+class MappingError(IopFhirError, ValueError):
+    """A domain object that cannot be expressed in FHIR, or FHIR that breaks a mapping rule."""
+
+    default_code = "processing"
+
+
+class ValidationFailed(IopFhirError, ValueError):
+    """FHIR content failed validation; ``issues`` is the validator's report."""
+
+    default_code = "invalid"
+
+
+class ClientError(IopFhirError):
+    """Something went wrong talking to a FHIR server.
+
+    ``method`` and ``url`` name the request; the URL never carries a query string in
+    messages (search parameters may hold patient identifiers).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        issues: Iterable[Issue] = (),
+    ) -> None:
+        self.method = method
+        self.url = url.split("?", 1)[0] if url else None
+        where = f" ({method} {self.url})" if method and self.url else ""
+        super().__init__(f"{message}{where}", issues=issues)
+
+
+class TransportError(ClientError, ConnectionError):
+    """No usable HTTP response: connection refused or reset, DNS, TLS failure."""
+
+    default_code = "transient"
+
+
+class ConnectTimeout(TransportError, TimeoutError):
+    """The connection could not be opened in time."""
+
+    default_code = "timeout"
+
+
+class ReadTimeout(TransportError, TimeoutError):
+    """The server accepted the connection but did not answer in time."""
+
+    default_code = "timeout"
+
+
+class ResponseTooLarge(TransportError):
+    """The response body exceeded the configured size bound."""
+
+    default_code = "too-costly"
+
+
+class InsecureTransportError(ClientError):
+    """Plain ``http://`` to a non-loopback host, or TLS verification turned off, without opt-in."""
+
+    default_code = "security"
+
+
+class AuthError(ClientError, PermissionError):
+    """Credentials were refused or a token could not be obtained."""
+
+    default_code = "login"
+
+
+class ServerError(ClientError):
+    """The server answered with an error status; ``status`` is the HTTP status code."""
+
+    status: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        issues: Iterable[Issue] = (),
+        retry_after: float | None = None,
+    ) -> None:
+        if status is not None:
+            self.status = status
+        self.retry_after = retry_after
+        super().__init__(message, method=method, url=url, issues=issues)
+
+
+class BadRequest(ServerError):
+    """HTTP 400."""
+
+    status = 400
+
+
+class Unauthorized(ServerError, PermissionError):
+    """HTTP 401."""
+
+    status = 401
+
+
+class Forbidden(ServerError, PermissionError):
+    """HTTP 403."""
+
+    status = 403
+
+
+class NotFound(ServerError, LookupError):
+    """HTTP 404."""
+
+    status = 404
+
+
+class MethodNotAllowed(ServerError):
+    """HTTP 405: the server does not allow this interaction on this type."""
+
+    status = 405
+
+
+class Conflict(ServerError):
+    """HTTP 409."""
+
+    status = 409
+
+
+class Gone(ServerError):
+    """HTTP 410: the resource was deleted."""
+
+    status = 410
+
+
+class PreconditionFailed(ServerError):
+    """HTTP 412: ``If-Match`` did not match, or a conditional create matched several."""
+
+    status = 412
+
+
+class UnprocessableEntity(ServerError):
+    """HTTP 422: the server rejected the content (profile or business rule)."""
+
+    status = 422
+
+
+class TooManyRequests(ServerError):
+    """HTTP 429; ``retry_after`` holds the server's hint in seconds, when it gave one."""
+
+    status = 429
+
+
+class ServerUnavailable(ServerError):
+    """HTTP 5xx."""
+
+    status = 500
+
+
+class MalformedResponse(ClientError, ValueError):
+    """A response body that is not the FHIR JSON the interaction promises."""
+
+    default_code = "structure"
+
+
+class RetryExhausted(ClientError):
+    """The retry policy gave up; ``last`` is the error of the final attempt."""
+
+    def __init__(self, message: str, *, last: ClientError) -> None:
+        self.last = last
+        super().__init__(message, method=last.method, url=last.url, issues=last.issues)
+
+
+class SyncError(IopFhirError):
+    """A push or pull could not complete; ``report`` says what was and was not written."""
+
+    def __init__(
+        self, message: str, *, report: Any = None, issues: Sequence[Issue] = ()
+    ) -> None:
+        self.report = report
+        super().__init__(message, issues=issues)
+
+
+class SyncConflict(SyncError):
+    """Another client changed a resource in a way that conflicts with ours; nothing was overwritten."""
+
+    default_code = "conflict"
+
+
+class UnsupportedByServer(SyncError):
+    """The server's CapabilityStatement rules out an interaction we need."""
+
+    default_code = "not-supported"
+
+
+class PluginError(IopFhirError, LookupError):
+    """An entry-point plugin is missing, ambiguous or failed to load."""
+
+    default_code = "not-found"
