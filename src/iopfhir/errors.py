@@ -46,8 +46,8 @@ __all__ = [
     "AuthError",
     "BadRequest",
     "ClientError",
-    "ConnectTimeout",
     "Conflict",
+    "ConnectTimeout",
     "EpisodeInputError",
     "FhirInputError",
     "Forbidden",
@@ -364,7 +364,7 @@ class SyncError(IopFhirError):
 
 
 class SyncConflict(SyncError):
-    """Another client changed a resource in a way that conflicts with ours; nothing was overwritten."""
+    """Another client changed a resource in a conflicting way; nothing was overwritten."""
 
     default_code = "conflict"
 
