@@ -1,0 +1,50 @@
+"""Terminology as data: code systems, role codes and the scored instruments.
+
+Everything here is read from the JSON files in ``data/`` (package data); the rest of
+the package asks this layer for codes instead of spelling them out. Nothing in this
+package imports from the rest of iopfhir except :mod:`iopfhir.errors`.
+"""
+
+from iopfhir.terminology.codes import (
+    BASE_URL,
+    Coding,
+    code_system,
+    code_system_url,
+    codes,
+    concept_display,
+    lookup_concept,
+    relationship_coding,
+    relationship_key,
+    role_coding,
+    role_key,
+)
+from iopfhir.terminology.instruments import (
+    AnswerOption,
+    Instrument,
+    Item,
+    Score,
+    instrument,
+    instrument_by_code,
+    instruments,
+)
+
+__all__ = [
+    "BASE_URL",
+    "AnswerOption",
+    "Coding",
+    "Instrument",
+    "Item",
+    "Score",
+    "code_system",
+    "code_system_url",
+    "codes",
+    "concept_display",
+    "instrument",
+    "instrument_by_code",
+    "instruments",
+    "lookup_concept",
+    "relationship_coding",
+    "relationship_key",
+    "role_coding",
+    "role_key",
+]
