@@ -1,0 +1,426 @@
+"""The IOP episode: the root of the model and of an episode file.
+
+An :class:`Episode` is one patient's stay in one program: how they were referred
+(often from an inpatient stay), admission and discharge, diagnoses, the people and the
+team, the care plans, the sessions and the outcome measures, and whether the record is
+protected substance-use treatment information (42 CFR Part 2).
+
+The episode checks that every key it refers to exists (a session's facilitator must be
+a practitioner, a goal must address a diagnosis...) and reports the JSON path of the
+first reference that does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from iopfhir.domain.common import Code, Key, Model, Period
+from iopfhir.domain.measures import Measure
+from iopfhir.domain.people import Organization, Patient, Practitioner, Support, Team
+from iopfhir.domain.plans import (
+    AftercarePlan,
+    CarePlan,
+    Goal,
+    RelapsePreventionPlan,
+    TreatmentPlan,
+)
+from iopfhir.domain.sessions import Session
+from iopfhir.domain.vocabulary import (
+    DischargeDisposition,
+    EpisodeStatus,
+    ProgramType,
+    ReferralSource,
+)
+
+__all__ = ["Diagnosis", "Discharge", "Episode", "Program", "Referral", "WeekHours"]
+
+
+class Program(Model):
+    """The IOP itself: its kind and the intensity it requires."""
+
+    name: str = Field(min_length=1)
+    type: ProgramType
+    organization: Key | None = None
+    min_hours_per_week: float = Field(default=9.0, ge=0, le=40)
+    min_days_per_week: int = Field(default=3, ge=0, le=7)
+
+
+class Referral(Model):
+    """How the patient came to the program (FHIR ServiceRequest; the inpatient stay an
+    Encounter)."""
+
+    key: Key = "referral"
+    source: ReferralSource
+    date: dt.date | None = None
+    requester: Key | None = None
+    organization: Key | None = None
+    reason: str | None = None
+    stay: Period | None = None
+
+
+class Diagnosis(Model):
+    """A diagnosis (FHIR Condition), coded in ICD-10-CM, SNOMED CT or any system."""
+
+    key: Key
+    code: Code
+    category: Literal["problem-list-item", "encounter-diagnosis", "health-concern"] = (
+        "problem-list-item"
+    )
+    clinical_status: (
+        Literal["active", "recurrence", "relapse", "inactive", "remission", "resolved"] | None
+    ) = "active"
+    verification_status: (
+        Literal[
+            "unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"
+        ]
+        | None
+    ) = "confirmed"
+    onset: date | None = None
+    recorded: date | None = None
+
+
+class Discharge(Model):
+    """How the episode ended."""
+
+    date: dt.date
+    disposition: DischargeDisposition
+
+
+class WeekHours(Model):
+    """Hours delivered in one program week, against the program minimum."""
+
+    week_start: date
+    hours: float
+    days: int
+    below_minimum: bool
+
+
+class Episode(Model):
+    """One patient's IOP episode: the root of an episode file."""
+
+    key: Key
+    patient: Patient
+    program: Program | None = None
+    status: EpisodeStatus | None = None
+    admission: date | None = None
+    referral: Referral | None = None
+    discharge: Discharge | None = None
+    part2: bool = False
+    care_manager: Key | None = None
+    organizations: list[Organization] = Field(default_factory=list)
+    practitioners: list[Practitioner] = Field(default_factory=list)
+    supports: list[Support] = Field(default_factory=list)
+    teams: list[Team] = Field(default_factory=list)
+    diagnoses: list[Diagnosis] = Field(default_factory=list)
+    care_plans: list[CarePlan] = Field(default_factory=list)
+    sessions: list[Session] = Field(default_factory=list)
+    measures: list[Measure] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Episode:
+        problems = list(self.reference_problems())
+        if problems:
+            path, message = problems[0]
+            raise ValueError(f"{path}: {message}")
+        return self
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def plans_of(self, kind: str) -> list[CarePlan]:
+        """The care plans of one kind (``treatment``, ``relapse-prevention``, ``aftercare``)."""
+        return [p for p in self.care_plans if p.kind == kind]
+
+    @property
+    def treatment_plan(self) -> TreatmentPlan | None:
+        """The (first) IOP treatment plan."""
+        for plan in self.care_plans:
+            if isinstance(plan, TreatmentPlan) and plan.kind == "treatment":
+                return plan
+        return None
+
+    @property
+    def relapse_prevention(self) -> RelapsePreventionPlan | None:
+        """The relapse-prevention plan, if any."""
+        return next((p for p in self.care_plans if isinstance(p, RelapsePreventionPlan)), None)
+
+    @property
+    def aftercare(self) -> AftercarePlan | None:
+        """The aftercare plan, if any."""
+        return next((p for p in self.care_plans if isinstance(p, AftercarePlan)), None)
+
+    @property
+    def goals(self) -> list[Goal]:
+        """Every goal of every plan."""
+        return [g for p in self.care_plans for g in p.goals]
+
+    # -- reference checks ----------------------------------------------------------------
+
+    def reference_problems(self) -> Iterator[tuple[str, str]]:
+        """Yield (JSON path, message) for every key that names nothing it may name."""
+        orgs = {o.key for o in self.organizations}
+        practitioners = {p.key for p in self.practitioners}
+        supports = {s.key for s in self.supports}
+        people = practitioners | supports | {self.patient.key}
+        diagnoses = {d.key for d in self.diagnoses}
+        sessions = {s.key for s in self.sessions}
+        duplicates = _duplicate_keys(self)
+        yield from duplicates
+
+        def check(
+            path: str, key: str | None, allowed: set[str], what: str
+        ) -> Iterator[tuple[str, str]]:
+            if key is not None and key not in allowed:
+                yield path, f"{key!r} is not {what}"
+
+        team_member = "a practitioner, support, the patient or an organization of the episode"
+        if self.program:
+            yield from check(
+                "$.program.organization",
+                self.program.organization,
+                orgs,
+                "an organization of the episode",
+            )
+        yield from check(
+            "$.care_manager", self.care_manager, practitioners, "a practitioner of the episode"
+        )
+        if self.referral:
+            yield from check(
+                "$.referral.requester",
+                self.referral.requester,
+                practitioners,
+                "a practitioner of the episode",
+            )
+            yield from check(
+                "$.referral.organization",
+                self.referral.organization,
+                orgs,
+                "an organization of the episode",
+            )
+        for i, prac in enumerate(self.practitioners):
+            yield from check(
+                f"$.practitioners[{i}].organization",
+                prac.organization,
+                orgs,
+                "an organization of the episode",
+            )
+        team_keys: set[str] = set()
+        for t, team in enumerate(self.teams):
+            yield from check(
+                f"$.teams[{t}].organization",
+                team.organization,
+                orgs,
+                "an organization of the episode",
+            )
+            for m, member in enumerate(team.members):
+                yield from check(
+                    f"$.teams[{t}].members[{m}].member", member.member, people | orgs, team_member
+                )
+                team_keys.add(member.member)
+        on_team = team_keys if self.teams else people
+        team_text = "a member of the care team"
+        for p, plan in enumerate(self.care_plans):
+            base = f"$.care_plans[{p}]"
+            yield from check(
+                f"{base}.author",
+                plan.author,
+                practitioners | supports,
+                "a practitioner of the episode",
+            )
+            for a, key in enumerate(plan.addresses):
+                yield from check(f"{base}.addresses[{a}]", key, diagnoses, "a diagnosis")
+            for g, goal in enumerate(plan.goals):
+                for a, key in enumerate(goal.addresses):
+                    yield from check(
+                        f"{base}.goals[{g}].addresses[{a}]", key, diagnoses, "a diagnosis"
+                    )
+            for r, revision in enumerate(plan.revisions):
+                yield from check(
+                    f"{base}.revisions[{r}].author",
+                    revision.author,
+                    practitioners,
+                    "a practitioner of the episode",
+                )
+            goal_keys = {g.key for g in plan.goals}
+            if isinstance(plan, TreatmentPlan):
+                for a, act in enumerate(plan.activities):
+                    yield from check(f"{base}.activities[{a}].lead", act.lead, on_team, team_text)
+                    for g, key in enumerate(act.goals):
+                        yield from check(
+                            f"{base}.activities[{a}].goals[{g}]",
+                            key,
+                            goal_keys,
+                            "a goal of this plan",
+                        )
+            elif isinstance(plan, RelapsePreventionPlan):
+                for s, key in enumerate(plan.supports):
+                    yield from check(
+                        f"{base}.supports[{s}]",
+                        key,
+                        practitioners | supports,
+                        "a practitioner or support of the episode",
+                    )
+            else:
+                referrals = {r.key for r in plan.referrals}
+                for r, ref in enumerate(plan.referrals):
+                    yield from check(
+                        f"{base}.referrals[{r}].requester",
+                        ref.requester,
+                        practitioners,
+                        "a practitioner of the episode",
+                    )
+                    yield from check(
+                        f"{base}.referrals[{r}].organization",
+                        ref.organization,
+                        orgs,
+                        "an organization of the episode",
+                    )
+                    yield from check(
+                        f"{base}.referrals[{r}].practitioner",
+                        ref.practitioner,
+                        practitioners,
+                        "a practitioner of the episode",
+                    )
+                for r, appt in enumerate(plan.appointments):
+                    yield from check(
+                        f"{base}.appointments[{r}].practitioner",
+                        appt.practitioner,
+                        practitioners,
+                        "a practitioner of the episode",
+                    )
+                    yield from check(
+                        f"{base}.appointments[{r}].organization",
+                        appt.organization,
+                        orgs,
+                        "an organization of the episode",
+                    )
+                    yield from check(
+                        f"{base}.appointments[{r}].referral",
+                        appt.referral,
+                        referrals,
+                        "a referral of this plan",
+                    )
+                for r, ci in enumerate(plan.check_ins):
+                    yield from check(
+                        f"{base}.check_ins[{r}].with",
+                        ci.with_,
+                        practitioners | supports,
+                        "a practitioner or support of the episode",
+                    )
+        activities = {
+            a.key for p in self.care_plans if isinstance(p, TreatmentPlan) for a in p.activities
+        }
+        for s, session in enumerate(self.sessions):
+            yield from check(
+                f"$.sessions[{s}].facilitator", session.facilitator, on_team, team_text
+            )
+            for a, key in enumerate(session.attendees):
+                yield from check(f"$.sessions[{s}].attendees[{a}]", key, people, team_member)
+            yield from check(
+                f"$.sessions[{s}].activity",
+                session.activity,
+                activities,
+                "an activity of the treatment plan",
+            )
+        for m, measure in enumerate(self.measures):
+            yield from check(f"$.measures[{m}].session", measure.session, sessions, "a session")
+            yield from check(
+                f"$.measures[{m}].performer", measure.performer, people, "a person of the episode"
+            )
+        if self.discharge and self.admission and self.discharge.date < self.admission:
+            yield "$.discharge.date", "discharge is before admission"
+
+    # -- intensity -----------------------------------------------------------------------
+
+    def weekly_hours(self) -> list[WeekHours]:
+        """Hours delivered per program week (from attended sessions), flagged when a
+        week falls under the program minimum of hours or days."""
+        attended = [s for s in self.sessions if s.status == "attended"]
+        if not attended:
+            return []
+        first = self.admission or min(s.start for s in attended).date()
+        minutes: dict[int, int] = defaultdict(int)
+        days: dict[int, set[date]] = defaultdict(set)
+        for s in attended:
+            week = (s.start.date() - first).days // 7
+            minutes[week] += s.delivered_minutes
+            days[week].add(s.start.date())
+        last = max(minutes)
+        min_hours = self.program.min_hours_per_week if self.program else 0.0
+        min_days = self.program.min_days_per_week if self.program else 0
+        out = []
+        for week in range(last + 1):
+            hours = round(minutes.get(week, 0) / 60, 2)
+            n_days = len(days.get(week, set()))
+            out.append(
+                WeekHours(
+                    week_start=first + timedelta(days=7 * week),
+                    hours=hours,
+                    days=n_days,
+                    below_minimum=hours < min_hours or n_days < min_days,
+                )
+            )
+        return out
+
+
+def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
+    """Keys must be unique within their kind, since FHIR identifiers are built from them."""
+    groups: dict[str, list[tuple[str, str]]] = {
+        "organizations": [
+            (f"$.organizations[{i}].key", o.key) for i, o in enumerate(episode.organizations)
+        ],
+        "people": [
+            (f"$.practitioners[{i}].key", p.key) for i, p in enumerate(episode.practitioners)
+        ]
+        + [(f"$.supports[{i}].key", s.key) for i, s in enumerate(episode.supports)]
+        + [("$.patient.key", episode.patient.key)],
+        "teams": [(f"$.teams[{i}].key", t.key) for i, t in enumerate(episode.teams)],
+        "diagnoses": [(f"$.diagnoses[{i}].key", d.key) for i, d in enumerate(episode.diagnoses)],
+        "care_plans": [(f"$.care_plans[{i}].key", p.key) for i, p in enumerate(episode.care_plans)],
+        "goals": [
+            (f"$.care_plans[{i}].goals[{j}].key", g.key)
+            for i, p in enumerate(episode.care_plans)
+            for j, g in enumerate(p.goals)
+        ],
+        "sessions": [(f"$.sessions[{i}].key", s.key) for i, s in enumerate(episode.sessions)],
+        "activities": [
+            (f"$.care_plans[{i}].activities[{j}].key", a.key)
+            for i, p in enumerate(episode.care_plans)
+            if isinstance(p, TreatmentPlan)
+            for j, a in enumerate(p.activities)
+        ],
+        "crisis contacts": [
+            (f"$.care_plans[{i}].crisis_contacts[{j}].key", c.key)
+            for i, p in enumerate(episode.care_plans)
+            if isinstance(p, RelapsePreventionPlan)
+            for j, c in enumerate(p.crisis_contacts)
+        ],
+        "measures": [(f"$.measures[{i}].key", m.key) for i, m in enumerate(episode.measures)],
+    }
+    aftercare: list[tuple[str, str]] = []
+    for i, plan in enumerate(episode.care_plans):
+        if isinstance(plan, AftercarePlan):
+            aftercare += [
+                (f"$.care_plans[{i}].referrals[{j}].key", r.key)
+                for j, r in enumerate(plan.referrals)
+            ]
+            aftercare += [
+                (f"$.care_plans[{i}].appointments[{j}].key", a.key)
+                for j, a in enumerate(plan.appointments)
+            ]
+            aftercare += [
+                (f"$.care_plans[{i}].check_ins[{j}].key", c.key)
+                for j, c in enumerate(plan.check_ins)
+            ]
+    groups["aftercare items"] = aftercare
+    for what, entries in groups.items():
+        seen: set[str] = set()
+        for path, key in entries:
+            if key in seen:
+                yield path, f"duplicate key {key!r} among {what}"
+            seen.add(key)

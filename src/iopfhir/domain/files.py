@@ -1,0 +1,290 @@
+"""Episode files: YAML or JSON in, JSON Schema checked, domain models out (and back).
+
+A file holds one episode, a list of episodes, or ``{"episodes": [...]}``; a directory
+holds such files. Input is checked against the published JSON Schema
+(``episode.schema.json``, generated from the models) with ``jsonschema`` so every error
+names its JSON path; domain rules that a schema cannot state (references between keys,
+scores that must add up) are checked by the models and reported with paths too.
+
+Messages name paths and rules, never the offending values: an episode file holds
+patient data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from pydantic import TypeAdapter
+from pydantic import ValidationError as ModelError
+
+from iopfhir.domain.common import drop_none
+from iopfhir.domain.episode import Episode
+from iopfhir.errors import EpisodeInputError, Issue
+
+__all__ = [
+    "dump_episode",
+    "dump_episodes",
+    "episode_json_schema",
+    "generate_json_schema",
+    "load_episodes",
+    "parse_episodes",
+]
+
+SCHEMA_ID = "https://iopfhir.org/schema/episode-file.schema.json"
+EPISODE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that keeps dates and times as strings, as JSON would."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def generate_json_schema() -> dict[str, Any]:
+    """Build the episode-file JSON Schema from the models (what ``episode.schema.json`` holds)."""
+    episode = TypeAdapter(Episode).json_schema(ref_template="#/$defs/{model}")
+    defs = episode.pop("$defs", {})
+    defs["Episode"] = episode
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "iopfhir episode file",
+        "description": "One IOP episode, a list of episodes, or an object with 'episodes'.",
+        "oneOf": [
+            {"$ref": "#/$defs/Episode"},
+            {"type": "array", "items": {"$ref": "#/$defs/Episode"}},
+            {
+                "type": "object",
+                "properties": {"episodes": {"type": "array", "items": {"$ref": "#/$defs/Episode"}}},
+                "required": ["episodes"],
+                "additionalProperties": False,
+            },
+        ],
+        "$defs": defs,
+    }
+
+
+@cache
+def episode_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of episode files (package data)."""
+    text = resources.files("iopfhir.domain").joinpath("episode.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _episode_validator() -> Draft202012Validator:
+    schema = episode_json_schema()
+    single = {"$ref": "#/$defs/Episode", "$defs": schema["$defs"]}
+    return Draft202012Validator(single)
+
+
+def _json_path(parts: Iterable[str | int]) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _describe(error: SchemaError) -> str:
+    """A message for a schema error that does not repeat the offending value."""
+    kind = error.validator
+    expected = error.validator_value
+    if kind == "required":
+        missing = [name for name in expected if name not in (error.instance or {})]
+        return f"missing required field {missing[0]!r}" if missing else "missing a required field"
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"unknown field {extra[0]!r}" if extra else "unknown field"
+    if kind == "type":
+        return f"must be of type {expected}"
+    if kind == "enum":
+        return f"unknown code; expected one of {expected}"
+    if kind == "const":
+        return f"must be {expected!r}"
+    if kind == "pattern":
+        return f"does not match the pattern {expected}"
+    if kind == "format":
+        return f"is not a valid {expected}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+        return f"out of range: must be {words[kind]} {expected}"
+    if kind in ("minLength", "minItems"):
+        return "must not be empty" if expected == 1 else f"needs at least {expected}"
+    if kind in ("maxLength", "maxItems"):
+        return f"is longer than {expected}"
+    if kind in ("anyOf", "oneOf"):
+        return "does not match any allowed shape"
+    return f"breaks the schema rule {kind!r}"
+
+
+def _best(errors: list[SchemaError]) -> list[SchemaError]:
+    """Descend into anyOf/oneOf so the reported error is the most specific one."""
+    out: list[SchemaError] = []
+    for error in errors:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            deepest = max(error.context, key=lambda e: len(e.absolute_path))
+            same = [e for e in error.context if len(e.absolute_path) == len(deepest.absolute_path)]
+            non_type = [e for e in same if e.validator != "type"] or same
+            out.extend(_best([non_type[0]]))
+        else:
+            out.append(error)
+    return out
+
+
+def _schema_issues(data: Any, prefix: Sequence[str | int]) -> list[Issue]:
+    errors = sorted(_episode_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    issues = []
+    for error in _best(errors):
+        path = _json_path([*prefix, *error.absolute_path])
+        code = "required" if error.validator == "required" else "value"
+        if error.validator == "enum":
+            code = "code-invalid"
+        issues.append(Issue("error", code, _describe(error), path))
+    return issues
+
+
+def _model_issues(error: ModelError, prefix: Sequence[str | int]) -> list[Issue]:
+    issues = []
+    for item in error.errors(include_url=False, include_input=False):
+        loc = [
+            part
+            for part in item["loc"]
+            if not (
+                isinstance(part, str)
+                and part
+                in (
+                    "TreatmentPlan",
+                    "RelapsePreventionPlan",
+                    "AftercarePlan",
+                    "treatment",
+                    "other",
+                    "relapse-prevention",
+                    "aftercare",
+                )
+            )
+        ]
+        message = str(item["msg"]).removeprefix("Value error, ")
+        path = _json_path([*prefix, *loc])
+        if message.startswith("$"):  # an episode-level rule that names its own path
+            inner, _, message = message.partition(": ")
+            path = _json_path(prefix) + inner[1:]
+        elif message.startswith("@"):  # a model rule that names the field it is about
+            field, _, message = message.partition(": ")
+            path = f"{path}.{field[1:]}"
+        issues.append(Issue("error", "invariant", message, path))
+    return issues
+
+
+def _episodes_in(data: Any) -> list[tuple[Any, list[str | int]]]:
+    if isinstance(data, list):
+        return [(item, [i]) for i, item in enumerate(data)]
+    if isinstance(data, dict) and "episodes" in data and "patient" not in data:
+        episodes = data["episodes"]
+        if not isinstance(episodes, list):
+            raise EpisodeInputError("must be a list of episodes", path="$.episodes")
+        return [(item, ["episodes", i]) for i, item in enumerate(episodes)]
+    return [(data, [])]
+
+
+def parse_episodes(
+    data: Any, *, source: str | None = None, schema_check: bool = True
+) -> list[Episode]:
+    """Turn parsed JSON/YAML (one episode, a list, or ``{"episodes": [...]}``) into episodes.
+
+    Raises :class:`EpisodeInputError` naming ``source`` and the JSON path of each problem.
+    ``schema_check=False`` skips the JSON Schema pass for input that is known to be
+    well-formed (the models still check every rule).
+    """
+    episodes: list[Episode] = []
+    issues: list[Issue] = []
+    for item, prefix in _episodes_in(data):
+        if schema_check:
+            found = _schema_issues(item, prefix)
+            if found:
+                issues.extend(found)
+                continue
+        try:
+            episodes.append(Episode.model_validate(item))
+        except ModelError as exc:
+            issues.extend(_model_issues(exc, prefix))
+    if issues:
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        raise EpisodeInputError(
+            f"{first.message}{more}", path=first.path, file=source, issues=issues
+        )
+    return episodes
+
+
+def read_structured(path: Path) -> Any:
+    """Read a JSON or YAML file (dates stay strings). Raises :class:`EpisodeInputError`."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise EpisodeInputError(f"cannot read file ({exc.strerror})", file=str(path)) from None
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        where = getattr(exc, "lineno", None) or getattr(
+            getattr(exc, "problem_mark", None), "line", None
+        )
+        line = f" near line {where}" if where else ""
+        raise EpisodeInputError(f"not valid JSON or YAML{line}", file=str(path)) from None
+
+
+def episode_files(path: Path) -> list[Path]:
+    """The episode files at ``path``: the file itself, or a directory's files in name order."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in EPISODE_SUFFIXES and p.is_file())
+    if not path.exists():
+        raise EpisodeInputError("no such file or directory", file=str(path))
+    return [path]
+
+
+def iter_episodes(path: Path | str, *, schema_check: bool = True) -> Iterator[Episode]:
+    """Episodes from a file or a directory, one file at a time (memory stays flat)."""
+    for file in episode_files(Path(path)):
+        yield from parse_episodes(
+            read_structured(file), source=str(file), schema_check=schema_check
+        )
+
+
+def load_episodes(path: Path | str, *, schema_check: bool = True) -> list[Episode]:
+    """Every episode in a file or directory."""
+    return list(iter_episodes(path, schema_check=schema_check))
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return drop_none({k: _compact(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+def dump_episode(episode: Episode) -> dict[str, Any]:
+    """An episode as JSON-ready data in the input format (what :func:`parse_episodes` reads)."""
+    data: dict[str, Any] = _compact(episode.model_dump(mode="json", by_alias=True))
+    return data
+
+
+def dump_episodes(episodes: Sequence[Episode]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One episode as an object, several as ``{"episodes": [...]}``."""
+    if len(episodes) == 1:
+        return dump_episode(episodes[0])
+    return {"episodes": [dump_episode(e) for e in episodes]}

@@ -1,0 +1,227 @@
+"""Care plans: the treatment plan, the relapse-prevention plan and the aftercare plan.
+
+All three share goals, revisions, an author and a period (:class:`PlanBase`). The
+treatment plan adds scheduled activities; the relapse-prevention plan holds triggers,
+warning signs, coping strategies, routines, supports and crisis contacts as structured
+lists; the aftercare plan holds referrals, booked appointments and check-ins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, time
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from iopfhir.domain.common import Code, Key, Model, Period, Timestamp
+from iopfhir.domain.vocabulary import (
+    ActivityStatus,
+    AftercareService,
+    ContactMethod,
+    InstrumentId,
+    Modality,
+    SessionKind,
+    Setting,
+)
+
+__all__ = [
+    "Activity",
+    "AftercareAppointment",
+    "AftercarePlan",
+    "AftercareReferral",
+    "CarePlan",
+    "CheckIn",
+    "CrisisContact",
+    "Goal",
+    "GoalTarget",
+    "PlanBase",
+    "RelapsePreventionPlan",
+    "Revision",
+    "Schedule",
+    "TreatmentPlan",
+]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PlanStatus = Literal[
+    "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"
+]
+
+
+class GoalTarget(Model):
+    """A measurable target: an instrument total compared with a value, by a due date."""
+
+    instrument: InstrumentId
+    comparator: Literal["<", "<=", ">=", ">"]
+    value: int = Field(ge=0)
+    due: date | None = None
+
+
+class Goal(Model):
+    """A treatment goal (FHIR Goal)."""
+
+    key: Key
+    description: str = Field(min_length=1)
+    lifecycle_status: Literal[
+        "proposed",
+        "planned",
+        "accepted",
+        "active",
+        "on-hold",
+        "completed",
+        "cancelled",
+        "entered-in-error",
+        "rejected",
+    ] = "active"
+    achievement_status: (
+        Literal[
+            "in-progress",
+            "improving",
+            "worsening",
+            "no-change",
+            "achieved",
+            "sustaining",
+            "not-achieved",
+            "no-progress",
+            "not-attainable",
+        ]
+        | None
+    ) = None
+    start: date | None = None
+    targets: list[GoalTarget] = Field(default_factory=list)
+    addresses: list[Key] = Field(default_factory=list)
+
+
+class Schedule(Model):
+    """When an activity happens: weekdays, start time, length, and the weeks it runs."""
+
+    days: list[Weekday] = Field(default_factory=list)
+    start_time: time | None = None
+    duration_minutes: int = Field(gt=0, le=720)
+    period: Period | None = None
+
+    @property
+    def minutes_per_week(self) -> int:
+        """Planned minutes a week."""
+        return len(self.days) * self.duration_minutes
+
+
+class Activity(Model):
+    """A planned activity of the treatment plan: group, individual or family therapy..."""
+
+    key: Key
+    kind: SessionKind | None = None
+    kind_code: Code | None = None
+    title: str | None = None
+    modality: Modality | None = None
+    status: ActivityStatus = "scheduled"
+    lead: Key | None = None
+    setting: Setting | None = None
+    schedule: Schedule | None = None
+    goals: list[Key] = Field(default_factory=list)
+
+
+class Revision(Model):
+    """One revision of a plan: when, by whom, what changed (e.g. a weekly team review)."""
+
+    date: dt.date | Timestamp
+    author: Key | None = None
+    summary: str = Field(min_length=1)
+
+
+class PlanBase(Model):
+    """What every care plan has."""
+
+    key: Key
+    title: str | None = None
+    status: PlanStatus = "active"
+    period: Period | None = None
+    created: date | None = None
+    author: Key | None = None
+    addresses: list[Key] = Field(default_factory=list)
+    goals: list[Goal] = Field(default_factory=list)
+    revisions: list[Revision] = Field(default_factory=list)
+
+
+class TreatmentPlan(PlanBase):
+    """The IOP treatment plan: goals and scheduled activities. ``kind`` ``other`` holds
+    care plans read from foreign data that are not IOP plans."""
+
+    kind: Literal["treatment", "other"] = "treatment"
+    activities: list[Activity] = Field(default_factory=list)
+
+    @property
+    def planned_minutes_per_week(self) -> int:
+        """Planned minutes a week over every scheduled activity."""
+        return sum(a.schedule.minutes_per_week for a in self.activities if a.schedule)
+
+
+class CrisisContact(Model):
+    """Someone to call in a crisis: a crisis line, a sponsor, a clinician on call."""
+
+    key: Key
+    name: str = Field(min_length=1)
+    phone: str = Field(min_length=1)
+    note: str | None = None
+
+
+class RelapsePreventionPlan(PlanBase):
+    """The relapse-prevention (safety) plan, kept as structured lists."""
+
+    kind: Literal["relapse-prevention"] = "relapse-prevention"
+    triggers: list[str] = Field(default_factory=list)
+    warning_signs: list[str] = Field(default_factory=list)
+    coping_strategies: list[str] = Field(default_factory=list)
+    daily_routines: list[str] = Field(default_factory=list)
+    supports: list[Key] = Field(default_factory=list)
+    crisis_contacts: list[CrisisContact] = Field(default_factory=list)
+
+
+class AftercareReferral(Model):
+    """A referral out to an aftercare service (FHIR ServiceRequest)."""
+
+    key: Key
+    service: AftercareService
+    status: Literal["draft", "active", "on-hold", "revoked", "completed"] = "active"
+    authored: date | None = None
+    requester: Key | None = None
+    organization: Key | None = None
+    practitioner: Key | None = None
+    reason: str | None = None
+
+
+class AftercareAppointment(Model):
+    """A booked aftercare appointment (FHIR Appointment)."""
+
+    key: Key
+    service: AftercareService
+    start: Timestamp
+    end: Timestamp | None = None
+    status: Literal["proposed", "booked", "fulfilled", "noshow", "cancelled"] = "booked"
+    practitioner: Key | None = None
+    organization: Key | None = None
+    referral: Key | None = None
+
+
+class CheckIn(Model):
+    """A planned follow-up check-in in the months after discharge."""
+
+    key: Key
+    due: date
+    method: ContactMethod = "phone"
+    status: Literal["not-started", "scheduled", "completed", "cancelled"] = "scheduled"
+    with_: Key | None = Field(default=None, alias="with")
+
+
+class AftercarePlan(PlanBase):
+    """The aftercare plan: referrals, appointments and check-ins after the IOP."""
+
+    kind: Literal["aftercare"] = "aftercare"
+    referrals: list[AftercareReferral] = Field(default_factory=list)
+    appointments: list[AftercareAppointment] = Field(default_factory=list)
+    check_ins: list[CheckIn] = Field(default_factory=list)
+
+
+CarePlan = Annotated[
+    TreatmentPlan | RelapsePreventionPlan | AftercarePlan, Field(discriminator="kind")
+]
