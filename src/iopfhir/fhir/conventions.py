@@ -1,0 +1,107 @@
+"""Naming conventions shared by both mapping directions.
+
+Business identifiers, deterministic ``urn:uuid`` full URLs, and the canonical URLs of the
+project's profiles and extensions. Writers and readers both use these, so what one
+writes the other recognises.
+
+Every resource iopfhir writes carries a business identifier::
+
+    system = https://iopfhir.org/fhir/id/<kind>       (kind: "careplan", "session"...)
+    value  = <episode key>/<local key>
+
+except where the domain already has real identifiers (the patient's MRN, a
+practitioner's NPI, an organization's identifiers), which are used instead so the same
+person or organization is recognised across episodes and systems. Conditional creates
+(``ifNoneExist``) search on that identifier, so resending an episode creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+from iopfhir.terminology import BASE_URL
+
+__all__ = [
+    "EXT",
+    "ID_NAMESPACE",
+    "PROFILE",
+    "identifier",
+    "identifier_system",
+    "parse_identifier",
+    "profile_url",
+    "urn_uuid",
+]
+
+#: Namespace for deterministic UUIDs (uuid5 of "<resourceType>|<system>|<value>").
+ID_NAMESPACE: Final = uuid.UUID("6f1c1f8e-3f7a-5b8e-9d2a-0c4e7a1b9f30")
+
+ID_BASE: Final = f"{BASE_URL}/id/"
+
+
+def identifier_system(kind: str) -> str:
+    """The identifier system for resources of one kind (``careplan``, ``session``...)."""
+    return ID_BASE + kind
+
+
+def identifier(kind: str, episode_key: str, local_key: str) -> dict[str, str]:
+    """The business identifier of a part of an episode."""
+    return {"system": identifier_system(kind), "value": f"{episode_key}/{local_key}"}
+
+
+def parse_identifier(system: str | None, value: str | None) -> tuple[str, str, str] | None:
+    """``(kind, episode key, local key)`` for an identifier iopfhir wrote, else ``None``."""
+    if not system or not value or not system.startswith(ID_BASE):
+        return None
+    episode_key, sep, local_key = value.partition("/")
+    if not sep:
+        return None
+    return system[len(ID_BASE) :], episode_key, local_key
+
+
+def urn_uuid(resource_type: str, system: str, value: str) -> str:
+    """The deterministic ``urn:uuid`` full URL of a resource, from its business identifier."""
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, f'{resource_type}|{system}|{value}')}"
+
+
+def profile_url(name: str) -> str:
+    """The canonical URL of one of the project's profiles."""
+    return f"{BASE_URL}/StructureDefinition/{name}"
+
+
+class PROFILE:
+    """Canonical URLs of the profiles every emitted resource claims in ``meta.profile``."""
+
+    PATIENT: Final = profile_url("iop-patient")
+    EPISODE: Final = profile_url("iop-episode")
+    CAREPLAN_TREATMENT: Final = profile_url("iop-careplan-treatment")
+    CAREPLAN_RELAPSE: Final = profile_url("iop-careplan-relapse-prevention")
+    CAREPLAN_AFTERCARE: Final = profile_url("iop-careplan-aftercare")
+    CARETEAM: Final = profile_url("iop-careteam")
+    GOAL: Final = profile_url("iop-goal")
+    SESSION_APPOINTMENT: Final = profile_url("iop-session-appointment")
+    SESSION_ENCOUNTER: Final = profile_url("iop-session-encounter")
+    QUESTIONNAIRE_RESPONSE: Final = profile_url("iop-questionnaireresponse")
+    OBSERVATION_ITEM: Final = profile_url("iop-observation-item")
+    OBSERVATION_PANEL: Final = profile_url("iop-observation-panel")
+    CONDITION: Final = profile_url("iop-condition")
+    REFERRAL: Final = profile_url("iop-referral")
+
+    @staticmethod
+    def observation_total(instrument_id: str) -> str:
+        """The profile of an instrument's total-score Observation (``iop-observation-phq-9``)."""
+        return profile_url(f"iop-observation-{instrument_id}")
+
+
+class EXT:
+    """Canonical URLs of the project's extensions."""
+
+    #: complex, on EpisodeOfCare: name (string), minimumHoursPerWeek (decimal),
+    #: minimumDaysPerWeek (integer)
+    PROGRAM: Final = profile_url("iop-program")
+    #: valueCodeableConcept (discharge-disposition code system), on EpisodeOfCare
+    DISCHARGE_DISPOSITION: Final = profile_url("discharge-disposition")
+    #: valueCode in-person | telehealth, on CarePlan.activity.detail
+    DELIVERY_SETTING: Final = profile_url("delivery-setting")
+    #: valueCodeableConcept (modality code system), on CarePlan.activity.detail
+    THERAPY_MODALITY: Final = profile_url("therapy-modality")
