@@ -216,9 +216,7 @@ def instruments() -> dict[str, Instrument]:
             safety=tuple((s["item"], s["min"], s["flag"]) for s in spec.get("safety", [])),
             scoring=spec.get("scoring", "sum"),
             risk_levels=tuple(spec.get("risk_levels", [])),
-            risk_rules=tuple(
-                (r["level"], tuple(r["any_yes"])) for r in spec.get("risk_rules", [])
-            ),
+            risk_rules=tuple((r["level"], tuple(r["any_yes"])) for r in spec.get("risk_rules", [])),
         )
     return out
 
