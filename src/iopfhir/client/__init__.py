@@ -1,0 +1,74 @@
+"""The FHIR HTTP client layer: transports, auth flows, retry policy, errors, search.
+
+Layout (imports point down the list; only :mod:`iopfhir.errors` from outside)::
+
+    transport.py           Request / Response / Timeout / Headers and the Transport protocol
+    requests_transport.py  the default transport (requests, pooled, bounded, no redirects)
+    memory.py              in-memory transports for tests
+    auth.py                auth-flow protocol; NoAuth, BearerAuth, BasicAuth
+    smart.py               SMART Backend Services (client_credentials + private_key_jwt)
+    retry.py               the retry policy value (what is safe to repeat, backoff)
+    outcome.py             status → exception table, OperationOutcome → issues, Retry-After
+    security.py            URL rules: https or loopback, same-origin credentials
+    search.py              the immutable search builder and paging
+    client.py              FhirClient: every interaction through one send loop
+
+Nothing here imports the domain, mapping, validation, sync or CLI packages.
+"""
+
+from .auth import Auth, AuthFlow, BasicAuth, BearerAuth, NoAuth
+from .client import FHIR_JSON, FhirClient, Resource, WriteResult, next_link, parse_location
+from .memory import MemoryTransport, json_response
+from .outcome import STATUS_ERRORS, error_for_response, error_type_for_status, parse_retry_after
+from .requests_transport import RequestsTransport
+from .retry import DEFAULT_RETRY_STATUSES, IDEMPOTENT_METHODS, Retry, RetryEvent
+from .search import Search
+from .security import check_url, is_loopback_host, same_origin
+from .smart import SmartBackendAuth, Token
+from .transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Headers,
+    Request,
+    Response,
+    Timeout,
+    Transport,
+    origin_of,
+)
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_RETRY_STATUSES",
+    "FHIR_JSON",
+    "IDEMPOTENT_METHODS",
+    "STATUS_ERRORS",
+    "Auth",
+    "AuthFlow",
+    "BasicAuth",
+    "BearerAuth",
+    "FhirClient",
+    "Headers",
+    "MemoryTransport",
+    "NoAuth",
+    "Request",
+    "RequestsTransport",
+    "Resource",
+    "Response",
+    "Retry",
+    "RetryEvent",
+    "Search",
+    "SmartBackendAuth",
+    "Timeout",
+    "Token",
+    "Transport",
+    "WriteResult",
+    "check_url",
+    "error_for_response",
+    "error_type_for_status",
+    "is_loopback_host",
+    "json_response",
+    "next_link",
+    "origin_of",
+    "parse_location",
+    "parse_retry_after",
+    "same_origin",
+]

@@ -1,0 +1,147 @@
+"""The default transport, on ``requests``: one pooled ``Session``, explicit timeouts.
+
+* TLS verification is on. Turning it off needs ``verify=False`` *and*
+  ``allow_unverified_tls=True``, and logs a warning; ``verify=False`` alone raises
+  :class:`~iopfhir.errors.InsecureTransportError`.
+* Redirects are never followed here (the client follows them and decides which headers
+  survive). ``requests``' own retries are off (the client's :class:`Retry` decides).
+* The body is read in chunks and the read stops with
+  :class:`~iopfhir.errors.ResponseTooLarge` once it passes ``max_response_bytes``
+  (checked against ``Content-Length`` first, then while reading the decoded body).
+
+Every ``requests``/``urllib3`` exception is mapped to :mod:`iopfhir.errors` here; their
+messages are not copied, because they carry the full URL with its query string.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from iopfhir.errors import (
+    ConnectTimeout,
+    InsecureTransportError,
+    ReadTimeout,
+    ResponseTooLarge,
+    TransportError,
+)
+
+from .transport import DEFAULT_MAX_RESPONSE_BYTES, Headers, Request, Response, Timeout
+
+__all__ = ["RequestsTransport"]
+
+log = logging.getLogger("iopfhir.client")
+
+_CHUNK = 64 * 1024
+
+
+class RequestsTransport:
+    """A :class:`~iopfhir.client.transport.Transport` on a pooled ``requests.Session``."""
+
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        allow_unverified_tls: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        pool_connections: int = 4,
+        pool_maxsize: int = 16,
+        session: requests.Session | None = None,
+    ) -> None:
+        if verify is False:
+            if not allow_unverified_tls:
+                raise InsecureTransportError(
+                    "TLS certificate verification cannot be turned off without "
+                    "allow_unverified_tls=True"
+                )
+            log.warning("TLS certificate verification is OFF for this transport")
+        self.verify = verify
+        self.max_response_bytes = max_response_bytes
+        self._session = session or requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+        )
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        """Send one request; no redirects, no retries; the body is read under the size bound."""
+        try:
+            raw = self._session.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body or None,
+                timeout=(timeout.connect, timeout.read),
+                verify=self.verify,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise _map(exc, request) from exc
+        try:
+            body = self._read(raw, request)
+        finally:
+            raw.close()
+        return Response(
+            status=raw.status_code,
+            headers=Headers(raw.headers.items()),
+            body=body,
+            url=request.url,
+        )
+
+    def _read(self, raw: requests.Response, request: Request) -> bytes:
+        limit = self.max_response_bytes
+        declared = raw.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(
+                f"response declares {declared} bytes, over the {limit}-byte bound",
+                method=request.method,
+                url=request.url,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in raw.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(
+                        f"response body passed the {limit}-byte bound",
+                        method=request.method,
+                        url=request.url,
+                    )
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise _map(exc, request, reading=True) from exc
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        """Close the session and its connection pool."""
+        self._session.close()
+
+
+def _map(
+    exc: requests.exceptions.RequestException, request: Request, *, reading: bool = False
+) -> TransportError:
+    kind = type(exc).__name__
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ConnectTimeout("connection timed out", method=request.method, url=request.url)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return ReadTimeout("server did not answer in time", method=request.method, url=request.url)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TransportError(f"TLS failure ({kind})", method=request.method, url=request.url)
+    if reading:
+        # A timeout while streaming the body surfaces as ConnectionError(ReadTimeoutError).
+        cause = exc.args[0] if exc.args else None
+        if type(cause).__name__ == "ReadTimeoutError":
+            return ReadTimeout(
+                "server stopped sending the body in time", method=request.method, url=request.url
+            )
+        return TransportError(
+            f"connection broken while reading the response ({kind})",
+            method=request.method,
+            url=request.url,
+        )
+    return TransportError(f"connection failed ({kind})", method=request.method, url=request.url)

@@ -1,0 +1,190 @@
+"""The immutable search builder.
+
+Every method of :class:`Search` returns a new ``Search``; nothing is sent until the
+search is iterated (or :meth:`Search.bundle`, :meth:`Search.pages`, :meth:`Search.first`,
+:meth:`Search.total` is called)::
+
+    obs = (client.search("Observation")
+           .where(patient="Patient/1", code="http://loinc.org|44261-6")
+           .last_updated(ge="2024-01-01")
+           .include("Observation:patient")
+           .count(50))
+    for resource in obs:          # matches only, across pages, following ``next``
+        ...
+
+Keyword names use ``__`` for ``:`` (``code__text="x"`` → ``code:text=x``); pass a dict
+for names that are not Python identifiers (``where({"subject:Patient.name": "x"})``).
+A list value repeats the parameter (AND); join values with ``,`` for OR. Iteration
+follows ``next`` links only on the server's own origin (see ``FhirClient.pages``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import FhirClient
+
+__all__ = ["Search", "SearchValue"]
+
+log = logging.getLogger("iopfhir.client")
+
+SearchValue = str | int | float | bool | date | datetime
+_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+
+
+def _text(value: SearchValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A FHIR search on one resource type: parameters and headers, no state."""
+
+    client: FhirClient
+    resource_type: str
+    params: tuple[tuple[str, str], ...] = ()
+    strict_handling: bool = False
+
+    def __repr__(self) -> str:
+        # Parameter values may identify a patient: show names only.
+        names = ",".join(name for name, _ in self.params)
+        return f"Search({self.resource_type}, params=[{names}])"
+
+    def _with(self, *pairs: tuple[str, str], drop: tuple[str, ...] = ()) -> Search:
+        kept = tuple(p for p in self.params if p[0] not in drop)
+        return replace(self, params=kept + pairs)
+
+    # -- building ----------------------------------------------------------------------
+
+    def where(
+        self,
+        criteria: Mapping[str, SearchValue | list[SearchValue]] | None = None,
+        /,
+        **kwargs: SearchValue | list[SearchValue],
+    ) -> Search:
+        """Add search parameters (AND with the ones already there)."""
+        pairs: list[tuple[str, str]] = []
+        items: list[tuple[str, Any]] = list((criteria or {}).items())
+        items += [(k.replace("__", ":"), v) for k, v in kwargs.items()]
+        for name, value in items:
+            if not name:
+                raise ValueError("empty search parameter name")
+            values = value if isinstance(value, list | tuple) else [value]
+            pairs.extend((name, _text(v)) for v in values)
+        return self._with(*pairs)
+
+    def count(self, n: int) -> Search:
+        """Page size (``_count``), replacing any earlier one."""
+        if n < 0:
+            raise ValueError("_count must not be negative")
+        return self._with(("_count", str(n)), drop=("_count",))
+
+    def last_updated(self, **bounds: SearchValue) -> Search:
+        """``_lastUpdated`` bounds by prefix: ``last_updated(ge=..., lt=...)``."""
+        pairs = []
+        for prefix, value in bounds.items():
+            if prefix not in _PREFIXES:
+                raise ValueError(f"unknown date prefix {prefix!r}")
+            pairs.append(("_lastUpdated", f"{prefix}{_text(value)}"))
+        return self._with(*pairs)
+
+    def sort(self, *keys: str) -> Search:
+        """``_sort`` (``-name`` for descending), replacing any earlier one."""
+        return self._with(("_sort", ",".join(keys)), drop=("_sort",))
+
+    def include(self, spec: str, *, iterate: bool = False) -> Search:
+        """``_include`` (``Source:param[:Target]``)."""
+        return self._with(("_include:iterate" if iterate else "_include", spec))
+
+    def revinclude(self, spec: str, *, iterate: bool = False) -> Search:
+        """``_revinclude`` (``Source:param[:Target]``)."""
+        return self._with(("_revinclude:iterate" if iterate else "_revinclude", spec))
+
+    def elements(self, *names: str) -> Search:
+        """``_elements``, replacing any earlier one."""
+        return self._with(("_elements", ",".join(names)), drop=("_elements",))
+
+    def summary(self, mode: str) -> Search:
+        """``_summary`` (``true``, ``text``, ``data``, ``count``, ``false``)."""
+        return self._with(("_summary", mode), drop=("_summary",))
+
+    def strict(self, on: bool = True) -> Search:
+        """Send ``Prefer: handling=strict``: the server must reject unknown parameters."""
+        return replace(self, strict_handling=on)
+
+    # -- running -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL of the first page."""
+        return self.client.url(self.resource_type, params=list(self.params))
+
+    def _headers(self) -> dict[str, str]:
+        return {"Prefer": "handling=strict"} if self.strict_handling else {}
+
+    def bundle(self) -> dict[str, Any]:
+        """The first page (a ``searchset`` Bundle)."""
+        bundle = self.client.fetch_bundle(self.url, headers=self._headers())
+        _report_outcomes(self.resource_type, bundle)
+        return bundle
+
+    def pages(self) -> Iterator[dict[str, Any]]:
+        """Every page, following ``next`` links on the server's own origin."""
+        yield from self.client.pages(self.bundle(), headers=self._headers())
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Every matching resource (``search.mode`` ``match`` or absent), page by page."""
+        for page in self.pages():
+            for entry in page.get("entry") or []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not isinstance(resource, dict):
+                    continue
+                mode = (entry.get("search") or {}).get("mode", "match")
+                if mode == "match":
+                    yield resource
+
+    def first(self) -> dict[str, Any] | None:
+        """The first match, fetching one page of one."""
+        return next(iter(self.count(1).bundle_matches()), None)
+
+    def bundle_matches(self) -> list[dict[str, Any]]:
+        """The matches of the first page only."""
+        out = []
+        for entry in self.bundle().get("entry") or []:
+            mode = (entry.get("search") or {}).get("mode", "match")
+            if mode == "match" and isinstance(entry.get("resource"), dict):
+                out.append(entry["resource"])
+        return out
+
+    def fetch_all(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """All matches as a list, at most ``limit``."""
+        out: list[dict[str, Any]] = []
+        for resource in self:
+            if limit is not None and len(out) >= limit:
+                break
+            out.append(resource)
+        return out
+
+    def total(self) -> int | None:
+        """``Bundle.total`` of a ``_summary=count`` search (``None`` if the server omits it)."""
+        total = self.summary("count").bundle().get("total")
+        return total if isinstance(total, int) else None
+
+
+def _report_outcomes(resource_type: str, bundle: dict[str, Any]) -> None:
+    for entry in bundle.get("entry") or []:
+        if (entry.get("search") or {}).get("mode") == "outcome":
+            issues = (entry.get("resource") or {}).get("issue") or []
+            codes = sorted({str(i.get("code")) for i in issues if isinstance(i, dict)})
+            log.warning(
+                "search on %s: the server reported issues (%s)", resource_type, ",".join(codes)
+            )

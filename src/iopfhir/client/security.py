@@ -1,0 +1,55 @@
+"""URL rules the client applies to every request it sends.
+
+* plain ``http://`` is refused (:class:`~iopfhir.errors.InsecureTransportError`) unless
+  the host is a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``) or the caller
+  passed ``allow_insecure_http=True``;
+* credentials go only to the origin (scheme, host, port) they were added for: a
+  redirect to another origin is followed without ``Authorization``, and ``next`` links
+  or ``Location`` URLs on another origin are not followed at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from iopfhir.errors import InsecureTransportError
+
+from .transport import origin_of
+
+__all__ = ["CREDENTIAL_HEADERS", "check_url", "is_loopback_host", "same_origin"]
+
+#: Headers stripped from a request when a redirect leaves the origin.
+CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, allow_insecure_http: bool) -> None:
+    """Raise unless ``url`` is ``https``, or ``http`` to loopback, or ``http`` allowed."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return
+    if scheme != "http":
+        raise InsecureTransportError(f"unsupported URL scheme {scheme!r}", url=url)
+    if allow_insecure_http or is_loopback_host(parts.hostname or ""):
+        return
+    raise InsecureTransportError(
+        "refusing plain http to a non-loopback host (pass allow_insecure_http=True to override)",
+        url=url,
+    )
+
+
+def same_origin(a: str, b: str) -> bool:
+    """True when both absolute URLs share scheme, host and port."""
+    return origin_of(a) == origin_of(b)

@@ -1,0 +1,179 @@
+"""The transport contract: one HTTP exchange, nothing more.
+
+A transport moves a :class:`Request` to a server and returns a :class:`Response`. It does
+not follow redirects, add credentials, retry or parse FHIR: the client does all of that
+(see :mod:`iopfhir.client.client`). The whole contract is :class:`Transport`:
+``handle(request, *, timeout)`` and ``close()``.
+
+Transports map every low-level failure to :mod:`iopfhir.errors` at this boundary
+(``TransportError``, ``ConnectTimeout``, ``ReadTimeout``, ``ResponseTooLarge``), with
+messages that name the method and the URL without its query string.
+
+This module imports only the standard library and :mod:`iopfhir.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Headers",
+    "Request",
+    "Response",
+    "Timeout",
+    "Transport",
+    "origin_of",
+]
+
+#: 64 MiB: far above any single FHIR page a server should send, far below memory trouble.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class Headers(Mapping[str, str]):
+    """An immutable, case-insensitive header mapping that keeps the original spelling."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        store: dict[str, tuple[str, str]] = {}
+        for key, value in pairs:
+            store[key.lower()] = (key, value)
+        self._items = store
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()][1]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {k.lower(): v for k, v in self.items()} == {
+            str(k).lower(): v for k, v in other.items()
+        }
+
+    def __hash__(self) -> int:
+        return hash(frozenset((k, v) for k, (_, v) in self._items.items()))
+
+    def __repr__(self) -> str:
+        # Never print values: Authorization and cookies live here.
+        return f"Headers({sorted(original for original, _ in self._items.values())!r})"
+
+    def set(self, key: str, value: str) -> Headers:
+        """A copy with ``key`` set to ``value`` (replacing any spelling of it)."""
+        out = Headers()
+        out._items = {**self._items, key.lower(): (key, value)}
+        return out
+
+    def without(self, *keys: str) -> Headers:
+        """A copy without the given headers."""
+        drop = {k.lower() for k in keys}
+        out = Headers()
+        out._items = {k: v for k, v in self._items.items() if k not in drop}
+        return out
+
+
+def _headers(value: Mapping[str, str] | Iterable[tuple[str, str]] | Headers) -> Headers:
+    return value if isinstance(value, Headers) else Headers(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request. ``url`` is absolute; ``body`` is the exact bytes to send."""
+
+    method: str
+    url: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", self.method.upper())
+        object.__setattr__(self, "headers", _headers(self.headers))
+
+    def with_header(self, name: str, value: str) -> Request:
+        """A copy with one header set."""
+        return Request(self.method, self.url, self.headers.set(name, value), self.body)
+
+    def without_headers(self, *names: str) -> Request:
+        """A copy without the named headers."""
+        return Request(self.method, self.url, self.headers.without(*names), self.body)
+
+    @property
+    def path(self) -> str:
+        """The URL path without query or fragment: safe to log."""
+        return urlsplit(self.url).path or "/"
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.url.split('?', 1)[0]})"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One HTTP response, body fully read. ``url`` is the URL that answered."""
+
+    status: int
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", _headers(self.headers))
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased (``""`` when absent)."""
+        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    def __repr__(self) -> str:
+        return f"Response({self.status}, {len(self.body)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Explicit connect and read timeouts in seconds. There is no "wait forever"."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (self.connect > 0 and self.read > 0):
+            raise ValueError("timeouts must be positive numbers of seconds")
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Moves one request and returns its response; raises only :class:`ClientError` subclasses."""
+
+    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        """Send ``request`` and return the complete response (no redirects followed)."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections. The transport is unusable afterwards."""
+        ...
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """The origin (scheme, host, port) of an absolute URL, default ports filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme, 0)
+    return scheme, host, port

@@ -1,0 +1,114 @@
+"""An optional transport on ``httpx`` (install ``iopfhir[httpx]``).
+
+Registered as the ``httpx`` plugin of the ``iopfhir.transports`` entry-point group, so
+``FhirClient(base, transport="httpx")`` finds it. Same contract as the default transport:
+pooled connections, explicit timeouts, TLS verification on unless explicitly turned off
+(with a logged warning), no redirects, a bounded streaming read; every ``httpx``
+exception is mapped to :mod:`iopfhir.errors` here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from iopfhir.client.transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Headers,
+    Request,
+    Response,
+    Timeout,
+)
+from iopfhir.errors import (
+    ConnectTimeout,
+    InsecureTransportError,
+    ReadTimeout,
+    ResponseTooLarge,
+    TransportError,
+)
+
+__all__ = ["HttpxTransport"]
+
+log = logging.getLogger("iopfhir.client")
+
+
+class HttpxTransport:
+    """A :class:`~iopfhir.client.transport.Transport` on a pooled ``httpx.Client``."""
+
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        allow_unverified_tls: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        http2: bool = False,
+        client: httpx.Client | None = None,
+    ) -> None:
+        if verify is False:
+            if not allow_unverified_tls:
+                raise InsecureTransportError(
+                    "TLS certificate verification cannot be turned off without "
+                    "allow_unverified_tls=True"
+                )
+            log.warning("TLS certificate verification is OFF for this transport")
+        self.max_response_bytes = max_response_bytes
+        self._client = client or httpx.Client(
+            verify=verify, follow_redirects=False, http2=http2, trust_env=True
+        )
+
+    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        """Send one request; no redirects, no retries; the body is read under the bound."""
+        limit = self.max_response_bytes
+        try:
+            with self._client.stream(
+                request.method,
+                request.url,
+                headers=list(request.headers.items()),
+                content=request.body or None,
+                timeout=httpx.Timeout(timeout.read, connect=timeout.connect),
+            ) as raw:
+                declared = raw.headers.get("Content-Length")
+                if declared is not None and declared.isdigit() and int(declared) > limit:
+                    raise ResponseTooLarge(
+                        f"response declares {declared} bytes, over the {limit}-byte bound",
+                        method=request.method,
+                        url=request.url,
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in raw.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ResponseTooLarge(
+                            f"response body passed the {limit}-byte bound",
+                            method=request.method,
+                            url=request.url,
+                        )
+                    chunks.append(chunk)
+                return Response(
+                    raw.status_code,
+                    Headers(raw.headers.multi_items()),
+                    b"".join(chunks),
+                    request.url,
+                )
+        except httpx.ConnectTimeout as exc:
+            raise ConnectTimeout(
+                "connection timed out", method=request.method, url=request.url
+            ) from exc
+        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
+            raise ReadTimeout(
+                "server did not answer in time", method=request.method, url=request.url
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise TransportError(
+                f"connection failed ({type(exc).__name__})", method=request.method, url=request.url
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"connection broken ({type(exc).__name__})", method=request.method, url=request.url
+            ) from exc
+
+    def close(self) -> None:
+        """Close the underlying ``httpx.Client``."""
+        self._client.close()
