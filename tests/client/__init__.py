@@ -1,0 +1,1 @@
+"""Tests of the HTTP client layer (``iopfhir.client``)."""
