@@ -114,7 +114,8 @@ def test_a_next_link_loop_is_detected():
     transport = MemoryTransport(lambda r: ok(page(["1"], loop)))
     with pytest.raises(MalformedResponse):
         list(FhirClient(BASE, transport=transport).search("Observation"))
-    assert len(transport.requests) == 3
+    # the first page, then the looping page once; the same link again is refused
+    assert len(transport.requests) == 2
 
 
 def test_strict_handling_header_on_every_page():
