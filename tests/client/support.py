@@ -24,8 +24,9 @@ def ok(body: dict[str, Any] | None = None, status: int = 200, **headers: str) ->
     return json_response(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
-def raw(status: int, body: bytes = b"", content_type: str | None = None, **headers: str
-        ) -> Response:
+def raw(
+    status: int, body: bytes = b"", content_type: str | None = None, **headers: str
+) -> Response:
     h = {k.replace("_", "-"): v for k, v in headers.items()}
     if content_type:
         h["Content-Type"] = content_type
@@ -37,5 +38,4 @@ def patient(pid: str = "p1", version: str = "1", **extra: Any) -> dict[str, Any]
 
 
 def req(method: str, url: str, body: bytes = b"", **headers: str) -> Request:
-    return Request(method, url, Headers({k.replace("_", "-"): v for k, v in headers.items()}),
-                   body)
+    return Request(method, url, Headers({k.replace("_", "-"): v for k, v in headers.items()}), body)

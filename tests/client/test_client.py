@@ -47,8 +47,11 @@ def test_read_sends_fhir_json_accept_and_returns_the_resource():
 
 
 def test_vread_and_history_urls():
-    transport = MemoryTransport(lambda r: ok(
-        patient() if "_history/3" in r.url else {"resourceType": "Bundle", "type": "history"}))
+    transport = MemoryTransport(
+        lambda r: ok(
+            patient() if "_history/3" in r.url else {"resourceType": "Bundle", "type": "history"}
+        )
+    )
     client = client_for(transport)
     client.vread("Patient", "p1", "3")
     client.history("Patient", "p1", since="2024-01-01", count=5)
@@ -67,15 +70,20 @@ def test_create_posts_json_and_reads_location_etag():
 
     def handler(r: Request):
         seen.append(r)
-        return ok(patient("new1", "1"), status=201,
-                  Location=f"{BASE}/Patient/new1/_history/1", ETag='W/"1"')
+        return ok(
+            patient("new1", "1"),
+            status=201,
+            Location=f"{BASE}/Patient/new1/_history/1",
+            ETag='W/"1"',
+        )
 
     client = client_for(MemoryTransport(handler))
     result = client.create({"resourceType": "Patient", "active": True})
     assert isinstance(result, WriteResult)
     assert (result.status, result.created) == (201, True)
     assert (result.resource_type, result.id, result.version_id) == ("Patient", "new1", "1")
-    assert result.resource is not None and result.resource["id"] == "new1"
+    assert result.resource is not None
+    assert result.resource["id"] == "new1"
     (sent,) = seen
     assert (sent.method, sent.url) == ("POST", f"{BASE}/Patient")
     assert sent.headers["Content-Type"].startswith("application/fhir+json")
@@ -91,8 +99,7 @@ def test_conditional_create_sends_if_none_exist_and_reports_a_match():
         return ok(patient("old", "4"), status=200, Location="Patient/old/_history/4")
 
     client = client_for(MemoryTransport(handler))
-    result = client.create({"resourceType": "Patient"},
-                           if_none_exist={"identifier": "urn:mrn|1"})
+    result = client.create({"resourceType": "Patient"}, if_none_exist={"identifier": "urn:mrn|1"})
     assert seen[0].headers["If-None-Exist"] == "identifier=urn%3Amrn%7C1"
     assert (result.created, result.id, result.version_id) == (False, "old", "4")
     client.create({"resourceType": "Patient"}, if_none_exist="?identifier=a|b")
@@ -101,8 +108,9 @@ def test_conditional_create_sends_if_none_exist_and_reports_a_match():
         client.create({"resourceType": "Patient"}, if_none_exist={})
 
 
-@pytest.mark.parametrize(("given", "header"), [("3", 'W/"3"'), (3, 'W/"3"'),
-                                               ('W/"3"', 'W/"3"'), ('"abc"', '"abc"')])
+@pytest.mark.parametrize(
+    ("given", "header"), [("3", 'W/"3"'), (3, 'W/"3"'), ('W/"3"', 'W/"3"'), ('"abc"', '"abc"')]
+)
 def test_update_with_if_match(given, header):
     transport = MemoryTransport(lambda r: ok(patient("p1", "4"), ETag='W/"4"'))
     result = client_for(transport).update(patient("p1", "3"), if_match=given)
@@ -135,8 +143,13 @@ def test_update_needs_an_id_and_valid_segments():
 
 
 def test_conditional_update_and_deletes():
-    transport = MemoryTransport(lambda r: raw(204) if r.method == "DELETE" and "?" in r.url
-                                else ok(outcome(("information", "informational", "Deleted"))))
+    transport = MemoryTransport(
+        lambda r: (
+            raw(204)
+            if r.method == "DELETE" and "?" in r.url
+            else ok(outcome(("information", "informational", "Deleted")))
+        )
+    )
     client = client_for(transport)
     client.update_where({"resourceType": "Patient"}, {"identifier": "a|1"})
     assert client.delete("Patient", "p1") is not None
@@ -156,17 +169,25 @@ def test_write_with_prefer_minimal_has_no_resource():
 
 
 def test_write_returning_an_outcome_keeps_it_apart():
-    client = client_for(MemoryTransport(lambda r: ok(
-        outcome(("information", "informational", "ok")), status=201,
-        Location=f"{BASE}/Patient/x/_history/1")))
+    client = client_for(
+        MemoryTransport(
+            lambda r: ok(
+                outcome(("information", "informational", "ok")),
+                status=201,
+                Location=f"{BASE}/Patient/x/_history/1",
+            )
+        )
+    )
     result = client.create({"resourceType": "Patient"}, prefer="return=OperationOutcome")
     assert result.resource is None
-    assert result.outcome is not None and result.outcome["resourceType"] == "OperationOutcome"
+    assert result.outcome is not None
+    assert result.outcome["resourceType"] == "OperationOutcome"
 
 
 def test_transaction_and_batch_post_to_the_base():
-    transport = MemoryTransport(lambda r: ok({"resourceType": "Bundle",
-                                              "type": "transaction-response"}))
+    transport = MemoryTransport(
+        lambda r: ok({"resourceType": "Bundle", "type": "transaction-response"})
+    )
     client = client_for(transport)
     tx = {"resourceType": "Bundle", "type": "transaction", "entry": []}
     assert client.transaction(tx)["type"] == "transaction-response"
@@ -176,8 +197,9 @@ def test_transaction_and_batch_post_to_the_base():
 
 
 def test_capabilities_are_cached():
-    transport = MemoryTransport(lambda r: ok({"resourceType": "CapabilityStatement",
-                                              "fhirVersion": "4.0.1"}))
+    transport = MemoryTransport(
+        lambda r: ok({"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1"})
+    )
     client = client_for(transport)
     assert client.capabilities()["fhirVersion"] == "4.0.1"
     client.capabilities()
@@ -188,9 +210,13 @@ def test_capabilities_are_cached():
 
 
 def test_operations():
-    transport = MemoryTransport(lambda r: ok({"resourceType": "Bundle", "type": "searchset"}
-                                             if "everything" in r.url else outcome(
-                                                 ("information", "informational", "ok"))))
+    transport = MemoryTransport(
+        lambda r: ok(
+            {"resourceType": "Bundle", "type": "searchset"}
+            if "everything" in r.url
+            else outcome(("information", "informational", "ok"))
+        )
+    )
     client = client_for(transport)
     client.operation("$everything", resource_type="Patient", id="p1", params={"_count": 10})
     client.validate({"resourceType": "Patient"}, profile="http://example.org/p")
@@ -221,14 +247,17 @@ def test_get_resolves_relative_locations_and_refuses_other_origins():
 # -- malformed and oversized --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("response", "fragment"), [
-    (raw(200, b"<html>oops</html>", "text/html"), "expected FHIR JSON, got text/html"),
-    (raw(200, b"{not json", "application/fhir+json"), "not valid JSON"),
-    (raw(200, b"[1, 2]", "application/fhir+json"), "no resourceType"),
-    (raw(200, b'{"id": "x"}', "application/json"), "no resourceType"),
-    (raw(200, b"", "application/fhir+json"), "not valid JSON"),
-    (ok({"resourceType": "Observation", "id": "p1"}), "expected a Patient, got a Observation"),
-])
+@pytest.mark.parametrize(
+    ("response", "fragment"),
+    [
+        (raw(200, b"<html>oops</html>", "text/html"), "expected FHIR JSON, got text/html"),
+        (raw(200, b"{not json", "application/fhir+json"), "not valid JSON"),
+        (raw(200, b"[1, 2]", "application/fhir+json"), "no resourceType"),
+        (raw(200, b'{"id": "x"}', "application/json"), "no resourceType"),
+        (raw(200, b"", "application/fhir+json"), "not valid JSON"),
+        (ok({"resourceType": "Observation", "id": "p1"}), "expected a Patient, got a Observation"),
+    ],
+)
 def test_malformed_bodies(response, fragment):
     client = client_for(MemoryTransport(lambda r: response))
     with pytest.raises(MalformedResponse) as info:
@@ -255,8 +284,7 @@ def test_oversized_body_is_refused_by_the_transport_and_by_the_client():
 
 def test_503_then_success_is_retried_after_backoff(fake_time):
     transport = MemoryTransport.sequence([raw(503), raw(503), ok(patient())])
-    client = client_for(transport, fake_time,
-                        retry=Retry(total=3, backoff_factor=1.0, jitter=0.0))
+    client = client_for(transport, fake_time, retry=Retry(total=3, backoff_factor=1.0, jitter=0.0))
     assert client.read("Patient", "p1")["id"] == "p1"
     assert len(transport.requests) == 3
     assert fake_time.sleeps == [1.0, 2.0]
@@ -308,8 +336,11 @@ def test_read_timeouts_exhaust_the_budget(fake_time):
 
 def test_the_total_time_bound_stops_retrying(fake_time):
     transport = MemoryTransport.sequence([raw(503)] * 10)
-    client = client_for(transport, fake_time, retry=Retry(
-        total=10, backoff_factor=4.0, jitter=0.0, backoff_max=100, deadline=20.0))
+    client = client_for(
+        transport,
+        fake_time,
+        retry=Retry(total=10, backoff_factor=4.0, jitter=0.0, backoff_max=100, deadline=20.0),
+    )
     with pytest.raises(RetryExhausted) as info:
         client.read("Patient", "p1")
     # waits 4, 8 (elapsed 12); the next 16 would pass 20 s
@@ -320,8 +351,9 @@ def test_the_total_time_bound_stops_retrying(fake_time):
 
 
 def test_500_in_the_middle_of_a_sequence_is_not_retried(fake_time):
-    transport = MemoryTransport.sequence([
-        ok(patient("a")), raw(500, b"", "application/fhir+json"), ok(patient("c"))])
+    transport = MemoryTransport.sequence(
+        [ok(patient("a")), raw(500, b"", "application/fhir+json"), ok(patient("c"))]
+    )
     client = client_for(transport, fake_time)
     assert client.read("Patient", "a")["id"] == "a"
     with pytest.raises(ServerUnavailable) as info:
@@ -343,21 +375,28 @@ def test_plain_create_is_never_retried(fake_time):
 
 def test_conditional_create_is_retried(fake_time):
     transport = MemoryTransport.sequence([ConnectTimeout("slow"), ok(patient(), status=201)])
-    result = client_for(transport, fake_time).create({"resourceType": "Patient"},
-                                                     if_none_exist="identifier=a|1")
+    result = client_for(transport, fake_time).create(
+        {"resourceType": "Patient"}, if_none_exist="identifier=a|1"
+    )
     assert result.created
     assert len(transport.requests) == 2
     assert transport.requests[0] == transport.requests[1]
 
 
 def test_safe_transaction_is_retried_and_unsafe_one_is_not(fake_time):
-    safe = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"request": {"method": "PUT", "url": "Patient/1"}, "resource": patient("1")}]}
+    safe = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "PUT", "url": "Patient/1"}, "resource": patient("1")}],
+    }
     transport = MemoryTransport.sequence([raw(502), ok({"resourceType": "Bundle"})])
     client_for(transport, fake_time).transaction(safe)
     assert len(transport.requests) == 2
-    unsafe = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"request": {"method": "POST", "url": "Patient"}, "resource": patient("1")}]}
+    unsafe = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "POST", "url": "Patient"}, "resource": patient("1")}],
+    }
     transport = MemoryTransport.sequence([raw(502)])
     with pytest.raises(ServerUnavailable):
         client_for(transport, fake_time).transaction(unsafe)

@@ -25,11 +25,23 @@ from iopfhir.errors import (
 from .support import BASE, ok, outcome, raw
 
 TABLE = [
-    (400, BadRequest), (401, Unauthorized), (403, Forbidden), (404, NotFound),
-    (405, MethodNotAllowed), (409, Conflict), (410, Gone), (412, PreconditionFailed),
-    (422, UnprocessableEntity), (429, TooManyRequests), (500, ServerUnavailable),
-    (501, ServerUnavailable), (502, ServerUnavailable), (503, ServerUnavailable),
-    (504, ServerUnavailable), (418, ServerError), (406, ServerError),
+    (400, BadRequest),
+    (401, Unauthorized),
+    (403, Forbidden),
+    (404, NotFound),
+    (405, MethodNotAllowed),
+    (409, Conflict),
+    (410, Gone),
+    (412, PreconditionFailed),
+    (422, UnprocessableEntity),
+    (429, TooManyRequests),
+    (500, ServerUnavailable),
+    (501, ServerUnavailable),
+    (502, ServerUnavailable),
+    (503, ServerUnavailable),
+    (504, ServerUnavailable),
+    (418, ServerError),
+    (406, ServerError),
 ]
 
 
@@ -81,12 +93,19 @@ def test_operation_outcome_becomes_issues_and_shows_in_the_message():
 
 
 def test_issue_text_falls_back_to_details_and_location():
-    body = {"resourceType": "OperationOutcome", "issue": [
-        {"severity": "fatal", "code": "exception", "details": {"text": "boom"},
-         "location": ["/f:Patient"]},
-        {"severity": "nonsense", "code": "processing"},
-        "not an object",
-    ]}
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "fatal",
+                "code": "exception",
+                "details": {"text": "boom"},
+                "location": ["/f:Patient"],
+            },
+            {"severity": "nonsense", "code": "processing"},
+            "not an object",
+        ],
+    }
     client = FhirClient(BASE, transport=MemoryTransport(lambda r: ok(body, status=400)))
     with pytest.raises(BadRequest) as info:
         client.read("Patient", "1")
@@ -107,12 +126,15 @@ def test_many_issues_are_summarised_and_long_diagnostics_shortened():
     assert len(info.value.issues) == 6
 
 
-@pytest.mark.parametrize("body", [
-    b"<html><body>Bad gateway: patient Jane Doe MRN 123</body></html>",
-    b'{"resourceType": "Patient", "name": [{"family": "Doe"}]}',
-    b"not json at all",
-    b"",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body>Bad gateway: patient Jane Doe MRN 123</body></html>",
+        b'{"resourceType": "Patient", "name": [{"family": "Doe"}]}',
+        b"not json at all",
+        b"",
+    ],
+)
 def test_error_bodies_that_are_not_outcomes_are_never_echoed(body):
     client = FhirClient(BASE, transport=MemoryTransport(lambda r: raw(400, body, "text/html")))
     with pytest.raises(BadRequest) as info:
@@ -122,11 +144,17 @@ def test_error_bodies_that_are_not_outcomes_are_never_echoed(body):
 
 
 def test_messages_never_carry_the_query_or_the_request_body():
-    client = FhirClient(BASE, transport=MemoryTransport(lambda r: ok(outcome(
-        ("error", "processing", "rejected")), status=409)))
+    client = FhirClient(
+        BASE,
+        transport=MemoryTransport(
+            lambda r: ok(outcome(("error", "processing", "rejected")), status=409)
+        ),
+    )
     with pytest.raises(Conflict) as info:
-        client.update_where({"resourceType": "Patient", "name": [{"family": "Secretname"}]},
-                            {"identifier": "urn:mrn|98765"})
+        client.update_where(
+            {"resourceType": "Patient", "name": [{"family": "Secretname"}]},
+            {"identifier": "urn:mrn|98765"},
+        )
     text = str(info.value)
     assert "98765" not in text
     assert "Secretname" not in text
@@ -134,8 +162,11 @@ def test_messages_never_carry_the_query_or_the_request_body():
 
 
 def test_retry_after_is_carried_on_429():
-    client = FhirClient(BASE, transport=MemoryTransport(lambda r: raw(429, Retry_After="17")),
-                        retry=Retry.disabled())
+    client = FhirClient(
+        BASE,
+        transport=MemoryTransport(lambda r: raw(429, Retry_After="17")),
+        retry=Retry.disabled(),
+    )
     with pytest.raises(TooManyRequests) as info:
         client.read("Patient", "1")
     assert info.value.retry_after == 17.0

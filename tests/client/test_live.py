@@ -29,8 +29,12 @@ def client(request, fhir_server) -> Iterator[FhirClient]:
 
 
 def new_patient(mrn: str) -> dict:
-    return {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": mrn}],
-            "name": [{"family": "Testpatient", "given": ["Iop"]}], "gender": "unknown"}
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": SYSTEM, "value": mrn}],
+        "name": [{"family": "Testpatient", "given": ["Iop"]}],
+        "gender": "unknown",
+    }
 
 
 def test_capabilities(client):
@@ -43,15 +47,18 @@ def test_capabilities(client):
 def test_create_read_vread_and_conditional_create(client):
     mrn = uuid.uuid4().hex
     created = client.create(new_patient(mrn))
-    assert created.status == 201 and created.created
-    assert created.id and created.version_id
+    assert created.status == 201
+    assert created.created
+    assert created.id
+    assert created.version_id
     read = client.read("Patient", created.id)
     assert read["identifier"][0]["value"] == mrn
     assert client.vread("Patient", created.id, created.version_id)["id"] == created.id
     assert client.get(created.location)["id"] == created.id
 
     again = client.create(new_patient(mrn), if_none_exist={"identifier": f"{SYSTEM}|{mrn}"})
-    assert again.status == 200 and not again.created
+    assert again.status == 200
+    assert not again.created
     assert again.id == created.id
     matches = client.search("Patient").where(identifier=f"{SYSTEM}|{mrn}").fetch_all()
     assert [m["id"] for m in matches] == [created.id]
@@ -67,25 +74,32 @@ def test_update_with_if_match_and_412_on_a_stale_version(client):
     with pytest.raises(PreconditionFailed) as info:
         client.update({**created.resource, "active": False}, if_match=first_version)
     assert info.value.status == 412
-    assert info.value.issues and info.value.issues[0].severity in ("error", "fatal")
+    assert info.value.issues
+    assert info.value.issues[0].severity in ("error", "fatal")
     assert client.read("Patient", created.id)["active"] is True
     history = client.history("Patient", created.id)
-    assert history["type"] == "history" and len(history["entry"]) == 2
+    assert history["type"] == "history"
+    assert len(history["entry"]) == 2
 
 
 def test_search_paging_follows_next_links(client):
     mrn = uuid.uuid4().hex
     patient = client.create(new_patient(mrn))
     for value in range(7):
-        client.create({
-            "resourceType": "Observation", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
-            "subject": {"reference": f"Patient/{patient.id}"},
-            "valueInteger": value,
-        })
-    search = (client.search("Observation")
-              .where(subject=f"Patient/{patient.id}", code="http://loinc.org|44261-6")
-              .count(3))
+        client.create(
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+                "subject": {"reference": f"Patient/{patient.id}"},
+                "valueInteger": value,
+            }
+        )
+    search = (
+        client.search("Observation")
+        .where(subject=f"Patient/{patient.id}", code="http://loinc.org|44261-6")
+        .count(3)
+    )
     pages = list(search.pages())
     assert len(pages) == 3
     values = sorted(o["valueInteger"] for o in search)
@@ -99,15 +113,31 @@ def test_search_paging_follows_next_links(client):
 def test_transaction_with_urn_uuid_references(client):
     mrn = uuid.uuid4().hex
     patient_urn = f"urn:uuid:{uuid.uuid4()}"
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": patient_urn, "resource": new_patient(mrn),
-         "request": {"method": "POST", "url": "Patient",
-                     "ifNoneExist": f"identifier={SYSTEM}|{mrn}"}},
-        {"resource": {"resourceType": "Observation", "status": "final",
-                      "code": {"text": "PHQ-9 total"}, "subject": {"reference": patient_urn},
-                      "valueInteger": 12},
-         "request": {"method": "POST", "url": "Observation"}},
-    ]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": patient_urn,
+                "resource": new_patient(mrn),
+                "request": {
+                    "method": "POST",
+                    "url": "Patient",
+                    "ifNoneExist": f"identifier={SYSTEM}|{mrn}",
+                },
+            },
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"text": "PHQ-9 total"},
+                    "subject": {"reference": patient_urn},
+                    "valueInteger": 12,
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            },
+        ],
+    }
     response = client.transaction(bundle)
     assert response["type"] == "transaction-response"
     first, second = response["entry"]

@@ -58,8 +58,9 @@ A = "iopfhir.auth"
 def test_discovery_lists_names_and_records_the_distribution(fake_entry_points):
     points, calls = fake_entry_points
     points += [
-        FakeEntryPoint("requests", "iopfhir.client.requests_transport:RequestsTransport", T,
-                       "iopfhir"),
+        FakeEntryPoint(
+            "requests", "iopfhir.client.requests_transport:RequestsTransport", T, "iopfhir"
+        ),
         FakeEntryPoint("memory", "iopfhir.client.memory:MemoryTransport", T, "iopfhir"),
         FakeEntryPoint("bearer", "iopfhir.client.auth:BearerAuth", A, "iopfhir"),
         FakeEntryPoint("fancy", "fancy_transport:Fancy", T, "fancy-dist"),
@@ -78,28 +79,35 @@ def test_discovery_lists_names_and_records_the_distribution(fake_entry_points):
 def test_exact_duplicates_are_skipped(fake_entry_points):
     points, _ = fake_entry_points
     value = "iopfhir.client.memory:MemoryTransport"
-    points += [FakeEntryPoint("memory", value, T, "iopfhir"),
-               FakeEntryPoint("memory", value, T, "iopfhir")]
+    points += [
+        FakeEntryPoint("memory", value, T, "iopfhir"),
+        FakeEntryPoint("memory", value, T, "iopfhir"),
+    ]
     assert plugins.available(T) == ["memory"]
     assert plugins.get(T, "memory") is MemoryTransport
-    assert points[0].loads == 1 and points[1].loads == 0
+    assert points[0].loads == 1
+    assert points[1].loads == 0
 
 
 def test_a_name_claimed_twice_is_ambiguous(fake_entry_points):
     points, _ = fake_entry_points
-    points += [FakeEntryPoint("x", "iopfhir.client.memory:MemoryTransport", T, "one"),
-               FakeEntryPoint("x", "iopfhir.client.requests_transport:RequestsTransport", T,
-                              "two")]
+    points += [
+        FakeEntryPoint("x", "iopfhir.client.memory:MemoryTransport", T, "one"),
+        FakeEntryPoint("x", "iopfhir.client.requests_transport:RequestsTransport", T, "two"),
+    ]
     with pytest.raises(PluginError, match="ambiguous") as info:
         plugins.get(T, "x")
-    assert "one" in str(info.value) and "two" in str(info.value)
+    assert "one" in str(info.value)
+    assert "two" in str(info.value)
     assert isinstance(info.value, LookupError)
 
 
 def test_missing_and_broken_plugins(fake_entry_points):
     points, _ = fake_entry_points
-    points += [FakeEntryPoint("broken", "no_such_module_iopfhir:Thing", T, "brokendist"),
-               FakeEntryPoint("ok", "iopfhir.client.memory:MemoryTransport", T, None)]
+    points += [
+        FakeEntryPoint("broken", "no_such_module_iopfhir:Thing", T, "brokendist"),
+        FakeEntryPoint("ok", "iopfhir.client.memory:MemoryTransport", T, None),
+    ]
     with pytest.raises(PluginError, match=r"no plugin 'nope'.*available: broken, ok"):
         plugins.get(T, "nope")
     with pytest.raises(PluginError, match="brokendist") as info:
@@ -111,8 +119,7 @@ def test_missing_and_broken_plugins(fake_entry_points):
 def test_client_finds_a_transport_plugin_by_name(fake_entry_points):
     points, _ = fake_entry_points
     points.append(FakeEntryPoint("httpx", "iopfhir.client_httpx:HttpxTransport", T, "iopfhir"))
-    client = FhirClient("https://fhir.example.org/r4", transport="httpx",
-                        max_response_bytes=1234)
+    client = FhirClient("https://fhir.example.org/r4", transport="httpx", max_response_bytes=1234)
     from iopfhir.client_httpx import HttpxTransport
 
     assert isinstance(client.transport, HttpxTransport)
@@ -125,13 +132,17 @@ def test_client_finds_a_transport_plugin_by_name(fake_entry_points):
 # The built-ins are registered in pyproject.toml through the same entry points. The entry
 # points below are what the client layer asks pyproject to declare.
 EXPECTED = {
-    T: {"requests": "iopfhir.client.requests_transport:RequestsTransport",
+    T: {
+        "requests": "iopfhir.client.requests_transport:RequestsTransport",
         "httpx": "iopfhir.client_httpx:HttpxTransport",
-        "memory": "iopfhir.client.memory:MemoryTransport"},
-    A: {"none": "iopfhir.client.auth:NoAuth",
+        "memory": "iopfhir.client.memory:MemoryTransport",
+    },
+    A: {
+        "none": "iopfhir.client.auth:NoAuth",
         "bearer": "iopfhir.client.auth:BearerAuth",
         "basic": "iopfhir.client.auth:BasicAuth",
-        "smart-backend": "iopfhir.client.smart:SmartBackendAuth"},
+        "smart-backend": "iopfhir.client.smart:SmartBackendAuth",
+    },
 }
 
 
@@ -144,8 +155,9 @@ def test_expected_builtin_entry_points_resolve(group):
 @pytest.mark.parametrize("group", sorted(EXPECTED))
 def test_pyproject_registers_the_builtins(group):
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    declared = tomllib.loads(pyproject.read_text()).get("project", {}).get(
-        "entry-points", {}).get(group)
+    declared = (
+        tomllib.loads(pyproject.read_text()).get("project", {}).get("entry-points", {}).get(group)
+    )
     if declared is None:
         pytest.xfail(f"pyproject.toml does not declare [project.entry-points.{group!r}] yet")
     assert declared == EXPECTED[group]

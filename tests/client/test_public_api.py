@@ -13,16 +13,29 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "iopfhir"
 
 def test_all_equals_the_public_names():
     public = {name for name in vars(client_pkg) if not name.startswith("_")}
-    modules = {"auth", "client", "memory", "outcome", "requests_transport", "retry", "search",
-               "security", "smart", "transport"}
+    modules = {
+        "auth",
+        "client",
+        "memory",
+        "outcome",
+        "requests_transport",
+        "retry",
+        "search",
+        "security",
+        "smart",
+        "transport",
+    }
     assert set(client_pkg.__all__) == public - modules
     for name in client_pkg.__all__:
         assert getattr(client_pkg, name) is not None
 
 
 def test_client_layer_imports_only_errors_from_the_package():
-    files = [*(SRC / "client").glob("*.py"), SRC / "plugins.py",
-             *(SRC / "client_httpx").glob("*.py")]
+    files = [
+        *(SRC / "client").glob("*.py"),
+        SRC / "plugins.py",
+        *(SRC / "client_httpx").glob("*.py"),
+    ]
     allowed = {"iopfhir.errors", "iopfhir.client", "iopfhir"}
     for file in files:
         tree = ast.parse(file.read_text())

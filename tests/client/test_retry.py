@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import orjson
 import pytest
@@ -49,24 +49,39 @@ SAFETY = [
     ("POST other operation", req("POST", f"{BASE}/Patient/$merge", b"{}"), False),
     ("DELETE", req("DELETE", f"{BASE}/Patient/1"), False),
     ("PATCH", req("PATCH", f"{BASE}/Patient/1", b"[]"), False),
-    ("transaction of GET/PUT/cond create",
-     req("POST", BASE, bundle("transaction", GET, PUT, COND_CREATE)), True),
+    (
+        "transaction of GET/PUT/cond create",
+        req("POST", BASE, bundle("transaction", GET, PUT, COND_CREATE)),
+        True,
+    ),
     ("batch of GET/PUT", req("POST", BASE, bundle("batch", GET, PUT)), True),
-    ("transaction with a plain create",
-     req("POST", BASE, bundle("transaction", PUT, CREATE)), False),
+    (
+        "transaction with a plain create",
+        req("POST", BASE, bundle("transaction", PUT, CREATE)),
+        False,
+    ),
     ("transaction with a delete", req("POST", BASE, bundle("transaction", PUT, DELETE)), False),
     ("transaction with a patch", req("POST", BASE, bundle("transaction", PATCH)), False),
-    ("transaction entry without request",
-     req("POST", BASE, orjson.dumps({"resourceType": "Bundle", "type": "transaction",
-                                     "entry": [{"resource": {}}]})), False),
+    (
+        "transaction entry without request",
+        req(
+            "POST",
+            BASE,
+            orjson.dumps(
+                {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {}}]}
+            ),
+        ),
+        False,
+    ),
     ("message bundle", req("POST", BASE, bundle("message", GET)), False),
     ("POST to base, not JSON", req("POST", BASE, b"<Bundle/>"), False),
     ("POST to base, empty", req("POST", BASE, b""), False),
 ]
 
 
-@pytest.mark.parametrize(("request_", "safe"), [(r, s) for _, r, s in SAFETY],
-                         ids=[name for name, _, _ in SAFETY])
+@pytest.mark.parametrize(
+    ("request_", "safe"), [(r, s) for _, r, s in SAFETY], ids=[name for name, _, _ in SAFETY]
+)
 def test_retry_safety_table(request_, safe):
     assert Retry().is_retry_safe(request_) is safe
 
@@ -77,21 +92,35 @@ def test_delete_becomes_safe_when_the_policy_says_so():
     assert not Retry().is_retry_safe(req("DELETE", f"{BASE}/Patient/1"))
 
 
-@pytest.mark.parametrize(("status", "retried"), [
-    (429, True), (502, True), (503, True), (504, True),
-    (500, False), (501, False), (400, False), (404, False), (409, False), (412, False),
-])
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [
+        (429, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (500, False),
+        (501, False),
+        (400, False),
+        (404, False),
+        (409, False),
+        (412, False),
+    ],
+)
 def test_retryable_statuses(status, retried):
     assert Retry().is_retryable_status(status) is retried
 
 
-@pytest.mark.parametrize(("error", "retried"), [
-    (TransportError("reset"), True),
-    (ConnectTimeout("slow"), True),
-    (ReadTimeout("slow"), True),
-    (ResponseTooLarge("big"), False),
-    (ServerUnavailable("x", status=500), False),
-])
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (TransportError("reset"), True),
+        (ConnectTimeout("slow"), True),
+        (ReadTimeout("slow"), True),
+        (ResponseTooLarge("big"), False),
+        (ServerUnavailable("x", status=500), False),
+    ],
+)
 def test_retryable_errors(error, retried):
     assert Retry().is_retryable_error(error) is retried
 
@@ -150,8 +179,12 @@ def test_delay_prefers_retry_after_and_gives_up_on_a_too_long_hint():
     assert policy.delay(7.0) == 7.0
     assert policy.delay(None) == 1.0
     assert policy.delay(61.0) is None
-    assert Retry(respect_retry_after=False, jitter=0.0, backoff_factor=1.0).increment(
-        req("GET", f"{BASE}/x"), TransportError("x")).delay(30.0) == 1.0
+    assert (
+        Retry(respect_retry_after=False, jitter=0.0, backoff_factor=1.0)
+        .increment(req("GET", f"{BASE}/x"), TransportError("x"))
+        .delay(30.0)
+        == 1.0
+    )
 
 
 def test_deadline():
@@ -169,15 +202,18 @@ def test_invalid_policies_are_refused(kwargs):
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC).timestamp()
 
 
-@pytest.mark.parametrize(("header", "seconds"), [
-    ("120", 120.0),
-    ("0", 0.0),
-    (" 5 ", 5.0),
-    (format_datetime(datetime(2025, 3, 1, 12, 0, 30, tzinfo=UTC), usegmt=True), 30.0),
-    ("Sat, 01 Mar 2025 11:59:00 GMT", 0.0),
-    ("soon", None),
-    ("-5", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        (" 5 ", 5.0),
+        (format_datetime(datetime(2025, 3, 1, 12, 0, 30, tzinfo=UTC), usegmt=True), 30.0),
+        ("Sat, 01 Mar 2025 11:59:00 GMT", 0.0),
+        ("soon", None),
+        ("-5", None),
+        (None, None),
+    ],
+)
 def test_parse_retry_after(header, seconds):
     assert parse_retry_after(header, now=NOW) == seconds

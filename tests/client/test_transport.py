@@ -41,9 +41,11 @@ T = Timeout(connect=1.0, read=2.0)
 
 def test_headers_are_case_insensitive_and_immutable():
     h = Headers({"Content-Type": "a"})
-    assert h["content-type"] == "a" and "CONTENT-TYPE" in h
+    assert h["content-type"] == "a"
+    assert "CONTENT-TYPE" in h
     h2 = h.set("content-type", "b").set("X-A", "1")
-    assert h["Content-Type"] == "a" and h2["Content-Type"] == "b"
+    assert h["Content-Type"] == "a"
+    assert h2["Content-Type"] == "b"
     assert list(h2) == ["content-type", "X-A"]
     assert h2.without("x-a") == {"content-type": "b"}
     assert h == {"CONTENT-TYPE": "a"}
@@ -53,17 +55,23 @@ def test_headers_are_case_insensitive_and_immutable():
 
 def test_request_normalises_and_response_content_type():
     r = Request("get", URL, {"Accept": "x"})
-    assert r.method == "GET" and isinstance(r.headers, Headers)
+    assert r.method == "GET"
+    assert isinstance(r.headers, Headers)
     assert r.path == "/r4/Patient/1"
-    assert Response(200, {"Content-Type": "Application/FHIR+JSON; charset=utf-8"}).content_type \
+    assert (
+        Response(200, {"Content-Type": "Application/FHIR+JSON; charset=utf-8"}).content_type
         == "application/fhir+json"
+    )
 
 
-@pytest.mark.parametrize(("url", "origin"), [
-    ("https://A.example.org/x", ("https", "a.example.org", 443)),
-    ("http://a.example.org:8080/x", ("http", "a.example.org", 8080)),
-    ("http://[::1]/fhir", ("http", "::1", 80)),
-])
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://A.example.org/x", ("https", "a.example.org", 443)),
+        ("http://a.example.org:8080/x", ("http", "a.example.org", 8080)),
+        ("http://[::1]/fhir", ("http", "::1", 80)),
+    ],
+)
 def test_origin_of(url, origin):
     assert origin_of(url) == origin
 
@@ -75,7 +83,8 @@ def test_timeouts_must_be_positive():
 
 def test_transports_satisfy_the_protocol():
     rt, ht = RequestsTransport(), HttpxTransport()
-    assert isinstance(rt, Transport) and isinstance(ht, Transport)
+    assert isinstance(rt, Transport)
+    assert isinstance(ht, Transport)
     rt.close()
     ht.close()
 
@@ -90,30 +99,46 @@ def mocked() -> Iterator[responses.RequestsMock]:
 
 
 def test_requests_transport_sends_and_reads(mocked):
-    mocked.add(responses.PUT, URL, body=b'{"resourceType":"Patient"}', status=201,
-               headers={"ETag": 'W/"2"', "Content-Type": "application/fhir+json"})
+    mocked.add(
+        responses.PUT,
+        URL,
+        body=b'{"resourceType":"Patient"}',
+        status=201,
+        headers={"ETag": 'W/"2"', "Content-Type": "application/fhir+json"},
+    )
     t = RequestsTransport()
     resp = t.handle(Request("PUT", URL, {"If-Match": 'W/"1"'}, b"{}"), timeout=T)
-    assert (resp.status, resp.body, resp.headers["etag"]) == (201, b'{"resourceType":"Patient"}',
-                                                             'W/"2"')
+    assert (resp.status, resp.body, resp.headers["etag"]) == (
+        201,
+        b'{"resourceType":"Patient"}',
+        'W/"2"',
+    )
     sent = mocked.calls[0].request
-    assert sent.headers["If-Match"] == 'W/"1"' and sent.body == b"{}"
+    assert sent.headers["If-Match"] == 'W/"1"'
+    assert sent.body == b"{}"
     t.close()
 
 
 def test_requests_transport_does_not_follow_redirects(mocked):
     mocked.add(responses.GET, URL, status=302, headers={"Location": "https://other.example/"})
     resp = RequestsTransport().handle(Request("GET", URL), timeout=T)
-    assert resp.status == 302 and len(mocked.calls) == 1
+    assert resp.status == 302
+    assert len(mocked.calls) == 1
 
 
-@pytest.mark.parametrize(("exc", "mapped"), [
-    (requests.exceptions.ConnectTimeout("https://x/?name=Secret"), ConnectTimeout),
-    (requests.exceptions.ReadTimeout("https://x/?name=Secret"), ReadTimeout),
-    (requests.exceptions.ConnectionError("Connection reset by peer ?name=Secret"), TransportError),
-    (requests.exceptions.SSLError("bad cert ?name=Secret"), TransportError),
-    (requests.exceptions.ChunkedEncodingError("broken"), TransportError),
-])
+@pytest.mark.parametrize(
+    ("exc", "mapped"),
+    [
+        (requests.exceptions.ConnectTimeout("https://x/?name=Secret"), ConnectTimeout),
+        (requests.exceptions.ReadTimeout("https://x/?name=Secret"), ReadTimeout),
+        (
+            requests.exceptions.ConnectionError("Connection reset by peer ?name=Secret"),
+            TransportError,
+        ),
+        (requests.exceptions.SSLError("bad cert ?name=Secret"), TransportError),
+        (requests.exceptions.ChunkedEncodingError("broken"), TransportError),
+    ],
+)
 def test_requests_exceptions_are_mapped(mocked, exc, mapped):
     mocked.add(responses.GET, URL, body=exc)
     with pytest.raises(mapped) as info:
@@ -131,12 +156,14 @@ def test_declared_oversize_is_refused_before_reading(mocked):
 
 
 def test_client_retries_a_reset_through_the_requests_transport(mocked, fake_time):
-    mocked.add(responses.GET, URL.split("?")[0],
-               body=requests.exceptions.ConnectionError("reset"))
-    mocked.add(responses.GET, URL.split("?")[0], json={"resourceType": "Patient", "id": "1"},
-               content_type="application/fhir+json")
-    client = FhirClient("https://fhir.example.org/r4", sleep=fake_time.sleep,
-                        clock=fake_time.clock)
+    mocked.add(responses.GET, URL.split("?")[0], body=requests.exceptions.ConnectionError("reset"))
+    mocked.add(
+        responses.GET,
+        URL.split("?")[0],
+        json={"resourceType": "Patient", "id": "1"},
+        content_type="application/fhir+json",
+    )
+    client = FhirClient("https://fhir.example.org/r4", sleep=fake_time.sleep, clock=fake_time.clock)
     assert client.read("Patient", "1")["id"] == "1"
     assert len(mocked.calls) == 2
     client.close()
@@ -190,8 +217,10 @@ def raw_server() -> Iterator[Callable[[bytes | None], str]]:
 
 
 def chunked(total: int) -> bytes:
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n" \
-           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
     piece = b"x" * 1000
     body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(total // 1000))
     return head + body + b"0\r\n\r\n"
@@ -238,8 +267,10 @@ def test_nothing_listening_is_a_transport_error(make):
 def test_client_over_a_reset_retries_then_succeeds(raw_server, fake_time):
     ok_body = b'{"resourceType":"Patient","id":"1"}'
     raw_server(None)
-    url = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
-                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(ok_body), ok_body))
+    url = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(ok_body), ok_body)
+    )
     base = url.rsplit("/Patient/1", 1)[0]
     with FhirClient(base, sleep=fake_time.sleep, clock=fake_time.clock) as client:
         assert client.read("Patient", "1")["id"] == "1"
@@ -263,18 +294,22 @@ def test_httpx_transport_sends_and_reads():
     t = httpx_transport(handler)
     resp = t.handle(Request("POST", URL, {"X-A": "1"}, b"{}"), timeout=T)
     assert (resp.status, resp.body, resp.headers["location"]) == (302, b"moved", "https://o/")
-    assert seen[0].headers["x-a"] == "1" and seen[0].content == b"{}"
+    assert seen[0].headers["x-a"] == "1"
+    assert seen[0].content == b"{}"
     assert len(seen) == 1  # not followed
 
 
-@pytest.mark.parametrize(("exc", "mapped"), [
-    (httpx.ConnectTimeout("t"), ConnectTimeout),
-    (httpx.ReadTimeout("t"), ReadTimeout),
-    (httpx.PoolTimeout("t"), ReadTimeout),
-    (httpx.ConnectError("refused"), TransportError),
-    (httpx.RemoteProtocolError("reset"), TransportError),
-    (httpx.ReadError("reset"), TransportError),
-])
+@pytest.mark.parametrize(
+    ("exc", "mapped"),
+    [
+        (httpx.ConnectTimeout("t"), ConnectTimeout),
+        (httpx.ReadTimeout("t"), ReadTimeout),
+        (httpx.PoolTimeout("t"), ReadTimeout),
+        (httpx.ConnectError("refused"), TransportError),
+        (httpx.RemoteProtocolError("reset"), TransportError),
+        (httpx.ReadError("reset"), TransportError),
+    ],
+)
 def test_httpx_exceptions_are_mapped(exc, mapped):
     def handler(r: httpx.Request) -> httpx.Response:
         raise exc
@@ -287,8 +322,7 @@ def test_httpx_exceptions_are_mapped(exc, mapped):
 
 
 def test_httpx_declared_oversize_and_tls_flag(caplog):
-    t = httpx_transport(lambda r: httpx.Response(200, content=b"x" * 2000),
-                        max_response_bytes=100)
+    t = httpx_transport(lambda r: httpx.Response(200, content=b"x" * 2000), max_response_bytes=100)
     with pytest.raises(ResponseTooLarge):
         t.handle(Request("GET", URL), timeout=T)
     with pytest.raises(InsecureTransportError):
@@ -299,11 +333,22 @@ def test_httpx_declared_oversize_and_tls_flag(caplog):
 
 
 def test_client_with_httpx_transport_retries_503(fake_time):
-    answers = iter([httpx.Response(503), httpx.Response(
-        200, json={"resourceType": "Patient", "id": "1"},
-        headers={"Content-Type": "application/fhir+json"})])
-    client = FhirClient("https://fhir.example.org/r4",
-                        transport=httpx_transport(lambda r: next(answers)),
-                        retry=Retry(jitter=0.0), sleep=fake_time.sleep, clock=fake_time.clock)
+    answers = iter(
+        [
+            httpx.Response(503),
+            httpx.Response(
+                200,
+                json={"resourceType": "Patient", "id": "1"},
+                headers={"Content-Type": "application/fhir+json"},
+            ),
+        ]
+    )
+    client = FhirClient(
+        "https://fhir.example.org/r4",
+        transport=httpx_transport(lambda r: next(answers)),
+        retry=Retry(jitter=0.0),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+    )
     assert client.read("Patient", "1")["id"] == "1"
     assert fake_time.sleeps == [0.5]

@@ -67,7 +67,7 @@ def _wait_until_up(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> N
                 f"sekmet exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
             )
         try:
-            with urllib.request.urlopen(f"{base_url}/metadata", timeout=2) as r:  # noqa: S310
+            with urllib.request.urlopen(f"{base_url}/metadata", timeout=2) as r:
                 if r.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -92,10 +92,19 @@ def running_sekmet(*, attempts: int = 3) -> Iterator[str]:
                 env.pop(key, None)
             base_url = f"http://127.0.0.1:{port}/fhir"
             with log.open("wb") as out:
-                proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+                proc = subprocess.Popen(
                     [
-                        sys.executable, "-m", "uvicorn", "sekmet.main:app_factory", "--factory",
-                        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "sekmet.main:app_factory",
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
                     ],
                     cwd=folder,
                     env=env,
