@@ -5,6 +5,9 @@
 * ``IOPFHIR_TEST_SERVER`` set → that base URL, used as it is (any live server);
 * otherwise sekmet-fhir is started on 127.0.0.1 for the session (see ``sekmet.py``).
 
+``medplum_server`` (session scope) is a second, different server: Medplum's FHIR router
+with its in-memory repository (see ``medplum.py``); skipped when Node.js is not installed.
+
 Load with ``from tests.servers.fixtures import fhir_server`` in a ``conftest.py`` (or
 ``pytest_plugins`` in the root one).
 """
@@ -16,9 +19,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from .medplum import node_available, running_medplum
 from .sekmet import running_sekmet
 
-__all__ = ["fhir_server"]
+__all__ = ["fhir_server", "medplum_server"]
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +33,13 @@ def fhir_server() -> Iterator[str]:
         yield given.rstrip("/")
         return
     with running_sekmet() as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def medplum_server() -> Iterator[str]:
+    """Base URL of the Medplum in-memory FHIR router, started for the session."""
+    if not node_available():
+        pytest.skip("Node.js (node, npm) is needed for the Medplum test server")
+    with running_medplum() as base_url:
         yield base_url
