@@ -1,0 +1,204 @@
+"""FHIR R4 (4.0.1) → the IOP domain: read any R4 JSON back into :class:`~iopfhir.domain.Episode`.
+
+:func:`read_fhir` takes a Bundle of any type, a single resource, NDJSON (a file or a
+directory of ``.ndjson``), a directory of JSON files, JSON text or bytes, a dict, or an
+iterable of resource dicts, and returns an :class:`ImportResult`: one Episode per patient
+(one per EpisodeOfCare when a patient has several), the resource types the domain does
+not take (``ignored``), and what was seen but could not be mapped, with reasons
+(``unmapped``; reasons name resource types and rules, never patient data).
+
+What iopfhir itself wrote (``iopfhir.fhir.build``, see ``MAPPING.md``) reads back exactly:
+domain → FHIR → domain gives an equal Episode. Anything else is read as far as it fits.
+
+Layout: ``source`` (input → entries), ``index`` (reference resolution), ``values``
+(datatypes, keys), ``measures`` (instrument administrations), ``assemble`` (episodes).
+Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain`,
+:mod:`iopfhir.fhir.conventions`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from iopfhir.domain import Episode
+from iopfhir.fhir.read.assemble import EpisodeReader, PatientGroup
+from iopfhir.fhir.read.index import Index, reference_of
+from iopfhir.fhir.read.measures import find_administrations, is_instrument_code
+from iopfhir.fhir.read.source import Entry, FhirSource, load_entries
+from iopfhir.fhir.read.values import KeyAllocator, as_list, codings
+
+__all__ = ["ImportResult", "read_fhir"]
+
+#: Resource types the domain maps (Observation and QuestionnaireResponse only when they
+#: record a known instrument).
+TAKEN = frozenset(
+    {
+        "Patient",
+        "EpisodeOfCare",
+        "Condition",
+        "CarePlan",
+        "Goal",
+        "CareTeam",
+        "Encounter",
+        "Appointment",
+        "ServiceRequest",
+        "QuestionnaireResponse",
+        "Observation",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+        "RelatedPerson",
+    }
+)
+#: Types that hang off the patient, and so are read per patient.
+PATIENT_DATA = TAKEN - {"Patient", "Practitioner", "PractitionerRole", "Organization"}
+SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
+
+
+@dataclass
+class ImportResult:
+    """What :func:`read_fhir` found.
+
+    ``episodes``: one per patient, or one per EpisodeOfCare of a patient.
+    ``patients``: how many patients the episodes belong to.
+    ``ignored``: resources by type that the domain does not take (Claim, Immunization,
+    Observations that are not instrument scores...).
+    ``unmapped``: things of types the domain takes that could not be mapped, by reason
+    (``"Goal: not part of a care plan"``).
+    """
+
+    episodes: list[Episode] = field(default_factory=list)
+    patients: int = 0
+    ignored: Counter[str] = field(default_factory=Counter)
+    unmapped: Counter[str] = field(default_factory=Counter)
+
+
+def read_fhir(source: FhirSource) -> ImportResult:
+    """Read FHIR R4 JSON into domain episodes.
+
+    ``source``: a path (JSON file, NDJSON file, or a directory of them), JSON or NDJSON
+    text or bytes, one resource dict, or an iterable of resource dicts. Raises
+    :class:`~iopfhir.errors.FhirInputError` (naming the file) when the input is not JSON or
+    holds something without a ``resourceType``; valid R4 never raises.
+    """
+    loaded = load_entries(source)
+    result = ImportResult()
+    result.unmapped.update(loaded.skipped)
+    index = Index(loaded.entries)
+
+    groups, candidates = _group(index, result)
+    roles_of: dict[int, list[Entry]] = {}
+    for entry in index.entries:
+        if entry.type == "PractitionerRole":
+            target = index.resolve(entry.resource.get("practitioner"), entry)
+            if target is not None:
+                roles_of.setdefault(id(target), []).append(entry)
+
+    group_of: dict[int, PatientGroup] = {}
+    for group in groups.values():
+        for entry in group.entries:
+            group_of[id(entry)] = group
+
+    def patient_of(entry: Entry) -> str | None:
+        group = group_of.get(id(entry))
+        return group.key if group else None
+
+    admins, problems = find_administrations(candidates, index, patient_of)
+    result.unmapped.update(problems)
+    admins_by_group: dict[str, list[Any]] = {}
+    for adm in admins:
+        admins_by_group.setdefault(adm.patient, []).append(adm)
+    absorbed = {id(e) for adm in admins for e in adm.entries}
+    for entry in candidates:
+        if id(entry) not in absorbed and entry.type == "QuestionnaireResponse":
+            result.ignored["QuestionnaireResponse"] += 1
+
+    reader = EpisodeReader(index, result.unmapped, roles_of, KeyAllocator())
+    for group in groups.values():
+        measure_free = [
+            e
+            for e in group.entries
+            if id(e) not in absorbed and e.type not in ("Observation", "QuestionnaireResponse")
+        ]
+        group.entries = measure_free
+        episodes = reader.read_group(group, admins_by_group.get(group.key, []))
+        if episodes:
+            result.patients += 1
+            result.episodes.extend(episodes)
+    return result
+
+
+def _patient_ref(entry: Entry) -> Any:
+    res = entry.resource
+    for key in ("subject", "patient"):
+        value = res.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is not None:
+            return value
+    if entry.type == "Appointment":
+        for part in as_list(res.get("participant")):
+            if isinstance(part, dict):
+                actor = part.get("actor")
+                ref = reference_of(actor) or ""
+                if "Patient/" in ref or (
+                    isinstance(actor, dict) and actor.get("type") == "Patient"
+                ):
+                    return actor
+        for part in as_list(res.get("participant")):
+            if isinstance(part, dict) and part.get("actor") is not None:
+                return part["actor"]
+    return None
+
+
+def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup], list[Entry]]:
+    """Patient groups in input order, and the resources that may record an instrument."""
+    groups: dict[str, PatientGroup] = {}
+    by_patient_entry: dict[int, str] = {}
+    candidates: list[Entry] = []
+
+    def group_for_patient(patient: Entry) -> PatientGroup:
+        key = by_patient_entry.get(id(patient))
+        if key is None:
+            key = f"p{len(groups)}"
+            by_patient_entry[id(patient)] = key
+            groups[key] = PatientGroup(key=key, patient=patient, reference=None)
+        return groups[key]
+
+    for entry in index.entries:
+        rtype = entry.type
+        if rtype not in TAKEN:
+            result.ignored[rtype] += 1
+            continue
+        if rtype == "Observation" and not any(
+            is_instrument_code(code) for _s, code in codings(entry.resource.get("code"))
+        ):
+            result.ignored["Observation"] += 1
+            continue
+        if rtype == "Patient":
+            group_for_patient(entry)
+            continue
+        if rtype in SHARED:
+            continue
+        ref = _patient_ref(entry)
+        target = index.resolve(ref, entry) if ref is not None else None
+        if target is not None and target.type == "Patient":
+            group = group_for_patient(target)
+        elif target is not None and target.type != "Patient":
+            result.unmapped[f"{rtype}: subject is not a patient"] += 1
+            continue
+        else:
+            text_ref = reference_of(ref) if ref is not None else None
+            if text_ref is None:
+                result.unmapped[f"{rtype}: no patient"] += 1
+                continue
+            key = f"ref:{text_ref}"
+            if key not in groups:
+                groups[key] = PatientGroup(key=key, patient=None, reference=text_ref)
+            group = groups[key]
+        group.entries.append(entry)
+        if rtype in ("Observation", "QuestionnaireResponse"):
+            candidates.append(entry)
+    return groups, candidates
