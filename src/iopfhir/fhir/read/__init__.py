@@ -87,6 +87,8 @@ def read_fhir(source: FhirSource) -> ImportResult:
     result = ImportResult()
     result.unmapped.update(loaded.skipped)
     index = Index(loaded.entries)
+    if index.duplicates:
+        result.unmapped["duplicate resource (same type and id): read once"] += index.duplicates
 
     groups, candidates = _group(index, result)
     roles_of: dict[int, list[Entry]] = {}

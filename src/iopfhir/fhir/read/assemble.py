@@ -564,6 +564,9 @@ class _Builder:
             if id(entry) not in self.used_requests:
                 self.unmapped["ServiceRequest: not a referral of the episode"] += 1
 
+        for entry in by_type["RelatedPerson"]:
+            self.attempt(entry, lambda e=entry: self.support_key(e))  # type: ignore[misc]
+        self.in_input_order()
         fields: dict[str, Any] = {
             "key": key,
             "patient": patient,
@@ -579,6 +582,16 @@ class _Builder:
             "measures": self.measures,
         }
         return self.validated(fields)
+
+    def in_input_order(self) -> None:
+        """People and organizations in the order of the input, not of first reference."""
+        where: dict[str, int] = {}
+        for (space, entry_id), key in self.key_of.items():
+            if space in ("people", "org"):
+                where.setdefault(f"{space}:{key}", self.index.position.get(entry_id, 0))
+        self.organizations.sort(key=lambda o: where.get(f"org:{o.key}", 0))
+        self.practitioners.sort(key=lambda p: where.get(f"people:{p.key}", 0))
+        self.supports.sort(key=lambda s: where.get(f"people:{s.key}", 0))
 
     def validated(self, fields: dict[str, Any]) -> Episode | None:
         """The Episode; on a rule the data breaks, drop the broken part and say so."""

@@ -37,6 +37,9 @@ class Index:
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries: list[Entry] = []
+        self.duplicates = 0
+        #: entry id → its place in the input (contained resources follow their container)
+        self.position: dict[int, int] = {}
         self._by_url: dict[str, Entry] = {}
         self._by_type_id: dict[str, Entry] = {}
         self._by_identifier: dict[tuple[str, str, str], Entry] = {}
@@ -49,7 +52,19 @@ class Index:
             self.add(entry)
 
     def add(self, entry: Entry) -> None:
-        """Index one entry (and its contained resources)."""
+        """Index one entry (and its contained resources).
+
+        A second copy of a resource already seen (same type and id, e.g. the same
+        Patient in several files of one folder) is not added again: references to it
+        resolve to the first copy, and ``duplicates`` counts it.
+        """
+        if entry.id and f"{entry.type}/{entry.id}" in self._by_type_id:
+            first = self._by_type_id[f"{entry.type}/{entry.id}"]
+            if entry.full_url:
+                self._by_url.setdefault(entry.full_url, first)
+            self.duplicates += 1
+            return
+        self.position[id(entry)] = len(self.entries)
         self.entries.append(entry)
         if entry.full_url:
             self._by_url.setdefault(entry.full_url, entry)
@@ -70,6 +85,7 @@ class Index:
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
                     inner = Entry(item, None, entry.origin)
                     self._contained[(id(entry), item["id"])] = inner
+                    self.position[id(inner)] = self.position[id(entry)]
                     self._container[id(inner)] = entry
 
     def resolve(self, value: Any, context: Entry | None = None) -> Entry | None:
