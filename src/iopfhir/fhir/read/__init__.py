@@ -18,6 +18,7 @@ Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ TAKEN = frozenset(
 )
 #: Types that hang off the patient, and so are read per patient.
 PATIENT_DATA = TAKEN - {"Patient", "Practitioner", "PractitionerRole", "Organization"}
+_NAMED_TYPE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+(?:/_history/[^/]+)?$")
 SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
 
 
@@ -195,6 +197,10 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
             text_ref = reference_of(ref) if ref is not None else None
             if text_ref is None:
                 result.unmapped[f"{rtype}: no patient"] += 1
+                continue
+            named = _NAMED_TYPE.search(text_ref.split("?", 1)[0])
+            if named and named.group(1) != "Patient":
+                result.unmapped[f"{rtype}: subject is not a patient"] += 1
                 continue
             key = f"ref:{text_ref}"
             if key not in groups:

@@ -1,0 +1,211 @@
+"""read_fhir input forms: Bundles of every type, single resources, NDJSON, folders, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iopfhir.errors import FhirInputError, InputError
+from iopfhir.fhir.read import ImportResult, read_fhir
+from iopfhir.fhir.summary import summarize
+
+PATIENT: dict[str, Any] = {
+    "resourceType": "Patient",
+    "id": "p1",
+    "identifier": [{"system": "urn:oid:1.2.3", "value": "MRN-1"}],
+    "name": [{"family": "Doe", "given": ["Jo"]}],
+}
+CONDITION: dict[str, Any] = {
+    "resourceType": "Condition",
+    "id": "c1",
+    "subject": {"reference": "Patient/p1"},
+    "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F33.1"}]},
+}
+CLAIM: dict[str, Any] = {"resourceType": "Claim", "id": "cl1", "patient": {"reference": "Patient/p1"}}
+IMMUNIZATION: dict[str, Any] = {"resourceType": "Immunization", "id": "i1"}
+VITALS: dict[str, Any] = {
+    "resourceType": "Observation",
+    "id": "o1",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+    "subject": {"reference": "Patient/p1"},
+}
+
+
+def bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = []
+    for r in resources:
+        entry: dict[str, Any] = {"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}"}
+        entry["resource"] = r
+        if kind in ("transaction", "batch"):
+            entry["request"] = {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}
+        entries.append(entry)
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def test_public_api() -> None:
+    import iopfhir.fhir.read as read
+
+    assert read.__all__ == ["ImportResult", "read_fhir"]
+
+
+@pytest.mark.parametrize(
+    "kind", ["transaction", "batch", "collection", "document", "searchset", "history", "message"]
+)
+def test_every_bundle_type(kind: str) -> None:
+    result = read_fhir(bundle(kind, PATIENT, CONDITION, CLAIM))
+    assert result.patients == 1
+    assert [d.code.code for d in result.episodes[0].diagnoses] == ["F33.1"]
+    assert result.ignored == {"Claim": 1}
+
+
+def test_transaction_response_entries_without_resource_are_skipped() -> None:
+    data = {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [
+            {"response": {"status": "201 Created", "location": "Patient/p1/_history/1"}},
+            {"resource": PATIENT, "response": {"status": "200 OK"}},
+        ],
+    }
+    assert read_fhir(data).patients == 1
+
+
+def test_nested_bundles_are_unpacked() -> None:
+    inner = bundle("document", CONDITION)
+    outer = {"resourceType": "Bundle", "type": "collection",
+             "entry": [{"resource": PATIENT}, {"resource": inner}]}
+    assert len(read_fhir(outer).episodes[0].diagnoses) == 1
+
+
+def test_unmappable_resources_are_counted_in_ignored() -> None:
+    result = read_fhir(bundle("collection", PATIENT, CLAIM, CLAIM | {"id": "cl2"}, IMMUNIZATION,
+                              VITALS, CONDITION))
+    assert result.ignored == {"Claim": 2, "Immunization": 1, "Observation": 1}
+    assert summarize(result)["ignored"] == {"Claim": 2, "Immunization": 1, "Observation": 1}
+    assert len(result.episodes) == 1
+
+
+def test_single_resource_forms(tmp_path: Path) -> None:
+    text = json.dumps(PATIENT)
+    path = tmp_path / "patient.json"
+    path.write_text(text)
+    for source in (PATIENT, text, text.encode(), path, str(path), [PATIENT]):
+        result = read_fhir(source)  # type: ignore[arg-type]
+        assert isinstance(result, ImportResult)
+        assert result.patients == 1
+        assert result.episodes[0].patient.identifiers[0].value == "MRN-1"
+
+
+def test_ndjson_file_and_folder(tmp_path: Path) -> None:
+    (tmp_path / "Patient.ndjson").write_text(json.dumps(PATIENT) + "\n")
+    (tmp_path / "Condition.ndjson").write_text(
+        "\n".join(json.dumps(CONDITION | {"id": f"c{i}"}) for i in range(3)) + "\n\n"
+    )
+    (tmp_path / "Claim.ndjson").write_text(json.dumps(CLAIM) + "\n")
+    # a bulk-export manifest is JSON without resourceType: skipped in a folder
+    (tmp_path / "manifest.json").write_text(json.dumps({"transactionTime": "2024-01-01"}))
+    result = read_fhir(tmp_path)
+    assert result.patients == 1
+    assert len(result.episodes[0].diagnoses) == 3
+    assert result.ignored == {"Claim": 1}
+    single = read_fhir(tmp_path / "Condition.ndjson")
+    assert len(single.episodes[0].diagnoses) == 3  # patient known only by reference
+    as_text = (tmp_path / "Condition.ndjson").read_text()
+    assert len(read_fhir(as_text).episodes[0].diagnoses) == 3
+
+
+def test_folder_of_json_files(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "p.json").write_text(json.dumps(PATIENT))
+    (tmp_path / "b.json").write_text(json.dumps(bundle("collection", CONDITION)))
+    assert len(read_fhir(tmp_path).episodes[0].diagnoses) == 1
+
+
+def test_not_json_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"resourceType": "Patient",')
+    with pytest.raises(FhirInputError) as info:
+        read_fhir(path)
+    assert "broken.json" in str(info.value)
+    assert isinstance(info.value, InputError)
+    assert isinstance(info.value, ValueError)
+
+
+def test_no_resource_type_names_the_file_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "thing.json"
+    path.write_text(json.dumps({"id": "x", "name": "not FHIR"}))
+    with pytest.raises(FhirInputError) as info:
+        read_fhir(path)
+    assert "thing.json" in str(info.value)
+    assert "resourceType" in str(info.value)
+    bad_entry = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"id": "1"}}]}
+    with pytest.raises(FhirInputError, match=r"entry\[0\]\.resource"):
+        read_fhir(bad_entry)
+
+
+def test_bad_ndjson_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "Patient.ndjson"
+    path.write_text(json.dumps(PATIENT) + "\nnot json\n")
+    with pytest.raises(FhirInputError, match=r"Patient\.ndjson.*line 2"):
+        read_fhir(path)
+
+
+def test_bad_input_in_a_folder_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "ok.json").write_text(json.dumps(PATIENT))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(FhirInputError, match="bad.json"):
+        read_fhir(tmp_path)
+
+
+def test_missing_path_and_wrong_types() -> None:
+    with pytest.raises(FhirInputError):
+        read_fhir("/no/such/file.json")
+    with pytest.raises(FhirInputError):
+        read_fhir([1, 2])  # type: ignore[list-item]
+    with pytest.raises(FhirInputError):
+        read_fhir(b"not json at all")
+
+
+def test_error_messages_carry_no_content(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"name": "Secret Name"}))
+    with pytest.raises(FhirInputError) as info:
+        read_fhir(path)
+    assert "Secret" not in str(info.value)
+
+
+def test_same_resource_in_two_files_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "one.json").write_text(json.dumps(bundle("collection", PATIENT, CONDITION)))
+    (tmp_path / "two.json").write_text(json.dumps(bundle("collection", PATIENT)))
+    result = read_fhir(tmp_path)
+    assert result.patients == 1
+    assert result.unmapped["duplicate resource (same type and id): read once"] == 1
+
+
+def test_odd_but_valid_resources_never_crash() -> None:
+    odd = [
+        PATIENT,
+        {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}, "code": {"text": "x"}},
+        {"resourceType": "CarePlan", "status": "active", "intent": "plan",
+         "subject": {"reference": "Patient/p1"}, "activity": [{"progress": [{"text": "n"}]}]},
+        {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+         "subject": {"reference": "Patient/p1"}},
+        {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "g"},
+         "subject": {"reference": "Patient/p1"}},
+        {"resourceType": "CareTeam", "subject": {"reference": "Patient/p1"},
+         "participant": [{"member": {"reference": "Practitioner/missing"}}]},
+        {"resourceType": "Observation", "status": "final", "subject": {"reference": "Group/g"},
+         "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]}},
+        {"resourceType": "EpisodeOfCare", "status": "active", "patient": {"reference": "Patient/p1"},
+         "period": {"start": "2024-02-30"}},
+    ]
+    result = read_fhir(odd)
+    assert result.patients == 1
+    assert result.episodes[0].status == "active"
+    assert result.unmapped["Condition: no coded code"] == 1
+    assert result.unmapped["Encounter: session without a start time"] == 1
+    assert result.unmapped["Goal: not part of a care plan"] == 1
