@@ -24,7 +24,11 @@ CONDITION: dict[str, Any] = {
     "subject": {"reference": "Patient/p1"},
     "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F33.1"}]},
 }
-CLAIM: dict[str, Any] = {"resourceType": "Claim", "id": "cl1", "patient": {"reference": "Patient/p1"}}
+CLAIM: dict[str, Any] = {
+    "resourceType": "Claim",
+    "id": "cl1",
+    "patient": {"reference": "Patient/p1"},
+}
 IMMUNIZATION: dict[str, Any] = {"resourceType": "Immunization", "id": "i1"}
 VITALS: dict[str, Any] = {
     "resourceType": "Observation",
@@ -38,7 +42,9 @@ VITALS: dict[str, Any] = {
 def bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     for r in resources:
-        entry: dict[str, Any] = {"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}"}
+        entry: dict[str, Any] = {
+            "fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}"
+        }
         entry["resource"] = r
         if kind in ("transaction", "batch"):
             entry["request"] = {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}
@@ -76,14 +82,18 @@ def test_transaction_response_entries_without_resource_are_skipped() -> None:
 
 def test_nested_bundles_are_unpacked() -> None:
     inner = bundle("document", CONDITION)
-    outer = {"resourceType": "Bundle", "type": "collection",
-             "entry": [{"resource": PATIENT}, {"resource": inner}]}
+    outer = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": PATIENT}, {"resource": inner}],
+    }
     assert len(read_fhir(outer).episodes[0].diagnoses) == 1
 
 
 def test_unmappable_resources_are_counted_in_ignored() -> None:
-    result = read_fhir(bundle("collection", PATIENT, CLAIM, CLAIM | {"id": "cl2"}, IMMUNIZATION,
-                              VITALS, CONDITION))
+    result = read_fhir(
+        bundle("collection", PATIENT, CLAIM, CLAIM | {"id": "cl2"}, IMMUNIZATION, VITALS, CONDITION)
+    )
     assert result.ignored == {"Claim": 2, "Immunization": 1, "Observation": 1}
     assert summarize(result)["ignored"] == {"Claim": 2, "Immunization": 1, "Observation": 1}
     assert len(result.episodes) == 1
@@ -142,7 +152,11 @@ def test_no_resource_type_names_the_file_and_path(tmp_path: Path) -> None:
         read_fhir(path)
     assert "thing.json" in str(info.value)
     assert "resourceType" in str(info.value)
-    bad_entry = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"id": "1"}}]}
+    bad_entry = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"id": "1"}}],
+    }
     with pytest.raises(FhirInputError, match=r"entry\[0\]\.resource"):
         read_fhir(bad_entry)
 
@@ -189,19 +203,47 @@ def test_same_resource_in_two_files_is_read_once(tmp_path: Path) -> None:
 def test_odd_but_valid_resources_never_crash() -> None:
     odd = [
         PATIENT,
-        {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}, "code": {"text": "x"}},
-        {"resourceType": "CarePlan", "status": "active", "intent": "plan",
-         "subject": {"reference": "Patient/p1"}, "activity": [{"progress": [{"text": "n"}]}]},
-        {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
-         "subject": {"reference": "Patient/p1"}},
-        {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "g"},
-         "subject": {"reference": "Patient/p1"}},
-        {"resourceType": "CareTeam", "subject": {"reference": "Patient/p1"},
-         "participant": [{"member": {"reference": "Practitioner/missing"}}]},
-        {"resourceType": "Observation", "status": "final", "subject": {"reference": "Group/g"},
-         "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]}},
-        {"resourceType": "EpisodeOfCare", "status": "active", "patient": {"reference": "Patient/p1"},
-         "period": {"start": "2024-02-30"}},
+        {
+            "resourceType": "Condition",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"text": "x"},
+        },
+        {
+            "resourceType": "CarePlan",
+            "status": "active",
+            "intent": "plan",
+            "subject": {"reference": "Patient/p1"},
+            "activity": [{"progress": [{"text": "n"}]}],
+        },
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"code": "AMB"},
+            "subject": {"reference": "Patient/p1"},
+        },
+        {
+            "resourceType": "Goal",
+            "lifecycleStatus": "active",
+            "description": {"text": "g"},
+            "subject": {"reference": "Patient/p1"},
+        },
+        {
+            "resourceType": "CareTeam",
+            "subject": {"reference": "Patient/p1"},
+            "participant": [{"member": {"reference": "Practitioner/missing"}}],
+        },
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "subject": {"reference": "Group/g"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+        },
+        {
+            "resourceType": "EpisodeOfCare",
+            "status": "active",
+            "patient": {"reference": "Patient/p1"},
+            "period": {"start": "2024-02-30"},
+        },
     ]
     result = read_fhir(odd)
     assert result.patients == 1

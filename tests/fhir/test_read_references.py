@@ -50,8 +50,14 @@ def entries(*pairs: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("doc_url", "ref"),
     [
-        ("urn:uuid:8d1b7a2e-0000-4000-8000-0000000000d0", "urn:uuid:8d1b7a2e-0000-4000-8000-0000000000d0"),
-        ("http://ehr.example.org/fhir/Practitioner/doc", "http://ehr.example.org/fhir/Practitioner/doc"),
+        (
+            "urn:uuid:8d1b7a2e-0000-4000-8000-0000000000d0",
+            "urn:uuid:8d1b7a2e-0000-4000-8000-0000000000d0",
+        ),
+        (
+            "http://ehr.example.org/fhir/Practitioner/doc",
+            "http://ehr.example.org/fhir/Practitioner/doc",
+        ),
         ("http://ehr.example.org/fhir/Practitioner/doc", "Practitioner/doc"),
         (None, "Practitioner/doc"),
         (None, "http://other.example.org/fhir/Practitioner/doc/_history/3"),
@@ -68,9 +74,13 @@ def test_reference_forms(doc_url: str | None, ref: str) -> None:
 
 
 def test_logical_reference_by_identifier() -> None:
-    ref = {"type": "Practitioner",
-           "identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}}
-    (episode,) = read_fhir(entries((P_URL, PATIENT), (None, PRACTITIONER), (None, team(ref)))).episodes
+    ref = {
+        "type": "Practitioner",
+        "identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"},
+    }
+    (episode,) = read_fhir(
+        entries((P_URL, PATIENT), (None, PRACTITIONER), (None, team(ref)))
+    ).episodes
     assert [p.name.family for p in episode.practitioners] == ["Okafor"]
 
 
@@ -115,26 +125,42 @@ def test_foreign_role_codes_go_to_role_code() -> None:
     care_team["participant"][0]["role"] = [
         {"coding": [{"system": "http://snomed.info/sct", "code": "223366009"}]}
     ]
-    (episode,) = read_fhir(entries((None, PATIENT), (None, PRACTITIONER), (None, care_team))).episodes
+    (episode,) = read_fhir(
+        entries((None, PATIENT), (None, PRACTITIONER), (None, care_team))
+    ).episodes
     member = episode.teams[0].members[0]
     assert member.role is None
     assert member.role_code is not None
-    assert (member.role_code.system, member.role_code.code) == ("http://snomed.info/sct", "223366009")
+    assert (member.role_code.system, member.role_code.code) == (
+        "http://snomed.info/sct",
+        "223366009",
+    )
 
 
 def _eoc(eid: str) -> dict[str, Any]:
-    return {"resourceType": "EpisodeOfCare", "id": eid, "status": "finished",
-            "patient": {"reference": "Patient/pat"}, "period": {"start": "2024-01-02"}}
+    return {
+        "resourceType": "EpisodeOfCare",
+        "id": eid,
+        "status": "finished",
+        "patient": {"reference": "Patient/pat"},
+        "period": {"start": "2024-01-02"},
+    }
 
 
 def _condition(cid: str) -> dict[str, Any]:
-    return {"resourceType": "Condition", "id": cid, "subject": {"reference": "Patient/pat"},
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "35489007"}]}}
+    return {
+        "resourceType": "Condition",
+        "id": cid,
+        "subject": {"reference": "Patient/pat"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "35489007"}]},
+    }
 
 
 def _encounter(eid: str, eoc: str | None) -> dict[str, Any]:
     enc: dict[str, Any] = {
-        "resourceType": "Encounter", "id": eid, "status": "finished",
+        "resourceType": "Encounter",
+        "id": eid,
+        "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"},
         "subject": {"reference": "Patient/pat"},
         "period": {"start": "2024-01-03T10:00:00-05:00", "end": "2024-01-03T12:00:00-05:00"},
@@ -146,8 +172,15 @@ def _encounter(eid: str, eoc: str | None) -> dict[str, Any]:
 
 def test_several_episodes_of_care_split_the_patients_data() -> None:
     eoc2 = _eoc("second") | {"diagnosis": [{"condition": {"reference": "Condition/c2"}}]}
-    data = [PATIENT, _eoc("first"), eoc2, _condition("c1"), _condition("c2"),
-            _encounter("e1", "second"), _encounter("e2", None)]
+    data = [
+        PATIENT,
+        _eoc("first"),
+        eoc2,
+        _condition("c1"),
+        _condition("c2"),
+        _encounter("e1", "second"),
+        _encounter("e2", None),
+    ]
     result = read_fhir(data)
     assert result.patients == 1
     first, second = result.episodes
@@ -168,8 +201,7 @@ def test_patient_without_episode_of_care() -> None:
 
 def test_keys_are_sanitised_unique_and_deterministic() -> None:
     long_id = "a" * 64
-    data = [PATIENT, _condition("c_1") | {"id": "c_1"}, _condition(long_id),
-            _condition("c1")]
+    data = [PATIENT, _condition("c_1") | {"id": "c_1"}, _condition(long_id), _condition("c1")]
     data[1]["id"] = "c_1"  # not a FHIR id, but be tolerant
     one = read_fhir(data).episodes[0]
     two = read_fhir(data).episodes[0]

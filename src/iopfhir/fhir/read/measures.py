@@ -357,9 +357,9 @@ def find_administrations(
     position: dict[int, int] = {}
     for entry in candidates:
         if entry.type == "QuestionnaireResponse":
-            codes = [
-                c for c in (_item_code(i, {}) for i in _walk_items(entry.resource.get("item"))) if c
-            ]
+            by_link = _questionnaire_codes(entry, index)
+            found = (_item_code(i, by_link) for i in _walk_items(entry.resource.get("item")))
+            codes = [c for c in found if c]
             inst = _instrument_of_qr(entry, codes)
             if inst is None:
                 continue
