@@ -410,6 +410,10 @@ def test_pacio_bsj_folder(corpus: Path) -> None:
 US_CORE = "ig-examples/us-core"
 
 
+def _names(corpus: Path, pattern: str) -> list[str]:
+    return sorted(p.name for p in (corpus / US_CORE).glob(pattern))
+
+
 def _load(corpus: Path, names: list[str]) -> list[dict[str, Any]]:
     return [json.loads((corpus / US_CORE / n).read_text("utf-8")) for n in names]
 
@@ -419,14 +423,12 @@ def test_us_core_phq9_set_counts_once(corpus: Path) -> None:
     # Observation-PHQ9-item-example-* (9 items, the difficulty item 69722-7 and the total
     # 44261-6 = valueString "12"): all effective 2022-11-29T20:50:32.718Z, panel hasMember
     # → every item, every Observation derivedFrom → the QR. One administration.
-    names = ["QuestionnaireResponse-phq-9-example.json"] + sorted(
-        p.name for p in (Path(_corpus_root() or ".") / US_CORE).glob("Observation-PHQ9-*.json")
-    )
+    names = ["QuestionnaireResponse-phq-9-example.json", *_names(corpus, "Observation-PHQ9-*.json")]
     assert len(names) == 13
     result = read_fhir(_load(corpus, names))
     assert summarize(result) == _summary(measures={"phq-9": 1})
     (measure,) = result.episodes[0].measures
-    # answers LA6570-1 ×5 (2 points), LA6569-3 ×2 (1), LA6568-5 ×2 (0): 10+2 = 12
+    # answers LA6570-1 x 5 (2 points), LA6569-3 x 2 (1), LA6568-5 x 2 (0): 10+2 = 12
     assert measure.total == 12
     assert sum(v for k, v in measure.answers.items() if k != "difficulty") == 12
 
@@ -435,9 +437,7 @@ def test_us_core_audit_c_uses_the_given_total(corpus: Path) -> None:
     # US Core's AUDIT-C asks 68517-2 where LOINC's AUDIT-C item 1 is 68518-0: that item
     # cannot be scored, so the administration is incomplete, and the given total
     # (75626-2 = 0) is used. QR + panel + 4 item/total Observations → one administration.
-    names = ["QuestionnaireResponse-AUDIT-C.json"] + sorted(
-        p.name for p in (Path(_corpus_root() or ".") / US_CORE).glob("Observation-AUDIT-C-*")
-    )
+    names = ["QuestionnaireResponse-AUDIT-C.json", *_names(corpus, "Observation-AUDIT-C-*")]
     result = read_fhir(_load(corpus, names))
     summary = summarize(result)
     assert summary["measures"] == {"audit-c": 1}

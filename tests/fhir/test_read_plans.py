@@ -81,7 +81,8 @@ def test_detail_shape() -> None:
     assert care_plan.kind == "other"
     (act,) = care_plan.activities
     assert act.kind is None
-    assert act.kind_code is not None and act.kind_code.code == "76168009"
+    assert act.kind_code is not None
+    assert act.kind_code.code == "76168009"
     assert act.title == "DBT skills group"
     assert act.status == "in-progress"
     assert act.goals == ["g1"]
@@ -128,7 +129,8 @@ def test_reference_shape_mcc() -> None:
     (care_plan,) = episode.care_plans
     assert isinstance(care_plan, TreatmentPlan)
     first, second, third = care_plan.activities
-    assert first.kind_code is not None and first.kind_code.code == "304891004"
+    assert first.kind_code is not None
+    assert first.kind_code.code == "304891004"
     assert first.title == "Cognitive behavioural therapy"
     assert first.status == "in-progress"
     assert second.status == "scheduled"
@@ -178,7 +180,8 @@ def test_plan_addresses_and_author_and_notes() -> None:
     assert care_plan.addresses == ["c1"]
     assert care_plan.author == "doc"
     assert [r.summary for r in care_plan.revisions] == ["Week 1 review"]
-    assert care_plan.period is not None and str(care_plan.period.start) == "2024-01-02"
+    assert care_plan.period is not None
+    assert str(care_plan.period.start) == "2024-01-02"
 
 
 def test_goal_shared_by_two_plans_is_kept_once() -> None:
@@ -203,7 +206,8 @@ def test_synthea_style_encounter_sessions() -> None:
     (episode,) = read_fhir([PATIENT, doc, encounter]).episodes
     (session,) = episode.sessions
     assert session.status == "attended"
-    assert session.kind_code is not None and session.kind_code.code == "79094001"
+    assert session.kind_code is not None
+    assert session.kind_code.code == "79094001"
     assert session.facilitator == "doc"
     assert not session.telehealth
     assert session.delivered_minutes == 30

@@ -365,10 +365,7 @@ class _Builder:
             return cached
         allocator = self.keys[space]
         own = own_key(entry.resource, *kinds) if kinds else None
-        if own is not None:
-            preferred = own[1]
-        else:
-            preferred = entry.id or _url_tail(entry.full_url) or fallback
+        preferred = own[1] if own is not None else entry.id or _url_tail(entry.full_url) or fallback
         key = allocator.take(preferred)
         self.key_of[(space, id(entry))] = key
         return key
@@ -379,7 +376,7 @@ class _Builder:
     def note_security(self, entry: Entry) -> None:
         meta = entry.resource.get("meta")
         if isinstance(meta, dict):
-            for sys, code in (p for s in as_list(meta.get("security")) for p in codings(s)):
+            for _sys, code in (p for s in as_list(meta.get("security")) for p in codings(s)):
                 if code in SECURITY_PART2:
                     self.part2 = True
 
@@ -401,7 +398,7 @@ class _Builder:
                 i for i in identifiers(res) if i.system != identifier_system("organization")
             ],
             phone=phone(res),
-            kind=_concept_key(res.get("type"), "organization-kind"),  # type: ignore[arg-type]
+            kind=_concept_key(res.get("type"), "organization-kind"),
         )
         self.organizations.append(org)
         return key
@@ -667,7 +664,7 @@ class _Builder:
         out: dict[str, Any] = {}
         status = res.get("status")
         out["status"] = status if isinstance(status, str) else "active"
-        period = res.get("period") if isinstance(res.get("period"), dict) else {}
+        period = _dict(res.get("period"))
         admission = parse_date(period.get("start"))
         if admission is not None:
             out["admission"] = admission
@@ -796,7 +793,8 @@ class _Builder:
                 continue
             target = self.resolve(diag.get("condition"), self.eoc)
             if target is not None and target.type == "Condition" and id(target) not in listed:
-                rank = diag.get("rank") if isinstance(diag.get("rank"), int) else 10**6
+                raw_rank = diag.get("rank")
+                rank = raw_rank if isinstance(raw_rank, int) else 10**6
                 ranked.append((rank, pos, target))
                 listed.add(id(target))
         ranked.sort(key=lambda t: (t[0], t[1]))
@@ -822,9 +820,9 @@ class _Builder:
         diagnosis = Diagnosis(
             key=key,
             code=code,
-            category=category,  # type: ignore[arg-type]
-            clinical_status=clinical,  # type: ignore[arg-type]
-            verification_status=verification,  # type: ignore[arg-type]
+            category=category,
+            clinical_status=clinical,
+            verification_status=verification,
             onset=parse_date(res.get("onsetDateTime"))
             or parse_date(
                 (res.get("onsetPeriod") or {}).get("start")
@@ -944,15 +942,15 @@ class _Builder:
         description = res.get("description")
         desc_text = text(description.get("text")) if isinstance(description, dict) else None
         if desc_text is None and isinstance(description, dict):
-            code = first_code(description)
-            desc_text = (code.display or code.code) if code else None
+            described = first_code(description)
+            desc_text = (described.display or described.code) if described else None
         achievement = next((c for _s, c in codings(res.get("achievementStatus"))), None)
         key = self.new_key("goals", entry, "goal")
         return Goal(
             key=key,
             description=desc_text or "unspecified goal",
             lifecycle_status=res.get("lifecycleStatus", "active"),
-            achievement_status=achievement,  # type: ignore[arg-type]
+            achievement_status=achievement,
             start=parse_date(res.get("startDate")),
             targets=targets,
             addresses=self.condition_keys(res.get("addresses"), entry),
@@ -1195,14 +1193,14 @@ class _Builder:
                         }
                     )
                 )
-        referral_keys = {id(e): k for (space, e), k in self.key_of.items() if space == "aftercare"}
+        referral_keys = {e: k for (space, e), k in self.key_of.items() if space == "aftercare"}
         for target in pending_appointments:
-            item = self.attempt(
+            booked = self.attempt(
                 target,
                 lambda t=target: self.read_aftercare_appointment(t, referral_keys),  # type: ignore[misc]
             )
-            if item is not None:
-                appointments.append(item)
+            if booked is not None:
+                appointments.append(booked)
         return {"referrals": referrals, "appointments": appointments, "check_ins": check_ins}
 
     def read_aftercare_referral(self, entry: Entry) -> AftercareReferral:
@@ -1302,7 +1300,7 @@ class _Builder:
             return
         ares = appointment.resource if appointment else {}
         eres = encounter.resource if encounter else {}
-        eperiod = eres.get("period") if isinstance(eres.get("period"), dict) else {}
+        eperiod = _dict(eres.get("period"))
         start = parse_timestamp(ares.get("start")) or parse_timestamp(eperiod.get("start"))
         end = parse_timestamp(ares.get("end")) or parse_timestamp(eperiod.get("end")) or start
         if appointment is not None and not ares.get("start"):
@@ -1492,6 +1490,10 @@ class _Builder:
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _url_tail(url: str | None) -> str | None:

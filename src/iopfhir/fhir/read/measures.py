@@ -395,7 +395,7 @@ def find_administrations(
     # same patient + instrument + time: one administration
     by_time: dict[tuple[str, str, datetime], int] = {}
     for i, entry in enumerate(nodes):
-        kind, inst = roles[i]
+        _kind, inst = roles[i]
         when = _effective(entry.resource)
         if inst is None or when is None:
             continue
