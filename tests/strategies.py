@@ -1,0 +1,538 @@
+"""Hypothesis strategies for valid domain :class:`~iopfhir.domain.Episode` objects.
+
+Every field of the domain is exercised; keys are unique in their namespace; every key
+reference names something that exists (leads and facilitators are on the care team when
+there is one); timestamps carry UTC offsets and whole seconds; measures have valid
+answers, and a total only where it agrees with them.
+
+A few shapes are not drawn because FHIR cannot tell them apart from an equal-meaning
+neighbour, so a round trip could not return them exactly (see MAPPING.md):
+
+* no EpisodeOfCare without a ``status``: ``program``, ``admission``, ``discharge``,
+  ``care_manager`` and ``referral`` live on the EpisodeOfCare, so they come with a status;
+* an attended session's actual times differ from its planned times (equal actual times
+  read back as "no separate actual times");
+* an activity has a package ``kind`` or a foreign ``kind_code``, not both (one coding);
+* ``cancel_reason`` only on cancelled sessions (``Appointment.cancelationReason``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from hypothesis import strategies as st
+
+from iopfhir.domain import (
+    Activity,
+    AftercareAppointment,
+    AftercarePlan,
+    AftercareReferral,
+    CheckIn,
+    Code,
+    CrisisContact,
+    Diagnosis,
+    Discharge,
+    Episode,
+    Goal,
+    GoalTarget,
+    HumanName,
+    Identifier,
+    Measure,
+    Organization,
+    Patient,
+    Practitioner,
+    Program,
+    Referral,
+    RelapsePreventionPlan,
+    Revision,
+    Schedule,
+    Session,
+    Support,
+    Team,
+    TeamMember,
+    TreatmentPlan,
+)
+from iopfhir.domain.common import Period
+from iopfhir.terminology import code_system, codes, instruments
+
+__all__ = ["episodes"]
+
+OFFSETS = [timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=12).map(
+    lambda s: s.strip() or "x"
+)
+sentences = st.lists(words, min_size=1, max_size=4).map(lambda w: " ".join(w).capitalize())
+phones = st.from_regex(r"\+1-555-0[0-9]{3}", fullmatch=True)
+keys_text = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
+
+
+def concepts(name: str) -> st.SearchStrategy[str]:
+    return st.sampled_from(sorted(code_system(name)["concepts"]))
+
+
+roles = st.sampled_from(sorted(codes()["roles"]))
+practitioner_roles = st.sampled_from(sorted(codes()["practitioner_roles"]))
+relationships = st.sampled_from(sorted(codes()["relationships"]))
+foreign_codes = st.builds(
+    Code,
+    system=st.sampled_from(["http://snomed.info/sct", "http://example.org/codes"]),
+    code=st.from_regex(r"[0-9]{5,9}", fullmatch=True),
+    display=st.none() | sentences,
+)
+
+
+@st.composite
+def moments(draw: st.DrawFn, after: datetime = BASE, days: int = 120) -> datetime:
+    """A timestamp with an offset, whole seconds, some time after ``after``."""
+    seconds = draw(st.integers(min_value=0, max_value=days * 86400))
+    tz = draw(st.sampled_from(OFFSETS))
+    return (after + timedelta(seconds=seconds)).astimezone(tz).replace(microsecond=0)
+
+
+@st.composite
+def dates(draw: st.DrawFn, after: date = date(2024, 1, 1), days: int = 120) -> date:
+    return after + timedelta(days=draw(st.integers(min_value=0, max_value=days)))
+
+
+@st.composite
+def periods(draw: st.DrawFn) -> Period:
+    if draw(st.booleans()):
+        start: date | datetime = draw(dates())
+        end: date | datetime | None = draw(st.none() | dates(after=start))  # type: ignore[arg-type]
+    else:
+        start = draw(moments())
+        end = draw(st.none() | moments(after=start))  # type: ignore[arg-type]
+    return Period(start=start, end=end)
+
+
+def identifiers(prefix: str, min_size: int = 0) -> st.SearchStrategy[list[Identifier]]:
+    return st.lists(
+        st.builds(
+            Identifier,
+            system=st.sampled_from(
+                ["http://hl7.org/fhir/sid/us-npi", f"urn:oid:2.16.840.1.113883.3.{prefix}"]
+            ),
+            value=st.from_regex(r"[A-Z0-9]{4,10}", fullmatch=True),
+        ),
+        min_size=min_size,
+        max_size=2,
+        unique_by=lambda i: i.system,
+    )
+
+
+names = st.builds(HumanName, family=words.map(str.title), given=st.lists(words, max_size=2))
+
+
+@st.composite
+def measures_for(
+    draw: st.DrawFn, key: str, sessions: list[str], people: list[str]
+) -> Measure:
+    inst = draw(st.sampled_from(sorted(instruments().values(), key=lambda i: i.id)))
+    mode = draw(st.sampled_from(["answers", "total", "both", "partial"]))
+    answers: dict[str, int] = {}
+    if mode != "total":
+        items = list(inst.items)
+        if mode == "partial" and len(items) > 1:
+            items = items[: draw(st.integers(1, len(items) - 1))]
+        for it in items:
+            answers[it.id] = draw(st.sampled_from([a.score for a in it.answers]))
+        for it in inst.extra_items:
+            if draw(st.booleans()):
+                answers[it.id] = draw(st.sampled_from([a.score for a in it.answers]))
+    total: int | None = None
+    if mode == "total":
+        total = draw(st.integers(inst.min_total, inst.max_total))
+    elif mode == "both":
+        total = inst.score(answers).total
+    return Measure(
+        key=key,
+        instrument=inst.id,
+        date=draw(moments()),
+        answers=answers,
+        total=total,
+        session=draw(st.none() | st.sampled_from(sessions)) if sessions else None,
+        performer=draw(st.none() | st.sampled_from(people)),
+    )
+
+
+@st.composite
+def goals_for(draw: st.DrawFn, keys: list[str], diagnoses: list[str]) -> list[Goal]:
+    out = []
+    for key in keys:
+        targets = draw(
+            st.lists(
+                st.builds(
+                    GoalTarget,
+                    instrument=st.sampled_from(sorted(instruments())),
+                    comparator=st.sampled_from(["<", "<=", ">=", ">"]),
+                    value=st.integers(0, 3),
+                    due=st.none() | dates(),
+                ),
+                max_size=2,
+            )
+        )
+        out.append(
+            Goal(
+                key=key,
+                description=draw(sentences),
+                lifecycle_status=draw(
+                    st.sampled_from(["proposed", "active", "on-hold", "completed", "cancelled"])
+                ),
+                achievement_status=draw(
+                    st.none() | st.sampled_from(["in-progress", "improving", "achieved"])
+                ),
+                start=draw(st.none() | dates()),
+                targets=targets,
+                addresses=draw(st.lists(st.sampled_from(diagnoses), unique=True, max_size=2))
+                if diagnoses
+                else [],
+            )
+        )
+    return out
+
+
+@st.composite
+def episodes(draw: st.DrawFn) -> Episode:  # noqa: PLR0915 - one episode is a big object
+    """A valid Episode with every part of the model drawn."""
+    counter = iter(range(10_000))
+
+    def fresh(prefix: str) -> str:
+        return f"{prefix}-{next(counter)}"
+
+    episode_key = "ep-" + draw(keys_text)
+    patient = Patient(
+        key=draw(st.sampled_from(["patient", "pt-" + draw(keys_text)])),
+        identifiers=draw(identifiers("1", min_size=1)),
+        name=draw(st.none() | names),
+        birth_date=draw(st.none() | st.dates(date(1940, 1, 1), date(2008, 12, 31))),
+        gender=draw(st.none() | st.sampled_from(["male", "female", "other", "unknown"])),
+        phone=draw(st.none() | phones),
+    )
+    organizations = [
+        Organization(
+            key=fresh("org"),
+            name=draw(sentences),
+            identifiers=draw(identifiers("2")),
+            phone=draw(st.none() | phones),
+            kind=draw(st.none() | st.sampled_from(["provider", "community", "crisis-line"])),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    org_keys = [o.key for o in organizations]
+    maybe_org = st.none() | st.sampled_from(org_keys) if org_keys else st.none()
+    practitioners = []
+    for _ in range(draw(st.integers(0, 4))):
+        foreign = draw(st.booleans())
+        practitioners.append(
+            Practitioner(
+                key=fresh("pr"),
+                name=draw(names),
+                identifiers=draw(identifiers("3")),
+                role=None if foreign else draw(st.none() | practitioner_roles),
+                role_code=draw(foreign_codes) if foreign else None,
+                organization=draw(maybe_org),
+                phone=draw(st.none() | phones),
+                email=draw(st.none() | st.just("staff@example.org")),
+            )
+        )
+    prac_keys = [p.key for p in practitioners]
+    supports = [
+        Support(
+            key=fresh("sp"),
+            name=draw(names),
+            relationship=draw(st.none() | relationships),
+            phone=draw(st.none() | phones),
+            identifiers=draw(identifiers("4")),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    support_keys = [s.key for s in supports]
+    people = [*prac_keys, *support_keys, patient.key]
+    members_pool = people + org_keys
+    teams = []
+    for _ in range(draw(st.integers(0, 2))):
+        members = []
+        for member in draw(st.lists(st.sampled_from(members_pool), max_size=4, unique=True)):
+            foreign = draw(st.booleans())
+            members.append(
+                TeamMember(
+                    member=member,
+                    role=None if foreign else draw(st.none() | roles),
+                    role_code=draw(foreign_codes) if foreign else None,
+                    period=draw(st.none() | periods()),
+                )
+            )
+        teams.append(
+            Team(
+                key=fresh("team"),
+                name=draw(st.none() | sentences),
+                status=draw(st.none() | st.sampled_from(["proposed", "active", "inactive"])),
+                organization=draw(maybe_org),
+                members=members,
+                period=draw(st.none() | periods()),
+            )
+        )
+    on_team = sorted({m.member for t in teams for m in t.members}) if teams else people
+    diagnoses = [
+        Diagnosis(
+            key=fresh("dx"),
+            code=draw(
+                st.builds(
+                    Code,
+                    system=st.sampled_from(
+                        ["http://hl7.org/fhir/sid/icd-10-cm", "http://snomed.info/sct"]
+                    ),
+                    code=st.sampled_from(["F33.1", "F41.1", "35489007", "F10.20"]),
+                    display=st.none() | sentences,
+                )
+            ),
+            category=draw(
+                st.sampled_from(["problem-list-item", "encounter-diagnosis", "health-concern"])
+            ),
+            clinical_status=draw(st.none() | st.sampled_from(["active", "remission"])),
+            verification_status=draw(st.none() | st.sampled_from(["confirmed", "provisional"])),
+            onset=draw(st.none() | dates(after=date(2020, 1, 1))),
+            recorded=draw(st.none() | dates()),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    dx_keys = [d.key for d in diagnoses]
+
+    def plan_base(prefix: str) -> dict[str, Any]:
+        goal_keys = [fresh("goal") for _ in range(draw(st.integers(0, 2)))]
+        revisions = [
+            Revision(
+                date=draw(st.one_of(dates(), moments())),
+                author=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
+                summary=draw(sentences),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        return {
+            "key": fresh(prefix),
+            "title": draw(st.none() | sentences),
+            "status": draw(st.sampled_from(["draft", "active", "completed"])),
+            "period": draw(st.none() | periods()),
+            "created": draw(st.none() | dates()),
+            "author": draw(st.none() | st.sampled_from(prac_keys + support_keys))
+            if prac_keys + support_keys
+            else None,
+            "addresses": draw(st.lists(st.sampled_from(dx_keys), unique=True, max_size=2))
+            if dx_keys
+            else [],
+            "goals": draw(goals_for(goal_keys, dx_keys)),
+            "revisions": revisions,
+        }
+
+    care_plans: list[Any] = []
+    activity_keys: list[str] = []
+    for _ in range(draw(st.integers(0, 2))):
+        base = plan_base("tp")
+        plan_goals = [g.key for g in base["goals"]]
+        activities = []
+        for _ in range(draw(st.integers(0, 3))):
+            foreign = draw(st.booleans())
+            start = draw(moments())
+            schedule = draw(
+                st.none()
+                | st.builds(
+                    Schedule,
+                    days=st.lists(
+                        st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+                        unique=True,
+                        max_size=3,
+                    ),
+                    start_time=st.none() | st.just(time(9, 30)) | st.just(time(17, 0)),
+                    duration_minutes=st.sampled_from([45, 60, 90, 180]),
+                    period=st.none() | st.just(Period(start=start.date())),
+                )
+            )
+            activities.append(
+                Activity(
+                    key=fresh("act"),
+                    kind=None if foreign else draw(st.none() | concepts("session-kind")),
+                    kind_code=draw(foreign_codes) if foreign else None,
+                    title=draw(st.none() | sentences),
+                    modality=draw(st.none() | concepts("modality")),
+                    status=draw(st.sampled_from(["scheduled", "in-progress", "completed"])),
+                    lead=draw(st.none() | st.sampled_from(on_team)) if on_team else None,
+                    setting=draw(st.none() | st.sampled_from(["in-person", "telehealth"])),
+                    schedule=schedule,
+                    goals=draw(st.lists(st.sampled_from(plan_goals), unique=True, max_size=2))
+                    if plan_goals
+                    else [],
+                )
+            )
+        activity_keys += [a.key for a in activities]
+        kind = draw(st.sampled_from(["treatment", "treatment", "other"]))
+        care_plans.append(TreatmentPlan(**base, kind=kind, activities=activities))
+    if draw(st.booleans()):
+        contacts = [
+            CrisisContact(
+                key=fresh("cc"),
+                name=draw(sentences),
+                phone=draw(phones),
+                note=draw(st.none() | sentences),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        text_lists = st.lists(sentences, max_size=3)
+        care_plans.append(
+            RelapsePreventionPlan(
+                **plan_base("rp"),
+                triggers=draw(text_lists),
+                warning_signs=draw(text_lists),
+                coping_strategies=draw(text_lists),
+                daily_routines=draw(text_lists),
+                supports=draw(
+                    st.lists(st.sampled_from(prac_keys + support_keys), unique=True, max_size=2)
+                )
+                if prac_keys + support_keys
+                else [],
+                crisis_contacts=contacts,
+            )
+        )
+    if draw(st.booleans()):
+        referrals = [
+            AftercareReferral(
+                key=fresh("ref"),
+                service=draw(concepts("aftercare-service")),
+                status=draw(st.sampled_from(["draft", "active", "completed"])),
+                authored=draw(st.none() | dates()),
+                requester=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
+                organization=draw(maybe_org),
+                practitioner=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
+                reason=draw(st.none() | sentences),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        ref_keys = [r.key for r in referrals]
+        appointments = []
+        for _ in range(draw(st.integers(0, 2))):
+            start = draw(moments())
+            appointments.append(
+                AftercareAppointment(
+                    key=fresh("appt"),
+                    service=draw(concepts("aftercare-service")),
+                    start=start,
+                    end=draw(st.none() | st.just(start + timedelta(hours=1))),
+                    status=draw(st.sampled_from(["proposed", "booked", "fulfilled"])),
+                    practitioner=draw(st.none() | st.sampled_from(prac_keys))
+                    if prac_keys
+                    else None,
+                    organization=draw(maybe_org),
+                    referral=draw(st.none() | st.sampled_from(ref_keys)) if ref_keys else None,
+                )
+            )
+        check_ins = [
+            CheckIn.model_validate(
+                {
+                    "key": fresh("ci"),
+                    "due": draw(dates()),
+                    "method": draw(st.sampled_from(["phone", "video", "in-person", "text"])),
+                    "status": draw(st.sampled_from(["not-started", "scheduled", "completed"])),
+                    "with": draw(st.none() | st.sampled_from(prac_keys + support_keys))
+                    if prac_keys + support_keys
+                    else None,
+                }
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        care_plans.append(
+            AftercarePlan(
+                **plan_base("ac"),
+                referrals=referrals,
+                appointments=appointments,
+                check_ins=check_ins,
+            )
+        )
+
+    sessions = []
+    for _ in range(draw(st.integers(0, 4))):
+        status = draw(st.sampled_from(["scheduled", "attended", "no-show", "cancelled"]))
+        start = draw(moments())
+        end = start + timedelta(minutes=draw(st.sampled_from([60, 90, 180])))
+        actual_start = actual_end = None
+        if status == "attended" and draw(st.booleans()):
+            actual_start = start + timedelta(minutes=draw(st.integers(1, 15)))
+            actual_end = end + timedelta(minutes=draw(st.integers(-10, 10)))
+        foreign = draw(st.booleans())
+        sessions.append(
+            Session(
+                key=fresh("s"),
+                kind=None if foreign else draw(st.none() | concepts("session-kind")),
+                kind_code=draw(foreign_codes) if foreign else None,
+                status=status,
+                start=start,
+                end=end,
+                actual_start=actual_start,
+                actual_end=actual_end,
+                telehealth=draw(st.booleans()),
+                facilitator=draw(st.none() | st.sampled_from(on_team)) if on_team else None,
+                attendees=draw(
+                    st.lists(st.sampled_from(support_keys + prac_keys), unique=True, max_size=2)
+                )
+                if support_keys + prac_keys
+                else [],
+                activity=draw(st.none() | st.sampled_from(activity_keys))
+                if activity_keys
+                else None,
+                cancel_reason=draw(st.none() | sentences) if status == "cancelled" else None,
+            )
+        )
+    session_keys = [s.key for s in sessions]
+    measure_list = [
+        draw(measures_for(fresh("m"), session_keys, people))
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+
+    fields: dict[str, Any] = {
+        "key": episode_key,
+        "patient": patient,
+        "part2": draw(st.booleans()),
+        "organizations": organizations,
+        "practitioners": practitioners,
+        "supports": supports,
+        "teams": teams,
+        "diagnoses": diagnoses,
+        "care_plans": care_plans,
+        "sessions": sessions,
+        "measures": measure_list,
+    }
+    status = draw(st.none() | st.sampled_from(["planned", "active", "finished", "onhold"]))
+    if status is not None:
+        admission = draw(dates())
+        fields.update(
+            status=status,
+            admission=admission,
+            program=Program(
+                name=draw(sentences),
+                type=draw(concepts("program-type")),
+                organization=draw(maybe_org),
+                min_hours_per_week=draw(st.sampled_from([9.0, 12.0, 9.5])),
+                min_days_per_week=draw(st.integers(3, 5)),
+            ),
+            care_manager=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
+            referral=draw(
+                st.none()
+                | st.builds(
+                    Referral,
+                    key=st.just("referral"),
+                    source=concepts("referral-source"),
+                    date=st.none() | dates(after=date(2023, 12, 1), days=30),
+                    requester=st.none() | st.sampled_from(prac_keys) if prac_keys else st.none(),
+                    organization=maybe_org,
+                    reason=st.none() | sentences,
+                    stay=st.none() | st.just(Period(start=date(2023, 12, 1), end=date(2023, 12, 20))),
+                )
+            ),
+        )
+        if status == "finished":
+            fields["discharge"] = Discharge(
+                date=draw(dates(after=admission, days=60)),
+                disposition=draw(concepts("discharge-disposition")),
+            )
+    return Episode(**fields)
