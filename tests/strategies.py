@@ -58,7 +58,7 @@ from iopfhir.terminology import code_system, codes, instruments
 
 __all__ = ["episodes"]
 
-OFFSETS = [timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=12).map(
@@ -127,9 +127,7 @@ names = st.builds(HumanName, family=words.map(str.title), given=st.lists(words, 
 
 
 @st.composite
-def measures_for(
-    draw: st.DrawFn, key: str, sessions: list[str], people: list[str]
-) -> Measure:
+def measures_for(draw: st.DrawFn, key: str, sessions: list[str], people: list[str]) -> Measure:
     inst = draw(st.sampled_from(sorted(instruments().values(), key=lambda i: i.id)))
     mode = draw(st.sampled_from(["answers", "total", "both", "partial"]))
     answers: dict[str, int] = {}
@@ -195,7 +193,7 @@ def goals_for(draw: st.DrawFn, keys: list[str], diagnoses: list[str]) -> list[Go
 
 
 @st.composite
-def episodes(draw: st.DrawFn) -> Episode:  # noqa: PLR0915 - one episode is a big object
+def episodes(draw: st.DrawFn) -> Episode:
     """A valid Episode with every part of the model drawn."""
     counter = iter(range(10_000))
 
@@ -485,8 +483,7 @@ def episodes(draw: st.DrawFn) -> Episode:  # noqa: PLR0915 - one episode is a bi
         )
     session_keys = [s.key for s in sessions]
     measure_list = [
-        draw(measures_for(fresh("m"), session_keys, people))
-        for _ in range(draw(st.integers(0, 3)))
+        draw(measures_for(fresh("m"), session_keys, people)) for _ in range(draw(st.integers(0, 3)))
     ]
 
     fields: dict[str, Any] = {
@@ -526,7 +523,8 @@ def episodes(draw: st.DrawFn) -> Episode:  # noqa: PLR0915 - one episode is a bi
                     requester=st.none() | st.sampled_from(prac_keys) if prac_keys else st.none(),
                     organization=maybe_org,
                     reason=st.none() | sentences,
-                    stay=st.none() | st.just(Period(start=date(2023, 12, 1), end=date(2023, 12, 20))),
+                    stay=st.none()
+                    | st.just(Period(start=date(2023, 12, 1), end=date(2023, 12, 20))),
                 )
             ),
         )
