@@ -1,0 +1,71 @@
+"""Validation of FHIR R4 (4.0.1) resources against StructureDefinitions.
+
+What lives where:
+
+* ``validator``   - :class:`Validator`: the walk (cardinality, types and choice types, primitive
+  formats, fixed/pattern, slicing, required bindings, extensions, invariants, contained
+  resources, Bundle entries and references inside Bundles).
+* ``model``       - compiled StructureDefinitions (:class:`~.model.ElementNode` trees) and
+  snapshot generation from differentials.
+* ``definitions`` - the base R4 definitions shipped as package data (``data/``, built by
+  ``tools/build_validation_data.py``) plus profiles/ValueSets/CodeSystems loaded at runtime.
+* ``terminology`` - value set expansion and code membership, offline.
+* ``invariants``  - FHIRPath constraints: native fast paths, fhirpathpy for the rest.
+* ``report``      - :class:`ValidationReport` (issues, errors, ok, OperationOutcome).
+* ``files``       - reading JSON / Bundle / NDJSON files, :func:`validate_file`.
+
+This package imports only :mod:`iopfhir.errors` from the rest of iopfhir.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .definitions import Definitions, ProfileSource
+from .files import read_resources, validate_file
+from .report import ValidationReport
+from .validator import Validator
+
+__all__ = [
+    "Definitions",
+    "ValidationReport",
+    "Validator",
+    "read_resources",
+    "validate",
+    "validate_file",
+]
+
+
+def validate(
+    resource: Mapping[str, Any],
+    profiles: Iterable[ProfileSource] | None = None,
+    *,
+    profile: str | list[str] | None = None,
+) -> ValidationReport:
+    """Validate one resource (a Bundle's entries too) against base R4 and profiles.
+
+    ``profiles`` are loaded (StructureDefinitions as dicts, files, folders or package
+    tarballs). The resource is checked against the profiles it claims in ``meta.profile``,
+    against ``profile`` (canonical urls), and against every StructureDefinition given
+    directly in ``profiles`` (a dict or a single JSON file, not a folder) whose type is the
+    resource's type.
+
+    For many resources build one :class:`Validator` and reuse it: profiles are compiled once.
+    """
+    sources = list(profiles or ())
+    v = Validator(sources)
+    wanted: list[str] = [profile] if isinstance(profile, str) else list(profile or ())
+    rt = resource.get("resourceType") if isinstance(resource, Mapping) else None
+    for src in sources:
+        url: Any = None
+        if isinstance(src, Mapping):
+            url = src.get("url") if src.get("resourceType") == "StructureDefinition" else None
+        elif Path(src).is_file() and str(src).endswith(".json"):
+            url = next((u for u in v.definitions.add(src)), None)
+        if isinstance(url, str) and v.definitions.sd_type(url) == rt:
+            sd = v.definitions.structure_definition(url) or {}
+            if sd.get("kind") == "resource" and url not in wanted:
+                wanted.append(url)
+    return v.validate(resource, profile=wanted or None)

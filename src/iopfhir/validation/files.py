@@ -1,0 +1,74 @@
+"""Reading FHIR JSON from files: one resource, a Bundle, or NDJSON (one resource a line).
+
+Lives here: :func:`read_resources` (yields each resource with a label; raises
+:class:`~iopfhir.errors.FhirInputError` for unreadable input) and :func:`validate_file`.
+
+Imports only ``iopfhir.errors`` and sibling modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from iopfhir.errors import FhirInputError, Issue
+
+from .report import ValidationReport
+from .validator import Validator
+
+__all__ = ["read_resources", "validate_file"]
+
+
+def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
+    """Yield ``(label, resource)``: label is None for a JSON file, ``line N`` for NDJSON."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise FhirInputError(f"{p}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from exc
+    if p.suffix in (".ndjson", ".jsonl"):
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"line {n}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FhirInputError(f"{p}: line {n} is not JSON ({exc.msg})") from exc
+        return
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FhirInputError(
+            f"{p}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    if not isinstance(data, dict) or "resourceType" not in data:
+        raise FhirInputError(f"{p}: not a FHIR resource (no resourceType)")
+    yield None, data
+
+
+def validate_file(
+    path: str | Path,
+    *,
+    validator: Validator | None = None,
+    profile: str | list[str] | None = None,
+) -> ValidationReport:
+    """Validate every resource in a JSON or NDJSON file; NDJSON messages name their line."""
+    v = validator if validator is not None else Validator()
+    report = ValidationReport()
+    for label, res in read_resources(path):
+        r = v.validate(res, profile=profile)
+        if label is not None:
+            r = ValidationReport(
+                tuple(_label(i, label) for i in r.issues), r.skipped_invariants
+            )
+        report = report.merge(r)
+    return report
+
+
+def _label(issue: Issue, label: str) -> Issue:
+    return replace(issue, message=f"{issue.message} ({label})")

@@ -1,0 +1,342 @@
+"""FHIRPath invariants (``ElementDefinition.constraint``): native fast paths and fhirpathpy.
+
+Lives here: :class:`InvariantEngine`, which evaluates one constraint on one element and
+answers True (holds), False (violated) or None (could not be evaluated - the reason is kept in
+:attr:`InvariantEngine.skipped`).
+
+* The invariants every resource and element carries (ele-1, ext-1, dom-2..dom-6, ref-1,
+  per-1, txt-1/txt-2) are implemented in Python. A native implementation is used only when the
+  constraint's expression is exactly the R4 core text, so a profile that redefines a key still
+  gets its own expression evaluated.
+* Everything else is compiled once per expression with fhirpathpy and cached. Functions
+  fhirpathpy lacks are handled deliberately: ``hasValue()`` is supplied; ``conformsTo()``,
+  ``memberOf()``, ``htmlChecks()`` and ``resolve()`` (outside what we can resolve) make the
+  invariant "not evaluated", recorded with the reason, never an error and never a crash.
+
+Imports nothing from iopfhir.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import fhirpathpy
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+from fhirpathpy.parser import parse
+
+__all__ = ["InvariantEngine", "NATIVE_EXPRESSIONS"]
+
+_R4_MODEL = models["r4"]
+
+#: R4 core expression text of each invariant implemented natively.
+NATIVE_EXPRESSIONS: dict[str, str] = {
+    "ele-1": "hasValue() or (children().count() > id.count())",
+    "ext-1": "extension.exists() != value.exists()",
+    "dom-2": "contained.contained.empty()",
+    "dom-3": (
+        "contained.where((('#'+id in (%resource.descendants().reference | "
+        "%resource.descendants().as(canonical) | %resource.descendants().as(uri) | "
+        "%resource.descendants().as(url))) or descendants().where(reference = '#').exists() or "
+        "descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) "
+        "= '#').exists()).not()).trace('unmatched', id).empty()"
+    ),
+    "dom-4": "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
+    "dom-5": "contained.meta.security.empty()",
+    "dom-6": "text.`div`.exists()",
+    "ref-1": (
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+        "%rootResource.contained.id.trace('ids'))"
+    ),
+    "per-1": "start.hasValue().not() or end.hasValue().not() or (start <= end)",
+    "txt-1": "htmlChecks()",
+    "txt-2": "htmlChecks()",
+}
+
+Native = Callable[[Any, Mapping[str, Any]], bool | None]
+
+
+def _all_strings(value: Any, out: set[str]) -> None:
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _all_strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _all_strings(v, out)
+
+
+def _ele1(value: Any, env: Mapping[str, Any]) -> bool:
+    if isinstance(value, dict):
+        return any(k != "id" for k in value)
+    return value is not None
+
+
+def _ext1(value: Any, env: Mapping[str, Any]) -> bool:
+    if not isinstance(value, dict):
+        return True
+    has_ext = bool(value.get("extension"))
+    has_value = any(k.startswith("value") and len(k) > 5 and k[5].isupper() for k in value)
+    return has_ext != has_value
+
+
+def _contained(value: Any) -> list[Any]:
+    c = value.get("contained") if isinstance(value, dict) else None
+    return c if isinstance(c, list) else []
+
+
+def _dom2(value: Any, env: Mapping[str, Any]) -> bool:
+    return not any(isinstance(c, dict) and c.get("contained") for c in _contained(value))
+
+
+def _dom3(value: Any, env: Mapping[str, Any]) -> bool:
+    contained = _contained(value)
+    if not contained:
+        return True
+    strings: set[str] = set()
+    _all_strings({k: v for k, v in value.items() if k != "contained"}, strings)
+    for c in contained:
+        if isinstance(c, dict):
+            for k, v in c.items():
+                if k != "id":
+                    _all_strings(v, strings)
+    for c in contained:
+        if not isinstance(c, dict):
+            continue
+        cid = c.get("id")
+        if f"#{cid}" in strings:
+            continue
+        inner: set[str] = set()
+        _all_strings(c, inner)
+        if "#" in inner:  # the contained resource refers back to its container
+            continue
+        return False
+    return True
+
+
+def _dom4(value: Any, env: Mapping[str, Any]) -> bool:
+    for c in _contained(value):
+        meta = c.get("meta") if isinstance(c, dict) else None
+        if isinstance(meta, dict) and ("versionId" in meta or "lastUpdated" in meta):
+            return False
+    return True
+
+
+def _dom5(value: Any, env: Mapping[str, Any]) -> bool:
+    for c in _contained(value):
+        meta = c.get("meta") if isinstance(c, dict) else None
+        if isinstance(meta, dict) and meta.get("security"):
+            return False
+    return True
+
+
+def _dom6(value: Any, env: Mapping[str, Any]) -> bool:
+    text = value.get("text") if isinstance(value, dict) else None
+    return isinstance(text, dict) and bool(text.get("div"))
+
+
+def _ref1(value: Any, env: Mapping[str, Any]) -> bool:
+    ref = value.get("reference") if isinstance(value, dict) else None
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return True
+    root = env.get("rootResource")
+    ids = {c.get("id") for c in _contained(root) if isinstance(c, dict)}
+    return ref[1:] in ids or ref == "#"
+
+
+_DT_RX = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?"
+)
+
+
+def _parse_dt(s: str) -> tuple[datetime, int] | None:
+    m = _DT_RX.fullmatch(s)
+    if not m:
+        return None
+    y, mo, d, hh, mi, ss, frac, tz = m.groups()
+    precision = sum(1 for p in (y, mo, d, hh) if p)
+    try:
+        if hh is None:
+            return datetime(int(y), int(mo or 1), int(d or 1)), precision
+        tzs = tz or "Z"
+        iso = f"{y}-{mo}-{d}T{hh}:{mi}:{ss or '00'}{frac or ''}"
+        iso += "+00:00" if tzs == "Z" else tzs
+        return datetime.fromisoformat(iso), precision
+    except ValueError:
+        return None
+
+
+def _per1(value: Any, env: Mapping[str, Any]) -> bool | None:
+    if not isinstance(value, dict):
+        return True
+    start, end = value.get("start"), value.get("end")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return True
+    a, b = _parse_dt(start), _parse_dt(end)
+    if a is None or b is None:
+        return None
+    (da, pa), (db, pb) = a, b
+    if pa == 4 and pb == 4:
+        return da <= db
+    if pa == 4 or pb == 4:
+        if (da.tzinfo is None) != (db.tzinfo is None):
+            # compare at the coarser precision: the date part
+            return da.date() <= db.date()
+    if pa != pb and (pa < 4 or pb < 4):
+        # FHIRPath: comparing different precisions is empty unless decided by the common part
+        common = min(pa, pb)
+        ka = (da.year, da.month, da.day)[:common]
+        kb = (db.year, db.month, db.day)[:common]
+        if ka != kb:
+            return ka < kb
+        return True
+    return da <= db
+
+
+_XHTML_NS = 'xmlns="http://www.w3.org/1999/xhtml"'
+
+
+def _txt(value: Any, env: Mapping[str, Any]) -> bool:
+    div = value.get("div") if isinstance(value, dict) else None
+    if not isinstance(div, str):
+        return True
+    s = div.lstrip()
+    return s.startswith("<div") and _XHTML_NS in s[: s.find(">") + 1]
+
+
+_NATIVE: dict[str, Native] = {
+    "ele-1": _ele1,
+    "ext-1": _ext1,
+    "dom-2": _dom2,
+    "dom-3": _dom3,
+    "dom-4": _dom4,
+    "dom-5": _dom5,
+    "dom-6": _dom6,
+    "ref-1": _ref1,
+    "per-1": _per1,
+    "txt-1": _txt,
+}
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    if len(inputs) != 1:
+        return [False]
+    v = inputs[0]
+    return [v is not None and not isinstance(v, (dict, list))]
+
+
+_USER_FUNCTIONS = {"hasValue": {"fn": _has_value, "arity": {0: []}}}
+_UNSUPPORTED = ("conformsTo", "memberOf", "htmlChecks", "resolve", "extension(")
+
+
+class InvariantEngine:
+    """Evaluate constraints; compile each expression once."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Any] = {}
+        self._broken: dict[str, str] = {}
+        #: invariant key -> why it was not evaluated
+        self.skipped: dict[str, str] = {}
+        self._options: dict[str, Any] = {
+            "userInvocationTable": _USER_FUNCTIONS,
+            "traceFn": _no_trace,
+        }
+
+    def native(self, key: str, expression: str) -> Native | None:
+        if NATIVE_EXPRESSIONS.get(key) == expression:
+            return _NATIVE.get(key)
+        if key in ("txt-1", "txt-2") and expression == "htmlChecks()":
+            return _txt
+        return None
+
+    def evaluate(
+        self,
+        key: str,
+        expression: str,
+        value: Any,
+        model_path: str,
+        env: Mapping[str, Any],
+    ) -> bool | None:
+        """True if the invariant holds, False if violated, None if it could not be evaluated."""
+        fn = self.native(key, expression)
+        if fn is not None:
+            return fn(value, env)
+        if expression in self._broken:
+            self.skipped.setdefault(key, self._broken[expression])
+            return None
+        parsed = self._compiled.get(expression)
+        if parsed is None:
+            if "htmlChecks" in expression or "conformsTo" in expression or (
+                "memberOf" in expression
+            ):
+                reason = "uses a function this validator does not implement"
+                self._broken[expression] = reason
+                self.skipped.setdefault(key, reason)
+                return None
+            try:
+                parsed = parse(_fhir_type_names(expression))
+            except Exception as exc:  # fhirpathpy raises bare exceptions on syntax errors
+                self._broken[expression] = f"cannot parse ({exc.__class__.__name__})"
+                self.skipped.setdefault(key, self._broken[expression])
+                return None
+            self._compiled[expression] = parsed
+        try:
+            node: Any = value
+            if not (isinstance(value, dict) and "resourceType" in value):
+                node = ResourceNode.create_node(value, model_path)
+            result = fhirpathpy.apply_parsed_path(
+                node, parsed, dict(env), _R4_MODEL, self._options
+            )
+        except Exception as exc:  # unsupported function or engine limitation
+            msg = str(exc)
+            reason = (
+                f"unsupported FHIRPath: {msg[:80]}" if "Not implemented" in msg
+                else f"evaluation failed ({exc.__class__.__name__})"
+            )
+            self.skipped.setdefault(key, reason)
+            return None
+        return _truth(result)
+
+
+def _no_trace(*_args: Any) -> None:
+    return None
+
+
+_SYSTEM_TYPE_RX = re.compile(
+    r"\b(is|as)\s+(?:System\.)?(Boolean|String|Integer|Decimal|Date|DateTime|Time)\b"
+    r"|\b(ofType|is|as)\((?:System\.)?(Boolean|String|Integer|Decimal|Date|DateTime|Time)\)"
+)
+
+
+def _fhir_type_names(expression: str) -> str:
+    """``answer is Boolean`` -> ``answer is boolean``.
+
+    R4 invariants name primitive types with System names; the validator's data are FHIR
+    primitives, which fhirpathpy only recognises by their FHIR names.
+    """
+
+    def low(m: re.Match[str]) -> str:
+        if m.group(1):
+            t = m.group(2)
+            return f"{m.group(1)} {t[0].lower()}{t[1:]}"
+        t = m.group(4)
+        return f"{m.group(3)}({t[0].lower()}{t[1:]})"
+
+    return _SYSTEM_TYPE_RX.sub(low, expression)
+
+
+def _truth(result: Any) -> bool | None:
+    if isinstance(result, list):
+        if not result:
+            return None  # empty: the constraint could not decide; not a failure
+        if len(result) == 1 and isinstance(result[0], bool):
+            return result[0]
+        return True
+    if isinstance(result, bool):
+        return result
+    return True
