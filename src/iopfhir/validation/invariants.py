@@ -183,19 +183,16 @@ def _per1(value: Any, env: Mapping[str, Any]) -> bool | None:
     (da, pa), (db, pb) = a, b
     if pa == 4 and pb == 4:
         return da <= db
-    if pa == 4 or pb == 4:
-        if (da.tzinfo is None) != (db.tzinfo is None):
-            # compare at the coarser precision: the date part
-            return da.date() <= db.date()
-    if pa != pb and (pa < 4 or pb < 4):
-        # FHIRPath: comparing different precisions is empty unless decided by the common part
-        common = min(pa, pb)
-        ka = (da.year, da.month, da.day)[:common]
-        kb = (db.year, db.month, db.day)[:common]
-        if ka != kb:
-            return ka < kb
+    common = min(pa, pb)
+    ka = (da.year, da.month, da.day)[:common]
+    kb = (db.year, db.month, db.day)[:common]
+    if ka != kb:
+        return ka < kb
+    if pa == pb:
         return True
-    return da <= db
+    # different precisions that agree on the common part: FHIRPath gives no answer, and the
+    # HL7 Java validator counts that as a failure
+    return False
 
 
 _XHTML_NS = 'xmlns="http://www.w3.org/1999/xhtml"'
@@ -230,8 +227,7 @@ def _has_value(inputs: list[Any]) -> list[bool]:
     return [v is not None and not isinstance(v, (dict, list))]
 
 
-_USER_FUNCTIONS = {"hasValue": {"fn": _has_value, "arity": {0: []}}}
-_UNSUPPORTED = ("conformsTo", "memberOf", "htmlChecks", "resolve", "extension(")
+Resolver = Callable[[str], "Mapping[str, Any] | None"]
 
 
 class InvariantEngine:
@@ -242,10 +238,27 @@ class InvariantEngine:
         self._broken: dict[str, str] = {}
         #: invariant key -> why it was not evaluated
         self.skipped: dict[str, str] = {}
+        self._resolver: Resolver | None = None
         self._options: dict[str, Any] = {
-            "userInvocationTable": _USER_FUNCTIONS,
+            "userInvocationTable": {
+                "hasValue": {"fn": _has_value, "arity": {0: []}},
+                "resolve": {"fn": self._resolve, "arity": {0: []}},
+            },
             "traceFn": _no_trace,
         }
+
+    def _resolve(self, inputs: list[Any]) -> list[Any]:
+        """FHIRPath ``resolve()``: contained resources and Bundle entries only."""
+        out: list[Any] = []
+        if self._resolver is None:
+            return out
+        for item in inputs:
+            ref = item.get("reference") if isinstance(item, dict) else item
+            if isinstance(ref, str):
+                got = self._resolver(ref)
+                if isinstance(got, dict) and isinstance(got.get("resourceType"), str):
+                    out.append(ResourceNode.create_node(got, got["resourceType"]))
+        return out
 
     def native(self, key: str, expression: str) -> Native | None:
         if NATIVE_EXPRESSIONS.get(key) == expression:
@@ -261,6 +274,7 @@ class InvariantEngine:
         value: Any,
         model_path: str,
         env: Mapping[str, Any],
+        resolver: Resolver | None = None,
     ) -> bool | None:
         """True if the invariant holds, False if violated, None if it could not be evaluated."""
         fn = self.native(key, expression)
@@ -289,6 +303,7 @@ class InvariantEngine:
             node: Any = value
             if not (isinstance(value, dict) and "resourceType" in value):
                 node = ResourceNode.create_node(value, model_path)
+            self._resolver = resolver
             result = fhirpathpy.apply_parsed_path(
                 node, parsed, dict(env), _R4_MODEL, self._options
             )
@@ -300,6 +315,8 @@ class InvariantEngine:
             )
             self.skipped.setdefault(key, reason)
             return None
+        finally:
+            self._resolver = None
         return _truth(result)
 
 

@@ -297,10 +297,6 @@ def _choice_type_of(choice_name: str, candidate: str) -> str | None:
     return None
 
 
-def _lower_type(t: str) -> str:
-    return t if t[:1].islower() else t
-
-
 def _type_node(choice: ElementNode, type_suffix: str, all_types: frozenset[str]) -> ElementNode:
     """The node that constrains ``choice`` for one concrete type (created on first use)."""
     code = next((t for t in all_types if t[0].upper() + t[1:] == type_suffix), type_suffix)
@@ -426,6 +422,14 @@ def apply_differential(
         for i, (name, slice_name) in enumerate(segs[1:], start=1):
             node = _step(node, name, slice_name, e, source, type_tree, all_types, segs[: i + 1])
         _merge_element(node, e, source, base=False)
+        if node.is_choice and node.type_nodes and segs[-1][1] is None and (
+            node.name == segs[-1][0]
+        ):
+            # a constraint on value[x] itself also binds the type-specific nodes made earlier
+            shared = {k: v for k, v in e.items()
+                      if k not in ("type", "min", "max", "slicing", "id", "path", "sliceName")}
+            for tn in node.type_nodes.values():
+                _merge_element(tn, shared, source, base=False)
         if node.slicing is not None and node.is_choice:
             node.slicing = None  # type slicing on a choice: handled by type nodes
     return root

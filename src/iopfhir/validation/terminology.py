@@ -158,6 +158,8 @@ class TerminologyIndex:
         self._vs_resources: dict[str, Mapping[str, Any]] = {}
         self._expansions: dict[str, Expansion] = {}
         self._expanding: set[str] = set()
+        #: urls of CodeSystem supplements (never valid as Coding.system)
+        self.supplements: set[str] = set()
 
     # -- loading -----------------------------------------------------------------------
     def add_code_system(self, info: CodeSystemInfo) -> None:
@@ -178,6 +180,7 @@ class TerminologyIndex:
             if info.complete and info.codes:
                 self.add_code_system(info)
             elif resource.get("content") == "supplement":
+                self.supplements.add(url)
                 return
             else:
                 self.code_systems.setdefault(url, info)

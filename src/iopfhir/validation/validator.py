@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from iopfhir.errors import Issue, Severity
+from iopfhir.errors import InputError, Issue, Severity
 
 from .definitions import Definitions, ProfileSource
 from .invariants import InvariantEngine
@@ -38,9 +38,14 @@ _REF_RX = re.compile(
     r"(?:/_history/[A-Za-z0-9\-\.]{1,64})?"
 )
 _ID_RX = re.compile(r"[A-Za-z0-9\-\.]{1,64}")
+_ENTITY_RX = re.compile(r"&([A-Za-z0-9#]+);")
+_XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _CODED_TYPES = frozenset({"code", "Coding", "CodeableConcept", "string", "uri"})
 _ABSTRACT_RESOURCE = frozenset({"Resource", "DomainResource"})
 _BUNDLE_MUST_RESOLVE = frozenset({"document", "message"})
+
+
+_AMBIGUOUS: Any = object()
 
 
 @dataclass(slots=True)
@@ -48,6 +53,7 @@ class _BundleIndex:
     kind: str
     by_full_url: dict[str, Any] = field(default_factory=dict)
     by_type_id: dict[str, Any] = field(default_factory=dict)
+    ambiguous: set[str] = field(default_factory=set)
 
     def resolve(self, ref: str, here: str | None) -> Any:
         ref = ref.split("/_history/", 1)[0]
@@ -65,7 +71,10 @@ class _BundleIndex:
                 got = self.by_full_url.get(f"{hm.group('base')}/{ref}")
                 if got is not None:
                     return got
-        return self.by_type_id.get(f"{m.group('type')}/{m.group('id')}")
+        key = f"{m.group('type')}/{m.group('id')}"
+        if key in self.ambiguous:
+            return _AMBIGUOUS
+        return self.by_type_id.get(key)
 
 
 @dataclass(slots=True)
@@ -198,7 +207,13 @@ class Validator:
                 self._add(ctx, "error", "structure", path,
                           f"Profile {base_url} is for {sd_type}, not {rt}")
                 continue
-            tree = self.definitions.tree(base_url)
+            try:
+                tree = self.definitions.tree(base_url)
+            except InputError as exc:
+                claimed_only = base_url not in {u.split("|", 1)[0] for u in profiles}
+                self._add(ctx, "warning" if claimed_only else "error", "not-supported", path,
+                          f"Profile {base_url} cannot be used: {exc}")
+                continue
             if tree is not None:
                 trees.append((base_url, tree))
         if not trees:
@@ -218,8 +233,60 @@ class Validator:
                 self._object(res, tree, rt, path, ctx, tree, is_resource=True)
         finally:
             ctx.resource, ctx.root_resource, ctx.bundle, ctx.full_url, ctx.res_path = saved
-        if top and rt == "Bundle":
-            pass
+        if rt == "Bundle":
+            self._bundle_rules(res, path, ctx)
+
+    def _bundle_rules(self, bundle: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
+        """Bundle rules the HL7 Java validator applies beyond the StructureDefinition."""
+        kind = bundle.get("type")
+        links = bundle.get("link")
+        if isinstance(links, list):
+            seen: set[str] = set()
+            for i, link in enumerate(links):
+                rel = link.get("relation") if isinstance(link, dict) else None
+                if rel in ("self", "first", "previous", "prev", "next", "last"):
+                    if rel in seen:
+                        self._add(ctx, "error", "invalid", f"{path}.link[{i}]",
+                                  f"The link relationship type '{rel}' can only occur once")
+                    seen.add(str(rel))
+        entries = bundle.get("entry")
+        if not isinstance(entries, list):
+            return
+        type_id_count: dict[str, int] = {}
+        for e in entries:
+            res = e.get("resource") if isinstance(e, dict) else None
+            if isinstance(res, dict):
+                key = f"{res.get('resourceType')}/{res.get('id')}"
+                type_id_count[key] = type_id_count.get(key, 0) + 1
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict):
+                continue
+            epath = f"{path}.entry[{i}]"
+            res = e.get("resource")
+            fu = e.get("fullUrl")
+            if isinstance(fu, str):
+                if ":" not in fu:
+                    self._add(ctx, "error", "invalid", epath,
+                              "The fullUrl must be an absolute URL (not a relative reference)")
+                elif isinstance(res, dict) and "://" in fu:
+                    m = _REF_RX.fullmatch(fu.split("/_history/", 1)[0])
+                    if (m is not None and m.group("type") in self._resource_types
+                            and isinstance(res.get("id"), str)
+                            and (m.group("type"), m.group("id")) != (res.get("resourceType"),
+                                                                     res.get("id"))):
+                        self._add(ctx, "error", "invalid", epath,
+                                  "The fullUrl looks like a RESTful server URL, so it must end "
+                                  f"with the resource's type and id "
+                                  f"(/{res.get('resourceType')}/{res.get('id')})")
+            if kind == "searchset" and isinstance(res, dict):
+                search = e.get("search")
+                mode = search.get("mode") if isinstance(search, dict) else None
+                if mode == "outcome" and res.get("resourceType") != "OperationOutcome":
+                    self._add(ctx, "error", "invalid", f"{epath}.resource",
+                              f"This is not an OperationOutcome ({res.get('resourceType')})")
+                elif mode == "match" and not isinstance(res.get("id"), str):
+                    self._add(ctx, "error", "invalid", f"{epath}.resource",
+                              "Search results must have ids")
 
     def _bundle_index(self, bundle: Mapping[str, Any]) -> _BundleIndex:
         idx = _BundleIndex(kind=str(bundle.get("type", "")))
@@ -234,7 +301,10 @@ class Validator:
                 idx.by_full_url.setdefault(fu, res)
             rt, rid = res.get("resourceType"), res.get("id")
             if isinstance(rt, str) and isinstance(rid, str):
-                idx.by_type_id.setdefault(f"{rt}/{rid}", res)
+                key = f"{rt}/{rid}"
+                if key in idx.by_type_id:
+                    idx.ambiguous.add(key)
+                idx.by_type_id.setdefault(key, res)
         return idx
 
     # -- objects -----------------------------------------------------------------------
@@ -458,8 +528,16 @@ class Validator:
             "CodeableConcept", "Coding"
         ):
             self._binding_coded(value, type_code, node, path, ctx)
+        if node.binding_strength == "required" and node.binding_vs and type_code in (
+            "Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"
+        ) and "code" in value:
+            self._binding_coded(value, "Coding", node, path, ctx)
         if type_code in ("CodeableConcept", "Coding"):
             self._known_codes(value, type_code, path, ctx)
+        if (node.min_value is not None or node.max_value is not None) and isinstance(
+            node.min_value if node.min_value is not None else node.max_value, dict
+        ):
+            self._quantity_range(value, node, path, ctx)
         if type_code == "Reference":
             self._reference(value, node, path, ctx)
         for t in node.types:
@@ -470,7 +548,7 @@ class Validator:
                         self._object(value, tree, type_code, path, ctx, tree)
                         self._constraints(tree, value, path, ctx, tree.path)
         if node.constraints:
-            self._constraints(node, value, path, ctx, node.path)
+            self._constraints(node, value, path, ctx, _model_path(node, type_code))
 
     # -- primitives --------------------------------------------------------------------
     def _primitive(
@@ -534,7 +612,7 @@ class Validator:
         if node.min_value is not None or node.max_value is not None:
             self._range(value, node, type_code, path, ctx)
         if node.constraints:
-            self._constraints(node, value, path, ctx, node.path, primitive=True)
+            self._constraints(node, value, path, ctx, type_code, primitive=True)
 
     def _string_format(
         self, value: str, node: ElementNode, type_code: str, path: str, ctx: _Ctx
@@ -543,6 +621,11 @@ class Validator:
             self._add(ctx, "error", "value", path, "@value cannot be empty")
             return
         if type_code == "xhtml":
+            for m in _ENTITY_RX.finditer(value):
+                if m.group(1) not in _XML_ENTITIES and not m.group(1).startswith("#"):
+                    self._add(ctx, "error", "value", path,
+                              f"Invalid entity in the XHTML ('&{m.group(1)};')")
+                    break
             return
         rx = self._regex.get(type_code)
         if rx is not None and rx.fullmatch(value) is None:
@@ -577,6 +660,21 @@ class Validator:
         if node.max_value is not None and (c := cmp(value, node.max_value)) is not None and c > 0:
             self._add(ctx, "error", "value", path,
                       f"{node.path}: value is greater than the maximum {node.max_value}")
+
+    def _quantity_range(self, value: Mapping[str, Any], node: ElementNode, path: str,
+                        ctx: _Ctx) -> None:
+        for bound, sign, word in ((node.min_value, -1, "minimum"),
+                                  (node.max_value, 1, "maximum")):
+            if not isinstance(bound, dict):
+                continue
+            a = _canonical_quantity(value)
+            b = _canonical_quantity(bound)
+            if a is None or b is None or a[1] != b[1]:
+                continue
+            if (a[0] - b[0]) * sign > 0:
+                self._add(ctx, "error", "value", path,
+                          f"{node.path}: the quantity is {'less' if sign < 0 else 'greater'} "
+                          f"than the {word} {bound.get('value')} {bound.get('code', '')}")
 
     # -- terminology -------------------------------------------------------------------
     def _binding_coded(
@@ -626,6 +724,25 @@ class Validator:
             if not isinstance(c, Mapping):
                 continue
             system, code = c.get("system"), c.get("code")
+            where = f"{path}.coding[{i}]" if type_code == "CodeableConcept" else path
+            if isinstance(system, str):
+                if ":" not in system:
+                    self._add(ctx, "error", "value", f"{where}.system",
+                              "Coding.system must be an absolute reference, not a local "
+                              "reference")
+                    continue
+                if self.definitions.terminology.knows_value_set(system) and (
+                    system not in systems
+                ):
+                    self._add(ctx, "error", "value", f"{where}.system",
+                              f"The Coding references a value set, not a code system "
+                              f"('{system}')")
+                    continue
+                if system in self.definitions.terminology.supplements:
+                    self._add(ctx, "error", "value", f"{where}.system",
+                              f"CodeSystem {system} is a supplement, so it cannot be used as "
+                              "Coding.system")
+                    continue
             if not isinstance(system, str) or not isinstance(code, str):
                 continue
             info = systems.get(system)
@@ -635,7 +752,6 @@ class Validator:
                 not info.case_sensitive and code.lower() in {x.lower() for x in info.codes}
             )
             if not known:
-                where = f"{path}.coding[{i}]" if type_code == "CodeableConcept" else path
                 self._add(ctx, "error", "code-invalid", where,
                           f"Unknown code '{code}' in the CodeSystem '{system}'")
 
@@ -720,8 +836,10 @@ class Validator:
         if not isinstance(ref, str):
             return
         targets = [tp for t in node.types if t.code == "Reference" for tp in t.target_profiles]
-        allowed = {self.definitions.sd_type(tp) or "" for tp in targets}
-        any_ok = not allowed or bool(allowed & _ABSTRACT_RESOURCE)
+        allowed_or_none = {self.definitions.sd_type(tp) for tp in targets}
+        allowed = {a for a in allowed_or_none if a}
+        # an unknown target profile: its type cannot be known, so any target is accepted
+        any_ok = not allowed or bool(allowed & _ABSTRACT_RESOURCE) or None in allowed_or_none
         target_type: str | None = None
         resolved: Any = None
         if ref.startswith("#"):
@@ -743,9 +861,13 @@ class Validator:
                 target_type = m.group("type")
             if ctx.bundle is not None:
                 resolved = ctx.bundle.resolve(ref, ctx.full_url)
-                if resolved is None:
+                if resolved is _AMBIGUOUS:
+                    self._add(ctx, "error", "invalid", f"{path}.reference",
+                              f"Multiple matches in the Bundle for the reference {ref}")
+                    resolved = None
+                elif resolved is None:
                     if ref.startswith(("urn:uuid:", "urn:oid:")):
-                        self._add(ctx, "error", "not-found", f"{path}.reference",
+                        self._add(ctx, "warning", "not-found", f"{path}.reference",
                                   f"The reference {ref} could not be resolved in the Bundle "
                                   "(urn: references must point to a Bundle entry)")
                     elif ctx.bundle.kind in _BUNDLE_MUST_RESOLVE and "://" not in ref:
@@ -767,7 +889,9 @@ class Validator:
 
     # -- contained and entry resources -------------------------------------------------
     def _contained_resource(self, value: JSON, node: ElementNode, path: str, ctx: _Ctx) -> None:
-        profiles = [p for t in node.types for p in t.profiles]
+        rtype = value.get("resourceType")
+        profiles = [p for t in node.types if t.code == rtype or t.code in _ABSTRACT_RESOURCE
+                    for p in t.profiles]
         allowed = [t.code for t in node.types if t.code not in _ABSTRACT_RESOURCE]
         if node.name == "contained":
             if ctx.depth > 20:
@@ -827,16 +951,31 @@ class Validator:
         env = {"resource": ctx.resource, "rootResource": ctx.root_resource,
                "context": value}
         mpath = model_path.replace("[x]", "")
+        resolver = self._resolver_for(ctx)
         for c in node.constraints:
             if c.key in skip_keys or c.key == "ele-1":
                 continue
-            if primitive and c.key not in ("ele-1",):
-                pass
-            ok = self.invariants.evaluate(c.key, c.expression, value, mpath, env)
+            ok = self.invariants.evaluate(c.key, c.expression, value, mpath, env, resolver)
             if ok is False:
                 severity: Severity = "error" if c.severity == "error" else "warning"
                 self._add(ctx, severity, "invariant", path,
                           f"Constraint failed: {c.key}: {c.expression}")
+
+    @staticmethod
+    def _resolver_for(ctx: _Ctx) -> Any:
+        root, bundle, here = ctx.root_resource, ctx.bundle, ctx.full_url
+
+        def resolve(ref: str) -> Any:
+            if ref.startswith("#"):
+                if not isinstance(root, dict):
+                    return None
+                if ref == "#":
+                    return root
+                return next((c for c in root.get("contained", ()) or ()
+                             if isinstance(c, dict) and c.get("id") == ref[1:]), None)
+            return bundle.resolve(ref, here) if bundle is not None else None
+
+        return resolve
 
     # -- slicing -----------------------------------------------------------------------
     def _slice(
@@ -916,13 +1055,14 @@ class Validator:
                 if sub.binding_strength == "required" and sub.binding_vs:
                     exp = self.definitions.terminology.expand(sub.binding_vs)
                     if exp is None:
-                        return False
+                        # the value set is not available: the slice cannot be ruled out
+                        return bool(vals)
                     for v in vals:
                         for system, code in _codes_of(v):
-                            if exp.check(system, code) is True:
+                            if exp.check(system, code) is not False:
                                 return True
                     return False
-                return False
+                return True  # the slice does not constrain this discriminator
             return any(
                 _prim_equal(v, expected) if not isinstance(expected, dict)
                 else isinstance(v, dict) and _matches(v, expected, exact=False)
@@ -1008,6 +1148,34 @@ class Validator:
 
 
 # -- helpers ---------------------------------------------------------------------------
+_UCUM_PREFIX = {"": 0, "k": 3, "h": 2, "da": 1, "d": -1, "c": -2, "m": -3, "u": -6, "n": -9}
+_UCUM_BASE = ("g", "m", "L", "l", "s", "mol")
+
+
+def _canonical_quantity(q: Mapping[str, Any]) -> tuple[Decimal, str] | None:
+    """(value in base unit, base unit) for simple metric UCUM units; None otherwise."""
+    v = q.get("value")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    code = q.get("code") if isinstance(q.get("code"), str) else q.get("unit")
+    if not isinstance(code, str):
+        return Decimal(str(v)), ""
+    for base in sorted(_UCUM_BASE, key=len, reverse=True):
+        if code.endswith(base):
+            prefix = code[: -len(base)]
+            if prefix in _UCUM_PREFIX:
+                return Decimal(str(v)).scaleb(_UCUM_PREFIX[prefix]), base
+    return Decimal(str(v)), code
+
+
+def _model_path(node: ElementNode, type_code: str) -> str:
+    """Where fhirpathpy should think an element is: its data type, or its definition path
+    for backbone elements (so choice elements inside are typed correctly)."""
+    if type_code in ("BackboneElement", "Element") or not type_code:
+        return node.path
+    return type_code
+
+
 def _cap(t: str) -> str:
     return t[:1].upper() + t[1:]
 
