@@ -1,0 +1,94 @@
+"""Domain → FHIR R4 (4.0.1): one IOP :class:`~iopfhir.domain.Episode` as plain resource dicts.
+
+:func:`episode_to_resources` gives the resources of one episode in a fixed order;
+:func:`episode_entries` gives them with their ``urn:uuid`` full URLs, in bundle style
+(references to full URLs, no ``id``) or NDJSON style (``id`` = the uuid, references
+``Type/id``). The shapes follow ``iopfhir/fhir/MAPPING.md``; bundles are built in
+:mod:`iopfhir.fhir.bundle`, NDJSON files in :mod:`iopfhir.fhir.ndjson`.
+
+Modules: ``people`` (Patient, Organization, Practitioner, PractitionerRole,
+RelatedPerson), ``team`` (CareTeam), ``episode`` (EpisodeOfCare, referral
+ServiceRequest + stay Encounter, Condition), ``plans`` (CarePlan, Goal, aftercare
+ServiceRequest and Appointment), ``sessions`` (Appointment, Encounter), ``measures``
+(QuestionnaireResponse, Observation), ``ndjson`` (NDJSON lines).
+
+Output is deterministic (same episode → equal dicts in the same order; no clock, no
+random ids). Resources share constant sub-objects: treat them as read-only.
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`,
+:mod:`iopfhir.errors`.
+"""
+
+from __future__ import annotations
+
+from iopfhir.domain import AftercarePlan, Episode
+from iopfhir.errors import MappingError
+from iopfhir.fhir.build._context import Context, Entry, Resource
+from iopfhir.fhir.build.episode import (
+    conditions_to_fhir,
+    episode_of_care_to_fhir,
+    referral_to_fhir,
+)
+from iopfhir.fhir.build.measures import measure_to_fhir
+from iopfhir.fhir.build.people import (
+    organization_to_fhir,
+    patient_to_fhir,
+    practitioner_role_to_fhir,
+    practitioner_to_fhir,
+    support_to_fhir,
+)
+from iopfhir.fhir.build.plans import aftercare_to_fhir, care_plan_to_fhir, goal_to_fhir
+from iopfhir.fhir.build.sessions import session_to_fhir
+from iopfhir.fhir.build.team import team_to_fhir
+
+__all__ = ["Entry", "Resource", "episode_entries", "episode_to_resources"]
+
+
+def episode_entries(episode: Episode, *, ndjson: bool = False) -> list[Entry]:
+    """``(full URL, resource)`` for every resource of ``episode``, in this order:
+
+    Patient, Organizations, Practitioners, PractitionerRoles, RelatedPersons, CareTeams,
+    Conditions, EpisodeOfCare, referral ServiceRequest (+ stay Encounter), then per care
+    plan its Goals, the CarePlan and (aftercare) its ServiceRequests and Appointments,
+    then per session its Appointment (+ Encounter), then per measure its
+    QuestionnaireResponse and Observations.
+
+    ``ndjson``: resources carry ``id`` and reference each other as ``Type/id``.
+    Raises :class:`~iopfhir.errors.MappingError` if the episode names something it lacks
+    (an episode that passed validation never does).
+    """
+    try:
+        return _entries(Context(episode, ndjson=ndjson))
+    except KeyError as exc:
+        raise MappingError(f"episode refers to unknown key {exc.args[0]!r}") from None
+
+
+def _entries(ctx: Context) -> list[Entry]:
+    ep = ctx.episode
+    out: list[Entry] = [patient_to_fhir(ctx)]
+    out += [organization_to_fhir(ctx, org) for org in ep.organizations]
+    out += [practitioner_to_fhir(ctx, prac) for prac in ep.practitioners]
+    out += [practitioner_role_to_fhir(ctx, prac) for prac in ep.practitioners]
+    out += [support_to_fhir(ctx, support) for support in ep.supports]
+    out += [team_to_fhir(ctx, team) for team in ep.teams]
+    out += conditions_to_fhir(ctx)
+    eoc = episode_of_care_to_fhir(ctx)
+    if eoc is not None:
+        out.append(eoc)
+        if ep.referral is not None:
+            out += referral_to_fhir(ctx, ep.referral)
+    for plan in ep.care_plans:
+        out += [goal_to_fhir(ctx, goal) for goal in plan.goals]
+        out.append(care_plan_to_fhir(ctx, plan))
+        if isinstance(plan, AftercarePlan):
+            out += aftercare_to_fhir(ctx, plan)
+    for session in ep.sessions:
+        out += session_to_fhir(ctx, session)
+    for measure in ep.measures:
+        out += measure_to_fhir(ctx, measure)
+    return out
+
+
+def episode_to_resources(episode: Episode) -> list[Resource]:
+    """The FHIR resources of one episode, bundle style, in a deterministic order."""
+    return [resource for _url, resource in episode_entries(episode)]

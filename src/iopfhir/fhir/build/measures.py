@@ -1,0 +1,158 @@
+"""Outcome measures → FHIR R4 QuestionnaireResponse + Observations (US Core screening and
+assessment pattern).
+
+One administration gives:
+
+* a QuestionnaireResponse (``questionnaire`` = the instrument's canonical): one item per
+  answered question (``linkId`` ``/<LOINC item code>``, answer = LOINC answer coding), and
+  a total-score item only when the domain measure records a total (a total computed
+  from the answers is not part of what was filled in);
+* one Observation per answered item (value = the LOINC answer);
+* a total-score Observation whenever the score is known (given or computed from complete
+  answers): ``valueQuantity`` in ``{score}``, or for the C-SSRS screener the risk level
+  as ``valueCodeableConcept``;
+* a panel Observation (instruments with a panel code) whose ``hasMember`` lists the item
+  and total Observations.
+
+Every Observation has category ``survey`` and ``derivedFrom`` → the QuestionnaireResponse.
+The session link (``encounter``) exists only for sessions that have an Encounter
+(scheduled or attended).
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Final
+
+from iopfhir.domain import Measure
+from iopfhir.fhir.build._context import (
+    LOINC,
+    OBSERVATION_CATEGORY_SURVEY,
+    UCUM,
+    Context,
+    Entry,
+)
+from iopfhir.fhir.conventions import PROFILE
+from iopfhir.terminology import Instrument, instrument
+
+__all__ = ["measure_to_fhir"]
+
+_SCORE: Final = {"unit": "{score}", "system": UCUM, "code": "{score}"}
+
+
+@cache
+def _tables(inst_id: str) -> dict[str, Any]:
+    """Per instrument, built once: codes as CodeableConcepts, answers as codings."""
+    inst = instrument(inst_id)
+    items = {}
+    for it in inst.all_items:
+        answers = {
+            a.score: {"system": LOINC, "code": a.code, "display": a.display} for a in it.answers
+        }
+        items[it.id] = {
+            "link": f"/{it.code}",
+            "code": {"coding": [{"system": LOINC, "code": it.code}]},
+            "answers": answers,
+            "concepts": {score: {"coding": [c]} for score, c in answers.items()},
+        }
+    return {
+        "items": items,
+        "order": [it.id for it in inst.all_items],
+        "total": {"coding": [{"system": LOINC, "code": inst.total_code}]},
+        "total_link": f"/{inst.total_code}",
+        "panel": {"coding": [{"system": LOINC, "code": inst.panel_code}]}
+        if inst.panel_code
+        else None,
+        "total_profile": PROFILE.observation_total(inst.id),
+    }
+
+
+def _total_value(inst: Instrument, total: int) -> tuple[str, Any]:
+    """``(value[x] name, value)`` of a total score."""
+    coding = inst.total_coding(total)
+    if coding is not None:
+        return "valueCodeableConcept", {"coding": [coding]}
+    return "valueQuantity", {"value": total, **_SCORE}
+
+
+def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
+    """QuestionnaireResponse, item Observations, total Observation, panel (in that order)."""
+    inst = measure.definition
+    tables = _tables(inst.id)
+    items = tables["items"]
+    when = measure.date.isoformat()
+    performer = ctx.person_ref[measure.performer] if measure.performer is not None else None
+    encounter = ctx.encounter_ref.get(measure.session) if measure.session is not None else None
+    answered = [i for i in tables["order"] if i in measure.answers]
+
+    qr_ident = ctx.identifier("questionnaireresponse", measure.key)
+    qr_url = ctx.local_url("QuestionnaireResponse", "questionnaireresponse", measure.key)
+    qr = ctx.head("QuestionnaireResponse", qr_url, PROFILE.QUESTIONNAIRE_RESPONSE, linked=True)
+    qr["identifier"] = qr_ident
+    qr["questionnaire"] = inst.questionnaire
+    qr["status"] = "completed"
+    qr["subject"] = ctx.patient_ref
+    if encounter is not None:
+        qr["encounter"] = encounter
+    qr["authored"] = when
+    if performer is not None:
+        qr["author"] = performer
+    qr_items = [
+        {
+            "linkId": items[i]["link"],
+            "answer": [{"valueCoding": items[i]["answers"][measure.answers[i]]}],
+        }
+        for i in answered
+    ]
+    if measure.total is not None:
+        name, value = _total_value(inst, measure.total)
+        answer = (
+            {"valueCoding": value["coding"][0]}
+            if name == "valueCodeableConcept"
+            else {"valueInteger": measure.total}
+        )
+        qr_items.append({"linkId": tables["total_link"], "answer": [answer]})
+    if qr_items:
+        qr["item"] = qr_items
+    out: list[Entry] = [(qr_url, qr)]
+    derived = [ctx.ref("QuestionnaireResponse", qr_url)]
+
+    def observation(local: str, profile: str, code: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        url = ctx.local_url("Observation", "observation", f"{measure.key}{local}")
+        obs = ctx.head("Observation", url, profile, linked=True)
+        obs["identifier"] = [ctx.identifier("observation", f"{measure.key}{local}")]
+        obs["status"] = "final"
+        obs["category"] = OBSERVATION_CATEGORY_SURVEY
+        obs["code"] = code
+        obs["subject"] = ctx.patient_ref
+        if encounter is not None:
+            obs["encounter"] = encounter
+        obs["effectiveDateTime"] = when
+        if performer is not None:
+            obs["performer"] = [performer]
+        return url, obs
+
+    members = []
+    for item_id in answered:
+        item = items[item_id]
+        url, obs = observation(f"/{item_id}", PROFILE.OBSERVATION_ITEM, item["code"])
+        obs["valueCodeableConcept"] = item["concepts"][measure.answers[item_id]]
+        obs["derivedFrom"] = derived
+        out.append((url, obs))
+        members.append(ctx.ref("Observation", url))
+    score = measure.score
+    if score is not None:
+        url, obs = observation("", tables["total_profile"], tables["total"])
+        name, value = _total_value(inst, score)
+        obs[name] = value
+        obs["derivedFrom"] = derived
+        out.append((url, obs))
+        members.append(ctx.ref("Observation", url))
+    if tables["panel"] is not None and members:
+        url, obs = observation("/panel", PROFILE.OBSERVATION_PANEL, tables["panel"])
+        obs["hasMember"] = members
+        obs["derivedFrom"] = derived
+        out.append((url, obs))
+    return out

@@ -1,0 +1,106 @@
+"""Patient, organizations, practitioners (+ their roles) and supports → FHIR R4.
+
+Patient, Organization and Practitioner keep their own identifiers first (MRN, NPI), so the
+same person or organization gets the same full URL in every episode and a bundle of
+several episodes holds it once. Every practitioner also gets a PractitionerRole per
+episode (identifier ``practitionerrole`` → ``<episode>/<key>``): it carries the role and
+the organization, and every reference to a practitioner goes through it (except
+``Annotation.authorReference``, which R4 does not allow to point to a role).
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
+"""
+
+from __future__ import annotations
+
+from iopfhir.domain import Organization, Practitioner, Support
+from iopfhir.fhir.build._context import (
+    Context,
+    Entry,
+    code_concept,
+    concept,
+    fhir_name,
+    project_concept,
+    telecom,
+)
+from iopfhir.fhir.conventions import PROFILE
+from iopfhir.terminology import relationship_coding, role_coding
+
+__all__ = [
+    "organization_to_fhir",
+    "patient_to_fhir",
+    "practitioner_role_to_fhir",
+    "practitioner_to_fhir",
+    "support_to_fhir",
+]
+
+
+def patient_to_fhir(ctx: Context) -> Entry:
+    """The Patient: own identifiers, then ``patient`` → ``<episode>/<key>``."""
+    patient = ctx.episode.patient
+    res = ctx.head("Patient", ctx.patient_url, PROFILE.PATIENT, linked=True)
+    res["identifier"] = ctx.patient_identifiers
+    if patient.name is not None:
+        res["name"] = fhir_name(patient.name)
+    if patient.phone:
+        res["telecom"] = telecom(patient.phone)
+    if patient.gender is not None:
+        res["gender"] = patient.gender
+    if patient.birth_date is not None:
+        res["birthDate"] = patient.birth_date.isoformat()
+    return ctx.patient_url, res
+
+
+def organization_to_fhir(ctx: Context, org: Organization) -> Entry:
+    """An Organization: own identifiers, then ``organization`` → ``<episode>/<key>``."""
+    url = ctx.org_url[org.key]
+    res = ctx.head("Organization", url, None, linked=False)
+    res["identifier"] = ctx.org_identifiers[org.key]
+    if org.kind is not None:
+        res["type"] = [project_concept("organization-kind", org.kind)]
+    res["name"] = org.name
+    if org.phone:
+        res["telecom"] = telecom(org.phone)
+    return url, res
+
+
+def practitioner_to_fhir(ctx: Context, prac: Practitioner) -> Entry:
+    """A Practitioner: own identifiers, or ``practitioner`` → ``<episode>/<key>`` without."""
+    url = ctx.practitioner_url[prac.key]
+    res = ctx.head("Practitioner", url, None, linked=False)
+    res["identifier"] = ctx.practitioner_identifiers[prac.key]
+    res["name"] = fhir_name(prac.name)
+    if prac.phone or prac.email:
+        res["telecom"] = telecom(prac.phone, prac.email)
+    return url, res
+
+
+def practitioner_role_to_fhir(ctx: Context, prac: Practitioner) -> Entry:
+    """The practitioner's PractitionerRole in this episode: discipline and organization."""
+    url = ctx.role_url[prac.key]
+    res = ctx.head("PractitionerRole", url, None, linked=False)
+    res["identifier"] = [ctx.identifier("practitionerrole", prac.key)]
+    res["practitioner"] = ctx.practitioner_ref[prac.key]
+    if prac.organization is not None:
+        res["organization"] = ctx.org_ref[prac.organization]
+    if prac.role is not None:
+        res["code"] = [concept(role_coding(prac.role))]
+    elif prac.role_code is not None:
+        res["code"] = [code_concept(prac.role_code)]
+    return url, res
+
+
+def support_to_fhir(ctx: Context, support: Support) -> Entry:
+    """A RelatedPerson: ``relatedperson`` → ``<episode>/<key>``, then own identifiers."""
+    url = ctx.support_url[support.key]
+    res = ctx.head("RelatedPerson", url, None, linked=True)
+    res["identifier"] = [
+        ctx.identifier("relatedperson", support.key),
+        *({"system": i.system, "value": i.value} for i in support.identifiers),
+    ]
+    res["patient"] = ctx.patient_ref
+    if support.relationship is not None:
+        res["relationship"] = [concept(relationship_coding(support.relationship))]
+    res["name"] = fhir_name(support.name)
+    if support.phone:
+        res["telecom"] = telecom(support.phone)
+    return url, res
