@@ -23,7 +23,7 @@ from typing import Any
 
 from iopfhir.errors import InputError
 
-from .model import ElementNode, ProfileError, apply_differential, compile_snapshot
+from .model import ElementNode, ProfileError, TypeRef, apply_differential, compile_snapshot
 from .terminology import CodeSystemInfo, Expansion, TerminologyIndex
 
 __all__ = ["Definitions", "ProfileSource", "base_definitions"]
@@ -148,7 +148,11 @@ class Definitions:
     def _compile(self, url: str, sd: Mapping[str, Any]) -> ElementNode:
         snap = (sd.get("snapshot") or {}).get("element")
         if snap:
-            return compile_snapshot(snap, url, self.type_names)
+            tree = compile_snapshot(snap, url, self.type_names)
+            if sd.get("kind") == "resource" and tree.children and "id" in tree.children:
+                # R4 declares Resource.id as System.String; its content is an FHIR id
+                tree.children["id"].types = (TypeRef("id"),)
+            return tree
         base_url = sd.get("baseDefinition")
         if not isinstance(base_url, str):
             raise ProfileError(f"{url}: a differential-only profile needs a baseDefinition")

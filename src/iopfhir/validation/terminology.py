@@ -177,9 +177,12 @@ class TerminologyIndex:
             return
         if rt == "CodeSystem":
             info = code_system_from_resource(resource)
+            if resource.get("supplements"):
+                self.supplements.add(url)
+                return
             if info.complete and info.codes:
                 self.add_code_system(info)
-            elif resource.get("content") == "supplement":
+            elif resource.get("content") == "supplement" or resource.get("supplements"):
                 self.supplements.add(url)
                 return
             else:

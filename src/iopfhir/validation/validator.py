@@ -43,9 +43,11 @@ _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _CODED_TYPES = frozenset({"code", "Coding", "CodeableConcept", "string", "uri"})
 _ABSTRACT_RESOURCE = frozenset({"Resource", "DomainResource"})
 _BUNDLE_MUST_RESOLVE = frozenset({"document", "message"})
+_URN_MUST_RESOLVE = frozenset({"document", "message", "transaction", "batch"})
 
 
 _AMBIGUOUS: Any = object()
+_NOT_FOUND: Any = object()
 
 
 @dataclass(slots=True)
@@ -54,10 +56,24 @@ class _BundleIndex:
     by_full_url: dict[str, Any] = field(default_factory=dict)
     by_type_id: dict[str, Any] = field(default_factory=dict)
     ambiguous: set[str] = field(default_factory=set)
+    versions: dict[str, list[Any]] = field(default_factory=dict)
+
+    def _by_url(self, url: str, version: str) -> Any:
+        """An entry by fullUrl; several entries share it when they are versions."""
+        many = self.versions.get(url)
+        if many is None:
+            return None
+        if version:
+            for r in many:
+                meta = r.get("meta")
+                if isinstance(meta, dict) and meta.get("versionId") == version:
+                    return r
+            return _NOT_FOUND
+        return many[0] if len(many) == 1 else _AMBIGUOUS
 
     def resolve(self, ref: str, here: str | None) -> Any:
-        ref = ref.split("/_history/", 1)[0]
-        got = self.by_full_url.get(ref)
+        ref, _, version = ref.partition("/_history/")
+        got = self._by_url(ref, version)
         if got is not None:
             return got
         if "://" in ref or ref.startswith("urn:"):
@@ -68,10 +84,12 @@ class _BundleIndex:
         if here and "://" in here:
             hm = _REF_RX.fullmatch(here)
             if hm is not None and hm.group("base"):
-                got = self.by_full_url.get(f"{hm.group('base')}/{ref}")
+                got = self._by_url(f"{hm.group('base')}/{ref}", version)
                 if got is not None:
                     return got
         key = f"{m.group('type')}/{m.group('id')}"
+        if version:
+            return None
         if key in self.ambiguous:
             return _AMBIGUOUS
         return self.by_type_id.get(key)
@@ -116,6 +134,7 @@ class Validator:
         self._primitives = self.definitions.primitive_types
         self._resource_types = self.definitions.resource_types
         self._content_ref_cache: dict[tuple[int, str], ElementNode | None] = {}
+        self._conforming: set[tuple[int, str]] = set()
 
     # -- public ------------------------------------------------------------------------
     def validate(
@@ -142,12 +161,23 @@ class Validator:
         skipped = dict(self.invariants.skipped)
         return ValidationReport.from_issues(ctx.issues, skipped_invariants=skipped)
 
-    def conforms(self, resource: Any, profile: str) -> bool:
-        """True when ``resource`` has no errors against ``profile`` (used for slicing)."""
-        ctx = _Ctx(issues=[], silent=True)
-        self._resource(resource, str(resource.get("resourceType", "Resource")), ctx, [profile],
-                       top=False, only_explicit=True)
-        return not any(i.severity in ("error", "fatal") for i in ctx.issues)
+    def conforms(self, resource: Any, profile: str, *, within: Any = None) -> bool:
+        """True when ``resource`` has no errors against ``profile`` (used for slicing and
+        target profiles). ``within`` is the validation context whose Bundle resolves
+        references."""
+        key = (id(resource), profile)
+        if key in self._conforming:
+            return True  # a reference cycle: assume conformance while the check is running
+        self._conforming.add(key)
+        try:
+            ctx = _Ctx(issues=[], silent=True)
+            if isinstance(within, _Ctx):
+                ctx.bundle, ctx.full_url = within.bundle, within.full_url
+            self._resource(resource, str(resource.get("resourceType", "Resource")), ctx,
+                           [profile], top=False, only_explicit=True)
+            return not any(i.severity in ("error", "fatal") for i in ctx.issues)
+        finally:
+            self._conforming.discard(key)
 
     # -- issues ------------------------------------------------------------------------
     @staticmethod
@@ -299,6 +329,7 @@ class Validator:
             fu = entry.get("fullUrl")
             if isinstance(fu, str):
                 idx.by_full_url.setdefault(fu, res)
+                idx.versions.setdefault(fu, []).append(res)
             rt, rid = res.get("resourceType"), res.get("id")
             if isinstance(rt, str) and isinstance(rid, str):
                 key = f"{rt}/{rid}"
@@ -865,9 +896,18 @@ class Validator:
                     self._add(ctx, "error", "invalid", f"{path}.reference",
                               f"Multiple matches in the Bundle for the reference {ref}")
                     resolved = None
+                elif resolved is _NOT_FOUND:
+                    self._add(ctx, "error", "not-found", f"{path}.reference",
+                              f"The Bundle has entries for {ref.split('/_history/')[0]}, but none "
+                              "with the referenced version")
+                    resolved = None
                 elif resolved is None:
                     if ref.startswith(("urn:uuid:", "urn:oid:")):
-                        self._add(ctx, "warning", "not-found", f"{path}.reference",
+                        # a transaction, batch, document or message is processed on its own,
+                        # so a urn: that is not in it can never be resolved
+                        sev: Severity = "error" if ctx.bundle.kind in _URN_MUST_RESOLVE else (
+                            "warning")
+                        self._add(ctx, sev, "not-found", f"{path}.reference",
                                   f"The reference {ref} could not be resolved in the Bundle "
                                   "(urn: references must point to a Bundle entry)")
                     elif ctx.bundle.kind in _BUNDLE_MUST_RESOLVE and "://" not in ref:
@@ -881,6 +921,14 @@ class Validator:
             self._add(ctx, "error", "structure", f"{path}",
                       f"The reference type {declared} does not match the target type "
                       f"{target_type}")
+        if isinstance(resolved, dict) and target_type:
+            profiled = [tp for tp in targets if self.definitions.sd_type(tp) == target_type
+                        and not tp.startswith("http://hl7.org/fhir/StructureDefinition/")
+                        and self.definitions.has(tp)]
+            if profiled and not any(self.conforms(resolved, tp, within=ctx) for tp in profiled):
+                self._add(ctx, "error", "structure", path,
+                          f"The resource referenced does not conform to the target profile "
+                          f"{' or '.join(profiled)}")
         if target_type and not any_ok and target_type not in allowed:
             self._add(ctx, "error", "structure", f"{path}",
                       f"The type '{target_type}' of the reference target is not a valid "
@@ -1030,12 +1078,13 @@ class Validator:
         ctx: _Ctx,
     ) -> bool:
         for dtype, dpath in discs:
-            if not self._disc_match(value, slice_node, dtype, dpath, type_code):
+            if not self._disc_match(value, slice_node, dtype, dpath, type_code, ctx):
                 return False
         return True
 
     def _disc_match(
-        self, value: Any, slice_node: ElementNode, dtype: str, dpath: str, type_code: str
+        self, value: Any, slice_node: ElementNode, dtype: str, dpath: str, type_code: str,
+        ctx: _Ctx,
     ) -> bool:
         steps = _disc_steps(dpath)
         if steps is None:
@@ -1090,7 +1139,7 @@ class Validator:
             for v in vals:
                 if isinstance(v, dict) and "resourceType" in v:
                     for p in profiles:
-                        if self.definitions.has(p) and self.conforms(v, p):
+                        if self.definitions.has(p) and self.conforms(v, p, within=ctx):
                             return True
             return False
         return False
