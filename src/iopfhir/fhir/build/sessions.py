@@ -3,7 +3,8 @@
 Every session has an Appointment (status booked / fulfilled / noshow / cancelled).
 Scheduled and attended sessions also have an Encounter (planned / finished), class
 ``AMB`` or ``VR`` (telehealth); R4 ``Encounter.status`` has no no-show, so no-show and
-cancelled sessions have no Encounter. The facilitator is a participant of type ``PPRF``,
+cancelled sessions have no Encounter. A telehealth session's Appointment carries the
+``delivery-setting`` extension (``telehealth``). The facilitator is a participant of type ``PPRF``,
 attendees of type ``PART``; the patient is an Appointment participant only (R4
 ``Encounter.participant.individual`` cannot be a Patient). The Encounter's period is the
 actual time when recorded, else the planned time.
@@ -24,7 +25,7 @@ from iopfhir.fhir.build._context import (
     code_concept,
     project_concept,
 )
-from iopfhir.fhir.conventions import PROFILE
+from iopfhir.fhir.conventions import EXT, PROFILE
 from iopfhir.terminology import codes
 
 __all__ = ["session_to_fhir"]
@@ -35,6 +36,7 @@ _APPOINTMENT_STATUS: Final = {
     "no-show": "noshow",
     "cancelled": "cancelled",
 }
+_TELEHEALTH: Final = [{"url": EXT.DELIVERY_SETTING, "valueCode": "telehealth"}]
 _ENCOUNTER_STATUS: Final = {"scheduled": "planned", "attended": "finished"}
 _CLASS: Final = {
     setting: {
@@ -59,6 +61,9 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     start, end = session.start.isoformat(), session.end.isoformat()
     appt_url = ctx.local_url("Appointment", "session", session.key)
     appt = ctx.head("Appointment", appt_url, PROFILE.SESSION_APPOINTMENT, linked=True)
+    if session.telehealth:
+        # an Appointment has no class: without this a no-show video session would not say so
+        appt["extension"] = _TELEHEALTH
     appt["identifier"] = [ctx.identifier("session", session.key)]
     appt["status"] = _APPOINTMENT_STATUS[session.status]
     if session.status == "cancelled" and session.cancel_reason:
