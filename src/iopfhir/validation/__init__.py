@@ -19,9 +19,10 @@ This package imports only :mod:`iopfhir.errors` from the rest of iopfhir.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from pathlib import Path as _Path
+from typing import Any as _Any
 
 from .definitions import Definitions, ProfileSource
 from .files import read_resources, validate_file
@@ -30,6 +31,7 @@ from .validator import Validator
 
 __all__ = [
     "Definitions",
+    "ProfileSource",
     "ValidationReport",
     "Validator",
     "read_resources",
@@ -39,8 +41,8 @@ __all__ = [
 
 
 def validate(
-    resource: Mapping[str, Any],
-    profiles: Iterable[ProfileSource] | None = None,
+    resource: _Mapping[str, _Any],
+    profiles: _Iterable[ProfileSource] | None = None,
     *,
     profile: str | list[str] | None = None,
 ) -> ValidationReport:
@@ -57,12 +59,12 @@ def validate(
     sources = list(profiles or ())
     v = Validator(sources)
     wanted: list[str] = [profile] if isinstance(profile, str) else list(profile or ())
-    rt = resource.get("resourceType") if isinstance(resource, Mapping) else None
+    rt = resource.get("resourceType") if isinstance(resource, _Mapping) else None
     for src in sources:
-        url: Any = None
-        if isinstance(src, Mapping):
+        url: _Any = None
+        if isinstance(src, _Mapping):
             url = src.get("url") if src.get("resourceType") == "StructureDefinition" else None
-        elif Path(src).is_file() and str(src).endswith(".json"):
+        elif _Path(src).is_file() and str(src).endswith(".json"):
             url = next((u for u in v.definitions.add(src)), None)
         if isinstance(url, str) and v.definitions.sd_type(url) == rt:
             sd = v.definitions.structure_definition(url) or {}

@@ -180,15 +180,6 @@ class Definitions:
         t = sd.get("type")
         return str(t) if t else None
 
-    def derives_from(self, url: str, ancestor_type: str) -> bool:
-        """True when profile ``url`` constrains type ``ancestor_type`` (or a specialization)."""
-        t = self.sd_type(url)
-        if t is None:
-            return False
-        if t == ancestor_type or ancestor_type in ("Resource", "DomainResource"):
-            return True
-        return False
-
     def extension_url_of(self, profile_url: str) -> str:
         """The url an Extension profile fixes on ``Extension.url`` (normally its own url)."""
         tree = self.tree(profile_url)

@@ -57,11 +57,18 @@ def validate_file(
     validator: Validator | None = None,
     profile: str | list[str] | None = None,
 ) -> ValidationReport:
-    """Validate every resource in a JSON or NDJSON file; NDJSON messages name their line."""
+    """Validate every resource in a JSON or NDJSON file; NDJSON messages name their line.
+
+    ``profile``: canonical url(s) of loaded profiles; each applies to the resources of the
+    type it constrains (so one call can cover an NDJSON file of mixed types).
+    """
     v = validator if validator is not None else Validator()
+    urls = [profile] if isinstance(profile, str) else list(profile or ())
     report = ValidationReport()
     for label, res in read_resources(path):
-        r = v.validate(res, profile=profile)
+        rt = res.get("resourceType") if isinstance(res, dict) else None
+        wanted = [u for u in urls if v.definitions.sd_type(u) == rt]
+        r = v.validate(res, profile=wanted or None)
         if label is not None:
             r = ValidationReport(
                 tuple(_label(i, label) for i in r.issues), r.skipped_invariants

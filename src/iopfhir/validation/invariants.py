@@ -28,9 +28,15 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 from fhirpathpy.parser import parse
 
-__all__ = ["InvariantEngine", "NATIVE_EXPRESSIONS"]
+__all__ = ["NATIVE_EXPRESSIONS", "InvariantEngine"]
 
 _R4_MODEL = models["r4"]
+# fhirpathpy has no annotations on these; typed aliases keep mypy --strict meaningful here
+_parse: Callable[[str], Any] = parse
+_create_node: Callable[[Any, str], Any] = ResourceNode.create_node
+_apply: Callable[[Any, Any, dict[str, Any], Any, dict[str, Any]], Any] = (
+    fhirpathpy.apply_parsed_path
+)
 
 #: R4 core expression text of each invariant implemented natively.
 NATIVE_EXPRESSIONS: dict[str, str] = {
@@ -188,11 +194,9 @@ def _per1(value: Any, env: Mapping[str, Any]) -> bool | None:
     kb = (db.year, db.month, db.day)[:common]
     if ka != kb:
         return ka < kb
-    if pa == pb:
-        return True
-    # different precisions that agree on the common part: FHIRPath gives no answer, and the
-    # HL7 Java validator counts that as a failure
-    return False
+    # same precision: equal; different precisions that agree on the common part: FHIRPath
+    # gives no answer, and the HL7 Java validator counts that as a failure
+    return pa == pb
 
 
 _XHTML_NS = 'xmlns="http://www.w3.org/1999/xhtml"'
@@ -257,7 +261,7 @@ class InvariantEngine:
             if isinstance(ref, str):
                 got = self._resolver(ref)
                 if isinstance(got, dict) and isinstance(got.get("resourceType"), str):
-                    out.append(ResourceNode.create_node(got, got["resourceType"]))
+                    out.append(_create_node(got, got["resourceType"]))
         return out
 
     def native(self, key: str, expression: str) -> Native | None:
@@ -293,7 +297,7 @@ class InvariantEngine:
                 self.skipped.setdefault(key, reason)
                 return None
             try:
-                parsed = parse(_fhir_type_names(expression))
+                parsed = _parse(_fhir_type_names(expression))
             except Exception as exc:  # fhirpathpy raises bare exceptions on syntax errors
                 self._broken[expression] = f"cannot parse ({exc.__class__.__name__})"
                 self.skipped.setdefault(key, self._broken[expression])
@@ -302,11 +306,9 @@ class InvariantEngine:
         try:
             node: Any = value
             if not (isinstance(value, dict) and "resourceType" in value):
-                node = ResourceNode.create_node(value, model_path)
+                node = _create_node(value, model_path)
             self._resolver = resolver
-            result = fhirpathpy.apply_parsed_path(
-                node, parsed, dict(env), _R4_MODEL, self._options
-            )
+            result = _apply(node, parsed, dict(env), _R4_MODEL, self._options)
         except Exception as exc:  # unsupported function or engine limitation
             msg = str(exc)
             reason = (

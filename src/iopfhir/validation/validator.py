@@ -843,14 +843,15 @@ class Validator:
                 return  # fhirpath / extension contexts: not judged here
             if expr in ("Element", "Resource", "DomainResource", "BackboneElement"):
                 return
-            if expr == where or expr == resource_type and "." not in where:
+            if expr == where or (expr == resource_type and "." not in where):
                 return
             head = expr.split(".", 1)[0]
-            if head in self._type_names or head[:1].islower():
-                # a datatype context (HumanName.family, string...): we do not track the
-                # datatype of every element, so only the element name is compared
-                if "." not in expr or where.endswith("." + expr.split(".", 1)[1]):
-                    return
+            # a datatype context (HumanName.family, string...): we do not track the datatype
+            # of every element, so only the element name is compared
+            if (head in self._type_names or head[:1].islower()) and (
+                "." not in expr or where.endswith("." + expr.split(".", 1)[1])
+            ):
+                return
             if expr.split(".")[0] == resource_type and "." in expr and where.endswith(
                 expr.split(".", 1)[1]
             ):
@@ -1286,7 +1287,7 @@ def _matches(value: Any, pattern: Any, *, exact: bool) -> bool:
 def _describe(v: Any, type_code: str | None = None) -> str:
     """A short rendering of a fixed/pattern value: codes and urls only."""
     if isinstance(v, dict):
-        codings = v.get("coding") if isinstance(v.get("coding"), list) else (
+        codings: list[Any] = v["coding"] if isinstance(v.get("coding"), list) else (
             [v] if "code" in v or "system" in v else []
         )
         parts = [f"{c.get('system', '')}#{c.get('code', '')}" for c in codings
@@ -1375,10 +1376,11 @@ def _actual_choice_type(value: Any, steps: Sequence[str]) -> str | None:
     for p in parent:
         if isinstance(p, dict):
             for k in p:
+                k = str(k)
                 if k.startswith(last) and len(k) > len(last) and k[len(last)].isupper():
                     t = k[len(last):]
-                    return t if t[0].isupper() and t not in ("String", "Boolean") else (
-                        t[0].lower() + t[1:])
+                    low = t[0].lower() + t[1:]
+                    return low if low in _PRIMITIVE_NAMES else t
     return None
 
 
@@ -1387,7 +1389,7 @@ def _codes_of(v: Any) -> list[tuple[str | None, str]]:
         return [(None, v)]
     if not isinstance(v, dict):
         return []
-    codings = v.get("coding") if isinstance(v.get("coding"), list) else [v]
+    codings: list[Any] = v["coding"] if isinstance(v.get("coding"), list) else [v]
     out: list[tuple[str | None, str]] = []
     for c in codings:
         if isinstance(c, dict) and isinstance(c.get("code"), str):
@@ -1395,6 +1397,12 @@ def _codes_of(v: Any) -> list[tuple[str | None, str]]:
             out.append((s if isinstance(s, str) else None, c["code"]))
     return out
 
+
+_PRIMITIVE_NAMES = frozenset({
+    "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id",
+    "instant", "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt",
+    "uri", "url", "uuid", "xhtml",
+})
 
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
