@@ -1,0 +1,261 @@
+"""Validation throughput: iopfhir.validation beside Python ``jsonschema`` (R4 JSON schema).
+
+Usage::
+
+    IOPFHIR_CORPUS=../shared/corpus python benchmarks/bench_validate.py [-n 2000] [--no-profile]
+
+Generates a realistic mix of IOP resources (CarePlan, Encounter, Observation with PHQ-9 items,
+QuestionnaireResponse, Goal, Condition), claims the matching US Core 9.0.0 profiles when the
+corpus is available, and prints resources/s for
+
+* our validator (base R4 + the claimed profiles, invariants on),
+* jsonschema against ``corpus/spec/fhir.schema.r4-4.0.1.json`` (each resource against its own
+  definition), on the same resources in the same run.
+
+:func:`run_benchmark` takes any iterable of resources (later: the project's synthetic cohort).
+No assertions on time: figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from iopfhir.validation import Validator
+
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
+PROFILE_FOR = {
+    "CarePlan": US_CORE + "us-core-careplan",
+    "Encounter": US_CORE + "us-core-encounter",
+    "Observation": US_CORE + "us-core-observation-screening-assessment",
+    "Goal": US_CORE + "us-core-goal",
+    "Condition": US_CORE + "us-core-condition-problems-health-concerns",
+}
+PHQ9_ITEMS = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
+              "44253-3", "44260-8"]
+ANSWERS = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"]
+
+
+def _day(rng: random.Random) -> str:
+    return f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+
+def _ref(kind: str, i: int) -> dict[str, str]:
+    return {"reference": f"{kind}/{kind.lower()}-{i}"}
+
+
+def make_resources(n: int, *, seed: int = 7, claim_profiles: bool = True) -> list[dict[str, Any]]:
+    """A mix of typical IOP resources (no real patient data)."""
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    makers = [_careplan, _encounter, _observation, _observation, _qr, _goal, _condition]
+    for i in range(n):
+        res = makers[i % len(makers)](rng, i)
+        profile = PROFILE_FOR.get(res["resourceType"])
+        if claim_profiles and profile:
+            res["meta"] = {"profile": [profile]}
+        out.append(res)
+    return out
+
+
+def _text() -> dict[str, str]:
+    return {"status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">IOP record</div>'}
+
+
+def _careplan(rng: random.Random, i: int) -> dict[str, Any]:
+    start = _day(rng)
+    return {
+        "resourceType": "CarePlan", "id": f"cp-{i}", "text": _text(),
+        "status": "active", "intent": "plan",
+        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
+                                  "code": "assess-plan"}]}],
+        "subject": _ref("Patient", i % 50), "period": {"start": start},
+        "careTeam": [_ref("CareTeam", i % 10)],
+        "addresses": [_ref("Condition", i)], "goal": [_ref("Goal", i)],
+        "activity": [
+            {"detail": {"kind": "Appointment",
+                        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt",
+                                             "code": code}]},
+                        "status": rng.choice(["scheduled", "in-progress", "completed"]),
+                        "scheduledTiming": {"repeat": {"frequency": 3, "period": 1,
+                                                       "periodUnit": "wk",
+                                                       "duration": 3, "durationUnit": "h"}},
+                        "performer": [_ref("Practitioner", i % 7)]}}
+            for code in ("90853", "90834", "90847")
+        ],
+    }
+
+
+def _encounter(rng: random.Random, i: int) -> dict[str, Any]:
+    day = _day(rng)
+    virtual = rng.random() < 0.3
+    return {
+        "resourceType": "Encounter", "id": f"enc-{i}", "text": _text(),
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                  "code": "VR" if virtual else "AMB"},
+        "type": [{"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90853"}],
+                  "text": "group psychotherapy"}],
+        "subject": _ref("Patient", i % 50),
+        "participant": [{"individual": _ref("Practitioner", i % 7)}],
+        "period": {"start": f"{day}T09:00:00Z", "end": f"{day}T12:00:00Z"},
+        "episodeOfCare": [_ref("EpisodeOfCare", i % 50)],
+        "identifier": [{"system": "http://example.org/iop/session", "value": f"s-{i}"}],
+    }
+
+
+def _observation(rng: random.Random, i: int) -> dict[str, Any]:
+    items = [rng.randint(0, 3) for _ in PHQ9_ITEMS]
+    return {
+        "resourceType": "Observation", "id": f"obs-{i}", "text": _text(),
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "survey"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}],
+                 "text": "PHQ-9"},
+        "subject": _ref("Patient", i % 50),
+        "effectiveDateTime": f"{_day(rng)}T10:30:00-05:00",
+        "performer": [_ref("Practitioner", i % 7)],
+        "derivedFrom": [_ref("QuestionnaireResponse", i)],
+        "component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+             "valueCodeableConcept": {"coding": [{"system": "http://loinc.org",
+                                                  "code": ANSWERS[v]}]}}
+            for code, v in zip(PHQ9_ITEMS, items, strict=True)
+        ] + [{"code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+              "valueInteger": sum(items)}],
+    }
+
+
+def _qr(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "resourceType": "QuestionnaireResponse", "id": f"qr-{i}", "text": _text(),
+        "questionnaire": "http://example.org/iop/Questionnaire/phq-9",
+        "status": "completed", "subject": _ref("Patient", i % 50),
+        "authored": f"{_day(rng)}T10:30:00Z",
+        "item": [{"linkId": code, "answer": [{"valueCoding": {
+            "system": "http://loinc.org", "code": rng.choice(ANSWERS)}}]}
+            for code in PHQ9_ITEMS],
+    }
+
+
+def _goal(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Goal", "id": f"goal-{i}", "text": _text(),
+        "lifecycleStatus": "active",
+        "achievementStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/goal-achievement",
+            "code": "improving"}]},
+        "description": {"text": "PHQ-9 below 5"},
+        "subject": _ref("Patient", i % 50),
+        "target": [{"measure": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+                    "detailQuantity": {"value": 5, "comparator": "<",
+                                       "system": "http://unitsofmeasure.org",
+                                       "code": "{score}"},
+                    "dueDate": _day(rng)}],
+    }
+
+
+def _condition(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition", "id": f"cond-{i}", "text": _text(),
+        "clinicalStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+            "code": "active"}]},
+        "verificationStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            "code": "confirmed"}]},
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+            "code": "problem-list-item"}]}],
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm",
+                             "code": rng.choice(["F33.1", "F41.1", "F10.20"])}]},
+        "subject": _ref("Patient", i % 50),
+        "onsetDateTime": _day(rng),
+        "recordedDate": _day(rng),
+    }
+
+
+def run_benchmark(
+    resources: Iterable[dict[str, Any]],
+    *,
+    validator: Validator,
+    schema_path: Path | None,
+    repeat: int = 1,
+) -> dict[str, float]:
+    """Validate ``resources`` with both validators; returns resources/s per validator."""
+    items = list(resources)
+    results: dict[str, float] = {}
+    # warm-up: compile profiles and FHIRPath expressions once
+    for res in items[:50]:
+        validator.validate(res)
+    errors = 0
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        for res in items:
+            errors += len(validator.validate(res).errors)
+    dt = time.perf_counter() - t0
+    results["iopfhir"] = len(items) * repeat / dt
+    results["iopfhir_errors"] = errors
+    if schema_path is not None and schema_path.is_file():
+        import jsonschema
+
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        checkers: dict[str, Any] = {}
+
+        def checker(rt: str) -> Any:
+            if rt not in checkers:
+                sub = {k: v for k, v in schema.items() if k not in ("oneOf", "discriminator")}
+                sub["$ref"] = f"#/definitions/{rt}"
+                checkers[rt] = jsonschema.Draft6Validator(sub)
+            return checkers[rt]
+
+        for res in items[:50]:
+            checker(res["resourceType"]).is_valid(res)
+        bad = 0
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            for res in items:
+                bad += 0 if checker(res["resourceType"]).is_valid(res) else 1
+        dt = time.perf_counter() - t0
+        results["jsonschema"] = len(items) * repeat / dt
+        results["jsonschema_invalid"] = bad
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="validation throughput")
+    p.add_argument("-n", type=int, default=2000, help="number of resources")
+    p.add_argument("--no-profile", action="store_true", help="base R4 only")
+    args = p.parse_args(argv)
+    corpus = Path(os.environ.get("IOPFHIR_CORPUS", "../shared/corpus"))
+    us_core = corpus / "ig-definitions" / "us-core-9.0.0"
+    use_profiles = not args.no_profile and us_core.is_dir()
+    validator = Validator([us_core] if use_profiles else [])
+    resources = make_resources(args.n, claim_profiles=use_profiles)
+    mix: dict[str, int] = {}
+    for r in resources:
+        mix[r["resourceType"]] = mix.get(r["resourceType"], 0) + 1
+    print(f"{len(resources)} resources: {mix}")
+    print(f"profiles: {'US Core 9.0.0 (claimed in meta.profile)' if use_profiles else 'none'}")
+    res = run_benchmark(resources, validator=validator,
+                        schema_path=corpus / "spec" / "fhir.schema.r4-4.0.1.json")
+    print(f"iopfhir.validation : {res['iopfhir']:8.0f} resources/s "
+          f"({int(res['iopfhir_errors'])} errors found)")
+    if "jsonschema" in res:
+        print(f"jsonschema (R4)    : {res['jsonschema']:8.0f} resources/s "
+              f"({int(res['jsonschema_invalid'])} invalid)")
+    else:
+        print("jsonschema (R4)    : skipped (schema not found; set IOPFHIR_CORPUS)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
