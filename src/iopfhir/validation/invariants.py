@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import fhirpathpy
+import orjson
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 from fhirpathpy.parser import parse
@@ -60,9 +61,32 @@ NATIVE_EXPRESSIONS: dict[str, str] = {
     "per-1": "start.hasValue().not() or end.hasValue().not() or (start <= end)",
     "txt-1": "htmlChecks()",
     "txt-2": "htmlChecks()",
+    "obs-7": (
+        "value.empty() or component.code.where(coding.intersect(%resource.code.coding)"
+        ".exists()).empty()"
+    ),
+    "con-3": (
+        "clinicalStatus.exists() or verificationStatus.coding.where(system='http://terminology"
+        ".hl7.org/CodeSystem/condition-ver-status' and code = 'entered-in-error').exists() or "
+        "category.select($this='problem-list-item').empty()"
+    ),
+    "con-4": (
+        "abatement.empty() or clinicalStatus.coding.where(system='http://terminology.hl7.org/"
+        "CodeSystem/condition-clinical' and (code='resolved' or code='remission' or "
+        "code='inactive')).exists()"
+    ),
+    "con-5": (
+        "verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/"
+        "condition-ver-status' and code='entered-in-error').empty() or clinicalStatus.empty()"
+    ),
 }
 
+_VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+_CLIN = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
 Native = Callable[[Any, Mapping[str, Any]], bool | None]
+_MEMO_MAX_BYTES = 2048
+_MEMO_SIZE = 50_000
 
 
 def _all_strings(value: Any, out: set[str]) -> None:
@@ -210,7 +234,58 @@ def _txt(value: Any, env: Mapping[str, Any]) -> bool:
     return s.startswith("<div") and _XHTML_NS in s[: s.find(">") + 1]
 
 
+def _codings(cc: Any) -> list[Any]:
+    c = cc.get("coding") if isinstance(cc, dict) else None
+    return [x for x in c if isinstance(x, dict)] if isinstance(c, list) else []
+
+
+def _has_coding(cc: Any, system: str, codes: tuple[str, ...]) -> bool:
+    return any(c.get("system") == system and c.get("code") in codes for c in _codings(cc))
+
+
+def _has_choice(value: dict[str, Any], name: str) -> bool:
+    n = len(name)
+    return any(len(k) > n and k.startswith(name) and k[n].isupper() for k in value)
+
+
+def _obs7(value: Any, env: Mapping[str, Any]) -> bool:
+    if not isinstance(value, dict) or not _has_choice(value, "value"):
+        return True
+    own = _codings(value.get("code"))
+    for comp in value.get("component", ()) or ():
+        if isinstance(comp, dict) and any(c in own for c in _codings(comp.get("code"))):
+            return False
+    return True
+
+
+def _con3(value: Any, env: Mapping[str, Any]) -> bool:
+    if not isinstance(value, dict) or "clinicalStatus" in value:
+        return True
+    if _has_coding(value.get("verificationStatus"), _VER, ("entered-in-error",)):
+        return True
+    # select() keeps one (false) result per category, so this part holds only without one
+    return not value.get("category")
+
+
+def _con4(value: Any, env: Mapping[str, Any]) -> bool:
+    if not isinstance(value, dict) or not _has_choice(value, "abatement"):
+        return True
+    return _has_coding(value.get("clinicalStatus"), _CLIN, ("resolved", "remission", "inactive"))
+
+
+def _con5(value: Any, env: Mapping[str, Any]) -> bool:
+    if not isinstance(value, dict):
+        return True
+    if not _has_coding(value.get("verificationStatus"), _VER, ("entered-in-error",)):
+        return True
+    return "clinicalStatus" not in value
+
+
 _NATIVE: dict[str, Native] = {
+    "obs-7": _obs7,
+    "con-3": _con3,
+    "con-4": _con4,
+    "con-5": _con5,
     "ele-1": _ele1,
     "ext-1": _ext1,
     "dom-2": _dom2,
@@ -222,6 +297,151 @@ _NATIVE: dict[str, Native] = {
     "per-1": _per1,
     "txt-1": _txt,
 }
+
+
+# -- a fast path for the most common invariant shape ----------------------------------------
+# Boolean combinations (and / or / implies, parentheses, .not()) of ``path.exists()`` and
+# ``path.empty()`` where ``path`` is a dotted list of element names: tim-1, cpl-3, obs-6,
+# qrs-1, qty-3, us-core-2... They are compiled to Python closures over the JSON; anything
+# else goes to fhirpathpy.
+_TOKEN_RX = re.compile(r"\s*(\(|\)|\.not\(\)|and\b|or\b|implies\b|"
+                       r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.(?:exists|empty)\(\))")
+
+Tri = Callable[[Any], "bool | None"]
+
+
+def _path_values(value: Any, steps: tuple[str, ...]) -> bool:
+    """True when ``steps`` selects at least one value in ``value``."""
+    current = [value]
+    for step in steps:
+        nxt: list[Any] = []
+        for v in current:
+            if not isinstance(v, dict):
+                continue
+            got = v.get(step)
+            if got is None:
+                n = len(step)
+                for k, kv in v.items():
+                    if len(k) > n and k.startswith(step) and k[n].isupper():
+                        got = kv
+                        break
+                if got is None and ("_" + step) in v:
+                    got = v["_" + step]
+            if got is None:
+                continue
+            if isinstance(got, list):
+                nxt.extend(x for x in got if x is not None)
+            else:
+                nxt.append(got)
+        if not nxt:
+            return False
+        current = nxt
+    return True
+
+
+def compile_simple(expression: str) -> Tri | None:
+    """Compile the simple exists/empty shape; None when the expression is anything else."""
+    pos = 0
+    tokens: list[str] = []
+    text = expression.strip()
+    while pos < len(text):
+        m = _TOKEN_RX.match(text, pos)
+        if m is None:
+            return None
+        tokens.append(m.group(1))
+        pos = m.end()
+    i = 0
+
+    def peek() -> str | None:
+        return tokens[i] if i < len(tokens) else None
+
+    def atom() -> Tri | None:
+        nonlocal i
+        t = peek()
+        if t is None:
+            return None
+        i += 1
+        fn: Tri | None
+        if t == "(":
+            fn = expr()
+            if fn is None or peek() != ")":
+                return None
+            i += 1
+        elif t.endswith((".exists()", ".empty()")):
+            path, _, op = t.rpartition(".")
+            steps = tuple(path.split("."))
+            if op == "exists()":
+                def fn(v: Any, steps: tuple[str, ...] = steps) -> bool | None:
+                    return _path_values(v, steps)
+            else:
+                def fn(v: Any, steps: tuple[str, ...] = steps) -> bool | None:
+                    return not _path_values(v, steps)
+        else:
+            return None
+        while peek() == ".not()":
+            i += 1
+            inner = fn
+
+            def fn(v: Any, inner: Tri = inner) -> bool | None:
+                r = inner(v)
+                return None if r is None else not r
+        return fn
+
+    def conj() -> Tri | None:
+        nonlocal i
+        left = atom()
+        while left is not None and peek() == "and":
+            i += 1
+            right = atom()
+            if right is None:
+                return None
+            left = _and(left, right)
+        return left
+
+    def expr() -> Tri | None:
+        nonlocal i
+        left = conj()
+        while left is not None and peek() in ("or", "implies"):
+            op = peek()
+            i += 1
+            right = conj()
+            if right is None:
+                return None
+            left = _or(left, right) if op == "or" else _implies(left, right)
+        return left
+
+    result = expr()
+    return result if result is not None and i == len(tokens) else None
+
+
+def _and(a: Tri, b: Tri) -> Tri:
+    def f(v: Any) -> bool | None:
+        x, y = a(v), b(v)
+        if x is False or y is False:
+            return False
+        return None if x is None or y is None else True
+    return f
+
+
+def _or(a: Tri, b: Tri) -> Tri:
+    def f(v: Any) -> bool | None:
+        x, y = a(v), b(v)
+        if x is True or y is True:
+            return True
+        return None if x is None or y is None else False
+    return f
+
+
+def _implies(a: Tri, b: Tri) -> Tri:
+    def f(v: Any) -> bool | None:
+        x = a(v)
+        if x is False:
+            return True
+        y = b(v)
+        if y is True:
+            return True
+        return None if x is None or y is None else False
+    return f
 
 
 def _has_value(inputs: list[Any]) -> list[bool]:
@@ -239,6 +459,9 @@ class InvariantEngine:
 
     def __init__(self) -> None:
         self._compiled: dict[str, Any] = {}
+        self._simple: dict[str, Tri | None] = {}
+        # results of context-free expressions on small values, keyed by content
+        self._memo: dict[tuple[str, str, bytes], bool | None] = {}
         self._broken: dict[str, str] = {}
         #: invariant key -> why it was not evaluated
         self.skipped: dict[str, str] = {}
@@ -284,6 +507,11 @@ class InvariantEngine:
         fn = self.native(key, expression)
         if fn is not None:
             return fn(value, env)
+        if expression not in self._simple:
+            self._simple[expression] = compile_simple(expression)
+        simple = self._simple[expression]
+        if simple is not None:
+            return simple(value)
         if expression in self._broken:
             self.skipped.setdefault(key, self._broken[expression])
             return None
@@ -303,6 +531,16 @@ class InvariantEngine:
                 self.skipped.setdefault(key, self._broken[expression])
                 return None
             self._compiled[expression] = parsed
+        memo_key: tuple[str, str, bytes] | None = None
+        if "%" not in expression and "resolve" not in expression:
+            try:
+                dumped = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            except TypeError:
+                dumped = b""
+            if dumped and len(dumped) <= _MEMO_MAX_BYTES:
+                memo_key = (expression, model_path, dumped)
+                if memo_key in self._memo:
+                    return self._memo[memo_key]
         try:
             node: Any = value
             if not (isinstance(value, dict) and "resourceType" in value):
@@ -319,7 +557,12 @@ class InvariantEngine:
             return None
         finally:
             self._resolver = None
-        return _truth(result)
+        verdict = _truth(result)
+        if memo_key is not None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[memo_key] = verdict
+        return verdict
 
 
 def _no_trace(*_args: Any) -> None:

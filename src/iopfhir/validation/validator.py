@@ -994,16 +994,20 @@ class Validator:
         skip: Sequence[Any] = (),
         primitive: bool = False,
     ) -> None:
-        if not self.check_invariants:
+        if not self.check_invariants or not node.constraints:
             return
-        skip_keys = {c.key for c in skip}
+        if skip:
+            skip_keys = {c.key for c in skip}
+            todo = [c for c in node.constraints if c.key not in skip_keys and c.key != "ele-1"]
+        else:
+            todo = [c for c in node.constraints if c.key != "ele-1"]
+        if not todo:
+            return
         env = {"resource": ctx.resource, "rootResource": ctx.root_resource,
                "context": value}
         mpath = model_path.replace("[x]", "")
         resolver = self._resolver_for(ctx)
-        for c in node.constraints:
-            if c.key in skip_keys or c.key == "ele-1":
-                continue
+        for c in todo:
             ok = self.invariants.evaluate(c.key, c.expression, value, mpath, env, resolver)
             if ok is False:
                 severity: Severity = "error" if c.severity == "error" else "warning"
