@@ -13,6 +13,7 @@ organization with the first.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -430,6 +431,12 @@ def make_rich_episode(part2: bool = False) -> Episode:
         phone="+1-555-0142",
     )
     return _rich("ep-1", patient, part2=False)
+
+
+@pytest.fixture(scope="session")
+def make_rich() -> Callable[..., Episode]:
+    """The factory of the rich episodes (a fresh, equal object on every call)."""
+    return make_rich_episode
 
 
 @pytest.fixture(scope="session")

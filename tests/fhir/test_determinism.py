@@ -3,9 +3,8 @@ across separately built but equal episode objects; no clock, no random ids."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-
-from conftest import make_rich_episode
 
 from iopfhir.domain import Episode
 from iopfhir.fhir.bundle import collection_bundle, dumps, transaction_bundle
@@ -20,9 +19,11 @@ def test_collection_bytes_identical(all_episodes: list[Episode]) -> None:
     assert dumps(collection_bundle(all_episodes)) == dumps(collection_bundle(all_episodes))
 
 
-def test_equal_episodes_built_separately_give_identical_bytes() -> None:
-    first = dumps(transaction_bundle([make_rich_episode(), make_rich_episode(part2=True)]))
-    second = dumps(transaction_bundle([make_rich_episode(), make_rich_episode(part2=True)]))
+def test_equal_episodes_built_separately_give_identical_bytes(
+    make_rich: Callable[..., Episode],
+) -> None:
+    first = dumps(transaction_bundle([make_rich(), make_rich(part2=True)]))
+    second = dumps(transaction_bundle([make_rich(), make_rich(part2=True)]))
     assert first == second
 
 
