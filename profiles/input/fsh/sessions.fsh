@@ -6,6 +6,8 @@ Description: "One scheduled program session (or a booked aftercare appointment):
 * ^status = #active
 * ^experimental = false
 * insert IopIdentifiers
+* extension contains DeliverySetting named deliverySetting 0..1 MS
+* extension[deliverySetting] ^short = "telehealth for a session by video or phone"
 * status MS
 * cancelationReason MS
 * serviceType MS
