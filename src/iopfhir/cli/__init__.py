@@ -1,0 +1,71 @@
+"""The ``iopfhir`` command line.
+
+Each subcommand lives in its own module with ``register(subparsers)`` (adds the parser and
+``set_defaults(func=run)``) and ``run(args) -> int``. Exit codes: 0 success, 2 bad input
+(the message names the file and path), 1 any other failure. Errors are printed as one line
+on stderr without a traceback; they never contain patient data or credentials.
+
+The CLI is the top of the import graph: nothing in the package imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from iopfhir import __version__
+from iopfhir.errors import InputError, IopFhirError
+
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
+#: Subcommand modules, in the order ``--help`` lists them.
+SUBCOMMANDS = ("convert", "import_", "validate", "synth", "sync", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="iopfhir",
+        description="Intensive outpatient program (IOP) care as FHIR R4: convert, import, "
+        "validate, synthesize, push and pull.",
+    )
+    parser.add_argument("--version", action="version", version=f"iopfhir {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"iopfhir.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"iopfhir.cli.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        code: int = args.func(args)
+    except InputError as exc:
+        print(f"iopfhir: error: {exc}", file=sys.stderr)
+        return 2
+    except IopFhirError as exc:
+        print(f"iopfhir: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("iopfhir: interrupted", file=sys.stderr)
+        return 1
+    return code
