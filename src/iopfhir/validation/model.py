@@ -218,6 +218,21 @@ def _parse_max(value: Any) -> int | None:
     return int(value)
 
 
+FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+
+
+def _type_code(t: Mapping[str, Any]) -> str:
+    """A type's code; FHIRPath system types (``http://hl7.org/fhirpath/System.String``) carry
+    the FHIR type in a structuredefinition-fhir-type extension (``string``, ``id``, ``uri``)."""
+    code = str(t.get("code"))
+    for ext in t.get("extension") or ():
+        if isinstance(ext, Mapping) and ext.get("url") == FHIR_TYPE_EXT:
+            value = ext.get("valueUrl") or ext.get("valueUri") or ext.get("valueString")
+            if isinstance(value, str) and value:
+                return value
+    return code
+
+
 def _merge_element(node: ElementNode, e: Mapping[str, Any], source: str, *, base: bool) -> None:
     """Apply one ElementDefinition's facts to ``node``."""
     if "min" in e:
@@ -232,7 +247,7 @@ def _merge_element(node: ElementNode, e: Mapping[str, Any], source: str, *, base
     if e.get("type"):
         node.types = tuple(
             TypeRef(
-                str(t.get("code")),
+                _type_code(t),
                 tuple(t.get("profile") or ()),
                 tuple(t.get("targetProfile") or ()),
             )
