@@ -65,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IopFhirError as exc:
         print(f"iopfhir: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader went away (``| head``): not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("iopfhir: interrupted", file=sys.stderr)
         return 1

@@ -31,14 +31,22 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON or NDJSON files")
     p.add_argument(
-        "--profile", action="append", default=[], metavar="URL-OR-FILE",
+        "--profile",
+        action="append",
+        default=[],
+        metavar="URL-OR-FILE",
         help="a profile to validate against: a canonical url of a loaded profile, or a "
         "StructureDefinition file, a folder or a package tarball to load (repeatable); files "
         "given here are also checked against every loaded profile of the resource's type",
     )
-    p.add_argument("--load", action="append", default=[], metavar="PATH",
-                   help="load conformance resources (folder, file, .tgz) without enforcing "
-                   "them; resources claiming them in meta.profile are checked")
+    p.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="load conformance resources (folder, file, .tgz) without enforcing "
+        "them; resources claiming them in meta.profile are checked",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
     return p

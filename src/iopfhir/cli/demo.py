@@ -1,0 +1,213 @@
+"""``iopfhir demo``: the whole job end to end on the packaged example episode.
+
+1. load the mental-health IOP example (an episode file, checked against the input schema);
+2. convert it to a FHIR R4 transaction Bundle;
+3. validate every resource against R4 and the project's profiles;
+4. read the Bundle back and show that the episode round-tripped, and what it holds;
+5. when a local FHIR server can be started (``pip install iopfhir[server]``) or
+   ``--server URL`` is given: push it, push it again (zero writes), pull it back by the
+   patient's identifier, and show that it round-tripped through the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+from iopfhir.domain import Episode
+from iopfhir.domain.files import parse_episodes, read_structured
+from iopfhir.errors import IopFhirError
+from iopfhir.fhir.bundle import dumps, transaction_bundle
+from iopfhir.fhir.read import read_fhir
+from iopfhir.fhir.summary import summarize
+
+__all__ = ["register", "run"]
+
+EXAMPLE = "mental-health-iop.yaml"
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``demo``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "demo",
+        help="run the whole job on the example episode",
+        description="Convert the example IOP episode to FHIR, validate it, read it back; "
+        "then push it to a local FHIR server twice, pull it back and compare.",
+    )
+    p.add_argument("--episode", metavar="FILE", help="an episode file instead of the example")
+    p.add_argument("--server", metavar="URL", help="use this FHIR server instead of starting one")
+    p.add_argument("--offline", action="store_true", help="skip the server part")
+    p.add_argument("-o", "--output", metavar="FILE", help="also write the Bundle here")
+    p.set_defaults(func=run)
+    return p
+
+
+def _load(path: str | None) -> Episode:
+    if path:
+        episodes = parse_episodes(read_structured(Path(path)), source=path)
+    else:
+        ref = resources.files("iopfhir").joinpath(f"examples/{EXAMPLE}")
+        with resources.as_file(ref) as file:
+            episodes = parse_episodes(read_structured(file), source=EXAMPLE)
+    return episodes[0]
+
+
+def _describe(episode: Episode, out: TextIO) -> None:
+    program = episode.program
+    print(
+        f"  program     {program.name if program else '-'} ({program.type if program else '-'})"
+        f", status {episode.status}",
+        file=out,
+    )
+    print(
+        f"  team        {sum(len(t.members) for t in episode.teams)} members; "
+        f"{len(episode.diagnoses)} diagnoses; {len(episode.care_plans)} care plans "
+        f"({', '.join(p.kind for p in episode.care_plans)})",
+        file=out,
+    )
+    by_status: dict[str, int] = {}
+    for s in episode.sessions:
+        by_status[s.status] = by_status.get(s.status, 0) + 1
+    tele = sum(1 for s in episode.sessions if s.telehealth)
+    print(
+        f"  sessions    {len(episode.sessions)} ("
+        + ", ".join(f"{n} {k}" for k, n in by_status.items())
+        + f"; {tele} by telehealth)",
+        file=out,
+    )
+    weeks = episode.weekly_hours()
+    short = [w for w in weeks if w.below_minimum]
+    if weeks:
+        print(
+            f"  intensity   {len(short)} of {len(weeks)} weeks under the program minimum"
+            + (": " + ", ".join(f"{w.week_start} {w.hours} h" for w in short) if short else ""),
+            file=out,
+        )
+    series: dict[str, list[tuple[str, int, str]]] = {}
+    for m in sorted(episode.measures, key=lambda m: m.date):
+        if m.score is not None:
+            series.setdefault(m.instrument, []).append(
+                (m.date.date().isoformat(), m.score, m.band or "")
+            )
+    for inst, points in series.items():
+        trend = " -> ".join(f"{score} ({band})" for _, score, band in points)
+        first, last = points[0][1], points[-1][1]
+        notes = []
+        if inst in ("phq-9", "gad-7") and first > 0 and last <= first / 2:
+            notes.append("response")
+        if inst in ("phq-9", "gad-7") and last < 5:
+            notes.append("remission")
+        flags = sorted({f for m in episode.measures if m.instrument == inst for f in m.flags})
+        if flags:
+            notes.append("safety flags: " + ", ".join(flags))
+        extra = f"  [{'; '.join(notes)}]" if notes else ""
+        print(f"  {inst:<11} {trend}{extra}", file=out)
+
+
+@contextmanager
+def _no_server() -> Iterator[str | None]:
+    yield None
+
+
+def _server(args: argparse.Namespace, out: TextIO) -> AbstractContextManager[str | None]:
+    if args.offline:
+        return _no_server()
+    if args.server:
+        return _given(args.server)
+    try:
+        from iopfhir.sync.localserver import local_server
+    except ImportError:
+        print("5. server     skipped: install iopfhir[server] to run a local FHIR server", file=out)
+        return _no_server()
+    try:
+        return local_server()
+    except IopFhirError as exc:
+        print(f"5. server     skipped: {exc}", file=out)
+        return _no_server()
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str | None]:
+    yield url
+
+
+def _sync(base: str, episode: Episode, out: TextIO) -> int:
+    from iopfhir.client import FhirClient
+    from iopfhir.sync import pull, push
+
+    with FhirClient(base) as client:
+        first = push(client, [episode])
+        print(f"5. push       {json.dumps(first.summary())}", file=out)
+        second = push(client, [episode])
+        print(f"6. push again {json.dumps(second.summary())}", file=out)
+        ident = episode.patient.identifiers[0]
+        pulled = pull(client, (ident.system, ident.value))
+    same = pulled.episodes == [episode]
+    print(f"7. pull       {json.dumps(summarize(pulled))}", file=out)
+    print(f"   round trip through the server: {'identical' if same else 'DIFFERENT'}", file=out)
+    writes = second.summary()
+    ok = same and writes["created"] == 0 and writes["updated"] == 0 and writes["failed"] == 0
+    return 0 if ok else 1
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run the demo; returns 0 when every step did what it should."""
+    out = out or sys.stdout
+    episode = _load(args.episode)
+    print(
+        f"1. loaded     episode {episode.key} from {args.episode or 'the packaged example'}",
+        file=out,
+    )
+    bundle = transaction_bundle([episode])
+    data = dumps(bundle)
+    if args.output:
+        Path(args.output).write_bytes(data)
+    types: dict[str, int] = {}
+    for entry in bundle["entry"]:
+        rtype = entry["resource"]["resourceType"]
+        types[rtype] = types.get(rtype, 0) + 1
+    print(
+        f"2. converted  {len(bundle['entry'])} resources, {len(data):,} bytes: "
+        + ", ".join(f"{t} {n}" for t, n in sorted(types.items())),
+        file=out,
+    )
+    errors = _validate(bundle, out)
+    back = read_fhir(data)
+    same = back.episodes == [episode]
+    print(f"4. read back  {json.dumps(summarize(back))}", file=out)
+    print(f"   round trip: {'identical' if same else 'DIFFERENT'}", file=out)
+    _describe(episode, out)
+    status = 0 if same and errors == 0 else 1
+    with _server(args, out) as base:
+        if base is not None:
+            status = max(status, _sync(base, episode, out))
+    return status
+
+
+def _validate(bundle: dict[str, Any], out: TextIO) -> int:
+    from iopfhir.validation import Validator
+
+    validator = _iop_validator(Validator)
+    errors = warnings = 0
+    report = validator.validate(bundle)
+    errors = len(report.errors)
+    warnings = len(report.warnings)
+    print(
+        f"3. validated  against FHIR R4 4.0.1 and the IOP profiles: {errors} errors, "
+        f"{warnings} warnings",
+        file=out,
+    )
+    for issue in report.errors[:10]:
+        print(f"   {issue}", file=out)
+    return errors
+
+
+def _iop_validator(cls: Any) -> Any:
+    factory = getattr(cls, "with_iop_profiles", None)
+    return factory() if factory else cls()
