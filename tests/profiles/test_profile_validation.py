@@ -199,3 +199,22 @@ def test_profiles_reject_broken_data(name: str) -> None:
     breakage(res)
     errors = _errors(v.validate(res))
     assert any(expected in e for e in errors), errors
+
+
+def test_shipped_copy_matches_the_package() -> None:
+    """``src/iopfhir/validation/data/iop-profiles/`` is ``profiles/package/`` (run
+    ``tools/build_profiles.py --ship-only`` after a rebuild)."""
+    from profile_support import ROOT, build_tool
+
+    shipped = ROOT / "src" / "iopfhir" / "validation" / "data" / "iop-profiles"
+    tool = build_tool()
+    expected = {p.name: p for p in PACKAGE.glob("*.json") if p.name != ".index.json"}
+    assert sorted(p.name for p in shipped.glob("*.json")) == sorted(expected)
+    for name, src in expected.items():
+        want = tool.shipped_form(json.loads(src.read_text(encoding="utf-8")))
+        assert (shipped / name).read_bytes() == want, name
+
+
+def test_shipped_profiles_validate_like_the_package() -> None:
+    report = Validator.with_iop_profiles().validate(transaction_bundle([_episode()]))
+    assert _errors(report) == []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from iopfhir.errors import InputError
-from iopfhir.validation import ValidationReport, Validator, validate_file
+from iopfhir.validation import IOP_PROFILES, ValidationReport, Validator, validate_file
 
 __all__ = ["register", "run"]
 
@@ -37,7 +37,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="URL-OR-FILE",
         help="a profile to validate against: a canonical url of a loaded profile, or a "
         "StructureDefinition file, a folder or a package tarball to load (repeatable); files "
-        "given here are also checked against every loaded profile of the resource's type",
+        "given here are also checked against every loaded profile of the resource's type. "
+        "'iop' loads the project's own profiles (shipped with iopfhir): each resource is "
+        "then checked against the IOP profiles it claims in meta.profile (claimed IOP "
+        "profiles are also loaded automatically without this option)",
     )
     p.add_argument(
         "--load",
@@ -61,7 +64,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         urls: list[str] = []
         for item in args.profile:
             path = Path(item)
-            if path.exists():
+            if item == IOP_PROFILES:
+                validator.definitions.add_iop_profiles()
+            elif path.exists():
                 added = validator.definitions.add(path)
                 urls.extend(u for u in added if _is_resource_profile(validator, u))
             else:

@@ -13,6 +13,10 @@ What lives where:
 * ``invariants``  - FHIRPath constraints: native fast paths, fhirpathpy for the rest.
 * ``report``      - :class:`ValidationReport` (issues, errors, ok, OperationOutcome).
 * ``files``       - reading JSON / Bundle / NDJSON files, :func:`validate_file`.
+* ``data/``        - package data: base R4 definitions and terminology, and the project's own
+  profiles (``data/iop-profiles/``, a copy of ``profiles/package/`` made by
+  ``tools/build_profiles.py``) - loaded with ``Validator.with_iop_profiles()``,
+  ``Validator("iop")`` or on demand when a resource claims one of them.
 
 This package imports only :mod:`iopfhir.errors` from the rest of iopfhir.
 """
@@ -24,16 +28,18 @@ from collections.abc import Mapping as _Mapping
 from pathlib import Path as _Path
 from typing import Any as _Any
 
-from .definitions import Definitions, ProfileSource
+from .definitions import IOP_PROFILES, Definitions, ProfileSource, iop_package
 from .files import read_resources, validate_file
 from .report import ValidationReport
 from .validator import Validator
 
 __all__ = [
+    "IOP_PROFILES",
     "Definitions",
     "ProfileSource",
     "ValidationReport",
     "Validator",
+    "iop_package",
     "read_resources",
     "validate",
     "validate_file",

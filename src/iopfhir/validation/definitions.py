@@ -26,16 +26,46 @@ from iopfhir.errors import InputError
 from .model import ElementNode, ProfileError, TypeRef, apply_differential, compile_snapshot
 from .terminology import CodeSystemInfo, Expansion, TerminologyIndex
 
-__all__ = ["Definitions", "ProfileSource", "base_definitions"]
+__all__ = [
+    "IOP_CANONICAL",
+    "IOP_PROFILES",
+    "Definitions",
+    "ProfileSource",
+    "base_definitions",
+    "iop_package",
+]
 
 JSON = dict[str, Any]
 ProfileSource = Mapping[str, Any] | str | Path
 
 _CORE_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
 
+#: The profile source naming the project's own profiles, shipped as package data
+#: (``data/iop-profiles/``, copied from ``profiles/package/`` by ``tools/build_profiles.py``).
+#: A folder called ``iop`` is given as ``Path("iop")`` or ``"./iop"``.
+IOP_PROFILES = "iop"
+#: Canonical base of the project's conformance resources.
+IOP_CANONICAL = "https://iopfhir.org/fhir/"
+
 
 def _data_file(name: str) -> bytes:
     return resources.files("iopfhir.validation").joinpath("data", name).read_bytes()
+
+
+@cache
+def iop_package() -> tuple[Mapping[str, Any], ...]:
+    """The project's StructureDefinitions, ValueSets and CodeSystems (package data)."""
+    folder = resources.files("iopfhir.validation").joinpath("data", "iop-profiles")
+    out: list[Mapping[str, Any]] = []
+    if not folder.is_dir():
+        return ()
+    for f in sorted(folder.iterdir(), key=lambda t: t.name):
+        if not f.name.endswith(".json") or f.name in ("package.json", ".index.json"):
+            continue
+        res = json.loads(f.read_bytes())
+        if isinstance(res, Mapping) and "resourceType" in res:
+            out.append(res)
+    return tuple(out)
 
 
 @cache
@@ -85,14 +115,46 @@ class Definitions:
             sd["type"] for sd in core_sds.values() if sd.get("kind") == "primitive-type"
         )
         self.loaded_urls: list[str] = []
+        #: load the IOP profiles (package data) the first time one of their urls is looked up
+        self.auto_iop = True
+        self._iop_loaded = False
 
     # -- loading -----------------------------------------------------------------------
     def add(self, source: ProfileSource) -> list[str]:
-        """Load conformance resources; returns the StructureDefinition urls that were added."""
+        """Load conformance resources; returns the StructureDefinition urls that were added.
+
+        The string ``"iop"`` (:data:`IOP_PROFILES`) loads the project's own profiles.
+        """
+        if isinstance(source, str) and source == IOP_PROFILES:
+            return self.add_iop_profiles()
         added: list[str] = []
         for res in _read_sources(source):
             added.extend(self.add_resource(res))
         return added
+
+    def add_iop_profiles(self) -> list[str]:
+        """Load the project's profiles, extensions and terminology (once); returns the
+        StructureDefinition urls."""
+        pkg = iop_package()
+        if not pkg:
+            raise InputError("the IOP profiles are not installed (iopfhir/validation/data/"
+                             "iop-profiles is missing: run tools/build_profiles.py)")
+        urls = [str(r["url"]) for r in pkg if r.get("resourceType") == "StructureDefinition"]
+        if self._iop_loaded:
+            return urls
+        self._iop_loaded = True
+        for res in pkg:
+            # profiles loaded explicitly before (a newer local build) take precedence
+            url = res.get("url")
+            if res.get("resourceType") == "StructureDefinition" and url in self._sds:
+                continue
+            self.add_resource(res)
+        return urls
+
+    def _maybe_iop(self, url: str) -> None:
+        if (self.auto_iop and not self._iop_loaded and url.startswith(IOP_CANONICAL)
+                and url.split("|", 1)[0] not in self._sds and iop_package()):
+            self.add_iop_profiles()
 
     def add_resource(self, res: Mapping[str, Any]) -> list[str]:
         rt = res.get("resourceType")
@@ -119,9 +181,11 @@ class Definitions:
 
     # -- lookups -----------------------------------------------------------------------
     def structure_definition(self, url: str) -> Mapping[str, Any] | None:
+        self._maybe_iop(url)
         return self._sds.get(url.split("|", 1)[0])
 
     def has(self, url: str) -> bool:
+        self._maybe_iop(url)
         return url.split("|", 1)[0] in self._sds
 
     def tree(self, url: str) -> ElementNode | None:
@@ -130,6 +194,7 @@ class Definitions:
         got = self._trees.get(url)
         if got is not None:
             return got
+        self._maybe_iop(url)
         sd = self._sds.get(url)
         if sd is None:
             return None

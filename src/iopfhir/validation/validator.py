@@ -23,7 +23,7 @@ from typing import Any
 
 from iopfhir.errors import InputError, Issue, Severity
 
-from .definitions import Definitions, ProfileSource
+from .definitions import IOP_PROFILES, Definitions, ProfileSource
 from .invariants import InvariantEngine
 from .model import ElementNode, TypeRef
 from .report import ValidationReport
@@ -114,18 +114,26 @@ class Validator:
     resources (an IG's ``package/`` folder or a folder of JSON files) or FHIR package
     tarballs; ValueSets and CodeSystems among them are loaded too. Differential-only
     StructureDefinitions are accepted: their tree is generated from the base definition.
+
+    ``"iop"`` (alone or in the list) loads the project's own profiles, shipped with the
+    package; :meth:`with_iop_profiles` does the same. With ``auto_iop`` (the default) they are
+    also loaded on demand, the first time a resource claims one of them in ``meta.profile``
+    (or uses one of the project's extensions).
     """
 
     def __init__(
         self,
-        profiles: Iterable[ProfileSource] = (),
+        profiles: Iterable[ProfileSource] | str = (),
         *,
         definitions: Definitions | None = None,
         check_invariants: bool = True,
+        auto_iop: bool = True,
     ) -> None:
         self.definitions = definitions if definitions is not None else Definitions()
+        self.definitions.auto_iop = auto_iop
         self.loaded_profiles: list[str] = []
-        for p in profiles:
+        sources: Iterable[ProfileSource] = [profiles] if isinstance(profiles, str) else profiles
+        for p in sources:
             self.loaded_profiles.extend(self.definitions.add(p))
         self.invariants = InvariantEngine()
         self.check_invariants = check_invariants
@@ -135,6 +143,13 @@ class Validator:
         self._resource_types = self.definitions.resource_types
         self._content_ref_cache: dict[tuple[int, str], ElementNode | None] = {}
         self._conforming: set[tuple[int, str]] = set()
+
+    @classmethod
+    def with_iop_profiles(
+        cls, profiles: Iterable[ProfileSource] = (), **kwargs: Any
+    ) -> Validator:
+        """A validator with the project's profiles loaded (plus any other ``profiles``)."""
+        return cls([IOP_PROFILES, *profiles], **kwargs)
 
     # -- public ------------------------------------------------------------------------
     def validate(
