@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -91,6 +92,20 @@ def _episode_validator() -> Draft202012Validator:
     return Draft202012Validator(single)
 
 
+@cache
+def _fast_check() -> Any:
+    """The same schema compiled to Python (fastjsonschema): about ten times faster, used
+    as the first pass; only input it rejects goes through ``jsonschema`` for the full,
+    path-named list of errors."""
+    schema = episode_json_schema()
+    single = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$ref": "#/$defs/Episode",
+        "$defs": schema["$defs"],
+    }
+    return fastjsonschema.compile(single)
+
+
 def _json_path(parts: Iterable[str | int]) -> str:
     out = "$"
     for part in parts:
@@ -145,6 +160,12 @@ def _best(errors: list[SchemaError]) -> list[SchemaError]:
 
 
 def _schema_issues(data: Any, prefix: Sequence[str | int]) -> list[Issue]:
+    try:
+        _fast_check()(data)
+    except fastjsonschema.JsonSchemaException:
+        pass  # report it in full below
+    else:
+        return []
     errors = sorted(_episode_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     issues = []
     for error in _best(errors):
