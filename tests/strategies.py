@@ -5,15 +5,13 @@ reference names something that exists (leads and facilitators are on the care te
 there is one); timestamps carry UTC offsets and whole seconds; measures have valid
 answers, and a total only where it agrees with them.
 
-A few shapes are not drawn because FHIR cannot tell them apart from an equal-meaning
-neighbour, so a round trip could not return them exactly (see MAPPING.md):
-
-* no EpisodeOfCare without a ``status``: ``program``, ``admission``, ``discharge``,
-  ``care_manager`` and ``referral`` live on the EpisodeOfCare, so they come with a status;
-* an attended session's actual times differ from its planned times (equal actual times
-  read back as "no separate actual times");
-* an activity has a package ``kind`` or a foreign ``kind_code``, not both (one coding);
-* ``cancel_reason`` only on cancelled sessions (``Appointment.cancelationReason``).
+Shapes the domain forbids because R4 cannot carry them (see MAPPING.md, "Domain rules
+for a lossless mapping") are not drawn: a facilitator that is an organization, a
+facilitator or the patient among the attendees, a measure linked to a no-show or
+cancelled session, an aftercare appointment whose end is not after its start, both a
+``kind`` and a ``kind_code`` (or ``role`` and ``role_code``), ``cancel_reason`` on a
+session that is not cancelled. Attended sessions are drawn with and without actual
+times (the domain sets actual = planned when none are given).
 """
 
 from __future__ import annotations
@@ -274,6 +272,8 @@ def episodes(draw: st.DrawFn) -> Episode:
             )
         )
     on_team = sorted({m.member for t in teams for m in t.members}) if teams else people
+    #: who may facilitate a session: a person on the team (an organization cannot)
+    facilitators = [k for k in on_team if k in people]
     diagnoses = [
         Diagnosis(
             key=fresh("dx"),
@@ -458,6 +458,8 @@ def episodes(draw: st.DrawFn) -> Episode:
             actual_start = start + timedelta(minutes=draw(st.integers(1, 15)))
             actual_end = end + timedelta(minutes=draw(st.integers(-10, 10)))
         foreign = draw(st.booleans())
+        facilitator = draw(st.none() | st.sampled_from(facilitators)) if facilitators else None
+        others = [k for k in support_keys + prac_keys if k != facilitator]
         sessions.append(
             Session(
                 key=fresh("s"),
@@ -469,11 +471,9 @@ def episodes(draw: st.DrawFn) -> Episode:
                 actual_start=actual_start,
                 actual_end=actual_end,
                 telehealth=draw(st.booleans()),
-                facilitator=draw(st.none() | st.sampled_from(on_team)) if on_team else None,
-                attendees=draw(
-                    st.lists(st.sampled_from(support_keys + prac_keys), unique=True, max_size=2)
-                )
-                if support_keys + prac_keys
+                facilitator=facilitator,
+                attendees=draw(st.lists(st.sampled_from(others), unique=True, max_size=2))
+                if others
                 else [],
                 activity=draw(st.none() | st.sampled_from(activity_keys))
                 if activity_keys
@@ -481,7 +481,8 @@ def episodes(draw: st.DrawFn) -> Episode:
                 cancel_reason=draw(st.none() | sentences) if status == "cancelled" else None,
             )
         )
-    session_keys = [s.key for s in sessions]
+    # a measure links to a session's Encounter: no-show and cancelled sessions have none
+    session_keys = [s.key for s in sessions if s.status in ("scheduled", "attended")]
     measure_list = [
         draw(measures_for(fresh("m"), session_keys, people)) for _ in range(draw(st.integers(0, 3)))
     ]

@@ -16,7 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -84,6 +84,27 @@ class Diagnosis(Model):
     onset: date | None = None
     recorded: date | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_status_in_error(cls, data: Any) -> Any:
+        """An entered-in-error diagnosis has no clinical status (FHIR con-5): the default
+        ``active`` does not apply to it."""
+        if (
+            isinstance(data, dict)
+            and data.get("verification_status") == "entered-in-error"
+            and "clinical_status" not in data
+        ):
+            data = {**data, "clinical_status": None}
+        return data
+
+    @model_validator(mode="after")
+    def _con5(self) -> Diagnosis:
+        if self.verification_status == "entered-in-error" and self.clinical_status is not None:
+            raise ValueError(
+                "@clinical_status: an entered-in-error diagnosis has no clinical status"
+            )
+        return self
+
 
 class Discharge(Model):
     """How the episode ended."""
@@ -121,6 +142,23 @@ class Episode(Model):
     care_plans: list[CarePlan] = Field(default_factory=list)
     sessions: list[Session] = Field(default_factory=list)
     measures: list[Measure] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_status(cls, data: Any) -> Any:
+        """An episode with program, admission, discharge, referral or care manager is an
+        EpisodeOfCare, which always has a status: without one it is ``finished`` when
+        discharged, else ``active`` (what FHIR carries, so reading back is equal)."""
+        if (
+            isinstance(data, dict)
+            and data.get("status") is None
+            and any(
+                data.get(k) is not None
+                for k in ("program", "admission", "discharge", "referral", "care_manager")
+            )
+        ):
+            data = {**data, "status": "finished" if data.get("discharge") is not None else "active"}
+        return data
 
     @model_validator(mode="after")
     def _references(self) -> Episode:
@@ -316,19 +354,32 @@ class Episode(Model):
             a.key for p in self.care_plans if isinstance(p, TreatmentPlan) for a in p.activities
         }
         for s, session in enumerate(self.sessions):
+            # an organization cannot take part in an R4 Appointment / Encounter
             yield from check(
-                f"$.sessions[{s}].facilitator", session.facilitator, on_team, team_text
+                f"$.sessions[{s}].facilitator",
+                session.facilitator,
+                on_team & people,
+                "a person (practitioner, support or the patient) on the care team",
             )
             for a, key in enumerate(session.attendees):
                 yield from check(f"$.sessions[{s}].attendees[{a}]", key, people, team_member)
+                if key == self.patient.key:
+                    yield (
+                        f"$.sessions[{s}].attendees[{a}]",
+                        "the patient is not listed as an attendee",
+                    )
             yield from check(
                 f"$.sessions[{s}].activity",
                 session.activity,
                 activities,
                 "an activity of the treatment plan",
             )
+        no_encounter = {s.key for s in self.sessions if s.status in ("no-show", "cancelled")}
         for m, measure in enumerate(self.measures):
             yield from check(f"$.measures[{m}].session", measure.session, sessions, "a session")
+            if measure.session in no_encounter:
+                # FHIR links a measure to the session's Encounter, which such a session lacks
+                yield f"$.measures[{m}].session", "names a no-show or cancelled session"
             yield from check(
                 f"$.measures[{m}].performer", measure.performer, people, "a person of the episode"
             )

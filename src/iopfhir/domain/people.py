@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from iopfhir.domain.common import Code, Gender, HumanName, Identifier, Key, Model, Period
 from iopfhir.domain.vocabulary import Relationship, RoleKey
@@ -55,6 +55,12 @@ class Practitioner(Model):
     phone: str | None = None
     email: str | None = None
 
+    @model_validator(mode="after")
+    def _one_role(self) -> Practitioner:
+        if self.role is not None and self.role_code is not None:
+            raise ValueError("@role_code: a practitioner has a role or a role_code, not both")
+        return self
+
 
 class Support(Model):
     """A family member, friend, sponsor or other support person (FHIR RelatedPerson)."""
@@ -75,6 +81,12 @@ class TeamMember(Model):
     role: RoleKey | None = None
     role_code: Code | None = None
     period: Period | None = None
+
+    @model_validator(mode="after")
+    def _one_role(self) -> TeamMember:
+        if self.role is not None and self.role_code is not None:
+            raise ValueError("@role_code: a team member has a role or a role_code, not both")
+        return self
 
 
 class Team(Model):

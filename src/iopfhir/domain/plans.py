@@ -12,7 +12,7 @@ import datetime as dt
 from datetime import date, time
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from iopfhir.domain.common import Code, Key, Model, Period, Timestamp
 from iopfhir.domain.vocabulary import (
@@ -120,6 +120,12 @@ class Activity(Model):
     schedule: Schedule | None = None
     goals: list[Key] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> Activity:
+        if self.kind is not None and self.kind_code is not None:
+            raise ValueError("@kind_code: an activity has a kind or a kind_code, not both")
+        return self
+
 
 class Revision(Model):
     """One revision of a plan: when, by whom, what changed (e.g. a weekly team review)."""
@@ -201,6 +207,14 @@ class AftercareAppointment(Model):
     practitioner: Key | None = None
     organization: Key | None = None
     referral: Key | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> AftercareAppointment:
+        # FHIR writes an appointment without an end with end = start (R4 app-2), so an end
+        # equal to the start would read back as "no end"
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("@end: is not after start")
+        return self
 
 
 class CheckIn(Model):

@@ -191,9 +191,13 @@ class Context:
             self.support_url[support.key] = url
             self.person_ref[support.key] = self.ref("RelatedPerson", url)
 
+        #: the teams EpisodeOfCare.team and CarePlan.careTeam list: those with members (a
+        #: member-less team claims no iop-careteam profile, which those references require;
+        #: it belongs to the episode through its ``careteam`` identifier)
         self.team_refs = [
             self.ref("CareTeam", self.local_url("CareTeam", "careteam", t.key))
             for t in episode.teams
+            if t.members
         ]
         self.condition_ref = {
             d.key: self.ref("Condition", self.local_url("Condition", "condition", d.key))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from iopfhir.domain import Organization, Practitioner, Support
 from iopfhir.fhir.build._context import (
+    DATA_ABSENT,
     Context,
     Entry,
     code_concept,
@@ -39,12 +40,15 @@ def patient_to_fhir(ctx: Context) -> Entry:
     patient = ctx.episode.patient
     res = ctx.head("Patient", ctx.patient_url, PROFILE.PATIENT, linked=True)
     res["identifier"] = ctx.patient_identifiers
-    if patient.name is not None:
-        res["name"] = fhir_name(patient.name)
+    # US Core needs a name and a gender: an unknown one is a data-absent-reason, read back
+    # as None (never a made-up value)
+    res["name"] = fhir_name(patient.name) if patient.name is not None else DATA_ABSENT
     if patient.phone:
         res["telecom"] = telecom(patient.phone)
     if patient.gender is not None:
         res["gender"] = patient.gender
+    else:
+        res["_gender"] = DATA_ABSENT[0]
     if patient.birth_date is not None:
         res["birthDate"] = patient.birth_date.isoformat()
     return ctx.patient_url, res

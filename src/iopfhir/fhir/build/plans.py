@@ -52,9 +52,9 @@ _ASSESS_PLAN: Final = {
         }
     ]
 }
-_PLAN_PROFILE: Final = {
+_PLAN_PROFILE: Final[dict[str, str | None]] = {
     "treatment": PROFILE.CAREPLAN_TREATMENT,
-    "other": PROFILE.CAREPLAN_TREATMENT,
+    "other": None,  # foreign plans: no care-plan-kind code, so no iop-careplan profile
     "relapse-prevention": PROFILE.CAREPLAN_RELAPSE,
     "aftercare": PROFILE.CAREPLAN_AFTERCARE,
 }
@@ -303,7 +303,7 @@ def aftercare_to_fhir(ctx: Context, plan: AftercarePlan) -> list[Entry]:
     out: list[Entry] = []
     for ref in plan.referrals:
         url = _referral_url(ctx, ref)
-        res = ctx.head("ServiceRequest", url, None, linked=True)
+        res = ctx.head("ServiceRequest", url, PROFILE.REFERRAL, linked=True)
         res["identifier"] = [ctx.identifier("servicerequest", ref.key)]
         res["status"] = ref.status
         res["intent"] = "order"
@@ -325,7 +325,7 @@ def aftercare_to_fhir(ctx: Context, plan: AftercarePlan) -> list[Entry]:
         out.append((url, res))
     for appt in plan.appointments:
         url = _appointment_url(ctx, appt)
-        res = ctx.head("Appointment", url, None, linked=True)
+        res = ctx.head("Appointment", url, PROFILE.SESSION_APPOINTMENT, linked=True)
         res["identifier"] = [ctx.identifier("appointment", appt.key)]
         res["status"] = appt.status
         res["serviceType"] = [_service(appt.service)]

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from iopfhir.domain import Session
 from iopfhir.fhir.build._context import (
+    DATA_ABSENT,
     PARTICIPANT_ATTENDEE,
     PARTICIPANT_FACILITATOR,
     Context,
@@ -101,6 +102,8 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     if kind is not None:
         enc["type"] = [kind]
         enc["serviceType"] = kind
+    else:  # US Core: type 1..*
+        enc["type"] = DATA_ABSENT
     enc["subject"] = ctx.patient_ref
     if ctx.eoc_ref is not None:
         enc["episodeOfCare"] = [ctx.eoc_ref]

@@ -30,7 +30,9 @@ __all__ = ["team_to_fhir"]
 def team_to_fhir(ctx: Context, team: Team) -> Entry:
     """The CareTeam of ``team``."""
     url = ctx.local_url("CareTeam", "careteam", team.key)
-    res = ctx.head("CareTeam", url, PROFILE.CARETEAM, linked=True)
+    # iop-careteam (US Core) needs a participant: a team without members claims no profile
+    profile = PROFILE.CARETEAM if team.members else None
+    res = ctx.head("CareTeam", url, profile, linked=True)
     res["identifier"] = [ctx.identifier("careteam", team.key)]
     if team.status is not None:
         res["status"] = team.status

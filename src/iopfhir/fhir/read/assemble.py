@@ -286,9 +286,27 @@ class EpisodeReader:
                         if target is not None:
                             plan_eoc.setdefault(id(target), found)
 
+        by_episode_key: dict[str, Entry] = {}
+        for eoc in eocs:
+            own = own_key(eoc.resource, "episode")
+            if own is not None:
+                by_episode_key.setdefault(own[0], eoc)
+
+        def by_identifier(entry: Entry) -> Entry | None:
+            """iopfhir's own identifiers (``<episode>/<key>``) name the episode."""
+            if not by_episode_key:
+                return None
+            for ident in as_list(entry.resource.get("identifier")):
+                if isinstance(ident, dict):
+                    parsed = parse_identifier(ident.get("system"), ident.get("value"))
+                    if parsed is not None and parsed[1] in by_episode_key:
+                        return by_episode_key[parsed[1]]
+            return None
+
         def assign(entry: Entry) -> Entry:
             return (
                 direct.get(id(entry))
+                or by_identifier(entry)
                 or via_encounter(entry)
                 or appointment_eoc.get(id(entry))
                 or plan_eoc.get(id(entry))
@@ -336,8 +354,39 @@ class _Builder:
         #: entries that are not sessions (aftercare appointments, stays)
         self.not_sessions: set[int] = set()
         self.used_requests: set[int] = set()
+        #: the episode key named by iopfhir's own identifiers, when there is one
+        self.episode_key_hint = self._own_episode_key()
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _own_episode_key(self) -> str | None:
+        if self.eoc is not None:
+            own = own_key(self.eoc.resource, "episode")
+            if own is not None:
+                return own[0]
+        if self.group.patient is not None:
+            own = own_key(self.group.patient.resource, "patient")
+            if own is not None:
+                return own[0]
+        return None
+
+    def read_unreferenced(self) -> None:
+        """Practitioners and organizations of this episode that nothing references: found
+        by their ``practitionerrole`` / ``organization`` identifiers ``<episode>/<key>``."""
+        episode = self.episode_key_hint
+        if episode is None:
+            return
+        for entry in self.index.entries:
+            if entry.type == "PractitionerRole":
+                own = own_key(entry.resource, "practitionerrole")
+                if own is not None and own[0] == episode:
+                    target = self.resolve(entry.resource.get("practitioner"), entry)
+                    if target is not None and target.type == "Practitioner":
+                        self.attempt(entry, lambda t=target, r=entry: self.practitioner_key(t, r))  # type: ignore[misc]
+            elif entry.type == "Organization":
+                own = own_key(entry.resource, "organization")
+                if own is not None and own[0] == episode:
+                    self.attempt(entry, lambda e=entry: self.org_entry_key(e))  # type: ignore[misc]
 
     def _detect_ours(self) -> bool:
         res = (
@@ -386,6 +435,10 @@ class _Builder:
         entry = self.resolve(ref, ctx)
         if entry is None or entry.type != "Organization":
             return None
+        return self.org_entry_key(entry)
+
+    def org_entry_key(self, entry: Entry) -> str:
+        """Key of an Organization entry (added on first use)."""
         cached = self.key_of.get(("org", id(entry)))
         if cached is not None:
             return cached
@@ -430,7 +483,16 @@ class _Builder:
             return cached
         roles = self.reader.roles_of.get(id(entry), [])
         if role is None and roles:
-            role = roles[0]
+            # the role of this episode (one per practitioner per episode), else the first
+            role = next(
+                (
+                    r
+                    for r in roles
+                    if (own_key(r.resource, "practitionerrole") or ("",))[0]
+                    == self.episode_key_hint
+                ),
+                roles[0],
+            )
         res = entry.resource
         own = own_key(res, "practitioner") or (
             own_key(role.resource, "practitionerrole") if role else None
@@ -563,6 +625,7 @@ class _Builder:
 
         for entry in by_type["RelatedPerson"]:
             self.attempt(entry, lambda e=entry: self.support_key(e))  # type: ignore[misc]
+        self.read_unreferenced()
         self.in_input_order()
         fields: dict[str, Any] = {
             "key": key,
@@ -1037,7 +1100,7 @@ class _Builder:
         if modality:
             fields["modality"] = _concept_key(modality.get("valueCodeableConcept"), "modality")
         for ref in as_list(detail.get("performer"))[:1]:
-            fields["lead"] = self.person_key(ref, entry)
+            fields["lead"] = self.member_key(ref, entry)
         goals = []
         for ref in as_list(detail.get("goal")):
             target = self.resolve(ref, entry)
@@ -1241,11 +1304,13 @@ class _Builder:
         start = parse_timestamp(res.get("start"))
         if start is None:
             raise ValueError("aftercare appointment without a start")
+        end = parse_timestamp(res.get("end"))
         fields: dict[str, Any] = {
             "key": self.new_key("aftercare", entry, "appointment"),
             "service": _concept_key(res.get("serviceType"), "aftercare-service") or "other",
             "start": start,
-            "end": parse_timestamp(res.get("end")),
+            # ours: end == start stands for "no end" (R4 app-2 needs both; MAPPING.md)
+            "end": end if end is not None and end != start else None,
             "status": _status(
                 res.get("status"),
                 {"proposed", "booked", "fulfilled", "noshow", "cancelled"},
@@ -1312,9 +1377,11 @@ class _Builder:
             end = start
         actual_start = actual_end = None
         if appointment is not None and encounter is not None and status == "attended":
+            # the Encounter's period is what happened (equal to the plan when it went as
+            # planned: the domain's default for attended sessions)
             a_start = parse_timestamp(eperiod.get("start"))
             a_end = parse_timestamp(eperiod.get("end"))
-            if a_start and a_end and a_end >= a_start and (a_start, a_end) != (start, end):
+            if a_start and a_end and a_end >= a_start:
                 actual_start, actual_end = a_start, a_end
         primary = appointment or encounter
         assert primary is not None
@@ -1336,6 +1403,9 @@ class _Builder:
         for sys, code in codings(eres.get("class")):
             if code == "VR" and (sys is None or sys.endswith("v3-ActCode")):
                 telehealth = True
+        setting = extension(ares, EXT.DELIVERY_SETTING)
+        if setting is not None and setting.get("valueCode") in ("telehealth", "in-person"):
+            telehealth = setting["valueCode"] == "telehealth"
         facilitator, attendees = self.participants(appointment, encounter)
         activity = None
         for source in (appointment, encounter):
@@ -1438,6 +1508,17 @@ class _Builder:
                     attendees.append(person)
             if facilitator is not None or attendees:
                 break
+        if facilitator is None and appointment is not None:
+            # the patient leads a session only on the Appointment (an Encounter participant
+            # cannot be a Patient), so a PPRF there counts even when the Encounter has others
+            for part in as_list(appointment.resource.get("participant")):
+                if not isinstance(part, dict) or part.get("actor") is None:
+                    continue
+                types = {c for concept in as_list(part.get("type")) for _s, c in codings(concept)}
+                if "PPRF" in types:
+                    facilitator = self.person_key(part["actor"], appointment)
+                    if facilitator is not None:
+                        break
         if facilitator is None and untyped:
             facilitator = untyped[0]
         attendees = [a for a in attendees if a != facilitator]

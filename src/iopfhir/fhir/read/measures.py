@@ -81,6 +81,9 @@ class Administration:
     performer: tuple[Any, Entry] | None = None
     encounter: tuple[Any, Entry] | None = None
     problems: Counter[str] = field(default_factory=Counter)
+    #: a QuestionnaireResponse iopfhir wrote is part of it, and whether it had a total item
+    own_qr: bool = False
+    qr_total: bool = False
 
 
 @cache
@@ -133,6 +136,16 @@ def _effective(resource: dict[str, Any]) -> datetime | None:
         if moment is not None:
             return moment
     return parse_timestamp(resource.get("issued"))
+
+
+def own_key_of(resource: dict[str, Any], kind: str) -> bool:
+    """Whether the resource has iopfhir's own identifier of ``kind``."""
+    for ident in as_list(resource.get("identifier")):
+        if isinstance(ident, dict):
+            parsed = parse_identifier(ident.get("system"), ident.get("value"))
+            if parsed and parsed[0] == kind:
+                return True
+    return False
 
 
 def _own_measure_key(resource: dict[str, Any]) -> str | None:
@@ -308,6 +321,7 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
         if code is None or not answers:
             continue
         if code in totals:
+            adm.qr_total = True
             total = _total_value(inst, answers[0])
             if total is not None and adm.total is None:
                 adm.total = total
@@ -399,6 +413,10 @@ def find_administrations(
         when = _effective(entry.resource)
         if inst is None or when is None:
             continue
+        if _own_measure_key(entry.resource):
+            # ours: grouped by identifier above; two measures of one instrument at the same
+            # time with different identifiers stay two (the heuristic is for foreign data)
+            continue
         slot = (patient_of(entry) or "", inst.id, when)
         first = by_time.setdefault(slot, i)
         union.union(i, first)
@@ -473,6 +491,8 @@ def _fill(
         if adm.encounter is None and res.get("encounter") is not None:
             adm.encounter = (res["encounter"], entry)
         if kind == "qr":
+            if own_key_of(res, "questionnaireresponse"):
+                adm.own_qr = True
             _read_qr(adm, entry, index)
         elif kind in ("total", "panel"):
             total = _total_value(inst, res)
@@ -483,6 +503,10 @@ def _fill(
                     _read_value(adm, component)
         else:
             _read_item(adm, entry)
+    if adm.own_qr and not adm.qr_total:
+        # ours: a QR without a total item records a total computed from the answers, not
+        # one that was given (the total Observation holds the computed score)
+        adm.total = None
 
 
 def _read_item(adm: Administration, entry: Entry) -> None:
