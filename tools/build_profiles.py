@@ -77,6 +77,7 @@ CODE_SYSTEM_DESCRIPTIONS: dict[str, str] = {
     "aftercare-service": "Kinds of service a patient is referred to after the IOP.",
     "care-plan-kind": "Which of the program's care plans a CarePlan is.",
     "check-in": "How a planned post-discharge check-in is made.",
+    "delivery-setting": "Where a program activity or session is delivered.",
     "discharge-disposition": "How an IOP episode ended.",
     "level-of-care": "Levels of behavioral-health care, from inpatient to outpatient.",
     "modality": "Therapeutic approach used in a program activity.",

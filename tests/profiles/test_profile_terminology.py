@@ -14,8 +14,6 @@ from iopfhir.terminology import codes, instruments
 LOINC = "http://loinc.org"
 CODE_SYSTEMS = codes()["code_systems"]
 
-#: code systems the profiles need that codes.json does not have yet (see profiles/README.md)
-PROFILE_ONLY = {f"{BASE}/CodeSystem/delivery-setting"}
 
 
 def _vs_codes(vs: dict[str, Any]) -> set[tuple[str, str]]:
@@ -46,7 +44,7 @@ def test_code_system_equals_codes_json(
 
 def test_no_other_project_code_systems(code_systems: dict[str, dict[str, Any]]) -> None:
     known = {cs["url"] for cs in CODE_SYSTEMS.values()}
-    assert set(code_systems) - known == PROFILE_ONLY
+    assert set(code_systems) - known == set()
 
 
 def test_delivery_setting_codes_equal_the_domain(code_systems: dict[str, dict[str, Any]]) -> None:

@@ -75,6 +75,27 @@ Description: "Every code of the check-in code system."
 * ^experimental = false
 * include codes from system https://iopfhir.org/fhir/CodeSystem/check-in
 
+CodeSystem: DeliverySettingCS
+Id: delivery-setting
+Title: "IOP delivery setting"
+Description: "Where a program activity or session is delivered."
+* ^url = "https://iopfhir.org/fhir/CodeSystem/delivery-setting"
+* ^status = #active
+* ^experimental = false
+* ^caseSensitive = true
+* ^content = #complete
+* #in-person "In person"
+* #telehealth "Telehealth"
+
+ValueSet: DeliverySettingVS
+Id: delivery-setting
+Title: "IOP delivery setting codes"
+Description: "Every code of the delivery-setting code system."
+* ^url = "https://iopfhir.org/fhir/ValueSet/delivery-setting"
+* ^status = #active
+* ^experimental = false
+* include codes from system https://iopfhir.org/fhir/CodeSystem/delivery-setting
+
 CodeSystem: DischargeDispositionCS
 Id: discharge-disposition
 Title: "IOP discharge disposition"

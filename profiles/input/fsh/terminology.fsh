@@ -1,26 +1,5 @@
 // Code systems and value sets defined here rather than generated from codes.json.
 
-CodeSystem: DeliverySettingCS
-Id: delivery-setting
-Title: "IOP delivery setting"
-Description: "Where a program activity is delivered. Not yet in codes.json (see README.md)."
-* ^url = "https://iopfhir.org/fhir/CodeSystem/delivery-setting"
-* ^status = #active
-* ^experimental = false
-* ^caseSensitive = true
-* ^content = #complete
-* #in-person "In person"
-* #telehealth "Telehealth"
-
-ValueSet: DeliverySettingVS
-Id: delivery-setting
-Title: "IOP delivery setting codes"
-Description: "Every code of the delivery-setting code system."
-* ^url = "https://iopfhir.org/fhir/ValueSet/delivery-setting"
-* ^status = #active
-* ^experimental = false
-* include codes from system https://iopfhir.org/fhir/CodeSystem/delivery-setting
-
 ValueSet: IopSessionEncounterClass
 Id: iop-session-encounter-class
 Title: "IOP session encounter class"
