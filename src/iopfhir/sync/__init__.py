@@ -1,0 +1,38 @@
+"""Sync IOP episodes with FHIR R4 servers: capability-aware push, pull, a local server.
+
+* :func:`push` - write episodes (or a Bundle) idempotently: look up what the server has,
+  create what is missing, update what changed (``If-Match``), nothing else; chunked in
+  reference order; 412s merged or reported as :class:`~iopfhir.errors.SyncConflict`.
+* :func:`pull` - one patient's IOP data back into the domain model
+  (``Patient/$everything`` or searches, references followed, ``_lastUpdated``).
+* :func:`server_support` - what a CapabilityStatement allows (write mode, per-type plan).
+* :func:`localserver` - a throw-away sekmet-fhir server on 127.0.0.1 (extra ``server``).
+
+Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.domain`, :mod:`iopfhir.fhir`,
+:mod:`iopfhir.client` (sync sits above the client, below plugins and the CLI).
+"""
+
+from .capabilities import IOP_TYPES, ServerSupport, TypeSupport, WriteMode, server_support
+from .counting import CountingTransport
+from .localserver import LocalServerError, localserver
+from .pull import PullReport, pull
+from .push import ConflictDetail, PlannedRequest, Progress, PushReport, Validates, push
+
+__all__ = [
+    "IOP_TYPES",
+    "ConflictDetail",
+    "CountingTransport",
+    "LocalServerError",
+    "PlannedRequest",
+    "Progress",
+    "PullReport",
+    "PushReport",
+    "ServerSupport",
+    "TypeSupport",
+    "Validates",
+    "WriteMode",
+    "localserver",
+    "pull",
+    "push",
+    "server_support",
+]

@@ -1,0 +1,282 @@
+"""Pull one patient's IOP data from a server into the domain model.
+
+1. The patient by business identifier (``Patient?identifier=system|value``).
+2. ``Patient/[id]/$everything`` when the CapabilityStatement lists it (``_since`` for an
+   incremental pull); otherwise one search per IOP type by ``patient``/``subject`` with
+   ``Prefer: handling=strict`` (a server that does not know a parameter answers 400, and
+   that type is reached through references instead), ``_lastUpdated=gt<since>`` when
+   incremental, and the ``_include``s the server lists for practitioners, roles,
+   organizations, goals, care teams and source questionnaire responses.
+3. References are followed until closed (batched GETs by id): whatever ``$everything`` or
+   the searches left out (Goals via ``CarePlan.goal``, CareTeams via
+   ``EpisodeOfCare.team``, QuestionnaireResponses via ``Observation.derivedFrom``,
+   Practitioners via ``PractitionerRole.practitioner``...) is fetched.
+4. :func:`iopfhir.fhir.read.read_fhir` turns the resources into episodes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from iopfhir.client import FhirClient, Search
+from iopfhir.errors import BadRequest, ServerError, SyncError
+from iopfhir.fhir.read import ImportResult, read_fhir
+
+from .capabilities import ServerSupport, server_support
+from .counting import CountingTransport
+from .resources import escape_search
+
+__all__ = ["PATIENT_TYPES", "PullReport", "pull"]
+
+log = logging.getLogger("iopfhir.sync")
+
+Resource = dict[str, Any]
+
+#: The IOP types that hang off a patient, searched when ``$everything`` is not offered.
+PATIENT_TYPES = (
+    "EpisodeOfCare",
+    "CarePlan",
+    "CareTeam",
+    "Goal",
+    "Condition",
+    "Encounter",
+    "Appointment",
+    "Observation",
+    "QuestionnaireResponse",
+    "ServiceRequest",
+    "RelatedPerson",
+)
+#: Types a pull follows references to.
+FOLLOWED = frozenset(
+    {
+        *PATIENT_TYPES,
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+    }
+)
+#: ``_include``s asked for when the server lists them.
+WANTED_INCLUDES = frozenset(
+    {
+        "EpisodeOfCare:care-manager",
+        "EpisodeOfCare:organization",
+        "CarePlan:goal",
+        "CarePlan:care-team",
+        "CareTeam:participant",
+        "Observation:derived-from",
+        "Observation:performer",
+        "Encounter:participant",
+        "Encounter:practitioner",
+        "Appointment:actor",
+        "ServiceRequest:requester",
+        "ServiceRequest:performer",
+        "PractitionerRole:practitioner",
+        "PractitionerRole:organization",
+    }
+)
+MAX_FOLLOW_ROUNDS = 6
+FETCH_BATCH = 200
+
+
+@dataclass
+class PullReport:
+    """How a pull went: the method, round trips, resources by type, fallbacks taken."""
+
+    method: str = ""
+    round_trips: int = 0
+    resources: dict[str, int] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)
+    followed: int = 0
+
+
+def _since_text(since: str | date | datetime | None) -> str | None:
+    if since is None:
+        return None
+    if isinstance(since, datetime | date):
+        return since.isoformat()
+    return since
+
+
+def pull(
+    client: FhirClient,
+    patient_identifier: tuple[str, str],
+    since: str | date | datetime | None = None,
+    *,
+    report: PullReport | None = None,
+) -> ImportResult:
+    """Fetch the IOP data of the patient with ``patient_identifier`` = (system, value).
+
+    ``since``: only resources changed after it (plus what they reference, so they can be
+    read). ``report`` (optional) is filled with how the pull went. Raises
+    :class:`~iopfhir.errors.SyncError` when no patient carries the identifier.
+    """
+    report = report if report is not None else PullReport()
+    counter = CountingTransport(client.transport)
+    client.transport = counter
+    try:
+        resources = _Pull(client, report).run(patient_identifier, _since_text(since))
+    finally:
+        client.transport = counter.inner
+        report.round_trips = counter.count
+    kept = [r for r in resources.values() if r]
+    counts: dict[str, int] = {}
+    for r in kept:
+        counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
+    report.resources = dict(sorted(counts.items()))
+    return read_fhir(kept)
+
+
+class _Pull:
+    def __init__(self, client: FhirClient, report: PullReport) -> None:
+        self.client = client
+        self.report = report
+        self.found: dict[tuple[str, str], Resource] = {}
+
+    def add(self, resources: Iterable[Resource]) -> None:
+        for r in resources:
+            rtype, rid = r.get("resourceType"), r.get("id")
+            if isinstance(rtype, str) and isinstance(rid, str) and rtype != "OperationOutcome":
+                self.found[(rtype, rid)] = r
+
+    def run(self, ident: tuple[str, str], since: str | None) -> dict[tuple[str, str], Resource]:
+        support = server_support(self.client.capabilities())
+        system, value = ident
+        patients = (
+            self.client.search("Patient")
+            .where(identifier=f"{escape_search(system)}|{escape_search(value)}")
+            .fetch_all()
+        )
+        if not patients:
+            raise SyncError("no patient on the server carries that identifier")
+        self.add(patients)
+        for patient in patients:
+            pid = str(patient["id"])
+            if support.has_operation("everything", "Patient"):
+                self.report.method = "$everything"
+                self._everything(pid, since)
+            else:
+                self.report.method = "search"
+                self._searches(support, pid, since)
+        self._follow(support)
+        return self.found
+
+    def _everything(self, pid: str, since: str | None) -> None:
+        params = {"_since": since} if since else None
+        first = self.client.operation(
+            "everything", resource_type="Patient", id=pid, params=params, method="GET"
+        )
+        for page in self.client.pages(first):
+            self.add(_bundle_resources(page))
+
+    def _searches(self, support: ServerSupport, pid: str, since: str | None) -> None:
+        for rtype in PATIENT_TYPES:
+            t = support.type(rtype)
+            if t.listed and not (t.searchable_by("patient") or t.searchable_by("subject")):
+                self.report.fallbacks.append(f"{rtype}: no patient search; reached by reference")
+                continue
+            param = (
+                "subject"
+                if t.searchable_by("subject") and not t.searchable_by("patient")
+                else "patient"
+            )
+            search: Search = (
+                self.client.search(rtype).where({param: f"Patient/{pid}"}).count(1000).strict()
+            )
+            if since:
+                search = search.last_updated(gt=since)
+            for inc in sorted(WANTED_INCLUDES & t.includes):
+                search = search.include(inc)
+            try:
+                self.add(r for page in search.pages() for r in _bundle_resources(page))
+            except BadRequest:
+                self.report.fallbacks.append(
+                    f"{rtype}: search refused under handling=strict; reached by reference"
+                )
+
+    def _follow(self, support: ServerSupport) -> None:
+        base = self.client.base_url
+        for _ in range(MAX_FOLLOW_ROUNDS):
+            missing: set[tuple[str, str]] = set()
+            for resource in list(self.found.values()):
+                for ref in _refs(resource):
+                    key = _relative(ref, base)
+                    if key and key[0] in FOLLOWED and key not in self.found:
+                        missing.add(key)
+            if not missing:
+                return
+            self.report.followed += len(missing)
+            self.add(self._get(sorted(missing), support))
+
+    def _get(self, keys: list[tuple[str, str]], support: ServerSupport) -> Iterator[Resource]:
+        if support.batch:
+            for start in range(0, len(keys), FETCH_BATCH):
+                part = keys[start : start + FETCH_BATCH]
+                bundle = {
+                    "resourceType": "Bundle",
+                    "type": "batch",
+                    "entry": [{"request": {"method": "GET", "url": f"{t}/{i}"}} for t, i in part],
+                }
+                response = self.client.batch(bundle)
+                answered = 0
+                for entry in response.get("entry") or []:
+                    resource = entry.get("resource") if isinstance(entry, dict) else None
+                    if isinstance(resource, dict):
+                        answered += 1
+                        yield resource
+                self._mark_gone(part, answered)
+            return
+        for rtype, rid in keys:
+            try:
+                yield self.client.read(rtype, rid)
+            except ServerError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                self.found.setdefault((rtype, rid), {})
+
+    def _mark_gone(self, keys: list[tuple[str, str]], answered: int) -> None:
+        # Do not ask again for references the server could not resolve.
+        if answered < len(keys):
+            for key in keys:
+                self.found.setdefault(key, {})
+
+
+def _bundle_resources(bundle: Resource) -> Iterator[Resource]:
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict):
+            yield resource
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if isinstance(ref, str):
+            yield ref
+        for key, value in node.items():
+            if key != "contained":
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _relative(ref: str, base: str) -> tuple[str, str] | None:
+    if ref.startswith(("#", "urn:")):
+        return None
+    if "://" in ref:
+        if not ref.startswith(base + "/"):
+            return None
+        ref = ref[len(base) + 1 :]
+    path = urlsplit(ref).path
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if len(parts) == 2 and parts[0][:1].isupper():
+        return parts[0], parts[1]
+    return None
