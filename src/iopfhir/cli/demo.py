@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
 from iopfhir.domain import Episode
 from iopfhir.domain.files import parse_episodes, read_structured
-from iopfhir.errors import IopFhirError
 from iopfhir.fhir.bundle import dumps, transaction_bundle
 from iopfhir.fhir.read import read_fhir
 from iopfhir.fhir.summary import summarize
@@ -110,31 +107,21 @@ def _describe(episode: Episode, out: TextIO) -> None:
         print(f"  {inst:<11} {trend}{extra}", file=out)
 
 
-@contextmanager
-def _no_server() -> Iterator[str | None]:
-    yield None
-
-
-def _server(args: argparse.Namespace, out: TextIO) -> AbstractContextManager[str | None]:
+def _server_step(args: argparse.Namespace, episode: Episode, out: TextIO) -> int:
     if args.offline:
-        return _no_server()
+        return 0
     if args.server:
-        return _given(args.server)
+        print(f"5. server     {args.server}", file=out)
+        return _sync(args.server, episode, out)
+    from iopfhir.sync import LocalServerError, localserver
+
     try:
-        from iopfhir.sync.localserver import local_server
-    except ImportError:
-        print("5. server     skipped: install iopfhir[server] to run a local FHIR server", file=out)
-        return _no_server()
-    try:
-        return local_server()
-    except IopFhirError as exc:
+        with localserver() as base:
+            print(f"5. server     started a local FHIR R4 server at {base}", file=out)
+            return _sync(base, episode, out)
+    except LocalServerError as exc:
         print(f"5. server     skipped: {exc}", file=out)
-        return _no_server()
-
-
-@contextmanager
-def _given(url: str) -> Iterator[str | None]:
-    yield url
+        return 0
 
 
 def _sync(base: str, episode: Episode, out: TextIO) -> int:
@@ -143,13 +130,13 @@ def _sync(base: str, episode: Episode, out: TextIO) -> int:
 
     with FhirClient(base) as client:
         first = push(client, [episode])
-        print(f"5. push       {json.dumps(first.summary())}", file=out)
+        print(f"6. push       {json.dumps(first.summary())}", file=out)
         second = push(client, [episode])
-        print(f"6. push again {json.dumps(second.summary())}", file=out)
+        print(f"7. push again {json.dumps(second.summary())}", file=out)
         ident = episode.patient.identifiers[0]
         pulled = pull(client, (ident.system, ident.value))
     same = pulled.episodes == [episode]
-    print(f"7. pull       {json.dumps(summarize(pulled))}", file=out)
+    print(f"8. pull       {json.dumps(summarize(pulled))}", file=out)
     print(f"   round trip through the server: {'identical' if same else 'DIFFERENT'}", file=out)
     writes = second.summary()
     ok = same and writes["created"] == 0 and writes["updated"] == 0 and writes["failed"] == 0
@@ -184,10 +171,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"   round trip: {'identical' if same else 'DIFFERENT'}", file=out)
     _describe(episode, out)
     status = 0 if same and errors == 0 else 1
-    with _server(args, out) as base:
-        if base is not None:
-            status = max(status, _sync(base, episode, out))
-    return status
+    return max(status, _server_step(args, episode, out))
 
 
 def _validate(bundle: dict[str, Any], out: TextIO) -> int:
