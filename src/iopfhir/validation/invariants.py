@@ -494,6 +494,23 @@ class InvariantEngine:
             return _txt
         return None
 
+    def fast(self, key: str, expression: str) -> Native | None:
+        """A native or simple-compiled evaluator for an invariant, or None when it needs
+        fhirpathpy (then call :meth:`evaluate`)."""
+        fn = self.native(key, expression)
+        if fn is not None:
+            return fn
+        if expression not in self._simple:
+            self._simple[expression] = compile_simple(expression)
+        simple = self._simple[expression]
+        if simple is None:
+            return None
+
+        def run(value: Any, _env: Mapping[str, Any]) -> bool | None:
+            return simple(value)
+
+        return run
+
     def evaluate(
         self,
         key: str,

@@ -70,6 +70,9 @@ class ElementNode:
 
     __slots__ = (
         "_keymap",
+        "_required",
+        "_type_codes",
+        "_types",
         "binding_strength",
         "binding_vs",
         "children",
@@ -90,7 +93,6 @@ class ElementNode:
         "slices",
         "slicing",
         "type_nodes",
-        "types",
     )
 
     def __init__(self, path: str, name: str) -> None:
@@ -100,7 +102,8 @@ class ElementNode:
         self.min = 0
         self.max: int | None = None  # None: unbounded
         self.is_array = False  # JSON shape, from the base definition's max
-        self.types: tuple[TypeRef, ...] = ()
+        self._types: tuple[TypeRef, ...] = ()
+        self._type_codes: tuple[str, ...] = ()
         self.content_ref: str | None = None
         self.fixed: Any = None
         self.pattern: Any = None
@@ -116,6 +119,7 @@ class ElementNode:
         self.max_value: Any = None
         self.is_modifier = False
         self._keymap: dict[str, tuple[ElementNode, str | None]] | None = None
+        self._required: tuple[ElementNode, ...] | None = None
 
     def __repr__(self) -> str:
         s = f":{self.slice_name}" if self.slice_name else ""
@@ -126,14 +130,32 @@ class ElementNode:
         return self.name.endswith("[x]")
 
     @property
+    def types(self) -> tuple[TypeRef, ...]:
+        return self._types
+
+    @types.setter
+    def types(self, value: tuple[TypeRef, ...]) -> None:
+        self._types = value
+        self._type_codes = tuple(t.code for t in value)
+
+    @property
     def type_codes(self) -> tuple[str, ...]:
-        return tuple(t.code for t in self.types)
+        return self._type_codes
+
+    @property
+    def required_children(self) -> tuple[ElementNode, ...]:
+        """Children with a minimum cardinality above 0 (cached, like :meth:`keymap`)."""
+        req = self._required
+        if req is None:
+            req = tuple(c for c in (self.children or {}).values() if c.min > 0)
+            self._required = req
+        return req
 
     def clone(self) -> ElementNode:
         """A deep copy of this node's own structure (children, slices, type nodes)."""
         n = ElementNode(self.path, self.name)
         for attr in ElementNode.__slots__:
-            if attr in ("children", "slices", "type_nodes", "_keymap"):
+            if attr in ("children", "slices", "type_nodes", "_keymap", "_required"):
                 continue
             setattr(n, attr, getattr(self, attr))
         if self.children is not None:
@@ -163,6 +185,7 @@ class ElementNode:
 
     def invalidate(self) -> None:
         self._keymap = None
+        self._required = None
 
 
 def parse_element_id(element: Mapping[str, Any]) -> list[tuple[str, str | None]]:
@@ -385,7 +408,8 @@ def compile_snapshot(
 
 def _copy_into(target: ElementNode, src: ElementNode) -> None:
     for attr in ElementNode.__slots__:
-        if attr in ("children", "slices", "type_nodes", "_keymap", "name", "is_array"):
+        if attr in ("children", "slices", "type_nodes", "_keymap", "_required", "name",
+                    "is_array"):
             continue
         setattr(target, attr, getattr(src, attr))
 

@@ -143,6 +143,10 @@ class Validator:
         self._resource_types = self.definitions.resource_types
         self._content_ref_cache: dict[tuple[int, str], ElementNode | None] = {}
         self._conforming: set[tuple[int, str]] = set()
+        self._todo_cache: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._todo_keep: list[Any] = []
+        self._type_roots: dict[str, ElementNode | None] = {}
+        self._ref_targets: dict[int, tuple[list[str], set[str], bool]] = {}
 
     @classmethod
     def with_iop_profiles(
@@ -368,9 +372,18 @@ class Validator:
         return tt, tt
 
     def _type_root(self, code: str) -> ElementNode | None:
+        try:
+            return self._type_roots[code]
+        except KeyError:
+            pass
         if code in ("BackboneElement", "Element") or code in self._primitives:
-            return None
-        return self.definitions.type_tree(code)
+            got = None
+        else:
+            got = self.definitions.type_tree(code)
+            if got is None:
+                return None  # not cached: a definition may be loaded later
+        self._type_roots[code] = got
+        return got
 
     def _content_ref(self, root: ElementNode, ref: str) -> ElementNode | None:
         key = (id(root), ref)
@@ -411,38 +424,45 @@ class Validator:
                 self._add(ctx, "error", "structure", path,
                           f"No definition found for the content of {node.path} ({type_code})")
             return
-        children = holder.children
         km = holder.keymap(self._type_names)
-        present: dict[str, list[tuple[str, str | None]]] = {}
+        plain: list[tuple[str, ElementNode]] = []
+        choices: dict[str, list[tuple[str, str | None]]] = {}
+        choice_nodes: dict[str, ElementNode] = {}
         for key in obj:
-            if is_resource and key == "resourceType":
-                continue
-            if key.startswith("_"):
-                entry = km.get(key[1:])
-                if entry is None:
+            entry = km.get(key)
+            if entry is None:
+                if key[:1] == "_":
+                    entry = km.get(key[1:])
+                    if entry is None:
+                        self._add(ctx, "error", "structure", f"{path}.{key}",
+                                  f"Unrecognized property '{key}'")
+                        continue
+                    if key[1:] in obj:
+                        continue
+                    key = key[1:]
+                elif (is_resource and key == "resourceType") or key == "fhir_comments":
+                    continue
+                else:
                     self._add(ctx, "error", "structure", f"{path}.{key}",
                               f"Unrecognized property '{key}'")
                     continue
-                child, ctype = entry
-                if key[1:] not in obj:
-                    present.setdefault(child.name, []).append((key[1:], ctype))
-                continue
-            entry = km.get(key)
-            if entry is None:
-                if key == "fhir_comments":
-                    continue
-                self._add(ctx, "error", "structure", f"{path}.{key}",
-                          f"Unrecognized property '{key}'")
-                continue
             child, ctype = entry
-            present.setdefault(child.name, []).append((key, ctype))
-        for name, child in children.items():
-            keys = present.get(name)
-            if not keys:
-                if child.min > 0:
-                    self._add(ctx, "error", "required", path,
-                              f"{child.path}: minimum required = {child.min}, but only found 0")
+            if ctype is None:
+                plain.append((key, child))
+            else:
+                choices.setdefault(child.name, []).append((key, ctype))
+                choice_nodes[child.name] = child
+        for child in holder.required_children:
+            name = child.name
+            if name in choices or (not name.endswith("[x]") and (
+                    name in obj or "_" + name in obj)):
                 continue
+            self._add(ctx, "error", "required", path,
+                      f"{child.path}: minimum required = {child.min}, but only found 0")
+        for key, child in plain:
+            self._element(obj, key, child, None, path, ctx, root)
+        for name, keys in choices.items():
+            child = choice_nodes[name]
             if len(keys) > 1:
                 self._add(ctx, "error", "structure", path,
                           f"{child.path}: only one choice type may be present, found "
@@ -467,6 +487,10 @@ class Validator:
     ) -> None:
         raw = obj.get(key)
         ext = obj.get("_" + key)
+        if ext is None and ctype is None and not node.type_nodes and raw is not None:
+            # the common case: a plain element, no primitive extension
+            if self._element_fast(raw, key, node, path, ctx, root):
+                return
         is_list = isinstance(raw, list) or (raw is None and isinstance(ext, list))
         if node.is_array and not is_list:
             self._add(ctx, "error", "structure", f"{path}.{key}",
@@ -527,6 +551,40 @@ class Validator:
         for i in range(n):
             ipath = f"{base_path}[{i}]" if node.is_array else base_path
             self._item(values[i], exts[i], assigned[i], type_code, ipath, ctx, root)
+
+    def _element_fast(
+        self,
+        raw: Any,
+        key: str,
+        node: ElementNode,
+        path: str,
+        ctx: _Ctx,
+        root: ElementNode,
+    ) -> bool:
+        """:meth:`_element` for a value of the right JSON shape, without ``_key``; False
+        when the general path must run instead."""
+        codes = node.type_codes
+        if len(codes) > 1 or node.slicing is not None or node.slices:
+            return False
+        type_code = codes[0] if codes else "BackboneElement"
+        if node.is_array:
+            if type(raw) is not list or not raw:
+                return False
+            n = len(raw)
+            if node.max is not None and n > node.max:
+                return False
+            if n < node.min:
+                return False
+            base = f"{path}.{key}"
+            for i, v in enumerate(raw):
+                self._item(v, None, node, type_code, f"{base}[{i}]", ctx, root)
+            return True
+        if type(raw) is list:
+            return False
+        if node.max == 0:
+            return False
+        self._item(raw, None, node, type_code, f"{path}.{key}", ctx, root)
+        return True
 
     def _item(
         self,
@@ -882,11 +940,19 @@ class Validator:
         ref = value.get("reference")
         if not isinstance(ref, str):
             return
-        targets = [tp for t in node.types if t.code == "Reference" for tp in t.target_profiles]
-        allowed_or_none = {self.definitions.sd_type(tp) for tp in targets}
-        allowed = {a for a in allowed_or_none if a}
-        # an unknown target profile: its type cannot be known, so any target is accepted
-        any_ok = not allowed or bool(allowed & _ABSTRACT_RESOURCE) or None in allowed_or_none
+        cached = self._ref_targets.get(id(node))
+        if cached is None:
+            targets = [tp for t in node.types if t.code == "Reference"
+                       for tp in t.target_profiles]
+            allowed_or_none = {self.definitions.sd_type(tp) for tp in targets}
+            allowed = {a for a in allowed_or_none if a}
+            # an unknown target profile: its type cannot be known, so any target is accepted
+            any_ok = not allowed or bool(allowed & _ABSTRACT_RESOURCE) or (
+                None in allowed_or_none)
+            cached = (targets, allowed, any_ok)
+            self._ref_targets[id(node)] = cached
+            self._todo_keep.append(node)
+        targets, allowed, any_ok = cached
         target_type: str | None = None
         resolved: Any = None
         if ref.startswith("#"):
@@ -1011,19 +1077,30 @@ class Validator:
     ) -> None:
         if not self.check_invariants or not node.constraints:
             return
-        if skip:
+        ckey = (id(node.constraints), id(skip) if skip else 0)
+        todo = self._todo_cache.get(ckey)
+        if todo is None:
             skip_keys = {c.key for c in skip}
-            todo = [c for c in node.constraints if c.key not in skip_keys and c.key != "ele-1"]
-        else:
-            todo = [c for c in node.constraints if c.key != "ele-1"]
+            # (constraint, fast evaluator or None): the plan of this node's invariants
+            todo = tuple((c, self.invariants.fast(c.key, c.expression))
+                         for c in node.constraints
+                         if c.key not in skip_keys and c.key != "ele-1")
+            # the tuples are kept alive by the trees, so their ids stay theirs
+            self._todo_cache[ckey] = todo
+            self._todo_keep.append((node.constraints, skip))
         if not todo:
             return
         env = {"resource": ctx.resource, "rootResource": ctx.root_resource,
                "context": value}
-        mpath = model_path.replace("[x]", "")
-        resolver = self._resolver_for(ctx)
-        for c in todo:
-            ok = self.invariants.evaluate(c.key, c.expression, value, mpath, env, resolver)
+        resolver: Any = None
+        for c, fn in todo:
+            if fn is not None:
+                ok = fn(value, env)
+            else:
+                if resolver is None:
+                    resolver = self._resolver_for(ctx)
+                ok = self.invariants.evaluate(c.key, c.expression, value,
+                                              model_path.replace("[x]", ""), env, resolver)
             if ok is False:
                 severity: Severity = "error" if c.severity == "error" else "warning"
                 self._add(ctx, severity, "invariant", path,
