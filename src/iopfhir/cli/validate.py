@@ -2,9 +2,15 @@
 
 ``register(subparsers)`` adds the subcommand; ``run(args)`` executes it and returns the exit
 code: 0 when no file has errors, 1 when any has, 2 when an input cannot be read (missing file,
-not JSON, not a FHIR resource) or a profile cannot be loaded.
+not JSON, not a FHIR resource), a profile cannot be loaded or the ``--server`` cannot be
+reached.
 
-Imports :mod:`iopfhir.validation` and :mod:`iopfhir.errors` only.
+``--server URL`` also runs the server's ``$validate`` (``POST [base]/[type]/$validate``) on
+every resource and merges the issues of its OperationOutcome into the report, each marked
+with its source (:func:`server_report`; the validation package itself never talks to a
+server - the client sits above it in the layer order).
+
+Imports :mod:`iopfhir.validation`, :mod:`iopfhir.client` and :mod:`iopfhir.errors`.
 """
 
 from __future__ import annotations
@@ -12,13 +18,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from iopfhir.errors import InputError
-from iopfhir.validation import IOP_PROFILES, ValidationReport, Validator, validate_file
+from iopfhir.client import FhirClient
+from iopfhir.errors import ClientError, InputError, Issue, ServerError
+from iopfhir.validation import (
+    IOP_PROFILES,
+    ValidationReport,
+    Validator,
+    read_resources,
+    validate_file,
+)
 
-__all__ = ["register", "run"]
+__all__ = ["SOURCE_EXTENSION", "register", "run", "server_report"]
+
+#: OperationOutcome.issue extension naming where an issue comes from (JSON output).
+SOURCE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-source"
+LOCAL_SOURCE = "iopfhir"
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -50,6 +68,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="load conformance resources (folder, file, .tgz) without enforcing "
         "them; resources claiming them in meta.profile are checked",
     )
+    p.add_argument("--server", metavar="URL",
+                   help="also run the FHIR server's $validate on every resource (POST "
+                   "[URL]/[type]/$validate) and merge its issues, marked with their source")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
     return p
@@ -78,18 +99,34 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except InputError as exc:
         print(f"error: {exc}", file=err)
         return 2
+    client: FhirClient | None = None
+    if getattr(args, "server", None):
+        try:
+            client = FhirClient(args.server)
+        except InputError as exc:
+            print(f"error: --server: {exc}", file=err)
+            return 2
     reports: list[tuple[str, ValidationReport]] = []
     unreadable = False
-    for name in args.files:
-        try:
-            report = validate_file(name, validator=validator, profile=urls or None)
-        except InputError as exc:
-            unreadable = True
-            print(f"error: {exc}", file=err)
-            continue
-        reports.append((name, report))
+    try:
+        for name in args.files:
+            try:
+                report = validate_file(name, validator=validator, profile=urls or None)
+                if client is not None:
+                    report = _mark(report, LOCAL_SOURCE).merge(_server_file(client, name))
+            except ClientError as exc:
+                print(f"error: {name}: the server's $validate failed: {exc}", file=err)
+                return 2
+            except InputError as exc:
+                unreadable = True
+                print(f"error: {exc}", file=err)
+                continue
+            reports.append((name, report))
+    finally:
+        if client is not None:
+            client.close()
     if args.format == "json":
-        outcomes = [r.to_operation_outcome() for _, r in reports]
+        outcomes = [_outcome(r) for _, r in reports]
         payload: Any = outcomes[0] if len(args.files) == 1 and len(outcomes) == 1 else outcomes
         json.dump(payload, out, indent=2)
         out.write("\n")
@@ -100,10 +137,56 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             print(f"{name}: {status} ({n_err} errors, {n_warn} warnings)", file=out)
             for issue in r.issues:
                 if issue.severity != "information":
-                    print(f"  {issue}", file=out)
+                    tag = f"[{issue.source}] " if client is not None and issue.source else ""
+                    print(f"  {tag}{issue}", file=out)
     if unreadable:
         return 2
     return 0 if all(r.ok for _, r in reports) else 1
+
+
+def server_report(client: FhirClient, resource: dict[str, Any]) -> ValidationReport:
+    """The server's ``$validate`` verdict on ``resource`` as a report; every issue's
+    ``source`` is ``server <base url>``. A 4xx answer carrying an OperationOutcome (how
+    some servers reject invalid content) is read the same way as a 200."""
+    source = f"server {client.base_url}"
+    try:
+        outcome = client.validate(resource)
+        raw = outcome.get("issue") if isinstance(outcome, dict) else None
+        issues = [Issue.from_fhir(i) for i in raw or () if isinstance(i, dict)]
+    except ServerError as exc:
+        if exc.status >= 500 or exc.status in (401, 403, 404, 405):
+            raise
+        issues = list(exc.issues)
+    return ValidationReport.from_issues(replace(i, source=source) for i in issues)
+
+
+def _server_file(client: FhirClient, path: str) -> ValidationReport:
+    report = ValidationReport()
+    for label, res in read_resources(path):
+        r = server_report(client, res)
+        if label is not None:
+            r = ValidationReport(
+                tuple(replace(i, message=f"{i.message} ({label})") for i in r.issues)
+            )
+        report = report.merge(r)
+    return report
+
+
+def _mark(report: ValidationReport, source: str) -> ValidationReport:
+    return ValidationReport(
+        tuple(i if i.source else replace(i, source=source) for i in report.issues),
+        report.skipped_invariants,
+    )
+
+
+def _outcome(report: ValidationReport) -> dict[str, Any]:
+    """The report as an OperationOutcome; issues with a source carry it in the standard
+    operationoutcome-issue-source extension."""
+    outcome = report.to_operation_outcome()
+    for issue, element in zip(report.issues, outcome["issue"], strict=False):
+        if issue.source:
+            element["extension"] = [{"url": SOURCE_EXTENSION, "valueString": issue.source}]
+    return outcome
 
 
 def _is_resource_profile(validator: Validator, url: str) -> bool:
