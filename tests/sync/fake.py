@@ -88,7 +88,12 @@ class FakeServer:
         }
 
     def _write(
-        self, method: str, path: str, body: dict[str, Any], if_none: str | None, if_match: str | None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        if_none: str | None,
+        if_match: str | None,
     ) -> tuple[int, dict[str, Any]]:
         parts = path.strip("/").split("/")
         rtype = parts[0]
@@ -127,20 +132,42 @@ class FakeServer:
             if len(parts) == 1:
                 return json_response(200, self._search(parts[0], query))
             found = self.store.get((parts[0], parts[1]))
-            return json_response(200, found) if found else json_response(404, {"resourceType": "OperationOutcome", "issue": []})
+            return (
+                json_response(200, found)
+                if found
+                else json_response(404, {"resourceType": "OperationOutcome", "issue": []})
+            )
         body = json.loads(request.body)
         self.bodies.append(body)
         if path == "":
             return self._bundle(body)
         self.write_calls += 1
         if self.fail_on_write_call and self.write_calls >= self.fail_on_write_call:
-            return json_response(self.fail_status, {"resourceType": "OperationOutcome", "issue": []})
+            return json_response(
+                self.fail_status, {"resourceType": "OperationOutcome", "issue": []}
+            )
         status, res = self._write(
-            request.method, path, body, request.headers.get("If-None-Exist"), request.headers.get("If-Match")
+            request.method,
+            path,
+            body,
+            request.headers.get("If-None-Exist"),
+            request.headers.get("If-Match"),
         )
         if status >= 400:
-            return json_response(status, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "processing"}]})
-        return json_response(status, res, {"Location": f"{BASE}/{res['resourceType']}/{res['id']}/_history/{res['meta']['versionId']}"})
+            return json_response(
+                status,
+                {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "processing"}],
+                },
+            )
+        return json_response(
+            status,
+            res,
+            {
+                "Location": f"{BASE}/{_loc(res)}"
+            },
+        )
 
     def _bundle(self, bundle: dict[str, Any]) -> Response:
         kind = bundle["type"]
@@ -152,7 +179,9 @@ class FakeServer:
             if self.fail_on_write_call and self.write_calls >= self.fail_on_write_call:
                 if self.fail_status == 0:
                     raise TransportError("connection reset", method="POST", url=BASE)
-                return json_response(self.fail_status, {"resourceType": "OperationOutcome", "issue": []})
+                return json_response(
+                    self.fail_status, {"resourceType": "OperationOutcome", "issue": []}
+                )
         mapping: dict[str, str] = {}
         out = []
         for entry in bundle["entry"]:
@@ -161,19 +190,50 @@ class FakeServer:
                 target = urlsplit(req["url"])
                 parts = target.path.split("/")
                 if len(parts) == 1:
-                    out.append({"response": {"status": "200 OK"}, "resource": self._search(parts[0], parse_qs(target.query))})
+                    out.append(
+                        {
+                            "response": {"status": "200 OK"},
+                            "resource": self._search(parts[0], parse_qs(target.query)),
+                        }
+                    )
                 else:
                     found = self.store.get((parts[0], parts[1]))
-                    out.append({"response": {"status": "200 OK" if found else "404 Not Found"}, **({"resource": found} if found else {})})
+                    out.append(
+                        {
+                            "response": {"status": "200 OK" if found else "404 Not Found"},
+                            **({"resource": found} if found else {}),
+                        }
+                    )
                 continue
             resource = json.loads(json.dumps(entry["resource"]))
             _refs(resource, mapping)
-            status, res = self._write(req["method"], req["url"], resource, req.get("ifNoneExist"), req.get("ifMatch"))
+            status, res = self._write(
+                req["method"], req["url"], resource, req.get("ifNoneExist"), req.get("ifMatch")
+            )
             if status >= 400:
                 if kind == "transaction":
-                    return json_response(status, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "conflict"}]})
+                    return json_response(
+                        status,
+                        {
+                            "resourceType": "OperationOutcome",
+                            "issue": [{"severity": "error", "code": "conflict"}],
+                        },
+                    )
                 out.append({"response": {"status": str(status)}})
                 continue
             mapping[entry.get("fullUrl", "")] = f"{res['resourceType']}/{res['id']}"
-            out.append({"response": {"status": f"{status}", "location": f"{res['resourceType']}/{res['id']}/_history/{res['meta']['versionId']}"}})
-        return json_response(200, {"resourceType": "Bundle", "type": f"{kind}-response", "entry": out})
+            out.append(
+                {
+                    "response": {
+                        "status": f"{status}",
+                        "location": _loc(res),
+                    }
+                }
+            )
+        return json_response(
+            200, {"resourceType": "Bundle", "type": f"{kind}-response", "entry": out}
+        )
+
+
+def _loc(res: dict[str, Any]) -> str:
+    return f"{res['resourceType']}/{res['id']}/_history/{res['meta']['versionId']}"

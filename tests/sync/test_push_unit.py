@@ -30,11 +30,16 @@ def total_resources(episode) -> int:
 def test_transaction_server_gets_transactions_and_second_push_writes_nothing():
     server = FakeServer()
     episode = unique_episode()
-    client, transport = client_for(server)
+    client, _transport = client_for(server)
     report = push(client, episode)
     n = total_resources(episode)
-    assert report.summary() == {"created": n, "updated": 0, "unchanged": 0, "failed": 0,
-                                "round_trips": 3}
+    assert report.summary() == {
+        "created": n,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "round_trips": 3,
+    }
     kinds = [b.get("type") for b in server.bodies]
     assert kinds == ["batch", "transaction"]  # one look-up, one write chunk
     assert json.loads(report.to_json()) == report.summary()
@@ -139,7 +144,7 @@ def test_changed_resource_is_updated_with_if_match():
     bundle = transaction_bundle([episode])
     plan = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
     plan["resource"] = {**plan["resource"], "title": "Revised plan"}
-    client, transport = client_for(server)
+    client, _transport = client_for(server)
     report = push(client, bundle)
     assert (report.created, report.updated) == (0, 1)
     tx = server.bodies[-1]
@@ -167,8 +172,14 @@ def test_cli_dry_run_prints_no_bodies_and_no_patient_data(monkeypatch):
     server = FakeServer()
     monkeypatch.setattr(cli, "build_client", lambda args: client_for(server)[0])
     out, err = io.StringIO(), io.StringIO()
-    args = Namespace(file="examples/mental-health-iop.yaml", summary=False, dry_run=True,
-                     chunk_size=None, progress=False, unlisted="attempt")
+    args = Namespace(
+        file="examples/mental-health-iop.yaml",
+        summary=False,
+        dry_run=True,
+        chunk_size=None,
+        progress=False,
+        unlisted="attempt",
+    )
     assert cli.run_push(args, out, err) == 0
     text = out.getvalue()
     assert "POST Patient (If-None-Exist)" in text
@@ -182,11 +193,16 @@ def test_cli_summary_is_one_json_object(monkeypatch):
     server = FakeServer()
     monkeypatch.setattr(cli, "build_client", lambda args: client_for(server)[0])
     out = io.StringIO()
-    args = Namespace(file="examples/mental-health-iop.yaml", summary=True, dry_run=False,
-                     chunk_size=None, progress=False, unlisted="attempt")
+    args = Namespace(
+        file="examples/mental-health-iop.yaml",
+        summary=True,
+        dry_run=False,
+        chunk_size=None,
+        progress=False,
+        unlisted="attempt",
+    )
     assert cli.run_push(args, out, io.StringIO()) == 0
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
-    assert set(json.loads(lines[0])) == {"created", "updated", "unchanged", "failed",
-                                         "round_trips"}
+    assert set(json.loads(lines[0])) == {"created", "updated", "unchanged", "failed", "round_trips"}
     assert cli.run_push(Namespace(**{**vars(args), "file": "nope.yaml"}), out, io.StringIO()) == 2

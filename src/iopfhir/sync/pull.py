@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -172,7 +172,9 @@ class _Pull:
             "everything", resource_type="Patient", id=pid, params=params, method="GET"
         )
         for page in self.client.pages(first):
-            self.add(_bundle_resources(page))
+            found = _bundle_resources(page)
+            # Not every server applies _since to $everything (sekmet does not): filter here.
+            self.add(r for r in found if since is None or _changed_after(r, since))
 
     def _searches(self, support: ServerSupport, pid: str, since: str | None) -> None:
         for rtype in PATIENT_TYPES:
@@ -244,6 +246,21 @@ class _Pull:
         if answered < len(keys):
             for key in keys:
                 self.found.setdefault(key, {})
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _changed_after(resource: Resource, since: str) -> bool:
+    meta = resource.get("meta")
+    updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    after, when = _instant(since), _instant(updated) if isinstance(updated, str) else None
+    return after is None or when is None or when > after
 
 
 def _bundle_resources(bundle: Resource) -> Iterator[Resource]:

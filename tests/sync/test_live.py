@@ -1,0 +1,283 @@
+"""Push and pull against a real FHIR server (sekmet on 127.0.0.1, or IOPFHIR_TEST_SERVER)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iopfhir.client import FhirClient, Request, Response, Timeout, Transport
+from iopfhir.domain import dump_episode, load_episodes
+from iopfhir.errors import SyncConflict, SyncError, TransportError
+from iopfhir.fhir.bundle import transaction_bundle
+from iopfhir.sync import pull, push
+from iopfhir.sync.resources import business_identifier
+
+from .conftest import EXAMPLES, unique_episode
+
+pytestmark = pytest.mark.integration
+
+
+def count_by_identifier(client: FhirClient, bundle: dict) -> dict[str, int]:
+    out = {}
+    for e in bundle["entry"]:
+        r = e["resource"]
+        if r["resourceType"] in ("Goal", "CareTeam", "QuestionnaireResponse"):
+            continue  # sekmet has no identifier search for these (written by derived id)
+        system, value = business_identifier(r)
+        n = len(client.search(r["resourceType"]).where(identifier=f"{system}|{value}").fetch_all())
+        out[f"{r['resourceType']}|{value}"] = n
+    return out
+
+
+def test_push_twice_writes_nothing_the_second_time(fhir_server):
+    episode = unique_episode()
+    with FhirClient(fhir_server) as client:
+        first = push(client, episode)
+        assert first.created > 150 and first.failed == 0
+        assert first.round_trips <= 3
+        time.sleep(1.1)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        second = push(client, episode)
+        assert second.summary()["created"] == second.summary()["updated"] == 0
+        assert second.unchanged == first.created + first.updated
+        assert second.round_trips <= 2
+        written = {f"{t}/{i}" for t, i in first.written}
+        history = client.history(since=since, count=1000)
+        touched = {
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in history.get("entry") or []
+            if isinstance(e.get("resource"), dict)
+        }
+        assert not (written & touched)
+        patient_id = next(i for t, i in first.written if t == "Patient")
+        versions = client.history("Patient", patient_id).get("entry") or []
+        assert len(versions) == 1
+
+
+def test_concurrent_pushes_from_two_processes_make_no_duplicates(fhir_server, tmp_path):
+    episode = unique_episode("co-occurring-sud-iop")
+    path = tmp_path / "episode.yaml"
+    path.write_text(yaml.safe_dump(dump_episode(episode)))
+    cmd = [sys.executable, "-m", "tests.sync._worker", fhir_server, str(path)]
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
+    with FhirClient(fhir_server) as client:
+        counts = count_by_identifier(client, transaction_bundle([episode]))
+        assert set(counts.values()) == {1}
+        assert push(client, episode).writes == 0
+
+
+def _bundle_with(episode, **changes):
+    bundle = transaction_bundle([episode])
+    entry = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
+    entry["resource"] = {**entry["resource"], **changes}
+    return bundle, entry["resource"]["identifier"][0]
+
+
+class BeforeFirstWrite:
+    """A transport that runs ``action`` once, just before the first write request."""
+
+    def __init__(self, inner: Transport, action) -> None:
+        self.inner, self.action, self.done = inner, action, False
+
+    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        body = request.body or b""
+        if not self.done and request.method == "POST" and b'"transaction"' in body:
+            self.done = True
+            self.action()
+        return self.inner.handle(request, timeout=timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _other_writer(fhir_server, ident, change):
+    def act():
+        with FhirClient(fhir_server) as other:
+            plan = (
+                other.search("CarePlan")
+                .where(identifier=f"{ident['system']}|{ident['value']}")
+                .fetch_all()[0]
+            )
+            other.update({**plan, **change}, if_match=plan["meta"]["versionId"])
+
+    return act
+
+
+def test_concurrent_change_to_other_elements_is_merged(fhir_server):
+    episode = unique_episode()
+    with FhirClient(fhir_server) as client:
+        push(client, episode)
+        bundle, ident = _bundle_with(episode, title="Revised treatment plan")
+        note = [{"text": "added by another client"}]
+        client.transport = BeforeFirstWrite(
+            client.transport, _other_writer(fhir_server, ident, {"note": note})
+        )
+        report = push(client, bundle)
+        assert report.updated == 1 and report.merged
+        plan = (
+            client.search("CarePlan")
+            .where(identifier=f"{ident['system']}|{ident['value']}")
+            .fetch_all()[0]
+        )
+        assert plan["title"] == "Revised treatment plan"
+        assert plan["note"] == note  # the other client's change survived
+
+
+def test_concurrent_change_to_the_same_element_is_a_conflict(fhir_server):
+    episode = unique_episode()
+    with FhirClient(fhir_server) as client:
+        push(client, episode)
+        bundle, ident = _bundle_with(episode, title="Ours")
+        client.transport = BeforeFirstWrite(
+            client.transport, _other_writer(fhir_server, ident, {"title": "Theirs"})
+        )
+        with pytest.raises(SyncConflict) as info:
+            push(client, bundle)
+        assert info.value.report.conflicts[0].elements == ("title",)
+        plan = (
+            client.search("CarePlan")
+            .where(identifier=f"{ident['system']}|{ident['value']}")
+            .fetch_all()[0]
+        )
+        assert plan["title"] == "Theirs"  # nothing overwritten
+
+
+class FailAfterChunks:
+    def __init__(self, inner: Transport, k: int) -> None:
+        self.inner, self.k, self.seen = inner, k, 0
+
+    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        if request.method == "POST" and b'"transaction"' in (request.body or b""):
+            self.seen += 1
+            if self.seen > self.k:
+                raise TransportError("connection reset (test)", method="POST", url=request.url)
+        return self.inner.handle(request, timeout=timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_interrupted_push_then_rerun_completes_without_duplicates(fhir_server):
+    episode = unique_episode()
+    n = len(transaction_bundle([episode])["entry"])
+    with FhirClient(fhir_server) as client:
+        inner = client.transport
+        client.transport = FailAfterChunks(inner, 2)
+        with pytest.raises(SyncError) as info:
+            push(client, episode, chunk_size=30)
+        report = info.value.report
+        # Shared resources (same NPI as earlier tests) may already exist: not in any chunk.
+        assert report.writes == 60 and report.chunks_written == 2
+        assert report.failed == n - 60 - report.unchanged
+        client.transport = inner
+        rerun = push(client, episode, chunk_size=30)
+        assert rerun.writes == report.failed and rerun.failed == 0
+        assert rerun.unchanged == n - report.failed
+        assert set(count_by_identifier(client, transaction_bundle([episode])).values()) == {1}
+
+
+def _normal(value):
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_normal(v) for v in value]
+        if items and all(isinstance(v, dict) and "key" in v for v in items):
+            items.sort(key=lambda v: v["key"])
+        return items
+    return value
+
+
+def test_pull_round_trip_co_occurring_example_is_equal(fhir_server):
+    original = load_episodes(EXAMPLES / "co-occurring-sud-iop.yaml")[0]
+    with FhirClient(fhir_server) as client:
+        push(client, original)
+        ident = original.patient.identifiers[0]
+        result = pull(client, (ident.system, ident.value))
+    assert len(result.episodes) == 1
+    # Lists come back in server order; compared by key they are equal.
+    assert _normal(result.episodes[0].model_dump(mode="json")) == _normal(
+        original.model_dump(mode="json")
+    )
+
+
+def test_pull_round_trip_mental_health_example(fhir_server):
+    original = load_episodes(EXAMPLES / "mental-health-iop.yaml")[0]
+    with FhirClient(fhir_server) as client:
+        push(client, original)
+        ident = original.patient.identifiers[0]
+        result = pull(client, (ident.system, ident.value))
+    back = _normal(result.episodes[0].model_dump(mode="json"))
+    want = _normal(original.model_dump(mode="json"))
+    # The one difference: the crisis-line Organization is referenced by no resource (the
+    # builder writes crisis contacts as contained resources), so nothing on the server leads
+    # from the patient to it. Everything else round-trips.
+    assert [o["key"] for o in want["organizations"]] == [
+        "crisis-line",
+        "lakeside-iop",
+        "mercy-general",
+    ]
+    want["organizations"] = [o for o in want["organizations"] if o["key"] != "crisis-line"]
+    assert back == want
+
+
+def test_incremental_pull_since_a_time_after_the_push(fhir_server):
+    episode = unique_episode("co-occurring-sud-iop")
+    with FhirClient(fhir_server) as client:
+        push(client, episode)
+        ident = episode.patient.identifiers[0]
+        full = pull(client, (ident.system, ident.value))
+        assert len(full.episodes) == 1
+        later = "2100-01-01T00:00:00Z"
+        empty = pull(client, (ident.system, ident.value), since=later)
+        assert len(empty.episodes) <= 1
+        assert not empty.episodes or not empty.episodes[0].sessions
+
+
+def test_cli_push_summary_and_pull(fhir_server, tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    episode = unique_episode("co-occurring-sud-iop")
+    src = tmp_path / "e.yaml"
+    src.write_text(yaml.safe_dump(dump_episode(episode)))
+    run = [sys.executable, "-m", "iopfhir"]
+    p = subprocess.run(
+        [*run, "push", str(src), "--server", fhir_server, "--summary"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["created"] > 0
+    ident = episode.patient.identifiers[0]
+    out = tmp_path / "back.yaml"
+    p = subprocess.run(
+        [
+            *run,
+            "pull",
+            "--server",
+            fhir_server,
+            "--patient",
+            f"{ident.system}|{ident.value}",
+            "-o",
+            str(out),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    back = load_episodes(out)[0]
+    assert _normal(back.model_dump(mode="json")) == _normal(episode.model_dump(mode="json"))
