@@ -487,10 +487,15 @@ class Validator:
     ) -> None:
         raw = obj.get(key)
         ext = obj.get("_" + key)
-        if ext is None and ctype is None and not node.type_nodes and raw is not None:
-            # the common case: a plain element, no primitive extension
-            if self._element_fast(raw, key, node, path, ctx, root):
-                return
+        # the common case: a plain element, no primitive extension
+        if (
+            ext is None
+            and ctype is None
+            and not node.type_nodes
+            and raw is not None
+            and self._element_fast(raw, key, node, path, ctx, root)
+        ):
+            return
         is_list = isinstance(raw, list) or (raw is None and isinstance(ext, list))
         if node.is_array and not is_list:
             self._add(ctx, "error", "structure", f"{path}.{key}",
