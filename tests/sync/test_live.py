@@ -281,3 +281,31 @@ def test_cli_push_summary_and_pull(fhir_server, tmp_path):
     assert p.returncode == 0, p.stderr
     back = load_episodes(out)[0]
     assert _normal(back.model_dump(mode="json")) == _normal(episode.model_dump(mode="json"))
+
+
+def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
+    """Two episodes that share an organization and clinicians (same NPIs), pushed one after
+    the other and then again: the shared resources gather both episodes' identifiers once,
+    and the third round writes nothing (no flip-flop between the episodes)."""
+    from iopfhir.synth import synth_episodes
+
+    seed = int(time.time() * 1000) % 100_000
+    a, b = list(synth_episodes(2, seed=seed))
+    shared = {p.identifiers[0].value for p in a.practitioners} & {
+        p.identifiers[0].value for p in b.practitioners
+    }
+    with FhirClient(fhir_server) as client:
+        push(client, a)
+        push(client, b)
+        again_a = push(client, a)
+        again_b = push(client, b)
+        assert again_a.writes == 0, again_a.summary()
+        assert again_b.writes == 0, again_b.summary()
+        org_npi = a.organizations[0].identifiers[0]
+        (org,) = client.search("Organization").where(
+            identifier=f"{org_npi.system}|{org_npi.value}"
+        ).fetch_all()
+        values = [i["value"] for i in org["identifier"]]
+        assert f"{a.key}/program-site" in values
+        assert f"{b.key}/program-site" in values
+    assert shared or a.organizations[0].identifiers == b.organizations[0].identifiers

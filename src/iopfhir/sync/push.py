@@ -511,6 +511,8 @@ class _Push:
     def _desired(self, item: _Item) -> Resource:
         resource = rewrite_references(item.resource, self.ids)
         resource.pop("id", None)
+        if item.current is not None:
+            resource = _keep_their_identifiers(resource, item.current)
         if item.server_id is not None and (item.current is not None or item.strategy == "put-id"):
             resource["id"] = item.server_id
         return resource
@@ -788,6 +790,18 @@ class _Push:
                     for c in conflicts
                 ],
             )
+
+
+def _keep_their_identifiers(ours: Resource, theirs: Mapping[str, Any]) -> Resource:
+    """Identifiers are a set that others add to: keep the server's (in its order) and add
+    ours that are missing. A Patient, Practitioner or Organization shared by several
+    episodes then gathers each episode's identifier once instead of flipping between them,
+    and identifiers another system added are never dropped."""
+    mine, current = ours.get("identifier"), theirs.get("identifier")
+    if not isinstance(mine, list) or not isinstance(current, list):
+        return ours
+    merged = list(current) + [i for i in mine if i not in current]
+    return {**ours, "identifier": merged}
 
 
 def _unrewrite(resource: Resource) -> Resource:
