@@ -148,3 +148,14 @@ def test_demo_offline(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "round trip: identical" in out
     assert "0 errors" in out
+
+
+@pytest.mark.integration
+def test_demo_with_a_local_server(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "started a local FHIR R4 server at http://127.0.0.1:" in out
+    again = next(line for line in out.splitlines() if line.startswith("7. push again"))
+    summary = json.loads(again.split(" ", 3)[3])
+    assert summary["created"] == summary["updated"] == summary["failed"] == 0
+    assert "round trip through the server: identical" in out
