@@ -63,6 +63,7 @@ from .resources import (
     references,
     rewrite_references,
     same_content,
+    unchanged_on_server,
 )
 
 __all__ = [
@@ -499,10 +500,7 @@ class _Push:
             if item.current is None:
                 item.action = "create"
                 continue
-            desired = self._desired(item)
-            if any(r.startswith("urn:") for r in references(desired)):
-                item.action = "update"
-            elif same_content(desired, item.current):
+            if unchanged_on_server(item.resource, item.current, self.ids):
                 item.action = "unchanged"
                 self.report.unchanged += 1
             else:
