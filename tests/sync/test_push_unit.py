@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 from argparse import Namespace
+from pathlib import Path
 
 import pytest
 
 from iopfhir.client import FhirClient, MemoryTransport
+from iopfhir.domain import load_episodes
 from iopfhir.errors import SyncError
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.sync import PushReport, push, server_support
@@ -206,3 +208,22 @@ def test_cli_summary_is_one_json_object(monkeypatch):
     assert len(lines) == 1
     assert set(json.loads(lines[0])) == {"created", "updated", "unchanged", "failed", "round_trips"}
     assert cli.run_push(Namespace(**{**vars(args), "file": "nope.yaml"}), out, io.StringIO()) == 2
+
+
+def test_cli_push_validates_before_sending(tmp_path, capsys):
+    """A Bundle that breaks a required binding is refused before any request: had anything
+    been sent, the unreachable server would have given exit code 1, not 2."""
+    from iopfhir.cli import main
+    from iopfhir.fhir.bundle import transaction_bundle
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    bundle = transaction_bundle(load_episodes(examples / "mental-health-iop.yaml"))
+    plan = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
+    plan["resource"]["status"] = "bogus"
+    source = tmp_path / "bundle.json"
+    source.write_text(json.dumps(bundle))
+    code = main(["push", str(source), "--server", "http://127.0.0.1:9/fhir", "--summary"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "nothing was sent" in err
+    assert "resource.status" in err

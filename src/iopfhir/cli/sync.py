@@ -32,8 +32,9 @@ import yaml
 
 from iopfhir.client import Auth, BasicAuth, BearerAuth, FhirClient, NoAuth, SmartBackendAuth
 from iopfhir.domain import dump_episodes, load_episodes
-from iopfhir.errors import InputError, IopFhirError, SyncError
+from iopfhir.errors import InputError, IopFhirError, SyncError, ValidationFailed
 from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
+from iopfhir.validation import Validator
 
 __all__ = ["build_client", "register", "run", "run_capabilities", "run_pull", "run_push"]
 
@@ -85,6 +86,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("file", metavar="FILE", help="episode file/folder, or a FHIR Bundle JSON")
     p.add_argument("--summary", action="store_true", help="print one JSON object of counts")
     p.add_argument("--dry-run", action="store_true", help="print the planned writes only")
+    p.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="do not validate against R4 and the IOP profiles before sending (servers often "
+        "do not enforce required bindings, so validation is on by default)",
+    )
     p.add_argument("--chunk-size", type=int, metavar="N", help="entries per chunk (default 250)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument(
@@ -260,7 +267,15 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
                 dry_run=args.dry_run,
                 progress=_Bar(err) if show_bar else None,
                 unlisted=args.unlisted,
+                validator=None
+                if getattr(args, "no_validate", False)
+                else Validator.with_iop_profiles(),
             )
+        except ValidationFailed as exc:
+            print(f"iopfhir: error: {exc}", file=err)
+            for issue in exc.issues[:10]:
+                print(f"  {issue}", file=err)
+            return 2
         except InputError as exc:
             print(f"iopfhir: error: {exc}", file=err)
             return 2
