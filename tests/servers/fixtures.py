@@ -40,6 +40,8 @@ def fhir_server() -> Iterator[str]:
 def medplum_server() -> Iterator[str]:
     """Base URL of the Medplum in-memory FHIR router, started for the session."""
     if not node_available():
+        if os.environ.get("CI"):  # CI has Node: its absence there is a failure, not a skip
+            pytest.fail("Node.js (node, npm) is needed for the Medplum test server")
         pytest.skip("Node.js (node, npm) is needed for the Medplum test server")
     with running_medplum() as base_url:
         yield base_url
