@@ -377,15 +377,7 @@ class FhirClient:
         count: int | None = None,
     ) -> Resource:
         """The first ``_history`` Bundle (system, type or instance); see :meth:`pages`."""
-        segments: list[str] = []
-        if resource_type is not None:
-            _check_type(resource_type)
-            segments.append(resource_type)
-            if id is not None:
-                _check_id(id)
-                segments.append(id)
-        elif id is not None:
-            raise InputError("history of an id needs its resource type")
+        segments = _segments(resource_type, id, "history of an id")
         params: list[tuple[str, str]] = []
         if since is not None:
             params.append(("_since", since))
@@ -491,15 +483,7 @@ class FhirClient:
         op = name if name.startswith("$") else f"${name}"
         if not re.fullmatch(r"\$[A-Za-z][A-Za-z0-9\-]*", op):
             raise InputError(f"not an operation name: {name!r}")
-        segments: list[str] = []
-        if resource_type is not None:
-            _check_type(resource_type)
-            segments.append(resource_type)
-            if id is not None:
-                _check_id(id)
-                segments.append(id)
-        elif id is not None:
-            raise InputError("an instance operation needs its resource type")
+        segments = _segments(resource_type, id, "an instance operation")
         verb = method or ("POST" if body is not None else "GET")
         return self._json(verb, self.url(*segments, op, params=params), body=body)
 
@@ -598,6 +582,19 @@ def _query(params: Criteria | list[tuple[str, str]] | None) -> str:
     items = params.items() if isinstance(params, Mapping) else params
     return urlencode([(k, str(v)) for k, v in items])
 
+
+def _segments(resource_type: str | None, id: str | None, what: str) -> list[str]:
+    """URL path segments ``[type[, id]]`` for system, type or instance level, checked."""
+    segments: list[str] = []
+    if resource_type is not None:
+        _check_type(resource_type)
+        segments.append(resource_type)
+        if id is not None:
+            _check_id(id)
+            segments.append(id)
+    elif id is not None:
+        raise InputError(f"{what} needs its resource type")
+    return segments
 
 def _check_type(resource_type: str) -> None:
     if not _TYPE_RE.fullmatch(resource_type):
