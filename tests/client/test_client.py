@@ -6,7 +6,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from iopfhir.client import FhirClient, MemoryTransport, Request, Retry, Timeout, WriteResult
+from iopfhir.client import (
+    FhirClient,
+    MemoryTransport,
+    Request,
+    Retry,
+    Timeout,
+    WriteResult,
+    parse_location,
+)
 from iopfhir.errors import (
     ConnectTimeout,
     InputError,
@@ -423,3 +431,22 @@ def test_context_manager_closes_the_transport():
     with client_for(transport) as client:
         client.read("Patient", "p1")
     assert transport.closed
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("Patient/123", ("Patient", "123", None)),
+        ("Patient/123/_history/4", ("Patient", "123", "4")),
+        ("https://ehr.example.org/fhir/r4/Patient/123/_history/4", ("Patient", "123", "4")),
+        ("http://127.0.0.1:8080/CarePlan/a-b.c", ("CarePlan", "a-b.c", None)),
+        ("http://127.0.0.1:8080/CarePlan/7?_format=json", ("CarePlan", "7", None)),
+        ("https://x.example/fhir/Observation/9/_history/2#frag", ("Observation", "9", "2")),
+        ("/fhir/Encounter/e1", ("Encounter", "e1", None)),
+        ("https://x.example", (None, None, None)),
+        ("https://x.example/fhir/metadata", (None, None, None)),
+        ("not a location", (None, None, None)),
+    ],
+)
+def test_parse_location(location, expected):
+    assert parse_location(location) == expected

@@ -596,6 +596,7 @@ def _segments(resource_type: str | None, id: str | None, what: str) -> list[str]
         raise InputError(f"{what} needs its resource type")
     return segments
 
+
 def _check_type(resource_type: str) -> None:
     if not _TYPE_RE.fullmatch(resource_type):
         raise InputError(f"not a resource type: {resource_type[:64]!r}")
@@ -671,7 +672,11 @@ def _parse_resource(request: Request, response: Response, *, expect: str | None 
 
 def parse_location(location: str) -> tuple[str | None, str | None, str | None]:
     """(type, id, version) from ``[base/]Type/id[/_history/vid]``, absolute or relative."""
-    path = urlsplit(location).path if "://" in location else location.split("?", 1)[0]
+    path = location.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:  # absolute: drop scheme and authority (a push parses thousands)
+        rest = path.split("://", 1)[1]
+        slash = rest.find("/")
+        path = rest[slash:] if slash >= 0 else ""
     segments = [s for s in path.split("/") if s]
     version = None
     if len(segments) >= 2 and segments[-2] == "_history":

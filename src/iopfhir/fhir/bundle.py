@@ -22,10 +22,17 @@ import orjson
 from iopfhir.domain import Episode
 from iopfhir.fhir.build import Entry, episode_entries
 
-__all__ = ["collection_bundle", "condition_query", "dumps", "transaction_bundle"]
+__all__ = [
+    "collection_bundle",
+    "condition_query",
+    "dumps",
+    "transaction_bundle",
+    "unique_entries",
+]
 
 
-def _unique(episodes: Iterable[Episode]) -> Iterator[Entry]:
+def unique_entries(episodes: Iterable[Episode]) -> Iterator[Entry]:
+    """``(fullUrl, resource)`` of every resource of ``episodes``, each shared one once."""
     seen: set[str] = set()
     for episode in episodes:
         for url, resource in episode_entries(episode):
@@ -54,14 +61,14 @@ def transaction_bundle(episodes: Iterable[Episode]) -> dict[str, Any]:
                 "ifNoneExist": condition_query(resource),
             },
         }
-        for url, resource in _unique(episodes)
+        for url, resource in unique_entries(episodes)
     ]
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
 def collection_bundle(episodes: Iterable[Episode]) -> dict[str, Any]:
     """A ``collection`` Bundle of every resource of ``episodes``."""
-    entries = [{"fullUrl": url, "resource": resource} for url, resource in _unique(episodes)]
+    entries = [{"fullUrl": url, "resource": resource} for url, resource in unique_entries(episodes)]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 

@@ -17,6 +17,7 @@ person or organization is recognised across episodes and systems. Conditional cr
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Final
 
@@ -28,6 +29,7 @@ __all__ = [
     "PROFILE",
     "identifier",
     "identifier_system",
+    "name_uuid",
     "parse_identifier",
     "profile_url",
     "urn_uuid",
@@ -59,9 +61,24 @@ def parse_identifier(system: str | None, value: str | None) -> tuple[str, str, s
     return system[len(ID_BASE) :], episode_key, local_key
 
 
+def name_uuid(namespace: uuid.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))``, without building a ``UUID`` object.
+
+    Every resource built or pushed needs one or two of these; this is the same RFC 4122
+    name-based (SHA-1) UUID at about half the cost.
+    """
+    # SHA-1 is what RFC 4122 prescribes for version 5; it names, it does not protect.
+    sha = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False)
+    digest = bytearray(sha.digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def urn_uuid(resource_type: str, system: str, value: str) -> str:
     """The deterministic ``urn:uuid`` full URL of a resource, from its business identifier."""
-    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, f'{resource_type}|{system}|{value}')}"
+    return f"urn:uuid:{name_uuid(ID_NAMESPACE, f'{resource_type}|{system}|{value}')}"
 
 
 def profile_url(name: str) -> str:

@@ -23,6 +23,12 @@ The plan, in round trips:
 
 Failures raise :class:`~iopfhir.errors.SyncError` (or ``SyncConflict``) with ``report``:
 the :class:`PushReport` of what was written and what was not; a rerun completes the rest.
+
+Cost on the client: each resource is walked once for its references (their paths are
+kept), rewriting copies only the paths to rewritten references, and the comparison is a
+plain ``==`` on the rewritten copy. Python's cyclic garbage collector is paused for the
+duration of a push (:mod:`._gc`): the JSON it handles holds no cycles, and the
+collections it would trigger were most of the client's CPU time.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal, Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import orjson
 
@@ -49,18 +56,20 @@ from iopfhir.errors import (
     SyncError,
     ValidationFailed,
 )
-from iopfhir.fhir.bundle import transaction_bundle
+from iopfhir.fhir.bundle import unique_entries
 
+from . import _gc
 from .capabilities import Unlisted, WriteMode, server_support
 from .counting import CountingTransport
 from .resources import (
+    Site,
     business_identifier,
     derived_id,
     drop_references,
     escape_search,
     identifiers,
     normalized,
-    references,
+    reference_sites,
     rewrite_references,
     same_content,
     unchanged_on_server,
@@ -199,6 +208,14 @@ class _Item:
     current: Resource | None = None
     action: Action = "create"
     sent: Resource | None = None  # what the last attempt sent (the 'ours' of a merge)
+    # Where the references are, found in one walk and reused by every later step.
+    sites: list[Site] = field(default_factory=list)
+    refs: frozenset[str] = frozenset()
+
+    def walk(self) -> None:
+        """(Re)find the references of ``resource``."""
+        self.sites = reference_sites(self.resource)
+        self.refs = frozenset(ref for _, ref in self.sites)
 
     @property
     def label(self) -> str:
@@ -226,8 +243,7 @@ def _entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> list[tu
                 url = f"{resource['resourceType']}/{rid}" if rid else f"urn:iopfhir:entry:{i}"
             out.append((url, resource))
         return out
-    bundle = transaction_bundle(list(source))
-    return [(e["fullUrl"], e["resource"]) for e in bundle["entry"]]
+    return list(unique_entries(source))
 
 
 def _validate(validator: Validates, entries: Sequence[tuple[str, Resource]]) -> None:
@@ -269,6 +285,22 @@ def push(
     """
     if chunk_size < 1:
         raise InputError("chunk_size must be at least 1")
+    # The work below allocates millions of acyclic containers: see _gc. By the time the
+    # collector is back on, _run's frame (and every resource it held) is gone.
+    with _gc.paused():
+        return _run(client, source, chunk_size, dry_run, validator, progress, unlisted, mode)
+
+
+def _run(
+    client: FhirClient,
+    source: Episode | Iterable[Episode] | Mapping[str, Any],
+    chunk_size: int,
+    dry_run: bool,
+    validator: Validates | None,
+    progress: Progress | None,
+    unlisted: Unlisted,
+    mode: WriteMode | None,
+) -> PushReport:
     entries = _entries(source)
     if validator is not None:
         _validate(validator, entries)
@@ -376,12 +408,15 @@ class _Push:
                         f"a {rtype} without a business identifier is created unconditionally",
                     )
                 )
-            self.items.append(_Item(url, rtype, resource, ident, strategy))
+            item = _Item(url, rtype, resource, ident, strategy)
+            item.walk()
+            self.items.append(item)
         if skipped_urls:
             for item in self.items:
-                if any(r in skipped_urls for r in references(item.resource)):
+                if not item.refs.isdisjoint(skipped_urls):
                     item.resource, n = drop_references(item.resource, skipped_urls.__contains__)
                     self.report.dropped_references += n
+                    item.walk()
         for item in self.items:
             if item.strategy == "put-id" and item.ident is not None:
                 item.server_id = derived_id(item.type, *item.ident)
@@ -500,14 +535,14 @@ class _Push:
             if item.current is None:
                 item.action = "create"
                 continue
-            if unchanged_on_server(item.resource, item.current, self.ids):
+            if unchanged_on_server(item.resource, item.current, self.ids, item.sites):
                 item.action = "unchanged"
                 self.report.unchanged += 1
             else:
                 item.action = "update"
 
     def _desired(self, item: _Item) -> Resource:
-        resource = rewrite_references(item.resource, self.ids)
+        resource = rewrite_references(item.resource, self.ids, item.sites)
         resource.pop("id", None)
         if item.current is not None:
             resource = _keep_their_identifiers(resource, item.current)
@@ -517,10 +552,7 @@ class _Push:
 
     def _chunks(self, writes: list[_Item], mode: WriteMode) -> list[list[_Item]]:
         by_url = {i.full_url: i for i in writes}
-        graph = {
-            i.full_url: [r for r in references(i.resource) if r in by_url and r != i.full_url]
-            for i in writes
-        }
+        graph = {i.full_url: [r for r in i.refs if r in by_url and r != i.full_url] for i in writes}
         try:
             order = list(graphlib.TopologicalSorter(graph).static_order())
         except graphlib.CycleError:
@@ -573,14 +605,7 @@ class _Push:
         else:
             request = {"method": "POST", "url": item.type}
             if item.strategy == "identifier" and item.ident is not None:
-                request["ifNoneExist"] = urlencode(
-                    [
-                        (
-                            "identifier",
-                            f"{escape_search(item.ident[0])}|{escape_search(item.ident[1])}",
-                        )
-                    ]
-                )
+                request["ifNoneExist"] = _if_none_exist(*item.ident)
             full_url = item.full_url
         return {"fullUrl": full_url, "resource": resource, "request": request}
 
@@ -708,9 +733,7 @@ class _Push:
         self.report.issues.append(Issue("error", "exception", f"{item.type}: not written ({why})"))
         self.report.issues.extend(issues)
         dependents = [
-            i
-            for i in self.items
-            if i.action in ("create", "update") and item.full_url in set(references(i.resource))
+            i for i in self.items if i.action in ("create", "update") and item.full_url in i.refs
         ]
         for dep in dependents:
             self._fail(dep, f"references a {item.type} that was not written", [])
@@ -768,6 +791,7 @@ class _Push:
             item.current = theirs
             item.version = str(meta.get("versionId")) if isinstance(meta, dict) else None
             item.resource = _unrewrite(merged)
+            item.walk()
             self.report.merged.append(item.label)
             if same_content(merged, theirs):
                 item.action = "unchanged"
@@ -788,6 +812,17 @@ class _Push:
                     for c in conflicts
                 ],
             )
+
+
+def _if_none_exist(system: str, value: str) -> str:
+    """``identifier=<system>|<value>``, search-escaped and URL-encoded."""
+    return f"identifier={_quoted(system)}%7C{quote_plus(escape_search(value), safe='')}"
+
+
+@lru_cache(maxsize=256)
+def _quoted(system: str) -> str:
+    # A push repeats a handful of identifier systems thousands of times.
+    return quote_plus(escape_search(system), safe="")
 
 
 def _keep_their_identifiers(ours: Resource, theirs: Mapping[str, Any]) -> Resource:

@@ -12,14 +12,18 @@ from typing import Any
 
 import orjson
 
+from iopfhir.fhir.conventions import name_uuid
+
 __all__ = [
     "SERVER_META",
+    "Site",
     "business_identifier",
     "canonical",
     "derived_id",
     "drop_references",
     "escape_search",
     "normalized",
+    "reference_sites",
     "references",
     "rewrite_references",
     "unchanged_on_server",
@@ -32,44 +36,102 @@ SERVER_META = frozenset({"versionId", "lastUpdated", "source"})
 _NAMESPACE = uuid.UUID("6f1c3b2e-5d7a-5c43-9b0e-1f0f4a1c7e21")
 
 
-def _holders(node: Any, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Append every element of ``node`` that holds a ``reference`` string (contained
-    resources excluded). Exact ``type`` tests and a plain recursion: this runs over every
-    element of every resource pushed, so it is kept to the cheapest Python there is."""
+Path = tuple[str | int, ...]
+#: Where a reference sits (the path to the element holding ``reference``) and its value.
+Site = tuple[Path, str]
+
+
+def _sites(node: Any, path: list[str | int], out: list[Site]) -> None:
+    # Exact ``type`` tests and a plain recursion: this walks every element of every
+    # resource pushed, once, so it is kept to the cheapest Python there is. Contained
+    # resources are walked too: a server rewrites their references in a transaction.
     if type(node) is dict:
-        if type(node.get("reference")) is str:
-            out.append(node)
+        ref = node.get("reference")
+        if type(ref) is str:
+            out.append((tuple(path), ref))
         for key, value in node.items():
             kind = type(value)
-            if (kind is dict or kind is list) and key != "contained":
-                _holders(value, out)
-    elif type(node) is list:
-        for value in node:
+            if kind is dict or kind is list:
+                path.append(key)
+                _sites(value, path, out)
+                path.pop()
+    else:
+        for index, value in enumerate(node):
             kind = type(value)
             if kind is dict or kind is list:
-                _holders(value, out)
+                path.append(index)
+                _sites(value, path, out)
+                path.pop()
+
+
+def reference_sites(resource: Mapping[str, Any]) -> list[Site]:
+    """Every ``reference`` string in ``resource`` with the path to the element holding it."""
+    out: list[Site] = []
+    ref = resource.get("reference")
+    if type(ref) is str:
+        out.append(((), ref))
+    for key, value in resource.items():
+        kind = type(value)
+        # Most top-level elements (codes, values, identifiers, meta) hold no reference:
+        # orjson tells in C whether a key "reference" occurs at all, so only the others
+        # are walked in Python.
+        if (kind is dict or kind is list) and _REFERENCE_KEY in _dumps(value):
+            _sites(value, [key], out)
     return out
 
 
+_REFERENCE_KEY = b'"reference":'  # how orjson writes that key; never inside a string
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # not plain JSON (a Decimal, say): walk it to be sure
+        return _REFERENCE_KEY
+
+
 def references(resource: Mapping[str, Any]) -> Iterator[str]:
-    """Every ``reference`` string in ``resource`` (contained resources excluded)."""
-    return iter([holder["reference"] for holder in _holders(dict(resource), [])])
+    """Every ``reference`` string in ``resource`` (contained resources included)."""
+    return iter([ref for _, ref in reference_sites(resource)])
 
 
-def rewrite_references(resource: Mapping[str, Any], mapping: Mapping[str, str]) -> Resource:
-    """A deep copy with references found in ``mapping`` replaced by their mapped value."""
-    out: Resource = orjson.loads(orjson.dumps(resource))  # the fastest deep copy of JSON
-    for holder in _holders(out, []):
-        target = mapping.get(holder["reference"])
-        if target is not None:
-            holder["reference"] = target
+def rewrite_references(
+    resource: Mapping[str, Any],
+    mapping: Mapping[str, str],
+    sites: list[Site] | None = None,
+) -> Resource:
+    """A copy of ``resource`` with the references found in ``mapping`` replaced.
+
+    Structural sharing: the top-level object is new, and so is every object or array on
+    the way to a replaced reference; everything else is shared with ``resource``. Treat
+    the result as read-only below its top level. ``sites`` (from
+    :func:`reference_sites`) saves walking the resource again.
+    """
+    out: Resource = dict(resource)
+    copied: dict[Path, Any] = {(): out}
+    for path, ref in reference_sites(resource) if sites is None else sites:
+        target = mapping.get(ref)
+        if target is None:
+            continue
+        node: Any = out
+        for depth in range(1, len(path) + 1):
+            prefix = path[:depth]
+            child = copied.get(prefix)
+            if child is None:
+                original = node[path[depth - 1]]
+                child = dict(original) if type(original) is dict else list(original)
+                node[path[depth - 1]] = child
+                copied[prefix] = child
+            node = child
+        node["reference"] = target
     return out
 
 
 def drop_references(
     resource: Mapping[str, Any], drop: Callable[[str], bool]
 ) -> tuple[Resource, int]:
-    """A deep copy without the Reference elements whose target ``drop`` selects.
+    """A deep copy without the Reference elements whose target ``drop`` selects
+    (contained resources included).
 
     A reference inside a list is removed from the list (an emptied list is removed); a
     single-valued one is removed from its parent. Returns the copy and how many went.
@@ -81,9 +143,6 @@ def drop_references(
         if isinstance(node, dict):
             out: dict[str, Any] = {}
             for key, value in node.items():
-                if key == "contained":
-                    out[key] = value
-                    continue
                 if isinstance(value, dict) and _dropped(value):
                     removed += 1
                     continue
@@ -138,7 +197,7 @@ def identifiers(resource: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 def derived_id(resource_type: str, system: str, value: str) -> str:
     """A stable resource id from a business identifier (a UUID v5: no patient data in it)."""
-    return str(uuid.uuid5(_NAMESPACE, f"{resource_type}|{system}|{value}"))
+    return name_uuid(_NAMESPACE, f"{resource_type}|{system}|{value}")
 
 
 def escape_search(value: str) -> str:
@@ -174,47 +233,33 @@ def same_content(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
     )
 
 
-def _equal_mapped(ours: Any, theirs: Any, mapping: Mapping[str, str]) -> bool:
-    if ours == theirs:  # C-speed for every subtree without a reference to rewrite
-        return True
-    if isinstance(ours, dict):
-        if not isinstance(theirs, dict) or ours.keys() != theirs.keys():
-            return False
-        for key, value in ours.items():
-            if key == "reference" and isinstance(value, str):
-                target = mapping.get(value, value)
-                # a reference not yet resolved to a server id must be written
-                if target.startswith("urn:") or target != theirs[key]:
-                    return False
-            elif not _equal_mapped(value, theirs[key], mapping):
-                return False
-        return True
-    if isinstance(ours, list):
-        return (
-            isinstance(theirs, list)
-            and len(ours) == len(theirs)
-            and all(_equal_mapped(a, b, mapping) for a, b in zip(ours, theirs, strict=True))
-        )
-    return bool(ours == theirs)
-
-
 def unchanged_on_server(
-    ours: Mapping[str, Any], theirs: Mapping[str, Any], mapping: Mapping[str, str]
+    ours: Mapping[str, Any],
+    theirs: Mapping[str, Any],
+    mapping: Mapping[str, str],
+    sites: list[Site] | None = None,
 ) -> bool:
     """Whether writing ``ours`` (references to be rewritten by ``mapping``) would change
     ``theirs``: equal ignoring ``id``, server ``meta`` and a ``text`` the server generated,
     with our identifiers all present among theirs (identifiers are merged, never dropped),
     and every reference resolvable to a server id.
 
-    The same decision as rewriting, merging identifiers and :func:`same_content`, without
-    copying the resource: a second push compares every resource, so this is its hot path.
+    The same decision as rewriting, merging identifiers and :func:`same_content`; a second
+    push compares every resource, so this is its hot path: the rewrite shares everything
+    but the paths to references, and the comparison is one C-level ``==``.
     """
-    a = normalized(ours, keep_text="text" in ours)
-    b = normalized(theirs, keep_text="text" in ours)
+    if sites is None:
+        sites = reference_sites(ours)
+    for _, ref in sites:
+        if mapping.get(ref, ref).startswith("urn:"):
+            return False  # a reference not yet resolved to a server id must be written
+    keep_text = "text" in ours
+    a = normalized(rewrite_references(ours, mapping, sites), keep_text=keep_text)
+    b = normalized(theirs, keep_text=keep_text)
     mine, current = a.pop("identifier", None), b.pop("identifier", None)
     if isinstance(mine, list) and isinstance(current, list):
         if any(i not in current for i in mine):
             return False
     elif mine != current:
         return False
-    return _equal_mapped(a, b, mapping)
+    return a == b
