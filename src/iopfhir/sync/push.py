@@ -200,7 +200,7 @@ class PushReport:
 class _Item:
     full_url: str
     type: str
-    resource: Resource
+    _resource: Resource
     ident: tuple[str, str] | None
     strategy: str = "identifier"
     server_id: str | None = None
@@ -208,14 +208,33 @@ class _Item:
     current: Resource | None = None
     action: Action = "create"
     sent: Resource | None = None  # what the last attempt sent (the 'ours' of a merge)
-    # Where the references are, found in one walk and reused by every later step.
-    sites: list[Site] = field(default_factory=list)
-    refs: frozenset[str] = frozenset()
+    # Where the references are: found by one walk, on first use (an unchanged resource
+    # never needs it), and kept for every later step.
+    _sites: list[Site] | None = None
+    _refs: frozenset[str] | None = None
 
-    def walk(self) -> None:
-        """(Re)find the references of ``resource``."""
-        self.sites = reference_sites(self.resource)
-        self.refs = frozenset(ref for _, ref in self.sites)
+    @property
+    def resource(self) -> Resource:
+        """Our version of the resource (references still to be rewritten)."""
+        return self._resource
+
+    @resource.setter
+    def resource(self, value: Resource) -> None:
+        self._resource, self._sites, self._refs = value, None, None
+
+    @property
+    def sites(self) -> list[Site]:
+        """Paths to the references of :attr:`resource`."""
+        if self._sites is None:
+            self._sites = reference_sites(self._resource)
+        return self._sites
+
+    @property
+    def refs(self) -> frozenset[str]:
+        """The references of :attr:`resource`."""
+        if self._refs is None:
+            self._refs = frozenset(ref for _, ref in self.sites)
+        return self._refs
 
     @property
     def label(self) -> str:
@@ -408,15 +427,12 @@ class _Push:
                         f"a {rtype} without a business identifier is created unconditionally",
                     )
                 )
-            item = _Item(url, rtype, resource, ident, strategy)
-            item.walk()
-            self.items.append(item)
+            self.items.append(_Item(url, rtype, resource, ident, strategy))
         if skipped_urls:
             for item in self.items:
                 if not item.refs.isdisjoint(skipped_urls):
                     item.resource, n = drop_references(item.resource, skipped_urls.__contains__)
                     self.report.dropped_references += n
-                    item.walk()
         for item in self.items:
             if item.strategy == "put-id" and item.ident is not None:
                 item.server_id = derived_id(item.type, *item.ident)
@@ -535,7 +551,7 @@ class _Push:
             if item.current is None:
                 item.action = "create"
                 continue
-            if unchanged_on_server(item.resource, item.current, self.ids, item.sites):
+            if unchanged_on_server(item.resource, item.current, self.ids):
                 item.action = "unchanged"
                 self.report.unchanged += 1
             else:
@@ -791,7 +807,6 @@ class _Push:
             item.current = theirs
             item.version = str(meta.get("versionId")) if isinstance(meta, dict) else None
             item.resource = _unrewrite(merged)
-            item.walk()
             self.report.merged.append(item.label)
             if same_content(merged, theirs):
                 item.action = "unchanged"
