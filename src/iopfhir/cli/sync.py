@@ -30,9 +30,23 @@ from typing import Any, TextIO
 
 import yaml
 
-from iopfhir.client import Auth, BasicAuth, BearerAuth, FhirClient, NoAuth, SmartBackendAuth
+from iopfhir.client import (
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    FhirClient,
+    NoAuth,
+    SmartBackendAuth,
+    check_url,
+)
 from iopfhir.domain import dump_episodes, load_episodes
-from iopfhir.errors import InputError, IopFhirError, SyncError, ValidationFailed
+from iopfhir.errors import (
+    InputError,
+    InsecureTransportError,
+    IopFhirError,
+    SyncError,
+    ValidationFailed,
+)
 from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
 from iopfhir.validation import Validator
 
@@ -168,6 +182,17 @@ def build_client(args: argparse.Namespace) -> FhirClient:
     if not server:
         raise InputError("--server URL is required (or 'server' in --config)")
     insecure = bool(_option(args, config, "insecure_http"))
+    try:
+        check_url(str(server), allow_insecure_http=insecure)
+    except InsecureTransportError as exc:
+        # the client's own message names its Python option; say what the CLI user can do
+        why = (
+            "plain http to a non-loopback host is refused: use https, or --insecure-http "
+            "to send anyway"
+            if str(server).lower().startswith("http:")
+            else "the server URL must be https (or http on loopback)"
+        )
+        raise InputError(why, path="--server") from exc
     token = _option(args, config, "token") or os.environ.get("IOPFHIR_TOKEN")
     user = _option(args, config, "basic_user")
     smart_id = _option(args, config, "smart_client_id")
