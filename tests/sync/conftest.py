@@ -12,11 +12,12 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from tests.servers.fixtures import fhir_server, medplum_server  # noqa: E402
+from tests.servers.fixtures import fhir_server as live_server  # noqa: E402
+from tests.servers.fixtures import medplum_server  # noqa: E402
 
 from iopfhir.domain import Episode, load_episodes  # noqa: E402
 
-__all__ = ["fhir_server", "medplum_server", "unique_episode"]
+__all__ = ["live_server", "medplum_server", "unique_episode"]
 
 EXAMPLES = _ROOT / "examples"
 

@@ -736,7 +736,9 @@ class _Push:
             self.report.unchanged += 1
             self.report.matched_existing += 1
             return
-        if status == 201:
+        # A PUT to a derived id that the look-up did not find creates it, whatever the
+        # status says: some servers (Medplum) answer 200 to an update that creates.
+        if status == 201 or (item.action == "create" and item.strategy == "put-id"):
             self.report.created += 1
             item.action = "created"
         else:

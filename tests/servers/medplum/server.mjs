@@ -10,6 +10,32 @@ indexStructureDefinitionBundle(defs('profiles-types.json'));
 indexStructureDefinitionBundle(defs('profiles-resources.json'));
 indexSearchParameterBundle(defs('search-parameters.json'));
 
+// Like a Medplum server's own: every resource type with its search parameters (from the
+// same definitions the router indexes), transaction and batch at the system level.
+const searchParams = {};
+for (const e of defs('search-parameters.json').entry) {
+  for (const base of e.resource.base || []) (searchParams[base] ||= []).push({ name: e.resource.code, type: e.resource.type });
+}
+const typeInteractions = ['read', 'vread', 'update', 'create', 'delete', 'history-instance', 'search-type'];
+const capabilityStatement = {
+  resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', date: '2025-01-01', format: ['json'],
+  software: { name: 'medplum fhir-router (test wrapper)' },
+  rest: [{
+    mode: 'server',
+    interaction: [{ code: 'transaction' }, { code: 'batch' }],
+    resource: defs('profiles-resources.json').entry
+      .map((e) => e.resource)
+      .filter((r) => r.resourceType === 'StructureDefinition' && r.kind === 'resource' && !r.abstract)
+      .map((r) => ({
+        type: r.type,
+        interaction: typeInteractions.map((code) => ({ code })),
+        versioning: 'versioned',
+        conditionalCreate: true,
+        searchParam: [...(searchParams[r.type] || []), ...(searchParams.Resource || [])],
+      })),
+  }],
+};
+
 const port = Number(process.argv[2] || 0);
 const prefix = '/fhir';
 const router = new FhirRouter();
@@ -27,7 +53,7 @@ const server = http.createServer(async (req, res) => {
     if (!url.pathname.startsWith(prefix)) return send(res, 404, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found', diagnostics: 'not under /fhir' }] });
     const pathname = url.pathname.slice(prefix.length) || '/';
     if (pathname === '/metadata') {
-      return send(res, 200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', date: '2025-01-01', format: ['json'], rest: [{ mode: 'server' }] });
+      return send(res, 200, capabilityStatement);
     }
     const chunks = [];
     for await (const c of req) chunks.push(c);
