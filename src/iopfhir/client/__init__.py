@@ -23,7 +23,7 @@ from .outcome import STATUS_ERRORS, error_for_response, error_type_for_status, p
 from .requests_transport import RequestsTransport
 from .retry import DEFAULT_RETRY_STATUSES, IDEMPOTENT_METHODS, Retry, RetryEvent
 from .search import Search
-from .security import check_url, is_loopback_host, same_origin
+from .security import check_tls_verification, check_url, is_loopback_host, same_origin
 from .smart import SmartBackendAuth, Token
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -61,6 +61,7 @@ __all__ = [
     "Token",
     "Transport",
     "WriteResult",
+    "check_tls_verification",
     "check_url",
     "error_for_response",
     "error_type_for_status",

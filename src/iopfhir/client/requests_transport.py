@@ -15,24 +15,21 @@ messages are not copied, because they carry the full URL with its query string.
 
 from __future__ import annotations
 
-import logging
-
 import requests
 from requests.adapters import HTTPAdapter
 
 from iopfhir.errors import (
     ConnectTimeout,
-    InsecureTransportError,
     ReadTimeout,
     ResponseTooLarge,
     TransportError,
 )
 
+from .security import check_tls_verification
 from .transport import DEFAULT_MAX_RESPONSE_BYTES, Headers, Request, Response, Timeout
 
 __all__ = ["RequestsTransport"]
 
-log = logging.getLogger("iopfhir.client")
 
 _CHUNK = 64 * 1024
 
@@ -50,13 +47,7 @@ class RequestsTransport:
         pool_maxsize: int = 16,
         session: requests.Session | None = None,
     ) -> None:
-        if verify is False:
-            if not allow_unverified_tls:
-                raise InsecureTransportError(
-                    "TLS certificate verification cannot be turned off without "
-                    "allow_unverified_tls=True"
-                )
-            log.warning("TLS certificate verification is OFF for this transport")
+        check_tls_verification(verify, allow_unverified_tls=allow_unverified_tls)
         self.verify = verify
         self.max_response_bytes = max_response_bytes
         self._session = session or requests.Session()

@@ -3,6 +3,8 @@
 * plain ``http://`` is refused (:class:`~iopfhir.errors.InsecureTransportError`) unless
   the host is a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``) or the caller
   passed ``allow_insecure_http=True``;
+* TLS certificate verification is turned off only on an explicit opt-in, and then with a
+  warning in the log (:func:`check_tls_verification`, called by every transport);
 * credentials go only to the origin (scheme, host, port) they were added for: a
   redirect to another origin is followed without ``Authorization``, and ``next`` links
   or ``Location`` URLs on another origin are not followed at all.
@@ -11,13 +13,22 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from urllib.parse import urlsplit
 
 from iopfhir.errors import InsecureTransportError
 
 from .transport import origin_of
 
-__all__ = ["CREDENTIAL_HEADERS", "check_url", "is_loopback_host", "same_origin"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "check_tls_verification",
+    "check_url",
+    "is_loopback_host",
+    "same_origin",
+]
+
+log = logging.getLogger("iopfhir.client")
 
 #: Headers stripped from a request when a redirect leaves the origin.
 CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
@@ -48,6 +59,21 @@ def check_url(url: str, *, allow_insecure_http: bool) -> None:
         "refusing plain http to a non-loopback host (pass allow_insecure_http=True to override)",
         url=url,
     )
+
+
+def check_tls_verification(verify: bool | str, *, allow_unverified_tls: bool) -> None:
+    """Raise when ``verify`` is ``False`` without ``allow_unverified_tls``; warn when allowed.
+
+    ``verify`` is what a transport hands its HTTP library: ``True``, a CA bundle path, or
+    ``False``. Turning verification off never happens silently.
+    """
+    if verify is not False:
+        return
+    if not allow_unverified_tls:
+        raise InsecureTransportError(
+            "TLS certificate verification cannot be turned off without allow_unverified_tls=True"
+        )
+    log.warning("TLS certificate verification is OFF for this transport")
 
 
 def same_origin(a: str, b: str) -> bool:

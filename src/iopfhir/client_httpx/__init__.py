@@ -9,10 +9,9 @@ exception is mapped to :mod:`iopfhir.errors` here.
 
 from __future__ import annotations
 
-import logging
-
 import httpx
 
+from iopfhir.client.security import check_tls_verification
 from iopfhir.client.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Headers,
@@ -22,7 +21,6 @@ from iopfhir.client.transport import (
 )
 from iopfhir.errors import (
     ConnectTimeout,
-    InsecureTransportError,
     ReadTimeout,
     ResponseTooLarge,
     TransportError,
@@ -30,7 +28,6 @@ from iopfhir.errors import (
 
 __all__ = ["HttpxTransport"]
 
-log = logging.getLogger("iopfhir.client")
 
 
 class HttpxTransport:
@@ -45,13 +42,7 @@ class HttpxTransport:
         http2: bool = False,
         client: httpx.Client | None = None,
     ) -> None:
-        if verify is False:
-            if not allow_unverified_tls:
-                raise InsecureTransportError(
-                    "TLS certificate verification cannot be turned off without "
-                    "allow_unverified_tls=True"
-                )
-            log.warning("TLS certificate verification is OFF for this transport")
+        check_tls_verification(verify, allow_unverified_tls=allow_unverified_tls)
         self.max_response_bytes = max_response_bytes
         self._client = client or httpx.Client(
             verify=verify, follow_redirects=False, http2=http2, trust_env=True
