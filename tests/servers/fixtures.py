@@ -5,6 +5,10 @@
 * ``IOPFHIR_TEST_SERVER`` set → that base URL, used as it is (any live server);
 * otherwise sekmet-fhir is started on 127.0.0.1 for the session (see ``sekmet.py``).
 
+``loopback_server`` (session scope) is a server the tests started on 127.0.0.1 (the
+sekmet of ``fhir_server`` when that is local, else one of its own), for checks that need
+to reach the same server under two spellings of its origin.
+
 ``medplum_server`` (session scope) is a second, different server: Medplum's FHIR router
 with its in-memory repository (see ``medplum.py``); skipped when Node.js is not installed.
 
@@ -22,7 +26,7 @@ import pytest
 from .medplum import node_available, running_medplum
 from .sekmet import running_sekmet
 
-__all__ = ["fhir_server", "medplum_server"]
+__all__ = ["fhir_server", "loopback_server", "medplum_server"]
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +35,16 @@ def fhir_server() -> Iterator[str]:
     given = os.environ.get("IOPFHIR_TEST_SERVER")
     if given:
         yield given.rstrip("/")
+        return
+    with running_sekmet() as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def loopback_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Base URL of a server started by the tests on 127.0.0.1."""
+    if not os.environ.get("IOPFHIR_TEST_SERVER"):
+        yield request.getfixturevalue("fhir_server")
         return
     with running_sekmet() as base_url:
         yield base_url
