@@ -47,8 +47,10 @@ def _child(folder: str) -> None:
         n, _ = _convert(Path(folder), Path(out))
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
     status = Path("/proc/self/status").read_text()
-    peak = next(int(line.split()[1]) for line in status.splitlines()
-                if line.startswith("VmHWM")) / 1024
+    peak = (
+        next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+        / 1024
+    )
     print(json.dumps({"resources": n, "peak_mb": round(peak, 1)}))
 
 
@@ -74,22 +76,28 @@ def main() -> None:
         print(f"  wrote the episode files in {time.perf_counter() - t0:.1f} s")
 
         n, cpu = _convert(cohort, Path(tmp) / "ndjson")
-        print(f"iopfhir convert (files -> checked input -> NDJSON): {n:,} resources in "
-              f"{cpu:.2f} s CPU = {n / cpu:,.0f} resources/s")
+        print(
+            f"iopfhir convert (files -> checked input -> NDJSON): {n:,} resources in "
+            f"{cpu:.2f} s CPU = {n / cpu:,.0f} resources/s"
+        )
 
         episodes = list(synth_episodes(args.patients, args.seed))
         start = time.process_time()
         lines = [line for _, line in ndjson_lines(episodes)]
         cpu_map = time.process_time() - start
-        print(f"iopfhir mapping only (episodes -> NDJSON lines):    {len(lines):,} resources in "
-              f"{cpu_map:.2f} s CPU = {len(lines) / cpu_map:,.0f} resources/s")
+        print(
+            f"iopfhir mapping only (episodes -> NDJSON lines):    {len(lines):,} resources in "
+            f"{cpu_map:.2f} s CPU = {len(lines) / cpu_map:,.0f} resources/s"
+        )
 
         start = time.process_time()
         for line in lines:
             json.dumps(json.loads(line))
         cpu_json = time.process_time() - start
-        print(f"bare json round trip of the output:                 {len(lines):,} resources in "
-              f"{cpu_json:.2f} s CPU = {len(lines) / cpu_json:,.0f} resources/s")
+        print(
+            f"bare json round trip of the output:                 {len(lines):,} resources in "
+            f"{cpu_json:.2f} s CPU = {len(lines) / cpu_json:,.0f} resources/s"
+        )
 
         try:
             from fhir.resources.R4B import get_fhir_model_class
@@ -102,21 +110,28 @@ def main() -> None:
             for d in dicts:
                 classes[d["resourceType"]].model_validate(d).model_dump_json()
             cpu_r4b = time.process_time() - start
-            print(f"fhir.resources R4B models (validate + dump):        {len(dicts):,} resources "
-                  f"in {cpu_r4b:.2f} s CPU = {len(dicts) / cpu_r4b:,.0f} resources/s")
+            print(
+                f"fhir.resources R4B models (validate + dump):        {len(dicts):,} resources "
+                f"in {cpu_r4b:.2f} s CPU = {len(dicts) / cpu_r4b:,.0f} resources/s"
+            )
 
         print("peak memory of convert as the cohort grows (fresh process each):")
-        for size in sorted({max(1, args.patients // 4), max(1, args.patients // 2),
-                            args.patients}):
+        for size in sorted({max(1, args.patients // 4), max(1, args.patients // 2), args.patients}):
             part = Path(tmp) / f"part-{size}"
             part.mkdir()
             for f in sorted(cohort.iterdir())[:size]:
                 (part / f.name).symlink_to(f)
-            out = subprocess.run([sys.executable, __file__, "--child", str(part)],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(part)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             figures = json.loads(out)
-            print(f"  {size:>6} patients: {figures['resources']:>9,} resources, "
-                  f"peak RSS {figures['peak_mb']} MB")
+            print(
+                f"  {size:>6} patients: {figures['resources']:>9,} resources, "
+                f"peak RSS {figures['peak_mb']} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,17 @@ PROFILE_FOR = {
     "Goal": US_CORE + "us-core-goal",
     "Condition": US_CORE + "us-core-condition-problems-health-concerns",
 }
-PHQ9_ITEMS = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
-              "44253-3", "44260-8"]
+PHQ9_ITEMS = [
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+]
 ANSWERS = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"]
 
 
@@ -69,29 +78,55 @@ def make_resources(n: int, *, seed: int = 7, claim_profiles: bool = True) -> lis
 
 
 def _text() -> dict[str, str]:
-    return {"status": "generated",
-            "div": '<div xmlns="http://www.w3.org/1999/xhtml">IOP record</div>'}
+    return {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml">IOP record</div>',
+    }
 
 
 def _careplan(rng: random.Random, i: int) -> dict[str, Any]:
     start = _day(rng)
     return {
-        "resourceType": "CarePlan", "id": f"cp-{i}", "text": _text(),
-        "status": "active", "intent": "plan",
-        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
-                                  "code": "assess-plan"}]}],
-        "subject": _ref("Patient", i % 50), "period": {"start": start},
+        "resourceType": "CarePlan",
+        "id": f"cp-{i}",
+        "text": _text(),
+        "status": "active",
+        "intent": "plan",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
+                        "code": "assess-plan",
+                    }
+                ]
+            }
+        ],
+        "subject": _ref("Patient", i % 50),
+        "period": {"start": start},
         "careTeam": [_ref("CareTeam", i % 10)],
-        "addresses": [_ref("Condition", i)], "goal": [_ref("Goal", i)],
+        "addresses": [_ref("Condition", i)],
+        "goal": [_ref("Goal", i)],
         "activity": [
-            {"detail": {"kind": "Appointment",
-                        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt",
-                                             "code": code}]},
-                        "status": rng.choice(["scheduled", "in-progress", "completed"]),
-                        "scheduledTiming": {"repeat": {"frequency": 3, "period": 1,
-                                                       "periodUnit": "wk",
-                                                       "duration": 3, "durationUnit": "h"}},
-                        "performer": [_ref("Practitioner", i % 7)]}}
+            {
+                "detail": {
+                    "kind": "Appointment",
+                    "code": {
+                        "coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": code}]
+                    },
+                    "status": rng.choice(["scheduled", "in-progress", "completed"]),
+                    "scheduledTiming": {
+                        "repeat": {
+                            "frequency": 3,
+                            "period": 1,
+                            "periodUnit": "wk",
+                            "duration": 3,
+                            "durationUnit": "h",
+                        }
+                    },
+                    "performer": [_ref("Practitioner", i % 7)],
+                }
+            }
             for code in ("90853", "90834", "90847")
         ],
     }
@@ -101,12 +136,20 @@ def _encounter(rng: random.Random, i: int) -> dict[str, Any]:
     day = _day(rng)
     virtual = rng.random() < 0.3
     return {
-        "resourceType": "Encounter", "id": f"enc-{i}", "text": _text(),
+        "resourceType": "Encounter",
+        "id": f"enc-{i}",
+        "text": _text(),
         "status": "finished",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                  "code": "VR" if virtual else "AMB"},
-        "type": [{"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90853"}],
-                  "text": "group psychotherapy"}],
+        "class": {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            "code": "VR" if virtual else "AMB",
+        },
+        "type": [
+            {
+                "coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90853"}],
+                "text": "group psychotherapy",
+            }
+        ],
         "subject": _ref("Patient", i % 50),
         "participant": [{"individual": _ref("Practitioner", i % 7)}],
         "period": {"start": f"{day}T09:00:00Z", "end": f"{day}T12:00:00Z"},
@@ -118,69 +161,134 @@ def _encounter(rng: random.Random, i: int) -> dict[str, Any]:
 def _observation(rng: random.Random, i: int) -> dict[str, Any]:
     items = [rng.randint(0, 3) for _ in PHQ9_ITEMS]
     return {
-        "resourceType": "Observation", "id": f"obs-{i}", "text": _text(),
+        "resourceType": "Observation",
+        "id": f"obs-{i}",
+        "text": _text(),
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "survey"}]}],
-        "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}],
-                 "text": "PHQ-9"},
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "survey",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}], "text": "PHQ-9"},
         "subject": _ref("Patient", i % 50),
         "effectiveDateTime": f"{_day(rng)}T10:30:00-05:00",
         "performer": [_ref("Practitioner", i % 7)],
         "derivedFrom": [_ref("QuestionnaireResponse", i)],
         "component": [
-            {"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-             "valueCodeableConcept": {"coding": [{"system": "http://loinc.org",
-                                                  "code": ANSWERS[v]}]}}
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                "valueCodeableConcept": {
+                    "coding": [{"system": "http://loinc.org", "code": ANSWERS[v]}]
+                },
+            }
             for code, v in zip(PHQ9_ITEMS, items, strict=True)
-        ] + [{"code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
-              "valueInteger": sum(items)}],
+        ]
+        + [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+                "valueInteger": sum(items),
+            }
+        ],
     }
 
 
 def _qr(rng: random.Random, i: int) -> dict[str, Any]:
     return {
-        "resourceType": "QuestionnaireResponse", "id": f"qr-{i}", "text": _text(),
+        "resourceType": "QuestionnaireResponse",
+        "id": f"qr-{i}",
+        "text": _text(),
         "questionnaire": "http://example.org/iop/Questionnaire/phq-9",
-        "status": "completed", "subject": _ref("Patient", i % 50),
+        "status": "completed",
+        "subject": _ref("Patient", i % 50),
         "authored": f"{_day(rng)}T10:30:00Z",
-        "item": [{"linkId": code, "answer": [{"valueCoding": {
-            "system": "http://loinc.org", "code": rng.choice(ANSWERS)}}]}
-            for code in PHQ9_ITEMS],
+        "item": [
+            {
+                "linkId": code,
+                "answer": [
+                    {"valueCoding": {"system": "http://loinc.org", "code": rng.choice(ANSWERS)}}
+                ],
+            }
+            for code in PHQ9_ITEMS
+        ],
     }
 
 
 def _goal(rng: random.Random, i: int) -> dict[str, Any]:
     return {
-        "resourceType": "Goal", "id": f"goal-{i}", "text": _text(),
+        "resourceType": "Goal",
+        "id": f"goal-{i}",
+        "text": _text(),
         "lifecycleStatus": "active",
-        "achievementStatus": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/goal-achievement",
-            "code": "improving"}]},
+        "achievementStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/goal-achievement",
+                    "code": "improving",
+                }
+            ]
+        },
         "description": {"text": "PHQ-9 below 5"},
         "subject": _ref("Patient", i % 50),
-        "target": [{"measure": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
-                    "detailQuantity": {"value": 5, "comparator": "<",
-                                       "system": "http://unitsofmeasure.org",
-                                       "code": "{score}"},
-                    "dueDate": _day(rng)}],
+        "target": [
+            {
+                "measure": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+                "detailQuantity": {
+                    "value": 5,
+                    "comparator": "<",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "{score}",
+                },
+                "dueDate": _day(rng),
+            }
+        ],
     }
 
 
 def _condition(rng: random.Random, i: int) -> dict[str, Any]:
     return {
-        "resourceType": "Condition", "id": f"cond-{i}", "text": _text(),
-        "clinicalStatus": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-            "code": "active"}]},
-        "verificationStatus": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-            "code": "confirmed"}]},
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-            "code": "problem-list-item"}]}],
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm",
-                             "code": rng.choice(["F33.1", "F41.1", "F10.20"])}]},
+        "resourceType": "Condition",
+        "id": f"cond-{i}",
+        "text": _text(),
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": "confirmed",
+                }
+            ]
+        },
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                        "code": "problem-list-item",
+                    }
+                ]
+            }
+        ],
+        "code": {
+            "coding": [
+                {
+                    "system": "http://hl7.org/fhir/sid/icd-10-cm",
+                    "code": rng.choice(["F33.1", "F41.1", "F10.20"]),
+                }
+            ]
+        },
         "subject": _ref("Patient", i % 50),
         "onsetDateTime": _day(rng),
         "recordedDate": _day(rng),
@@ -244,8 +352,9 @@ def iop_resources(patients: int, *, seed: int = 1) -> tuple[list[dict[str, Any]]
         from iopfhir.domain import load_episodes
 
         root = Path(__file__).resolve().parents[1]
-        examples = [ep for f in sorted((root / "examples").glob("*.yaml"))
-                    for ep in load_episodes(f)]
+        examples = [
+            ep for f in sorted((root / "examples").glob("*.yaml")) for ep in load_episodes(f)
+        ]
         built = [r for ep in examples for r in episode_to_resources(ep)]
         reps = max(1, patients // max(1, len(examples)))
         return built * reps, f"the {len(examples)} example episodes x {reps}"
@@ -255,9 +364,13 @@ def iop_resources(patients: int, *, seed: int = 1) -> tuple[list[dict[str, Any]]
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="validation throughput")
-    p.add_argument("--source", choices=("iop", "us-core"), default="iop",
-                   help="iop: synthetic cohort vs the IOP profiles (default); us-core: a "
-                   "hand-made mix vs US Core 9.0.0")
+    p.add_argument(
+        "--source",
+        choices=("iop", "us-core"),
+        default="iop",
+        help="iop: synthetic cohort vs the IOP profiles (default); us-core: a "
+        "hand-made mix vs US Core 9.0.0",
+    )
     p.add_argument("--patients", type=int, default=50, help="cohort size (--source iop)")
     p.add_argument("-n", type=int, default=2000, help="number of resources (--source us-core)")
     p.add_argument("--no-profile", action="store_true", help="base R4 only")
@@ -286,13 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(resources)} resources ({label}): {mix}")
     print(f"profiles: {profiles}")
     schema = corpus / "spec" / "fhir.schema.r4-4.0.1.json"
-    res = run_benchmark(resources, validator=validator, schema_path=schema,
-                        repeat=args.repeat)
-    print(f"iopfhir.validation : {res['iopfhir']:8.0f} resources/s "
-          f"({int(res['iopfhir_errors'])} errors found)")
+    res = run_benchmark(resources, validator=validator, schema_path=schema, repeat=args.repeat)
+    print(
+        f"iopfhir.validation : {res['iopfhir']:8.0f} resources/s "
+        f"({int(res['iopfhir_errors'])} errors found)"
+    )
     if "jsonschema" in res:
-        print(f"jsonschema (R4)    : {res['jsonschema']:8.0f} resources/s "
-              f"({int(res['jsonschema_invalid'])} invalid)")
+        print(
+            f"jsonschema (R4)    : {res['jsonschema']:8.0f} resources/s "
+            f"({int(res['jsonschema_invalid'])} invalid)"
+        )
     else:
         print(f"jsonschema (R4)    : skipped ({schema} not found; set IOPFHIR_CORPUS)")
     return 0

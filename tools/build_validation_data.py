@@ -84,7 +84,10 @@ def fetch_core(tmp: Path) -> Path:
 
 def fetch_expansions(tmp: Path) -> Path:
     subprocess.run(  # noqa: S603 - fixed arguments, no user input
-        ["npm", "pack", "--silent", EXPANSIONS], cwd=tmp, check=True, stdout=subprocess.DEVNULL  # noqa: S607
+        ["npm", "pack", "--silent", EXPANSIONS],  # noqa: S607 - npm from PATH
+        cwd=tmp,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return next(tmp.glob("hl7.fhir.r4.expansions-*.tgz"))
 

@@ -356,9 +356,7 @@ class RetryExhausted(ClientError):
 class SyncError(IopFhirError):
     """A push or pull could not complete; ``report`` says what was and was not written."""
 
-    def __init__(
-        self, message: str, *, report: Any = None, issues: Sequence[Issue] = ()
-    ) -> None:
+    def __init__(self, message: str, *, report: Any = None, issues: Sequence[Issue] = ()) -> None:
         self.report = report
         super().__init__(message, issues=issues)
 

@@ -15,7 +15,6 @@ LOINC = "http://loinc.org"
 CODE_SYSTEMS = codes()["code_systems"]
 
 
-
 def _vs_codes(vs: dict[str, Any]) -> set[tuple[str, str]]:
     """(system, code) of a ValueSet that enumerates its concepts."""
     out = set()

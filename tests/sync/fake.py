@@ -164,9 +164,7 @@ class FakeServer:
         return json_response(
             status,
             res,
-            {
-                "Location": f"{BASE}/{_loc(res)}"
-            },
+            {"Location": f"{BASE}/{_loc(res)}"},
         )
 
     def _bundle(self, bundle: dict[str, Any]) -> Response:

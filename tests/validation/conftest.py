@@ -18,8 +18,11 @@ from iopfhir.validation import Validator
 def corpus() -> Path:
     value = os.environ.get("IOPFHIR_CORPUS")
     if not value:
-        pytest.fail("IOPFHIR_CORPUS is not set: point it at the shared corpus folder "
-                    "(e.g. IOPFHIR_CORPUS=../shared/corpus)", pytrace=False)
+        pytest.fail(
+            "IOPFHIR_CORPUS is not set: point it at the shared corpus folder "
+            "(e.g. IOPFHIR_CORPUS=../shared/corpus)",
+            pytrace=False,
+        )
     path = Path(value)
     if not path.is_dir():
         pytest.fail(f"IOPFHIR_CORPUS={value} is not a folder", pytrace=False)

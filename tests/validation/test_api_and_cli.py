@@ -34,38 +34,92 @@ PHQ9_PROFILE: dict[str, Any] = {
     "type": "Observation",
     "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Observation",
     "derivation": "constraint",
-    "differential": {"element": [
-        {"id": "Observation.category", "path": "Observation.category",
-         "slicing": {"discriminator": [{"type": "pattern", "path": "$this"}],
-                     "rules": "open"}, "min": 1},
-        {"id": "Observation.category:survey", "path": "Observation.category",
-         "sliceName": "survey", "min": 1, "max": "1",
-         "patternCodeableConcept": {"coding": [{
-             "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-             "code": "survey"}]}},
-        {"id": "Observation.code", "path": "Observation.code",
-         "patternCodeableConcept": {"coding": [{"system": "http://loinc.org",
-                                                "code": "44261-6"}]}},
-        {"id": "Observation.subject", "path": "Observation.subject", "min": 1,
-         "type": [{"code": "Reference",
-                   "targetProfile": ["http://hl7.org/fhir/StructureDefinition/Patient"]}]},
-        {"id": "Observation.value[x]", "path": "Observation.value[x]", "min": 1,
-         "type": [{"code": "integer"}], "minValueInteger": 0, "maxValueInteger": 27},
-    ]},
+    "differential": {
+        "element": [
+            {
+                "id": "Observation.category",
+                "path": "Observation.category",
+                "slicing": {
+                    "discriminator": [{"type": "pattern", "path": "$this"}],
+                    "rules": "open",
+                },
+                "min": 1,
+            },
+            {
+                "id": "Observation.category:survey",
+                "path": "Observation.category",
+                "sliceName": "survey",
+                "min": 1,
+                "max": "1",
+                "patternCodeableConcept": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "survey",
+                        }
+                    ]
+                },
+            },
+            {
+                "id": "Observation.code",
+                "path": "Observation.code",
+                "patternCodeableConcept": {
+                    "coding": [{"system": "http://loinc.org", "code": "44261-6"}]
+                },
+            },
+            {
+                "id": "Observation.subject",
+                "path": "Observation.subject",
+                "min": 1,
+                "type": [
+                    {
+                        "code": "Reference",
+                        "targetProfile": ["http://hl7.org/fhir/StructureDefinition/Patient"],
+                    }
+                ],
+            },
+            {
+                "id": "Observation.value[x]",
+                "path": "Observation.value[x]",
+                "min": 1,
+                "type": [{"code": "integer"}],
+                "minValueInteger": 0,
+                "maxValueInteger": 27,
+            },
+        ]
+    },
 }
 
 
 def good_phq9() -> dict[str, Any]:
-    return {**OBS, "subject": {"reference": "Patient/p1"},
-            "category": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                "code": "survey"}]}]}
+    return {
+        **OBS,
+        "subject": {"reference": "Patient/p1"},
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "survey",
+                    }
+                ]
+            }
+        ],
+    }
 
 
 def test_all_is_the_public_surface() -> None:
     public = {n for n in dir(validation) if not n.startswith("_")}
-    modules = {"definitions", "files", "invariants", "model", "report", "terminology",
-               "validator", "annotations"}
+    modules = {
+        "definitions",
+        "files",
+        "invariants",
+        "model",
+        "report",
+        "terminology",
+        "validator",
+        "annotations",
+    }
     assert set(validation.__all__) == public - modules
 
 
@@ -94,14 +148,17 @@ def test_profile_from_differential() -> None:
     bad["code"]["coding"][0]["code"] = "44249-1"
     del bad["subject"]
     errs = validate(bad, [PHQ9_PROFILE]).errors
-    assert {e.path for e in errs} == {"Observation.value", "Observation.category",
-                                     "Observation.code", "Observation"}
+    assert {e.path for e in errs} == {
+        "Observation.value",
+        "Observation.category",
+        "Observation.code",
+        "Observation",
+    }
     assert any("Observation.category:survey" in e.message for e in errs)
     wrong_type = good_phq9()
     wrong_type["valueString"] = wrong_type.pop("valueInteger")
     errs = validate(wrong_type, [PHQ9_PROFILE]).errors
-    assert any(e.path == "Observation.valueString" and "not allowed" in e.message
-               for e in errs)
+    assert any(e.path == "Observation.valueString" and "not allowed" in e.message for e in errs)
 
 
 def test_meta_profile_claims() -> None:
@@ -118,8 +175,11 @@ def test_meta_profile_claims() -> None:
 
 
 def test_profile_loading_errors() -> None:
-    broken = {**PHQ9_PROFILE, "url": "http://example.org/broken",
-              "baseDefinition": "http://example.org/missing-base"}
+    broken = {
+        **PHQ9_PROFILE,
+        "url": "http://example.org/broken",
+        "baseDefinition": "http://example.org/missing-base",
+    }
     v = Validator([broken])
     rep = v.validate(OBS, profile="http://example.org/broken")
     assert not rep.ok

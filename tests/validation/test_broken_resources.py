@@ -24,11 +24,13 @@ def careplan() -> dict[str, Any]:
             {
                 "detail": {
                     "kind": "Appointment",
-                    "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt",
-                                         "code": "90853"}]},
+                    "code": {
+                        "coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90853"}]
+                    },
                     "status": "scheduled",
-                    "scheduledTiming": {"repeat": {"frequency": 3, "period": 1,
-                                                   "periodUnit": "wk"}},
+                    "scheduledTiming": {
+                        "repeat": {"frequency": 3, "period": 1, "periodUnit": "wk"}
+                    },
                 }
             }
         ],
@@ -51,14 +53,20 @@ def observation() -> dict[str, Any]:
         "resourceType": "Observation",
         "id": "phq9-total",
         "status": "final",
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-            "code": "survey"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "survey",
+                    }
+                ]
+            }
+        ],
         "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
         "subject": {"reference": "Patient/p1"},
         "effectiveDateTime": "2024-03-04T09:30:00Z",
-        "valueQuantity": {"value": 14, "system": "http://unitsofmeasure.org",
-                          "code": "{score}"},
+        "valueQuantity": {"value": 14, "system": "http://unitsofmeasure.org", "code": "{score}"},
     }
 
 
@@ -86,7 +94,8 @@ def test_wrong_code_in_required_binding(base_validator: Validator) -> None:
     cp["activity"][0]["detail"]["status"] = "bogus"
     errs = errors(base_validator, cp)
     assert [(e.code, e.path) for e in errs] == [
-        ("code-invalid", "CarePlan.activity[0].detail.status")]
+        ("code-invalid", "CarePlan.activity[0].detail.status")
+    ]
     assert "http://hl7.org/fhir/ValueSet/care-plan-activity-status" in errs[0].message
 
 
@@ -119,15 +128,18 @@ def test_dangling_reference_in_transaction_bundle(base_validator: Validator) -> 
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
-        "entry": [{
-            "fullUrl": "urn:uuid:5b0f6a8c-0000-4000-8000-000000000002",
-            "resource": obs,
-            "request": {"method": "POST", "url": "Observation"},
-        }],
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:5b0f6a8c-0000-4000-8000-000000000002",
+                "resource": obs,
+                "request": {"method": "POST", "url": "Observation"},
+            }
+        ],
     }
     errs = errors(base_validator, bundle)
     assert [(e.code, e.path) for e in errs] == [
-        ("not-found", "Bundle.entry[0].resource.subject.reference")]
+        ("not-found", "Bundle.entry[0].resource.subject.reference")
+    ]
 
 
 def test_reference_resolves_in_bundle_and_target_type_is_checked(
@@ -140,15 +152,20 @@ def test_reference_resolves_in_bundle_and_target_type_is_checked(
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": "urn:uuid:5b0f6a8c-0000-4000-8000-000000000001", "resource": target,
-             "request": {"method": "POST", "url": "Practitioner"}},
-            {"fullUrl": "urn:uuid:5b0f6a8c-0000-4000-8000-000000000002", "resource": obs,
-             "request": {"method": "POST", "url": "Observation"}},
+            {
+                "fullUrl": "urn:uuid:5b0f6a8c-0000-4000-8000-000000000001",
+                "resource": target,
+                "request": {"method": "POST", "url": "Practitioner"},
+            },
+            {
+                "fullUrl": "urn:uuid:5b0f6a8c-0000-4000-8000-000000000002",
+                "resource": obs,
+                "request": {"method": "POST", "url": "Observation"},
+            },
         ],
     }
     errs = errors(base_validator, bundle)
-    assert [(e.code, e.path) for e in errs] == [
-        ("structure", "Bundle.entry[1].resource.subject")]
+    assert [(e.code, e.path) for e in errs] == [("structure", "Bundle.entry[1].resource.subject")]
     assert "Practitioner" in errs[0].message
     target["resourceType"] = "Patient"
     assert base_validator.validate(bundle).ok
@@ -179,7 +196,8 @@ def test_json_type_of_primitive(base_validator: Validator) -> None:
     obs["valueQuantity"]["value"] = "14"
     errs = errors(base_validator, obs)
     assert [(e.code, e.path) for e in errs] == [
-        ("structure", "Observation.value.ofType(Quantity).value")]
+        ("structure", "Observation.value.ofType(Quantity).value")
+    ]
 
 
 def test_wrong_choice_type(base_validator: Validator) -> None:
@@ -188,7 +206,8 @@ def test_wrong_choice_type(base_validator: Validator) -> None:
     detail["scheduledQuantity"] = detail.pop("scheduledTiming")  # not a scheduled[x] type
     errs = errors(base_validator, cp)
     assert [(e.code, e.path) for e in errs] == [
-        ("structure", "CarePlan.activity[0].detail.scheduledQuantity")]
+        ("structure", "CarePlan.activity[0].detail.scheduledQuantity")
+    ]
     assert "not allowed" in errs[0].message
 
 
@@ -205,7 +224,9 @@ def test_unknown_property_and_array_shape(base_validator: Validator) -> None:
     enc["reasonCode"] = {"text": "low mood"}
     errs = errors(base_validator, enc)
     assert {(e.code, e.path) for e in errs} == {
-        ("structure", "Encounter.colour"), ("structure", "Encounter.reasonCode")}
+        ("structure", "Encounter.colour"),
+        ("structure", "Encounter.reasonCode"),
+    }
 
 
 def test_messages_do_not_echo_patient_data(base_validator: Validator) -> None:
@@ -215,9 +236,13 @@ def test_messages_do_not_echo_patient_data(base_validator: Validator) -> None:
     report = base_validator.validate(enc)
     # a bad code is named (codes are not patient data) ...
     assert any("Jane-Doe-1970" in e.message for e in report.errors)
-    pat = {"resourceType": "Patient", "name": [{"family": "Doe", "given": ["Jane"]}],
-           "birthDate": "1970-02-30", "identifier": [{"value": "MRN-12345"}],
-           "gender": "femme"}
+    pat = {
+        "resourceType": "Patient",
+        "name": [{"family": "Doe", "given": ["Jane"]}],
+        "birthDate": "1970-02-30",
+        "identifier": [{"value": "MRN-12345"}],
+        "gender": "femme",
+    }
     rep = base_validator.validate(pat)
     assert not rep.ok
     text = " ".join(i.message for i in rep.issues)
@@ -229,32 +254,51 @@ def test_unknown_extension_is_warning_and_known_extension_is_checked(
     base_validator: Validator,
 ) -> None:
     obs = observation()
-    obs["extension"] = [{"url": "http://example.org/fhir/StructureDefinition/unknown",
-                         "valueString": "x"}]
+    obs["extension"] = [
+        {"url": "http://example.org/fhir/StructureDefinition/unknown", "valueString": "x"}
+    ]
     rep = base_validator.validate(obs)
     assert rep.ok
     assert [w.path for w in rep.warnings if "Unknown extension" in w.message] == [
-        "Observation.extension[0]"]
+        "Observation.extension[0]"
+    ]
     # a core extension with the wrong value type
-    obs["extension"] = [{"url": "http://hl7.org/fhir/StructureDefinition/workflow-episodeOfCare",
-                         "valueString": "EpisodeOfCare/1"}]
+    obs["extension"] = [
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/workflow-episodeOfCare",
+            "valueString": "EpisodeOfCare/1",
+        }
+    ]
     errs = errors(base_validator, obs)
     assert any(e.path == "Observation.extension[0].valueString" for e in errs), errs
     # ext-1: value and nested extensions at once
-    obs["extension"] = [{"url": "http://example.org/x", "valueString": "a",
-                         "extension": [{"url": "y", "valueString": "b"}]}]
+    obs["extension"] = [
+        {
+            "url": "http://example.org/x",
+            "valueString": "a",
+            "extension": [{"url": "y", "valueString": "b"}],
+        }
+    ]
     errs = errors(base_validator, obs)
     assert [(e.code, e.path) for e in errs] == [("invariant", "Observation.extension[0]")]
 
 
 def test_contained_resources_are_validated(base_validator: Validator) -> None:
     cp = careplan()
-    cp["contained"] = [{"resourceType": "Goal", "id": "g1", "lifecycleStatus": "nonsense",
-                        "description": {"text": "x"}, "subject": {"reference": "Patient/p1"}}]
+    cp["contained"] = [
+        {
+            "resourceType": "Goal",
+            "id": "g1",
+            "lifecycleStatus": "nonsense",
+            "description": {"text": "x"},
+            "subject": {"reference": "Patient/p1"},
+        }
+    ]
     cp["goal"] = [{"reference": "#g1"}]
     errs = errors(base_validator, cp)
     assert [(e.code, e.path) for e in errs] == [
-        ("code-invalid", "CarePlan.contained[0].lifecycleStatus")]
+        ("code-invalid", "CarePlan.contained[0].lifecycleStatus")
+    ]
     cp["goal"] = [{"reference": "#g2"}]
     paths = {e.path for e in errors(base_validator, cp)}
     assert "CarePlan.goal[0].reference" in paths  # contained target not found

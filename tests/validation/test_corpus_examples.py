@@ -48,8 +48,7 @@ def _load(p: Path) -> Any:
 
 
 def _resources(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.glob("*.json"))
-            if "resourceType" in _load(p)]
+    return [p for p in sorted(folder.glob("*.json")) if "resourceType" in _load(p)]
 
 
 def _check_clean(v: Validator, files: list[Path]) -> None:
@@ -106,13 +105,14 @@ def _defining_profiles(us_core_dir: Path, key: str, resource_type: str) -> list[
         sd = _load(p)
         if sd.get("type") not in (resource_type, "Extension"):
             continue
-        keys = {c.get("key") for e in sd.get("differential", {}).get("element", [])
-                for c in e.get("constraint", [])}
+        keys = {
+            c.get("key")
+            for e in sd.get("differential", {}).get("element", [])
+            for c in e.get("constraint", [])
+        }
         if key in keys:
             out.append(sd["url"])
     return out
-
-
 
 
 def test_us_core_invariant_cases(
@@ -131,17 +131,22 @@ def test_us_core_invariant_cases(
         profiles = _defining_profiles(us_core_dir, key, res["resourceType"])
         assert profiles, f"{f.name}: no US Core profile defines {key}"
         # an invariant of an extension definition applies wherever the extension is used
-        resource_profiles = [p for p in profiles
-                             if us_core_validator.definitions.sd_type(p) != "Extension"]
+        resource_profiles = [
+            p for p in profiles if us_core_validator.definitions.sd_type(p) != "Extension"
+        ]
         report = us_core_validator.validate(res, profile=resource_profiles[:1] or None)
-        hit = any(i.code == "invariant" and i.message.startswith(f"Constraint failed: {key}:")
-                  for i in report.issues)
+        hit = any(
+            i.code == "invariant" and i.message.startswith(f"Constraint failed: {key}:")
+            for i in report.issues
+        )
         if f.name in INVARIANT_EXCLUDED:
             assert not hit, f"{f.name} now fails {key}: remove it from INVARIANT_EXCLUDED"
             continue
         counted += 1
         if hit != expect_fail:
-            wrong.append(f"{f.name}: expected {'fail' if expect_fail else 'pass'}; "
-                         + "; ".join(str(i) for i in report.issues if key in i.message))
+            wrong.append(
+                f"{f.name}: expected {'fail' if expect_fail else 'pass'}; "
+                + "; ".join(str(i) for i in report.issues if key in i.message)
+            )
     assert counted >= 39
     assert not wrong, "\n".join(wrong)

@@ -17,23 +17,35 @@ CC = "http://terminology.hl7.org/CodeSystem/"
 CONDITIONS: list[dict[str, Any]] = [
     {"resourceType": "Condition"},
     {"resourceType": "Condition", "abatementDateTime": "2020-01-01"},
-    {"resourceType": "Condition", "abatementDateTime": "2020-01-01",
-     "clinicalStatus": {"coding": [{"system": CC + "condition-clinical", "code": "resolved"}]}},
-    {"resourceType": "Condition",
-     "verificationStatus": {"coding": [{"system": CC + "condition-ver-status",
-                                        "code": "entered-in-error"}]},
-     "clinicalStatus": {"coding": [{"system": CC + "condition-clinical", "code": "active"}]}},
+    {
+        "resourceType": "Condition",
+        "abatementDateTime": "2020-01-01",
+        "clinicalStatus": {"coding": [{"system": CC + "condition-clinical", "code": "resolved"}]},
+    },
+    {
+        "resourceType": "Condition",
+        "verificationStatus": {
+            "coding": [{"system": CC + "condition-ver-status", "code": "entered-in-error"}]
+        },
+        "clinicalStatus": {"coding": [{"system": CC + "condition-clinical", "code": "active"}]},
+    },
     {"resourceType": "Condition", "category": [{"coding": [{"code": "problem-list-item"}]}]},
 ]
 LOINC = "http://loinc.org"
 OBSERVATIONS: list[dict[str, Any]] = [
     {"resourceType": "Observation", "code": {"coding": [{"system": LOINC, "code": "1"}]}},
-    {"resourceType": "Observation", "code": {"coding": [{"system": LOINC, "code": "1"}]},
-     "valueInteger": 3,
-     "component": [{"code": {"coding": [{"system": LOINC, "code": "1"}]}}]},
-    {"resourceType": "Observation", "code": {"coding": [{"system": LOINC, "code": "1"}]},
-     "valueInteger": 3,
-     "component": [{"code": {"coding": [{"system": LOINC, "code": "2"}]}}]},
+    {
+        "resourceType": "Observation",
+        "code": {"coding": [{"system": LOINC, "code": "1"}]},
+        "valueInteger": 3,
+        "component": [{"code": {"coding": [{"system": LOINC, "code": "1"}]}}],
+    },
+    {
+        "resourceType": "Observation",
+        "code": {"coding": [{"system": LOINC, "code": "1"}]},
+        "valueInteger": 3,
+        "component": [{"code": {"coding": [{"system": LOINC, "code": "2"}]}}],
+    },
 ]
 
 
@@ -62,18 +74,32 @@ def _same(key: str, res: dict[str, Any]) -> None:
     [
         ("duration.empty() or durationUnit.exists()", "Timing.repeat", {}),
         ("duration.empty() or durationUnit.exists()", "Timing.repeat", {"duration": 1}),
-        ("duration.empty() or durationUnit.exists()", "Timing.repeat",
-         {"duration": 1, "durationUnit": "h"}),
-        ("(answer.exists() and item.exists()).not()", "QuestionnaireResponse.item",
-         {"answer": [{}], "item": [{}]}),
-        ("(answer.exists() and item.exists()).not()", "QuestionnaireResponse.item",
-         {"linkId": "a", "item": [{}]}),
-        ("detail.empty() or reference.empty()", "CarePlan.activity",
-         {"detail": {"status": "x"}}),
-        ("dataAbsentReason.empty() or value.empty()", "Observation",
-         {"dataAbsentReason": {"text": "x"}, "valueInteger": 1}),
-        ("low.exists() or high.exists() or text.exists()", "Observation.referenceRange",
-         {"appliesTo": [{}]}),
+        (
+            "duration.empty() or durationUnit.exists()",
+            "Timing.repeat",
+            {"duration": 1, "durationUnit": "h"},
+        ),
+        (
+            "(answer.exists() and item.exists()).not()",
+            "QuestionnaireResponse.item",
+            {"answer": [{}], "item": [{}]},
+        ),
+        (
+            "(answer.exists() and item.exists()).not()",
+            "QuestionnaireResponse.item",
+            {"linkId": "a", "item": [{}]},
+        ),
+        ("detail.empty() or reference.empty()", "CarePlan.activity", {"detail": {"status": "x"}}),
+        (
+            "dataAbsentReason.empty() or value.empty()",
+            "Observation",
+            {"dataAbsentReason": {"text": "x"}, "valueInteger": 1},
+        ),
+        (
+            "low.exists() or high.exists() or text.exists()",
+            "Observation.referenceRange",
+            {"appliesTo": [{}]},
+        ),
     ],
 )
 def test_simple_compiler_matches_fhirpathpy(expr: str, base: str, value: dict[str, Any]) -> None:

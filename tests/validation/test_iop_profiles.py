@@ -95,8 +95,9 @@ def test_examples_validate_with_no_errors() -> None:
 def test_examples_are_checked_against_their_claims() -> None:
     v = _iop_validator()
     (episode,) = _examples()[:1]
-    obs = next(r for r in episode_to_resources(episode)
-               if PROFILE.observation_total("phq-9") in _claims(r))
+    obs = next(
+        r for r in episode_to_resources(episode) if PROFILE.observation_total("phq-9") in _claims(r)
+    )
     bad = json.loads(json.dumps(obs))
     bad["valueQuantity"]["value"] = 99
     assert not v.validate(bad).ok
@@ -126,8 +127,9 @@ def test_cli_profile_iop(tmp_path: Path) -> None:
     good.write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     bad = tmp_path / "patient.json"
-    bad.write_text(json.dumps({k: v for k, v in patient.items() if k != "gender"}),
-                   encoding="utf-8")
+    bad.write_text(
+        json.dumps({k: v for k, v in patient.items() if k != "gender"}), encoding="utf-8"
+    )
     parser = argparse.ArgumentParser()
     cli_validate.register(parser.add_subparsers())
 

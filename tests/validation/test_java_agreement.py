@@ -29,22 +29,49 @@ _SIG = "digital-signature verification is not implemented"
 #: (case name, check or None for all checks) -> reason
 EXCLUDED: dict[tuple[str, str | None], str] = {
     # IG packages we do not have (manifest "packages")
-    **{(name, None): _PKG for name in (
-        "obs-hgvs", "obs-hgvs-bad", "us-cond", "condition-with-extensions-on-pattern", "shc",
-        "shc-bad-1", "shc-cvx", "shc-bundle", "no.gastronet", "no.gastronet.message-limit",
-        "mimic", "valueset-import-legacy-test", "PulseOxBundle_25Oct2022", "bundle-urn",
-        "obs-de", "obs-de-notx", "med-example", "ips-htmlrefs-forwards", "ips-link",
-        "bnd-slicing-cgm", "package-versioning-simple-0.1.0-good",
-        "package-versioning-simple-0.1.0-bad", "package-versioning-simple-0.2.0-good",
-        "package-versioning-simple-0.2.0-bad", "package-versioning-wrapped-0.1.0-good",
-        "package-versioning-wrapped-0.1.0-bad", "package-versioning-wrapped-0.2.0-good",
-        "package-versioning-wrapped-0.2.0-bad", "package-versioning-wrapped2-0.1.0-good",
-        "package-versioning-wrapped2-0.1.0-bad", "package-versioning-wrapped2-0.2.0-good",
-        "package-versioning-wrapped2-0.2.0-bad", "valueset-dependency-version-1",
-        "valueset-dependency-version-2", "valueset-dependency-version-3",
-        "valueset-dependency-version-4", "valueset-dependency-version-5",
-        "valueset-dependency-version-6",
-    )},
+    **{
+        (name, None): _PKG
+        for name in (
+            "obs-hgvs",
+            "obs-hgvs-bad",
+            "us-cond",
+            "condition-with-extensions-on-pattern",
+            "shc",
+            "shc-bad-1",
+            "shc-cvx",
+            "shc-bundle",
+            "no.gastronet",
+            "no.gastronet.message-limit",
+            "mimic",
+            "valueset-import-legacy-test",
+            "PulseOxBundle_25Oct2022",
+            "bundle-urn",
+            "obs-de",
+            "obs-de-notx",
+            "med-example",
+            "ips-htmlrefs-forwards",
+            "ips-link",
+            "bnd-slicing-cgm",
+            "package-versioning-simple-0.1.0-good",
+            "package-versioning-simple-0.1.0-bad",
+            "package-versioning-simple-0.2.0-good",
+            "package-versioning-simple-0.2.0-bad",
+            "package-versioning-wrapped-0.1.0-good",
+            "package-versioning-wrapped-0.1.0-bad",
+            "package-versioning-wrapped-0.2.0-good",
+            "package-versioning-wrapped-0.2.0-bad",
+            "package-versioning-wrapped2-0.1.0-good",
+            "package-versioning-wrapped2-0.1.0-bad",
+            "package-versioning-wrapped2-0.2.0-good",
+            "package-versioning-wrapped2-0.2.0-bad",
+            "valueset-dependency-version-1",
+            "valueset-dependency-version-2",
+            "valueset-dependency-version-3",
+            "valueset-dependency-version-4",
+            "valueset-dependency-version-5",
+            "valueset-dependency-version-6",
+        )
+    },
     # terminology server
     ("sdoh-type-slice", None): _TX,
     ("bundle-id-5", None): _TX,
@@ -58,11 +85,15 @@ EXCLUDED: dict[tuple[str, str | None], str] = {
     ("signatures-example-1", None): _SIG,
     ("signatures-example-2", None): _SIG,
     # validator options we do not have
-    ("contained-resource-bad-id-ignore", None):
-        "runs with validateContains=IGNORE (contained resources not validated at all)",
+    (
+        "contained-resource-bad-id-ignore",
+        None,
+    ): "runs with validateContains=IGNORE (contained resources not validated at all)",
     ("filter-display-error-with-path", None): "uses a validation advisor file",
-    ("res-inv-example-good", "profile"):
-        "Java's error is that it cannot resolve a smart-app-launch profile (package missing)",
+    (
+        "res-inv-example-good",
+        "profile",
+    ): "Java's error is that it cannot resolve a smart-app-launch profile (package missing)",
     # no expected outcome in the corpus
     ("bundle-resolve-deep", None): "no Java outcome in the corpus",
     ("sig-bundle.json", None): "no Java outcome in the corpus",
@@ -98,8 +129,14 @@ def _checks(case: dict[str, Any]) -> list[tuple[str, str | None, Any, list[str]]
         out.append(("base", None, case["java"], files))
     prof = case.get("profile") or {}
     if prof.get("source") and prof.get("java") is not None:
-        out.append(("profile", prof["source"], prof["java"],
-                    [*files, prof["source"], *prof.get("supporting", [])]))
+        out.append(
+            (
+                "profile",
+                prof["source"],
+                prof["java"],
+                [*files, prof["source"], *prof.get("supporting", [])],
+            )
+        )
     return out
 
 
@@ -138,8 +175,10 @@ def test_agreement_with_java_validator(corpus: Path) -> None:
                 over.append(label + ": " + "; ".join(str(e) for e in report.errors[:3]))
     total = len(agree) + len(missed) + len(over)
     rate = len(agree) / total
-    print(f"\nJava agreement: {len(agree)}/{total} = {rate:.1%} agree, "
-          f"{len(missed)} missed, {len(over)} over-reported, {len(excluded)} checks excluded")
+    print(
+        f"\nJava agreement: {len(agree)}/{total} = {rate:.1%} agree, "
+        f"{len(missed)} missed, {len(over)} over-reported, {len(excluded)} checks excluded"
+    )
     for m in missed:
         print("  missed:", m)
     for o in over:

@@ -45,9 +45,17 @@ def _run(*argv: str) -> tuple[int, str, str]:
 
 def test_server_issues_are_marked_with_their_source() -> None:
     """Offline: a memory transport stands in for the server."""
-    outcome = {"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "structure", "diagnostics": "bad date",
-         "expression": ["Patient.birthDate"]}]}
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": "structure",
+                "diagnostics": "bad date",
+                "expression": ["Patient.birthDate"],
+            }
+        ],
+    }
 
     def handler(request: Any) -> Any:
         assert request.method == "POST"
@@ -84,11 +92,18 @@ def test_validate_with_server(fhir_server: str, tmp_path: Path) -> None:
     assert "iopfhir" in sources
     server_sources = {s for s in sources if s.startswith("server ")}
     assert server_sources == {f"server {fhir_server}"}
-    local_errors = [i for i in issues if i["severity"] == "error"
-                    and i["extension"][0]["valueString"] == "iopfhir"]
+    local_errors = [
+        i
+        for i in issues
+        if i["severity"] == "error" and i["extension"][0]["valueString"] == "iopfhir"
+    ]
     assert any("line 2" in i["diagnostics"] for i in local_errors)
-    server_errors = [i for i in issues if i["severity"] in ("error", "fatal")
-                     and i["extension"][0]["valueString"].startswith("server ")]
+    server_errors = [
+        i
+        for i in issues
+        if i["severity"] in ("error", "fatal")
+        and i["extension"][0]["valueString"].startswith("server ")
+    ]
     assert server_errors, issues
     assert all("line 2" in i["diagnostics"] for i in server_errors)
 

@@ -68,9 +68,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="load conformance resources (folder, file, .tgz) without enforcing "
         "them; resources claiming them in meta.profile are checked",
     )
-    p.add_argument("--server", metavar="URL",
-                   help="also run the FHIR server's $validate on every resource (POST "
-                   "[URL]/[type]/$validate) and merge its issues, marked with their source")
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="also run the FHIR server's $validate on every resource (POST "
+        "[URL]/[type]/$validate) and merge its issues, marked with their source",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
     return p

@@ -29,7 +29,6 @@ from iopfhir.errors import (
 __all__ = ["HttpxTransport"]
 
 
-
 class HttpxTransport:
     """A :class:`~iopfhir.client.transport.Transport` on a pooled ``httpx.Client``."""
 

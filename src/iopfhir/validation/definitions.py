@@ -103,11 +103,13 @@ class Definitions:
         for url, exp in core_vs.items():
             self.terminology.add_expansion(url, exp)
         self.resource_types = frozenset(
-            sd["type"] for sd in core_sds.values()
+            sd["type"]
+            for sd in core_sds.values()
             if sd.get("kind") == "resource" and sd.get("derivation") == "specialization"
         ) | {"Resource", "DomainResource"}
         self.type_names = frozenset(
-            sd["type"] for sd in core_sds.values()
+            sd["type"]
+            for sd in core_sds.values()
             if sd.get("kind") in ("primitive-type", "complex-type")
             and sd.get("derivation") != "constraint"
         )
@@ -137,8 +139,10 @@ class Definitions:
         StructureDefinition urls."""
         pkg = iop_package()
         if not pkg:
-            raise InputError("the IOP profiles are not installed (iopfhir/validation/data/"
-                             "iop-profiles is missing: run tools/build_profiles.py)")
+            raise InputError(
+                "the IOP profiles are not installed (iopfhir/validation/data/"
+                "iop-profiles is missing: run tools/build_profiles.py)"
+            )
         urls = [str(r["url"]) for r in pkg if r.get("resourceType") == "StructureDefinition"]
         if self._iop_loaded:
             return urls
@@ -152,8 +156,13 @@ class Definitions:
         return urls
 
     def _maybe_iop(self, url: str) -> None:
-        if (self.auto_iop and not self._iop_loaded and url.startswith(IOP_CANONICAL)
-                and url.split("|", 1)[0] not in self._sds and iop_package()):
+        if (
+            self.auto_iop
+            and not self._iop_loaded
+            and url.startswith(IOP_CANONICAL)
+            and url.split("|", 1)[0] not in self._sds
+            and iop_package()
+        ):
             self.add_iop_profiles()
 
     def add_resource(self, res: Mapping[str, Any]) -> list[str]:
@@ -240,7 +249,7 @@ class Definitions:
         sd = self.structure_definition(url)
         if sd is None:
             if url.startswith(_CORE_PREFIX):
-                return url[len(_CORE_PREFIX):].split("|", 1)[0]
+                return url[len(_CORE_PREFIX) :].split("|", 1)[0]
             return None
         t = sd.get("type")
         return str(t) if t else None

@@ -70,9 +70,7 @@ def validate_file(
         wanted = [u for u in urls if v.definitions.sd_type(u) == rt]
         r = v.validate(res, profile=wanted or None)
         if label is not None:
-            r = ValidationReport(
-                tuple(_label(i, label) for i in r.issues), r.skipped_invariants
-            )
+            r = ValidationReport(tuple(_label(i, label) for i in r.issues), r.skipped_invariants)
         report = report.merge(r)
     return report
 

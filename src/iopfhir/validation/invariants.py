@@ -304,8 +304,10 @@ _NATIVE: dict[str, Native] = {
 # ``path.empty()`` where ``path`` is a dotted list of element names: tim-1, cpl-3, obs-6,
 # qrs-1, qty-3, us-core-2... They are compiled to Python closures over the JSON; anything
 # else goes to fhirpathpy.
-_TOKEN_RX = re.compile(r"\s*(\(|\)|\.not\(\)|and\b|or\b|implies\b|"
-                       r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.(?:exists|empty)\(\))")
+_TOKEN_RX = re.compile(
+    r"\s*(\(|\)|\.not\(\)|and\b|or\b|implies\b|"
+    r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.(?:exists|empty)\(\))"
+)
 
 Tri = Callable[[Any], "bool | None"]
 
@@ -371,9 +373,11 @@ def compile_simple(expression: str) -> Tri | None:
             path, _, op = t.rpartition(".")
             steps = tuple(path.split("."))
             if op == "exists()":
+
                 def fn(v: Any, steps: tuple[str, ...] = steps) -> bool | None:
                     return _path_values(v, steps)
             else:
+
                 def fn(v: Any, steps: tuple[str, ...] = steps) -> bool | None:
                     return not _path_values(v, steps)
         else:
@@ -385,6 +389,7 @@ def compile_simple(expression: str) -> Tri | None:
             def fn(v: Any, inner: Tri = inner) -> bool | None:
                 r = inner(v)
                 return None if r is None else not r
+
         return fn
 
     def conj() -> Tri | None:
@@ -420,6 +425,7 @@ def _and(a: Tri, b: Tri) -> Tri:
         if x is False or y is False:
             return False
         return None if x is None or y is None else True
+
     return f
 
 
@@ -429,6 +435,7 @@ def _or(a: Tri, b: Tri) -> Tri:
         if x is True or y is True:
             return True
         return None if x is None or y is None else False
+
     return f
 
 
@@ -441,6 +448,7 @@ def _implies(a: Tri, b: Tri) -> Tri:
         if y is True:
             return True
         return None if x is None or y is None else False
+
     return f
 
 
@@ -534,8 +542,10 @@ class InvariantEngine:
             return None
         parsed = self._compiled.get(expression)
         if parsed is None:
-            if "htmlChecks" in expression or "conformsTo" in expression or (
-                "memberOf" in expression
+            if (
+                "htmlChecks" in expression
+                or "conformsTo" in expression
+                or ("memberOf" in expression)
             ):
                 reason = "uses a function this validator does not implement"
                 self._broken[expression] = reason
@@ -567,7 +577,8 @@ class InvariantEngine:
         except Exception as exc:  # unsupported function or engine limitation
             msg = str(exc)
             reason = (
-                f"unsupported FHIRPath: {msg[:80]}" if "Not implemented" in msg
+                f"unsupported FHIRPath: {msg[:80]}"
+                if "Not implemented" in msg
                 else f"evaluation failed ({exc.__class__.__name__})"
             )
             self.skipped.setdefault(key, reason)

@@ -205,7 +205,7 @@ def parse_element_id(element: Mapping[str, Any]) -> list[tuple[str, str | None]]
         # the id segment may use the element name or (for choice renames) the path's name
         if not rest.startswith(name):
             raise ProfileError(f"element id {eid!r} does not match its path {path!r}")
-        rest = rest[len(name):]
+        rest = rest[len(name) :]
         slice_name: str | None = None
         if rest.startswith(":"):
             if i + 1 < len(names):
@@ -329,7 +329,7 @@ def _choice_type_of(choice_name: str, candidate: str) -> str | None:
     """``value[x]`` + ``valueQuantity`` -> ``Quantity``."""
     base = choice_name[:-3]
     if candidate.startswith(base) and len(candidate) > len(base):
-        rest = candidate[len(base):]
+        rest = candidate[len(base) :]
         if rest[0].isupper():
             return rest
     return None
@@ -379,8 +379,9 @@ def compile_snapshot(
         if slice_name is None:
             choice_parent = _choice_rename_target(parent, name)
             if choice_parent is not None:
-                tn = _type_node(choice_parent, _choice_type_of(choice_parent.name, name) or "",
-                                all_types)
+                tn = _type_node(
+                    choice_parent, _choice_type_of(choice_parent.name, name) or "", all_types
+                )
                 _copy_into(tn, node)
                 by_key[key] = tn
                 continue
@@ -408,8 +409,7 @@ def compile_snapshot(
 
 def _copy_into(target: ElementNode, src: ElementNode) -> None:
     for attr in ElementNode.__slots__:
-        if attr in ("children", "slices", "type_nodes", "_keymap", "_required", "name",
-                    "is_array"):
+        if attr in ("children", "slices", "type_nodes", "_keymap", "_required", "name", "is_array"):
             continue
         setattr(target, attr, getattr(src, attr))
 
@@ -461,12 +461,18 @@ def apply_differential(
         for i, (name, slice_name) in enumerate(segs[1:], start=1):
             node = _step(node, name, slice_name, e, source, type_tree, all_types, segs[: i + 1])
         _merge_element(node, e, source, base=False)
-        if node.is_choice and node.type_nodes and segs[-1][1] is None and (
-            node.name == segs[-1][0]
+        if (
+            node.is_choice
+            and node.type_nodes
+            and segs[-1][1] is None
+            and (node.name == segs[-1][0])
         ):
             # a constraint on value[x] itself also binds the type-specific nodes made earlier
-            shared = {k: v for k, v in e.items()
-                      if k not in ("type", "min", "max", "slicing", "id", "path", "sliceName")}
+            shared = {
+                k: v
+                for k, v in e.items()
+                if k not in ("type", "min", "max", "slicing", "id", "path", "sliceName")
+            }
             for tn in node.type_nodes.values():
                 _merge_element(tn, shared, source, base=False)
         if node.slicing is not None and node.is_choice:
@@ -479,9 +485,7 @@ def _materialize(node: ElementNode, type_tree: TypeTreeLookup, source: str, wher
         return
     codes = {t.code for t in node.types}
     if len(codes) != 1:
-        raise ProfileError(
-            f"{source}: cannot constrain inside {where}: it has {len(codes)} types"
-        )
+        raise ProfileError(f"{source}: cannot constrain inside {where}: it has {len(codes)} types")
     tt = type_tree(next(iter(codes)))
     if tt is None or tt.children is None:
         raise ProfileError(f"{source}: cannot constrain inside {where}: unknown type")
@@ -496,7 +500,7 @@ def _materialize(node: ElementNode, type_tree: TypeTreeLookup, source: str, wher
 
 def _repath(node: ElementNode, old: str, new: str) -> None:
     if node.path.startswith(old):
-        node.path = new + node.path[len(old):]
+        node.path = new + node.path[len(old) :]
     for c in (node.children or {}).values():
         _repath(c, old, new)
     for s in node.slices:

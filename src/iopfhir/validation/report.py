@@ -68,8 +68,13 @@ class ValidationReport:
         """The report as a FHIR ``OperationOutcome`` (an ``information`` issue when clean)."""
         issues = [i.to_fhir() for i in self.issues]
         if not issues:
-            issues = [{"severity": "information", "code": "informational",
-                       "diagnostics": "No issues detected during validation"}]
+            issues = [
+                {
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": "No issues detected during validation",
+                }
+            ]
         return {"resourceType": "OperationOutcome", "issue": issues}
 
     def raise_for_errors(self) -> None:

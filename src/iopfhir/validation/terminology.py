@@ -319,9 +319,7 @@ def _expansion_is_full(expansion: Mapping[str, Any]) -> bool:
     for p in expansion.get("parameter", ()) or ():
         if p.get("name") in ("limitedExpansion", "expansion-incomplete"):
             return False
-    if any(
-        c.get("system") in BIG_EXTERNAL_SYSTEMS for c in expansion.get("contains", ()) or ()
-    ):
+    if any(c.get("system") in BIG_EXTERNAL_SYSTEMS for c in expansion.get("contains", ()) or ()):
         return False  # an enumeration of SNOMED CT / LOINC / UCUM... is always a sample
     contains = expansion.get("contains") or []
     total = expansion.get("total")

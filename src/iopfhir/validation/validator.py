@@ -149,9 +149,7 @@ class Validator:
         self._ref_targets: dict[int, tuple[list[str], set[str], bool]] = {}
 
     @classmethod
-    def with_iop_profiles(
-        cls, profiles: Iterable[ProfileSource] = (), **kwargs: Any
-    ) -> Validator:
+    def with_iop_profiles(cls, profiles: Iterable[ProfileSource] = (), **kwargs: Any) -> Validator:
         """A validator with the project's profiles loaded (plus any other ``profiles``)."""
         return cls([IOP_PROFILES, *profiles], **kwargs)
 
@@ -168,15 +166,15 @@ class Validator:
         explicit = [profile] if isinstance(profile, str) else list(profile or ())
         for url in explicit:
             if not self.definitions.has(url):
-                ctx.issues.append(Issue("error", "not-found",
-                                        f"Profile {url} is not loaded", None))
+                ctx.issues.append(Issue("error", "not-found", f"Profile {url} is not loaded", None))
         explicit = [u for u in explicit if self.definitions.has(u)]
         if not isinstance(resource, Mapping):
             ctx.issues.append(Issue("fatal", "structure", "Content is not a JSON object", None))
         else:
             rt = resource.get("resourceType")
-            self._resource(resource, str(rt) if isinstance(rt, str) else "Resource", ctx,
-                           explicit, top=True)
+            self._resource(
+                resource, str(rt) if isinstance(rt, str) else "Resource", ctx, explicit, top=True
+            )
         skipped = dict(self.invariants.skipped)
         return ValidationReport.from_issues(ctx.issues, skipped_invariants=skipped)
 
@@ -192,8 +190,14 @@ class Validator:
             ctx = _Ctx(issues=[], silent=True)
             if isinstance(within, _Ctx):
                 ctx.bundle, ctx.full_url = within.bundle, within.full_url
-            self._resource(resource, str(resource.get("resourceType", "Resource")), ctx,
-                           [profile], top=False, only_explicit=True)
+            self._resource(
+                resource,
+                str(resource.get("resourceType", "Resource")),
+                ctx,
+                [profile],
+                top=False,
+                only_explicit=True,
+            )
             return not any(i.severity in ("error", "fatal") for i in ctx.issues)
         finally:
             self._conforming.discard(key)
@@ -218,18 +222,24 @@ class Validator:
     ) -> None:
         rt = res.get("resourceType")
         if not isinstance(rt, str):
-            self._add(ctx, "error", "structure", path,
-                      "Resource has no resourceType property")
+            self._add(ctx, "error", "structure", path, "Resource has no resourceType property")
             return
         if rt not in self._resource_types or rt in _ABSTRACT_RESOURCE:
             self._add(ctx, "error", "structure", path, f"Unknown resource type '{rt}'")
             return
-        if allowed_types and rt not in allowed_types and not (
-            set(allowed_types) & _ABSTRACT_RESOURCE
+        if (
+            allowed_types
+            and rt not in allowed_types
+            and not (set(allowed_types) & _ABSTRACT_RESOURCE)
         ):
-            self._add(ctx, "error", "structure", path,
-                      f"Resource type {rt} is not allowed here (expected "
-                      f"{' or '.join(sorted(allowed_types))})")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                path,
+                f"Resource type {rt} is not allowed here (expected "
+                f"{' or '.join(sorted(allowed_types))})",
+            )
         trees: list[tuple[str, ElementNode]] = []
         urls = list(profiles)
         if not only_explicit:
@@ -242,9 +252,13 @@ class Validator:
                     if self.definitions.has(url):
                         urls.append(url)
                     else:
-                        self._add(ctx, "warning", "not-found", f"{path}.meta.profile[{i}]",
-                                  f"Profile {url} is not loaded; the resource was not "
-                                  "checked against it")
+                        self._add(
+                            ctx,
+                            "warning",
+                            "not-found",
+                            f"{path}.meta.profile[{i}]",
+                            f"Profile {url} is not loaded; the resource was not checked against it",
+                        )
         seen: set[str] = set()
         for url in urls:
             base_url = url.split("|", 1)[0]
@@ -253,15 +267,25 @@ class Validator:
             seen.add(base_url)
             sd_type = self.definitions.sd_type(base_url)
             if sd_type != rt:
-                self._add(ctx, "error", "structure", path,
-                          f"Profile {base_url} is for {sd_type}, not {rt}")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"Profile {base_url} is for {sd_type}, not {rt}",
+                )
                 continue
             try:
                 tree = self.definitions.tree(base_url)
             except InputError as exc:
                 claimed_only = base_url not in {u.split("|", 1)[0] for u in profiles}
-                self._add(ctx, "warning" if claimed_only else "error", "not-supported", path,
-                          f"Profile {base_url} cannot be used: {exc}")
+                self._add(
+                    ctx,
+                    "warning" if claimed_only else "error",
+                    "not-supported",
+                    path,
+                    f"Profile {base_url} cannot be used: {exc}",
+                )
                 continue
             if tree is not None:
                 trees.append((base_url, tree))
@@ -295,8 +319,13 @@ class Validator:
                 rel = link.get("relation") if isinstance(link, dict) else None
                 if rel in ("self", "first", "previous", "prev", "next", "last"):
                     if rel in seen:
-                        self._add(ctx, "error", "invalid", f"{path}.link[{i}]",
-                                  f"The link relationship type '{rel}' can only occur once")
+                        self._add(
+                            ctx,
+                            "error",
+                            "invalid",
+                            f"{path}.link[{i}]",
+                            f"The link relationship type '{rel}' can only occur once",
+                        )
                     seen.add(str(rel))
         entries = bundle.get("entry")
         if not isinstance(entries, list):
@@ -315,27 +344,46 @@ class Validator:
             fu = e.get("fullUrl")
             if isinstance(fu, str):
                 if ":" not in fu:
-                    self._add(ctx, "error", "invalid", epath,
-                              "The fullUrl must be an absolute URL (not a relative reference)")
+                    self._add(
+                        ctx,
+                        "error",
+                        "invalid",
+                        epath,
+                        "The fullUrl must be an absolute URL (not a relative reference)",
+                    )
                 elif isinstance(res, dict) and "://" in fu:
                     m = _REF_RX.fullmatch(fu.split("/_history/", 1)[0])
-                    if (m is not None and m.group("type") in self._resource_types
-                            and isinstance(res.get("id"), str)
-                            and (m.group("type"), m.group("id")) != (res.get("resourceType"),
-                                                                     res.get("id"))):
-                        self._add(ctx, "error", "invalid", epath,
-                                  "The fullUrl looks like a RESTful server URL, so it must end "
-                                  f"with the resource's type and id "
-                                  f"(/{res.get('resourceType')}/{res.get('id')})")
+                    if (
+                        m is not None
+                        and m.group("type") in self._resource_types
+                        and isinstance(res.get("id"), str)
+                        and (m.group("type"), m.group("id"))
+                        != (res.get("resourceType"), res.get("id"))
+                    ):
+                        self._add(
+                            ctx,
+                            "error",
+                            "invalid",
+                            epath,
+                            "The fullUrl looks like a RESTful server URL, so it must end "
+                            f"with the resource's type and id "
+                            f"(/{res.get('resourceType')}/{res.get('id')})",
+                        )
             if kind == "searchset" and isinstance(res, dict):
                 search = e.get("search")
                 mode = search.get("mode") if isinstance(search, dict) else None
                 if mode == "outcome" and res.get("resourceType") != "OperationOutcome":
-                    self._add(ctx, "error", "invalid", f"{epath}.resource",
-                              f"This is not an OperationOutcome ({res.get('resourceType')})")
+                    self._add(
+                        ctx,
+                        "error",
+                        "invalid",
+                        f"{epath}.resource",
+                        f"This is not an OperationOutcome ({res.get('resourceType')})",
+                    )
                 elif mode == "match" and not isinstance(res.get("id"), str):
-                    self._add(ctx, "error", "invalid", f"{epath}.resource",
-                              "Search results must have ids")
+                    self._add(
+                        ctx, "error", "invalid", f"{epath}.resource", "Search results must have ids"
+                    )
 
     def _bundle_index(self, bundle: Mapping[str, Any]) -> _BundleIndex:
         idx = _BundleIndex(kind=str(bundle.get("type", "")))
@@ -415,14 +463,24 @@ class Validator:
         is_resource: bool = False,
     ) -> None:
         if not isinstance(obj, dict):
-            self._add(ctx, "error", "structure", path,
-                      f"{node.path} must be a JSON object, not {_json_kind(obj)}")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                path,
+                f"{node.path} must be a JSON object, not {_json_kind(obj)}",
+            )
             return
         holder, type_root = self._children_of(node, type_code, root)
         if holder is None or holder.children is None:
             if type_code not in self._primitives:
-                self._add(ctx, "error", "structure", path,
-                          f"No definition found for the content of {node.path} ({type_code})")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"No definition found for the content of {node.path} ({type_code})",
+                )
             return
         km = holder.keymap(self._type_names)
         plain: list[tuple[str, ElementNode]] = []
@@ -434,8 +492,13 @@ class Validator:
                 if key[:1] == "_":
                     entry = km.get(key[1:])
                     if entry is None:
-                        self._add(ctx, "error", "structure", f"{path}.{key}",
-                                  f"Unrecognized property '{key}'")
+                        self._add(
+                            ctx,
+                            "error",
+                            "structure",
+                            f"{path}.{key}",
+                            f"Unrecognized property '{key}'",
+                        )
                         continue
                     if key[1:] in obj:
                         continue
@@ -443,8 +506,9 @@ class Validator:
                 elif (is_resource and key == "resourceType") or key == "fhir_comments":
                     continue
                 else:
-                    self._add(ctx, "error", "structure", f"{path}.{key}",
-                              f"Unrecognized property '{key}'")
+                    self._add(
+                        ctx, "error", "structure", f"{path}.{key}", f"Unrecognized property '{key}'"
+                    )
                     continue
             child, ctype = entry
             if ctype is None:
@@ -454,19 +518,28 @@ class Validator:
                 choice_nodes[child.name] = child
         for child in holder.required_children:
             name = child.name
-            if name in choices or (not name.endswith("[x]") and (
-                    name in obj or "_" + name in obj)):
+            if name in choices or (not name.endswith("[x]") and (name in obj or "_" + name in obj)):
                 continue
-            self._add(ctx, "error", "required", path,
-                      f"{child.path}: minimum required = {child.min}, but only found 0")
+            self._add(
+                ctx,
+                "error",
+                "required",
+                path,
+                f"{child.path}: minimum required = {child.min}, but only found 0",
+            )
         for key, child in plain:
             self._element(obj, key, child, None, path, ctx, root)
         for name, keys in choices.items():
             child = choice_nodes[name]
             if len(keys) > 1:
-                self._add(ctx, "error", "structure", path,
-                          f"{child.path}: only one choice type may be present, found "
-                          f"{', '.join(k for k, _ in keys)}")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"{child.path}: only one choice type may be present, found "
+                    f"{', '.join(k for k, _ in keys)}",
+                )
             key, ctype = keys[0]
             self._element(obj, key, child, ctype, path, ctx, root)
         if is_resource:
@@ -498,14 +571,24 @@ class Validator:
             return
         is_list = isinstance(raw, list) or (raw is None and isinstance(ext, list))
         if node.is_array and not is_list:
-            self._add(ctx, "error", "structure", f"{path}.{key}",
-                      f"The property {key} must be a JSON Array, not "
-                      f"{_json_kind(raw if raw is not None else ext)}")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                f"{path}.{key}",
+                f"The property {key} must be a JSON Array, not "
+                f"{_json_kind(raw if raw is not None else ext)}",
+            )
             values: list[Any] = [raw]
             exts: list[Any] = [ext]
         elif not node.is_array and is_list:
-            self._add(ctx, "error", "structure", f"{path}.{key}",
-                      f"The property {key} must be a single value, not an array")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                f"{path}.{key}",
+                f"The property {key} must be a single value, not an array",
+            )
             values = list(raw) if isinstance(raw, list) else []
             exts = list(ext) if isinstance(ext, list) else []
         elif is_list:
@@ -515,22 +598,31 @@ class Validator:
             values, exts = [raw], [ext]
         n = max(len(values), len(exts))
         if n == 0:
-            self._add(ctx, "error", "structure", f"{path}.{key}",
-                      f"The array {key} must not be empty")
+            self._add(
+                ctx, "error", "structure", f"{path}.{key}", f"The array {key} must not be empty"
+            )
         values += [None] * (n - len(values))
         exts += [None] * (n - len(exts))
         # which concrete type
         if ctype is not None:
             allowed = node.type_codes
             if ctype not in allowed:
-                self._add(ctx, "error", "structure", f"{path}.{key}",
-                          f"The type '{ctype}' is not allowed for {node.path} (allowed: "
-                          f"{', '.join(allowed)})")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    f"{path}.{key}",
+                    f"The type '{ctype}' is not allowed for {node.path} (allowed: "
+                    f"{', '.join(allowed)})",
+                )
                 return
             type_code = ctype
             elem_node = node.type_nodes.get(ctype, node)
-            base_path = f"{path}.{node.name[:-3]}.ofType({_cap(ctype)})" if len(
-                node.types) > 1 else f"{path}.{node.name[:-3]}"
+            base_path = (
+                f"{path}.{node.name[:-3]}.ofType({_cap(ctype)})"
+                if len(node.types) > 1
+                else f"{path}.{node.name[:-3]}"
+            )
         else:
             codes = node.type_codes
             type_code = codes[0] if codes else "BackboneElement"
@@ -539,20 +631,36 @@ class Validator:
             if len(codes) > 1 and type_code in self._resource_types:
                 type_code = "Resource"
         if node.max is not None and n > node.max:
-            self._add(ctx, "error", "structure", base_path,
-                      f"{node.path}: max allowed = {node.max}, but found {n}")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                base_path,
+                f"{node.path}: max allowed = {node.max}, but found {n}",
+            )
         elif n < node.min and n > 0:
-            self._add(ctx, "error", "structure", base_path,
-                      f"{node.path}: minimum required = {node.min}, but only found {n}")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                base_path,
+                f"{node.path}: minimum required = {node.min}, but only found {n}",
+            )
         if ctype is not None and node.type_nodes:
             for tcode, tn in node.type_nodes.items():
                 if tn.min > 0 and tcode != ctype:
-                    self._add(ctx, "error", "required", path,
-                              f"{node.path}: a value of type {tcode} is required")
+                    self._add(
+                        ctx,
+                        "error",
+                        "required",
+                        path,
+                        f"{node.path}: a value of type {tcode} is required",
+                    )
         assigned: list[ElementNode] = [elem_node] * n
         if elem_node.slicing is not None or elem_node.slices:
-            assigned = self._slice(values, elem_node, base_path, ctx, root, type_code,
-                                   is_list=node.is_array)
+            assigned = self._slice(
+                values, elem_node, base_path, ctx, root, type_code, is_list=node.is_array
+            )
         for i in range(n):
             ipath = f"{base_path}[{i}]" if node.is_array else base_path
             self._item(values[i], exts[i], assigned[i], type_code, ipath, ctx, root)
@@ -605,15 +713,25 @@ class Validator:
             self._primitive(value, ext, node, type_code, path, ctx)
             return
         if ext is not None:
-            self._add(ctx, "error", "structure", path,
-                      f"Property _{node.name} is only allowed on primitive types")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                path,
+                f"Property _{node.name} is only allowed on primitive types",
+            )
         if value is None:
             self._add(ctx, "error", "structure", path, f"{node.path}: null is not allowed")
             return
         if type_code in self._resource_types:
             if not isinstance(value, dict):
-                self._add(ctx, "error", "structure", path,
-                          f"{node.path} must be a JSON object (a resource)")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"{node.path} must be a JSON object (a resource)",
+                )
                 return
             self._contained_resource(value, node, path, ctx)
             return
@@ -624,22 +742,51 @@ class Validator:
         if not isinstance(value, dict):
             return
         if not any(k != "id" for k in value):
-            self._add(ctx, "error", "invariant", path,
-                      f"Constraint failed: ele-1: {node.path} must have a value or children")
+            self._add(
+                ctx,
+                "error",
+                "invariant",
+                path,
+                f"Constraint failed: ele-1: {node.path} must have a value or children",
+            )
         if node.fixed is not None and not _matches(value, node.fixed, exact=True):
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value does not match the fixed value in the profile")
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value does not match the fixed value in the profile",
+            )
         if node.pattern is not None and not _matches(value, node.pattern, exact=False):
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value does not match the pattern in the profile "
-                      f"({_describe(node.pattern)})")
-        if node.binding_strength == "required" and node.binding_vs and type_code in (
-            "CodeableConcept", "Coding"
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value does not match the pattern in the profile "
+                f"({_describe(node.pattern)})",
+            )
+        if (
+            node.binding_strength == "required"
+            and node.binding_vs
+            and type_code in ("CodeableConcept", "Coding")
         ):
             self._binding_coded(value, type_code, node, path, ctx)
-        if node.binding_strength == "required" and node.binding_vs and type_code in (
-            "Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"
-        ) and "code" in value:
+        if (
+            node.binding_strength == "required"
+            and node.binding_vs
+            and type_code
+            in (
+                "Quantity",
+                "Age",
+                "Duration",
+                "Distance",
+                "Count",
+                "SimpleQuantity",
+                "MoneyQuantity",
+            )
+            and "code" in value
+        ):
             self._binding_coded(value, "Coding", node, path, ctx)
         if type_code in ("CodeableConcept", "Coding"):
             self._known_codes(value, type_code, path, ctx)
@@ -665,16 +812,14 @@ class Validator:
     ) -> None:
         if ext is not None:
             if not isinstance(ext, dict):
-                self._add(ctx, "error", "structure", path,
-                          f"_{node.name} must be a JSON object")
+                self._add(ctx, "error", "structure", path, f"_{node.name} must be a JSON object")
             else:
                 eroot = self.definitions.type_tree("Element")
                 if eroot is not None:
                     self._object(ext, eroot, "Element", path, ctx, eroot)
         if value is None:
             if ext is None:
-                self._add(ctx, "error", "structure", path,
-                          f"{node.path}: null is not allowed here")
+                self._add(ctx, "error", "structure", path, f"{node.path}: null is not allowed here")
             return
         ok = True
         if type_code == "boolean":
@@ -682,11 +827,21 @@ class Validator:
         elif type_code in ("integer", "positiveInt", "unsignedInt"):
             ok = isinstance(value, int) and not isinstance(value, bool)
             if ok:
-                lo = 1 if type_code == "positiveInt" else 0 if type_code == "unsignedInt" else (
-                    _INT32[0])
+                lo = (
+                    1
+                    if type_code == "positiveInt"
+                    else 0
+                    if type_code == "unsignedInt"
+                    else (_INT32[0])
+                )
                 if not lo <= value <= _INT32[1]:
-                    self._add(ctx, "error", "value", path,
-                              f"The value is outside the range of {type_code}")
+                    self._add(
+                        ctx,
+                        "error",
+                        "value",
+                        path,
+                        f"The value is outside the range of {type_code}",
+                    )
         elif type_code == "decimal":
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         else:
@@ -694,30 +849,57 @@ class Validator:
             if ok:
                 self._string_format(value, node, type_code, path, ctx)
         if not ok:
-            self._add(ctx, "error", "structure", path,
-                      f"Error parsing JSON: the primitive value must be a "
-                      f"{_json_expect(type_code)} (type {type_code}), not {_json_kind(value)}")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                path,
+                f"Error parsing JSON: the primitive value must be a "
+                f"{_json_expect(type_code)} (type {type_code}), not {_json_kind(value)}",
+            )
             return
         if node.fixed is not None and not _prim_equal(value, node.fixed):
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value does not match the fixed value "
-                      f"{_describe(node.fixed, type_code)}")
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value does not match the fixed value "
+                f"{_describe(node.fixed, type_code)}",
+            )
         if node.pattern is not None and not _prim_equal(value, node.pattern):
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value does not match the required pattern "
-                      f"{_describe(node.pattern, type_code)}")
-        if node.binding_strength == "required" and node.binding_vs and type_code in (
-            "code", "string", "uri"
-        ) and isinstance(value, str):
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value does not match the required pattern "
+                f"{_describe(node.pattern, type_code)}",
+            )
+        if (
+            node.binding_strength == "required"
+            and node.binding_vs
+            and type_code in ("code", "string", "uri")
+            and isinstance(value, str)
+        ):
             exp = self.definitions.terminology.expand(node.binding_vs)
             if exp is None:
-                self._add(ctx, "warning", "not-found", path,
-                          f"Value set {node.binding_vs} is not available; the code was not "
-                          "checked")
+                self._add(
+                    ctx,
+                    "warning",
+                    "not-found",
+                    path,
+                    f"Value set {node.binding_vs} is not available; the code was not checked",
+                )
             elif exp.check(None, value) is False:
-                self._add(ctx, "error", "code-invalid", path,
-                          f"The value provided ('{value}') is not in the value set "
-                          f"{node.binding_vs}, and a code is required from this value set")
+                self._add(
+                    ctx,
+                    "error",
+                    "code-invalid",
+                    path,
+                    f"The value provided ('{value}') is not in the value set "
+                    f"{node.binding_vs}, and a code is required from this value set",
+                )
         if node.min_value is not None or node.max_value is not None:
             self._range(value, node, type_code, path, ctx)
         if node.constraints:
@@ -726,32 +908,40 @@ class Validator:
     def _string_format(
         self, value: str, node: ElementNode, type_code: str, path: str, ctx: _Ctx
     ) -> None:
-        if value == "" :
+        if value == "":
             self._add(ctx, "error", "value", path, "@value cannot be empty")
             return
         if type_code == "xhtml":
             for m in _ENTITY_RX.finditer(value):
                 if m.group(1) not in _XML_ENTITIES and not m.group(1).startswith("#"):
-                    self._add(ctx, "error", "value", path,
-                              f"Invalid entity in the XHTML ('&{m.group(1)};')")
+                    self._add(
+                        ctx,
+                        "error",
+                        "value",
+                        path,
+                        f"Invalid entity in the XHTML ('&{m.group(1)};')",
+                    )
                     break
             return
         rx = self._regex.get(type_code)
         if rx is not None and rx.fullmatch(value) is None:
-            self._add(ctx, "error", "value", path,
-                      f"The value is not a valid {type_code}")
+            self._add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
             return
         if type_code in ("date", "dateTime", "instant") and not _valid_calendar(value):
             self._add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
             return
         if node.max_length is not None and len(value) > node.max_length:
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value exceeds the maximum length {node.max_length}")
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value exceeds the maximum length {node.max_length}",
+            )
         if type_code in ("string", "markdown") and value.strip() == "":
             self._add(ctx, "error", "value", path, "@value cannot be only whitespace")
 
-    def _range(self, value: Any, node: ElementNode, type_code: str, path: str,
-               ctx: _Ctx) -> None:
+    def _range(self, value: Any, node: ElementNode, type_code: str, path: str, ctx: _Ctx) -> None:
         def cmp(a: Any, b: Any) -> int | None:
             try:
                 if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -764,16 +954,26 @@ class Validator:
             return None
 
         if node.min_value is not None and (c := cmp(value, node.min_value)) is not None and c < 0:
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value is less than the minimum {node.min_value}")
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value is less than the minimum {node.min_value}",
+            )
         if node.max_value is not None and (c := cmp(value, node.max_value)) is not None and c > 0:
-            self._add(ctx, "error", "value", path,
-                      f"{node.path}: value is greater than the maximum {node.max_value}")
+            self._add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value is greater than the maximum {node.max_value}",
+            )
 
-    def _quantity_range(self, value: Mapping[str, Any], node: ElementNode, path: str,
-                        ctx: _Ctx) -> None:
-        for bound, sign, word in ((node.min_value, -1, "minimum"),
-                                  (node.max_value, 1, "maximum")):
+    def _quantity_range(
+        self, value: Mapping[str, Any], node: ElementNode, path: str, ctx: _Ctx
+    ) -> None:
+        for bound, sign, word in ((node.min_value, -1, "minimum"), (node.max_value, 1, "maximum")):
             if not isinstance(bound, dict):
                 continue
             a = _canonical_quantity(value)
@@ -781,9 +981,14 @@ class Validator:
             if a is None or b is None or a[1] != b[1]:
                 continue
             if (a[0] - b[0]) * sign > 0:
-                self._add(ctx, "error", "value", path,
-                          f"{node.path}: the quantity is {'less' if sign < 0 else 'greater'} "
-                          f"than the {word} {bound.get('value')} {bound.get('code', '')}")
+                self._add(
+                    ctx,
+                    "error",
+                    "value",
+                    path,
+                    f"{node.path}: the quantity is {'less' if sign < 0 else 'greater'} "
+                    f"than the {word} {bound.get('value')} {bound.get('code', '')}",
+                )
 
     # -- terminology -------------------------------------------------------------------
     def _binding_coded(
@@ -792,8 +997,13 @@ class Validator:
         assert node.binding_vs is not None
         exp = self.definitions.terminology.expand(node.binding_vs)
         if exp is None:
-            self._add(ctx, "warning", "not-found", path,
-                      f"Value set {node.binding_vs} is not available; codes were not checked")
+            self._add(
+                ctx,
+                "warning",
+                "not-found",
+                path,
+                f"Value set {node.binding_vs} is not available; codes were not checked",
+            )
             return
         codings = value.get("coding") if type_code == "CodeableConcept" else [value]
         if not isinstance(codings, list):
@@ -806,25 +1016,37 @@ class Validator:
             verdicts.append(exp.check(system, c["code"]))
         if not verdicts:
             if type_code == "CodeableConcept" and "text" in value:
-                self._add(ctx, "warning", "code-invalid", path,
-                          f"No code provided, and a code from value set {node.binding_vs} is "
-                          "required")
+                self._add(
+                    ctx,
+                    "warning",
+                    "code-invalid",
+                    path,
+                    f"No code provided, and a code from value set {node.binding_vs} is required",
+                )
             else:
-                self._add(ctx, "error", "code-invalid", path,
-                          f"No code provided, and a code from value set {node.binding_vs} "
-                          "is required")
+                self._add(
+                    ctx,
+                    "error",
+                    "code-invalid",
+                    path,
+                    f"No code provided, and a code from value set {node.binding_vs} is required",
+                )
             return
         if any(v is True for v in verdicts) or any(v is None for v in verdicts):
             return
         codes = ", ".join(
             f"{c.get('system', '')}#{c.get('code')}" for c in codings if isinstance(c, Mapping)
         )
-        self._add(ctx, "error", "code-invalid", path,
-                  f"None of the codes provided ({codes}) are in the value set "
-                  f"{node.binding_vs}, and a code from this value set is required")
+        self._add(
+            ctx,
+            "error",
+            "code-invalid",
+            path,
+            f"None of the codes provided ({codes}) are in the value set "
+            f"{node.binding_vs}, and a code from this value set is required",
+        )
 
-    def _known_codes(self, value: Mapping[str, Any], type_code: str, path: str,
-                     ctx: _Ctx) -> None:
+    def _known_codes(self, value: Mapping[str, Any], type_code: str, path: str, ctx: _Ctx) -> None:
         codings = value.get("coding") if type_code == "CodeableConcept" else [value]
         if not isinstance(codings, list):
             return
@@ -836,21 +1058,32 @@ class Validator:
             where = f"{path}.coding[{i}]" if type_code == "CodeableConcept" else path
             if isinstance(system, str):
                 if ":" not in system:
-                    self._add(ctx, "error", "value", f"{where}.system",
-                              "Coding.system must be an absolute reference, not a local "
-                              "reference")
+                    self._add(
+                        ctx,
+                        "error",
+                        "value",
+                        f"{where}.system",
+                        "Coding.system must be an absolute reference, not a local reference",
+                    )
                     continue
-                if self.definitions.terminology.knows_value_set(system) and (
-                    system not in systems
-                ):
-                    self._add(ctx, "error", "value", f"{where}.system",
-                              f"The Coding references a value set, not a code system "
-                              f"('{system}')")
+                if self.definitions.terminology.knows_value_set(system) and (system not in systems):
+                    self._add(
+                        ctx,
+                        "error",
+                        "value",
+                        f"{where}.system",
+                        f"The Coding references a value set, not a code system ('{system}')",
+                    )
                     continue
                 if system in self.definitions.terminology.supplements:
-                    self._add(ctx, "error", "value", f"{where}.system",
-                              f"CodeSystem {system} is a supplement, so it cannot be used as "
-                              "Coding.system")
+                    self._add(
+                        ctx,
+                        "error",
+                        "value",
+                        f"{where}.system",
+                        f"CodeSystem {system} is a supplement, so it cannot be used as "
+                        "Coding.system",
+                    )
                     continue
             if not isinstance(system, str) or not isinstance(code, str):
                 continue
@@ -861,8 +1094,13 @@ class Validator:
                 not info.case_sensitive and code.lower() in {x.lower() for x in info.codes}
             )
             if not known:
-                self._add(ctx, "error", "code-invalid", where,
-                          f"Unknown code '{code}' in the CodeSystem '{system}'")
+                self._add(
+                    ctx,
+                    "error",
+                    "code-invalid",
+                    where,
+                    f"Unknown code '{code}' in the CodeSystem '{system}'",
+                )
 
     # -- extensions ----------------------------------------------------------------------
     def _extension(
@@ -886,9 +1124,14 @@ class Validator:
                     self._extension_context(sd, path, ctx)
             else:
                 modifier = node.name == "modifierExtension"
-                self._add(ctx, "error" if modifier else "warning", "not-found", path,
-                          f"Unknown extension {url}" + (" (a modifier extension must be "
-                                                        "understood)" if modifier else ""))
+                self._add(
+                    ctx,
+                    "error" if modifier else "warning",
+                    "not-found",
+                    path,
+                    f"Unknown extension {url}"
+                    + (" (a modifier extension must be understood)" if modifier else ""),
+                )
         if tree is None:
             tree = node if node.children is not None else self.definitions.type_tree("Extension")
             if tree is None:
@@ -908,9 +1151,10 @@ class Validator:
         if not isinstance(contexts, list) or not contexts:
             return
         # the definition path of the extended element: drop indexes and the last step
-        rel = path[len(ctx.res_path):] if path.startswith(ctx.res_path) else path
-        resource_type = str(ctx.resource.get("resourceType", "")) if isinstance(
-            ctx.resource, dict) else ""
+        rel = path[len(ctx.res_path) :] if path.startswith(ctx.res_path) else path
+        resource_type = (
+            str(ctx.resource.get("resourceType", "")) if isinstance(ctx.resource, dict) else ""
+        )
         where = resource_type + re.sub(r"\[\d+\]", "", rel).rsplit(".", 1)[0]
         where = re.sub(r"\.ofType\((\w+)\)", "", where)
         for c in contexts:
@@ -930,30 +1174,33 @@ class Validator:
                 "." not in expr or where.endswith("." + expr.split(".", 1)[1])
             ):
                 return
-            if expr.split(".")[0] == resource_type and "." in expr and where.endswith(
-                expr.split(".", 1)[1]
+            if (
+                expr.split(".")[0] == resource_type
+                and "." in expr
+                and where.endswith(expr.split(".", 1)[1])
             ):
                 return
         url = sd.get("url")
-        self._add(ctx, "error", "business-rule", path,
-                  f"The extension {url} is not allowed to be used at this point "
-                  f"({where})")
+        self._add(
+            ctx,
+            "error",
+            "business-rule",
+            path,
+            f"The extension {url} is not allowed to be used at this point ({where})",
+        )
 
     # -- references --------------------------------------------------------------------
-    def _reference(self, value: Mapping[str, Any], node: ElementNode, path: str,
-                   ctx: _Ctx) -> None:
+    def _reference(self, value: Mapping[str, Any], node: ElementNode, path: str, ctx: _Ctx) -> None:
         ref = value.get("reference")
         if not isinstance(ref, str):
             return
         cached = self._ref_targets.get(id(node))
         if cached is None:
-            targets = [tp for t in node.types if t.code == "Reference"
-                       for tp in t.target_profiles]
+            targets = [tp for t in node.types if t.code == "Reference" for tp in t.target_profiles]
             allowed_or_none = {self.definitions.sd_type(tp) for tp in targets}
             allowed = {a for a in allowed_or_none if a}
             # an unknown target profile: its type cannot be known, so any target is accepted
-            any_ok = not allowed or bool(allowed & _ABSTRACT_RESOURCE) or (
-                None in allowed_or_none)
+            any_ok = not allowed or bool(allowed & _ABSTRACT_RESOURCE) or (None in allowed_or_none)
             cached = (targets, allowed, any_ok)
             self._ref_targets[id(node)] = cached
             self._todo_keep.append(node)
@@ -964,13 +1211,21 @@ class Validator:
             if ref != "#":
                 container = ctx.root_resource if isinstance(ctx.root_resource, dict) else {}
                 found = next(
-                    (c for c in container.get("contained", ()) or ()
-                     if isinstance(c, dict) and c.get("id") == ref[1:]),
+                    (
+                        c
+                        for c in container.get("contained", ()) or ()
+                        if isinstance(c, dict) and c.get("id") == ref[1:]
+                    ),
                     None,
                 )
                 if found is None:
-                    self._add(ctx, "error", "not-found", f"{path}.reference",
-                              f"The contained resource '{ref}' was not found")
+                    self._add(
+                        ctx,
+                        "error",
+                        "not-found",
+                        f"{path}.reference",
+                        f"The contained resource '{ref}' was not found",
+                    )
                     return
                 resolved = found
         else:
@@ -980,53 +1235,96 @@ class Validator:
             if ctx.bundle is not None:
                 resolved = ctx.bundle.resolve(ref, ctx.full_url)
                 if resolved is _AMBIGUOUS:
-                    self._add(ctx, "error", "invalid", f"{path}.reference",
-                              f"Multiple matches in the Bundle for the reference {ref}")
+                    self._add(
+                        ctx,
+                        "error",
+                        "invalid",
+                        f"{path}.reference",
+                        f"Multiple matches in the Bundle for the reference {ref}",
+                    )
                     resolved = None
                 elif resolved is _NOT_FOUND:
-                    self._add(ctx, "error", "not-found", f"{path}.reference",
-                              f"The Bundle has entries for {ref.split('/_history/')[0]}, but none "
-                              "with the referenced version")
+                    self._add(
+                        ctx,
+                        "error",
+                        "not-found",
+                        f"{path}.reference",
+                        f"The Bundle has entries for {ref.split('/_history/')[0]}, but none "
+                        "with the referenced version",
+                    )
                     resolved = None
                 elif resolved is None:
                     if ref.startswith(("urn:uuid:", "urn:oid:")):
                         # a transaction, batch, document or message is processed on its own,
                         # so a urn: that is not in it can never be resolved
-                        sev: Severity = "error" if ctx.bundle.kind in _URN_MUST_RESOLVE else (
-                            "warning")
-                        self._add(ctx, sev, "not-found", f"{path}.reference",
-                                  f"The reference {ref} could not be resolved in the Bundle "
-                                  "(urn: references must point to a Bundle entry)")
+                        sev: Severity = (
+                            "error" if ctx.bundle.kind in _URN_MUST_RESOLVE else ("warning")
+                        )
+                        self._add(
+                            ctx,
+                            sev,
+                            "not-found",
+                            f"{path}.reference",
+                            f"The reference {ref} could not be resolved in the Bundle "
+                            "(urn: references must point to a Bundle entry)",
+                        )
                     elif ctx.bundle.kind in _BUNDLE_MUST_RESOLVE and "://" not in ref:
-                        self._add(ctx, "warning", "not-found", f"{path}.reference",
-                                  f"The reference {ref} could not be resolved in the "
-                                  f"{ctx.bundle.kind} Bundle")
+                        self._add(
+                            ctx,
+                            "warning",
+                            "not-found",
+                            f"{path}.reference",
+                            f"The reference {ref} could not be resolved in the "
+                            f"{ctx.bundle.kind} Bundle",
+                        )
         if isinstance(resolved, dict) and isinstance(resolved.get("resourceType"), str):
             target_type = resolved["resourceType"]
         declared = value.get("type")
         if isinstance(declared, str) and target_type and declared != target_type:
-            self._add(ctx, "error", "structure", f"{path}",
-                      f"The reference type {declared} does not match the target type "
-                      f"{target_type}")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                f"{path}",
+                f"The reference type {declared} does not match the target type {target_type}",
+            )
         if isinstance(resolved, dict) and target_type:
-            profiled = [tp for tp in targets if self.definitions.sd_type(tp) == target_type
-                        and not tp.startswith("http://hl7.org/fhir/StructureDefinition/")
-                        and self.definitions.has(tp)]
+            profiled = [
+                tp
+                for tp in targets
+                if self.definitions.sd_type(tp) == target_type
+                and not tp.startswith("http://hl7.org/fhir/StructureDefinition/")
+                and self.definitions.has(tp)
+            ]
             if profiled and not any(self.conforms(resolved, tp, within=ctx) for tp in profiled):
-                self._add(ctx, "error", "structure", path,
-                          f"The resource referenced does not conform to the target profile "
-                          f"{' or '.join(profiled)}")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"The resource referenced does not conform to the target profile "
+                    f"{' or '.join(profiled)}",
+                )
         if target_type and not any_ok and target_type not in allowed:
-            self._add(ctx, "error", "structure", f"{path}",
-                      f"The type '{target_type}' of the reference target is not a valid "
-                      f"target for {node.path} (must be one of "
-                      f"{', '.join(sorted(allowed))})")
+            self._add(
+                ctx,
+                "error",
+                "structure",
+                f"{path}",
+                f"The type '{target_type}' of the reference target is not a valid "
+                f"target for {node.path} (must be one of "
+                f"{', '.join(sorted(allowed))})",
+            )
 
     # -- contained and entry resources -------------------------------------------------
     def _contained_resource(self, value: JSON, node: ElementNode, path: str, ctx: _Ctx) -> None:
         rtype = value.get("resourceType")
-        profiles = [p for t in node.types if t.code == rtype or t.code in _ABSTRACT_RESOURCE
-                    for p in t.profiles]
+        profiles = [
+            p
+            for t in node.types
+            if t.code == rtype or t.code in _ABSTRACT_RESOURCE
+            for p in t.profiles
+        ]
         allowed = [t.code for t in node.types if t.code not in _ABSTRACT_RESOURCE]
         if node.name == "contained":
             if ctx.depth > 20:
@@ -1035,10 +1333,12 @@ class Validator:
             try:
                 rid = value.get("id")
                 if not isinstance(rid, str):
-                    self._add(ctx, "error", "required", path,
-                              "A contained resource must have an id")
-                self._resource(value, path, ctx, profiles, container=ctx.root_resource,
-                               allowed_types=allowed)
+                    self._add(
+                        ctx, "error", "required", path, "A contained resource must have an id"
+                    )
+                self._resource(
+                    value, path, ctx, profiles, container=ctx.root_resource, allowed_types=allowed
+                )
             finally:
                 ctx.depth -= 1
             return
@@ -1087,16 +1387,17 @@ class Validator:
         if todo is None:
             skip_keys = {c.key for c in skip}
             # (constraint, fast evaluator or None): the plan of this node's invariants
-            todo = tuple((c, self.invariants.fast(c.key, c.expression))
-                         for c in node.constraints
-                         if c.key not in skip_keys and c.key != "ele-1")
+            todo = tuple(
+                (c, self.invariants.fast(c.key, c.expression))
+                for c in node.constraints
+                if c.key not in skip_keys and c.key != "ele-1"
+            )
             # the tuples are kept alive by the trees, so their ids stay theirs
             self._todo_cache[ckey] = todo
             self._todo_keep.append((node.constraints, skip))
         if not todo:
             return
-        env = {"resource": ctx.resource, "rootResource": ctx.root_resource,
-               "context": value}
+        env = {"resource": ctx.resource, "rootResource": ctx.root_resource, "context": value}
         resolver: Any = None
         for c, fn in todo:
             if fn is not None:
@@ -1104,12 +1405,14 @@ class Validator:
             else:
                 if resolver is None:
                     resolver = self._resolver_for(ctx)
-                ok = self.invariants.evaluate(c.key, c.expression, value,
-                                              model_path.replace("[x]", ""), env, resolver)
+                ok = self.invariants.evaluate(
+                    c.key, c.expression, value, model_path.replace("[x]", ""), env, resolver
+                )
             if ok is False:
                 severity: Severity = "error" if c.severity == "error" else "warning"
-                self._add(ctx, severity, "invariant", path,
-                          f"Constraint failed: {c.key}: {c.expression}")
+                self._add(
+                    ctx, severity, "invariant", path, f"Constraint failed: {c.key}: {c.expression}"
+                )
 
     @staticmethod
     def _resolver_for(ctx: _Ctx) -> Any:
@@ -1121,8 +1424,14 @@ class Validator:
                     return None
                 if ref == "#":
                     return root
-                return next((c for c in root.get("contained", ()) or ()
-                             if isinstance(c, dict) and c.get("id") == ref[1:]), None)
+                return next(
+                    (
+                        c
+                        for c in root.get("contained", ()) or ()
+                        if isinstance(c, dict) and c.get("id") == ref[1:]
+                    ),
+                    None,
+                )
             return bundle.resolve(ref, here) if bundle is not None else None
 
         return resolve
@@ -1152,9 +1461,14 @@ class Validator:
             if match is None:
                 if slicing is not None and slicing.rules == "closed" and node.slices:
                     ipath = f"{path}[{i}]" if is_list else path
-                    self._add(ctx, "error", "structure", ipath,
-                              f"This element does not match any known slice defined in the "
-                              f"profile for {node.path} (slicing is closed)")
+                    self._add(
+                        ctx,
+                        "error",
+                        "structure",
+                        ipath,
+                        f"This element does not match any known slice defined in the "
+                        f"profile for {node.path} (slicing is closed)",
+                    )
                 out.append(node)
             else:
                 counts[id(match)] += 1
@@ -1162,13 +1476,22 @@ class Validator:
         for s in node.slices:
             n = counts[id(s)]
             if n < s.min:
-                self._add(ctx, "error", "structure", path.rsplit("[", 1)[0] if False else path,
-                          f"Slice '{node.path}:{s.slice_name}': a matching slice is required, "
-                          f"but not found (minimum {s.min}, found {n})")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path.rsplit("[", 1)[0] if False else path,
+                    f"Slice '{node.path}:{s.slice_name}': a matching slice is required, "
+                    f"but not found (minimum {s.min}, found {n})",
+                )
             if s.max is not None and n > s.max:
-                self._add(ctx, "error", "structure", path,
-                          f"Slice '{node.path}:{s.slice_name}': at most {s.max} allowed, but "
-                          f"found {n}")
+                self._add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"Slice '{node.path}:{s.slice_name}': at most {s.max} allowed, but found {n}",
+                )
         return out
 
     def _slice_matches(
@@ -1185,7 +1508,12 @@ class Validator:
         return True
 
     def _disc_match(
-        self, value: Any, slice_node: ElementNode, dtype: str, dpath: str, type_code: str,
+        self,
+        value: Any,
+        slice_node: ElementNode,
+        dtype: str,
+        dpath: str,
+        type_code: str,
         ctx: _Ctx,
     ) -> bool:
         steps = _disc_steps(dpath)
@@ -1215,7 +1543,8 @@ class Validator:
                     return False
                 return True  # the slice does not constrain this discriminator
             return any(
-                _prim_equal(v, expected) if not isinstance(expected, dict)
+                _prim_equal(v, expected)
+                if not isinstance(expected, dict)
                 else isinstance(v, dict) and _matches(v, expected, exact=False)
                 for v in vals
             )
@@ -1268,7 +1597,8 @@ class Validator:
             if step.startswith("ofType:"):
                 want = step.split(":", 1)[1]
                 tn = current.type_nodes.get(want) or current.type_nodes.get(
-                    want[:1].lower() + want[1:])
+                    want[:1].lower() + want[1:]
+                )
                 if tn is not None:
                     current = tn
                 tcode = want
@@ -1388,11 +1718,14 @@ def _matches(value: Any, pattern: Any, *, exact: bool) -> bool:
 def _describe(v: Any, type_code: str | None = None) -> str:
     """A short rendering of a fixed/pattern value: codes and urls only."""
     if isinstance(v, dict):
-        codings: list[Any] = v["coding"] if isinstance(v.get("coding"), list) else (
-            [v] if "code" in v or "system" in v else []
+        codings: list[Any] = (
+            v["coding"]
+            if isinstance(v.get("coding"), list)
+            else ([v] if "code" in v or "system" in v else [])
         )
-        parts = [f"{c.get('system', '')}#{c.get('code', '')}" for c in codings
-                 if isinstance(c, dict)]
+        parts = [
+            f"{c.get('system', '')}#{c.get('code', '')}" for c in codings if isinstance(c, dict)
+        ]
         if parts:
             return ", ".join(parts)
         return "complex value"
@@ -1414,7 +1747,7 @@ def _disc_steps(path: str) -> list[str] | None:
             if m2 is None:
                 return None
             steps.append("ofType:" + m2.group(1))
-            rest = rest[m2.end():]
+            rest = rest[m2.end() :]
         else:
             name = m.group(1)
             if m.group(2) is not None:
@@ -1426,7 +1759,7 @@ def _disc_steps(path: str) -> list[str] | None:
                 return None
             else:
                 steps.append(name)
-            rest = rest[m.end():]
+            rest = rest[m.end() :]
         if rest.startswith("."):
             rest = rest[1:]
         elif rest:
@@ -1479,7 +1812,7 @@ def _actual_choice_type(value: Any, steps: Sequence[str]) -> str | None:
             for k in p:
                 k = str(k)
                 if k.startswith(last) and len(k) > len(last) and k[len(last)].isupper():
-                    t = k[len(last):]
+                    t = k[len(last) :]
                     low = t[0].lower() + t[1:]
                     return low if low in _PRIMITIVE_NAMES else t
     return None
@@ -1499,11 +1832,30 @@ def _codes_of(v: Any) -> list[tuple[str | None, str]]:
     return out
 
 
-_PRIMITIVE_NAMES = frozenset({
-    "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id",
-    "instant", "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt",
-    "uri", "url", "uuid", "xhtml",
-})
+_PRIMITIVE_NAMES = frozenset(
+    {
+        "base64Binary",
+        "boolean",
+        "canonical",
+        "code",
+        "date",
+        "dateTime",
+        "decimal",
+        "id",
+        "instant",
+        "integer",
+        "markdown",
+        "oid",
+        "positiveInt",
+        "string",
+        "time",
+        "unsignedInt",
+        "uri",
+        "url",
+        "uuid",
+        "xhtml",
+    }
+)
 
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
