@@ -201,188 +201,31 @@ class Episode(Model):
 
     def reference_problems(self) -> Iterator[tuple[str, str]]:
         """Yield (JSON path, message) for every key that names nothing it may name."""
-        orgs = {o.key for o in self.organizations}
-        practitioners = {p.key for p in self.practitioners}
-        supports = {s.key for s in self.supports}
-        people = practitioners | supports | {self.patient.key}
-        diagnoses = {d.key for d in self.diagnoses}
-        sessions = {s.key for s in self.sessions}
-        duplicates = _duplicate_keys(self)
-        yield from duplicates
-
-        def check(
-            path: str, key: str | None, allowed: set[str], what: str
-        ) -> Iterator[tuple[str, str]]:
-            if key is not None and key not in allowed:
-                yield path, f"{key!r} is not {what}"
-
-        team_member = "a practitioner, support, the patient or an organization of the episode"
+        yield from _duplicate_keys(self)
+        keys = _Keys(self)
+        check = keys.check
         if self.program:
-            yield from check(
-                "$.program.organization",
-                self.program.organization,
-                orgs,
-                "an organization of the episode",
-            )
-        yield from check(
-            "$.care_manager", self.care_manager, practitioners, "a practitioner of the episode"
-        )
+            yield from check("$.program.organization", self.program.organization, keys.org)
+        yield from check("$.care_manager", self.care_manager, keys.prac)
         if self.referral:
-            yield from check(
-                "$.referral.requester",
-                self.referral.requester,
-                practitioners,
-                "a practitioner of the episode",
-            )
-            yield from check(
-                "$.referral.organization",
-                self.referral.organization,
-                orgs,
-                "an organization of the episode",
-            )
+            yield from check("$.referral.requester", self.referral.requester, keys.prac)
+            yield from check("$.referral.organization", self.referral.organization, keys.org)
         for i, prac in enumerate(self.practitioners):
-            yield from check(
-                f"$.practitioners[{i}].organization",
-                prac.organization,
-                orgs,
-                "an organization of the episode",
-            )
-        team_keys: set[str] = set()
+            yield from check(f"$.practitioners[{i}].organization", prac.organization, keys.org)
         for t, team in enumerate(self.teams):
-            yield from check(
-                f"$.teams[{t}].organization",
-                team.organization,
-                orgs,
-                "an organization of the episode",
-            )
+            yield from check(f"$.teams[{t}].organization", team.organization, keys.org)
             for m, member in enumerate(team.members):
-                yield from check(
-                    f"$.teams[{t}].members[{m}].member", member.member, people | orgs, team_member
-                )
-                team_keys.add(member.member)
-        on_team = team_keys if self.teams else people
-        team_text = "a member of the care team"
+                yield from check(f"$.teams[{t}].members[{m}].member", member.member, keys.member)
         for p, plan in enumerate(self.care_plans):
-            base = f"$.care_plans[{p}]"
-            yield from check(
-                f"{base}.author",
-                plan.author,
-                practitioners | supports,
-                "a practitioner of the episode",
-            )
-            for a, key in enumerate(plan.addresses):
-                yield from check(f"{base}.addresses[{a}]", key, diagnoses, "a diagnosis")
-            for g, goal in enumerate(plan.goals):
-                for a, key in enumerate(goal.addresses):
-                    yield from check(
-                        f"{base}.goals[{g}].addresses[{a}]", key, diagnoses, "a diagnosis"
-                    )
-            for r, revision in enumerate(plan.revisions):
-                yield from check(
-                    f"{base}.revisions[{r}].author",
-                    revision.author,
-                    practitioners,
-                    "a practitioner of the episode",
-                )
-            goal_keys = {g.key for g in plan.goals}
-            if isinstance(plan, TreatmentPlan):
-                for a, act in enumerate(plan.activities):
-                    yield from check(f"{base}.activities[{a}].lead", act.lead, on_team, team_text)
-                    for g, key in enumerate(act.goals):
-                        yield from check(
-                            f"{base}.activities[{a}].goals[{g}]",
-                            key,
-                            goal_keys,
-                            "a goal of this plan",
-                        )
-            elif isinstance(plan, RelapsePreventionPlan):
-                for s, key in enumerate(plan.supports):
-                    yield from check(
-                        f"{base}.supports[{s}]",
-                        key,
-                        practitioners | supports,
-                        "a practitioner or support of the episode",
-                    )
-            else:
-                referrals = {r.key for r in plan.referrals}
-                for r, ref in enumerate(plan.referrals):
-                    yield from check(
-                        f"{base}.referrals[{r}].requester",
-                        ref.requester,
-                        practitioners,
-                        "a practitioner of the episode",
-                    )
-                    yield from check(
-                        f"{base}.referrals[{r}].organization",
-                        ref.organization,
-                        orgs,
-                        "an organization of the episode",
-                    )
-                    yield from check(
-                        f"{base}.referrals[{r}].practitioner",
-                        ref.practitioner,
-                        practitioners,
-                        "a practitioner of the episode",
-                    )
-                for r, appt in enumerate(plan.appointments):
-                    yield from check(
-                        f"{base}.appointments[{r}].practitioner",
-                        appt.practitioner,
-                        practitioners,
-                        "a practitioner of the episode",
-                    )
-                    yield from check(
-                        f"{base}.appointments[{r}].organization",
-                        appt.organization,
-                        orgs,
-                        "an organization of the episode",
-                    )
-                    yield from check(
-                        f"{base}.appointments[{r}].referral",
-                        appt.referral,
-                        referrals,
-                        "a referral of this plan",
-                    )
-                for r, ci in enumerate(plan.check_ins):
-                    yield from check(
-                        f"{base}.check_ins[{r}].with",
-                        ci.with_,
-                        practitioners | supports,
-                        "a practitioner or support of the episode",
-                    )
-        activities = {
-            a.key for p in self.care_plans if isinstance(p, TreatmentPlan) for a in p.activities
-        }
-        for s, session in enumerate(self.sessions):
-            # an organization cannot take part in an R4 Appointment / Encounter
-            yield from check(
-                f"$.sessions[{s}].facilitator",
-                session.facilitator,
-                on_team & people,
-                "a person (practitioner, support or the patient) on the care team",
-            )
-            for a, key in enumerate(session.attendees):
-                yield from check(f"$.sessions[{s}].attendees[{a}]", key, people, team_member)
-                if key == self.patient.key:
-                    yield (
-                        f"$.sessions[{s}].attendees[{a}]",
-                        "the patient is not listed as an attendee",
-                    )
-            yield from check(
-                f"$.sessions[{s}].activity",
-                session.activity,
-                activities,
-                "an activity of the treatment plan",
-            )
+            yield from _plan_problems(f"$.care_plans[{p}]", plan, keys)
+        yield from _session_problems(self, keys)
         no_encounter = {s.key for s in self.sessions if s.status in ("no-show", "cancelled")}
         for m, measure in enumerate(self.measures):
-            yield from check(f"$.measures[{m}].session", measure.session, sessions, "a session")
+            yield from check(f"$.measures[{m}].session", measure.session, keys.session)
             if measure.session in no_encounter:
                 # FHIR links a measure to the session's Encounter, which such a session lacks
                 yield f"$.measures[{m}].session", "names a no-show or cancelled session"
-            yield from check(
-                f"$.measures[{m}].performer", measure.performer, people, "a person of the episode"
-            )
+            yield from check(f"$.measures[{m}].performer", measure.performer, keys.person)
         if self.discharge and self.admission and self.discharge.date < self.admission:
             yield "$.discharge.date", "discharge is before admission"
 
@@ -417,6 +260,110 @@ class Episode(Model):
                 )
             )
         return out
+
+
+#: What a key may name, and the words an error uses for it.
+_Allowed = tuple[frozenset[str], str]
+
+_TEAM_MEMBER = "a practitioner, support, the patient or an organization of the episode"
+
+
+class _Keys:
+    """The keys one episode defines, grouped by what a reference may name."""
+
+    def __init__(self, episode: Episode) -> None:
+        orgs = frozenset(o.key for o in episode.organizations)
+        practitioners = frozenset(p.key for p in episode.practitioners)
+        staff = practitioners | {s.key for s in episode.supports}
+        people = staff | {episode.patient.key}
+        on_team = frozenset(m.member for t in episode.teams for m in t.members)
+        self.org: _Allowed = (orgs, "an organization of the episode")
+        self.prac: _Allowed = (practitioners, "a practitioner of the episode")
+        # a plan's author may be a support too; the message has always said practitioner
+        self.author: _Allowed = (staff, "a practitioner of the episode")
+        self.staff: _Allowed = (staff, "a practitioner or support of the episode")
+        self.member: _Allowed = (people | orgs, _TEAM_MEMBER)
+        self.attendee: _Allowed = (people, _TEAM_MEMBER)
+        self.person: _Allowed = (people, "a person of the episode")
+        self.diagnosis: _Allowed = (frozenset(d.key for d in episode.diagnoses), "a diagnosis")
+        self.session: _Allowed = (frozenset(s.key for s in episode.sessions), "a session")
+        self.lead: _Allowed = (on_team if episode.teams else people, "a member of the care team")
+        # an organization cannot take part in an R4 Appointment / Encounter
+        self.facilitator: _Allowed = (
+            self.lead[0] & people,
+            "a person (practitioner, support or the patient) on the care team",
+        )
+        self.activity: _Allowed = (
+            frozenset(
+                a.key
+                for p in episode.care_plans
+                if isinstance(p, TreatmentPlan)
+                for a in p.activities
+            ),
+            "an activity of the treatment plan",
+        )
+
+    @staticmethod
+    def check(path: str, key: str | None, allowed: _Allowed) -> Iterator[tuple[str, str]]:
+        if key is not None and key not in allowed[0]:
+            yield path, f"{key!r} is not {allowed[1]}"
+
+
+def _plan_problems(base: str, plan: CarePlan, keys: _Keys) -> Iterator[tuple[str, str]]:
+    """Reference problems of one care plan (``base`` is its JSON path)."""
+    check = keys.check
+    yield from check(f"{base}.author", plan.author, keys.author)
+    for a, key in enumerate(plan.addresses):
+        yield from check(f"{base}.addresses[{a}]", key, keys.diagnosis)
+    for g, goal in enumerate(plan.goals):
+        for a, key in enumerate(goal.addresses):
+            yield from check(f"{base}.goals[{g}].addresses[{a}]", key, keys.diagnosis)
+    for r, revision in enumerate(plan.revisions):
+        yield from check(f"{base}.revisions[{r}].author", revision.author, keys.prac)
+    if isinstance(plan, TreatmentPlan):
+        goals: _Allowed = (frozenset(g.key for g in plan.goals), "a goal of this plan")
+        for a, act in enumerate(plan.activities):
+            yield from check(f"{base}.activities[{a}].lead", act.lead, keys.lead)
+            for g, key in enumerate(act.goals):
+                yield from check(f"{base}.activities[{a}].goals[{g}]", key, goals)
+    elif isinstance(plan, RelapsePreventionPlan):
+        for s, key in enumerate(plan.supports):
+            yield from check(f"{base}.supports[{s}]", key, keys.staff)
+    else:
+        referrals: _Allowed = (frozenset(r.key for r in plan.referrals), "a referral of this plan")
+        items: tuple[tuple[str, list[Any], tuple[tuple[str, _Allowed], ...]], ...] = (
+            (
+                "referrals",
+                list(plan.referrals),
+                (("requester", keys.prac), ("organization", keys.org), ("practitioner", keys.prac)),
+            ),
+            (
+                "appointments",
+                list(plan.appointments),
+                (("practitioner", keys.prac), ("organization", keys.org), ("referral", referrals)),
+            ),
+            ("check_ins", list(plan.check_ins), (("with_", keys.staff),)),
+        )
+        for field, values, checks in items:
+            for r, item in enumerate(values):
+                for attr, allowed in checks:
+                    path = f"{base}.{field}[{r}].{attr.rstrip('_')}"
+                    yield from check(path, getattr(item, attr), allowed)
+
+
+def _session_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]:
+    """Reference problems of the sessions: who led and attended, which activity."""
+    check = keys.check
+    for s, session in enumerate(episode.sessions):
+        yield from check(f"$.sessions[{s}].facilitator", session.facilitator, keys.facilitator)
+        for a, key in enumerate(session.attendees):
+            yield from check(f"$.sessions[{s}].attendees[{a}]", key, keys.attendee)
+            if key == episode.patient.key:
+                yield (
+                    f"$.sessions[{s}].attendees[{a}]",
+                    "the patient is not listed as an attendee",
+                )
+        yield from check(f"$.sessions[{s}].activity", session.activity, keys.activity)
 
 
 def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
