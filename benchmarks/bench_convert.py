@@ -64,7 +64,7 @@ def main() -> None:
         _child(args.child)
         return
 
-    from iopfhir.fhir.build.ndjson import ndjson_lines
+    from iopfhir.fhir.ndjson import ndjson_lines
     from iopfhir.synth import synth_episodes
 
     print(f"cohort: {args.patients} synthetic patients, seed {args.seed}")

@@ -28,7 +28,7 @@ def _role(match: re.Match[str]) -> str:
 
 
 def _help_sections() -> str:
-    os.environ["COLUMNS"] = "96"  # argparse wraps to the terminal width: fix it
+    os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal width: fix it
     from iopfhir.cli import build_parser
 
     parser = build_parser()

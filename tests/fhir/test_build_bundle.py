@@ -14,10 +14,9 @@ import pytest
 from iopfhir.domain import Episode
 from iopfhir.fhir import build
 from iopfhir.fhir.build import episode_entries, episode_to_resources
-from iopfhir.fhir.build.ndjson import to_ndjson
 from iopfhir.fhir.bundle import collection_bundle, condition_query, dumps, transaction_bundle
 from iopfhir.fhir.conventions import urn_uuid
-from iopfhir.fhir.ndjson import write_ndjson
+from iopfhir.fhir.ndjson import to_ndjson, write_ndjson
 
 
 def references(value: Any) -> Iterator[str]:

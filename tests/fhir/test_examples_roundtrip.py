@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from iopfhir.domain import Episode, load_episodes
-from iopfhir.fhir.build.ndjson import to_ndjson
 from iopfhir.fhir.bundle import transaction_bundle
-from iopfhir.fhir.ndjson import write_ndjson
+from iopfhir.fhir.ndjson import to_ndjson, write_ndjson
 from iopfhir.fhir.read import read_fhir
 from iopfhir.fhir.summary import summarize
 

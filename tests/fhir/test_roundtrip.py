@@ -44,20 +44,20 @@ def _transaction_bundle(eps: list[Episode]) -> dict[str, Any]:
     build = _build()
     func = getattr(build, "transaction_bundle", None)
     if func is None:
-        func = importlib.import_module("iopfhir.fhir.build.bundle").transaction_bundle
+        func = importlib.import_module("iopfhir.fhir.bundle").transaction_bundle
     result: dict[str, Any] = func(eps)
     return result
 
 
 def _ndjson(eps: list[Episode]) -> str | bytes:
     build = _build()
-    module = importlib.import_module("iopfhir.fhir.build.ndjson")
+    module = importlib.import_module("iopfhir.fhir.ndjson")
     for name in ("to_ndjson", "ndjson", "episodes_to_ndjson", "dumps"):
         func = getattr(module, name, None) or getattr(build, name, None)
         if callable(func):
             out: str | bytes = func(eps)
             return out
-    pytest.fail("no NDJSON writer found in iopfhir.fhir.build.ndjson")
+    pytest.fail("no NDJSON writer found in iopfhir.fhir.ndjson")
 
 
 @pytest.fixture(scope="module")

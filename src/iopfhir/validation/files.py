@@ -3,7 +3,8 @@
 Lives here: :func:`read_resources` (yields each resource with a label; raises
 :class:`~iopfhir.errors.FhirInputError` for unreadable input) and :func:`validate_file`.
 
-Imports only ``iopfhir.errors`` and sibling modules.
+Imports ``iopfhir.errors``, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader, shared
+with the FHIR reader) and sibling modules.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from iopfhir.errors import FhirInputError, Issue
+from iopfhir.fhir.ndjson import parse_ndjson
 
 from .report import ValidationReport
 from .validator import Validator
@@ -32,13 +34,8 @@ def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from exc
     if p.suffix in (".ndjson", ".jsonl"):
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"line {n}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FhirInputError(f"{p}: line {n} is not JSON ({exc.msg})") from exc
+        for n, resource in parse_ndjson(text, str(p), loads=json.loads, explain=True):
+            yield f"line {n}", resource
         return
     try:
         data = json.loads(text)

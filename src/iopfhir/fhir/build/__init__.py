@@ -6,11 +6,13 @@
 ``Type/id``). The shapes follow ``iopfhir/fhir/MAPPING.md``; bundles are built in
 :mod:`iopfhir.fhir.bundle`, NDJSON files in :mod:`iopfhir.fhir.ndjson`.
 
-Modules: ``people`` (Patient, Organization, Practitioner, PractitionerRole,
-RelatedPerson), ``team`` (CareTeam), ``episode`` (EpisodeOfCare, referral
-ServiceRequest + stay Encounter, Condition), ``plans`` (CarePlan, Goal, aftercare
-ServiceRequest and Appointment), ``sessions`` (Appointment, Encounter), ``measures``
-(QuestionnaireResponse, Observation), ``ndjson`` (NDJSON lines).
+Modules: ``_context`` (the per-episode context and shared constants), ``people``
+(Patient, Organization, Practitioner, PractitionerRole, RelatedPerson), ``team``
+(CareTeam), ``episode`` (EpisodeOfCare, referral ServiceRequest + stay Encounter,
+Condition), ``plans`` (CarePlan, Goal), ``aftercare`` (aftercare ServiceRequest and
+Appointment, the aftercare CarePlan's activities), ``sessions`` (Appointment,
+Encounter), ``measures`` (QuestionnaireResponse, Observation). Each family's reader in
+:mod:`iopfhir.fhir.read` has the same module name; ``MAPPING.md`` names both functions.
 
 Output is deterministic (same episode → equal dicts in the same order; no clock, no
 random ids). Resources share constant sub-objects: treat them as read-only.
@@ -24,6 +26,7 @@ from __future__ import annotations
 from iopfhir.domain import AftercarePlan, Episode
 from iopfhir.errors import MappingError
 from iopfhir.fhir.build._context import Context, Entry, Resource
+from iopfhir.fhir.build.aftercare import aftercare_to_fhir
 from iopfhir.fhir.build.episode import (
     conditions_to_fhir,
     episode_of_care_to_fhir,
@@ -37,7 +40,7 @@ from iopfhir.fhir.build.people import (
     practitioner_to_fhir,
     support_to_fhir,
 )
-from iopfhir.fhir.build.plans import aftercare_to_fhir, care_plan_to_fhir, goal_to_fhir
+from iopfhir.fhir.build.plans import care_plan_to_fhir, goal_to_fhir
 from iopfhir.fhir.build.sessions import session_to_fhir
 from iopfhir.fhir.build.team import team_to_fhir
 

@@ -1,15 +1,15 @@
-"""Care plans and goals → FHIR R4 CarePlan, Goal; aftercare referrals and appointments →
-ServiceRequest and Appointment.
+"""Care plans and goals → FHIR R4 CarePlan and Goal.
 
 One CarePlan per plan (``intent`` plan), categorised by the project ``care-plan-kind``
 code (absent for foreign ``other`` plans) and US Core ``assess-plan``. The treatment
 plan's activities are ``detail`` activities whose ``outcomeReference`` lists the
 Appointments of their sessions; the relapse-prevention plan's lists are ``detail``
 activities coded ``relapse-element#<kind>`` (crisis contacts are contained
-Organizations); the aftercare plan points at its ServiceRequests and Appointments and
-holds check-ins as ``detail`` activities. Revisions are ``CarePlan.note``.
+Organizations); the aftercare plan's activities come from :mod:`iopfhir.fhir.build.aftercare`.
+Revisions are ``CarePlan.note``.
 
-Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the builders' ``_context`` and ``aftercare``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from typing import Any, Final
 
 from iopfhir.domain import (
     Activity,
-    AftercareAppointment,
-    AftercarePlan,
-    AftercareReferral,
     CarePlan,
     Goal,
     RelapsePreventionPlan,
@@ -38,10 +35,11 @@ from iopfhir.fhir.build._context import (
     project_concept,
     telecom,
 )
+from iopfhir.fhir.build.aftercare import aftercare_activities
 from iopfhir.fhir.conventions import EXT, PROFILE
-from iopfhir.terminology import codes, instrument
+from iopfhir.terminology import instrument
 
-__all__ = ["aftercare_to_fhir", "care_plan_to_fhir", "goal_to_fhir"]
+__all__ = ["care_plan_to_fhir", "goal_to_fhir"]
 
 _ACHIEVEMENT: Final = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 _ASSESS_PLAN: Final = {
@@ -203,25 +201,6 @@ def _relapse_activities(
     return activities, contained
 
 
-def _aftercare_activities(ctx: Context, plan: AftercarePlan) -> list[dict[str, Any]]:
-    activities: list[dict[str, Any]] = [
-        {"reference": ctx.ref("ServiceRequest", _referral_url(ctx, r))} for r in plan.referrals
-    ]
-    activities += [
-        {"reference": ctx.ref("Appointment", _appointment_url(ctx, a))} for a in plan.appointments
-    ]
-    for check in plan.check_ins:
-        detail: dict[str, Any] = {
-            "code": project_concept("check-in", check.method),
-            "status": check.status,
-            "scheduledPeriod": {"start": check.due.isoformat()},
-        }
-        if check.with_ is not None:
-            detail["performer"] = [ctx.person_ref[check.with_]]
-        activities.append({"id": check.key, "detail": detail})
-    return activities
-
-
 def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
     """The CarePlan of any plan kind (its goals, referrals, appointments are separate)."""
     url = ctx.local_url("CarePlan", "careplan", plan.key)
@@ -254,7 +233,7 @@ def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
     elif isinstance(plan, RelapsePreventionPlan):
         activities, contained = _relapse_activities(ctx, plan)
     else:
-        activities = _aftercare_activities(ctx, plan)
+        activities = aftercare_activities(ctx, plan)
     if activities:
         res["activity"] = activities
     if plan.revisions:
@@ -276,73 +255,3 @@ def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
             **res,
         }
     return url, res
-
-
-def _referral_url(ctx: Context, ref: AftercareReferral) -> str:
-    return ctx.local_url("ServiceRequest", "servicerequest", ref.key)
-
-
-def _appointment_url(ctx: Context, appt: AftercareAppointment) -> str:
-    return ctx.local_url("Appointment", "appointment", appt.key)
-
-
-def _service(key: str) -> dict[str, Any]:
-    concept = project_concept("aftercare-service", key)
-    snomed = codes()["aftercare_service_snomed"].get(key)
-    if snomed is None:
-        return concept
-    return {"coding": [*concept["coding"], dict(snomed)]}
-
-
-def aftercare_to_fhir(ctx: Context, plan: AftercarePlan) -> list[Entry]:
-    """The aftercare plan's referrals (ServiceRequest) and appointments (Appointment).
-
-    R4 needs both ``start`` and ``end`` on a booked Appointment (app-2, app-3): an
-    appointment without an end is written with ``end`` = ``start``.
-    """
-    out: list[Entry] = []
-    for ref in plan.referrals:
-        url = _referral_url(ctx, ref)
-        res = ctx.head("ServiceRequest", url, PROFILE.REFERRAL, linked=True)
-        res["identifier"] = [ctx.identifier("servicerequest", ref.key)]
-        res["status"] = ref.status
-        res["intent"] = "order"
-        res["code"] = _service(ref.service)
-        res["subject"] = ctx.patient_ref
-        if ref.authored is not None:
-            res["authoredOn"] = ref.authored.isoformat()
-        if ref.requester is not None:
-            res["requester"] = ctx.person_ref[ref.requester]
-        performers = []
-        if ref.organization is not None:
-            performers.append(ctx.org_ref[ref.organization])
-        if ref.practitioner is not None:
-            performers.append(ctx.person_ref[ref.practitioner])
-        if performers:
-            res["performer"] = performers
-        if ref.reason:
-            res["reasonCode"] = [{"text": ref.reason}]
-        out.append((url, res))
-    for appt in plan.appointments:
-        url = _appointment_url(ctx, appt)
-        res = ctx.head("Appointment", url, PROFILE.SESSION_APPOINTMENT, linked=True)
-        res["identifier"] = [ctx.identifier("appointment", appt.key)]
-        res["status"] = appt.status
-        res["serviceType"] = [_service(appt.service)]
-        res["start"] = appt.start.isoformat()
-        res["end"] = (appt.end or appt.start).isoformat()
-        if appt.organization is not None:
-            res["supportingInformation"] = [ctx.org_ref[appt.organization]]
-        if appt.referral is not None:
-            res["basedOn"] = [
-                ctx.ref(
-                    "ServiceRequest",
-                    ctx.local_url("ServiceRequest", "servicerequest", appt.referral),
-                )
-            ]
-        participants: list[dict[str, Any]] = [{"actor": ctx.patient_ref, "status": "accepted"}]
-        if appt.practitioner is not None:
-            participants.append({"actor": ctx.person_ref[appt.practitioner], "status": "accepted"})
-        res["participant"] = participants
-        out.append((url, res))
-    return out

@@ -11,9 +11,15 @@ What iopfhir itself wrote (``iopfhir.fhir.build``, see ``MAPPING.md``) reads bac
 domain → FHIR → domain gives an equal Episode. Anything else is read as far as it fits.
 
 Layout: ``source`` (input → entries), ``index`` (reference resolution), ``values``
-(datatypes, keys), ``measures`` (instrument administrations), ``assemble`` (episodes).
+(datatypes, keys: the helpers every family shares), ``_context`` (the state of one episode
+being read), one module per resource family, named as its builder in
+:mod:`iopfhir.fhir.build` (``people``, ``team``, ``episode``, ``plans``, ``aftercare``,
+``sessions``, ``measures``; ``MAPPING.md`` names the function of each direction),
+``instruments`` and ``administrations`` (recognising and grouping instrument
+administrations), ``assemble`` (which episode a resource belongs to; the families in
+order; the Episode). This module groups the input by patient.
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain`,
-:mod:`iopfhir.fhir.conventions`.
+:mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iopfhir.domain import Episode
-from iopfhir.fhir.read.assemble import EpisodeReader, PatientGroup
+from iopfhir.fhir.read._context import PatientGroup
+from iopfhir.fhir.read.administrations import find_administrations
+from iopfhir.fhir.read.assemble import EpisodeReader
 from iopfhir.fhir.read.index import Index, reference_of
-from iopfhir.fhir.read.measures import find_administrations, is_instrument_code
+from iopfhir.fhir.read.instruments import is_instrument_code
 from iopfhir.fhir.read.source import Entry, FhirSource, load_entries
 from iopfhir.fhir.read.values import KeyAllocator, as_list, codings
 

@@ -10,7 +10,7 @@ requests) are skipped.
 Input that cannot be read at all raises :class:`~iopfhir.errors.FhirInputError` naming
 the file (and line, for NDJSON) and the JSON path, never the content.
 
-Imports: :mod:`iopfhir.errors` only.
+Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from iopfhir.errors import FhirInputError
+from iopfhir.fhir.ndjson import parse_ndjson
 
 __all__ = ["Entry", "FhirSource", "load_entries"]
 
@@ -139,13 +140,7 @@ def _add_document(out: Loaded, doc: Any, origin: str) -> None:
 
 
 def _add_ndjson(out: Loaded, data: bytes, origin: str) -> None:
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise FhirInputError(f"line {number} is not JSON", path=origin) from None
+    for number, doc in parse_ndjson(data, origin):
         _add_resource(out, doc, None, f"{origin}:{number}", "$")
 
 

@@ -1,8 +1,12 @@
-"""Small readers of FHIR datatypes (dates, codings, names) and the key allocator.
+"""Small readers of FHIR datatypes (dates, codings, names), keys, and the key allocator.
 
-Everything here tolerates odd input: a value of the wrong shape reads as ``None``.
+Everything here tolerates odd input: a value of the wrong shape reads as ``None``. The
+helpers every resource family of the reader shares live here and only here: datatypes,
+project codes (:func:`concept_key`), iopfhir's own identifiers (:func:`own_key`), keys
+made from ids and full URLs (:func:`url_tail`, :class:`KeyAllocator`).
 
-Imports: :mod:`iopfhir.domain` (value types), :mod:`iopfhir.terminology`.
+Imports: :mod:`iopfhir.domain` (value types), :mod:`iopfhir.terminology`,
+:mod:`iopfhir.fhir.conventions`.
 """
 
 from __future__ import annotations
@@ -14,14 +18,22 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from iopfhir.domain import Code, HumanName, Identifier, Period
+from iopfhir.fhir.conventions import parse_identifier
+from iopfhir.terminology import code_system, code_system_url
 
 __all__ = [
     "KeyAllocator",
+    "as_dict",
     "as_list",
     "codings",
+    "concept_key",
+    "email",
+    "extension",
     "first_code",
     "human_name",
     "identifiers",
+    "one_of",
+    "own_key",
     "parse_date",
     "parse_moment",
     "parse_period",
@@ -29,6 +41,7 @@ __all__ = [
     "phone",
     "sanitize_key",
     "text",
+    "url_tail",
 ]
 
 _KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,47}$")
@@ -43,6 +56,11 @@ def as_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     return [value]
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """An object element as a dict (anything else reads as an empty one)."""
+    return value if isinstance(value, dict) else {}
 
 
 def text(value: Any) -> str | None:
@@ -83,6 +101,23 @@ def first_code(concepts: Any) -> Code | None:
             if system and code:
                 return Code(system=system, code=code, display=text(coding.get("display")))
     return None
+
+
+def concept_key(concepts: Any, system_name: str) -> str | None:
+    """The code of the first coding from the project code system ``system_name`` (in one
+    CodeableConcept or a list of them) that the system knows."""
+    system = code_system_url(system_name)
+    known = code_system(system_name)["concepts"]
+    for concept in as_list(concepts):
+        for sys, code in codings(concept):
+            if sys == system and code in known:
+                return code
+    return None
+
+
+def one_of(value: Any, allowed: set[str], default: str) -> str:
+    """``value`` when it is one of the ``allowed`` codes, else ``default``."""
+    return value if isinstance(value, str) and value in allowed else default
 
 
 def parse_date(value: Any) -> date | None:
@@ -193,6 +228,27 @@ def extension(element: Any, url: str) -> dict[str, Any] | None:
         if isinstance(ext, dict) and ext.get("url") == url:
             return ext
     return None
+
+
+def own_key(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
+    """``(episode key, local key)`` from iopfhir's own identifier of one of ``kinds``."""
+    for ident in as_list(resource.get("identifier")):
+        if isinstance(ident, dict):
+            parsed = parse_identifier(ident.get("system"), ident.get("value"))
+            if parsed and parsed[0] in kinds:
+                return parsed[1], parsed[2]
+    return None
+
+
+def url_tail(url: str | None) -> str | None:
+    """The last part of a full URL (the uuid of a ``urn:uuid``, the id of a RESTful URL):
+    what a key is made from when a resource has no id."""
+    if not url:
+        return None
+    if url.startswith("urn:uuid:") or url.startswith("urn:oid:"):
+        return url.rsplit(":", 1)[-1]
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    return tail or None
 
 
 def sanitize_key(raw: str) -> str:

@@ -1,0 +1,280 @@
+"""Grouping the resources that record one instrument administration.
+
+One administration may arrive as a QuestionnaireResponse, a total-score Observation, a
+panel Observation with item Observations, or all of these. They are grouped into one
+:class:`Administration` by their links (``derivedFrom``, ``hasMember``), by iopfhir's own
+identifiers (``<episode>/<measure key>[/...]``), and by the same patient + instrument +
+effective time. Item Observations on their own do not identify an instrument (PHQ-2
+items are PHQ-9 items), so they join an administration of the same patient and time
+whose instrument has that item, or are reported as unmapped. Each administration is
+filled here (time, answers, total, performer, encounter);
+:func:`iopfhir.fhir.read.measures.read_measure` turns it into a domain Measure.
+
+Imports: :mod:`iopfhir.terminology` and the reader's ``index``, ``instruments``,
+``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from iopfhir.fhir.read.index import Index
+from iopfhir.fhir.read.instruments import (
+    answer_points,
+    effective_time,
+    instrument_of_qr,
+    item_code,
+    loinc_codes,
+    obs_role,
+    own_measure_key,
+    questionnaire_codes,
+    total_value,
+    walk_items,
+)
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import as_list, own_key
+from iopfhir.terminology import Instrument
+
+__all__ = ["Administration", "find_administrations"]
+
+
+@dataclass(eq=False)
+class Administration:
+    """The resources that together record one administration of one instrument."""
+
+    instrument: Instrument
+    patient: str
+    entries: list[Entry] = field(default_factory=list)
+    when: datetime | None = None
+    answers: dict[str, int] = field(default_factory=dict)
+    total: int | None = None
+    #: local key from iopfhir's own identifiers, when present
+    own_key: str | None = None
+    performer: tuple[Any, Entry] | None = None
+    encounter: tuple[Any, Entry] | None = None
+    problems: Counter[str] = field(default_factory=Counter)
+    #: a QuestionnaireResponse iopfhir wrote is part of it, and whether it had a total item
+    own_qr: bool = False
+    qr_total: bool = False
+
+
+def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
+    inst = adm.instrument
+    by_link = questionnaire_codes(qr, index)
+    totals = {inst.total_code, *getattr(inst, "alternate_totals", ())}
+    for item in walk_items(qr.resource.get("item")):
+        code = item_code(item, by_link)
+        answers = [a for a in as_list(item.get("answer")) if isinstance(a, dict)]
+        if code is None or not answers:
+            continue
+        if code in totals:
+            adm.qr_total = True
+            total = total_value(inst, answers[0])
+            if total is not None and adm.total is None:
+                adm.total = total
+            continue
+        it = inst.item_by_code(code)
+        if it is None:
+            if code != inst.panel_code:
+                adm.problems["QuestionnaireResponse: item not in the instrument"] += 1
+            continue
+        points = answer_points(it, answers[0])
+        if points is None:
+            adm.problems["QuestionnaireResponse: answer without points"] += 1
+        else:
+            adm.answers.setdefault(it.id, points)
+
+
+# -- grouping -------------------------------------------------------------------------------
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent.setdefault(x, x)
+        while parent != x:
+            grand = self.parent.setdefault(parent, parent)
+            self.parent[x] = grand
+            x, parent = parent, grand
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def find_administrations(
+    candidates: Iterable[Entry],
+    index: Index,
+    patient_of: Callable[[Entry], str | None],
+) -> tuple[list[Administration], Counter[str]]:
+    """Group instrument resources into administrations; also count what could not be used."""
+    problems: Counter[str] = Counter()
+    nodes: list[Entry] = []
+    roles: list[tuple[str, Instrument | None]] = []
+    position: dict[int, int] = {}
+    for entry in candidates:
+        if entry.type == "QuestionnaireResponse":
+            by_link = questionnaire_codes(entry, index)
+            found = (item_code(i, by_link) for i in walk_items(entry.resource.get("item")))
+            codes = [c for c in found if c]
+            inst = instrument_of_qr(entry, codes)
+            if inst is None:
+                continue
+            role: tuple[str, Instrument | None] | None = ("qr", inst)
+        elif entry.type == "Observation":
+            role = obs_role(entry.resource)
+        else:
+            role = None
+        if role is None:
+            continue
+        if entry.resource.get("status") == "entered-in-error":
+            problems[f"{entry.type}: entered-in-error"] += 1
+            continue
+        position[id(entry)] = len(nodes)
+        nodes.append(entry)
+        roles.append(role)
+
+    union = _Union()
+    own_keys: dict[tuple[str, str], int] = {}
+    for i, entry in enumerate(nodes):
+        union.find(i)
+        res = entry.resource
+        for ref in as_list(res.get("derivedFrom")) + as_list(res.get("hasMember")):
+            target = index.resolve(ref, entry)
+            if target is not None and id(target) in position:
+                union.union(i, position[id(target)])
+        own = own_measure_key(res)
+        patient = patient_of(entry) or ""
+        if own:
+            first = own_keys.setdefault((patient, own), i)
+            union.union(i, first)
+
+    # same patient + instrument + time: one administration
+    by_time: dict[tuple[str, str, datetime], int] = {}
+    for i, entry in enumerate(nodes):
+        _kind, inst = roles[i]
+        when = effective_time(entry.resource)
+        if inst is None or when is None:
+            continue
+        if own_measure_key(entry.resource):
+            # ours: grouped by identifier above; two measures of one instrument at the same
+            # time with different identifiers stay two (the heuristic is for foreign data)
+            continue
+        slot = (patient_of(entry) or "", inst.id, when)
+        first = by_time.setdefault(slot, i)
+        union.union(i, first)
+
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(nodes)):
+        groups[union.find(i)].append(i)
+
+    admins: list[Administration] = []
+    loose_items: list[int] = []
+    for members in groups.values():
+        identifying = [i for i in members if roles[i][1] is not None]
+        if not identifying:
+            loose_items.extend(members)
+            continue
+        order = {"qr": 0, "total": 1, "panel": 2}
+        identifying.sort(key=lambda i: (order.get(roles[i][0], 3), i))
+        inst = roles[identifying[0]][1]
+        assert inst is not None
+        patient = patient_of(nodes[identifying[0]]) or ""
+        adm = Administration(instrument=inst, patient=patient)
+        for i in sorted(members):
+            adm.entries.append(nodes[i])
+        rest = sorted(set(members) - set(identifying))
+        _fill(adm, [(roles[i][0], roles[i][1], nodes[i]) for i in identifying + rest], index)
+        admins.append(adm)
+
+    # items without their own link: join an administration of the same patient and time
+    slots: dict[tuple[str, datetime], list[Administration]] = defaultdict(list)
+    for adm in admins:
+        if adm.when is not None:
+            slots[(adm.patient, adm.when)].append(adm)
+    for i in sorted(loose_items):
+        entry = nodes[i]
+        when = effective_time(entry.resource)
+        codes = loinc_codes(entry.resource.get("code"))
+        home = None
+        if when is not None:
+            for adm in slots.get((patient_of(entry) or "", when), []):
+                if any(adm.instrument.item_by_code(c) for c in codes):
+                    home = adm
+                    break
+        if home is None:
+            problems["Observation: instrument item without its instrument"] += 1
+            continue
+        home.entries.append(entry)
+        _read_item(home, entry)
+    admins.sort(key=lambda a: min(position.get(id(e), 0) for e in a.entries))
+    return admins, problems
+
+
+def _fill(
+    adm: Administration,
+    members: list[tuple[str, Instrument | None, Entry]],
+    index: Index,
+) -> None:
+    inst = adm.instrument
+    for kind, role_inst, entry in members:
+        res = entry.resource
+        if role_inst is not None and role_inst is not inst:
+            adm.problems[f"{entry.type}: another instrument in the same administration"] += 1
+            continue
+        adm.own_key = adm.own_key or own_measure_key(res)
+        if adm.when is None:
+            adm.when = effective_time(res)
+        if adm.performer is None:
+            who = (
+                res.get("author") if kind == "qr" else (as_list(res.get("performer")) or [None])[0]
+            )
+            if who is not None:
+                adm.performer = (who, entry)
+        if adm.encounter is None and res.get("encounter") is not None:
+            adm.encounter = (res["encounter"], entry)
+        if kind == "qr":
+            if own_key(res, "questionnaireresponse"):
+                adm.own_qr = True
+            _read_qr(adm, entry, index)
+        elif kind in ("total", "panel"):
+            total = total_value(inst, res)
+            if total is not None and (kind == "total" or adm.total is None):
+                adm.total = total
+            for component in as_list(res.get("component")):
+                if isinstance(component, dict):
+                    _read_value(adm, component)
+        else:
+            _read_item(adm, entry)
+    if adm.own_qr and not adm.qr_total:
+        # ours: a QR without a total item records a total computed from the answers, not
+        # one that was given (the total Observation holds the computed score)
+        adm.total = None
+
+
+def _read_item(adm: Administration, entry: Entry) -> None:
+    _read_value(adm, entry.resource)
+
+
+def _read_value(adm: Administration, element: dict[str, Any]) -> None:
+    inst = adm.instrument
+    for code in loinc_codes(element.get("code")):
+        if code == inst.total_code:
+            if adm.total is None:
+                adm.total = total_value(inst, element)
+            return
+        it = inst.item_by_code(code)
+        if it is None:
+            continue
+        points = answer_points(it, element)
+        if points is not None:
+            adm.answers.setdefault(it.id, points)
+        return

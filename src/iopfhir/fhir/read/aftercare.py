@@ -1,0 +1,164 @@
+"""An aftercare CarePlan's activities → its referrals (ServiceRequest), appointments
+(Appointment) and check-ins.
+
+The counterpart of :mod:`iopfhir.fhir.build.aftercare`. ``reference`` activities point at
+the plan's ServiceRequests and Appointments (those Appointments are not sessions);
+``detail`` activities coded ``check-in#<method>`` with a due date are check-ins. An
+appointment's ``basedOn`` names its referral; ``end == start`` is how iopfhir writes an
+appointment without an end (R4 app-2), so it reads back as no end.
+
+Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``people``, ``source`` and
+``values``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.people import org_key, person_key
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import (
+    as_list,
+    concept_key,
+    one_of,
+    parse_date,
+    parse_timestamp,
+    text,
+)
+
+__all__ = ["read_aftercare", "read_aftercare_appointment", "read_aftercare_referral"]
+
+
+def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry) -> dict[str, Any]:
+    """The ``referrals``, ``appointments`` and ``check_ins`` of an aftercare plan."""
+    referrals: list[AftercareReferral] = []
+    appointments: list[AftercareAppointment] = []
+    check_ins: list[CheckIn] = []
+    pending_appointments: list[Entry] = []
+    for n, activity in enumerate(activities, start=1):
+        ref = activity.get("reference")
+        detail = activity.get("detail")
+        if ref is not None:
+            target = ctx.resolve(ref, entry)
+            if target is None:
+                ctx.unmapped["CarePlan: aftercare reference that cannot be resolved"] += 1
+            elif target.type == "ServiceRequest":
+                ctx.used_requests.add(id(target))
+                item = ctx.attempt(target, read_aftercare_referral, ctx, target)
+                if item is not None:
+                    referrals.append(item)
+            elif target.type == "Appointment":
+                ctx.not_sessions.add(id(target))
+                pending_appointments.append(target)
+            else:
+                ctx.unmapped["CarePlan: aftercare reference of another type"] += 1
+        elif isinstance(detail, dict):
+            method = concept_key(detail.get("code"), "check-in")
+            due = (
+                parse_date(detail.get("scheduledPeriod", {}).get("start"))
+                if isinstance(detail.get("scheduledPeriod"), dict)
+                else None
+            )
+            if method is None or due is None:
+                ctx.unmapped["CarePlan: aftercare activity not recognised"] += 1
+                continue
+            with_ = None
+            for pref in as_list(detail.get("performer"))[:1]:
+                with_ = person_key(ctx, pref, entry)
+                if with_ == ctx.patient_key:
+                    with_ = None
+            status = detail.get("status")
+            raw_id = activity.get("id")
+            check_ins.append(
+                CheckIn.model_validate(
+                    {
+                        "key": ctx.keys["aftercare"].take(
+                            raw_id if isinstance(raw_id, str) else f"check-in-{n}"
+                        ),
+                        "due": due,
+                        "method": method,
+                        "status": status
+                        if status in ("not-started", "scheduled", "completed", "cancelled")
+                        else "scheduled",
+                        "with": with_,
+                    }
+                )
+            )
+    # appointments last: their ``basedOn`` may name any referral of the plan
+    referral_keys = {e: k for (space, e), k in ctx.key_of.items() if space == "aftercare"}
+    for target in pending_appointments:
+        booked = ctx.attempt(target, read_aftercare_appointment, ctx, target, referral_keys)
+        if booked is not None:
+            appointments.append(booked)
+    return {"referrals": referrals, "appointments": appointments, "check_ins": check_ins}
+
+
+def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
+    """An aftercare ServiceRequest."""
+    res = entry.resource
+    service = concept_key(res.get("code"), "aftercare-service") or "other"
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("aftercare", entry, "servicerequest"),
+        "service": service,
+        "status": one_of(
+            res.get("status"), {"draft", "active", "on-hold", "revoked", "completed"}, "active"
+        ),
+        "authored": parse_date(res.get("authoredOn")),
+    }
+    if res.get("requester") is not None:
+        requester = person_key(ctx, res["requester"], entry)
+        if requester and any(p.key == requester for p in ctx.practitioners):
+            fields["requester"] = requester
+    for ref in as_list(res.get("performer")):
+        target = ctx.resolve(ref, entry)
+        if target is None:
+            continue
+        if target.type == "Organization" and "organization" not in fields:
+            fields["organization"] = org_key(ctx, ref, entry)
+        elif target.type in ("Practitioner", "PractitionerRole") and ("practitioner" not in fields):
+            fields["practitioner"] = person_key(ctx, ref, entry)
+    fields["reason"] = next(
+        (text(c.get("text")) for c in as_list(res.get("reasonCode")) if isinstance(c, dict)),
+        None,
+    )
+    return AftercareReferral(**fields)
+
+
+def read_aftercare_appointment(
+    ctx: Context, entry: Entry, referral_keys: dict[int, str]
+) -> AftercareAppointment:
+    """An aftercare Appointment; ``referral_keys``: ServiceRequest entry id → referral key."""
+    res = entry.resource
+    start = parse_timestamp(res.get("start"))
+    if start is None:
+        raise ValueError("aftercare appointment without a start")
+    end = parse_timestamp(res.get("end"))
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("aftercare", entry, "appointment"),
+        "service": concept_key(res.get("serviceType"), "aftercare-service") or "other",
+        "start": start,
+        # ours: end == start stands for "no end" (R4 app-2 needs both; MAPPING.md)
+        "end": end if end is not None and end != start else None,
+        "status": one_of(
+            res.get("status"),
+            {"proposed", "booked", "fulfilled", "noshow", "cancelled"},
+            "booked",
+        ),
+    }
+    for part in as_list(res.get("participant")):
+        if not isinstance(part, dict):
+            continue
+        target = ctx.resolve(part.get("actor"), entry)
+        if target is not None and target.type in ("Practitioner", "PractitionerRole"):
+            fields.setdefault("practitioner", person_key(ctx, part["actor"], entry))
+    for ref in as_list(res.get("supportingInformation")):
+        org = org_key(ctx, ref, entry)
+        if org:
+            fields.setdefault("organization", org)
+    for ref in as_list(res.get("basedOn")):
+        target = ctx.resolve(ref, entry)
+        if target is not None and id(target) in referral_keys:
+            fields.setdefault("referral", referral_keys[id(target)])
+    return AftercareAppointment(**fields)

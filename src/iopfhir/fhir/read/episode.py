@@ -1,0 +1,192 @@
+"""FHIR R4 EpisodeOfCare, referral ServiceRequest (+ stay Encounter) and Condition → the
+episode's own fields, its referral and its diagnoses.
+
+The counterpart of :mod:`iopfhir.fhir.build.episode`. The EpisodeOfCare gives status,
+admission and discharge (the period, with the ``discharge-disposition`` extension),
+the program (``type`` + the ``iop-program`` extension), the care manager and the
+referral (the first ``referralRequest``). Conditions become diagnoses in the order of
+``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.conventions` and the reader's
+``_context``, ``people``, ``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iopfhir.domain import Diagnosis, Discharge, Program, Referral
+from iopfhir.fhir.conventions import EXT
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.people import org_key, person_key
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import (
+    as_dict,
+    as_list,
+    codings,
+    concept_key,
+    extension,
+    first_code,
+    parse_date,
+    parse_period,
+    text,
+)
+
+__all__ = [
+    "condition_keys",
+    "diagnosis_order",
+    "read_condition",
+    "read_episode_of_care",
+    "read_referral",
+]
+
+
+def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
+    """The Episode fields an EpisodeOfCare carries (status, admission, program...)."""
+    res = entry.resource
+    out: dict[str, Any] = {}
+    status = res.get("status")
+    out["status"] = status if isinstance(status, str) else "active"
+    period = as_dict(res.get("period"))
+    admission = parse_date(period.get("start"))
+    if admission is not None:
+        out["admission"] = admission
+    program_ext = extension(res, EXT.PROGRAM)
+    program_type = concept_key(res.get("type"), "program-type")
+    if program_type is not None:
+        name, hours, days = None, None, None
+        for sub in as_list((program_ext or {}).get("extension")):
+            if not isinstance(sub, dict):
+                continue
+            if sub.get("url") == "name":
+                name = text(sub.get("valueString"))
+            elif sub.get("url") == "minimumHoursPerWeek":
+                hours = sub.get("valueDecimal")
+            elif sub.get("url") == "minimumDaysPerWeek":
+                days = sub.get("valueInteger")
+        program: dict[str, Any] = {"name": name or "IOP", "type": program_type}
+        if res.get("managingOrganization") is not None:
+            program["organization"] = org_key(ctx, res["managingOrganization"], entry)
+        if hours is not None:
+            program["min_hours_per_week"] = hours
+        if days is not None:
+            program["min_days_per_week"] = days
+        out["program"] = Program(**program)
+    disposition_ext = extension(res, EXT.DISCHARGE_DISPOSITION)
+    disposition = concept_key(
+        (disposition_ext or {}).get("valueCodeableConcept"), "discharge-disposition"
+    )
+    end = parse_date(period.get("end"))
+    if end is not None and disposition is not None:
+        out["discharge"] = Discharge(date=end, disposition=disposition)
+    if res.get("careManager") is not None:
+        manager = person_key(ctx, res["careManager"], entry)
+        if manager is not None and any(p.key == manager for p in ctx.practitioners):
+            out["care_manager"] = manager
+    for ref in as_list(res.get("referralRequest"))[:1]:
+        target = ctx.resolve(ref, entry)
+        if target is not None and target.type == "ServiceRequest":
+            referral = ctx.attempt(target, read_referral, ctx, target)
+            if referral is not None:
+                out["referral"] = referral
+                ctx.used_requests.add(id(target))
+    return out
+
+
+def read_referral(ctx: Context, entry: Entry) -> Referral:
+    """The referral ServiceRequest, with the stay its ``encounter`` names."""
+    res = entry.resource
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("referral", entry, "referral", fallback="referral"),
+        "source": concept_key(res.get("category"), "referral-source") or "other",
+        "date": parse_date(res.get("authoredOn")),
+    }
+    if res.get("requester") is not None:
+        requester = person_key(ctx, res["requester"], entry)
+        if requester and any(p.key == requester for p in ctx.practitioners):
+            fields["requester"] = requester
+        else:
+            org = org_key(ctx, res["requester"], entry)
+            if org:
+                fields["organization"] = org
+    for ref in as_list(res.get("performer")):
+        org = org_key(ctx, ref, entry)
+        if org and "organization" not in fields:
+            fields["organization"] = org
+    reason = next(
+        (text(c.get("text")) for c in as_list(res.get("reasonCode")) if isinstance(c, dict)),
+        None,
+    )
+    fields["reason"] = reason
+    stay = ctx.resolve(res.get("encounter"), entry)
+    if stay is not None and stay.type == "Encounter":
+        ctx.not_sessions.add(id(stay))
+        fields["stay"] = parse_period(stay.resource.get("period"))
+    return Referral(**fields)
+
+
+def diagnosis_order(ctx: Context, conditions: list[Entry]) -> list[Entry]:
+    """``conditions`` in the order the EpisodeOfCare ranks them, the others after."""
+    if ctx.eoc is None:
+        return conditions
+    ranked: list[tuple[int, int, Entry]] = []
+    listed: set[int] = set()
+    for pos, diag in enumerate(as_list(ctx.eoc.resource.get("diagnosis"))):
+        if not isinstance(diag, dict):
+            continue
+        target = ctx.resolve(diag.get("condition"), ctx.eoc)
+        if target is not None and target.type == "Condition" and id(target) not in listed:
+            raw_rank = diag.get("rank")
+            rank = raw_rank if isinstance(raw_rank, int) else 10**6
+            ranked.append((rank, pos, target))
+            listed.add(id(target))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    present = {id(c) for c in conditions}
+    first = [t[2] for t in ranked if id(t[2]) in present]
+    return first + [c for c in conditions if id(c) not in listed]
+
+
+def read_condition(ctx: Context, entry: Entry) -> None:
+    """A Condition, added to the episode's diagnoses (one without a coded code is counted)."""
+    res = entry.resource
+    code = first_code(res.get("code"))
+    if code is None:
+        ctx.unmapped["Condition: no coded code"] += 1
+        return
+    category = "problem-list-item"
+    for concept in as_list(res.get("category")):
+        for _sys, c in codings(concept):
+            if c in ("problem-list-item", "encounter-diagnosis", "health-concern"):
+                category = c
+                break
+    clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
+    verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
+    key = ctx.new_key("diagnoses", entry, "condition")
+    diagnosis = Diagnosis(
+        key=key,
+        code=code,
+        category=category,
+        clinical_status=clinical,
+        verification_status=verification,
+        onset=parse_date(res.get("onsetDateTime"))
+        or parse_date(
+            (res.get("onsetPeriod") or {}).get("start")
+            if isinstance(res.get("onsetPeriod"), dict)
+            else None
+        ),
+        recorded=parse_date(res.get("recordedDate")),
+    )
+    ctx.diagnoses.append(diagnosis)
+
+
+def condition_keys(ctx: Context, refs: Any, at: Entry) -> list[str]:
+    """The keys of the diagnoses already read that ``refs`` (found in ``at``) name."""
+    out = []
+    for ref in as_list(refs):
+        target = ctx.resolve(ref, at)
+        if target is None:
+            continue
+        key = ctx.key_of.get(("diagnoses", id(target)))
+        if key is not None and key not in out:
+            out.append(key)
+    return out

@@ -1,0 +1,292 @@
+"""Recognising instruments (PHQ-9, PHQ-2, GAD-7, AUDIT-C, C-SSRS) in FHIR, and reading
+item points and totals.
+
+An instrument is recognised by the LOINC panel or total code of an Observation; for a
+QuestionnaireResponse by its ``questionnaire`` canonical (the package's own, US Core's,
+one ending in the panel code or naming the instrument), else by its items' codes
+(``linkId`` ``/44250-9`` or ``44250-9``, ``item.code``, or the code of the matching item
+of a Questionnaire in the same input).
+
+Item points come from the answer code (LOINC answer list), else from the
+``ordinalValue`` / ``itemWeight`` extensions, else from ``valueInteger`` /
+``valueDecimal``. A total item or Observation is used as given; without one the domain
+computes the total from complete answers.
+
+Imports: :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`, and the reader's
+``index``, ``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from iopfhir.fhir.conventions import parse_identifier
+from iopfhir.fhir.read.index import Index
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import as_list, codings, parse_timestamp, text
+from iopfhir.terminology import Instrument, Item, instrument_by_code, instruments
+
+__all__ = [
+    "answer_points",
+    "effective_time",
+    "instrument_of_qr",
+    "is_instrument_code",
+    "item_code",
+    "loinc_codes",
+    "obs_role",
+    "own_measure_key",
+    "questionnaire_codes",
+    "total_value",
+    "walk_items",
+]
+
+LOINC = "http://loinc.org"
+ORDINAL_URLS = (
+    "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+    "http://hl7.org/fhir/StructureDefinition/itemWeight",
+    "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value",
+)
+
+#: Questionnaire canonicals of other publishers, known to hold one of our instruments.
+KNOWN_QUESTIONNAIRES = {
+    "http://hl7.org/fhir/us/core/Questionnaire/phq-9-example": "phq-9",
+    "http://hl7.org/fhir/us/core/Questionnaire/AUDIT-C": "audit-c",
+    "http://hl7.org/fhir/Questionnaire/phq-9-questionnaire": "phq-9",
+}
+
+#: Instrument names as they appear in canonicals (``.../Questionnaire/PHQ9``), lower-case.
+_NAME_TOKENS = (
+    ("phq9", "phq-9"),
+    ("phq2", "phq-2"),
+    ("gad7", "gad-7"),
+    ("auditc", "audit-c"),
+    ("cssrs", "c-ssrs"),
+)
+_NUMBER = re.compile(r"^\s*-?\d+(?:\.0+)?\s*$")
+
+
+@cache
+def _item_index() -> dict[str, list[tuple[Instrument, Item]]]:
+    index: dict[str, list[tuple[Instrument, Item]]] = defaultdict(list)
+    for inst in instruments().values():
+        for item in inst.all_items:
+            index[item.code].append((inst, item))
+    return dict(index)
+
+
+@cache
+def _canonicals() -> dict[str, str]:
+    out = dict(KNOWN_QUESTIONNAIRES)
+    for inst in instruments().values():
+        out[inst.questionnaire] = inst.id
+    return out
+
+
+def is_instrument_code(code: str) -> bool:
+    """Whether a LOINC code is a panel, total or item code of a known instrument."""
+    return instrument_by_code(code) is not None or code in _item_index()
+
+
+def loinc_codes(concept: Any) -> list[str]:
+    """The codes of a concept's LOINC codings (a coding without a system counts as LOINC)."""
+    return [code for system, code in codings(concept) if system in (LOINC, None)]
+
+
+def obs_role(resource: dict[str, Any]) -> tuple[str, Instrument | None] | None:
+    """``("panel"|"total", instrument)`` or ``("item", None)`` for an instrument Observation."""
+    codes = loinc_codes(resource.get("code"))
+    for code in codes:
+        hit = instrument_by_code(code)
+        if hit is not None:
+            return hit[1], hit[0]
+    for code in codes:
+        if code in _item_index():
+            return "item", None
+    return None
+
+
+def effective_time(resource: dict[str, Any]) -> datetime | None:
+    """When an Observation or QuestionnaireResponse was recorded, as an aware datetime."""
+    for key in ("effectiveDateTime", "effectiveInstant", "authored"):
+        moment = parse_timestamp(resource.get(key))
+        if moment is not None:
+            return moment
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        moment = parse_timestamp(period.get("start"))
+        if moment is not None:
+            return moment
+    return parse_timestamp(resource.get("issued"))
+
+
+def own_measure_key(resource: dict[str, Any]) -> str | None:
+    """The measure key of iopfhir's own QR / Observation identifier (``<episode>/<key>[/...]``)."""
+    for ident in as_list(resource.get("identifier")):
+        if not isinstance(ident, dict):
+            continue
+        parsed = parse_identifier(ident.get("system"), ident.get("value"))
+        if parsed and parsed[0] in ("questionnaireresponse", "observation"):
+            return parsed[2].split("/", 1)[0]
+    return None
+
+
+# -- QuestionnaireResponse ------------------------------------------------------------------
+
+
+def walk_items(items: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a QuestionnaireResponse or Questionnaire, nested ones too, in order."""
+    for item in as_list(items):
+        if isinstance(item, dict):
+            yield item
+            yield from walk_items(item.get("item"))
+            for answer in as_list(item.get("answer")):
+                if isinstance(answer, dict):
+                    yield from walk_items(answer.get("item"))
+
+
+def questionnaire_codes(qr: Entry, index: Index) -> dict[str, str]:
+    """linkId → LOINC code from the Questionnaire the response answers, if it is in the input."""
+    canonical = text(qr.resource.get("questionnaire"))
+    if not canonical:
+        return {}
+    url = canonical.split("|", 1)[0]
+    found = index.resolve(url, qr) or index.resolve({"reference": url}, qr)
+    if found is None:
+        found = index.find_canonical(url)
+    if found is None or found.type != "Questionnaire":
+        return {}
+    out: dict[str, str] = {}
+    for item in walk_items(found.resource.get("item")):
+        link = text(item.get("linkId"))
+        loinc = [
+            c
+            for s, c in (p for concept in as_list(item.get("code")) for p in codings(concept))
+            if s in (LOINC, None)
+        ]
+        if link and loinc:
+            out[link] = loinc[0]
+    return out
+
+
+def item_code(item: dict[str, Any], by_link: dict[str, str]) -> str | None:
+    """The LOINC code of a QR item: from the Questionnaire, the ``linkId`` or ``item.code``."""
+    link = text(item.get("linkId")) or ""
+    if link in by_link:
+        return by_link[link]
+    bare = link.rsplit("/", 1)[-1]
+    if bare and (is_instrument_code(bare) or bare in _known_extra_codes()):
+        return bare
+    for concept in as_list(item.get("code")):
+        for system, code in codings(concept):
+            if system in (LOINC, None):
+                return code
+    return bare or None
+
+
+@cache
+def _known_extra_codes() -> frozenset[str]:
+    return frozenset(["68517-2"])
+
+
+def instrument_of_qr(qr: Entry, codes: list[str]) -> Instrument | None:
+    """The instrument a QR records: by its canonical, else by its items' ``codes``."""
+    canonical = (text(qr.resource.get("questionnaire")) or "").split("|", 1)[0]
+    known = _canonicals().get(canonical)
+    if known:
+        return instruments()[known]
+    if canonical:
+        tail = canonical.rstrip("/").rsplit("/", 1)[-1]
+        hit = instrument_by_code(tail)
+        if hit is not None:
+            return hit[0]
+        squashed = re.sub(r"[^a-z0-9]", "", tail.lower())
+        for token, inst_id in _NAME_TOKENS:
+            if token in squashed:
+                return instruments()[inst_id]
+    for code in codes:
+        hit = instrument_by_code(code)
+        if hit is not None:
+            return hit[0]
+    best: tuple[int, int, Instrument] | None = None
+    for inst in instruments().values():
+        item_codes = {it.code for it in inst.all_items}
+        matched = sum(1 for c in set(codes) if c in item_codes)
+        if matched and (best is None or (matched, -len(inst.items)) > best[:2]):
+            best = (matched, -len(inst.items), inst)
+    return best[2] if best else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _NUMBER.match(value):
+        return float(value)
+    return None
+
+
+def _ordinal(element: Any) -> float | None:
+    if not isinstance(element, dict):
+        return None
+    for ext in as_list(element.get("extension")):
+        if isinstance(ext, dict) and ext.get("url") in ORDINAL_URLS:
+            for key in ("valueDecimal", "valueInteger"):
+                number = _number(ext.get(key))
+                if number is not None:
+                    return number
+    return None
+
+
+def answer_points(item: Item, value: dict[str, Any]) -> int | None:
+    """Points of one answer value (QR answer or Observation ``value[x]`` holder)."""
+    coding = value.get("valueCoding")
+    concept = value.get("valueCodeableConcept")
+    candidates: list[float | None] = []
+    for holder in (coding, concept):
+        for system, code in codings(holder):
+            if system in (LOINC, None):
+                option = item.answer_for_code(code)
+                if option is not None:
+                    return option.score
+    candidates.append(_ordinal(coding))
+    if isinstance(concept, dict):
+        for c in as_list(concept.get("coding")):
+            candidates.append(_ordinal(c))
+    candidates.append(_ordinal(value))
+    for key in ("valueInteger", "valueDecimal"):
+        candidates.append(_number(value.get(key)))
+    quantity = value.get("valueQuantity")
+    if isinstance(quantity, dict):
+        candidates.append(_number(quantity.get("value")))
+    if isinstance(value.get("valueBoolean"), bool):
+        candidates.append(1.0 if value["valueBoolean"] else 0.0)
+    for number in candidates:
+        if number is not None and number.is_integer():
+            points = int(number)
+            if any(a.score == points for a in item.answers):
+                return points
+    return None
+
+
+def total_value(inst: Instrument, value: dict[str, Any]) -> int | None:
+    """The total score (or risk level) a ``value[x]`` holder gives, if it is a whole number."""
+    if inst.scoring == "risk-level":
+        for holder in (value.get("valueCodeableConcept"), value.get("valueCoding")):
+            for system, code in codings(holder):
+                level = inst.total_from_coding(system, code)
+                if level is not None:
+                    return level
+    candidates = [_number(value.get(k)) for k in ("valueInteger", "valueDecimal", "valueString")]
+    quantity = value.get("valueQuantity")
+    if isinstance(quantity, dict):
+        candidates.append(_number(quantity.get("value")))
+    for number in candidates:
+        if number is not None and number.is_integer():
+            return int(number)
+    return None

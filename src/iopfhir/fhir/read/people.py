@@ -1,0 +1,241 @@
+"""FHIR R4 Patient, Organization, Practitioner (+ PractitionerRole), RelatedPerson → the
+episode's patient, organizations, practitioners and supports.
+
+The counterpart of :mod:`iopfhir.fhir.build.people`. Organizations, practitioners and
+supports are read when something first refers to them (:func:`person_key`,
+:func:`org_key`, :func:`member_key` give the key of what a reference names and add it to
+the episode on first use), so the order of first reference decides who gets a wanted key
+first; the assembly puts them back in input order afterwards. A practitioner's role and
+organization come from the PractitionerRole a reference went through, else from this
+episode's role (``practitionerrole`` → ``<episode>/<key>``), else the first one.
+Practitioners and organizations of the episode that nothing references are found by those
+identifiers (:func:`read_unreferenced`).
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the reader's ``_context``, ``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iopfhir.domain import (
+    Code,
+    HumanName,
+    Identifier,
+    Organization,
+    Patient,
+    Practitioner,
+    Support,
+)
+from iopfhir.fhir.conventions import identifier_system
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import (
+    as_list,
+    codings,
+    concept_key,
+    email,
+    first_code,
+    human_name,
+    identifiers,
+    own_key,
+    parse_date,
+    phone,
+    text,
+    url_tail,
+)
+from iopfhir.terminology import relationship_key, role_key
+
+__all__ = [
+    "member_key",
+    "org_key",
+    "person_key",
+    "read_organization",
+    "read_patient",
+    "read_practitioner",
+    "read_support",
+    "read_unreferenced",
+]
+
+
+def read_patient(ctx: Context) -> Patient:
+    """The episode's Patient (a placeholder naming the reference when the input lacks it)."""
+    entry = ctx.group.patient
+    if entry is None:
+        ref = ctx.group.reference or "unknown"
+        ctx.patient_key = ctx.keys["people"].take("patient")
+        return Patient(
+            key=ctx.patient_key,
+            identifiers=[Identifier(system=identifier_system("fhir-reference"), value=ref)],
+        )
+    res = entry.resource
+    own = own_key(res, "patient")
+    if own is not None:
+        preferred = own[1]
+    elif ctx.ours:
+        preferred = "patient"
+    else:
+        preferred = entry.id or url_tail(entry.full_url) or "patient"
+    ctx.patient_key = ctx.keys["people"].take(preferred)
+    ctx.key_of[("people", id(entry))] = ctx.patient_key
+    idents = [i for i in identifiers(res) if i.system != identifier_system("patient")]
+    if not idents:
+        value = entry.full_url or (f"Patient/{entry.id}" if entry.id else "Patient")
+        idents = [Identifier(system=identifier_system("fhir-reference"), value=value)]
+    gender = res.get("gender")
+    return Patient(
+        key=ctx.patient_key,
+        identifiers=idents,
+        name=human_name(res),
+        birth_date=parse_date(res.get("birthDate")),
+        gender=gender if gender in ("male", "female", "other", "unknown") else None,
+        phone=phone(res),
+    )
+
+
+def org_key(ctx: Context, ref: Any, at: Entry) -> str | None:
+    """Key of the Organization a reference (found in ``at``) names (added on first use)."""
+    entry = ctx.resolve(ref, at)
+    if entry is None or entry.type != "Organization":
+        return None
+    return read_organization(ctx, entry)
+
+
+def read_organization(ctx: Context, entry: Entry) -> str:
+    """Key of an Organization entry (added on first use)."""
+    cached = ctx.key_of.get(("org", id(entry)))
+    if cached is not None:
+        return cached
+    res = entry.resource
+    key = ctx.new_key("org", entry, "organization")
+    org = Organization(
+        key=key,
+        name=text(res.get("name")) or "unknown",
+        identifiers=[i for i in identifiers(res) if i.system != identifier_system("organization")],
+        phone=phone(res),
+        kind=concept_key(res.get("type"), "organization-kind"),
+    )
+    ctx.organizations.append(org)
+    return key
+
+
+def person_key(ctx: Context, ref: Any, at: Entry) -> str | None:
+    """Key of the practitioner / support / patient a reference names (added on first use)."""
+    entry = ctx.resolve(ref, at)
+    if entry is None:
+        return None
+    if entry.type == "Patient":
+        return ctx.patient_key if entry is ctx.group.patient else None
+    if entry.type == "PractitionerRole":
+        target = ctx.resolve(entry.resource.get("practitioner"), entry)
+        if target is None or target.type != "Practitioner":
+            return None
+        return read_practitioner(ctx, target, entry)
+    if entry.type == "Practitioner":
+        return read_practitioner(ctx, entry, None)
+    if entry.type == "RelatedPerson":
+        return read_support(ctx, entry)
+    return None
+
+
+def member_key(ctx: Context, ref: Any, at: Entry) -> str | None:
+    """Key of a person or, failing that, an organization (care-team members, leads)."""
+    return person_key(ctx, ref, at) or org_key(ctx, ref, at)
+
+
+def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
+    """Key of a Practitioner entry, read with ``role`` (or the episode's role of it)."""
+    cached = ctx.key_of.get(("people", id(entry)))
+    if cached is not None:
+        return cached
+    roles = ctx.roles_of.get(id(entry), [])
+    if role is None and roles:
+        # the role of this episode (one per practitioner per episode), else the first
+        role = next(
+            (
+                r
+                for r in roles
+                if (own_key(r.resource, "practitionerrole") or ("",))[0] == ctx.episode_key_hint
+            ),
+            roles[0],
+        )
+    res = entry.resource
+    own = own_key(res, "practitioner") or (
+        own_key(role.resource, "practitionerrole") if role else None
+    )
+    allocator = ctx.keys["people"]
+    key = allocator.take(own[1] if own else entry.id or url_tail(entry.full_url) or "x")
+    ctx.key_of[("people", id(entry))] = key
+    role_key_value: str | None = None
+    role_code: Code | None = None
+    organization: str | None = None
+    if role is not None:
+        rres = role.resource
+        for concept in as_list(rres.get("code")):
+            for sys, code in codings(concept):
+                role_key_value = role_key_value or role_key(sys, code)
+        if role_key_value is None:
+            role_code = first_code(rres.get("code"))
+        if rres.get("organization") is not None:
+            organization = org_key(ctx, rres["organization"], role)
+    name = human_name(res) or HumanName(family="unknown")
+    ctx.practitioners.append(
+        Practitioner(
+            key=key,
+            name=name,
+            identifiers=[
+                i for i in identifiers(res) if i.system != identifier_system("practitioner")
+            ],
+            role=role_key_value,
+            role_code=role_code,
+            organization=organization,
+            phone=phone(res),
+            email=email(res),
+        )
+    )
+    return key
+
+
+def read_support(ctx: Context, entry: Entry) -> str:
+    """Key of a RelatedPerson entry (added on first use)."""
+    cached = ctx.key_of.get(("people", id(entry)))
+    if cached is not None:
+        return cached
+    res = entry.resource
+    key = ctx.new_key("people", entry, "relatedperson")
+    relationship = None
+    for concept in as_list(res.get("relationship")):
+        for sys, code in codings(concept):
+            relationship = relationship or relationship_key(sys, code)
+    ctx.supports.append(
+        Support(
+            key=key,
+            name=human_name(res) or HumanName(family="unknown"),
+            relationship=relationship,
+            phone=phone(res),
+            identifiers=[
+                i for i in identifiers(res) if i.system != identifier_system("relatedperson")
+            ],
+        )
+    )
+    return key
+
+
+def read_unreferenced(ctx: Context) -> None:
+    """Practitioners and organizations of this episode that nothing references: found
+    by their ``practitionerrole`` / ``organization`` identifiers ``<episode>/<key>``."""
+    episode = ctx.episode_key_hint
+    if episode is None:
+        return
+    for entry in ctx.index.entries:
+        if entry.type == "PractitionerRole":
+            own = own_key(entry.resource, "practitionerrole")
+            if own is not None and own[0] == episode:
+                target = ctx.resolve(entry.resource.get("practitioner"), entry)
+                if target is not None and target.type == "Practitioner":
+                    ctx.attempt(entry, read_practitioner, ctx, target, entry)
+        elif entry.type == "Organization":
+            own = own_key(entry.resource, "organization")
+            if own is not None and own[0] == episode:
+                ctx.attempt(entry, read_organization, ctx, entry)

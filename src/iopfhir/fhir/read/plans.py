@@ -1,0 +1,382 @@
+"""FHIR R4 CarePlan and Goal → the episode's care plans, with their goals, revisions and
+activities (treatment activities, relapse-prevention lists).
+
+The counterpart of :mod:`iopfhir.fhir.build.plans`. The plan kind comes from the project
+``care-plan-kind`` category: ``relapse-prevention`` and ``aftercare`` plans get their own
+shapes (aftercare activities are read by :mod:`iopfhir.fhir.read.aftercare`), anything
+else is a treatment plan (kind ``other`` without the project category). A Goal belongs to
+the first plan that lists it; one no plan lists is counted. Treatment activities are
+``detail`` activities, or ``reference`` activities pointing at a request or appointment
+(read as far as they fit); ``outcomeReference`` links an activity to its sessions.
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the reader's ``_context``, ``aftercare``, ``episode``, ``people``, ``source`` and
+``values``.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from iopfhir.domain import (
+    Activity,
+    AftercarePlan,
+    CarePlan,
+    CrisisContact,
+    Goal,
+    GoalTarget,
+    RelapsePreventionPlan,
+    Revision,
+    Schedule,
+    TreatmentPlan,
+)
+from iopfhir.fhir.conventions import EXT
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.aftercare import read_aftercare
+from iopfhir.fhir.read.episode import condition_keys
+from iopfhir.fhir.read.people import member_key, person_key
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import (
+    as_list,
+    codings,
+    concept_key,
+    extension,
+    first_code,
+    one_of,
+    parse_date,
+    parse_moment,
+    parse_period,
+    phone,
+    text,
+)
+from iopfhir.terminology import instrument_by_code
+
+__all__ = ["count_loose_goals", "read_goal", "read_plan"]
+
+_REQUEST_TO_ACTIVITY_STATUS = {
+    "draft": "not-started",
+    "active": "in-progress",
+    "on-hold": "on-hold",
+    "revoked": "cancelled",
+    "completed": "completed",
+    "entered-in-error": "entered-in-error",
+    "unknown": "unknown",
+    "proposed": "not-started",
+    "pending": "not-started",
+    "booked": "scheduled",
+    "fulfilled": "completed",
+    "cancelled": "cancelled",
+    "noshow": "cancelled",
+}
+_PLAN_STATUS = {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
+_ACTIVITY_STATUS = {
+    "not-started",
+    "scheduled",
+    "in-progress",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "stopped",
+    "unknown",
+    "entered-in-error",
+}
+_DAY_UNITS = {"min": 1, "h": 60, "d": 1440, "s": 1 / 60}
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: relapse-element code → the RelapsePreventionPlan list of text it fills
+_RELAPSE_LISTS = {
+    "trigger": "triggers",
+    "warning-sign": "warning_signs",
+    "coping-strategy": "coping_strategies",
+    "daily-routine": "daily_routines",
+}
+
+
+def read_plan(ctx: Context, entry: Entry) -> None:
+    """A CarePlan of any kind, with its goals, added to the episode's care plans."""
+    res = entry.resource
+    kind = concept_key(res.get("category"), "care-plan-kind")
+    key = ctx.new_key("care_plans", entry, "careplan")
+    base: dict[str, Any] = {
+        "key": key,
+        "title": text(res.get("title")),
+        "status": one_of(res.get("status"), _PLAN_STATUS, "unknown"),
+        "period": parse_period(res.get("period")),
+        "created": parse_date(res.get("created")),
+        "addresses": condition_keys(ctx, res.get("addresses"), entry),
+    }
+    if res.get("author") is not None:
+        author = person_key(ctx, res["author"], entry)
+        if author is not None and author != ctx.patient_key:
+            base["author"] = author
+    goals = []
+    for ref in as_list(res.get("goal")):
+        target = ctx.resolve(ref, entry)
+        if target is None or target.type != "Goal":
+            ctx.unmapped["CarePlan: goal reference that cannot be resolved"] += 1
+            continue
+        if ("goals", id(target)) in ctx.key_of:
+            ctx.unmapped["Goal: in more than one care plan (kept in the first)"] += 1
+            continue
+        goal = ctx.attempt(target, read_goal, ctx, target)
+        if goal is not None:
+            goals.append(goal)
+    base["goals"] = goals
+    base["revisions"] = _read_revisions(ctx, res, entry)
+    activities = [a for a in as_list(res.get("activity")) if isinstance(a, dict)]
+    plan: CarePlan
+    if kind == "relapse-prevention":
+        plan = RelapsePreventionPlan(**base, **_read_relapse(ctx, activities, entry))
+    elif kind == "aftercare":
+        plan = AftercarePlan(**base, **read_aftercare(ctx, activities, entry))
+    else:
+        plan = TreatmentPlan(
+            **base,
+            kind="treatment" if kind == "treatment" else "other",
+            activities=_read_activities(ctx, activities, entry, goals),
+        )
+    ctx.care_plans.append(plan)
+
+
+def _read_revisions(ctx: Context, res: dict[str, Any], entry: Entry) -> list[Revision]:
+    out = []
+    for note in as_list(res.get("note")):
+        if not isinstance(note, dict) or not text(note.get("text")):
+            continue
+        moment = parse_moment(note.get("time"))
+        if moment is None:
+            ctx.unmapped["CarePlan: note without a time"] += 1
+            continue
+        author = None
+        if note.get("authorReference") is not None:
+            author = person_key(ctx, note["authorReference"], entry)
+            if author is not None and not any(p.key == author for p in ctx.practitioners):
+                author = None
+        out.append(Revision(date=moment, author=author, summary=note["text"]))
+    return out
+
+
+def read_goal(ctx: Context, entry: Entry) -> Goal:
+    """A Goal; targets that are not an instrument score with a comparator are counted."""
+    res = entry.resource
+    targets = []
+    for target in as_list(res.get("target")):
+        if not isinstance(target, dict):
+            continue
+        instrument_id = None
+        for _sys, code in codings(target.get("measure")):
+            hit = instrument_by_code(code)
+            if hit is not None and hit[1] == "total":
+                instrument_id = hit[0].id
+                break
+        quantity = target.get("detailQuantity")
+        if instrument_id is None or not isinstance(quantity, dict):
+            ctx.unmapped["Goal: target that is not an instrument score"] += 1
+            continue
+        value = quantity.get("value")
+        comparator = quantity.get("comparator")
+        if not isinstance(value, int | float) or float(value) != int(value):
+            ctx.unmapped["Goal: target that is not an instrument score"] += 1
+            continue
+        if comparator not in ("<", "<=", ">=", ">"):
+            ctx.unmapped["Goal: target without a comparator"] += 1
+            continue
+        targets.append(
+            GoalTarget(
+                instrument=instrument_id,
+                comparator=comparator,
+                value=int(value),
+                due=parse_date(target.get("dueDate")),
+            )
+        )
+    description = res.get("description")
+    desc_text = text(description.get("text")) if isinstance(description, dict) else None
+    if desc_text is None and isinstance(description, dict):
+        described = first_code(description)
+        desc_text = (described.display or described.code) if described else None
+    achievement = next((c for _s, c in codings(res.get("achievementStatus"))), None)
+    key = ctx.new_key("goals", entry, "goal")
+    return Goal(
+        key=key,
+        description=desc_text or "unspecified goal",
+        lifecycle_status=res.get("lifecycleStatus", "active"),
+        achievement_status=achievement,
+        start=parse_date(res.get("startDate")),
+        targets=targets,
+        addresses=condition_keys(ctx, res.get("addresses"), entry),
+    )
+
+
+def count_loose_goals(ctx: Context, goals: list[Entry]) -> None:
+    """Count the Goals no care plan took."""
+    for entry in goals:
+        if ("goals", id(entry)) not in ctx.key_of:
+            ctx.unmapped["Goal: not part of a care plan"] += 1
+
+
+def _read_activities(
+    ctx: Context, activities: list[dict[str, Any]], entry: Entry, goals: list[Goal]
+) -> list[Activity]:
+    goal_keys = {g.key for g in goals}
+    out = []
+    for n, activity in enumerate(activities, start=1):
+        raw = activity.get("id")
+        key = ctx.keys["activities"].take(raw if isinstance(raw, str) and raw else f"activity-{n}")
+        detail = activity.get("detail")
+        fields: dict[str, Any] = {"key": key}
+        if isinstance(detail, dict):
+            fields.update(_read_detail(ctx, detail, entry, goal_keys))
+        elif activity.get("reference") is not None:
+            target = ctx.resolve(activity["reference"], entry)
+            display = (
+                activity["reference"].get("display")
+                if isinstance(activity["reference"], dict)
+                else None
+            )
+            fields["title"] = text(display)
+            fields["status"] = "unknown"
+            if target is not None:
+                tres = target.resource
+                concept = tres.get("code") or tres.get("serviceType") or tres.get("appointmentType")
+                kind = concept_key(concept, "session-kind")
+                if kind:
+                    fields["kind"] = kind
+                else:
+                    fields["kind_code"] = first_code(concept)
+                fields["title"] = fields["title"] or (
+                    text(tres.get("description"))
+                    or (text(concept.get("text")) if isinstance(concept, dict) else None)
+                )
+                fields["status"] = _REQUEST_TO_ACTIVITY_STATUS.get(
+                    str(tres.get("status")), "unknown"
+                )
+                if target.type == "Appointment":
+                    ctx.activity_of_appointment.setdefault(id(target), key)
+                if target.type == "ServiceRequest":
+                    ctx.used_requests.add(id(target))
+        else:
+            ctx.unmapped["CarePlan: activity without detail or reference"] += 1
+            continue
+        for ref in as_list(activity.get("outcomeReference")):
+            target = ctx.resolve(ref, entry)
+            if target is not None and target.type in ("Appointment", "Encounter"):
+                ctx.activity_of_appointment.setdefault(id(target), key)
+        activity_model = ctx.attempt(entry, Activity, **fields)
+        if activity_model is not None:
+            out.append(activity_model)
+    return out
+
+
+def _read_detail(
+    ctx: Context, detail: dict[str, Any], entry: Entry, goal_keys: set[str]
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    kind = concept_key(detail.get("code"), "session-kind")
+    if kind:
+        fields["kind"] = kind
+    else:
+        fields["kind_code"] = first_code(detail.get("code"))
+    fields["title"] = text(detail.get("description"))
+    fields["status"] = one_of(detail.get("status"), _ACTIVITY_STATUS, "unknown")
+    setting = extension(detail, EXT.DELIVERY_SETTING)
+    if setting and setting.get("valueCode") in ("in-person", "telehealth"):
+        fields["setting"] = setting["valueCode"]
+    modality = extension(detail, EXT.THERAPY_MODALITY)
+    if modality:
+        fields["modality"] = concept_key(modality.get("valueCodeableConcept"), "modality")
+    for ref in as_list(detail.get("performer"))[:1]:
+        fields["lead"] = member_key(ctx, ref, entry)
+    goals = []
+    for ref in as_list(detail.get("goal")):
+        target = ctx.resolve(ref, entry)
+        key = ctx.key_of.get(("goals", id(target))) if target is not None else None
+        if key is not None and key in goal_keys:
+            goals.append(key)
+    fields["goals"] = goals
+    timing = detail.get("scheduledTiming")
+    if isinstance(timing, dict):
+        schedule = _read_schedule(timing.get("repeat"))
+        if schedule is not None:
+            fields["schedule"] = schedule
+    return fields
+
+
+def _read_schedule(repeat: Any) -> Schedule | None:
+    if not isinstance(repeat, dict):
+        return None
+    duration = repeat.get("duration")
+    unit = repeat.get("durationUnit", "min")
+    if not isinstance(duration, int | float) or unit not in _DAY_UNITS:
+        return None
+    minutes = duration * _DAY_UNITS[unit]
+    if not float(minutes).is_integer() or not 0 < minutes <= 720:
+        return None
+    start_time = None
+    for value in as_list(repeat.get("timeOfDay"))[:1]:
+        try:
+            start_time = time.fromisoformat(value)
+        except (TypeError, ValueError):
+            start_time = None
+    days = [d for d in as_list(repeat.get("dayOfWeek")) if d in _WEEKDAYS]
+    return Schedule(
+        days=days,
+        start_time=start_time,
+        duration_minutes=int(minutes),
+        period=parse_period(repeat.get("boundsPeriod")),
+    )
+
+
+def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "triggers": [],
+        "warning_signs": [],
+        "coping_strategies": [],
+        "daily_routines": [],
+        "supports": [],
+        "crisis_contacts": [],
+    }
+    for activity in activities:
+        detail = activity.get("detail")
+        if not isinstance(detail, dict):
+            ctx.unmapped["CarePlan: relapse-prevention activity without detail"] += 1
+            continue
+        code = concept_key(detail.get("code"), "relapse-element")
+        description = text(detail.get("description"))
+        if code in _RELAPSE_LISTS and description:
+            out[_RELAPSE_LISTS[code]].append(description)
+        elif code == "support":
+            for ref in as_list(detail.get("performer")):
+                person = person_key(ctx, ref, entry)
+                if person is not None and person != ctx.patient_key:
+                    out["supports"].append(person)
+        elif code == "crisis-contact":
+            for ref in as_list(detail.get("performer")):
+                target = ctx.resolve(ref, entry)
+                if target is None:
+                    continue
+                contact = _read_crisis_contact(ctx, target)
+                if contact is not None:
+                    out["crisis_contacts"].append(contact)
+        else:
+            ctx.unmapped["CarePlan: relapse-prevention activity not recognised"] += 1
+    return out
+
+
+def _read_crisis_contact(ctx: Context, target: Entry) -> CrisisContact | None:
+    res = target.resource
+    number = phone(res)
+    name = text(res.get("name"))
+    if not number or not name:
+        ctx.unmapped["CarePlan: crisis contact without name or phone"] += 1
+        return None
+    note = None
+    for concept in as_list(res.get("type")):
+        if isinstance(concept, dict) and text(concept.get("text")):
+            note = concept["text"]
+            break
+    return CrisisContact(
+        key=ctx.keys["crisis"].take(target.id or "contact"),
+        name=name,
+        phone=number,
+        note=note,
+    )

@@ -1,0 +1,251 @@
+"""FHIR R4 Appointment + Encounter → one :class:`~iopfhir.domain.Session` of the episode.
+
+The counterpart of :mod:`iopfhir.fhir.build.sessions`. An Appointment and the Encounter
+that names it (``Encounter.appointment``) are one session; either alone is one too.
+Appointments and Encounters that are something else (aftercare appointments, the
+referral's stay) are skipped. The status comes from the Appointment (an Encounter that
+happened makes a booked one attended), else from the Encounter; the planned times from
+the Appointment, the actual times of an attended session from the Encounter period.
+The facilitator is the ``PPRF`` participant (else the only untyped practitioner),
+attendees the ``PART`` / ``ATND`` ones and the supports.
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.conventions` and the reader's
+``_context``, ``people``, ``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+from iopfhir.domain import Session
+from iopfhir.fhir.conventions import EXT
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.people import person_key
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import (
+    as_dict,
+    as_list,
+    codings,
+    concept_key,
+    extension,
+    first_code,
+    own_key,
+    parse_timestamp,
+    text,
+)
+
+__all__ = ["read_session"]
+
+_APPOINTMENT_STATUS = {
+    "proposed": "scheduled",
+    "pending": "scheduled",
+    "booked": "scheduled",
+    "waitlist": "scheduled",
+    "arrived": "attended",
+    "checked-in": "attended",
+    "fulfilled": "attended",
+    "noshow": "no-show",
+    "cancelled": "cancelled",
+}
+_ENCOUNTER_STATUS = {
+    "planned": "scheduled",
+    "arrived": "attended",
+    "triaged": "attended",
+    "in-progress": "attended",
+    "onleave": "attended",
+    "finished": "attended",
+    "cancelled": "cancelled",
+}
+
+
+def read_session(ctx: Context, entry: Entry) -> None:
+    """The session of an Appointment or Encounter, added to the episode's sessions (once
+    per Appointment + Encounter pair)."""
+    if id(entry) in ctx.not_sessions or id(entry) in ctx.session_of:
+        return
+    res = entry.resource
+    if own_key(res, "stay") is not None:
+        return
+    appointment: Entry | None = None
+    encounter: Entry | None = None
+    if entry.type == "Appointment":
+        appointment = entry
+        encounter = _encounter_of(ctx).get(id(entry))
+    else:
+        encounter = entry
+        for ref in as_list(res.get("appointment")):
+            target = ctx.resolve(ref, entry)
+            if target is not None and target.type == "Appointment":
+                if id(target) in ctx.not_sessions:
+                    continue
+                appointment = target
+                break
+    if appointment is not None and id(appointment) in ctx.session_of:
+        if encounter is not None:
+            ctx.session_of[id(encounter)] = ctx.session_of[id(appointment)]
+        return
+    status = _session_status(appointment, encounter)
+    if status is None:
+        ctx.unmapped[f"{entry.type}: entered-in-error"] += 1
+        return
+    ares = appointment.resource if appointment else {}
+    eres = encounter.resource if encounter else {}
+    eperiod = as_dict(eres.get("period"))
+    start = parse_timestamp(ares.get("start")) or parse_timestamp(eperiod.get("start"))
+    end = parse_timestamp(ares.get("end")) or parse_timestamp(eperiod.get("end")) or start
+    if appointment is not None and not ares.get("start"):
+        end = parse_timestamp(eperiod.get("end")) or start
+    if start is None or end is None:
+        ctx.unmapped[f"{entry.type}: session without a start time"] += 1
+        return
+    if end < start:
+        end = start
+    actual_start = actual_end = None
+    if appointment is not None and encounter is not None and status == "attended":
+        # the Encounter's period is what happened (equal to the plan when it went as
+        # planned: the domain's default for attended sessions)
+        a_start = parse_timestamp(eperiod.get("start"))
+        a_end = parse_timestamp(eperiod.get("end"))
+        if a_start and a_end and a_end >= a_start:
+            actual_start, actual_end = a_start, a_end
+    primary = appointment or encounter
+    assert primary is not None
+    key = ctx.new_key("sessions", primary, "session", "encounter")
+    concept_sources = [
+        ares.get("serviceType"),
+        eres.get("type"),
+        eres.get("serviceType"),
+        ares.get("appointmentType"),
+    ]
+    kind = None
+    kind_code = None
+    for concept in concept_sources:
+        kind = kind or concept_key(concept, "session-kind")
+    if kind is None:
+        for concept in concept_sources:
+            kind_code = kind_code or first_code(concept)
+    telehealth = False
+    for sys, code in codings(eres.get("class")):
+        if code == "VR" and (sys is None or sys.endswith("v3-ActCode")):
+            telehealth = True
+    setting = extension(ares, EXT.DELIVERY_SETTING)
+    if setting is not None and setting.get("valueCode") in ("telehealth", "in-person"):
+        telehealth = setting["valueCode"] == "telehealth"
+    facilitator, attendees = _participants(ctx, appointment, encounter)
+    activity = None
+    for source in (appointment, encounter):
+        if source is not None and id(source) in ctx.activity_of_appointment:
+            activity = ctx.activity_of_appointment[id(source)]
+            break
+    cancel_reason = None
+    reason = ares.get("cancelationReason")
+    if isinstance(reason, dict):
+        cancel_reason = text(reason.get("text"))
+    session = Session(
+        key=key,
+        kind=kind,
+        kind_code=kind_code,
+        status=status,
+        start=start,
+        end=end,
+        actual_start=actual_start,
+        actual_end=actual_end,
+        telehealth=telehealth,
+        facilitator=facilitator,
+        attendees=attendees,
+        activity=activity,
+        cancel_reason=cancel_reason if status == "cancelled" else None,
+    )
+    ctx.sessions.append(session)
+    for source in (appointment, encounter):
+        if source is not None:
+            ctx.session_of[id(source)] = key
+
+
+def _encounter_of(ctx: Context) -> dict[int, Entry]:
+    """Appointment entry id → the (first) Encounter of the episode that names it."""
+    cached = ctx.encounter_of
+    if cached is None:
+        cached = {}
+        for entry in ctx.entries:
+            if entry.type == "Encounter":
+                for ref in as_list(entry.resource.get("appointment")):
+                    target = ctx.resolve(ref, entry)
+                    if target is not None:
+                        cached.setdefault(id(target), entry)
+        ctx.encounter_of = cached
+    return cached
+
+
+def _session_status(appointment: Entry | None, encounter: Entry | None) -> str | None:
+    if appointment is not None:
+        raw = appointment.resource.get("status")
+        if raw == "entered-in-error":
+            return None
+        mapped = _APPOINTMENT_STATUS.get(str(raw))
+        if mapped is not None:
+            if mapped == "scheduled" and encounter is not None:
+                enc = _ENCOUNTER_STATUS.get(str(encounter.resource.get("status")))
+                if enc == "attended":
+                    return "attended"
+            return mapped
+    if encounter is not None:
+        raw = encounter.resource.get("status")
+        if raw == "entered-in-error":
+            return None
+        mapped = _ENCOUNTER_STATUS.get(str(raw))
+        if mapped is not None:
+            return mapped
+        period = encounter.resource.get("period")
+        return "attended" if isinstance(period, dict) and period.get("end") else "scheduled"
+    return "scheduled"
+
+
+def _participants(
+    ctx: Context, appointment: Entry | None, encounter: Entry | None
+) -> tuple[str | None, list[str]]:
+    facilitator: str | None = None
+    untyped: list[str] = []
+    attendees: list[str] = []
+    for source, actor_key in ((encounter, "individual"), (appointment, "actor")):
+        if source is None:
+            continue
+        for part in as_list(source.resource.get("participant")):
+            if not isinstance(part, dict) or part.get(actor_key) is None:
+                continue
+            target = ctx.resolve(part[actor_key], source)
+            if target is None or target.type not in (
+                "Practitioner",
+                "PractitionerRole",
+                "RelatedPerson",
+                "Patient",
+            ):
+                continue
+            person = person_key(ctx, part[actor_key], source)
+            if person is None:
+                continue
+            types = {c for concept in as_list(part.get("type")) for _s, c in codings(concept)}
+            if "PPRF" in types:
+                facilitator = facilitator or person
+            elif "PART" in types or ("ATND" in types and person != ctx.patient_key):
+                if person not in attendees:
+                    attendees.append(person)
+            elif person != ctx.patient_key and target.type != "RelatedPerson":
+                untyped.append(person)
+            elif target.type == "RelatedPerson" and person not in attendees:
+                attendees.append(person)
+        if facilitator is not None or attendees:
+            break
+    if facilitator is None and appointment is not None:
+        # the patient leads a session only on the Appointment (an Encounter participant
+        # cannot be a Patient), so a PPRF there counts even when the Encounter has others
+        for part in as_list(appointment.resource.get("participant")):
+            if not isinstance(part, dict) or part.get("actor") is None:
+                continue
+            types = {c for concept in as_list(part.get("type")) for _s, c in codings(concept)}
+            if "PPRF" in types:
+                facilitator = person_key(ctx, part["actor"], appointment)
+                if facilitator is not None:
+                    break
+    if facilitator is None and untyped:
+        facilitator = untyped[0]
+    attendees = [a for a in attendees if a != facilitator]
+    return facilitator, attendees

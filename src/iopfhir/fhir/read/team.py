@@ -1,0 +1,65 @@
+"""FHIR R4 CareTeam → a :class:`~iopfhir.domain.Team` of the episode.
+
+The counterpart of :mod:`iopfhir.fhir.build.team`. Members are practitioners (through
+their PractitionerRole or directly), supports, the patient or organizations; a
+participant whose member cannot be resolved is counted, not kept. A role is the package's
+role key when its coding is known, else kept as a foreign ``role_code``.
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology` and the reader's ``_context``,
+``people``, ``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+from iopfhir.domain import Team, TeamMember
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.people import member_key, org_key
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import as_list, codings, first_code, parse_period, text
+from iopfhir.terminology import role_key
+
+__all__ = ["read_team"]
+
+
+def read_team(ctx: Context, entry: Entry) -> None:
+    """A CareTeam, added to the episode's teams."""
+    res = entry.resource
+    key = ctx.new_key("teams", entry, "careteam")
+    members = []
+    for part in as_list(res.get("participant")):
+        if not isinstance(part, dict) or part.get("member") is None:
+            continue
+        member = member_key(ctx, part["member"], entry)
+        if member is None:
+            ctx.unmapped["CareTeam: participant that cannot be resolved"] += 1
+            continue
+        role, role_code = None, None
+        for concept in as_list(part.get("role")):
+            for sys, code in codings(concept):
+                role = role or role_key(sys, code)
+        if role is None:
+            role_code = first_code(part.get("role"))
+        members.append(
+            TeamMember(
+                member=member,
+                role=role,
+                role_code=role_code,
+                period=parse_period(part.get("period")),
+            )
+        )
+    status = res.get("status")
+    organization = None
+    for ref in as_list(res.get("managingOrganization"))[:1]:
+        organization = org_key(ctx, ref, entry)
+    ctx.teams.append(
+        Team(
+            key=key,
+            name=text(res.get("name")),
+            status=status
+            if status in ("proposed", "active", "suspended", "inactive", "entered-in-error")
+            else None,
+            organization=organization,
+            members=members,
+            period=parse_period(res.get("period")),
+        )
+    )
