@@ -18,6 +18,7 @@ from typing import Any
 from iopfhir.errors import TerminologyError
 
 __all__ = [
+    "LOINC",
     "AnswerOption",
     "Instrument",
     "Item",
@@ -27,6 +28,7 @@ __all__ = [
     "instruments",
 ]
 
+#: The LOINC code system: instruments, their items, answers and totals are LOINC-coded.
 LOINC = "http://loinc.org"
 
 

@@ -22,6 +22,7 @@ from typing import Any, Final
 from iopfhir.domain import Code, Episode, HumanName, Period
 from iopfhir.fhir.conventions import identifier_system, urn_uuid
 from iopfhir.terminology import Coding, codes, lookup_concept
+from iopfhir.terminology.instruments import LOINC
 
 __all__ = [
     "CONDITION_CATEGORY",
@@ -49,7 +50,6 @@ Resource = dict[str, Any]
 #: ``(full URL, resource)``: the full URL is ``urn:uuid:<uuid5 of the first identifier>``.
 Entry = tuple[str, Resource]
 
-LOINC: Final = "http://loinc.org"
 UCUM: Final = "http://unitsofmeasure.org"
 _PARTICIPATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 #: Participant types: the session's facilitator (primary performer) and other attendees.

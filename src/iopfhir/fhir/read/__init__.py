@@ -61,8 +61,6 @@ TAKEN = frozenset(
         "RelatedPerson",
     }
 )
-#: Types that hang off the patient, and so are read per patient.
-PATIENT_DATA = TAKEN - {"Patient", "Practitioner", "PractitionerRole", "Organization"}
 _NAMED_TYPE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+(?:/_history/[^/]+)?$")
 SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
 

@@ -30,6 +30,7 @@ from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import as_list, codings, parse_timestamp, text
 from iopfhir.terminology import Instrument, Item, instrument_by_code, instruments
+from iopfhir.terminology.instruments import LOINC
 
 __all__ = [
     "answer_points",
@@ -45,7 +46,6 @@ __all__ = [
     "walk_items",
 ]
 
-LOINC = "http://loinc.org"
 ORDINAL_URLS = (
     "http://hl7.org/fhir/StructureDefinition/ordinalValue",
     "http://hl7.org/fhir/StructureDefinition/itemWeight",

@@ -17,7 +17,7 @@ and the reader's ``_context``, ``aftercare``, ``episode``, ``people``, ``source`
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import Any, get_args
 
 from iopfhir.domain import (
     Activity,
@@ -31,6 +31,7 @@ from iopfhir.domain import (
     Schedule,
     TreatmentPlan,
 )
+from iopfhir.domain.vocabulary import ActivityStatus
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.aftercare import read_aftercare
@@ -70,17 +71,7 @@ _REQUEST_TO_ACTIVITY_STATUS = {
     "noshow": "cancelled",
 }
 _PLAN_STATUS = {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
-_ACTIVITY_STATUS = {
-    "not-started",
-    "scheduled",
-    "in-progress",
-    "on-hold",
-    "completed",
-    "cancelled",
-    "stopped",
-    "unknown",
-    "entered-in-error",
-}
+_ACTIVITY_STATUS: frozenset[str] = frozenset(get_args(ActivityStatus))
 _DAY_UNITS = {"min": 1, "h": 60, "d": 1440, "s": 1 / 60}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: relapse-element code → the RelapsePreventionPlan list of text it fills

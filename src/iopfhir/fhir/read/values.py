@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -79,15 +79,6 @@ def codings(concept: Any) -> Iterator[tuple[str | None, str]]:
             yield (system if isinstance(system, str) else None), coding["code"]
 
 
-def coding_in(concepts: Any, system: str) -> str | None:
-    """The first code from ``system`` in one CodeableConcept or a list of them."""
-    for concept in as_list(concepts):
-        for sys, code in codings(concept):
-            if sys == system:
-                return code
-    return None
-
-
 def first_code(concepts: Any) -> Code | None:
     """The first coding with a system and a code, as a domain :class:`Code`."""
     for concept in as_list(concepts):
@@ -115,7 +106,7 @@ def concept_key(concepts: Any, system_name: str) -> str | None:
     return None
 
 
-def one_of(value: Any, allowed: set[str], default: str) -> str:
+def one_of(value: Any, allowed: Set[str], default: str) -> str:
     """``value`` when it is one of the ``allowed`` codes, else ``default``."""
     return value if isinstance(value, str) and value in allowed else default
 
