@@ -10,14 +10,21 @@ Layout (imports point down the list; only :mod:`iopfhir.errors` from outside)::
     retry.py               the retry policy value (what is safe to repeat, backoff)
     outcome.py             status → exception table, OperationOutcome → issues, Retry-After
     security.py            URL rules: https or loopback, same-origin credentials
-    search.py              the immutable search builder and paging
-    client.py              FhirClient: every interaction through one send loop
+    _syntax.py             FHIR REST syntax: type/id checks, criteria, ETags, Location
+    _responses.py          response bodies → resources; WriteResult
+    _paging.py             next links, followed on the server's origin only
+    _sending.py            the one send loop: retry → auth → redirects → transport
+    search.py              the immutable search builder (sees the client as a protocol)
+    client.py              FhirClient: every interaction, a thin composition of the above
 
 Nothing here imports the domain, mapping, validation, sync or CLI packages.
 """
 
+from ._paging import next_link
+from ._responses import WriteResult
+from ._syntax import FHIR_JSON, Resource, parse_location
 from .auth import Auth, AuthFlow, BasicAuth, BearerAuth, NoAuth
-from .client import FHIR_JSON, FhirClient, Resource, WriteResult, next_link, parse_location
+from .client import FhirClient
 from .memory import MemoryTransport, json_response
 from .outcome import STATUS_ERRORS, error_for_response, error_type_for_status, parse_retry_after
 from .requests_transport import RequestsTransport

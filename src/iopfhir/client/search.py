@@ -16,6 +16,10 @@ Keyword names use ``__`` for ``:`` (``code__text="x"`` → ``code:text=x``); pas
 for names that are not Python identifiers (``where({"subject:Patient.name": "x"})``).
 A list value repeats the parameter (AND); join values with ``,`` for OR. Iteration
 follows ``next`` links only on the server's own origin (see ``FhirClient.pages``).
+
+A search sees its client only as a :class:`SearchClient` (URL building and paging), so
+this module imports nothing of the client's: ``FhirClient`` depends on it, not the
+reverse. Imports only the standard library.
 """
 
 from __future__ import annotations
@@ -24,12 +28,9 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .client import FhirClient
-
-__all__ = ["Search", "SearchValue"]
+__all__ = ["Search", "SearchClient", "SearchValue"]
 
 log = logging.getLogger("iopfhir.client")
 
@@ -45,11 +46,29 @@ def _text(value: SearchValue) -> str:
     return str(value)
 
 
+class SearchClient(Protocol):
+    """What a :class:`Search` needs of its client (``FhirClient`` is one)."""
+
+    def url(self, *segments: str, params: list[tuple[str, str]]) -> str:
+        """The URL of ``segments`` under the base, with the query ``params``."""
+        ...
+
+    def fetch_bundle(self, url: str, *, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """GET the Bundle at ``url``."""
+        ...
+
+    def pages(
+        self, first: dict[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``first`` and every page its ``next`` links lead to."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Search:
     """A FHIR search on one resource type: parameters and headers, no state."""
 
-    client: FhirClient
+    client: SearchClient
     resource_type: str
     params: tuple[tuple[str, str], ...] = ()
     strict_handling: bool = False

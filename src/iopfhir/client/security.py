@@ -1,5 +1,6 @@
 """URL rules the client applies to every request it sends.
 
+* a client's base URL is an absolute ``http(s)`` URL without query or fragment;
 * plain ``http://`` is refused (:class:`~iopfhir.errors.InsecureTransportError`) unless
   the host is a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``) or the caller
   passed ``allow_insecure_http=True``;
@@ -16,12 +17,13 @@ import ipaddress
 import logging
 from urllib.parse import urlsplit
 
-from iopfhir.errors import InsecureTransportError
+from iopfhir.errors import InputError, InsecureTransportError
 
 from .transport import origin_of
 
 __all__ = [
     "CREDENTIAL_HEADERS",
+    "check_base_url",
     "check_tls_verification",
     "check_url",
     "is_loopback_host",
@@ -59,6 +61,24 @@ def check_url(url: str, *, allow_insecure_http: bool) -> None:
         "refusing plain http to a non-loopback host (pass allow_insecure_http=True to override)",
         url=url,
     )
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    """A client's base URL without its trailing ``/``, after the rules of :func:`check_url`.
+
+    It must be an absolute http(s) URL without query or fragment; plain http to a host
+    that is not loopback (allowed by ``allow_insecure_http``) is logged as a warning.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("base_url must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise InputError("base_url must not carry a query or fragment")
+    checked = base_url.rstrip("/")
+    check_url(checked, allow_insecure_http=allow_insecure_http)
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        log.warning("plain http allowed to a non-loopback host: %s", parts.hostname)
+    return checked
 
 
 def check_tls_verification(verify: bool | str, *, allow_unverified_tls: bool) -> None:

@@ -1,0 +1,209 @@
+"""The one send loop every interaction goes through, and the requests it sends.
+
+:func:`send` is layered as::
+
+    retry  →  auth flow  →  redirects  →  transport.handle
+
+so a retried request gets a fresh pass through auth (a renewed token) and every hop of
+a redirect is checked against the URL rules (:mod:`iopfhir.client.security`).
+
+The loop reads its settings from a :class:`Connection` (a ``FhirClient`` is one) on
+every request rather than copying them, because callers replace them on a live client
+(a push wraps ``client.transport`` in a round-trip counter). :func:`build_request` makes
+the FHIR JSON request every interaction starts from.
+
+Imports :mod:`iopfhir.errors` and the client's lower modules (transport, auth, retry,
+outcome, security, syntax).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+from urllib.parse import urljoin
+
+import orjson
+
+from iopfhir.errors import ClientError, ResponseTooLarge, RetryExhausted
+
+from ._syntax import FHIR_JSON, Resource
+from .auth import Auth
+from .outcome import error_for_response, parse_retry_after
+from .retry import Retry
+from .security import CREDENTIAL_HEADERS, check_url, same_origin
+from .transport import Headers, Request, Response, Timeout, Transport
+
+__all__ = ["Connection", "build_request", "send"]
+
+log = logging.getLogger("iopfhir.client")
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_USER_AGENT = "iopfhir/0.1"
+
+
+class Connection(Protocol):
+    """The settings the send loop reads, each time it sends."""
+
+    @property
+    def transport(self) -> Transport: ...
+
+    @property
+    def auth(self) -> Auth: ...
+
+    @property
+    def retry(self) -> Retry: ...
+
+    @property
+    def timeout(self) -> Timeout: ...
+
+    @property
+    def max_redirects(self) -> int: ...
+
+    @property
+    def max_response_bytes(self) -> int: ...
+
+    @property
+    def allow_insecure_http(self) -> bool: ...
+
+
+def build_request(
+    method: str,
+    url: str,
+    extra_headers: Mapping[str, str],
+    *,
+    body: Resource | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Request:
+    """A FHIR JSON request: ``Accept``, ``User-Agent``, the client's headers, then ours."""
+    h: dict[str, str] = {"Accept": FHIR_JSON, "User-Agent": _USER_AGENT}
+    h.update(extra_headers)
+    payload = b""
+    if body is not None:
+        payload = orjson.dumps(body)
+        h["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
+    h.update(headers or {})
+    return Request(method, url, Headers(h), payload)
+
+
+def send(
+    conn: Connection,
+    request: Request,
+    *,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Response:
+    """Send a request through retry, auth and redirects; return any final response.
+
+    Error statuses are returned, not raised. ``sleep`` waits between retries and
+    ``clock`` (wall-clock seconds) bounds them; both are injected so tests need no time.
+    """
+    check_url(request.url, allow_insecure_http=conn.allow_insecure_http)
+    retry = conn.retry
+    started = clock()
+    while True:
+        error: ClientError
+        retry_after: float | None = None
+        try:
+            response = _send_authenticated(conn, request)
+        except ClientError as exc:
+            if not (retry.total and retry.is_retryable_error(exc) and retry.is_retry_safe(request)):
+                raise
+            error = exc
+        else:
+            if not (
+                retry.total
+                and retry.is_retryable_status(response.status)
+                and retry.is_retry_safe(request)
+            ):
+                return response
+            error = error_for_response(request, response, now=clock)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=clock())
+        retry = retry.increment(request, error)
+        delay = retry.delay(retry_after)
+        if delay is None or not retry.within_deadline(clock() - started, delay):
+            raise RetryExhausted(
+                f"gave up: the next retry would pass the retry time bound, last: {error}",
+                last=error,
+            ) from error
+        log.info(
+            "retrying %s %s in %.2f s after %s (retry %d of %d)",
+            request.method,
+            request.path,
+            delay,
+            type(error).__name__,
+            len(retry.history),
+            retry.total,
+        )
+        sleep(delay)
+
+
+def _send_authenticated(conn: Connection, request: Request) -> Response:
+    flow = conn.auth.auth_flow(request)
+    try:
+        outgoing = next(flow)
+        while True:
+            response = _send_following_redirects(conn, outgoing)
+            try:
+                outgoing = flow.send(response)
+            except StopIteration:
+                return response
+    finally:
+        flow.close()
+
+
+def _send_following_redirects(conn: Connection, request: Request) -> Response:
+    for _ in range(conn.max_redirects + 1):
+        check_url(request.url, allow_insecure_http=conn.allow_insecure_http)
+        response = _send_single(conn, request)
+        location = response.headers.get("Location")
+        if response.status not in _REDIRECTS or not location:
+            return response
+        follow = _redirected(request, response.status, urljoin(request.url, location))
+        if follow is None:
+            return response
+        request = follow
+    raise ClientError(
+        f"more than {conn.max_redirects} redirects", method=request.method, url=request.url
+    )
+
+
+def _send_single(conn: Connection, request: Request) -> Response:
+    started = time.perf_counter()
+    try:
+        response = conn.transport.handle(request, timeout=conn.timeout)
+    except ClientError as exc:
+        log.info(
+            "%s %s failed: %s (%.1f ms)",
+            request.method,
+            request.path,
+            type(exc).__name__,
+            (time.perf_counter() - started) * 1000,
+        )
+        raise
+    elapsed = (time.perf_counter() - started) * 1000
+    log.debug("%s %s -> %d (%.1f ms)", request.method, request.path, response.status, elapsed)
+    if len(response.body) > conn.max_response_bytes:
+        raise ResponseTooLarge(
+            f"response body passed the {conn.max_response_bytes}-byte bound",
+            method=request.method,
+            url=request.url,
+        )
+    return response
+
+
+def _redirected(request: Request, status: int, target: str) -> Request | None:
+    """The request to send for a redirect, or ``None`` to not follow it."""
+    method, body = request.method, request.body
+    if status == 303 and method != "HEAD":
+        method, body = "GET", b""
+    elif method not in ("GET", "HEAD") and status in (301, 302):
+        # Turning a write into a GET (as browsers do) would silently lose it.
+        return None
+    headers = request.headers
+    if not same_origin(request.url, target):
+        headers = headers.without(*CREDENTIAL_HEADERS)
+    if not body:
+        headers = headers.without("Content-Type")
+    return Request(method, target, headers, body)

@@ -1,0 +1,213 @@
+"""The push entry point: input, validation, the steps in order, progress and the outcome.
+
+:func:`push` pauses the cyclic garbage collector (:mod:`iopfhir.sync._gc`), counts round
+trips on the client's transport, and runs the steps of :mod:`iopfhir.sync.push` in
+order: plan (:mod:`.plan`), look up (:mod:`.lookup`), decide (:mod:`.content`), then
+write chunk by chunk (:mod:`.write`). A failure stops the push with the report of what
+was and was not written.
+
+Imports :mod:`iopfhir.client`, :mod:`iopfhir.domain`, :mod:`iopfhir.errors`,
+:mod:`iopfhir.fhir.bundle`, the sync modules below it and the other push modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from iopfhir.client import FhirClient
+from iopfhir.domain import Episode
+from iopfhir.errors import ClientError, InputError, SyncConflict, SyncError, ValidationFailed
+from iopfhir.fhir.bundle import unique_entries
+from iopfhir.sync import _gc
+from iopfhir.sync.capabilities import Unlisted, WriteMode, server_support
+from iopfhir.sync.counting import CountingTransport
+
+from .content import decide
+from .lookup import lookup
+from .plan import chunks, classify, request_line
+from .report import PlannedRequest, PushReport
+from .state import Item, PushRun, Resource
+from .write import send_chunk
+
+__all__ = ["Progress", "Validates", "push"]
+
+Progress = Callable[[int, int], None]
+
+
+class Validates(Protocol):
+    """What :func:`push` needs of a validator (``iopfhir.validation.Validator`` fits)."""
+
+    def validate(self, resource: Any) -> Any: ...
+
+
+def push(
+    client: FhirClient,
+    source: Episode | Iterable[Episode] | Mapping[str, Any],
+    *,
+    chunk_size: int = 250,
+    dry_run: bool = False,
+    validator: Validates | None = None,
+    progress: Progress | None = None,
+    unlisted: Unlisted = "attempt",
+    mode: WriteMode | None = None,
+) -> PushReport:
+    """Write ``source`` (episodes or a Bundle) to the server behind ``client``; see the module.
+
+    ``mode`` forces a write mode the server supports less well than it could (``batch``
+    or ``single``); by default the CapabilityStatement decides. Returns the report;
+    raises :class:`~iopfhir.errors.SyncError` (with ``report``) when anything could not
+    be written, :class:`~iopfhir.errors.SyncConflict` on a conflicting concurrent change,
+    :class:`~iopfhir.errors.ValidationFailed` (before sending anything) when the validator
+    finds errors.
+    """
+    if chunk_size < 1:
+        raise InputError("chunk_size must be at least 1")
+    # The work below allocates millions of acyclic containers: see _gc. By the time the
+    # collector is back on, _run's frame (and every resource it held) is gone.
+    with _gc.paused():
+        return _run(client, source, chunk_size, dry_run, validator, progress, unlisted, mode)
+
+
+def _run(
+    client: FhirClient,
+    source: Episode | Iterable[Episode] | Mapping[str, Any],
+    chunk_size: int,
+    dry_run: bool,
+    validator: Validates | None,
+    progress: Progress | None,
+    unlisted: Unlisted,
+    mode: WriteMode | None,
+) -> PushReport:
+    entries = _entries(source)
+    if validator is not None:
+        _validate(validator, entries)
+    counter = CountingTransport(client.transport)
+    client.transport = counter
+    try:
+        report = PushReport(dry_run=dry_run, total=len(entries))
+        try:
+            _execute(client, entries, report, chunk_size, progress, unlisted, mode)
+        finally:
+            report.round_trips = counter.count
+        return report
+    finally:
+        client.transport = counter.inner
+
+
+def _execute(
+    client: FhirClient,
+    entries: list[tuple[str, Resource]],
+    report: PushReport,
+    chunk_size: int,
+    progress: Progress | None,
+    unlisted: Unlisted,
+    forced_mode: WriteMode | None,
+) -> None:
+    support = server_support(client.capabilities(), unlisted=unlisted)
+    mode = support.mode
+    if forced_mode is not None:
+        order = ("single", "batch", "transaction")
+        if order.index(forced_mode) > order.index(mode):
+            raise InputError(f"the server does not support {forced_mode} writes")
+        mode = forced_mode
+    report.mode = mode
+    run = PushRun(client, support, report, chunk_size)
+    classify(run, entries)
+    lookup(run)
+    decide(run)
+    writes = [i for i in run.items if i.action in ("create", "update")]
+    planned = chunks(run, writes, mode)
+    report.chunks = len(planned)
+    for n, chunk in enumerate(planned):
+        for item in chunk:
+            report.planned.append(PlannedRequest(*request_line(item), n))
+    if report.dry_run:
+        return
+    _write(run, planned, mode, progress)
+
+
+def _write(
+    run: PushRun, planned: list[list[Item]], mode: WriteMode, progress: Progress | None
+) -> None:
+    report = run.report
+    done = report.unchanged
+    total = len(run.items)
+    if progress:
+        progress(done, total)
+    for n, chunk in enumerate(planned):
+        try:
+            send_chunk(run, chunk, mode)
+        except (SyncError, ClientError) as exc:
+            _stop(run, planned[n:], exc)
+        report.chunks_written += 1
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    failed = [i for i in run.items if i.action == "failed"]
+    if failed:
+        report.failed = len(failed)
+        report.not_written = [i.label for i in failed]
+        raise SyncError(
+            f"{len(failed)} resource(s) could not be written",
+            report=report,
+            issues=report.issues,
+        )
+
+
+def _stop(run: PushRun, remaining: list[list[Item]], exc: Exception) -> None:
+    report = run.report
+    for chunk in remaining:
+        for item in chunk:
+            if item.action in ("create", "update"):
+                item.action = "failed"
+    failed = [i for i in run.items if i.action == "failed"]
+    report.failed = len(failed)
+    report.not_written = [i.label for i in failed]
+    issues = list(getattr(exc, "issues", []) or [])
+    report.issues.extend(issues)
+    message = (
+        f"push stopped after {report.chunks_written} of {report.chunks} chunk(s): "
+        f"{exc}; {report.created} created, {report.updated} updated, "
+        f"{len(failed)} not written (a rerun writes the rest)"
+    )
+    if isinstance(exc, SyncConflict):
+        raise SyncConflict(message, report=report, issues=issues) from exc
+    raise SyncError(message, report=report, issues=issues) from exc
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+def _entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> list[tuple[str, Resource]]:
+    if isinstance(source, Episode):
+        source = [source]
+    if isinstance(source, Mapping):
+        if source.get("resourceType") != "Bundle":
+            raise InputError("push takes episodes or a FHIR Bundle", path="resourceType")
+        out: list[tuple[str, Resource]] = []
+        for i, entry in enumerate(source.get("entry") or []):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                raise InputError("a Bundle entry without a resource", path=f"Bundle.entry[{i}]")
+            url = entry.get("fullUrl")
+            if not isinstance(url, str) or not url:
+                rid = resource.get("id")
+                url = f"{resource['resourceType']}/{rid}" if rid else f"urn:iopfhir:entry:{i}"
+            out.append((url, resource))
+        return out
+    return list(unique_entries(source))
+
+
+def _validate(validator: Validates, entries: Sequence[tuple[str, Resource]]) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": url, "resource": r} for url, r in entries],
+    }
+    report = validator.validate(bundle)
+    errors = list(getattr(report, "errors", []) or [])
+    if errors:
+        raise ValidationFailed(
+            f"{len(errors)} validation error(s); nothing was sent", issues=errors
+        )

@@ -1,0 +1,157 @@
+"""The episode's frame and its people: program kind and dates, team, support, patient.
+
+Each function makes the draws of one part of an episode from the episode's random
+stream, in the order :func:`iopfhir.synth.episode.synth_episode_data` calls them (the
+order is what makes a seed's output reproducible). Imports :mod:`.pools`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta, timezone
+from typing import Any
+
+from .pools import DX, person_name
+
+__all__ = [
+    "Frame",
+    "Team",
+    "draw_diagnoses",
+    "draw_disposition",
+    "draw_frame",
+    "draw_patient",
+    "draw_referral",
+    "draw_support",
+    "draw_team",
+]
+
+Data = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What every step of one episode shares: its random stream, program kind and dates."""
+
+    rng: random.Random
+    seed: int
+    index: int
+    kind: str
+    weeks: int
+    tz: timezone
+    start: date
+    end: date
+    period: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """The episode's clinicians, drawn from the shared staff pool."""
+
+    roles: list[str]
+    practitioners: list[Data]
+    by_role: dict[str, str]
+    lead: str
+
+
+def draw_frame(index: int, seed: int) -> Frame:
+    """The program kind, its length, the time zone and the dates."""
+    rng = random.Random(f"{seed}-{index}")
+    kind = rng.choices(["mental-health", "substance-use", "co-occurring"], [5, 3, 2])[0]
+    weeks = rng.randint(6, 10)
+    tz = timezone(timedelta(hours=rng.choice([-8, -7, -6, -5])))
+    start = date(2025, 1, 6) + timedelta(weeks=rng.randrange(90))
+    end = start + timedelta(weeks=weeks) - timedelta(days=3)
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    return Frame(rng, seed, index, kind, weeks, tz, start, end, period)
+
+
+def draw_team(frame: Frame, staff: dict[str, list[Data]]) -> Team:
+    """Five clinicians; substance-use programs have an addiction prescriber."""
+    rng = frame.rng
+    team_roles = ["therapist", "psychiatrist", "counselor", "case-manager", "peer-support"]
+    if frame.kind != "mental-health":
+        team_roles[1] = rng.choice(["addiction-specialist", "psychiatric-np"])
+    practitioners = [rng.choice(staff[role]) for role in team_roles]
+    by_role = {p["role"]: p["key"] for p in practitioners}
+    return Team(team_roles, practitioners, by_role, practitioners[0]["key"])
+
+
+def draw_support(frame: Frame) -> Data:
+    """The patient's support person."""
+    rng = frame.rng
+    return {
+        "key": "support-1",
+        "name": person_name(rng),
+        "relationship": rng.choice(["mother", "father", "spouse", "sibling", "friend"]),
+        "phone": f"+1-555-{rng.randrange(10000):04d}",
+    }
+
+
+def draw_diagnoses(frame: Frame) -> list[Data]:
+    """A primary diagnosis for the program kind, often a mental-health second one."""
+    rng = frame.rng
+    kind = frame.kind
+    dx_pool = DX["mental-health"] if kind == "mental-health" else DX["substance-use"]
+    diagnoses = [(dx_pool[rng.randrange(len(dx_pool))])]
+    if kind == "co-occurring" or rng.random() < 0.5:
+        other = DX["mental-health"][rng.randrange(2)]
+        if other not in diagnoses:
+            diagnoses.append(other)
+    return [
+        {
+            "key": f"dx-{i + 1}",
+            "code": {
+                "system": "http://hl7.org/fhir/sid/icd-10-cm",
+                "code": code,
+                "display": display,
+            },
+            "clinical_status": "active",
+            "recorded": frame.start.isoformat(),
+        }
+        for i, (code, display) in enumerate(diagnoses)
+    ]
+
+
+def draw_patient(frame: Frame) -> Data:
+    """The patient: an identifier from the seed and index, name, birth date, gender."""
+    rng = frame.rng
+    return {
+        "key": "patient",
+        "identifiers": [
+            {
+                "system": f"urn:oid:2.16.840.1.113883.3.8901.{frame.seed}",
+                "value": f"SYN-{frame.index:06d}",
+            }
+        ],
+        "name": person_name(rng),
+        "birth_date": date(
+            1950 + rng.randrange(55), rng.randint(1, 12), rng.randint(1, 28)
+        ).isoformat(),
+        "gender": rng.choice(["female", "male", "other"]),
+    }
+
+
+def draw_referral(frame: Frame, team: Team) -> Data:
+    """The referral into the program, often after an inpatient stay."""
+    rng = frame.rng
+    stay_end = frame.start - timedelta(days=rng.randint(1, 5))
+    source = rng.choices(["inpatient", "php", "outpatient", "emergency"], [5, 2, 2, 1])[0]
+    referral: Data = {
+        "key": "referral",
+        "source": source,
+        "date": stay_end.isoformat(),
+        "requester": team.by_role[team.roles[1]],
+        "reason": "Needs more support than weekly therapy",
+    }
+    if source == "inpatient":
+        referral["stay"] = {
+            "start": (stay_end - timedelta(days=rng.randint(4, 14))).isoformat(),
+            "end": stay_end.isoformat(),
+        }
+    return referral
+
+
+def draw_disposition(frame: Frame) -> str:
+    """How the episode ended."""
+    return frame.rng.choices(["completed", "step-down", "left-against-advice"], [6, 3, 1])[0]

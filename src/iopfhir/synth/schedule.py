@@ -1,0 +1,86 @@
+"""The session schedule: three program days a week, and two family sessions.
+
+Each program day draws once whether the patient attended, did not show or the day was
+cancelled; family sessions (weeks 2 and second to last) are always attended. Returns the
+attended program days too: the measures are taken on them. Imports :mod:`.people`,
+:mod:`.plans`, :mod:`.pools`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from .people import Frame, Team
+from .plans import Plans
+from .pools import WEEKDAYS, ts
+
+__all__ = ["draw_sessions"]
+
+Data = dict[str, Any]
+
+
+def draw_sessions(
+    frame: Frame, team: Team, plans: Plans
+) -> tuple[list[Data], list[tuple[date, str]]]:
+    """The sessions in order, and the (day, session key) of each attended program day."""
+    sessions: list[Data] = []
+    session_days: list[tuple[date, str]] = []
+    days = plans.days
+    for week in range(frame.weeks):
+        monday = frame.start + timedelta(weeks=week)
+        for day_key in days:
+            day = monday + timedelta(days=WEEKDAYS.index(day_key))
+            if day > frame.end:
+                continue
+            session = _program_day(frame, team, plans, day, day_key, f"s{len(sessions) + 1:03d}")
+            if session["status"] == "attended":
+                session_days.append((day, session["key"]))
+            sessions.append(session)
+        if week in (2, frame.weeks - 2):
+            day = monday + timedelta(days=WEEKDAYS.index(days[-1]))
+            sessions.append(_family_session(frame, team, day, f"s{len(sessions) + 1:03d}"))
+    return sessions, session_days
+
+
+def _program_day(
+    frame: Frame, team: Team, plans: Plans, day: date, day_key: str, s_key: str
+) -> Data:
+    tz = frame.tz
+    activity = "act-group" if day_key in plans.days[:2] else "act-skills"
+    roll = frame.rng.random()
+    session: Data = {
+        "key": s_key,
+        "kind": "group-therapy" if activity == "act-group" else "skills-group",
+        "status": "attended",
+        "start": ts(day, 9, tz=tz),
+        "end": ts(day, 12, tz=tz),
+        "facilitator": team.by_role["counselor"] if activity == "act-group" else team.lead,
+        "activity": activity,
+        "telehealth": activity == "act-skills" and plans.skills_telehealth,
+    }
+    if roll < 0.06:
+        session["status"] = "no-show"
+    elif roll < 0.09:
+        session["status"] = "cancelled"
+        session["cancel_reason"] = "Program closed"
+    else:
+        session["actual_start"] = ts(day, 9, tz=tz)
+        session["actual_end"] = ts(day, 12, tz=tz)
+    return session
+
+
+def _family_session(frame: Frame, team: Team, day: date, s_key: str) -> Data:
+    tz = frame.tz
+    return {
+        "key": s_key,
+        "kind": "family-therapy",
+        "status": "attended",
+        "start": ts(day, 13, tz=tz),
+        "end": ts(day, 14, tz=tz),
+        "actual_start": ts(day, 13, tz=tz),
+        "actual_end": ts(day, 14, tz=tz),
+        "facilitator": team.lead,
+        "attendees": ["support-1"],
+        "activity": "act-family",
+    }
