@@ -111,13 +111,31 @@ def good_phq9() -> dict[str, Any]:
 def test_all_is_the_public_surface() -> None:
     public = {n for n in dir(validation) if not n.startswith("_")}
     modules = {
+        "bindings",
+        "bundles",
+        "cardinality",
+        "constraints",
+        "context",
         "definitions",
+        "differential",
+        "discriminators",
+        "extensions",
         "files",
         "invariants",
         "model",
+        "native_invariants",
+        "primitives",
+        "references",
         "report",
+        "resources",
+        "simple_invariants",
+        "slicing",
+        "snapshot",
         "terminology",
+        "trees",
         "validator",
+        "values",
+        "walk",
         "annotations",
     }
     assert set(validation.__all__) == public - modules

@@ -9,7 +9,9 @@ import pytest
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from iopfhir.validation.invariants import NATIVE_EXPRESSIONS, InvariantEngine, compile_simple
+from iopfhir.validation.invariants import InvariantEngine
+from iopfhir.validation.native_invariants import NATIVE_EXPRESSIONS
+from iopfhir.validation.simple_invariants import compile_simple
 
 R4 = models["r4"]
 

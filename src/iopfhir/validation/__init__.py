@@ -2,15 +2,22 @@
 
 What lives where:
 
-* ``validator``   - :class:`Validator`: the walk (cardinality, types and choice types, primitive
-  formats, fixed/pattern, slicing, required bindings, extensions, invariants, contained
-  resources, Bundle entries and references inside Bundles).
-* ``model``       - compiled StructureDefinitions (:class:`~.model.ElementNode` trees) and
-  snapshot generation from differentials.
+* ``validator``   - :class:`Validator`, the façade: load profiles once, validate many resources.
+* ``resources``   - which trees a resource is walked against; conformance to one profile.
+* ``walk``        - the walk of objects and values along element nodes (the hot path), over
+  focused checks: ``cardinality`` (JSON shape, choice types, min/max), ``primitives``
+  (primitive types, formats, ranges), ``bindings`` (required bindings, known codes),
+  ``references`` (references, contained resources, Bundle entries), ``bundles`` (the Bundle
+  index and Bundle rules), ``slicing`` and ``discriminators``, ``extensions``, ``constraints``
+  (invariants of each node), ``trees`` (type trees, content references); ``context`` holds
+  the state of one run, ``values`` small helpers on JSON values.
+* ``model``       - compiled StructureDefinitions (:class:`~.model.ElementNode` trees);
+  ``snapshot`` and ``differential`` build them from snapshots and differentials.
 * ``definitions`` - the base R4 definitions shipped as package data (``data/``, built by
   ``tools/build_validation_data.py``) plus profiles/ValueSets/CodeSystems loaded at runtime.
 * ``terminology`` - value set expansion and code membership, offline.
-* ``invariants``  - FHIRPath constraints: native fast paths, fhirpathpy for the rest.
+* ``invariants``  - FHIRPath constraints: fhirpathpy, after the native fast paths
+  (``native_invariants``) and the simple exists/empty shape (``simple_invariants``).
 * ``report``      - :class:`ValidationReport` (issues, errors, ok, OperationOutcome).
 * ``files``       - reading JSON / Bundle / NDJSON files, :func:`validate_file`.
 * ``data/``        - package data: base R4 definitions and terminology, and the project's own

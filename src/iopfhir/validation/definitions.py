@@ -23,7 +23,9 @@ from typing import Any
 
 from iopfhir.errors import InputError
 
-from .model import ElementNode, ProfileError, TypeRef, apply_differential, compile_snapshot
+from .differential import apply_differential
+from .model import ElementNode, ProfileError, TypeRef
+from .snapshot import compile_snapshot
 from .terminology import CodeSystemInfo, Expansion, TerminologyIndex
 
 __all__ = [

@@ -1,0 +1,161 @@
+"""Coded values: required bindings and codes from known code systems.
+
+Lives here: :class:`Bindings` - a code (``code``/``string``/``uri`` primitive) or a
+Coding/CodeableConcept (or a Quantity's code) against the value set of a required binding, and
+the checks on every Coding of a known code system (absolute system, not a value set or a
+supplement, code defined in a complete code system). Value set expansion is
+:mod:`.terminology`'s job.
+
+Imports only ``iopfhir.errors`` and sibling modules below the walk (``.context``,
+``.definitions``, ``.model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .context import Ctx, add
+from .definitions import Definitions
+from .model import ElementNode
+
+__all__ = ["Bindings"]
+
+
+class Bindings:
+    """Binding and code checks against the terminology of ``definitions``."""
+
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+
+    def code(self, value: str, vs: str, path: str, ctx: Ctx) -> None:
+        """A primitive code against the value set ``vs`` of its required binding."""
+        exp = self.definitions.terminology.expand(vs)
+        if exp is None:
+            add(
+                ctx,
+                "warning",
+                "not-found",
+                path,
+                f"Value set {vs} is not available; the code was not checked",
+            )
+        elif exp.check(None, value) is False:
+            add(
+                ctx,
+                "error",
+                "code-invalid",
+                path,
+                f"The value provided ('{value}') is not in the value set "
+                f"{vs}, and a code is required from this value set",
+            )
+
+    def coded(
+        self, value: Mapping[str, Any], type_code: str, node: ElementNode, path: str, ctx: Ctx
+    ) -> None:
+        assert node.binding_vs is not None
+        exp = self.definitions.terminology.expand(node.binding_vs)
+        if exp is None:
+            add(
+                ctx,
+                "warning",
+                "not-found",
+                path,
+                f"Value set {node.binding_vs} is not available; codes were not checked",
+            )
+            return
+        codings = value.get("coding") if type_code == "CodeableConcept" else [value]
+        if not isinstance(codings, list):
+            codings = []
+        verdicts: list[bool | None] = []
+        for c in codings:
+            if not isinstance(c, Mapping) or not isinstance(c.get("code"), str):
+                continue
+            system = c.get("system") if isinstance(c.get("system"), str) else None
+            verdicts.append(exp.check(system, c["code"]))
+        if not verdicts:
+            if type_code == "CodeableConcept" and "text" in value:
+                add(
+                    ctx,
+                    "warning",
+                    "code-invalid",
+                    path,
+                    f"No code provided, and a code from value set {node.binding_vs} is required",
+                )
+            else:
+                add(
+                    ctx,
+                    "error",
+                    "code-invalid",
+                    path,
+                    f"No code provided, and a code from value set {node.binding_vs} is required",
+                )
+            return
+        if any(v is True for v in verdicts) or any(v is None for v in verdicts):
+            return
+        codes = ", ".join(
+            f"{c.get('system', '')}#{c.get('code')}" for c in codings if isinstance(c, Mapping)
+        )
+        add(
+            ctx,
+            "error",
+            "code-invalid",
+            path,
+            f"None of the codes provided ({codes}) are in the value set "
+            f"{node.binding_vs}, and a code from this value set is required",
+        )
+
+    def known_codes(self, value: Mapping[str, Any], type_code: str, path: str, ctx: Ctx) -> None:
+        codings = value.get("coding") if type_code == "CodeableConcept" else [value]
+        if not isinstance(codings, list):
+            return
+        systems = self.definitions.terminology.code_systems
+        for i, c in enumerate(codings):
+            if not isinstance(c, Mapping):
+                continue
+            system, code = c.get("system"), c.get("code")
+            where = f"{path}.coding[{i}]" if type_code == "CodeableConcept" else path
+            if isinstance(system, str):
+                if ":" not in system:
+                    add(
+                        ctx,
+                        "error",
+                        "value",
+                        f"{where}.system",
+                        "Coding.system must be an absolute reference, not a local reference",
+                    )
+                    continue
+                if self.definitions.terminology.knows_value_set(system) and (system not in systems):
+                    add(
+                        ctx,
+                        "error",
+                        "value",
+                        f"{where}.system",
+                        f"The Coding references a value set, not a code system ('{system}')",
+                    )
+                    continue
+                if system in self.definitions.terminology.supplements:
+                    add(
+                        ctx,
+                        "error",
+                        "value",
+                        f"{where}.system",
+                        f"CodeSystem {system} is a supplement, so it cannot be used as "
+                        "Coding.system",
+                    )
+                    continue
+            if not isinstance(system, str) or not isinstance(code, str):
+                continue
+            info = systems.get(system)
+            if info is None or not info.complete:
+                continue
+            known = code in info.codes or (
+                not info.case_sensitive and code.lower() in {x.lower() for x in info.codes}
+            )
+            if not known:
+                add(
+                    ctx,
+                    "error",
+                    "code-invalid",
+                    where,
+                    f"Unknown code '{code}' in the CodeSystem '{system}'",
+                )

@@ -1,0 +1,120 @@
+"""Extensions: each one against its definition, and where it may be used.
+
+Lives here: :class:`Extensions` - an extension is walked against the profile its element
+names, else the StructureDefinition of its url when loaded (unknown urls are reported: an
+error for a modifier extension, a warning otherwise), else the element's own tree or the base
+Extension tree; a loaded definition's ``context`` decides whether the extension is allowed at
+the element it is on.
+
+Imports only sibling modules below the walk (``.constraints``, ``.context``, ``.definitions``,
+``.model``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .constraints import Constraints
+from .context import Ctx, ObjectWalk, add
+from .definitions import Definitions
+from .model import ElementNode
+
+__all__ = ["Extensions"]
+
+
+class Extensions:
+    """Check extensions; ``check_object`` walks them, ``constraints`` runs their invariants."""
+
+    def __init__(
+        self, definitions: Definitions, check_object: ObjectWalk, constraints: Constraints
+    ) -> None:
+        self.definitions = definitions
+        self._type_names = definitions.type_names
+        self._object = check_object
+        self._constraints = constraints
+
+    def check(self, value: Any, node: ElementNode, path: str, ctx: Ctx, root: ElementNode) -> None:
+        if not isinstance(value, dict):
+            add(ctx, "error", "structure", path, "An extension must be a JSON object")
+            return
+        url = value.get("url")
+        tree: ElementNode | None = None
+        profile_urls = [p for t in node.types if t.code == "Extension" for p in t.profiles]
+        for p in profile_urls:
+            tree = self.definitions.tree(p)
+            if tree is not None:
+                break
+        if tree is None and isinstance(url, str) and ("://" in url or url.startswith("urn:")):
+            if self.definitions.has(url):
+                sd = self.definitions.structure_definition(url)
+                if sd is not None and sd.get("type") == "Extension":
+                    tree = self.definitions.tree(url)
+                    self._context(sd, path, ctx)
+            else:
+                modifier = node.name == "modifierExtension"
+                add(
+                    ctx,
+                    "error" if modifier else "warning",
+                    "not-found",
+                    path,
+                    f"Unknown extension {url}"
+                    + (" (a modifier extension must be understood)" if modifier else ""),
+                )
+        if tree is None:
+            tree = node if node.children is not None else self.definitions.type_tree("Extension")
+            if tree is None:
+                return
+            self._object(value, tree, "Extension", path, ctx, root)
+            ext_root = self.definitions.type_tree("Extension")
+            if tree is not ext_root and ext_root is not None:
+                self._constraints.check(ext_root, value, path, ctx, "Extension")
+        else:
+            self._object(value, tree, "Extension", path, ctx, tree)
+            self._constraints.check(tree, value, path, ctx, "Extension")
+        if node.constraints:
+            self._constraints.check(node, value, path, ctx, node.path)
+
+    def _context(self, sd: Mapping[str, Any], path: str, ctx: Ctx) -> None:
+        contexts = sd.get("context")
+        if not isinstance(contexts, list) or not contexts:
+            return
+        # the definition path of the extended element: drop indexes and the last step
+        rel = path[len(ctx.res_path) :] if path.startswith(ctx.res_path) else path
+        resource_type = (
+            str(ctx.resource.get("resourceType", "")) if isinstance(ctx.resource, dict) else ""
+        )
+        where = resource_type + re.sub(r"\[\d+\]", "", rel).rsplit(".", 1)[0]
+        where = re.sub(r"\.ofType\((\w+)\)", "", where)
+        for c in contexts:
+            if not isinstance(c, Mapping):
+                continue
+            expr = c.get("expression")
+            if c.get("type") != "element" or not isinstance(expr, str):
+                return  # fhirpath / extension contexts: not judged here
+            if expr in ("Element", "Resource", "DomainResource", "BackboneElement"):
+                return
+            if expr == where or (expr == resource_type and "." not in where):
+                return
+            head = expr.split(".", 1)[0]
+            # a datatype context (HumanName.family, string...): we do not track the datatype
+            # of every element, so only the element name is compared
+            if (head in self._type_names or head[:1].islower()) and (
+                "." not in expr or where.endswith("." + expr.split(".", 1)[1])
+            ):
+                return
+            if (
+                expr.split(".")[0] == resource_type
+                and "." in expr
+                and where.endswith(expr.split(".", 1)[1])
+            ):
+                return
+        url = sd.get("url")
+        add(
+            ctx,
+            "error",
+            "business-rule",
+            path,
+            f"The extension {url} is not allowed to be used at this point ({where})",
+        )

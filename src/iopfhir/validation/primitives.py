@@ -1,0 +1,251 @@
+"""Primitive values: JSON kind, formats, ranges and profile-fixed values.
+
+Lives here: :class:`Primitives` - one primitive value (and its ``_key`` Element): the JSON kind
+of each FHIR primitive type, integer ranges, the R4 regexes of string-based types, calendar
+dates, xhtml entities, maxLength, fixed/pattern values, minValue/maxValue; then its required
+binding and its invariants through the checks it is given. :func:`quantity_range` compares a
+Quantity with a profile's minValue/maxValue Quantity (simple metric UCUM units).
+
+Imports only sibling modules below the walk (``.bindings``, ``.constraints``, ``.context``,
+``.definitions``, ``.model``, ``.values``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .bindings import Bindings
+from .constraints import Constraints
+from .context import Ctx, ObjectWalk, add
+from .definitions import Definitions
+from .model import ElementNode
+from .values import describe, json_expect, json_kind, prim_equal
+
+__all__ = ["Primitives", "quantity_range"]
+
+_INT32 = (-(2**31), 2**31 - 1)
+_ENTITY_RX = re.compile(r"&([A-Za-z0-9#]+);")
+_XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
+
+
+class Primitives:
+    """Check primitive values; ``check_object`` walks a ``_key`` Element, ``bindings`` and
+    ``constraints`` run the binding and invariant checks."""
+
+    def __init__(
+        self,
+        definitions: Definitions,
+        bindings: Bindings,
+        constraints: Constraints,
+        check_object: ObjectWalk,
+    ) -> None:
+        self.definitions = definitions
+        self._regex = {k: re.compile(v) for k, v in definitions.primitive_regex.items()}
+        self._bindings = bindings
+        self._constraints = constraints
+        self._object = check_object
+
+    def check(
+        self, value: Any, ext: Any, node: ElementNode, type_code: str, path: str, ctx: Ctx
+    ) -> None:
+        if ext is not None:
+            if not isinstance(ext, dict):
+                add(ctx, "error", "structure", path, f"_{node.name} must be a JSON object")
+            else:
+                eroot = self.definitions.type_tree("Element")
+                if eroot is not None:
+                    self._object(ext, eroot, "Element", path, ctx, eroot)
+        if value is None:
+            if ext is None:
+                add(ctx, "error", "structure", path, f"{node.path}: null is not allowed here")
+            return
+        ok = True
+        if type_code == "boolean":
+            ok = isinstance(value, bool)
+        elif type_code in ("integer", "positiveInt", "unsignedInt"):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if ok:
+                lo = (
+                    1
+                    if type_code == "positiveInt"
+                    else 0
+                    if type_code == "unsignedInt"
+                    else (_INT32[0])
+                )
+                if not lo <= value <= _INT32[1]:
+                    add(
+                        ctx,
+                        "error",
+                        "value",
+                        path,
+                        f"The value is outside the range of {type_code}",
+                    )
+        elif type_code == "decimal":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+            if ok:
+                self._string_format(value, node, type_code, path, ctx)
+        if not ok:
+            add(
+                ctx,
+                "error",
+                "structure",
+                path,
+                f"Error parsing JSON: the primitive value must be a "
+                f"{json_expect(type_code)} (type {type_code}), not {json_kind(value)}",
+            )
+            return
+        if node.fixed is not None and not prim_equal(value, node.fixed):
+            add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value does not match the fixed value "
+                f"{describe(node.fixed, type_code)}",
+            )
+        if node.pattern is not None and not prim_equal(value, node.pattern):
+            add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value does not match the required pattern "
+                f"{describe(node.pattern, type_code)}",
+            )
+        if (
+            node.binding_strength == "required"
+            and node.binding_vs
+            and type_code in ("code", "string", "uri")
+            and isinstance(value, str)
+        ):
+            self._bindings.code(value, node.binding_vs, path, ctx)
+        if node.min_value is not None or node.max_value is not None:
+            _range(value, node, path, ctx)
+        if node.constraints:
+            self._constraints.check(node, value, path, ctx, type_code, primitive=True)
+
+    def _string_format(
+        self, value: str, node: ElementNode, type_code: str, path: str, ctx: Ctx
+    ) -> None:
+        if value == "":
+            add(ctx, "error", "value", path, "@value cannot be empty")
+            return
+        if type_code == "xhtml":
+            for m in _ENTITY_RX.finditer(value):
+                if m.group(1) not in _XML_ENTITIES and not m.group(1).startswith("#"):
+                    add(
+                        ctx,
+                        "error",
+                        "value",
+                        path,
+                        f"Invalid entity in the XHTML ('&{m.group(1)};')",
+                    )
+                    break
+            return
+        rx = self._regex.get(type_code)
+        if rx is not None and rx.fullmatch(value) is None:
+            add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
+            return
+        if type_code in ("date", "dateTime", "instant") and not _valid_calendar(value):
+            add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
+            return
+        if node.max_length is not None and len(value) > node.max_length:
+            add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: value exceeds the maximum length {node.max_length}",
+            )
+        if type_code in ("string", "markdown") and value.strip() == "":
+            add(ctx, "error", "value", path, "@value cannot be only whitespace")
+
+
+def _range(value: Any, node: ElementNode, path: str, ctx: Ctx) -> None:
+    def cmp(a: Any, b: Any) -> int | None:
+        try:
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+                da, db = Decimal(str(a)), Decimal(str(b))
+                return (da > db) - (da < db)
+            if isinstance(a, str) and isinstance(b, str):
+                return (a > b) - (a < b)
+        except InvalidOperation:
+            return None
+        return None
+
+    if node.min_value is not None and (c := cmp(value, node.min_value)) is not None and c < 0:
+        add(
+            ctx,
+            "error",
+            "value",
+            path,
+            f"{node.path}: value is less than the minimum {node.min_value}",
+        )
+    if node.max_value is not None and (c := cmp(value, node.max_value)) is not None and c > 0:
+        add(
+            ctx,
+            "error",
+            "value",
+            path,
+            f"{node.path}: value is greater than the maximum {node.max_value}",
+        )
+
+
+def quantity_range(value: Mapping[str, Any], node: ElementNode, path: str, ctx: Ctx) -> None:
+    for bound, sign, word in ((node.min_value, -1, "minimum"), (node.max_value, 1, "maximum")):
+        if not isinstance(bound, dict):
+            continue
+        a = _canonical_quantity(value)
+        b = _canonical_quantity(bound)
+        if a is None or b is None or a[1] != b[1]:
+            continue
+        if (a[0] - b[0]) * sign > 0:
+            add(
+                ctx,
+                "error",
+                "value",
+                path,
+                f"{node.path}: the quantity is {'less' if sign < 0 else 'greater'} "
+                f"than the {word} {bound.get('value')} {bound.get('code', '')}",
+            )
+
+
+_UCUM_PREFIX = {"": 0, "k": 3, "h": 2, "da": 1, "d": -1, "c": -2, "m": -3, "u": -6, "n": -9}
+_UCUM_BASE = ("g", "m", "L", "l", "s", "mol")
+
+
+def _canonical_quantity(q: Mapping[str, Any]) -> tuple[Decimal, str] | None:
+    """(value in base unit, base unit) for simple metric UCUM units; None otherwise."""
+    v = q.get("value")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    code = q.get("code") if isinstance(q.get("code"), str) else q.get("unit")
+    if not isinstance(code, str):
+        return Decimal(str(v)), ""
+    for base in sorted(_UCUM_BASE, key=len, reverse=True):
+        if code.endswith(base):
+            prefix = code[: -len(base)]
+            if prefix in _UCUM_PREFIX:
+                return Decimal(str(v)).scaleb(_UCUM_PREFIX[prefix]), base
+    return Decimal(str(v)), code
+
+
+_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _valid_calendar(value: str) -> bool:
+    """Reject dates the regex lets through, such as 2021-02-30."""
+    if len(value) < 10:
+        return True
+    try:
+        y, m, d = int(value[0:4]), int(value[5:7]), int(value[8:10])
+    except ValueError:
+        return False
+    if d > _DAYS[m - 1]:
+        return False
+    return not (m == 2 and d == 29 and not (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)))

@@ -1,0 +1,220 @@
+"""References and the resources inside a resource: contained resources and Bundle entries.
+
+Lives here: :class:`References` - a Reference is resolved (a contained resource, or an entry of
+the Bundle being validated; urn: references must resolve in the Bundle), its target type is
+checked against the declared ``type`` and the element's target profiles, and a resolved target
+is checked against a profiled target profile. Contained resources and Bundle entries are
+walked as resources of their own (depth-limited), with the fullUrl of the entry they are in.
+
+Imports only ``iopfhir.errors`` and sibling modules below the walk (``.bundles``,
+``.context``, ``.definitions``, ``.model``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from iopfhir.errors import Severity
+
+from .bundles import AMBIGUOUS, NOT_FOUND, REF_RX
+from .context import ABSTRACT_RESOURCE, JSON, Conforms, Ctx, ResourceWalk, add
+from .definitions import Definitions
+from .model import ElementNode
+
+__all__ = ["References"]
+
+_BUNDLE_MUST_RESOLVE = frozenset({"document", "message"})
+_URN_MUST_RESOLVE = frozenset({"document", "message", "transaction", "batch"})
+
+
+class References:
+    """Check references and walk inner resources; ``conforms`` checks target profiles,
+    ``check_resource`` walks a contained resource or a Bundle entry."""
+
+    def __init__(
+        self, definitions: Definitions, conforms: Conforms, check_resource: ResourceWalk
+    ) -> None:
+        self.definitions = definitions
+        self._resource_types = definitions.resource_types
+        self._conforms = conforms
+        self._resource = check_resource
+        self._ref_targets: dict[int, tuple[list[str], set[str], bool]] = {}
+        self._keep: list[Any] = []
+
+    def reference(self, value: Mapping[str, Any], node: ElementNode, path: str, ctx: Ctx) -> None:
+        ref = value.get("reference")
+        if not isinstance(ref, str):
+            return
+        cached = self._ref_targets.get(id(node))
+        if cached is None:
+            targets = [tp for t in node.types if t.code == "Reference" for tp in t.target_profiles]
+            allowed_or_none = {self.definitions.sd_type(tp) for tp in targets}
+            allowed = {a for a in allowed_or_none if a}
+            # an unknown target profile: its type cannot be known, so any target is accepted
+            any_ok = not allowed or bool(allowed & ABSTRACT_RESOURCE) or (None in allowed_or_none)
+            cached = (targets, allowed, any_ok)
+            self._ref_targets[id(node)] = cached
+            self._keep.append(node)
+        targets, allowed, any_ok = cached
+        target_type: str | None = None
+        resolved: Any = None
+        if ref.startswith("#"):
+            if ref != "#":
+                container = ctx.root_resource if isinstance(ctx.root_resource, dict) else {}
+                found = next(
+                    (
+                        c
+                        for c in container.get("contained", ()) or ()
+                        if isinstance(c, dict) and c.get("id") == ref[1:]
+                    ),
+                    None,
+                )
+                if found is None:
+                    add(
+                        ctx,
+                        "error",
+                        "not-found",
+                        f"{path}.reference",
+                        f"The contained resource '{ref}' was not found",
+                    )
+                    return
+                resolved = found
+        else:
+            m = REF_RX.fullmatch(ref.split("?", 1)[0])
+            if m is not None and m.group("type") in self._resource_types:
+                target_type = m.group("type")
+            if ctx.bundle is not None:
+                resolved = ctx.bundle.resolve(ref, ctx.full_url)
+                if resolved is AMBIGUOUS:
+                    add(
+                        ctx,
+                        "error",
+                        "invalid",
+                        f"{path}.reference",
+                        f"Multiple matches in the Bundle for the reference {ref}",
+                    )
+                    resolved = None
+                elif resolved is NOT_FOUND:
+                    add(
+                        ctx,
+                        "error",
+                        "not-found",
+                        f"{path}.reference",
+                        f"The Bundle has entries for {ref.split('/_history/')[0]}, but none "
+                        "with the referenced version",
+                    )
+                    resolved = None
+                elif resolved is None:
+                    if ref.startswith(("urn:uuid:", "urn:oid:")):
+                        # a transaction, batch, document or message is processed on its own,
+                        # so a urn: that is not in it can never be resolved
+                        sev: Severity = (
+                            "error" if ctx.bundle.kind in _URN_MUST_RESOLVE else ("warning")
+                        )
+                        add(
+                            ctx,
+                            sev,
+                            "not-found",
+                            f"{path}.reference",
+                            f"The reference {ref} could not be resolved in the Bundle "
+                            "(urn: references must point to a Bundle entry)",
+                        )
+                    elif ctx.bundle.kind in _BUNDLE_MUST_RESOLVE and "://" not in ref:
+                        add(
+                            ctx,
+                            "warning",
+                            "not-found",
+                            f"{path}.reference",
+                            f"The reference {ref} could not be resolved in the "
+                            f"{ctx.bundle.kind} Bundle",
+                        )
+        if isinstance(resolved, dict) and isinstance(resolved.get("resourceType"), str):
+            target_type = resolved["resourceType"]
+        declared = value.get("type")
+        if isinstance(declared, str) and target_type and declared != target_type:
+            add(
+                ctx,
+                "error",
+                "structure",
+                f"{path}",
+                f"The reference type {declared} does not match the target type {target_type}",
+            )
+        if isinstance(resolved, dict) and target_type:
+            profiled = [
+                tp
+                for tp in targets
+                if self.definitions.sd_type(tp) == target_type
+                and not tp.startswith("http://hl7.org/fhir/StructureDefinition/")
+                and self.definitions.has(tp)
+            ]
+            if profiled and not any(self._conforms(resolved, tp, within=ctx) for tp in profiled):
+                add(
+                    ctx,
+                    "error",
+                    "structure",
+                    path,
+                    f"The resource referenced does not conform to the target profile "
+                    f"{' or '.join(profiled)}",
+                )
+        if target_type and not any_ok and target_type not in allowed:
+            add(
+                ctx,
+                "error",
+                "structure",
+                f"{path}",
+                f"The type '{target_type}' of the reference target is not a valid "
+                f"target for {node.path} (must be one of "
+                f"{', '.join(sorted(allowed))})",
+            )
+
+    # -- contained and entry resources -------------------------------------------------
+    def contained(self, value: JSON, node: ElementNode, path: str, ctx: Ctx) -> None:
+        rtype = value.get("resourceType")
+        profiles = [
+            p
+            for t in node.types
+            if t.code == rtype or t.code in ABSTRACT_RESOURCE
+            for p in t.profiles
+        ]
+        allowed = [t.code for t in node.types if t.code not in ABSTRACT_RESOURCE]
+        if node.name == "contained":
+            if ctx.depth > 20:
+                return
+            ctx.depth += 1
+            try:
+                rid = value.get("id")
+                if not isinstance(rid, str):
+                    add(ctx, "error", "required", path, "A contained resource must have an id")
+                self._resource(
+                    value, path, ctx, profiles, container=ctx.root_resource, allowed_types=allowed
+                )
+            finally:
+                ctx.depth -= 1
+            return
+        full_url = None
+        if node.path == "Bundle.entry.resource":
+            entry_path = path.rsplit(".", 1)[0]
+            full_url = _entry_full_url(ctx, entry_path)
+        saved = ctx.full_url
+        ctx.full_url = full_url
+        ctx.depth += 1
+        try:
+            if ctx.depth <= 20:
+                self._resource(value, path, ctx, profiles, allowed_types=allowed)
+        finally:
+            ctx.full_url = saved
+            ctx.depth -= 1
+
+
+def _entry_full_url(ctx: Ctx, entry_path: str) -> str | None:
+    m = re.search(r"\.entry\[(\d+)\]$", entry_path)
+    if m is None or not isinstance(ctx.resource, dict):
+        return None
+    entries = ctx.resource.get("entry")
+    i = int(m.group(1))
+    if isinstance(entries, list) and i < len(entries) and isinstance(entries[i], dict):
+        fu = entries[i].get("fullUrl")
+        return fu if isinstance(fu, str) else None
+    return None
