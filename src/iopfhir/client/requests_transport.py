@@ -21,12 +21,18 @@ from requests.adapters import HTTPAdapter
 from iopfhir.errors import (
     ConnectTimeout,
     ReadTimeout,
-    ResponseTooLarge,
     TransportError,
 )
 
 from .security import check_tls_verification
-from .transport import DEFAULT_MAX_RESPONSE_BYTES, Headers, Request, Response, Timeout
+from .transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Headers,
+    Request,
+    Response,
+    Timeout,
+    read_bounded,
+)
 
 __all__ = ["RequestsTransport"]
 
@@ -84,29 +90,15 @@ class RequestsTransport:
         )
 
     def _read(self, raw: requests.Response, request: Request) -> bytes:
-        limit = self.max_response_bytes
-        declared = raw.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise ResponseTooLarge(
-                f"response declares {declared} bytes, over the {limit}-byte bound",
-                method=request.method,
-                url=request.url,
-            )
-        chunks: list[bytes] = []
-        size = 0
         try:
-            for chunk in raw.iter_content(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise ResponseTooLarge(
-                        f"response body passed the {limit}-byte bound",
-                        method=request.method,
-                        url=request.url,
-                    )
-                chunks.append(chunk)
+            return read_bounded(
+                raw.iter_content(_CHUNK),
+                raw.headers.get("Content-Length"),
+                self.max_response_bytes,
+                request,
+            )
         except requests.exceptions.RequestException as exc:
             raise _map(exc, request, reading=True) from exc
-        return b"".join(chunks)
 
     def close(self) -> None:
         """Close the session and its connection pool."""

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from iopfhir.errors import ResponseTooLarge
+
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "Headers",
@@ -27,6 +29,7 @@ __all__ = [
     "Timeout",
     "Transport",
     "origin_of",
+    "read_bounded",
 ]
 
 #: 64 MiB: far above any single FHIR page a server should send, far below memory trouble.
@@ -177,3 +180,32 @@ def origin_of(url: str) -> tuple[str, str, int]:
     if port is None:
         port = {"http": 80, "https": 443}.get(scheme, 0)
     return scheme, host, port
+
+
+def read_bounded(
+    chunks: Iterable[bytes], declared_length: str | None, limit: int, request: Request
+) -> bytes:
+    """A response body read from ``chunks``, refused as soon as it is known to pass ``limit``
+    bytes: by its declared ``Content-Length`` before reading, else while reading.
+
+    Errors of the HTTP library raised by ``chunks`` pass through, for the transport to map.
+    """
+    declared = declared_length
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLarge(
+            f"response declares {declared} bytes, over the {limit}-byte bound",
+            method=request.method,
+            url=request.url,
+        )
+    body: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(
+                f"response body passed the {limit}-byte bound",
+                method=request.method,
+                url=request.url,
+            )
+        body.append(chunk)
+    return b"".join(body)

@@ -18,11 +18,11 @@ from iopfhir.client.transport import (
     Request,
     Response,
     Timeout,
+    read_bounded,
 )
 from iopfhir.errors import (
     ConnectTimeout,
     ReadTimeout,
-    ResponseTooLarge,
     TransportError,
 )
 
@@ -58,28 +58,13 @@ class HttpxTransport:
                 content=request.body or None,
                 timeout=httpx.Timeout(timeout.read, connect=timeout.connect),
             ) as raw:
-                declared = raw.headers.get("Content-Length")
-                if declared is not None and declared.isdigit() and int(declared) > limit:
-                    raise ResponseTooLarge(
-                        f"response declares {declared} bytes, over the {limit}-byte bound",
-                        method=request.method,
-                        url=request.url,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in raw.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise ResponseTooLarge(
-                            f"response body passed the {limit}-byte bound",
-                            method=request.method,
-                            url=request.url,
-                        )
-                    chunks.append(chunk)
+                body = read_bounded(
+                    raw.iter_bytes(), raw.headers.get("Content-Length"), limit, request
+                )
                 return Response(
                     raw.status_code,
                     Headers(raw.headers.multi_items()),
-                    b"".join(chunks),
+                    body,
                     request.url,
                 )
         except httpx.ConnectTimeout as exc:

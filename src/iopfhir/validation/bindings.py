@@ -32,13 +32,7 @@ class Bindings:
         """A primitive code against the value set ``vs`` of its required binding."""
         exp = self.definitions.terminology.expand(vs)
         if exp is None:
-            add(
-                ctx,
-                "warning",
-                "not-found",
-                path,
-                f"Value set {vs} is not available; the code was not checked",
-            )
+            _unavailable(ctx, path, vs, "the code was")
         elif exp.check(None, value) is False:
             add(
                 ctx,
@@ -55,13 +49,7 @@ class Bindings:
         assert node.binding_vs is not None
         exp = self.definitions.terminology.expand(node.binding_vs)
         if exp is None:
-            add(
-                ctx,
-                "warning",
-                "not-found",
-                path,
-                f"Value set {node.binding_vs} is not available; codes were not checked",
-            )
+            _unavailable(ctx, path, node.binding_vs, "codes were")
             return
         codings = value.get("coding") if type_code == "CodeableConcept" else [value]
         if not isinstance(codings, list):
@@ -73,22 +61,14 @@ class Bindings:
             system = c.get("system") if isinstance(c.get("system"), str) else None
             verdicts.append(exp.check(system, c["code"]))
         if not verdicts:
-            if type_code == "CodeableConcept" and "text" in value:
-                add(
-                    ctx,
-                    "warning",
-                    "code-invalid",
-                    path,
-                    f"No code provided, and a code from value set {node.binding_vs} is required",
-                )
-            else:
-                add(
-                    ctx,
-                    "error",
-                    "code-invalid",
-                    path,
-                    f"No code provided, and a code from value set {node.binding_vs} is required",
-                )
+            # a concept with only text says something, so it is a warning, not an error
+            add(
+                ctx,
+                "warning" if type_code == "CodeableConcept" and "text" in value else "error",
+                "code-invalid",
+                path,
+                f"No code provided, and a code from value set {node.binding_vs} is required",
+            )
             return
         if any(v is True for v in verdicts) or any(v is None for v in verdicts):
             return
@@ -159,3 +139,8 @@ class Bindings:
                     where,
                     f"Unknown code '{code}' in the CodeSystem '{system}'",
                 )
+
+
+def _unavailable(ctx: Ctx, path: str, vs: str, what: str) -> None:
+    """A binding whose value set cannot be expanded here: said, never guessed."""
+    add(ctx, "warning", "not-found", path, f"Value set {vs} is not available; {what} not checked")

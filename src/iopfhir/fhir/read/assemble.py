@@ -135,24 +135,22 @@ class EpisodeReader:
                             return found
             return None
 
-        appointment_eoc: dict[int, Entry] = {}
-        plan_eoc: dict[int, Entry] = {}
-        for entry in group.entries:
-            if entry.type == "Encounter":
+        def passed_on(rtype: str, element: str) -> dict[int, Entry]:
+            """The EpisodeOfCare of each ``rtype``, passed on to what its ``element`` names."""
+            found_for: dict[int, Entry] = {}
+            for entry in group.entries:
+                if entry.type != rtype:
+                    continue
                 found = direct.get(id(entry)) or via_encounter(entry)
                 if found is not None:
-                    for ref in as_list(entry.resource.get("appointment")):
+                    for ref in as_list(entry.resource.get(element)):
                         target = index.resolve(ref, entry)
                         if target is not None:
-                            appointment_eoc.setdefault(id(target), found)
-        for entry in group.entries:
-            if entry.type == "CarePlan":
-                found = direct.get(id(entry)) or via_encounter(entry)
-                if found is not None:
-                    for ref in as_list(entry.resource.get("goal")):
-                        target = index.resolve(ref, entry)
-                        if target is not None:
-                            plan_eoc.setdefault(id(target), found)
+                            found_for.setdefault(id(target), found)
+            return found_for
+
+        appointment_eoc = passed_on("Encounter", "appointment")
+        plan_eoc = passed_on("CarePlan", "goal")
 
         by_episode_key: dict[str, Entry] = {}
         for eoc in eocs:

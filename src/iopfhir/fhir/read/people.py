@@ -104,8 +104,7 @@ def org_key(ctx: Context, ref: Any, at: Entry) -> str | None:
 
 def read_organization(ctx: Context, entry: Entry) -> str:
     """Key of an Organization entry (added on first use)."""
-    cached = ctx.key_of.get(("org", id(entry)))
-    if cached is not None:
+    if (cached := ctx.key_of.get(("org", id(entry)))) is not None:
         return cached
     res = entry.resource
     key = ctx.new_key("org", entry, "organization")
@@ -146,8 +145,7 @@ def member_key(ctx: Context, ref: Any, at: Entry) -> str | None:
 
 def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
     """Key of a Practitioner entry, read with ``role`` (or the episode's role of it)."""
-    cached = ctx.key_of.get(("people", id(entry)))
-    if cached is not None:
+    if (cached := ctx.key_of.get(("people", id(entry)))) is not None:
         return cached
     roles = ctx.roles_of.get(id(entry), [])
     if role is None and roles:
@@ -199,8 +197,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
 
 def read_support(ctx: Context, entry: Entry) -> str:
     """Key of a RelatedPerson entry (added on first use)."""
-    cached = ctx.key_of.get(("people", id(entry)))
-    if cached is not None:
+    if (cached := ctx.key_of.get(("people", id(entry)))) is not None:
         return cached
     res = entry.resource
     key = ctx.new_key("people", entry, "relatedperson")
