@@ -61,6 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_strict_build_writes_every_page(site: Path) -> None:
     for page in PAGES:
         assert (site / page / "index.html").is_file(), page
+    assert not (site / "hooks.py").exists()  # build code, not a page
 
 
 def test_cli_page_is_generated_from_the_parser(site: Path) -> None:
