@@ -13,9 +13,22 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.servers.fixtures import fhir_server, loopback_server, medplum_server  # noqa: E402
+from tests.servers.fixtures import (  # noqa: E402
+    _fault_servers_session,
+    fault_servers,
+    fhir_server,
+    loopback_server,
+    medplum_server,
+)
 
-__all__ = ["FakeTime", "fhir_server", "loopback_server", "medplum_server"]
+__all__ = [
+    "FakeTime",
+    "_fault_servers_session",
+    "fault_servers",
+    "fhir_server",
+    "loopback_server",
+    "medplum_server",
+]
 
 
 class FakeTime:

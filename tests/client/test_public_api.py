@@ -18,6 +18,7 @@ def test_all_equals_the_public_names():
         "client",
         "memory",
         "outcome",
+        "redact",
         "requests_transport",
         "retry",
         "search",

@@ -16,7 +16,7 @@ from iopfhir.client import (
     RequestsTransport,
     check_url,
 )
-from iopfhir.errors import InsecureTransportError, NotFound
+from iopfhir.errors import CrossOriginRedirect, InsecureTransportError, NotFound
 
 from .support import BASE, ok, outcome, patient, raw
 
@@ -84,14 +84,37 @@ def redirecting(target: str, status: int = 302):
 
 
 @pytest.mark.parametrize("auth", [BearerAuth(TOKEN), BasicAuth("svc", TOKEN)])
-def test_redirect_to_another_origin_drops_authorization(auth):
-    transport = MemoryTransport(redirecting("https://mirror.example.net/r4/Patient/p1"))
-    FhirClient(BASE, transport=transport, auth=auth).read("Patient", "p1")
-    first, second = transport.requests
-    assert "Authorization" in first.headers
-    assert second.url == "https://mirror.example.net/r4/Patient/p1"
-    assert "Authorization" not in second.headers
-    assert second.headers["Accept"] == "application/fhir+json"
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_to_another_origin_is_refused_naming_both_origins(auth, status):
+    # Issue 9: the redirect is not followed at all (its path and query could carry an MRN,
+    # and the other origin's answer would be trusted), rather than followed without
+    # Authorization.
+    transport = MemoryTransport(
+        redirecting("https://mirror.example.net:8443/r4/Patient/p1?identifier=urn:mrn|777123")
+    )
+    with pytest.raises(CrossOriginRedirect) as info:
+        FhirClient(BASE, transport=transport, auth=auth).read("Patient", "p1")
+    assert len(transport.requests) == 1
+    error = info.value
+    assert isinstance(error, InsecureTransportError)
+    assert (error.origin, error.target) == (
+        "https://fhir.example.org:443",
+        "https://mirror.example.net:8443",
+    )
+    text = str(error)
+    assert "https://fhir.example.org:443" in text
+    assert "https://mirror.example.net:8443" in text
+    assert "777123" not in text
+    assert "/r4/Patient/p1" not in text
+    assert TOKEN not in text
+
+
+def test_a_redirect_to_something_that_is_not_a_url_is_a_malformed_response():
+    from iopfhir.errors import MalformedResponse
+
+    transport = MemoryTransport(redirecting("http://[::1/oops"))
+    with pytest.raises(MalformedResponse):
+        FhirClient(BASE, transport=transport).read("Patient", "p1")
 
 
 def test_redirect_on_the_same_origin_keeps_authorization():
@@ -166,7 +189,9 @@ def test_logs_carry_method_path_status_but_no_token_query_or_body(caplog):
         with pytest.raises(NotFound) as info:
             client.read("Patient", "p1")
     assert "GET /r4/Patient -> 200" in caplog.text
-    assert "GET /r4/Patient/p1 -> 404" in caplog.text
+    # Ids are hidden in logs too (an id may come from the input).
+    assert "GET /r4/Patient/{id} -> 404" in caplog.text
+    assert "p1" not in caplog.text
     for secret in (TOKEN, "Janedoe", "777123", "Bearer"):
         assert secret not in caplog.text
         assert secret not in str(info.value)

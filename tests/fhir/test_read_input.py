@@ -55,7 +55,7 @@ def bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
 def test_public_api() -> None:
     import iopfhir.fhir.read as read
 
-    assert read.__all__ == ["ImportResult", "read_fhir"]
+    assert read.__all__ == ["ImportResult", "ReadWarning", "read_fhir"]
 
 
 @pytest.mark.parametrize(
@@ -251,3 +251,124 @@ def test_odd_but_valid_resources_never_crash() -> None:
     assert result.unmapped["Condition: no coded code"] == 1
     assert result.unmapped["Encounter: session without a start time"] == 1
     assert result.unmapped["Goal: not part of a care plan"] == 1
+
+
+# -- one reading rule for every FHIR input (iopfhir.loading) -------------------------
+
+MARKERS = ("ZZMARKER-PATIENT", "MRN-ZZ-0001", "tok-ZZ-secret")
+MARKED = {
+    "resourceType": "Patient",
+    "id": "p1",
+    "identifier": [{"system": "urn:oid:1.2.3", "value": "MRN-ZZ-0001"}],
+    "name": [{"family": "ZZMARKER-PATIENT"}],
+}
+
+
+def _fhir_error(source: Any) -> FhirInputError:
+    from iopfhir.validation import read_resources
+
+    with pytest.raises(FhirInputError) as info:
+        read_fhir(source)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400, message
+    for marker in MARKERS:
+        assert marker not in message
+    if isinstance(source, Path):  # the validator's reader follows the same rule
+        with pytest.raises(FhirInputError) as again:
+            list(read_resources(source))
+        assert "\n" not in str(again.value)
+        for marker in MARKERS:
+            assert marker not in str(again.value)
+    return info.value
+
+
+def _marked_text() -> str:
+    return json.dumps(MARKED)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+def test_bom_accepted_by_json_and_ndjson_alike(tmp_path: Path, suffix: str) -> None:
+    from iopfhir.validation import read_resources
+
+    path = tmp_path / f"p{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + _marked_text().encode() + b"\n")
+    assert read_fhir(path).patients == 1
+    assert len(list(read_resources(path))) == 1
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-32"])
+def test_utf16_and_utf32_refused_by_name(tmp_path: Path, suffix: str, codec: str) -> None:
+    path = tmp_path / f"p{suffix}"
+    path.write_bytes(_marked_text().encode(codec))
+    error = _fhir_error(path)
+    assert str(path) in str(error)
+    assert "iopfhir reads UTF-8" in str(error)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+def test_invalid_utf8_names_file_and_line(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"p{suffix}"
+    path.write_bytes(
+        _marked_text().encode() + b"\n" + b'{"resourceType": "Patient", "id": "\xff"}\n'
+    )
+    error = _fhir_error(path)
+    assert "line 2" in str(error)
+    assert "not valid UTF-8" in str(error)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"resourceType": "Patient", "id": "a", "id": "ZZMARKER-PATIENT"}', "repeats a key"),
+        ('{"resourceType": "Patient", "ZZMARKER-PATIENT": NaN}', "NaN"),
+        ('{"resourceType": "Patient", "x": ' + "1" * 5000 + "}", "number"),
+        ('{"resourceType": "Patient", "x": ' + "[" * 100_000, "nested deeper"),
+        ('{"resourceType": "Patient", "x": ' + "[" * 150 + "]" * 150 + "}", "nested deeper"),
+        ('{"resourceType": "Patient", "x": "\\ud800"}', "surrogate"),
+    ],
+)
+def test_json_and_ndjson_share_one_rule(tmp_path: Path, suffix: str, bad: str, reason: str) -> None:
+    path = tmp_path / f"p{suffix}"
+    path.write_text(bad + "\n", encoding="utf-8")
+    error = _fhir_error(path)
+    assert reason in str(error)
+    assert str(path) in str(error)
+
+
+def test_duplicate_key_names_the_json_path_not_the_key(tmp_path: Path) -> None:
+    doc = bundle("collection", PATIENT)
+    text = json.dumps(doc).replace(
+        '"id": "p1"', '"id": "p1", "ZZMARKER-PATIENT": 1, "ZZMARKER-PATIENT": 2'
+    )
+    path = tmp_path / "b.json"
+    path.write_text(text)
+    error = _fhir_error(path)
+    assert "$.entry[0].resource: an object repeats a key" in str(error)
+
+
+def test_line_separator_inside_a_string_is_text_in_every_form(tmp_path: Path) -> None:
+    patient = {**PATIENT, "name": [{"family": "Do\u2028e", "given": ["Jo\u2029"]}]}
+    lines = json.dumps(patient, ensure_ascii=False) + "\n" + json.dumps(CONDITION) + "\n"
+    path = tmp_path / "all.ndjson"
+    path.write_text(lines, encoding="utf-8")
+    for source in (path, lines, lines.encode()):
+        result = read_fhir(source)
+        assert result.patients == 1
+        assert len(result.episodes[0].diagnoses) == 1
+
+
+def test_text_and_bytes_follow_the_same_rule() -> None:
+    good = '\ufeff{"resourceType": "Patient", "id": "p1"}'
+    assert read_fhir(good).patients == 1
+    assert read_fhir(good.encode()).patients == 1
+    bad = '{"resourceType": "Patient", "id": "p1", "id": "p2"}'
+    for source in (bad, bad.encode()):
+        assert "repeats a key" in str(_fhir_error(source))
+
+
+def test_unknown_resource_type_is_not_echoed() -> None:
+    result = read_fhir([PATIENT, {"resourceType": "ZZMARKER-PATIENT", "id": "x"}])
+    assert "ZZMARKER-PATIENT" not in json.dumps(summarize(result))
+    assert result.ignored == {"(not an R4 type)": 1}

@@ -12,6 +12,10 @@ to reach the same server under two spellings of its origin.
 ``medplum_server`` (session scope) is a second, different server: Medplum's FHIR router
 with its in-memory repository (see ``medplum.py``); skipped when Node.js is not installed.
 
+``fault_servers`` (session scope) is the misbehaving pair of ``fault.py``: ``primary`` on
+127.0.0.1, ``other`` on 127.0.0.2 (another origin), their request records cleared before
+each test that uses it (``fault_servers.primary.seen``).
+
 Load with ``from tests.servers.fixtures import fhir_server`` in a ``conftest.py`` (or
 ``pytest_plugins`` in the root one).
 """
@@ -23,10 +27,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from .fault import FaultServers, other_loopback_available, running_fault_servers
 from .medplum import node_available, running_medplum
 from .sekmet import running_sekmet
 
-__all__ = ["fhir_server", "loopback_server", "medplum_server"]
+__all__ = ["fault_servers", "fhir_server", "loopback_server", "medplum_server"]
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +64,18 @@ def medplum_server() -> Iterator[str]:
         pytest.skip("Node.js (node, npm) is needed for the Medplum test server")
     with running_medplum() as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def _fault_servers_session() -> Iterator[FaultServers]:
+    if not other_loopback_available():
+        pytest.skip("127.0.0.2 cannot be bound here (the other origin of the fault server)")
+    with running_fault_servers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def fault_servers(_fault_servers_session: FaultServers) -> FaultServers:
+    """The fault servers of ``fault.py``, with empty request records."""
+    _fault_servers_session.clear()
+    return _fault_servers_session

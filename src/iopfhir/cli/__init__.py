@@ -2,8 +2,13 @@
 
 Each subcommand lives in its own module with ``register(subparsers)`` (adds the parser and
 ``set_defaults(func=run)``) and ``run(args) -> int``. Exit codes: 0 success, 2 bad input
-(the message names the file and path), 1 any other failure. Errors are printed as one line
-on stderr without a traceback; they never contain patient data or credentials.
+(the message names the file and path) or a bad option value, 1 any other failure, 130/143
+when ended by SIGINT/SIGTERM (after cleaning up). Errors are printed as one line on stderr
+without a traceback (:mod:`._errors`); they never contain patient data or credentials.
+
+Helpers shared by the subcommands: :mod:`._output` (output paths, atomic writers, file
+modes), :mod:`._options` (option value types, one-line usage errors), :mod:`._progress`
+(progress bars on a terminal), :mod:`._signals` (SIGTERM/SIGINT as exceptions).
 
 The CLI is the top of the import graph: nothing in the package imports it.
 """
@@ -17,7 +22,10 @@ import sys
 from collections.abc import Sequence
 
 from iopfhir import __version__
-from iopfhir.errors import InputError, IopFhirError
+
+from ._errors import print_error
+from ._options import Parser
+from ._signals import signals_raise
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -27,7 +35,7 @@ SUBCOMMANDS = ("convert", "import_", "validate", "synth", "sync", "demo")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="iopfhir",
         description="Intensive outpatient program (IOP) care as FHIR R4: convert, import, "
         "validate, synthesize, push and pull.",
@@ -58,18 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        code: int = args.func(args)
-    except InputError as exc:
-        print(f"iopfhir: error: {exc}", file=sys.stderr)
-        return 2
-    except IopFhirError as exc:
-        print(f"iopfhir: error: {exc}", file=sys.stderr)
-        return 1
+        with signals_raise():
+            code: int = args.func(args)
     except BrokenPipeError:
         # the reader went away (``| head``): not an error of ours
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("iopfhir: interrupted", file=sys.stderr)
-        return 1
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        return print_error(exc, sys.stderr, verbose=args.verbose)
     return code

@@ -2,20 +2,28 @@
 
 Input: one episode file, a file of many episodes, or a directory of them (as ``iopfhir
 synth`` writes). Every input is checked before anything is written; the output appears
-only when the whole conversion succeeded.
+only when the whole conversion succeeded; the output path is checked before any input is
+read. A progress bar counts the episodes on a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, BinaryIO
 
-from iopfhir.cli._output import atomic_dir, write_bytes
-from iopfhir.domain.files import iter_episodes
-from iopfhir.errors import InputError
-from iopfhir.fhir.bundle import collection_bundle, dumps, transaction_bundle
-from iopfhir.fhir.ndjson import write_ndjson
+from iopfhir.cli._output import atomic_dir, atomic_file, check_dir_target, check_file_target
+from iopfhir.cli._progress import progress_iter
+from iopfhir.domain import Episode
+from iopfhir.domain.files import episode_files, iter_episodes
+from iopfhir.errors import EpisodeInputError, InputError
+from iopfhir.fhir.bundle import write_bundle
+from iopfhir.fhir.ndjson import Ledger, write_ndjson
 
 __all__ = ["register", "run"]
 
@@ -38,7 +46,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "output directory (required)",
     )
     p.add_argument(
-        "--format", choices=("transaction", "collection", "ndjson"), default="transaction"
+        "--format",
+        choices=("transaction", "collection", "ndjson"),
+        default="transaction",
+        help="what to write: a transaction Bundle (conditional creates, the default), a "
+        "collection Bundle, or one NDJSON file per resource type",
     )
     p.set_defaults(func=run)
     return p
@@ -46,28 +58,76 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``convert``."""
-    if args.format == "ndjson":
-        if not args.output or args.output == "-":
-            raise InputError("--format ndjson needs -o DIRECTORY")
-        with atomic_dir(args.output) as tmp:
-            counts = write_ndjson(iter_episodes(args.input), tmp)
-        total = sum(counts.values())
-        print(
-            f"wrote {total} resources to {args.output}: "
-            + ", ".join(f"{t} {n}" for t, n in counts.items()),
-            file=sys.stderr,
+    try:
+        if args.format == "ndjson":
+            return _to_ndjson(args)
+        return _to_bundle(args)
+    except EpisodeInputError as exc:
+        if args.input in str(exc):
+            raise
+        # the writers know the episode's position and path, not the file it came from
+        raise EpisodeInputError(f"{args.input}: {exc}") from None
+
+
+def _to_ndjson(args: argparse.Namespace) -> int:
+    if not args.output or args.output == "-":
+        raise InputError("--format ndjson needs -o DIRECTORY")
+    check_dir_target(args.output)
+    ledger = Ledger()
+    with atomic_dir(args.output) as tmp:
+        counts = write_ndjson(_episodes(args.input), tmp, ledger=ledger)
+    total = sum(counts.values())
+    print(
+        f"wrote {total} resources to {args.output}: "
+        + ", ".join(f"{t} {n}" for t, n in counts.items())
+        + _merged(ledger.merged),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _to_bundle(args: argparse.Namespace) -> int:
+    """The Bundle is written as it is built, so memory stays flat as the cohort grows; it
+    reaches its target (or stdout) only once it is complete."""
+    check_file_target(args.output)
+    to_stdout = args.output in (None, "-")
+    with ExitStack() as stack:
+        handle: BinaryIO = (
+            stack.enter_context(tempfile.TemporaryFile())
+            if to_stdout
+            else stack.enter_context(atomic_file(args.output))
         )
-        return 0
-    episodes = list(iter_episodes(args.input))
-    if not episodes:
-        raise InputError(f"{args.input}: no episodes found")
-    build = transaction_bundle if args.format == "transaction" else collection_bundle
-    bundle = build(episodes)
-    write_bytes(args.output, dumps(bundle) + b"\n")
-    if args.output not in (None, "-"):
+        written = write_bundle(_episodes(args.input), handle, kind=args.format)
+        if not written.episodes:
+            raise InputError(f"{args.input}: no episodes found")
+        handle.write(b"\n")
+        if to_stdout:
+            handle.seek(0)
+            shutil.copyfileobj(handle, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    if not to_stdout:
         print(
-            f"wrote a {args.format} Bundle of {len(bundle['entry'])} resources "
-            f"({len(episodes)} episodes) to {args.output}",
+            f"wrote a {args.format} Bundle of {written.entries} resources "
+            f"({written.episodes} episodes) to {args.output}" + _merged(written.merged),
             file=sys.stderr,
         )
     return 0
+
+
+def _merged(n: int) -> str:
+    return f"; {n} resources given again with the same content written once" if n else ""
+
+
+def _episodes(path: str) -> Iterator[Episode]:
+    """The episodes of ``path``, counted on a progress bar.
+
+    The total is the number of files of a folder (``synth`` writes one episode a file);
+    unknown for one file, which may hold any number.
+    """
+    total: int | None = None
+    if Path(path).is_dir():
+        try:
+            total = len(episode_files(Path(path)))
+        except (InputError, OSError):
+            total = None  # iter_episodes raises the error that names the path
+    return progress_iter(iter_episodes(path), total, "convert", unit="episodes")

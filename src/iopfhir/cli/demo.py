@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from iopfhir.cli._output import check_file_target, write_bytes
 from iopfhir.domain import Episode
 from iopfhir.domain.files import parse_episodes, read_structured
 from iopfhir.fhir.bundle import dumps, transaction_bundle
@@ -183,6 +184,8 @@ def _compare(original: Episode, pulled: Episode, out: TextIO) -> bool:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the demo; returns 0 when every step did what it should."""
     out = out or sys.stdout
+    if args.output:
+        check_file_target(args.output)  # before any work
     episode = _load(args.episode)
     print(
         f"1. loaded     episode {episode.key} from {args.episode or 'the packaged example'}",
@@ -191,7 +194,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     bundle = transaction_bundle([episode])
     data = dumps(bundle)
     if args.output:
-        Path(args.output).write_bytes(data)
+        write_bytes(args.output, data)
     types: dict[str, int] = {}
     for entry in bundle["entry"]:
         rtype = entry["resource"]["resourceType"]

@@ -1,4 +1,10 @@
-"""``iopfhir import``: FHIR R4 JSON (any Bundle, resources, NDJSON) → episode file or summary."""
+"""``iopfhir import``: FHIR R4 JSON (any Bundle, resources, NDJSON) → episode file or summary.
+
+Import is faithful or loud: every value the IOP model did not take as written is printed
+on stderr as one warning line, its FHIRPath and the reason (``iopfhir: warning:
+Patient.birthDate: not a valid date (dropped)``), never the value; ``--strict`` makes any
+warning an error (exit 2, nothing written).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from iopfhir.cli._output import write_bytes
+from iopfhir.cli._output import check_file_target, write_bytes
 from iopfhir.domain import dump_episodes
+from iopfhir.errors import FhirInputError
 from iopfhir.fhir.read import read_fhir
 from iopfhir.fhir.summary import summarize
 
@@ -29,14 +36,28 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("input", metavar="FHIR", help="JSON or NDJSON file, a directory, or - for stdin")
     p.add_argument("-o", "--output", metavar="FILE", help="episode file (default: stdout)")
     p.add_argument("--summary", action="store_true", help="print a JSON summary of counts")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2, nothing written) when anything in the input could not be "
+        "taken as written (each is printed as a warning with its FHIRPath)",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``import``."""
+    if args.output:
+        check_file_target(args.output)  # before any input is read
     source: str | bytes = sys.stdin.buffer.read() if args.input == "-" else args.input
     result = read_fhir(source)
+    warnings = result.warnings
+    for warning in warnings:
+        print(f"iopfhir: warning: {warning}", file=sys.stderr)
+    if warnings and getattr(args, "strict", False):
+        n = sum(w.count for w in warnings)
+        raise FhirInputError(f"{n} values not taken as written (--strict); nothing written")
     if args.summary:
         print(json.dumps(summarize(result)))
         return 0

@@ -3,10 +3,12 @@
 * ``push FILE --server URL [--summary] [--dry-run] [--chunk-size N] [--progress]``: FILE is
   an episode file or folder, or a FHIR Bundle JSON. ``--summary`` prints exactly one JSON
   object (``created``, ``updated``, ``unchanged``, ``failed``, ``round_trips``), also when
-  the push fails. ``--dry-run`` prints the planned writes (method and URL path: no bodies,
-  no query strings, no patient data).
+  the push fails (before writing too: then nothing was written). ``--dry-run`` validates
+  as a push does and prints the planned writes (method and URL path: no bodies, no query
+  strings, no patient data). ``created`` counts what the server answered 201 to.
 * ``pull --server URL --patient SYSTEM|VALUE -o FILE [--since DATE]``: writes an episode
-  file (YAML for ``.yaml``/``.yml``, JSON otherwise).
+  file (YAML for ``.yaml``/``.yml``, JSON otherwise; 0600, atomically; the path is checked
+  before the server is asked).
 * ``capabilities --server URL``: what the server supports for each IOP type and the write
   plan it implies.
 
@@ -15,6 +17,8 @@ Auth (all three): ``--token`` or env ``IOPFHIR_TOKEN`` (bearer); ``--basic-user`
 [--smart-alg RS384|ES384] [--smart-token-url URL]``; or ``--config FILE`` (TOML or JSON with
 the same keys, dashes or underscores). ``--insecure-http`` allows plain http to a
 non-loopback host. Exit codes: 0 ok, 2 bad input, 1 any other failure (a conflict too).
+Errors are one line (:func:`iopfhir.cli._errors.print_error`); progress bars (push, and
+the validation before it) only on a terminal (:mod:`iopfhir.cli._progress`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -30,6 +35,10 @@ from typing import Any, TextIO
 
 import yaml
 
+from iopfhir.cli._errors import print_error
+from iopfhir.cli._options import fhir_instant_or_date, patient_identifier, positive_int
+from iopfhir.cli._output import check_file_target, write_bytes
+from iopfhir.cli._progress import Tick, progress
 from iopfhir.client import (
     Auth,
     BasicAuth,
@@ -40,13 +49,8 @@ from iopfhir.client import (
     check_url,
 )
 from iopfhir.domain import dump_episodes, load_episodes
-from iopfhir.errors import (
-    InputError,
-    InsecureTransportError,
-    IopFhirError,
-    SyncError,
-    ValidationFailed,
-)
+from iopfhir.errors import InputError, InsecureTransportError, SyncError, ValidationFailed
+from iopfhir.loading import decode, load_json
 from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
 from iopfhir.validation import Validator
 
@@ -106,8 +110,17 @@ def register(subparsers: Any) -> None:
         help="do not validate against R4 and the IOP profiles before sending (servers often "
         "do not enforce required bindings, so validation is on by default)",
     )
-    p.add_argument("--chunk-size", type=int, metavar="N", help="entries per chunk (default 250)")
-    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument(
+        "--chunk-size",
+        type=positive_int,
+        metavar="N",
+        help="entries per chunk (a transaction or batch), at least 1 (default 250)",
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="progress bar on stderr even when it is not a terminal",
+    )
     p.add_argument(
         "--unlisted",
         choices=("attempt", "skip"),
@@ -122,9 +135,20 @@ def register(subparsers: Any) -> None:
         help="read one patient's IOP data from a server into an episode file",
         description="Fetch one patient's IOP data by identifier and write an episode file.",
     )
-    q.add_argument("--patient", required=True, metavar="SYSTEM|VALUE", help="patient identifier")
+    q.add_argument(
+        "--patient",
+        required=True,
+        type=patient_identifier,
+        metavar="SYSTEM|VALUE",
+        help="the patient's identifier: system and value",
+    )
     q.add_argument("-o", "--output", required=True, metavar="FILE", help="episode file to write")
-    q.add_argument("--since", metavar="DATE", help="only what changed after DATE (incremental)")
+    q.add_argument(
+        "--since",
+        type=fhir_instant_or_date,
+        metavar="DATE",
+        help="only what changed after DATE (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ; incremental)",
+    )
     _connection_options(q)
     q.set_defaults(func=run_pull)
 
@@ -134,8 +158,15 @@ def register(subparsers: Any) -> None:
         description="Read the server's CapabilityStatement and print the per-type support "
         "and the write plan a push would use.",
     )
-    c.add_argument("--format", choices=("text", "json"), default="text")
-    c.add_argument("--unlisted", choices=("attempt", "skip"), default="attempt")
+    c.add_argument(
+        "--format", choices=("text", "json"), default="text", help="a table, or one JSON object"
+    )
+    c.add_argument(
+        "--unlisted",
+        choices=("attempt", "skip"),
+        default="attempt",
+        help="plan types the CapabilityStatement does not list as sent anyway, or skipped",
+    )
     _connection_options(c)
     c.set_defaults(func=run_capabilities)
 
@@ -149,25 +180,51 @@ def run(args: argparse.Namespace) -> int:
 # -- options -> client ----------------------------------------------------------------------
 
 
+#: Largest config file read (bytes): a few options, never megabytes.
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _load_config(path: str) -> dict[str, Any]:
+    # JSON and the text of TOML through iopfhir.loading: one rule for encodings, duplicate
+    # keys, nesting and sizes, and errors that name the file and line, never content.
     file = Path(path)
     try:
-        text = file.read_bytes()
+        with file.open("rb") as handle:
+            text = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the config file ({exc.strerror})", path=path) from exc
-    try:
-        data = tomllib.loads(text.decode()) if file.suffix == ".toml" else json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError("the config file is not valid TOML/JSON", path=path) from exc
+    if len(text) > MAX_CONFIG_BYTES:
+        raise InputError("the config file is larger than 1 MiB", path=path)
+    if file.suffix == ".toml":
+        try:
+            data = tomllib.loads(decode(text, path))
+        except tomllib.TOMLDecodeError as exc:
+            # tomllib's reason quotes no content, but only the line is kept: one rule
+            line = getattr(exc, "lineno", None) or _toml_line(str(exc))
+            where = f" (line {line})" if line else ""
+            raise InputError(f"the config file is not valid TOML/JSON{where}", path=path) from exc
+    else:
+        data = load_json(text, path, path_keys=CONFIG_KEYS)
     if not isinstance(data, dict):
         raise InputError("the config file must hold a table/object", path=path)
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for n, (key, value) in enumerate(data.items()):
         name = str(key).replace("-", "_")
         if name not in CONFIG_KEYS:
-            raise InputError(f"unknown config key {key!r}", path=path)
+            # the key's position, not its name: a mistyped line may hold a secret
+            raise InputError(
+                f"key number {n + 1} is not a known option ({', '.join(CONFIG_KEYS)})", path=path
+            )
         out[name] = value
+    chunk = out.get("chunk_size")
+    if chunk is not None and (type(chunk) is not int or chunk < 1):
+        raise InputError("chunk_size must be a whole number of at least 1", path=path)
     return out
+
+
+def _toml_line(message: str) -> int | None:
+    match = re.search(r"at line (\d+)", message)
+    return int(match.group(1)) if match else None
 
 
 def _option(args: argparse.Namespace, config: dict[str, Any], name: str) -> Any:
@@ -243,78 +300,80 @@ def _read_source(path: str) -> Any:
         raise InputError("no such file or folder", path=path)
     if file.is_file() and file.suffix == ".json":
         try:
-            data = json.loads(file.read_bytes())
-        except ValueError as exc:
-            raise InputError("not valid JSON", path=path) from exc
+            data = load_json(file.read_bytes(), path)
+        except OSError as exc:
+            raise InputError(f"cannot read the file ({exc.strerror})", path=path) from exc
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
             return data
     return load_episodes(file)
 
 
-class _Bar:
-    """A one-line progress bar on a terminal stream."""
+class _ShownValidator:
+    """A validator whose run shows a progress line on a terminal (it can take a while)."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+    def __init__(self, inner: Validator, err: TextIO, force: bool) -> None:
+        self.inner, self.err, self.force = inner, err, force
 
-    def __call__(self, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total if total else width
-        self.stream.write(f"\rpush [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
+    def validate(self, resource: Any) -> Any:
+        with progress(None, "validate before push", stream=self.err, force=self.force):
+            return self.inner.validate(resource)
+
+
+def _push_progress(tick: Tick) -> Callable[[int, int], None]:
+    def update(done: int, total: int) -> None:
+        tick.total = total
+        tick.to(done)
+
+    return update
+
+
+def _print_summary(report: PushReport | None, out: TextIO) -> None:
+    """Exactly one JSON object; all zeros when the push failed before it had any count."""
+    out.write((report or PushReport()).to_json() + "\n")
+    out.flush()
 
 
 def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``iopfhir push``; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
+    report: PushReport | None = None
+    code = 0
     try:
         source = _read_source(args.file)
         client = build_client(args)
-    except InputError as exc:
-        print(f"iopfhir: error: {exc}", file=err)
-        return 2
-    chunk_size = args.chunk_size or 250
-    if chunk_size < 1:
-        print("iopfhir: error: --chunk-size must be at least 1", file=err)
-        return 2
-    show_bar = (args.progress or err.isatty()) and not args.summary and not args.dry_run
-    report: PushReport | None = None
-    code = 0
-    with client:
-        try:
+        chunk_size = args.chunk_size or 250
+        shown = bool(args.progress) and not args.summary
+        validator = (
+            None
+            if getattr(args, "no_validate", False)
+            else _ShownValidator(Validator.with_iop_profiles(), err, shown)
+        )
+        with client, progress(None, "push", stream=err, force=shown, unit="resources") as tick:
             report = push(
                 client,
                 source,
                 chunk_size=chunk_size,
                 dry_run=args.dry_run,
-                progress=_Bar(err) if show_bar else None,
+                progress=_push_progress(tick),
                 unlisted=args.unlisted,
-                validator=None
-                if getattr(args, "no_validate", False)
-                else Validator.with_iop_profiles(),
+                validator=validator,
             )
-        except ValidationFailed as exc:
-            print(f"iopfhir: error: {exc}", file=err)
-            for issue in exc.issues[:10]:
-                print(f"  {issue}", file=err)
-            return 2
-        except InputError as exc:
-            print(f"iopfhir: error: {exc}", file=err)
-            return 2
-        except SyncError as exc:
-            report = exc.report if isinstance(exc.report, PushReport) else None
-            print(f"iopfhir: error: {exc}", file=err)
-            code = 1
-        except IopFhirError as exc:
-            print(f"iopfhir: error: {exc}", file=err)
-            return 1
-    if report is None:
-        return code
+    except ValidationFailed as exc:
+        report = exc.report if isinstance(exc.report, PushReport) else None
+        code = print_error(exc, err)
+        for issue in exc.issues[:10]:
+            print(f"  {issue}", file=err)
+        code = 2
+    except SyncError as exc:
+        report = exc.report if isinstance(exc.report, PushReport) else None
+        code = print_error(exc, err)
+    except Exception as exc:
+        code = print_error(exc, err, verbose=bool(getattr(args, "verbose", False)))
     if args.summary:
-        out.write(report.to_json() + "\n")
+        _print_summary(report, out)
+        return code
+    if report is None:
         return code
     if args.dry_run:
         print(
@@ -341,43 +400,28 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
 # -- pull -----------------------------------------------------------------------------------
 
 
-def _patient(value: str) -> tuple[str, str]:
-    system, sep, ident = value.partition("|")
-    if not sep or not system or not ident:
-        raise InputError("--patient must be SYSTEM|VALUE")
-    return system, ident
-
-
 def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``iopfhir pull``; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    try:
-        ident = _patient(args.patient)
-        client = build_client(args)
-    except InputError as exc:
-        print(f"iopfhir: error: {exc}", file=err)
-        return 2
     report = PullReport()
-    with client:
-        try:
+    try:
+        check_file_target(args.output)  # before the server is asked anything
+        ident = args.patient if isinstance(args.patient, tuple) else _patient(args.patient)
+        client = build_client(args)
+        with client:
             result = pull(client, ident, since=args.since, report=report)
-        except InputError as exc:
-            print(f"iopfhir: error: {exc}", file=err)
-            return 2
-        except IopFhirError as exc:
-            print(f"iopfhir: error: {exc}", file=err)
+        if not result.episodes:
+            print("iopfhir: error: the server holds no IOP episode for that patient", file=err)
             return 1
-    if not result.episodes:
-        print("iopfhir: error: the server holds no IOP episode for that patient", file=err)
-        return 1
-    data = dump_episodes(result.episodes)
-    target = Path(args.output)
-    if target.suffix in (".yaml", ".yml"):
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    target.write_text(text, encoding="utf-8")
+        data = dump_episodes(result.episodes)
+        if Path(args.output).suffix in (".yaml", ".yml"):
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        else:
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        write_bytes(args.output, text.encode("utf-8"))
+    except Exception as exc:
+        return print_error(exc, err, verbose=bool(getattr(args, "verbose", False)))
     total = sum(report.resources.values())
     print(
         f"pulled {len(result.episodes)} episode(s) from {total} resources via {report.method} "
@@ -387,6 +431,13 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     for why, n in sorted(result.unmapped.items()):
         print(f"not mapped: {n} x {why}", file=err)
     return 0
+
+
+def _patient(value: str) -> tuple[str, str]:
+    system, sep, ident = value.partition("|")
+    if not sep or not system or not ident:
+        raise InputError("--patient must be SYSTEM|VALUE")
+    return system, ident
 
 
 # -- capabilities ---------------------------------------------------------------------------
@@ -399,16 +450,10 @@ def run_capabilities(
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        client = build_client(args)
-    except InputError as exc:
-        print(f"iopfhir: error: {exc}", file=err)
-        return 2
-    with client:
-        try:
+        with build_client(args) as client:
             support = server_support(client.capabilities(), unlisted=args.unlisted)
-        except IopFhirError as exc:
-            print(f"iopfhir: error: {exc}", file=err)
-            return 1
+    except Exception as exc:
+        return print_error(exc, err, verbose=bool(getattr(args, "verbose", False)))
     described = support.describe()
     described["lookup"] = "one batch round trip" if support.batch else "one request per search"
     described["pull"] = (

@@ -1,4 +1,8 @@
-"""``iopfhir synth``: write a synthetic IOP cohort as episode files, one per patient."""
+"""``iopfhir synth``: write a synthetic IOP cohort as episode files, one per patient.
+
+The output folder is checked before any episode is drawn and appears only when every file
+is written (0700, files 0600); a progress bar counts the episodes on a terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from typing import Any
 
 import yaml
 
-from iopfhir.cli._output import atomic_dir
+from iopfhir.cli._options import positive_int, seed_int
+from iopfhir.cli._output import atomic_dir, check_dir_target
+from iopfhir.cli._progress import progress_iter
 from iopfhir.domain import dump_episode
-from iopfhir.errors import InputError
 from iopfhir.synth import synth_episodes
 
 __all__ = ["register", "run"]
@@ -25,21 +30,46 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Write N synthetic IOP episodes (deterministic for a seed) as episode "
         "files in a directory, one per patient, ready for `iopfhir convert`.",
     )
-    p.add_argument("--patients", type=int, required=True, metavar="N")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("-o", "--output", default="cohort", metavar="DIR")
-    p.add_argument("--format", choices=("json", "yaml"), default="json")
+    p.add_argument(
+        "--patients",
+        type=positive_int,
+        required=True,
+        metavar="N",
+        help="how many patients (episodes) to write; at least 1",
+    )
+    p.add_argument(
+        "--seed",
+        type=seed_int,
+        default=0,
+        metavar="S",
+        help="random seed: the same seed writes the same cohort (default 0)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="cohort",
+        metavar="DIR",
+        help="folder to write (replaced when it exists; default ./cohort)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("json", "yaml"),
+        default="json",
+        help="episode file format (default json)",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``synth``."""
-    if args.patients < 1:
-        raise InputError("--patients must be at least 1")
+    check_dir_target(args.output)
     width = max(5, len(str(args.patients)))
+    episodes = synth_episodes(args.patients, args.seed)
     with atomic_dir(args.output) as tmp:
-        for i, episode in enumerate(synth_episodes(args.patients, args.seed)):
+        for i, episode in enumerate(
+            progress_iter(episodes, args.patients, "synth", unit="episodes")
+        ):
             data = dump_episode(episode)
             name = tmp / f"episode-{i:0{width}d}.{args.format}"
             if args.format == "json":

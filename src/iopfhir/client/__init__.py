@@ -8,6 +8,7 @@ Layout (imports point down the list; only :mod:`iopfhir.errors` from outside)::
     auth.py                auth-flow protocol; NoAuth, BearerAuth, BasicAuth
     smart.py               SMART Backend Services (client_credentials + private_key_jwt)
     retry.py               the retry policy value (what is safe to repeat, backoff)
+    redact.py              server text scrubbed of credentials and of what the request carried
     outcome.py             status → exception table, OperationOutcome → issues, Retry-After
     security.py            URL rules: https or loopback, same-origin credentials
     _syntax.py             FHIR REST syntax: type/id checks, criteria, ETags, Location
@@ -26,7 +27,14 @@ from ._syntax import FHIR_JSON, Resource, parse_location
 from .auth import Auth, AuthFlow, BasicAuth, BearerAuth, NoAuth
 from .client import FhirClient
 from .memory import MemoryTransport, json_response
-from .outcome import STATUS_ERRORS, error_for_response, error_type_for_status, parse_retry_after
+from .outcome import (
+    STATUS_ERRORS,
+    error_for_response,
+    error_type_for_status,
+    parse_retry_after,
+    server_issues,
+)
+from .redact import request_values, scrub
 from .requests_transport import RequestsTransport
 from .retry import DEFAULT_RETRY_STATUSES, IDEMPOTENT_METHODS, Retry, RetryEvent
 from .search import Search
@@ -34,6 +42,8 @@ from .security import check_tls_verification, check_url, is_loopback_host, same_
 from .smart import SmartBackendAuth, Token
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TOTAL_TIMEOUT,
+    Deadline,
     Headers,
     Request,
     Response,
@@ -45,6 +55,7 @@ from .transport import (
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_RETRY_STATUSES",
+    "DEFAULT_TOTAL_TIMEOUT",
     "FHIR_JSON",
     "IDEMPOTENT_METHODS",
     "STATUS_ERRORS",
@@ -52,6 +63,7 @@ __all__ = [
     "AuthFlow",
     "BasicAuth",
     "BearerAuth",
+    "Deadline",
     "FhirClient",
     "Headers",
     "MemoryTransport",
@@ -78,5 +90,8 @@ __all__ = [
     "origin_of",
     "parse_location",
     "parse_retry_after",
+    "request_values",
     "same_origin",
+    "scrub",
+    "server_issues",
 ]

@@ -7,6 +7,13 @@
 so a retried request gets a fresh pass through auth (a renewed token) and every hop of
 a redirect is checked against the URL rules (:mod:`iopfhir.client.security`).
 
+Redirects are followed on the request's own origin only (303 turns into a GET, 307/308
+keep the method and body, at most ``max_redirects`` hops): a ``Location`` on another
+origin raises :class:`~iopfhir.errors.CrossOriginRedirect` before anything is sent there,
+because the request's path and query (an identifier search carries the MRN) would go with
+it, and the other origin's answer would be trusted as the server's. Logs name requests by
+:func:`~iopfhir.errors.request_label` (no query, no ids).
+
 The loop reads its settings from a :class:`Connection` (a ``FhirClient`` is one) on
 every request rather than copying them, because callers replace them on a live client
 (a push wraps ``client.transport`` in a round-trip counter). :func:`build_request` makes
@@ -26,14 +33,21 @@ from urllib.parse import urljoin
 
 import orjson
 
-from iopfhir.errors import ClientError, ResponseTooLarge, RetryExhausted
+from iopfhir.errors import (
+    ClientError,
+    CrossOriginRedirect,
+    MalformedResponse,
+    ResponseTooLarge,
+    RetryExhausted,
+    request_label,
+)
 
 from ._syntax import FHIR_JSON, Resource
 from .auth import Auth
 from .outcome import error_for_response, parse_retry_after
 from .retry import Retry
-from .security import CREDENTIAL_HEADERS, check_url, same_origin
-from .transport import Headers, Request, Response, Timeout, Transport
+from .security import check_url
+from .transport import Headers, Request, Response, Timeout, Transport, origin_of
 
 __all__ = ["Connection", "build_request", "send"]
 
@@ -124,13 +138,12 @@ def send(
         delay = retry.delay(retry_after)
         if delay is None or not retry.within_deadline(clock() - started, delay):
             raise RetryExhausted(
-                f"gave up: the next retry would pass the retry time bound, last: {error}",
+                f"gave up: the next retry would pass the retry time bound, last: {error.reason}",
                 last=error,
             ) from error
         log.info(
-            "retrying %s %s in %.2f s after %s (retry %d of %d)",
-            request.method,
-            request.path,
+            "retrying %s in %.2f s after %s (retry %d of %d)",
+            request_label(request.method, request.url, origin=False),
             delay,
             type(error).__name__,
             len(retry.history),
@@ -160,7 +173,16 @@ def _send_following_redirects(conn: Connection, request: Request) -> Response:
         location = response.headers.get("Location")
         if response.status not in _REDIRECTS or not location:
             return response
-        follow = _redirected(request, response.status, urljoin(request.url, location))
+        try:
+            target = urljoin(request.url, location)
+            origin_of(target)
+        except ValueError:
+            raise MalformedResponse(
+                f"HTTP {response.status} redirect to something that is not a URL",
+                method=request.method,
+                url=request.url,
+            ) from None
+        follow = _redirected(request, response.status, target)
         if follow is None:
             return response
         request = follow
@@ -175,15 +197,19 @@ def _send_single(conn: Connection, request: Request) -> Response:
         response = conn.transport.handle(request, timeout=conn.timeout)
     except ClientError as exc:
         log.info(
-            "%s %s failed: %s (%.1f ms)",
-            request.method,
-            request.path,
+            "%s failed: %s (%.1f ms)",
+            request_label(request.method, request.url, origin=False),
             type(exc).__name__,
             (time.perf_counter() - started) * 1000,
         )
         raise
     elapsed = (time.perf_counter() - started) * 1000
-    log.debug("%s %s -> %d (%.1f ms)", request.method, request.path, response.status, elapsed)
+    log.debug(
+        "%s -> %d (%.1f ms)",
+        request_label(request.method, request.url, origin=False),
+        response.status,
+        elapsed,
+    )
     if len(response.body) > conn.max_response_bytes:
         raise ResponseTooLarge(
             f"response body passed the {conn.max_response_bytes}-byte bound",
@@ -193,8 +219,22 @@ def _send_single(conn: Connection, request: Request) -> Response:
     return response
 
 
+def _origin_text(url: str) -> str:
+    scheme, host, port = origin_of(url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme[:16]}://{host[:100]}:{port}"
+
+
 def _redirected(request: Request, status: int, target: str) -> Request | None:
     """The request to send for a redirect, or ``None`` to not follow it."""
+    if origin_of(request.url) != origin_of(target):
+        raise CrossOriginRedirect(
+            status,
+            _origin_text(request.url),
+            _origin_text(target),
+            method=request.method,
+            url=request.url,
+        )
     method, body = request.method, request.body
     if status == 303 and method != "HEAD":
         method, body = "GET", b""
@@ -202,8 +242,6 @@ def _redirected(request: Request, status: int, target: str) -> Request | None:
         # Turning a write into a GET (as browsers do) would silently lose it.
         return None
     headers = request.headers
-    if not same_origin(request.url, target):
-        headers = headers.without(*CREDENTIAL_HEADERS)
     if not body:
         headers = headers.without("Content-Type")
     return Request(method, target, headers, body)

@@ -47,7 +47,15 @@ from .outcome import error_for_response
 from .retry import Retry
 from .search import Search
 from .security import check_base_url, same_origin
-from .transport import DEFAULT_MAX_RESPONSE_BYTES, Headers, Request, Response, Timeout, Transport
+from .transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TOTAL_TIMEOUT,
+    Headers,
+    Request,
+    Response,
+    Timeout,
+    Transport,
+)
 
 __all__ = ["FHIR_JSON", "FhirClient", "Resource", "WriteResult"]
 
@@ -68,7 +76,11 @@ def _make_transport(transport: Transport | str | None, max_bytes: int) -> Transp
 def _as_timeout(timeout: Timeout | float | None) -> Timeout:
     if timeout is None:
         return Timeout()
-    return timeout if isinstance(timeout, Timeout) else Timeout(timeout, timeout)
+    if isinstance(timeout, Timeout):
+        return timeout
+    # One number bounds each wait; the whole exchange keeps the default overall deadline
+    # unless that number is longer.
+    return Timeout(timeout, timeout, max(DEFAULT_TOTAL_TIMEOUT, timeout))
 
 
 class FhirClient:

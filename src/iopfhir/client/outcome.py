@@ -1,15 +1,19 @@
 """Error responses → exceptions: the status table and OperationOutcome parsing.
 
 :data:`STATUS_ERRORS` is the one status → exception table. :func:`error_for_response`
-builds the exception for an error response, with the server's ``OperationOutcome``
-issues (severity, code, diagnostics, expression) in ``issues`` and shown in the message.
-Diagnostics are server text and are shown (shortened); request bodies, query strings and
-credentials never are: the URL in the message is cut at ``?`` by ``ClientError``.
+builds the exception for an error response. Its message is one line: the status, the
+issue severities and codes with their expressions and a short, scrubbed excerpt of the
+server's text (:mod:`.redact`: no credentials, no value the request carried, no quoted
+text or long digit runs), then the request as ``METHOD origin/path-template``. A body
+that is not an ``OperationOutcome`` (HTML, plain text) is summarised by its media type
+and size, never quoted. The server's ``OperationOutcome`` itself is kept, unchanged, on
+``ServerError.outcome``; ``issues`` hold its issues scrubbed.
 """
 
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +21,7 @@ from typing import Any
 import orjson
 
 from iopfhir.errors import (
+    MAX_CLIENT_MESSAGE,
     BadRequest,
     Conflict,
     Forbidden,
@@ -30,8 +35,11 @@ from iopfhir.errors import (
     TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
+    one_line,
+    request_label,
 )
 
+from .redact import scrub_issues
 from .transport import Request, Response
 
 __all__ = [
@@ -39,7 +47,9 @@ __all__ = [
     "error_for_response",
     "error_type_for_status",
     "issues_from_body",
+    "outcome_of",
     "parse_retry_after",
+    "server_issues",
 ]
 
 #: HTTP status → the exception raised for it. Other 4xx raise plain ``ServerError``;
@@ -57,8 +67,10 @@ STATUS_ERRORS: dict[int, type[ServerError]] = {
     429: TooManyRequests,
 }
 
-_MAX_DIAGNOSTICS = 300
 _MAX_ISSUES_SHOWN = 3
+# An error body larger than this is not parsed for an OperationOutcome (summarised only).
+_MAX_OUTCOME_BYTES = 1024 * 1024
+_MEDIA_TYPE = re.compile(r"[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,60}")
 
 
 def error_type_for_status(status: int) -> type[ServerError]:
@@ -70,33 +82,32 @@ def error_type_for_status(status: int) -> type[ServerError]:
     return ServerError
 
 
-def issues_from_body(body: bytes) -> list[Issue]:
-    """The issues of an ``OperationOutcome`` body; ``[]`` for anything else."""
-    if not body:
-        return []
+def outcome_of(body: bytes) -> dict[str, Any] | None:
+    """The ``OperationOutcome`` in an error body, as sent; ``None`` for anything else."""
+    if not body or len(body) > _MAX_OUTCOME_BYTES:
+        return None
     try:
         data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return []
+    except (orjson.JSONDecodeError, RecursionError):
+        return None
     if not isinstance(data, dict) or data.get("resourceType") != "OperationOutcome":
-        return []
-    raw = data.get("issue")
+        return None
+    return data
+
+
+def server_issues(outcome: dict[str, Any] | None, request: Request | None) -> list[Issue]:
+    """The issues of a server's ``OperationOutcome``, scrubbed of credentials and of the
+    values ``request`` carried: fit for a message, a log or a report."""
+    raw = outcome.get("issue") if isinstance(outcome, dict) else None
     if not isinstance(raw, list):
         return []
-    out: list[Issue] = []
-    for element in raw:
-        if isinstance(element, dict):
-            issue = Issue.from_fhir(element)
-            if len(issue.message) > _MAX_DIAGNOSTICS:
-                issue = Issue(
-                    issue.severity,
-                    issue.code,
-                    issue.message[:_MAX_DIAGNOSTICS] + "…",
-                    issue.path,
-                    issue.source,
-                )
-            out.append(issue)
-    return out
+    read = [Issue.from_fhir(element) for element in raw if isinstance(element, dict)]
+    return scrub_issues(read, request)
+
+
+def issues_from_body(body: bytes, request: Request | None = None) -> list[Issue]:
+    """The scrubbed issues of an ``OperationOutcome`` body; ``[]`` for anything else."""
+    return server_issues(outcome_of(body), request)
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
@@ -120,17 +131,36 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     return max(0.0, when.timestamp() - datetime.fromtimestamp(now, UTC).timestamp())
 
 
+def _summary(issues: list[Issue], budget: int) -> str:
+    # The count of issues not shown survives any shortening: it is appended last.
+    more = len(issues) - _MAX_ISSUES_SHOWN
+    tail = f" (+{more} more)" if more > 0 else ""
+    each = max(40, (budget - len(tail)) // min(len(issues), _MAX_ISSUES_SHOWN))
+    shown = "; ".join(one_line(str(i), each) for i in issues[:_MAX_ISSUES_SHOWN])
+    return one_line(shown, max(40, budget - len(tail))) + tail
+
+
+def _body_summary(response: Response) -> str:
+    if not response.body:
+        return ""
+    ctype = response.content_type
+    kind = ctype if ctype and _MEDIA_TYPE.fullmatch(ctype) else "unknown type"
+    return f"{kind} body, {len(response.body)} bytes, not shown"
+
+
 def error_for_response(
     request: Request, response: Response, *, now: Callable[[], float] | None = None
 ) -> ServerError:
-    """The exception for an error response to ``request``."""
+    """The exception for an error response to ``request`` (see the module docstring)."""
     cls = error_type_for_status(response.status)
-    issues = issues_from_body(response.body)
+    outcome = outcome_of(response.body)
+    issues = server_issues(outcome, request)
     message = f"HTTP {response.status}"
-    if issues:
-        shown = "; ".join(str(i) for i in issues[:_MAX_ISSUES_SHOWN])
-        more = len(issues) - _MAX_ISSUES_SHOWN
-        message += f": {shown}" + (f" (+{more} more)" if more > 0 else "")
+    # What is left of the message's length once the status and the request are named.
+    budget = MAX_CLIENT_MESSAGE - len(message) - len(request_label(request.method, request.url)) - 5
+    detail = _summary(issues, budget) if issues else "" if outcome else _body_summary(response)
+    if detail:
+        message += f": {detail}"
     retry_after = None
     if response.status in (429, 503):
         import time
@@ -145,12 +175,5 @@ def error_for_response(
         url=request.url,
         issues=issues,
         retry_after=retry_after,
+        outcome=outcome,
     )
-
-
-def outcome_issues(resource: dict[str, Any]) -> list[Issue]:
-    """The issues of an ``OperationOutcome`` already parsed to a dict."""
-    raw = resource.get("issue")
-    if resource.get("resourceType") != "OperationOutcome" or not isinstance(raw, list):
-        return []
-    return [Issue.from_fhir(e) for e in raw if isinstance(e, dict)]

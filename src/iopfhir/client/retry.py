@@ -176,7 +176,8 @@ class Retry:
         event = RetryEvent(request.method, request.path, status, type(error).__name__)
         if self.attempts_left <= 0:
             raise RetryExhausted(
-                f"gave up after {len(self.history) + 1} attempts, last: {error}", last=error
+                f"gave up after {len(self.history) + 1} attempts, last: {error.reason}",
+                last=error,
             ) from error
         return replace(self, history=(*self.history, event))
 

@@ -25,6 +25,7 @@ reverse. Imports only the standard library.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -35,6 +36,8 @@ __all__ = ["Search", "SearchClient", "SearchValue"]
 log = logging.getLogger("iopfhir.client")
 
 SearchValue = str | int | float | bool | date | datetime
+# An OperationOutcome issue code (FHIR issue-type): anything else is not logged.
+_CODE = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 
 
@@ -200,10 +203,18 @@ class Search:
 
 
 def _report_outcomes(resource_type: str, bundle: dict[str, Any]) -> None:
-    for entry in bundle.get("entry") or []:
-        if (entry.get("search") or {}).get("mode") == "outcome":
-            issues = (entry.get("resource") or {}).get("issue") or []
-            codes = sorted({str(i.get("code")) for i in issues if isinstance(i, dict)})
-            log.warning(
-                "search on %s: the server reported issues (%s)", resource_type, ",".join(codes)
-            )
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else ():
+        search = entry.get("search") if isinstance(entry, dict) else None
+        if not (isinstance(search, dict) and search.get("mode") == "outcome"):
+            continue
+        resource = entry.get("resource")
+        issues = resource.get("issue") if isinstance(resource, dict) else None
+        # Only the codes, and only when they are codes: the rest is server text.
+        codes = {
+            code if isinstance(code, str) and _CODE.fullmatch(code) else "unknown"
+            for code in (i.get("code") for i in issues or () if isinstance(i, dict))
+        }
+        log.warning(
+            "search on %s: the server reported issues (%s)", resource_type, ",".join(sorted(codes))
+        )

@@ -6,9 +6,10 @@
   passed ``allow_insecure_http=True``;
 * TLS certificate verification is turned off only on an explicit opt-in, and then with a
   warning in the log (:func:`check_tls_verification`, called by every transport);
-* credentials go only to the origin (scheme, host, port) they were added for: a
-  redirect to another origin is followed without ``Authorization``, and ``next`` links
-  or ``Location`` URLs on another origin are not followed at all.
+* requests go only to the origin (scheme, host, port) of the server: a redirect to
+  another origin is refused (:class:`~iopfhir.errors.CrossOriginRedirect`, raised by the
+  send loop before anything is sent there), and ``next`` links or ``Location`` URLs on
+  another origin are not followed either.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = [
 
 log = logging.getLogger("iopfhir.client")
 
-#: Headers stripped from a request when a redirect leaves the origin.
+#: Headers that carry credentials (never logged, never followed to another origin).
 CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
 
 

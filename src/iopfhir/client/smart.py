@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -38,7 +39,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from iopfhir.errors import AuthError, InputError
 
 from .auth import AuthFlow
+from .redact import scrub
 from .transport import Headers, Request, Response
+
+# RFC 6749 §5.2 error codes are lower-case ASCII words joined by "_".
+_OAUTH_CODE = re.compile(r"[a-z_]{1,40}")
 
 __all__ = ["SmartBackendAuth", "Token"]
 
@@ -248,10 +253,11 @@ def _oauth_error(status: int, data: dict[str, Any]) -> str:
     code = data.get("error")
     text = f"token request refused with HTTP {status}"
     if isinstance(code, str):
-        text += f": {code[:64]}"
+        # The code is from a fixed set; anything else the server put there is not shown.
+        text += f": {code}" if _OAUTH_CODE.fullmatch(code) else ": (unrecognised error code)"
         description = data.get("error_description")
         if isinstance(description, str):
-            text += f" ({description[:200]})"
+            text += f" ({scrub(description, limit=120)})"
     return text
 
 

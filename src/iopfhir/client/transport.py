@@ -9,20 +9,32 @@ Transports map every low-level failure to :mod:`iopfhir.errors` at this boundary
 (``TransportError``, ``ConnectTimeout``, ``ReadTimeout``, ``ResponseTooLarge``), with
 messages that name the method and the URL without its query string.
 
+Besides the socket timeouts (``connect``, ``read``: each bounds one wait), every exchange
+has an overall deadline, :attr:`Timeout.total`: connect, send and the read of the whole
+body must end within it, so a server that drips one byte a second cannot hold a request.
+A transport enforces it with a :class:`Deadline`: a watchdog that, when the time is up,
+runs the abort actions the transport registered (shutting the socket down wakes a
+blocked read) and makes the transport raise ``ReadTimeout``.
+
 This module imports only the standard library and :mod:`iopfhir.errors`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from iopfhir.errors import ResponseTooLarge
+from iopfhir.errors import ReadTimeout, ResponseTooLarge, request_label
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "Deadline",
     "Headers",
     "Request",
     "Response",
@@ -34,6 +46,9 @@ __all__ = [
 
 #: 64 MiB: far above any single FHIR page a server should send, far below memory trouble.
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+#: Seconds one exchange (connect + send + the whole response) may take at most.
+DEFAULT_TOTAL_TIMEOUT = 120.0
 
 
 class Headers(Mapping[str, str]):
@@ -119,7 +134,7 @@ class Request:
         return urlsplit(self.url).path or "/"
 
     def __repr__(self) -> str:
-        return f"Request({self.method} {self.url.split('?', 1)[0]})"
+        return f"Request({request_label(self.method, self.url)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +160,90 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Timeout:
-    """Explicit connect and read timeouts in seconds. There is no "wait forever"."""
+    """Explicit timeouts in seconds. There is no "wait forever".
+
+    ``connect`` bounds opening the connection, ``read`` each wait for the server's next
+    bytes, ``total`` the whole exchange (connect, send, and the read of the whole body).
+    """
 
     connect: float = 5.0
     read: float = 30.0
+    total: float = DEFAULT_TOTAL_TIMEOUT
 
     def __post_init__(self) -> None:
-        if not (self.connect > 0 and self.read > 0):
+        if not (self.connect > 0 and self.read > 0 and self.total > 0):
             raise ValueError("timeouts must be positive numbers of seconds")
+
+    def socket_timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` for the socket, neither longer than ``total``."""
+        return min(self.connect, self.total), min(self.read, self.total)
+
+
+class Deadline:
+    """The overall deadline of one exchange: a watchdog thread armed for ``seconds``.
+
+    Use as a context manager around the whole exchange. A transport registers abort
+    actions (:meth:`on_expire`) as it learns what to abort (a socket); when the time is
+    up the watchdog sets :attr:`expired` and runs them, so a read blocked on a slow server
+    returns, and the transport raises :meth:`error` instead of what the abort caused.
+    """
+
+    __slots__ = ("_actions", "_ends", "_lock", "_timer", "expired", "request", "seconds")
+
+    def __init__(self, seconds: float, request: Request) -> None:
+        self.seconds = seconds
+        self.request = request
+        self.expired = False
+        self._ends = time.monotonic() + seconds
+        self._actions: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def on_expire(self, action: Callable[[], None]) -> None:
+        """Run ``action`` when the deadline passes (at once if it already has)."""
+        with self._lock:
+            if not self.expired:
+                self._actions.append(action)
+                return
+        _quietly(action)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            actions, self._actions = self._actions, []
+        for action in actions:
+            _quietly(action)
+
+    def passed(self) -> bool:
+        """True once the deadline has passed (whether or not the watchdog has run yet)."""
+        return self.expired or time.monotonic() >= self._ends
+
+    def error(self) -> ReadTimeout:
+        """The error for an exchange cut off by this deadline."""
+        return ReadTimeout(
+            f"no complete answer within the {self.seconds:g} s overall deadline",
+            method=self.request.method,
+            url=self.request.url,
+        )
+
+    def check(self) -> None:
+        """Raise :meth:`error` when the deadline has passed."""
+        if self.passed():
+            raise self.error()
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    # The socket may be closed already: the exchange is over either way.
+    with contextlib.suppress(OSError):
+        action()
 
 
 @runtime_checkable
@@ -183,10 +274,15 @@ def origin_of(url: str) -> tuple[str, str, int]:
 
 
 def read_bounded(
-    chunks: Iterable[bytes], declared_length: str | None, limit: int, request: Request
+    chunks: Iterable[bytes],
+    declared_length: str | None,
+    limit: int,
+    request: Request,
+    deadline: Deadline | None = None,
 ) -> bytes:
     """A response body read from ``chunks``, refused as soon as it is known to pass ``limit``
-    bytes: by its declared ``Content-Length`` before reading, else while reading.
+    bytes: by its declared ``Content-Length`` before reading, else while reading; and cut
+    off with ``ReadTimeout`` once ``deadline`` has passed.
 
     Errors of the HTTP library raised by ``chunks`` pass through, for the transport to map.
     """
@@ -200,6 +296,8 @@ def read_bounded(
     body: list[bytes] = []
     size = 0
     for chunk in chunks:
+        if deadline is not None:
+            deadline.check()
         size += len(chunk)
         if size > limit:
             raise ResponseTooLarge(

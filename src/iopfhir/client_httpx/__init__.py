@@ -5,15 +5,25 @@ Registered as the ``httpx`` plugin of the ``iopfhir.transports`` entry-point gro
 pooled connections, explicit timeouts, TLS verification on unless explicitly turned off
 (with a logged warning), no redirects, a bounded streaming read; every ``httpx``
 exception is mapped to :mod:`iopfhir.errors` here.
+
+The overall deadline (``Timeout.total``) is kept with a
+:class:`~iopfhir.client.transport.Deadline`: the socket of the exchange is registered
+with it as soon as it is known (from httpcore's ``connect_tcp`` trace event for a new
+connection, from the response's ``network_stream`` for a reused one), and shut down when
+the time is up; the body is also checked against the deadline after every chunk.
 """
 
 from __future__ import annotations
+
+import socket
+from typing import Any
 
 import httpx
 
 from iopfhir.client.security import check_tls_verification
 from iopfhir.client.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    Deadline,
     Headers,
     Request,
     Response,
@@ -27,6 +37,19 @@ from iopfhir.errors import (
 )
 
 __all__ = ["HttpxTransport"]
+
+
+def _shutdown_action(stream: Any) -> Any:
+    """An abort action that shuts the socket of an httpcore network stream down."""
+    get = getattr(stream, "get_extra_info", None)
+    sock = get("socket") if callable(get) else None
+
+    def abort() -> None:
+        if isinstance(sock, socket.socket):
+            # The plain socket's shutdown, also for TLS (see requests_transport).
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    return abort
 
 
 class HttpxTransport:
@@ -48,42 +71,53 @@ class HttpxTransport:
         )
 
     def handle(self, request: Request, *, timeout: Timeout) -> Response:
-        """Send one request; no redirects, no retries; the body is read under the bound."""
-        limit = self.max_response_bytes
-        try:
-            with self._client.stream(
-                request.method,
-                request.url,
-                headers=list(request.headers.items()),
-                content=request.body or None,
-                timeout=httpx.Timeout(timeout.read, connect=timeout.connect),
-            ) as raw:
-                body = read_bounded(
-                    raw.iter_bytes(), raw.headers.get("Content-Length"), limit, request
-                )
-                return Response(
-                    raw.status_code,
-                    Headers(raw.headers.multi_items()),
-                    body,
-                    request.url,
-                )
-        except httpx.ConnectTimeout as exc:
-            raise ConnectTimeout(
-                "connection timed out", method=request.method, url=request.url
-            ) from exc
-        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
-            raise ReadTimeout(
-                "server did not answer in time", method=request.method, url=request.url
-            ) from exc
-        except httpx.ConnectError as exc:
-            raise TransportError(
-                f"connection failed ({type(exc).__name__})", method=request.method, url=request.url
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(
-                f"connection broken ({type(exc).__name__})", method=request.method, url=request.url
-            ) from exc
+        """Send one request; no redirects, no retries; the body is read under the bound,
+        and the whole exchange within ``timeout.total``."""
+        with Deadline(timeout.total, request) as deadline:
+            try:
+                return self._exchange(request, timeout, deadline)
+            except httpx.HTTPError as exc:
+                raise _map(exc, request, deadline) from exc
+
+    def _exchange(self, request: Request, timeout: Timeout, deadline: Deadline) -> Response:
+        def trace(event: str, info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.complete":
+                deadline.on_expire(_shutdown_action(info.get("return_value")))
+
+        connect, read = timeout.socket_timeouts()
+        with self._client.stream(
+            request.method,
+            request.url,
+            headers=list(request.headers.items()),
+            content=request.body or None,
+            timeout=httpx.Timeout(read, connect=connect),
+            extensions={"trace": trace},
+        ) as raw:
+            deadline.on_expire(_shutdown_action(raw.extensions.get("network_stream")))
+            deadline.check()
+            body = read_bounded(
+                raw.iter_bytes(),
+                raw.headers.get("Content-Length"),
+                self.max_response_bytes,
+                request,
+                deadline,
+            )
+            return Response(raw.status_code, Headers(raw.headers.multi_items()), body, request.url)
 
     def close(self) -> None:
         """Close the underlying ``httpx.Client``."""
         self._client.close()
+
+
+def _map(exc: httpx.HTTPError, request: Request, deadline: Deadline) -> TransportError:
+    method, url = request.method, request.url
+    if deadline.expired:
+        # Whatever broke, it broke because the watchdog shut the socket down.
+        return deadline.error()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ConnectTimeout("connection timed out", method=method, url=url)
+    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        return ReadTimeout("server did not answer in time", method=method, url=url)
+    if isinstance(exc, httpx.ConnectError):
+        return TransportError(f"connection failed ({type(exc).__name__})", method=method, url=url)
+    return TransportError(f"connection broken ({type(exc).__name__})", method=method, url=url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "Code",
@@ -26,8 +26,10 @@ __all__ = [
 #: Keys become parts of FHIR ids and identifiers, so they use FHIR id characters.
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,47}$")]
 
-#: A point in time with an explicit UTC offset (FHIR requires one when a time is given).
-Timestamp = AwareDatetime
+#: A point in time, normally with an explicit UTC offset. A naive one (no offset) is
+#: accepted so that FHIR read back keeps a dateTime as written instead of guessing a zone
+#: (the reader flags it); writing FHIR refuses it, as R4 requires an offset with a time.
+Timestamp = datetime
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
 
@@ -65,9 +67,10 @@ class Code(Model):
 
 
 def when(value: date | datetime) -> datetime:
-    """Order dates and datetimes together: a date counts as its start in UTC."""
+    """Order dates and datetimes together: a date counts as its start in UTC, and so does
+    a naive datetime (ordering only: naive and aware values cannot be compared)."""
     if isinstance(value, datetime):
-        return value
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     from datetime import time
 
     return datetime.combine(value, time(0), tzinfo=UTC)

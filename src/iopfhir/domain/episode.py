@@ -306,7 +306,8 @@ class _Keys:
     @staticmethod
     def check(path: str, key: str | None, allowed: _Allowed) -> Iterator[tuple[str, str]]:
         if key is not None and key not in allowed[0]:
-            yield path, f"{key!r} is not {allowed[1]}"
+            # the key is input (a name, an MRN...): say where, not what
+            yield path, f"names no {allowed[1].removeprefix('a ').removeprefix('an ')}"
 
 
 def _plan_problems(base: str, plan: CarePlan, keys: _Keys) -> Iterator[tuple[str, str]]:
@@ -420,5 +421,5 @@ def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
         for path, key in entries:
             if key in seen:
-                yield path, f"duplicate key {key!r} among {what}"
+                yield path, f"duplicate key among {what}"  # the key itself is input
             seen.add(key)

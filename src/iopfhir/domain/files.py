@@ -6,8 +6,12 @@ holds such files. Input is checked against the published JSON Schema
 names its JSON path; domain rules that a schema cannot state (references between keys,
 scores that must add up) are checked by the models and reported with paths too.
 
-Messages name paths and rules, never the offending values: an episode file holds
-patient data.
+Messages name paths and rules, never the offending values, nor keys that the input
+invented (an episode file holds patient data): a JSON path shows a key only when the
+input format defines it (a property of the schema, an item of an instrument), any other
+key by its position (``<key 3>``). Bytes become values only through
+:mod:`iopfhir.loading` (UTF-8 with or without a BOM, no duplicate keys, bounded nesting,
+numbers, strings and YAML aliases).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import TypeAdapter
@@ -28,7 +31,9 @@ from pydantic import ValidationError as ModelError
 
 from iopfhir.domain.common import drop_none
 from iopfhir.domain.episode import Episode
-from iopfhir.errors import EpisodeInputError, Issue
+from iopfhir.errors import EpisodeInputError, Issue, LoadError
+from iopfhir.loading import load_json, load_yaml
+from iopfhir.terminology import instruments
 
 __all__ = [
     "dump_episode",
@@ -41,16 +46,6 @@ __all__ = [
 
 SCHEMA_ID = "https://iopfhir.org/schema/episode-file.schema.json"
 EPISODE_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that keeps dates and times as strings, as JSON would."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def generate_json_schema() -> dict[str, Any]:
@@ -106,10 +101,44 @@ def _fast_check() -> Any:
     return fastjsonschema.compile(single)
 
 
-def _json_path(parts: Iterable[str | int]) -> str:
+@cache
+def _path_keys() -> frozenset[str]:
+    """The keys a message may name: the schema's properties and the instruments' items
+    (the format's own words). Any other key came from the input."""
+    names: set[str] = {"episodes"}
+    stack: list[Any] = [episode_json_schema()]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            names.update(
+                node.get("properties", {}) if isinstance(node.get("properties"), dict) else ()
+            )
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    for inst in instruments().values():
+        names.update(item.id for item in inst.all_items)
+    return frozenset(names)
+
+
+def _json_path(parts: Iterable[str | int], data: Any = None) -> str:
+    """A JSON path; a key the format does not define is shown by its position in its
+    object (found in ``data``, the value the path starts from), never by its text."""
     out = "$"
+    known = _path_keys()
+    node = data
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in known:
+            out += f".{part}"
+        else:
+            keys = list(node) if isinstance(node, dict) else []
+            out += f".<key {keys.index(part)}>" if part in keys else ".<key>"
+        try:
+            node = node[part] if node is not None else None
+        except (KeyError, IndexError, TypeError):
+            node = None
     return out
 
 
@@ -121,8 +150,7 @@ def _describe(error: SchemaError) -> str:
         missing = [name for name in expected if name not in (error.instance or {})]
         return f"missing required field {missing[0]!r}" if missing else "missing a required field"
     if kind == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"unknown field {extra[0]!r}" if extra else "unknown field"
+        return "unknown key"  # its name is input: say where, not what
     if kind == "type":
         return f"must be of type {expected}"
     if kind == "enum":
@@ -169,7 +197,7 @@ def _schema_issues(data: Any, prefix: Sequence[str | int]) -> list[Issue]:
     errors = sorted(_episode_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     issues = []
     for error in _best(errors):
-        path = _json_path([*prefix, *error.absolute_path])
+        path = _json_path(prefix) + _json_path(error.absolute_path, data)[1:]
         code = "required" if error.validator == "required" else "value"
         if error.validator == "enum":
             code = "code-invalid"
@@ -177,7 +205,7 @@ def _schema_issues(data: Any, prefix: Sequence[str | int]) -> list[Issue]:
     return issues
 
 
-def _model_issues(error: ModelError, prefix: Sequence[str | int]) -> list[Issue]:
+def _model_issues(error: ModelError, prefix: Sequence[str | int], data: Any) -> list[Issue]:
     issues = []
     for item in error.errors(include_url=False, include_input=False):
         loc = [
@@ -198,7 +226,9 @@ def _model_issues(error: ModelError, prefix: Sequence[str | int]) -> list[Issue]
             )
         ]
         message = str(item["msg"]).removeprefix("Value error, ")
-        path = _json_path([*prefix, *loc])
+        if item["type"] == "extra_forbidden":  # the key's name is input
+            loc, message = loc[:-1], "unknown key"
+        path = _json_path(prefix) + _json_path(loc, data)[1:]
         if message.startswith("$"):  # an episode-level rule that names its own path
             inner, _, message = message.partition(": ")
             path = _json_path(prefix) + inner[1:]
@@ -240,7 +270,7 @@ def parse_episodes(
         try:
             episodes.append(Episode.model_validate(item))
         except ModelError as exc:
-            issues.extend(_model_issues(exc, prefix))
+            issues.extend(_model_issues(exc, prefix, item))
     if issues:
         first = issues[0]
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
@@ -251,21 +281,18 @@ def parse_episodes(
 
 
 def read_structured(path: Path) -> Any:
-    """Read a JSON or YAML file (dates stay strings). Raises :class:`EpisodeInputError`."""
+    """Read a JSON (``.json``) or YAML file (dates stay strings) through
+    :mod:`iopfhir.loading`. Raises :class:`EpisodeInputError` naming the file and the line."""
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise EpisodeInputError(f"cannot read file ({exc.strerror})", file=str(path)) from None
     try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        where = getattr(exc, "lineno", None) or getattr(
-            getattr(exc, "problem_mark", None), "line", None
-        )
-        line = f" near line {where}" if where else ""
-        raise EpisodeInputError(f"not valid JSON or YAML{line}", file=str(path)) from None
+        if path.suffix.lower() == ".json":
+            return load_json(data, str(path), path_keys=_path_keys())
+        return load_yaml(data, str(path))
+    except LoadError as exc:
+        raise EpisodeInputError(exc.detail, file=str(path)) from None
 
 
 def episode_files(path: Path) -> list[Path]:

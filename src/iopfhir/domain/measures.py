@@ -31,11 +31,12 @@ class Measure(Model):
     def _consistent(self) -> Measure:
         inst = self.definition
         known = {it.id: it for it in inst.all_items}
-        for item_id, points in self.answers.items():
+        for position, (item_id, points) in enumerate(self.answers.items()):
             item = known.get(item_id)
-            if item is None:
+            if item is None:  # the key is input: name its position, not its text
                 raise ValueError(
-                    f"@answers.{item_id}: {inst.id} has no such item; expected {sorted(known)}"
+                    f"@answers.<key {position}>: {inst.id} has no such item;"
+                    f" expected {sorted(known)}"
                 )
             if not any(a.score == points for a in item.answers):
                 allowed = sorted(a.score for a in item.answers)

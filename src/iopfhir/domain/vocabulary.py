@@ -37,7 +37,8 @@ def _restricted(label: str, allowed: Iterable[str]) -> Any:
 
     def check(value: str) -> str:
         if value not in keys:
-            raise ValueError(f"unknown {label} {value!r}; expected one of {list(keys)}")
+            # the value is input: the message names what was expected, not what was given
+            raise ValueError(f"unknown {label}; expected one of {list(keys)}")
         return value
 
     return Annotated[str, AfterValidator(check), Field(json_schema_extra={"enum": list(keys)})]

@@ -8,33 +8,51 @@ Resources shared by several episodes (the same practitioner NPI, organization or
 MRN) appear once. :func:`dumps` serialises with orjson; output is deterministic: the same
 episodes give byte-identical bytes (no timestamps, no random ids).
 
-Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.build`.
+:func:`write_bundle` writes the same bytes as ``dumps(transaction_bundle(...))`` (or
+``collection_bundle``) to a binary handle entry by entry, so memory does not grow with the
+cohort; it also merges an episode given twice (identical resources written once, counted)
+and refuses one given twice with different content (see :mod:`iopfhir.fhir._ledger`).
+Every path refuses a time without a UTC offset (FHIR R4 requires one).
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.build`, :mod:`iopfhir.fhir._ledger`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any, Literal
 from urllib.parse import quote
 
 import orjson
 
 from iopfhir.domain import Episode
+from iopfhir.errors import EpisodeInputError
+from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time
 from iopfhir.fhir.build import Entry, episode_entries
 
 __all__ = [
+    "BundleWritten",
     "collection_bundle",
     "condition_query",
     "dumps",
     "transaction_bundle",
     "unique_entries",
+    "write_bundle",
 ]
 
 
 def unique_entries(episodes: Iterable[Episode]) -> Iterator[Entry]:
-    """``(fullUrl, resource)`` of every resource of ``episodes``, each shared one once."""
+    """``(fullUrl, resource)`` of every resource of ``episodes``, each shared one once.
+
+    Raises :class:`~iopfhir.errors.EpisodeInputError` for a time without a UTC offset."""
     seen: set[str] = set()
-    for episode in episodes:
+    for position, episode in enumerate(episodes, start=1):
+        where = naive_time(episode)
+        if where is not None:
+            raise EpisodeInputError(
+                f"a time needs a UTC offset (FHIR R4), in episode {position}", path=where
+            )
         for url, resource in episode_entries(episode):
             if url not in seen:
                 seen.add(url)
@@ -49,20 +67,21 @@ def condition_query(resource: dict[str, Any]) -> str:
     return f"identifier={quote(ident['system'], safe=':/')}|{quote(ident['value'], safe='/')}"
 
 
+def _transaction_entry(url: str, resource: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "fullUrl": url,
+        "resource": resource,
+        "request": {
+            "method": "POST",
+            "url": resource["resourceType"],
+            "ifNoneExist": condition_query(resource),
+        },
+    }
+
+
 def transaction_bundle(episodes: Iterable[Episode]) -> dict[str, Any]:
     """A ``transaction`` Bundle creating every resource of ``episodes`` conditionally."""
-    entries = [
-        {
-            "fullUrl": url,
-            "resource": resource,
-            "request": {
-                "method": "POST",
-                "url": resource["resourceType"],
-                "ifNoneExist": condition_query(resource),
-            },
-        }
-        for url, resource in unique_entries(episodes)
-    ]
+    entries = [_transaction_entry(url, resource) for url, resource in unique_entries(episodes)]
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
@@ -75,3 +94,54 @@ def collection_bundle(episodes: Iterable[Episode]) -> dict[str, Any]:
 def dumps(obj: Any) -> bytes:
     """JSON bytes of a bundle or resource; the same input always gives the same bytes."""
     return orjson.dumps(obj)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleWritten:
+    """What :func:`write_bundle` wrote: entries, episodes, and resources given again with
+    identical content that were written once (``merged``)."""
+
+    entries: int
+    episodes: int
+    merged: int
+
+
+def write_bundle(
+    episodes: Iterable[Episode],
+    handle: IO[bytes],
+    *,
+    kind: Literal["transaction", "collection"] = "transaction",
+) -> BundleWritten:
+    """Write a ``transaction`` (or ``collection``) Bundle of ``episodes`` to ``handle``
+    as it is built: the bytes of ``dumps(transaction_bundle(episodes))`` (no newline
+    after), one entry at a time. Raises :class:`~iopfhir.errors.EpisodeInputError` for an
+    episode given twice with different content or a time without a UTC offset; what was
+    written by then is incomplete (write to a temporary file and rename on success)."""
+    if kind not in ("transaction", "collection"):
+        raise ValueError(f"unknown Bundle kind {kind!r}")
+    ledger = Ledger()
+    write, dump = handle.write, orjson.dumps
+    transaction = kind == "transaction"
+    write(b'{"resourceType":"Bundle","type":"' + kind.encode() + b'","entry":[')
+    separator = b""
+    episodes_seen = 0
+    for episode in episodes:
+        episodes_seen += 1
+        ledger.begin(episode)
+        for url, resource in episode_entries(episode):
+            rtype = resource["resourceType"]
+            if rtype in SHARED_TYPES and not ledger.admit_shared(url):
+                continue
+            entry = (
+                _transaction_entry(url, resource)
+                if transaction
+                else {"fullUrl": url, "resource": resource}
+            )
+            data = dump(entry)
+            if rtype not in SHARED_TYPES and not ledger.admit(url, rtype, data):
+                continue
+            write(separator)
+            write(data)
+            separator = b","
+    write(b"]}")
+    return BundleWritten(entries=ledger.written, episodes=episodes_seen, merged=ledger.merged)

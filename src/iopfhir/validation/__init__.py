@@ -19,13 +19,21 @@ What lives where:
 * ``invariants``  - FHIRPath constraints: fhirpathpy, after the native fast paths
   (``native_invariants``) and the simple exists/empty shape (``simple_invariants``).
 * ``report``      - :class:`ValidationReport` (issues, errors, ok, OperationOutcome).
+* ``outcomes``    - another validator's issues (a server's ``$validate``) made fit for a
+  report: severity, code and a FHIRPath location kept, the server's text never.
 * ``files``       - reading JSON / Bundle / NDJSON files, :func:`validate_file`.
 * ``data/``        - package data: base R4 definitions and terminology, and the project's own
   profiles (``data/iop-profiles/``, a copy of ``profiles/package/`` made by
   ``tools/build_profiles.py``) - loaded with ``Validator.with_iop_profiles()``,
   ``Validator("iop")`` or on demand when a resource claims one of them.
 
-This package imports only :mod:`iopfhir.errors` from the rest of iopfhir.
+Messages say where, never what: no value, key, id, reference, code or url of the input
+(a url or a system only when it is a loaded definition, a type only when it is an R4 type);
+the location is FHIRPath made of the definitions' element names (an unknown property is
+reported at its parent, by position).
+
+This package imports only :mod:`iopfhir.errors`, :mod:`iopfhir.loading` and
+:mod:`iopfhir.fhir.ndjson` (``files``) from the rest of iopfhir.
 """
 
 from __future__ import annotations

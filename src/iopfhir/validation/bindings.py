@@ -6,6 +6,10 @@ the checks on every Coding of a known code system (absolute system, not a value 
 supplement, code defined in a complete code system). Value set expansion is
 :mod:`.terminology`'s job.
 
+Messages never hold a code or a system from the input: they name the value set of the
+binding (from the definitions) and a system only when the terminology knows it (then it is
+a canonical of the definitions too), and the location says which Coding.
+
 Imports only ``iopfhir.errors`` and sibling modules below the walk (``.context``,
 ``.definitions``, ``.model``).
 """
@@ -39,8 +43,8 @@ class Bindings:
                 "error",
                 "code-invalid",
                 path,
-                f"The value provided ('{value}') is not in the value set "
-                f"{vs}, and a code is required from this value set",
+                f"The value provided is not in the value set {vs}, "
+                "and a code is required from this value set",
             )
 
     def coded(
@@ -72,15 +76,12 @@ class Bindings:
             return
         if any(v is True for v in verdicts) or any(v is None for v in verdicts):
             return
-        codes = ", ".join(
-            f"{c.get('system', '')}#{c.get('code')}" for c in codings if isinstance(c, Mapping)
-        )
         add(
             ctx,
             "error",
             "code-invalid",
             path,
-            f"None of the codes provided ({codes}) are in the value set "
+            f"None of the codes provided ({len(verdicts)}) are in the value set "
             f"{node.binding_vs}, and a code from this value set is required",
         )
 
@@ -110,7 +111,10 @@ class Bindings:
                         "error",
                         "value",
                         f"{where}.system",
-                        f"The Coding references a value set, not a code system ('{system}')",
+                        # a value set this validator knows (without the version the input
+                        # may add): a canonical, not input
+                        f"The Coding references the value set {system.split('|', 1)[0]}, "
+                        "not a code system",
                     )
                     continue
                 if system in self.definitions.terminology.supplements:
@@ -137,7 +141,9 @@ class Bindings:
                     "error",
                     "code-invalid",
                     where,
-                    f"Unknown code '{code}' in the CodeSystem '{system}'",
+                    # the system is one the terminology knows (a canonical); the code is
+                    # input, so only its place is said
+                    f"Unknown code in the CodeSystem {system}",
                 )
 
 

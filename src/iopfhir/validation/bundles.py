@@ -4,7 +4,8 @@ Lives here: :class:`BundleIndex` (a Bundle's entries by fullUrl and by type/id, 
 Bundle by :func:`bundle_index`), the reference pattern :data:`REF_RX` and the two resolution
 outcomes that are not a resource (:data:`AMBIGUOUS`, :data:`NOT_FOUND`), and
 :func:`bundle_rules` - the Bundle rules the HL7 Java validator applies beyond the
-StructureDefinition (link relations, fullUrl shape, searchset entries).
+StructureDefinition (link relations, fullUrl shape, searchset entries). Their messages
+never repeat a fullUrl or an id of the input: the location says which entry.
 
 Imports only ``iopfhir.errors``.
 """
@@ -118,6 +119,7 @@ def bundle_rules(
                         Issue(
                             "error",
                             "invalid",
+                            # rel is one of the relations just listed, not free input
                             f"The link relationship type '{rel}' can only occur once",
                             f"{path}.link[{i}]",
                         )
@@ -160,9 +162,9 @@ def bundle_rules(
                         Issue(
                             "error",
                             "invalid",
+                            # the fullUrl and the id are input: the paths say which
                             "The fullUrl looks like a RESTful server URL, so it must end "
-                            f"with the resource's type and id "
-                            f"(/{res.get('resourceType')}/{res.get('id')})",
+                            f"with the resource's type and id ({epath}.resource.id)",
                             epath,
                         )
                     )
@@ -174,7 +176,8 @@ def bundle_rules(
                     Issue(
                         "error",
                         "invalid",
-                        f"This is not an OperationOutcome ({res.get('resourceType')})",
+                        "This is not an OperationOutcome"
+                        + _type_said(res.get("resourceType"), resource_types),
                         f"{epath}.resource",
                     )
                 )
@@ -182,3 +185,8 @@ def bundle_rules(
                 issues.append(
                     Issue("error", "invalid", "Search results must have ids", f"{epath}.resource")
                 )
+
+
+def _type_said(rt: Any, resource_types: frozenset[str]) -> str:
+    """`` (Type)`` for a real resource type; anything else is input and is not said."""
+    return f" ({rt})" if isinstance(rt, str) and rt in resource_types else ""

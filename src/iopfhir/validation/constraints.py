@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from iopfhir.errors import Severity
+from iopfhir.errors import Severity, one_line
 
 from .context import Ctx, add
 from .invariants import InvariantEngine
 from .model import ElementNode
 
 __all__ = ["Constraints", "resolver_for"]
+
+#: a failed invariant's message at most: the key says which, the expression is a reminder
+_MAX_MESSAGE = 300
 
 
 class Constraints:
@@ -73,7 +76,9 @@ class Constraints:
                 )
             if ok is False:
                 severity: Severity = "error" if c.severity == "error" else "warning"
-                add(ctx, severity, "invariant", path, f"Constraint failed: {c.key}: {c.expression}")
+                # a profile's expression may span lines and run long: one bounded line
+                text = one_line(f"Constraint failed: {c.key}: {c.expression}", _MAX_MESSAGE)
+                add(ctx, severity, "invariant", path, text)
 
 
 def resolver_for(ctx: Ctx) -> Any:

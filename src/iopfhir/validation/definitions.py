@@ -34,6 +34,7 @@ __all__ = [
     "Definitions",
     "ProfileSource",
     "base_definitions",
+    "core_element_names",
     "iop_package",
 ]
 
@@ -88,6 +89,23 @@ def _core_payload() -> tuple[
         )
     vs = {url: Expansion.from_json(e) for url, e in term["valueSets"].items()}
     return by_url, prims, cs, vs
+
+
+@cache
+def core_element_names() -> frozenset[str]:
+    """Every element name of the base R4 definitions, a choice element both as ``value``
+    and as ``valueQuantity``...: what a FHIRPath made of element names may hold."""
+    names: set[str] = set()
+    for sd in _core_payload()[0].values():
+        for e in (sd.get("snapshot") or {}).get("element") or ():
+            name = str(e.get("path", "")).rsplit(".", 1)[-1]
+            if name.endswith("[x]"):
+                name = name[:-3]
+                for t in e.get("type") or ():
+                    code = str(t.get("code", ""))
+                    names.add(name + code[:1].upper() + code[1:])
+            names.add(name)
+    return frozenset(names)
 
 
 class Definitions:

@@ -4,7 +4,8 @@ Lives here: :class:`Extensions` - an extension is walked against the profile its
 names, else the StructureDefinition of its url when loaded (unknown urls are reported: an
 error for a modifier extension, a warning otherwise), else the element's own tree or the base
 Extension tree; a loaded definition's ``context`` decides whether the extension is allowed at
-the element it is on.
+the element it is on. A message names an extension's url only when it is a loaded
+StructureDefinition (a canonical of the definitions); any other url is input.
 
 Imports only sibling modules below the walk (``.constraints``, ``.context``, ``.definitions``,
 ``.model``).
@@ -59,7 +60,8 @@ class Extensions:
                     "error" if modifier else "warning",
                     "not-found",
                     path,
-                    f"Unknown extension {url}"
+                    # the url is input (no StructureDefinition of it is loaded): not said
+                    "Unknown extension: its url is not a loaded StructureDefinition"
                     + (" (a modifier extension must be understood)" if modifier else ""),
                 )
         if tree is None:

@@ -3,22 +3,23 @@
 Lives here: :func:`read_resources` (yields each resource with a label; raises
 :class:`~iopfhir.errors.FhirInputError` for unreadable input) and :func:`validate_file`.
 
-Imports ``iopfhir.errors``, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader, shared
+Imports ``iopfhir.errors``, :mod:`iopfhir.loading` (bytes to JSON under limits, the
+one rule of every reader), :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader, shared
 with the FHIR reader) and sibling modules.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from iopfhir.errors import FhirInputError, Issue
-from iopfhir.fhir.ndjson import parse_ndjson
+from iopfhir.errors import FhirInputError, Issue, LoadError
+from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
+from iopfhir.loading import load_json
 
-from .report import ValidationReport
+from .report import ReportBuilder, ValidationReport
 from .validator import Validator
 
 __all__ = ["read_resources", "validate_file"]
@@ -28,21 +29,19 @@ def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
     """Yield ``(label, resource)``: label is None for a JSON file, ``line N`` for NDJSON."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise FhirInputError(f"{p}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from exc
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise FhirInputError(f"{p}: file not found") from None
+    except OSError as exc:
+        raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from None
     if p.suffix in (".ndjson", ".jsonl"):
-        for n, resource in parse_ndjson(text, str(p), loads=json.loads, explain=True):
+        for n, resource in parse_ndjson(raw, str(p)):
             yield f"line {n}", resource
         return
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FhirInputError(
-            f"{p}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from exc
+        data = load_json(raw, str(p), path_keys=FHIR_PATH_KEYS)
+    except LoadError as exc:
+        raise FhirInputError(str(exc)) from None
     if not isinstance(data, dict) or "resourceType" not in data:
         raise FhirInputError(f"{p}: not a FHIR resource (no resourceType)")
     yield None, data
@@ -61,15 +60,15 @@ def validate_file(
     """
     v = validator if validator is not None else Validator()
     urls = [profile] if isinstance(profile, str) else list(profile or ())
-    report = ValidationReport()
+    report = ReportBuilder()  # one pass over all issues: a loop of merges is quadratic
     for label, res in read_resources(path):
         rt = res.get("resourceType") if isinstance(res, dict) else None
         wanted = [u for u in urls if v.definitions.sd_type(u) == rt]
         r = v.validate(res, profile=wanted or None)
         if label is not None:
             r = ValidationReport(tuple(_label(i, label) for i in r.issues), r.skipped_invariants)
-        report = report.merge(r)
-    return report
+        report.add(r)
+    return report.build()
 
 
 def _label(issue: Issue, label: str) -> Issue:

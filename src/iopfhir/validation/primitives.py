@@ -143,7 +143,7 @@ class Primitives:
                         "error",
                         "value",
                         path,
-                        f"Invalid entity in the XHTML ('&{m.group(1)};')",
+                        "Invalid entity in the XHTML (not an XML entity)",  # names are input
                     )
                     break
             return

@@ -5,6 +5,8 @@ the Bundle being validated; urn: references must resolve in the Bundle), its tar
 checked against the declared ``type`` and the element's target profiles, and a resolved target
 is checked against a profiled target profile. Contained resources and Bundle entries are
 walked as resources of their own (depth-limited), with the fullUrl of the entry they are in.
+Messages never repeat a reference (it holds ids, sometimes identifiers): the location
+(``....reference``) says which one; a type is said only when it is a real resource type.
 
 Imports only ``iopfhir.errors`` and sibling modules below the walk (``.bundles``,
 ``.context``, ``.definitions``, ``.model``).
@@ -77,7 +79,7 @@ class References:
                         "error",
                         "not-found",
                         f"{path}.reference",
-                        f"The contained resource '{ref}' was not found",
+                        "The contained resource referenced was not found",
                     )
                     return
                 resolved = found
@@ -93,7 +95,7 @@ class References:
                         "error",
                         "invalid",
                         f"{path}.reference",
-                        f"Multiple matches in the Bundle for the reference {ref}",
+                        "Multiple matches in the Bundle for the reference",
                     )
                     resolved = None
                 elif resolved is NOT_FOUND:
@@ -102,7 +104,7 @@ class References:
                         "error",
                         "not-found",
                         f"{path}.reference",
-                        f"The Bundle has entries for {ref.split('/_history/')[0]}, but none "
+                        "The Bundle has entries for the resource referenced, but none "
                         "with the referenced version",
                     )
                     resolved = None
@@ -118,7 +120,7 @@ class References:
                             sev,
                             "not-found",
                             f"{path}.reference",
-                            f"The reference {ref} could not be resolved in the Bundle "
+                            "The reference could not be resolved in the Bundle "
                             "(urn: references must point to a Bundle entry)",
                         )
                     elif ctx.bundle.kind in _BUNDLE_MUST_RESOLVE and "://" not in ref:
@@ -127,8 +129,8 @@ class References:
                             "warning",
                             "not-found",
                             f"{path}.reference",
-                            f"The reference {ref} could not be resolved in the "
-                            f"{ctx.bundle.kind} Bundle",
+                            # the kind is one of _BUNDLE_MUST_RESOLVE here, not free input
+                            f"The reference could not be resolved in the {ctx.bundle.kind} Bundle",
                         )
         if isinstance(resolved, dict) and isinstance(resolved.get("resourceType"), str):
             target_type = resolved["resourceType"]
@@ -139,7 +141,8 @@ class References:
                 "error",
                 "structure",
                 f"{path}",
-                f"The reference type {declared} does not match the target type {target_type}",
+                f"The reference type {self._type_name(declared)} does not match the target "
+                f"type {self._type_name(target_type)}",
             )
         if isinstance(resolved, dict) and target_type:
             profiled = [
@@ -164,10 +167,17 @@ class References:
                 "error",
                 "structure",
                 f"{path}",
-                f"The type '{target_type}' of the reference target is not a valid "
+                f"The type {self._type_name(target_type, quote=True)} of the reference target "
+                "is not a valid "
                 f"target for {node.path} (must be one of "
                 f"{', '.join(sorted(allowed))})",
             )
+
+    def _type_name(self, name: str, *, quote: bool = False) -> str:
+        """A resource type for a message: said when it is one, else it is input."""
+        if name in self._resource_types:
+            return f"'{name}'" if quote else name
+        return "(not a resource type)"
 
     # -- contained and entry resources -------------------------------------------------
     def contained(self, value: JSON, node: ElementNode, path: str, ctx: Ctx) -> None:

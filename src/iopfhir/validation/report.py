@@ -1,5 +1,12 @@
 """The result of a validation: :class:`ValidationReport` (issues, errors, ok, OperationOutcome).
 
+A report's issues are unique (severity, code, path, message) and ordered by severity
+(fatal, error, warning, information), otherwise in the order found. :class:`ReportBuilder`
+gathers many reports into one in a single pass (one bucket per severity, a set of keys
+seen), so collecting the reports of n resources costs O(n): the way to combine more than
+two reports (:meth:`ValidationReport.merge` copies both sides, so a loop of merges would
+be quadratic).
+
 Imports only ``iopfhir.errors``.
 """
 
@@ -11,9 +18,21 @@ from typing import Any
 
 from iopfhir.errors import Issue, ValidationFailed
 
-__all__ = ["ValidationReport"]
+__all__ = ["ReportBuilder", "ValidationReport", "issue_key", "severity_rank"]
 
 _ORDER = {"fatal": 0, "error": 1, "warning": 2, "information": 3}
+#: the rank of severities not in ``_ORDER`` (they sort last)
+_OTHER = 9
+
+
+def severity_rank(severity: str) -> int:
+    """Where issues of ``severity`` sort in a report (fatal 0 ... information 3, other 9)."""
+    return _ORDER.get(severity, _OTHER)
+
+
+def issue_key(issue: Issue) -> tuple[str, str, str | None, str]:
+    """What makes two issues the same in a report."""
+    return (issue.severity, issue.code, issue.path, issue.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +50,11 @@ class ValidationReport:
     def from_issues(
         cls, issues: Iterable[Issue], *, skipped_invariants: Mapping[str, str] | None = None
     ) -> ValidationReport:
-        seen: set[tuple[str, str, str | None, str]] = set()
-        unique: list[Issue] = []
-        for i in issues:
-            key = (i.severity, i.code, i.path, i.message)
-            if key not in seen:
-                seen.add(key)
-                unique.append(i)
-        unique.sort(key=lambda i: _ORDER.get(i.severity, 9))
-        return cls(tuple(unique), dict(skipped_invariants or {}))
+        builder = ReportBuilder()
+        builder.add_issues(issues)
+        if skipped_invariants:
+            builder.skipped_invariants.update(skipped_invariants)
+        return builder.build()
 
     @property
     def errors(self) -> list[Issue]:
@@ -59,10 +74,11 @@ class ValidationReport:
         return self.ok
 
     def merge(self, other: ValidationReport) -> ValidationReport:
-        return ValidationReport.from_issues(
-            [*self.issues, *other.issues],
-            skipped_invariants={**self.skipped_invariants, **other.skipped_invariants},
-        )
+        """This report and ``other`` as one (to combine many, use :class:`ReportBuilder`)."""
+        builder = ReportBuilder()
+        builder.add(self)
+        builder.add(other)
+        return builder.build()
 
     def to_operation_outcome(self) -> dict[str, Any]:
         """The report as a FHIR ``OperationOutcome`` (an ``information`` issue when clean)."""
@@ -87,3 +103,48 @@ class ValidationReport:
         if not self.issues:
             return "ok"
         return "\n".join(str(i) for i in self.issues)
+
+
+class ReportBuilder:
+    """Reports (or issues) gathered into one :class:`ValidationReport` in O(issues).
+
+    Issues go into one list per severity as they come (a duplicate of an issue already
+    taken is dropped), so :meth:`build` only concatenates: the result is the one
+    ``from_issues`` would give for all the issues in the order added.
+    """
+
+    __slots__ = ("_buckets", "_seen", "skipped_invariants")
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[Issue]] = {}
+        self._seen: set[tuple[str, str, str | None, str]] = set()
+        #: invariant key → reason, over every report added (later reports win)
+        self.skipped_invariants: dict[str, str] = {}
+
+    def add(self, report: ValidationReport) -> list[Issue]:
+        """Take ``report``'s issues and skipped invariants; return the issues that were new."""
+        if report.skipped_invariants:
+            self.skipped_invariants.update(report.skipped_invariants)
+        return self.add_issues(report.issues)
+
+    def add_issues(self, issues: Iterable[Issue]) -> list[Issue]:
+        """Take ``issues`` (duplicates of issues already taken are dropped); return the new."""
+        seen, buckets = self._seen, self._buckets
+        new: list[Issue] = []
+        for issue in issues:
+            key = issue_key(issue)
+            if key in seen:
+                continue
+            seen.add(key)
+            rank = _ORDER.get(issue.severity, _OTHER)
+            bucket = buckets.get(rank)
+            if bucket is None:
+                bucket = buckets[rank] = []
+            bucket.append(issue)
+            new.append(issue)
+        return new
+
+    def build(self) -> ValidationReport:
+        """The report of everything added so far."""
+        issues = [i for rank in sorted(self._buckets) for i in self._buckets[rank]]
+        return ValidationReport(tuple(issues), dict(self.skipped_invariants))

@@ -77,7 +77,7 @@ class Resources:
             add(ctx, "error", "structure", path, "Resource has no resourceType property")
             return
         if rt not in self._resource_types or rt in ABSTRACT_RESOURCE:
-            add(ctx, "error", "structure", path, f"Unknown resource type '{rt}'")
+            add(ctx, "error", "structure", path, "Unknown resource type")  # rt is input
             return
         if (
             allowed_types
@@ -96,7 +96,7 @@ class Resources:
         if not trees:
             tree = self.definitions.type_tree(rt)
             if tree is None:
-                add(ctx, "error", "structure", path, f"Unknown resource type '{rt}'")
+                add(ctx, "error", "structure", path, "Unknown resource type")  # rt is input
                 return
             trees.append((rt, tree))
         saved = (ctx.resource, ctx.root_resource, ctx.bundle, ctx.full_url, ctx.res_path)
@@ -141,7 +141,9 @@ class Resources:
                             "warning",
                             "not-found",
                             f"{path}.meta.profile[{i}]",
-                            f"Profile {url} is not loaded; the resource was not checked against it",
+                            # the url is input (not a loaded definition): not said
+                            "The profile claimed is not loaded; the resource was not checked "
+                            "against it",
                         )
         seen: set[str] = set()
         for url in urls:

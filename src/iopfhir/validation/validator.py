@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from iopfhir.errors import Issue
+from iopfhir.errors import R4_RESOURCE_TYPES, Issue
 
 from .constraints import Constraints
 from .context import Ctx
@@ -114,9 +114,9 @@ class Validator:
             ctx.issues.append(Issue("fatal", "structure", "Content is not a JSON object", None))
         else:
             rt = resource.get("resourceType")
-            self._resources.resource(
-                resource, str(rt) if isinstance(rt, str) else "Resource", ctx, explicit, top=True
-            )
+            # the path starts with the type only when it is one: any other value is input
+            root = rt if isinstance(rt, str) and rt in R4_RESOURCE_TYPES else "Resource"
+            self._resources.resource(resource, root, ctx, explicit, top=True)
         skipped = dict(self.invariants.skipped)
         return ValidationReport.from_issues(ctx.issues, skipped_invariants=skipped)
 

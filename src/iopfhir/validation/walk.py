@@ -1,9 +1,10 @@
 """The walk: a JSON object along its element nodes, one property and one value at a time.
 
-Lives here: :class:`Walker` - the hot path of validation. For an object: unknown properties,
-missing required children, each property (a fast path for a plain element of the right JSON
-shape; everything else through :class:`~.cardinality.Cardinality`), choice types, then the
-invariants of the node or of its data type. For a value: primitives, resources (contained or
+Lives here: :class:`Walker` - the hot path of validation. For an object: unknown properties
+(reported at the object's path, by position: the key is input), missing required children,
+each property (a fast path for a plain element of the right JSON shape; everything else
+through :class:`~.cardinality.Cardinality`), choice types, then the invariants of the node
+or of its data type. For a value: primitives, resources (contained or
 in a Bundle), extensions, then for a complex value ele-1, fixed/pattern, required bindings,
 known codes, Quantity ranges, references, data type profiles and the node's invariants.
 
@@ -115,13 +116,7 @@ class Walker:
                 if key[:1] == "_":
                     entry = km.get(key[1:])
                     if entry is None:
-                        add(
-                            ctx,
-                            "error",
-                            "structure",
-                            f"{path}.{key}",
-                            f"Unrecognized property '{key}'",
-                        )
+                        _unknown(obj, key, node, path, ctx)
                         continue
                     if key[1:] in obj:
                         continue
@@ -129,9 +124,7 @@ class Walker:
                 elif (is_resource and key == "resourceType") or key == "fhir_comments":
                     continue
                 else:
-                    add(
-                        ctx, "error", "structure", f"{path}.{key}", f"Unrecognized property '{key}'"
-                    )
+                    _unknown(obj, key, node, path, ctx)
                     continue
             child, ctype = entry
             if ctype is None:
@@ -328,3 +321,16 @@ class Walker:
                         self._constraints.check(tree, value, path, ctx, tree.path)
         if node.constraints:
             self._constraints.check(node, value, path, ctx, model_path(node, type_code))
+
+
+def _unknown(obj: Mapping[str, Any], key: str, node: ElementNode, path: str, ctx: Ctx) -> None:
+    """An unrecognized property, said by its position: the key is input (it may be a name
+    or an identifier), so neither the message nor the location may hold it."""
+    position = next(i for i, k in enumerate(obj, 1) if k == key)
+    add(
+        ctx,
+        "error",
+        "structure",
+        path,
+        f"Unrecognized property (property {position} of {node.path})",
+    )

@@ -5,7 +5,11 @@ directory of ``.ndjson``), a directory of JSON files, JSON text or bytes, a dict
 iterable of resource dicts, and returns an :class:`ImportResult`: one Episode per patient
 (one per EpisodeOfCare when a patient has several), the resource types the domain does
 not take (``ignored``), and what was seen but could not be mapped, with reasons
-(``unmapped``; reasons name resource types and rules, never patient data).
+(``unmapped``; reasons name resource types and rules, never patient data), also as
+``warnings``: one :class:`ReadWarning` (FHIRPath, reason, count) per kind of loss. A value
+of a type the domain takes that it cannot take as written (an invalid ``birthDate``, a
+name given as a string, a dateTime without a time zone, which is kept as written and
+never shifted) is one of them, at its FHIRPath (``Patient.birthDate``).
 
 What iopfhir itself wrote (``iopfhir.fhir.build``, see ``MAPPING.md``) reads back exactly:
 domain → FHIR → domain gives an equal Episode. Anything else is read as far as it fits.
@@ -27,18 +31,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from iopfhir.domain import Episode
+from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.fhir.read._context import PatientGroup
 from iopfhir.fhir.read.administrations import find_administrations
 from iopfhir.fhir.read.assemble import EpisodeReader
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
-from iopfhir.fhir.read.source import Entry, FhirSource, load_entries
-from iopfhir.fhir.read.values import KeyAllocator, as_list, codings
+from iopfhir.fhir.read.source import Entry, FhirSource, Loaded, load_entries
+from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting
 
-__all__ = ["ImportResult", "read_fhir"]
+__all__ = ["ImportResult", "ReadWarning", "read_fhir"]
 
 #: Resource types the domain maps (Observation and QuestionnaireResponse only when they
 #: record a known instrument).
@@ -64,6 +69,33 @@ TAKEN = frozenset(
 _NAMED_TYPE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+(?:/_history/[^/]+)?$")
 SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
 
+#: ``unmapped`` reasons that do not start with a FHIRPath: (path, reason) for each
+_WHERE: Final = {
+    "duplicate resource (same type and id): read once": (
+        "Resource",
+        "duplicate resource (same type and id): read once",
+    ),
+    "file without resourceType": ("$", "file without resourceType (skipped)"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadWarning:
+    """Something in the input that the IOP model did not take as written.
+
+    ``path``: the FHIRPath of the value or resource (``Patient.birthDate``,
+    ``Encounter.period.start``, ``Goal``); ``reason``: what is wrong and what was done
+    (``not a valid date (dropped)``); ``count``: how many times. Never the value.
+    """
+
+    path: str
+    reason: str
+    count: int = 1
+
+    def __str__(self) -> str:
+        times = f" ({self.count} times)" if self.count > 1 else ""
+        return f"{self.path}: {self.reason}{times}"
+
 
 @dataclass
 class ImportResult:
@@ -73,14 +105,29 @@ class ImportResult:
     ``patients``: how many patients the episodes belong to.
     ``ignored``: resources by type that the domain does not take (Claim, Immunization,
     Observations that are not instrument scores...).
-    ``unmapped``: things of types the domain takes that could not be mapped, by reason
-    (``"Goal: not part of a care plan"``).
+    ``unmapped``: things of types the domain takes that could not be mapped or were not
+    taken as written, by ``"<FHIRPath>: <reason>"`` (``"Goal: not part of a care plan"``,
+    ``"Patient.birthDate: not a valid date (dropped)"``).
+    ``warnings``: the same, structured (one :class:`ReadWarning` per reason, in the order
+    found); empty when the input was read without loss.
     """
 
     episodes: list[Episode] = field(default_factory=list)
     patients: int = 0
     ignored: Counter[str] = field(default_factory=Counter)
     unmapped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def warnings(self) -> list[ReadWarning]:
+        """Every ``unmapped`` reason as a :class:`ReadWarning`."""
+        out = []
+        for key, count in self.unmapped.items():
+            where = _WHERE.get(key)
+            if where is None:
+                path, _sep, reason = key.partition(": ")
+                where = (path, reason) if reason else ("$", key)
+            out.append(ReadWarning(where[0], where[1], count))
+        return out
 
 
 def read_fhir(source: FhirSource) -> ImportResult:
@@ -93,6 +140,13 @@ def read_fhir(source: FhirSource) -> ImportResult:
     """
     loaded = load_entries(source)
     result = ImportResult()
+    with noting(result.unmapped):  # values the model cannot take are counted there
+        _read(loaded, result)
+    return result
+
+
+def _read(loaded: Loaded, result: ImportResult) -> None:
+    """Map the ``loaded`` entries into ``result``."""
     result.unmapped.update(loaded.skipped)
     index = Index(loaded.entries)
     if index.duplicates:
@@ -137,7 +191,6 @@ def read_fhir(source: FhirSource) -> ImportResult:
         if episodes:
             result.patients += 1
             result.episodes.extend(episodes)
-    return result
 
 
 def _patient_ref(entry: Entry) -> Any:
@@ -179,8 +232,8 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
 
     for entry in index.entries:
         rtype = entry.type
-        if rtype not in TAKEN:
-            result.ignored[rtype] += 1
+        if rtype not in TAKEN:  # counted by type; a type R4 does not have is input: not named
+            result.ignored[rtype if rtype in R4_RESOURCE_TYPES else "(not an R4 type)"] += 1
             continue
         if rtype == "Observation" and not any(
             is_instrument_code(code) for _s, code in codings(entry.resource.get("code"))

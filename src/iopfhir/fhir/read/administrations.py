@@ -232,7 +232,7 @@ def _fill(
             continue
         adm.own_key = adm.own_key or own_measure_key(res)
         if adm.when is None:
-            adm.when = effective_time(res)
+            adm.when = effective_time(res, noted=True)
         if adm.performer is None:
             who = (
                 res.get("author") if kind == "qr" else (as_list(res.get("performer")) or [None])[0]

@@ -20,6 +20,7 @@ from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
+    as_dict,
     as_list,
     concept_key,
     one_of,
@@ -57,7 +58,10 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
         elif isinstance(detail, dict):
             method = concept_key(detail.get("code"), "check-in")
             due = (
-                parse_date(detail.get("scheduledPeriod", {}).get("start"))
+                parse_date(
+                    as_dict(detail.get("scheduledPeriod")).get("start"),
+                    "CarePlan.activity.detail.scheduledPeriod.start",
+                )
                 if isinstance(detail.get("scheduledPeriod"), dict)
                 else None
             )
@@ -105,7 +109,7 @@ def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
         "status": one_of(
             res.get("status"), {"draft", "active", "on-hold", "revoked", "completed"}, "active"
         ),
-        "authored": parse_date(res.get("authoredOn")),
+        "authored": parse_date(res.get("authoredOn"), "ServiceRequest.authoredOn"),
     }
     if res.get("requester") is not None:
         requester = person_key(ctx, res["requester"], entry)
@@ -131,10 +135,10 @@ def read_aftercare_appointment(
 ) -> AftercareAppointment:
     """An aftercare Appointment; ``referral_keys``: ServiceRequest entry id → referral key."""
     res = entry.resource
-    start = parse_timestamp(res.get("start"))
+    start = parse_timestamp(res.get("start"), "Appointment.start")
     if start is None:
         raise ValueError("aftercare appointment without a start")
-    end = parse_timestamp(res.get("end"))
+    end = parse_timestamp(res.get("end"), "Appointment.end")
     fields: dict[str, Any] = {
         "key": ctx.new_key("aftercare", entry, "appointment"),
         "service": concept_key(res.get("serviceType"), "aftercare-service") or "other",

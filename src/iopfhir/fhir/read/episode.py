@@ -48,7 +48,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     status = res.get("status")
     out["status"] = status if isinstance(status, str) else "active"
     period = as_dict(res.get("period"))
-    admission = parse_date(period.get("start"))
+    admission = parse_date(period.get("start"), "EpisodeOfCare.period.start")
     if admission is not None:
         out["admission"] = admission
     program_ext = extension(res, EXT.PROGRAM)
@@ -76,7 +76,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     disposition = concept_key(
         (disposition_ext or {}).get("valueCodeableConcept"), "discharge-disposition"
     )
-    end = parse_date(period.get("end"))
+    end = parse_date(period.get("end"), "EpisodeOfCare.period.end")
     if end is not None and disposition is not None:
         out["discharge"] = Discharge(date=end, disposition=disposition)
     if res.get("careManager") is not None:
@@ -99,7 +99,7 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     fields: dict[str, Any] = {
         "key": ctx.new_key("referral", entry, "referral", fallback="referral"),
         "source": concept_key(res.get("category"), "referral-source") or "other",
-        "date": parse_date(res.get("authoredOn")),
+        "date": parse_date(res.get("authoredOn"), "ServiceRequest.authoredOn"),
     }
     if res.get("requester") is not None:
         requester = person_key(ctx, res["requester"], entry)
@@ -121,7 +121,7 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     stay = ctx.resolve(res.get("encounter"), entry)
     if stay is not None and stay.type == "Encounter":
         ctx.not_sessions.add(id(stay))
-        fields["stay"] = parse_period(stay.resource.get("period"))
+        fields["stay"] = parse_period(stay.resource.get("period"), "Encounter.period")
     return Referral(**fields)
 
 
@@ -168,13 +168,9 @@ def read_condition(ctx: Context, entry: Entry) -> None:
         category=category,
         clinical_status=clinical,
         verification_status=verification,
-        onset=parse_date(res.get("onsetDateTime"))
-        or parse_date(
-            (res.get("onsetPeriod") or {}).get("start")
-            if isinstance(res.get("onsetPeriod"), dict)
-            else None
-        ),
-        recorded=parse_date(res.get("recordedDate")),
+        onset=parse_date(res.get("onsetDateTime"), "Condition.onsetDateTime")
+        or parse_date(as_dict(res.get("onsetPeriod")).get("start"), "Condition.onsetPeriod.start"),
+        recorded=parse_date(res.get("recordedDate"), "Condition.recordedDate"),
     )
     ctx.diagnoses.append(diagnosis)
 

@@ -110,18 +110,26 @@ def obs_role(resource: dict[str, Any]) -> tuple[str, Instrument | None] | None:
     return None
 
 
-def effective_time(resource: dict[str, Any]) -> datetime | None:
-    """When an Observation or QuestionnaireResponse was recorded, as an aware datetime."""
+def effective_time(resource: dict[str, Any], *, noted: bool = False) -> datetime | None:
+    """When an Observation or QuestionnaireResponse was recorded (naive when the input
+    gives no time zone). ``noted``: report values that cannot be taken (only where the
+    time is kept, so each is reported once)."""
+    rtype = (
+        "QuestionnaireResponse"
+        if resource.get("resourceType") == "QuestionnaireResponse"
+        else "Observation"
+    )
     for key in ("effectiveDateTime", "effectiveInstant", "authored"):
-        moment = parse_timestamp(resource.get(key))
+        moment = parse_timestamp(resource.get(key), f"{rtype}.{key}" if noted else None)
         if moment is not None:
             return moment
     period = resource.get("effectivePeriod")
     if isinstance(period, dict):
-        moment = parse_timestamp(period.get("start"))
+        at = f"{rtype}.effectivePeriod.start" if noted else None
+        moment = parse_timestamp(period.get("start"), at)
         if moment is not None:
             return moment
-    return parse_timestamp(resource.get("issued"))
+    return parse_timestamp(resource.get("issued"), f"{rtype}.issued" if noted else None)
 
 
 def own_measure_key(resource: dict[str, Any]) -> str | None:

@@ -39,6 +39,7 @@ from iopfhir.fhir.read.values import (
     first_code,
     human_name,
     identifiers,
+    note,
     own_key,
     parse_date,
     phone,
@@ -57,6 +58,9 @@ __all__ = [
     "read_support",
     "read_unreferenced",
 ]
+
+#: the administrative-gender codes the domain takes
+GENDERS = frozenset({"male", "female", "other", "unknown"})
 
 
 def read_patient(ctx: Context) -> Patient:
@@ -79,17 +83,20 @@ def read_patient(ctx: Context) -> Patient:
         preferred = entry.id or url_tail(entry.full_url) or "patient"
     ctx.patient_key = ctx.keys["people"].take(preferred)
     ctx.key_of[("people", id(entry))] = ctx.patient_key
-    idents = [i for i in identifiers(res) if i.system != identifier_system("patient")]
+    own_system = identifier_system("patient")
+    idents = [i for i in identifiers(res, "Patient.identifier") if i.system != own_system]
     if not idents:
         value = entry.full_url or (f"Patient/{entry.id}" if entry.id else "Patient")
         idents = [Identifier(system=identifier_system("fhir-reference"), value=value)]
     gender = res.get("gender")
+    if gender is not None and gender not in GENDERS:
+        note("Patient.gender", "not an administrative-gender code (dropped)")
     return Patient(
         key=ctx.patient_key,
         identifiers=idents,
-        name=human_name(res),
-        birth_date=parse_date(res.get("birthDate")),
-        gender=gender if gender in ("male", "female", "other", "unknown") else None,
+        name=human_name(res, "Patient.name"),
+        birth_date=parse_date(res.get("birthDate"), "Patient.birthDate"),
+        gender=gender if gender in GENDERS else None,
         phone=phone(res),
     )
 
@@ -111,7 +118,11 @@ def read_organization(ctx: Context, entry: Entry) -> str:
     org = Organization(
         key=key,
         name=text(res.get("name")) or "unknown",
-        identifiers=[i for i in identifiers(res) if i.system != identifier_system("organization")],
+        identifiers=[
+            i
+            for i in identifiers(res, "Organization.identifier")
+            if i.system != identifier_system("organization")
+        ],
         phone=phone(res),
         kind=concept_key(res.get("type"), "organization-kind"),
     )
@@ -177,13 +188,15 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
             role_code = first_code(rres.get("code"))
         if rres.get("organization") is not None:
             organization = org_key(ctx, rres["organization"], role)
-    name = human_name(res) or HumanName(family="unknown")
+    name = human_name(res, "Practitioner.name") or HumanName(family="unknown")
     ctx.practitioners.append(
         Practitioner(
             key=key,
             name=name,
             identifiers=[
-                i for i in identifiers(res) if i.system != identifier_system("practitioner")
+                i
+                for i in identifiers(res, "Practitioner.identifier")
+                if i.system != identifier_system("practitioner")
             ],
             role=role_key_value,
             role_code=role_code,
@@ -208,11 +221,13 @@ def read_support(ctx: Context, entry: Entry) -> str:
     ctx.supports.append(
         Support(
             key=key,
-            name=human_name(res) or HumanName(family="unknown"),
+            name=human_name(res, "RelatedPerson.name") or HumanName(family="unknown"),
             relationship=relationship,
             phone=phone(res),
             identifiers=[
-                i for i in identifiers(res) if i.system != identifier_system("relatedperson")
+                i
+                for i in identifiers(res, "RelatedPerson.identifier")
+                if i.system != identifier_system("relatedperson")
             ],
         )
     )

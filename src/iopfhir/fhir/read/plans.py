@@ -92,8 +92,8 @@ def read_plan(ctx: Context, entry: Entry) -> None:
         "key": key,
         "title": text(res.get("title")),
         "status": one_of(res.get("status"), _PLAN_STATUS, "unknown"),
-        "period": parse_period(res.get("period")),
-        "created": parse_date(res.get("created")),
+        "period": parse_period(res.get("period"), "CarePlan.period"),
+        "created": parse_date(res.get("created"), "CarePlan.created"),
         "addresses": condition_keys(ctx, res.get("addresses"), entry),
     }
     if res.get("author") is not None:
@@ -134,7 +134,7 @@ def _read_revisions(ctx: Context, res: dict[str, Any], entry: Entry) -> list[Rev
     for note in as_list(res.get("note")):
         if not isinstance(note, dict) or not text(note.get("text")):
             continue
-        moment = parse_moment(note.get("time"))
+        moment = parse_moment(note.get("time"), "CarePlan.note.time")
         if moment is None:
             ctx.unmapped["CarePlan: note without a time"] += 1
             continue
@@ -177,7 +177,7 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
                 instrument=instrument_id,
                 comparator=comparator,
                 value=int(value),
-                due=parse_date(target.get("dueDate")),
+                due=parse_date(target.get("dueDate"), "Goal.target.dueDate"),
             )
         )
     description = res.get("description")
@@ -192,7 +192,7 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
         description=desc_text or "unspecified goal",
         lifecycle_status=res.get("lifecycleStatus", "active"),
         achievement_status=achievement,
-        start=parse_date(res.get("startDate")),
+        start=parse_date(res.get("startDate"), "Goal.startDate"),
         targets=targets,
         addresses=condition_keys(ctx, res.get("addresses"), entry),
     )
@@ -313,7 +313,10 @@ def _read_schedule(repeat: Any) -> Schedule | None:
         days=days,
         start_time=start_time,
         duration_minutes=int(minutes),
-        period=parse_period(repeat.get("boundsPeriod")),
+        period=parse_period(
+            repeat.get("boundsPeriod"),
+            "CarePlan.activity.detail.scheduledTiming.repeat.boundsPeriod",
+        ),
     )
 
 

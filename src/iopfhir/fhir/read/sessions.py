@@ -16,6 +16,7 @@ Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.conventions` and the reader's
 from __future__ import annotations
 
 from iopfhir.domain import Session
+from iopfhir.domain.common import when
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.people import person_key
@@ -27,6 +28,7 @@ from iopfhir.fhir.read.values import (
     concept_key,
     extension,
     first_code,
+    note,
     own_key,
     parse_timestamp,
     text,
@@ -89,23 +91,25 @@ def read_session(ctx: Context, entry: Entry) -> None:
     ares = appointment.resource if appointment else {}
     eres = encounter.resource if encounter else {}
     eperiod = as_dict(eres.get("period"))
-    start = parse_timestamp(ares.get("start")) or parse_timestamp(eperiod.get("start"))
-    end = parse_timestamp(ares.get("end")) or parse_timestamp(eperiod.get("end")) or start
+    # each value parsed once, so a value that cannot be taken is reported once
+    e_start = parse_timestamp(eperiod.get("start"), "Encounter.period.start")
+    e_end = parse_timestamp(eperiod.get("end"), "Encounter.period.end")
+    start = parse_timestamp(ares.get("start"), "Appointment.start") or e_start
+    end = parse_timestamp(ares.get("end"), "Appointment.end") or e_end or start
     if appointment is not None and not ares.get("start"):
-        end = parse_timestamp(eperiod.get("end")) or start
+        end = e_end or start
     if start is None or end is None:
         ctx.unmapped[f"{entry.type}: session without a start time"] += 1
         return
-    if end < start:
+    if when(end) < when(start):
+        note(f"{entry.type}.end", "before the start (read as the start)")
         end = start
     actual_start = actual_end = None
-    if appointment is not None and encounter is not None and status == "attended":
-        # the Encounter's period is what happened (equal to the plan when it went as
-        # planned: the domain's default for attended sessions)
-        a_start = parse_timestamp(eperiod.get("start"))
-        a_end = parse_timestamp(eperiod.get("end"))
-        if a_start and a_end and a_end >= a_start:
-            actual_start, actual_end = a_start, a_end
+    # the Encounter's period is what happened (equal to the plan when it went as planned:
+    # the domain's default for attended sessions)
+    attended = appointment is not None and encounter is not None and status == "attended"
+    if attended and e_start and e_end and when(e_end) >= when(e_start):
+        actual_start, actual_end = e_start, e_end
     primary = appointment or encounter
     assert primary is not None
     key = ctx.new_key("sessions", primary, "session", "encounter")

@@ -7,10 +7,13 @@ nested Bundles too (a ``collection`` holding a ``document``...); entries without
 ``resource`` (``transaction-response`` entries holding only a ``response``, ``DELETE``
 requests) are skipped.
 
-Input that cannot be read at all raises :class:`~iopfhir.errors.FhirInputError` naming
-the file (and line, for NDJSON) and the JSON path, never the content.
+Bytes become JSON only through :mod:`iopfhir.loading` (one rule for every reader: UTF-8
+with or without a BOM, no duplicate keys, bounded nesting, numbers and strings). Input
+that cannot be read at all raises :class:`~iopfhir.errors.FhirInputError` naming the file
+(and line, for NDJSON) and the JSON path, never the content.
 
-Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader).
+Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.loading`, :mod:`iopfhir.fhir.ndjson` (the
+NDJSON line reader).
 """
 
 from __future__ import annotations
@@ -22,10 +25,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from iopfhir.errors import FhirInputError
-from iopfhir.fhir.ndjson import parse_ndjson
+from iopfhir.errors import FhirInputError, LoadError
+from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
+from iopfhir.loading import load_json
 
 __all__ = ["Entry", "FhirSource", "load_entries"]
 
@@ -73,8 +75,8 @@ def load_entries(source: FhirSource) -> Loaded:
         _add_resource(out, dict(source), None, "<dict>", "$")
     elif isinstance(source, bytes | bytearray):
         _add_text(out, bytes(source), "<bytes>")
-    elif isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        _add_text(out, source.encode("utf-8"), "<text>")
+    elif isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+        _add_text(out, source, "<text>")
     elif isinstance(source, str | PathLike):
         path = Path(source)
         if path.is_dir():
@@ -119,15 +121,16 @@ def _add_file(out: Loaded, path: Path, *, strict: bool) -> None:
     _add_document(out, doc, str(path))
 
 
-def _add_text(out: Loaded, data: bytes, origin: str) -> None:
+def _add_text(out: Loaded, data: bytes | str, origin: str) -> None:
     try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        lines = [line for line in data.splitlines() if line.strip()]
-        if len(lines) > 1:
+        doc = _parse(data, origin)
+    except FhirInputError:
+        # NDJSON is not one JSON document; read it as lines when it has several
+        raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+        if sum(1 for line in raw.splitlines() if line.strip()) > 1:
             _add_ndjson(out, data, origin)
             return
-        raise FhirInputError("not JSON", path=origin) from None
+        raise
     _add_document(out, doc, origin)
 
 
@@ -139,18 +142,16 @@ def _add_document(out: Loaded, doc: Any, origin: str) -> None:
         _add_resource(out, doc, None, origin, "$")
 
 
-def _add_ndjson(out: Loaded, data: bytes, origin: str) -> None:
+def _add_ndjson(out: Loaded, data: bytes | str, origin: str) -> None:
     for number, doc in parse_ndjson(data, origin):
         _add_resource(out, doc, None, f"{origin}:{number}", "$")
 
 
-def _parse(data: bytes, origin: str) -> Any:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _parse(data: bytes | str, origin: str) -> Any:
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise FhirInputError("not JSON", path=origin) from None
+        return load_json(data, origin, path_keys=FHIR_PATH_KEYS)
+    except LoadError as exc:
+        raise FhirInputError(exc.detail, path=origin) from None
 
 
 def _add_resource(

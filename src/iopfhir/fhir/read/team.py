@@ -44,7 +44,7 @@ def read_team(ctx: Context, entry: Entry) -> None:
                 member=member,
                 role=role,
                 role_code=role_code,
-                period=parse_period(part.get("period")),
+                period=parse_period(part.get("period"), "CareTeam.participant.period"),
             )
         )
     status = res.get("status")
@@ -60,6 +60,6 @@ def read_team(ctx: Context, entry: Entry) -> None:
             else None,
             organization=organization,
             members=members,
-            period=parse_period(res.get("period")),
+            period=parse_period(res.get("period"), "CareTeam.period"),
         )
     )

@@ -1,6 +1,12 @@
 """Small readers of FHIR datatypes (dates, codings, names), keys, and the key allocator.
 
-Everything here tolerates odd input: a value of the wrong shape reads as ``None``. The
+Everything here tolerates odd input: a value of the wrong shape reads as ``None``, and is
+reported: a parser given ``at`` (the FHIRPath of the value, ``Patient.birthDate``) that
+cannot take a value present in the input, or can take it only in part (a partial date, a
+time dropped from a date), calls :func:`note`, which counts ``"<path>: <reason>"`` in the
+``unmapped`` counter of the read in progress (set by :func:`noting`; reasons name the
+datatype and what was done, never the value). A dateTime without a time zone is kept as
+written (a naive datetime) and noted, never shifted to UTC. The
 helpers every resource family of the reader shares live here and only here: datatypes,
 project codes (:func:`concept_key`), iopfhir's own identifiers (:func:`own_key`), keys
 made from ids and full URLs (:func:`url_tail`, :class:`KeyAllocator`).
@@ -13,9 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator, Set
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Final
 
 from iopfhir.domain import Code, HumanName, Identifier, Period
 from iopfhir.fhir.conventions import parse_identifier
@@ -32,6 +41,8 @@ __all__ = [
     "first_code",
     "human_name",
     "identifiers",
+    "note",
+    "noting",
     "one_of",
     "own_key",
     "parse_date",
@@ -47,6 +58,36 @@ __all__ = [
 _KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,47}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+#: the ``unmapped`` counter of the read in progress (None outside :func:`noting`)
+_NOTES: ContextVar[Counter[str] | None] = ContextVar("iopfhir_read_notes", default=None)
+
+#: reasons, one wording each (the CLI prints them; tests match them)
+NOT_A_DATE: Final = "not a valid date (dropped)"
+PARTIAL_DATE: Final = "partial date (read as its first day)"
+TIME_DROPPED: Final = "dateTime read as a date (time dropped)"
+NOT_A_DATETIME: Final = "not a valid dateTime (dropped)"
+NO_ZONE: Final = "dateTime without a time zone (kept as written)"
+DATE_AS_TIME: Final = "date without a time (read as midnight UTC of its first day)"
+END_BEFORE_START: Final = "period end before start (end dropped)"
+
+
+@contextmanager
+def noting(unmapped: Counter[str]) -> Iterator[Counter[str]]:
+    """Within the block, :func:`note` counts into ``unmapped``."""
+    token = _NOTES.set(unmapped)
+    try:
+        yield unmapped
+    finally:
+        _NOTES.reset(token)
+
+
+def note(at: str | None, reason: str, n: int = 1) -> None:
+    """Count ``n`` values at FHIRPath ``at`` that could not be taken as they are."""
+    notes = _NOTES.get()
+    if notes is not None and at is not None:
+        notes[f"{at}: {reason}"] += n
 
 
 def as_list(value: Any) -> list[Any]:
@@ -111,83 +152,127 @@ def one_of(value: Any, allowed: Set[str], default: str) -> str:
     return value if isinstance(value, str) and value in allowed else default
 
 
-def parse_date(value: Any) -> date | None:
-    """A FHIR date or dateTime as a date (partial dates read as their first day)."""
+def parse_date(value: Any, at: str | None = None) -> date | None:
+    """A FHIR date or dateTime as a date (partial dates read as their first day, a
+    dateTime's time dropped: both noted at ``at``)."""
+    if value is None:
+        return None
     if not isinstance(value, str):
+        note(at, NOT_A_DATE)
         return None
     head = value[:10] if len(value) > 10 else value
     match = _DATE.match(head)
-    if not match:
+    if not match or (len(value) > 10 and value[10] != "T"):
+        note(at, NOT_A_DATE)
         return None
     year, month, day = match.groups()
     try:
-        return date(int(year), int(month or 1), int(day or 1))
+        parsed = date(int(year), int(month or 1), int(day or 1))
     except ValueError:
+        note(at, NOT_A_DATE)
         return None
+    if day is None:
+        note(at, PARTIAL_DATE)
+    elif len(value) > 10:
+        note(at, TIME_DROPPED)
+    return parsed
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """A dateTime/instant with a time as an aware datetime (UTC when no offset is given);
-    a bare date reads as midnight UTC."""
+def parse_timestamp(value: Any, at: str | None = None) -> datetime | None:
+    """A dateTime/instant with a time as a datetime: aware when the input gives an offset,
+    naive (kept as written, noted at ``at``) when it does not; a bare date reads as
+    midnight UTC (noted)."""
+    if value is None:
+        return None
     if not isinstance(value, str):
+        note(at, NOT_A_DATETIME)
         return None
     if "T" not in value:
         day = parse_date(value)
-        return datetime.combine(day, time(0), tzinfo=UTC) if day else None
+        if day is None:
+            note(at, NOT_A_DATETIME)
+            return None
+        note(at, DATE_AS_TIME)
+        return datetime.combine(day, time(0), tzinfo=UTC)
     try:
         moment = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
     except ValueError:
+        note(at, NOT_A_DATETIME)
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        note(at, NO_ZONE)
+    return moment
 
 
-def parse_moment(value: Any) -> date | datetime | None:
-    """A FHIR date as a :class:`date`, a dateTime with a time as an aware datetime."""
-    if not isinstance(value, str):
+def parse_moment(value: Any, at: str | None = None) -> date | datetime | None:
+    """A FHIR date as a :class:`date`, a dateTime with a time as a datetime."""
+    if isinstance(value, str) and "T" in value:
+        return parse_timestamp(value, at)
+    return parse_date(value, at)
+
+
+def parse_period(value: Any, at: str | None = None) -> Period | None:
+    """A FHIR Period as a domain Period (``None`` without a start; a disordered end is
+    dropped). Values that cannot be taken are noted at ``at.start`` / ``at.end``."""
+    if value is None:
         return None
-    if "T" in value:
-        return parse_timestamp(value)
-    return parse_date(value)
-
-
-def parse_period(value: Any) -> Period | None:
-    """A FHIR Period as a domain Period (``None`` without a start or when disordered)."""
     if not isinstance(value, dict):
+        note(at, "not a Period (dropped)")
         return None
-    start = parse_moment(value.get("start"))
+    start = parse_moment(value.get("start"), at and f"{at}.start")
     if start is None:
+        if value.get("end") is not None:
+            note(at, "period without a start (dropped)")
         return None
-    end = parse_moment(value.get("end"))
+    end = parse_moment(value.get("end"), at and f"{at}.end")
     try:
         return Period(start=start, end=end)
-    except ValueError:
+    except (ValueError, TypeError):
+        note(at, END_BEFORE_START)
         return Period(start=start)
 
 
-def identifiers(resource: dict[str, Any]) -> list[Identifier]:
-    """The identifiers with both a system and a value."""
+def identifiers(resource: dict[str, Any], at: str | None = None) -> list[Identifier]:
+    """The identifiers with both a system and a value (others noted at ``at``)."""
     out = []
     for ident in as_list(resource.get("identifier")):
         if isinstance(ident, dict):
             system, value = text(ident.get("system")), text(ident.get("value"))
             if system and value:
                 out.append(Identifier(system=system, value=value))
+                continue
+        note(at, "identifier without a system and a value (dropped)")
     return out
 
 
-def human_name(resource: dict[str, Any]) -> HumanName | None:
-    """The first usable name (official first); ``None`` when there is none."""
-    names = [n for n in as_list(resource.get("name")) if isinstance(n, dict)]
+def human_name(resource: dict[str, Any], at: str | None = None) -> HumanName | None:
+    """The first usable name (official first); ``None`` when there is none. Names that
+    are not HumanName objects, or hold nothing usable, are noted at ``at``."""
+    names = []
+    for name in as_list(resource.get("name")):
+        if isinstance(name, dict):
+            names.append(name)
+        else:
+            note(at, "not a HumanName (dropped)")
     names.sort(key=lambda n: 0 if n.get("use") == "official" else 1)
+    if len(names) > 1:
+        note(at, "more than one name (kept the official or first)")
     for name in names:
         given = [g for g in as_list(name.get("given")) if text(g)]
+        if len(given) != len(as_list(name.get("given"))):
+            note(at and f"{at}.given", "not a string (dropped)")
         family = text(name.get("family"))
         if family:
             return HumanName(family=family, given=given)
+        if name.get("family") is not None:
+            note(at and f"{at}.family", "not a string (dropped)")
         if text(name.get("text")):
             return HumanName(family=name["text"].strip())
+        if name.get("text") is not None:
+            note(at and f"{at}.text", "not a string (dropped)")
         if given:
             return HumanName(family=given[-1], given=given[:-1])
+    # a name holding none of these (a data-absent-reason extension only) loses nothing
     return None
 
 

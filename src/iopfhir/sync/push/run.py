@@ -80,14 +80,27 @@ def _run(
     mode: WriteMode | None,
 ) -> PushReport:
     entries = _entries(source)
+    report = PushReport(dry_run=dry_run, total=len(entries))
     if validator is not None:
-        _validate(validator, entries)
+        try:
+            _validate(validator, source if isinstance(source, Mapping) else None, entries)
+        except ValidationFailed as exc:
+            report.failed = len(entries)  # nothing was sent
+            exc.report = report
+            raise
     counter = CountingTransport(client.transport)
     client.transport = counter
     try:
-        report = PushReport(dry_run=dry_run, total=len(entries))
         try:
             _execute(client, entries, report, chunk_size, progress, unlisted, mode)
+        except ClientError as exc:
+            # Failed before any write (capabilities, look-up): still a report, every
+            # resource not written; the message names the request once (the cause's).
+            report.failed = report.total - report.unchanged
+            report.issues.extend(exc.issues)
+            raise SyncError(
+                f"push stopped before writing: {exc}", report=report, issues=exc.issues
+            ) from exc
         finally:
             report.round_trips = counter.count
         return report
@@ -199,12 +212,20 @@ def _entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> list[tu
     return list(unique_entries(source))
 
 
-def _validate(validator: Validates, entries: Sequence[tuple[str, Resource]]) -> None:
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"fullUrl": url, "resource": r} for url, r in entries],
-    }
+def _validate(
+    validator: Validates,
+    bundle: Mapping[str, Any] | None,
+    entries: Sequence[tuple[str, Resource]],
+) -> None:
+    """Validate what is pushed. A Bundle given is validated as it is (a transaction's
+    references must resolve in it, as ``iopfhir validate`` checks); episodes as the
+    collection of their resources. The same with and without ``dry_run``."""
+    if bundle is None:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"fullUrl": url, "resource": r} for url, r in entries],
+        }
     report = validator.validate(bundle)
     errors = list(getattr(report, "errors", []) or [])
     if errors:

@@ -21,6 +21,7 @@ from iopfhir.client import parse_location
 from iopfhir.errors import Issue, PreconditionFailed, SyncConflict, SyncError
 from iopfhir.sync.capabilities import WriteMode
 from iopfhir.sync.resources import escape_search
+from iopfhir.validation.outcomes import foreign_issues
 
 from .content import desired
 from .lookup import status
@@ -97,9 +98,8 @@ def _send_bundle(run: PushRun, chunk: list[Item], mode: WriteMode) -> list[Item]
             stale.append(item)
             continue
         if code >= 300 or code == 0:
-            outcome = info.get("outcome") or {}
-            issues = [Issue.from_fhir(i) for i in outcome.get("issue") or [] if isinstance(i, dict)]
-            _fail(run, item, f"HTTP {code}", issues)
+            # the server's words may repeat what we sent: keep where and what kind, not text
+            _fail(run, item, f"HTTP {code}", foreign_issues(info.get("outcome")))
             continue
         _record(run, item, code, info.get("location"), info.get("etag"), answer.get("resource"))
     for item in chunk[len(answers) :]:
@@ -160,9 +160,11 @@ def _record(
         report.unchanged += 1
         report.matched_existing += 1
         return
-    # A PUT to a derived id that the look-up did not find creates it, whatever the
-    # status says: some servers (Medplum) answer 200 to an update that creates.
-    if code == 201 or (item.action == "create" and item.strategy == "put-id"):
+    # The server's answer decides: created only on 201. A PUT to a derived id the look-up
+    # did not find answered 200 is counted as updated: a concurrent push may have created
+    # it first (both would count it as created otherwise), and some servers (Medplum)
+    # answer 200 to any PUT, so the status is all there is to go by.
+    if code == 201:
         report.created += 1
         item.action = "created"
     else:

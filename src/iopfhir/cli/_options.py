@@ -1,0 +1,81 @@
+"""Option values checked where they are parsed, and usage errors on one line.
+
+The ``type=`` functions here reject a bad value while ``argparse`` parses it, so a bad
+``--chunk-size`` or ``--since`` is a usage error (exit 2) before any work, never a silent
+default. :class:`Parser` prints a usage error as one line that does not repeat the value
+given (a value on the command line may be an identifier or a secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import NoReturn
+
+from ._errors import one_line
+
+__all__ = ["Parser", "fhir_instant_or_date", "patient_identifier", "positive_int"]
+
+# argparse's own messages quote the value given: keep what it says, drop what it quotes.
+_QUOTED_VALUE = re.compile(r"(invalid (?:choice|[\w.]+ value)): '.*?'(?= \(|$)", re.S)
+_UNRECOGNIZED = re.compile(r"(unrecognized arguments):.*", re.S)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line without the offending value."""
+
+    def error(self, message: str) -> NoReturn:
+        message = _QUOTED_VALUE.sub(r"\1", message)
+        message = _UNRECOGNIZED.sub(r"\1", message)
+        line = one_line(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        print(line, file=sys.stderr)
+        sys.exit(2)
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (``--chunk-size``, ``--patients``)."""
+    try:
+        value = int(text, 10) if len(text) <= 18 else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise argparse.ArgumentTypeError("must be a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An integer seed (any sign, at most 18 digits)."""
+    try:
+        if len(text) <= 19:
+            return int(text, 10)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("must be a whole number")
+
+
+# FHIR date, dateTime or instant (a time needs a zone): the forms _lastUpdated accepts.
+_FHIR_DATE = re.compile(
+    r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])"
+    r"(T([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)(\.\d{1,9})?)?(Z|[+-](0\d|1[0-4]):[0-5]\d))?)?)?"
+)
+
+
+def fhir_instant_or_date(text: str) -> str:
+    """A FHIR date (``2024``, ``2024-05``, ``2024-05-01``) or a dateTime with a time zone."""
+    if len(text) > 40 or not _FHIR_DATE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "must be a date (YYYY, YYYY-MM, YYYY-MM-DD) or a date and time with a time "
+            "zone (YYYY-MM-DDThh:mm:ssZ)"
+        )
+    return text
+
+
+def patient_identifier(text: str) -> tuple[str, str]:
+    """``SYSTEM|VALUE``, both parts non-empty."""
+    system, sep, value = text.partition("|")
+    if not sep or not system or not value:
+        raise argparse.ArgumentTypeError("must be SYSTEM|VALUE")
+    return system, value
