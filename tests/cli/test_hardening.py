@@ -137,6 +137,9 @@ def test_a_valid_marked_episode_converts_without_echo(
         code, streams = _run(capsys, caplog, *argv)
         assert code == 0, streams
         _assert_clean(streams, " ".join(argv[:1]))
+    code, streams = _run(capsys, caplog, "demo", "--episode", str(source), "--offline")
+    assert code == 0, streams
+    _assert_clean(streams, "demo --offline")
     # the data output does hold the patient: the markers went somewhere, just not to a stream
     assert MARKER_MRN in (tmp_path / "out.json").read_text()
 
@@ -290,6 +293,7 @@ def _server_runs(url: str, episode: Path, bundle: Path, out: Path) -> list[list[
         ["push", str(episode), "--server", url, *auth, "--dry-run"],
         ["pull", "--server", url, *auth, "--patient", f"{MRN_SYSTEM}|{MARKER_MRN}", "-o", str(out)],
         ["validate", str(bundle), "--server", url],
+        ["demo", "--episode", str(episode), "--server", url, "-o", str(out.with_suffix(".json"))],
     ]
 
 
