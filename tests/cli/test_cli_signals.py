@@ -27,7 +27,24 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _signal_when(temp_glob: str, folder: Path, argv: list[str], signum: int) -> tuple[int, str]:
+def _dispositions(inherited: signal.Handlers) -> None:
+    """In the child before exec: SIGINT and SIGTERM as a shell would hand them down.
+
+    A test run started as a background job inherits SIGINT ignored, and the command keeps
+    a signal its parent ignores (as ``nohup`` asks), so the disposition is set explicitly.
+    """
+    signal.signal(signal.SIGINT, inherited)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _signal_when(
+    temp_glob: str,
+    folder: Path,
+    argv: list[str],
+    signum: int,
+    *,
+    inherited: signal.Handlers = signal.SIG_DFL,
+) -> tuple[int, str]:
     """Start ``iopfhir argv``, wait for a temporary matching ``temp_glob`` in ``folder``,
     then send ``signum``; returns the exit code and stderr."""
     proc = subprocess.Popen(
@@ -36,6 +53,7 @@ def _signal_when(temp_glob: str, folder: Path, argv: list[str], signum: int) -> 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: _dispositions(inherited),  # the child is single-threaded here
     )
     try:
         deadline = time.monotonic() + 60
@@ -77,3 +95,18 @@ def test_signal_during_synth_leaves_the_old_output(
     assert (rc, err) == (code, line + "\n")
     assert [p.name for p in tmp_path.iterdir()] == ["cohort"]
     assert [p.name for p in out.iterdir()] == ["mine.json"]
+
+
+def test_a_sigint_the_parent_ignores_stays_ignored(cohort: Path, tmp_path: Path) -> None:
+    # nohup and background jobs hand SIGINT down ignored: the command then runs to the end
+    out = tmp_path / "nd"
+    rc, err = _signal_when(
+        ".nd.*",
+        tmp_path,
+        ["convert", str(cohort), "--format", "ndjson", "-o", str(out)],
+        signal.SIGINT,
+        inherited=signal.SIG_IGN,
+    )
+    assert rc == 0, err
+    assert [p.name for p in tmp_path.iterdir()] == ["nd"]
+    assert (out / "Patient.ndjson").stat().st_size > 0
