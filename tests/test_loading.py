@@ -3,6 +3,7 @@ names the origin and where, never the content."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from iopfhir.loading import (
     Limits,
     decode,
     iter_json_lines,
+    iter_json_stream,
     load_json,
     load_yaml,
 )
@@ -47,6 +49,7 @@ def test_public_surface() -> None:
         "Limits",
         "decode",
         "iter_json_lines",
+        "iter_json_stream",
         "load_json",
         "load_yaml",
     ]
@@ -447,3 +450,44 @@ def test_yaml_aliases_in_proportion_to_the_document_are_read() -> None:
     assert load_yaml(text, "f") == {"one": shared, "two": shared, "three": shared}
     with pytest.raises(LoadError):
         load_yaml(text, "f", limits=Limits(max_alias_nodes=10, max_alias_ratio=1))
+
+
+# -- NDJSON from a stream: the same rule as from bytes, whatever the block size --------------
+
+
+def _outcome(read: Any) -> Any:
+    try:
+        return ("ok", list(read()))
+    except LoadError as exc:
+        return ("error", str(exc))
+
+
+_LINES = st.lists(
+    st.sampled_from(
+        ['{"a": 1}', '{"b": [1, 2]}', "", "   ", '{"a": 1, "a": 2}', "{oops", '{"s": "x\u2028y"}']
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=_LINES,
+    ends=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=8, max_size=8),
+    bom=st.booleans(),
+    block=st.integers(1, 9),
+)
+def test_a_stream_reads_as_its_bytes_read(
+    lines: list[str], ends: list[str], bom: bool, block: int
+) -> None:
+    text = "".join(line + end for line, end in zip(lines, ends, strict=False))
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+    whole = _outcome(lambda: iter_json_lines(data, "f"))
+    streamed = _outcome(lambda: iter_json_stream(io.BytesIO(data), "f", block=block))
+    assert streamed == whole
+
+
+def test_a_stream_refuses_other_encodings_by_name() -> None:
+    data = '{"a": 1}\n'.encode("utf-16")
+    with pytest.raises(LoadError, match="UTF-16"):
+        list(iter_json_stream(io.BytesIO(data), "f"))

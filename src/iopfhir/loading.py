@@ -31,14 +31,22 @@ import json
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import orjson
 import yaml
 
 from iopfhir.errors import LoadError
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "decode", "iter_json_lines", "load_json", "load_yaml"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "decode",
+    "iter_json_lines",
+    "iter_json_stream",
+    "load_json",
+    "load_yaml",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +192,40 @@ def iter_json_lines(
     for number, line in enumerate(raw.splitlines(), start=1):
         if line.strip():
             yield number, _load(line, origin, number, limits, path_keys)
+
+
+def iter_json_stream(
+    handle: BinaryIO,
+    origin: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    path_keys: Container[str] = frozenset(),
+    block: int = 1 << 20,
+) -> Iterator[tuple[int, Any]]:
+    """:func:`iter_json_lines` over a binary stream, read ``block`` bytes at a time, so
+    memory follows the longest line rather than the whole input (the same rule, the same
+    line numbers, the same errors)."""
+    # the encoding is told by the first four bytes: have them before looking
+    head = b""
+    while len(head) < 4 and (more := handle.read(max(block, 4) - len(head))):
+        head += more
+    pending = b""
+    number = 0
+    chunk = _utf8(head, origin)
+    while chunk:
+        lines = (pending + chunk).splitlines(keepends=True)
+        # the last piece may be cut short; one ending in \r may be half of a \r\n
+        pending = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        for line in lines:
+            number += 1
+            if line.strip():
+                yield number, _load(line.rstrip(b"\r\n"), origin, number, limits, path_keys)
+        chunk = handle.read(block)
+    if pending:
+        for line in pending.splitlines():
+            number += 1
+            if line.strip():
+                yield number, _load(line, origin, number, limits, path_keys)
 
 
 def _as_bytes(data: bytes | bytearray | str, origin: str, line: int) -> bytes:

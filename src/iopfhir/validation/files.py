@@ -4,8 +4,8 @@ Lives here: :func:`read_resources` (yields each resource with a label; raises
 :class:`~iopfhir.errors.FhirInputError` for unreadable input) and :func:`validate_file`.
 
 Imports ``iopfhir.errors``, :mod:`iopfhir.loading` (bytes to JSON under limits, the
-one rule of every reader), :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader, shared
-with the FHIR reader) and sibling modules.
+one rule of every reader; NDJSON streamed from the file), :mod:`iopfhir.fhir.ndjson` (the
+keys FHIR paths may name) and sibling modules.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from iopfhir.errors import FhirInputError, Issue, LoadError
-from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
-from iopfhir.loading import load_json
+from iopfhir.fhir.ndjson import FHIR_PATH_KEYS
+from iopfhir.loading import iter_json_stream, load_json
 
 from .report import ReportBuilder, ValidationReport
 from .validator import Validator
@@ -28,16 +28,25 @@ __all__ = ["read_resources", "validate_file"]
 def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
     """Yield ``(label, resource)``: label is None for a JSON file, ``line N`` for NDJSON."""
     p = Path(path)
+    if p.suffix in (".ndjson", ".jsonl"):
+        # line by line from the file: memory follows the longest line, not the file
+        try:
+            with p.open("rb") as handle:
+                for n, resource in iter_json_stream(handle, str(p), path_keys=FHIR_PATH_KEYS):
+                    yield f"line {n}", resource
+        except LoadError as exc:
+            raise FhirInputError(exc.detail, path=str(p)) from None
+        except FileNotFoundError:
+            raise FhirInputError(f"{p}: file not found") from None
+        except OSError as exc:
+            raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from None
+        return
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
         raise FhirInputError(f"{p}: file not found") from None
     except OSError as exc:
         raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from None
-    if p.suffix in (".ndjson", ".jsonl"):
-        for n, resource in parse_ndjson(raw, str(p)):
-            yield f"line {n}", resource
-        return
     try:
         data = load_json(raw, str(p), path_keys=FHIR_PATH_KEYS)
     except LoadError as exc:
