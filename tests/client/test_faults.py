@@ -15,6 +15,7 @@ from tests.servers.fault import (
     MARKER_NAME,
     MARKER_TOKEN,
     FaultServers,
+    running_fault_servers,
 )
 
 from iopfhir.client import BearerAuth, FhirClient, Retry, Timeout
@@ -127,6 +128,20 @@ def test_echoed_tokens_and_patient_data_never_reach_messages_or_logs(
     assert str(created.value).endswith("/fhir/Patient)")
 
 
+def test_without_127_0_0_2_the_other_origin_is_another_port(monkeypatch):
+    # where 127.0.0.2 is not routed (macOS), the pair still has two origins: nothing skips
+    import tests.servers.fault as fault
+
+    monkeypatch.setattr(fault, "other_loopback_available", lambda: False)
+    with running_fault_servers() as servers, FhirClient(servers.primary.url("redirect-307")) as c:
+        assert servers.other.host == "127.0.0.1"
+        assert servers.other.port != servers.primary.port
+        with pytest.raises(CrossOriginRedirect) as refused:
+            c.read("Patient", "p1")
+        assert refused.value.target == f"http://127.0.0.1:{servers.other.port}"
+        assert servers.other.seen == []
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_to_another_origin_is_never_followed(
@@ -147,7 +162,7 @@ def test_a_redirect_to_another_origin_is_never_followed(
         error = info.value
         _assert_clean(error, caplog.text)
         assert error.origin == f"http://127.0.0.1:{fault_servers.primary.port}"
-        assert error.target == f"http://127.0.0.2:{fault_servers.other.port}"
+        assert error.target == f"http://{fault_servers.other.host}:{fault_servers.other.port}"
         assert error.origin in str(error) and error.target in str(error)
         assert "/ok/" not in str(error)
     # A redirected write is refused the same way, before anything is sent there.

@@ -2,7 +2,8 @@
 
 :func:`running_fault_servers` starts two :class:`FaultServer` s (stdlib ``http.server``,
 one thread per connection): ``primary`` on 127.0.0.1 and ``other`` on 127.0.0.2 (Linux
-routes all of 127.0.0.0/8 to loopback), each on a free port; ``other`` is "another
+routes all of 127.0.0.0/8 to loopback; elsewhere ``other`` takes another port of
+127.0.0.1, which is another origin too), each on a free port; ``other`` is "another
 origin" for redirects. Both record every request they receive (:attr:`FaultServer.seen`),
 so a test can check that nothing reached the other origin. The pytest fixture is
 ``fault_servers`` in ``tests/servers/fixtures.py``.
@@ -121,7 +122,8 @@ class FaultServer:
 
 @dataclass(frozen=True)
 class FaultServers:
-    """The pair: ``primary`` on 127.0.0.1, ``other`` (another origin) on 127.0.0.2."""
+    """The pair: ``primary`` on 127.0.0.1, ``other`` (another origin) on 127.0.0.2, or on
+    another port of 127.0.0.1 where 127.0.0.2 cannot be bound."""
 
     primary: FaultServer
     other: FaultServer
@@ -424,6 +426,9 @@ def other_loopback_available() -> bool:
 @contextmanager
 def running_fault_servers() -> Iterator[FaultServers]:
     """The two fault servers, started for the ``with`` block."""
-    with _serving("127.0.0.1") as primary, _serving("127.0.0.2") as other:
+    # Another origin is another host where the system routes one (Linux: all of
+    # 127.0.0.0/8), else another port of 127.0.0.1, which is another origin too.
+    other_host = "127.0.0.2" if other_loopback_available() else "127.0.0.1"
+    with _serving("127.0.0.1") as primary, _serving(other_host) as other:
         primary.other, other.other = other, primary
         yield FaultServers(primary, other)

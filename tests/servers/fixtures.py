@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .fault import FaultServers, other_loopback_available, running_fault_servers
+from .fault import FaultServers, running_fault_servers
 from .medplum import node_available, running_medplum
 from .sekmet import running_sekmet
 
@@ -68,8 +68,6 @@ def medplum_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def _fault_servers_session() -> Iterator[FaultServers]:
-    if not other_loopback_available():
-        pytest.skip("127.0.0.2 cannot be bound here (the other origin of the fault server)")
     with running_fault_servers() as servers:
         yield servers
 
