@@ -9,15 +9,14 @@ Each case also asserts that its check did fire, so a check that stops reporting 
 
 from __future__ import annotations
 
-import argparse
 import copy
-import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from validation_support import run_validate
 
 from iopfhir.cli import validate as cli_validate
 from iopfhir.cli.validate import server_report
@@ -381,14 +380,6 @@ def test_everything_at_once(validator: Validator) -> None:
 
 
 # -- the command line --------------------------------------------------------------------
-def _run(*argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    cli_validate.register(parser.add_subparsers())
-    out, err = io.StringIO(), io.StringIO()
-    code = cli_validate.run(parser.parse_args(["validate", *argv]), out, err)
-    return code, out.getvalue(), err.getvalue()
-
-
 def _marked_bundle() -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
@@ -421,7 +412,7 @@ def test_cli_output_never_holds_the_markers(tmp_path: Path, fmt: str) -> None:
         "\n".join(json.dumps(e["resource"]) for e in _marked_bundle()["entry"]) + "\n",
         encoding="utf-8",
     )
-    code, out, err = _run("--format", fmt, str(single), str(lines))
+    code, out, err = run_validate("--format", fmt, str(single), str(lines))
     assert code == 1, out + err
     assert "Unrecognized property" in out
     assert _clean(out), out
@@ -529,7 +520,7 @@ def test_cli_with_server_never_holds_the_markers(
         return real(base, transport=MemoryTransport(handler))
 
     monkeypatch.setattr(cli_validate, "FhirClient", fake)
-    code, out, err = _run("--format", fmt, "--server", "http://127.0.0.1:9/fhir", str(f))
+    code, out, err = run_validate("--format", fmt, "--server", "http://127.0.0.1:9/fhir", str(f))
     assert code == 1, out + err
     assert SUMMARY in out
     assert _clean(out), out

@@ -3,14 +3,13 @@ marked with their source (against the real local FHIR server of tests/servers)."
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from validation_support import run_validate
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
@@ -18,7 +17,6 @@ if _ROOT not in sys.path:
 
 from tests.servers.fixtures import fhir_server  # noqa: E402
 
-from iopfhir.cli import validate as cli_validate  # noqa: E402
 from iopfhir.cli.validate import SOURCE_EXTENSION, server_report  # noqa: E402
 from iopfhir.client import FhirClient, MemoryTransport, json_response  # noqa: E402
 
@@ -33,14 +31,6 @@ GOOD: dict[str, Any] = {
 #: broken for base R4 in a way both validators see (the server checks structure and
 #: formats, not terminology): an impossible birth date
 BAD: dict[str, Any] = {**GOOD, "birthDate": "2020-13-45"}
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    cli_validate.register(parser.add_subparsers())
-    out, err = io.StringIO(), io.StringIO()
-    code = cli_validate.run(parser.parse_args(["validate", *argv]), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_server_issues_are_marked_with_their_source() -> None:
@@ -79,10 +69,10 @@ def test_validate_with_server(fhir_server: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.ndjson"
     bad.write_text(json.dumps(GOOD) + "\n" + json.dumps(BAD) + "\n", encoding="utf-8")
 
-    code, out, err = _run("--server", fhir_server, str(good))
+    code, out, err = run_validate("--server", fhir_server, str(good))
     assert code == 0, out + err
 
-    code, out, err = _run("--server", fhir_server, "--format", "json", str(bad))
+    code, out, err = run_validate("--server", fhir_server, "--format", "json", str(bad))
     assert code == 1, out + err
     issues = json.loads(out)["issue"]
     sources = {
@@ -107,7 +97,7 @@ def test_validate_with_server(fhir_server: str, tmp_path: Path) -> None:
     assert server_errors, issues
     assert all("line 2" in i["diagnostics"] for i in server_errors)
 
-    code, out, _ = _run("--server", fhir_server, str(bad))
+    code, out, _ = run_validate("--server", fhir_server, str(bad))
     assert code == 1
     assert f"[server {fhir_server}]" in out
     assert "[iopfhir]" in out
@@ -116,6 +106,6 @@ def test_validate_with_server(fhir_server: str, tmp_path: Path) -> None:
 def test_unreachable_server_exits_2(tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(GOOD), encoding="utf-8")
-    code, _, err = _run("--server", "ftp://example.org/fhir", str(good))
+    code, _, err = run_validate("--server", "ftp://example.org/fhir", str(good))
     assert code == 2
     assert "--server" in err
