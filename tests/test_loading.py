@@ -284,7 +284,7 @@ def test_yaml_uses_libyaml_when_there() -> None:
     from iopfhir import loading
 
     if getattr(yaml, "__with_libyaml__", False):
-        assert issubclass(loading._Loader, yaml.CSafeLoader)
+        assert issubclass(loading.yaml_values._Loader, yaml.CSafeLoader)
 
 
 @pytest.mark.parametrize(

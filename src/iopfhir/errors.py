@@ -199,7 +199,8 @@ class LoadError(InputError):
     refused encoding, a syntax error, a duplicate key, nesting, a number or a string too
     large. ``origin`` names the input; ``line`` and ``column`` (1-based, bytes) say where,
     when known; ``detail`` is the message without the origin (for readers that re-raise
-    it as their own error). Never holds input content."""
+    it as their own error), ``reason`` the message without the place either. Never holds
+    input content."""
 
     default_code = "structure"
 
@@ -214,6 +215,7 @@ class LoadError(InputError):
         self.origin = origin
         self.line = line
         self.column = column
+        self.reason = detail
         where = ""
         if line is not None:
             where = f"line {line}, column {column}: " if column is not None else f"line {line}: "

@@ -33,6 +33,7 @@ from iopfhir.domain.common import drop_none
 from iopfhir.domain.episode import Episode
 from iopfhir.errors import EpisodeInputError, Issue, LoadError
 from iopfhir.loading import load_json, load_yaml
+from iopfhir.loading.items import iter_json_items, iter_yaml_items
 from iopfhir.terminology import instruments
 
 __all__ = [
@@ -259,25 +260,34 @@ def parse_episodes(
     ``schema_check=False`` skips the JSON Schema pass for input that is known to be
     well-formed (the models still check every rule).
     """
-    episodes: list[Episode] = []
+    return list(_parsed(_episodes_in(data), source, schema_check))
+
+
+def _parsed(
+    items: Iterable[tuple[Any, Sequence[str | int]]], source: str | None, schema_check: bool
+) -> Iterator[Episode]:
+    """Episodes of ``(data, JSON path)`` items, as each is read; the problems of every item
+    are raised together at the end (an error names the first and counts the others)."""
     issues: list[Issue] = []
-    for item, prefix in _episodes_in(data):
+    for item, prefix in items:
         if schema_check:
             found = _schema_issues(item, prefix)
             if found:
                 issues.extend(found)
                 continue
         try:
-            episodes.append(Episode.model_validate(item))
+            episode = Episode.model_validate(item)
         except ModelError as exc:
             issues.extend(_model_issues(exc, prefix, item))
+            continue
+        if not issues:
+            yield episode
     if issues:
         first = issues[0]
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         raise EpisodeInputError(
             f"{first.message}{more}", path=first.path, file=source, issues=issues
         )
-    return episodes
 
 
 def read_structured(path: Path) -> Any:
@@ -305,11 +315,29 @@ def episode_files(path: Path) -> list[Path]:
 
 
 def iter_episodes(path: Path | str, *, schema_check: bool = True) -> Iterator[Episode]:
-    """Episodes from a file or a directory, one file at a time (memory stays flat)."""
+    """Episodes from a file or a directory, one at a time: a file of many episodes is read
+    item by item (:mod:`iopfhir.loading.items`), so memory follows the largest episode,
+    not the file."""
     for file in episode_files(Path(path)):
-        yield from parse_episodes(
-            read_structured(file), source=str(file), schema_check=schema_check
-        )
+        yield from _parsed(_file_items(file), str(file), schema_check)
+
+
+def _file_items(file: Path) -> Iterator[tuple[Any, Sequence[str | int]]]:
+    try:
+        with file.open("rb") as handle:
+            if file.suffix.lower() == ".json":
+                items = iter_json_items(handle, str(file), path_keys=_path_keys())
+            else:
+                items = iter_yaml_items(handle, str(file))
+            for path, value in items:
+                if path:
+                    yield value, list(path)
+                else:  # not a list: one episode, or a shape the checks will name
+                    yield from _episodes_in(value)
+    except OSError as exc:
+        raise EpisodeInputError(f"cannot read file ({exc.strerror})", file=str(file)) from None
+    except LoadError as exc:
+        raise EpisodeInputError(exc.detail, file=str(file)) from None
 
 
 def load_episodes(path: Path | str, *, schema_check: bool = True) -> list[Episode]:
