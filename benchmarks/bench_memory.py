@@ -8,6 +8,9 @@ runs one job and reports its peak resident memory (``VmHWM`` of ``/proc/self/sta
 
 - ``read json`` / ``read yaml``: every episode of the folder read and checked, one at a time
   (``iter_episodes``);
+- ``one file``: the same episodes in one file (``{"episodes": [...]}``), read item by item
+  (``iter_episodes``: JSON scanned for item bounds, YAML composed node by node) beside the
+  alternative, the whole document parsed at once and then checked (``read_structured``);
 - ``bundle (stream)``: ``write_bundle`` of those episodes into a file, entry by entry (what
   ``iopfhir convert`` does);
 - ``bundle (dict)``: the alternative, ``dumps(transaction_bundle(episodes))``: the whole
@@ -54,6 +57,10 @@ def _child(job: str, source: str, target: str) -> None:
         from iopfhir.domain.files import iter_episodes
 
         figures["episodes"] = sum(1 for _ in iter_episodes(source))
+    elif job == "read-whole":
+        from iopfhir.domain.files import parse_episodes, read_structured
+
+        figures["episodes"] = len(parse_episodes(read_structured(Path(source)), source=source))
     elif job == "bundle-stream":
         from iopfhir.domain.files import iter_episodes
         from iopfhir.fhir.bundle import write_bundle
@@ -117,6 +124,43 @@ def _subset(folder: Path, n: int, into: Path) -> Path:
     return into
 
 
+def _one_file(folder: Path, n: int, fmt: str, target: Path) -> Path:
+    """The first ``n`` episode files of ``folder`` as one file of episodes."""
+    import yaml
+
+    from iopfhir.domain.files import read_structured
+
+    files = sorted(p for p in folder.iterdir() if p.is_file())[:n]
+    with target.open("w", encoding="utf-8") as out:
+        if fmt == "json":
+            out.write('{"episodes": [\n')
+            for i, path in enumerate(files):
+                out.write((",\n" if i else "") + json.dumps(read_structured(path)))
+            out.write("\n]}\n")
+        else:
+            out.write("episodes:\n")
+            dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+            for path in files:
+                out.write(yaml.dump([read_structured(path)], Dumper=dumper, sort_keys=False))
+    return target
+
+
+def _single_files(sizes: list[int], tmp: Path) -> None:
+    print("peak memory (MB) and CPU s of one file holding the cohort, item by item vs whole:")
+    head = "  {:>8}  {:>9}  {:>22}  {:>22}"
+    print(head.format("patients", "format", "item by item", "whole document"))
+    for n in sorted(sizes):
+        for fmt in ("json", "yaml"):
+            path = _one_file(tmp / f"cohort-{fmt}", n, fmt, tmp / f"one-{n}.{fmt}")
+            cells = []
+            for job in ("read", "read-whole"):
+                f = _run(job, path, tmp / "none")
+                cells.append(f"{f['peak_mb']:.1f} MB {f['cpu_s']:.1f} s")
+            size = f"{path.stat().st_size / 1e6:.0f} MB {fmt}"
+            print(head.format(n, size, *cells))
+            path.unlink()
+
+
 def _memory(sizes: list[int], tmp: Path) -> None:
     largest = max(sizes)
     t0 = time.perf_counter()
@@ -141,6 +185,7 @@ def _memory(sizes: list[int], tmp: Path) -> None:
             row.append(f"{figures['peak_mb']:>{15 if job == 'bundle-stream' else 13}.1f}")
             (tmp / f"{job}-{n}.json").unlink()
         print(f"  {n:>8}  {'  '.join(row)}  {int(entries):>9,}")
+    _single_files(sizes, tmp)
 
 
 def _validate(line_counts: list[int], tmp: Path) -> None:

@@ -90,16 +90,18 @@ class _Utf8Reader:
 _SPACE: Final = re.compile(rb"[ \t\r\n]*")
 #: a string, a bracket, or a quote that opens a string not yet complete in the buffer
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"', re.S)
-#: the rest of a scalar item (a number, true, false, null, or a string)
-_SCALAR: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[^,\]\s]*', re.S)
+#: a string item; any other scalar item (a number, true, false, null) runs to a separator
+_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_BARE: Final = re.compile(rb"[^,\]\s]*")
 _CONTAINER_KEY: Final = re.compile(rb'"([A-Za-z_]{1,40})"[ \t\r\n]*:[ \t\r\n]*\[')
 
 
 class _Buffer:
     """The unread part of a stream, refilled on demand; positions are into ``data``."""
 
-    def __init__(self, reader: _Utf8Reader) -> None:
+    def __init__(self, reader: _Utf8Reader, block: int) -> None:
         self.reader = reader
+        self.block = block
         self.data = b""
         self.eof = False
         self.line = 1  # the line at ``mark``
@@ -108,7 +110,7 @@ class _Buffer:
     def more(self) -> bool:
         if self.eof:
             return False
-        chunk = self.reader.read(_BLOCK)
+        chunk = self.reader.read(self.block)
         self.eof = not chunk
         self.data += chunk
         return bool(chunk)
@@ -130,7 +132,7 @@ class _Buffer:
     def drop(self, pos: int) -> int:
         """Forget what lies before ``pos`` once it is worth the copy; returns where ``pos``
         is now."""
-        if pos < _BLOCK // 4:
+        if pos < self.block // 4:
             return pos
         self.line_of(pos)
         self.data = self.data[pos:]
@@ -166,9 +168,13 @@ def _container_end(buf: _Buffer, start: int) -> int:
 
 
 def _scalar_end(buf: _Buffer, start: int) -> int:
+    """The end of the number, literal or string that starts at ``start``."""
+    string = buf.data[start] == ord('"')
     while True:
-        match = _SCALAR.match(buf.data, start)
-        end = match.end() if match else start
+        match = (_STRING if string else _BARE).match(buf.data, start)
+        if string and match is not None:
+            return match.end()
+        end = len(buf.data) if match is None else match.end()
         if end < len(buf.data) or not buf.more():
             return end
 
@@ -180,10 +186,11 @@ def iter_json_items(
     key: str = "episodes",
     limits: Limits = DEFAULT_LIMITS,
     path_keys: Container[str] = frozenset(),
+    block: int = _BLOCK,
 ) -> Iterator[tuple[Path, Any]]:
     """Items of a JSON array (or of ``{key: [...]}``) in a seekable binary ``handle``,
-    one at a time; any other document whole, with the path ``()``."""
-    buf = _Buffer(_Utf8Reader(handle, origin))
+    read ``block`` bytes at a time; any other document whole, with the path ``()``."""
+    buf = _Buffer(_Utf8Reader(handle, origin), block)
     pos = buf.skip_space(0)
     first = buf.at(pos)
     prefix: Path = ()
@@ -225,7 +232,8 @@ def iter_json_items(
     pos = buf.skip_space(pos)
     if prefix:
         if buf.at(pos) != ord("}"):
-            raise _fail(origin, f"a key beside {key!r}", line=buf.line_of(pos))
+            at = buf.skip_space(pos + 1) if buf.at(pos) == ord(",") else pos
+            raise _fail(origin, f"a key beside {key!r}", line=buf.line_of(at))
         pos = buf.skip_space(pos + 1)
     if buf.at(pos) is not None:
         raise _fail(origin, "not valid JSON (data after the document)", line=buf.line_of(pos))
@@ -246,6 +254,8 @@ def _item(
         return _load(buf.data[pos:end], origin, line, limits, path_keys)
     except LoadError as exc:
         reason, column = exc.reason, exc.column
+        if reason.startswith("nested deeper than"):  # the item's bound is the file's, less
+            reason = f"nested deeper than {limits.max_depth + len(path)} levels"
         if reason.startswith("$"):  # a JSON path in the item: make it one in the file
             reason = _json_path(path) + reason[1:]
         start_column = pos - (buf.data.rfind(b"\n", 0, pos) + 1)
@@ -306,7 +316,10 @@ def iter_yaml_items(
     try:
         yield from _yaml_items(loader, origin, key, limits)
     except _YamlRefused as exc:
-        raise _fail(origin, exc.reason, line=exc.line) from None
+        reason = exc.reason
+        if reason.startswith("nested deeper than"):  # an item's bound is the file's, less
+            reason = f"nested deeper than {limits.max_depth} levels"
+        raise _fail(origin, reason, line=exc.line) from None
     except LoadError:
         raise  # already one line with its place (an encoding, a key beside the list)
     except PARSER_ERRORS as exc:
