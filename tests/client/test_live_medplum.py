@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from tests.servers.fixtures import LIVE_TIMEOUT
 
 from iopfhir.client import FhirClient, parse_location
 from iopfhir.errors import PreconditionFailed
@@ -19,7 +20,7 @@ SYSTEM = "urn:iopfhir:test"
 
 @pytest.fixture
 def client(medplum_server) -> Iterator[FhirClient]:
-    with FhirClient(medplum_server) as c:
+    with FhirClient(medplum_server, timeout=LIVE_TIMEOUT) as c:
         yield c
 
 

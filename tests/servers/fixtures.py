@@ -27,11 +27,23 @@ from collections.abc import Iterator
 
 import pytest
 
+from iopfhir.client import Timeout
+
 from .fault import FaultServers, running_fault_servers
 from .medplum import node_available, running_medplum
 from .sekmet import running_sekmet
 
-__all__ = ["fault_servers", "fhir_server", "loopback_server", "medplum_server"]
+__all__ = ["LIVE_TIMEOUT", "fault_servers", "fhir_server", "loopback_server", "medplum_server"]
+
+#: The client timeouts of the tests that write to the live servers. Medplum's in-memory
+#: repository answers a conditional create (``ifNoneExist``) by scanning every stored
+#: resource of the type, so a transaction of one episode (about 180 conditional creates)
+#: takes 9 s on an empty server and keeps growing as the session's tests add data (30 s
+#: for the second episode of a test under load): slower than the client's 30 s default
+#: read timeout for real servers, where the search is an index lookup. The tests wait
+#: as long as the test server needs instead of retrying (which only queues the same work
+#: again behind the first attempt).
+LIVE_TIMEOUT = Timeout(connect=5.0, read=300.0, total=600.0)
 
 
 @pytest.fixture(scope="session")

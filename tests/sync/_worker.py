@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from iopfhir.client import FhirClient, Retry
+from iopfhir.client import FhirClient, Retry, Timeout
 from iopfhir.domain import load_episodes
 from iopfhir.sync import push
 
+#: tests.servers.fixtures.LIVE_TIMEOUT (this runs as a script, outside the tests package)
+_TIMEOUT = Timeout(connect=5.0, read=300.0, total=600.0)
+
 
 def push_file(base_url: str, path: str) -> dict[str, int]:
-    with FhirClient(base_url, retry=Retry(total=2)) as client:
+    with FhirClient(base_url, retry=Retry(total=2), timeout=_TIMEOUT) as client:
         return push(client, load_episodes(path)).summary()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.servers.fixtures import LIVE_TIMEOUT
 from tests.servers.medplum import running_medplum
 
 from iopfhir.client import FhirClient, Request, Response, Timeout, Transport
@@ -57,7 +58,7 @@ def count_by_identifier(client: FhirClient, bundle: dict) -> dict[str, int]:
 
 def test_push_twice_writes_nothing_the_second_time(fhir_server):
     episode = unique_episode()
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         first = push(client, episode)
         assert first.created > 150 and first.failed == 0
         assert first.round_trips <= 3
@@ -92,7 +93,7 @@ def test_concurrent_pushes_from_two_processes_make_no_duplicates(fhir_server, tm
     ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         counts = count_by_identifier(client, transaction_bundle([episode]))
         assert set(counts.values()) == {1}
         assert push(client, episode).writes == 0
@@ -124,7 +125,7 @@ class BeforeFirstWrite:
 
 def _other_writer(fhir_server, ident, change):
     def act():
-        with FhirClient(fhir_server) as other:
+        with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as other:
             plan = (
                 other.search("CarePlan")
                 .where(identifier=f"{ident['system']}|{ident['value']}")
@@ -137,7 +138,7 @@ def _other_writer(fhir_server, ident, change):
 
 def test_concurrent_change_to_other_elements_is_merged(fhir_server):
     episode = unique_episode()
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         push(client, episode)
         bundle, ident = _bundle_with(episode, title="Revised treatment plan")
         note = [{"text": "added by another client"}]
@@ -157,7 +158,7 @@ def test_concurrent_change_to_other_elements_is_merged(fhir_server):
 
 def test_concurrent_change_to_the_same_element_is_a_conflict(fhir_server):
     episode = unique_episode()
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         push(client, episode)
         bundle, ident = _bundle_with(episode, title="Ours")
         client.transport = BeforeFirstWrite(
@@ -192,7 +193,7 @@ class FailAfterChunks:
 def test_interrupted_push_then_rerun_completes_without_duplicates(fhir_server):
     episode = unique_episode()
     n = len(transaction_bundle([episode])["entry"])
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         inner = client.transport
         client.transport = FailAfterChunks(inner, 2)
         with pytest.raises(SyncError) as info:
@@ -221,7 +222,7 @@ def _normal(value):
 
 def test_pull_round_trip_co_occurring_example_is_equal(fhir_server):
     original = load_episodes(EXAMPLES / "co-occurring-sud-iop.yaml")[0]
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         push(client, original)
         ident = original.patient.identifiers[0]
         result = pull(client, (ident.system, ident.value))
@@ -234,7 +235,7 @@ def test_pull_round_trip_co_occurring_example_is_equal(fhir_server):
 
 def test_pull_round_trip_mental_health_example(fhir_server):
     original = load_episodes(EXAMPLES / "mental-health-iop.yaml")[0]
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         push(client, original)
         ident = original.patient.identifiers[0]
         result = pull(client, (ident.system, ident.value))
@@ -254,7 +255,7 @@ def test_pull_round_trip_mental_health_example(fhir_server):
 
 def test_incremental_pull_since_a_time_after_the_push(fhir_server):
     episode = unique_episode("co-occurring-sud-iop")
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         push(client, episode)
         ident = episode.patient.identifiers[0]
         full = pull(client, (ident.system, ident.value))
@@ -314,7 +315,7 @@ def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
     shared = {p.identifiers[0].value for p in a.practitioners} & {
         p.identifiers[0].value for p in b.practitioners
     }
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         push(client, a)
         push(client, b)
         again_a = push(client, a)
@@ -337,7 +338,7 @@ def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
 def test_push_in_a_lesser_write_mode_then_again_writes_nothing(fhir_server, mode):
     """The modes a server without transactions (or without batch) gets, on real servers."""
     episode = unique_episode("co-occurring-sud-iop")
-    with FhirClient(fhir_server) as client:
+    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         first = push(client, episode, mode=mode)
         assert first.mode == mode and first.failed == 0
         # shared staff and organizations may exist from other tests (unchanged or merged)
