@@ -7,7 +7,8 @@ answers, and a total only where it agrees with them.
 
 Shapes the domain forbids because R4 cannot carry them (see MAPPING.md, "Domain rules
 for a lossless mapping") are not drawn: a facilitator that is an organization, a
-facilitator or the patient among the attendees, a measure linked to a no-show or
+facilitator or the patient among the attendees, the patient leading a session without
+the patient (team review...), a measure linked to a no-show or
 cancelled session, an aftercare appointment whose end is not after its start, both a
 ``kind`` and a ``kind_code`` (or ``role`` and ``role_code``), ``cancel_reason`` on a
 session that is not cancelled. Attended sessions are drawn with and without actual
@@ -26,26 +27,35 @@ from iopfhir.domain import (
     AftercareAppointment,
     AftercarePlan,
     AftercareReferral,
+    Allergy,
     CheckIn,
     Code,
     CrisisContact,
     Diagnosis,
     Discharge,
+    DischargePlan,
     Episode,
     Goal,
+    GoalStatusChange,
     GoalTarget,
     HumanName,
     Identifier,
     Measure,
+    MedicationUse,
     Organization,
     Patient,
+    PlanChange,
     Practitioner,
+    Prescription,
     Program,
+    Reaction,
     Referral,
     RelapsePreventionPlan,
+    Review,
     Revision,
     Schedule,
     Session,
+    StayParticipant,
     Support,
     Team,
     TeamMember,
@@ -180,11 +190,147 @@ def goals_for(draw: st.DrawFn, keys: list[str], diagnoses: list[str]) -> list[Go
                 achievement_status=draw(
                     st.none() | st.sampled_from(["in-progress", "improving", "achieved"])
                 ),
+                status_date=draw(st.none() | dates()),
                 start=draw(st.none() | dates()),
                 targets=targets,
                 addresses=draw(st.lists(st.sampled_from(diagnoses), unique=True, max_size=2))
                 if diagnoses
                 else [],
+            )
+        )
+    return out
+
+
+rx_codes = st.builds(
+    Code,
+    system=st.just("http://www.nlm.nih.gov/research/umls/rxnorm"),
+    code=st.sampled_from(["312941", "1483744", "349332"]),
+    display=st.none() | sentences,
+)
+
+
+@st.composite
+def allergies(draw: st.DrawFn, key: str, prac_keys: list[str]) -> Allergy:
+    """An allergy: an entered-in-error one has no clinical status (R4 ait-2)."""
+    in_error = draw(st.integers(0, 5)) == 0
+    return Allergy(
+        key=key,
+        code=draw(foreign_codes),
+        category=draw(st.none() | st.sampled_from(["food", "medication", "environment"])),
+        criticality=draw(st.none() | st.sampled_from(["low", "high", "unable-to-assess"])),
+        clinical_status=None
+        if in_error
+        else draw(st.sampled_from(["active", "inactive", "resolved"])),
+        verification_status="entered-in-error"
+        if in_error
+        else draw(st.none() | st.sampled_from(["unconfirmed", "confirmed", "refuted"])),
+        recorded=draw(st.none() | dates()),
+        recorder=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
+        reactions=[
+            Reaction(
+                manifestation=draw(foreign_codes),
+                severity=draw(st.none() | st.sampled_from(["mild", "moderate", "severe"])),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ],
+    )
+
+
+@st.composite
+def inpatient_referrals(
+    draw: st.DrawFn, prac_keys: list[str], org_keys: list[str]
+) -> Referral | None:
+    """No referral, or one with a stay (its clinicians and hospital) and a discharge plan;
+    with a requesting practitioner, the organization is the stay's hospital (needs a stay)."""
+    if draw(st.booleans()):
+        return None
+    requester = draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None
+    stay = draw(st.none() | st.just(Period(start=date(2023, 12, 1), end=date(2023, 12, 20))))
+    may_have_org = org_keys and (requester is None or stay is not None)
+    participation = sorted(codes()["stay_participation"]["codes"])
+    return Referral(
+        key="referral",
+        source=draw(concepts("referral-source")),
+        date=draw(st.none() | dates(after=date(2023, 12, 1), days=30)),
+        requester=requester,
+        organization=draw(st.none() | st.sampled_from(org_keys)) if may_have_org else None,
+        reason=draw(st.none() | sentences),
+        stay=stay,
+        stay_participants=[
+            StayParticipant(
+                practitioner=draw(st.sampled_from(prac_keys)),
+                role=draw(st.none() | st.sampled_from(participation)),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        if stay is not None and prac_keys
+        else [],
+        discharge_plan=draw(
+            st.none()
+            | st.builds(
+                DischargePlan,
+                key=st.sampled_from(["discharge-plan", "dp-1"]),
+                title=st.none() | sentences,
+                status=st.sampled_from(["active", "completed", "revoked", "unknown"]),
+                created=st.none() | dates(),
+                author=st.none() | st.sampled_from(prac_keys) if prac_keys else st.none(),
+                description=st.none() | sentences,
+            )
+        ),
+    )
+
+
+@st.composite
+def reviews_for(
+    draw: st.DrawFn,
+    keys: list[str],
+    authors: list[str],
+    goals: list[str],
+    activities: list[str],
+    sessions: list[str],
+) -> list[Review]:
+    """Weekly reviews (goal statuses, plan changes) over the episode's keys."""
+    if not authors or not (goals or activities):
+        return []
+    out = []
+    for key in keys:
+        changes = (
+            [
+                GoalStatusChange(
+                    goal=goal,
+                    lifecycle_status=draw(st.sampled_from(["active", "on-hold", "completed"])),
+                    achievement_status=draw(
+                        st.none() | st.sampled_from(["in-progress", "improving", "achieved"])
+                    ),
+                    note=draw(st.none() | sentences),
+                )
+                for goal in draw(st.lists(st.sampled_from(goals), unique=True, max_size=2))
+            ]
+            if goals
+            else []
+        )
+        plan_changes = (
+            [
+                PlanChange(
+                    activity=draw(st.sampled_from(activities)),
+                    change=draw(st.sampled_from(["added", "stopped", "changed"])),
+                    note=draw(st.none() | sentences),
+                )
+                for _ in range(draw(st.integers(0 if changes else 1, 2)))
+            ]
+            if activities
+            else []
+        )
+        if not changes and not plan_changes:
+            continue
+        out.append(
+            Review(
+                key=key,
+                date=draw(st.one_of(dates(), moments())),
+                author=draw(st.sampled_from(authors)),
+                session=draw(st.none() | st.sampled_from(sessions)) if sessions else None,
+                goals=changes,
+                plan_changes=plan_changes,
             )
         )
     return out
@@ -227,8 +373,11 @@ def episodes(draw: st.DrawFn) -> Episode:
                 key=fresh("pr"),
                 name=draw(names),
                 identifiers=draw(identifiers("3")),
-                role=None if foreign else draw(st.none() | practitioner_roles),
-                role_code=draw(foreign_codes) if foreign else None,
+                # several roles (package keys, then foreign codes), or none
+                roles=[] if foreign else draw(st.lists(practitioner_roles, max_size=2)),
+                role_codes=draw(st.lists(foreign_codes, min_size=1, max_size=2))
+                if foreign
+                else draw(st.lists(foreign_codes, max_size=1)),
                 organization=draw(maybe_org),
                 phone=draw(st.none() | phones),
                 email=draw(st.none() | st.just("staff@example.org")),
@@ -458,12 +607,19 @@ def episodes(draw: st.DrawFn) -> Episode:
             actual_start = start + timedelta(minutes=draw(st.integers(1, 15)))
             actual_end = end + timedelta(minutes=draw(st.integers(-10, 10)))
         foreign = draw(st.booleans())
-        facilitator = draw(st.none() | st.sampled_from(facilitators)) if facilitators else None
+        kind = None if foreign else draw(st.none() | concepts("session-kind"))
+        # a session without the patient (team review...) is not led by the patient
+        leads = [
+            k
+            for k in facilitators
+            if k != patient.key or kind not in codes()["session_kinds_without_patient"]
+        ]
+        facilitator = draw(st.none() | st.sampled_from(leads)) if leads else None
         others = [k for k in support_keys + prac_keys if k != facilitator]
         sessions.append(
             Session(
                 key=fresh("s"),
-                kind=None if foreign else draw(st.none() | concepts("session-kind")),
+                kind=kind,
                 kind_code=draw(foreign_codes) if foreign else None,
                 status=status,
                 start=start,
@@ -478,9 +634,43 @@ def episodes(draw: st.DrawFn) -> Episode:
                 activity=draw(st.none() | st.sampled_from(activity_keys))
                 if activity_keys
                 else None,
+                modality=draw(st.none() | concepts("modality")),
                 cancel_reason=draw(st.none() | sentences) if status == "cancelled" else None,
             )
         )
+    reasons = (
+        st.lists(st.sampled_from(dx_keys), unique=True, max_size=2) if dx_keys else st.just([])
+    )
+    person_keys = [*prac_keys, *support_keys, patient.key]
+    medication_list = [
+        MedicationUse(
+            key=fresh("med"),
+            code=draw(rx_codes),
+            status=draw(st.sampled_from(["active", "completed", "stopped", "on-hold"])),
+            period=draw(st.none() | periods()),
+            asserted=draw(st.none() | dates() | moments()),
+            dosage=draw(st.none() | sentences),
+            reasons=draw(reasons),
+            source=draw(st.none() | st.sampled_from(person_keys)),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    prescription_list = [
+        Prescription(
+            key=fresh("rx"),
+            code=draw(rx_codes),
+            status=draw(st.sampled_from(["active", "completed", "stopped", "draft"])),
+            authored=draw(st.none() | dates() | moments()),
+            prescriber=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
+            dosage=draw(st.none() | sentences),
+            reasons=draw(reasons),
+            refills=draw(st.none() | st.integers(0, 5)),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    allergy_list = [
+        draw(allergies(fresh("alg"), prac_keys)) for _ in range(draw(st.integers(0, 2)))
+    ]
     # a measure links to a session's Encounter: no-show and cancelled sessions have none
     session_keys = [s.key for s in sessions if s.status in ("scheduled", "attended")]
     measure_list = [
@@ -499,6 +689,18 @@ def episodes(draw: st.DrawFn) -> Episode:
         "care_plans": care_plans,
         "sessions": sessions,
         "measures": measure_list,
+        "reviews": draw(
+            reviews_for(
+                [fresh("rv") for _ in range(draw(st.integers(0, 3)))],
+                prac_keys,
+                [g.key for p in care_plans for g in p.goals],
+                activity_keys,
+                [s.key for s in sessions],
+            )
+        ),
+        "medications": medication_list,
+        "prescriptions": prescription_list,
+        "allergies": allergy_list,
     }
     status = draw(st.none() | st.sampled_from(["planned", "active", "finished", "onhold"]))
     if status is not None:
@@ -512,22 +714,11 @@ def episodes(draw: st.DrawFn) -> Episode:
                 organization=draw(maybe_org),
                 min_hours_per_week=draw(st.sampled_from([9.0, 12.0, 9.5])),
                 min_days_per_week=draw(st.integers(3, 5)),
+                max_hours_per_week=draw(st.sampled_from([20.0, 19.0, 12.5])),
+                max_days_per_week=draw(st.integers(5, 7)),
             ),
             care_manager=draw(st.none() | st.sampled_from(prac_keys)) if prac_keys else None,
-            referral=draw(
-                st.none()
-                | st.builds(
-                    Referral,
-                    key=st.just("referral"),
-                    source=concepts("referral-source"),
-                    date=st.none() | dates(after=date(2023, 12, 1), days=30),
-                    requester=st.none() | st.sampled_from(prac_keys) if prac_keys else st.none(),
-                    organization=maybe_org,
-                    reason=st.none() | sentences,
-                    stay=st.none()
-                    | st.just(Period(start=date(2023, 12, 1), end=date(2023, 12, 20))),
-                )
-            ),
+            referral=draw(inpatient_referrals(prac_keys, org_keys)),
         )
         if status == "finished":
             fields["discharge"] = Discharge(

@@ -13,8 +13,10 @@ Steps (each skipped when its result is already there):
 4. Run SUSHI with ``HOME`` set to ``profiles/.build/home`` (so the cache is the project's own)
    and snapshots on; fail on any SUSHI error.
 5. Replace ``profiles/package/``: the generated StructureDefinitions, CodeSystems and ValueSets,
-   a FHIR ``package.json``, an ``.index.json`` and ``.source-hash`` (the hash of the FSH
-   sources, checked by ``tests/profiles`` so a forgotten rebuild fails CI).
+   the instruments' Questionnaires (``Questionnaire-<id>.json``, from
+   :mod:`iopfhir.fhir.build.questionnaires`), a FHIR ``package.json``, an ``.index.json``
+   and ``.source-hash`` (the hash of the FSH sources, checked by ``tests/profiles`` so a
+   forgotten rebuild fails CI; ``tests/test_instruments_new.py`` checks the Questionnaires).
 6. Ship the package with iopfhir: the same resources, as compact JSON, in
    ``src/iopfhir/validation/data/iop-profiles/`` (package data, so
    ``Validator.with_iop_profiles()`` and ``iopfhir validate --profile iop`` work offline
@@ -82,6 +84,7 @@ CODE_SYSTEM_DESCRIPTIONS: dict[str, str] = {
     "level-of-care": "Levels of behavioral-health care, from inpatient to outpatient.",
     "modality": "Therapeutic approach used in a program activity.",
     "organization-kind": "What role an organization plays for the patient.",
+    "plan-change-kind": "What a weekly review did to a treatment-plan activity.",
     "program-type": "The population an IOP serves.",
     "referral-source": "Where a referral into the program came from.",
     "relapse-element": "Parts of a relapse-prevention plan.",
@@ -159,22 +162,26 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
     insts = data["instruments"]
     out = [GENERATED_HEADER.format(src="instruments.json")]
 
-    # item codes and answers of every instrument (item Observations, QR answers)
-    items: dict[str, str] = {}
-    answers: dict[str, str] = {}
-    panels: dict[str, str] = {}
-    totals: dict[str, str] = {}
+    # item codes and answers of every instrument (item Observations, QR answers), by
+    # (system, code): LOINC, or the instrument's own project code system
+    items: dict[tuple[str, str], str] = {}
+    answers: dict[tuple[str, str], str] = {}
+    panels: dict[tuple[str, str], str] = {}
+    totals: dict[tuple[str, str], str] = {}
     for iid in sorted(insts):
         inst = insts[iid]
+        system = inst.get("system", LOINC)
         for item in [*inst["items"], *inst.get("extra_items", [])]:
-            items.setdefault(item["code"], f"{inst['title']} {item['label']}")
+            items.setdefault((system, item["code"]), f"{inst['title']} {item['label']}")
             for ans in item["answers"]:
-                answers.setdefault(ans["code"], ans["display"])
+                answers.setdefault((system, ans["code"]), ans["display"])
         if inst.get("panel"):
-            panels[inst["panel"]] = f"{inst['title']} panel"
-        totals[inst["total"]] = f"{inst['title']} total"
+            panels[(system, inst["panel"])] = f"{inst['title']} panel"
+        totals[(system, inst["total"])] = f"{inst['title']} total"
+        if system != LOINC:
+            out.append(_instrument_code_system(inst))
 
-    def value_set(vs_id: str, title: str, desc: str, concepts: dict[str, str]) -> None:
+    def value_set(vs_id: str, title: str, desc: str, concepts: dict[tuple[str, str], str]) -> None:
         out.append(f"ValueSet: {_pascal(vs_id)}VS\n")
         out.append(f"Id: {vs_id}\n")
         out.append(f"Title: {_fsh_string(title)}\n")
@@ -182,32 +189,36 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
         out.append(f'* ^url = "{CANONICAL}/ValueSet/{vs_id}"\n')
         out.append("* ^status = #active\n")
         out.append("* ^experimental = false\n")
-        for code in sorted(concepts):
-            out.append(f"* {LOINC}#{code}\n")
+        for system, code in sorted(concepts):
+            out.append(f"* {system}#{code}\n")
         out.append("\n")
 
     value_set(
         "iop-instrument-item",
         "IOP instrument item codes",
-        "LOINC codes of the questions of the program's scored instruments.",
+        "Codes (LOINC, else the instrument's project code system) of the questions of the "
+        "program's scored instruments.",
         items,
     )
     value_set(
         "iop-instrument-answer",
         "IOP instrument answer codes",
-        "LOINC answer codes of the program's scored instruments.",
+        "Answer codes (LOINC, else the instrument's project code system) of the program's "
+        "scored instruments.",
         answers,
     )
     value_set(
         "iop-instrument-panel",
         "IOP instrument panel codes",
-        "LOINC panel codes of the program's scored instruments.",
+        "Panel codes (LOINC, else the instrument's project code system) of the program's "
+        "scored instruments.",
         panels,
     )
     value_set(
         "iop-instrument-total",
         "IOP instrument total-score codes",
-        "LOINC codes of the totals (or risk levels) of the program's scored instruments.",
+        "Codes (LOINC, else the instrument's project code system) of the totals of the "
+        "program's scored instruments.",
         totals,
     )
 
@@ -254,7 +265,7 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
             )
         out.append(f"Description: {_fsh_string(desc)}\n")
         out.append("* insert IopSurveyObservation\n")
-        out.append(f"* code = {LOINC}#{inst['total']}\n")
+        out.append(f"* code = {inst.get('system', LOINC)}#{inst['total']}\n")
         if risk:
             out.append("* value[x] only CodeableConcept\n")
             out.append(f"* valueCodeableConcept from {CANONICAL}/ValueSet/{vs_id} (required)\n")
@@ -273,6 +284,41 @@ def instrument_fsh(data: dict[str, Any] | None = None) -> str:
                 f'value.ofType(Quantity).value <= {inst["max"]})"\n'
             )
             out.append("Severity: #error\n\n")
+    return "".join(out)
+
+
+def _instrument_code_system(inst: dict[str, Any]) -> str:
+    """FSH for the project code system of an instrument LOINC does not code (verified):
+    its panel, total, subscale, item and answer codes."""
+    url: str = inst["system"]
+    cs_id = url.rsplit("/", 1)[1]
+    concepts: dict[str, str] = {}
+    if inst.get("panel"):
+        concepts[inst["panel"]] = f"{inst['title']} panel"
+    concepts[inst["total"]] = inst.get("total_title", f"{inst['title']} total score")
+    for sub in inst.get("subscales", []):
+        concepts.setdefault(sub["code"], sub["title"])
+    for item in [*inst["items"], *inst.get("extra_items", [])]:
+        concepts.setdefault(item["code"], item["label"][:1].upper() + item["label"][1:])
+        for ans in item["answers"]:
+            concepts.setdefault(ans["code"], ans["display"])
+    desc = (
+        f"Codes of the {inst['title']} panel, scores, items and answers as iopfhir records "
+        "them: no LOINC codes for them could be verified, so the project codes them."
+    )
+    out = [f"CodeSystem: {_pascal(cs_id)}CS\n", f"Id: {cs_id}\n"]
+    out.append(f"Title: {_fsh_string('IOP ' + inst['title'] + ' codes')}\n")
+    out.append(f"Description: {_fsh_string(desc)}\n")
+    out.append(f'* ^url = "{url}"\n')
+    out.append("* ^status = #active\n")
+    out.append("* ^experimental = false\n")
+    out.append("* ^caseSensitive = true\n")
+    out.append("* ^content = #complete\n")
+    if inst.get("copyright"):
+        out.append(f"* ^copyright = {_fsh_string(inst['copyright'])}\n")
+    for code, display in concepts.items():
+        out.append(f"* #{code} {_fsh_string(display)}\n")
+    out.append("\n")
     return "".join(out)
 
 
@@ -440,6 +486,15 @@ def run_sushi(sushi: Path) -> Path:
     return out / "fsh-generated" / "resources"
 
 
+def _questionnaires() -> list[dict[str, Any]]:
+    """The instruments' Questionnaires, from the package's own builder (the same the
+    ``iopfhir questionnaires`` command writes)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from iopfhir.fhir.build.questionnaires import questionnaires
+
+    return questionnaires()
+
+
 def write_package(resources: Path) -> int:
     if PACKAGE.exists():
         shutil.rmtree(PACKAGE)
@@ -462,6 +517,19 @@ def write_package(resources: Path) -> int:
         if res["resourceType"] == "StructureDefinition":
             entry.update(kind=res.get("kind"), type=res.get("type"))
         index.append(entry)
+    for q in _questionnaires():
+        name = f"Questionnaire-{q['id']}.json"
+        (PACKAGE / name).write_text(json.dumps(q, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        count += 1
+        index.append(
+            {
+                "filename": name,
+                "resourceType": "Questionnaire",
+                "id": q["id"],
+                "url": q["url"],
+                "version": None,
+            }
+        )
     manifest = {
         "name": PACKAGE_ID,
         "version": PACKAGE_VERSION,

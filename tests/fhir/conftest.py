@@ -24,27 +24,33 @@ from iopfhir.domain import (
     AftercareAppointment,
     AftercarePlan,
     AftercareReferral,
+    Allergy,
     CheckIn,
     Code,
     CrisisContact,
     Diagnosis,
     Discharge,
+    DischargePlan,
     Episode,
     Goal,
     GoalTarget,
     HumanName,
     Identifier,
     Measure,
+    MedicationUse,
     Organization,
     Patient,
     Period,
     Practitioner,
+    Prescription,
     Program,
+    Reaction,
     Referral,
     RelapsePreventionPlan,
     Revision,
     Schedule,
     Session,
+    StayParticipant,
     Support,
     Team,
     TeamMember,
@@ -107,6 +113,9 @@ def _practitioners() -> list[Practitioner]:
         Practitioner(key="peer", name=HumanName(family="Lee"), role="peer-support"),
         Practitioner(key="locum", name=HumanName(family="Ortiz")),
     ]
+
+
+SERTRALINE = Code(system="http://www.nlm.nih.gov/research/umls/rxnorm", code="312941")
 
 
 def _rich(key: str, patient: Patient, *, part2: bool) -> Episode:
@@ -342,6 +351,17 @@ def _rich(key: str, patient: Patient, *, part2: bool) -> Episode:
             organization="hospital",
             reason="Step-down after inpatient stay",
             stay=Period(start=date(2026, 2, 18), end=date(2026, 2, 27)),
+            stay_participants=[
+                StayParticipant(practitioner="ref-md", role="attender"),
+                StayParticipant(practitioner="th", role="consultant"),
+                StayParticipant(practitioner="locum"),
+            ],
+            discharge_plan=DischargePlan(
+                title="Inpatient discharge plan",
+                created=date(2026, 2, 27),
+                author="ref-md",
+                description="Step down to IOP; continue sertraline",
+            ),
         ),
         discharge=Discharge(date=date(2026, 4, 26), disposition="step-down"),
         part2=part2,
@@ -407,6 +427,41 @@ def _rich(key: str, patient: Patient, *, part2: bool) -> Episode:
         care_plans=[treatment, relapse, aftercare],
         sessions=sessions,
         measures=measures,
+        medications=[
+            MedicationUse(
+                key="sertraline",
+                code=SERTRALINE,
+                period=Period(start=date(2026, 2, 20)),
+                dosage="50 mg daily",
+                reasons=["mdd"],
+                source=patient.key,
+            )
+        ],
+        prescriptions=[
+            Prescription(
+                key="sertraline-rx",
+                code=SERTRALINE,
+                authored=date(2026, 3, 2),
+                prescriber="md",
+                reasons=["mdd"],
+                refills=1,
+            )
+        ],
+        allergies=[
+            Allergy(
+                key="sulfa",
+                code=Code(system="http://snomed.info/sct", code="763875007"),
+                category="medication",
+                criticality="low",
+                recorder="md",
+                reactions=[
+                    Reaction(
+                        manifestation=Code(system="http://snomed.info/sct", code="271807003"),
+                        severity="mild",
+                    )
+                ],
+            )
+        ],
     )
 
 

@@ -38,7 +38,14 @@ def first_identifier(resource: dict[str, Any]) -> dict[str, str]:
 
 def test_public_api() -> None:
     assert build.__all__ == sorted(build.__all__)
-    assert set(build.__all__) == {"Entry", "Resource", "episode_entries", "episode_to_resources"}
+    assert set(build.__all__) == {
+        "Entry",
+        "Resource",
+        "episode_entries",
+        "episode_to_resources",
+        "questionnaire_to_fhir",
+        "questionnaires",
+    }
 
 
 def test_transaction_entries(rich_episode: Episode, part2_episode: Episode) -> None:

@@ -80,6 +80,10 @@ def test_every_corpus_file_reads(corpus: Path, name: str) -> None:
         "sessions",
         "conditions",
         "goals",
+        "reviews",
+        "medications",
+        "prescriptions",
+        "allergies",
         "measures",
         "ignored",
     ]
@@ -106,7 +110,8 @@ def test_package_json_is_not_fhir(corpus: Path) -> None:
 #       | grep -cE "^(INSTR)$"  → 0 in every Synthea 2.4 file: no measures, and every
 #       Observation is ignored.
 # Ignored = Claim, DiagnosticReport, ExplanationOfBenefit, ImagingStudy, Immunization,
-# MedicationRequest, Procedure counts from the uniq -c list, plus all Observations.
+# Procedure counts from the uniq -c list, plus all Observations (MedicationRequest,
+# MedicationStatement and AllergyIntolerance are read: prescriptions, medications, allergies).
 
 SYNTHEA = "synthea/synthea-v2.4-2019-smart"
 
@@ -121,6 +126,10 @@ def _summary(**kw: Any) -> dict[str, Any]:
         "sessions": 0,
         "conditions": 0,
         "goals": 0,
+        "reviews": 0,
+        "medications": 0,
+        "prescriptions": 0,
+        "allergies": 0,
         "measures": {},
         "ignored": {},
     }
@@ -137,12 +146,12 @@ SYNTHEA_EXPECTED = {
         sessions=50,
         conditions=14,
         goals=5,
+        prescriptions=30,
         ignored={
             "Claim": 80,
             "DiagnosticReport": 39,
             "ExplanationOfBenefit": 50,
             "Immunization": 11,
-            "MedicationRequest": 30,
             "Observation": 448,
             "Procedure": 14,
         },
@@ -155,12 +164,12 @@ SYNTHEA_EXPECTED = {
         sessions=24,
         conditions=7,
         goals=5,
+        prescriptions=2,
         ignored={
             "Claim": 26,
             "DiagnosticReport": 15,
             "ExplanationOfBenefit": 24,
             "Immunization": 11,
-            "MedicationRequest": 2,
             "Observation": 177,
             "Procedure": 9,
         },
@@ -173,12 +182,12 @@ SYNTHEA_EXPECTED = {
         sessions=15,
         conditions=5,
         goals=5,
+        prescriptions=3,
         ignored={
             "Claim": 18,
             "DiagnosticReport": 11,
             "ExplanationOfBenefit": 15,
             "Immunization": 9,
-            "MedicationRequest": 3,
             "Observation": 124,
             "Procedure": 5,
         },
@@ -191,13 +200,13 @@ SYNTHEA_EXPECTED = {
         sessions=30,
         conditions=9,
         goals=3,
+        prescriptions=10,
         ignored={
             "Claim": 40,
             "DiagnosticReport": 12,
             "ExplanationOfBenefit": 30,
             "ImagingStudy": 5,
             "Immunization": 11,
-            "MedicationRequest": 10,
             "Observation": 176,
             "Procedure": 28,
         },
@@ -225,12 +234,12 @@ SYNTHEA_EXPECTED = {
         sessions=20,
         conditions=6,
         goals=5,
+        prescriptions=3,
         ignored={
             "Claim": 23,
             "DiagnosticReport": 15,
             "ExplanationOfBenefit": 20,
             "Immunization": 11,
-            "MedicationRequest": 3,
             "Observation": 195,
             "Procedure": 13,
         },
@@ -269,6 +278,8 @@ def test_synthea_folder_reads_all_six_patients(corpus: Path) -> None:
 #     Observations with no panel, total or QuestionnaireResponse → not an administration
 #     (PHQ-2 and PHQ-9 share these items).
 # → measures {"phq-2": 1}; ignored Observation = 66 - 6 = 60.
+# MedicationRequest: jq -r '.entry[].resource|select(.resourceType=="MedicationRequest")
+#   |has("medicationReference")' F | sort | uniq -c → 12 false, 1 true.
 
 
 def test_inferno_patient_85(corpus: Path) -> None:
@@ -283,6 +294,12 @@ def test_inferno_patient_85(corpus: Path) -> None:
         "sessions": 60,
         "conditions": 13,
         "goals": 0,
+        "reviews": 0,
+        "medications": 0,
+        # 13 MedicationRequest: 12 code their medication; one refers to the bundle's
+        # Medication resource instead (counted under unmapped, "no coded medication")
+        "prescriptions": 12,
+        "allergies": 0,
         "measures": {"phq-2": 1},
         "ignored": {
             "Coverage": 1,
@@ -294,7 +311,6 @@ def test_inferno_patient_85(corpus: Path) -> None:
             "Media": 1,
             "Medication": 1,
             "MedicationDispense": 2,
-            "MedicationRequest": 13,
             "Observation": 60,
             "Procedure": 20,
             "Provenance": 1,
@@ -320,13 +336,13 @@ TOC = _summary(
     care_plans=1,
     sessions=1,
     conditions=1,
+    medications=1,
+    prescriptions=1,
+    allergies=1,
     ignored={
-        "AllergyIntolerance": 1,
         "Composition": 1,
         "List": 1,
         "Location": 1,
-        "MedicationRequest": 1,
-        "MedicationStatement": 1,
         "Observation": 1,
     },
 )
@@ -392,12 +408,12 @@ def test_pacio_bsj_folder(corpus: Path) -> None:
         care_teams=1,
         conditions=3,
         goals=1,
+        medications=1,
+        prescriptions=2,
         measures={"phq-9": 1},
         ignored={
             "Composition": 3,
             "List": 4,
-            "MedicationRequest": 2,
-            "MedicationStatement": 1,
             "Observation": 3,
             "Questionnaire": 2,
             "QuestionnaireResponse": 2,

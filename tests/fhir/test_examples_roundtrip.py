@@ -68,9 +68,13 @@ def test_mental_health_summary() -> None:
         "care_plans": 3,
         "care_teams": 1,
         "team_members": 6,
-        "sessions": 24,
+        "sessions": 28,  # 25 with the patient, 2 team reviews, 1 family-education evening
         "conditions": 2,
         "goals": 4,
+        "reviews": 3,
+        "medications": 1,
+        "prescriptions": 1,
+        "allergies": 1,
         "measures": {"gad-7": 5, "phq-9": 5},
         "ignored": {},
     }
@@ -83,6 +87,10 @@ def test_mental_health_summary() -> None:
         "sessions",
         "conditions",
         "goals",
+        "reviews",
+        "medications",
+        "prescriptions",
+        "allergies",
         "measures",
         "ignored",
     ]

@@ -224,14 +224,18 @@ def test_unusable_totals_are_counted(value: dict[str, Any]) -> None:
     assert sum(result.unmapped.values()) == 1
 
 
-def test_disagreeing_answers_and_total_keep_the_total() -> None:
+def test_disagreeing_total_is_computed_from_the_answers() -> None:
+    # issue 10: a total that disagrees with complete answers is not trusted
     items = [coded(f"/{c}", 0) for c in PHQ9_ITEMS] + [
         {"linkId": "/44261-6", "answer": [{"valueInteger": 5}]}
     ]
     result = read_fhir([PATIENT, qr(items)])
     (measure,) = result.episodes[0].measures
-    assert (measure.total, measure.answers) == (5, {})
-    assert result.unmapped["QuestionnaireResponse: answers and total disagree (kept one)"] == 1
+    assert measure.total is None
+    assert measure.answers == {f"q{i}": 0 for i in range(1, 10)}
+    assert measure.score == 0
+    key = "QuestionnaireResponse.item.answer.value: total disagrees with the answers"
+    assert result.unmapped[f"{key} (computed from them)"] == 1
 
 
 def test_measure_links_session_and_performer() -> None:

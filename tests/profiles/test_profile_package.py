@@ -30,6 +30,13 @@ PROFILE_TYPES = {
     PROFILE.OBSERVATION_PANEL: "Observation",
     PROFILE.CONDITION: "Condition",
     PROFILE.REFERRAL: "ServiceRequest",
+    PROFILE.CAREPLAN_DISCHARGE: "CarePlan",
+    PROFILE.MEDICATION_STATEMENT: "MedicationStatement",
+    PROFILE.MEDICATION_REQUEST: "MedicationRequest",
+    PROFILE.ALLERGY: "AllergyIntolerance",
+    PROFILE.PROVENANCE_REVIEW: "Provenance",
+    PROFILE.FLAG: "Flag",
+    PROFILE.RISK_ASSESSMENT: "RiskAssessment",
     **{PROFILE.observation_total(i): "Observation" for i in instruments()},
 }
 
@@ -38,7 +45,10 @@ EXTENSION_CONTEXTS = {
     EXT.PROGRAM: {"EpisodeOfCare"},
     EXT.DISCHARGE_DISPOSITION: {"EpisodeOfCare"},
     EXT.DELIVERY_SETTING: {"CarePlan.activity.detail", "Appointment"},
-    EXT.THERAPY_MODALITY: {"CarePlan.activity.detail"},
+    EXT.THERAPY_MODALITY: {"CarePlan.activity.detail", "Appointment", "Encounter"},
+    EXT.RECORD_IDENTIFIER: {"Provenance"},
+    EXT.GOAL_STATUS_CHANGE: {"Provenance"},
+    EXT.PLAN_CHANGE: {"Provenance"},
 }
 
 

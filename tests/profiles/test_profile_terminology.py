@@ -43,6 +43,8 @@ def test_code_system_equals_codes_json(
 
 def test_no_other_project_code_systems(code_systems: dict[str, dict[str, Any]]) -> None:
     known = {cs["url"] for cs in CODE_SYSTEMS.values()}
+    # instruments LOINC does not code have a project code system of their own
+    known |= {i.code_system for i in instruments().values() if i.code_system != LOINC}
     assert set(code_systems) - known == set()
 
 
@@ -84,7 +86,7 @@ def test_total_profile_fixes_the_instrument_code(
     sd = structure_definitions[PROFILE.observation_total(inst_id)]
     code = _element(sd, "Observation.code")
     assert code["patternCodeableConcept"] == {
-        "coding": [{"system": LOINC, "code": inst.total_code}]
+        "coding": [{"system": inst.code_system, "code": inst.total_code}]
     }
     survey = _element(sd, "Observation.category:survey")
     assert survey["min"] == 1
@@ -108,10 +110,10 @@ def test_total_profile_fixes_the_instrument_code(
 
 def test_instrument_value_sets(value_sets: dict[str, dict[str, Any]]) -> None:
     insts = instruments().values()
-    items = {(LOINC, it.code) for i in insts for it in i.all_items}
-    answers = {(LOINC, a.code) for i in insts for it in i.all_items for a in it.answers}
-    panels = {(LOINC, i.panel_code) for i in insts if i.panel_code}
-    totals = {(LOINC, i.total_code) for i in insts}
+    items = {(it.system, it.code) for i in insts for it in i.all_items}
+    answers = {(a.system, a.code) for i in insts for it in i.all_items for a in it.answers}
+    panels = {(i.code_system, i.panel_code) for i in insts if i.panel_code}
+    totals = {(i.code_system, i.total_code) for i in insts}
     assert _vs_codes(value_sets[f"{BASE}/ValueSet/iop-instrument-item"]) == items
     assert _vs_codes(value_sets[f"{BASE}/ValueSet/iop-instrument-answer"]) == answers
     assert _vs_codes(value_sets[f"{BASE}/ValueSet/iop-instrument-panel"]) == panels

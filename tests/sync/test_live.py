@@ -48,8 +48,10 @@ def count_by_identifier(client: FhirClient, bundle: dict) -> dict[str, int]:
     out = {}
     for e in bundle["entry"]:
         r = e["resource"]
-        if r["resourceType"] in ("Goal", "CareTeam", "QuestionnaireResponse"):
+        if r["resourceType"] in ("Goal", "CareTeam", "QuestionnaireResponse", "RiskAssessment"):
             continue  # sekmet has no identifier search for these (written by derived id)
+        if r["resourceType"] == "Provenance":
+            continue  # no identifier in R4 (written by PUT to the id derived from its extension)
         system, value = business_identifier(r)
         n = len(client.search(r["resourceType"]).where(identifier=f"{system}|{value}").fetch_all())
         out[f"{r['resourceType']}|{value}"] = n
@@ -66,7 +68,9 @@ def test_push_twice_writes_nothing_the_second_time(fhir_server):
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         second = push(client, episode)
         assert second.summary()["created"] == second.summary()["updated"] == 0
-        assert second.unchanged == first.created + first.updated
+        # staff and organizations shared with episodes other tests pushed may exist already
+        assert first.created + first.updated + first.unchanged == first.total
+        assert second.unchanged == second.total == first.total
         assert second.round_trips <= 2
         written = {f"{t}/{i}" for t, i in first.written}
         history = client.history(since=since, count=1000)

@@ -3,14 +3,16 @@
 Extension: IopProgram
 Id: iop-program
 Title: "IOP program"
-Description: "The intensive outpatient program an episode belongs to: its name and the minimum intensity it requires per week."
+Description: "The intensive outpatient program an episode belongs to: its name and the intensity it requires per week (minimum and maximum hours and days)."
 Context: EpisodeOfCare
 * ^status = #active
 * ^experimental = false
 * extension contains
     name 1..1 MS and
     minimumHoursPerWeek 0..1 MS and
-    minimumDaysPerWeek 0..1 MS
+    minimumDaysPerWeek 0..1 MS and
+    maximumHoursPerWeek 0..1 MS and
+    maximumDaysPerWeek 0..1 MS
 * extension[name] ^short = "Program name"
 * extension[name].value[x] only string
 * extension[name].value[x] 1..1
@@ -22,6 +24,14 @@ Context: EpisodeOfCare
 * extension[minimumDaysPerWeek].value[x] only integer
 * extension[minimumDaysPerWeek].value[x] 1..1
 * extension[minimumDaysPerWeek] obeys iop-prog-days
+* extension[maximumHoursPerWeek] ^short = "Maximum treatment hours a week the program delivers"
+* extension[maximumHoursPerWeek].value[x] only decimal
+* extension[maximumHoursPerWeek].value[x] 1..1
+* extension[maximumHoursPerWeek] obeys iop-prog-hours
+* extension[maximumDaysPerWeek] ^short = "Maximum treatment days a week the program delivers"
+* extension[maximumDaysPerWeek].value[x] only integer
+* extension[maximumDaysPerWeek].value[x] 1..1
+* extension[maximumDaysPerWeek] obeys iop-prog-days
 
 Invariant: iop-prog-hours
 Description: "Hours a week lie between 0 and 168."
@@ -58,8 +68,8 @@ Context: CarePlan.activity.detail, Appointment
 Extension: TherapyModality
 Id: therapy-modality
 Title: "Therapy modality"
-Description: "The therapeutic approach of a planned program activity (CBT, DBT, motivational interviewing...)."
-Context: CarePlan.activity.detail
+Description: "The therapeutic approach of a planned program activity or of a session (CBT, DBT, motivational interviewing...)."
+Context: CarePlan.activity.detail, Appointment, Encounter
 * ^status = #active
 * ^experimental = false
 * value[x] 1..1

@@ -40,6 +40,7 @@ Description: "Which of the program's care plans a CarePlan is."
 * ^caseSensitive = true
 * ^content = #complete
 * #aftercare "Aftercare plan"
+* #inpatient-discharge "Inpatient discharge plan"
 * #relapse-prevention "Relapse-prevention plan"
 * #treatment "IOP treatment plan"
 
@@ -196,6 +197,28 @@ Description: "Every code of the organization-kind code system."
 * ^experimental = false
 * include codes from system https://iopfhir.org/fhir/CodeSystem/organization-kind
 
+CodeSystem: PlanChangeKindCS
+Id: plan-change-kind
+Title: "IOP plan change kind"
+Description: "What a weekly review did to a treatment-plan activity."
+* ^url = "https://iopfhir.org/fhir/CodeSystem/plan-change-kind"
+* ^status = #active
+* ^experimental = false
+* ^caseSensitive = true
+* ^content = #complete
+* #added "Added"
+* #changed "Changed"
+* #stopped "Stopped"
+
+ValueSet: PlanChangeKindVS
+Id: plan-change-kind
+Title: "IOP plan change kind codes"
+Description: "Every code of the plan-change-kind code system."
+* ^url = "https://iopfhir.org/fhir/ValueSet/plan-change-kind"
+* ^status = #active
+* ^experimental = false
+* include codes from system https://iopfhir.org/fhir/CodeSystem/plan-change-kind
+
 CodeSystem: ProgramTypeCS
 Id: program-type
 Title: "IOP program type"
@@ -280,11 +303,13 @@ Description: "Safety concerns raised by answers to a screening instrument."
 * ^experimental = false
 * ^caseSensitive = true
 * ^content = #complete
+* #drug-use-problems "Drug use problems indicated (DAST-10 at or above threshold)"
 * #recent-suicidal-behavior "Recent suicidal behavior"
 * #self-harm-risk "Self-harm thoughts reported"
 * #suicidal-ideation "Suicidal ideation"
 * #suicidal-intent "Suicidal intent"
 * #suicidal-plan "Suicidal plan"
+* #unhealthy-alcohol-use "Unhealthy alcohol use indicated (AUDIT-C at or above threshold)"
 
 ValueSet: SafetyFlagVS
 Id: safety-flag
@@ -305,6 +330,7 @@ Description: "Kinds of program session or planned activity."
 * ^caseSensitive = true
 * ^content = #complete
 * #case-management "Case management"
+* #family-education "Family education"
 * #family-therapy "Family therapy with patient"
 * #family-therapy-without-patient "Family therapy without patient"
 * #group-therapy "Group therapy"
@@ -335,6 +361,7 @@ Description: "Score bands of the program's scored instruments."
 * ^experimental = false
 * ^caseSensitive = true
 * ^content = #complete
+* #extreme "Extreme"
 * #high "High"
 * #low "Low"
 * #mild "Mild"
@@ -346,6 +373,7 @@ Description: "Score bands of the program's scored instruments."
 * #positive "Positive screen"
 * #positive-women "Positive screen (women's threshold)"
 * #severe "Severe"
+* #substantial "Substantial"
 
 ValueSet: SeverityBandVS
 Id: severity-band

@@ -19,6 +19,8 @@ Description: "A treatment goal, often measurable as an instrument total below or
 * target.detailQuantity.system MS
 * target.detailQuantity.code MS
 * target.due[x] MS
+* statusDate MS
+* statusReason MS
 * expressedBy MS
 * addresses MS
 * addresses only Reference(IopCondition or Observation or MedicationStatement or NutritionOrder or ServiceRequest or RiskAssessment)

@@ -8,6 +8,8 @@ Description: "One scheduled program session (or a booked aftercare appointment):
 * insert IopIdentifiers
 * extension contains DeliverySetting named deliverySetting 0..1 MS
 * extension[deliverySetting] ^short = "telehealth for a session by video or phone"
+* extension contains TherapyModality named therapyModality 0..1 MS
+* extension[therapyModality] ^short = "The modality the session is delivered in (CBT, DBT, MI...)"
 * status MS
 * cancelationReason MS
 * serviceType MS
@@ -17,6 +19,8 @@ Description: "One scheduled program session (or a booked aftercare appointment):
 * basedOn MS
 * participant MS
 * participant.actor MS
+* participant.required MS
+* participant.required ^comment = "A session without the patient (team review, family therapy without the patient, family education) lists the patient as information-only with status declined, never accepted."
 * participant.status MS
 * supportingInformation MS
 
@@ -28,11 +32,14 @@ Description: "A program session that took place (or is planned): ambulatory or v
 * ^status = #active
 * ^experimental = false
 * insert IopIdentifiers
+* extension contains TherapyModality named therapyModality 0..1 MS
+* extension[therapyModality] ^short = "The modality the session is delivered in (CBT, DBT, MI...)"
 * status MS
 * class MS
 * class from IopSessionEncounterClass (required)
 * type 1..* MS
 * type from $vsac-encounter-type (extensible)
+* type ^comment = "The session kind, then (where one applies) the session's CPT / HCPCS procedure codes as a second CodeableConcept (US Core encounter types include CPT)."
 * serviceType MS
 * subject 1..1 MS
 * subject only Reference(IopPatient)

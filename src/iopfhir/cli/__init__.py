@@ -30,7 +30,7 @@ from ._signals import signals_raise
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("convert", "import_", "validate", "synth", "sync", "demo")
+SUBCOMMANDS = ("convert", "import_", "validate", "synth", "sync", "demo", "questionnaires")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,24 +69,24 @@ def _describe(episode: Episode, out: TextIO) -> None:
         f"({', '.join(p.kind for p in episode.care_plans)})",
         file=out,
     )
+    # attendance counts the patient's own sessions, not meetings held without them
+    own = [s for s in episode.sessions if s.patient_present]
     by_status: dict[str, int] = {}
-    for s in episode.sessions:
+    for s in own:
         by_status[s.status] = by_status.get(s.status, 0) + 1
-    tele = sum(1 for s in episode.sessions if s.telehealth)
+    tele = sum(1 for s in own if s.telehealth)
+    without = len(episode.sessions) - len(own)
     print(
-        f"  sessions    {len(episode.sessions)} ("
+        f"  sessions    {len(own)} ("
         + ", ".join(f"{n} {k}" for k, n in by_status.items())
-        + f"; {tele} by telehealth)",
+        + f"; {tele} by telehealth)"
+        + (f"; {without} meetings without the patient" if without else ""),
         file=out,
     )
-    weeks = episode.weekly_hours()
-    short = [w for w in weeks if w.below_minimum]
-    if weeks:
-        print(
-            f"  intensity   {len(short)} of {len(weeks)} weeks under the program minimum"
-            + (": " + ", ".join(f"{w.week_start} {w.hours} h" for w in short) if short else ""),
-            file=out,
-        )
+    intensity = _intensity(episode)
+    if intensity:
+        print(f"  intensity   {intensity}", file=out)
+    _describe_continuity(episode, out)
     series: dict[str, list[tuple[str, int, str]]] = {}
     for m in sorted(episode.measures, key=lambda m: m.date):
         if m.score is not None:
@@ -106,6 +106,52 @@ def _describe(episode: Episode, out: TextIO) -> None:
             notes.append("safety flags: " + ", ".join(flags))
         extra = f"  [{'; '.join(notes)}]" if notes else ""
         print(f"  {inst:<11} {trend}{extra}", file=out)
+
+
+def _describe_continuity(episode: Episode, out: TextIO) -> None:
+    """Who carried the patient from the hospital through the IOP into aftercare, and the
+    medications and allergies that travel with them."""
+    continuity = episode.continuity()
+    spanning = continuity.spanning()
+    print(
+        "  continuity  "
+        + (", ".join(spanning) + " span inpatient -> IOP -> aftercare" if spanning else "-"),
+        file=out,
+    )
+    for clinician in continuity.clinicians:
+        if clinician.practitioner not in spanning:
+            phases = ", ".join(clinician.phases)
+            print(f"              {clinician.practitioner}: {phases}", file=out)
+    if episode.medications or episode.prescriptions or episode.allergies:
+        print(
+            f"  medications {len(episode.medications)} taken, "
+            f"{len(episode.prescriptions)} prescribed, {len(episode.allergies)} allergies",
+            file=out,
+        )
+
+
+def _intensity(episode: Episode) -> str:
+    """The weeks under and over the program's intensity (hours the patient attended)."""
+    weeks = episode.weekly_hours()
+    if not weeks:
+        return ""
+    program = episode.program
+    target = (
+        f"{program.min_hours_per_week:g}-{program.max_hours_per_week:g} h over "
+        f"{program.min_days_per_week}-{program.max_days_per_week} days"
+        if program
+        else "9-20 h over 3-5 days"
+    )
+    parts = [f"{target} a week"]
+    for label, flagged in (
+        ("under", [w for w in weeks if w.below_minimum]),
+        ("over", [w for w in weeks if w.above_maximum]),
+    ):
+        listed = ", ".join(f"{w.week_start} {w.hours:g} h {w.days} d" for w in flagged)
+        parts.append(
+            f"{len(flagged)} of {len(weeks)} weeks {label}" + (f": {listed}" if listed else "")
+        )
+    return "; ".join(parts)
 
 
 def _server_step(args: argparse.Namespace, episode: Episode, out: TextIO) -> int:

@@ -5,6 +5,7 @@ only; the FHIR mapping builds on it.
 """
 
 from iopfhir.domain.common import Code, HumanName, Identifier, Period
+from iopfhir.domain.continuity import ClinicianPhases, Continuity, DischargePlan, StayParticipant
 from iopfhir.domain.episode import Diagnosis, Discharge, Episode, Program, Referral, WeekHours
 from iopfhir.domain.files import (
     dump_episode,
@@ -14,6 +15,7 @@ from iopfhir.domain.files import (
     parse_episodes,
 )
 from iopfhir.domain.measures import Measure
+from iopfhir.domain.medications import Allergy, MedicationUse, Prescription, Reaction
 from iopfhir.domain.people import Organization, Patient, Practitioner, Support, Team, TeamMember
 from iopfhir.domain.plans import (
     Activity,
@@ -30,6 +32,14 @@ from iopfhir.domain.plans import (
     Schedule,
     TreatmentPlan,
 )
+from iopfhir.domain.reviews import (
+    GoalStatusChange,
+    PlanChange,
+    Review,
+    achievement_disagreements,
+    derive_achievement,
+    goal_history,
+)
 from iopfhir.domain.sessions import Session
 
 __all__ = [
@@ -37,36 +47,50 @@ __all__ = [
     "AftercareAppointment",
     "AftercarePlan",
     "AftercareReferral",
+    "Allergy",
     "CarePlan",
     "CheckIn",
+    "ClinicianPhases",
     "Code",
+    "Continuity",
     "CrisisContact",
     "Diagnosis",
     "Discharge",
+    "DischargePlan",
     "Episode",
     "Goal",
+    "GoalStatusChange",
     "GoalTarget",
     "HumanName",
     "Identifier",
     "Measure",
+    "MedicationUse",
     "Organization",
     "Patient",
     "Period",
+    "PlanChange",
     "Practitioner",
+    "Prescription",
     "Program",
+    "Reaction",
     "Referral",
     "RelapsePreventionPlan",
+    "Review",
     "Revision",
     "Schedule",
     "Session",
+    "StayParticipant",
     "Support",
     "Team",
     "TeamMember",
     "TreatmentPlan",
     "WeekHours",
+    "achievement_disagreements",
+    "derive_achievement",
     "dump_episode",
     "dump_episodes",
     "episode_json_schema",
+    "goal_history",
     "load_episodes",
     "parse_episodes",
 ]

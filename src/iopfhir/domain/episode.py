@@ -1,9 +1,11 @@
 """The IOP episode: the root of the model and of an episode file.
 
 An :class:`Episode` is one patient's stay in one program: how they were referred
-(often from an inpatient stay), admission and discharge, diagnoses, the people and the
-team, the care plans, the sessions and the outcome measures, and whether the record is
-protected substance-use treatment information (42 CFR Part 2).
+(often from an inpatient stay, with its clinicians and the hospital's discharge plan),
+admission and discharge, diagnoses, the people and the team, the care plans, the
+sessions and the outcome measures, medications and allergies, and whether the record is
+protected substance-use treatment information (42 CFR Part 2). ``Episode.continuity()``
+says who carried the patient from inpatient through IOP into aftercare.
 
 The episode checks that every key it refers to exists (a session's facilitator must be
 a practitioner, a goal must address a diagnosis...) and reports the JSON path of the
@@ -21,7 +23,15 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from iopfhir.domain.common import Code, Key, Model, Period
+from iopfhir.domain.continuity import (
+    Continuity,
+    DischargePlan,
+    StayParticipant,
+    continuity_of,
+    continuity_problems,
+)
 from iopfhir.domain.measures import Measure
+from iopfhir.domain.medications import Allergy, MedicationUse, Prescription, medication_problems
 from iopfhir.domain.people import Organization, Patient, Practitioner, Support, Team
 from iopfhir.domain.plans import (
     AftercarePlan,
@@ -30,7 +40,8 @@ from iopfhir.domain.plans import (
     RelapsePreventionPlan,
     TreatmentPlan,
 )
-from iopfhir.domain.sessions import Session
+from iopfhir.domain.reviews import Review, fill_goal_statuses, status_problems
+from iopfhir.domain.sessions import Session, fill_session_modality, kinds_without_patient
 from iopfhir.domain.vocabulary import (
     DischargeDisposition,
     EpisodeStatus,
@@ -42,18 +53,31 @@ __all__ = ["Diagnosis", "Discharge", "Episode", "Program", "Referral", "WeekHour
 
 
 class Program(Model):
-    """The IOP itself: its kind and the intensity it requires."""
+    """The IOP itself: its kind and the intensity it requires (by default ASAM level 2.1
+    for adults: 9 to 20 hours a week over 3 to 5 days)."""
 
     name: str = Field(min_length=1)
     type: ProgramType
     organization: Key | None = None
     min_hours_per_week: float = Field(default=9.0, ge=0, le=40)
     min_days_per_week: int = Field(default=3, ge=0, le=7)
+    max_hours_per_week: float = Field(default=20.0, ge=0, le=40)
+    max_days_per_week: int = Field(default=5, ge=0, le=7)
+
+    @model_validator(mode="after")
+    def _range(self) -> Program:
+        if self.max_hours_per_week < self.min_hours_per_week:
+            raise ValueError("@max_hours_per_week: is below min_hours_per_week")
+        if self.max_days_per_week < self.min_days_per_week:
+            raise ValueError("@max_days_per_week: is below min_days_per_week")
+        return self
 
 
 class Referral(Model):
-    """How the patient came to the program (FHIR ServiceRequest; the inpatient stay an
-    Encounter)."""
+    """How the patient came to the program (FHIR ServiceRequest, requested by ``requester``
+    - the inpatient clinician - or else by ``organization``, and performed by the IOP; the
+    inpatient stay an Encounter with its clinicians and the hospital, ``organization``; the
+    hospital's discharge plan a CarePlan the IOP treatment plan continues)."""
 
     key: Key = "referral"
     source: ReferralSource
@@ -62,6 +86,10 @@ class Referral(Model):
     organization: Key | None = None
     reason: str | None = None
     stay: Period | None = None
+    #: the clinicians of the inpatient stay (FHIR: the stay Encounter's participants)
+    stay_participants: list[StayParticipant] = Field(default_factory=list)
+    #: the hospital's discharge plan, which the IOP treatment plan continues
+    discharge_plan: DischargePlan | None = None
 
 
 class Diagnosis(Model):
@@ -114,12 +142,14 @@ class Discharge(Model):
 
 
 class WeekHours(Model):
-    """Hours delivered in one program week, against the program minimum."""
+    """Hours the patient received in one program week, against the program's intensity:
+    below its minimum or above its maximum of hours or days."""
 
     week_start: date
     hours: float
     days: int
     below_minimum: bool
+    above_maximum: bool = False
 
 
 class Episode(Model):
@@ -142,6 +172,10 @@ class Episode(Model):
     care_plans: list[CarePlan] = Field(default_factory=list)
     sessions: list[Session] = Field(default_factory=list)
     measures: list[Measure] = Field(default_factory=list)
+    medications: list[MedicationUse] = Field(default_factory=list)
+    prescriptions: list[Prescription] = Field(default_factory=list)
+    allergies: list[Allergy] = Field(default_factory=list)
+    reviews: list[Review] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -158,7 +192,13 @@ class Episode(Model):
             )
         ):
             data = {**data, "status": "finished" if data.get("discharge") is not None else "active"}
-        return data
+        return fill_session_modality(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _goal_statuses(cls, data: Any) -> Any:
+        """A reviewed goal's statuses default to its latest review's (``reviews.py``)."""
+        return fill_goal_statuses(data)
 
     @model_validator(mode="after")
     def _references(self) -> Episode:
@@ -210,6 +250,8 @@ class Episode(Model):
         if self.referral:
             yield from check("$.referral.requester", self.referral.requester, keys.prac)
             yield from check("$.referral.organization", self.referral.organization, keys.org)
+        yield from continuity_problems(self)
+        yield from medication_problems(self)
         for i, prac in enumerate(self.practitioners):
             yield from check(f"$.practitioners[{i}].organization", prac.organization, keys.org)
         for t, team in enumerate(self.teams):
@@ -219,6 +261,7 @@ class Episode(Model):
         for p, plan in enumerate(self.care_plans):
             yield from _plan_problems(f"$.care_plans[{p}]", plan, keys)
         yield from _session_problems(self, keys)
+        yield from _review_problems(self, keys)
         no_encounter = {s.key for s in self.sessions if s.status in ("no-show", "cancelled")}
         for m, measure in enumerate(self.measures):
             yield from check(f"$.measures[{m}].session", measure.session, keys.session)
@@ -229,12 +272,22 @@ class Episode(Model):
         if self.discharge and self.admission and self.discharge.date < self.admission:
             yield "$.discharge.date", "discharge is before admission"
 
+    # -- continuity ----------------------------------------------------------------------
+
+    def continuity(self) -> Continuity:
+        """Per practitioner, the phases of care (inpatient, IOP, aftercare) they took part
+        in: who carried the patient from the hospital through the IOP into aftercare
+        (:func:`iopfhir.domain.continuity.continuity_of` says what counts)."""
+        return continuity_of(self)
+
     # -- intensity -----------------------------------------------------------------------
 
     def weekly_hours(self) -> list[WeekHours]:
-        """Hours delivered per program week (from attended sessions), flagged when a
-        week falls under the program minimum of hours or days."""
-        attended = [s for s in self.sessions if s.status == "attended"]
+        """Hours the patient received per program week: attended sessions the patient
+        takes part in (team reviews and other meetings without the patient do not count),
+        flagged when a week falls under the program minimum or over its maximum of hours
+        or days (without a program: 9-20 hours over 3-5 days, ASAM level 2.1)."""
+        attended = [s for s in self.sessions if s.status == "attended" and s.patient_present]
         if not attended:
             return []
         first = self.admission or min(s.start for s in attended).date()
@@ -242,11 +295,10 @@ class Episode(Model):
         days: dict[int, set[date]] = defaultdict(set)
         for s in attended:
             week = (s.start.date() - first).days // 7
-            minutes[week] += s.delivered_minutes
+            minutes[week] += s.patient_minutes
             days[week].add(s.start.date())
         last = max(minutes)
-        min_hours = self.program.min_hours_per_week if self.program else 0.0
-        min_days = self.program.min_days_per_week if self.program else 0
+        program = self.program or Program(name="IOP", type="mental-health")
         out = []
         for week in range(last + 1):
             hours = round(minutes.get(week, 0) / 60, 2)
@@ -256,7 +308,10 @@ class Episode(Model):
                     week_start=first + timedelta(days=7 * week),
                     hours=hours,
                     days=n_days,
-                    below_minimum=hours < min_hours or n_days < min_days,
+                    below_minimum=hours < program.min_hours_per_week
+                    or n_days < program.min_days_per_week,
+                    above_maximum=hours > program.max_hours_per_week
+                    or n_days > program.max_days_per_week,
                 )
             )
         return out
@@ -357,6 +412,8 @@ def _session_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]
     check = keys.check
     for s, session in enumerate(episode.sessions):
         yield from check(f"$.sessions[{s}].facilitator", session.facilitator, keys.facilitator)
+        if session.facilitator == episode.patient.key and session.kind in kinds_without_patient():
+            yield f"$.sessions[{s}].facilitator", "names the patient in a session without them"
         for a, key in enumerate(session.attendees):
             yield from check(f"$.sessions[{s}].attendees[{a}]", key, keys.attendee)
             if key == episode.patient.key:
@@ -365,6 +422,22 @@ def _session_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]
                     "the patient is not listed as an attendee",
                 )
         yield from check(f"$.sessions[{s}].activity", session.activity, keys.activity)
+
+
+def _review_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]:
+    """Reference problems of the reviews (author, session, goals, activities), then goals
+    whose current statuses are not their latest review's."""
+    check = keys.check
+    goals: _Allowed = (frozenset(g.key for g in episode.goals), "a goal of the episode")
+    for r, review in enumerate(episode.reviews):
+        yield from check(f"$.reviews[{r}].author", review.author, keys.prac)
+        yield from check(f"$.reviews[{r}].session", review.session, keys.session)
+        for g, change in enumerate(review.goals):
+            yield from check(f"$.reviews[{r}].goals[{g}].goal", change.goal, goals)
+        for c, plan_change in enumerate(review.plan_changes):
+            path = f"$.reviews[{r}].plan_changes[{c}].activity"
+            yield from check(path, plan_change.activity, keys.activity)
+    yield from status_problems(episode.care_plans, episode.reviews)
 
 
 def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
@@ -400,6 +473,7 @@ def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
             for j, c in enumerate(p.crisis_contacts)
         ],
         "measures": [(f"$.measures[{i}].key", m.key) for i, m in enumerate(episode.measures)],
+        "reviews": [(f"$.reviews[{i}].key", r.key) for i, r in enumerate(episode.reviews)],
     }
     aftercare: list[tuple[str, str]] = []
     for i, plan in enumerate(episode.care_plans):

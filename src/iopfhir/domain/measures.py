@@ -7,6 +7,8 @@ from foreign data may carry only a total, or only some items.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import Field, model_validator
 
 from iopfhir.domain.common import Key, Model, Timestamp
@@ -14,6 +16,12 @@ from iopfhir.domain.vocabulary import InstrumentId
 from iopfhir.terminology import Instrument, instrument
 
 __all__ = ["Measure"]
+
+
+@lru_cache(maxsize=4096)
+def _total(instrument_id: str, answers: tuple[tuple[str, int], ...]) -> int:
+    # a measure's total is asked for by its band, its flags and every builder: sum once
+    return instrument(instrument_id).total(dict(answers))
 
 
 class Measure(Model):
@@ -63,7 +71,7 @@ class Measure(Model):
     def _computed_total(self) -> int | None:
         if not self.answers or not self.complete:
             return None
-        return self.definition.score(self.answers).total
+        return _total(self.instrument, tuple(self.answers.items()))
 
     @property
     def score(self) -> int | None:
@@ -80,5 +88,6 @@ class Measure(Model):
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """Safety flags raised by the answers (PHQ-9 item 9, C-SSRS intent...)."""
-        return self.definition.flags(self.answers)
+        """Safety flags raised by the answers or the score (PHQ-9 item 9, C-SSRS intent,
+        AUDIT-C or DAST-10 over the threshold...)."""
+        return self.definition.flags(self.answers, self.score)

@@ -9,14 +9,29 @@ A :class:`Team` lists who plays which role; members are named by key.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from iopfhir.domain.common import Code, Gender, HumanName, Identifier, Key, Model, Period
 from iopfhir.domain.vocabulary import Relationship, RoleKey
 
 __all__ = ["Organization", "Patient", "Practitioner", "Support", "Team", "TeamMember"]
+
+
+def _legacy_role_schema(schema: dict[str, Any]) -> None:
+    """The episode-file schema still takes ``role`` / ``role_code`` (one role, as older
+    files have it); the model reads them as the first of ``roles`` / ``role_codes``."""
+    props = schema.setdefault("properties", {})
+    roles = props.get("roles", {}).get("items", {})
+    props["role"] = {
+        "anyOf": [{**roles}, {"type": "null"}],
+        "description": "One role (older files): read as the first of roles.",
+    }
+    props["role_code"] = {
+        "anyOf": [{**props.get("role_codes", {}).get("items", {})}, {"type": "null"}],
+        "description": "One foreign role (older files): read as the first of role_codes.",
+    }
 
 
 class Patient(Model):
@@ -43,23 +58,57 @@ class Organization(Model):
 class Practitioner(Model):
     """A clinician or staff member (therapist, psychiatrist, case manager, peer specialist...).
 
-    ``role`` is the person's discipline; the role played on a team is on :class:`TeamMember`.
+    ``roles`` are the person's disciplines in this episode (package role keys, in order);
+    ``role_codes`` carry roles from foreign data that have no key here. A practitioner may
+    hold several (a psychiatrist who is also the addiction specialist). The role played on
+    a team is on :class:`TeamMember`.
+
+    Files written before several roles existed say ``role`` / ``role_code`` (one role):
+    both are still read, as the first of ``roles`` / ``role_codes``, and ``role`` /
+    ``role_code`` stay readable as properties (the first of each list).
     """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra=_legacy_role_schema,
+    )
 
     key: Key
     name: HumanName
     identifiers: list[Identifier] = Field(default_factory=list)
-    role: RoleKey | None = None
-    role_code: Code | None = None
+    roles: list[RoleKey] = Field(default_factory=list)
+    role_codes: list[Code] = Field(default_factory=list)
     organization: Key | None = None
     phone: str | None = None
     email: str | None = None
 
-    @model_validator(mode="after")
-    def _one_role(self) -> Practitioner:
-        if self.role is not None and self.role_code is not None:
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_role(cls, data: Any) -> Any:
+        """``role`` / ``role_code`` (one role, as files had it) → the head of the lists."""
+        if not isinstance(data, dict) or ("role" not in data and "role_code" not in data):
+            return data
+        data = dict(data)
+        role, role_code = data.pop("role", None), data.pop("role_code", None)
+        if role is not None and role_code is not None:
             raise ValueError("@role_code: a practitioner has a role or a role_code, not both")
-        return self
+        if role is not None:
+            data["roles"] = [role, *data.get("roles", [])]
+        if role_code is not None:
+            data["role_codes"] = [role_code, *data.get("role_codes", [])]
+        return data
+
+    @property
+    def role(self) -> str | None:
+        """The first role key (what files with one ``role`` hold)."""
+        return self.roles[0] if self.roles else None
+
+    @property
+    def role_code(self) -> Code | None:
+        """The first foreign role code."""
+        return self.role_codes[0] if self.role_codes else None
 
 
 class Support(Model):

@@ -34,6 +34,8 @@ __all__ = [
     "CheckIn",
     "CrisisContact",
     "Goal",
+    "GoalAchievementStatus",
+    "GoalLifecycleStatus",
     "GoalTarget",
     "PlanBase",
     "RelapsePreventionPlan",
@@ -57,36 +59,42 @@ class GoalTarget(Model):
     due: date | None = None
 
 
+GoalLifecycleStatus = Literal[
+    "proposed",
+    "planned",
+    "accepted",
+    "active",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "entered-in-error",
+    "rejected",
+]
+"""R4 ``Goal.lifecycleStatus``."""
+GoalAchievementStatus = Literal[
+    "in-progress",
+    "improving",
+    "worsening",
+    "no-change",
+    "achieved",
+    "sustaining",
+    "not-achieved",
+    "no-progress",
+    "not-attainable",
+]
+"""R4 ``Goal.achievementStatus`` (goal-achievement code system)."""
+
+
 class Goal(Model):
-    """A treatment goal (FHIR Goal)."""
+    """A treatment goal (FHIR Goal). Its statuses are the current ones: when weekly
+    reviews (:mod:`iopfhir.domain.reviews`) set them, the episode sets them to the latest
+    review's; ``status_date`` is when the current status took effect."""
 
     key: Key
     description: str = Field(min_length=1)
-    lifecycle_status: Literal[
-        "proposed",
-        "planned",
-        "accepted",
-        "active",
-        "on-hold",
-        "completed",
-        "cancelled",
-        "entered-in-error",
-        "rejected",
-    ] = "active"
-    achievement_status: (
-        Literal[
-            "in-progress",
-            "improving",
-            "worsening",
-            "no-change",
-            "achieved",
-            "sustaining",
-            "not-achieved",
-            "no-progress",
-            "not-attainable",
-        ]
-        | None
-    ) = None
+    lifecycle_status: GoalLifecycleStatus = "active"
+    achievement_status: GoalAchievementStatus | None = None
+    status_date: date | None = None
     start: date | None = None
     targets: list[GoalTarget] = Field(default_factory=list)
     addresses: list[Key] = Field(default_factory=list)

@@ -1,19 +1,37 @@
-"""Sessions: one scheduled meeting of the program with the patient, and what happened.
+"""Sessions: one scheduled meeting of the program about the patient, and what happened.
 
 A session is scheduled, attended, a no-show or cancelled. Attended sessions carry the
 actual times; group sessions list other attendees by key (family members, co-leaders).
+Some kinds meet without the patient (team reviews, family therapy without the patient,
+family education: ``session_kinds_without_patient`` in the terminology data): they are
+about the patient but count toward neither their hours nor their attendance. A session
+has the therapy modality it was delivered in (the episode fills in its activity's), and
+the procedure codes (CPT / HCPCS) that describe it, derived from the terminology data.
 """
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from iopfhir.domain.common import Code, Key, Model, Timestamp
-from iopfhir.domain.vocabulary import SessionKind, SessionStatus
+from iopfhir.domain.vocabulary import Modality, SessionKind, SessionStatus
+from iopfhir.terminology import codes
 
-__all__ = ["Session"]
+__all__ = ["Session", "fill_session_modality", "kinds_without_patient"]
+
+
+@cache
+def kinds_without_patient() -> frozenset[str]:
+    """The session kinds that meet without the patient (terminology data)."""
+    return frozenset(codes()["session_kinds_without_patient"])
+
+
+@cache
+def _per_diem_kinds() -> frozenset[str]:
+    return frozenset(codes()["program_per_diem_session_kinds"])
 
 
 class Session(Model):
@@ -31,6 +49,7 @@ class Session(Model):
     facilitator: Key | None = None
     attendees: list[Key] = Field(default_factory=list)
     activity: Key | None = None
+    modality: Modality | None = None
     cancel_reason: str | None = None
 
     @model_validator(mode="before")
@@ -73,8 +92,83 @@ class Session(Model):
     @property
     def delivered_minutes(self) -> int:
         """Minutes actually delivered (0 unless attended)."""
-        if self.status != "attended":
-            return 0
+        return self.minutes if self.status == "attended" else 0
+
+    @property
+    def patient_present(self) -> bool:
+        """Whether the patient takes part: not in the kinds that meet without them."""
+        return self.kind not in kinds_without_patient()
+
+    @property
+    def patient_minutes(self) -> int:
+        """Minutes of treatment the patient received: delivered minutes of an attended
+        session the patient takes part in, else 0."""
+        return self.delivered_minutes if self.patient_present else 0
+
+    @property
+    def minutes(self) -> int:
+        """Length in minutes: actual for an attended session, else planned."""
         start = self.actual_start or self.start
         end = self.actual_end or self.end
         return int((end - start).total_seconds() // 60)
+
+    def procedure_codes(self, program_type: str | None = None) -> list[Code]:
+        """The CPT / HCPCS codes that describe this session (alternatives of one service),
+        from the terminology data: the kind's own codes whose minute range (if any) holds
+        the session's length; else, for kinds delivered as part of the program day, the
+        program's per-diem code. Empty for other kinds, foreign kinds, and sessions that
+        did not or will not take place."""
+        if self.kind is None or self.status not in ("scheduled", "attended"):
+            return []
+        return list(_procedure_codes(self.kind, program_type, self.minutes))
+
+
+@lru_cache(maxsize=1024)
+def _procedure_codes(kind: str, program_type: str | None, minutes: int) -> tuple[Code, ...]:
+    # a cohort has few (kind, program, length) combinations: look each up once
+    table = codes()
+    entries = table["session_procedures"].get(kind)
+    if entries is None:
+        per_diem = table["program_per_diem"].get(program_type or "")
+        if per_diem is None or kind not in _per_diem_kinds():
+            return ()
+        entries = [per_diem]
+    return tuple(
+        Code(system=e["system"], code=e["code"])
+        for e in entries
+        if e.get("min_minutes", 0) <= minutes <= e.get("max_minutes", minutes)
+    )
+
+
+def _field(item: Any, name: str) -> Any:
+    """A field of a model or of its raw (dict) input."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def fill_session_modality(data: Any) -> Any:
+    """Raw episode input with each session's missing modality set to its activity's (a
+    session is delivered in the modality its plan activity names unless it says
+    otherwise); anything else is returned as is. FHIR carries the modality on each
+    session, so filling it in before validation keeps reading back equal."""
+    if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
+        return data
+    modality: dict[Any, Any] = {}
+    for plan in data.get("care_plans") or ():
+        for act in _field(plan, "activities") or ():
+            if _field(act, "modality") is not None:
+                modality.setdefault(_field(act, "key"), _field(act, "modality"))
+    if not modality:
+        return data
+    sessions = []
+    changed = False
+    for session in data["sessions"]:
+        if _field(session, "modality") is None and _field(session, "activity") in modality:
+            value = modality[_field(session, "activity")]
+            if isinstance(session, dict):
+                session = {**session, "modality": value}
+                changed = True
+            elif isinstance(session, Session):
+                session = session.model_copy(update={"modality": value})
+                changed = True
+        sessions.append(session)
+    return {**data, "sessions": sessions} if changed else data

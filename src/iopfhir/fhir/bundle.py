@@ -2,7 +2,9 @@
 
 A transaction entry is ``POST <Type>`` with ``ifNoneExist`` = ``identifier=<system>|<value>``
 of the resource's first business identifier (see :mod:`iopfhir.fhir.conventions`), so a
-resend creates nothing twice (ids are server-assigned, so PUT by id is not an option).
+resend creates nothing twice (ids are server-assigned, so PUT by id is not an option);
+a resource without ``identifier`` in R4 (a review's Provenance) is ``PUT <Type>/<uuid>``
+with the uuid of its full URL as ``id``.
 Entries reference each other by ``urn:uuid`` full URLs, which the server rewrites.
 Resources shared by several episodes (the same practitioner NPI, organization or patient
 MRN) appear once. :func:`dumps` serialises with orjson; output is deterministic: the same
@@ -68,6 +70,15 @@ def condition_query(resource: dict[str, Any]) -> str:
 
 
 def _transaction_entry(url: str, resource: dict[str, Any]) -> dict[str, Any]:
+    if "identifier" not in resource:
+        # Provenance has no identifier in R4 (nor a search on one): it is PUT to the id of
+        # its full URL (a uuid5 of iopfhir's identifier), so a resend changes nothing
+        rid = url.removeprefix("urn:uuid:")
+        return {
+            "fullUrl": url,
+            "resource": {"resourceType": resource["resourceType"], "id": rid, **resource},
+            "request": {"method": "PUT", "url": f"{resource['resourceType']}/{rid}"},
+        }
     return {
         "fullUrl": url,
         "resource": resource,

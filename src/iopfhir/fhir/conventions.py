@@ -24,6 +24,7 @@ from typing import Final
 from iopfhir.terminology import BASE_URL
 
 __all__ = [
+    "CORE_EXT",
     "EXT",
     "ID_NAMESPACE",
     "PROFILE",
@@ -103,6 +104,13 @@ class PROFILE:
     OBSERVATION_PANEL: Final = profile_url("iop-observation-panel")
     CONDITION: Final = profile_url("iop-condition")
     REFERRAL: Final = profile_url("iop-referral")
+    PROVENANCE_REVIEW: Final = profile_url("iop-provenance-review")
+    FLAG: Final = profile_url("iop-flag")
+    RISK_ASSESSMENT: Final = profile_url("iop-riskassessment")
+    CAREPLAN_DISCHARGE: Final = profile_url("iop-careplan-discharge")
+    MEDICATION_STATEMENT: Final = profile_url("iop-medicationstatement")
+    MEDICATION_REQUEST: Final = profile_url("iop-medicationrequest")
+    ALLERGY: Final = profile_url("iop-allergyintolerance")
 
     @staticmethod
     def observation_total(instrument_id: str) -> str:
@@ -122,3 +130,19 @@ class EXT:
     DELIVERY_SETTING: Final = profile_url("delivery-setting")
     #: valueCodeableConcept (modality code system), on CarePlan.activity.detail
     THERAPY_MODALITY: Final = profile_url("therapy-modality")
+    #: valueIdentifier, on Provenance (R4 Provenance has no ``identifier``): iopfhir's
+    #: business identifier of the record
+    RECORD_IDENTIFIER: Final = profile_url("record-identifier")
+    #: complex, on Provenance (one per goal a review set): goal (valueReference),
+    #: lifecycleStatus (valueCode), achievementStatus (valueCodeableConcept), note (valueString)
+    GOAL_STATUS_CHANGE: Final = profile_url("goal-status-change")
+    #: complex, on Provenance (one per plan change): plan (valueReference), activity
+    #: (valueString: the CarePlan.activity.id), change (valueCode), note (valueString)
+    PLAN_CHANGE: Final = profile_url("plan-change")
+
+
+class CORE_EXT:
+    """Canonical URLs of R4 core extensions iopfhir writes (defined by HL7, not here)."""
+
+    #: valueReference, on Flag: the record the flag is based on (an Observation)
+    FLAG_DETAIL: Final = "http://hl7.org/fhir/StructureDefinition/flag-detail"

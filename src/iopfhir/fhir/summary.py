@@ -3,13 +3,18 @@
 :func:`summarize` returns, in this key order::
 
     {"patients": 1, "episodes": 1, "care_plans": 3, "care_teams": 1, "team_members": 6,
-     "sessions": 24, "conditions": 2, "goals": 4, "measures": {"phq-9": 5, "gad-7": 5},
+     "sessions": 24, "conditions": 2, "goals": 4, "reviews": 4, "medications": 1,
+     "prescriptions": 1, "allergies": 1, "measures": {"phq-9": 5, "gad-7": 5},
      "ignored": {"Claim": 3}}
 
 ``episodes`` counts EpisodeOfCare-backed episodes (those with a status); ``team_members``
 the distinct members over an episode's care teams (summed over episodes); ``sessions``
-the distinct sessions (an Appointment and its Encounter are one); ``measures`` the
-administrations per instrument id, already deduplicated by the reader; ``ignored`` the
+the distinct sessions (an Appointment and its Encounter are one); ``reviews`` the dated
+team reviews of goals and plans; ``medications`` (MedicationStatement), ``prescriptions``
+(MedicationRequest) and ``allergies`` (AllergyIntolerance) what the episodes hold; ``measures`` the
+administrations per instrument id (``dast-10``...), already deduplicated by the reader: a
+QuestionnaireResponse, a total Observation, a panel with ``hasMember`` or a DiagnosticReport
+with its ``result``s, alone or together, is one administration; ``ignored`` the
 resources by type that the domain does not take. ``measures`` and ``ignored`` are sorted
 by key. Counts only: no patient data.
 
@@ -27,7 +32,8 @@ __all__ = ["summarize"]
 
 
 def summarize(result: ImportResult) -> dict[str, Any]:
-    """Counts of patients, episodes, plans, teams, sessions, conditions, goals, measures."""
+    """Counts of patients, episodes, plans, teams, sessions, conditions, goals, reviews,
+    medications, prescriptions, allergies and measures."""
     measures: Counter[str] = Counter()
     team_members = 0
     for episode in result.episodes:
@@ -42,6 +48,10 @@ def summarize(result: ImportResult) -> dict[str, Any]:
         "sessions": sum(len(e.sessions) for e in result.episodes),
         "conditions": sum(len(e.diagnoses) for e in result.episodes),
         "goals": sum(len(e.goals) for e in result.episodes),
+        "reviews": sum(len(e.reviews) for e in result.episodes),
+        "medications": sum(len(e.medications) for e in result.episodes),
+        "prescriptions": sum(len(e.prescriptions) for e in result.episodes),
+        "allergies": sum(len(e.allergies) for e in result.episodes),
         "measures": dict(sorted(measures.items())),
         "ignored": dict(sorted(result.ignored.items())),
     }

@@ -47,6 +47,12 @@ IOP_TYPES = (
     "Appointment",
     "QuestionnaireResponse",
     "Observation",
+    "MedicationStatement",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Flag",
+    "RiskAssessment",
+    "Provenance",
 )
 
 

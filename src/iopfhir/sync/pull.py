@@ -11,7 +11,10 @@
    the searches left out (Goals via ``CarePlan.goal``, CareTeams via
    ``EpisodeOfCare.team``, QuestionnaireResponses via ``Observation.derivedFrom``,
    Practitioners via ``PractitionerRole.practitioner``...) is fetched.
-4. :func:`iopfhir.fhir.read.read_fhir` turns the resources into episodes.
+4. The weekly reviews of the Goals found: ``Provenance?target=Goal/a,Goal/b...`` (a goal's
+   history; skipped, with a fallback noted, where the server cannot search Provenance by
+   target).
+5. :func:`iopfhir.fhir.read.read_fhir` turns the resources into episodes.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ PATIENT_TYPES = (
     "QuestionnaireResponse",
     "ServiceRequest",
     "RelatedPerson",
+    "MedicationStatement",
+    "MedicationRequest",
+    "AllergyIntolerance",
 )
 #: Types a pull follows references to.
 FOLLOWED = frozenset(
@@ -82,6 +88,8 @@ WANTED_INCLUDES = frozenset(
 )
 MAX_FOLLOW_ROUNDS = 6
 FETCH_BATCH = 200
+#: Goals per ``Provenance?target=`` search.
+TARGET_GROUP = 40
 
 
 @dataclass
@@ -164,7 +172,26 @@ class _Pull:
                 self.report.method = "search"
                 self._searches(support, pid, since)
         self._follow(support)
+        self._reviews(support)
         return self.found
+
+    def _reviews(self, support: ServerSupport) -> None:
+        """The Provenance (weekly reviews) that target the Goals found."""
+        goals = sorted(rid for (rtype, rid), r in self.found.items() if rtype == "Goal" and r)
+        if not goals:
+            return
+        t = support.type("Provenance")
+        if t.listed and not t.searchable_by("target"):
+            self.report.fallbacks.append("Provenance: no target search; reviews not read")
+            return
+        for start in range(0, len(goals), TARGET_GROUP):
+            targets = ",".join(f"Goal/{g}" for g in goals[start : start + TARGET_GROUP])
+            search = self.client.search("Provenance").where(target=targets).count(1000)
+            try:
+                self.add(r for page in search.pages() for r in _bundle_resources(page))
+            except (BadRequest, ServerError):
+                self.report.fallbacks.append("Provenance: target search failed; reviews not read")
+                return
 
     def _everything(self, pid: str, since: str | None) -> None:
         params = {"_since": since} if since else None

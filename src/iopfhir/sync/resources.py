@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from iopfhir.fhir.conventions import name_uuid
+from iopfhir.fhir.conventions import EXT, name_uuid
 
 __all__ = [
     "SERVER_META",
@@ -22,6 +22,7 @@ __all__ = [
     "derived_id",
     "drop_references",
     "escape_search",
+    "extension_identifier",
     "normalized",
     "reference_sites",
     "references",
@@ -172,7 +173,11 @@ def drop_references(
 
 
 def business_identifier(resource: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``(system, value)`` of the first identifier that has both (None if there is none)."""
+    """``(system, value)`` of the first identifier that has both (None if there is none);
+    for a type without ``identifier`` in R4 (Provenance), iopfhir's ``record-identifier``
+    extension (see :func:`extension_identifier`)."""
+    if "identifier" not in resource:
+        return extension_identifier(resource)
     idents = resource.get("identifier")
     if isinstance(idents, dict):  # QuestionnaireResponse.identifier is 0..1
         idents = [idents]
@@ -183,6 +188,20 @@ def business_identifier(resource: Mapping[str, Any]) -> tuple[str, str] | None:
             system, value = ident.get("system"), ident.get("value")
             if isinstance(system, str) and isinstance(value, str) and system and value:
                 return system, value
+    return None
+
+
+def extension_identifier(resource: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(system, value)`` of the ``record-identifier`` extension: the business identifier
+    of a resource whose type has none in R4. No server can search it, so such a resource
+    is written by ``PUT`` to an id derived from it."""
+    for ext in resource.get("extension") or ():
+        if isinstance(ext, dict) and ext.get("url") == EXT.RECORD_IDENTIFIER:
+            ident = ext.get("valueIdentifier")
+            if isinstance(ident, dict):
+                system, value = ident.get("system"), ident.get("value")
+                if isinstance(system, str) and isinstance(value, str) and system and value:
+                    return system, value
     return None
 
 

@@ -20,12 +20,13 @@ from .people import (
     draw_diagnoses,
     draw_disposition,
     draw_frame,
+    draw_medications,
     draw_patient,
     draw_referral,
     draw_support,
     draw_team,
 )
-from .plans import draw_care_plans
+from .plans import draw_care_plans, weekly_reviews
 from .pools import NPI_SYSTEM, staff_pool
 from .schedule import draw_sessions
 
@@ -64,6 +65,8 @@ def synth_episode_data(index: int, seed: int, staff: dict[str, list[Data]]) -> D
         "care_plans": plans.care_plans,
         "sessions": sessions,
         "measures": measures,
+        "reviews": weekly_reviews(frame, team, plans, measures),
+        **draw_medications(frame, team, dx),
     }
 
 

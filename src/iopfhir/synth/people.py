@@ -1,8 +1,10 @@
-"""The episode's frame and its people: program kind and dates, team, support, patient.
+"""The episode's frame and its people: program kind and dates, team, support, patient,
+the referral (with the inpatient stay's clinicians and discharge plan), medications.
 
 Each function makes the draws of one part of an episode from the episode's random
 stream, in the order :func:`iopfhir.synth.episode.synth_episode_data` calls them (the
-order is what makes a seed's output reproducible). Imports :mod:`.pools`.
+order is what makes a seed's output reproducible). Imports :mod:`.pools` and
+:mod:`iopfhir.terminology` (the RxNorm and SNOMED codes it draws).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from typing import Any
 
+from iopfhir.terminology import codes
+
 from .pools import DX, person_name
 
 __all__ = [
@@ -20,6 +24,7 @@ __all__ = [
     "draw_diagnoses",
     "draw_disposition",
     "draw_frame",
+    "draw_medications",
     "draw_patient",
     "draw_referral",
     "draw_support",
@@ -149,7 +154,100 @@ def draw_referral(frame: Frame, team: Team) -> Data:
             "start": (stay_end - timedelta(days=rng.randint(4, 14))).isoformat(),
             "end": stay_end.isoformat(),
         }
+        _add_stay_clinicians(frame, team, referral)
     return referral
+
+
+def _add_stay_clinicians(frame: Frame, team: Team, referral: Data) -> None:
+    """The stay's clinicians and discharge plan. Drawn from a stream of their own, so the
+    draws of every other part of a seed's episodes stay what they were before stays had
+    clinicians."""
+    rng = random.Random(f"{frame.seed}-{frame.index}-stay")
+    requester = referral["requester"]
+    participants = [{"practitioner": requester, "role": "attender"}]
+    if rng.random() < 0.5:  # the patient keeps the therapist they had on the ward
+        participants.append({"practitioner": team.lead, "role": "consultant"})
+    participants.append({"practitioner": requester, "role": "discharger"})
+    referral["stay_participants"] = participants
+    referral["discharge_plan"] = {
+        "key": "discharge-plan",
+        "title": "Inpatient discharge plan",
+        "status": "completed",
+        "created": referral["stay"]["end"],
+        "author": requester,
+        "description": "Step down to an intensive outpatient program",
+    }
+
+
+#: Medications by program kind: keys of ``codes.json`` ``medications``.
+_MEDICATIONS = {
+    "mental-health": [
+        "sertraline-50mg-tablet",
+        "escitalopram-10mg-tablet",
+        "fluoxetine-20mg-capsule",
+    ],
+    "substance-use": ["naltrexone-50mg-tablet"],
+}
+
+
+def draw_medications(frame: Frame, team: Team, diagnoses: list[Data]) -> Data:
+    """``medications``, ``prescriptions`` and ``allergies`` of one episode: an SSRI for a
+    mental-health diagnosis, naltrexone for a substance-use one (RxNorm codes from the
+    terminology data), each taken and prescribed by the team's prescriber; sometimes a
+    sulfonamide allergy. Drawn from a stream of their own (see :func:`_add_stay_clinicians`)."""
+    rng = random.Random(f"{frame.seed}-{frame.index}-medications")
+    table = codes()
+    prescriber = team.by_role[team.roles[1]]
+    medications: list[Data] = []
+    prescriptions: list[Data] = []
+    for dx in diagnoses:
+        kind = "substance-use" if dx["code"]["code"].startswith("F1") else "mental-health"
+        name = rng.choice(_MEDICATIONS[kind])
+        code = dict(table["medications"][name])
+        n = len(medications) + 1
+        medications.append(
+            {
+                "key": f"med-{n}",
+                "code": code,
+                "status": "active",
+                "period": {"start": frame.start.isoformat()},
+                "asserted": frame.start.isoformat(),
+                "dosage": "Once daily by mouth",
+                "reasons": [dx["key"]],
+                "source": "patient",
+            }
+        )
+        prescriptions.append(
+            {
+                "key": f"rx-{n}",
+                "code": code,
+                "status": "completed",
+                "authored": frame.start.isoformat(),
+                "prescriber": prescriber,
+                "dosage": "Once daily by mouth",
+                "reasons": [dx["key"]],
+                "refills": rng.randint(0, 3),
+            }
+        )
+    allergies: list[Data] = []
+    if rng.random() < 0.2:
+        allergies.append(
+            {
+                "key": "allergy-1",
+                "code": dict(table["allergens"]["sulfonamide"]),
+                "category": "medication",
+                "criticality": rng.choice(["low", "high"]),
+                "recorded": frame.start.isoformat(),
+                "recorder": prescriber,
+                "reactions": [
+                    {
+                        "manifestation": dict(table["allergy_reactions"]["skin-rash"]),
+                        "severity": rng.choice(["mild", "moderate"]),
+                    }
+                ],
+            }
+        )
+    return {"medications": medications, "prescriptions": prescriptions, "allergies": allergies}
 
 
 def draw_disposition(frame: Frame) -> str:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from iopfhir.domain import Goal, Measure, derive_achievement
+
 from .people import Frame, Team
 from .pools import WEEKDAYS, ts
 
-__all__ = ["Plans", "draw_care_plans"]
+__all__ = ["Plans", "draw_care_plans", "weekly_reviews"]
 
 Data = dict[str, Any]
 
@@ -140,6 +142,40 @@ def _treatment_plan(
             for w in range(1, frame.weeks, 2)
         ],
     }
+
+
+def weekly_reviews(frame: Frame, team: Team, plans: Plans, measures: list[Data]) -> list[Data]:
+    """A team review at the end of every program week (no random draws): the symptom
+    goal's achievement as its scores say that day (``derive_achievement``), the family
+    session added at the first review, and both goals completed at the last."""
+    treatment = plans.care_plans[0]
+    goals = {g["key"]: Goal.model_validate(g) for g in treatment["goals"]}
+    scored = [Measure.model_validate(m) for m in measures]
+    out: list[Data] = []
+    days = [frame.start + timedelta(days=7 * w - 1) for w in range(1, frame.weeks + 1)]
+    days = [d for d in days if d < frame.end] + [frame.end]
+    for n, day in enumerate(days, start=1):
+        last = n == len(days)
+        derived = derive_achievement(goals["goal-1"], scored, day) or "in-progress"
+        changes: list[Data] = [
+            {
+                "goal": "goal-1",
+                "lifecycle_status": "completed" if last else "active",
+                "achievement_status": derived,
+            }
+        ]
+        if last:
+            changes.append({"goal": "goal-2", "lifecycle_status": "completed"})
+        review: Data = {
+            "key": f"review-week-{n}",
+            "date": day.isoformat(),
+            "author": team.lead,
+            "goals": changes,
+        }
+        if n == 1:
+            review["plan_changes"] = [{"activity": "act-family", "change": "added"}]
+        out.append(review)
+    return out
 
 
 def _relapse_plan(frame: Frame, team: Team, dx_keys: list[str]) -> Data:

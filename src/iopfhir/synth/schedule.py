@@ -1,8 +1,12 @@
-"""The session schedule: three program days a week, and two family sessions.
+"""The session schedule: three program days a week, two family sessions, a weekly team
+review and a family-education evening.
 
 Each program day draws once whether the patient attended, did not show or the day was
-cancelled; family sessions (weeks 2 and second to last) are always attended. Returns the
-attended program days too: the measures are taken on them. Imports :mod:`.people`,
+cancelled; family sessions (weeks 2 and second to last) are always attended. The team
+reviews the patient's progress after the last program day of each week, and the family
+takes part in one education evening in week 2: both meet without the patient and draw
+nothing, so the random stream (and every other part of an episode) is as before. Returns
+the attended program days too: the measures are taken on them. Imports :mod:`.people`,
 :mod:`.plans`, :mod:`.pools`.
 """
 
@@ -37,9 +41,14 @@ def draw_sessions(
             if session["status"] == "attended":
                 session_days.append((day, session["key"]))
             sessions.append(session)
+        last_day = monday + timedelta(days=WEEKDAYS.index(days[-1]))
         if week in (2, frame.weeks - 2):
-            day = monday + timedelta(days=WEEKDAYS.index(days[-1]))
-            sessions.append(_family_session(frame, team, day, f"s{len(sessions) + 1:03d}"))
+            sessions.append(_family_session(frame, team, last_day, f"s{len(sessions) + 1:03d}"))
+        if week == 1:
+            day = monday + timedelta(days=WEEKDAYS.index(days[0]))
+            sessions.append(_family_education(frame, team, day, f"s{len(sessions) + 1:03d}"))
+        if last_day <= frame.end:
+            sessions.append(_team_review(frame, team, last_day, f"s{len(sessions) + 1:03d}"))
     return sessions, session_days
 
 
@@ -83,4 +92,34 @@ def _family_session(frame: Frame, team: Team, day: date, s_key: str) -> Data:
         "facilitator": team.lead,
         "attendees": ["support-1"],
         "activity": "act-family",
+    }
+
+
+def _team_review(frame: Frame, team: Team, day: date, s_key: str) -> Data:
+    """The weekly team review of the patient's progress (without the patient)."""
+    tz = frame.tz
+    return {
+        "key": s_key,
+        "kind": "team-review",
+        "status": "attended",
+        "start": ts(day, 13, tz=tz),
+        "end": ts(day, 14, tz=tz),
+        "facilitator": team.lead,
+        "attendees": [p["key"] for p in team.practitioners if p["key"] != team.lead],
+    }
+
+
+def _family_education(frame: Frame, team: Team, day: date, s_key: str) -> Data:
+    """An education evening for the family (without the patient), by video."""
+    tz = frame.tz
+    return {
+        "key": s_key,
+        "kind": "family-education",
+        "status": "attended",
+        "start": ts(day, 18, tz=tz),
+        "end": ts(day, 19, tz=tz),
+        "telehealth": True,
+        "facilitator": team.by_role["counselor"],
+        "attendees": ["support-1"],
+        "modality": "supportive",
     }

@@ -20,9 +20,12 @@ from iopfhir.terminology.codes import (
 )
 from iopfhir.terminology.instruments import (
     AnswerOption,
+    Band,
+    FlagRule,
     Instrument,
     Item,
     Score,
+    Subscale,
     instrument,
     instrument_by_code,
     instruments,
@@ -31,10 +34,13 @@ from iopfhir.terminology.instruments import (
 __all__ = [
     "BASE_URL",
     "AnswerOption",
+    "Band",
     "Coding",
+    "FlagRule",
     "Instrument",
     "Item",
     "Score",
+    "Subscale",
     "code_system",
     "code_system_url",
     "codes",

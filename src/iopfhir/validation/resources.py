@@ -22,6 +22,7 @@ from .constraints import Constraints
 from .context import ABSTRACT_RESOURCE, Ctx, add
 from .definitions import Definitions
 from .model import ElementNode
+from .questionnaires import QuestionnaireIndex, check_response
 from .walk import Walker
 
 __all__ = ["Resources"]
@@ -35,6 +36,8 @@ class Resources:
         self._resource_types = definitions.resource_types
         self._conforming: set[tuple[int, str]] = set()
         self._walker = Walker(definitions, constraints, self.resource, self.conforms)
+        #: Questionnaires a QuestionnaireResponse is checked against (``.questionnaires``)
+        self.questionnaires = QuestionnaireIndex()
 
     def conforms(self, resource: Any, profile: str, *, within: Any = None) -> bool:
         """True when ``resource`` has no errors against ``profile`` (used for slicing and
@@ -112,6 +115,16 @@ class Resources:
             ctx.resource, ctx.root_resource, ctx.bundle, ctx.full_url, ctx.res_path = saved
         if rt == "Bundle":
             bundle_rules(res, path, ctx.issues, self._resource_types)
+        elif rt == "QuestionnaireResponse" and not ctx.silent:
+            self._check_response(res, path, ctx)
+
+    def _check_response(self, res: Mapping[str, Any], path: str, ctx: Ctx) -> None:
+        """Against its Questionnaire, when one is known (the project's own when the IOP
+        profiles are or may be loaded)."""
+        package = self.definitions.auto_iop or self.definitions._iop_loaded
+        found = self.questionnaires.find(res.get("questionnaire"), ctx.bundle, package=package)
+        if found is not None:
+            check_response(res, found, path, ctx.issues)
 
     def _trees(
         self,

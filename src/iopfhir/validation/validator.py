@@ -9,6 +9,7 @@ Lives here: :class:`Validator`, a façade over the parts of validation, each in 
 * ``bindings``    - required bindings and codes of known code systems;
 * ``references``  - references, contained resources and Bundle entries;
 * ``bundles``     - the Bundle index references resolve against, and the Bundle rules;
+* ``questionnaires`` - a QuestionnaireResponse against its Questionnaire (when known);
 * ``slicing`` and ``discriminators`` - slices and their discriminators;
 * ``extensions``  - extensions against their definitions and contexts;
 * ``constraints`` - the invariants of each node (evaluated by ``invariants``);
@@ -67,11 +68,13 @@ class Validator:
         self.definitions = definitions if definitions is not None else Definitions()
         self.definitions.auto_iop = auto_iop
         self.loaded_profiles: list[str] = []
-        sources: Iterable[ProfileSource] = [profiles] if isinstance(profiles, str) else profiles
+        sources = [profiles] if isinstance(profiles, str) else list(profiles)
         for p in sources:
             self.loaded_profiles.extend(self.definitions.add(p))
         self._constraints = Constraints(InvariantEngine(), check_invariants)
         self._resources = Resources(self.definitions, self._constraints)
+        for p in sources:  # their Questionnaires check QuestionnaireResponses
+            self._resources.questionnaires.add(p)
 
     @classmethod
     def with_iop_profiles(cls, profiles: Iterable[ProfileSource] = (), **kwargs: Any) -> Validator:

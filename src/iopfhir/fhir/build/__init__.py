@@ -8,10 +8,12 @@
 
 Modules: ``_context`` (the per-episode context and shared constants), ``people``
 (Patient, Organization, Practitioner, PractitionerRole, RelatedPerson), ``team``
-(CareTeam), ``episode`` (EpisodeOfCare, referral ServiceRequest + stay Encounter,
-Condition), ``plans`` (CarePlan, Goal), ``aftercare`` (aftercare ServiceRequest and
+(CareTeam), ``episode`` (EpisodeOfCare, referral ServiceRequest + stay Encounter +
+discharge CarePlan, Condition), ``medications`` (MedicationStatement, MedicationRequest,
+AllergyIntolerance), ``plans`` (CarePlan, Goal), ``aftercare`` (aftercare ServiceRequest and
 Appointment, the aftercare CarePlan's activities), ``sessions`` (Appointment,
-Encounter), ``measures`` (QuestionnaireResponse, Observation). Each family's reader in
+Encounter), ``measures`` (QuestionnaireResponse, Observation), ``safety`` (Flag,
+RiskAssessment), ``reviews`` (a weekly review's Provenance). Each family's reader in
 :mod:`iopfhir.fhir.read` has the same module name; ``MAPPING.md`` names both functions.
 
 Output is deterministic (same episode → equal dicts in the same order; no clock, no
@@ -33,6 +35,7 @@ from iopfhir.fhir.build.episode import (
     referral_to_fhir,
 )
 from iopfhir.fhir.build.measures import measure_to_fhir
+from iopfhir.fhir.build.medications import medications_to_fhir
 from iopfhir.fhir.build.people import (
     organization_to_fhir,
     patient_to_fhir,
@@ -41,20 +44,31 @@ from iopfhir.fhir.build.people import (
     support_to_fhir,
 )
 from iopfhir.fhir.build.plans import care_plan_to_fhir, goal_to_fhir
+from iopfhir.fhir.build.questionnaires import questionnaire_to_fhir, questionnaires
+from iopfhir.fhir.build.reviews import reviews_to_fhir
 from iopfhir.fhir.build.sessions import session_to_fhir
 from iopfhir.fhir.build.team import team_to_fhir
 
-__all__ = ["Entry", "Resource", "episode_entries", "episode_to_resources"]
+__all__ = [
+    "Entry",
+    "Resource",
+    "episode_entries",
+    "episode_to_resources",
+    "questionnaire_to_fhir",
+    "questionnaires",
+]
 
 
 def episode_entries(episode: Episode, *, ndjson: bool = False) -> list[Entry]:
     """``(full URL, resource)`` for every resource of ``episode``, in this order:
 
     Patient, Organizations, Practitioners, PractitionerRoles, RelatedPersons, CareTeams,
-    Conditions, EpisodeOfCare, referral ServiceRequest (+ stay Encounter), then per care
+    Conditions, EpisodeOfCare, referral ServiceRequest (+ stay Encounter, + discharge
+    CarePlan), AllergyIntolerances, MedicationStatements, MedicationRequests, then per care
     plan its Goals, the CarePlan and (aftercare) its ServiceRequests and Appointments,
     then per session its Appointment (+ Encounter), then per measure its
-    QuestionnaireResponse and Observations.
+    QuestionnaireResponse, Observations, Flags and RiskAssessment, then per review its
+    Provenance.
 
     ``ndjson``: resources carry ``id`` and reference each other as ``Type/id``.
     Raises :class:`~iopfhir.errors.MappingError` if the episode names something it lacks
@@ -80,6 +94,7 @@ def _entries(ctx: Context) -> list[Entry]:
         out.append(eoc)
         if ep.referral is not None:
             out += referral_to_fhir(ctx, ep.referral)
+    out += medications_to_fhir(ctx)
     for plan in ep.care_plans:
         out += [goal_to_fhir(ctx, goal) for goal in plan.goals]
         out.append(care_plan_to_fhir(ctx, plan))
@@ -89,6 +104,7 @@ def _entries(ctx: Context) -> list[Entry]:
         out += session_to_fhir(ctx, session)
     for measure in ep.measures:
         out += measure_to_fhir(ctx, measure)
+    out += reviews_to_fhir(ctx)
     return out
 
 

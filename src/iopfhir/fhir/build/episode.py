@@ -1,5 +1,6 @@
 """The episode itself → EpisodeOfCare; the referral in → ServiceRequest (+ the inpatient
-stay as an Encounter); diagnoses → Condition.
+stay as an Encounter with its clinicians and hospital, + the hospital's discharge plan as a
+CarePlan); diagnoses → Condition.
 
 The EpisodeOfCare exists when the episode has a status or data that lives only there
 (program, admission, discharge, referral, care manager); without a domain status it is
@@ -11,6 +12,7 @@ Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.c
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Final
 
 from iopfhir.domain import Diagnosis, Referral
@@ -18,14 +20,22 @@ from iopfhir.fhir.build._context import (
     CONDITION_CATEGORY,
     Context,
     Entry,
+    Resource,
     code_concept,
     fhir_period,
+    has_episode_of_care,
     project_concept,
 )
 from iopfhir.fhir.conventions import EXT, PROFILE
 from iopfhir.terminology import codes
 
-__all__ = ["conditions_to_fhir", "episode_of_care_to_fhir", "referral_to_fhir"]
+__all__ = [
+    "conditions_to_fhir",
+    "continued_plans",
+    "discharge_plan_ref",
+    "episode_of_care_to_fhir",
+    "referral_to_fhir",
+]
 
 _CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _VERIFICATION: Final = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
@@ -47,6 +57,8 @@ def episode_of_care_to_fhir(ctx: Context) -> Entry | None:
                     {"url": "name", "valueString": ep.program.name},
                     {"url": "minimumHoursPerWeek", "valueDecimal": ep.program.min_hours_per_week},
                     {"url": "minimumDaysPerWeek", "valueInteger": ep.program.min_days_per_week},
+                    {"url": "maximumHoursPerWeek", "valueDecimal": ep.program.max_hours_per_week},
+                    {"url": "maximumDaysPerWeek", "valueInteger": ep.program.max_days_per_week},
                 ],
             }
         )
@@ -92,14 +104,21 @@ def episode_of_care_to_fhir(ctx: Context) -> Entry | None:
 
 
 def referral_to_fhir(ctx: Context, referral: Referral) -> list[Entry]:
-    """The referral ServiceRequest, and the inpatient stay Encounter when there is one.
+    """The referral ServiceRequest, the inpatient stay Encounter and the hospital's
+    discharge plan (CarePlan) when there are.
 
-    ``requester``: the referring practitioner, else the referring organization; when both
-    are known the organization is the ``performer`` (R4 has one requester).
+    ``requester``: the referring (inpatient) practitioner, else the referring organization;
+    ``performer``: the IOP (the program's organization); ``basedOn``: the discharge plan
+    the referral carries out; ``encounter``: the stay. The stay Encounter lists the stay's
+    clinicians (``participant``) and the hospital (``serviceProvider`` = the referral's
+    organization).
     """
     url = ctx.local_url("ServiceRequest", "referral", referral.key)
     res = ctx.head("ServiceRequest", url, PROFILE.REFERRAL, linked=True)
     res["identifier"] = [ctx.identifier("referral", referral.key)]
+    plan = referral.discharge_plan
+    if plan is not None:
+        res["basedOn"] = [discharge_plan_ref(ctx, plan.key)]
     res["status"] = "completed"
     res["intent"] = "order"
     res["category"] = [project_concept("referral-source", referral.source)]
@@ -109,24 +128,101 @@ def referral_to_fhir(ctx: Context, referral: Referral) -> list[Entry]:
     if referral.stay is not None:
         stay_url = ctx.local_url("Encounter", "stay", referral.key)
         res["encounter"] = ctx.ref("Encounter", stay_url)
-        stay = ctx.head("Encounter", stay_url, None, linked=True)
-        stay["identifier"] = [ctx.identifier("stay", referral.key)]
-        stay["status"] = "finished" if referral.stay.end is not None else "in-progress"
-        stay["class"] = {"system": _ACT_CODE, "code": "IMP"}
-        stay["subject"] = ctx.patient_ref
-        stay["period"] = fhir_period(referral.stay)
-        out.append((stay_url, stay))
+        out.append((stay_url, _stay(ctx, referral, stay_url)))
+    if plan is not None:
+        out.append(_discharge_plan(ctx, referral))
     if referral.date is not None:
         res["authoredOn"] = referral.date.isoformat()
     if referral.requester is not None:
         res["requester"] = ctx.person_ref[referral.requester]
-        if referral.organization is not None:
-            res["performer"] = [ctx.org_ref[referral.organization]]
     elif referral.organization is not None:
         res["requester"] = ctx.org_ref[referral.organization]
+    program = ctx.episode.program
+    if program is not None and program.organization is not None:
+        res["performer"] = [ctx.org_ref[program.organization]]
     if referral.reason:
         res["reasonCode"] = [{"text": referral.reason}]
     return out
+
+
+def _stay(ctx: Context, referral: Referral, url: str) -> Resource:
+    """The inpatient stay: class IMP, its clinicians and the hospital."""
+    assert referral.stay is not None
+    stay = ctx.head("Encounter", url, None, linked=True)
+    stay["identifier"] = [ctx.identifier("stay", referral.key)]
+    stay["status"] = "finished" if referral.stay.end is not None else "in-progress"
+    stay["class"] = {"system": _ACT_CODE, "code": "IMP"}
+    stay["subject"] = ctx.patient_ref
+    participants = []
+    for part in referral.stay_participants:
+        entry: dict[str, Any] = {}
+        if part.role is not None:
+            entry["type"] = [_participation(part.role)]
+        entry["individual"] = ctx.person_ref[part.practitioner]
+        participants.append(entry)
+    if participants:
+        stay["participant"] = participants
+    stay["period"] = fhir_period(referral.stay)
+    # with a requesting practitioner the referral's organization lives only here
+    if referral.organization is not None:
+        stay["serviceProvider"] = ctx.org_ref[referral.organization]
+    return stay
+
+
+@cache
+def _participation(key: str) -> dict[str, Any]:
+    """The v3 ParticipationType CodeableConcept of a stay participation key (shared)."""
+    table = codes()["stay_participation"]
+    return {
+        "coding": [
+            {
+                "system": table["system"],
+                "code": table["codes"][key],
+                "display": table["displays"][key],
+            }
+        ]
+    }
+
+
+def discharge_plan_ref(ctx: Context, key: str) -> dict[str, str]:
+    """The reference to the referral's discharge plan (a CarePlan of the hospital)."""
+    return ctx.ref("CarePlan", ctx.local_url("CarePlan", "dischargeplan", key))
+
+
+def continued_plans(ctx: Context, plan_key: str) -> list[dict[str, str]]:
+    """``CarePlan.basedOn`` of a plan: the discharge plan, for the episode's treatment plan
+    (the IOP plan continues the hospital's); nothing for any other plan."""
+    ep = ctx.episode
+    treatment = ep.treatment_plan
+    if ep.referral is None or ep.referral.discharge_plan is None or treatment is None:
+        return []
+    if treatment.key != plan_key or not has_episode_of_care(ep):
+        return []
+    return [discharge_plan_ref(ctx, ep.referral.discharge_plan.key)]
+
+
+def _discharge_plan(ctx: Context, referral: Referral) -> Entry:
+    """The hospital's discharge plan: a CarePlan of kind ``inpatient-discharge``."""
+    plan = referral.discharge_plan
+    assert plan is not None
+    url = ctx.local_url("CarePlan", "dischargeplan", plan.key)
+    res = ctx.head("CarePlan", url, PROFILE.CAREPLAN_DISCHARGE, linked=True)
+    res["identifier"] = [ctx.identifier("dischargeplan", plan.key)]
+    res["status"] = plan.status
+    res["intent"] = "plan"
+    res["category"] = [project_concept("care-plan-kind", "inpatient-discharge")]
+    if plan.title:
+        res["title"] = plan.title
+    if plan.description:
+        res["description"] = plan.description
+    res["subject"] = ctx.patient_ref
+    if referral.stay is not None:
+        res["encounter"] = ctx.ref("Encounter", ctx.local_url("Encounter", "stay", referral.key))
+    if plan.created is not None:
+        res["created"] = plan.created.isoformat()
+    if plan.author is not None:
+        res["author"] = ctx.person_ref[plan.author]
+    return url, res
 
 
 def _condition(ctx: Context, dx: Diagnosis) -> Entry:

@@ -10,9 +10,12 @@ One administration gives:
 * one Observation per answered item (value = the LOINC answer);
 * a total-score Observation whenever the score is known (given or computed from complete
   answers): ``valueQuantity`` in ``{score}``, or for the C-SSRS screener the risk level
-  as ``valueCodeableConcept``;
+  as ``valueCodeableConcept``; its ``interpretation`` is the severity band's codings
+  (project ``severity-band``, plus v3 ObservationInterpretation POS / NEG for screeners;
+  the patient's gender picks the AUDIT-C screen where the threshold depends on it);
 * a panel Observation (instruments with a panel code) whose ``hasMember`` lists the item
-  and total Observations.
+  and total Observations;
+* the Flags and the C-SSRS RiskAssessment the answers raise (:mod:`.safety`).
 
 Every Observation has category ``survey`` and ``derivedFrom`` → the QuestionnaireResponse.
 The session link (``encounter``) exists only for sessions that have an Encounter
@@ -28,12 +31,12 @@ from typing import Any, Final
 
 from iopfhir.domain import Measure
 from iopfhir.fhir.build._context import (
-    LOINC,
     OBSERVATION_CATEGORY_SURVEY,
     UCUM,
     Context,
     Entry,
 )
+from iopfhir.fhir.build.safety import Evidence, safety_to_fhir
 from iopfhir.fhir.conventions import PROFILE
 from iopfhir.terminology import Instrument, instrument
 
@@ -49,20 +52,20 @@ def _tables(inst_id: str) -> dict[str, Any]:
     items = {}
     for it in inst.all_items:
         answers = {
-            a.score: {"system": LOINC, "code": a.code, "display": a.display} for a in it.answers
+            a.score: {"system": a.system, "code": a.code, "display": a.display} for a in it.answers
         }
         items[it.id] = {
             "link": f"/{it.code}",
-            "code": {"coding": [{"system": LOINC, "code": it.code}]},
+            "code": {"coding": [{"system": it.system, "code": it.code}]},
             "answers": answers,
             "concepts": {score: {"coding": [c]} for score, c in answers.items()},
         }
     return {
         "items": items,
         "order": [it.id for it in inst.all_items],
-        "total": {"coding": [{"system": LOINC, "code": inst.total_code}]},
+        "total": {"coding": [{"system": inst.code_system, "code": inst.total_code}]},
         "total_link": f"/{inst.total_code}",
-        "panel": {"coding": [{"system": LOINC, "code": inst.panel_code}]}
+        "panel": {"coding": [{"system": inst.code_system, "code": inst.panel_code}]}
         if inst.panel_code
         else None,
         "total_profile": PROFILE.observation_total(inst.id),
@@ -77,8 +80,16 @@ def _total_value(inst: Instrument, total: int) -> tuple[str, Any]:
     return "valueQuantity", {"value": total, **_SCORE}
 
 
+@cache
+def _interpretation(inst_id: str, band: str, sex: str | None) -> list[dict[str, Any]]:
+    """``Observation.interpretation`` of a band: one concept with the band's codings."""
+    codings = instrument(inst_id).interpretation(band, sex=sex)
+    return [{"coding": [c.to_fhir() for c in codings]}]
+
+
 def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
-    """QuestionnaireResponse, item Observations, total Observation, panel (in that order)."""
+    """QuestionnaireResponse, item Observations, total Observation, panel, then the Flags
+    and RiskAssessment the answers raise (:mod:`iopfhir.fhir.build.safety`), in that order."""
     inst = measure.definition
     tables = _tables(inst.id)
     items = tables["items"]
@@ -92,7 +103,7 @@ def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
     qr = ctx.head("QuestionnaireResponse", qr_url, PROFILE.QUESTIONNAIRE_RESPONSE, linked=True)
     qr["identifier"] = qr_ident
     qr["questionnaire"] = inst.questionnaire
-    qr["status"] = "completed"
+    qr["status"] = "completed" if measure.complete else "in-progress"
     qr["subject"] = ctx.patient_ref
     if encounter is not None:
         qr["encounter"] = encounter
@@ -135,24 +146,32 @@ def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
         return url, obs
 
     members = []
+    item_refs: dict[str, dict[str, str]] = {}
     for item_id in answered:
         item = items[item_id]
         url, obs = observation(f"/{item_id}", PROFILE.OBSERVATION_ITEM, item["code"])
         obs["valueCodeableConcept"] = item["concepts"][measure.answers[item_id]]
         obs["derivedFrom"] = derived
         out.append((url, obs))
-        members.append(ctx.ref("Observation", url))
+        item_refs[item_id] = ctx.ref("Observation", url)
+        members.append(item_refs[item_id])
     score = measure.score
+    total_ref = None
     if score is not None:
         url, obs = observation("", tables["total_profile"], tables["total"])
         name, value = _total_value(inst, score)
         obs[name] = value
+        band = inst.band(score)
+        if band is not None:
+            obs["interpretation"] = _interpretation(inst.id, band, ctx.episode.patient.gender)
         obs["derivedFrom"] = derived
         out.append((url, obs))
-        members.append(ctx.ref("Observation", url))
+        total_ref = ctx.ref("Observation", url)
+        members.append(total_ref)
     if tables["panel"] is not None and members:
         url, obs = observation("/panel", PROFILE.OBSERVATION_PANEL, tables["panel"])
         obs["hasMember"] = members
         obs["derivedFrom"] = derived
         out.append((url, obs))
+    out += safety_to_fhir(ctx, measure, Evidence(derived[0], item_refs, total_ref), score)
     return out

@@ -79,17 +79,21 @@ def practitioner_to_fhir(ctx: Context, prac: Practitioner) -> Entry:
 
 
 def practitioner_role_to_fhir(ctx: Context, prac: Practitioner) -> Entry:
-    """The practitioner's PractitionerRole in this episode: discipline and organization."""
+    """The practitioner's PractitionerRole in this episode: organization and every role
+    they hold (``code``, 0..*: a practitioner with several roles keeps one PractitionerRole,
+    so every reference to them stays the same)."""
     url = ctx.role_url[prac.key]
     res = ctx.head("PractitionerRole", url, None, linked=False)
     res["identifier"] = [ctx.identifier("practitionerrole", prac.key)]
     res["practitioner"] = ctx.practitioner_ref[prac.key]
     if prac.organization is not None:
         res["organization"] = ctx.org_ref[prac.organization]
-    if prac.role is not None:
-        res["code"] = [concept(role_coding(prac.role))]
-    elif prac.role_code is not None:
-        res["code"] = [code_concept(prac.role_code)]
+    # every role is one CodeableConcept: package roles first, then foreign ones, in order
+    # (the reader sorts them back by whether a role has a package key)
+    roles = [concept(role_coding(r)) for r in prac.roles]
+    roles += [code_concept(c) for c in prac.role_codes]
+    if roles:
+        res["code"] = roles
     return url, res
 
 

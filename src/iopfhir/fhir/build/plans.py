@@ -24,6 +24,7 @@ from iopfhir.domain import (
     RelapsePreventionPlan,
     TreatmentPlan,
 )
+from iopfhir.domain.reviews import current_statuses
 from iopfhir.fhir.build._context import (
     LOINC,
     UCUM,
@@ -36,6 +37,7 @@ from iopfhir.fhir.build._context import (
     telecom,
 )
 from iopfhir.fhir.build.aftercare import aftercare_activities
+from iopfhir.fhir.build.episode import continued_plans
 from iopfhir.fhir.conventions import EXT, PROFILE
 from iopfhir.terminology import instrument
 
@@ -96,6 +98,12 @@ def goal_to_fhir(ctx: Context, goal: Goal) -> Entry:
                 item["dueDate"] = target.due.isoformat()
             targets.append(item)
         res["target"] = targets
+    if goal.status_date is not None:
+        res["statusDate"] = goal.status_date.isoformat()
+    latest = current_statuses(ctx.episode.reviews).get(goal.key) if ctx.episode.reviews else None
+    if latest is not None and latest[1].note is not None:
+        # derived from the latest review (read back from its Provenance, not from here)
+        res["statusReason"] = latest[1].note
     if goal.addresses:
         res["addresses"] = [ctx.condition_ref[k] for k in goal.addresses]
     return url, res
@@ -206,6 +214,8 @@ def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
     url = ctx.local_url("CarePlan", "careplan", plan.key)
     res = ctx.head("CarePlan", url, _PLAN_PROFILE[plan.kind], linked=True)
     res["identifier"] = [ctx.identifier("careplan", plan.key)]
+    if based_on := continued_plans(ctx, plan.key):  # the hospital's discharge plan
+        res["basedOn"] = based_on
     res["status"] = plan.status
     res["intent"] = "plan"
     if plan.kind == "other":

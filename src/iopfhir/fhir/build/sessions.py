@@ -9,6 +9,15 @@ attendees of type ``PART``; the patient is an Appointment participant only (R4
 ``Encounter.participant.individual`` cannot be a Patient). The Encounter's period is the
 actual time when recorded, else the planned time.
 
+A session without the patient (team review, family therapy without the patient, family
+education) still lists the patient on the Appointment, so that it stays in the patient's
+compartment, but as ``information-only`` and ``declined`` (not coming), never accepted;
+its Encounter's subject stays the patient (the record is about them). The modality goes
+on both resources as the ``therapy-modality`` extension. The session's CPT / HCPCS codes
+(derived, see :meth:`iopfhir.domain.Session.procedure_codes`) are a second
+``Encounter.type`` CodeableConcept: US Core binds ``Encounter.type`` to CPT (and SNOMED CT)
+encounter types, while ``serviceType`` is one broad category (the session kind).
+
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
 """
 
@@ -27,7 +36,7 @@ from iopfhir.fhir.build._context import (
     project_concept,
 )
 from iopfhir.fhir.conventions import EXT, PROFILE
-from iopfhir.terminology import codes
+from iopfhir.terminology import Coding, codes
 
 __all__ = ["session_to_fhir"]
 
@@ -56,15 +65,38 @@ def _kind(session: Session) -> dict[str, Any] | None:
     return None
 
 
+def _extensions(session: Session) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if session.telehealth:
+        # an Appointment has no class: without this a no-show video session would not say so
+        out += _TELEHEALTH
+    if session.modality is not None:
+        out.append(
+            {
+                "url": EXT.THERAPY_MODALITY,
+                "valueCodeableConcept": project_concept("modality", session.modality),
+            }
+        )
+    return out
+
+
+def _procedures(ctx: Context, session: Session) -> dict[str, Any] | None:
+    program = ctx.episode.program
+    found = session.procedure_codes(program.type if program is not None else None)
+    if not found:
+        return None
+    return {"coding": [Coding(c.system, c.code).to_fhir() for c in found]}
+
+
 def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     """The Appointment, and the Encounter for scheduled and attended sessions."""
     kind = _kind(session)
     start, end = session.start.isoformat(), session.end.isoformat()
     appt_url = ctx.local_url("Appointment", "session", session.key)
     appt = ctx.head("Appointment", appt_url, PROFILE.SESSION_APPOINTMENT, linked=True)
-    if session.telehealth:
-        # an Appointment has no class: without this a no-show video session would not say so
-        appt["extension"] = _TELEHEALTH
+    extensions = _extensions(session)
+    if extensions:
+        appt["extension"] = extensions
     appt["identifier"] = [ctx.identifier("session", session.key)]
     appt["status"] = _APPOINTMENT_STATUS[session.status]
     if session.status == "cancelled" and session.cancel_reason:
@@ -75,6 +107,10 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     appt["end"] = end
     patient_key = ctx.episode.patient.key
     patient_part: dict[str, Any] = {"actor": ctx.patient_ref, "status": "accepted"}
+    if not session.patient_present:
+        # about the patient, without them: in their compartment, but not attending
+        patient_part = {"actor": ctx.patient_ref, "required": "information-only"}
+        patient_part["status"] = "declined"
     #: (type, key) of the practitioners and supports taking part
     staff: list[tuple[list[dict[str, Any]], str]] = []
     if session.facilitator == patient_key:
@@ -96,11 +132,14 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
         return out
     enc_url = ctx.local_url("Encounter", "encounter", session.key)
     enc = ctx.head("Encounter", enc_url, PROFILE.SESSION_ENCOUNTER, linked=True)
+    if session.modality is not None:
+        enc["extension"] = [e for e in extensions if e["url"] == EXT.THERAPY_MODALITY]
     enc["identifier"] = [ctx.identifier("encounter", session.key)]
     enc["status"] = enc_status
     enc["class"] = _CLASS["telehealth" if session.telehealth else "in-person"]
     if kind is not None:
-        enc["type"] = [kind]
+        procedures = _procedures(ctx, session)
+        enc["type"] = [kind] if procedures is None else [kind, procedures]
         enc["serviceType"] = kind
     else:  # US Core: type 1..*
         enc["type"] = DATA_ABSENT

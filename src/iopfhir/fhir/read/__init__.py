@@ -18,7 +18,8 @@ Layout: ``source`` (input → entries), ``index`` (reference resolution), ``valu
 (datatypes, keys: the helpers every family shares), ``_context`` (the state of one episode
 being read), one module per resource family, named as its builder in
 :mod:`iopfhir.fhir.build` (``people``, ``team``, ``episode``, ``plans``, ``aftercare``,
-``sessions``, ``measures``; ``MAPPING.md`` names the function of each direction),
+``sessions``, ``measures``, ``reviews``; ``MAPPING.md`` names the function of each
+direction),
 ``instruments`` and ``administrations`` (recognising and grouping instrument
 administrations), ``assemble`` (which episode a resource belongs to; the families in
 order; the Episode). This module groups the input by patient.
@@ -40,13 +41,15 @@ from iopfhir.fhir.read.administrations import find_administrations
 from iopfhir.fhir.read.assemble import EpisodeReader
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, Loaded, load_entries
 from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting
 
 __all__ = ["ImportResult", "ReadWarning", "read_fhir"]
 
-#: Resource types the domain maps (Observation and QuestionnaireResponse only when they
-#: record a known instrument).
+#: Resource types the domain maps (Observation, QuestionnaireResponse and DiagnosticReport
+#: only when they record a known instrument; Flag and RiskAssessment are checked against
+#: the measures they come from, see ``safety``).
 TAKEN = frozenset(
     {
         "Patient",
@@ -64,8 +67,19 @@ TAKEN = frozenset(
         "PractitionerRole",
         "Organization",
         "RelatedPerson",
+        "Provenance",
+        "Flag",
+        "RiskAssessment",
+        "DiagnosticReport",
+        "MedicationStatement",
+        "MedicationRequest",
+        "AllergyIntolerance",
     }
 )
+#: Types taken only when coded with an instrument's code (a DiagnosticReport: its panel).
+_INSTRUMENT_ONLY = frozenset({"Observation", "DiagnosticReport"})
+#: Types that may record an instrument administration (``administrations``).
+_MEASURE_TYPES = frozenset({"Observation", "QuestionnaireResponse", "DiagnosticReport"})
 _NAMED_TYPE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+(?:/_history/[^/]+)?$")
 SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
 
@@ -176,15 +190,13 @@ def _read(loaded: Loaded, result: ImportResult) -> None:
         admins_by_group.setdefault(adm.patient, []).append(adm)
     absorbed = {id(e) for adm in admins for e in adm.entries}
     for entry in candidates:
-        if id(entry) not in absorbed and entry.type == "QuestionnaireResponse":
-            result.ignored["QuestionnaireResponse"] += 1
+        if id(entry) not in absorbed and entry.type != "Observation":
+            result.ignored[entry.type] += 1
 
     reader = EpisodeReader(index, result.unmapped, roles_of, KeyAllocator())
     for group in groups.values():
         measure_free = [
-            e
-            for e in group.entries
-            if id(e) not in absorbed and e.type not in ("Observation", "QuestionnaireResponse")
+            e for e in group.entries if id(e) not in absorbed and e.type not in _MEASURE_TYPES
         ]
         group.entries = measure_free
         episodes = reader.read_group(group, admins_by_group.get(group.key, []))
@@ -216,6 +228,17 @@ def _patient_ref(entry: Entry) -> Any:
     return None
 
 
+def _target_patient_ref(index: Index, entry: Entry) -> Any:
+    """The patient of the first target of a Provenance that names one."""
+    for ref in as_list(entry.resource.get("target")):
+        target = index.resolve(ref, entry)
+        if target is not None and target.type != "Provenance":
+            found = _patient_ref(target)
+            if found is not None:
+                return found
+    return None
+
+
 def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup], list[Entry]]:
     """Patient groups in input order, and the resources that may record an instrument."""
     groups: dict[str, PatientGroup] = {}
@@ -235,17 +258,23 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
         if rtype not in TAKEN:  # counted by type; a type R4 does not have is input: not named
             result.ignored[rtype if rtype in R4_RESOURCE_TYPES else "(not an R4 type)"] += 1
             continue
-        if rtype == "Observation" and not any(
+        if rtype in _INSTRUMENT_ONLY and not any(
             is_instrument_code(code) for _s, code in codings(entry.resource.get("code"))
         ):
-            result.ignored["Observation"] += 1
+            result.ignored[rtype] += 1
             continue
         if rtype == "Patient":
             group_for_patient(entry)
             continue
         if rtype in SHARED:
             continue
-        ref = _patient_ref(entry)
+        if rtype == "Provenance":  # only reviews are taken; their patient is the target's
+            if not is_review(entry.resource):
+                result.ignored[rtype] += 1
+                continue
+            ref = _target_patient_ref(index, entry)
+        else:
+            ref = _patient_ref(entry)
         target = index.resolve(ref, entry) if ref is not None else None
         if target is not None and target.type == "Patient":
             group = group_for_patient(target)
@@ -266,6 +295,6 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
                 groups[key] = PatientGroup(key=key, patient=None, reference=text_ref)
             group = groups[key]
         group.entries.append(entry)
-        if rtype in ("Observation", "QuestionnaireResponse"):
+        if rtype in _MEASURE_TYPES:
             candidates.append(entry)
     return groups, candidates

@@ -24,11 +24,14 @@ from typing import Any, ParamSpec, TypeVar
 from pydantic import ValidationError
 
 from iopfhir.domain import (
+    Allergy,
     CarePlan,
     Diagnosis,
     Measure,
+    MedicationUse,
     Organization,
     Practitioner,
+    Prescription,
     Session,
     Support,
     Team,
@@ -86,6 +89,9 @@ class Context:
         self.care_plans: list[CarePlan] = []
         self.sessions: list[Session] = []
         self.measures: list[Measure] = []
+        self.medications: list[MedicationUse] = []
+        self.prescriptions: list[Prescription] = []
+        self.allergies: list[Allergy] = []
         self.patient_key = "patient"
         self.part2 = False
         #: Appointment entry id → activity key (from CarePlan outcomeReference / reference)
@@ -95,6 +101,8 @@ class Context:
         #: entries that are not sessions (aftercare appointments, stays)
         self.not_sessions: set[int] = set()
         self.used_requests: set[int] = set()
+        #: CarePlan entries that are not care plans of the episode (a referral's discharge plan)
+        self.not_plans: set[int] = set()
         #: Appointment entry id → the Encounter of it (filled by the sessions reader)
         self.encounter_of: dict[int, Entry] | None = None
         #: the episode key named by iopfhir's own identifiers, when there is one

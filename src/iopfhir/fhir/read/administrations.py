@@ -1,11 +1,12 @@
 """Grouping the resources that record one instrument administration.
 
 One administration may arrive as a QuestionnaireResponse, a total-score Observation, a
-panel Observation with item Observations, or all of these. They are grouped into one
-:class:`Administration` by their links (``derivedFrom``, ``hasMember``), by iopfhir's own
-identifiers (``<episode>/<measure key>[/...]``), and by the same patient + instrument +
-effective time. Item Observations on their own do not identify an instrument (PHQ-2
-items are PHQ-9 items), so they join an administration of the same patient and time
+panel Observation with item Observations, a DiagnosticReport coded with the panel whose
+``result`` lists the item (and total) Observations, or all of these. They are grouped into
+one :class:`Administration` by their links (``derivedFrom``, ``hasMember``, ``result``), by
+iopfhir's own identifiers (``<episode>/<measure key>[/...]``), and by the same patient +
+instrument + effective time. Item Observations on their own do not identify an instrument
+(PHQ-2 items are PHQ-9 items), so they join an administration of the same patient and time
 whose instrument has that item, or are reported as unmapped. Each administration is
 filled here (time, answers, total, performer, encounter);
 :func:`iopfhir.fhir.read.measures.read_measure` turns it into a domain Measure.
@@ -57,6 +58,11 @@ class Administration:
     performer: tuple[Any, Entry] | None = None
     encounter: tuple[Any, Entry] | None = None
     problems: Counter[str] = field(default_factory=Counter)
+    #: the FHIRPath the total was read from (``Observation.value``...), for warnings
+    total_at: str | None = None
+    #: ours: the total Observation's value, set aside (the domain computes the total) but
+    #: checked against the computed score, with its FHIRPath
+    stated_total: tuple[int, str] | None = None
     #: a QuestionnaireResponse iopfhir wrote is part of it, and whether it had a total item
     own_qr: bool = False
     qr_total: bool = False
@@ -76,6 +82,7 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
             total = total_value(inst, answers[0])
             if total is not None and adm.total is None:
                 adm.total = total
+                adm.total_at = "QuestionnaireResponse.item.answer.value"
             continue
         it = inst.item_by_code(code)
         if it is None:
@@ -131,6 +138,10 @@ def find_administrations(
             role: tuple[str, Instrument | None] | None = ("qr", inst)
         elif entry.type == "Observation":
             role = obs_role(entry.resource)
+        elif entry.type == "DiagnosticReport":
+            # a report coded with the panel (or total): its results are the administration
+            found_role = obs_role(entry.resource)
+            role = ("panel", found_role[1]) if found_role and found_role[1] else None
         else:
             role = None
         if role is None:
@@ -147,7 +158,8 @@ def find_administrations(
     for i, entry in enumerate(nodes):
         union.find(i)
         res = entry.resource
-        for ref in as_list(res.get("derivedFrom")) + as_list(res.get("hasMember")):
+        links = as_list(res.get("derivedFrom")) + as_list(res.get("hasMember"))
+        for ref in links + as_list(res.get("result")):
             target = index.resolve(ref, entry)
             if target is not None and id(target) in position:
                 union.union(i, position[id(target)])
@@ -249,27 +261,32 @@ def _fill(
             total = total_value(inst, res)
             if total is not None and (kind == "total" or adm.total is None):
                 adm.total = total
+                adm.total_at = f"{entry.type}.value"
             for component in as_list(res.get("component")):
                 if isinstance(component, dict):
-                    _read_value(adm, component)
+                    _read_value(adm, component, f"{entry.type}.component.value")
         else:
             _read_item(adm, entry)
     if adm.own_qr and not adm.qr_total:
         # ours: a QR without a total item records a total computed from the answers, not
         # one that was given (the total Observation holds the computed score)
+        if adm.total is not None and adm.total_at is not None:
+            adm.stated_total = (adm.total, adm.total_at)
         adm.total = None
+        adm.total_at = None
 
 
 def _read_item(adm: Administration, entry: Entry) -> None:
-    _read_value(adm, entry.resource)
+    _read_value(adm, entry.resource, f"{entry.type}.value")
 
 
-def _read_value(adm: Administration, element: dict[str, Any]) -> None:
+def _read_value(adm: Administration, element: dict[str, Any], at: str) -> None:
     inst = adm.instrument
     for code in loinc_codes(element.get("code")):
         if code == inst.total_code:
             if adm.total is None:
                 adm.total = total_value(inst, element)
+                adm.total_at = at if adm.total is not None else None
             return
         it = inst.item_by_code(code)
         if it is None:

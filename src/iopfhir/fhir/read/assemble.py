@@ -2,7 +2,7 @@
 
 The read side's counterpart of ``iopfhir.fhir.build.episode_entries``: it decides which
 episode each resource belongs to, runs the family readers (``people``, ``team``,
-``episode``, ``plans``, ``sessions``, ``measures``) in a fixed order on one
+``episode``, ``plans``, ``sessions``, ``measures``, ``medications``) in a fixed order on one
 :class:`~iopfhir.fhir.read._context.Context` per episode, and builds the Episode.
 
 Resources are grouped by patient (``subject`` / ``patient`` / an Appointment's patient
@@ -39,8 +39,11 @@ from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.episode import diagnosis_order, read_condition, read_episode_of_care
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.measures import read_measure
+from iopfhir.fhir.read.medications import read_allergy, read_prescription, read_statement
 from iopfhir.fhir.read.people import read_patient, read_support, read_unreferenced
 from iopfhir.fhir.read.plans import count_loose_goals, read_plan
+from iopfhir.fhir.read.reviews import consistent_reviews, read_review
+from iopfhir.fhir.read.safety import read_safety
 from iopfhir.fhir.read.sessions import read_session
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.team import read_team
@@ -170,6 +173,11 @@ class EpisodeReader:
             return None
 
         def assign(entry: Entry) -> Entry:
+            if entry.type == "Provenance":  # a review: the episode of what it targets
+                for ref in as_list(entry.resource.get("target")):
+                    target = index.resolve(ref, entry)
+                    if target is not None and target.type != "Provenance":
+                        return assign(target)
             return (
                 direct.get(id(entry))
                 or by_identifier(entry)
@@ -208,15 +216,24 @@ def read_episode(
     for entry in diagnosis_order(ctx, by_type["Condition"]):
         ctx.attempt(entry, read_condition, ctx, entry)
     for entry in by_type["CarePlan"]:
-        ctx.attempt(entry, read_plan, ctx, entry)
+        if id(entry) not in ctx.not_plans:  # a referral's discharge plan is read with it
+            ctx.attempt(entry, read_plan, ctx, entry)
     count_loose_goals(ctx, by_type["Goal"])
     for entry in ctx.entries:
         if entry.type in ("Appointment", "Encounter"):
             ctx.attempt(entry, read_session, ctx, entry)
-    for adm in admins:
-        ctx.attempt(adm.entries[0], read_measure, ctx, adm)
+    measured = [(adm, ctx.attempt(adm.entries[0], read_measure, ctx, adm)) for adm in admins]
+    read_safety(ctx, by_type["Flag"] + by_type["RiskAssessment"], measured)
     for problem, n in (p for a in admins for p in a.problems.items()):
         ctx.unmapped[problem] += n
+    reviews = [r for e in by_type["Provenance"] if (r := ctx.attempt(e, read_review, ctx, e))]
+    reviews = consistent_reviews(ctx, reviews)
+    for entry in by_type["AllergyIntolerance"]:
+        ctx.attempt(entry, read_allergy, ctx, entry)
+    for entry in by_type["MedicationStatement"]:
+        ctx.attempt(entry, read_statement, ctx, entry)
+    for entry in by_type["MedicationRequest"]:
+        ctx.attempt(entry, read_prescription, ctx, entry)
     for entry in by_type["ServiceRequest"]:
         if id(entry) not in ctx.used_requests:
             ctx.unmapped["ServiceRequest: not a referral of the episode"] += 1
@@ -238,6 +255,10 @@ def read_episode(
         "care_plans": ctx.care_plans,
         "sessions": ctx.sessions,
         "measures": ctx.measures,
+        "medications": ctx.medications,
+        "prescriptions": ctx.prescriptions,
+        "allergies": ctx.allergies,
+        "reviews": reviews,
     }
     return validated(ctx, fields)
 
@@ -260,7 +281,17 @@ def validated(ctx: Context, fields: dict[str, Any]) -> Episode | None:
         return Episode(**fields)
     except ValidationError:
         pass
-    for part in ("measures", "sessions", "care_plans", "teams", "diagnoses"):
+    for part in (
+        "reviews",
+        "medications",
+        "prescriptions",
+        "allergies",
+        "measures",
+        "sessions",
+        "care_plans",
+        "teams",
+        "diagnoses",
+    ):
         if fields.get(part):
             ctx.unmapped[f"Episode: {part} dropped (broke an episode rule)"] += len(fields[part])
             fields[part] = []

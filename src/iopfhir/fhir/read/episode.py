@@ -1,5 +1,6 @@
-"""FHIR R4 EpisodeOfCare, referral ServiceRequest (+ stay Encounter) and Condition → the
-episode's own fields, its referral and its diagnoses.
+"""FHIR R4 EpisodeOfCare, referral ServiceRequest (+ stay Encounter, + the discharge
+CarePlan it is based on) and Condition → the episode's own fields, its referral and its
+diagnoses.
 
 The counterpart of :mod:`iopfhir.fhir.build.episode`. The EpisodeOfCare gives status,
 admission and discharge (the period, with the ``discharge-disposition`` extension),
@@ -7,15 +8,22 @@ the program (``type`` + the ``iop-program`` extension), the care manager and the
 referral (the first ``referralRequest``). Conditions become diagnoses in the order of
 ``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
 
-Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.conventions` and the reader's
-``_context``, ``people``, ``source`` and ``values``.
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the reader's ``_context``, ``people``, ``source`` and ``values``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from iopfhir.domain import Diagnosis, Discharge, Program, Referral
+from iopfhir.domain import (
+    Diagnosis,
+    Discharge,
+    DischargePlan,
+    Program,
+    Referral,
+    StayParticipant,
+)
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.people import org_key, person_key
@@ -31,6 +39,7 @@ from iopfhir.fhir.read.values import (
     parse_period,
     text,
 )
+from iopfhir.terminology import codes
 
 __all__ = [
     "condition_keys",
@@ -55,6 +64,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     program_type = concept_key(res.get("type"), "program-type")
     if program_type is not None:
         name, hours, days = None, None, None
+        max_hours, max_days = None, None
         for sub in as_list((program_ext or {}).get("extension")):
             if not isinstance(sub, dict):
                 continue
@@ -64,6 +74,10 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
                 hours = sub.get("valueDecimal")
             elif sub.get("url") == "minimumDaysPerWeek":
                 days = sub.get("valueInteger")
+            elif sub.get("url") == "maximumHoursPerWeek":
+                max_hours = sub.get("valueDecimal")
+            elif sub.get("url") == "maximumDaysPerWeek":
+                max_days = sub.get("valueInteger")
         program: dict[str, Any] = {"name": name or "IOP", "type": program_type}
         if res.get("managingOrganization") is not None:
             program["organization"] = org_key(ctx, res["managingOrganization"], entry)
@@ -71,6 +85,10 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
             program["min_hours_per_week"] = hours
         if days is not None:
             program["min_days_per_week"] = days
+        if max_hours is not None:
+            program["max_hours_per_week"] = max_hours
+        if max_days is not None:
+            program["max_days_per_week"] = max_days
         out["program"] = Program(**program)
     disposition_ext = extension(res, EXT.DISCHARGE_DISPOSITION)
     disposition = concept_key(
@@ -94,7 +112,14 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
 
 
 def read_referral(ctx: Context, entry: Entry) -> Referral:
-    """The referral ServiceRequest, with the stay its ``encounter`` names."""
+    """The referral ServiceRequest, with the stay its ``encounter`` names (clinicians and
+    hospital) and the discharge plan its ``basedOn`` names.
+
+    ``requester``: a practitioner of the episode, else the referring organization.
+    ``performer`` is the IOP (the program's organization, read from the EpisodeOfCare), so
+    it is not read here; the referring organization of a referral requested by a
+    practitioner is the stay's ``serviceProvider``.
+    """
     res = entry.resource
     fields: dict[str, Any] = {
         "key": ctx.new_key("referral", entry, "referral", fallback="referral"),
@@ -109,10 +134,6 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
             org = org_key(ctx, res["requester"], entry)
             if org:
                 fields["organization"] = org
-    for ref in as_list(res.get("performer")):
-        org = org_key(ctx, ref, entry)
-        if org and "organization" not in fields:
-            fields["organization"] = org
     reason = next(
         (text(c.get("text")) for c in as_list(res.get("reasonCode")) if isinstance(c, dict)),
         None,
@@ -122,7 +143,68 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     if stay is not None and stay.type == "Encounter":
         ctx.not_sessions.add(id(stay))
         fields["stay"] = parse_period(stay.resource.get("period"), "Encounter.period")
+        fields["stay_participants"] = _stay_participants(ctx, stay)
+        provider = stay.resource.get("serviceProvider")
+        if provider is not None and "organization" not in fields:
+            org = org_key(ctx, provider, stay)
+            if org:
+                fields["organization"] = org
+    for ref in as_list(res.get("basedOn")):
+        target = ctx.resolve(ref, entry)
+        if target is not None and target.type == "CarePlan" and id(target) not in ctx.not_plans:
+            fields["discharge_plan"] = _discharge_plan(ctx, target)
+            ctx.not_plans.add(id(target))
+            break
     return Referral(**fields)
+
+
+#: v3 ParticipationType code → stay participation key
+_PARTICIPATION = {code: key for key, code in codes()["stay_participation"]["codes"].items()}
+
+
+def _stay_participants(ctx: Context, stay: Entry) -> list[StayParticipant]:
+    """The stay's practitioners and how they took part (others are counted, not kept)."""
+    system = codes()["stay_participation"]["system"]
+    out = []
+    for part in as_list(stay.resource.get("participant")):
+        if not isinstance(part, dict):
+            continue
+        who = person_key(ctx, part.get("individual"), stay)
+        if who is None or not any(p.key == who for p in ctx.practitioners):
+            ctx.unmapped["Encounter: stay participant that is not a practitioner"] += 1
+            continue
+        role = next(
+            (
+                _PARTICIPATION[c]
+                for t in as_list(part.get("type"))
+                for s, c in codings(t)
+                if s == system and c in _PARTICIPATION
+            ),
+            None,
+        )
+        out.append(StayParticipant(practitioner=who, role=role))
+    return out
+
+
+def _discharge_plan(ctx: Context, entry: Entry) -> DischargePlan:
+    """The hospital's discharge plan (a CarePlan the referral is based on)."""
+    res = entry.resource
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("dischargeplan", entry, "dischargeplan", fallback="discharge-plan"),
+        "title": text(res.get("title")),
+        "description": text(res.get("description")),
+        "created": parse_date(res.get("created"), "CarePlan.created"),
+    }
+    status = res.get("status")
+    if status in ("active", "completed", "revoked"):
+        fields["status"] = status
+    elif status is not None:
+        fields["status"] = "unknown"
+    if res.get("author") is not None:
+        author = person_key(ctx, res["author"], entry)
+        if author is not None and any(p.key == author for p in ctx.practitioners):
+            fields["author"] = author
+    return DischargePlan(**fields)
 
 
 def diagnosis_order(ctx: Context, conditions: list[Entry]) -> list[Entry]:

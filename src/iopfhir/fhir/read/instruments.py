@@ -1,5 +1,5 @@
-"""Recognising instruments (PHQ-9, PHQ-2, GAD-7, AUDIT-C, C-SSRS) in FHIR, and reading
-item points and totals.
+"""Recognising instruments (PHQ-9, PHQ-2, GAD-7, AUDIT-C, C-SSRS, DAST-10...) in FHIR, and
+reading item points and totals.
 
 An instrument is recognised by the LOINC panel or total code of an Observation; for a
 QuestionnaireResponse by its ``questionnaire`` canonical (the package's own, US Core's,
@@ -46,6 +46,14 @@ __all__ = [
     "walk_items",
 ]
 
+
+@cache
+def _systems() -> frozenset[str | None]:
+    """Code systems of instrument codes: LOINC (also assumed for a coding without a system)
+    and the project code systems of the instruments LOINC does not code."""
+    return frozenset({LOINC, None, *(i.code_system for i in instruments().values())})
+
+
 ORDINAL_URLS = (
     "http://hl7.org/fhir/StructureDefinition/ordinalValue",
     "http://hl7.org/fhir/StructureDefinition/itemWeight",
@@ -66,6 +74,9 @@ _NAME_TOKENS = (
     ("gad7", "gad-7"),
     ("auditc", "audit-c"),
     ("cssrs", "c-ssrs"),
+    ("dast10", "dast-10"),
+    ("promis10", "promis-10"),
+    ("whodas12", "whodas-12"),
 )
 _NUMBER = re.compile(r"^\s*-?\d+(?:\.0+)?\s*$")
 
@@ -94,7 +105,7 @@ def is_instrument_code(code: str) -> bool:
 
 def loinc_codes(concept: Any) -> list[str]:
     """The codes of a concept's LOINC codings (a coding without a system counts as LOINC)."""
-    return [code for system, code in codings(concept) if system in (LOINC, None)]
+    return [code for system, code in codings(concept) if system in _systems()]
 
 
 def obs_role(resource: dict[str, Any]) -> tuple[str, Instrument | None] | None:
@@ -174,7 +185,7 @@ def questionnaire_codes(qr: Entry, index: Index) -> dict[str, str]:
         loinc = [
             c
             for s, c in (p for concept in as_list(item.get("code")) for p in codings(concept))
-            if s in (LOINC, None)
+            if s in _systems()
         ]
         if link and loinc:
             out[link] = loinc[0]
@@ -191,7 +202,7 @@ def item_code(item: dict[str, Any], by_link: dict[str, str]) -> str | None:
         return bare
     for concept in as_list(item.get("code")):
         for system, code in codings(concept):
-            if system in (LOINC, None):
+            if system in _systems():
                 return code
     return bare or None
 
@@ -214,7 +225,7 @@ def instrument_of_qr(qr: Entry, codes: list[str]) -> Instrument | None:
             return hit[0]
         squashed = re.sub(r"[^a-z0-9]", "", tail.lower())
         for token, inst_id in _NAME_TOKENS:
-            if token in squashed:
+            if token in squashed and inst_id in instruments():
                 return instruments()[inst_id]
     for code in codes:
         hit = instrument_by_code(code)
@@ -258,7 +269,7 @@ def answer_points(item: Item, value: dict[str, Any]) -> int | None:
     candidates: list[float | None] = []
     for holder in (coding, concept):
         for system, code in codings(holder):
-            if system in (LOINC, None):
+            if system in _systems():
                 option = item.answer_for_code(code)
                 if option is not None:
                     return option.score

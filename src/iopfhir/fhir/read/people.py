@@ -5,9 +5,10 @@ The counterpart of :mod:`iopfhir.fhir.build.people`. Organizations, practitioner
 supports are read when something first refers to them (:func:`person_key`,
 :func:`org_key`, :func:`member_key` give the key of what a reference names and add it to
 the episode on first use), so the order of first reference decides who gets a wanted key
-first; the assembly puts them back in input order afterwards. A practitioner's role and
-organization come from the PractitionerRole a reference went through, else from this
-episode's role (``practitionerrole`` → ``<episode>/<key>``), else the first one.
+first; the assembly puts them back in input order afterwards. A practitioner's roles
+(every ``PractitionerRole.code``) and organization come from the PractitionerRole a
+reference went through, else from this episode's role (``practitionerrole`` →
+``<episode>/<key>``), else the first one.
 Practitioners and organizations of the episode that nothing references are found by those
 identifiers (:func:`read_unreferenced`).
 
@@ -176,16 +177,12 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
     allocator = ctx.keys["people"]
     key = allocator.take(own[1] if own else entry.id or url_tail(entry.full_url) or "x")
     ctx.key_of[("people", id(entry))] = key
-    role_key_value: str | None = None
-    role_code: Code | None = None
+    role_keys: list[str] = []
+    role_codes: list[Code] = []
     organization: str | None = None
     if role is not None:
         rres = role.resource
-        for concept in as_list(rres.get("code")):
-            for sys, code in codings(concept):
-                role_key_value = role_key_value or role_key(sys, code)
-        if role_key_value is None:
-            role_code = first_code(rres.get("code"))
+        role_keys, role_codes = _roles(rres.get("code"))
         if rres.get("organization") is not None:
             organization = org_key(ctx, rres["organization"], role)
     name = human_name(res, "Practitioner.name") or HumanName(family="unknown")
@@ -198,14 +195,28 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
                 for i in identifiers(res, "Practitioner.identifier")
                 if i.system != identifier_system("practitioner")
             ],
-            role=role_key_value,
-            role_code=role_code,
+            roles=role_keys,
+            role_codes=role_codes,
             organization=organization,
             phone=phone(res),
             email=email(res),
         )
     )
     return key
+
+
+def _roles(concepts: Any) -> tuple[list[str], list[Code]]:
+    """``PractitionerRole.code``: one role per CodeableConcept, a package role key when one
+    of its codings has one, else its first coding as a foreign code."""
+    keys: list[str] = []
+    foreign: list[Code] = []
+    for concept in as_list(concepts):
+        key = next((k for s, c in codings(concept) if (k := role_key(s, c)) is not None), None)
+        if key is not None:
+            keys.append(key)
+        elif (code := first_code(concept)) is not None:
+            foreign.append(code)
+    return keys, foreign
 
 
 def read_support(ctx: Context, entry: Entry) -> str:

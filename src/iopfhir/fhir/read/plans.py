@@ -192,6 +192,7 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
         description=desc_text or "unspecified goal",
         lifecycle_status=res.get("lifecycleStatus", "active"),
         achievement_status=achievement,
+        status_date=parse_date(res.get("statusDate"), "Goal.statusDate"),
         start=parse_date(res.get("startDate"), "Goal.startDate"),
         targets=targets,
         addresses=condition_keys(ctx, res.get("addresses"), entry),

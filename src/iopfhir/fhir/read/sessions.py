@@ -7,13 +7,20 @@ referral's stay) are skipped. The status comes from the Appointment (an Encounte
 happened makes a booked one attended), else from the Encounter; the planned times from
 the Appointment, the actual times of an attended session from the Encounter period.
 The facilitator is the ``PPRF`` participant (else the only untyped practitioner),
-attendees the ``PART`` / ``ATND`` ones and the supports.
+attendees the ``PART`` / ``ATND`` ones and the supports (a patient listed as
+``information-only`` / ``declined`` is neither: the session met without them, which the
+kind says). The modality is the ``therapy-modality`` extension of the Encounter, else of
+the Appointment. CPT / HCPCS codes in ``Encounter.type`` are derived from the kind and so
+not read back; data without a session-kind coding gets its kind from a procedure code the
+terminology data maps to exactly one kind (``90853`` group therapy...).
 
-Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.conventions` and the reader's
-``_context``, ``people``, ``source`` and ``values``.
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the reader's ``_context``, ``people``, ``source`` and ``values``.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from iopfhir.domain import Session
 from iopfhir.domain.common import when
@@ -33,6 +40,7 @@ from iopfhir.fhir.read.values import (
     parse_timestamp,
     text,
 )
+from iopfhir.terminology import codes
 
 __all__ = ["read_session"]
 
@@ -56,6 +64,26 @@ _ENCOUNTER_STATUS = {
     "finished": "attended",
     "cancelled": "cancelled",
 }
+
+
+@cache
+def _kind_of_procedure() -> dict[tuple[str, str], str]:
+    """(system, code) → session kind, for the procedure codes of exactly one kind."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for kind, entries in codes()["session_procedures"].items():
+        for e in entries:
+            seen.setdefault((e["system"], e["code"]), set()).add(kind)
+    return {pair: next(iter(kinds)) for pair, kinds in seen.items() if len(kinds) == 1}
+
+
+def _procedure_kind(concepts: list[object]) -> str | None:
+    for concept in concepts:
+        for item in as_list(concept):
+            for sys, code in codings(item):
+                kind = _kind_of_procedure().get((sys or "", code))
+                if kind is not None:
+                    return kind
+    return None
 
 
 def read_session(ctx: Context, entry: Entry) -> None:
@@ -123,9 +151,15 @@ def read_session(ctx: Context, entry: Entry) -> None:
     kind_code = None
     for concept in concept_sources:
         kind = kind or concept_key(concept, "session-kind")
+    kind = kind or _procedure_kind(concept_sources)
     if kind is None:
         for concept in concept_sources:
             kind_code = kind_code or first_code(concept)
+    modality = None
+    for holder in (eres, ares):
+        found = extension(holder, EXT.THERAPY_MODALITY)
+        if modality is None and found is not None:
+            modality = concept_key(found.get("valueCodeableConcept"), "modality")
     telehealth = False
     for sys, code in codings(eres.get("class")):
         if code == "VR" and (sys is None or sys.endswith("v3-ActCode")):
@@ -156,6 +190,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
         facilitator=facilitator,
         attendees=attendees,
         activity=activity,
+        modality=modality,
         cancel_reason=cancel_reason if status == "cancelled" else None,
     )
     ctx.sessions.append(session)

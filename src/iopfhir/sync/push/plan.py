@@ -38,6 +38,9 @@ def classify(run: PushRun, entries: Sequence[tuple[str, Resource]]) -> None:
             strategies[rtype] = run.support.write_strategy(rtype)
         strategy, reason = strategies[rtype]
         ident = business_identifier(resource)
+        if strategy == "identifier" and ident is not None and "identifier" not in resource:
+            # identified by extension (Provenance): nothing to search on, so PUT by id
+            strategy = "put-id"
         if strategy == "skip":
             report.not_accepted[rtype] += 1
             report.not_accepted_reasons[rtype] = reason

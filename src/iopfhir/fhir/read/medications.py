@@ -1,0 +1,162 @@
+"""FHIR R4 MedicationStatement, MedicationRequest and AllergyIntolerance → the episode's
+medications, prescriptions and allergies.
+
+The counterpart of :mod:`iopfhir.fhir.build.medications` (the shapes are in its docstring
+and in ``MAPPING.md``). A resource without a coded medication / allergen is counted in
+``unmapped``, not kept; a reason that names no diagnosis of the episode, a source,
+prescriber or recorder that is not a person of the episode is dropped and counted.
+A MedicationRequest whose intent is not ``order`` (a proposal, a plan) is counted too:
+the domain holds prescriptions only.
+
+Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``episode``, ``people``,
+``source`` and ``values``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iopfhir.domain import Allergy, MedicationUse, Prescription, Reaction
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.episode import condition_keys
+from iopfhir.fhir.read.people import person_key
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import (
+    as_dict,
+    as_list,
+    codings,
+    first_code,
+    parse_date,
+    parse_moment,
+    parse_period,
+    text,
+)
+
+__all__ = ["read_allergy", "read_prescription", "read_statement"]
+
+_STATEMENT_STATUS = frozenset(
+    {
+        "active",
+        "completed",
+        "entered-in-error",
+        "intended",
+        "stopped",
+        "on-hold",
+        "unknown",
+        "not-taken",
+    }
+)
+_REQUEST_STATUS = frozenset(
+    {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft"}
+)
+
+
+def read_statement(ctx: Context, entry: Entry) -> None:
+    """A MedicationStatement, added to the episode's medications."""
+    res = entry.resource
+    code = first_code(res.get("medicationCodeableConcept"))
+    if code is None:
+        ctx.unmapped["MedicationStatement: no coded medication"] += 1
+        return
+    status = res.get("status")
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("medications", entry, "medicationstatement"),
+        "code": code,
+        "status": status if status in _STATEMENT_STATUS else "unknown",
+        "period": parse_period(res.get("effectivePeriod"), "MedicationStatement.effectivePeriod"),
+        "asserted": parse_moment(res.get("dateAsserted"), "MedicationStatement.dateAsserted"),
+        "dosage": _dosage_text(res.get("dosage")),
+        "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
+    }
+    if res.get("informationSource") is not None:
+        fields["source"] = person_key(ctx, res["informationSource"], entry)
+        if fields["source"] is None:
+            ctx.unmapped["MedicationStatement: information source not a person"] += 1
+    ctx.medications.append(MedicationUse(**fields))
+
+
+def read_prescription(ctx: Context, entry: Entry) -> None:
+    """A MedicationRequest of intent ``order``, added to the episode's prescriptions."""
+    res = entry.resource
+    code = first_code(res.get("medicationCodeableConcept"))
+    if code is None:
+        ctx.unmapped["MedicationRequest: no coded medication"] += 1
+        return
+    if res.get("intent") != "order":
+        ctx.unmapped["MedicationRequest: not an order"] += 1
+        return
+    status = res.get("status")
+    refills = as_dict(res.get("dispenseRequest")).get("numberOfRepeatsAllowed")
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("medications", entry, "medicationrequest"),
+        "code": code,
+        "status": status if status in _REQUEST_STATUS else "draft",
+        "authored": parse_moment(res.get("authoredOn"), "MedicationRequest.authoredOn"),
+        "dosage": _dosage_text(res.get("dosageInstruction")),
+        "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
+        "refills": refills if isinstance(refills, int) and 0 <= refills <= 99 else None,
+    }
+    if res.get("requester") is not None:
+        prescriber = person_key(ctx, res["requester"], entry)
+        if prescriber is not None and any(p.key == prescriber for p in ctx.practitioners):
+            fields["prescriber"] = prescriber
+        else:
+            ctx.unmapped["MedicationRequest: requester not a practitioner"] += 1
+    ctx.prescriptions.append(Prescription(**fields))
+
+
+def read_allergy(ctx: Context, entry: Entry) -> None:
+    """An AllergyIntolerance, added to the episode's allergies."""
+    res = entry.resource
+    code = first_code(res.get("code"))
+    if code is None:
+        ctx.unmapped["AllergyIntolerance: no coded substance"] += 1
+        return
+    clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
+    verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
+    category = next(iter(as_list(res.get("category"))), None)
+    criticality = res.get("criticality")
+    reactions = []
+    for item in as_list(res.get("reaction")):
+        if not isinstance(item, dict):
+            continue
+        manifestation = first_code(item.get("manifestation"))
+        if manifestation is None:
+            ctx.unmapped["AllergyIntolerance: reaction without a coded manifestation"] += 1
+            continue
+        severity = item.get("severity")
+        reactions.append(
+            Reaction(
+                manifestation=manifestation,
+                severity=severity if severity in ("mild", "moderate", "severe") else None,
+            )
+        )
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("medications", entry, "allergyintolerance"),
+        "code": code,
+        "category": category
+        if category in ("food", "medication", "environment", "biologic")
+        else None,
+        "criticality": criticality if criticality in ("low", "high", "unable-to-assess") else None,
+        "clinical_status": clinical if clinical in ("active", "inactive", "resolved") else None,
+        "verification_status": verification
+        if verification in ("unconfirmed", "confirmed", "refuted", "entered-in-error")
+        else None,
+        "recorded": parse_date(res.get("recordedDate"), "AllergyIntolerance.recordedDate"),
+        "reactions": reactions,
+    }
+    if res.get("recorder") is not None:
+        recorder = person_key(ctx, res["recorder"], entry)
+        if recorder is not None and any(p.key == recorder for p in ctx.practitioners):
+            fields["recorder"] = recorder
+        else:
+            ctx.unmapped["AllergyIntolerance: recorder not a practitioner"] += 1
+    ctx.allergies.append(Allergy(**fields))
+
+
+def _dosage_text(dosages: Any) -> str | None:
+    """The text of the first Dosage (the domain keeps dosage as text)."""
+    for dosage in as_list(dosages):
+        if isinstance(dosage, dict):
+            return text(dosage.get("text"))
+    return None

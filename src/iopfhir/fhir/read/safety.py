@@ -1,0 +1,180 @@
+"""Reading safety signals back: total-score ``interpretation``, Flag and RiskAssessment.
+
+The counterpart of :mod:`iopfhir.fhir.build.safety` (and of the ``interpretation`` the
+measure builder writes). None of these is stored in the domain: the band, the flags and
+the C-SSRS risk level are computed from the measure's answers (and total), never taken
+from the input. So reading them means checking them:
+
+* ``interpretation`` of a total Observation: its severity-band and v3 POS / NEG codings
+  must be those of the band of the measure's score; otherwise the band is recomputed and
+  ``Observation.interpretation`` is reported.
+* A Flag is consumed (no loss: the builder writes it again) when it is active, coded in
+  the ``safety-flag`` code system, belongs to a measure (iopfhir's own identifier
+  ``flag`` → ``<episode>/<measure key>/<flag>``, or a ``flag-detail`` extension naming one
+  of the measure's Observations / its QuestionnaireResponse) and that measure's answers
+  raise that flag. Otherwise it is reported: ``Flag`` "not raised by the answers" (a
+  flag of a measure whose answers do not raise it) or "not derived from an instrument".
+* A RiskAssessment likewise (identifier ``riskassessment`` → ``<episode>/<measure key>``,
+  or ``basis``): consumed when its measure is a risk-level instrument (C-SSRS) and every
+  prediction's ``qualitativeRisk`` is the one the answers give.
+
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the reader's ``_context``, ``administrations``, ``instruments``, ``source`` and
+``values``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from iopfhir.domain import Measure
+from iopfhir.fhir.conventions import CORE_EXT
+from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.administrations import Administration
+from iopfhir.fhir.read.instruments import obs_role
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import as_list, codings, own_key
+from iopfhir.terminology import Instrument, code_system_url, codes
+
+__all__ = ["check_interpretation", "patient_sex", "read_safety"]
+
+#: Systems whose codings in ``Observation.interpretation`` say what the band is.
+_V3_INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_SCREENS: Final = frozenset({"POS", "NEG"})
+
+
+def patient_sex(ctx: Context) -> str | None:
+    """The patient's administrative gender as written (for sex-specific thresholds)."""
+    patient = ctx.group.patient
+    gender = patient.resource.get("gender") if patient is not None else None
+    return gender if isinstance(gender, str) else None
+
+
+def _expected_interpretation(inst: Instrument, score: int, sex: str | None) -> set[tuple[str, str]]:
+    band = inst.band(score)
+    if band is None:
+        return set()
+    return {(c.system, c.code) for c in inst.interpretation(band, sex=sex)}
+
+
+def check_interpretation(ctx: Context, adm: Administration, measure: Measure) -> None:
+    """Report a total Observation whose band codings are not those of the measure's score."""
+    score = measure.score
+    if score is None:
+        return
+    inst = measure.definition
+    expected: set[tuple[str, str]] | None = None
+    severity = code_system_url("severity")
+    for entry in adm.entries:
+        if entry.type != "Observation":
+            continue
+        role = obs_role(entry.resource)
+        if role is None or role[0] != "total":
+            continue
+        stated = {
+            (system, code)
+            for concept in as_list(entry.resource.get("interpretation"))
+            for system, code in codings(concept)
+            if system == severity or (system == _V3_INTERPRETATION and code in _SCREENS)
+        }
+        if not stated:
+            continue
+        if expected is None:
+            expected = _expected_interpretation(inst, score, patient_sex(ctx))
+        if not any(system == _V3_INTERPRETATION for system, _c in expected):
+            # no screen to compare with (AUDIT-C 3 for a patient of unknown gender)
+            stated = {(system, code) for system, code in stated if system != _V3_INTERPRETATION}
+        if not stated <= expected:
+            ctx.unmapped[
+                "Observation.interpretation: disagrees with the score (band computed from it)"
+            ] += 1
+
+
+def _flag_code(resource: dict[str, Any]) -> str | None:
+    system = code_system_url("safety-flag")
+    for sys, code in codings(resource.get("code")):
+        if sys == system:
+            return code
+    return None
+
+
+def _risk_codes(resource: dict[str, Any]) -> list[str | None]:
+    system = codes()["safety_signals"]["risk_probability"]["system"]
+    out: list[str | None] = []
+    for prediction in as_list(resource.get("prediction")):
+        found = None
+        if isinstance(prediction, dict):
+            for sys, code in codings(prediction.get("qualitativeRisk")):
+                if sys == system:
+                    found = code
+        out.append(found)
+    return out
+
+
+class _Measures:
+    """Which measure a Flag / RiskAssessment belongs to: by own key or by what it cites."""
+
+    def __init__(self, measured: Iterable[tuple[Administration, Measure | None]]) -> None:
+        self.by_key: dict[str, Measure] = {}
+        self.by_entry: dict[int, Measure] = {}
+        for adm, measure in measured:
+            if measure is None:
+                continue
+            if adm.own_key:
+                self.by_key.setdefault(adm.own_key, measure)
+            for entry in adm.entries:
+                self.by_entry[id(entry)] = measure
+
+    def of(self, ctx: Context, entry: Entry, kind: str, cited: list[Any]) -> Measure | None:
+        own = own_key(entry.resource, kind)
+        if own is not None:
+            found = self.by_key.get(own[1].split("/", 1)[0])
+            if found is not None:
+                return found
+        for ref in cited:
+            target = ctx.resolve(ref, entry)
+            if target is not None and id(target) in self.by_entry:
+                return self.by_entry[id(target)]
+        return None
+
+
+def read_safety(
+    ctx: Context,
+    entries: Iterable[Entry],
+    measured: Iterable[tuple[Administration, Measure | None]],
+) -> None:
+    """Check the episode's Flags and RiskAssessments against its measures (see above)."""
+    index = _Measures(measured)
+    sex = patient_sex(ctx)
+    for entry in entries:
+        res = entry.resource
+        if entry.type == "Flag":
+            details = [
+                ext.get("valueReference")
+                for ext in as_list(res.get("extension"))
+                if isinstance(ext, dict) and ext.get("url") == CORE_EXT.FLAG_DETAIL
+            ]
+            measure = index.of(ctx, entry, "flag", details)
+            code = _flag_code(res)
+            if measure is None or code is None:
+                ctx.unmapped["Flag: not derived from an instrument (not kept)"] += 1
+            elif res.get("status") != "active" or code not in measure.definition.flags(
+                measure.answers, measure.score, sex=sex
+            ):
+                ctx.unmapped["Flag: not raised by the answers (not kept)"] += 1
+        elif entry.type == "RiskAssessment":
+            measure = index.of(ctx, entry, "riskassessment", as_list(res.get("basis")))
+            if measure is None or measure.definition.scoring != "risk-level":
+                ctx.unmapped["RiskAssessment: not derived from an instrument (not kept)"] += 1
+                continue
+            score = measure.score
+            band = measure.definition.band(score) if score is not None else None
+            levels: dict[str, str] = codes()["safety_signals"]["risk_probability"]["levels"]
+            expected = levels.get(band) if band is not None else None
+            stated = _risk_codes(res)
+            if not stated or any(code != expected for code in stated):
+                ctx.unmapped[
+                    "RiskAssessment.prediction.qualitativeRisk: disagrees with the answers"
+                    " (computed from them)"
+                ] += 1
