@@ -92,6 +92,18 @@ class Period(Model):
 Gender = Literal["male", "female", "other", "unknown"]
 
 
+def no_clinical_status_in_error(data: Any) -> Any:
+    """Raw input of a record that is ``entered-in-error`` without a clinical status keeps
+    none: the default (``active``) does not apply to it (R4 con-5, ait-1/ait-2)."""
+    if (
+        isinstance(data, dict)
+        and data.get("verification_status") == "entered-in-error"
+        and "clinical_status" not in data
+    ):
+        return {**data, "clinical_status": None}
+    return data
+
+
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
     """A dict without the keys whose value is ``None`` or an empty list (for compact output)."""
     return {k: v for k, v in data.items() if v is not None and v != []}

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from iopfhir.domain.common import Code, Key, Model, Period
+from iopfhir.domain.common import Code, Key, Model, Period, no_clinical_status_in_error
 from iopfhir.domain.continuity import (
     Continuity,
     DischargePlan,
@@ -115,15 +115,8 @@ class Diagnosis(Model):
     @model_validator(mode="before")
     @classmethod
     def _no_status_in_error(cls, data: Any) -> Any:
-        """An entered-in-error diagnosis has no clinical status (FHIR con-5): the default
-        ``active`` does not apply to it."""
-        if (
-            isinstance(data, dict)
-            and data.get("verification_status") == "entered-in-error"
-            and "clinical_status" not in data
-        ):
-            data = {**data, "clinical_status": None}
-        return data
+        """An entered-in-error diagnosis has no clinical status (FHIR con-5)."""
+        return no_clinical_status_in_error(data)
 
     @model_validator(mode="after")
     def _con5(self) -> Diagnosis:

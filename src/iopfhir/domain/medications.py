@@ -21,10 +21,42 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
-from iopfhir.domain.common import Code, Key, Model, Period, Timestamp
+from iopfhir.domain.common import (
+    Code,
+    Key,
+    Model,
+    Period,
+    Timestamp,
+    no_clinical_status_in_error,
+)
 from iopfhir.domain.people import Patient, Practitioner, Support
 
-__all__ = ["Allergy", "MedicationUse", "Prescription", "Reaction", "medication_problems"]
+__all__ = [
+    "Allergy",
+    "MedicationUse",
+    "Prescription",
+    "Reaction",
+    "RequestStatus",
+    "StatementStatus",
+    "medication_problems",
+]
+
+
+#: R4 MedicationStatement.status (required binding)
+StatementStatus = Literal[
+    "active",
+    "completed",
+    "entered-in-error",
+    "intended",
+    "stopped",
+    "on-hold",
+    "unknown",
+    "not-taken",
+]
+#: R4 MedicationRequest.status (required binding)
+RequestStatus = Literal[
+    "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft"
+]
 
 
 class MedicationUse(Model):
@@ -32,16 +64,7 @@ class MedicationUse(Model):
 
     key: Key
     code: Code
-    status: Literal[
-        "active",
-        "completed",
-        "entered-in-error",
-        "intended",
-        "stopped",
-        "on-hold",
-        "unknown",
-        "not-taken",
-    ] = "active"
+    status: StatementStatus = "active"
     period: Period | None = None
     asserted: date | Timestamp | None = None
     dosage: str | None = Field(default=None, min_length=1)
@@ -56,9 +79,7 @@ class Prescription(Model):
 
     key: Key
     code: Code
-    status: Literal[
-        "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft"
-    ] = "active"
+    status: RequestStatus = "active"
     authored: date | Timestamp | None = None
     #: the prescribing practitioner (key)
     prescriber: Key | None = None
@@ -97,13 +118,7 @@ class Allergy(Model):
     @model_validator(mode="before")
     @classmethod
     def _no_status_in_error(cls, data: Any) -> Any:
-        if (
-            isinstance(data, dict)
-            and data.get("verification_status") == "entered-in-error"
-            and "clinical_status" not in data
-        ):
-            data = {**data, "clinical_status": None}
-        return data
+        return no_clinical_status_in_error(data)
 
     @model_validator(mode="after")
     def _ait(self) -> Allergy:

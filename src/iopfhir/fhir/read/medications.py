@@ -14,9 +14,10 @@ Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``episode``, ``peo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from iopfhir.domain import Allergy, MedicationUse, Prescription, Reaction
+from iopfhir.domain.medications import RequestStatus, StatementStatus
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.episode import condition_keys
 from iopfhir.fhir.read.people import person_key
@@ -34,21 +35,8 @@ from iopfhir.fhir.read.values import (
 
 __all__ = ["read_allergy", "read_prescription", "read_statement"]
 
-_STATEMENT_STATUS = frozenset(
-    {
-        "active",
-        "completed",
-        "entered-in-error",
-        "intended",
-        "stopped",
-        "on-hold",
-        "unknown",
-        "not-taken",
-    }
-)
-_REQUEST_STATUS = frozenset(
-    {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft"}
-)
+_STATEMENT_STATUS: frozenset[str] = frozenset(get_args(StatementStatus))
+_REQUEST_STATUS: frozenset[str] = frozenset(get_args(RequestStatus))
 
 
 def read_statement(ctx: Context, entry: Entry) -> None:
