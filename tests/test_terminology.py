@@ -65,3 +65,31 @@ def test_codes_are_unique_and_indexed() -> None:
     assert role_key(coding.system, coding.code) == "peer-support"
     with pytest.raises(TerminologyError):
         role_coding("wizard")
+
+
+def _loinc_check_digit(number: str) -> int:
+    """LOINC's mod-10 check digit: from the right, odd positions doubled, digits summed."""
+    total = 0
+    for position, char in enumerate(reversed(number)):
+        digit = int(char) * (2 if position % 2 == 0 else 1)
+        total += digit // 10 + digit % 10
+    return (10 - total % 10) % 10
+
+
+def test_loinc_check_digit_rule() -> None:
+    # published codes (PHQ-9 total, DAST-10 total) pass; a one-digit typo does not
+    assert _loinc_check_digit("44261") == 6
+    assert _loinc_check_digit("82667") == 7
+    assert _loinc_check_digit("44262") != 6
+
+
+def test_every_loinc_code_in_the_data_has_a_valid_check_digit() -> None:
+    """Catches a mistyped LOINC code anywhere in the instrument data (items, panels, totals)."""
+    found: list[str] = []
+    for inst in instruments().values():
+        items = (*inst.items, *inst.extra_items)
+        found += [c for c in (inst.total_code, inst.panel_code) if c and c[0].isdigit()]
+        found += [item.code for item in items if item.system == "http://loinc.org"]
+    assert len(found) > 40  # every instrument's items, not a handful
+    bad = [c for c in found if _loinc_check_digit(c.split("-")[0]) != int(c.split("-")[1])]
+    assert bad == []
