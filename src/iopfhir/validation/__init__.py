@@ -10,7 +10,10 @@ What lives where:
   ``references`` (references, contained resources, Bundle entries), ``bundles`` (the Bundle
   index and Bundle rules), ``slicing`` and ``discriminators``, ``extensions``, ``constraints``
   (invariants of each node), ``trees`` (type trees, content references); ``context`` holds
-  the state of one run, ``values`` small helpers on JSON values.
+  the state of one run, ``values`` small helpers on JSON values, ``memo`` the values already
+  found clean (not walked again).
+* ``vital_signs`` - R4's rule that an Observation with a vital-sign code conforms to that
+  vital-signs profile (the code table is package data, ``data/vital-signs-by-code.json``).
 * ``model``       - compiled StructureDefinitions (:class:`~.model.ElementNode` trees);
   ``snapshot`` and ``differential`` build them from snapshots and differentials.
 * ``definitions`` - the base R4 definitions shipped as package data (``data/``, built by

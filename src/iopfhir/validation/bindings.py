@@ -48,13 +48,24 @@ class Bindings:
             )
 
     def coded(
-        self, value: Mapping[str, Any], type_code: str, node: ElementNode, path: str, ctx: Ctx
+        self,
+        value: Mapping[str, Any],
+        type_code: str,
+        node: ElementNode,
+        path: str,
+        ctx: Ctx,
+        *,
+        additional: str | None = None,
     ) -> None:
-        assert node.binding_vs is not None
-        exp = self.definitions.terminology.expand(node.binding_vs)
+        """A Coding/CodeableConcept against the required binding of ``node`` (or against
+        ``additional``, the value set of one of its required additional bindings)."""
+        vs = additional if additional is not None else node.binding_vs
+        assert vs is not None
+        exp = self.definitions.terminology.expand(vs)
         if exp is None:
-            _unavailable(ctx, path, node.binding_vs, "codes were")
+            _unavailable(ctx, path, vs, "codes were")
             return
+        said = f"{vs} (an additional binding)" if additional is not None else vs
         codings = value.get("coding") if type_code == "CodeableConcept" else [value]
         if not isinstance(codings, list):
             codings = []
@@ -71,7 +82,7 @@ class Bindings:
                 "warning" if type_code == "CodeableConcept" and "text" in value else "error",
                 "code-invalid",
                 path,
-                f"No code provided, and a code from value set {node.binding_vs} is required",
+                f"No code provided, and a code from value set {said} is required",
             )
             return
         if any(v is True for v in verdicts) or any(v is None for v in verdicts):
@@ -82,7 +93,7 @@ class Bindings:
             "code-invalid",
             path,
             f"None of the codes provided ({len(verdicts)}) are in the value set "
-            f"{node.binding_vs}, and a code from this value set is required",
+            f"{said}, and a code from this value set is required",
         )
 
     def known_codes(self, value: Mapping[str, Any], type_code: str, path: str, ctx: Ctx) -> None:

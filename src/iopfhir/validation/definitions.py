@@ -140,6 +140,7 @@ class Definitions:
         #: load the IOP profiles (package data) the first time one of their urls is looked up
         self.auto_iop = True
         self._iop_loaded = False
+        self._generation = 0
 
     # -- loading -----------------------------------------------------------------------
     def add(self, source: ProfileSource) -> list[str]:
@@ -185,7 +186,13 @@ class Definitions:
         ):
             self.add_iop_profiles()
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever a definition, a code system or a value set is added."""
+        return self._generation + self.terminology.generation
+
     def add_resource(self, res: Mapping[str, Any]) -> list[str]:
+        self._generation += 1
         rt = res.get("resourceType")
         if rt == "StructureDefinition":
             url = res.get("url")
@@ -246,6 +253,7 @@ class Definitions:
             if sd.get("kind") == "resource" and tree.children and "id" in tree.children:
                 # R4 declares Resource.id as System.String; its content is an FHIR id
                 tree.children["id"].types = (TypeRef("id"),)
+            _relax_vital_signs_units(url, sd, tree)
             return tree
         base_url = sd.get("baseDefinition")
         if not isinstance(base_url, str):
@@ -282,6 +290,33 @@ class Definitions:
             if url_node is not None and isinstance(url_node.fixed, str):
                 return url_node.fixed
         return profile_url.split("|", 1)[0]
+
+
+_VITALSIGNS = _CORE_PREFIX + "vitalsigns"
+_UCUM_VITALS = "http://hl7.org/fhir/ValueSet/ucum-vitals-common|4.0.1"
+
+
+def _relax_vital_signs_units(url: str, sd: Mapping[str, Any], tree: ElementNode) -> None:
+    """The core vital-signs profiles bind ``Observation.component.value[x]`` (every type,
+    a CodeableConcept or a string too) to the UCUM vital-sign units, "required": a known
+    error in R4 that the HL7 Java validator corrects when it loads them (to extensible, its
+    PackageHackerR5). So do we: a component of another unit is not an error."""
+    if not (url.startswith(_CORE_PREFIX) and sd.get("type") == "Observation"):
+        return
+    if url != _VITALSIGNS and sd.get("baseDefinition") != _VITALSIGNS:
+        return
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if (
+            node.path == "Observation.component.value[x]"
+            and node.binding_strength == "required"
+            and node.binding_vs == _UCUM_VITALS
+        ):
+            node.binding_strength = "extensible"
+        todo.extend((node.children or {}).values())
+        todo.extend(node.slices)
+        todo.extend(node.type_nodes.values())
 
 
 def _read_sources(source: ProfileSource) -> Iterator[Mapping[str, Any]]:

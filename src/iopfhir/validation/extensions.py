@@ -24,6 +24,8 @@ from .model import ElementNode
 
 __all__ = ["Extensions"]
 
+_OF_TYPE_RX = re.compile(r"\.ofType\((\w+)\)")
+
 
 class Extensions:
     """Check extensions; ``check_object`` walks them, ``constraints`` runs their invariants."""
@@ -52,7 +54,7 @@ class Extensions:
                 sd = self.definitions.structure_definition(url)
                 if sd is not None and sd.get("type") == "Extension":
                     tree = self.definitions.tree(url)
-                    self._context(sd, path, ctx)
+                    self._context(sd, node, path, ctx)
             else:
                 modifier = node.name == "modifierExtension"
                 add(
@@ -78,17 +80,23 @@ class Extensions:
         if node.constraints:
             self._constraints.check(node, value, path, ctx, node.path)
 
-    def _context(self, sd: Mapping[str, Any], path: str, ctx: Ctx) -> None:
+    def _context(self, sd: Mapping[str, Any], node: ElementNode, path: str, ctx: Ctx) -> None:
+        """Is the extension defined by ``sd`` allowed where it is? The extended element is
+        named two ways: by the instance path (indexes and types dropped:
+        ``Questionnaire.item.item``) and by its definition (``node`` is the ``extension``
+        element, so its parent's path: through a ``contentReference`` that is the element
+        referenced, ``Questionnaire.item``; inside a data type, the type, ``HumanName``)."""
         contexts = sd.get("context")
         if not isinstance(contexts, list) or not contexts:
             return
-        # the definition path of the extended element: drop indexes and the last step
         rel = path[len(ctx.res_path) :] if path.startswith(ctx.res_path) else path
         resource_type = (
             str(ctx.resource.get("resourceType", "")) if isinstance(ctx.resource, dict) else ""
         )
         where = resource_type + re.sub(r"\[\d+\]", "", rel).rsplit(".", 1)[0]
-        where = re.sub(r"\.ofType\((\w+)\)", "", where)
+        where = _OF_TYPE_RX.sub("", where)
+        defined = node.path.rsplit(".", 1)[0] if "." in node.path else node.path
+        names = {where, defined}
         for c in contexts:
             if not isinstance(c, Mapping):
                 continue
@@ -97,19 +105,14 @@ class Extensions:
                 return  # fhirpath / extension contexts: not judged here
             if expr in ("Element", "Resource", "DomainResource", "BackboneElement"):
                 return
-            if expr == where or (expr == resource_type and "." not in where):
+            expr = expr.replace("[x]", "")
+            if expr in names or (expr == resource_type and "." not in where):
                 return
             head = expr.split(".", 1)[0]
-            # a datatype context (HumanName.family, string...): we do not track the datatype
-            # of every element, so only the element name is compared
+            # a datatype context (HumanName.family, string...): the data type of a primitive
+            # element is not tracked, so only the element name is compared
             if (head in self._type_names or head[:1].islower()) and (
                 "." not in expr or where.endswith("." + expr.split(".", 1)[1])
-            ):
-                return
-            if (
-                expr.split(".")[0] == resource_type
-                and "." in expr
-                and where.endswith(expr.split(".", 1)[1])
             ):
                 return
         url = sd.get("url")

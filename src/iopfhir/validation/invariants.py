@@ -64,6 +64,7 @@ class InvariantEngine:
         # results of context-free expressions on small values, keyed by content
         self._memo: dict[tuple[str, str, bytes], bool | None] = {}
         self._broken: dict[str, str] = {}
+        self._names_cache: dict[str, frozenset[str] | None] = {}
         #: invariant key -> why it was not evaluated
         self.skipped: dict[str, str] = {}
         self._resolver: Resolver | None = None
@@ -87,6 +88,20 @@ class InvariantEngine:
                 if isinstance(got, dict) and isinstance(got.get("resourceType"), str):
                     out.append(_create_node(got, got["resourceType"]))
         return out
+
+    def _names(self, expression: str) -> frozenset[str] | None:
+        """The names an expression may read properties by, or None when it may read any
+        (``$this``, ``children()``, ``descendants()``, ``repeat()``...)."""
+        try:
+            return self._names_cache[expression]
+        except KeyError:
+            pass
+        names: frozenset[str] | None = None
+        bare = _STRING_RX.sub("''", expression)
+        if not any(w in bare for w in _READS_ANYTHING):
+            names = frozenset(_IDENT_RX.findall(bare))
+        self._names_cache[expression] = names
+        return names
 
     def native(self, key: str, expression: str) -> Native | None:
         return native(key, expression)
@@ -149,9 +164,14 @@ class InvariantEngine:
             self._compiled[expression] = parsed
         memo_key: tuple[str, str, bytes] | None = None
         if "%" not in expression and "resolve" not in expression:
+            names = self._names(expression)
+            if names is not None and isinstance(value, dict):
+                # only the properties the expression names can change its answer: the
+                # answer on them alone is the answer (and a small, repeatable memo key)
+                value = _project(value, names)
             try:
                 dumped = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-            except TypeError:
+            except (TypeError, orjson.JSONEncodeError):
                 dumped = b""
             if dumped and len(dumped) <= _MEMO_MAX_BYTES:
                 memo_key = (expression, model_path, dumped)
@@ -180,6 +200,28 @@ class InvariantEngine:
                 self._memo.clear()
             self._memo[memo_key] = verdict
         return verdict
+
+
+#: what reads properties that the expression does not name
+_READS_ANYTHING = ("$this", "children", "descendants", "repeat", "`", "$index", "$total")
+_STRING_RX = re.compile(r"'(?:[^'\\]|\\.)*'")
+_IDENT_RX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _project(value: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """``value`` with only ``resourceType`` and the properties ``names`` may reach: a name,
+    its choice forms (``value`` -> ``valueQuantity``) and their ``_`` extensions."""
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        name = k[1:] if k[:1] == "_" else k
+        if name in names or k == "resourceType":
+            out[k] = v
+            continue
+        for n in names:
+            if len(name) > len(n) and name.startswith(n) and name[len(n)].isupper():
+                out[k] = v
+                break
+    return out
 
 
 def _no_trace(*_args: Any) -> None:

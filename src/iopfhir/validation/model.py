@@ -64,6 +64,7 @@ class ElementNode:
         "children",
         "constraints",
         "content_ref",
+        "extra_vs",
         "fixed",
         "is_array",
         "is_modifier",
@@ -95,6 +96,8 @@ class ElementNode:
         self.pattern: Any = None
         self.binding_strength: str | None = None
         self.binding_vs: str | None = None
+        #: value sets of additional bindings with purpose "required" (R5's binding.additional)
+        self.extra_vs: tuple[str, ...] = ()
         self.constraints: tuple[Constraint, ...] = ()
         self.slicing: Slicing | None = None
         self.slices: list[ElementNode] = []

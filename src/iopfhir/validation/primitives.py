@@ -24,7 +24,7 @@ from .definitions import Definitions
 from .model import ElementNode
 from .values import describe, json_expect, json_kind, prim_equal
 
-__all__ = ["Primitives", "quantity_range"]
+__all__ = ["Primitives", "quantity_range", "xsd_regex"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _ENTITY_RX = re.compile(r"&([A-Za-z0-9#]+);")
@@ -43,7 +43,7 @@ class Primitives:
         check_object: ObjectWalk,
     ) -> None:
         self.definitions = definitions
-        self._regex = {k: re.compile(v) for k, v in definitions.primitive_regex.items()}
+        self._regex = {k: re.compile(xsd_regex(v)) for k, v in definitions.primitive_regex.items()}
         self._bindings = bindings
         self._constraints = constraints
         self._object = check_object
@@ -124,6 +124,9 @@ class Primitives:
             and isinstance(value, str)
         ):
             self._bindings.code(value, node.binding_vs, path, ctx)
+        if node.extra_vs and type_code in ("code", "string", "uri") and isinstance(value, str):
+            for vs in node.extra_vs:
+                self._bindings.code(value, vs, path, ctx)
         if node.min_value is not None or node.max_value is not None:
             _range(value, node, path, ctx)
         if node.constraints:
@@ -162,8 +165,54 @@ class Primitives:
                 path,
                 f"{node.path}: value exceeds the maximum length {node.max_length}",
             )
-        if type_code in ("string", "markdown") and value.strip() == "":
+        if type_code in ("string", "markdown") and value[0].isspace() and _all_whitespace(value):
             add(ctx, "error", "value", path, "@value cannot be only whitespace")
+
+
+# XML Schema's whitespace (``\s``): space, tab, newline, carriage return - nothing else
+_XSD_SPACE = " \t\n\r"
+# the complement of _XSD_SPACE, written for inside a character class
+_XSD_NON_SPACE = "\x00-\x08\x0b\x0c\x0e-\x1f\x21-\U0010ffff"
+
+
+def xsd_regex(pattern: str) -> str:
+    r"""An R4 primitive regex (XML Schema syntax) as a Python regex with the same meaning.
+
+    FHIR's regexes are XML Schema regular expressions: there ``\s`` is only space, tab,
+    newline and carriage return, ``\S`` everything else (a no-break space U+00A0 too), and
+    ``.`` every character but newline and carriage return. Python's ``\s`` is any Unicode
+    whitespace, so they are rewritten as explicit classes; the rest is the same in both.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt == "s":
+                out.append(_XSD_SPACE if in_class else f"[{_XSD_SPACE}]")
+            elif nxt == "S":
+                out.append(_XSD_NON_SPACE if in_class else f"[^{_XSD_SPACE}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        elif ch == "." and not in_class:
+            ch = "[^\n\r]"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _all_whitespace(value: str) -> bool:
+    """Only whitespace as the HL7 Java validator counts it (``Character.isWhitespace``: a
+    no-break space is not whitespace)."""
+    return all(c.isspace() and c not in "\u00a0\u2007\u202f" for c in value)
 
 
 def _range(value: Any, node: ElementNode, path: str, ctx: Ctx) -> None:

@@ -27,6 +27,11 @@ from .model import ElementNode
 
 __all__ = ["References"]
 
+_SCHEME_RX = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_HAS_SPACE_RX = re.compile(r"[ \t\n\r]")
+_RELATIVE_RX = re.compile(r"(?P<type>[^/?]+)/(?P<id>[^/]+)(?:/_history/(?P<vid>[^/]+))?")
+_ID_RX = re.compile(r"[A-Za-z0-9\-\.]{1,64}")
+
 _BUNDLE_MUST_RESOLVE = frozenset({"document", "message"})
 _URN_MUST_RESOLVE = frozenset({"document", "message", "transaction", "batch"})
 
@@ -40,6 +45,7 @@ class References:
     ) -> None:
         self.definitions = definitions
         self._resource_types = definitions.resource_types
+        self._concrete_types = definitions.resource_types - ABSTRACT_RESOURCE
         self._conforms = conforms
         self._resource = check_resource
         self._ref_targets: dict[int, tuple[list[str], set[str], bool]] = {}
@@ -47,7 +53,9 @@ class References:
 
     def reference(self, value: Mapping[str, Any], node: ElementNode, path: str, ctx: Ctx) -> None:
         ref = value.get("reference")
-        if not isinstance(ref, str):
+        if not isinstance(ref, str) or not ref:
+            return
+        if not self._well_formed(ref, path, ctx):
             return
         cached = self._ref_targets.get(id(node))
         if cached is None:
@@ -172,6 +180,39 @@ class References:
                 f"target for {node.path} (must be one of "
                 f"{', '.join(sorted(allowed))})",
             )
+
+    def _well_formed(self, ref: str, path: str, ctx: Ctx) -> bool:
+        """The shapes R4 allows for ``Reference.reference`` (references.html): ``#id`` of a
+        contained resource, an absolute URL (``urn:uuid:``, ``urn:oid:``...), a conditional
+        ``Type?query``, or relative ``Type/id`` or ``Type/id/_history/vid`` with an R4
+        resource type and ids of the FHIR id type. An error says which part is
+        wrong, never the reference (it holds ids)."""
+        where = f"{path}.reference"
+        if ref[0] == "#":
+            return True  # resolved against the contained resources below
+        problem: str | None = None
+        if _SCHEME_RX.match(ref) is not None:
+            # absolute (urn:uuid:, urn:oid: too: like the HL7 Java validator, their form is
+            # not judged here; an unresolved one is, below)
+            if _HAS_SPACE_RX.search(ref) is not None:
+                problem = "an absolute URL cannot contain whitespace"
+        elif "?" in ref.split("/", 1)[0]:
+            if ref.split("?", 1)[0] not in self._concrete_types:
+                problem = "a conditional reference must start with an R4 resource type"
+        else:
+            m = _RELATIVE_RX.fullmatch(ref)
+            if m is None:
+                problem = "a relative reference must be Type/id or Type/id/_history/version"
+            elif m.group("type") not in self._concrete_types:
+                problem = "the reference does not start with an R4 resource type"
+            elif _ID_RX.fullmatch(m.group("id")) is None:
+                problem = "the id in the reference is not a valid id ([A-Za-z0-9-.]{1,64})"
+            elif m.group("vid") is not None and _ID_RX.fullmatch(m.group("vid")) is None:
+                problem = "the version in the reference is not a valid id"
+        if problem is None:
+            return True
+        add(ctx, "error", "invalid", where, f"Invalid reference: {problem}")
+        return False
 
     def _type_name(self, name: str, *, quote: bool = False) -> str:
         """A resource type for a message: said when it is one, else it is input."""

@@ -23,6 +23,7 @@ from .context import ABSTRACT_RESOURCE, Ctx, add
 from .definitions import Definitions
 from .model import ElementNode
 from .questionnaires import QuestionnaireIndex, check_response
+from .vital_signs import vital_signs_profile
 from .walk import Walker
 
 __all__ = ["Resources"]
@@ -35,6 +36,8 @@ class Resources:
         self.definitions = definitions
         self._resource_types = definitions.resource_types
         self._conforming: set[tuple[int, str]] = set()
+        self._known: dict[tuple[int, str, int], bool] = {}
+        self._known_keep: list[Any] = []  # what the ids in _known are the ids of
         self._walker = Walker(definitions, constraints, self.resource, self.conforms)
         #: Questionnaires a QuestionnaireResponse is checked against (``.questionnaires``)
         self.questionnaires = QuestionnaireIndex()
@@ -46,6 +49,13 @@ class Resources:
         key = (id(resource), profile)
         if key in self._conforming:
             return True  # a reference cycle: assume conformance while the check is running
+        bundle = within.bundle if isinstance(within, Ctx) else None
+        # within one run, a resource's answer for a profile is asked again for every
+        # reference to it (and for theirs, recursively): answered once per Bundle
+        known_key = (id(resource), profile, id(bundle))
+        known = self._known.get(known_key)
+        if known is not None:
+            return known
         self._conforming.add(key)
         try:
             ctx = Ctx(issues=[], silent=True)
@@ -59,9 +69,18 @@ class Resources:
                 top=False,
                 only_explicit=True,
             )
-            return not any(i.severity in ("error", "fatal") for i in ctx.issues)
+            answer = not any(i.severity in ("error", "fatal") for i in ctx.issues)
         finally:
             self._conforming.discard(key)
+        self._known[known_key] = answer
+        self._known_keep.append((resource, bundle))
+        return answer
+
+    def end_run(self) -> None:
+        """Forget the conformance answers of a run (they are keyed by the ids of its
+        resources, which are theirs only while the run holds them)."""
+        self._known.clear()
+        self._known_keep.clear()
 
     def resource(
         self,
@@ -96,6 +115,8 @@ class Resources:
                 f"{' or '.join(sorted(allowed_types))})",
             )
         trees = self._trees(res, rt, path, ctx, profiles, only_explicit)
+        if rt == "Observation" and not only_explicit:
+            self._vital_signs(res, path, ctx, trees)
         if not trees:
             tree = self.definitions.type_tree(rt)
             if tree is None:
@@ -117,6 +138,32 @@ class Resources:
             bundle_rules(res, path, ctx.issues, self._resource_types)
         elif rt == "QuestionnaireResponse" and not ctx.silent:
             self._check_response(res, path, ctx)
+
+    def _vital_signs(
+        self,
+        res: Mapping[str, Any],
+        path: str,
+        ctx: Ctx,
+        trees: list[tuple[str, ElementNode]],
+    ) -> None:
+        """R4: an Observation with a vital-sign code conforms to that vital-signs profile
+        (as the HL7 Java validator applies it), whatever profiles it claims."""
+        url = vital_signs_profile(res)
+        if url is None or any(u == url for u, _ in trees):
+            return
+        tree = self.definitions.tree(url)
+        if tree is None:
+            return
+        trees.append((url, tree))
+        if not ctx.silent:
+            add(
+                ctx,
+                "information",
+                "informational",
+                path,
+                f"Checked against {url}: the FHIR specification requires it of an "
+                "Observation with this vital-sign code",
+            )
 
     def _check_response(self, res: Mapping[str, Any], path: str, ctx: Ctx) -> None:
         """Against its Questionnaire, when one is known (the project's own when the IOP

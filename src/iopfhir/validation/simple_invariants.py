@@ -41,6 +41,12 @@ def _path_values(value: Any, steps: tuple[str, ...]) -> bool:
                         break
                 if got is None and ("_" + step) in v:
                     got = v["_" + step]
+                if got is None:
+                    # a choice primitive given only by its extensions (``_valueString``)
+                    for k, kv in v.items():
+                        if k[:1] == "_" and k[1:].startswith(step) and k[n + 1 : n + 2].isupper():
+                            got = kv
+                            break
             if got is None:
                 continue
             if isinstance(got, list):

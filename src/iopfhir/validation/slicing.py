@@ -12,6 +12,7 @@ Imports only sibling modules below the walk (``.context``, ``.definitions``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .context import Conforms, Ctx, add
@@ -24,6 +25,23 @@ from .values import matches, prim_equal
 __all__ = ["Slicing"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Criterion:
+    """One discriminator of one slice, compiled: the path as steps, the definition it
+    reaches, and the values it must find there (all of them)."""
+
+    steps: list[str] | None
+    sub: ElementNode | None
+    sub_type: str
+    expected: tuple[Any, ...]
+
+
+def _found(vals: list[Any], expected: Any) -> bool:
+    if isinstance(expected, dict):
+        return any(isinstance(v, dict) and matches(v, expected, exact=False) for v in vals)
+    return any(prim_equal(v, expected) for v in vals)
+
+
 class Slicing:
     """Assign values to slices; ``conforms`` decides profile discriminators."""
 
@@ -31,6 +49,9 @@ class Slicing:
         self.definitions = definitions
         self._trees = trees
         self._conforms = conforms
+        self._criteria: dict[tuple[int, str, str, str], _Criterion] = {}
+        self._keep: list[ElementNode] = []  # the nodes keyed by id above stay alive
+        self._generation = -1
 
     def assign(
         self,
@@ -103,6 +124,67 @@ class Slicing:
                 return False
         return True
 
+    def _criterion(
+        self, slice_node: ElementNode, dtype: str, dpath: str, type_code: str
+    ) -> _Criterion:
+        """What a discriminator asks of a value to be in ``slice_node`` (built once)."""
+        if self._generation != self.definitions.generation:
+            # definitions loaded since (an extension's profile): build the criteria again
+            self._criteria.clear()
+            self._keep.clear()
+            self._generation = self.definitions.generation
+        key = (id(slice_node), dtype, dpath, type_code)
+        got = self._criteria.get(key)
+        if got is not None:
+            return got
+        steps = disc_steps(dpath)
+        sub: ElementNode | None = None
+        sub_type = type_code
+        expected: tuple[Any, ...] = ()
+        if steps is not None:
+            sub, sub_type = self.def_at(slice_node, type_code, steps)
+            if dtype in ("value", "pattern") and sub is not None:
+                one = sub.fixed if sub.fixed is not None else sub.pattern
+                if one is None and steps == ["url"]:
+                    # extension slices: the url comes from the extension profile
+                    one = self.extension_url(slice_node)
+                if one is not None:
+                    expected = (one,)
+                else:
+                    # the value may be fixed inside required slices on the path (bp:
+                    # component.code.coding:SBPCode.code): every one of them must be there
+                    expected = tuple(self._nested_expected(slice_node, type_code, steps))
+        got = _Criterion(steps, sub, sub_type, expected)
+        self._criteria[key] = got
+        self._keep.append(slice_node)
+        return got
+
+    def _nested_expected(
+        self, node: ElementNode, type_code: str, steps: Sequence[str]
+    ) -> list[Any]:
+        """Fixed/pattern values that slices with a minimum above 0, met along ``steps``,
+        put at the end of the path."""
+        out: list[Any] = []
+        current, tcode = node, type_code
+        for i, step in enumerate(steps):
+            child, ctype = self.def_at(current, tcode, [step])
+            if child is None:
+                return out
+            rest = steps[i + 1 :]
+            for s in child.slices:
+                if s.min <= 0:
+                    continue
+                sub, _ = self.def_at(s, ctype, rest)
+                if sub is None:
+                    continue
+                exp = sub.fixed if sub.fixed is not None else sub.pattern
+                if exp is not None:
+                    out.append(exp)
+                elif rest:
+                    out.extend(self._nested_expected(s, ctype, rest))
+            current, tcode = child, ctype
+        return out
+
     def _disc_match(
         self,
         value: Any,
@@ -112,21 +194,16 @@ class Slicing:
         type_code: str,
         ctx: Ctx,
     ) -> bool:
-        steps = disc_steps(dpath)
+        crit = self._criterion(slice_node, dtype, dpath, type_code)
+        steps = crit.steps
         if steps is None:
             return False
-        sub, sub_type = self.def_at(slice_node, type_code, steps)
+        sub = crit.sub
         vals = values_at(value, steps)
         if dtype in ("value", "pattern"):
             if sub is None:
                 return False
-            expected = sub.fixed if sub.fixed is not None else sub.pattern
-            if expected is None and steps == ["url"] and sub_type == "uri":
-                # extension slices: the url comes from the extension profile
-                expected = self.extension_url(slice_node)
-            if expected is None and steps == ["url"]:
-                expected = self.extension_url(slice_node)
-            if expected is None:
+            if not crit.expected:
                 if sub.binding_strength == "required" and sub.binding_vs:
                     exp = self.definitions.terminology.expand(sub.binding_vs)
                     if exp is None:
@@ -138,12 +215,7 @@ class Slicing:
                                 return True
                     return False
                 return True  # the slice does not constrain this discriminator
-            return any(
-                prim_equal(v, expected)
-                if not isinstance(expected, dict)
-                else isinstance(v, dict) and matches(v, expected, exact=False)
-                for v in vals
-            )
+            return all(_found(vals, expected) for expected in crit.expected)
         if dtype == "exists":
             if sub is None:
                 return False

@@ -134,6 +134,10 @@ def merge_element(node: ElementNode, e: Mapping[str, Any], source: str, *, base:
     if isinstance(b, Mapping) and b.get("strength"):
         node.binding_strength = str(b["strength"])
         node.binding_vs = str(b["valueSet"]) if b.get("valueSet") else None
+    if isinstance(b, Mapping) and b.get("extension"):
+        more = tuple(_required_additional(b["extension"]))
+        if more:
+            node.extra_vs = tuple(dict.fromkeys(node.extra_vs + more))
     cons = e.get("constraint")
     if cons:
         have = {c.key for c in node.constraints}
@@ -145,7 +149,9 @@ def merge_element(node: ElementNode, e: Mapping[str, Any], source: str, *, base:
                 str(c.get("source") or source),
             )
             for c in cons
-            if c.get("expression") and c.get("key") not in have
+            # ele-1 is checked by the walk itself (every element must have a value or
+            # children), never evaluated as an expression: not kept, so most nodes have none
+            if c.get("expression") and c.get("key") not in have and c.get("key") != "ele-1"
         )
         node.constraints = node.constraints + extra
     s = e.get("slicing")
@@ -162,6 +168,35 @@ def merge_element(node: ElementNode, e: Mapping[str, Any], source: str, *, base:
         )
     if e.get("isModifier"):
         node.is_modifier = True
+
+
+#: the extension R4 profiles use for R5's ``ElementDefinition.binding.additional``
+_ADDITIONAL_BINDING = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding.additional",
+    "http://hl7.org/fhir/tools/StructureDefinition/additional-binding",
+)
+
+
+def _required_additional(extensions: Any) -> list[str]:
+    """Value sets of additional bindings whose purpose is "required" and that apply
+    everywhere (no ``usage`` context)."""
+    out: list[str] = []
+    if not isinstance(extensions, list):
+        return out
+    for ext in extensions:
+        if not isinstance(ext, Mapping) or ext.get("url") not in _ADDITIONAL_BINDING:
+            continue
+        parts = {
+            p.get("url"): p
+            for p in ext.get("extension") or ()
+            if isinstance(p, Mapping) and isinstance(p.get("url"), str)
+        }
+        purpose = (parts.get("purpose") or {}).get("valueCode")
+        vs_part = parts.get("valueSet") or {}
+        vs = vs_part.get("valueCanonical") or vs_part.get("valueUri")
+        if purpose == "required" and "usage" not in parts and isinstance(vs, str):
+            out.append(vs)
+    return out
 
 
 def choice_type_of(choice_name: str, candidate: str) -> str | None:

@@ -160,17 +160,23 @@ class TerminologyIndex:
         self._expanding: set[str] = set()
         #: urls of CodeSystem supplements (never valid as Coding.system)
         self.supplements: set[str] = set()
+        #: changes with every code system or value set added (results cached on the walk
+        #: are dropped when it does)
+        self.generation = 0
 
     # -- loading -----------------------------------------------------------------------
     def add_code_system(self, info: CodeSystemInfo) -> None:
         if info.url:
             self.code_systems[info.url] = info
+            self.generation += 1
 
     def add_expansion(self, url: str, expansion: Expansion) -> None:
         self._expansions[_strip_version(url)] = expansion
+        self.generation += 1
 
     def add_resource(self, resource: Mapping[str, Any]) -> None:
         """Take a ValueSet or CodeSystem resource (others are ignored)."""
+        self.generation += 1
         rt = resource.get("resourceType")
         url = resource.get("url")
         if not isinstance(url, str):

@@ -16,7 +16,9 @@ Lives here: :class:`Validator`, a façade over the parts of validation, each in 
 * ``trees``       - where an element's content is defined (own children, content
   references, data type trees);
 * ``context``     - the state of one run and the call signatures between the parts;
-* ``values``      - small helpers on JSON values.
+* ``values``      - small helpers on JSON values;
+* ``memo``        - values already found clean against an element, not walked again;
+* ``vital_signs`` - the vital-signs profile an Observation is held to by its code.
 
 Reports are lists of :class:`iopfhir.errors.Issue` with FHIRPath locations in the style of the
 HL7 Java validator (``CarePlan.activity[0].detail.status``, ``Observation.value.ofType(Quantity)``).
@@ -119,7 +121,10 @@ class Validator:
             rt = resource.get("resourceType")
             # the path starts with the type only when it is one: any other value is input
             root = rt if isinstance(rt, str) and rt in R4_RESOURCE_TYPES else "Resource"
-            self._resources.resource(resource, root, ctx, explicit, top=True)
+            try:
+                self._resources.resource(resource, root, ctx, explicit, top=True)
+            finally:
+                self._resources.end_run()
         skipped = dict(self.invariants.skipped)
         return ValidationReport.from_issues(ctx.issues, skipped_invariants=skipped)
 
@@ -127,4 +132,7 @@ class Validator:
         """True when ``resource`` has no errors against ``profile`` (used for slicing and
         target profiles). ``within`` is the validation context whose Bundle resolves
         references."""
-        return self._resources.conforms(resource, profile, within=within)
+        try:
+            return self._resources.conforms(resource, profile, within=within)
+        finally:
+            self._resources.end_run()

@@ -28,6 +28,7 @@ from .constraints import Constraints
 from .context import Conforms, Ctx, ResourceWalk, add
 from .definitions import Definitions
 from .extensions import Extensions
+from .memo import CleanMemo
 from .model import ElementNode
 from .primitives import Primitives, quantity_range
 from .references import References
@@ -72,6 +73,7 @@ class Walker:
         )
         self._extensions = Extensions(definitions, self.check_object, constraints)
         self._references = References(definitions, conforms, check_resource)
+        self._memo = CleanMemo(definitions, self._trees)
         slicing = Slicing(definitions, self._trees, conforms)
         self._cardinality = Cardinality(definitions, slicing, self._item)
 
@@ -263,6 +265,31 @@ class Walker:
         if type_code == "Extension":
             self._extensions.check(value, node, path, ctx, root)
             return
+        if type(value) is dict:
+            cons = self._constraints
+            # invariants off, or another engine: other answers
+            mode = id(cons.invariants) if cons.check_invariants else 0
+            key = self._memo.key(value, node, type_code, root, mode)
+            if key is not None:
+                if self._memo.is_clean(key):
+                    return
+                before = len(ctx.issues)
+                self._complex(value, node, type_code, path, ctx, root)
+                if len(ctx.issues) == before:
+                    self._memo.add_clean(key)
+                return
+        self._complex(value, node, type_code, path, ctx, root)
+
+    def _complex(
+        self,
+        value: Any,
+        node: ElementNode,
+        type_code: str,
+        path: str,
+        ctx: Ctx,
+        root: ElementNode,
+    ) -> None:
+        """A value of a complex type: its content, then the checks of the node on it."""
         self.check_object(value, node, type_code, path, ctx, root)
         if not isinstance(value, dict):
             return
@@ -305,6 +332,8 @@ class Walker:
         ):
             self._bindings.coded(value, "Coding", node, path, ctx)
         if type_code in ("CodeableConcept", "Coding"):
+            for vs in node.extra_vs:
+                self._bindings.coded(value, type_code, node, path, ctx, additional=vs)
             self._bindings.known_codes(value, type_code, path, ctx)
         if (node.min_value is not None or node.max_value is not None) and isinstance(
             node.min_value if node.min_value is not None else node.max_value, dict
