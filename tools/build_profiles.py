@@ -14,7 +14,8 @@ Steps (each skipped when its result is already there):
    and snapshots on; fail on any SUSHI error.
 5. Replace ``profiles/package/``: the generated StructureDefinitions, CodeSystems and ValueSets,
    the instruments' Questionnaires (``Questionnaire-<id>.json``, from
-   :mod:`iopfhir.fhir.build.questionnaires`), a FHIR ``package.json``, an ``.index.json``
+   :mod:`iopfhir.fhir.build.questionnaires`), the outcome Measures (``Measure-<id>.json``,
+   copied from ``src/iopfhir/outcomes/data``), a FHIR ``package.json``, an ``.index.json``
    and ``.source-hash`` (the hash of the FSH sources, checked by ``tests/profiles`` so a
    forgotten rebuild fails CI; ``tests/test_instruments_new.py`` checks the Questionnaires).
 6. Ship the package with iopfhir: the same resources, as compact JSON, in
@@ -528,6 +529,20 @@ def write_package(resources: Path) -> int:
                 "id": q["id"],
                 "url": q["url"],
                 "version": None,
+            }
+        )
+    # the outcome measures (iopfhir.outcomes package data, where they are defined)
+    for src in sorted((ROOT / "src" / "iopfhir" / "outcomes" / "data").glob("Measure-*.json")):
+        res = json.loads(src.read_text(encoding="utf-8"))
+        shutil.copyfile(src, PACKAGE / src.name)
+        count += 1
+        index.append(
+            {
+                "filename": src.name,
+                "resourceType": "Measure",
+                "id": res["id"],
+                "url": res["url"],
+                "version": res.get("version"),
             }
         )
     manifest = {

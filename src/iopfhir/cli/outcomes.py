@@ -1,0 +1,159 @@
+"""``iopfhir outcomes``: the program outcome measures over a FHIR source.
+
+SOURCE is NDJSON (a file, or a folder of them: our ``convert --format ndjson`` output, a Bulk
+Data export) or a Bundle JSON file. The measures (FHIR ``Measure`` resources shipped with
+:mod:`iopfhir.outcomes`) are computed in SQL on an engine (DuckDB by default, Spark with
+``--engine spark``) and written as summary ``MeasureReport`` resources in a collection Bundle
+(``--individual`` adds one per patient and measure), or as flat rows (CSV, JSON, Parquet).
+Same source, same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iopfhir.cli._lazy import LazyImports
+
+if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
+    import orjson
+
+    from iopfhir.cli._output import check_file_target, write_bytes
+    from iopfhir.errors import InputError
+    from iopfhir.outcomes import (
+        bundle_resources,
+        compute,
+        parse_period,
+        report_bundle,
+        summary_rows,
+    )
+    from iopfhir.views import Source, get_engine
+
+__all__ = ["register", "run"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "orjson": "orjson",
+        "check_file_target": "iopfhir.cli._output:check_file_target",
+        "write_bytes": "iopfhir.cli._output:write_bytes",
+        "InputError": "iopfhir.errors:InputError",
+        "bundle_resources": "iopfhir.outcomes:bundle_resources",
+        "compute": "iopfhir.outcomes:compute",
+        "parse_period": "iopfhir.outcomes:parse_period",
+        "report_bundle": "iopfhir.outcomes:report_bundle",
+        "summary_rows": "iopfhir.outcomes:summary_rows",
+        "Source": "iopfhir.views:Source",
+        "get_engine": "iopfhir.views:get_engine",
+    },
+)
+__getattr__ = _lazy.attribute
+
+FORMATS = ("measurereport", "csv", "json", "parquet")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``outcomes``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "outcomes",
+        help="compute the program outcome measures (MeasureReports, CSV, JSON, Parquet)",
+        description="Compute the IOP outcome measures (symptoms, attendance, intensity, "
+        "readmission, aftercare follow-up, completion) from FHIR: NDJSON files or a folder of "
+        "them, or a Bundle JSON file. Measures are FHIR Measure resources computed in SQL on "
+        "DuckDB (default) or Spark. Exit 2 on bad input.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="NDJSON file or folder, or a Bundle JSON file")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="SQL engine")
+    p.add_argument(
+        "--period",
+        metavar="START/END",
+        help="only episodes (stays) whose index date (discharge, else admission) falls in it",
+    )
+    p.add_argument("--format", choices=FORMATS, default="measurereport", help="what to write")
+    p.add_argument(
+        "--individual",
+        action="store_true",
+        help="with measurereport: also one individual MeasureReport per patient and measure",
+    )
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _source(path: str) -> Source:
+    target = Path(path)
+    if target.is_file() and target.name.endswith(".json"):
+        try:
+            bundle = orjson.loads(target.read_bytes())
+        except orjson.JSONDecodeError:
+            raise InputError(f"{target.name}: not JSON") from None
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise InputError(f"{target.name}: $.resourceType: expected a Bundle")
+        return Source.from_resources(bundle_resources(bundle))
+    if not target.exists():
+        raise InputError(f"{target.name}: no such file or directory")
+    return Source.from_path(target)
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _parquet(columns: tuple[str, ...], rows: list[dict[str, Any]], target: str) -> None:
+    import duckdb  # the analytics extra; parquet needs an output file
+
+    con = duckdb.connect()
+    try:
+        types = ["VARCHAR"] * 3 + ["BIGINT"] * 5 + ["DOUBLE"]
+        con.execute(
+            "CREATE TABLE t ("
+            + ", ".join(f'"{c}" {t}' for c, t in zip(columns, types, strict=True))
+            + ")"
+        )
+        con.executemany(
+            "INSERT INTO t VALUES (" + ", ".join("?" for _ in columns) + ")",  # noqa: S608
+            [[row[c] for c in columns] for row in rows],
+        )
+        con.execute("COPY t TO ? (FORMAT parquet)", [target])
+    finally:
+        con.close()
+
+
+@_lazy.needed
+def run(args: argparse.Namespace) -> int:
+    """Compute and write the outcomes."""
+    if args.format == "parquet" and args.output in (None, "-"):
+        raise InputError("--format parquet needs -o OUT")
+    check_file_target(args.output)
+    try:
+        period = parse_period(args.period) if args.period else None
+    except ValueError as exc:
+        raise InputError(f"--period: {exc}") from None
+    engine = get_engine(args.engine)
+    try:
+        with contextlib.closing(_source(args.source)) as source:
+            outcomes = compute(source, engine, period=period)
+    finally:
+        engine.close()
+    if args.format == "measurereport":
+        bundle = report_bundle(outcomes, individual=args.individual)
+        write_bytes(args.output, orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    columns, rows = summary_rows(outcomes)
+    if args.format == "csv":
+        write_bytes(args.output, _csv(columns, rows))
+    elif args.format == "json":
+        period_out = outcomes.report_period() if any(outcomes.subjects.values()) else None
+        data = {"period": period_out, "rows": rows}
+        write_bytes(args.output, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        _parquet(columns, rows, args.output)
+    return 0

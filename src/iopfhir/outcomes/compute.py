@@ -1,0 +1,200 @@
+"""Computing the measures over a source: per-subject counts (SQL) and their summaries.
+
+:func:`compute` registers the IOP views over a :class:`~iopfhir.views.Source` on an engine,
+runs one statement per subject type (episodes, inpatient stays; :func:`measure_sql`) and
+returns :class:`Outcomes`: for each measure its per-subject rows (:class:`SubjectResult`) and
+its summary (:class:`Summary`: population counts and score, overall and per stratum).
+
+Summing the per-subject counts into populations is plain addition over the rows the engine
+returned, so every engine that returns the same rows gives the same figures. Scores:
+proportion = numerator / (denominator - denominator exclusions); continuous-variable = the mean
+of the measure observations of the measure population; both rounded to 4 decimals, none when
+the denominator is empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from iopfhir.outcomes.facts import VIEWS
+from iopfhir.outcomes.measures import (
+    MeasureDef,
+    OutcomesError,
+    load_measures,
+    measure_sql,
+    population_column,
+)
+from iopfhir.views import Engine, Source, iop_view
+
+__all__ = ["Outcomes", "Stratum", "SubjectResult", "Summary", "compute", "parse_period"]
+
+_UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectResult:
+    """One subject's part in a measure."""
+
+    subject_key: str  # EpisodeOfCare/... or Encounter/... (an inpatient stay)
+    patient_key: str | None
+    index_date: str | None
+    populations: dict[str, int]
+    observation: float | None
+    strata: dict[str, str]
+    evaluated: tuple[str, ...]  # keys of the resources used (besides the subject)
+
+
+@dataclass(frozen=True, slots=True)
+class Stratum:
+    """Populations and score of one stratum (or of the whole cohort)."""
+
+    populations: dict[str, int]
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A measure over the cohort: overall, and per stratifier value."""
+
+    overall: Stratum
+    strata: dict[str, dict[str, Stratum]]  # stratifier -> value -> stratum
+
+
+@dataclass
+class Outcomes:
+    """Every measure computed over one source and period."""
+
+    period: tuple[str, str] | None
+    measures: list[MeasureDef]
+    subjects: dict[str, list[SubjectResult]] = field(default_factory=dict)
+
+    def summary(self, measure_id: str) -> Summary:
+        """The summary of ``measure_id``."""
+        m = self.measure(measure_id)
+        rows = self.subjects[measure_id]
+        strata: dict[str, dict[str, Stratum]] = {}
+        for name in m.strata:
+            groups: dict[str, list[SubjectResult]] = {}
+            for row in rows:
+                groups.setdefault(row.strata[name], []).append(row)
+            strata[name] = {value: _stratum(m, groups[value]) for value in sorted(groups)}
+        return Summary(_stratum(m, rows), strata)
+
+    def measure(self, measure_id: str) -> MeasureDef:
+        """The definition of ``measure_id``."""
+        for m in self.measures:
+            if m.id == measure_id:
+                return m
+        raise OutcomesError(f"measure {measure_id!r} was not computed")
+
+    def report_period(self) -> tuple[str, str]:
+        """The period asked for, else the first and last index dates (else today unknown)."""
+        if self.period is not None:
+            return self.period
+        dates = sorted(
+            r.index_date for rows in self.subjects.values() for r in rows if r.index_date
+        )
+        if not dates:
+            raise OutcomesError("no subject has an index date: give a period")
+        return dates[0], dates[-1]
+
+
+def _score(m: MeasureDef, pops: Mapping[str, int], observations: list[float]) -> float | None:
+    if m.scoring == "continuous-variable":
+        return round(sum(observations) / len(observations), 4) if observations else None
+    den = pops.get("denominator", 0) - pops.get("denominator-exclusion", 0)
+    return round(pops.get("numerator", 0) / den, 4) if den > 0 else None
+
+
+def _stratum(m: MeasureDef, rows: Iterable[SubjectResult]) -> Stratum:
+    pops = {code: 0 for code, _ in m.populations}
+    observations: list[float] = []
+    for row in rows:
+        for code, count in row.populations.items():
+            pops[code] += count
+        if row.observation is not None and row.populations.get("measure-population", 0) > 0:
+            observations.append(row.observation)
+    return Stratum(pops, _score(m, pops, observations))
+
+
+def parse_period(text: str) -> tuple[str, str]:
+    """``START/END`` (ISO dates) as a pair; raises OutcomesError when malformed."""
+    parts = text.split("/")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, end = (dt.date.fromisoformat(p) for p in parts)
+    except ValueError:
+        raise OutcomesError(
+            "a period is START/END, two ISO dates (2025-01-01/2025-12-31)"
+        ) from None
+    if end < start:
+        raise OutcomesError("the period ends before it starts")
+    return start.isoformat(), end.isoformat()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _stratum_value(name: str, value: Any) -> str:
+    if value is None:
+        return _UNKNOWN
+    if name == "period":
+        code = int(value)
+        return f"{code // 10}-Q{code % 10}"
+    return str(value)
+
+
+def _subjects(m: MeasureDef, index: int, row: Mapping[str, Any]) -> SubjectResult:
+    pops = {code: int(row[population_column(index, code)] or 0) for code, _ in m.populations}
+    obs = row.get(f"m{index}_observation")
+    evaluated = tuple(str(row[c]) for c in m.supplemental if row.get(c) is not None)
+    return SubjectResult(
+        subject_key=str(row[m.subject_key]),
+        patient_key=_text(row["patient_key"]),
+        index_date=_text(row["index_date"]),
+        populations=pops,
+        observation=float(obs) if obs is not None else None,
+        strata={name: _stratum_value(name, row.get(name)) for name in m.strata},
+        evaluated=evaluated,
+    )
+
+
+def compute(
+    source: Source,
+    engine: Engine,
+    *,
+    period: tuple[str, str] | None = None,
+    measure_ids: Iterable[str] | None = None,
+) -> Outcomes:
+    """Compute the measures (all shipped ones by default) over ``source`` on ``engine``."""
+    measures = load_measures()
+    if measure_ids is not None:
+        wanted = list(measure_ids)
+        known = {m.id for m in measures}
+        missing = [w for w in wanted if w not in known]
+        if missing:
+            raise OutcomesError(f"no measure {missing[0]!r}")
+        measures = [m for m in measures if m.id in wanted]
+    for table, view in VIEWS.items():
+        engine.register(table, iop_view(view), source)
+    out = Outcomes(period, measures)
+    for basis in ("EpisodeOfCare", "Encounter"):
+        group = [m for m in measures if m.basis == basis]
+        if not group:
+            continue
+        result = engine.query(measure_sql(group, engine.name, period))
+        rows = result.to_dicts()
+        for i, m in enumerate(group):
+            out.subjects[m.id] = [
+                _subjects(m, i, row)
+                for row in rows
+                if any(row[population_column(i, code)] for code, _ in m.populations)
+            ]
+    return out

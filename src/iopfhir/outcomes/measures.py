@@ -1,0 +1,178 @@
+"""The program outcome measures: FHIR R4 ``Measure`` resources (package data) and their SQL.
+
+Each measure is defined once, as a ``Measure`` in ``iopfhir/outcomes/data/Measure-*.json``
+(canonical ``https://iopfhir.org/fhir/Measure/<id>``). Its subject
+(``subjectCodeableConcept``: ``EpisodeOfCare`` or ``Encounter``, an inpatient stay) names the
+facts table it reads (:mod:`iopfhir.outcomes.facts`); every population criterion, the
+measure observation (continuous-variable scoring), each stratifier and each supplemental data
+element is an SQL expression (``application/sql``) over one row of that table. A population
+criterion gives the *number of units* the subject adds to the population: 0 or 1 for a
+measure counting episodes, a count of sessions or weeks for one counting those.
+
+:func:`measure_sql` puts the expressions of several measures into one statement over the facts
+table, so that one pass over the data computes them all; the same text runs on DuckDB and on
+Spark (the facts SQL spells the few engine differences itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from iopfhir.errors import IopFhirError
+from iopfhir.outcomes.facts import episode_facts_sql, stay_facts_sql
+
+__all__ = [
+    "POPULATIONS",
+    "MeasureDef",
+    "OutcomesError",
+    "load_measures",
+    "measure",
+    "measure_resource",
+    "measure_sql",
+]
+
+#: population codes (measure-population code system) in report order
+POPULATIONS = (
+    "initial-population",
+    "denominator",
+    "denominator-exclusion",
+    "numerator",
+    "measure-population",
+)
+_OBSERVATION = "measure-observation"
+_KEYS = {"EpisodeOfCare": ("episode_key", "patient_key"), "Encounter": ("stay_key", "patient_key")}
+
+
+class OutcomesError(IopFhirError, ValueError):
+    """A measure that cannot be found or computed (names the measure, never data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureDef:
+    """A measure as read from its ``Measure`` resource."""
+
+    id: str
+    url: str
+    title: str
+    scoring: str  # proportion | continuous-variable
+    basis: str  # EpisodeOfCare | Encounter
+    improvement: str | None
+    populations: tuple[tuple[str, str], ...]  # (code, SQL count expression)
+    observation: str | None
+    strata: tuple[str, ...]
+    supplemental: tuple[str, ...]
+
+    @property
+    def subject_key(self) -> str:
+        """The facts column naming the subject (episode or stay key)."""
+        return _KEYS[self.basis][0]
+
+
+def _data() -> Any:
+    return resources.files("iopfhir.outcomes") / "data"
+
+
+def _code(concept: dict[str, Any]) -> str:
+    return str(concept["coding"][0]["code"])
+
+
+def _parse(resource: dict[str, Any]) -> MeasureDef:
+    group = resource["group"][0]
+    pops: list[tuple[str, str]] = []
+    observation = None
+    for pop in group["population"]:
+        code = _code(pop["code"])
+        if code == _OBSERVATION:
+            observation = str(pop["criteria"]["expression"])
+        else:
+            pops.append((code, str(pop["criteria"]["expression"])))
+    improvement = resource.get("improvementNotation")
+    return MeasureDef(
+        id=resource["id"],
+        url=resource["url"],
+        title=resource["title"],
+        scoring=_code(resource["scoring"]),
+        basis=_code(resource["subjectCodeableConcept"]),
+        improvement=_code(improvement) if improvement else None,
+        populations=tuple(pops),
+        observation=observation,
+        strata=tuple(s["criteria"]["expression"] for s in group.get("stratifier", [])),
+        supplemental=tuple(
+            s["criteria"]["expression"] for s in resource.get("supplementalData", [])
+        ),
+    )
+
+
+@cache
+def _resources() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(_data().iterdir(), key=lambda p: p.name):
+        if path.name.startswith("Measure-") and path.name.endswith(".json"):
+            value = orjson.loads(path.read_bytes())
+            out[value["id"]] = value
+    return out
+
+
+def measure_resource(measure_id: str) -> dict[str, Any]:
+    """The ``Measure`` resource JSON of ``measure_id`` (a copy)."""
+    try:
+        return orjson.loads(orjson.dumps(_resources()[measure_id]))  # type: ignore[no-any-return]
+    except KeyError:
+        raise OutcomesError(f"no measure {measure_id!r}") from None
+
+
+def load_measures() -> list[MeasureDef]:
+    """Every shipped measure, by id."""
+    return [_parse(r) for r in _resources().values()]
+
+
+def measure(measure_id: str) -> MeasureDef:
+    """The shipped measure ``measure_id``."""
+    return _parse(measure_resource(measure_id))
+
+
+def _column(measure_index: int, code: str) -> str:
+    return f"m{measure_index}_" + code.replace("-", "_")
+
+
+def measure_sql(
+    measures: list[MeasureDef], engine_name: str, period: tuple[str, str] | None = None
+) -> str:
+    """One statement computing ``measures`` (all of one basis) per subject.
+
+    Columns: the subject and patient keys, ``index_date``, every stratifier and supplemental
+    column the measures name, then ``m<i>_<population>`` (counts) and ``m<i>_observation``
+    for measure ``i`` of the list. Rows are ordered by subject key.
+    """
+    bases = {m.basis for m in measures}
+    if len(bases) != 1:
+        raise OutcomesError("measure_sql takes measures of one subject type")
+    basis = bases.pop()
+    facts = (
+        episode_facts_sql(engine_name, period)
+        if basis == "EpisodeOfCare"
+        else stay_facts_sql(engine_name, period)
+    )
+    key, patient = _KEYS[basis]
+    extra: list[str] = []
+    for m in measures:
+        for column in (*m.strata, *m.supplemental):
+            if column not in extra:
+                extra.append(column)
+    parts = [key, patient, "index_date", *extra]
+    for i, m in enumerate(measures):
+        parts += [f"({expr}) AS {_column(i, code)}" for code, expr in m.populations]
+        if m.observation is not None:
+            parts.append(f"({m.observation}) AS m{i}_observation")
+    select = ",\n  ".join(parts)
+    return f"WITH facts AS (\n{facts}\n)\nSELECT\n  {select}\nFROM facts\nORDER BY {key}"
+
+
+def population_column(measure_index: int, code: str) -> str:
+    """The result column of population ``code`` of the ``measure_index``-th measure."""
+    return _column(measure_index, code)

@@ -1,0 +1,292 @@
+"""A whole ViewDefinition compiled to one SELECT statement for an engine.
+
+Each ``select`` becomes either a single row (its columns as plain SQL expressions) or a
+list of row structs: ``forEach`` maps its collection through the nested select (with the
+element's 0-based position as ``%rowIndex``), ``forEachOrNull`` adds one all-NULL row when
+the collection is empty, ``unionAll`` concatenates the branches' lists, sibling selects are
+crossed, and ``repeat`` walks the nested elements depth-first (pre-order), unrolled to the
+depth the data's schema actually has. The query reads the source once: a view without any
+iteration is a plain projection; otherwise one ``unnest``/``explode`` of the row list.
+
+Column values are cast to the column's declared ``type``: booleans, 64-bit integers
+(``integer``, ``positiveInt``, ``unsignedInt``, ``integer64``), doubles (``decimal``) and
+strings (every other type, dates included: FHIR dates may be partial). A non-collection
+column whose path gives more than one value fails the query, as the specification asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iopfhir.views.compile_path import Context, Expr, PathCompiler
+from iopfhir.views.dialect import Dialect
+from iopfhir.views.errors import ViewError
+from iopfhir.views.model import Column, Select, View
+from iopfhir.views.types import ListT, Prim, PrimKind, SqlType, StructT, merge
+
+__all__ = ["CompiledView", "compile_view", "output_kind"]
+
+_MAX_REPEAT_DEPTH = 24
+
+
+def output_kind(fhir_type: str | None) -> PrimKind | None:
+    """The primitive kind a column of FHIR type ``fhir_type`` is returned as."""
+    if fhir_type is None:
+        return None
+    if fhir_type == "boolean":
+        return "boolean"
+    if fhir_type in ("integer", "positiveInt", "unsignedInt", "integer64"):
+        return "integer"
+    if fhir_type == "decimal":
+        return "decimal"
+    return "string"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledView:
+    """The SQL of a view and what it needs from the source."""
+
+    sql: str
+    columns: list[str]
+    root_fields: frozenset[str]
+
+
+@dataclass(slots=True)
+class _Rows:
+    names: list[str]
+    types: list[str | None]
+    single: list[str] | None = None
+    many: str | None = None
+
+
+class _ViewCompiler:
+    def __init__(self, view: View, dialect: Dialect) -> None:
+        self.view = view
+        self.d = dialect
+        self.paths = PathCompiler(dialect, view.constants)
+
+    # -- rows -----------------------------------------------------------------------
+    def to_list(self, rows: _Rows) -> str:
+        if rows.many is not None:
+            return rows.many
+        assert rows.single is not None
+        return self.d.list_of([self.d.struct(list(zip(rows.names, rows.single, strict=True)))])
+
+    def cross(self, a: _Rows, b: _Rows) -> _Rows:
+        d = self.d
+        names, types = a.names + b.names, a.types + b.types
+        if a.single is not None and b.single is not None:
+            return _Rows(names, types, single=a.single + b.single)
+        if a.single is not None:
+            assert b.many is not None
+            r = self.paths.var()
+            pairs = list(zip(a.names, a.single, strict=True))
+            pairs += [(n, d.field(r, n)) for n in b.names]
+            return _Rows(names, types, many=d.transform(b.many, r, d.struct(pairs)))
+        assert a.many is not None
+        if b.single is not None:
+            r = self.paths.var()
+            pairs = [(n, d.field(r, n)) for n in a.names]
+            pairs += list(zip(b.names, b.single, strict=True))
+            return _Rows(names, types, many=d.transform(a.many, r, d.struct(pairs)))
+        assert b.many is not None
+        r, s = self.paths.var(), self.paths.var()
+        pairs = [(n, d.field(r, n)) for n in a.names] + [(n, d.field(s, n)) for n in b.names]
+        inner = d.transform(b.many, s, d.struct(pairs))
+        return _Rows(names, types, many=d.flatten(d.transform(a.many, r, inner)))
+
+    def column(self, col: Column, ctx: Context) -> tuple[str, str | None]:
+        d = self.d
+        e = self.paths.compile(col.expr, ctx)
+        kind = output_kind(col.type)
+        if kind is None and isinstance(e.type, Prim):
+            kind = e.type.kind
+        target = d.scalar_types[kind] if kind is not None else None
+        if col.collection:
+            lst = self.paths.as_list(e)
+            if target is None:
+                return lst, None
+            if e.type != Prim(kind):  # type: ignore[arg-type]
+                v = self.paths.var()
+                lst = d.transform(lst, v, d.try_cast(v, target))
+            return lst, d.list_type_sql(target)
+        if e.many:
+            message = f"{col.where}: the path gave more than one value (collection is not true)"
+            val = (
+                f"CASE WHEN {d.length(e.sql)} > 1 THEN {d.error(message)} "
+                f"ELSE {d.element(e.sql, '1')} END"
+            )
+        else:
+            val = e.sql
+        if target is None:
+            return val, None
+        if e.type is None:
+            return f"CAST(NULL AS {target})", target
+        if e.type != Prim(kind):  # type: ignore[arg-type]
+            val = d.try_cast(val, target)
+        return val, target
+
+    def body(self, sel: Select, ctx: Context) -> _Rows:
+        own = [self.column(c, ctx) for c in sel.columns]
+        rows = _Rows([c.name for c in sel.columns], [t for _, t in own], single=[s for s, _ in own])
+        for sub in sel.selects:
+            rows = self.cross(rows, self.select(sub, ctx))
+        if sel.union_all:
+            branches = [self.select(b, ctx) for b in sel.union_all]
+            lists = [self.to_list(b) for b in branches]
+            first = branches[0]
+            union = _Rows(first.names, first.types, many=self.d.concat(lists))
+            rows = self.cross(rows, union)
+        return rows
+
+    def select(self, sel: Select, ctx: Context) -> _Rows:
+        d = self.d
+        if sel.for_each is None and not sel.repeat:
+            return self.body(sel, ctx)
+        if sel.for_each is not None:
+            coll = self.paths.compile(sel.for_each, ctx)
+        else:
+            coll = self.repeat(sel, ctx)
+        lst = d.empty() if coll.type is None else self.paths.as_list(coll)
+        v, i = self.paths.var(), self.paths.var()
+        inner_ctx = Context(Expr(v, coll.type, False), ctx.root, d.index0(i), ctx.alias,
+                            ctx.used_root_fields)  # fmt: skip
+        inner = self.body(sel, inner_ctx)
+        if inner.single is not None:
+            pairs = list(zip(inner.names, inner.single, strict=True))
+            many = d.transform(lst, v, d.struct(pairs), index=i)
+        else:
+            assert inner.many is not None
+            many = d.flatten(d.transform(lst, v, inner.many, index=i))
+        nulls = ["NULL" if t is None else f"CAST(NULL AS {t})" for t in inner.types]
+        null_row = d.list_of([d.struct(list(zip(inner.names, nulls, strict=True)))])
+        if coll.type is None:
+            # an empty list of the row type (a bare empty array has no field names)
+            many = d.filter(null_row, v, "FALSE")
+        if sel.or_null:
+            null_row = self._null_row_with_index(sel, inner, ctx, null_row)
+            many = f"CASE WHEN {d.length(lst)} = 0 THEN {null_row} ELSE {many} END"
+        return _Rows(inner.names, inner.types, many=many)
+
+    def _null_row_with_index(self, sel: Select, inner: _Rows, ctx: Context, default: str) -> str:
+        """The forEachOrNull row: every column NULL except ``%rowIndex`` columns (0)."""
+        d = self.d
+        values: list[str] = []
+        index_cols = {c.name for c in sel.columns if c.path.strip() == "%rowIndex"}
+        if not index_cols:
+            return default
+        for name, t in zip(inner.names, inner.types, strict=True):
+            if name in index_cols:
+                values.append(f"CAST(0 AS {t})" if t else "0")
+            else:
+                values.append("NULL" if t is None else f"CAST(NULL AS {t})")
+        return d.list_of([d.struct(list(zip(inner.names, values, strict=True)))])
+
+    # -- repeat ---------------------------------------------------------------------
+    def repeat(self, sel: Select, ctx: Context) -> Expr:
+        """The elements reached by ``sel.repeat`` from ``ctx``, depth-first, as one list."""
+        d, paths = self.d, self.paths
+        starts = [paths.compile(p, ctx) for p in sel.repeat]
+        types: list[SqlType] = []
+        todo = [e.type for e in starts if e.type is not None]
+        while todo:
+            t = todo.pop()
+            if t in types:
+                continue
+            types.append(t)
+            if len(types) > 64:
+                raise ViewError("repeat: the data nests too many different shapes", path=sel.where)
+            for p in sel.repeat:
+                child = paths.compile(p, Context(Expr("x", t, False), ctx.root, "0", ctx.alias))
+                if child.type is not None:
+                    todo.append(child.type)
+        if not types:
+            return Expr("NULL", None, False)
+        target = types[0]
+        for t in types[1:]:
+            target = merge(target, t)
+
+        def walk(sql: str, t: SqlType, depth: int) -> str:
+            if depth > _MAX_REPEAT_DEPTH:
+                raise ViewError("repeat: nesting deeper than supported", path=sel.where)
+            parts = [d.list_of([self.project(sql, t, target)])]
+            inner = Context(Expr(sql, t, False), ctx.root, "0", ctx.alias)
+            for p in sel.repeat:
+                child = paths.compile(p, inner)
+                if child.type is None:
+                    continue
+                v = paths.var()
+                parts.append(
+                    d.flatten(d.transform(paths.as_list(child), v, walk(v, child.type, depth + 1)))
+                )
+            return d.concat(parts)
+
+        lists = []
+        for start in starts:
+            if start.type is None:
+                continue
+            v = paths.var()
+            lists.append(d.flatten(d.transform(paths.as_list(start), v, walk(v, start.type, 1))))
+        return Expr(d.concat(lists), target, True)
+
+    def project(self, sql: str, t: SqlType, target: SqlType) -> str:
+        """``sql`` of type ``t`` rebuilt as ``target`` (missing fields NULL)."""
+        d = self.d
+        if t == target:
+            return sql
+        if isinstance(t, StructT) and isinstance(target, StructT):
+            pairs = []
+            for name, ft in target.fields:
+                have = t.get(name)
+                if have is None:
+                    pairs.append((name, f"CAST(NULL AS {d.type_sql(ft)})"))
+                else:
+                    pairs.append((name, self.project(d.field(sql, name), have, ft)))
+            return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {d.struct(pairs)} END"
+        if isinstance(t, ListT) and isinstance(target, ListT):
+            v = self.paths.var()
+            return d.transform(sql, v, self.project(v, t.elem, target.elem))
+        return d.try_cast(sql, d.type_sql(target))
+
+    # -- the statement --------------------------------------------------------------
+    def statement(self, schema: StructT, source_sql: str) -> CompiledView:
+        d = self.d
+        root = Expr(d.row(), schema, False, root=True)
+        ctx = Context(root, root, "0", "t")
+        rows = self.select(self.view.root, ctx)
+        conds = [f"{d.column('t', 'resourceType')} = {d.string(self.view.resource)}"]
+        for where, node in self.view.where:
+            e = self.paths.compile(node, ctx)
+            if isinstance(e.type, StructT | ListT) or (
+                isinstance(e.type, Prim) and e.type.kind not in ("boolean", "other")
+            ):
+                raise ViewError("a where path must give a boolean", path=where)
+            conds.append(f"({self.paths.single(e)})" if e.type is not None else "FALSE")
+        ctx.used_root_fields.add("resourceType")
+        names = rows.names
+        where_sql = " AND ".join(conds)
+        # Every identifier in the statement goes through Dialect.quote and every value of
+        # the view through Dialect.string, so the f-strings below build no injection.
+        if rows.single is not None:
+            cols = ", ".join(
+                f"{s} AS {d.quote(n)}" for n, s in zip(names, rows.single, strict=True)
+            )
+            sql = f"SELECT {cols} FROM {source_sql} AS t WHERE {where_sql}"  # noqa: S608
+        else:
+            assert rows.many is not None
+            cols = ", ".join(f"{d.field('_r', n)} AS {d.quote(n)}" for n in names)
+            sql = (
+                f"SELECT {cols} FROM (SELECT {d.explode(rows.many)} AS _r "  # noqa: S608
+                f"FROM {source_sql} AS t WHERE {where_sql}) AS _u"
+            )
+        return CompiledView(sql, names, frozenset(ctx.used_root_fields | self.paths.used_root))
+
+
+def compile_view(view: View, dialect: Dialect, schema: StructT, source_sql: str) -> CompiledView:
+    """Compile ``view`` for ``dialect`` against the source's inferred ``schema``.
+
+    ``source_sql`` is the table expression the engine reads the resources from (aliased
+    ``t`` in the statement); the result also says which top-level fields the statement
+    reads, so an engine can read only those.
+    """
+    return _ViewCompiler(view, dialect).statement(schema, source_sql)

@@ -1,0 +1,192 @@
+"""The engine contract, its result type, and the SQL plumbing both built-in engines share.
+
+An engine turns a ViewDefinition and a :class:`~iopfhir.views.source.Source` into rows. The
+contract (:class:`Engine`) is small: ``run`` a view, ``sql`` to see the statement it would
+run, ``register`` a view as a named table so that further SQL (``query``) can join views,
+and ``close``. Engines are plugins: entry-point group ``iopfhir.engines`` (``duckdb`` and
+``spark`` are built in); :func:`get_engine` loads one by name.
+
+:class:`SqlEngine` does the shared work: it asks the concrete engine for the schema it
+infers for a resource type (cached per file set), compiles the view against it
+(:func:`~iopfhir.views.compile_view.compile_view`), reads only the top-level fields the
+statement uses, and maps engine failures to :class:`ViewError` without echoing data.
+
+Results (:class:`ViewResult`): column names in view order and rows as tuples of plain
+Python values (``str``, ``int``, ``float``, ``bool``, ``None``, lists for
+``collection: true`` columns); ``to_dicts()`` gives one dict per row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from iopfhir import plugins
+from iopfhir.views.compile_view import compile_view
+from iopfhir.views.dialect import Dialect
+from iopfhir.views.errors import ViewError
+from iopfhir.views.model import View, parse_view
+from iopfhir.views.source import Source
+from iopfhir.views.types import Prim, StructT
+
+__all__ = ["ENGINE_GROUP", "Engine", "SqlEngine", "ViewResult", "as_view", "get_engine"]
+
+ENGINE_GROUP = "iopfhir.engines"
+_PLACEHOLDER = "__iopfhir_source__"
+_STRING = Prim("string")
+_OWN_ERROR = re.compile(r"(select|where)\[[0-9][^\s]*: [^\n]*?\(collection is not true\)")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewResult:
+    """The rows of a view: ``columns`` in order, ``rows`` as tuples."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One dict per row."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What every engine plugin provides."""
+
+    name: str
+
+    def run(self, view: View | Mapping[str, Any], source: Source) -> ViewResult:
+        """The rows of ``view`` over ``source``."""
+        ...
+
+    def sql(self, view: View | Mapping[str, Any], source: Source) -> str:
+        """The statement :meth:`run` would execute."""
+        ...
+
+    def register(self, name: str, view: View | Mapping[str, Any], source: Source) -> None:
+        """Make ``view`` over ``source`` queryable as table ``name``."""
+        ...
+
+    def query(self, sql: str) -> ViewResult:
+        """Run SQL over registered views."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine's resources."""
+        ...
+
+
+def get_engine(name: str = "duckdb", **options: Any) -> Engine:
+    """The engine plugin ``name`` (entry-point group ``iopfhir.engines``), constructed."""
+    factory = plugins.get(ENGINE_GROUP, name)
+    engine = factory(**options)
+    if not isinstance(engine, Engine):
+        raise ViewError(f"engine plugin {name!r} does not provide the Engine interface")
+    return engine
+
+
+def as_view(view: View | Mapping[str, Any]) -> View:
+    """A parsed view (parsing JSON objects)."""
+    return view if isinstance(view, View) else parse_view(view)
+
+
+class SqlEngine:
+    """Shared compile-and-run logic; subclasses provide schema, reading and execution."""
+
+    name = "sql"
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self._schemas: dict[tuple[str, tuple[Path, ...]], StructT | None] = {}
+
+    # -- for subclasses ---------------------------------------------------------------
+    def infer_schema(self, files: list[Path]) -> StructT | None:
+        """The schema the engine infers for these files (None: no rows at all)."""
+        raise NotImplementedError
+
+    def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
+        """A table expression reading ``files`` (only ``fields`` of ``schema`` if given)."""
+        raise NotImplementedError
+
+    def create_view(self, name: str, sql: str) -> None:
+        """Register ``sql`` as a temporary view ``name``."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------
+    def schema(self, resource_type: str, source: Source) -> StructT | None:
+        """The inferred schema of ``resource_type`` in ``source`` (cached)."""
+        files = source.files_for(resource_type)
+        key = (resource_type, tuple(files))
+        if key not in self._schemas:
+            self._schemas[key] = self.infer_schema(files) if files else None
+        return self._schemas[key]
+
+    def sql(self, view: View | Mapping[str, Any], source: Source) -> str:
+        """The statement for ``view`` over ``source``."""
+        parsed = as_view(view)
+        schema = self.schema(parsed.resource, source)
+        if schema is None or schema.get("resourceType") is None:
+            schema = StructT((("resourceType", _STRING), ("id", _STRING)))
+            files: list[Path] = []
+        else:
+            files = source.files_for(parsed.resource)
+        compiled = compile_view(parsed, self.dialect, schema, _PLACEHOLDER)
+        if not files:
+            return self._empty_sql(compiled.sql)
+        fields = None if "*" in compiled.root_fields else set(compiled.root_fields)
+        return compiled.sql.replace(_PLACEHOLDER, self.source_sql(files, schema, fields))
+
+    def _empty_sql(self, sql: str) -> str:
+        inner = f"(SELECT CAST(NULL AS {self.dialect.scalar_types['string']}) AS "
+        inner += f"{self.dialect.quote('resourceType')}, CAST(NULL AS "
+        inner += f"{self.dialect.scalar_types['string']}) AS {self.dialect.quote('id')})"
+        return sql.replace(_PLACEHOLDER, inner)
+
+    def run(self, view: View | Mapping[str, Any], source: Source) -> ViewResult:
+        """The rows of ``view`` over ``source``."""
+        parsed = as_view(view)
+        statement = self.sql(parsed, source)
+        return ViewResult(parsed.columns, self._guarded(statement))
+
+    def register(self, name: str, view: View | Mapping[str, Any], source: Source) -> None:
+        """Make ``view`` over ``source`` queryable as ``name`` in :meth:`query`."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ViewError("a registered view name must be an SQL identifier")
+        self.create_view(name, self.sql(view, source))
+
+    def query(self, sql: str) -> ViewResult:
+        """Run SQL over the registered views."""
+        columns, rows = self._guarded_with_columns(sql)
+        return ViewResult(columns, rows)
+
+    def _guarded(self, sql: str) -> list[tuple[Any, ...]]:
+        return self._guarded_with_columns(sql)[1]
+
+    def _guarded_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            return self.execute_with_columns(sql)
+        except ViewError:
+            raise
+        except Exception as exc:  # each engine raises its own error classes
+            raise self.engine_error(exc) from None
+
+    def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a statement, returning column names and rows."""
+        raise NotImplementedError
+
+    def engine_error(self, exc: Exception) -> ViewError:
+        """The engine's failure as a ViewError: our own messages kept, the engine's not."""
+        own = _OWN_ERROR.search(str(exc))
+        if own:
+            return ViewError(own.group(0))
+        return ViewError(f"{self.name} could not run the view ({type(exc).__name__})")
+
+    def close(self) -> None:
+        """Forget cached schemas."""
+        self._schemas.clear()

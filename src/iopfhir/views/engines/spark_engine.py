@@ -1,0 +1,122 @@
+"""The Apache Spark engine (``pyspark`` 4.x): the same views, for data beyond one machine.
+
+Pass a ``SparkSession`` to use yours (a cluster), or let the engine start a ``local[*]``
+one (bound to 127.0.0.1, no UI; ~20-30 s to start, so share one engine). Reading:
+``spark.read.json`` infers a schema over every line once per file set (dates stay strings,
+as Spark does not infer timestamps from JSON by default), then every statement reads with
+that schema given, restricted to the top-level fields the view uses. The SQL is ANSI-safe
+(``try_element_at``, ``try_cast``), so it runs with ``spark.sql.ansi.enabled`` on or off.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+from iopfhir.views.dialect import SparkDialect
+from iopfhir.views.engine import SqlEngine
+from iopfhir.views.errors import ViewError
+from iopfhir.views.types import ListT, Prim, SqlType, StructT
+
+__all__ = ["SparkEngine"]
+
+
+def _convert(t: Any) -> SqlType:
+    from pyspark.sql import types as st
+
+    if isinstance(t, st.StructType):
+        return StructT(tuple((f.name, _convert(f.dataType)) for f in t.fields))
+    if isinstance(t, st.ArrayType):
+        return ListT(_convert(t.elementType))
+    if isinstance(t, st.StringType):
+        return Prim("string")
+    if isinstance(t, st.LongType | st.IntegerType | st.ShortType | st.ByteType):
+        return Prim("integer")
+    if isinstance(t, st.DoubleType | st.FloatType | st.DecimalType):
+        return Prim("decimal")
+    if isinstance(t, st.BooleanType):
+        return Prim("boolean")
+    return Prim("other")
+
+
+def _plain(value: Any) -> Any:
+    from pyspark.sql import Row
+
+    if isinstance(value, Row):
+        return {k: _plain(v) for k, v in value.asDict().items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class SparkEngine(SqlEngine):
+    """Views on Spark SQL; ``session`` to use an existing ``SparkSession``."""
+
+    name = "spark"
+    dialect = SparkDialect()
+    _ids = itertools.count(1)
+
+    def __init__(self, session: Any = None, *, master: str = "local[*]") -> None:
+        super().__init__()
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise ViewError(
+                "the spark engine needs pyspark: pip install 'iopfhir[spark]'"
+            ) from None
+        self._own_session = session is None
+        if session is None:
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            session = (
+                SparkSession.builder.master(master)
+                .appName("iopfhir-views")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.driver.host", "127.0.0.1")
+                .getOrCreate()
+            )
+            session.sparkContext.setLogLevel("ERROR")
+        self.session = session
+        self._schemas_raw: dict[tuple[Path, ...], Any] = {}
+        self._tables: dict[tuple[tuple[Path, ...], frozenset[str] | None], str] = {}
+
+    def infer_schema(self, files: list[Path]) -> StructT | None:
+        df = self.session.read.json([str(p) for p in files])
+        self._schemas_raw[tuple(files)] = df.schema
+        return _convert(df.schema)  # type: ignore[return-value]
+
+    def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
+        from pyspark.sql import types as st
+
+        key = (tuple(files), frozenset(fields) if fields is not None else None)
+        if key not in self._tables:
+            raw = self._schemas_raw[tuple(files)]
+            kept = st.StructType([f for f in raw.fields if fields is None or f.name in fields])
+            df = self.session.read.schema(kept).json([str(p) for p in files])
+            name = f"_iopfhir_src_{next(self._ids)}"
+            df.createOrReplaceTempView(name)
+            self._tables[key] = name
+        return self._tables[key]
+
+    def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        df = self.session.sql(sql)
+        rows = [tuple(_plain(v) for v in row) for row in df.collect()]
+        return list(df.columns), rows
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.session.sql(sql).createOrReplaceTempView(name)
+
+    def dataframe(self, view: Any, source: Any) -> Any:
+        """The rows of ``view`` as a Spark ``DataFrame`` (lazy)."""
+        return self.session.sql(self.sql(view, source))
+
+    def close(self) -> None:
+        """Drop this engine's temporary tables; stop the session if the engine started it."""
+        for name in self._tables.values():
+            self.session.catalog.dropTempView(name)
+        self._tables.clear()
+        super().close()
+        if self._own_session:
+            self.session.stop()

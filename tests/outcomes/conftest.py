@@ -1,0 +1,35 @@
+"""Engines for the outcome tests: one DuckDB engine and one Spark engine per module.
+
+Spark takes 20-30 s to start; the modules that use it share one session (``getOrCreate``
+hands the same one to every engine). Spark tests run whenever pyspark is installed; under
+``CI=true`` a missing pyspark FAILS instead of skipping.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from iopfhir.views import get_engine
+
+
+@pytest.fixture(scope="module")
+def duckdb_engine() -> Iterator[Any]:
+    engine = get_engine("duckdb")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def spark_engine() -> Iterator[Any]:
+    if importlib.util.find_spec("pyspark") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pyspark is not installed (it is in the test extra); CI runs Spark")
+        pytest.skip("pyspark is not installed (pip install 'iopfhir[spark]')")
+    engine = get_engine("spark", master="local[2]")
+    yield engine
+    engine.close()

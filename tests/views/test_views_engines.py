@@ -1,0 +1,191 @@
+"""The shipped IOP views on a synthetic cohort: DuckDB and Spark give identical rows, and both
+give what a plain Python reading of the same NDJSON gives.
+
+The cohort is made here (``iopfhir synth --patients 50`` then ``iopfhir convert --format
+ndjson``). The Python references below read the NDJSON with orjson and follow the FHIR
+JSON directly, without the view compiler.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from iopfhir.errors import PluginError
+from iopfhir.views import Source, ViewError, get_engine, iop_view, iop_view_json, iop_view_names
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cohort")
+    run = [sys.executable, "-m", "iopfhir"]
+    subprocess.run(
+        [*run, "synth", "--patients", "50", "--seed", "7", "-o", str(root / "eps")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*run, "convert", str(root / "eps"), "--format", "ndjson", "-o", str(root / "nd")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return root / "nd"
+
+
+@pytest.fixture(scope="module")
+def source(cohort: Path) -> Any:
+    with Source.from_path(cohort) as src:
+        yield src
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _sorted(rows: list[tuple[Any, ...]]) -> list[str]:
+    return sorted(repr(r) for r in rows)
+
+
+def _key(ref: dict[str, Any] | None) -> str | None:
+    return ref["reference"] if ref else None
+
+
+@pytest.mark.parametrize("name", iop_view_names())
+def test_duckdb_and_spark_give_identical_rows(
+    name: str, source: Source, duckdb_engine: Any, spark_engine: Any
+) -> None:
+    view = iop_view(name)
+    on_duckdb = duckdb_engine.run(view, source)
+    on_spark = spark_engine.run(view, source)
+    assert on_duckdb.columns == on_spark.columns == view.columns
+    assert len(on_duckdb) > 0
+    assert _sorted(on_duckdb.rows) == _sorted(on_spark.rows)
+
+
+def test_scores_match_a_python_reading(cohort: Path, source: Source, engine: Any) -> None:
+    expected = []
+    for obs in _lines(cohort / "Observation.ndjson"):
+        q = obs.get("valueQuantity")
+        if not q or q.get("value") is None:
+            continue
+        coding = obs["code"]["coding"]
+        loinc = [c["code"] for c in coding if c.get("system") == "http://loinc.org"]
+        expected.append((
+            f"Observation/{obs['id']}", _key(obs.get("subject")), _key(obs.get("encounter")),
+            obs["status"], coding[0].get("system"), coding[0].get("code"),
+            loinc[0] if loinc else None, float(q["value"]), q.get("code"),
+            obs.get("effectiveDateTime"),
+        ))  # fmt: skip
+    assert len(expected) > 50
+    got = engine.run(iop_view("iop-observation-score"), source)
+    assert _sorted(got.rows) == _sorted(expected)
+
+
+def test_encounters_match_a_python_reading(cohort: Path, source: Source, engine: Any) -> None:
+    rows = {r[0]: r for r in engine.run(iop_view("iop-encounter"), source).rows}
+    encounters = _lines(cohort / "Encounter.ndjson")
+    assert len(rows) == len(encounters)
+    inpatient = 0
+    for enc in encounters:
+        row = dict(
+            zip(iop_view("iop-encounter").columns, rows[f"Encounter/{enc['id']}"], strict=True)
+        )
+        assert row["patient_key"] == enc["subject"]["reference"]
+        assert row["class_code"] == enc["class"]["code"]
+        assert row["inpatient"] is (enc["class"]["code"] == "IMP")
+        assert row["telehealth"] is (enc["class"]["code"] == "VR")
+        assert row["start"] == enc["period"]["start"]
+        episodes = enc.get("episodeOfCare") or [None]
+        assert row["episode_key"] == _key(episodes[0])
+        inpatient += row["inpatient"]
+    assert inpatient > 0
+
+
+def test_goal_targets_or_null(cohort: Path, source: Source, engine: Any) -> None:
+    goals = _lines(cohort / "Goal.ndjson")
+    expected = sum(max(1, len(g.get("target", []))) for g in goals)
+    rows = engine.run(iop_view("iop-goal"), source).to_dicts()
+    assert len(rows) == expected
+    without = [r for r in rows if r["target_code"] is None]
+    assert len(without) == sum(1 for g in goals if not g.get("target"))
+
+
+def test_registered_views_join(source: Source, engine: Any) -> None:
+    engine.register("v_patient", iop_view("iop-patient"), source)
+    engine.register("v_score", iop_view("iop-observation-score"), source)
+    result = engine.query(
+        "SELECT p.gender AS gender, count(*) AS n FROM v_score s "
+        "JOIN v_patient p ON s.patient_key = p.patient_key GROUP BY p.gender ORDER BY gender"
+    )
+    assert result.columns == ["gender", "n"]
+    total = engine.run(iop_view("iop-observation-score"), source)
+    assert sum(n for _, n in result.rows) == len(total)
+
+
+def test_shipped_views_are_viewdefinitions() -> None:
+    for name in iop_view_names():
+        raw = iop_view_json(name)
+        assert raw["resourceType"] == "ViewDefinition"
+        assert raw["url"].endswith("/" + name)
+        assert raw["status"] == "active"
+        assert iop_view(name).columns
+
+
+def test_engine_plugins() -> None:
+    with pytest.raises(PluginError):
+        get_engine("no-such-engine")
+
+
+def test_errors_name_the_place_not_the_data(duckdb_engine: Any) -> None:
+    secret = "Zebulon-Secretname"
+    resources = [
+        {"resourceType": "Patient", "id": "p1", "name": [{"family": secret}, {"family": "B"}]}
+    ]
+    view = {"resource": "Patient", "select": [{"column": [{"name": "n", "path": "name.family"}]}]}
+    with Source.from_resources(resources) as src, pytest.raises(ViewError) as info:
+        duckdb_engine.run(view, src)
+    assert "select[0].column[0]" in str(info.value)
+    assert secret not in str(info.value)
+    with pytest.raises(ViewError, match=r"select\[0\]\.column\[0\]\.path"):
+        duckdb_engine.run(
+            {"resource": "Patient", "select": [{"column": [{"name": "n", "path": "a..b"}]}]}, src
+        )
+
+
+def test_mixed_and_typed_files(tmp_path: Path, duckdb_engine: Any) -> None:
+    (tmp_path / "Patient.000.ndjson").write_bytes(b'{"resourceType":"Patient","id":"a"}\n')
+    (tmp_path / "export.ndjson").write_bytes(
+        b'{"resourceType":"Patient","id":"b"}\n{"resourceType":"Observation","id":"o","status":"final"}\n'
+    )
+    src = Source.from_path(tmp_path)
+    assert set(src.files) == {"Patient", "*"}
+    view = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}]}
+    assert sorted(r[0] for r in duckdb_engine.run(view, src).rows) == ["a", "b"]
+    view["resource"] = "Encounter"
+    assert duckdb_engine.run(view, src).rows == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["iopfhir.views", "iopfhir.views.engine", "iopfhir.views.model", "iopfhir.views.source",
+     "iopfhir.views.fhirpath", "iopfhir.views.dialect", "iopfhir.views.types",
+     "iopfhir.views.engines.duckdb_engine", "iopfhir.views.engines.spark_engine"],
+)  # fmt: skip
+def test_all_matches_public_names(name: str) -> None:
+    """As tests/test_public_api.py does for the other packages."""
+    import importlib
+    import types
+
+    module = importlib.import_module(name)
+    defined = {
+        attr
+        for attr, value in vars(module).items()
+        if not attr.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and getattr(value, "__module__", None) == name
+    }
+    assert set(module.__all__) <= set(dir(module))
+    assert defined <= set(module.__all__), sorted(defined - set(module.__all__))
