@@ -37,6 +37,9 @@ PROFILE_TYPES = {
     PROFILE.PROVENANCE_REVIEW: "Provenance",
     PROFILE.FLAG: "Flag",
     PROFILE.RISK_ASSESSMENT: "RiskAssessment",
+    PROFILE.TOC_COMPOSITION: "Composition",
+    PROFILE.TOC_DOCUMENT: "Bundle",
+    PROFILE.TOC_DOCUMENT_REFERENCE: "DocumentReference",
     **{PROFILE.observation_total(i): "Observation" for i in instruments()},
 }
 

@@ -22,6 +22,7 @@ from iopfhir.domain.files import iter_episodes
 from iopfhir.fhir.build import episode_entries
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.fhir.conventions import EXT, PROFILE
+from iopfhir.fhir.document import document_reference, toc_document
 from iopfhir.validation import ValidationReport, Validator
 
 RICH = DATA / "rich-episode.yaml"
@@ -54,11 +55,14 @@ def _errors(report: ValidationReport) -> list[str]:
 
 
 def test_rich_episode_uses_every_emitted_profile() -> None:
-    claimed = {
-        p
-        for _, res in episode_entries(_episode())
-        for p in (res.get("meta") or {}).get("profile", [])
-    }
+    doc = toc_document(_episode(), at="discharge")
+    resources = [
+        *(res for _, res in episode_entries(_episode())),
+        doc,
+        *(e["resource"] for e in doc["entry"]),
+        document_reference(doc),
+    ]
+    claimed = {p for res in resources for p in (res.get("meta") or {}).get("profile", [])}
     expected = {v for k, v in vars(PROFILE).items() if k.isupper() and isinstance(v, str)} | {
         PROFILE.observation_total(i) for i in ("phq-9", "phq-2", "gad-7", "audit-c", "c-ssrs")
     }
