@@ -107,7 +107,8 @@ def test_summary_when_the_push_fails_before_writing(capsys: pytest.CaptureFixtur
     summary = json.loads(lines[0])
     n = len(transaction_bundle([unique_episode()])["entry"])
     assert summary["created"] == summary["updated"] == 0 and summary["failed"] == n
-    assert len(captured.err.splitlines()) == 1
+    errors = [line for line in captured.err.splitlines() if not line.startswith("iopfhir: warning")]
+    assert len(errors) == 1
 
 
 def test_summary_when_the_push_fails_on_bad_input(tmp_path: Path) -> None:
@@ -170,7 +171,9 @@ def test_dry_run_validates_like_a_push(
 def test_dry_run_without_validation_plans_the_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _dangling_bundle(tmp_path)
+    bundle = transaction_bundle([unique_episode()])
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
     server = FakeServer()
     out = io.StringIO()
     args = _args(str(path), summary=False, dry_run=True)
@@ -178,3 +181,18 @@ def test_dry_run_without_validation_plans_the_writes(
     monkeypatch.setattr(cli, "build_client", lambda a: client)
     assert cli.run_push(args, out, io.StringIO()) == 0
     assert out.getvalue().startswith("# dry run:") and server.writes == 0
+
+
+def test_dry_run_without_validation_still_names_a_reference_to_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without validation the reference check of a push still runs, before any write."""
+    path = _dangling_bundle(tmp_path)
+    server = FakeServer()
+    err = io.StringIO()
+    args = _args(str(path), summary=False, dry_run=True)
+    client = FhirClient(BASE, transport=MemoryTransport(server.handle))
+    monkeypatch.setattr(cli, "build_client", lambda a: client)
+    assert cli.run_push(args, io.StringIO(), err) == 1
+    assert ".resource.subject.reference: a urn reference" in err.getvalue()
+    assert "00000000-0000-4000" not in err.getvalue() and server.writes == 0

@@ -6,6 +6,9 @@
 * :func:`pull` - one patient's IOP data back into the domain model
   (``Patient/$everything`` or searches, references followed, ``_lastUpdated``).
 * :func:`server_support` - what a CapabilityStatement allows (write mode, per-type plan).
+* :func:`push_document` / :func:`pull_documents` - a FHIR document (the ToC document) stored
+  as a Bundle and/or a DocumentReference, and a patient's documents fetched back
+  (:mod:`iopfhir.sync.documents`).
 * :func:`localserver` - a throw-away sekmet-fhir server on 127.0.0.1 (extra ``server``).
 
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.domain`, :mod:`iopfhir.fhir`,
@@ -14,6 +17,15 @@ Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.domain`, :mod:`iopfhir.fhir`,
 
 from .capabilities import IOP_TYPES, ServerSupport, TypeSupport, WriteMode, server_support
 from .counting import CountingTransport
+from .documents import (
+    DocumentPullReport,
+    DocumentPushReport,
+    PulledDocument,
+    StoreAs,
+    check_document,
+    pull_documents,
+    push_document,
+)
 from .localserver import LocalServerError, localserver
 from .pull import PullReport, pull
 from .push import ConflictDetail, PlannedRequest, Progress, PushReport, Validates, push
@@ -22,17 +34,24 @@ __all__ = [
     "IOP_TYPES",
     "ConflictDetail",
     "CountingTransport",
+    "DocumentPullReport",
+    "DocumentPushReport",
     "LocalServerError",
     "PlannedRequest",
     "Progress",
     "PullReport",
+    "PulledDocument",
     "PushReport",
     "ServerSupport",
+    "StoreAs",
     "TypeSupport",
     "Validates",
     "WriteMode",
+    "check_document",
     "localserver",
     "pull",
+    "pull_documents",
     "push",
+    "push_document",
     "server_support",
 ]

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from iopfhir.client import FhirClient, Search
+from iopfhir.domain import Episode
 from iopfhir.errors import BadRequest, ServerError, SyncError
 from iopfhir.fhir.read import ImportResult, read_fhir
 
@@ -56,7 +57,13 @@ PATIENT_TYPES = (
     "MedicationStatement",
     "MedicationRequest",
     "AllergyIntolerance",
+    "Flag",
+    "RiskAssessment",
 )
+#: The measure forms (``Measure.forms``) each resource type carries, for the types nothing
+#: else references: a server that cannot search them by patient leaves them unread, which
+#: is not their absence from the record.
+UNREFERENCED_FORMS = {"Flag": "flags", "RiskAssessment": "risk-assessment"}
 #: Types a pull follows references to.
 FOLLOWED = frozenset(
     {
@@ -137,7 +144,32 @@ def pull(
     for r in kept:
         counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
     report.resources = dict(sorted(counts.items()))
-    return read_fhir(kept)
+    result = read_fhir(kept)
+    unread = {
+        form
+        for rtype, form in UNREFERENCED_FORMS.items()
+        if any(f.startswith(f"{rtype}:") for f in report.fallbacks)
+    }
+    if unread:
+        result.episodes[:] = [_unread_forms_unknown(e, unread) for e in result.episodes]
+    return result
+
+
+def _unread_forms_unknown(episode: Episode, unread: set[str]) -> Episode:
+    """The episode with each measure's ``forms`` widened by the forms the pull could not
+    read (``None`` again when nothing else is missing): a Flag or RiskAssessment the server
+    would not search for was not seen, so the record does not say it is absent."""
+    measures = []
+    changed = False
+    for measure in episode.measures:
+        if measure.forms is not None:
+            every = measure.model_copy(update={"forms": None}).written_forms(episode.patient.gender)
+            missing = set(every) - set(measure.forms)
+            if missing and missing <= unread:
+                measure = measure.model_copy(update={"forms": None})
+                changed = True
+        measures.append(measure)
+    return episode.model_copy(update={"measures": measures}) if changed else episode
 
 
 class _Pull:
@@ -168,12 +200,22 @@ class _Pull:
             if support.has_operation("everything", "Patient"):
                 self.report.method = "$everything"
                 self._everything(pid, since)
+                self._unlisted_after_everything(support)
             else:
                 self.report.method = "search"
                 self._searches(support, pid, since)
         self._follow(support)
         self._reviews(support)
         return self.found
+
+    def _unlisted_after_everything(self, support: ServerSupport) -> None:
+        """A type nothing references that ``$everything`` returned none of, on a server
+        that does not list it (sekmet and RiskAssessment): not seen is not absent."""
+        for rtype in UNREFERENCED_FORMS:
+            if not support.type(rtype).listed and not any(k[0] == rtype for k in self.found):
+                self.report.fallbacks.append(
+                    f"{rtype}: not in the CapabilityStatement nor returned by $everything"
+                )
 
     def _reviews(self, support: ServerSupport) -> None:
         """The Provenance (weekly reviews) that target the Goals found."""
@@ -222,7 +264,14 @@ class _Pull:
             for inc in sorted(WANTED_INCLUDES & t.includes):
                 search = search.include(inc)
             try:
-                self.add(r for page in search.pages() for r in _bundle_resources(page))
+                found = [r for page in search.pages() for r in _bundle_resources(page)]
+                self.add(found)
+                if not found and not t.listed:
+                    # a server may answer a search of a type it does not list with an
+                    # empty Bundle (sekmet): nothing found is then not nothing there
+                    self.report.fallbacks.append(
+                        f"{rtype}: not in the CapabilityStatement; its search found nothing"
+                    )
             except BadRequest:
                 self.report.fallbacks.append(
                     f"{rtype}: search refused under handling=strict; reached by reference"

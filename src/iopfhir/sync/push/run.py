@@ -17,8 +17,18 @@ from typing import Any, Protocol
 
 from iopfhir.client import FhirClient
 from iopfhir.domain import Episode
-from iopfhir.errors import ClientError, InputError, SyncConflict, SyncError, ValidationFailed
-from iopfhir.fhir.bundle import unique_entries
+from iopfhir.errors import (
+    ClientError,
+    InputError,
+    Issue,
+    RetryExhausted,
+    ServerUnavailable,
+    SyncConflict,
+    SyncError,
+    TooManyRequests,
+    TransportError,
+    ValidationFailed,
+)
 from iopfhir.sync import _gc
 from iopfhir.sync.capabilities import Unlisted, WriteMode, server_support
 from iopfhir.sync.counting import CountingTransport
@@ -27,7 +37,9 @@ from .content import decide
 from .lookup import lookup
 from .plan import chunks, classify, request_line
 from .report import PlannedRequest, PushReport
+from .sources import PushInput, read_entries
 from .state import Item, PushRun, Resource
+from .targets import check_targets
 from .write import send_chunk
 
 __all__ = ["Progress", "Validates", "push"]
@@ -79,11 +91,12 @@ def _run(
     unlisted: Unlisted,
     mode: WriteMode | None,
 ) -> PushReport:
-    entries = _entries(source)
+    given = read_entries(source)
+    entries = given.entries
     report = PushReport(dry_run=dry_run, total=len(entries))
     if validator is not None:
         try:
-            _validate(validator, source if isinstance(source, Mapping) else None, entries)
+            _validate(validator, source if isinstance(source, Mapping) else None, entries, report)
         except ValidationFailed as exc:
             report.failed = len(entries)  # nothing was sent
             exc.report = report
@@ -92,7 +105,7 @@ def _run(
     client.transport = counter
     try:
         try:
-            _execute(client, entries, report, chunk_size, progress, unlisted, mode)
+            _execute(client, given, report, chunk_size, progress, unlisted, mode)
         except ClientError as exc:
             # Failed before any write (capabilities, look-up): still a report, every
             # resource not written; the message names the request once (the cause's).
@@ -110,7 +123,7 @@ def _run(
 
 def _execute(
     client: FhirClient,
-    entries: list[tuple[str, Resource]],
+    given: PushInput,
     report: PushReport,
     chunk_size: int,
     progress: Progress | None,
@@ -126,8 +139,11 @@ def _execute(
         mode = forced_mode
     report.mode = mode
     run = PushRun(client, support, report, chunk_size)
-    classify(run, entries)
+    run.sources, run.positions, run.from_bundle = given.sources, given.positions, given.from_bundle
+    classify(run, given.entries)
     lookup(run)
+    if run.from_bundle:  # (episodes reference only their own entries)
+        check_targets(run)  # before anything is written: every reference resolves
     decide(run)
     writes = [i for i in run.items if i.action in ("create", "update")]
     planned = chunks(run, writes, mode)
@@ -182,40 +198,37 @@ def _stop(run: PushRun, remaining: list[list[Item]], exc: Exception) -> None:
     message = (
         f"push stopped after {report.chunks_written} of {report.chunks} chunk(s): "
         f"{exc}; {report.created} created, {report.updated} updated, "
-        f"{len(failed)} not written (a rerun writes the rest)"
+        f"{len(failed)} not written ({_rerun_hint(exc)})"
     )
     if isinstance(exc, SyncConflict):
         raise SyncConflict(message, report=report, issues=issues) from exc
     raise SyncError(message, report=report, issues=issues) from exc
 
 
+def _rerun_hint(exc: Exception) -> str:
+    """What a rerun does: only a fault of the connection or a server's passing state
+    (5xx, 429, a timeout) goes away by itself; a rejection comes back every time."""
+    cause: BaseException | None = exc
+    if isinstance(exc, RetryExhausted):
+        cause = exc.last
+    if isinstance(cause, TransportError | ServerUnavailable | TooManyRequests):
+        return "a rerun writes the rest"
+    if isinstance(exc, SyncConflict):
+        return "another client changed them: review, then rerun"
+    return (
+        "the server refused: a rerun fails the same way until that is fixed; "
+        "what was written is found, not written twice"
+    )
+
+
 # -- input ----------------------------------------------------------------------------------
-
-
-def _entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> list[tuple[str, Resource]]:
-    if isinstance(source, Episode):
-        source = [source]
-    if isinstance(source, Mapping):
-        if source.get("resourceType") != "Bundle":
-            raise InputError("push takes episodes or a FHIR Bundle", path="resourceType")
-        out: list[tuple[str, Resource]] = []
-        for i, entry in enumerate(source.get("entry") or []):
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-                raise InputError("a Bundle entry without a resource", path=f"Bundle.entry[{i}]")
-            url = entry.get("fullUrl")
-            if not isinstance(url, str) or not url:
-                rid = resource.get("id")
-                url = f"{resource['resourceType']}/{rid}" if rid else f"urn:iopfhir:entry:{i}"
-            out.append((url, resource))
-        return out
-    return list(unique_entries(source))
 
 
 def _validate(
     validator: Validates,
     bundle: Mapping[str, Any] | None,
     entries: Sequence[tuple[str, Resource]],
+    push_report: PushReport,
 ) -> None:
     """Validate what is pushed. A Bundle given is validated as it is (a transaction's
     references must resolve in it, as ``iopfhir validate`` checks); episodes as the
@@ -227,8 +240,22 @@ def _validate(
             "entry": [{"fullUrl": url, "resource": r} for url, r in entries],
         }
     report = validator.validate(bundle)
+    _keep_warnings(list(getattr(report, "warnings", []) or []), push_report)
     errors = list(getattr(report, "errors", []) or [])
     if errors:
         raise ValidationFailed(
             f"{len(errors)} validation error(s); nothing was sent", issues=errors
+        )
+
+
+def _keep_warnings(warnings: list[Any], report: PushReport) -> None:
+    """One line for the validator's warnings (how many), in the push report's issues:
+    ``iopfhir validate`` lists them; a push only says that there are some."""
+    if warnings:
+        report.issues.append(
+            Issue(
+                "warning",
+                "informational",
+                f"validation found {len(warnings)} warning(s); iopfhir validate lists them",
+            )
         )

@@ -83,3 +83,8 @@ class PushRun:
     chunk_size: int
     ids: dict[str, str] = field(default_factory=dict)  # fullUrl → Type/id on the server
     items: list[Item] = field(default_factory=list)
+    # The input's own fullUrl of an entry, where the push named it otherwise (see
+    # .sources), and each entry's place in the input (for FHIRPaths in messages).
+    sources: dict[str, str | None] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+    from_bundle: bool = False
