@@ -21,15 +21,19 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from iopfhir.domain import (
     Activity,
     AftercareAppointment,
     AftercarePlan,
     AftercareReferral,
+    Age,
+    AgeRange,
     Allergy,
     CheckIn,
     Code,
+    ConditionTime,
     CrisisContact,
     Diagnosis,
     Discharge,
@@ -40,6 +44,7 @@ from iopfhir.domain import (
     GoalTarget,
     HumanName,
     Identifier,
+    Location,
     Measure,
     MedicationUse,
     Organization,
@@ -51,10 +56,12 @@ from iopfhir.domain import (
     Reaction,
     Referral,
     RelapsePreventionPlan,
+    Request,
     Review,
     Revision,
     Schedule,
     Session,
+    SessionParticipant,
     StayParticipant,
     Support,
     Team,
@@ -62,6 +69,7 @@ from iopfhir.domain import (
     TreatmentPlan,
 )
 from iopfhir.domain.common import Period
+from iopfhir.domain.measures import MEASURE_FORMS
 from iopfhir.terminology import code_system, codes, instruments
 
 __all__ = ["episodes"]
@@ -162,6 +170,120 @@ def measures_for(draw: st.DrawFn, key: str, sessions: list[str], people: list[st
         session=draw(st.none() | st.sampled_from(sessions)) if sessions else None,
         performer=draw(st.none() | st.sampled_from(people)),
     )
+
+
+@st.composite
+def session_forms(draw: st.DrawFn, session: Session, patient_key: str) -> Session:
+    """``session`` as read from FHIR that had only its Appointment or only its Encounter
+    (what one resource cannot carry is not drawn), or unchanged (every form)."""
+    if session.status not in ("scheduled", "attended"):
+        return session  # an Appointment only: what every such session is written as
+    choice = draw(st.sampled_from([None, ["appointment"], ["encounter"]]))
+    if choice is None or (choice == ["encounter"] and session.facilitator == patient_key):
+        return session  # the patient leads a session only on its Appointment
+    try:
+        return Session.model_validate({**session.model_dump(), "forms": choice})
+    except ValidationError:
+        return session
+
+
+@st.composite
+def measure_forms(draw: st.DrawFn, measure: Measure, sex: str | None) -> Measure:
+    """``measure`` as read from FHIR that had only some of its forms (normalised as the
+    reader records them: the forms the builder writes, ``None`` when that is all), or
+    unchanged."""
+    if draw(st.booleans()):
+        return measure
+    chosen = draw(st.sets(st.sampled_from(MEASURE_FORMS), min_size=1))
+    data = measure.model_dump()
+    try:
+        drawn = Measure.model_validate({**data, "forms": sorted(chosen)})
+    except ValidationError:
+        return measure
+    written = list(drawn.written_forms(sex))
+    if written == list(measure.written_forms(sex)):
+        return measure
+    if "questionnaire-response" not in written and measure.complete:
+        # without the QR a total equal to the answers' reads as computed, not stated
+        data["total"] = None
+    try:
+        return Measure.model_validate({**data, "forms": written})
+    except ValidationError:
+        return measure
+
+
+ages = st.builds(
+    Age,
+    value=st.sampled_from([0.5, 17.0, 42.0]),
+    unit=st.sampled_from(["a", "mo", "wk", "d"]),
+)
+
+
+@st.composite
+def condition_times(draw: st.DrawFn) -> date | ConditionTime:
+    """An R4 ``onset[x]`` / ``abatement[x]``: a date, a period, an age, an age range, text."""
+    form = draw(st.sampled_from(["date", "period", "age", "range", "text"]))
+    if form == "date":
+        return draw(dates(after=date(2020, 1, 1)))
+    if form == "period":
+        return ConditionTime(period=draw(periods()))
+    if form == "age":
+        return ConditionTime(age=draw(ages))
+    if form == "range":
+        low, high = draw(st.none() | ages), draw(st.none() | ages)
+        return ConditionTime(age_range=AgeRange(low=low or high or Age(value=1.0), high=high))
+    return ConditionTime(text=draw(sentences))
+
+
+@st.composite
+def requests_for(
+    draw: st.DrawFn, keys: list[str], parties: list[str], diagnoses: list[str]
+) -> list[Request]:
+    """Other requests (foreign ServiceRequests that are not referrals)."""
+    parties_or_none = st.none() | st.sampled_from(parties) if parties else st.none()
+    return [
+        Request(
+            key=key,
+            status=draw(st.sampled_from(["draft", "active", "completed", "unknown"])),
+            intent=draw(st.sampled_from(["order", "plan", "proposal", "original-order"])),
+            code=draw(st.none() | foreign_codes),
+            title=draw(st.none() | sentences),
+            categories=draw(st.lists(foreign_codes, max_size=2)),
+            priority=draw(st.none() | st.sampled_from(["routine", "urgent"])),
+            authored=draw(st.none() | dates() | moments()),
+            occurrence=draw(st.none() | dates() | moments() | periods()),
+            requester=draw(parties_or_none),
+            performers=draw(st.lists(st.sampled_from(parties), unique=True, max_size=2))
+            if parties
+            else [],
+            reason_codes=draw(st.lists(foreign_codes, max_size=1)),
+            reasons=draw(st.lists(st.sampled_from(diagnoses), unique=True, max_size=2))
+            if diagnoses
+            else [],
+        )
+        for key in keys
+    ]
+
+
+@st.composite
+def encounter_parts(
+    draw: st.DrawFn, status: str, staff: list[str], locations: list[str], orgs: list[str]
+) -> dict[str, Any]:
+    """A session's Encounter participants as foreign data wrote them (types in any system,
+    or none), locations and service provider; none for a session without an Encounter."""
+    if status not in ("scheduled", "attended"):
+        return {}
+    participants = [
+        SessionParticipant(member=m, types=draw(st.lists(foreign_codes, max_size=2)))
+        for m in (draw(st.lists(st.sampled_from(staff), max_size=2)) if staff else [])
+    ]
+    return {
+        "participants": participants,
+        "locations": draw(st.lists(st.sampled_from(locations), unique=True, max_size=2))
+        if locations
+        else [],
+        "provider": draw(st.none() | st.sampled_from(orgs)) if orgs else None,
+    }
 
 
 @st.composite
@@ -365,13 +487,25 @@ def episodes(draw: st.DrawFn) -> Episode:
     ]
     org_keys = [o.key for o in organizations]
     maybe_org = st.none() | st.sampled_from(org_keys) if org_keys else st.none()
+    locations = [
+        Location(
+            key=fresh("loc"),
+            name=draw(st.none() | sentences),
+            identifiers=draw(identifiers("5")),
+            status=draw(st.none() | st.sampled_from(["active", "inactive"])),
+            organization=draw(maybe_org),
+            phone=draw(st.none() | phones),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    location_keys = [p.key for p in locations]
     practitioners = []
     for _ in range(draw(st.integers(0, 4))):
         foreign = draw(st.booleans())
         practitioners.append(
             Practitioner(
                 key=fresh("pr"),
-                name=draw(names),
+                name=draw(st.none() | names),
                 identifiers=draw(identifiers("3")),
                 # several roles (package keys, then foreign codes), or none
                 roles=[] if foreign else draw(st.lists(practitioner_roles, max_size=2)),
@@ -383,6 +517,10 @@ def episodes(draw: st.DrawFn) -> Episode:
                 email=draw(st.none() | st.just("staff@example.org")),
             )
         )
+        prac = practitioners[-1]
+        if not (prac.roles or prac.role_codes or prac.organization) and draw(st.booleans()):
+            # read from data without a PractitionerRole: none is written back
+            practitioners[-1] = prac.model_copy(update={"with_role": False})
     prac_keys = [p.key for p in practitioners]
     supports = [
         Support(
@@ -400,7 +538,9 @@ def episodes(draw: st.DrawFn) -> Episode:
     teams = []
     for _ in range(draw(st.integers(0, 2))):
         members = []
-        for member in draw(st.lists(st.sampled_from(members_pool), max_size=4, unique=True)):
+        # a team may be a member of a later team (R4 CareTeam.participant.member)
+        pool = members_pool + [t.key for t in teams if t.members]
+        for member in draw(st.lists(st.sampled_from(pool), max_size=4, unique=True)):
             foreign = draw(st.booleans())
             members.append(
                 TeamMember(
@@ -420,7 +560,8 @@ def episodes(draw: st.DrawFn) -> Episode:
                 period=draw(st.none() | periods()),
             )
         )
-    on_team = sorted({m.member for t in teams for m in t.members}) if teams else people
+    team_names = {t.key for t in teams}  # a team member may be a team: it leads nothing
+    on_team = sorted({m.member for t in teams for m in t.members} - team_names) if teams else people
     #: who may facilitate a session: a person on the team (an organization cannot)
     facilitators = [k for k in on_team if k in people]
     diagnoses = [
@@ -439,14 +580,19 @@ def episodes(draw: st.DrawFn) -> Episode:
             category=draw(
                 st.sampled_from(["problem-list-item", "encounter-diagnosis", "health-concern"])
             ),
-            clinical_status=draw(st.none() | st.sampled_from(["active", "remission"])),
+            clinical_status=(status := draw(st.none() | st.sampled_from(["active", "remission"]))),
             verification_status=draw(st.none() | st.sampled_from(["confirmed", "provisional"])),
-            onset=draw(st.none() | dates(after=date(2020, 1, 1))),
+            onset=draw(st.none() | condition_times()),
+            # R4 con-4: only an inactive, resolved or remitted condition has an abatement
+            abatement=draw(st.none() | condition_times()) if status == "remission" else None,
             recorded=draw(st.none() | dates()),
         )
         for _ in range(draw(st.integers(0, 3)))
     ]
     dx_keys = [d.key for d in diagnoses]
+
+    # a plan names teams with members (a member-less team claims no iop-careteam profile)
+    team_keys = [t.key for t in teams if t.members]
 
     def plan_base(prefix: str) -> dict[str, Any]:
         goal_keys = [fresh("goal") for _ in range(draw(st.integers(0, 2)))]
@@ -471,6 +617,13 @@ def episodes(draw: st.DrawFn) -> Episode:
             if dx_keys
             else [],
             "goals": draw(goals_for(goal_keys, dx_keys)),
+            # goals of earlier plans it names too; the teams it involves (None: every one)
+            "shared_goals": draw(st.lists(st.sampled_from(earlier), unique=True, max_size=2))
+            if (earlier := [g.key for p in care_plans for g in p.goals])
+            else [],
+            "teams": draw(st.none() | st.lists(st.sampled_from(team_keys), unique=True))
+            if team_keys
+            else draw(st.none() | st.just([])),
             "revisions": revisions,
         }
 
@@ -515,7 +668,9 @@ def episodes(draw: st.DrawFn) -> Episode:
             )
         activity_keys += [a.key for a in activities]
         kind = draw(st.sampled_from(["treatment", "treatment", "other"]))
-        care_plans.append(TreatmentPlan(**base, kind=kind, activities=activities))
+        # a foreign plan keeps its intent; the IOP plan profiles fix intent = plan
+        intent = draw(st.sampled_from(["plan", "order", "proposal"])) if kind == "other" else "plan"
+        care_plans.append(TreatmentPlan(**base, kind=kind, intent=intent, activities=activities))
     if draw(st.booleans()):
         contacts = [
             CrisisContact(
@@ -636,6 +791,7 @@ def episodes(draw: st.DrawFn) -> Episode:
                 else None,
                 modality=draw(st.none() | concepts("modality")),
                 cancel_reason=draw(st.none() | sentences) if status == "cancelled" else None,
+                **draw(encounter_parts(status, prac_keys + support_keys, location_keys, org_keys)),
             )
         )
     reasons = (
@@ -671,17 +827,30 @@ def episodes(draw: st.DrawFn) -> Episode:
     allergy_list = [
         draw(allergies(fresh("alg"), prac_keys)) for _ in range(draw(st.integers(0, 2)))
     ]
+    # sessions read from FHIR: only an Appointment or only an Encounter (issue 11)
+    sessions = [draw(session_forms(s, patient.key)) for s in sessions]
     # a measure links to a session's Encounter: no-show and cancelled sessions have none
-    session_keys = [s.key for s in sessions if s.status in ("scheduled", "attended")]
+    session_keys = [s.key for s in sessions if "encounter" in s.written_forms()]
     measure_list = [
         draw(measures_for(fresh("m"), session_keys, people)) for _ in range(draw(st.integers(0, 3)))
     ]
+    measure_list = [draw(measure_forms(m, patient.gender)) for m in measure_list]
 
+    other_goals = draw(goals_for([fresh("og") for _ in range(draw(st.integers(0, 2)))], dx_keys))
     fields: dict[str, Any] = {
         "key": episode_key,
         "patient": patient,
         "part2": draw(st.booleans()),
         "organizations": organizations,
+        "locations": locations,
+        "other_goals": other_goals,
+        "requests": draw(
+            requests_for(
+                [fresh("rq") for _ in range(draw(st.integers(0, 2)))],
+                [*people, *org_keys],
+                dx_keys,
+            )
+        ),
         "practitioners": practitioners,
         "supports": supports,
         "teams": teams,

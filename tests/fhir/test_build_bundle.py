@@ -45,6 +45,7 @@ def test_public_api() -> None:
         "episode_to_resources",
         "questionnaire_to_fhir",
         "questionnaires",
+        "with_derived",
     }
 
 

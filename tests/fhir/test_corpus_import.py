@@ -297,8 +297,8 @@ def test_inferno_patient_85(corpus: Path) -> None:
         "reviews": 0,
         "medications": 0,
         # 13 MedicationRequest: 12 code their medication; one refers to the bundle's
-        # Medication resource instead (counted under unmapped, "no coded medication")
-        "prescriptions": 12,
+        # Medication resource instead, whose code it takes (issue 11)
+        "prescriptions": 13,
         "allergies": 0,
         "measures": {"phq-2": 1},
         "ignored": {
@@ -307,7 +307,6 @@ def test_inferno_patient_85(corpus: Path) -> None:
             "DocumentReference": 25,
             "Endpoint": 1,
             "Immunization": 20,
-            "Location": 2,
             "Media": 1,
             "Medication": 1,
             "MedicationDispense": 2,
@@ -317,6 +316,8 @@ def test_inferno_patient_85(corpus: Path) -> None:
             "Specimen": 1,
         },
     }
+    # the two Locations are the Encounters' (kept with the episode since issue 11)
+    assert len(result.episodes[0].locations) == 2
     (phq2,) = result.episodes[0].measures
     # total given; the one linked item (44250-9 "Not at all") scores 0
     assert (phq2.total, phq2.answers) == (2, {"q1": 0})
@@ -342,7 +343,6 @@ TOC = _summary(
     ignored={
         "Composition": 1,
         "List": 1,
-        "Location": 1,
         "Observation": 1,
     },
 )

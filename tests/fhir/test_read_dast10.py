@@ -212,8 +212,9 @@ def test_total_disagreeing_with_the_items_is_computed_and_reported() -> None:
     parts = [*items("a", yes, DAY1), total("a-total", 9, DAY1)]
     result = read_fhir([PATIENT, report("r1", DAY1, parts), *parts])
     (measure,) = result.episodes[0].measures
-    assert measure.total is None and measure.score == expected_total(yes) == 3
-    key = "Observation.value: total disagrees with the answers (computed from them)"
+    # issue 11: the stated total is kept as written (and reported); the answers score it
+    assert measure.total == 9 and measure.score == expected_total(yes) == 3
+    key = "Observation.value: total disagrees with the answers (kept as stated; scored from them)"
     assert result.unmapped == {key: 1}
 
 

@@ -55,7 +55,13 @@ def bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
 def test_public_api() -> None:
     import iopfhir.fhir.read as read
 
-    assert read.__all__ == ["ImportResult", "ReadWarning", "read_fhir"]
+    assert read.__all__ == [
+        "ImportResult",
+        "ReadWarning",
+        "read_fhir",
+        "read_fhir_stream",
+        "read_fhir_streamed",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -250,7 +256,9 @@ def test_odd_but_valid_resources_never_crash() -> None:
     assert result.episodes[0].status == "active"
     assert result.unmapped["Condition: no coded code"] == 1
     assert result.unmapped["Encounter: session without a start time"] == 1
-    assert result.unmapped["Goal: not part of a care plan"] == 1
+    # a Goal outside any care plan is kept with the episode (issue 11), not reported
+    assert [g.description for g in result.episodes[0].other_goals] == ["g"]
+    assert "Goal: not part of a care plan" not in result.unmapped
 
 
 # -- one reading rule for every FHIR input (iopfhir.loading) -------------------------

@@ -224,18 +224,19 @@ def test_unusable_totals_are_counted(value: dict[str, Any]) -> None:
     assert sum(result.unmapped.values()) == 1
 
 
-def test_disagreeing_total_is_computed_from_the_answers() -> None:
-    # issue 10: a total that disagrees with complete answers is not trusted
+def test_disagreeing_total_is_kept_and_scored_from_the_answers() -> None:
+    # issue 10: a total that disagrees with complete answers is not trusted; issue 11: it
+    # is kept as stated (and reported), the score comes from the answers
     items = [coded(f"/{c}", 0) for c in PHQ9_ITEMS] + [
         {"linkId": "/44261-6", "answer": [{"valueInteger": 5}]}
     ]
     result = read_fhir([PATIENT, qr(items)])
     (measure,) = result.episodes[0].measures
-    assert measure.total is None
+    assert measure.total == 5
     assert measure.answers == {f"q{i}": 0 for i in range(1, 10)}
     assert measure.score == 0
     key = "QuestionnaireResponse.item.answer.value: total disagrees with the answers"
-    assert result.unmapped[f"{key} (computed from them)"] == 1
+    assert result.unmapped[f"{key} (kept as stated; scored from them)"] == 1
 
 
 def test_measure_links_session_and_performer() -> None:

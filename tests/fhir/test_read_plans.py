@@ -187,8 +187,11 @@ def test_plan_addresses_and_author_and_notes() -> None:
 def test_goal_shared_by_two_plans_is_kept_once() -> None:
     second = plan([]) | {"id": "cp2"}
     result = read_fhir([PATIENT, GOAL, plan([]), second])
-    assert [len(p.goals) for p in result.episodes[0].care_plans] == [1, 0]
-    assert result.unmapped["Goal: in more than one care plan (kept in the first)"] == 1
+    first, second_plan = result.episodes[0].care_plans
+    assert [len(p.goals) for p in (first, second_plan)] == [1, 0]
+    # the second plan keeps its link to the first plan's goal (issue 11: links kept exactly)
+    assert second_plan.shared_goals == [first.goals[0].key]
+    assert "Goal: in more than one care plan (kept in the first)" not in result.unmapped
 
 
 def test_synthea_style_encounter_sessions() -> None:
@@ -208,6 +211,8 @@ def test_synthea_style_encounter_sessions() -> None:
     assert session.status == "attended"
     assert session.kind_code is not None
     assert session.kind_code.code == "79094001"
-    assert session.facilitator == "doc"
+    # an untyped participant is kept as written, not promoted to the facilitator (PPRF)
+    assert session.facilitator is None
+    assert [(p.member, p.types) for p in session.participants] == [("doc", [])]
     assert not session.telehealth
     assert session.delivered_minutes == 30

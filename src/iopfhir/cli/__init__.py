@@ -11,13 +11,16 @@ modes), :mod:`._options` (option value types, one-line usage errors), :mod:`._pr
 (progress bars on a terminal), :mod:`._signals` (SIGTERM/SIGINT as exceptions).
 
 The CLI is the top of the import graph: nothing in the package imports it.
+
+Starting is cheap: building the parser imports the command modules, which import only the
+standard library and these helpers at the top; each loads what it needs when it runs
+(:mod:`._lazy`). ``--version`` and ``--help`` load nothing else of the library.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +33,17 @@ from ._signals import signals_raise
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("convert", "import_", "validate", "synth", "sync", "demo", "questionnaires")
+SUBCOMMANDS = (
+    "convert",
+    "import_",
+    "validate",
+    "synth",
+    "sync",
+    "demo",
+    "questionnaires",
+    "toc",
+    "outcomes",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    import logging  # after parsing: --help and --version end before it is needed
+
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

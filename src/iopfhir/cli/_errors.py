@@ -15,10 +15,7 @@ terminal or a log.
 
 from __future__ import annotations
 
-import traceback
 from typing import TextIO
-
-from iopfhir.errors import InputError, IopFhirError
 
 from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 
@@ -37,6 +34,8 @@ def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
 
 def exit_code(exc: BaseException) -> int:
     """The exit code for a command that ended with ``exc``."""
+    from iopfhir.errors import InputError  # here, not at the top: the CLI starts without it
+
     if isinstance(exc, InputError):
         return 2
     if isinstance(exc, Terminated):
@@ -47,6 +46,8 @@ def exit_code(exc: BaseException) -> int:
 
 
 def _message(exc: BaseException) -> str:
+    from iopfhir.errors import IopFhirError
+
     if isinstance(exc, IopFhirError):
         return str(exc)
     if isinstance(exc, Terminated):
@@ -64,7 +65,11 @@ def print_error(exc: BaseException, err: TextIO, *, verbose: bool = False) -> in
 
     With ``verbose``, an unexpected exception's traceback follows (for a bug report).
     """
+    from iopfhir.errors import IopFhirError
+
     if verbose and not isinstance(exc, (IopFhirError, OSError, KeyboardInterrupt, Terminated)):
+        import traceback
+
         traceback.print_exception(exc, file=err)
     prefix = "iopfhir: " if isinstance(exc, (KeyboardInterrupt, Terminated)) else "iopfhir: error: "
     print(prefix + one_line(_message(exc)), file=err)

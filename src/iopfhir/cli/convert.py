@@ -15,17 +15,38 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from iopfhir.cli._output import atomic_dir, atomic_file, check_dir_target, check_file_target
+from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._progress import progress_iter
-from iopfhir.domain import Episode
-from iopfhir.domain.files import episode_files, iter_episodes
-from iopfhir.errors import EpisodeInputError, InputError
-from iopfhir.fhir.bundle import write_bundle
-from iopfhir.fhir.ndjson import Ledger, write_ndjson
+
+if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
+    from iopfhir.cli._output import atomic_dir, atomic_file, check_dir_target, check_file_target
+    from iopfhir.domain import Episode
+    from iopfhir.domain.files import episode_files, iter_episodes
+    from iopfhir.errors import EpisodeInputError, InputError
+    from iopfhir.fhir.bundle import write_bundle
+    from iopfhir.fhir.ndjson import Ledger, write_ndjson
 
 __all__ = ["register", "run"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "atomic_dir": "iopfhir.cli._output:atomic_dir",
+        "atomic_file": "iopfhir.cli._output:atomic_file",
+        "check_dir_target": "iopfhir.cli._output:check_dir_target",
+        "check_file_target": "iopfhir.cli._output:check_file_target",
+        "episode_files": "iopfhir.domain.files:episode_files",
+        "iter_episodes": "iopfhir.domain.files:iter_episodes",
+        "EpisodeInputError": "iopfhir.errors:EpisodeInputError",
+        "InputError": "iopfhir.errors:InputError",
+        "write_bundle": "iopfhir.fhir.bundle:write_bundle",
+        "Ledger": "iopfhir.fhir.ndjson:Ledger",
+        "write_ndjson": "iopfhir.fhir.ndjson:write_ndjson",
+    },
+)
+__getattr__ = _lazy.attribute
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -52,10 +73,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="what to write: a transaction Bundle (conditional creates, the default), a "
         "collection Bundle, or one NDJSON file per resource type",
     )
+    p.add_argument(
+        "--derive",
+        action="store_true",
+        help="for episodes imported from FHIR, also write the resources derived from them "
+        "that the source did not have (an Appointment per session, a QuestionnaireResponse, "
+        "item / total Observations and panel per measure, interpretations, Flags, "
+        "RiskAssessments); by default an imported episode is written in the forms its "
+        "source had, and an authored one in full",
+    )
     p.set_defaults(func=run)
     return p
 
 
+@_lazy.needed
 def run(args: argparse.Namespace) -> int:
     """Run ``convert``."""
     try:
@@ -75,7 +106,7 @@ def _to_ndjson(args: argparse.Namespace) -> int:
     check_dir_target(args.output)
     ledger = Ledger()
     with atomic_dir(args.output) as tmp:
-        counts = write_ndjson(_episodes(args.input), tmp, ledger=ledger)
+        counts = write_ndjson(_episodes(args), tmp, ledger=ledger)
     total = sum(counts.values())
     print(
         f"wrote {total} resources to {args.output}: "
@@ -97,7 +128,7 @@ def _to_bundle(args: argparse.Namespace) -> int:
             if to_stdout
             else stack.enter_context(atomic_file(args.output))
         )
-        written = write_bundle(_episodes(args.input), handle, kind=args.format)
+        written = write_bundle(_episodes(args), handle, kind=args.format)
         if not written.episodes:
             raise InputError(f"{args.input}: no episodes found")
         handle.write(b"\n")
@@ -118,12 +149,22 @@ def _merged(n: int) -> str:
     return f"; {n} resources given again with the same content written once" if n else ""
 
 
-def _episodes(path: str) -> Iterator[Episode]:
-    """The episodes of ``path``, counted on a progress bar.
+def _episodes(args: argparse.Namespace) -> Iterator[Episode]:
+    """The episodes of ``args.input``, counted on a progress bar; with ``--derive``, with
+    their recorded FHIR forms forgotten (:func:`iopfhir.fhir.build.with_derived`).
 
     The total is the number of files of a folder (``synth`` writes one episode a file);
     unknown for one file, which may hold any number.
     """
+    path: str = args.input
+    if getattr(args, "derive", False):
+        from iopfhir.fhir.build import with_derived  # loaded when the command runs
+
+        return (with_derived(e) for e in _episodes_of(path))
+    return _episodes_of(path)
+
+
+def _episodes_of(path: str) -> Iterator[Episode]:
     total: int | None = None
     if Path(path).is_dir():
         try:

@@ -14,18 +14,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from iopfhir.cli._output import check_file_target, write_bytes
-from iopfhir.domain import Episode
-from iopfhir.domain.files import parse_episodes, read_structured
-from iopfhir.fhir.bundle import dumps, transaction_bundle
-from iopfhir.fhir.read import read_fhir
-from iopfhir.fhir.summary import summarize
+from iopfhir.cli._lazy import LazyImports
+
+if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
+    from iopfhir.cli._output import check_file_target, write_bytes
+    from iopfhir.domain import Episode
+    from iopfhir.domain.files import parse_episodes, read_structured
+    from iopfhir.fhir.bundle import dumps, transaction_bundle
+    from iopfhir.fhir.read import read_fhir
+    from iopfhir.fhir.summary import summarize
 
 __all__ = ["register", "run"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "check_file_target": "iopfhir.cli._output:check_file_target",
+        "write_bytes": "iopfhir.cli._output:write_bytes",
+        "parse_episodes": "iopfhir.domain.files:parse_episodes",
+        "read_structured": "iopfhir.domain.files:read_structured",
+        "dumps": "iopfhir.fhir.bundle:dumps",
+        "transaction_bundle": "iopfhir.fhir.bundle:transaction_bundle",
+        "read_fhir": "iopfhir.fhir.read:read_fhir",
+        "summarize": "iopfhir.fhir.summary:summarize",
+    },
+)
+__getattr__ = _lazy.attribute
 
 EXAMPLE = "mental-health-iop.yaml"
 
@@ -50,6 +67,8 @@ def _load(path: str | None) -> Episode:
     if path:
         episodes = parse_episodes(read_structured(Path(path)), source=path)
     else:
+        from importlib import resources
+
         ref = resources.files("iopfhir").joinpath(f"examples/{EXAMPLE}")
         with resources.as_file(ref) as file:
             episodes = parse_episodes(read_structured(file), source=EXAMPLE)
@@ -227,6 +246,7 @@ def _compare(original: Episode, pulled: Episode, out: TextIO) -> bool:
     return False
 
 
+@_lazy.needed
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the demo; returns 0 when every step did what it should."""
     out = out or sys.stdout

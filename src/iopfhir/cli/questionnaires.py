@@ -12,13 +12,43 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from iopfhir.cli._output import check_file_target, write_bytes
-from iopfhir.fhir.build import questionnaires
-from iopfhir.terminology import instruments
+from iopfhir.cli._lazy import LazyImports
+
+if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
+    from iopfhir.cli._output import check_file_target, write_bytes
+    from iopfhir.fhir.build import questionnaires
 
 __all__ = ["register", "run"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "check_file_target": "iopfhir.cli._output:check_file_target",
+        "write_bytes": "iopfhir.cli._output:write_bytes",
+        "questionnaires": "iopfhir.fhir.build:questionnaires",
+    },
+)
+__getattr__ = _lazy.attribute
+
+
+def _instrument_ids() -> list[str]:
+    """The instrument ids, sorted (the terminology is read on the first call only)."""
+    from iopfhir.terminology import instruments
+
+    return sorted(instruments())
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Lists the instrument ids in the help of ``ID`` when the help is shown, so that
+    building the parser does not read the terminology."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text is not None and action.dest == "ids":
+            text += ", ".join(_instrument_ids())
+        return text
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -29,14 +59,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Write the FHIR R4 Questionnaires of the scored instruments (LOINC- or "
         "project-coded items, answer options with their scores as ordinalValue), with the "
         "canonical URLs the QuestionnaireResponses of `iopfhir convert` claim.",
+        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "ids",
         nargs="*",
         metavar="ID",
         type=_instrument_id,
-        help="instrument ids to write, in this order (default: every instrument): "
-        + ", ".join(sorted(instruments())),
+        help="instrument ids to write, in this order (default: every instrument): ",
     )
     p.add_argument(
         "-o",
@@ -55,13 +85,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _instrument_id(text: str) -> str:
-    if text not in instruments():
-        raise argparse.ArgumentTypeError(
-            "unknown instrument; expected one of " + ", ".join(sorted(instruments()))
-        )
+    known = _instrument_ids()
+    if text not in known:
+        raise argparse.ArgumentTypeError("unknown instrument; expected one of " + ", ".join(known))
     return text
 
 
+@_lazy.needed
 def run(args: argparse.Namespace) -> int:
     """Run ``questionnaires``."""
     check_file_target(args.output)

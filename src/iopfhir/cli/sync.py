@@ -9,6 +9,9 @@
 * ``pull --server URL --patient SYSTEM|VALUE -o FILE [--since DATE]``: writes an episode
   file (YAML for ``.yaml``/``.yml``, JSON otherwise; 0600, atomically; the path is checked
   before the server is asked).
+* ``push doc.json [--as auto|bundle|document-reference|both] [--document-reference FILE]``
+  and ``pull ... --documents -o DIR``: FHIR documents (the ToC document), stored as a
+  Bundle and/or a DocumentReference and fetched back (:mod:`iopfhir.cli._sync_documents`).
 * ``capabilities --server URL``: what the server supports for each IOP type and the write
   plan it implies.
 
@@ -28,33 +31,67 @@ import json
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
-
-import yaml
+from typing import TYPE_CHECKING, Any, TextIO
 
 from iopfhir.cli._errors import print_error
+from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._options import fhir_instant_or_date, patient_identifier, positive_int
-from iopfhir.cli._output import check_file_target, write_bytes
 from iopfhir.cli._progress import Tick, progress
-from iopfhir.client import (
-    Auth,
-    BasicAuth,
-    BearerAuth,
-    FhirClient,
-    NoAuth,
-    SmartBackendAuth,
-    check_url,
-)
-from iopfhir.domain import dump_episodes, load_episodes
-from iopfhir.errors import InputError, InsecureTransportError, SyncError, ValidationFailed
-from iopfhir.loading import decode, load_json
-from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
-from iopfhir.validation import Validator
+from iopfhir.cli._sync_documents import is_document, run_pull_documents, run_push_document
+
+if TYPE_CHECKING:  # imported when a command runs (``_lazy``): the CLI starts without them
+    import tomllib
+
+    import yaml
+
+    from iopfhir.cli._output import check_file_target, write_bytes
+    from iopfhir.client import (
+        Auth,
+        BasicAuth,
+        BearerAuth,
+        FhirClient,
+        NoAuth,
+        SmartBackendAuth,
+        check_url,
+    )
+    from iopfhir.domain import dump_episodes, load_episodes
+    from iopfhir.errors import InputError, InsecureTransportError, SyncError, ValidationFailed
+    from iopfhir.loading import decode, load_json
+    from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
+    from iopfhir.validation import Validator
 
 __all__ = ["build_client", "register", "run", "run_capabilities", "run_pull", "run_push"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "tomllib": "tomllib",
+        "yaml": "yaml",
+        "check_file_target": "iopfhir.cli._output:check_file_target",
+        "write_bytes": "iopfhir.cli._output:write_bytes",
+        **{
+            name: f"iopfhir.client:{name}"
+            for name in ("BasicAuth", "BearerAuth", "FhirClient", "NoAuth", "SmartBackendAuth")
+        },
+        "check_url": "iopfhir.client:check_url",
+        "dump_episodes": "iopfhir.domain:dump_episodes",
+        "load_episodes": "iopfhir.domain:load_episodes",
+        **{
+            name: f"iopfhir.errors:{name}"
+            for name in ("InputError", "InsecureTransportError", "SyncError", "ValidationFailed")
+        },
+        "decode": "iopfhir.loading:decode",
+        "load_json": "iopfhir.loading:load_json",
+        **{
+            name: f"iopfhir.sync:{name}"
+            for name in ("IOP_TYPES", "PullReport", "PushReport", "pull", "push", "server_support")
+        },
+        "Validator": "iopfhir.validation:Validator",
+    },
+)
+__getattr__ = _lazy.attribute
 
 CONFIG_KEYS = (
     "server",
@@ -99,7 +136,8 @@ def register(subparsers: Any) -> None:
         "push",
         help="write episodes or a FHIR Bundle to a server (idempotent)",
         description="Write episodes (file or folder) or a FHIR Bundle JSON to a FHIR server: "
-        "creates what is missing, updates what changed, nothing else.",
+        "creates what is missing, updates what changed, nothing else. A FHIR document "
+        "(Bundle of type document) is stored whole, as a Bundle and/or a DocumentReference.",
     )
     p.add_argument("file", metavar="FILE", help="episode file/folder, or a FHIR Bundle JSON")
     p.add_argument("--summary", action="store_true", help="print one JSON object of counts")
@@ -127,6 +165,20 @@ def register(subparsers: Any) -> None:
         default="attempt",
         help="types the CapabilityStatement does not list: send them or report them",
     )
+    d = p.add_argument_group("documents (FILE is a Bundle of type document)")
+    d.add_argument(
+        "--as",
+        dest="store_as",
+        choices=("auto", "bundle", "document-reference", "both"),
+        help="store the document as a Bundle, a DocumentReference or both (default auto: "
+        "every form the server accepts)",
+    )
+    d.add_argument(
+        "--document-reference",
+        metavar="FILE",
+        help="the document's DocumentReference (iopfhir toc --document-reference); "
+        "built from the document when not given",
+    )
     _connection_options(p)
     p.set_defaults(func=run_push)
 
@@ -142,7 +194,18 @@ def register(subparsers: Any) -> None:
         metavar="SYSTEM|VALUE",
         help="the patient's identifier: system and value",
     )
-    q.add_argument("-o", "--output", required=True, metavar="FILE", help="episode file to write")
+    q.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="episode file to write (with --documents: the folder to write documents in)",
+    )
+    q.add_argument(
+        "--documents",
+        action="store_true",
+        help="fetch the patient's transition-of-care documents instead, one file each",
+    )
     q.add_argument(
         "--since",
         type=fhir_instant_or_date,
@@ -232,6 +295,7 @@ def _option(args: argparse.Namespace, config: dict[str, Any], name: str) -> Any:
     return value if value is not None else config.get(name)
 
 
+@_lazy.needed
 def build_client(args: argparse.Namespace) -> FhirClient:
     """A :class:`FhirClient` from the server and auth options (and ``--config``)."""
     config = _load_config(args.config) if getattr(args, "config", None) else {}
@@ -308,6 +372,10 @@ def _read_source(path: str) -> Any:
     return load_episodes(file)
 
 
+def _given_dr(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "document_reference", None))
+
+
 class _ShownValidator:
     """A validator whose run shows a progress line on a terminal (it can take a while)."""
 
@@ -327,12 +395,31 @@ def _push_progress(tick: Tick) -> Callable[[int, int], None]:
     return update
 
 
+#: Warning lines printed after a push (the rest are counted in one more line).
+WARNINGS_SHOWN = 30
+
+
+def _print_warnings(report: PushReport, err: TextIO) -> None:
+    """The warnings the push collected (resources given an identifier, validation
+    warnings), once each, on stderr: they name places and codes, never values."""
+    seen: dict[str, None] = {}
+    for issue in report.issues:
+        if issue.severity in ("warning", "information"):
+            seen.setdefault(f"{issue.path}: {issue.message}" if issue.path else issue.message)
+    lines = list(seen)
+    for line in lines[:WARNINGS_SHOWN]:
+        print(f"iopfhir: warning: {line}", file=err)
+    if len(lines) > WARNINGS_SHOWN:
+        print(f"iopfhir: warning: and {len(lines) - WARNINGS_SHOWN} more", file=err)
+
+
 def _print_summary(report: PushReport | None, out: TextIO) -> None:
     """Exactly one JSON object; all zeros when the push failed before it had any count."""
     out.write((report or PushReport()).to_json() + "\n")
     out.flush()
 
 
+@_lazy.needed
 def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``iopfhir push``; returns the exit code."""
     out = out or sys.stdout
@@ -341,6 +428,8 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     code = 0
     try:
         source = _read_source(args.file)
+        if is_document(source) or getattr(args, "store_as", None) or _given_dr(args):
+            return run_push_document(args, source, build_client, out, err)
         client = build_client(args)
         chunk_size = args.chunk_size or 250
         shown = bool(args.progress) and not args.summary
@@ -370,6 +459,8 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         code = print_error(exc, err)
     except Exception as exc:
         code = print_error(exc, err, verbose=bool(getattr(args, "verbose", False)))
+    if report is not None:
+        _print_warnings(report, err)
     if args.summary:
         _print_summary(report, out)
         return code
@@ -400,10 +491,13 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
 # -- pull -----------------------------------------------------------------------------------
 
 
+@_lazy.needed
 def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``iopfhir pull``; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if getattr(args, "documents", False):
+        return run_pull_documents(args, build_client, out, err)
     report = PullReport()
     try:
         check_file_target(args.output)  # before the server is asked anything
@@ -443,6 +537,7 @@ def _patient(value: str) -> tuple[str, str]:
 # -- capabilities ---------------------------------------------------------------------------
 
 
+@_lazy.needed
 def run_capabilities(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:

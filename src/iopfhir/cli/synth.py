@@ -9,17 +9,32 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._options import positive_int, seed_int
-from iopfhir.cli._output import atomic_dir, check_dir_target
 from iopfhir.cli._progress import progress_iter
-from iopfhir.domain import dump_episode
-from iopfhir.synth import synth_episodes
+
+if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
+    import yaml
+
+    from iopfhir.cli._output import atomic_dir, check_dir_target
+    from iopfhir.domain import dump_episode
+    from iopfhir.synth import synth_episodes
 
 __all__ = ["register", "run"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "yaml": "yaml",
+        "atomic_dir": "iopfhir.cli._output:atomic_dir",
+        "check_dir_target": "iopfhir.cli._output:check_dir_target",
+        "dump_episode": "iopfhir.domain:dump_episode",
+        "synth_episodes": "iopfhir.synth:synth_episodes",
+    },
+)
+__getattr__ = _lazy.attribute
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,6 +76,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+@_lazy.needed
 def run(args: argparse.Namespace) -> int:
     """Run ``synth``."""
     check_dir_target(args.output)

@@ -27,20 +27,48 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
+from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._progress import Tick, progress
-from iopfhir.client import FhirClient
-from iopfhir.errors import ClientError, InputError, Issue, ServerError, request_label
-from iopfhir.validation import IOP_PROFILES, ValidationReport, Validator, read_resources
-from iopfhir.validation.outcomes import SUMMARY, foreign_issues
-from iopfhir.validation.report import issue_key, severity_rank
+
+if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
+    import tempfile
+    from dataclasses import replace
+
+    from iopfhir.client import FhirClient
+    from iopfhir.errors import ClientError, InputError, Issue, ServerError, request_label
+    from iopfhir.validation import IOP_PROFILES, ValidationReport, Validator, read_resources
+    from iopfhir.validation.outcomes import SUMMARY, foreign_issues
+    from iopfhir.validation.report import issue_key, severity_rank
 
 __all__ = ["SOURCE_EXTENSION", "register", "run", "server_report"]
+
+_lazy = LazyImports(
+    globals(),
+    {
+        "tempfile": "tempfile",
+        "replace": "dataclasses:replace",
+        "FhirClient": "iopfhir.client:FhirClient",
+        "ClientError": "iopfhir.errors:ClientError",
+        "InputError": "iopfhir.errors:InputError",
+        "Issue": "iopfhir.errors:Issue",
+        "ServerError": "iopfhir.errors:ServerError",
+        "request_label": "iopfhir.errors:request_label",
+        "IOP_PROFILES": "iopfhir.validation:IOP_PROFILES",
+        "ValidationReport": "iopfhir.validation:ValidationReport",
+        "Validator": "iopfhir.validation:Validator",
+        "read_resources": "iopfhir.validation:read_resources",
+        "SUMMARY": "iopfhir.validation.outcomes:SUMMARY",
+        "foreign_issues": "iopfhir.validation.outcomes:foreign_issues",
+        "issue_key": "iopfhir.validation.report:issue_key",
+        "severity_rank": "iopfhir.validation.report:severity_rank",
+    },
+    deferred={"FhirClient"},  # the HTTP stack only for --server
+)
+__getattr__ = _lazy.attribute
 
 #: OperationOutcome.issue extension naming where an issue comes from (JSON output).
 SOURCE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-source"
@@ -92,6 +120,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+@_lazy.needed
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``iopfhir validate`` for parsed ``args``; returns the exit code."""
     out = out or sys.stdout
@@ -117,6 +146,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         return 2
     client: FhirClient | None = None
     if getattr(args, "server", None):
+        _lazy.load("FhirClient")
         try:
             client = FhirClient(args.server)
         except InputError as exc:
@@ -293,6 +323,7 @@ def _element(issue: Issue) -> dict[str, Any]:
     return element
 
 
+@_lazy.needed
 def server_report(client: FhirClient, resource: dict[str, Any]) -> ValidationReport:
     """The server's ``$validate`` verdict on ``resource`` as a report; every issue's
     ``source`` is ``server <base url>``. A 4xx answer carrying an OperationOutcome (how

@@ -4,7 +4,7 @@ Import direction: this package uses :mod:`iopfhir.terminology` and :mod:`iopfhir
 only; the FHIR mapping builds on it.
 """
 
-from iopfhir.domain.common import Code, HumanName, Identifier, Period
+from iopfhir.domain.common import Age, AgeRange, Code, ConditionTime, HumanName, Identifier, Period
 from iopfhir.domain.continuity import ClinicianPhases, Continuity, DischargePlan, StayParticipant
 from iopfhir.domain.episode import Diagnosis, Discharge, Episode, Program, Referral, WeekHours
 from iopfhir.domain.files import (
@@ -16,7 +16,15 @@ from iopfhir.domain.files import (
 )
 from iopfhir.domain.measures import Measure
 from iopfhir.domain.medications import Allergy, MedicationUse, Prescription, Reaction
-from iopfhir.domain.people import Organization, Patient, Practitioner, Support, Team, TeamMember
+from iopfhir.domain.people import (
+    Location,
+    Organization,
+    Patient,
+    Practitioner,
+    Support,
+    Team,
+    TeamMember,
+)
 from iopfhir.domain.plans import (
     Activity,
     AftercareAppointment,
@@ -28,6 +36,7 @@ from iopfhir.domain.plans import (
     Goal,
     GoalTarget,
     RelapsePreventionPlan,
+    Request,
     Revision,
     Schedule,
     TreatmentPlan,
@@ -40,18 +49,21 @@ from iopfhir.domain.reviews import (
     derive_achievement,
     goal_history,
 )
-from iopfhir.domain.sessions import Session
+from iopfhir.domain.sessions import Session, SessionParticipant
 
 __all__ = [
     "Activity",
     "AftercareAppointment",
     "AftercarePlan",
     "AftercareReferral",
+    "Age",
+    "AgeRange",
     "Allergy",
     "CarePlan",
     "CheckIn",
     "ClinicianPhases",
     "Code",
+    "ConditionTime",
     "Continuity",
     "CrisisContact",
     "Diagnosis",
@@ -63,6 +75,7 @@ __all__ = [
     "GoalTarget",
     "HumanName",
     "Identifier",
+    "Location",
     "Measure",
     "MedicationUse",
     "Organization",
@@ -75,10 +88,12 @@ __all__ = [
     "Reaction",
     "Referral",
     "RelapsePreventionPlan",
+    "Request",
     "Review",
     "Revision",
     "Schedule",
     "Session",
+    "SessionParticipant",
     "StayParticipant",
     "Support",
     "Team",

@@ -12,7 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "Age",
+    "AgeRange",
     "Code",
+    "ConditionTime",
     "HumanName",
     "Identifier",
     "Key",
@@ -92,6 +95,44 @@ class Period(Model):
 Gender = Literal["male", "female", "other", "unknown"]
 
 
+class Age(Model):
+    """An age (R4 ``Age``: a UCUM quantity in years, months, weeks, days, hours, minutes)."""
+
+    value: float = Field(ge=0)
+    unit: Literal["a", "mo", "wk", "d", "h", "min"] = "a"
+
+
+class AgeRange(Model):
+    """A range of ages (R4 ``Range`` of ``Age``s); at least one bound."""
+
+    low: Age | None = None
+    high: Age | None = None
+
+    @model_validator(mode="after")
+    def _bound(self) -> AgeRange:
+        if self.low is None and self.high is None:
+            raise ValueError("@low: an age range has a low or a high bound")
+        return self
+
+
+class ConditionTime(Model):
+    """When a condition began or ended, in a form other than a date (R4 ``onset[x]`` /
+    ``abatement[x]``: a ``Period``, an ``Age``, a ``Range`` of ages or a ``string``).
+    Exactly one of the four is set; a plain date is given as a date instead."""
+
+    period: Period | None = None
+    age: Age | None = None
+    age_range: AgeRange | None = None
+    text: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ConditionTime:
+        given = [f for f in ("period", "age", "age_range", "text") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError("@period: give exactly one of period, age, age_range, text")
+        return self
+
+
 def no_clinical_status_in_error(data: Any) -> Any:
     """Raw input of a record that is ``entered-in-error`` without a clinical status keeps
     none: the default (``active``) does not apply to it (R4 con-5, ait-1/ait-2)."""
@@ -105,5 +146,9 @@ def no_clinical_status_in_error(data: Any) -> Any:
 
 
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
-    """A dict without the keys whose value is ``None`` or an empty list (for compact output)."""
-    return {k: v for k, v in data.items() if v is not None and v != []}
+    """A dict without the keys whose value is ``None`` or an empty list (for compact output).
+
+    One empty list is kept: a care plan's ``teams`` (a dict with an ``intent``), where an
+    absent list means every team of the episode and ``[]`` means none."""
+    plan = "intent" in data
+    return {k: v for k, v in data.items() if v is not None and (v != [] or (plan and k == "teams"))}

@@ -151,8 +151,8 @@ def continuity_of(episode: _Episode) -> Continuity:
     * inpatient: a participant of the referral's stay, the referral's requester, or the
       author of the discharge plan;
     * iop: the care manager, a member of a care team, the author or a revision author of
-      the treatment / relapse-prevention plans, an activity lead, a session's facilitator
-      or attendee, a measure's performer, a prescriber;
+      the treatment / relapse-prevention plans, an activity lead, a session's facilitator,
+      attendee or Encounter participant, a measure's performer, a prescriber;
     * aftercare: the aftercare plan's author, a referral's requester or practitioner, an
       appointment's practitioner, a check-in's contact.
 
@@ -184,6 +184,7 @@ def continuity_of(episode: _Episode) -> Continuity:
             add("aftercare", _aftercare_people(plan))
     add("iop", [s.facilitator for s in episode.sessions])
     add("iop", [k for s in episode.sessions for k in s.attendees])
+    add("iop", [p.member for s in episode.sessions for p in s.participants])
     add("iop", [m.performer for m in episode.measures])
     add("iop", [p.prescriber for p in episode.prescriptions])
     return Continuity(

@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from iopfhir.domain.common import Code, Key, Model, Period, no_clinical_status_in_error
+from iopfhir.domain.common import (
+    Code,
+    ConditionTime,
+    Key,
+    Model,
+    Period,
+    no_clinical_status_in_error,
+)
 from iopfhir.domain.continuity import (
     Continuity,
     DischargePlan,
@@ -32,13 +39,15 @@ from iopfhir.domain.continuity import (
 )
 from iopfhir.domain.measures import Measure
 from iopfhir.domain.medications import Allergy, MedicationUse, Prescription, medication_problems
-from iopfhir.domain.people import Organization, Patient, Practitioner, Support, Team
+from iopfhir.domain.people import Location, Organization, Patient, Practitioner, Support, Team
 from iopfhir.domain.plans import (
     AftercarePlan,
     CarePlan,
     Goal,
     RelapsePreventionPlan,
+    Request,
     TreatmentPlan,
+    fill_plan_teams,
 )
 from iopfhir.domain.reviews import Review, fill_goal_statuses, status_problems
 from iopfhir.domain.sessions import Session, fill_session_modality, kinds_without_patient
@@ -92,6 +101,10 @@ class Referral(Model):
     discharge_plan: DischargePlan | None = None
 
 
+#: the clinical statuses a diagnosis with an abatement may have (R4 con-4)
+ABATED_STATUSES = frozenset({"inactive", "resolved", "remission"})
+
+
 class Diagnosis(Model):
     """A diagnosis (FHIR Condition), coded in ICD-10-CM, SNOMED CT or any system."""
 
@@ -109,7 +122,11 @@ class Diagnosis(Model):
         ]
         | None
     ) = "confirmed"
-    onset: date | None = None
+    #: when it began: a date, or a period, an age, an age range or text (R4 ``onset[x]``)
+    onset: date | ConditionTime | None = None
+    #: when it ended (R4 ``abatement[x]``, same forms); only for an inactive, resolved or
+    #: remitted diagnosis (R4 con-4)
+    abatement: date | ConditionTime | None = None
     recorded: date | None = None
 
     @model_validator(mode="before")
@@ -123,6 +140,10 @@ class Diagnosis(Model):
         if self.verification_status == "entered-in-error" and self.clinical_status is not None:
             raise ValueError(
                 "@clinical_status: an entered-in-error diagnosis has no clinical status"
+            )
+        if self.abatement is not None and self.clinical_status not in ABATED_STATUSES:
+            raise ValueError(
+                "@abatement: only an inactive, resolved or remitted diagnosis has an abatement"
             )
         return self
 
@@ -158,11 +179,17 @@ class Episode(Model):
     part2: bool = False
     care_manager: Key | None = None
     organizations: list[Organization] = Field(default_factory=list)
+    locations: list[Location] = Field(default_factory=list)
     practitioners: list[Practitioner] = Field(default_factory=list)
     supports: list[Support] = Field(default_factory=list)
     teams: list[Team] = Field(default_factory=list)
     diagnoses: list[Diagnosis] = Field(default_factory=list)
     care_plans: list[CarePlan] = Field(default_factory=list)
+    #: goals no care plan holds (free-standing FHIR Goals); plans may name them
+    #: (``shared_goals``)
+    other_goals: list[Goal] = Field(default_factory=list)
+    #: other requests for services (foreign ServiceRequests that are not referrals)
+    requests: list[Request] = Field(default_factory=list)
     sessions: list[Session] = Field(default_factory=list)
     measures: list[Measure] = Field(default_factory=list)
     medications: list[MedicationUse] = Field(default_factory=list)
@@ -186,6 +213,15 @@ class Episode(Model):
         ):
             data = {**data, "status": "finished" if data.get("discharge") is not None else "active"}
         return fill_session_modality(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plan_teams(cls, data: Any) -> Any:
+        """A plan that names no teams (``teams`` absent) involves every team of the
+        episode that has members, as FHIR written before plans named their own
+        teams has it (``CarePlan.careTeam``); the list is filled in so that reading
+        back is equal."""
+        return fill_plan_teams(data)
 
     @model_validator(mode="before")
     @classmethod
@@ -227,8 +263,8 @@ class Episode(Model):
 
     @property
     def goals(self) -> list[Goal]:
-        """Every goal of every plan."""
-        return [g for p in self.care_plans for g in p.goals]
+        """Every goal of every plan, then the goals outside any plan (``other_goals``)."""
+        return [*(g for p in self.care_plans for g in p.goals), *self.other_goals]
 
     # -- reference checks ----------------------------------------------------------------
 
@@ -247,12 +283,23 @@ class Episode(Model):
         yield from medication_problems(self)
         for i, prac in enumerate(self.practitioners):
             yield from check(f"$.practitioners[{i}].organization", prac.organization, keys.org)
+        for i, place in enumerate(self.locations):
+            yield from check(f"$.locations[{i}].organization", place.organization, keys.org)
         for t, team in enumerate(self.teams):
             yield from check(f"$.teams[{t}].organization", team.organization, keys.org)
             for m, member in enumerate(team.members):
                 yield from check(f"$.teams[{t}].members[{m}].member", member.member, keys.member)
+        held: set[str] = set()  # goals of the plans so far: what a plan may share
         for p, plan in enumerate(self.care_plans):
             yield from _plan_problems(f"$.care_plans[{p}]", plan, keys)
+            for g, key in enumerate(plan.shared_goals):
+                if key not in held:  # FHIR: the first plan naming a goal holds it
+                    yield f"$.care_plans[{p}].shared_goals[{g}]", "names no goal of an earlier plan"
+            held.update(goal.key for goal in plan.goals)
+        for g, goal in enumerate(self.other_goals):
+            for a, key in enumerate(goal.addresses):
+                yield from check(f"$.other_goals[{g}].addresses[{a}]", key, keys.diagnosis)
+        yield from _request_problems(self, keys)
         yield from _session_problems(self, keys)
         yield from _review_problems(self, keys)
         no_encounter = {s.key for s in self.sessions if s.status in ("no-show", "cancelled")}
@@ -313,7 +360,9 @@ class Episode(Model):
 #: What a key may name, and the words an error uses for it.
 _Allowed = tuple[frozenset[str], str]
 
-_TEAM_MEMBER = "a practitioner, support, the patient or an organization of the episode"
+_TEAM_MEMBER = (
+    "a practitioner, support, the patient, an organization or a team with members of the episode"
+)
 
 
 class _Keys:
@@ -330,12 +379,23 @@ class _Keys:
         # a plan's author may be a support too; the message has always said practitioner
         self.author: _Allowed = (staff, "a practitioner of the episode")
         self.staff: _Allowed = (staff, "a practitioner or support of the episode")
-        self.member: _Allowed = (people | orgs, _TEAM_MEMBER)
+        teams = frozenset(t.key for t in episode.teams)
+        self.team: _Allowed = (teams, "a team of the episode")
+        # a team member that is a team has members (iop-careteam: member only IopCareTeam)
+        staffed = frozenset(t.key for t in episode.teams if t.members)
+        self.member: _Allowed = (people | orgs | staffed, _TEAM_MEMBER)
+        self.party: _Allowed = (people | orgs, "a person or organization of the episode")
+        self.location: _Allowed = (
+            frozenset(p.key for p in episode.locations),
+            "a location of the episode",
+        )
         self.attendee: _Allowed = (people, _TEAM_MEMBER)
         self.person: _Allowed = (people, "a person of the episode")
         self.diagnosis: _Allowed = (frozenset(d.key for d in episode.diagnoses), "a diagnosis")
         self.session: _Allowed = (frozenset(s.key for s in episode.sessions), "a session")
-        self.lead: _Allowed = (on_team if episode.teams else people, "a member of the care team")
+        # a team can be a member of another, but leads a session or an activity no more
+        lead = on_team & (people | orgs) if episode.teams else people
+        self.lead: _Allowed = (lead, "a member of the care team")
         # an organization cannot take part in an R4 Appointment / Encounter
         self.facilitator: _Allowed = (
             self.lead[0] & people,
@@ -369,6 +429,12 @@ def _plan_problems(base: str, plan: CarePlan, keys: _Keys) -> Iterator[tuple[str
             yield from check(f"{base}.goals[{g}].addresses[{a}]", key, keys.diagnosis)
     for r, revision in enumerate(plan.revisions):
         yield from check(f"{base}.revisions[{r}].author", revision.author, keys.prac)
+    own = {g.key for g in plan.goals}
+    for g, key in enumerate(plan.shared_goals):
+        if key in own or plan.shared_goals.index(key) != g:
+            yield f"{base}.shared_goals[{g}]", "names a goal the plan already holds or names"
+    for t, key in enumerate(plan.teams or ()):
+        yield from check(f"{base}.teams[{t}]", key, keys.team)
     if isinstance(plan, TreatmentPlan):
         goals: _Allowed = (frozenset(g.key for g in plan.goals), "a goal of this plan")
         for a, act in enumerate(plan.activities):
@@ -415,6 +481,22 @@ def _session_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]
                     "the patient is not listed as an attendee",
                 )
         yield from check(f"$.sessions[{s}].activity", session.activity, keys.activity)
+        for p, part in enumerate(session.participants):
+            yield from check(f"$.sessions[{s}].participants[{p}].member", part.member, keys.staff)
+        for p, key in enumerate(session.locations):
+            yield from check(f"$.sessions[{s}].locations[{p}]", key, keys.location)
+        yield from check(f"$.sessions[{s}].provider", session.provider, keys.org)
+
+
+def _request_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]:
+    """Reference problems of the other requests: requester, performers, reasons."""
+    check = keys.check
+    for r, request in enumerate(episode.requests):
+        yield from check(f"$.requests[{r}].requester", request.requester, keys.party)
+        for p, key in enumerate(request.performers):
+            yield from check(f"$.requests[{r}].performers[{p}]", key, keys.party)
+        for d, key in enumerate(request.reasons):
+            yield from check(f"$.requests[{r}].reasons[{d}]", key, keys.diagnosis)
 
 
 def _review_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]:
@@ -451,7 +533,10 @@ def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
             (f"$.care_plans[{i}].goals[{j}].key", g.key)
             for i, p in enumerate(episode.care_plans)
             for j, g in enumerate(p.goals)
-        ],
+        ]
+        + [(f"$.other_goals[{i}].key", g.key) for i, g in enumerate(episode.other_goals)],
+        "locations": [(f"$.locations[{i}].key", p.key) for i, p in enumerate(episode.locations)],
+        "requests": [(f"$.requests[{i}].key", r.key) for i, r in enumerate(episode.requests)],
         "sessions": [(f"$.sessions[{i}].key", s.key) for i, s in enumerate(episode.sessions)],
         "activities": [
             (f"$.care_plans[{i}].activities[{j}].key", a.key)

@@ -3,19 +3,49 @@
 Answers are item points by item id (``q1``..``q9``); the total, severity band and
 safety flags are computed from them with the instrument's own rules. A measure read
 from foreign data may carry only a total, or only some items.
+
+``forms`` records the FHIR forms a measure was read from (``MeasureForm``: the
+QuestionnaireResponse, item Observations, the total Observation, the panel, the total's
+interpretation, the Flags, the RiskAssessment). ``None`` (every measure written in an
+episode file) means every form the measure can have: :meth:`Measure.written_forms` is the
+one rule for what the FHIR builder writes. A measure read from FHIR keeps the ``total`` its
+source stated even when it disagrees with complete answers (the answers still give the
+score, the band and the flags); an authored measure may not disagree with itself.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from iopfhir.domain.common import Key, Model, Timestamp
 from iopfhir.domain.vocabulary import InstrumentId
 from iopfhir.terminology import Instrument, instrument
 
-__all__ = ["Measure"]
+__all__ = ["MEASURE_FORMS", "Measure", "MeasureForm"]
+
+#: The FHIR forms of one administration, in output order.
+MeasureForm = Literal[
+    "questionnaire-response",
+    "items",
+    "total",
+    "panel",
+    "interpretation",
+    "flags",
+    "risk-assessment",
+]
+MEASURE_FORMS: tuple[MeasureForm, ...] = (
+    "questionnaire-response",
+    "items",
+    "total",
+    "panel",
+    "interpretation",
+    "flags",
+    "risk-assessment",
+)
+_ORDER = {form: i for i, form in enumerate(MEASURE_FORMS)}
 
 
 @lru_cache(maxsize=4096)
@@ -34,6 +64,14 @@ class Measure(Model):
     total: int | None = None
     session: Key | None = None
     performer: Key | None = None
+    #: the FHIR forms the source had (read from FHIR); ``None``: every form it can have
+    forms: list[MeasureForm] | None = None
+
+    @field_validator("forms")
+    @classmethod
+    def _form_order(cls, value: list[MeasureForm] | None) -> list[MeasureForm] | None:
+        """One entry per form, in output order (a set, kept as a stable list)."""
+        return None if value is None else sorted(set(value), key=_ORDER.__getitem__)
 
     @model_validator(mode="after")
     def _consistent(self) -> Measure:
@@ -54,9 +92,31 @@ class Measure(Model):
         if self.total is None and not self.answers:
             raise ValueError("@answers: a measure needs answers or a total")
         computed = self._computed_total()
-        if computed is not None and self.total is not None and computed != self.total:
+        if (
+            self.forms is None
+            and computed is not None
+            and self.total is not None
+            and computed != self.total
+        ):
             raise ValueError(f"@total: does not match the sum of the answers ({computed})")
+        if self.forms is not None:
+            self._check_forms(computed)
         return self
+
+    def _check_forms(self, computed: int | None) -> None:
+        forms = set(self.forms or ())
+        if self.answers and not forms & {"questionnaire-response", "items"}:
+            raise ValueError("@forms: answers need questionnaire-response or items")
+        if self.total is not None and not forms & {"questionnaire-response", "total"}:
+            raise ValueError("@forms: a stated total needs questionnaire-response or total")
+        if not forms & {"questionnaire-response", "total", "panel"}:
+            # item Observations alone do not say which instrument they belong to
+            raise ValueError("@forms: needs questionnaire-response, total or panel")
+        score = computed if computed is not None else self.total
+        impossible = forms - self._possible(score, None, flags=False) - {"flags"}
+        for form in MEASURE_FORMS:
+            if form in impossible:
+                raise ValueError(f"@forms: {form} cannot be written for this measure")
 
     @property
     def definition(self) -> Instrument:
@@ -75,10 +135,16 @@ class Measure(Model):
 
     @property
     def score(self) -> int | None:
-        """The total: given, or computed from complete answers."""
-        if self.total is not None:
-            return self.total
-        return self._computed_total()
+        """The total derived things use: computed from complete answers, else the given
+        total (a stated total that disagrees with complete answers is kept, not used)."""
+        computed = self._computed_total()
+        return computed if computed is not None else self.total
+
+    @property
+    def stated_disagrees(self) -> bool:
+        """Whether a stated total disagrees with the total of complete answers."""
+        computed = self._computed_total()
+        return computed is not None and self.total is not None and computed != self.total
 
     @property
     def band(self) -> str | None:
@@ -91,3 +157,74 @@ class Measure(Model):
         """Safety flags raised by the answers or the score (PHQ-9 item 9, C-SSRS intent,
         AUDIT-C or DAST-10 over the threshold...)."""
         return self.definition.flags(self.answers, self.score)
+
+    def _possible(self, score: int | None, sex: str | None, *, flags: bool) -> set[str]:
+        inst = self.definition
+        out = {"questionnaire-response"}
+        if self.answers:
+            out.add("items")
+        if score is not None:
+            out.add("total")
+            if inst.band(score) is not None:
+                out.add("interpretation")
+            if inst.scoring == "risk-level":
+                out.add("risk-assessment")
+        if inst.panel_code and (self.answers or score is not None):
+            out.add("panel")
+        if flags and inst.flags(self.answers, score, sex=sex):
+            out.add("flags")
+        return out
+
+    def written_forms(self, sex: str | None) -> tuple[MeasureForm, ...]:
+        """The forms the FHIR builder writes for this measure, for a patient of
+        administrative gender ``sex`` (the flags of some instruments depend on it): the
+        recorded ``forms`` (every form when ``None``) that this measure can have; the
+        panel, the interpretation, the Flags and the RiskAssessment only with an
+        Observation to point to (a Flag needs an Observation of an item or total that
+        raised it)."""
+        forms = None if self.forms is None else tuple(self.forms)
+        return _written(
+            self, (self.instrument, tuple(self.answers.items()), self.total, forms, sex)
+        )
+
+    def _written_forms(self, sex: str | None) -> tuple[MeasureForm, ...]:
+        chosen = self._possible(self.score, sex, flags=True)
+        if self.forms is not None:
+            chosen &= set(self.forms)
+        if not chosen & {"items", "total"}:
+            chosen.discard("panel")
+        if "total" not in chosen:
+            chosen -= {"interpretation", "risk-assessment"}
+        if "flags" in chosen and not self._flag_evidence(chosen, sex):
+            chosen.discard("flags")
+        return tuple(f for f in MEASURE_FORMS if f in chosen)
+
+    def _flag_evidence(self, chosen: set[str], sex: str | None) -> bool:
+        """Whether some raised flag has a written Observation to cite."""
+        inst = self.definition
+        score = self.score
+        raised = inst.flags(self.answers, score, sex=sex)
+        for rule in inst.flag_rules:
+            if rule.flag not in raised:
+                continue
+            if rule.item is None and "total" in chosen:
+                return True
+            if rule.item is not None and "items" in chosen:
+                value = self.answers.get(rule.item)
+                if value is not None and value >= rule.minimum:
+                    return True
+        return False
+
+
+_WRITTEN: dict[tuple[object, ...], tuple[MeasureForm, ...]] = {}
+
+
+def _written(measure: Measure, key: tuple[object, ...]) -> tuple[MeasureForm, ...]:
+    # asked for by every builder of every measure: the same few answer sets and forms
+    # repeat across a cohort, so each combination is worked out once
+    found = _WRITTEN.get(key)
+    if found is None:
+        if len(_WRITTEN) > 8192:
+            _WRITTEN.clear()
+        found = _WRITTEN[key] = measure._written_forms(key[-1])  # type: ignore[arg-type]
+    return found

@@ -3,7 +3,9 @@
 Clinicians (:class:`Practitioner`) keep their identifiers (NPI) across the inpatient
 record, the IOP and aftercare, so the same person is recognised in every record.
 Family members and other supports (:class:`Support`) become FHIR RelatedPersons.
-A :class:`Team` lists who plays which role; members are named by key.
+A :class:`Team` lists who plays which role; members are named by key (a person, an
+organization, or another team). A :class:`Location` is a place care happens (a clinic
+site, a group room): sessions name where they took place.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from pydantic import ConfigDict, Field, model_validator
 from iopfhir.domain.common import Code, Gender, HumanName, Identifier, Key, Model, Period
 from iopfhir.domain.vocabulary import Relationship, RoleKey
 
-__all__ = ["Organization", "Patient", "Practitioner", "Support", "Team", "TeamMember"]
+__all__ = [
+    "Location",
+    "Organization",
+    "Patient",
+    "Practitioner",
+    "Support",
+    "Team",
+    "TeamMember",
+]
 
 
 def _legacy_role_schema(schema: dict[str, Any]) -> None:
@@ -34,6 +44,15 @@ def _legacy_role_schema(schema: dict[str, Any]) -> None:
     }
 
 
+def _reference_only(item: Model, fields: tuple[str, ...]) -> None:
+    """A record known only by a conditional reference has an identifier and nothing else."""
+    if not getattr(item, "identifiers", None):
+        raise ValueError("@identifiers: a reference-only record needs its identifier")
+    for name in fields:
+        if getattr(item, name) not in (None, []):
+            raise ValueError(f"@{name}: a reference-only record holds only its identifier")
+
+
 class Patient(Model):
     """The person in the program: identifiers and minimal demographics."""
 
@@ -46,13 +65,27 @@ class Patient(Model):
 
 
 class Organization(Model):
-    """A provider organization, program site, referral source or aftercare provider."""
+    """A provider organization, program site, referral source or aftercare provider.
+
+    ``reference_only``: known only from a conditional reference to a record the input did
+    not hold (``Organization?identifier=<system>|<value>``, as Synthea writes to the
+    hospitals of another file): written as that reference again, never as a resource; it
+    has an identifier and nothing else."""
 
     key: Key
-    name: str = Field(min_length=1)
+    name: str | None = Field(default=None, min_length=1)
     identifiers: list[Identifier] = Field(default_factory=list)
     phone: str | None = None
     kind: Literal["provider", "community", "crisis-line"] | None = None
+    reference_only: bool = False
+
+    @model_validator(mode="after")
+    def _reference(self) -> Organization:
+        if self.reference_only:
+            _reference_only(self, ("name", "phone", "kind"))
+        elif self.name is None:
+            raise ValueError("@name: an organization has a name")
+        return self
 
 
 class Practitioner(Model):
@@ -76,13 +109,29 @@ class Practitioner(Model):
     )
 
     key: Key
-    name: HumanName
+    name: HumanName | None = None
     identifiers: list[Identifier] = Field(default_factory=list)
     roles: list[RoleKey] = Field(default_factory=list)
     role_codes: list[Code] = Field(default_factory=list)
     organization: Key | None = None
     phone: str | None = None
     email: str | None = None
+    #: known only from a conditional reference (``Practitioner?identifier=<system>|<value>``)
+    #: to a record the input did not hold: written as that reference, never as a resource
+    reference_only: bool = False
+    #: written with a PractitionerRole, through which every reference goes (the default);
+    #: ``False``: read from data that had none, so none is written and references name
+    #: the Practitioner itself (roles and organization live on a PractitionerRole)
+    with_role: bool = True
+
+    @model_validator(mode="after")
+    def _reference(self) -> Practitioner:
+        if self.reference_only:
+            fields = ("name", "roles", "role_codes", "organization", "phone", "email")
+            _reference_only(self, fields)
+        if not self.with_role and (self.roles or self.role_codes or self.organization):
+            raise ValueError("@with_role: roles and an organization need the PractitionerRole")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -121,10 +170,29 @@ class Support(Model):
     identifiers: list[Identifier] = Field(default_factory=list)
 
 
+class Location(Model):
+    """A place where care is given (FHIR Location): a clinic site, a hospital, a room."""
+
+    key: Key
+    name: str | None = Field(default=None, min_length=1)
+    identifiers: list[Identifier] = Field(default_factory=list)
+    status: Literal["active", "suspended", "inactive"] | None = None
+    organization: Key | None = None
+    phone: str | None = None
+    #: known only from a conditional reference (``Location?identifier=<system>|<value>``)
+    reference_only: bool = False
+
+    @model_validator(mode="after")
+    def _reference(self) -> Location:
+        if self.reference_only:
+            _reference_only(self, ("name", "status", "organization", "phone"))
+        return self
+
+
 class TeamMember(Model):
-    """One participant of a team: who (a practitioner, support, patient or organization key)
-    and in which role. ``role`` is a package role key; ``role_code`` carries a role from
-    foreign data that has no key here."""
+    """One participant of a team: who (a practitioner, support, patient, organization or
+    another team's key) and in which role. ``role`` is a package role key; ``role_code``
+    carries a role from foreign data that has no key here."""
 
     member: Key
     role: RoleKey | None = None

@@ -4,13 +4,18 @@ All three share goals, revisions, an author and a period (:class:`PlanBase`). Th
 treatment plan adds scheduled activities; the relapse-prevention plan holds triggers,
 warning signs, coping strategies, routines, supports and crisis contacts as structured
 lists; the aftercare plan holds referrals, booked appointments and check-ins.
+
+A plan names the care teams it involves (``teams``: every team of the episode unless it
+says otherwise) and may share goals held elsewhere (``shared_goals``). A :class:`Request`
+is any other request for a service read from foreign data (a lab order, a referral to a
+community service): neither the episode's referral nor an aftercare referral.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from datetime import date, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -38,16 +43,21 @@ __all__ = [
     "GoalLifecycleStatus",
     "GoalTarget",
     "PlanBase",
+    "PlanIntent",
     "RelapsePreventionPlan",
+    "Request",
     "Revision",
     "Schedule",
     "TreatmentPlan",
+    "fill_plan_teams",
 ]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PlanStatus = Literal[
     "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"
 ]
+PlanIntent = Literal["proposal", "plan", "order", "option"]
+"""R4 ``CarePlan.intent`` (care-plan-intent)."""
 
 
 class GoalTarget(Model):
@@ -152,9 +162,23 @@ class PlanBase(Model):
     period: Period | None = None
     created: date | None = None
     author: Key | None = None
+    #: R4 ``CarePlan.intent``: what the plan is (the IOP's own plans are ``plan``)
+    intent: PlanIntent = "plan"
     addresses: list[Key] = Field(default_factory=list)
     goals: list[Goal] = Field(default_factory=list)
+    #: goals of other plans, or of the episode's ``other_goals``, this plan names too
+    shared_goals: list[Key] = Field(default_factory=list)
+    #: the care teams the plan involves (``CarePlan.careTeam``); ``None`` in a file means
+    #: every team of the episode that has members (the episode fills the list in)
+    teams: list[Key] | None = None
     revisions: list[Revision] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _iop_intent(self) -> PlanBase:
+        # the IOP plan profiles fix CarePlan.intent = plan; foreign plans keep theirs
+        if getattr(self, "kind", "other") != "other" and self.intent != "plan":
+            raise ValueError("@intent: an IOP plan (not of kind other) has intent plan")
+        return self
 
 
 class TreatmentPlan(PlanBase):
@@ -247,3 +271,69 @@ class AftercarePlan(PlanBase):
 CarePlan = Annotated[
     TreatmentPlan | RelapsePreventionPlan | AftercarePlan, Field(discriminator="kind")
 ]
+
+
+RequestStatus = Literal[
+    "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"
+]
+RequestIntent = Literal[
+    "proposal",
+    "plan",
+    "directive",
+    "order",
+    "original-order",
+    "reflex-order",
+    "filler-order",
+    "instance-order",
+    "option",
+]
+
+
+class Request(Model):
+    """A request for a service from foreign data (FHIR ServiceRequest) that is neither the
+    episode's referral nor an aftercare referral: kept as written so that re-export
+    writes it again. ``requester`` and ``performers`` are people or organizations of the
+    episode, ``reasons`` its diagnoses."""
+
+    key: Key
+    status: RequestStatus = "active"
+    intent: RequestIntent = "order"
+    code: Code | None = None
+    title: str | None = Field(default=None, min_length=1)
+    categories: list[Code] = Field(default_factory=list)
+    priority: Literal["routine", "urgent", "asap", "stat"] | None = None
+    authored: date | Timestamp | None = None
+    occurrence: date | Timestamp | Period | None = None
+    requester: Key | None = None
+    performers: list[Key] = Field(default_factory=list)
+    reason_codes: list[Code] = Field(default_factory=list)
+    reasons: list[Key] = Field(default_factory=list)
+
+
+def fill_plan_teams(data: Any) -> Any:
+    """Raw episode input with each care plan's missing ``teams`` set to the keys of the
+    episode's teams that have members (what ``CarePlan.careTeam`` listed before plans
+    named their own teams); anything else is returned as is."""
+    if not isinstance(data, dict) or not data.get("care_plans"):
+        return data
+    teams = [
+        _get(t, "key")
+        for t in data.get("teams") or ()
+        if _get(t, "members")  # a member-less team claims no profile: not referenced
+    ]
+    plans = []
+    changed = False
+    for plan in data["care_plans"]:
+        if isinstance(plan, dict) and plan.get("teams") is None:
+            plan = {**plan, "teams": list(teams)}
+            changed = True
+        elif isinstance(plan, PlanBase) and plan.teams is None:
+            plan = plan.model_copy(update={"teams": list(teams)})
+            changed = True
+        plans.append(plan)
+    return {**data, "care_plans": plans} if changed else data
+
+
+def _get(item: Any, name: str) -> Any:
+    """A field of a model or of its raw (dict) input."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)

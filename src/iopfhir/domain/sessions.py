@@ -7,20 +7,34 @@ family education: ``session_kinds_without_patient`` in the terminology data): th
 about the patient but count toward neither their hours nor their attendance. A session
 has the therapy modality it was delivered in (the episode fills in its activity's), and
 the procedure codes (CPT / HCPCS) that describe it, derived from the terminology data.
+``forms`` records whether a session read from FHIR came as an Appointment, an Encounter
+or both (``None``, every session of an episode file: the Appointment, plus the Encounter
+of a scheduled or attended session); :meth:`Session.written_forms` is what the FHIR
+builder writes.
 """
 
 from __future__ import annotations
 
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from iopfhir.domain.common import Code, Key, Model, Timestamp
 from iopfhir.domain.vocabulary import Modality, SessionKind, SessionStatus
 from iopfhir.terminology import codes
 
-__all__ = ["Session", "fill_session_modality", "kinds_without_patient"]
+__all__ = [
+    "Session",
+    "SessionForm",
+    "SessionParticipant",
+    "fill_session_modality",
+    "kinds_without_patient",
+]
+
+#: The FHIR resources of one session.
+SessionForm = Literal["appointment", "encounter"]
+_WITH_ENCOUNTER = frozenset({"scheduled", "attended"})
 
 
 @cache
@@ -34,8 +48,22 @@ def _per_diem_kinds() -> frozenset[str]:
     return frozenset(codes()["program_per_diem_session_kinds"])
 
 
+class SessionParticipant(Model):
+    """Someone who took part in a session as foreign data records it (FHIR
+    ``Encounter.participant``): a practitioner or support, with the participation types
+    written (v3 ParticipationType or any system; none when the source gave none)."""
+
+    member: Key
+    types: list[Code] = Field(default_factory=list)
+
+
 class Session(Model):
-    """One session (FHIR Appointment, plus an Encounter when it took place or is planned)."""
+    """One session (FHIR Appointment, plus an Encounter when it took place or is planned).
+
+    ``participants``: the Encounter's participants exactly as foreign data wrote them,
+    when they are not what ``facilitator`` and ``attendees`` give (empty: the Encounter
+    lists the facilitator and attendees). ``locations``: where it took place (location
+    keys); ``provider``: the organization responsible (``Encounter.serviceProvider``)."""
 
     key: Key
     kind: SessionKind | None = None
@@ -51,6 +79,17 @@ class Session(Model):
     activity: Key | None = None
     modality: Modality | None = None
     cancel_reason: str | None = None
+    participants: list[SessionParticipant] = Field(default_factory=list)
+    locations: list[Key] = Field(default_factory=list)
+    provider: Key | None = None
+    #: the FHIR resources the source had (read from FHIR); ``None``: the default ones
+    forms: list[SessionForm] | None = None
+
+    @field_validator("forms")
+    @classmethod
+    def _form_order(cls, value: list[SessionForm] | None) -> list[SessionForm] | None:
+        """One entry per form, Appointment first."""
+        return None if value is None else sorted(set(value))
 
     @model_validator(mode="before")
     @classmethod
@@ -87,7 +126,51 @@ class Session(Model):
                 raise ValueError(f"@actual_start: a {self.status} session has no actual times")
             if self.actual_end < self.actual_start:
                 raise ValueError("@actual_end: is before actual_start")
+        if self.forms is not None:
+            self._check_forms(self.forms)
+        self._check_encounter_parts()
         return self
+
+    def _check_encounter_parts(self) -> None:
+        """Encounter participants, locations and provider need an Encounter; a session
+        without an Appointment that lists participants names no facilitator or attendees
+        (its Encounter is where they would be written)."""
+        forms = self.written_forms()
+        if "encounter" not in forms:
+            for name in ("participants", "locations", "provider"):
+                if getattr(self, name):
+                    raise ValueError(f"@{name}: a session without an encounter has none")
+        elif (
+            self.participants
+            and "appointment" not in forms
+            and (self.facilitator is not None or self.attendees)
+        ):
+            raise ValueError(
+                "@participants: a session without an appointment lists participants, or a "
+                "facilitator and attendees, not both"
+            )
+
+    def _check_forms(self, forms: list[SessionForm]) -> None:
+        """What one resource alone cannot carry (read from FHIR, it never has it)."""
+        if not forms:
+            raise ValueError("@forms: names no form")
+        if "encounter" in forms and self.status not in _WITH_ENCOUNTER:
+            raise ValueError(f"@forms: a {self.status} session has no encounter")
+        if "appointment" not in forms and self.activity is not None:
+            raise ValueError("@forms: a session of a plan activity needs its appointment")
+        one_period = (self.actual_start, self.actual_end) in ((None, None), (self.start, self.end))
+        if len(forms) == 1 and not one_period:
+            # planned times live on the Appointment, actual ones on the Encounter
+            raise ValueError("@actual_start: a session of one resource has one period")
+        if "encounter" not in forms and (self.participants or self.locations or self.provider):
+            raise ValueError("@forms: participants, locations and provider need the encounter")
+
+    def written_forms(self) -> tuple[SessionForm, ...]:
+        """The resources the FHIR builder writes: the recorded ``forms``, else the
+        Appointment plus, for a scheduled or attended session, the Encounter."""
+        if self.forms is not None:
+            return tuple(self.forms)
+        return ("appointment", "encounter") if self.status in _WITH_ENCOUNTER else ("appointment",)
 
     @property
     def delivered_minutes(self) -> int:

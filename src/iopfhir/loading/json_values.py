@@ -72,6 +72,26 @@ def iter_json_stream(
     """:func:`iter_json_lines` over a binary stream, read ``block`` bytes at a time, so
     memory follows the longest line rather than the whole input (the same rule, the same
     line numbers, the same errors)."""
+    for number, value, _raw in iter_json_stream_raw(
+        handle, origin, limits=limits, path_keys=path_keys, block=block
+    ):
+        yield number, value
+
+
+def iter_json_stream_raw(
+    handle: BinaryIO,
+    origin: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    path_keys: Container[str] = frozenset(),
+    block: int = 1 << 20,
+) -> Iterator[tuple[int, Any, bytes | None]]:
+    """:func:`iter_json_stream` with each line's bytes: ``(line number, value, raw)``.
+
+    ``raw`` is the line (UTF-8, checked, without its line end or a BOM) when
+    :func:`loads_checked` of it gives ``value`` again, so a reader may keep the bytes and
+    parse them later without repeating the checks; ``None`` when it would not (a number
+    beyond 64 bits, which only the standard library keeps exact)."""
     # the encoding is told by the first four bytes: have them before looking
     head = b""
     while len(head) < 4 and (more := handle.read(max(block, 4) - len(head))):
@@ -86,35 +106,55 @@ def iter_json_stream(
         for line in lines:
             number += 1
             if line.strip():
-                yield number, _load(line.rstrip(b"\r\n"), origin, number, limits, path_keys)
+                raw = line.rstrip(b"\r\n")
+                value, plain = _load_plain(raw, origin, number, limits, path_keys)
+                yield number, value, raw if plain else None
         chunk = handle.read(block)
     if pending:
         for line in pending.splitlines():
             number += 1
             if line.strip():
-                yield number, _load(line, origin, number, limits, path_keys)
+                value, plain = _load_plain(line, origin, number, limits, path_keys)
+                yield number, value, line if plain else None
+
+
+def loads_checked(raw: bytes) -> Any:
+    """The value of JSON bytes that :func:`iter_json_stream_raw` has already checked
+    (and returned as ``raw``): parsed again without the checks."""
+    return orjson.loads(raw)
 
 
 def _load(raw: bytes, origin: str, line: int, limits: Limits, path_keys: Container[str]) -> Any:
+    return _load_plain(raw, origin, line, limits, path_keys)[0]
+
+
+def _load_plain(
+    raw: bytes, origin: str, line: int, limits: Limits, path_keys: Container[str]
+) -> tuple[Any, bool]:
+    """The checked value of ``raw``, and whether plain ``orjson.loads`` gives it."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _json_syntax_error(raw, origin, line, exc, limits) from None
-    if _suspicious(raw, value, limits):
+    # digits as zeros, every other byte a space (once: both checks below look at it)
+    zeros = raw.translate(_DIGITS_AS_ZERO)
+    if _suspicious(raw, value, limits, zeros):
         _exact_check(raw, origin, line, limits, path_keys)
-    if len(raw) >= _INT64_DIGITS and b"0" * _INT64_DIGITS in raw.translate(_DIGITS_AS_ZERO):
+    if b"0" * _INT64_DIGITS in zeros:
         # orjson reads an integer beyond 64 bits as a float, silently changing it; the
         # standard library keeps it exact (a long digit run inside a string costs only time)
-        value = json.loads(raw)
-    return value
+        return json.loads(raw), False
+    return value, True
 
 
 #: digits of the longest 64-bit integers: a run this long may be one orjson cannot hold
 _INT64_DIGITS: Final = 19
 
 
-def _suspicious(raw: bytes, value: Any, limits: Limits) -> bool:
-    """True unless cheap checks prove ``raw`` clean; they never pass bad input."""
+def _suspicious(raw: bytes, value: Any, limits: Limits, zeros: bytes | None = None) -> bool:
+    """True unless cheap checks prove ``raw`` clean; they never pass bad input.
+
+    ``zeros``: ``raw`` translated by :data:`_DIGITS_AS_ZERO`, when the caller has it."""
     try:
         out = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     except orjson.JSONEncodeError:  # nested beyond orjson's writer (255 levels)
@@ -134,9 +174,12 @@ def _suspicious(raw: bytes, value: Any, limits: Limits) -> bool:
     if b"\n" + b"  " * limits.max_depth in out:
         return True
     digits = limits.max_number_digits
-    if digits < len(raw) and b"0" * (digits + 1) in raw.translate(_DIGITS_AS_ZERO):
+    if digits < len(raw) and b"0" * (digits + 1) in (
+        raw.translate(_DIGITS_AS_ZERO) if zeros is None else zeros
+    ):
         return True  # a long run of digits: a number, or only inside a string
-    if not _has_long_line(out, min(limits.max_string_chars, limits.max_data_chars)):
+    bound = min(limits.max_string_chars, limits.max_data_chars)
+    if len(out) <= bound or not _has_long_line(out, bound):
         return False  # a string is on one line of the indented output, and no line is long
     plain, data = _longest_strings(value)
     return plain > limits.max_string_chars or data > limits.max_data_chars

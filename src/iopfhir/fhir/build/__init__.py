@@ -28,7 +28,7 @@ from __future__ import annotations
 from iopfhir.domain import AftercarePlan, Episode
 from iopfhir.errors import MappingError
 from iopfhir.fhir.build._context import Context, Entry, Resource
-from iopfhir.fhir.build.aftercare import aftercare_to_fhir
+from iopfhir.fhir.build.aftercare import aftercare_to_fhir, request_to_fhir
 from iopfhir.fhir.build.episode import (
     conditions_to_fhir,
     episode_of_care_to_fhir,
@@ -37,6 +37,7 @@ from iopfhir.fhir.build.episode import (
 from iopfhir.fhir.build.measures import measure_to_fhir
 from iopfhir.fhir.build.medications import medications_to_fhir
 from iopfhir.fhir.build.people import (
+    location_to_fhir,
     organization_to_fhir,
     patient_to_fhir,
     practitioner_role_to_fhir,
@@ -56,24 +57,32 @@ __all__ = [
     "episode_to_resources",
     "questionnaire_to_fhir",
     "questionnaires",
+    "with_derived",
 ]
 
 
-def episode_entries(episode: Episode, *, ndjson: bool = False) -> list[Entry]:
+def episode_entries(episode: Episode, *, ndjson: bool = False, derive: bool = False) -> list[Entry]:
     """``(full URL, resource)`` for every resource of ``episode``, in this order:
 
-    Patient, Organizations, Practitioners, PractitionerRoles, RelatedPersons, CareTeams,
-    Conditions, EpisodeOfCare, referral ServiceRequest (+ stay Encounter, + discharge
-    CarePlan), AllergyIntolerances, MedicationStatements, MedicationRequests, then per care
+    Patient, Organizations, Locations, Practitioners, PractitionerRoles, RelatedPersons,
+    CareTeams, Conditions, other ServiceRequests, EpisodeOfCare, referral ServiceRequest
+    (+ stay Encounter, + discharge CarePlan), AllergyIntolerances, MedicationStatements,
+    MedicationRequests, the Goals outside any plan, then per care
     plan its Goals, the CarePlan and (aftercare) its ServiceRequests and Appointments,
     then per session its Appointment (+ Encounter), then per measure its
     QuestionnaireResponse, Observations, Flags and RiskAssessment, then per review its
     Provenance.
 
     ``ndjson``: resources carry ``id`` and reference each other as ``Type/id``.
+    ``derive``: also write the derived resources a session or measure read from FHIR did
+    not have (:func:`with_derived`); by default such a session or measure is written in
+    the forms its source had (``Session.forms``, ``Measure.forms``), and an episode from an
+    episode file (no forms recorded) in every form.
     Raises :class:`~iopfhir.errors.MappingError` if the episode names something it lacks
     (an episode that passed validation never does).
     """
+    if derive:
+        episode = with_derived(episode)
     try:
         return _entries(Context(episode, ndjson=ndjson))
     except KeyError as exc:
@@ -83,18 +92,23 @@ def episode_entries(episode: Episode, *, ndjson: bool = False) -> list[Entry]:
 def _entries(ctx: Context) -> list[Entry]:
     ep = ctx.episode
     out: list[Entry] = [patient_to_fhir(ctx)]
-    out += [organization_to_fhir(ctx, org) for org in ep.organizations]
-    out += [practitioner_to_fhir(ctx, prac) for prac in ep.practitioners]
-    out += [practitioner_role_to_fhir(ctx, prac) for prac in ep.practitioners]
+    out += [organization_to_fhir(ctx, org) for org in ep.organizations if not org.reference_only]
+    out += [location_to_fhir(ctx, place) for place in ep.locations if not place.reference_only]
+    # a reference-only practitioner or organization is no resource (a conditional reference)
+    written = [prac for prac in ep.practitioners if not prac.reference_only]
+    out += [practitioner_to_fhir(ctx, prac) for prac in written]
+    out += [practitioner_role_to_fhir(ctx, prac) for prac in written if prac.with_role]
     out += [support_to_fhir(ctx, support) for support in ep.supports]
     out += [team_to_fhir(ctx, team) for team in ep.teams]
     out += conditions_to_fhir(ctx)
+    out += [request_to_fhir(ctx, request) for request in ep.requests]
     eoc = episode_of_care_to_fhir(ctx)
     if eoc is not None:
         out.append(eoc)
         if ep.referral is not None:
             out += referral_to_fhir(ctx, ep.referral)
     out += medications_to_fhir(ctx)
+    out += [goal_to_fhir(ctx, goal) for goal in ep.other_goals]
     for plan in ep.care_plans:
         out += [goal_to_fhir(ctx, goal) for goal in plan.goals]
         out.append(care_plan_to_fhir(ctx, plan))
@@ -106,6 +120,30 @@ def _entries(ctx: Context) -> list[Entry]:
         out += measure_to_fhir(ctx, measure)
     out += reviews_to_fhir(ctx)
     return out
+
+
+def with_derived(episode: Episode) -> Episode:
+    """``episode`` with every recorded form forgotten, so that it is written in full: an
+    Appointment (and Encounter) per session, the QuestionnaireResponse, item and total
+    Observations, panel, interpretation, Flags and RiskAssessment per measure. A measure
+    read from FHIR whose stated total disagrees with its answers keeps that total."""
+    sessions = [s for s in episode.sessions if s.forms is not None]
+    measures = [m for m in episode.measures if m.forms is not None]
+    if not sessions and not measures:
+        return episode
+    # model_copy: no re-validation (a kept disagreeing total is allowed only with forms)
+    return episode.model_copy(
+        update={
+            "sessions": [
+                s if s.forms is None else s.model_copy(update={"forms": None})
+                for s in episode.sessions
+            ],
+            "measures": [
+                m if m.forms is None else m.model_copy(update={"forms": None})
+                for m in episode.measures
+            ],
+        }
+    )
 
 
 def episode_to_resources(episode: Episode) -> list[Resource]:

@@ -18,8 +18,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cache
 from typing import Any, Final
+from urllib.parse import quote
 
-from iopfhir.domain import Code, Episode, HumanName, Period
+from iopfhir.domain import (
+    Code,
+    Episode,
+    HumanName,
+    Location,
+    Organization,
+    Period,
+    Practitioner,
+)
 from iopfhir.fhir.conventions import identifier_system, urn_uuid
 from iopfhir.terminology import Coding, codes, lookup_concept
 from iopfhir.terminology.instruments import LOINC
@@ -38,6 +47,7 @@ __all__ = [
     "Resource",
     "code_concept",
     "concept",
+    "conditional_ref",
     "fhir_moment",
     "fhir_name",
     "fhir_period",
@@ -140,6 +150,14 @@ def _security() -> list[dict[str, str]]:
 PART2_SECURITY: Final = _security()
 
 
+def conditional_ref(rtype: str, item: Practitioner | Organization | Location) -> dict[str, str]:
+    """The conditional reference to a reference-only record, by its first identifier (the
+    value URL-encoded as a search parameter: ``|`` separates system and value)."""
+    ident = item.identifiers[0]
+    value = quote(f"{ident.system}|{ident.value}", safe=":/|")
+    return {"reference": f"{rtype}?identifier={value}"}
+
+
 class Context:
     """One episode being built: keys → full URLs and references, in one output style."""
 
@@ -165,6 +183,17 @@ class Context:
             self.org_identifiers[org.key] = idents
             self.org_url[org.key] = self._url("Organization", idents[0])
             self.org_ref[org.key] = self.ref("Organization", self.org_url[org.key])
+            if org.reference_only:  # no resource: the conditional reference it came as
+                self.org_ref[org.key] = conditional_ref("Organization", org)
+
+        #: location key → (full URL, identifiers): claimed like an Organization's, so two
+        #: locations that share an identifier still get two full URLs
+        self.location_identity: dict[str, tuple[str, list[dict[str, str]]]] = {}
+        for place in episode.locations:
+            ours = self.identifier("location", place.key)
+            own = [{"system": i.system, "value": i.value} for i in place.identifiers]
+            idents = self._claim("Location", [*own, ours], fallback=ours)
+            self.location_identity[place.key] = (self._url("Location", idents[0]), idents)
 
         #: Practitioner itself (for ``Annotation.authorReference``, which takes no role)
         self.practitioner_url: dict[str, str] = {}
@@ -176,7 +205,10 @@ class Context:
         for prac in episode.practitioners:
             ours = self.identifier("practitioner", prac.key)
             own = [{"system": i.system, "value": i.value} for i in prac.identifiers]
-            idents = self._claim("Practitioner", own or [ours], fallback=ours)
+            # without a PractitionerRole, the Practitioner carries the episode's key itself
+            idents = self._claim(
+                "Practitioner", (own or [ours]) if prac.with_role else [*own, ours], fallback=ours
+            )
             self.practitioner_identifiers[prac.key] = idents
             url = self._url("Practitioner", idents[0])
             self.practitioner_url[prac.key] = url
@@ -184,6 +216,11 @@ class Context:
             role_url = self.local_url("PractitionerRole", "practitionerrole", prac.key)
             self.role_url[prac.key] = role_url
             self.person_ref[prac.key] = self.ref("PractitionerRole", role_url)
+            if not prac.with_role:  # no PractitionerRole: references name the Practitioner
+                self.person_ref[prac.key] = self.practitioner_ref[prac.key]
+            if prac.reference_only:  # no resource: the conditional reference it came as
+                self.person_ref[prac.key] = conditional_ref("Practitioner", prac)
+                self.practitioner_ref[prac.key] = self.person_ref[prac.key]
 
         self.support_url: dict[str, str] = {}
         for support in episode.supports:
@@ -214,10 +251,13 @@ class Context:
         self.appointment_ref: dict[str, dict[str, str]] = {}
         self.encounter_ref: dict[str, dict[str, str]] = {}
         for session in episode.sessions:
-            self.appointment_ref[session.key] = self.ref(
-                "Appointment", self.local_url("Appointment", "session", session.key)
-            )
-            if session.status in ("scheduled", "attended"):
+            # only the resources the session is written as (``Session.written_forms``)
+            forms = session.written_forms()
+            if "appointment" in forms:
+                self.appointment_ref[session.key] = self.ref(
+                    "Appointment", self.local_url("Appointment", "session", session.key)
+                )
+            if "encounter" in forms:
                 self.encounter_ref[session.key] = self.ref(
                     "Encounter", self.local_url("Encounter", "encounter", session.key)
                 )

@@ -7,6 +7,11 @@ as ``detail`` activities coded ``check-in#<method>``. Referrals and appointments
 resources of their own, written right after the CarePlan. Aftercare services carry the
 project ``aftercare-service`` coding, plus SNOMED CT where there is one.
 
+The episode's other requests (:class:`~iopfhir.domain.Request`, foreign ServiceRequests
+that are not referrals) are written by :func:`request_to_fhir` as they were read, with no
+profile (the IOP referral profile does not describe them), identifier ``request`` →
+``<episode>/<key>``.
+
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the builders' ``_context``.
 """
@@ -15,12 +20,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from iopfhir.domain import AftercareAppointment, AftercarePlan, AftercareReferral
-from iopfhir.fhir.build._context import Context, Entry, project_concept
+from iopfhir.domain import AftercareAppointment, AftercarePlan, AftercareReferral, Period, Request
+from iopfhir.fhir.build._context import (
+    Context,
+    Entry,
+    code_concept,
+    fhir_moment,
+    fhir_period,
+    project_concept,
+)
 from iopfhir.fhir.conventions import PROFILE
 from iopfhir.terminology import codes
 
-__all__ = ["aftercare_activities", "aftercare_to_fhir"]
+__all__ = ["aftercare_activities", "aftercare_to_fhir", "request_to_fhir"]
 
 
 def aftercare_activities(ctx: Context, plan: AftercarePlan) -> list[dict[str, Any]]:
@@ -111,3 +123,42 @@ def aftercare_to_fhir(ctx: Context, plan: AftercarePlan) -> list[Entry]:
         res["participant"] = participants
         out.append((url, res))
     return out
+
+
+def request_to_fhir(ctx: Context, request: Request) -> Entry:
+    """A ServiceRequest of the episode's other requests, as it was read."""
+    url = ctx.local_url("ServiceRequest", "request", request.key)
+    res = ctx.head("ServiceRequest", url, None, linked=True)
+    res["identifier"] = [ctx.identifier("request", request.key)]
+    res["status"] = request.status
+    res["intent"] = request.intent
+    if request.categories:
+        res["category"] = [code_concept(c) for c in request.categories]
+    if request.priority is not None:
+        res["priority"] = request.priority
+    code: dict[str, Any] = code_concept(request.code) if request.code is not None else {}
+    if request.title:
+        code = {**code, "text": request.title}
+    if code:
+        res["code"] = code
+    res["subject"] = ctx.patient_ref
+    if isinstance(request.occurrence, Period):
+        res["occurrencePeriod"] = fhir_period(request.occurrence)
+    elif request.occurrence is not None:
+        res["occurrenceDateTime"] = fhir_moment(request.occurrence)
+    if request.authored is not None:
+        res["authoredOn"] = fhir_moment(request.authored)
+    if request.requester is not None:
+        res["requester"] = _party(ctx, request.requester)
+    if request.performers:
+        res["performer"] = [_party(ctx, k) for k in request.performers]
+    if request.reason_codes:
+        res["reasonCode"] = [code_concept(c) for c in request.reason_codes]
+    if request.reasons:
+        res["reasonReference"] = [ctx.condition_ref[k] for k in request.reasons]
+    return url, res
+
+
+def _party(ctx: Context, key: str) -> dict[str, str]:
+    """A person (a practitioner through their role) or an organization of the episode."""
+    return ctx.person_ref.get(key) or ctx.org_ref[key]

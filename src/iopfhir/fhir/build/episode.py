@@ -12,12 +12,15 @@ Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.c
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from typing import Any, Final
 
 from iopfhir.domain import Diagnosis, Referral
+from iopfhir.domain.common import Age, ConditionTime
 from iopfhir.fhir.build._context import (
     CONDITION_CATEGORY,
+    UCUM,
     Context,
     Entry,
     Resource,
@@ -242,10 +245,30 @@ def _condition(ctx: Context, dx: Diagnosis) -> Entry:
     res["code"] = code_concept(dx.code)
     res["subject"] = ctx.patient_ref
     if dx.onset is not None:
-        res["onsetDateTime"] = dx.onset.isoformat()
+        res.update(_condition_time("onset", dx.onset))
+    if dx.abatement is not None:
+        res.update(_condition_time("abatement", dx.abatement))
     if dx.recorded is not None:
         res["recordedDate"] = dx.recorded.isoformat()
     return url, res
+
+
+def _age(age: Age) -> dict[str, Any]:
+    return {"value": age.value, "unit": age.unit, "system": UCUM, "code": age.unit}
+
+
+def _condition_time(element: str, value: date | ConditionTime) -> dict[str, Any]:
+    """``onset[x]`` / ``abatement[x]``: dateTime, Period, Age, Range or string."""
+    if isinstance(value, date):
+        return {f"{element}DateTime": value.isoformat()}
+    if value.period is not None:
+        return {f"{element}Period": fhir_period(value.period)}
+    if value.age is not None:
+        return {f"{element}Age": _age(value.age)}
+    if value.age_range is not None:
+        bounds = {"low": value.age_range.low, "high": value.age_range.high}
+        return {f"{element}Range": {k: _age(v) for k, v in bounds.items() if v is not None}}
+    return {f"{element}String": value.text}
 
 
 def conditions_to_fhir(ctx: Context) -> list[Entry]:

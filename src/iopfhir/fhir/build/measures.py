@@ -21,6 +21,13 @@ Every Observation has category ``survey`` and ``derivedFrom`` → the Questionna
 The session link (``encounter``) exists only for sessions that have an Encounter
 (scheduled or attended).
 
+A measure read from FHIR is written in the forms its source had and no others
+(``Measure.written_forms``: e.g. a total-only score is one total Observation, without a
+QuestionnaireResponse, panel or interpretation; ``derivedFrom`` only when the QR is
+written). The total Observation carries the total the source stated (kept even when it
+disagrees with the answers), else the computed one; its band, the Flags and the
+RiskAssessment come from the score the answers give (``Measure.score``).
+
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
 """
 
@@ -89,8 +96,10 @@ def _interpretation(inst_id: str, band: str, sex: str | None) -> list[dict[str, 
 
 def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
     """QuestionnaireResponse, item Observations, total Observation, panel, then the Flags
-    and RiskAssessment the answers raise (:mod:`iopfhir.fhir.build.safety`), in that order."""
+    and RiskAssessment the answers raise (:mod:`iopfhir.fhir.build.safety`), in that order;
+    of a measure read from FHIR only the forms its source had (``Measure.written_forms``)."""
     inst = measure.definition
+    forms = measure.written_forms(ctx.episode.patient.gender)
     tables = _tables(inst.id)
     items = tables["items"]
     when = measure.date.isoformat()
@@ -98,16 +107,88 @@ def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
     encounter = ctx.encounter_ref.get(measure.session) if measure.session is not None else None
     answered = [i for i in tables["order"] if i in measure.answers]
 
-    qr_ident = ctx.identifier("questionnaireresponse", measure.key)
+    out: list[Entry] = []
+    derived: list[dict[str, str]] | None = None
+    qr_ref = None
+    if "questionnaire-response" in forms:
+        qr_entry = _questionnaire_response(ctx, measure, answered, encounter, performer)
+        out.append(qr_entry)
+        qr_ref = ctx.ref("QuestionnaireResponse", qr_entry[0])
+        derived = [qr_ref]
+
+    def observation(local: str, profile: str, code: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        url = ctx.local_url("Observation", "observation", f"{measure.key}{local}")
+        obs = ctx.head("Observation", url, profile, linked=True)
+        obs["identifier"] = [ctx.identifier("observation", f"{measure.key}{local}")]
+        obs["status"] = "final"
+        obs["category"] = OBSERVATION_CATEGORY_SURVEY
+        obs["code"] = code
+        obs["subject"] = ctx.patient_ref
+        if encounter is not None:
+            obs["encounter"] = encounter
+        obs["effectiveDateTime"] = when
+        if performer is not None:
+            obs["performer"] = [performer]
+        return url, obs
+
+    members = []
+    item_refs: dict[str, dict[str, str]] = {}
+    if "items" in forms:
+        for item_id in answered:
+            item = items[item_id]
+            url, obs = observation(f"/{item_id}", PROFILE.OBSERVATION_ITEM, item["code"])
+            obs["valueCodeableConcept"] = item["concepts"][measure.answers[item_id]]
+            if derived is not None:
+                obs["derivedFrom"] = derived
+            out.append((url, obs))
+            item_refs[item_id] = ctx.ref("Observation", url)
+            members.append(item_refs[item_id])
+    score = measure.score
+    total_ref = None
+    if "total" in forms and score is not None:
+        url, obs = observation("", tables["total_profile"], tables["total"])
+        # the total as the source stated it (when it did), else the computed one
+        name, value = _total_value(inst, measure.total if measure.total is not None else score)
+        obs[name] = value
+        band = inst.band(score)
+        if band is not None and "interpretation" in forms:
+            obs["interpretation"] = _interpretation(inst.id, band, ctx.episode.patient.gender)
+        if derived is not None:
+            obs["derivedFrom"] = derived
+        out.append((url, obs))
+        total_ref = ctx.ref("Observation", url)
+        members.append(total_ref)
+    if tables["panel"] is not None and members and "panel" in forms:
+        url, obs = observation("/panel", PROFILE.OBSERVATION_PANEL, tables["panel"])
+        obs["hasMember"] = members
+        if derived is not None:
+            obs["derivedFrom"] = derived
+        out.append((url, obs))
+    if "flags" in forms or "risk-assessment" in forms:
+        evidence = Evidence(qr_ref, item_refs, total_ref)
+        out += safety_to_fhir(ctx, measure, evidence, score, forms)
+    return out
+
+
+def _questionnaire_response(
+    ctx: Context,
+    measure: Measure,
+    answered: list[str],
+    encounter: dict[str, str] | None,
+    performer: dict[str, str] | None,
+) -> Entry:
+    inst = measure.definition
+    tables = _tables(inst.id)
+    items = tables["items"]
     qr_url = ctx.local_url("QuestionnaireResponse", "questionnaireresponse", measure.key)
     qr = ctx.head("QuestionnaireResponse", qr_url, PROFILE.QUESTIONNAIRE_RESPONSE, linked=True)
-    qr["identifier"] = qr_ident
+    qr["identifier"] = ctx.identifier("questionnaireresponse", measure.key)
     qr["questionnaire"] = inst.questionnaire
     qr["status"] = "completed" if measure.complete else "in-progress"
     qr["subject"] = ctx.patient_ref
     if encounter is not None:
         qr["encounter"] = encounter
-    qr["authored"] = when
+    qr["authored"] = measure.date.isoformat()
     if performer is not None:
         qr["author"] = performer
     qr_items = [
@@ -127,51 +208,4 @@ def measure_to_fhir(ctx: Context, measure: Measure) -> list[Entry]:
         qr_items.append({"linkId": tables["total_link"], "answer": [answer]})
     if qr_items:
         qr["item"] = qr_items
-    out: list[Entry] = [(qr_url, qr)]
-    derived = [ctx.ref("QuestionnaireResponse", qr_url)]
-
-    def observation(local: str, profile: str, code: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        url = ctx.local_url("Observation", "observation", f"{measure.key}{local}")
-        obs = ctx.head("Observation", url, profile, linked=True)
-        obs["identifier"] = [ctx.identifier("observation", f"{measure.key}{local}")]
-        obs["status"] = "final"
-        obs["category"] = OBSERVATION_CATEGORY_SURVEY
-        obs["code"] = code
-        obs["subject"] = ctx.patient_ref
-        if encounter is not None:
-            obs["encounter"] = encounter
-        obs["effectiveDateTime"] = when
-        if performer is not None:
-            obs["performer"] = [performer]
-        return url, obs
-
-    members = []
-    item_refs: dict[str, dict[str, str]] = {}
-    for item_id in answered:
-        item = items[item_id]
-        url, obs = observation(f"/{item_id}", PROFILE.OBSERVATION_ITEM, item["code"])
-        obs["valueCodeableConcept"] = item["concepts"][measure.answers[item_id]]
-        obs["derivedFrom"] = derived
-        out.append((url, obs))
-        item_refs[item_id] = ctx.ref("Observation", url)
-        members.append(item_refs[item_id])
-    score = measure.score
-    total_ref = None
-    if score is not None:
-        url, obs = observation("", tables["total_profile"], tables["total"])
-        name, value = _total_value(inst, score)
-        obs[name] = value
-        band = inst.band(score)
-        if band is not None:
-            obs["interpretation"] = _interpretation(inst.id, band, ctx.episode.patient.gender)
-        obs["derivedFrom"] = derived
-        out.append((url, obs))
-        total_ref = ctx.ref("Observation", url)
-        members.append(total_ref)
-    if tables["panel"] is not None and members:
-        url, obs = observation("/panel", PROFILE.OBSERVATION_PANEL, tables["panel"])
-        obs["hasMember"] = members
-        obs["derivedFrom"] = derived
-        out.append((url, obs))
-    out += safety_to_fhir(ctx, measure, Evidence(derived[0], item_refs, total_ref), score)
-    return out
+    return qr_url, qr

@@ -1,12 +1,13 @@
 """Care plans and goals → FHIR R4 CarePlan and Goal.
 
-One CarePlan per plan (``intent`` plan), categorised by the project ``care-plan-kind``
-code (absent for foreign ``other`` plans) and US Core ``assess-plan``. The treatment
-plan's activities are ``detail`` activities whose ``outcomeReference`` lists the
-Appointments of their sessions; the relapse-prevention plan's lists are ``detail``
-activities coded ``relapse-element#<kind>`` (crisis contacts are contained
-Organizations); the aftercare plan's activities come from :mod:`iopfhir.fhir.build.aftercare`.
-Revisions are ``CarePlan.note``.
+One CarePlan per plan (``intent`` as the plan says: ``plan`` for the IOP's own; ``careTeam``
+the plan's teams; ``goal`` its goals, then the goals it shares), categorised by the project
+``care-plan-kind`` code (absent for foreign ``other`` plans) and US Core ``assess-plan``.
+The treatment plan's activities are ``detail`` activities whose ``outcomeReference`` lists
+the Appointments of their sessions; the relapse-prevention plan's lists are ``detail``
+activities coded ``relapse-element#<kind>`` (crisis contacts are contained Organizations);
+the aftercare plan's activities come from :mod:`iopfhir.fhir.build.aftercare`. Revisions are
+``CarePlan.note``.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the builders' ``_context`` and ``aftercare``.
@@ -217,7 +218,7 @@ def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
     if based_on := continued_plans(ctx, plan.key):  # the hospital's discharge plan
         res["basedOn"] = based_on
     res["status"] = plan.status
-    res["intent"] = "plan"
+    res["intent"] = plan.intent
     if plan.kind == "other":
         res["category"] = [_ASSESS_PLAN]
     else:
@@ -231,12 +232,15 @@ def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
         res["created"] = plan.created.isoformat()
     if plan.author is not None:
         res["author"] = ctx.person_ref[plan.author]
-    if ctx.team_refs:
-        res["careTeam"] = ctx.team_refs
+    if plan.teams:
+        res["careTeam"] = [
+            ctx.ref("CareTeam", ctx.local_url("CareTeam", "careteam", k)) for k in plan.teams
+        ]
     if plan.addresses:
         res["addresses"] = [ctx.condition_ref[k] for k in plan.addresses]
-    if plan.goals:
-        res["goal"] = [ctx.goal_ref[g.key] for g in plan.goals]
+    goals = [g.key for g in plan.goals] + plan.shared_goals
+    if goals:
+        res["goal"] = [ctx.goal_ref[k] for k in goals]
     contained: list[dict[str, Any]] = []
     if isinstance(plan, TreatmentPlan):
         activities = _treatment_activities(ctx, plan)

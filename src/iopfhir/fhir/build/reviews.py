@@ -112,5 +112,7 @@ def review_to_fhir(ctx: Context, review: Review, plan_of: dict[str, str]) -> Ent
     res["activity"] = activity
     res["agent"] = [{"type": agent_type, "who": ctx.person_ref[review.author]}]
     if review.session is not None:
-        res["entity"] = [{"role": entity_role, "what": ctx.appointment_ref[review.session]}]
+        # the session's Appointment; its Encounter when it was read without one
+        what = ctx.appointment_ref.get(review.session) or ctx.encounter_ref[review.session]
+        res["entity"] = [{"role": entity_role, "what": what}]
     return url, res

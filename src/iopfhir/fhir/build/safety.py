@@ -41,7 +41,7 @@ __all__ = ["Evidence", "derived_flags", "flag_category", "risk_prediction", "saf
 class Evidence:
     """References to the resources of one measure that a Flag / RiskAssessment cites."""
 
-    questionnaire_response: dict[str, str]
+    questionnaire_response: dict[str, str] | None
     items: dict[str, dict[str, str]]
     total: dict[str, str] | None
 
@@ -99,22 +99,31 @@ def risk_prediction(level: str) -> dict[str, Any]:
 
 
 def safety_to_fhir(
-    ctx: Context, measure: Measure, evidence: Evidence, score: int | None
+    ctx: Context,
+    measure: Measure,
+    evidence: Evidence,
+    score: int | None,
+    forms: tuple[str, ...] = ("flags", "risk-assessment"),
 ) -> list[Entry]:
     """The Flags (in rule order), then the RiskAssessment, of one measure whose score
-    (given or computed: ``measure.score``, passed in as the caller has it) is ``score``."""
+    (given or computed: ``measure.score``, passed in as the caller has it) is ``score``;
+    each only when ``forms`` (``Measure.written_forms``) names it, and a Flag only with
+    an Observation to cite."""
     inst = measure.definition
     when = measure.date.isoformat()
     encounter = ctx.encounter_ref.get(measure.session) if measure.session is not None else None
     sex = ctx.episode.patient.gender
     out: list[Entry] = []
-    for flag, items, by_total in derived_flags(inst, measure.answers, score, sex):
-        local = f"{measure.key}/{flag}"
-        url = ctx.local_url("Flag", "flag", local)
-        res = ctx.head("Flag", url, PROFILE.FLAG, linked=True)
+    raised = derived_flags(inst, measure.answers, score, sex) if "flags" in forms else ()
+    for flag, items, by_total in raised:
         cited = [evidence.items[i] for i in items if i in evidence.items]
         if by_total and evidence.total is not None:
             cited.append(evidence.total)
+        if not cited:  # its Observations were not written (a measure read from FHIR)
+            continue
+        local = f"{measure.key}/{flag}"
+        url = ctx.local_url("Flag", "flag", local)
+        res = ctx.head("Flag", url, PROFILE.FLAG, linked=True)
         res["extension"] = [{"url": CORE_EXT.FLAG_DETAIL, "valueReference": ref} for ref in cited]
         res["identifier"] = [ctx.identifier("flag", local)]
         res["status"] = "active"
@@ -125,7 +134,12 @@ def safety_to_fhir(
         if encounter is not None:
             res["encounter"] = encounter
         out.append((url, res))
-    if inst.scoring == "risk-level" and score is not None and evidence.total is not None:
+    if (
+        "risk-assessment" in forms
+        and inst.scoring == "risk-level"
+        and score is not None
+        and evidence.total is not None
+    ):
         level = inst.band(score)
         if level is not None:
             url = ctx.local_url("RiskAssessment", "riskassessment", measure.key)
@@ -136,7 +150,9 @@ def safety_to_fhir(
             if encounter is not None:
                 res["encounter"] = encounter
             res["occurrenceDateTime"] = when
-            res["basis"] = [evidence.total, evidence.questionnaire_response]
+            res["basis"] = [evidence.total]
+            if evidence.questionnaire_response is not None:
+                res["basis"].append(evidence.questionnaire_response)
             res["prediction"] = [risk_prediction(level)]
             out.append((url, res))
     return out

@@ -1,13 +1,17 @@
 """Sessions → FHIR R4 Appointment (+ Encounter when the session took place or is planned).
 
 Every session has an Appointment (status booked / fulfilled / noshow / cancelled).
-Scheduled and attended sessions also have an Encounter (planned / finished), class
-``AMB`` or ``VR`` (telehealth); R4 ``Encounter.status`` has no no-show, so no-show and
-cancelled sessions have no Encounter. A telehealth session's Appointment carries the
-``delivery-setting`` extension (``telehealth``). The facilitator is a participant of type ``PPRF``,
-attendees of type ``PART``; the patient is an Appointment participant only (R4
-``Encounter.participant.individual`` cannot be a Patient). The Encounter's period is the
-actual time when recorded, else the planned time.
+Scheduled and attended sessions also have an Encounter (planned / finished); a session
+read from FHIR has only the resources its source had (``Session.forms``). The
+Encounter's class is ``AMB`` or ``VR`` (telehealth); R4 ``Encounter.status`` has no
+no-show, so no-show and cancelled sessions have no Encounter. A telehealth session's
+Appointment carries the ``delivery-setting`` extension (``telehealth``). The
+facilitator is a participant of type ``PPRF``, attendees of type ``PART``; the patient
+is an Appointment participant only (R4 ``Encounter.participant.individual`` cannot be a
+Patient). The Encounter's period is the actual time when recorded, else the planned time.
+A session read from foreign data whose Encounter listed other participants (or types) has
+them in ``participants``: the Encounter then lists exactly those; its ``locations`` and
+``provider`` are ``Encounter.location`` and ``serviceProvider``.
 
 A session without the patient (team review, family therapy without the patient, family
 education) still lists the patient on the Appointment, so that it stays in the patient's
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from iopfhir.domain import Session
+from iopfhir.domain import Session, SessionParticipant
 from iopfhir.fhir.build._context import (
     DATA_ABSENT,
     PARTICIPANT_ATTENDEE,
@@ -35,6 +39,7 @@ from iopfhir.fhir.build._context import (
     code_concept,
     project_concept,
 )
+from iopfhir.fhir.build.people import location_ref
 from iopfhir.fhir.conventions import EXT, PROFILE
 from iopfhir.terminology import Coding, codes
 
@@ -88,6 +93,15 @@ def _procedures(ctx: Context, session: Session) -> dict[str, Any] | None:
     return {"coding": [Coding(c.system, c.code).to_fhir() for c in found]}
 
 
+def _participant(ctx: Context, part: SessionParticipant) -> dict[str, Any]:
+    """One ``Encounter.participant`` as foreign data wrote it: its types, then who."""
+    out: dict[str, Any] = {}
+    if part.types:
+        out["type"] = [code_concept(c) for c in part.types]
+    out["individual"] = ctx.person_ref[part.member]
+    return out
+
+
 def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     """The Appointment, and the Encounter for scheduled and attended sessions."""
     kind = _kind(session)
@@ -125,10 +139,11 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     for ptype, key in staff:
         participants.append({"type": ptype, "actor": ctx.person_ref[key], "status": "accepted"})
     appt["participant"] = participants
-    out: list[Entry] = [(appt_url, appt)]
+    # a session read from FHIR is written as it came (``Session.written_forms``)
+    out: list[Entry] = [(appt_url, appt)] if session.key in ctx.appointment_ref else []
 
     enc_status = _ENCOUNTER_STATUS.get(session.status)
-    if enc_status is None:
+    if enc_status is None or session.key not in ctx.encounter_ref:
         return out
     enc_url = ctx.local_url("Encounter", "encounter", session.key)
     enc = ctx.head("Encounter", enc_url, PROFILE.SESSION_ENCOUNTER, linked=True)
@@ -146,7 +161,9 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     enc["subject"] = ctx.patient_ref
     if ctx.eoc_ref is not None:
         enc["episodeOfCare"] = [ctx.eoc_ref]
-    if staff:
+    if session.participants:  # foreign data: the Encounter's participants as written
+        enc["participant"] = [_participant(ctx, part) for part in session.participants]
+    elif staff:
         enc["participant"] = [
             {"type": ptype, "individual": ctx.person_ref[key]} for ptype, key in staff
         ]
@@ -157,6 +174,11 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
         }
     else:
         enc["period"] = {"start": start, "end": end}
-    enc["appointment"] = [ctx.appointment_ref[session.key]]
+    if session.key in ctx.appointment_ref:
+        enc["appointment"] = [ctx.appointment_ref[session.key]]
+    if session.locations:
+        enc["location"] = [{"location": location_ref(ctx, k)} for k in session.locations]
+    if session.provider is not None:
+        enc["serviceProvider"] = ctx.org_ref[session.provider]
     out.append((enc_url, enc))
     return out

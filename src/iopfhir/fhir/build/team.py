@@ -1,9 +1,9 @@
 """Care teams → FHIR R4 CareTeam (US Core shape: every participant has a role and a member).
 
 A member is referenced through their PractitionerRole (practitioners), RelatedPerson
-(supports), the Patient, or the Organization. A member without a role gets a role
-holding only a data-absent-reason extension, because US Core makes ``participant.role``
-1..1 and inventing a role would be worse.
+(supports), the Patient, the Organization, or the member team's CareTeam. A member without a
+role gets a role holding only a data-absent-reason extension, because US Core makes
+``participant.role`` 1..1 and inventing a role would be worse.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
 """
@@ -25,6 +25,13 @@ from iopfhir.fhir.conventions import PROFILE
 from iopfhir.terminology import role_coding
 
 __all__ = ["team_to_fhir"]
+
+
+def _team_ref(ctx: Context, key: str) -> dict[str, str]:
+    """A reference to another team of the episode (a team can be a member: R4 allows it)."""
+    if not any(t.key == key for t in ctx.episode.teams):
+        raise KeyError(key)
+    return ctx.ref("CareTeam", ctx.local_url("CareTeam", "careteam", key))
 
 
 def team_to_fhir(ctx: Context, team: Team) -> Entry:
@@ -50,7 +57,11 @@ def team_to_fhir(ctx: Context, team: Team) -> Entry:
             part["role"] = [code_concept(member.role_code)]
         else:
             part["role"] = DATA_ABSENT
-        part["member"] = ctx.person_ref.get(member.member) or ctx.org_ref[member.member]
+        part["member"] = (
+            ctx.person_ref.get(member.member)
+            or ctx.org_ref.get(member.member)
+            or _team_ref(ctx, member.member)
+        )
         if member.period is not None:
             part["period"] = fhir_period(member.period)
         participants.append(part)

@@ -14,6 +14,11 @@ never shifted) is one of them, at its FHIRPath (``Patient.birthDate``).
 What iopfhir itself wrote (``iopfhir.fhir.build``, see ``MAPPING.md``) reads back exactly:
 domain → FHIR → domain gives an equal Episode. Anything else is read as far as it fits.
 
+:func:`read_fhir_stream` reads the same input patient by patient through a temporary
+store (``stream``, ``store``): the same episodes and counts at a constant cost per resource
+and with memory bounded by the largest patient, for inputs of any size (``iopfhir import``
+uses it); :func:`read_fhir_streamed` collects it into an :class:`ImportResult`.
+
 Layout: ``source`` (input → entries), ``index`` (reference resolution), ``values``
 (datatypes, keys: the helpers every family shares), ``_context`` (the state of one episode
 being read), one module per resource family, named as its builder in
@@ -22,126 +27,44 @@ being read), one module per resource family, named as its builder in
 direction),
 ``instruments`` and ``administrations`` (recognising and grouping instrument
 administrations), ``assemble`` (which episode a resource belongs to; the families in
-order; the Episode). This module groups the input by patient.
+order; the Episode), ``grouping`` (which patient a resource belongs to), ``result`` (what a
+read gives back), ``stream`` and ``store`` (the streaming reader). This module groups an
+input held in memory by patient.
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain`,
 :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader).
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-from iopfhir.domain import Episode
 from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.fhir.read._context import PatientGroup
 from iopfhir.fhir.read.administrations import find_administrations
 from iopfhir.fhir.read.assemble import EpisodeReader
+from iopfhir.fhir.read.grouping import (
+    INSTRUMENT_ONLY,
+    MEASURE_TYPES,
+    NAMED_TYPE,
+    SHARED,
+    TAKEN,
+    patient_ref,
+)
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.result import ImportResult, ReadWarning
 from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, Loaded, load_entries
+from iopfhir.fhir.read.stream import read_fhir_stream, read_fhir_streamed
 from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting
 
-__all__ = ["ImportResult", "ReadWarning", "read_fhir"]
-
-#: Resource types the domain maps (Observation, QuestionnaireResponse and DiagnosticReport
-#: only when they record a known instrument; Flag and RiskAssessment are checked against
-#: the measures they come from, see ``safety``).
-TAKEN = frozenset(
-    {
-        "Patient",
-        "EpisodeOfCare",
-        "Condition",
-        "CarePlan",
-        "Goal",
-        "CareTeam",
-        "Encounter",
-        "Appointment",
-        "ServiceRequest",
-        "QuestionnaireResponse",
-        "Observation",
-        "Practitioner",
-        "PractitionerRole",
-        "Organization",
-        "RelatedPerson",
-        "Provenance",
-        "Flag",
-        "RiskAssessment",
-        "DiagnosticReport",
-        "MedicationStatement",
-        "MedicationRequest",
-        "AllergyIntolerance",
-    }
-)
-#: Types taken only when coded with an instrument's code (a DiagnosticReport: its panel).
-_INSTRUMENT_ONLY = frozenset({"Observation", "DiagnosticReport"})
-#: Types that may record an instrument administration (``administrations``).
-_MEASURE_TYPES = frozenset({"Observation", "QuestionnaireResponse", "DiagnosticReport"})
-_NAMED_TYPE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+(?:/_history/[^/]+)?$")
-SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
-
-#: ``unmapped`` reasons that do not start with a FHIRPath: (path, reason) for each
-_WHERE: Final = {
-    "duplicate resource (same type and id): read once": (
-        "Resource",
-        "duplicate resource (same type and id): read once",
-    ),
-    "file without resourceType": ("$", "file without resourceType (skipped)"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ReadWarning:
-    """Something in the input that the IOP model did not take as written.
-
-    ``path``: the FHIRPath of the value or resource (``Patient.birthDate``,
-    ``Encounter.period.start``, ``Goal``); ``reason``: what is wrong and what was done
-    (``not a valid date (dropped)``); ``count``: how many times. Never the value.
-    """
-
-    path: str
-    reason: str
-    count: int = 1
-
-    def __str__(self) -> str:
-        times = f" ({self.count} times)" if self.count > 1 else ""
-        return f"{self.path}: {self.reason}{times}"
-
-
-@dataclass
-class ImportResult:
-    """What :func:`read_fhir` found.
-
-    ``episodes``: one per patient, or one per EpisodeOfCare of a patient.
-    ``patients``: how many patients the episodes belong to.
-    ``ignored``: resources by type that the domain does not take (Claim, Immunization,
-    Observations that are not instrument scores...).
-    ``unmapped``: things of types the domain takes that could not be mapped or were not
-    taken as written, by ``"<FHIRPath>: <reason>"`` (``"Goal: not part of a care plan"``,
-    ``"Patient.birthDate: not a valid date (dropped)"``).
-    ``warnings``: the same, structured (one :class:`ReadWarning` per reason, in the order
-    found); empty when the input was read without loss.
-    """
-
-    episodes: list[Episode] = field(default_factory=list)
-    patients: int = 0
-    ignored: Counter[str] = field(default_factory=Counter)
-    unmapped: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def warnings(self) -> list[ReadWarning]:
-        """Every ``unmapped`` reason as a :class:`ReadWarning`."""
-        out = []
-        for key, count in self.unmapped.items():
-            where = _WHERE.get(key)
-            if where is None:
-                path, _sep, reason = key.partition(": ")
-                where = (path, reason) if reason else ("$", key)
-            out.append(ReadWarning(where[0], where[1], count))
-        return out
+__all__ = [
+    "ImportResult",
+    "ReadWarning",
+    "read_fhir",
+    "read_fhir_stream",
+    "read_fhir_streamed",
+]
 
 
 def read_fhir(source: FhirSource) -> ImportResult:
@@ -196,7 +119,7 @@ def _read(loaded: Loaded, result: ImportResult) -> None:
     reader = EpisodeReader(index, result.unmapped, roles_of, KeyAllocator())
     for group in groups.values():
         measure_free = [
-            e for e in group.entries if id(e) not in absorbed and e.type not in _MEASURE_TYPES
+            e for e in group.entries if id(e) not in absorbed and e.type not in MEASURE_TYPES
         ]
         group.entries = measure_free
         episodes = reader.read_group(group, admins_by_group.get(group.key, []))
@@ -205,35 +128,12 @@ def _read(loaded: Loaded, result: ImportResult) -> None:
             result.episodes.extend(episodes)
 
 
-def _patient_ref(entry: Entry) -> Any:
-    res = entry.resource
-    for key in ("subject", "patient"):
-        value = res.get(key)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if value is not None:
-            return value
-    if entry.type == "Appointment":
-        for part in as_list(res.get("participant")):
-            if isinstance(part, dict):
-                actor = part.get("actor")
-                ref = reference_of(actor) or ""
-                if "Patient/" in ref or (
-                    isinstance(actor, dict) and actor.get("type") == "Patient"
-                ):
-                    return actor
-        for part in as_list(res.get("participant")):
-            if isinstance(part, dict) and part.get("actor") is not None:
-                return part["actor"]
-    return None
-
-
 def _target_patient_ref(index: Index, entry: Entry) -> Any:
     """The patient of the first target of a Provenance that names one."""
     for ref in as_list(entry.resource.get("target")):
         target = index.resolve(ref, entry)
         if target is not None and target.type != "Provenance":
-            found = _patient_ref(target)
+            found = patient_ref(target)
             if found is not None:
                 return found
     return None
@@ -258,7 +158,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
         if rtype not in TAKEN:  # counted by type; a type R4 does not have is input: not named
             result.ignored[rtype if rtype in R4_RESOURCE_TYPES else "(not an R4 type)"] += 1
             continue
-        if rtype in _INSTRUMENT_ONLY and not any(
+        if rtype in INSTRUMENT_ONLY and not any(
             is_instrument_code(code) for _s, code in codings(entry.resource.get("code"))
         ):
             result.ignored[rtype] += 1
@@ -274,7 +174,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
                 continue
             ref = _target_patient_ref(index, entry)
         else:
-            ref = _patient_ref(entry)
+            ref = patient_ref(entry)
         target = index.resolve(ref, entry) if ref is not None else None
         if target is not None and target.type == "Patient":
             group = group_for_patient(target)
@@ -286,7 +186,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
             if text_ref is None:
                 result.unmapped[f"{rtype}: no patient"] += 1
                 continue
-            named = _NAMED_TYPE.search(text_ref.split("?", 1)[0])
+            named = NAMED_TYPE.search(text_ref.split("?", 1)[0])
             if named and named.group(1) != "Patient":
                 result.unmapped[f"{rtype}: subject is not a patient"] += 1
                 continue
@@ -295,6 +195,6 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
                 groups[key] = PatientGroup(key=key, patient=None, reference=text_ref)
             group = groups[key]
         group.entries.append(entry)
-        if rtype in _MEASURE_TYPES:
+        if rtype in MEASURE_TYPES:
             candidates.append(entry)
     return groups, candidates

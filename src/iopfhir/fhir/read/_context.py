@@ -17,7 +17,7 @@ Imports: :mod:`iopfhir.domain` and the reader's ``source``, ``index`` and ``valu
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -27,11 +27,14 @@ from iopfhir.domain import (
     Allergy,
     CarePlan,
     Diagnosis,
+    Goal,
+    Location,
     Measure,
     MedicationUse,
     Organization,
     Practitioner,
     Prescription,
+    Request,
     Session,
     Support,
     Team,
@@ -66,14 +69,16 @@ class Context:
         self,
         index: Index,
         unmapped: Counter[str],
-        roles_of: dict[int, list[Entry]],
+        roles_of: Mapping[int, list[Entry]],
         group: PatientGroup,
         eoc: Entry | None,
         entries: list[Entry],
     ) -> None:
         self.index = index
         self.unmapped = unmapped
-        #: Practitioner entry id → the PractitionerRoles pointing to it
+        #: Practitioner entry id → the PractitionerRoles pointing to it, in input order (the
+        #: streaming reader gives only those a reader may pick: the first one and the ones
+        #: of this patient's episodes, ``practitionerrole`` → ``<episode>/<key>``)
         self.roles_of = roles_of
         self.group = group
         self.eoc = eoc
@@ -82,11 +87,17 @@ class Context:
         self.keys: dict[str, KeyAllocator] = defaultdict(KeyAllocator)
         self.key_of: dict[tuple[str, int], str] = {}
         self.organizations: list[Organization] = []
+        self.locations: list[Location] = []
         self.practitioners: list[Practitioner] = []
         self.supports: list[Support] = []
         self.teams: list[Team] = []
         self.diagnoses: list[Diagnosis] = []
         self.care_plans: list[CarePlan] = []
+        #: goals no care plan holds; other requests (ServiceRequests that are not referrals)
+        self.other_goals: list[Goal] = []
+        self.requests: list[Request] = []
+        #: conditional reference (``Type?identifier=s|v``) to a record the input lacks → key
+        self.reference_only: dict[str, str] = {}
         self.sessions: list[Session] = []
         self.measures: list[Measure] = []
         self.medications: list[MedicationUse] = []
@@ -159,10 +170,11 @@ class Context:
     def note_security(self, entry: Entry) -> None:
         """A Part 2 security label on any resource makes the episode Part 2."""
         meta = entry.resource.get("meta")
-        if isinstance(meta, dict):
+        if isinstance(meta, dict) and not self.part2 and meta.get("security") is not None:
             for _sys, code in (p for s in as_list(meta.get("security")) for p in codings(s)):
                 if code in SECURITY_PART2:
                     self.part2 = True
+                    return
 
 
 def _reason(exc: Exception) -> str:

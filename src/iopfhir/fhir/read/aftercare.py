@@ -7,6 +7,9 @@ the plan's ServiceRequests and Appointments (those Appointments are not sessions
 appointment's ``basedOn`` names its referral; ``end == start`` is how iopfhir writes an
 appointment without an end (R4 app-2), so it reads back as no end.
 
+A ServiceRequest that is neither the episode's referral nor an aftercare referral is one of
+the episode's other requests (:func:`read_request`), read as written.
+
 Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``people``, ``source`` and
 ``values``.
 """
@@ -15,21 +18,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn
+from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn, Code, Request
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.episode import condition_keys
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
     as_list,
     concept_key,
+    first_code,
+    note,
     one_of,
     parse_date,
+    parse_moment,
+    parse_period,
     parse_timestamp,
     text,
 )
 
-__all__ = ["read_aftercare", "read_aftercare_appointment", "read_aftercare_referral"]
+__all__ = [
+    "read_aftercare",
+    "read_aftercare_appointment",
+    "read_aftercare_referral",
+    "read_request",
+]
 
 
 def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry) -> dict[str, Any]:
@@ -166,3 +179,72 @@ def read_aftercare_appointment(
         if target is not None and id(target) in referral_keys:
             fields.setdefault("referral", referral_keys[id(target)])
     return AftercareAppointment(**fields)
+
+
+_REQUEST_STATUS = frozenset(
+    {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
+)
+_REQUEST_INTENT = frozenset(
+    {
+        "proposal",
+        "plan",
+        "directive",
+        "order",
+        "original-order",
+        "reflex-order",
+        "filler-order",
+        "instance-order",
+        "option",
+    }
+)
+_PRIORITY = frozenset({"routine", "urgent", "asap", "stat"})
+
+
+def _codes(concepts: Any) -> list[Code]:
+    """The first coding of each CodeableConcept that has one."""
+    return [c for concept in as_list(concepts) if (c := first_code(concept)) is not None]
+
+
+def read_request(ctx: Context, entry: Entry) -> None:
+    """A ServiceRequest that is not a referral, added to the episode's other requests."""
+    res = entry.resource
+    code = res.get("code")
+    fields: dict[str, Any] = {
+        "key": ctx.new_key("requests", entry, "request"),
+        "status": one_of(res.get("status"), _REQUEST_STATUS, "unknown"),
+        "intent": one_of(res.get("intent"), _REQUEST_INTENT, "order"),
+        "code": first_code(code),
+        "title": text(code.get("text")) if isinstance(code, dict) else None,
+        "categories": _codes(res.get("category")),
+        "priority": res.get("priority") if res.get("priority") in _PRIORITY else None,
+        "authored": parse_moment(res.get("authoredOn"), "ServiceRequest.authoredOn"),
+        "reason_codes": _codes(res.get("reasonCode")),
+        "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
+    }
+    if res.get("occurrencePeriod") is not None:
+        fields["occurrence"] = parse_period(
+            res["occurrencePeriod"], "ServiceRequest.occurrencePeriod"
+        )
+    else:
+        fields["occurrence"] = parse_moment(
+            res.get("occurrenceDateTime"), "ServiceRequest.occurrenceDateTime"
+        )
+    if res.get("occurrenceTiming") is not None:
+        note("ServiceRequest.occurrenceTiming", "not taken (dropped)")
+    if len(fields["reasons"]) < len(as_list(res.get("reasonReference"))):
+        note("ServiceRequest.reasonReference", "not a diagnosis of the episode (dropped)")
+    if res.get("requester") is not None:
+        fields["requester"] = _party(ctx, res["requester"], entry, "ServiceRequest.requester")
+    performers = [
+        _party(ctx, r, entry, "ServiceRequest.performer") for r in as_list(res.get("performer"))
+    ]
+    fields["performers"] = list(dict.fromkeys(k for k in performers if k is not None))
+    ctx.requests.append(Request(**fields))
+
+
+def _party(ctx: Context, ref: Any, at: Entry, where: str) -> str | None:
+    """The person or organization a reference names; anything else is noted."""
+    key = person_key(ctx, ref, at) or org_key(ctx, ref, at)
+    if key is None:
+        note(where, "not a person or organization of the episode (dropped)")
+    return key

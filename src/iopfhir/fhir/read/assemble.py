@@ -27,24 +27,25 @@ modules.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from iopfhir.domain import Episode, TreatmentPlan
+from iopfhir.domain import Episode, Session, TreatmentPlan
 from iopfhir.fhir.conventions import parse_identifier
 from iopfhir.fhir.read._context import Context, PatientGroup
 from iopfhir.fhir.read.administrations import Administration
+from iopfhir.fhir.read.aftercare import read_request
 from iopfhir.fhir.read.episode import diagnosis_order, read_condition, read_episode_of_care
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.measures import read_measure
 from iopfhir.fhir.read.medications import read_allergy, read_prescription, read_statement
 from iopfhir.fhir.read.people import read_patient, read_support, read_unreferenced
-from iopfhir.fhir.read.plans import count_loose_goals, read_plan
+from iopfhir.fhir.read.plans import read_other_goals, read_plan
 from iopfhir.fhir.read.reviews import consistent_reviews, read_review
 from iopfhir.fhir.read.safety import read_safety
-from iopfhir.fhir.read.sessions import read_session
+from iopfhir.fhir.read.sessions import derived_participants, read_session
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.team import read_team
 from iopfhir.fhir.read.values import KeyAllocator, as_list, own_key, url_tail
@@ -59,7 +60,7 @@ class EpisodeReader:
         self,
         index: Index,
         unmapped: Counter[str],
-        roles_of: dict[int, list[Entry]],
+        roles_of: Mapping[int, list[Entry]],
         episode_keys: KeyAllocator,
     ) -> None:
         self.index = index
@@ -72,6 +73,8 @@ class EpisodeReader:
         eocs = [e for e in group.entries if e.type == "EpisodeOfCare"]
         if not eocs:
             return self._episodes([(None, group.entries, admins)], group)
+        if len(eocs) == 1:  # every resource is its (all the assigner can answer)
+            return self._episodes([(eocs[0], list(group.entries), admins)], group)
         buckets: dict[int, list[Entry]] = {id(e): [] for e in eocs}
         assign = self._assigner(group, eocs)
         for entry in group.entries:
@@ -218,7 +221,7 @@ def read_episode(
     for entry in by_type["CarePlan"]:
         if id(entry) not in ctx.not_plans:  # a referral's discharge plan is read with it
             ctx.attempt(entry, read_plan, ctx, entry)
-    count_loose_goals(ctx, by_type["Goal"])
+    read_other_goals(ctx, by_type["Goal"])
     for entry in ctx.entries:
         if entry.type in ("Appointment", "Encounter"):
             ctx.attempt(entry, read_session, ctx, entry)
@@ -235,8 +238,8 @@ def read_episode(
     for entry in by_type["MedicationRequest"]:
         ctx.attempt(entry, read_prescription, ctx, entry)
     for entry in by_type["ServiceRequest"]:
-        if id(entry) not in ctx.used_requests:
-            ctx.unmapped["ServiceRequest: not a referral of the episode"] += 1
+        if id(entry) not in ctx.used_requests:  # not a referral: one of the other requests
+            ctx.attempt(entry, read_request, ctx, entry)
 
     for entry in by_type["RelatedPerson"]:
         ctx.attempt(entry, read_support, ctx, entry)
@@ -248,11 +251,14 @@ def read_episode(
         "part2": ctx.part2,
         **episode_fields,
         "organizations": ctx.organizations,
+        "locations": ctx.locations,
         "practitioners": ctx.practitioners,
         "supports": ctx.supports,
         "teams": ctx.teams,
         "diagnoses": ctx.diagnoses,
         "care_plans": ctx.care_plans,
+        "other_goals": ctx.other_goals,
+        "requests": ctx.requests,
         "sessions": ctx.sessions,
         "measures": ctx.measures,
         "medications": ctx.medications,
@@ -264,12 +270,14 @@ def read_episode(
 
 
 def _in_input_order(ctx: Context) -> None:
-    """People and organizations in the order of the input, not of first reference."""
+    """People, organizations and locations in the order of the input, not of first
+    reference."""
     where: dict[str, int] = {}
     for (space, entry_id), key in ctx.key_of.items():
-        if space in ("people", "org"):
+        if space in ("people", "org", "location"):
             where.setdefault(f"{space}:{key}", ctx.index.position.get(entry_id, 0))
     ctx.organizations.sort(key=lambda o: where.get(f"org:{o.key}", 0))
+    ctx.locations.sort(key=lambda p: where.get(f"location:{p.key}", 0))
     ctx.practitioners.sort(key=lambda p: where.get(f"people:{p.key}", 0))
     ctx.supports.sort(key=lambda s: where.get(f"people:{s.key}", 0))
 
@@ -323,10 +331,27 @@ def fix_references(ctx: Context, fields: dict[str, Any]) -> None:
     sessions = []
     for session in fields["sessions"]:
         if session.facilitator is not None and session.facilitator not in on_team:
-            ctx.unmapped["Encounter: facilitator not on the care team"] += 1
-            session = session.model_copy(update={"facilitator": None})
+            session = _off_team_facilitator(ctx, session)
         sessions.append(session)
     fields["sessions"] = sessions
+
+
+def _off_team_facilitator(ctx: Context, session: Session) -> Session:
+    """A session whose facilitator is not on the care team loses the facilitator; its
+    Encounter still lists who took part (``Session.participants``), so only what its
+    Appointment said is lost (counted)."""
+    forms = session.written_forms()
+    if "appointment" in forms:
+        ctx.unmapped["Appointment: facilitator not on the care team (dropped)"] += 1
+    if "encounter" not in forms:
+        return session.model_copy(update={"facilitator": None})
+    update: dict[str, Any] = {"facilitator": None}
+    if not session.participants:
+        derived = derived_participants(ctx, session.facilitator, session.attendees)
+        update["participants"] = derived
+        if "appointment" not in forms:
+            update["attendees"] = []
+    return session.model_copy(update=update)
 
 
 def _episode_key(ctx: Context, episode_keys: KeyAllocator) -> str:

@@ -14,6 +14,7 @@ and the reader's ``_context``, ``people``, ``source`` and ``values``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from iopfhir.domain import (
@@ -24,6 +25,8 @@ from iopfhir.domain import (
     Referral,
     StayParticipant,
 )
+from iopfhir.domain.common import Age, AgeRange, ConditionTime
+from iopfhir.domain.episode import ABATED_STATUSES
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.people import org_key, person_key
@@ -35,6 +38,7 @@ from iopfhir.fhir.read.values import (
     concept_key,
     extension,
     first_code,
+    note,
     parse_date,
     parse_period,
     text,
@@ -244,17 +248,64 @@ def read_condition(ctx: Context, entry: Entry) -> None:
     clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
     verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
     key = ctx.new_key("diagnoses", entry, "condition")
+    abatement = _condition_time(res, "abatement")
+    if abatement is not None and clinical not in ABATED_STATUSES:
+        # R4 con-4: an abated condition is inactive, resolved or in remission
+        note("Condition.abatement", "with a clinical status that is not abated (dropped)")
+        abatement = None
     diagnosis = Diagnosis(
         key=key,
         code=code,
         category=category,
         clinical_status=clinical,
         verification_status=verification,
-        onset=parse_date(res.get("onsetDateTime"), "Condition.onsetDateTime")
-        or parse_date(as_dict(res.get("onsetPeriod")).get("start"), "Condition.onsetPeriod.start"),
+        onset=_condition_time(res, "onset"),
+        abatement=abatement,
         recorded=parse_date(res.get("recordedDate"), "Condition.recordedDate"),
     )
     ctx.diagnoses.append(diagnosis)
+
+
+_AGE_UNITS = frozenset({"a", "mo", "wk", "d", "h", "min"})
+
+
+def _age(value: Any, at: str) -> Age | None:
+    """An R4 Age (UCUM years ... minutes); another quantity is noted and dropped."""
+    quantity = as_dict(value)
+    number, unit = quantity.get("value"), quantity.get("code") or quantity.get("unit")
+    if not isinstance(number, int | float) or isinstance(number, bool) or number < 0:
+        note(at, "not an age in UCUM units (dropped)")
+        return None
+    if unit not in _AGE_UNITS:
+        note(at, "not an age in UCUM units (dropped)")
+        return None
+    return Age(value=float(number), unit=unit)
+
+
+def _condition_time(res: dict[str, Any], element: str) -> date | ConditionTime | None:
+    """``Condition.onset[x]`` / ``abatement[x]`` in whichever R4 form it has."""
+    where = f"Condition.{element}"
+    if res.get(f"{element}DateTime") is not None:
+        return parse_date(res[f"{element}DateTime"], f"{where}DateTime")
+    if res.get(f"{element}Period") is not None:
+        period = parse_period(res[f"{element}Period"], f"{where}Period")
+        return ConditionTime(period=period) if period is not None else None
+    if res.get(f"{element}Age") is not None:
+        age = _age(res[f"{element}Age"], f"{where}Age")
+        return ConditionTime(age=age) if age is not None else None
+    if res.get(f"{element}Range") is not None:
+        bounds = as_dict(res[f"{element}Range"])
+        low = _age(bounds["low"], f"{where}Range.low") if "low" in bounds else None
+        high = _age(bounds["high"], f"{where}Range.high") if "high" in bounds else None
+        if low is None and high is None:
+            return None
+        return ConditionTime(age_range=AgeRange(low=low, high=high))
+    if isinstance(res.get(f"{element}String"), str):
+        value = text(res[f"{element}String"])
+        return ConditionTime(text=value) if value else None
+    if res.get(f"{element}Boolean") is not None:  # STU3 abatementBoolean: not in R4
+        note(f"{where}Boolean", "not an R4 element (dropped)")
+    return None
 
 
 def condition_keys(ctx: Context, refs: Any, at: Entry) -> list[str]:

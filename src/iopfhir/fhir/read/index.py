@@ -6,21 +6,58 @@ resource that holds it), a ``fullUrl`` (``urn:uuid:...`` or an absolute URL), ``
 conditional reference (``Patient?identifier=system|value``) and a logical reference
 (``Reference.identifier``).
 
-Imports: nothing from iopfhir but :mod:`iopfhir.fhir.read.source`.
+It also keeps, by episode key, the resources of the :data:`TAG_KINDS` types
+(PractitionerRole, Organization...) that carry iopfhir's own identifier of that episode
+(:meth:`Index.tagged`), so the reader finds an episode's unreferenced people without
+scanning every entry. :class:`Index` is the
+in-memory index of a whole input (:func:`iopfhir.fhir.read.read_fhir`); the streaming
+reader (:mod:`iopfhir.fhir.read.stream`) uses a subclass that holds one patient's entries
+and asks its store for the rest.
+
+Imports: :mod:`iopfhir.fhir.read.source` and :mod:`iopfhir.fhir.read.values`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
 from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.values import own_key
 
-__all__ = ["Index", "reference_of"]
+__all__ = [
+    "TAG_KINDS",
+    "TYPE_ID",
+    "Index",
+    "entry_keys",
+    "identifier_pairs",
+    "reference_keys",
+    "reference_of",
+    "tag_of",
+]
 
-_TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+#: the types whose own identifier names an episode they may be unreferenced in, and its kind
+TAG_KINDS = {
+    "PractitionerRole": "practitionerrole",
+    "Organization": "organization",
+    "Location": "location",
+    "Practitioner": "practitioner",
+}
+
+#: ``Type/id`` at the end of a relative or absolute reference (``_history`` dropped)
+TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def tag_of(entry: Entry) -> str | None:
+    """The episode key the own identifier of an entry of a :data:`TAG_KINDS` type names."""
+    kind = TAG_KINDS.get(entry.type)
+    if kind is None:
+        return None
+    own = own_key(entry.resource, kind)
+    return own[0] if own is not None else None
 
 
 def reference_of(value: Any) -> str | None:
@@ -48,15 +85,17 @@ class Index:
         #: contained resources, keyed by (id of the container entry, local id)
         self._contained: dict[tuple[int, str], Entry] = {}
         self._container: dict[int, Entry] = {}
+        self._tagged: dict[str, list[Entry]] = {}
         for entry in entries:
             self.add(entry)
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry, position: int | None = None) -> None:
         """Index one entry (and its contained resources).
 
         A second copy of a resource already seen (same type and id, e.g. the same
         Patient in several files of one folder) is not added again: references to it
-        resolve to the first copy, and ``duplicates`` counts it.
+        resolve to the first copy, and ``duplicates`` counts it. ``position``: its place
+        in the input (default: the number of entries before it).
         """
         if entry.id and f"{entry.type}/{entry.id}" in self._by_type_id:
             first = self._by_type_id[f"{entry.type}/{entry.id}"]
@@ -64,11 +103,14 @@ class Index:
                 self._by_url.setdefault(entry.full_url, first)
             self.duplicates += 1
             return
-        self.position[id(entry)] = len(self.entries)
+        self.position[id(entry)] = len(self.entries) if position is None else position
         self.entries.append(entry)
+        tag = tag_of(entry)
+        if tag is not None:
+            self._tagged.setdefault(tag, []).append(entry)
         if entry.full_url:
             self._by_url.setdefault(entry.full_url, entry)
-            match = _TYPE_ID.search(entry.full_url)
+            match = TYPE_ID.search(entry.full_url)
             if match and not entry.full_url.startswith("urn:"):
                 self._by_type_id.setdefault(f"{match.group(1)}/{match.group(2)}", entry)
         if entry.id:
@@ -76,7 +118,7 @@ class Index:
         url = entry.resource.get("url")
         if isinstance(url, str) and url:
             self._by_canonical.setdefault(url, entry)
-        for ident in _identifiers(entry.resource):
+        for ident in identifier_pairs(entry.resource):
             self._by_identifier.setdefault((entry.type, *ident), entry)
             self._by_identifier_any.setdefault(ident, entry)
         contained = entry.resource.get("contained")
@@ -123,10 +165,8 @@ class Index:
             return found
         if "?" in ref:
             return self._conditional(ref)
-        match = _TYPE_ID.search(ref)
-        if match:
-            return self._by_type_id.get(f"{match.group(1)}/{match.group(2)}")
-        return None
+        type_id = _type_id(ref)
+        return self._by_type_id.get(type_id) if type_id is not None else None
 
     def _conditional(self, ref: str) -> Entry | None:
         rtype, _, query = ref.partition("?")
@@ -139,6 +179,11 @@ class Index:
                     return found
         return None
 
+    def tagged(self, episode: str) -> list[Entry]:
+        """The resources of the :data:`TAG_KINDS` types whose own identifier names ``episode``,
+        in input order."""
+        return self._tagged.get(episode, [])
+
     def find_canonical(self, url: str) -> Entry | None:
         """The definitional resource (Questionnaire...) whose ``url`` is ``url``."""
         return self._by_canonical.get(url.split("|", 1)[0])
@@ -148,7 +193,16 @@ class Index:
         return self._container.get(id(entry))
 
 
-def _identifiers(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
+@lru_cache(maxsize=1 << 16)
+def _type_id(ref: str) -> str | None:
+    """``Type/id`` at the end of a reference string (:data:`TYPE_ID`), or ``None``
+    (references repeat: each string is parsed once)."""
+    match = TYPE_ID.search(ref)
+    return f"{match.group(1)}/{match.group(2)}" if match else None
+
+
+def identifier_pairs(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(system, value)`` of every identifier of ``resource`` that has both."""
     idents = resource.get("identifier")
     if isinstance(idents, dict):
         idents = [idents]
@@ -159,3 +213,73 @@ def _identifiers(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
             system, value = ident.get("system"), ident.get("value")
             if isinstance(system, str) and isinstance(value, str):
                 yield system, value
+
+
+# -- names for a store (the streaming reader): the same lookups, as strings -----------------
+
+_SEP = "\x1f"  # no FHIR string holds a unit separator: keys of different parts never meet
+
+
+def entry_keys(entry: Entry) -> tuple[list[str], list[str]]:
+    """The names :meth:`Index.add` files ``entry`` under, as store keys: ``(Type/id names,
+    other names)``. The first ``Type/id`` name (when the entry has an id) is its own."""
+    type_ids: list[str] = []
+    others: list[str] = []
+    if entry.id:
+        type_ids.append(f"t{_SEP}{entry.type}/{entry.id}")
+    url = entry.full_url
+    if url:
+        others.append(f"u{_SEP}{url}")
+        match = TYPE_ID.search(url)
+        if match and not url.startswith("urn:"):
+            type_ids.append(f"t{_SEP}{match.group(1)}/{match.group(2)}")
+    canonical = entry.resource.get("url")
+    if isinstance(canonical, str) and canonical:
+        others.append(f"c{_SEP}{canonical}")
+    for system, value in identifier_pairs(entry.resource):
+        others.append(f"i{_SEP}{entry.type}{_SEP}{system}{_SEP}{value}")
+        others.append(f"a{_SEP}{system}{_SEP}{value}")
+    return type_ids, others
+
+
+def canonical_key(url: str) -> str:
+    """The store key of :meth:`Index.find_canonical`."""
+    return f"c{_SEP}{url.split('|', 1)[0]}"
+
+
+def reference_keys(value: Any) -> list[str]:
+    """The store keys a Reference element (or a reference string) may resolve by, in the
+    order :meth:`Index.resolve` tries them; a contained ``#id`` has none (it is found in
+    its container)."""
+    if isinstance(value, str):
+        ref: str | None = value
+        element: dict[str, Any] = {}
+    elif isinstance(value, dict):
+        ref = reference_of(value)
+        element = value
+    else:
+        return []
+    keys: list[str] = []
+    if ref and not ref.startswith("#"):
+        keys.append(f"u{_SEP}{ref}")
+        if "?" in ref:
+            rtype, _, query = ref.partition("?")
+            rtype = rtype.rsplit("/", 1)[-1]
+            for param in parse_qs(query).get("identifier", []):
+                system, sep, code = param.partition("|")
+                if sep:
+                    keys.append(f"i{_SEP}{rtype}{_SEP}{system}{_SEP}{code}")
+        else:
+            match = TYPE_ID.search(ref)
+            if match:
+                keys.append(f"t{_SEP}{match.group(1)}/{match.group(2)}")
+    ident = element.get("identifier")
+    if isinstance(ident, dict):
+        id_system, id_value = ident.get("system"), ident.get("value")
+        of_type = element.get("type")
+        if isinstance(id_system, str) and isinstance(id_value, str):
+            if isinstance(of_type, str):
+                keys.append(f"i{_SEP}{of_type}{_SEP}{id_system}{_SEP}{id_value}")
+            else:
+                keys.append(f"a{_SEP}{id_system}{_SEP}{id_value}")
+    return keys

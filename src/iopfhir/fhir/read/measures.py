@@ -3,15 +3,21 @@
 The counterpart of :mod:`iopfhir.fhir.build.measures`. The administrations themselves
 (which QuestionnaireResponse and Observations record one administration, and what they
 say) are found by :mod:`iopfhir.fhir.read.administrations`; here one becomes a Measure:
-its key (iopfhir's own identifier, else the first resource's id), its performer, and the
-session whose Encounter it names. When the given total disagrees with complete answers,
-the answers win (the domain computes the total from them) and the total's FHIRPath is
-reported; when the answers cannot be taken, the total is kept without them. The total
-Observation's ``interpretation`` is checked against the score
+its key (iopfhir's own identifier, else the first resource's id), its performer, the
+session whose Encounter it names, and the FHIR forms it came in (``Measure.forms``:
+QuestionnaireResponse, item Observations, total Observation, panel, interpretation; the
+Flags and RiskAssessment are added by :func:`iopfhir.fhir.read.safety.read_safety`, which
+also forgets forms that are every form the measure can have). Every answer and a stated
+total are kept; a stated total that disagrees with complete answers is kept as written
+and reported at its FHIRPath (``Observation.value``,
+``QuestionnaireResponse.item.answer.value``): the score, band and flags come from the
+answers. A total of iopfhir's own Observation without its QuestionnaireResponse that
+equals the answers' total was computed, not stated. The total Observation's
+``interpretation`` is checked against the score
 (:func:`iopfhir.fhir.read.safety.check_interpretation`).
 
 Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``administrations``,
-``people``, ``safety`` and ``values``.
+``instruments``, ``people``, ``safety`` and ``values``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from iopfhir.domain import Measure
+from iopfhir.domain.measures import MEASURE_FORMS, MeasureForm
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
+from iopfhir.fhir.read.instruments import obs_role
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.safety import check_interpretation
 from iopfhir.fhir.read.values import url_tail
@@ -53,17 +61,24 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
         target = ctx.resolve(*adm.encounter)
         if target is not None:
             session = ctx.session_of.get(id(target))
+    forms = _forms(adm)
+    total = adm.total
+    if adm.own_key and "questionnaire-response" not in forms and total is not None:
+        # ours without its QR: a total equal to the answers' own was computed, not stated
+        inst = adm.instrument
+        if not inst.check_answers(adm.answers) and inst.total(adm.answers) == total:
+            total = None
     fields: dict[str, Any] = {
         "key": key,
         "instrument": adm.instrument.id,
         "date": when,
         "answers": adm.answers,
-        "total": adm.total,
+        "total": total,
         "session": session,
         "performer": performer,
+        "forms": forms,
     }
-    items_win = {**fields, "total": None}
-    for attempt in (fields, items_win, {**fields, "answers": {}}):
+    for attempt in (fields, {**fields, "total": None}, {**fields, "answers": {}}):
         if not attempt["answers"] and attempt["total"] is None:
             continue
         try:
@@ -71,17 +86,47 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
         except ValidationError:
             continue
         ctx.measures.append(measure)
-        if attempt is items_win and measure.score is not None:
-            _disagreeing_total(ctx, adm.total_at or f"{primary.type}.value")
-        elif attempt is not fields:
-            ctx.unmapped[f"{primary.type}: answers and total disagree (kept one)"] += 1
+        if attempt is not fields:
+            ctx.unmapped[f"{primary.type}: answers or total out of range (kept one)"] += 1
+        elif measure.stated_disagrees:
+            _disagreeing_total(ctx, adm.total_at or f"{primary.type}.value", "kept as stated")
         elif adm.stated_total is not None and measure.score not in (None, adm.stated_total[0]):
-            _disagreeing_total(ctx, adm.stated_total[1])
+            # ours: the total Observation holds the computed total, changed since
+            _disagreeing_total(ctx, adm.stated_total[1], None)
         check_interpretation(ctx, adm, measure)
         return measure
     ctx.unmapped[f"{primary.type}: instrument values out of range"] += 1
     return None
 
 
-def _disagreeing_total(ctx: Context, at: str) -> None:
-    ctx.unmapped[f"{at}: total disagrees with the answers (computed from them)"] += 1
+def _forms(adm: Administration) -> list[MeasureForm]:
+    """The FHIR forms an administration came in (the Flags and RiskAssessment are found
+    later); a value read from a form the builder does not write (a panel's value or
+    components) counts as the form that carries it."""
+    found: set[MeasureForm] = set()
+    for entry in adm.entries:
+        if entry.type == "QuestionnaireResponse":
+            found.add("questionnaire-response")
+        elif entry.type == "DiagnosticReport":
+            found.add("panel")  # the report groups the results: written as the panel
+        elif entry.type == "Observation":
+            role = obs_role(entry.resource)
+            kind = role[0] if role is not None else "item"
+            if kind == "total":
+                found.add("total")
+                if entry.resource.get("interpretation"):
+                    found.add("interpretation")
+            elif kind == "panel":
+                found.add("panel")
+            else:
+                found.add("items")
+    if adm.answers and not found & {"questionnaire-response", "items"}:
+        found.add("items")
+    if adm.total is not None and not found & {"questionnaire-response", "total"}:
+        found.add("total")
+    return sorted(found, key=MEASURE_FORMS.index)
+
+
+def _disagreeing_total(ctx: Context, at: str, kept: str | None) -> None:
+    done = f"{kept}; scored from them" if kept else "computed from them"
+    ctx.unmapped[f"{at}: total disagrees with the answers ({done})"] += 1

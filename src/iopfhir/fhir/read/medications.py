@@ -6,7 +6,10 @@ and in ``MAPPING.md``). A resource without a coded medication / allergen is coun
 ``unmapped``, not kept; a reason that names no diagnosis of the episode, a source,
 prescriber or recorder that is not a person of the episode is dropped and counted.
 A MedicationRequest whose intent is not ``order`` (a proposal, a plan) is counted too:
-the domain holds prescriptions only.
+the domain holds prescriptions only. A medication given by reference
+(``medicationReference`` → a Medication resource, in the input or contained) is read as
+that Medication's ``code`` (the domain keeps the coded medication; it is written back as
+``medicationCodeableConcept``, which the IOP profiles require).
 
 Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``episode``, ``people``,
 ``source`` and ``values``.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from iopfhir.domain import Allergy, MedicationUse, Prescription, Reaction
+from iopfhir.domain import Allergy, Code, MedicationUse, Prescription, Reaction
 from iopfhir.domain.medications import RequestStatus, StatementStatus
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.episode import condition_keys
@@ -42,7 +45,7 @@ _REQUEST_STATUS: frozenset[str] = frozenset(get_args(RequestStatus))
 def read_statement(ctx: Context, entry: Entry) -> None:
     """A MedicationStatement, added to the episode's medications."""
     res = entry.resource
-    code = first_code(res.get("medicationCodeableConcept"))
+    code = _medication_code(ctx, entry)
     if code is None:
         ctx.unmapped["MedicationStatement: no coded medication"] += 1
         return
@@ -66,7 +69,7 @@ def read_statement(ctx: Context, entry: Entry) -> None:
 def read_prescription(ctx: Context, entry: Entry) -> None:
     """A MedicationRequest of intent ``order``, added to the episode's prescriptions."""
     res = entry.resource
-    code = first_code(res.get("medicationCodeableConcept"))
+    code = _medication_code(ctx, entry)
     if code is None:
         ctx.unmapped["MedicationRequest: no coded medication"] += 1
         return
@@ -140,6 +143,18 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
         else:
             ctx.unmapped["AllergyIntolerance: recorder not a practitioner"] += 1
     ctx.allergies.append(Allergy(**fields))
+
+
+def _medication_code(ctx: Context, entry: Entry) -> Code | None:
+    """The coded medication: ``medicationCodeableConcept``, else the ``code`` of the
+    Medication that ``medicationReference`` names."""
+    res = entry.resource
+    code = first_code(res.get("medicationCodeableConcept"))
+    if code is None and res.get("medicationReference") is not None:
+        target = ctx.resolve(res["medicationReference"], entry)
+        if target is not None and target.type == "Medication":
+            code = first_code(target.resource.get("code"))
+    return code
 
 
 def _dosage_text(dosages: Any) -> str | None:

@@ -1,5 +1,5 @@
-"""FHIR R4 Patient, Organization, Practitioner (+ PractitionerRole), RelatedPerson → the
-episode's patient, organizations, practitioners and supports.
+"""FHIR R4 Patient, Organization, Practitioner (+ PractitionerRole), RelatedPerson,
+Location → the episode's patient, organizations, practitioners, supports and locations.
 
 The counterpart of :mod:`iopfhir.fhir.build.people`. Organizations, practitioners and
 supports are read when something first refers to them (:func:`person_key`,
@@ -19,11 +19,13 @@ and the reader's ``_context``, ``source`` and ``values``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from iopfhir.domain import (
     Code,
     HumanName,
     Identifier,
+    Location,
     Organization,
     Patient,
     Practitioner,
@@ -31,6 +33,7 @@ from iopfhir.domain import (
 )
 from iopfhir.fhir.conventions import identifier_system
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.index import reference_of
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_list,
@@ -50,9 +53,12 @@ from iopfhir.fhir.read.values import (
 from iopfhir.terminology import relationship_key, role_key
 
 __all__ = [
+    "entry_person_key",
+    "location_key",
     "member_key",
     "org_key",
     "person_key",
+    "read_location",
     "read_organization",
     "read_patient",
     "read_practitioner",
@@ -105,9 +111,39 @@ def read_patient(ctx: Context) -> Patient:
 def org_key(ctx: Context, ref: Any, at: Entry) -> str | None:
     """Key of the Organization a reference (found in ``at``) names (added on first use)."""
     entry = ctx.resolve(ref, at)
-    if entry is None or entry.type != "Organization":
+    if entry is None:
+        return _reference_only(ctx, ref, "Organization")
+    if entry.type != "Organization":
         return None
     return read_organization(ctx, entry)
+
+
+def _reference_only(ctx: Context, ref: Any, rtype: str) -> str | None:
+    """Key of the record a conditional reference ``<rtype>?identifier=<system>|<value>``
+    names when the input does not hold it (a reference-only practitioner or organization:
+    written back as the same reference), else ``None``."""
+    text_ref = reference_of(ref)
+    if text_ref is None or not text_ref.startswith(f"{rtype}?"):
+        return None
+    found = ctx.reference_only.get(text_ref)
+    if found is not None:
+        return found
+    values = parse_qs(text_ref.partition("?")[2]).get("identifier", [])
+    system, sep, value = values[0].partition("|") if len(values) == 1 else ("", "", "")
+    if not (sep and system and value) or len(parse_qs(text_ref.partition("?")[2])) != 1:
+        note(rtype, "conditional reference by something else than one identifier (dropped)")
+        return None
+    space = {"Organization": "org", "Location": "location"}.get(rtype, "people")
+    key = ctx.keys[space].take(value)
+    ident = [Identifier(system=system, value=value)]
+    if rtype == "Organization":
+        ctx.organizations.append(Organization(key=key, identifiers=ident, reference_only=True))
+    elif rtype == "Location":
+        ctx.locations.append(Location(key=key, identifiers=ident, reference_only=True))
+    else:
+        ctx.practitioners.append(Practitioner(key=key, identifiers=ident, reference_only=True))
+    ctx.reference_only[text_ref] = key
+    return key
 
 
 def read_organization(ctx: Context, entry: Entry) -> str:
@@ -131,11 +167,53 @@ def read_organization(ctx: Context, entry: Entry) -> str:
     return key
 
 
+def location_key(ctx: Context, ref: Any, at: Entry) -> str | None:
+    """Key of the Location a reference (found in ``at``) names (added on first use)."""
+    entry = ctx.resolve(ref, at)
+    if entry is None:
+        return _reference_only(ctx, ref, "Location")
+    if entry.type != "Location":
+        return None
+    return read_location(ctx, entry)
+
+
+def read_location(ctx: Context, entry: Entry) -> str:
+    """Key of a Location entry (added on first use)."""
+    if (cached := ctx.key_of.get(("location", id(entry)))) is not None:
+        return cached
+    res = entry.resource
+    key = ctx.new_key("location", entry, "location")
+    status = res.get("status")
+    organization = None
+    if res.get("managingOrganization") is not None:
+        organization = org_key(ctx, res["managingOrganization"], entry)
+    ctx.locations.append(
+        Location(
+            key=key,
+            name=text(res.get("name")),
+            identifiers=[
+                i
+                for i in identifiers(res, "Location.identifier")
+                if i.system != identifier_system("location")
+            ],
+            status=status if status in ("active", "suspended", "inactive") else None,
+            organization=organization,
+            phone=phone(res),
+        )
+    )
+    return key
+
+
 def person_key(ctx: Context, ref: Any, at: Entry) -> str | None:
     """Key of the practitioner / support / patient a reference names (added on first use)."""
     entry = ctx.resolve(ref, at)
     if entry is None:
-        return None
+        return _reference_only(ctx, ref, "Practitioner")
+    return entry_person_key(ctx, entry)
+
+
+def entry_person_key(ctx: Context, entry: Entry) -> str | None:
+    """:func:`person_key` of a reference already resolved to ``entry``."""
     if entry.type == "Patient":
         return ctx.patient_key if entry is ctx.group.patient else None
     if entry.type == "PractitionerRole":
@@ -185,7 +263,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
         role_keys, role_codes = _roles(rres.get("code"))
         if rres.get("organization") is not None:
             organization = org_key(ctx, rres["organization"], role)
-    name = human_name(res, "Practitioner.name") or HumanName(family="unknown")
+    name = human_name(res, "Practitioner.name")  # none stays none (R4 name 0..*)
     ctx.practitioners.append(
         Practitioner(
             key=key,
@@ -200,6 +278,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
             organization=organization,
             phone=phone(res),
             email=email(res),
+            with_role=role is not None,  # none in the input: none written back
         )
     )
     return key
@@ -246,12 +325,13 @@ def read_support(ctx: Context, entry: Entry) -> str:
 
 
 def read_unreferenced(ctx: Context) -> None:
-    """Practitioners and organizations of this episode that nothing references: found
-    by their ``practitionerrole`` / ``organization`` identifiers ``<episode>/<key>``."""
+    """Practitioners, organizations and locations of this episode that nothing references:
+    found by their ``practitionerrole`` / ``organization`` / ``location`` identifiers
+    ``<episode>/<key>``."""
     episode = ctx.episode_key_hint
     if episode is None:
         return
-    for entry in ctx.index.entries:
+    for entry in ctx.index.tagged(episode):  # by identifier, not a scan of every entry
         if entry.type == "PractitionerRole":
             own = own_key(entry.resource, "practitionerrole")
             if own is not None and own[0] == episode:
@@ -262,3 +342,11 @@ def read_unreferenced(ctx: Context) -> None:
             own = own_key(entry.resource, "organization")
             if own is not None and own[0] == episode:
                 ctx.attempt(entry, read_organization, ctx, entry)
+        elif entry.type == "Practitioner":  # one without a PractitionerRole
+            own = own_key(entry.resource, "practitioner")
+            if own is not None and own[0] == episode:
+                ctx.attempt(entry, read_practitioner, ctx, entry, None)
+        elif entry.type == "Location":
+            own = own_key(entry.resource, "location")
+            if own is not None and own[0] == episode:
+                ctx.attempt(entry, read_location, ctx, entry)

@@ -5,7 +5,9 @@ The counterpart of :mod:`iopfhir.fhir.build.plans`. The plan kind comes from the
 ``care-plan-kind`` category: ``relapse-prevention`` and ``aftercare`` plans get their own
 shapes (aftercare activities are read by :mod:`iopfhir.fhir.read.aftercare`), anything
 else is a treatment plan (kind ``other`` without the project category). A Goal belongs to
-the first plan that lists it; one no plan lists is counted. Treatment activities are
+the first plan that lists it (later plans name it in ``shared_goals``); one no plan lists
+is one of the episode's ``other_goals``. ``intent`` and ``careTeam`` (the teams of the
+episode it names) are read as written. Treatment activities are
 ``detail`` activities, or ``reference`` activities pointing at a request or appointment
 (read as far as they fit); ``outcomeReference`` links an activity to its sessions.
 
@@ -51,9 +53,10 @@ from iopfhir.fhir.read.values import (
     phone,
     text,
 )
+from iopfhir.fhir.read.values import note as note_value
 from iopfhir.terminology import instrument_by_code
 
-__all__ = ["count_loose_goals", "read_goal", "read_plan"]
+__all__ = ["read_goal", "read_other_goals", "read_plan"]
 
 _REQUEST_TO_ACTIVITY_STATUS = {
     "draft": "not-started",
@@ -100,19 +103,28 @@ def read_plan(ctx: Context, entry: Entry) -> None:
         author = person_key(ctx, res["author"], entry)
         if author is not None and author != ctx.patient_key:
             base["author"] = author
-    goals = []
+    base["intent"] = _intent(res.get("intent"))
+    if kind in ("treatment", "relapse-prevention", "aftercare") and base["intent"] != "plan":
+        note_value("CarePlan.intent", "of an IOP plan is plan (read as plan)")
+        base["intent"] = "plan"
+    base["teams"] = _plan_teams(ctx, res, entry)
+    goals: list[Goal] = []
+    shared: list[str] = []
     for ref in as_list(res.get("goal")):
         target = ctx.resolve(ref, entry)
         if target is None or target.type != "Goal":
             ctx.unmapped["CarePlan: goal reference that cannot be resolved"] += 1
             continue
-        if ("goals", id(target)) in ctx.key_of:
-            ctx.unmapped["Goal: in more than one care plan (kept in the first)"] += 1
+        held = ctx.key_of.get(("goals", id(target)))
+        if held is not None:  # held by an earlier plan: named here too
+            if held in _held_goals(ctx) and held not in shared:
+                shared.append(held)
             continue
         goal = ctx.attempt(target, read_goal, ctx, target)
         if goal is not None:
             goals.append(goal)
     base["goals"] = goals
+    base["shared_goals"] = [k for k in shared if k not in {g.key for g in goals}]
     base["revisions"] = _read_revisions(ctx, res, entry)
     activities = [a for a in as_list(res.get("activity")) if isinstance(a, dict)]
     plan: CarePlan
@@ -127,6 +139,37 @@ def read_plan(ctx: Context, entry: Entry) -> None:
             activities=_read_activities(ctx, activities, entry, goals),
         )
     ctx.care_plans.append(plan)
+
+
+_INTENTS = frozenset({"proposal", "plan", "order", "option"})
+
+
+def _intent(value: Any) -> str:
+    """``CarePlan.intent`` as written; a value R4 does not have is noted, read as ``plan``."""
+    if value in _INTENTS:
+        return str(value)
+    if value is not None:
+        note_value("CarePlan.intent", "not a care-plan-intent code (read as plan)")
+    return "plan"
+
+
+def _plan_teams(ctx: Context, res: dict[str, Any], entry: Entry) -> list[str]:
+    """The teams of the episode that ``CarePlan.careTeam`` names, in order."""
+    read = {t.key for t in ctx.teams}
+    out: list[str] = []
+    for ref in as_list(res.get("careTeam")):
+        target = ctx.resolve(ref, entry)
+        key = ctx.key_of.get(("teams", id(target))) if target is not None else None
+        if key is None or key not in read:
+            ctx.unmapped["CarePlan.careTeam: not a care team of the episode (dropped)"] += 1
+        elif key not in out:
+            out.append(key)
+    return out
+
+
+def _held_goals(ctx: Context) -> set[str]:
+    """Keys of the goals the plans read so far hold."""
+    return {g.key for p in ctx.care_plans for g in p.goals}
 
 
 def _read_revisions(ctx: Context, res: dict[str, Any], entry: Entry) -> list[Revision]:
@@ -199,11 +242,13 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
     )
 
 
-def count_loose_goals(ctx: Context, goals: list[Entry]) -> None:
-    """Count the Goals no care plan took."""
+def read_other_goals(ctx: Context, goals: list[Entry]) -> None:
+    """The Goals no care plan took, as the episode's ``other_goals``."""
     for entry in goals:
         if ("goals", id(entry)) not in ctx.key_of:
-            ctx.unmapped["Goal: not part of a care plan"] += 1
+            goal = ctx.attempt(entry, read_goal, ctx, entry)
+            if goal is not None:
+                ctx.other_goals.append(goal)
 
 
 def _read_activities(
@@ -245,7 +290,10 @@ def _read_activities(
                 if target.type == "Appointment":
                     ctx.activity_of_appointment.setdefault(id(target), key)
                 if target.type == "ServiceRequest":
-                    ctx.used_requests.add(id(target))
+                    # the request itself is kept too (the episode's other requests)
+                    ctx.unmapped[
+                        "CarePlan.activity.reference: a request, read as a detail activity"
+                    ] += 1
         else:
             ctx.unmapped["CarePlan: activity without detail or reference"] += 1
             continue

@@ -18,6 +18,10 @@ from the input. So reading them means checking them:
   or ``basis``): consumed when its measure is a risk-level instrument (C-SSRS) and every
   prediction's ``qualitativeRisk`` is the one the answers give.
 
+What was consumed joins the measure's ``forms`` (``flags``, ``risk-assessment``), so that
+a measure read from FHIR is written again with the safety resources its source had and no
+others; forms that are every form the measure can have are forgotten (``None``).
+
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``administrations``, ``instruments``, ``source`` and
 ``values``.
@@ -29,6 +33,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from iopfhir.domain import Measure
+from iopfhir.domain.measures import MeasureForm
 from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
@@ -147,6 +152,8 @@ def read_safety(
     """Check the episode's Flags and RiskAssessments against its measures (see above)."""
     index = _Measures(measured)
     sex = patient_sex(ctx)
+    #: measure key → the safety forms its source had (consumed Flags / RiskAssessment)
+    found: dict[str, set[MeasureForm]] = {}
     for entry in entries:
         res = entry.resource
         if entry.type == "Flag":
@@ -163,6 +170,8 @@ def read_safety(
                 measure.answers, measure.score, sex=sex
             ):
                 ctx.unmapped["Flag: not raised by the answers (not kept)"] += 1
+            else:
+                found.setdefault(measure.key, set()).add("flags")
         elif entry.type == "RiskAssessment":
             measure = index.of(ctx, entry, "riskassessment", as_list(res.get("basis")))
             if measure is None or measure.definition.scoring != "risk-level":
@@ -178,3 +187,22 @@ def read_safety(
                     "RiskAssessment.prediction.qualitativeRisk: disagrees with the answers"
                     " (computed from them)"
                 ] += 1
+            else:
+                found.setdefault(measure.key, set()).add("risk-assessment")
+    ctx.measures[:] = [_with_forms(m, found.get(m.key, set()), sex) for m in ctx.measures]
+
+
+def _with_forms(measure: Measure, safety: set[MeasureForm], sex: str | None) -> Measure:
+    """``measure`` with the safety forms its source had, its forms reduced to what the
+    builder can write, and none recorded when that is every form it can have (and its
+    stated total, if any, agrees with its answers)."""
+    if measure.forms is None:
+        return measure
+    recorded = measure.model_copy(update={"forms": [*measure.forms, *safety]})
+    written = recorded.written_forms(sex)
+    full = measure.model_copy(update={"forms": None}).written_forms(sex)
+    if written == full and not measure.stated_disagrees:
+        return measure.model_copy(update={"forms": None})
+    if list(written) == measure.forms:
+        return measure
+    return Measure.model_validate({**measure.model_dump(), "forms": list(written)})

@@ -3,16 +3,21 @@
 The counterpart of :mod:`iopfhir.fhir.build.sessions`. An Appointment and the Encounter
 that names it (``Encounter.appointment``) are one session; either alone is one too.
 Appointments and Encounters that are something else (aftercare appointments, the
-referral's stay) are skipped. The status comes from the Appointment (an Encounter that
+referral's stay) are skipped. ``Session.forms`` records which of the two the source had
+(``None`` when it had both, or an Appointment for a no-show / cancelled session), so that
+re-export invents neither. The status comes from the Appointment (an Encounter that
 happened makes a booked one attended), else from the Encounter; the planned times from
 the Appointment, the actual times of an attended session from the Encounter period.
 The facilitator is the ``PPRF`` participant (else the only untyped practitioner),
 attendees the ``PART`` / ``ATND`` ones and the supports (a patient listed as
 ``information-only`` / ``declined`` is neither: the session met without them, which the
-kind says). The modality is the ``therapy-modality`` extension of the Encounter, else of
-the Appointment. CPT / HCPCS codes in ``Encounter.type`` are derived from the kind and so
-not read back; data without a session-kind coding gets its kind from a procedure code the
-terminology data maps to exactly one kind (``90853`` group therapy...).
+kind says), read from iopfhir's own Appointment when there is one. The Encounter's
+participants as written (each with its types) are ``Session.participants`` unless they are
+what the facilitator and attendees give; its locations and ``serviceProvider`` are
+``locations`` and ``provider``. The modality is the ``therapy-modality`` extension of the
+Encounter, else of the Appointment. CPT / HCPCS codes in ``Encounter.type`` are derived
+from the kind and so not read back; data without a session-kind coding gets its kind from
+a procedure code the terminology data maps to exactly one kind (``90853`` group therapy...).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``people``, ``source`` and ``values``.
@@ -22,11 +27,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from iopfhir.domain import Session
+from iopfhir.domain import Code, Session, SessionParticipant
 from iopfhir.domain.common import when
+from iopfhir.domain.sessions import SessionForm
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
-from iopfhir.fhir.read.people import person_key
+from iopfhir.fhir.read.people import entry_person_key, location_key, org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
@@ -42,7 +48,7 @@ from iopfhir.fhir.read.values import (
 )
 from iopfhir.terminology import codes
 
-__all__ = ["read_session"]
+__all__ = ["derived_participants", "read_session"]
 
 _APPOINTMENT_STATUS = {
     "proposed": "scheduled",
@@ -168,6 +174,16 @@ def read_session(ctx: Context, entry: Entry) -> None:
     if setting is not None and setting.get("valueCode") in ("telehealth", "in-person"):
         telehealth = setting["valueCode"] == "telehealth"
     facilitator, attendees = _participants(ctx, appointment, encounter)
+    participants: list[SessionParticipant] = []
+    locations: list[str] = []
+    provider = None
+    if encounter is not None and status in ("scheduled", "attended"):
+        participants = _encounter_participants(ctx, encounter)
+        if _as_derived(ctx, participants, facilitator, attendees):
+            participants = []  # what the facilitator and attendees give
+        elif appointment is None:  # the Encounter's participants say who took part
+            facilitator, attendees = None, []
+        locations, provider = _where(ctx, encounter)
     activity = None
     for source in (appointment, encounter):
         if source is not None and id(source) in ctx.activity_of_appointment:
@@ -192,11 +208,110 @@ def read_session(ctx: Context, entry: Entry) -> None:
         activity=activity,
         modality=modality,
         cancel_reason=cancel_reason if status == "cancelled" else None,
+        forms=_forms(status, appointment is not None, encounter is not None, activity),
+        participants=participants,
+        locations=locations,
+        provider=provider,
     )
     ctx.sessions.append(session)
     for source in (appointment, encounter):
         if source is not None:
             ctx.session_of[id(source)] = key
+
+
+def _forms(
+    status: str, appointment: bool, encounter: bool, activity: str | None
+) -> list[SessionForm] | None:
+    """What the session came as (``Session.forms``); ``None`` when that is what every
+    session of its status is written as. An Encounter cannot hold a no-show or cancelled
+    session, and a plan activity names its session's Appointment: those are written with
+    an Appointment even when the source had only an Encounter."""
+    forms: list[SessionForm] = []
+    if appointment or activity is not None or status not in ("scheduled", "attended"):
+        forms.append("appointment")
+    if encounter and status in ("scheduled", "attended"):
+        forms.append("encounter")
+    with_encounter = status in ("scheduled", "attended")
+    default = ["appointment", "encounter"] if with_encounter else ["appointment"]
+    return None if forms == default else forms
+
+
+#: v3 ParticipationType: how iopfhir types a facilitator (PPRF) and an attendee (PART)
+_V3_PARTICIPATION = codes()["stay_participation"]["system"]
+
+
+def derived_participants(
+    ctx: Context, facilitator: str | None, attendees: list[str]
+) -> list[SessionParticipant]:
+    """The Encounter participants the facilitator and attendees give (as written)."""
+    out = []
+    if facilitator is not None and facilitator != ctx.patient_key:
+        out.append(_part(facilitator, "PPRF"))
+    out += [_part(k, "PART") for k in attendees if k not in (facilitator, ctx.patient_key)]
+    return out
+
+
+def _as_derived(
+    ctx: Context,
+    participants: list[SessionParticipant],
+    facilitator: str | None,
+    attendees: list[str],
+) -> bool:
+    """``participants == derived_participants(ctx, facilitator, attendees)``, without
+    building the derived ones (the same fields compared: member, and one type of
+    :data:`_V3_PARTICIPATION` without a display)."""
+    wanted: list[tuple[str, str]] = []
+    if facilitator is not None and facilitator != ctx.patient_key:
+        wanted.append((facilitator, "PPRF"))
+    wanted += [(k, "PART") for k in attendees if k not in (facilitator, ctx.patient_key)]
+    if len(wanted) != len(participants):
+        return False
+    for part, (member, code) in zip(participants, wanted, strict=True):
+        if part.member != member or len(part.types) != 1:
+            return False
+        kind = part.types[0]
+        if kind.system != _V3_PARTICIPATION or kind.code != code or kind.display is not None:
+            return False
+    return True
+
+
+def _part(member: str, code: str) -> SessionParticipant:
+    return SessionParticipant(member=member, types=[Code(system=_V3_PARTICIPATION, code=code)])
+
+
+def _encounter_participants(ctx: Context, encounter: Entry) -> list[SessionParticipant]:
+    """``Encounter.participant`` as written: who (a practitioner or support) and the first
+    coding of each type; one that names nobody of the episode is counted."""
+    out: list[SessionParticipant] = []
+    for part in as_list(encounter.resource.get("participant")):
+        if not isinstance(part, dict):
+            continue
+        who = part.get("individual")
+        member = person_key(ctx, who, encounter) if who is not None else None
+        if member is None or member == ctx.patient_key:
+            ctx.unmapped["Encounter.participant: not a practitioner or support (dropped)"] += 1
+            continue
+        types = [c for t in as_list(part.get("type")) if (c := first_code(t)) is not None]
+        out.append(SessionParticipant(member=member, types=types))
+    return out
+
+
+def _where(ctx: Context, encounter: Entry) -> tuple[list[str], str | None]:
+    """``Encounter.location`` (the locations) and ``serviceProvider`` (an organization)."""
+    res = encounter.resource
+    locations: list[str] = []
+    for item in as_list(res.get("location")):
+        key = location_key(ctx, as_dict(item).get("location"), encounter)
+        if key is None:
+            ctx.unmapped["Encounter.location: not a location of the input (dropped)"] += 1
+        elif key not in locations:
+            locations.append(key)
+    provider = None
+    if res.get("serviceProvider") is not None:
+        provider = org_key(ctx, res["serviceProvider"], encounter)
+        if provider is None:
+            ctx.unmapped["Encounter.serviceProvider: not an organization of the input"] += 1
+    return locations, provider
 
 
 def _encounter_of(ctx: Context) -> dict[int, Entry]:
@@ -244,7 +359,15 @@ def _participants(
     facilitator: str | None = None
     untyped: list[str] = []
     attendees: list[str] = []
-    for source, actor_key in ((encounter, "individual"), (appointment, "actor")):
+    sources: tuple[tuple[Entry | None, str], ...] = (
+        (encounter, "individual"),
+        (appointment, "actor"),
+    )
+    if appointment is not None and own_key(appointment.resource, "session") is not None:
+        # iopfhir's Appointment lists the facilitator and attendees; the Encounter may list
+        # participants as foreign data wrote them (``Session.participants``)
+        sources = ((appointment, "actor"),)
+    for source, actor_key in sources:
         if source is None:
             continue
         for part in as_list(source.resource.get("participant")):
@@ -258,7 +381,7 @@ def _participants(
                 "Patient",
             ):
                 continue
-            person = person_key(ctx, part[actor_key], source)
+            person = entry_person_key(ctx, target)  # person_key of the reference
             if person is None:
                 continue
             types = {c for concept in as_list(part.get("type")) for _s, c in codings(concept)}

@@ -1,4 +1,5 @@
-"""Turning FHIR input into a flat list of resource entries.
+"""Turning FHIR input into resource entries, one at a time (:func:`iter_entries`) or as a
+list (:func:`load_entries`).
 
 Accepted input: a path (a JSON file, an NDJSON file, or a directory of both, walked
 recursively in name order), JSON text or bytes (one resource, a Bundle, or NDJSON), a
@@ -23,13 +24,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from iopfhir.errors import FhirInputError, LoadError
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
 from iopfhir.loading import load_json
+from iopfhir.loading.json_values import iter_json_stream_raw
 
-__all__ = ["Entry", "FhirSource", "load_entries"]
+__all__ = ["Entry", "FhirSource", "iter_entries", "load_entries"]
 
 #: What :func:`iopfhir.fhir.read.read_fhir` accepts.
 FhirSource = str | bytes | PathLike[str] | Mapping[str, Any] | Iterable[Mapping[str, Any]]
@@ -47,17 +49,19 @@ class Entry:
     origin: str
     #: ``#id`` → contained resource, filled by the index
     contained: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the resource type (read once: the readers ask for it very often)
+    type: str = field(init=False)
+    #: the logical id, when the resource has one
+    id: str | None = field(init=False)
+    #: the checked NDJSON line the resource is, when it is a whole line: a store may keep
+    #: these bytes instead of writing the resource again (``None``: it is not, or the line
+    #: needs the exact reader, see :func:`iopfhir.loading.json_values.iter_json_stream_raw`)
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def type(self) -> str:
-        """The resource type."""
-        return str(self.resource.get("resourceType"))
-
-    @property
-    def id(self) -> str | None:
-        """The logical id, when the resource has one."""
+    def __post_init__(self) -> None:
+        self.type = str(self.resource.get("resourceType"))
         value = self.resource.get("id")
-        return value if isinstance(value, str) and value else None
+        self.id = value if isinstance(value, str) and value else None
 
 
 @dataclass(slots=True)
@@ -71,80 +75,104 @@ class Loaded:
 def load_entries(source: FhirSource) -> Loaded:
     """Read ``source`` into entries; raise :class:`FhirInputError` when it cannot be read."""
     out = Loaded()
+    out.entries.extend(iter_entries(source, out.skipped))
+    return out
+
+
+def iter_entries(source: FhirSource, skipped: Counter[str]) -> Iterator[Entry]:
+    """The entries of ``source`` one at a time, in input order; files skipped because they
+    hold no FHIR resource are counted in ``skipped``. NDJSON files are read line by line
+    and the files of a directory one after the other, so memory follows the largest JSON
+    file (a Bundle is parsed whole), not the input. Raises :class:`FhirInputError` where
+    the input cannot be read (the entries before it have been yielded)."""
     if isinstance(source, Mapping):
-        _add_resource(out, dict(source), None, "<dict>", "$")
+        yield from _resource_entries(dict(source), None, "<dict>", "$")
     elif isinstance(source, bytes | bytearray):
-        _add_text(out, bytes(source), "<bytes>")
+        yield from _text_entries(bytes(source), "<bytes>")
     elif isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
-        _add_text(out, source, "<text>")
+        yield from _text_entries(source, "<text>")
     elif isinstance(source, str | PathLike):
         path = Path(source)
         if path.is_dir():
-            _add_directory(out, path)
+            for file in _directory_files(path):
+                yield from _file_entries(file, skipped, strict=False)
         elif path.is_file():
-            _add_file(out, path, strict=True)
+            yield from _file_entries(path, skipped, strict=True)
         else:
             raise FhirInputError("no such file or directory, and not JSON text", path=str(path))
     elif isinstance(source, Iterable):
         for i, item in enumerate(source):
             if not isinstance(item, Mapping):
                 raise FhirInputError("expected a resource (a JSON object)", path=f"$[{i}]")
-            _add_resource(out, dict(item), None, "<iterable>", f"$[{i}]")
+            yield from _resource_entries(dict(item), None, "<iterable>", f"$[{i}]")
     else:
         raise FhirInputError(f"cannot read FHIR from a {type(source).__name__}")
-    return out
 
 
-def _add_directory(out: Loaded, root: Path) -> None:
-    files = sorted(
+def _directory_files(root: Path) -> list[Path]:
+    return sorted(
         p
         for p in root.rglob("*")
         if p.is_file() and p.suffix.lower() in JSON_SUFFIXES + NDJSON_SUFFIXES
     )
-    for path in files:
-        _add_file(out, path, strict=False)
 
 
-def _add_file(out: Loaded, path: Path, *, strict: bool) -> None:
+def _file_entries(path: Path, skipped: Counter[str], *, strict: bool) -> Iterator[Entry]:
+    origin = str(path)
     try:
+        if path.suffix.lower() in NDJSON_SUFFIXES:
+            with path.open("rb") as handle:
+                yield from _stream_entries(handle, origin)
+            return
         data = path.read_bytes()
     except OSError as exc:
-        raise FhirInputError(f"cannot read file ({exc.strerror})", path=str(path)) from None
-    if path.suffix.lower() in NDJSON_SUFFIXES:
-        _add_ndjson(out, data, str(path))
-        return
-    doc = _parse(data, str(path))
+        raise FhirInputError(f"cannot read file ({exc.strerror})", path=origin) from None
+    doc = _parse(data, origin)
+    del data
     if isinstance(doc, dict) and "resourceType" not in doc and not strict:
         # A directory may hold other JSON (a bulk-export manifest, package.json): skip it.
-        out.skipped["file without resourceType"] += 1
+        skipped["file without resourceType"] += 1
         return
-    _add_document(out, doc, str(path))
+    yield from _document_entries(doc, origin)
 
 
-def _add_text(out: Loaded, data: bytes | str, origin: str) -> None:
+def _stream_entries(handle: BinaryIO, origin: str) -> Iterator[Entry]:
+    """An NDJSON file read line by line (the rule of :func:`parse_ndjson`)."""
+    lines = iter_json_stream_raw(handle, origin, path_keys=FHIR_PATH_KEYS)
+    while True:
+        try:
+            item = next(lines, None)
+        except LoadError as exc:
+            raise FhirInputError(exc.detail, path=origin) from None
+        if item is None:
+            return
+        number, doc, raw = item
+        for entry in _resource_entries(doc, None, f"{origin}:{number}", "$"):
+            if raw is not None and entry.resource is doc:
+                entry.raw = raw  # the whole line (not an entry of a Bundle line)
+            yield entry
+
+
+def _text_entries(data: bytes | str, origin: str) -> Iterator[Entry]:
     try:
         doc = _parse(data, origin)
     except FhirInputError:
         # NDJSON is not one JSON document; read it as lines when it has several
         raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
         if sum(1 for line in raw.splitlines() if line.strip()) > 1:
-            _add_ndjson(out, data, origin)
+            for number, item in parse_ndjson(data, origin):
+                yield from _resource_entries(item, None, f"{origin}:{number}", "$")
             return
         raise
-    _add_document(out, doc, origin)
+    yield from _document_entries(doc, origin)
 
 
-def _add_document(out: Loaded, doc: Any, origin: str) -> None:
+def _document_entries(doc: Any, origin: str) -> Iterator[Entry]:
     if isinstance(doc, list):
         for i, item in enumerate(doc):
-            _add_resource(out, item, None, origin, f"$[{i}]")
+            yield from _resource_entries(item, None, origin, f"$[{i}]")
     else:
-        _add_resource(out, doc, None, origin, "$")
-
-
-def _add_ndjson(out: Loaded, data: bytes | str, origin: str) -> None:
-    for number, doc in parse_ndjson(data, origin):
-        _add_resource(out, doc, None, f"{origin}:{number}", "$")
+        yield from _resource_entries(doc, None, origin, "$")
 
 
 def _parse(data: bytes | str, origin: str) -> Any:
@@ -154,9 +182,9 @@ def _parse(data: bytes | str, origin: str) -> Any:
         raise FhirInputError(exc.detail, path=origin) from None
 
 
-def _add_resource(
-    out: Loaded, resource: Any, full_url: str | None, origin: str, json_path: str
-) -> None:
+def _resource_entries(
+    resource: Any, full_url: str | None, origin: str, json_path: str
+) -> Iterator[Entry]:
     if not isinstance(resource, dict):
         raise FhirInputError(f"{json_path}: expected a resource (a JSON object)", path=origin)
     rtype = resource.get("resourceType")
@@ -168,15 +196,14 @@ def _add_resource(
             if inner is None:
                 continue
             url = entry.get("fullUrl")
-            _add_resource(
-                out,
+            yield from _resource_entries(
                 inner,
                 url if isinstance(url, str) else None,
                 origin,
                 f"{json_path}.entry[{i}].resource",
             )
         return
-    out.entries.append(Entry(resource, full_url, origin))
+    yield Entry(resource, full_url, origin)
 
 
 def _entries(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """FHIR R4 CareTeam → a :class:`~iopfhir.domain.Team` of the episode.
 
 The counterpart of :mod:`iopfhir.fhir.build.team`. Members are practitioners (through
-their PractitionerRole or directly), supports, the patient or organizations; a
+their PractitionerRole or directly), supports, the patient, organizations or another
+CareTeam of the episode that has members; a
 participant whose member cannot be resolved is counted, not kept. A role is the package's
 role key when its coding is known, else kept as a foreign ``role_code``.
 
@@ -10,6 +11,8 @@ Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology` and the reader's ``_c
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from iopfhir.domain import Team, TeamMember
 from iopfhir.fhir.read._context import Context
@@ -21,6 +24,18 @@ from iopfhir.terminology import role_key
 __all__ = ["read_team"]
 
 
+def _team_key(ctx: Context, ref: Any, at: Entry) -> str | None:
+    """Key of another CareTeam of this episode that is a member (R4 allows a team)."""
+    target = ctx.resolve(ref, at)
+    if target is None or target.type != "CareTeam" or target is at:
+        return None
+    if not any(e is target for e in ctx.entries):
+        return None
+    if not as_list(target.resource.get("participant")):  # no members: no IopCareTeam
+        return None
+    return ctx.new_key("teams", target, "careteam")
+
+
 def read_team(ctx: Context, entry: Entry) -> None:
     """A CareTeam, added to the episode's teams."""
     res = entry.resource
@@ -29,7 +44,7 @@ def read_team(ctx: Context, entry: Entry) -> None:
     for part in as_list(res.get("participant")):
         if not isinstance(part, dict) or part.get("member") is None:
             continue
-        member = member_key(ctx, part["member"], entry)
+        member = member_key(ctx, part["member"], entry) or _team_key(ctx, part["member"], entry)
         if member is None:
             ctx.unmapped["CareTeam: participant that cannot be resolved"] += 1
             continue

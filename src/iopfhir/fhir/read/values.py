@@ -24,6 +24,7 @@ from collections.abc import Iterator, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any, Final
 
 from iopfhir.domain import Code, HumanName, Identifier, Period
@@ -131,8 +132,14 @@ def first_code(concepts: Any) -> Code | None:
                 continue
             system, code = text(coding.get("system")), text(coding.get("code"))
             if system and code:
-                return Code(system=system, code=code, display=text(coding.get("display")))
+                return _code(system, code, text(coding.get("display")))
     return None
+
+
+@lru_cache(maxsize=4096)
+def _code(system: str, code: str, display: str | None) -> Code:
+    """A :class:`Code` (frozen, so one instance may stand for every equal coding)."""
+    return Code(system=system, code=code, display=display)
 
 
 def concept_key(concepts: Any, system_name: str) -> str | None:

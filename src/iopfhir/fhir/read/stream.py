@@ -1,0 +1,484 @@
+"""Streaming read of FHIR R4: a constant cost per resource, memory bounded by one patient.
+
+:func:`read_fhir_stream` yields the episodes of any input :func:`~iopfhir.fhir.read.read_fhir`
+takes (NDJSON files, one per type or mixed; Bundles; directories of both; text; dicts),
+patient by patient, and fills an :class:`~iopfhir.fhir.read.ImportResult` with the counts
+(``patients``, ``ignored``, ``unmapped``; its ``episodes`` stay empty). The episodes and
+counts are those of ``read_fhir`` (tests compare them on the corpus and on a synthetic
+cohort); only the order of the ``unmapped`` reasons may differ.
+
+How:
+
+1. **Pass 1** reads the input one resource at a time (NDJSON line by line, one JSON file
+   at a time) into a :class:`~iopfhir.fhir.read.store.ResourceStore` (SQLite in a
+   temporary file): the resource, the names a reference may use for it (``fullUrl``,
+   ``Type/id``, identifiers, canonical url; the first resource of a name wins, a second
+   copy of a ``Type/id`` is a duplicate, read once), and what must wait for the whole input:
+   the reference naming its patient (a resource may come before its Patient, as
+   ``Condition.ndjson`` comes before ``Patient.ndjson``), a review Provenance's targets, a
+   PractitionerRole's practitioner. Types the domain does not take are counted here.
+2. **Grouping** resolves those references in input order against the store: each resource
+   joins the group of its patient (groups are numbered in order of first appearance, as
+   ``read_fhir`` orders them); each PractitionerRole is filed under its Practitioner.
+3. **Pass 2** loads one group at a time into a :class:`GroupIndex` (an
+   :class:`~iopfhir.fhir.read.index.Index` of the patient's own resources that asks the
+   store for anything else: shared Practitioners, Organizations, Locations, Medications,
+   Questionnaires) and runs the per-patient reader (administrations, then
+   :class:`~iopfhir.fhir.read.assemble.EpisodeReader`), then drops it.
+
+Memory: the store's page cache (bounded), one patient's resources and the per-input
+bookkeeping that grows with the number of patients, not resources (group list, episode
+keys). CPU: each resource is parsed and checked once in pass 1 (the store keeps the checked
+NDJSON line itself, so nothing is written again) and parsed once more, without the checks,
+in pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first);
+the garbage collector runs less often while the reader works. Where the two readers may
+differ (inputs that break FHIR's own rules, none in the corpus): reference resolution is
+local first, so a name shared by a resource of this patient and an earlier one of another
+patient (``read_fhir`` takes the earlier) resolves to this patient's; instrument resources
+are grouped into administrations within one patient, so a ``derivedFrom`` / ``hasMember``
+link to another patient's resource is not followed; a patient named only through a
+contained resource (``#id``) is grouped by that reference text.
+
+Imports: the reader's own modules and :mod:`iopfhir.domain`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from iopfhir.domain import Episode
+from iopfhir.errors import R4_RESOURCE_TYPES
+from iopfhir.fhir.read._context import PatientGroup
+from iopfhir.fhir.read.administrations import Administration, find_administrations
+from iopfhir.fhir.read.assemble import EpisodeReader
+from iopfhir.fhir.read.grouping import (
+    INSTRUMENT_ONLY,
+    MEASURE_TYPES,
+    NAMED_TYPE,
+    SHARED,
+    TAKEN,
+    patient_ref,
+)
+from iopfhir.fhir.read.index import (
+    TAG_KINDS,
+    Index,
+    canonical_key,
+    entry_keys,
+    reference_keys,
+    reference_of,
+    tag_of,
+)
+from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.result import ImportResult
+from iopfhir.fhir.read.reviews import is_review
+from iopfhir.fhir.read.source import Entry, FhirSource, iter_entries
+from iopfhir.fhir.read.store import ResourceStore
+from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting, own_key
+
+__all__ = ["GroupIndex", "Progress", "read_fhir_stream", "read_fhir_streamed"]
+
+#: ``progress(phase, done, total)``: ``phase`` is ``"read"`` (resources read, total
+#: unknown) or ``"patients"`` (patients mapped, of ``total``)
+Progress = Callable[[str, int, int | None], None]
+#: how often (in resources) pass 1 reports progress
+_EVERY = 1000
+
+
+class GroupIndex(Index):
+    """The index of one patient's resources; what it lacks it finds in the store."""
+
+    def __init__(self, store: ResourceStore) -> None:
+        super().__init__(())
+        self.store = store
+        self._seq_of: dict[int, int] = {}
+        self._at: dict[int, Entry] = {}
+        self._missing: set[str] = set()
+
+    def add_at(self, entry: Entry, seq: int) -> None:
+        """Add ``entry``, resource ``seq`` of the input."""
+        self.add(entry, seq)
+        self._seq_of[id(entry)] = seq
+        self._at[seq] = entry
+
+    def entry_at(self, seq: int) -> Entry | None:
+        """The entry of resource ``seq`` (loaded from the store on first use)."""
+        found = self._at.get(seq)
+        if found is None:
+            found = self.store.entry(seq)
+            if found is not None:
+                self.add_at(found, seq)
+        return found
+
+    def release(self) -> None:
+        """Drop every entry (the index is not used again)."""
+        for table in (
+            self.entries,
+            self.position,
+            self._by_url,
+            self._by_type_id,
+            self._by_identifier,
+            self._by_identifier_any,
+            self._by_canonical,
+            self._contained,
+            self._container,
+            self._tagged,
+            self._seq_of,
+            self._at,
+        ):
+            table.clear()
+
+    def seq_of_id(self, entry_id: int) -> int | None:
+        """The input place of the entry whose ``id()`` is ``entry_id``, when it is one of
+        this index."""
+        return self._seq_of.get(entry_id)
+
+    def resolve(self, value: Any, context: Entry | None = None) -> Entry | None:
+        found = super().resolve(value, context)
+        if found is not None:
+            return found
+        return self._from_store(reference_keys(value))
+
+    def find_canonical(self, url: str) -> Entry | None:
+        return super().find_canonical(url) or self._from_store([canonical_key(url)])
+
+    def tagged(self, episode: str) -> list[Entry]:
+        found = (self.entry_at(seq) for seq in self.store.tagged(episode))
+        return [e for e in found if e is not None]
+
+    def _from_store(self, keys: list[str]) -> Entry | None:
+        for key in keys:
+            if key in self._missing:
+                continue
+            seq = self.store.find(key)
+            if seq is None:
+                self._missing.add(key)
+                continue
+            return self.entry_at(seq)
+        return None
+
+
+class _RolesOf(Mapping[int, list[Entry]]):
+    """Practitioner entry id → its PractitionerRoles, looked up in the store on demand.
+
+    A practitioner of a large input has roles in many episodes; the reader only takes the
+    role of its own episode (``practitionerrole`` → ``<episode>/<key>``), else the first.
+    So only those are loaded: the first role, and the roles tagged with an episode key of
+    this patient (``hints``), in input order: the reader's choice among them is the one it
+    would make among all."""
+
+    def __init__(self, index: GroupIndex, hints: set[str]) -> None:
+        self._index = index
+        self._hints = hints
+        self._cache: dict[int, list[Entry]] = {}
+
+    def __getitem__(self, key: int) -> list[Entry]:
+        found = self._cache.get(key)
+        if found is None:
+            seq = self._index.seq_of_id(key)
+            seqs = self._index.store.roles(seq, self._hints) if seq is not None else []
+            found = [e for s in seqs if (e := self._index.entry_at(s)) is not None]
+            self._cache[key] = found
+        if not found:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._cache)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+@dataclass(slots=True)
+class _Group:
+    key: str
+    patient: int | None
+    reference: str | None
+
+
+def read_fhir_streamed(source: FhirSource, *, progress: Progress | None = None) -> ImportResult:
+    """:func:`read_fhir_stream` collected into one :class:`ImportResult` (episodes too)."""
+    result = ImportResult()
+    result.episodes.extend(read_fhir_stream(source, result, progress=progress))
+    return result
+
+
+def read_fhir_stream(
+    source: FhirSource,
+    result: ImportResult | None = None,
+    *,
+    progress: Progress | None = None,
+    directory: str | None = None,
+) -> Iterator[Episode]:
+    """The episodes of ``source``, patient by patient, in the order of ``read_fhir``.
+
+    ``result`` (optional) receives the counts as the read goes on (complete when the
+    iterator is exhausted; its ``episodes`` are left alone). ``progress`` is called every
+    1,000 resources read and after each patient. ``directory``: where the temporary store
+    goes (default: the system's temp directory); it is deleted when the iterator ends or is
+    closed. Raises :class:`~iopfhir.errors.FhirInputError` as ``read_fhir`` does, before
+    any episode is yielded.
+    """
+    out = result if result is not None else ImportResult()
+    with ResourceStore(directory) as store:
+        with noting(out.unmapped), _few_collections():
+            _pass1(source, store, out, progress)
+            groups = _group(store, out)
+        store.commit()
+        episode_keys = KeyAllocator()
+        for number, group in enumerate(groups):
+            with noting(out.unmapped), _few_collections():
+                episodes = _read_group(store, number, group, out, episode_keys)
+            if episodes:
+                out.patients += 1
+                yield from episodes
+            if progress is not None:
+                progress("patients", number + 1, len(groups))
+
+
+#: objects allocated between two young-generation collections while the reader works
+_GC_YOUNG = 50_000
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """Collect garbage less often while the reader works (never between two episodes it
+    yields, so the caller's code runs with the caller's settings).
+
+    The reader allocates millions of short-lived dicts and lists (the parsed resources),
+    almost none in cycles; at the default threshold the collector scans them every 700
+    allocations. The previous thresholds are restored on the way out; a collector that is
+    switched off (threshold 0) is left alone."""
+    old = gc.get_threshold()
+    if old[0] == 0 or old[0] >= _GC_YOUNG:
+        yield
+        return
+    gc.set_threshold(_GC_YOUNG, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def _pass1(
+    source: FhirSource, store: ResourceStore, result: ImportResult, progress: Progress | None
+) -> None:
+    """Every resource into the store; what waits for the whole input deferred."""
+    skipped: Counter[str] = Counter()
+    duplicates = 0
+    seq = 0
+    for entry in iter_entries(source, skipped):
+        type_ids, others = entry_keys(entry)
+        if entry.id:
+            first = store.claim(type_ids[0], seq)
+            if first is not None:
+                if entry.full_url:
+                    store.alias(others[0], first)
+                duplicates += 1
+                continue
+            type_ids = type_ids[1:]
+        for key in type_ids:
+            store.claim(key, seq)
+        store.add(entry, seq, others)
+        _classify(entry, seq, store, result)
+        seq += 1
+        if progress is not None and seq % _EVERY == 0:
+            progress("read", seq, None)
+    result.unmapped.update(skipped)
+    if duplicates:
+        result.unmapped["duplicate resource (same type and id): read once"] += duplicates
+    store.seal()
+    if progress is not None:
+        progress("read", seq, seq)
+
+
+def _classify(entry: Entry, seq: int, store: ResourceStore, result: ImportResult) -> None:
+    """What ``read_fhir``'s grouping does with one resource, as far as it is known now."""
+    rtype = entry.type
+    res = entry.resource
+    if rtype in TAG_KINDS:
+        tag = tag_of(entry)
+        if tag is not None:
+            store.tag(tag, seq)
+        if rtype == "PractitionerRole":
+            store.defer(seq, "r", res.get("practitioner"))
+    if rtype not in TAKEN:  # counted by type; a type R4 does not have is input: not named
+        result.ignored[rtype if rtype in R4_RESOURCE_TYPES else "(not an R4 type)"] += 1
+        return
+    if rtype in INSTRUMENT_ONLY and not any(
+        is_instrument_code(code) for _s, code in codings(res.get("code"))
+    ):
+        result.ignored[rtype] += 1
+        return
+    if rtype == "Patient":
+        store.defer(seq, "p", None)
+    elif rtype in SHARED:
+        return
+    elif rtype == "Provenance":  # only reviews are taken; their patient is the target's
+        if not is_review(res):
+            result.ignored[rtype] += 1
+            return
+        store.defer(seq, "v", res.get("target"))
+    else:
+        ref = patient_ref(entry)
+        if ref is None:
+            result.unmapped[f"{rtype}: no patient"] += 1
+            return
+        store.defer(seq, "g" + rtype, ref)
+
+
+class _Resolver:
+    """References resolved against the whole store (cached by their JSON)."""
+
+    def __init__(self, store: ResourceStore) -> None:
+        self.store = store
+        self._cache: dict[bytes, tuple[int, str] | None] = {}
+
+    def target(self, ref: Any) -> tuple[int, str] | None:
+        """``(seq, type)`` of what ``ref`` names."""
+        raw = orjson.dumps(ref)
+        if raw in self._cache:
+            return self._cache[raw]
+        found = None
+        for key in reference_keys(ref):
+            seq = self.store.find(key)
+            if seq is not None:
+                found = (seq, self.store.type_of(seq))
+                break
+        if len(self._cache) < 200_000:  # the patients' references; bounded all the same
+            self._cache[raw] = found
+        return found
+
+    def provenance_patient(self, targets: Any) -> Any:
+        """The patient reference of the first target of a Provenance that names one."""
+        for ref in as_list(targets):
+            found = self.target(ref)
+            if found is not None and found[1] != "Provenance":
+                target = self.store.entry(found[0])
+                if target is not None:
+                    named = patient_ref(target)
+                    if named is not None:
+                        return named
+        return None
+
+
+def _group(store: ResourceStore, result: ImportResult) -> list[_Group]:
+    """Every deferred reference resolved: the patient groups, their members, the roles."""
+    resolver = _Resolver(store)
+    groups: list[_Group] = []
+    by_patient: dict[int, int] = {}
+    by_reference: dict[str, int] = {}
+    members: list[tuple[int, int]] = []
+    roles: list[tuple[int, int]] = []
+
+    def of_patient(seq: int) -> int:
+        number = by_patient.get(seq)
+        if number is None:
+            number = by_patient[seq] = len(groups)
+            groups.append(_Group(f"p{number}", seq, None))
+        return number
+
+    for seq, kind, value in store.pending():
+        if kind == "p":
+            members.append((of_patient(seq), seq))
+        elif kind == "r":
+            found = resolver.target(value)
+            if found is not None:
+                roles.append((found[0], seq))
+        else:
+            rtype = "Provenance" if kind == "v" else kind[1:]
+            ref = resolver.provenance_patient(value) if kind == "v" else value
+            number = _group_of(ref, rtype, resolver, result, by_reference, groups, of_patient)
+            if number is not None:
+                members.append((number, seq))
+        if len(members) >= 10_000:
+            store.add_members(members)
+            members.clear()
+    store.add_members(members)
+    store.add_roles(roles)
+    return groups
+
+
+def _group_of(
+    ref: Any,
+    rtype: str,
+    resolver: _Resolver,
+    result: ImportResult,
+    by_reference: dict[str, int],
+    groups: list[_Group],
+    of_patient: Callable[[int], int],
+) -> int | None:
+    """The group of a resource whose patient ``ref`` names (``None``: not grouped)."""
+    found = resolver.target(ref) if ref is not None else None
+    if found is not None:
+        if found[1] == "Patient":
+            return of_patient(found[0])
+        result.unmapped[f"{rtype}: subject is not a patient"] += 1
+        return None
+    text_ref = reference_of(ref) if ref is not None else None
+    if text_ref is None:
+        result.unmapped[f"{rtype}: no patient"] += 1
+        return None
+    named = NAMED_TYPE.search(text_ref.split("?", 1)[0])
+    if named and named.group(1) != "Patient":
+        result.unmapped[f"{rtype}: subject is not a patient"] += 1
+        return None
+    key = f"ref:{text_ref}"
+    number = by_reference.get(key)
+    if number is None:
+        number = by_reference[key] = len(groups)
+        groups.append(_Group(key, None, text_ref))
+    return number
+
+
+def _read_group(
+    store: ResourceStore,
+    number: int,
+    info: _Group,
+    result: ImportResult,
+    episode_keys: KeyAllocator,
+) -> list[Episode]:
+    """The episodes of one patient group (``read_fhir``'s steps for one patient)."""
+    index = GroupIndex(store)
+    group = PatientGroup(key=info.key, patient=None, reference=info.reference)
+    for seq, entry in store.members(number):
+        index.add_at(entry, seq)
+        if seq == info.patient:
+            group.patient = entry
+        else:
+            group.entries.append(entry)
+    candidates = [e for e in group.entries if e.type in MEASURE_TYPES]
+    admins: list[Administration] = []
+    if candidates:
+        admins, problems = find_administrations(candidates, index, lambda _e: info.key)
+        result.unmapped.update(problems)
+    absorbed = {id(e) for adm in admins for e in adm.entries}
+    for entry in candidates:
+        if id(entry) not in absorbed and entry.type != "Observation":
+            result.ignored[entry.type] += 1
+    group.entries = [
+        e for e in group.entries if id(e) not in absorbed and e.type not in MEASURE_TYPES
+    ]
+    hints = {
+        own[0]
+        for e in [group.patient, *group.entries]
+        if e is not None
+        and e.type in ("EpisodeOfCare", "Patient")
+        and (own := own_key(e.resource, "episode" if e.type == "EpisodeOfCare" else "patient"))
+    }
+    reader = EpisodeReader(index, result.unmapped, _RolesOf(index, hints), episode_keys)
+    try:
+        return reader.read_group(group, admins)
+    finally:
+        # the reader's closures refer to each other (a cycle the garbage collector must
+        # find): let them hold empty containers, so the patient's resources go at once
+        index.release()
+        group.entries = []
+        group.patient = None
