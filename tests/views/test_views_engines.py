@@ -189,3 +189,48 @@ def test_all_matches_public_names(name: str) -> None:
     }
     assert set(module.__all__) <= set(dir(module))
     assert defined <= set(module.__all__), sorted(defined - set(module.__all__))
+
+
+STRING_VIEW = {
+    "resourceType": "ViewDefinition",
+    "resource": "Patient",
+    "status": "active",
+    "select": [
+        {
+            "column": [
+                {"name": "id", "path": "getResourceKey()", "type": "string"},
+                {
+                    "name": "starts",
+                    "path": "name.family.first().startsWith('Whit')",
+                    "type": "boolean",
+                },
+                {"name": "ends", "path": "name.family.first().endsWith('aker')", "type": "boolean"},
+                {"name": "has", "path": "name.family.first().contains('ita')", "type": "boolean"},
+                {
+                    "name": "empty_prefix",
+                    "path": "name.family.first().startsWith('')",
+                    "type": "boolean",
+                },
+            ]
+        }
+    ],
+}
+
+
+def test_string_functions_agree_on_both_engines(duckdb_engine: Any, spark_engine: Any) -> None:
+    """startsWith / endsWith / contains compile to SQL both engines run, with one answer."""
+    patients = [
+        {"resourceType": "Patient", "id": "a", "name": [{"family": "Whitaker"}]},
+        {"resourceType": "Patient", "id": "b", "name": [{"family": "Akerwhit"}]},
+        {"resourceType": "Patient", "id": "c"},
+    ]
+    with Source.from_resources(patients) as src:
+        on_duckdb = duckdb_engine.run(STRING_VIEW, src)
+        on_spark = spark_engine.run(STRING_VIEW, src)
+    want = [
+        ("Patient/a", True, True, True, True),
+        ("Patient/b", False, False, False, True),
+        ("Patient/c", None, None, None, None),
+    ]
+    assert sorted(on_duckdb.rows) == want
+    assert sorted(on_spark.rows) == want

@@ -287,8 +287,13 @@ class PathCompiler:
             return Expr(f"{name}({self.single(base)})", Prim("string"), False)
         if name in ("startsWith", "contains", "endsWith") and len(node.args) == 1:
             arg = self.single(self.compile(node.args[0], ctx))
-            fn = {"startsWith": "starts_with", "endsWith": "ends_with", "contains": "contains"}
-            return Expr(f"{fn[name]}({self.single(base)}, {arg})", boolean, False)
+            text = self.single(base)
+            # left()/right() and contains() are spelled alike in DuckDB and Spark SQL
+            # (DuckDB's starts_with/ends_with are not Spark functions)
+            if name == "contains":
+                return Expr(f"contains({text}, {arg})", boolean, False)
+            side = "left" if name == "startsWith" else "right"
+            return Expr(f"({side}({text}, length({arg})) = {arg})", boolean, False)
         raise ViewError(
             f"FHIRPath function {name}() with {len(node.args)} argument(s) is not supported"
         )
