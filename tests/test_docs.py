@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -20,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 MKDOCS = Path(sys.executable).with_name("mkdocs")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 #: page → text it must show (rendered by the browser, not only present in the HTML)
 PAGES = {
@@ -98,30 +97,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):  # .ci/run installs Chromium: its absence there is a failure
-            pytest.fail("Chromium is not installed (Debian package `chromium`)")
-        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            # the machine's network is closed: no background requests to Google's hosts
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.mark.parametrize("page", list(PAGES), ids=lambda p: p or "home")

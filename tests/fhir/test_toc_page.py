@@ -7,7 +7,6 @@ Screenshots go to the test's tmp folder and to ``/tmp/toc-shots/`` for people to
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -15,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.browser import chromium
 
 from iopfhir.domain import Episode
 from iopfhir.fhir.document import render_html, render_pdf, toc_document
 from iopfhir.fhir.document.html import safe_xhtml
 from iopfhir.terminology.documents import toc_sections
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path("/tmp/toc-shots")
 
 
@@ -52,29 +51,8 @@ def test_sanitiser_keeps_plain_markup_and_drops_the_rest() -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):  # .ci/run installs Chromium: its absence there is a failure
-            pytest.fail("Chromium is not installed (Debian package `chromium`)")
-        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _texts_of(document: dict[str, Any]) -> dict[str, list[str]]:

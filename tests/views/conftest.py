@@ -7,12 +7,11 @@ whenever pyspark is installed; under ``CI=true`` a missing pyspark FAILS (it is 
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.engines import spark_engine_or_skip
 
 from iopfhir.views import get_engine
 
@@ -26,11 +25,7 @@ def duckdb_engine() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def spark_engine() -> Iterator[Any]:
-    if importlib.util.find_spec("pyspark") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pyspark is not installed (it is in the test extra); CI runs Spark")
-        pytest.skip("pyspark is not installed (pip install 'iopfhir[spark]')")
-    engine = get_engine("spark", master="local[2]")
+    engine = spark_engine_or_skip()
     yield engine
     engine.close()
 

@@ -12,12 +12,14 @@ Collections are always non-NULL arrays (an empty one for "nothing"), so ``flatte
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from iopfhir.views.types import ListT, Prim, SqlType, StructT
 
 __all__ = ["Dialect", "DuckDBDialect", "SparkDialect"]
 
 
-class Dialect:
+class Dialect(ABC):
     """The SQL spelling shared by both engines; subclasses override what differs."""
 
     name = "sql"
@@ -45,9 +47,9 @@ class Dialect:
         """A string literal."""
         return "'" + value.replace("'", "''") + "'"
 
+    @abstractmethod
     def lam(self, params: list[str], body: str) -> str:
-        """A lambda."""
-        raise NotImplementedError
+        """A lambda (each engine spells it its own way)."""
 
     def transform(self, lst: str, var: str, body: str, index: str | None = None) -> str:
         """``lst`` mapped through ``var -> body`` (``index``: the element's position)."""

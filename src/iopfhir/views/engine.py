@@ -19,6 +19,7 @@ Python values (``str``, ``int``, ``float``, ``bool``, ``None``, lists for
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,7 @@ def as_view(view: View | Mapping[str, Any]) -> View:
     return view if isinstance(view, View) else parse_view(view)
 
 
-class SqlEngine:
+class SqlEngine(ABC):
     """Shared compile-and-run logic; subclasses provide schema, reading and execution."""
 
     name = "sql"
@@ -106,17 +107,17 @@ class SqlEngine:
         self._schemas: dict[tuple[str, tuple[Path, ...]], StructT | None] = {}
 
     # -- for subclasses ---------------------------------------------------------------
+    @abstractmethod
     def infer_schema(self, files: list[Path]) -> StructT | None:
         """The schema the engine infers for these files (None: no rows at all)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
         """A table expression reading ``files`` (only ``fields`` of ``schema`` if given)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def create_view(self, name: str, sql: str) -> None:
         """Register ``sql`` as a temporary view ``name``."""
-        raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------
     def schema(self, resource_type: str, source: Source) -> StructT | None:
@@ -176,9 +177,9 @@ class SqlEngine:
         except Exception as exc:  # each engine raises its own error classes
             raise self.engine_error(exc) from None
 
+    @abstractmethod
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a statement, returning column names and rows."""
-        raise NotImplementedError
 
     def engine_error(self, exc: Exception) -> ViewError:
         """The engine's failure as a ViewError: our own messages kept, the engine's not."""
