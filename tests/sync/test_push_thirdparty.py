@@ -124,13 +124,16 @@ def _us_core_bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _twice(client: FhirClient, bundle: dict[str, Any]) -> tuple[PushReport, PushReport]:
-    """Push twice; the second push must leave every resource and version as it was."""
+def _twice(
+    client: FhirClient, bundle: dict[str, Any], pushed: dict[str, Any] | None = None
+) -> tuple[PushReport, PushReport]:
+    """Push twice (``pushed``, a single resource, or else ``bundle``); the second push must
+    leave every resource and version as it was."""
     types = _types(bundle)
     before = _held(client, types)
-    first = push(client, bundle)
+    first = push(client, pushed or bundle)
     after_first = _held(client, types)
-    second = push(client, bundle)
+    second = push(client, pushed or bundle)
     after_second = _held(client, types)
     assert second.writes == 0, second.summary()
     assert second.unchanged == second.total - sum(second.not_accepted.values())
@@ -248,8 +251,10 @@ def test_us_core_examples_as_one_bundle(corpus: Path, fhir_server: tuple[str, st
 def test_us_core_example_file_alone(corpus: Path, name: str, own_sekmet: str) -> None:
     """Each example file pushed on its own (sekmet): either it stands alone and the second
     push writes nothing, or it references examples the server does not hold and the push
-    stops before any write, naming each relative reference by place."""
+    stops before any write, naming each relative reference by place. A file holding one
+    resource is pushed as it is (push takes a single resource)."""
     resource = json.loads((corpus / name).read_bytes())
+    alone = None if resource.get("resourceType") == "Bundle" else resource
     bundle = resource if resource.get("resourceType") == "Bundle" else _us_core_bundle([resource])
     if bundle.get("type") == "searchset":
         bundle = {**bundle, "type": "collection"}
@@ -266,11 +271,11 @@ def test_us_core_example_file_alone(corpus: Path, name: str, own_sekmet: str) ->
     with _client(own_sekmet) as client:
         before = _held(client, _types(bundle))
         if not relative:  # stands alone
-            first, _ = _twice(client, bundle)
+            first, _ = _twice(client, bundle, alone)
             assert first.failed == 0
             return
         with pytest.raises(SyncError) as failed:
-            push(client, bundle)
+            push(client, alone or bundle)
         assert _held(client, _types(bundle)) == before
     errors = [i for i in failed.value.issues if i.severity == "error"]
     assert len(errors) == len(relative)
@@ -391,6 +396,42 @@ def test_cli_prints_the_warnings_of_a_push(corpus: Path, live_server: str) -> No
     assert cli.run_push(args, out2, err2) == 0
     assert json.loads(out2.getvalue())["created"] == 0
     assert "warning" in err2.getvalue()
+
+
+@pytest.mark.integration
+def test_cli_pushes_a_file_holding_one_resource(tmp_path: Path, own_sekmet: str) -> None:
+    """A JSON file with one resource (not a Bundle) is pushed as it is, and a second push
+    writes nothing."""
+    identifier = {"system": "urn:oid:2.16.840.1.113883.4.642.1.0", "value": "one-resource-file"}
+    file = tmp_path / "organization.json"
+    file.write_text(
+        json.dumps({"resourceType": "Organization", "identifier": [identifier], "name": "X"})
+    )
+    args = Namespace(
+        file=str(file),
+        summary=True,
+        dry_run=False,
+        chunk_size=None,
+        progress=False,
+        unlisted="attempt",
+        no_validate=False,
+        server=own_sekmet,
+        config=None,
+        token=None,
+        basic_user=None,
+        smart_client_id=None,
+        insecure_http=None,
+    )
+    summaries = []
+    for _ in range(2):
+        out, err = io.StringIO(), io.StringIO()
+        assert cli.run_push(args, out, err) == 0, err.getvalue()
+        summaries.append(json.loads(out.getvalue()))
+    assert (summaries[0]["created"], summaries[1]["created"]) == (1, 0)
+    assert (summaries[1]["updated"], summaries[1]["unchanged"]) == (0, 1)
+    with _client(own_sekmet) as client:
+        held = client.search("Organization").where(identifier="one-resource-file").fetch_all()
+    assert [r["identifier"] for r in held] == [[identifier]]
 
 
 # -- transport faults: the rerun hint only where it is true -----------------------------------

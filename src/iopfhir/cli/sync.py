@@ -57,7 +57,13 @@ if TYPE_CHECKING:  # imported when a command runs (``_lazy``): the CLI starts wi
         check_url,
     )
     from iopfhir.domain import dump_episodes, load_episodes
-    from iopfhir.errors import InputError, InsecureTransportError, SyncError, ValidationFailed
+    from iopfhir.errors import (
+        R4_RESOURCE_TYPES,
+        InputError,
+        InsecureTransportError,
+        SyncError,
+        ValidationFailed,
+    )
     from iopfhir.loading import decode, load_json
     from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
     from iopfhir.validation import Validator
@@ -80,7 +86,13 @@ _lazy = LazyImports(
         "load_episodes": "iopfhir.domain:load_episodes",
         **{
             name: f"iopfhir.errors:{name}"
-            for name in ("InputError", "InsecureTransportError", "SyncError", "ValidationFailed")
+            for name in (
+                "R4_RESOURCE_TYPES",
+                "InputError",
+                "InsecureTransportError",
+                "SyncError",
+                "ValidationFailed",
+            )
         },
         "decode": "iopfhir.loading:decode",
         "load_json": "iopfhir.loading:load_json",
@@ -135,11 +147,14 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "push",
         help="write episodes or a FHIR Bundle to a server (idempotent)",
-        description="Write episodes (file or folder) or a FHIR Bundle JSON to a FHIR server: "
+        description="Write episodes (file or folder), a FHIR Bundle JSON or one resource to a "
+        "FHIR server: "
         "creates what is missing, updates what changed, nothing else. A FHIR document "
         "(Bundle of type document) is stored whole, as a Bundle and/or a DocumentReference.",
     )
-    p.add_argument("file", metavar="FILE", help="episode file/folder, or a FHIR Bundle JSON")
+    p.add_argument(
+        "file", metavar="FILE", help="episode file/folder, a FHIR Bundle JSON or one FHIR resource"
+    )
     p.add_argument("--summary", action="store_true", help="print one JSON object of counts")
     p.add_argument("--dry-run", action="store_true", help="print the planned writes only")
     p.add_argument(
@@ -367,7 +382,8 @@ def _read_source(path: str) -> Any:
             data = load_json(file.read_bytes(), path)
         except OSError as exc:
             raise InputError(f"cannot read the file ({exc.strerror})", path=path) from exc
-        if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        # A Bundle, or one resource on its own (pushed as a Bundle of one).
+        if isinstance(data, dict) and data.get("resourceType") in R4_RESOURCE_TYPES:
             return data
     return load_episodes(file)
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from iopfhir.domain import Episode
-from iopfhir.errors import InputError
+from iopfhir.errors import R4_RESOURCE_TYPES, InputError
 from iopfhir.fhir.bundle import unique_entries
 from iopfhir.fhir.conventions import name_uuid
 from iopfhir.sync.resources import reference_sites, rewrite_references
@@ -65,8 +65,14 @@ def read_entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> Pus
             sources={u: u for u, _ in entries},
             positions={u: n for n, (u, _) in enumerate(entries)},
         )
-    if source.get("resourceType") != "Bundle":
-        raise InputError("push takes episodes or a FHIR Bundle", path="resourceType")
+    kind = source.get("resourceType")
+    if kind != "Bundle":
+        if isinstance(kind, str) and kind in R4_RESOURCE_TYPES:
+            # One resource on its own is pushed as a Bundle of one.
+            return _uniform([(None, dict(source))])
+        raise InputError(
+            "push takes episodes, a FHIR Bundle or one FHIR resource", path="resourceType"
+        )
     raw: list[tuple[str | None, Resource]] = []
     for i, entry in enumerate(source.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, dict) else None
