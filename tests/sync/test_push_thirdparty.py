@@ -367,24 +367,29 @@ def test_conditional_references_to_entries_of_the_file_resolve_in_it(
 # -- the CLI ---------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
-@pytest.mark.corpus
-def test_cli_prints_the_warnings_of_a_push(corpus: Path, live_server: str) -> None:
-    args = Namespace(
-        file=str(corpus / MEDPLUM_SYNTHEA[1]),
+def _push_args(file: Path, server: str, *, validate: bool) -> Namespace:
+    """The parsed arguments of ``iopfhir push FILE --server SERVER --summary``."""
+    return Namespace(
+        file=str(file),
         summary=True,
         dry_run=False,
         chunk_size=None,
         progress=False,
         unlisted="attempt",
-        no_validate=True,
-        server=live_server,
+        no_validate=not validate,
+        server=server,
         config=None,
         token=None,
         basic_user=None,
         smart_client_id=None,
         insecure_http=None,
     )
+
+
+@pytest.mark.integration
+@pytest.mark.corpus
+def test_cli_prints_the_warnings_of_a_push(corpus: Path, live_server: str) -> None:
+    args = _push_args(corpus / MEDPLUM_SYNTHEA[1], live_server, validate=False)
     out, err = io.StringIO(), io.StringIO()
     assert cli.run_push(args, out, err) == 0
     summary = json.loads(out.getvalue())
@@ -407,21 +412,7 @@ def test_cli_pushes_a_file_holding_one_resource(tmp_path: Path, own_sekmet: str)
     file.write_text(
         json.dumps({"resourceType": "Organization", "identifier": [identifier], "name": "X"})
     )
-    args = Namespace(
-        file=str(file),
-        summary=True,
-        dry_run=False,
-        chunk_size=None,
-        progress=False,
-        unlisted="attempt",
-        no_validate=False,
-        server=own_sekmet,
-        config=None,
-        token=None,
-        basic_user=None,
-        smart_client_id=None,
-        insecure_http=None,
-    )
+    args = _push_args(file, own_sekmet, validate=True)
     summaries = []
     for _ in range(2):
         out, err = io.StringIO(), io.StringIO()
