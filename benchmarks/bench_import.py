@@ -10,7 +10,10 @@ process, which reports its CPU time (``time.process_time``) and peak resident me
 
 - ``iopfhir import``: ``iopfhir import DIR --summary`` run in the child process (the
   library loaded before the clock starts), that is the streaming reader
-  (``read_fhir_stream``) and the summary of counts;
+  (``read_fhir_stream``) and the summary of counts. Beside the rate, its CPU time per
+  resource in microseconds (``us/res``: less noisy than a rate on a busy machine), and
+  that time split by stage: ``read`` (pass 1: parse, check, store), ``group`` (references
+  to patients resolved) and ``map`` (pass 2: each patient loaded and mapped);
 - ``fhir.resources``: every line parsed into its ``fhir.resources.R4B`` model
   (``model_validate_json``), one at a time, nothing kept: the obvious alternative, which
   checks the structure but maps nothing.
@@ -60,6 +63,7 @@ def _child(job: str, folder: str) -> None:
 
         for module in ("iopfhir.fhir.read", "iopfhir.fhir.summary", "iopfhir.cli.import_"):
             importlib.import_module(module)  # before the clock: the rate is per resource
+        stages = _time_stages()
 
         start = time.process_time()
         with contextlib.redirect_stdout(io.StringIO()) as out:
@@ -67,7 +71,7 @@ def _child(job: str, folder: str) -> None:
         seconds = time.process_time() - start
         counts = json.loads(out.getvalue())
         assert code == 0, code
-        figures = {"patients": counts["patients"], "sessions": counts["sessions"]}
+        figures = {"patients": counts["patients"], "sessions": counts["sessions"], **stages}
     else:
         from fhir.resources.R4B import get_fhir_model_class
 
@@ -83,6 +87,35 @@ def _child(job: str, folder: str) -> None:
         seconds = time.process_time() - start
         figures = {"parsed": parsed}
     print(json.dumps({"cpu": seconds, "peak_mb": _peak_mb(), **figures}))
+
+
+#: the streaming reader's stages: pass 1 (read, check, store), grouping, pass 2 (map)
+STAGES = {"_pass1": "read", "_group": "group", "_read_group": "map"}
+
+
+def _time_stages() -> dict[str, float]:
+    """CPU seconds spent in each of :data:`STAGES` (filled as the import runs): each stage
+    function of ``iopfhir.fhir.read.stream`` is wrapped in a timer (a few calls per
+    patient, so the wrapping costs nothing measurable)."""
+    from iopfhir.fhir.read import stream
+
+    spent = dict.fromkeys(STAGES.values(), 0.0)
+
+    def timed(name: str, label: str) -> None:
+        inner = getattr(stream, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            start = time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] += time.process_time() - start
+
+        setattr(stream, name, wrapper)
+
+    for name, label in STAGES.items():
+        timed(name, label)
+    return spent
 
 
 def _run(job: str, folder: Path) -> dict[str, float]:
@@ -137,7 +170,8 @@ def main() -> int:
     sizes = sorted(args.patients)
     rows = []
     head = (
-        f"{'patients':>8} {'resources':>10} | {'import CPU s':>12} {'res/s':>8} {'peak MB':>8}"
+        f"{'patients':>8} {'resources':>10} | {'import CPU s':>12} {'res/s':>8} {'us/res':>6}"
+        f" {'read':>5} {'group':>5} {'map':>5} {'peak MB':>8}"
         f" | {'fhir.resources CPU s':>20} {'res/s':>7} {'peak MB':>8}"
     )
     print(head)
@@ -151,7 +185,11 @@ def main() -> int:
         if alt is None:
             theirs = _run("fhir.resources", folder)
             alt = f"{theirs['cpu']:>20.2f} {lines / theirs['cpu']:>7.0f} {theirs['peak_mb']:>8.0f}"
-        mine = f"{ours['cpu']:>12.2f} {rate:>8.0f} {ours['peak_mb']:>8.0f}"
+        per = [ours[k] / lines * 1e6 for k in ("cpu", *STAGES.values())]
+        mine = (
+            f"{ours['cpu']:>12.2f} {rate:>8.0f} {per[0]:>6.1f}"
+            f" {per[1]:>5.1f} {per[2]:>5.1f} {per[3]:>5.1f} {ours['peak_mb']:>8.0f}"
+        )
         print(f"{n:>8} {lines:>10} | {mine} | {alt}", flush=True)
         rows.append((n, rate, ours["peak_mb"]))
     ok = True

@@ -21,13 +21,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as ModelError
+from pydantic_core import PydanticUndefined
 
 from iopfhir.domain.common import drop_none
 from iopfhir.domain.episode import Episode
@@ -354,9 +355,40 @@ def _compact(value: Any) -> Any:
 
 
 def dump_episode(episode: Episode) -> dict[str, Any]:
-    """An episode as JSON-ready data in the input format (what :func:`parse_episodes` reads)."""
-    data: dict[str, Any] = _compact(episode.model_dump(mode="json", by_alias=True))
+    """An episode as JSON-ready data in the input format (what :func:`parse_episodes` reads).
+
+    Empty values are left out, except a ``None`` whose field defaults to something else
+    (a diagnosis without a clinical status): that one is written as ``null``, else reading
+    the file back would give the default."""
+    raw = episode.model_dump(mode="json", by_alias=True)
+    data: dict[str, Any] = _compact(raw)
+    for name, fields in _null_fields().items():
+        for i, item in enumerate(raw.get(name) or ()):
+            nulls = {f for f in fields if item.get(f) is None}
+            if nulls:
+                kept = data[name][i]
+                data[name][i] = {k: kept.get(k) for k in item if k in kept or k in nulls}
     return data
+
+
+@cache
+def _null_fields() -> dict[str, tuple[str, ...]]:
+    """Episode list → the fields of its items that may be ``None`` but default otherwise."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, field in Episode.model_fields.items():
+        args = get_args(field.annotation)
+        item = args[0] if get_origin(field.annotation) is list and args else None
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            keep = tuple(
+                f.alias or n
+                for n, f in item.model_fields.items()
+                if f.default is not None
+                and f.default is not PydanticUndefined
+                and type(None) in get_args(f.annotation)
+            )
+            if keep:
+                out[field.alias or name] = keep
+    return out
 
 
 def dump_episodes(episodes: Sequence[Episode]) -> dict[str, Any] | list[dict[str, Any]]:

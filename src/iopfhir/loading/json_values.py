@@ -155,6 +155,16 @@ def _suspicious(raw: bytes, value: Any, limits: Limits, zeros: bytes | None = No
     """True unless cheap checks prove ``raw`` clean; they never pass bad input.
 
     ``zeros``: ``raw`` translated by :data:`_DIGITS_AS_ZERO`, when the caller has it."""
+    if raw[:2] == b'{"' and (raw.count(b"{") + raw.count(b"[")) < limits.max_depth:
+        # compact input (an NDJSON line as bulk exports write it) with fewer containers
+        # than the depth limit: when orjson writes the value back as the same bytes, no
+        # member was dropped as a duplicate, and no container is nested too deep
+        try:
+            same = orjson.dumps(value) == raw
+        except orjson.JSONEncodeError:
+            same = False
+        if same:
+            return _long_values(raw, value, limits, zeros)
     try:
         out = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     except orjson.JSONEncodeError:  # nested beyond orjson's writer (255 levels)
@@ -173,13 +183,24 @@ def _suspicious(raw: bytes, value: Any, limits: Limits, zeros: bytes | None = No
     # limit is such an element for k = the limit.
     if b"\n" + b"  " * limits.max_depth in out:
         return True
+    return _long_values(raw, value, limits, zeros, out)
+
+
+def _long_values(
+    raw: bytes, value: Any, limits: Limits, zeros: bytes | None, out: bytes | None = None
+) -> bool:
+    """True unless ``raw`` (whose ``value`` is ``value``) surely holds no number with too
+    many digits and no string too long. ``out``: ``value`` written indented (one string
+    per line), when the caller has it."""
     digits = limits.max_number_digits
     if digits < len(raw) and b"0" * (digits + 1) in (
         raw.translate(_DIGITS_AS_ZERO) if zeros is None else zeros
     ):
         return True  # a long run of digits: a number, or only inside a string
     bound = min(limits.max_string_chars, limits.max_data_chars)
-    if len(out) <= bound or not _has_long_line(out, bound):
+    if len(raw) <= bound:
+        return False  # no string is longer than the whole input
+    if out is not None and (len(out) <= bound or not _has_long_line(out, bound)):
         return False  # a string is on one line of the indented output, and no line is long
     plain, data = _longest_strings(value)
     return plain > limits.max_string_chars or data > limits.max_data_chars

@@ -14,6 +14,13 @@ never shifted) is one of them, at its FHIRPath (``Patient.birthDate``).
 What iopfhir itself wrote (``iopfhir.fhir.build``, see ``MAPPING.md``) reads back exactly:
 domain → FHIR → domain gives an equal Episode. Anything else is read as far as it fits.
 
+A FHIR document (a ``document`` Bundle: ours from ``iopfhir.fhir.document``, PACIO's, one
+shaped like C-CDA on FHIR) is checked as a document where it is unpacked
+(``document_check``: one that breaks the document rules raises ``FhirInputError`` naming
+the section and its FHIRPath) and its Composition is read by its sections (``document``):
+the referral and its reason, the hospital stay as the referral's (never a session); the
+resources the sections list are read by type as any others.
+
 :func:`read_fhir_stream` reads the same input patient by patient through a temporary
 store (``stream``, ``store``): the same episodes and counts at a constant cost per resource
 and with memory bounded by the largest patient, for inputs of any size (``iopfhir import``
@@ -26,10 +33,11 @@ being read), one module per resource family, named as its builder in
 ``sessions``, ``measures``, ``reviews``; ``MAPPING.md`` names the function of each
 direction),
 ``instruments`` and ``administrations`` (recognising and grouping instrument
-administrations), ``assemble`` (which episode a resource belongs to; the families in
-order; the Episode), ``grouping`` (which patient a resource belongs to), ``result`` (what a
-read gives back), ``stream`` and ``store`` (the streaming reader). This module groups an
-input held in memory by patient.
+administrations), ``document_check`` and ``document`` (FHIR documents), ``assemble``
+(which episode a resource belongs to; the families in order; the Episode), ``grouping``
+(which patient a resource belongs to), ``result`` (what a read gives back), ``stream``
+and ``store`` (the streaming reader). This module groups an input held in memory by
+patient.
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain`,
 :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader).
 """
@@ -52,6 +60,7 @@ from iopfhir.fhir.read.grouping import (
 )
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult, ReadWarning
 from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, Loaded, load_entries
@@ -126,6 +135,9 @@ def _read(loaded: Loaded, result: ImportResult) -> None:
         if episodes:
             result.patients += 1
             result.episodes.extend(episodes)
+    for entry in index.entries:  # practitioners, organizations, locations no episode took
+        if entry.type in SHARED and id(entry) not in index.used:
+            result.unmapped[f"{entry.type}: {NOT_TAKEN}"] += 1
 
 
 def _target_patient_ref(index: Index, entry: Entry) -> Any:

@@ -98,17 +98,21 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
 
 # -- grouping -------------------------------------------------------------------------------
 
+#: the elements that link the resources of one administration, in the order they are followed
+_LINKS = ("derivedFrom", "hasMember", "result")
+
 
 class _Union:
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
+    """Disjoint sets of ``0 .. n-1``; the root of a set is its smallest member."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
 
     def find(self, x: int) -> int:
-        parent = self.parent.setdefault(x, x)
-        while parent != x:
-            grand = self.parent.setdefault(parent, parent)
-            self.parent[x] = grand
-            x, parent = parent, grand
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
         return x
 
     def union(self, a: int, b: int) -> None:
@@ -153,32 +157,32 @@ def find_administrations(
         nodes.append(entry)
         roles.append(role)
 
-    union = _Union()
+    union = _Union(len(nodes))
     own_keys: dict[tuple[str, str], int] = {}
+    owns: list[str | None] = []
     for i, entry in enumerate(nodes):
-        union.find(i)
         res = entry.resource
-        links = as_list(res.get("derivedFrom")) + as_list(res.get("hasMember"))
-        for ref in links + as_list(res.get("result")):
+        links = [res.get(name) for name in _LINKS]
+        for ref in (r for link in links if link is not None for r in as_list(link)):
             target = index.resolve(ref, entry)
             if target is not None and id(target) in position:
                 union.union(i, position[id(target)])
         own = own_measure_key(res)
-        patient = patient_of(entry) or ""
+        owns.append(own)
         if own:
-            first = own_keys.setdefault((patient, own), i)
+            first = own_keys.setdefault((patient_of(entry) or "", own), i)
             union.union(i, first)
 
     # same patient + instrument + time: one administration
     by_time: dict[tuple[str, str, datetime], int] = {}
     for i, entry in enumerate(nodes):
         _kind, inst = roles[i]
-        when = effective_time(entry.resource)
-        if inst is None or when is None:
-            continue
-        if own_measure_key(entry.resource):
+        if inst is None or owns[i]:
             # ours: grouped by identifier above; two measures of one instrument at the same
             # time with different identifiers stay two (the heuristic is for foreign data)
+            continue
+        when = effective_time(entry.resource)
+        if when is None:
             continue
         slot = (patient_of(entry) or "", inst.id, when)
         first = by_time.setdefault(slot, i)

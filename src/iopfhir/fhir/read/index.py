@@ -86,6 +86,13 @@ class Index:
         self._contained: dict[tuple[int, str], Entry] = {}
         self._container: dict[int, Entry] = {}
         self._tagged: dict[str, list[Entry]] = {}
+        #: reference string → the entry it names (``#id`` ones aside), as found so far:
+        #: emptied whenever an entry is added, so it never answers what a lookup would not
+        self._found: dict[str, Entry] = {}
+        #: ids of the entries of the shared types (Practitioner, PractitionerRole,
+        #: Organization, Location) some episode took (``people`` marks them), so that those
+        #: no episode took can be counted
+        self.used: set[int] = set()
         for entry in entries:
             self.add(entry)
 
@@ -97,31 +104,39 @@ class Index:
         resolve to the first copy, and ``duplicates`` counts it. ``position``: its place
         in the input (default: the number of entries before it).
         """
-        if entry.id and f"{entry.type}/{entry.id}" in self._by_type_id:
-            first = self._by_type_id[f"{entry.type}/{entry.id}"]
+        if self._found:
+            self._found.clear()
+        type_id = f"{entry.type}/{entry.id}" if entry.id else None
+        if type_id is not None and type_id in self._by_type_id:
+            first = self._by_type_id[type_id]
             if entry.full_url:
                 self._by_url.setdefault(entry.full_url, first)
             self.duplicates += 1
             return
         self.position[id(entry)] = len(self.entries) if position is None else position
         self.entries.append(entry)
-        tag = tag_of(entry)
-        if tag is not None:
-            self._tagged.setdefault(tag, []).append(entry)
-        if entry.full_url:
-            self._by_url.setdefault(entry.full_url, entry)
-            match = TYPE_ID.search(entry.full_url)
-            if match and not entry.full_url.startswith("urn:"):
-                self._by_type_id.setdefault(f"{match.group(1)}/{match.group(2)}", entry)
-        if entry.id:
-            self._by_type_id.setdefault(f"{entry.type}/{entry.id}", entry)
-        url = entry.resource.get("url")
+        if entry.type in TAG_KINDS:
+            tag = tag_of(entry)
+            if tag is not None:
+                self._tagged.setdefault(tag, []).append(entry)
+        full_url = entry.full_url
+        if full_url:
+            self._by_url.setdefault(full_url, entry)
+            if not full_url.startswith("urn:"):
+                match = TYPE_ID.search(full_url)
+                if match:
+                    self._by_type_id.setdefault(f"{match.group(1)}/{match.group(2)}", entry)
+        if type_id is not None:
+            self._by_type_id.setdefault(type_id, entry)
+        res = entry.resource
+        url = res.get("url")
         if isinstance(url, str) and url:
             self._by_canonical.setdefault(url, entry)
-        for ident in identifier_pairs(entry.resource):
-            self._by_identifier.setdefault((entry.type, *ident), entry)
-            self._by_identifier_any.setdefault(ident, entry)
-        contained = entry.resource.get("contained")
+        if "identifier" in res:
+            for ident in identifier_pairs(res):
+                self._by_identifier.setdefault((entry.type, *ident), entry)
+                self._by_identifier_any.setdefault(ident, entry)
+        contained = res.get("contained")
         if isinstance(contained, list):
             for item in contained:
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
@@ -132,6 +147,19 @@ class Index:
 
     def resolve(self, value: Any, context: Entry | None = None) -> Entry | None:
         """The entry a Reference element (or a reference string) points to, or ``None``."""
+        # the common case first: a reference string (not ``#id``) already looked up
+        ref = value.get("reference") if type(value) is dict else value
+        if type(ref) is str and ref and ref[0] != "#":
+            found = self._found.get(ref)
+            if found is None:
+                found = self._resolve_string(ref, None)
+                if found is None:
+                    return self._logical(value) if ref is not value else None
+                self._found[ref] = found
+            return found
+        return self._resolve(value, context)
+
+    def _resolve(self, value: Any, context: Entry | None) -> Entry | None:
         if isinstance(value, str):
             ref: str | None = value
             element: dict[str, Any] = {}
@@ -144,6 +172,10 @@ class Index:
             found = self._resolve_string(ref, context)
             if found is not None:
                 return found
+        return self._logical(element)
+
+    def _logical(self, element: dict[str, Any]) -> Entry | None:
+        """The entry ``Reference.identifier`` names (with ``Reference.type``, if given)."""
         ident = element.get("identifier")
         if isinstance(ident, dict):
             system, code = ident.get("system"), ident.get("value")

@@ -10,7 +10,9 @@ first; the assembly puts them back in input order afterwards. A practitioner's r
 reference went through, else from this episode's role (``practitionerrole`` →
 ``<episode>/<key>``), else the first one.
 Practitioners and organizations of the episode that nothing references are found by those
-identifiers (:func:`read_unreferenced`).
+identifiers (:func:`read_unreferenced`). Every Practitioner, PractitionerRole, Organization
+and Location an episode takes is marked in the index (``Index.used``), so the reader can
+count those no episode took as unmapped.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``source`` and ``values``.
@@ -52,7 +54,12 @@ from iopfhir.fhir.read.values import (
 )
 from iopfhir.terminology import relationship_key, role_key
 
+#: the ``unmapped`` reason of a Practitioner, PractitionerRole, Organization or Location
+#: that no episode took (``<type>: <reason>``)
+NOT_TAKEN = "taken by no episode (dropped)"
+
 __all__ = [
+    "NOT_TAKEN",
     "entry_person_key",
     "location_key",
     "member_key",
@@ -150,6 +157,7 @@ def read_organization(ctx: Context, entry: Entry) -> str:
     """Key of an Organization entry (added on first use)."""
     if (cached := ctx.key_of.get(("org", id(entry)))) is not None:
         return cached
+    ctx.index.used.add(id(entry))
     res = entry.resource
     key = ctx.new_key("org", entry, "organization")
     org = Organization(
@@ -181,6 +189,7 @@ def read_location(ctx: Context, entry: Entry) -> str:
     """Key of a Location entry (added on first use)."""
     if (cached := ctx.key_of.get(("location", id(entry)))) is not None:
         return cached
+    ctx.index.used.add(id(entry))
     res = entry.resource
     key = ctx.new_key("location", entry, "location")
     status = res.get("status")
@@ -235,8 +244,11 @@ def member_key(ctx: Context, ref: Any, at: Entry) -> str | None:
 
 def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
     """Key of a Practitioner entry, read with ``role`` (or the episode's role of it)."""
+    if role is not None:  # a reference to the role is one to its practitioner
+        ctx.index.used.add(id(role))
     if (cached := ctx.key_of.get(("people", id(entry)))) is not None:
         return cached
+    ctx.index.used.add(id(entry))
     roles = ctx.roles_of.get(id(entry), [])
     if role is None and roles:
         # the role of this episode (one per practitioner per episode), else the first
@@ -248,6 +260,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
             ),
             roles[0],
         )
+        ctx.index.used.add(id(role))
     res = entry.resource
     own = own_key(res, "practitioner") or (
         own_key(role.resource, "practitionerrole") if role else None

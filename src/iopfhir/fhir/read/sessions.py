@@ -41,6 +41,7 @@ from iopfhir.fhir.read.values import (
     concept_key,
     extension,
     first_code,
+    is_key,
     note,
     own_key,
     parse_timestamp,
@@ -292,7 +293,10 @@ def _encounter_participants(ctx: Context, encounter: Entry) -> list[SessionParti
             ctx.unmapped["Encounter.participant: not a practitioner or support (dropped)"] += 1
             continue
         types = [c for t in as_list(part.get("type")) if (c := first_code(t)) is not None]
-        out.append(SessionParticipant(member=member, types=types))
+        if is_key(member):  # checked here; ``types`` are validated Codes: not again
+            out.append(SessionParticipant.model_construct(member=member, types=types))
+        else:
+            out.append(SessionParticipant(member=member, types=types))
     return out
 
 

@@ -13,6 +13,8 @@ Tables (one file under the system's temp directory, deleted by :meth:`ResourceSt
 - ``pending``: what pass 2 must resolve once the whole input is known (the patient
   reference of a resource, the targets of a review Provenance, the practitioner of a
   PractitionerRole), as compact JSON;
+- ``shared``: the resources no patient owns (practitioners, organizations, locations), and
+  ``used``: those an episode took;
 - ``member``: the resources of each patient group, ``roles``: the PractitionerRoles of
   each Practitioner, ``tags``: PractitionerRoles, Organizations... by the episode their own
   identifier names.
@@ -48,6 +50,8 @@ CREATE TABLE pending (seq INTEGER, kind TEXT, ref BLOB);
 CREATE TABLE member (grp INTEGER, seq INTEGER, PRIMARY KEY (grp, seq)) WITHOUT ROWID;
 CREATE TABLE roles (prac INTEGER, role INTEGER, PRIMARY KEY (prac, role)) WITHOUT ROWID;
 CREATE TABLE tags (tag TEXT, seq INTEGER, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
+CREATE TABLE shared (seq INTEGER PRIMARY KEY, type TEXT);
+CREATE TABLE used (seq INTEGER PRIMARY KEY);
 """
 #: rows kept in memory before they are written
 _BATCH: Final = 2000
@@ -89,6 +93,7 @@ class ResourceStore:
         self._bloom = bytearray(_BLOOM_BITS >> 3)
         self._pending: list[tuple[int, str, bytes]] = []
         self._tags: list[tuple[str, int]] = []
+        self._shared: list[tuple[int, str]] = []
         self.count = 0
 
     # -- pass 1: writing ----------------------------------------------------------------
@@ -142,6 +147,10 @@ class ResourceStore:
         """Something of resource ``seq`` to resolve after pass 1 (``kind``: what it is)."""
         self._pending.append((seq, kind, orjson.dumps(ref)))
 
+    def share(self, seq: int, rtype: str) -> None:
+        """Resource ``seq`` (of type ``rtype``) belongs to no patient: several may take it."""
+        self._shared.append((seq, rtype))
+
     def tag(self, tag: str, seq: int) -> None:
         """Resource ``seq`` carries iopfhir's own identifier of episode ``tag``."""
         self._tags.append((tag, seq))
@@ -168,6 +177,9 @@ class ResourceStore:
         if self._tags:
             self._db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", self._tags)
             self._tags.clear()
+        if self._shared:
+            self._db.executemany("INSERT INTO shared VALUES (?, ?)", self._shared)
+            self._shared.clear()
 
     def seal(self) -> None:
         """End of pass 1: write what is batched and index what pass 2 looks up."""
@@ -236,13 +248,27 @@ class ResourceStore:
             return []
         found = {int(first)}
         for tag in tags:
+            # the episode's few tagged resources first, each looked up among the roles (a
+            # practitioner of a large input has roles in many episodes: not scanned)
             cur = self._db.execute(
-                "SELECT r.role FROM roles r JOIN tags t ON t.seq = r.role "
-                "WHERE r.prac = ? AND t.tag = ?",
-                (practitioner, tag),
+                "SELECT t.seq FROM tags t CROSS JOIN roles r "
+                "WHERE t.tag = ? AND r.prac = ? AND r.role = t.seq",
+                (tag, practitioner),
             )
             found.update(int(r[0]) for r in cur)
         return sorted(found)
+
+    def mark_used(self, seqs: list[int]) -> None:
+        """Shared resources ``seqs`` were taken by an episode."""
+        self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(s,) for s in seqs])
+
+    def unused_shared(self) -> Iterator[str]:
+        """The type of every shared resource no episode took, in input order."""
+        cur = self._db.execute(
+            "SELECT type FROM shared WHERE seq NOT IN (SELECT seq FROM used) ORDER BY seq"
+        )
+        for (rtype,) in cur:
+            yield str(rtype)
 
     def tagged(self, tag: str) -> list[int]:
         """The seqs of the resources tagged with episode ``tag``, in input order."""

@@ -24,7 +24,10 @@ How:
    :class:`~iopfhir.fhir.read.index.Index` of the patient's own resources that asks the
    store for anything else: shared Practitioners, Organizations, Locations, Medications,
    Questionnaires) and runs the per-patient reader (administrations, then
-   :class:`~iopfhir.fhir.read.assemble.EpisodeReader`), then drops it.
+   :class:`~iopfhir.fhir.read.assemble.EpisodeReader`), then drops it. The shared
+   resources an episode took are marked in the store; those no episode took are counted
+   in ``unmapped`` at the end (``<type>: taken by no episode (dropped)``), as ``read_fhir``
+   counts them.
 
 Memory: the store's page cache (bounded), one patient's resources and the per-input
 bookkeeping that grows with the number of patients, not resources (group list, episode
@@ -76,6 +79,7 @@ from iopfhir.fhir.read.index import (
     tag_of,
 )
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult
 from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, iter_entries
@@ -100,6 +104,8 @@ class GroupIndex(Index):
         self._seq_of: dict[int, int] = {}
         self._at: dict[int, Entry] = {}
         self._missing: set[str] = set()
+        #: reference strings that name nothing here nor in the store
+        self._unknown: set[str] = set()
 
     def add_at(self, entry: Entry, seq: int) -> None:
         """Add ``entry``, resource ``seq`` of the input."""
@@ -129,6 +135,9 @@ class GroupIndex(Index):
             self._contained,
             self._container,
             self._tagged,
+            self._found,
+            self._unknown,
+            self.used,
             self._seq_of,
             self._at,
         ):
@@ -143,7 +152,16 @@ class GroupIndex(Index):
         found = super().resolve(value, context)
         if found is not None:
             return found
-        return self._from_store(reference_keys(value))
+        # a bare reference string (or an element with only one) the store lacks: asked once
+        ref = value if type(value) is str else None
+        if type(value) is dict and len(value) == 1:
+            ref = value.get("reference")
+        if type(ref) is str and ref in self._unknown:
+            return None
+        found = self._from_store(reference_keys(value))
+        if found is None and type(ref) is str:
+            self._unknown.add(ref)
+        return found
 
     def find_canonical(self, url: str) -> Entry | None:
         return super().find_canonical(url) or self._from_store([canonical_key(url)])
@@ -241,6 +259,8 @@ def read_fhir_stream(
                 yield from episodes
             if progress is not None:
                 progress("patients", number + 1, len(groups))
+        for rtype in store.unused_shared():
+            out.unmapped[f"{rtype}: {NOT_TAKEN}"] += 1
 
 
 #: objects allocated between two young-generation collections while the reader works
@@ -320,7 +340,7 @@ def _classify(entry: Entry, seq: int, store: ResourceStore, result: ImportResult
     if rtype == "Patient":
         store.defer(seq, "p", None)
     elif rtype in SHARED:
-        return
+        store.share(seq, rtype)
     elif rtype == "Provenance":  # only reviews are taken; their patient is the target's
         if not is_review(res):
             result.ignored[rtype] += 1
@@ -477,6 +497,7 @@ def _read_group(
     try:
         return reader.read_group(group, admins)
     finally:
+        store.mark_used([s for e in index.used if (s := index.seq_of_id(e)) is not None])
         # the reader's closures refer to each other (a cycle the garbage collector must
         # find): let them hold empty containers, so the patient's resources go at once
         index.release()

@@ -42,6 +42,7 @@ __all__ = [
     "first_code",
     "human_name",
     "identifiers",
+    "is_key",
     "note",
     "noting",
     "one_of",
@@ -110,15 +111,24 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def codings(concept: Any) -> Iterator[tuple[str | None, str]]:
-    """``(system, code)`` of every coding of a CodeableConcept (or of a single Coding)."""
+def codings(concept: Any) -> list[tuple[str | None, str]]:
+    """``(system, code)`` of every coding of a CodeableConcept (or of a single Coding).
+
+    A list, not a generator: most concepts have one coding, and the readers ask for the
+    codings of most resources several times."""
     if not isinstance(concept, dict):
-        return
+        return []
     items = concept.get("coding") if "coding" in concept else [concept]
-    for coding in as_list(items):
-        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-            system = coding.get("system")
-            yield (system if isinstance(system, str) else None), coding["code"]
+    if type(items) is not list:
+        items = as_list(items)
+    out = []
+    for coding in items:
+        if isinstance(coding, dict):
+            code = coding.get("code")
+            if isinstance(code, str):
+                system = coding.get("system")
+                out.append(((system if isinstance(system, str) else None), code))
+    return out
 
 
 def first_code(concepts: Any) -> Code | None:
@@ -194,21 +204,33 @@ def parse_timestamp(value: Any, at: str | None = None) -> datetime | None:
     if not isinstance(value, str):
         note(at, NOT_A_DATETIME)
         return None
+    found = _TIMESTAMPS.get(value)
+    if found is None:  # a session's times recur (Appointment and Encounter): parsed once
+        if len(_TIMESTAMPS) >= _TIMESTAMPS_KEPT:
+            _TIMESTAMPS.clear()
+        found = _TIMESTAMPS[value] = _timestamp(value)
+    moment, reason = found
+    if reason is not None:
+        note(at, reason)
+    return moment
+
+
+#: text → (its datetime, the note it takes) for :func:`parse_timestamp`; bounded
+_TIMESTAMPS: dict[str, tuple[datetime | None, str | None]] = {}
+_TIMESTAMPS_KEPT = 4096
+
+
+def _timestamp(value: str) -> tuple[datetime | None, str | None]:
     if "T" not in value:
         day = parse_date(value)
         if day is None:
-            note(at, NOT_A_DATETIME)
-            return None
-        note(at, DATE_AS_TIME)
-        return datetime.combine(day, time(0), tzinfo=UTC)
+            return None, NOT_A_DATETIME
+        return datetime.combine(day, time(0), tzinfo=UTC), DATE_AS_TIME
     try:
         moment = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
     except ValueError:
-        note(at, NOT_A_DATETIME)
-        return None
-    if moment.tzinfo is None:
-        note(at, NO_ZONE)
-    return moment
+        return None, NOT_A_DATETIME
+    return moment, (NO_ZONE if moment.tzinfo is None else None)
 
 
 def parse_moment(value: Any, at: str | None = None) -> date | datetime | None:
@@ -332,6 +354,15 @@ def url_tail(url: str | None) -> str | None:
         return url.rsplit(":", 1)[-1]
     tail = url.rstrip("/").rsplit("/", 1)[-1]
     return tail or None
+
+
+#: the domain's ``Key`` pattern, matched as pydantic matches it (the whole text)
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,47}")
+
+
+def is_key(text: str) -> bool:
+    """Whether ``text`` is a domain key (what ``Key`` validation accepts)."""
+    return _KEY.fullmatch(text) is not None
 
 
 def sanitize_key(raw: str) -> str:
