@@ -332,16 +332,18 @@ def test_inferno_patient_85(corpus: Path) -> None:
 #   1 MedicationRequest, 1 MedicationStatement, 1 Observation (89381-8, not an instrument),
 #   1 Organization, 1 Patient, 2 Practitioner, 2 PractitionerRole, 1 ServiceRequest.
 #   CarePlan has no goal; the Encounter has no appointment.
+# Read as a document (by its Composition's sections): the Encounter is the stay the patient
+# comes from, so it makes the referral (one episode) and is not a session; the Composition is
+# read, the List stands for its items and is not taken itself.
 
 TOC = _summary(
+    episodes=1,
     care_plans=1,
-    sessions=1,
     conditions=1,
     medications=1,
     prescriptions=1,
     allergies=1,
     ignored={
-        "Composition": 1,
         "List": 1,
         "Observation": 1,
     },
@@ -411,8 +413,7 @@ def test_pacio_bsj_folder(corpus: Path) -> None:
         medications=1,
         prescriptions=2,
         measures={"phq-9": 1},
-        ignored={
-            "Composition": 3,
+        ignored={  # the Compositions are read (their sections) and not ignored
             "List": 4,
             "Observation": 3,
             "Questionnaire": 2,

@@ -39,8 +39,33 @@ VITALS: dict[str, Any] = {
 }
 
 
+def _composition(*resources: dict[str, Any]) -> dict[str, Any]:
+    """The Composition a document Bundle starts with: the first resource is its subject, the
+    others the entries of one problems section."""
+    subject, *listed = resources
+    return {
+        "resourceType": "Composition",
+        "id": "doc1",
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "18842-5"}]},
+        "subject": {"reference": f"{subject['resourceType']}/{subject['id']}"},
+        "date": "2026-01-05",
+        "author": [{"display": "IOP"}],
+        "title": "Summary",
+        "section": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "11450-4"}]},
+                "entry": [{"reference": f"{r['resourceType']}/{r['id']}"} for r in listed],
+            }
+        ],
+    }
+
+
 def bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
+    """A Bundle of ``kind`` holding ``resources`` (a document starts with its Composition)."""
     entries: list[dict[str, Any]] = []
+    if kind == "document":
+        resources = (_composition(*resources), *resources)
     for r in resources:
         entry: dict[str, Any] = {
             "fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}"
@@ -87,7 +112,7 @@ def test_transaction_response_entries_without_resource_are_skipped() -> None:
 
 
 def test_nested_bundles_are_unpacked() -> None:
-    inner = bundle("document", CONDITION)
+    inner = bundle("document", PATIENT, CONDITION)
     outer = {
         "resourceType": "Bundle",
         "type": "collection",

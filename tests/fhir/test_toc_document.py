@@ -424,3 +424,36 @@ def test_public_names_are_declared(name: str) -> None:
     }
     assert set(module.__all__) <= set(dir(module))
     assert defined <= set(module.__all__)
+
+
+def _listed_keys(doc: dict[str, Any], key: str) -> set[str]:
+    """The local keys (before any ``/``) of iopfhir's identifiers on a section's entries."""
+    from iopfhir.fhir.conventions import parse_identifier
+
+    by_url = {e["fullUrl"]: e["resource"] for e in doc["entry"]}
+    out = set()
+    for ref in _section(doc, key).get("entry", []):
+        idents = by_url[ref["reference"]].get("identifier", [])
+        for ident in [idents] if isinstance(idents, dict) else idents:  # QR: 0..1
+            parsed = parse_identifier(ident.get("system"), ident.get("value"))
+            if parsed is not None:
+                out.add(parsed[2].split("/")[0])
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(episode=episode_strategy())
+def test_discharge_document_lists_every_administration_and_plan(episode: Episode) -> None:
+    """Every instrument administration (with or without a QuestionnaireResponse: a total
+    alone counts) is in the assessments section, and every treatment plan and foreign
+    (``other``) plan in the plan of care."""
+    try:
+        doc = toc_document(episode, timestamp=datetime(2026, 7, 1, tzinfo=UTC))
+    except MappingError:  # for want of a custodian (test_any_episode_gives_a_complete_document)
+        return
+    assert _listed_keys(doc, "assessments") == {m.key for m in episode.measures}
+    div = _section(doc, "assessments")["text"]["div"]
+    # one row per administration in the narrative (a row of <td>s; headers are <th>s)
+    assert div.count("<tr><td>") == len(episode.measures)
+    plans = {p.key for p in episode.care_plans if p.kind in ("treatment", "other")}
+    assert plans <= _listed_keys(doc, "plan-of-care")

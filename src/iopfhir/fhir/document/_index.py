@@ -111,17 +111,16 @@ class DocIndex:
         return self.by_url.get(url) if isinstance(url, str) else None
 
     def care_plans(self, kind: str) -> list[str]:
-        """CarePlans (identifier kind ``careplan``) of one project care-plan kind."""
-        out = []
-        for url in self.urls("careplan"):
-            for category in self.by_url[url].get("category", []):
-                if any(
-                    c.get("system", "").endswith("/care-plan-kind") and c.get("code") == kind
-                    for c in category.get("coding", [])
-                ):
-                    out.append(url)
-                    break
-        return out
+        """CarePlans (identifier kind ``careplan``) of one project care-plan kind; ``other``
+        plans are written without a care-plan-kind code, so they are the ones with none."""
+        return [url for url in self.urls("careplan") if self._plan_kind(url) == kind]
+
+    def _plan_kind(self, url: str) -> str:
+        for category in self.by_url[url].get("category", []):
+            for c in category.get("coding", []):
+                if c.get("system", "").endswith("/care-plan-kind") and c.get("code"):
+                    return str(c["code"])
+        return "other"
 
     # -- texts ----------------------------------------------------------------------------
 

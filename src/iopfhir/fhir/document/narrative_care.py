@@ -15,7 +15,7 @@ from typing import Any
 
 from iopfhir.fhir.document._index import DocIndex, Resource, concept_text, short_moment
 from iopfhir.fhir.document._xhtml import bullets, heading, para, table
-from iopfhir.terminology import Instrument, instruments
+from iopfhir.terminology import Instrument, instrument_by_code, instruments
 
 __all__ = [
     "aftercare_text",
@@ -38,7 +38,17 @@ _APPOINTMENT_STATUS = {
 
 def _measure_key(ix: DocIndex, url: str) -> str | None:
     key = ix.keys.get(url)
-    return key.removesuffix("/panel") if key is not None else None
+    return key.split("/", 1)[0] if key is not None else None
+
+
+def _instrument_coded(obs: Resource) -> Instrument | None:
+    """The instrument of a panel or total Observation, by its LOINC code (item codes are
+    shared between instruments and name none)."""
+    for coding in (obs.get("code") or {}).get("coding", []):
+        found = instrument_by_code(str(coding.get("code")))
+        if found is not None:
+            return found[0]
+    return None
 
 
 def _instrument_of(qr: Resource | None) -> Instrument | None:
@@ -74,13 +84,15 @@ def _band(obs: Resource | None) -> str:
 def assessments_text(ix: DocIndex, urls: list[str]) -> str:
     """One table per instrument: date, score, band / interpretation, safety flags."""
     rows: dict[str, list[tuple[str, str, str, str]]] = {}
+    seen: set[str] = set()
     for url in urls:
         res = ix.by_url[url]
         if res["resourceType"] not in ("Observation", "QuestionnaireResponse"):
             continue
         key = _measure_key(ix, url)
-        if key is None:
+        if key is None or key in seen:  # one row per administration (items alone: many urls)
             continue
+        seen.add(key)
         qr = ix.get(ix.local("questionnaireresponse", key) or "")
         total = ix.get(ix.local("observation", key) or "")
         flags = [
@@ -93,7 +105,7 @@ def assessments_text(ix: DocIndex, urls: list[str]) -> str:
             levels = [concept_text(p.get("qualitativeRisk")) for p in risk.get("prediction", [])]
             flags += [f"suicide risk: {level}" for level in levels if level]
         when = short_moment((qr or {}).get("authored") or res.get("effectiveDateTime"))
-        tool = _instrument_of(qr)
+        tool = _instrument_of(qr) or _instrument_coded(res)
         title = tool.title if tool else str((qr or {}).get("questionnaire", "Instrument"))
         rows.setdefault(title, []).append(
             (when, _score(total, tool) or "not scored", _band(total), "; ".join(flags))

@@ -59,10 +59,7 @@ def select_sections(ix: DocIndex, at: At, cutoff: str) -> Selection:
         u for u in ix.urls("allergyintolerance") if known(_day(res[u], "recordedDate"))
     ]
     sel["assessments"] = [
-        u
-        for key, qr in ix.of_kind("questionnaireresponse")
-        if known(_day(res[qr], "authored"))
-        for u in measure_urls(ix, key)
+        u for key, day in _administrations(ix) if known(day) for u in measure_urls(ix, key)
     ]
     if at == "discharge":
         plans = [u for kind in _TREATMENT_KINDS for u in ix.care_plans(kind)]
@@ -106,16 +103,36 @@ def select_sections(ix: DocIndex, at: At, cutoff: str) -> Selection:
     return Selection(entries=sel, empty=empty)
 
 
+def _administrations(ix: DocIndex) -> list[tuple[str, str | None]]:
+    """``(measure key, day)`` of every instrument administration, in episode order, whatever
+    forms it was written in: a QuestionnaireResponse, a total Observation (keyed by the
+    measure), a panel or items alone (``key/panel``, ``key/q1``)."""
+    found: dict[str, str | None] = {}
+    for local, url in sorted(
+        ix.of_kind("questionnaireresponse") + ix.of_kind("observation"),
+        key=lambda pair: ix.order[pair[1]],
+    ):
+        key = local.split("/", 1)[0]
+        if key not in found:
+            resource = ix.by_url[url]
+            found[key] = _day(resource, "authored") or _day(resource, "effectiveDateTime")
+    return list(found.items())
+
+
 def measure_urls(ix: DocIndex, measure_key: str) -> list[str]:
     """A measure's section entries: its panel Observation (which brings the item and total
     Observations and the QuestionnaireResponse along), else its total, else its
-    QuestionnaireResponse; then its Flags and RiskAssessment."""
+    QuestionnaireResponse, else its item Observations; then its Flags and RiskAssessment."""
     head = (
         ix.local("observation", f"{measure_key}/panel")
         or ix.local("observation", measure_key)
         or ix.local("questionnaireresponse", measure_key)
     )
-    out = [head] if head else []
+    out = (
+        [head]
+        if head
+        else [u for key, u in ix.of_kind("observation") if key.startswith(f"{measure_key}/")]
+    )
     out += [u for key, u in ix.of_kind("flag") if key.startswith(f"{measure_key}/")]
     risk = ix.local("riskassessment", measure_key)
     if risk:

@@ -37,6 +37,8 @@ from iopfhir.fhir.conventions import parse_identifier
 from iopfhir.fhir.read._context import Context, PatientGroup
 from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.aftercare import read_request
+from iopfhir.fhir.read.consent import read_consent
+from iopfhir.fhir.read.document import read_documents
 from iopfhir.fhir.read.episode import diagnosis_order, read_condition, read_episode_of_care
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.measures import read_measure
@@ -212,6 +214,8 @@ def read_episode(
     episode_fields: dict[str, Any] = {}
     if ctx.eoc is not None:
         episode_fields = ctx.attempt(ctx.eoc, read_episode_of_care, ctx, ctx.eoc) or {}
+    if by_type["Composition"]:  # a document: its referral and stay (before the plans)
+        read_documents(ctx, by_type["Composition"], episode_fields)
     key = _episode_key(ctx, episode_keys)
 
     for entry in by_type["CareTeam"]:
@@ -241,6 +245,8 @@ def read_episode(
         if id(entry) not in ctx.used_requests:  # not a referral: one of the other requests
             ctx.attempt(entry, read_request, ctx, entry)
 
+    for entry in by_type["Consent"]:
+        ctx.attempt(entry, read_consent, ctx, entry)
     for entry in by_type["RelatedPerson"]:
         ctx.attempt(entry, read_support, ctx, entry)
     read_unreferenced(ctx)
@@ -265,6 +271,7 @@ def read_episode(
         "prescriptions": ctx.prescriptions,
         "allergies": ctx.allergies,
         "reviews": reviews,
+        "consents": ctx.consents,
     }
     return validated(ctx, fields)
 
@@ -290,6 +297,7 @@ def validated(ctx: Context, fields: dict[str, Any]) -> Episode | None:
     except ValidationError:
         pass
     for part in (
+        "consents",
         "reviews",
         "medications",
         "prescriptions",

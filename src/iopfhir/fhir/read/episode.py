@@ -51,6 +51,7 @@ __all__ = [
     "read_condition",
     "read_episode_of_care",
     "read_referral",
+    "stay_fields",
 ]
 
 
@@ -145,14 +146,7 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     fields["reason"] = reason
     stay = ctx.resolve(res.get("encounter"), entry)
     if stay is not None and stay.type == "Encounter":
-        ctx.not_sessions.add(id(stay))
-        fields["stay"] = parse_period(stay.resource.get("period"), "Encounter.period")
-        fields["stay_participants"] = _stay_participants(ctx, stay)
-        provider = stay.resource.get("serviceProvider")
-        if provider is not None and "organization" not in fields:
-            org = org_key(ctx, provider, stay)
-            if org:
-                fields["organization"] = org
+        stay_fields(ctx, stay, fields)
     for ref in as_list(res.get("basedOn")):
         target = ctx.resolve(ref, entry)
         if target is not None and target.type == "CarePlan" and id(target) not in ctx.not_plans:
@@ -160,6 +154,19 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
             ctx.not_plans.add(id(target))
             break
     return Referral(**fields)
+
+
+def stay_fields(ctx: Context, stay: Entry, fields: dict[str, Any]) -> None:
+    """The referral fields an inpatient stay Encounter gives (period, clinicians, and the
+    hospital unless ``fields`` names an organization already); the stay is no session."""
+    ctx.not_sessions.add(id(stay))
+    fields["stay"] = parse_period(stay.resource.get("period"), "Encounter.period")
+    fields["stay_participants"] = _stay_participants(ctx, stay)
+    provider = stay.resource.get("serviceProvider")
+    if provider is not None and "organization" not in fields:
+        org = org_key(ctx, provider, stay)
+        if org:
+            fields["organization"] = org
 
 
 #: v3 ParticipationType code → stay participation key

@@ -30,7 +30,8 @@ __all__ = [
 
 #: Resource types the domain maps (Observation, QuestionnaireResponse and DiagnosticReport
 #: only when they record a known instrument; Flag and RiskAssessment are checked against
-#: the measures they come from, see ``safety``).
+#: the measures they come from, see ``safety``; a Composition is read by its sections,
+#: see ``document``).
 TAKEN = frozenset(
     {
         "Patient",
@@ -56,6 +57,8 @@ TAKEN = frozenset(
         "MedicationStatement",
         "MedicationRequest",
         "AllergyIntolerance",
+        "Composition",
+        "Consent",
     }
 )
 #: Types taken only when coded with an instrument's code (a DiagnosticReport: its panel).

@@ -3,7 +3,8 @@ list (:func:`load_entries`).
 
 Accepted input: a path (a JSON file, an NDJSON file, or a directory of both, walked
 recursively in name order), JSON text or bytes (one resource, a Bundle, or NDJSON), a
-resource dict, or an iterable of resource dicts. Bundles of every type are unpacked,
+resource dict or ``fhir.resources`` model (its JSON, :mod:`iopfhir.fhir.models`), or an
+iterable of them. Bundles of every type are unpacked,
 nested Bundles too (a ``collection`` holding a ``document``...); entries without a
 ``resource`` (``transaction-response`` entries holding only a ``response``, ``DELETE``
 requests) are skipped.
@@ -13,8 +14,11 @@ with or without a BOM, no duplicate keys, bounded nesting, numbers and strings).
 that cannot be read at all raises :class:`~iopfhir.errors.FhirInputError` naming the file
 (and line, for NDJSON) and the JSON path, never the content.
 
+A ``document`` Bundle is first checked as a whole (``document_check``): one that cannot be
+read as a document raises :class:`~iopfhir.errors.FhirInputError` naming the section.
+
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.loading`, :mod:`iopfhir.fhir.ndjson` (the
-NDJSON line reader).
+NDJSON line reader), the reader's ``document_check``.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from iopfhir.errors import FhirInputError, LoadError
+from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
+from iopfhir.fhir.read.document_check import check_document
 from iopfhir.loading import load_json
 from iopfhir.loading.json_values import iter_json_stream_raw
 
 __all__ = ["Entry", "FhirSource", "iter_entries", "load_entries"]
 
 #: What :func:`iopfhir.fhir.read.read_fhir` accepts.
-FhirSource = str | bytes | PathLike[str] | Mapping[str, Any] | Iterable[Mapping[str, Any]]
+FhirSource = str | bytes | PathLike[str] | Mapping[str, Any] | Iterable[Any] | FhirModel
 
 JSON_SUFFIXES = (".json",)
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
@@ -85,6 +91,7 @@ def iter_entries(source: FhirSource, skipped: Counter[str]) -> Iterator[Entry]:
     and the files of a directory one after the other, so memory follows the largest JSON
     file (a Bundle is parsed whole), not the input. Raises :class:`FhirInputError` where
     the input cannot be read (the entries before it have been yielded)."""
+    source = as_json(source)  # a fhir.resources model: its JSON
     if isinstance(source, Mapping):
         yield from _resource_entries(dict(source), None, "<dict>", "$")
     elif isinstance(source, bytes | bytearray):
@@ -94,19 +101,49 @@ def iter_entries(source: FhirSource, skipped: Counter[str]) -> Iterator[Entry]:
     elif isinstance(source, str | PathLike):
         path = Path(source)
         if path.is_dir():
+            export_files = bulk_export_files(path)
             for file in _directory_files(path):
+                if file in export_files:  # a Bulk Data manifest or error file: not data
+                    if export_files[file]:
+                        skipped[BULK_ERROR_FILE] += 1
+                    continue
                 yield from _file_entries(file, skipped, strict=False)
         elif path.is_file():
             yield from _file_entries(path, skipped, strict=True)
         else:
             raise FhirInputError("no such file or directory, and not JSON text", path=str(path))
     elif isinstance(source, Iterable):
-        for i, item in enumerate(source):
+        for i, item in enumerate(map(as_json, source)):
             if not isinstance(item, Mapping):
                 raise FhirInputError("expected a resource (a JSON object)", path=f"$[{i}]")
             yield from _resource_entries(dict(item), None, "<iterable>", f"$[{i}]")
     else:
         raise FhirInputError(f"cannot read FHIR from a {type(source).__name__}")
+
+
+#: The ``unmapped`` reason counting the error files of a Bulk Data export folder.
+BULK_ERROR_FILE = "$: Bulk Data export error file (OperationOutcomes of the export, not read)"
+
+
+def bulk_export_files(root: Path) -> dict[Path, bool]:
+    """In a Bulk Data export folder (``manifest.json`` with ``transactionTime`` and
+    ``output``), the files that are not data: the manifest (``False``) and the error files
+    (``True``): those under ``error/`` and those named as a manifest ``error`` URL ends."""
+    manifest = root / "manifest.json"
+    try:
+        doc = load_json(manifest.read_bytes(), str(manifest)) if manifest.is_file() else None
+    except (OSError, LoadError):
+        return {}
+    if not (isinstance(doc, dict) and "transactionTime" in doc and "output" in doc):
+        return {}
+    errors = doc.get("error")
+    errors = errors if isinstance(errors, list) else []
+    names = {str(e.get("url", "")).rsplit("/", 1)[-1] for e in errors if isinstance(e, dict)}
+    out = {manifest: False}
+    for file in _directory_files(root):
+        if file.parent == root / "error" or (file.parent == root and file.name in names):
+            out[file] = True
+    return out
 
 
 def _directory_files(root: Path) -> list[Path]:
@@ -191,6 +228,8 @@ def _resource_entries(
     if not isinstance(rtype, str) or not rtype:
         raise FhirInputError(f"{json_path}: no resourceType", path=origin)
     if rtype == "Bundle":
+        if resource.get("type") == "document":  # refused whole when it is no document
+            check_document(resource, origin, json_path)
         for i, entry in enumerate(_entries(resource)):
             inner = entry.get("resource")
             if inner is None:
