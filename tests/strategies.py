@@ -34,6 +34,7 @@ from iopfhir.domain import (
     CheckIn,
     Code,
     ConditionTime,
+    Consent,
     CrisisContact,
     Diagnosis,
     Discharge,
@@ -53,6 +54,7 @@ from iopfhir.domain import (
     Practitioner,
     Prescription,
     Program,
+    Provision,
     Reaction,
     Referral,
     RelapsePreventionPlan,
@@ -453,6 +455,44 @@ def reviews_for(
                 session=draw(st.none() | st.sampled_from(sessions)) if sessions else None,
                 goals=changes,
                 plan_changes=plan_changes,
+            )
+        )
+    return out
+
+
+@st.composite
+def consents_for(draw: st.DrawFn, keys: list[str], org_keys: list[str]) -> list[Consent]:
+    """42 CFR Part 2 consents: any status (revoked ones inactive with a day), provisions
+    permitting or denying by recipient, purpose, period and data class."""
+    out = []
+    for key in keys:
+        given = draw(dates())
+        status = draw(st.sampled_from(["active", "inactive", "draft", "rejected"]))
+        revoked = draw(st.none() | dates(after=given)) if status == "inactive" else None
+        provisions = [
+            Provision(
+                type=draw(st.sampled_from(["permit", "deny"])),
+                recipients=draw(st.lists(st.sampled_from(org_keys), unique=True, max_size=2))
+                if org_keys
+                else [],
+                purposes=draw(
+                    st.lists(st.sampled_from(["TREAT", "HPAYMT", "COC", "HOPERAT"]), unique=True)
+                ),
+                period=draw(st.none() | periods()),
+                data=draw(
+                    st.lists(st.sampled_from(["substance-use", "mental-health"]), unique=True)
+                ),
+            )
+            for _ in range(draw(st.integers(0, 3)))
+        ]
+        out.append(
+            Consent(
+                key=key,
+                status=status,
+                date=given,
+                period=draw(st.none() | periods()),
+                revoked=revoked,
+                provisions=provisions,
             )
         )
     return out
@@ -870,6 +910,9 @@ def episodes(draw: st.DrawFn) -> Episode:
         "medications": medication_list,
         "prescriptions": prescription_list,
         "allergies": allergy_list,
+        "consents": draw(
+            consents_for([fresh("cs") for _ in range(draw(st.integers(0, 2)))], org_keys)
+        ),
     }
     status = draw(st.none() | st.sampled_from(["planned", "active", "finished", "onhold"]))
     if status is not None:

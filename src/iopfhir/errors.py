@@ -8,7 +8,8 @@ builtin it most resembles, so callers can catch either::
     │   ├── EpisodeInputError                   an episode file breaks the input schema or a rule
     │   ├── TerminologyError                    an unknown code, instrument or answer
     │   ├── LoadError                           bytes that are not JSON/YAML within the limits
-    │   └── FhirInputError                      FHIR JSON that cannot be read at all
+    │   ├── FhirInputError                      FHIR JSON that cannot be read at all
+    │   └── DisclosureRefused                   42 CFR Part 2 data would leave without consent
     ├── MappingError (ValueError)               a domain object cannot be expressed in FHIR
     ├── ValidationFailed (ValueError)           FHIR content failed validation (carries the report)
     ├── ClientError                             anything that went wrong talking to a server
@@ -28,7 +29,8 @@ builtin it most resembles, so callers can catch either::
     │   └── RetryExhausted                      the retry policy gave up (wraps the last error)
     ├── SyncError                               push/pull could not complete
     │   ├── SyncConflict                        a concurrent change we must not overwrite
-    │   └── UnsupportedByServer                 the server's capabilities rule the write out
+    │   ├── UnsupportedByServer                 the server's capabilities rule the write out
+    │   └── ExportError (iopfhir.sync)          a Bulk Data export could not complete
     └── PluginError (LookupError)               an entry point is missing or broken
 
 Every error carries ``issues``: a list of :class:`Issue`, the shape of an
@@ -62,6 +64,7 @@ __all__ = [
     "Conflict",
     "ConnectTimeout",
     "CrossOriginRedirect",
+    "DisclosureRefused",
     "EpisodeInputError",
     "FhirInputError",
     "Forbidden",
@@ -227,6 +230,14 @@ class FhirInputError(InputError):
     """FHIR content that cannot be read at all (not JSON, no ``resourceType``...)."""
 
     default_code = "structure"
+
+
+class DisclosureRefused(InputError):
+    """42 CFR Part 2 data would leave the program without a disclosure under the patient's
+    consent (e.g. ``push`` to a server that is not the program's own record system, with no
+    recipient named). Raised before any request."""
+
+    default_code = "security"
 
 
 class MappingError(IopFhirError, ValueError):

@@ -17,6 +17,21 @@ PART2_CODES = {
     ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "ETH"),
     ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "42CFRPart2"),
 }
+PSY = ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "PSY")
+
+
+def is_mental_health(res: dict[str, Any], measures: dict[str, str]) -> bool:
+    """Worked out apart from the builder: an F-chapter diagnosis outside F10-F19, or what
+    a PHQ, GAD-7 or C-SSRS administration writes (found by its measure key)."""
+    if res["resourceType"] == "Condition":
+        code = str(res["code"]["coding"][0]["code"])
+        return code.startswith("F") and not code.startswith("F1")
+    idents = res.get("identifier", [])
+    ident = idents if isinstance(idents, dict) else (idents[0] if idents else {})
+    key = str(ident.get("value", "")).split("/")[1] if "/" in str(ident.get("value")) else ""
+    return measures.get(key, "").startswith(("phq", "gad", "c-ssrs"))
+
+
 NOT_PATIENT_LINKED = {"Practitioner", "PractitionerRole", "Organization"}
 NO_PROJECT_PROFILE = {"Practitioner", "PractitionerRole", "Organization", "RelatedPerson"}
 
@@ -68,15 +83,23 @@ def test_profiles(rich: list[dict[str, Any]]) -> None:
 
 
 def test_part2_labels_exactly_on_patient_linked_resources(
-    rich: list[dict[str, Any]], part2: list[dict[str, Any]]
+    rich: list[dict[str, Any]], part2: list[dict[str, Any]], part2_episode: Episode
 ) -> None:
+    measures = {m.key: m.instrument for m in part2_episode.measures}
+    measure_types = {"Observation", "QuestionnaireResponse", "Flag", "RiskAssessment"}
     assert all("security" not in r.get("meta", {}) for r in rich)
     for res in part2:
         labels = {(c["system"], c["code"]) for c in res.get("meta", {}).get("security", [])}
         if res["resourceType"] in NOT_PATIENT_LINKED:
             assert labels == set(), res["resourceType"]
         else:
-            assert labels == PART2_CODES, res["resourceType"]
+            # mental-health data of a Part 2 program also carries PSY (docs/part2.md)
+            assert labels - {PSY} == PART2_CODES, res["resourceType"]
+            psy = PSY in labels
+            if res["resourceType"] in measure_types | {"Condition"}:
+                assert psy == is_mental_health(res, measures), res["resourceType"]
+            else:
+                assert not psy, res["resourceType"]
         for contained in res.get("contained", []):
             assert "meta" not in contained
 

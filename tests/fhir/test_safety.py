@@ -194,7 +194,8 @@ def test_safety_resources_conform_to_r4_and_the_iop_profiles() -> None:
 def test_part2_labels_reach_flags() -> None:
     episode = _episode(phq9(q9=1)).model_copy(update={"part2": True})
     ((_u, flag),) = of_type(episode, "Flag")
-    assert {s["code"] for s in flag["meta"]["security"]} == {"R", "ETH", "42CFRPart2"}
+    # a PHQ-9 flag is mental-health data of a Part 2 program: PSY too (docs/part2.md)
+    assert {s["code"] for s in flag["meta"]["security"]} == {"R", "ETH", "PSY", "42CFRPart2"}
 
 
 # -- reading back ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ PROFILE_TYPES = {
     PROFILE.MEDICATION_STATEMENT: "MedicationStatement",
     PROFILE.MEDICATION_REQUEST: "MedicationRequest",
     PROFILE.ALLERGY: "AllergyIntolerance",
+    PROFILE.CONSENT: "Consent",
     PROFILE.PROVENANCE_REVIEW: "Provenance",
     PROFILE.FLAG: "Flag",
     PROFILE.RISK_ASSESSMENT: "RiskAssessment",
@@ -52,6 +53,7 @@ EXTENSION_CONTEXTS = {
     EXT.RECORD_IDENTIFIER: {"Provenance"},
     EXT.GOAL_STATUS_CHANGE: {"Provenance"},
     EXT.PLAN_CHANGE: {"Provenance"},
+    EXT.CONSENT_REVOKED: {"Consent"},
 }
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,20 @@ from tests.servers.fixtures import LIVE_TIMEOUT
 from iopfhir.cli import main
 from iopfhir.client import FhirClient, Retry
 from iopfhir.domain import Episode
-from iopfhir.errors import InputError, SyncConflict, UnsupportedByServer, ValidationFailed
-from iopfhir.fhir.document import document_reference, render_html, toc_document
-from iopfhir.sync import DocumentPullReport, pull_documents, push_document
+from iopfhir.errors import (
+    DisclosureRefused,
+    InputError,
+    SyncConflict,
+    UnsupportedByServer,
+    ValidationFailed,
+)
+from iopfhir.fhir.document import (
+    document_reference,
+    render_html,
+    toc_disclosure,
+    toc_document,
+)
+from iopfhir.sync import DisclosureTerms, DocumentPullReport, pull_documents, push_document
 from iopfhir.sync.documents._common import find_by_identifier
 from iopfhir.validation import Validator
 
@@ -95,14 +107,16 @@ def test_document_pushed_twice_then_pulled_back(
         assert _state(client, "Bundle", system, value) == []
         patient_id = _store_patient(client, doc)
 
-        first = push_document(client, doc, as_="both", validator=validator)
+        # Part 2 data (the SUD example) goes only to the program's own record system
+        own = DisclosureTerms(own_system=True) if episode.part2 else None
+        first = push_document(client, doc, as_="both", validator=validator, disclosure=own)
         assert first.actions == {"Bundle": "created", "DocumentReference": "created"}
         assert first.resolved >= 1  # the subject: the server's Patient
         bundles = _state(client, "Bundle", system, value)
         refs = _state(client, "DocumentReference", dr_ident["system"], dr_ident["value"])
         assert len(bundles) == 1 and len(refs) == 1
 
-        second = push_document(client, doc, as_="both", validator=validator)
+        second = push_document(client, doc, as_="both", validator=validator, disclosure=own)
         assert second.written == 0
         assert second.actions == {"Bundle": "unchanged", "DocumentReference": "unchanged"}
         assert _state(client, "Bundle", system, value) == bundles
@@ -126,6 +140,46 @@ def test_document_pushed_twice_then_pulled_back(
         assert got.raw is not None and orjson.loads(got.raw) == doc  # the exact bytes
         assert got.bundle["entry"][0]["resource"] == doc["entry"][0]["resource"]
         assert [e["fullUrl"] for e in got.bundle["entry"]] == [e["fullUrl"] for e in doc["entry"]]
+
+
+@pytest.mark.integration
+def test_part2_document_is_stored_only_under_disclosure_terms(live_server: str) -> None:
+    """A document holding 42 CFR Part 2 data: refused before any request without terms,
+    and for a recipient no consent covers; stored as it is in the program's own record
+    system; the document made for a consented recipient (``toc_disclosure``) is stored with
+    the no-redisclosure label, its AuditEvents recorded first."""
+    episode = unique_episode("co-occurring-sud-iop")
+    assert episode.part2
+    doc = toc_document(episode, at="discharge")
+    system, value = doc["identifier"]["system"], doc["identifier"]["value"]
+    day = date(2026, 6, 1)  # inside the example's consent period
+    events: list[dict[str, Any]] = []
+    with FhirClient(live_server, timeout=LIVE_TIMEOUT) as client:
+        with pytest.raises(DisclosureRefused):
+            push_document(client, doc, as_="bundle")
+        other = DisclosureTerms(recipient="no-such-recipient", at=day, audit=events.extend)
+        with pytest.raises(DisclosureRefused):
+            push_document(client, doc, as_="bundle", disclosure=other)
+        assert _state(client, "Bundle", system, value) == []
+        assert events == []
+
+        terms = DisclosureTerms(recipient="valley-withdrawal", at=day, audit=events.extend)
+        made = toc_disclosure(episode, terms).bundle
+        assert made is not None
+        audited = len(events)
+        report = push_document(client, made, as_="bundle", disclosure=terms)
+        assert report.actions == {"Bundle": "created"}
+        assert len(events) == 2 * audited  # the push recorded its own disclosure first
+        made_ident = made["identifier"]
+        (row,) = _state(client, "Bundle", made_ident["system"], made_ident["value"])
+        stored = client.read("Bundle", row[0])
+        labels = {c.get("code") for c in stored["entry"][0]["resource"]["meta"]["security"]}
+        assert "NORDSCLCD" in labels
+
+        own = push_document(client, doc, as_="bundle", disclosure=DisclosureTerms(own_system=True))
+        assert own.actions == {"Bundle": "created"}
+        (row,) = _state(client, "Bundle", system, value)
+        assert len(client.read("Bundle", row[0])["entry"]) == len(doc["entry"])
 
 
 @pytest.mark.integration
@@ -186,6 +240,7 @@ def test_cli_push_twice_and_pull_documents(live_server: str, tmp_path: Path) -> 
         "--server",
         live_server,
         "--summary",
+        "--own-system",  # Part 2 data: the test server stands for the program's own
     ]
     summaries = []
     for _ in range(2):

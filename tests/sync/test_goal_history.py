@@ -16,7 +16,7 @@ from tests.servers.medplum import running_medplum
 
 from iopfhir.client import FhirClient, MemoryTransport
 from iopfhir.domain import Episode, GoalStatusChange, Review, goal_history, load_episodes
-from iopfhir.sync import pull, push
+from iopfhir.sync import DisclosureTerms, pull, push
 from iopfhir.sync.resources import derived_id
 
 from .fake import BASE, FakeServer
@@ -125,9 +125,10 @@ def test_reviews_survive_push_and_pull(fhir_server):
 @pytest.mark.integration
 def test_a_second_push_writes_no_review_again(fhir_server):
     episode = _episode("co-occurring-sud-iop")
+    own = DisclosureTerms(own_system=True)  # Part 2 data: the server is the program's own
     with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, episode)
-        second = push(client, episode)
+        push(client, episode, disclosure=own)
+        second = push(client, episode, disclosure=own)
         ids = _goal_ids(client, episode)
         stored = _provenances(client, list(ids.values()))
     assert second.summary()["created"] == second.summary()["updated"] == 0

@@ -19,10 +19,13 @@ from iopfhir.client import FhirClient, Request, Response, Timeout, Transport
 from iopfhir.domain import dump_episode, load_episodes
 from iopfhir.errors import SyncConflict, SyncError, TransportError
 from iopfhir.fhir.bundle import transaction_bundle
-from iopfhir.sync import pull, push
+from iopfhir.sync import DisclosureTerms, pull, push
 from iopfhir.sync.resources import business_identifier
 
 from .conftest import EXAMPLES, unique_episode
+
+#: The test server stands for the program's own record system: Part 2 data may go there.
+OWN = DisclosureTerms(own_system=True)
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +103,7 @@ def test_concurrent_pushes_from_two_processes_make_no_duplicates(fhir_server, tm
     with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
         counts = count_by_identifier(client, transaction_bundle([episode]))
         assert set(counts.values()) == {1}
-        assert push(client, episode).writes == 0
+        assert push(client, episode, disclosure=OWN).writes == 0
 
 
 def _bundle_with(episode, **changes):
@@ -227,7 +230,7 @@ def _normal(value):
 def test_pull_round_trip_co_occurring_example_is_equal(fhir_server):
     original = load_episodes(EXAMPLES / "co-occurring-sud-iop.yaml")[0]
     with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, original)
+        push(client, original, disclosure=OWN)
         ident = original.patient.identifiers[0]
         result = pull(client, (ident.system, ident.value))
     assert len(result.episodes) == 1
@@ -260,7 +263,7 @@ def test_pull_round_trip_mental_health_example(fhir_server):
 def test_incremental_pull_since_a_time_after_the_push(fhir_server):
     episode = unique_episode("co-occurring-sud-iop")
     with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, episode)
+        push(client, episode, disclosure=OWN)
         ident = episode.patient.identifiers[0]
         full = pull(client, (ident.system, ident.value))
         assert len(full.episodes) == 1
@@ -277,7 +280,7 @@ def test_cli_push_summary_and_pull(fhir_server, tmp_path):
     src.write_text(yaml.safe_dump(dump_episode(episode)))
     run = [sys.executable, "-m", "iopfhir"]
     p = subprocess.run(
-        [*run, "push", str(src), "--server", fhir_server, "--summary"],
+        [*run, "push", str(src), "--server", fhir_server, "--summary", "--own-system"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -320,10 +323,11 @@ def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
         p.identifiers[0].value for p in b.practitioners
     }
     with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, a)
-        push(client, b)
-        again_a = push(client, a)
-        again_b = push(client, b)
+        # the program's own record system: a synthetic SUD program's data is Part 2
+        push(client, a, disclosure=OWN)
+        push(client, b, disclosure=OWN)
+        again_a = push(client, a, disclosure=OWN)
+        again_b = push(client, b, disclosure=OWN)
         assert again_a.writes == 0, again_a.summary()
         assert again_b.writes == 0, again_b.summary()
         org_npi = a.organizations[0].identifiers[0]
@@ -343,11 +347,11 @@ def test_push_in_a_lesser_write_mode_then_again_writes_nothing(fhir_server, mode
     """The modes a server without transactions (or without batch) gets, on real servers."""
     episode = unique_episode("co-occurring-sud-iop")
     with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        first = push(client, episode, mode=mode)
+        first = push(client, episode, mode=mode, disclosure=OWN)
         assert first.mode == mode and first.failed == 0
         # shared staff and organizations may exist from other tests (unchanged or merged)
         assert first.created + first.updated + first.unchanged == first.total
         assert first.created > 100
-        again = push(client, episode, mode=mode)
+        again = push(client, episode, mode=mode, disclosure=OWN)
         assert again.writes == 0, again.summary()
         assert set(count_by_identifier(client, transaction_bundle([episode])).values()) == {1}

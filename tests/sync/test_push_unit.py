@@ -13,7 +13,7 @@ from iopfhir.client import FhirClient, MemoryTransport
 from iopfhir.domain import load_episodes
 from iopfhir.errors import SyncError
 from iopfhir.fhir.bundle import transaction_bundle
-from iopfhir.sync import PushReport, push, server_support
+from iopfhir.sync import DisclosureTerms, PushReport, push, server_support
 from iopfhir.sync.resources import references
 
 from .conftest import unique_episode
@@ -72,7 +72,8 @@ def test_without_batch_sends_one_request_per_resource():
     server = FakeServer(transaction=False, batch=False)
     episode = unique_episode("co-occurring-sud-iop")
     client, transport = client_for(server)
-    report = push(client, episode)
+    own = DisclosureTerms(own_system=True)  # Part 2 data: the server is the program's own
+    report = push(client, episode, disclosure=own)
     n = total_resources(episode)
     assert report.mode == "single"
     assert report.created == n
@@ -84,7 +85,7 @@ def test_without_batch_sends_one_request_per_resource():
     assert len(posts) == n - len(puts)
     assert all(r.url != BASE for r in posts)  # no Bundle posted to the base
     assert all("If-None-Exist" in r.headers for r in posts)
-    second = push(client_for(server)[0], episode)
+    second = push(client_for(server)[0], episode, disclosure=own)
     assert second.writes == 0 and second.unchanged == n
 
 

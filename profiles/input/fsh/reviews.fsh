@@ -72,7 +72,7 @@ Profile: IopProvenanceReview
 Parent: Provenance
 Id: iop-provenance-review
 Title: "IOP weekly review"
-Description: "One (weekly team) review of the treatment plan: the goals whose status it set and the care plans it changed (target), when (occurredDateTime; recorded the same moment), who (the author, through their PractitionerRole), the team-review session it happened in (entity, role source), and exactly what it set, in extensions. The Goals themselves carry the current statuses; the history is these Provenances (and, on a server, the Goal's versions)."
+Description: "One (weekly team) review of the treatment plan: the goals whose status it set and the care plans it changed (target), when (occurredDateTime; recorded the same moment), who (the author, through their PractitionerRole), the team-review session it happened in (entity, role source: its Appointment, or its Encounter when the session was read without one), and exactly what it set, in extensions. The Goals themselves carry the current statuses; the history is these Provenances (and, on a server, the Goal's versions)."
 * ^status = #active
 * ^experimental = false
 * obeys iop-review-change
@@ -95,7 +95,7 @@ Description: "One (weekly team) review of the treatment plan: the goals whose st
 * entity MS
 * entity.role MS
 * entity.what MS
-* entity.what only Reference(IopSessionAppointment)
+* entity.what only Reference(IopSessionAppointment or IopSessionEncounter)
 
 Invariant: iop-review-change
 Description: "A review records at least one goal status or plan change."

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         pull_documents,
         push_document,
     )
+    from iopfhir.sync.push.part2 import DisclosureTerms
     from iopfhir.validation import Validator
 
 __all__ = ["document_file_names", "is_document", "run_pull_documents", "run_push_document"]
@@ -84,9 +85,15 @@ def is_document(source: Any) -> bool:
 
 @_lazy.needed
 def run_push_document(
-    args: argparse.Namespace, source: Any, build_client: ClientFactory, out: TextIO, err: TextIO
+    args: argparse.Namespace,
+    source: Any,
+    build_client: ClientFactory,
+    out: TextIO,
+    err: TextIO,
+    disclosure: DisclosureTerms | None = None,
 ) -> int:
-    """``iopfhir push`` of a document; returns the exit code."""
+    """``iopfhir push`` of a document (42 CFR Part 2 data under ``disclosure``); returns
+    the exit code."""
     report: DocumentPushReport | None = None
     code = 0
     try:
@@ -113,7 +120,11 @@ def run_push_document(
                 document_reference=given,
                 validator=validator,
                 dry_run=args.dry_run,
+                disclosure=disclosure,
             )
+        for issue in report.issues:  # what a disclosure withheld, in counts
+            if issue.severity == "information":
+                print(f"iopfhir: {issue.message}", file=err)
     except ValidationFailed as exc:
         print_error(exc, err)
         for issue in exc.issues[:10]:

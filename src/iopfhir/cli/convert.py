@@ -17,15 +17,28 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from iopfhir.cli._disclosure import (
+    add_disclosure_options,
+    append_audit,
+    disclosure_day,
+    report_disclosure,
+)
 from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._progress import progress_iter
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
-    from iopfhir.cli._output import atomic_dir, atomic_file, check_dir_target, check_file_target
+    from iopfhir.cli._output import (
+        atomic_dir,
+        atomic_file,
+        check_dir_target,
+        check_file_target,
+        write_bytes,
+    )
     from iopfhir.domain import Episode
     from iopfhir.domain.files import episode_files, iter_episodes
     from iopfhir.errors import EpisodeInputError, InputError
-    from iopfhir.fhir.bundle import write_bundle
+    from iopfhir.fhir.bundle import collection_bundle, dumps, transaction_bundle, write_bundle
+    from iopfhir.fhir.disclosure import disclose
     from iopfhir.fhir.ndjson import Ledger, write_ndjson
 
 __all__ = ["register", "run"]
@@ -42,6 +55,11 @@ _lazy = LazyImports(
         "EpisodeInputError": "iopfhir.errors:EpisodeInputError",
         "InputError": "iopfhir.errors:InputError",
         "write_bundle": "iopfhir.fhir.bundle:write_bundle",
+        "write_bytes": "iopfhir.cli._output:write_bytes",
+        "collection_bundle": "iopfhir.fhir.bundle:collection_bundle",
+        "transaction_bundle": "iopfhir.fhir.bundle:transaction_bundle",
+        "dumps": "iopfhir.fhir.bundle:dumps",
+        "disclose": "iopfhir.fhir.disclosure:disclose",
         "Ledger": "iopfhir.fhir.ndjson:Ledger",
         "write_ndjson": "iopfhir.fhir.ndjson:write_ndjson",
     },
@@ -82,6 +100,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "RiskAssessments); by default an imported episode is written in the forms its "
         "source had, and an authored one in full",
     )
+    add_disclosure_options(p)
     p.set_defaults(func=run)
     return p
 
@@ -90,6 +109,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run ``convert``."""
     try:
+        if getattr(args, "recipient", None):
+            return _to_disclosed(args)
         if args.format == "ndjson":
             return _to_ndjson(args)
         return _to_bundle(args)
@@ -142,6 +163,29 @@ def _to_bundle(args: argparse.Namespace) -> int:
             f"({written.episodes} episodes) to {args.output}" + _merged(written.merged),
             file=sys.stderr,
         )
+    return 0
+
+
+def _to_disclosed(args: argparse.Namespace) -> int:
+    """``--for``: the Bundle of what may be disclosed to the recipient (docs/part2.md),
+    built whole in memory; the AuditEvents are appended to ``--audit`` before the output
+    is written."""
+    if args.format == "ndjson":
+        raise InputError("--for writes a Bundle: use --format transaction or collection")
+    if not args.audit:
+        raise InputError("--for needs --audit FILE: every disclosure is recorded")
+    check_file_target(args.output)
+    episodes = list(_episodes(args))
+    if not episodes:
+        raise InputError(f"{args.input}: no episodes found")
+    build = transaction_bundle if args.format == "transaction" else collection_bundle
+    disclosure = disclose(
+        build(episodes), recipient=args.recipient, purpose=args.purpose, at=disclosure_day(args)
+    )
+    append_audit(args.audit, disclosure.audit_events)
+    assert disclosure.bundle is not None
+    write_bytes(args.output, dumps(disclosure.bundle) + b"\n")
+    print(report_disclosure(disclosure), file=sys.stderr)
     return 0
 
 

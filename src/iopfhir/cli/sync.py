@@ -6,6 +6,11 @@
   the push fails (before writing too: then nothing was written). ``--dry-run`` validates
   as a push does and prints the planned writes (method and URL path: no bodies, no query
   strings, no patient data). ``created`` counts what the server answered 201 to.
+* 42 CFR Part 2 data (labelled resources) is pushed only with ``--own-system`` (or
+  ``own_system = true`` in ``--config``: the server is the program's own record system)
+  or ``--for RECIPIENT [--purpose CODE] [--on DATE] --audit FILE`` (disclosed under the
+  patient's consent, AuditEvents appended to FILE first); otherwise refused before any
+  request (docs/part2.md).
 * ``pull --server URL --patient SYSTEM|VALUE -o FILE [--since DATE]``: writes an episode
   file (YAML for ``.yaml``/``.yml``, JSON otherwise; 0600, atomically; the path is checked
   before the server is asked).
@@ -15,26 +20,32 @@
 * ``capabilities --server URL``: what the server supports for each IOP type and the write
   plan it implies.
 
-Auth (all three): ``--token`` or env ``IOPFHIR_TOKEN`` (bearer); ``--basic-user`` with
-``--basic-password-env NAME``; ``--smart-client-id --smart-key FILE --smart-scopes ...
-[--smart-alg RS384|ES384] [--smart-token-url URL]``; or ``--config FILE`` (TOML or JSON with
-the same keys, dashes or underscores). ``--insecure-http`` allows plain http to a
-non-loopback host. Exit codes: 0 ok, 2 bad input, 1 any other failure (a conflict too).
-Errors are one line (:func:`iopfhir.cli._errors.print_error`); progress bars (push, and
-the validation before it) only on a terminal (:mod:`iopfhir.cli._progress`).
+Server and auth options, and ``--config``: :mod:`iopfhir.cli._connection`. Exit codes:
+0 ok, 2 bad input, 1 any other failure (a conflict too). Errors are one line
+(:func:`iopfhir.cli._errors.print_error`); progress bars (push, and the validation before
+it) only on a terminal (:mod:`iopfhir.cli._progress`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from iopfhir.cli._connection import (
+    build_client,
+    connection_options,
+    load_config,
+    option,
+)
+from iopfhir.cli._disclosure import (
+    add_disclosure_options,
+    append_audit,
+    disclosure_day,
+)
 from iopfhir.cli._errors import print_error
 from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._options import fhir_instant_or_date, patient_identifier, positive_int
@@ -42,30 +53,26 @@ from iopfhir.cli._progress import Tick, progress
 from iopfhir.cli._sync_documents import is_document, run_pull_documents, run_push_document
 
 if TYPE_CHECKING:  # imported when a command runs (``_lazy``): the CLI starts without them
-    import tomllib
-
     import yaml
 
     from iopfhir.cli._output import check_file_target, write_bytes
-    from iopfhir.client import (
-        Auth,
-        BasicAuth,
-        BearerAuth,
-        FhirClient,
-        NoAuth,
-        SmartBackendAuth,
-        check_url,
-    )
     from iopfhir.domain import dump_episodes, load_episodes
     from iopfhir.errors import (
         R4_RESOURCE_TYPES,
         InputError,
-        InsecureTransportError,
         SyncError,
         ValidationFailed,
     )
-    from iopfhir.loading import decode, load_json
-    from iopfhir.sync import IOP_TYPES, PullReport, PushReport, pull, push, server_support
+    from iopfhir.loading import load_json
+    from iopfhir.sync import (
+        IOP_TYPES,
+        DisclosureTerms,
+        PullReport,
+        PushReport,
+        pull,
+        push,
+        server_support,
+    )
     from iopfhir.validation import Validator
 
 __all__ = ["build_client", "register", "run", "run_capabilities", "run_pull", "run_push"]
@@ -73,15 +80,9 @@ __all__ = ["build_client", "register", "run", "run_capabilities", "run_pull", "r
 _lazy = LazyImports(
     globals(),
     {
-        "tomllib": "tomllib",
         "yaml": "yaml",
         "check_file_target": "iopfhir.cli._output:check_file_target",
         "write_bytes": "iopfhir.cli._output:write_bytes",
-        **{
-            name: f"iopfhir.client:{name}"
-            for name in ("BasicAuth", "BearerAuth", "FhirClient", "NoAuth", "SmartBackendAuth")
-        },
-        "check_url": "iopfhir.client:check_url",
         "dump_episodes": "iopfhir.domain:dump_episodes",
         "load_episodes": "iopfhir.domain:load_episodes",
         **{
@@ -89,57 +90,27 @@ _lazy = LazyImports(
             for name in (
                 "R4_RESOURCE_TYPES",
                 "InputError",
-                "InsecureTransportError",
                 "SyncError",
                 "ValidationFailed",
             )
         },
-        "decode": "iopfhir.loading:decode",
         "load_json": "iopfhir.loading:load_json",
         **{
             name: f"iopfhir.sync:{name}"
-            for name in ("IOP_TYPES", "PullReport", "PushReport", "pull", "push", "server_support")
+            for name in (
+                "IOP_TYPES",
+                "DisclosureTerms",
+                "PullReport",
+                "PushReport",
+                "pull",
+                "push",
+                "server_support",
+            )
         },
         "Validator": "iopfhir.validation:Validator",
     },
 )
 __getattr__ = _lazy.attribute
-
-CONFIG_KEYS = (
-    "server",
-    "token",
-    "basic_user",
-    "basic_password_env",
-    "smart_client_id",
-    "smart_key",
-    "smart_scopes",
-    "smart_alg",
-    "smart_token_url",
-    "insecure_http",
-    "chunk_size",
-)
-
-
-def _connection_options(p: argparse.ArgumentParser, *, needs_server: bool = True) -> None:
-    g = p.add_argument_group("server and auth")
-    g.add_argument("--server", metavar="URL", help="FHIR base URL (or 'server' in --config)")
-    g.add_argument("--config", metavar="FILE", help="TOML or JSON file with these options")
-    g.add_argument("--token", help="bearer token (default: env IOPFHIR_TOKEN)")
-    g.add_argument("--basic-user", metavar="USER", help="HTTP Basic user name")
-    g.add_argument(
-        "--basic-password-env", metavar="NAME", help="environment variable holding the password"
-    )
-    g.add_argument("--smart-client-id", metavar="ID", help="SMART backend services client id")
-    g.add_argument("--smart-key", metavar="FILE", help="PEM private key for the client assertion")
-    g.add_argument("--smart-scopes", nargs="+", metavar="SCOPE", help="scopes to request")
-    g.add_argument("--smart-alg", choices=("RS384", "ES384"), help="signing algorithm")
-    g.add_argument("--smart-token-url", metavar="URL", help="token endpoint (default: discovery)")
-    g.add_argument(
-        "--insecure-http",
-        action="store_true",
-        default=None,
-        help="allow plain http to a non-loopback host (credentials travel unencrypted)",
-    )
 
 
 def register(subparsers: Any) -> None:
@@ -194,7 +165,8 @@ def register(subparsers: Any) -> None:
         help="the document's DocumentReference (iopfhir toc --document-reference); "
         "built from the document when not given",
     )
-    _connection_options(p)
+    add_disclosure_options(p, own_system=True)
+    connection_options(p)
     p.set_defaults(func=run_push)
 
     q = subparsers.add_parser(
@@ -227,7 +199,7 @@ def register(subparsers: Any) -> None:
         metavar="DATE",
         help="only what changed after DATE (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ; incremental)",
     )
-    _connection_options(q)
+    connection_options(q)
     q.set_defaults(func=run_pull)
 
     c = subparsers.add_parser(
@@ -245,7 +217,7 @@ def register(subparsers: Any) -> None:
         default="attempt",
         help="plan types the CapabilityStatement does not list as sent anyway, or skipped",
     )
-    _connection_options(c)
+    connection_options(c)
     c.set_defaults(func=run_capabilities)
 
 
@@ -253,121 +225,6 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch to the subcommand's runner."""
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
-
-
-# -- options -> client ----------------------------------------------------------------------
-
-
-#: Largest config file read (bytes): a few options, never megabytes.
-MAX_CONFIG_BYTES = 1 << 20
-
-
-def _load_config(path: str) -> dict[str, Any]:
-    # JSON and the text of TOML through iopfhir.loading: one rule for encodings, duplicate
-    # keys, nesting and sizes, and errors that name the file and line, never content.
-    file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            text = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the config file ({exc.strerror})", path=path) from exc
-    if len(text) > MAX_CONFIG_BYTES:
-        raise InputError("the config file is larger than 1 MiB", path=path)
-    if file.suffix == ".toml":
-        try:
-            data = tomllib.loads(decode(text, path))
-        except tomllib.TOMLDecodeError as exc:
-            # tomllib's reason quotes no content, but only the line is kept: one rule
-            line = getattr(exc, "lineno", None) or _toml_line(str(exc))
-            where = f" (line {line})" if line else ""
-            raise InputError(f"the config file is not valid TOML/JSON{where}", path=path) from exc
-    else:
-        data = load_json(text, path, path_keys=CONFIG_KEYS)
-    if not isinstance(data, dict):
-        raise InputError("the config file must hold a table/object", path=path)
-    out: dict[str, Any] = {}
-    for n, (key, value) in enumerate(data.items()):
-        name = str(key).replace("-", "_")
-        if name not in CONFIG_KEYS:
-            # the key's position, not its name: a mistyped line may hold a secret
-            raise InputError(
-                f"key number {n + 1} is not a known option ({', '.join(CONFIG_KEYS)})", path=path
-            )
-        out[name] = value
-    chunk = out.get("chunk_size")
-    if chunk is not None and (type(chunk) is not int or chunk < 1):
-        raise InputError("chunk_size must be a whole number of at least 1", path=path)
-    return out
-
-
-def _toml_line(message: str) -> int | None:
-    match = re.search(r"at line (\d+)", message)
-    return int(match.group(1)) if match else None
-
-
-def _option(args: argparse.Namespace, config: dict[str, Any], name: str) -> Any:
-    value = getattr(args, name, None)
-    return value if value is not None else config.get(name)
-
-
-@_lazy.needed
-def build_client(args: argparse.Namespace) -> FhirClient:
-    """A :class:`FhirClient` from the server and auth options (and ``--config``)."""
-    config = _load_config(args.config) if getattr(args, "config", None) else {}
-    server = _option(args, config, "server")
-    if not server:
-        raise InputError("--server URL is required (or 'server' in --config)")
-    insecure = bool(_option(args, config, "insecure_http"))
-    try:
-        check_url(str(server), allow_insecure_http=insecure)
-    except InsecureTransportError as exc:
-        # the client's own message names its Python option; say what the CLI user can do
-        why = (
-            "plain http to a non-loopback host is refused: use https, or --insecure-http "
-            "to send anyway"
-            if str(server).lower().startswith("http:")
-            else "the server URL must be https (or http on loopback)"
-        )
-        raise InputError(why, path="--server") from exc
-    token = _option(args, config, "token") or os.environ.get("IOPFHIR_TOKEN")
-    user = _option(args, config, "basic_user")
-    smart_id = _option(args, config, "smart_client_id")
-    chosen = [name for name, on in (("token", token), ("basic", user), ("smart", smart_id)) if on]
-    if len(chosen) > 1:
-        raise InputError(f"choose one kind of auth, not {' and '.join(chosen)}")
-    auth: Auth = NoAuth()
-    try:
-        if token:
-            auth = BearerAuth(str(token))
-        elif user:
-            env = _option(args, config, "basic_password_env")
-            if not env or env not in os.environ:
-                raise InputError("--basic-user needs --basic-password-env NAME with NAME set")
-            auth = BasicAuth(str(user), os.environ[env])
-        elif smart_id:
-            key_file = _option(args, config, "smart_key")
-            if not key_file:
-                raise InputError("--smart-client-id needs --smart-key FILE")
-            try:
-                key = Path(key_file).read_bytes()
-            except OSError as exc:
-                raise InputError("cannot read the SMART key", path=str(key_file)) from exc
-            scopes = _option(args, config, "smart_scopes") or "system/*.rs"
-            auth = SmartBackendAuth(
-                str(smart_id),
-                key,
-                fhir_base_url=str(server),
-                token_url=_option(args, config, "smart_token_url"),
-                scopes=scopes if isinstance(scopes, str) else [str(s) for s in scopes],
-                alg=str(_option(args, config, "smart_alg") or "RS384"),
-            )
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(str(exc)) from exc
-    if hasattr(args, "chunk_size") and args.chunk_size is None and config.get("chunk_size"):
-        args.chunk_size = int(config["chunk_size"])
-    return FhirClient(str(server), auth=auth, allow_insecure_http=insecure)
 
 
 # -- push -----------------------------------------------------------------------------------
@@ -435,6 +292,21 @@ def _print_summary(report: PushReport | None, out: TextIO) -> None:
     out.flush()
 
 
+def _disclosure_terms(args: argparse.Namespace) -> DisclosureTerms:
+    """The Part 2 terms of a push: ``--own-system`` (or ``own_system`` in ``--config``), or
+    ``--for`` / ``--purpose`` / ``--on`` with the AuditEvents appended to ``--audit``."""
+    config = load_config(args.config) if getattr(args, "config", None) else {}
+    own = bool(option(args, config, "own_system"))
+    audit_path = getattr(args, "audit", None)
+    return DisclosureTerms(
+        recipient=getattr(args, "recipient", None),
+        purpose=getattr(args, "purpose", None) or "TREAT",
+        at=disclosure_day(args),
+        own_system=own,
+        audit=(lambda events: append_audit(audit_path, events)) if audit_path else None,
+    )
+
+
 @_lazy.needed
 def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``iopfhir push``; returns the exit code."""
@@ -445,7 +317,7 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     try:
         source = _read_source(args.file)
         if is_document(source) or getattr(args, "store_as", None) or _given_dr(args):
-            return run_push_document(args, source, build_client, out, err)
+            return run_push_document(args, source, build_client, out, err, _disclosure_terms(args))
         client = build_client(args)
         chunk_size = args.chunk_size or 250
         shown = bool(args.progress) and not args.summary
@@ -463,6 +335,7 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
                 progress=_push_progress(tick),
                 unlisted=args.unlisted,
                 validator=validator,
+                disclosure=_disclosure_terms(args),
             )
     except ValidationFailed as exc:
         report = exc.report if isinstance(exc.report, PushReport) else None

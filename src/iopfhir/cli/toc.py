@@ -4,7 +4,9 @@ DocumentReference, and a page (HTML, PDF) for the clinician who receives the pat
 Input: one episode file. Outputs (any together): ``-o`` the document Bundle (stdout when
 no output is named), ``--document-reference`` the DocumentReference wrapping it (with the
 HTML page as a second content under ``--attach-html``), ``--html`` the page, ``--pdf`` the
-page printed by headless Chromium. Every output path is checked before the episode is
+page printed by headless Chromium. ``--for RECIPIENT [--purpose CODE] --audit FILE``:
+the document as disclosed under the patient's 42 CFR Part 2 consent (docs/part2.md).
+Every output path is checked before the episode is
 read; each file appears only when it is complete. Same episode, same bytes.
 """
 
@@ -15,6 +17,12 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from iopfhir.cli._disclosure import (
+    add_disclosure_options,
+    append_audit,
+    disclosure_day,
+    report_disclosure,
+)
 from iopfhir.cli._lazy import LazyImports
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
@@ -22,7 +30,8 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     from iopfhir.domain.files import load_episodes
     from iopfhir.errors import InputError, MappingError
     from iopfhir.fhir.bundle import dumps
-    from iopfhir.fhir.document import toc_document
+    from iopfhir.fhir.disclosure import DisclosureTerms
+    from iopfhir.fhir.document import toc_disclosure, toc_document
     from iopfhir.fhir.document.html import render_html
     from iopfhir.fhir.document.pdf import render_pdf
     from iopfhir.fhir.document.reference import document_reference
@@ -39,6 +48,8 @@ _lazy = LazyImports(
         "MappingError": "iopfhir.errors:MappingError",
         "dumps": "iopfhir.fhir.bundle:dumps",
         "toc_document": "iopfhir.fhir.document:toc_document",
+        "toc_disclosure": "iopfhir.fhir.document:toc_disclosure",
+        "DisclosureTerms": "iopfhir.fhir.disclosure:DisclosureTerms",
         "render_html": "iopfhir.fhir.document.html:render_html",
         "render_pdf": "iopfhir.fhir.document.pdf:render_pdf",
         "document_reference": "iopfhir.fhir.document.reference:document_reference",
@@ -102,6 +113,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="date the document at this time (ISO 8601 with offset) instead of "
         "the discharge / referral day",
     )
+    add_disclosure_options(p)
     p.set_defaults(func=run)
     return p
 
@@ -119,10 +131,26 @@ def run(args: argparse.Namespace) -> int:
             f"holds {len(episodes)} episodes; a transition-of-care document is of one",
             path=args.input,
         )
+    disclosed = None
     try:
-        document = toc_document(episodes[0], at=args.at, timestamp=args.timestamp)
+        if getattr(args, "recipient", None):
+            if not args.audit:
+                raise InputError("--for needs --audit FILE: every disclosure is recorded")
+            terms = DisclosureTerms(
+                recipient=args.recipient,
+                purpose=args.purpose,
+                at=disclosure_day(args),
+                audit=lambda events: append_audit(args.audit, events),
+            )
+            disclosed = toc_disclosure(episodes[0], terms, at=args.at, timestamp=args.timestamp)
+            assert disclosed.bundle is not None
+            document = disclosed.bundle
+        else:
+            document = toc_document(episodes[0], at=args.at, timestamp=args.timestamp)
     except MappingError as exc:  # the episode lacks what the document needs: bad input
         raise InputError(f"{args.input}: {exc}") from None
+    if disclosed is not None:
+        print(report_disclosure(disclosed), file=sys.stderr)
     page = render_html(document) if (args.html or args.pdf or args.attach_html) else None
     written = []
     if args.output or not any(targets[1:]):

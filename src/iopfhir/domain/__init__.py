@@ -5,6 +5,7 @@ only; the FHIR mapping builds on it.
 """
 
 from iopfhir.domain.common import Age, AgeRange, Code, ConditionTime, HumanName, Identifier, Period
+from iopfhir.domain.consent import Consent, Provision
 from iopfhir.domain.continuity import ClinicianPhases, Continuity, DischargePlan, StayParticipant
 from iopfhir.domain.episode import Diagnosis, Discharge, Episode, Program, Referral, WeekHours
 from iopfhir.domain.files import (
@@ -64,6 +65,7 @@ __all__ = [
     "ClinicianPhases",
     "Code",
     "ConditionTime",
+    "Consent",
     "Continuity",
     "CrisisContact",
     "Diagnosis",
@@ -85,6 +87,7 @@ __all__ = [
     "Practitioner",
     "Prescription",
     "Program",
+    "Provision",
     "Reaction",
     "Referral",
     "RelapsePreventionPlan",

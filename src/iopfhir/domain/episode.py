@@ -4,7 +4,8 @@ An :class:`Episode` is one patient's stay in one program: how they were referred
 (often from an inpatient stay, with its clinicians and the hospital's discharge plan),
 admission and discharge, diagnoses, the people and the team, the care plans, the
 sessions and the outcome measures, medications and allergies, and whether the record is
-protected substance-use treatment information (42 CFR Part 2). ``Episode.continuity()``
+protected substance-use treatment information (42 CFR Part 2) with the patient's consents
+to disclose it (:mod:`iopfhir.domain.consent`). ``Episode.continuity()``
 says who carried the patient from inpatient through IOP into aftercare.
 
 The episode checks that every key it refers to exists (a session's facilitator must be
@@ -30,6 +31,7 @@ from iopfhir.domain.common import (
     Period,
     no_clinical_status_in_error,
 )
+from iopfhir.domain.consent import Consent, consent_problems
 from iopfhir.domain.continuity import (
     Continuity,
     DischargePlan,
@@ -196,6 +198,8 @@ class Episode(Model):
     prescriptions: list[Prescription] = Field(default_factory=list)
     allergies: list[Allergy] = Field(default_factory=list)
     reviews: list[Review] = Field(default_factory=list)
+    #: the patient's consents to disclose Part 2 records (``part2``: the program is Part 2)
+    consents: list[Consent] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -281,6 +285,7 @@ class Episode(Model):
             yield from check("$.referral.organization", self.referral.organization, keys.org)
         yield from continuity_problems(self)
         yield from medication_problems(self)
+        yield from consent_problems(self.consents, (o.key for o in self.organizations))
         for i, prac in enumerate(self.practitioners):
             yield from check(f"$.practitioners[{i}].organization", prac.organization, keys.org)
         for i, place in enumerate(self.locations):

@@ -114,6 +114,7 @@ class PROFILE:
     MEDICATION_STATEMENT: Final = profile_url("iop-medicationstatement")
     MEDICATION_REQUEST: Final = profile_url("iop-medicationrequest")
     ALLERGY: Final = profile_url("iop-allergyintolerance")
+    CONSENT: Final = profile_url("iop-consent")
 
     @staticmethod
     def observation_total(instrument_id: str) -> str:
@@ -142,6 +143,8 @@ class EXT:
     #: complex, on Provenance (one per plan change): plan (valueReference), activity
     #: (valueString: the CarePlan.activity.id), change (valueCode), note (valueString)
     PLAN_CHANGE: Final = profile_url("plan-change")
+    #: valueDate, on Consent: the day a 42 CFR Part 2 consent was revoked
+    CONSENT_REVOKED: Final = profile_url("consent-revoked")
 
 
 class CORE_EXT:

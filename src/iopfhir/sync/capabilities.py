@@ -53,6 +53,7 @@ IOP_TYPES = (
     "Flag",
     "RiskAssessment",
     "Provenance",
+    "Consent",
 )
 
 

@@ -59,6 +59,7 @@ PATIENT_TYPES = (
     "AllergyIntolerance",
     "Flag",
     "RiskAssessment",
+    "Consent",
 )
 #: The measure forms (``Measure.forms``) each resource type carries, for the types nothing
 #: else references: a server that cannot search them by patient leaves them unread, which

@@ -30,8 +30,9 @@ from iopfhir.domain import (
     Practitioner,
 )
 from iopfhir.fhir.conventions import identifier_system, urn_uuid
-from iopfhir.terminology import Coding, codes, lookup_concept
+from iopfhir.terminology import Coding, lookup_concept
 from iopfhir.terminology.instruments import LOINC
+from iopfhir.terminology.security import label, security_data
 
 __all__ = [
     "CONDITION_CATEGORY",
@@ -139,14 +140,11 @@ def telecom(phone: str | None, email: str | None = None) -> list[dict[str, str]]
 
 
 def _security() -> list[dict[str, str]]:
-    labels = codes()["security"]
-    return [
-        {k: labels[name][k] for k in ("system", "code", "display")}
-        for name in ("confidentiality", "sensitivity", "policy")
-    ]
+    return [label(name) for name in security_data()["part2_labels"]]
 
 
-#: The Part 2 labels of every patient-linked resource (confidentiality R, ETH, 42CFRPart2).
+#: The Part 2 labels of every patient-linked resource of a Part 2 program (confidentiality
+#: R, ETH, 42CFRPart2); mental-health data gets PSY too (:mod:`.labels`, docs/part2.md).
 PART2_SECURITY: Final = _security()
 
 

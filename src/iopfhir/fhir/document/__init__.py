@@ -7,7 +7,9 @@ XHTML, escaped by ``_xhtml``; ``_index``: the episode's resources by identifier 
 :func:`document_reference` wraps a document for EHRs that take documents but not CarePlan
 writes (``reference``); :func:`render_html` renders it as a printable, self-contained page
 for clinicians (``html``) and :func:`render_pdf` prints that page through headless
-Chromium (``pdf``). Codes come from :mod:`iopfhir.terminology.documents`.
+Chromium (``pdf``). :func:`toc_disclosure` is the document as disclosed to a recipient
+under the patient's 42 CFR Part 2 consent (:mod:`iopfhir.fhir.disclosure`). Codes come
+from :mod:`iopfhir.terminology.documents`.
 
 Part of the mapping layer: imports :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`,
 :mod:`iopfhir.fhir.build` and :mod:`iopfhir.fhir.conventions`; never validation, client,
@@ -16,7 +18,7 @@ sync or the CLI.
 
 from __future__ import annotations
 
-from iopfhir.fhir.document.build import TOC_COMPOSITION_PROFILE, toc_document
+from iopfhir.fhir.document.build import TOC_COMPOSITION_PROFILE, toc_disclosure, toc_document
 from iopfhir.fhir.document.html import render_html
 from iopfhir.fhir.document.pdf import ChromiumMissing, find_chromium, render_pdf
 from iopfhir.fhir.document.reference import TOC_DOCUMENT_REFERENCE_PROFILE, document_reference
@@ -31,5 +33,6 @@ __all__ = [
     "find_chromium",
     "render_html",
     "render_pdf",
+    "toc_disclosure",
     "toc_document",
 ]

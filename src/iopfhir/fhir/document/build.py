@@ -29,13 +29,14 @@ from iopfhir.domain import AftercarePlan, Episode
 from iopfhir.errors import MappingError
 from iopfhir.fhir.build import episode_entries
 from iopfhir.fhir.conventions import PROFILE, identifier_system, urn_uuid
+from iopfhir.fhir.disclosure import Disclosure, DisclosureTerms, disclose, notice_sections
 from iopfhir.fhir.document._index import DocIndex, Resource, references_in
 from iopfhir.fhir.document.narrative import composition_div, section_div
 from iopfhir.fhir.document.select import At, select_sections
-from iopfhir.terminology import codes
 from iopfhir.terminology.documents import document_data, toc_category, toc_sections, toc_type
+from iopfhir.terminology.security import label, security_data
 
-__all__ = ["TOC_BUNDLE_PROFILE", "TOC_COMPOSITION_PROFILE", "toc_document"]
+__all__ = ["TOC_BUNDLE_PROFILE", "TOC_COMPOSITION_PROFILE", "toc_disclosure", "toc_document"]
 
 #: The profile every ToC Composition claims.
 TOC_COMPOSITION_PROFILE = PROFILE.TOC_COMPOSITION
@@ -61,10 +62,73 @@ def toc_document(
         raise MappingError(f"unknown document moment {at!r}; expected discharge or referral")
     if timestamp is not None and timestamp.utcoffset() is None:
         raise MappingError("the document timestamp needs a UTC offset (FHIR instant)")
+    return _document(episode, at, timestamp, episode_entries(episode), None)
+
+
+def toc_disclosure(
+    episode: Episode,
+    terms: DisclosureTerms,
+    *,
+    at: At = "discharge",
+    timestamp: datetime | None = None,
+) -> Disclosure:
+    """The ToC document of ``episode`` as disclosed under ``terms`` (docs/part2.md): built
+    from what :func:`~iopfhir.fhir.disclosure.disclose` lets leave, so no section, no
+    narrative and no reference speaks of what was withheld; with an "information
+    withheld" section when something was, and the prohibition on redisclosure (and the
+    ``NORDSCLCD`` label on the Composition and the Bundle) when Part 2 data leaves. The
+    AuditEvents go to ``terms.audit`` (required). ``Disclosure.bundle`` is the document.
+    Raises :class:`~iopfhir.errors.MappingError` when the patient's record itself may not
+    leave (no consent covers it: there is no document to send).
+    """
+    if terms.audit is None and not terms.own_system:
+        raise MappingError("a disclosure is recorded: terms.audit is required")
+    result = disclose(
+        episode_entries(episode),
+        recipient=terms.recipient,
+        purpose=terms.purpose,
+        at=terms.at,
+        own_system=terms.own_system,
+    )
+    if not any(r["resourceType"] == "Patient" for _u, r in result.entries):
+        raise MappingError(
+            "no consent of the patient permits disclosing their 42 CFR Part 2 records to "
+            "this recipient for this purpose on this day: nothing was written"
+        )
+    notices = notice_sections(withheld=bool(result.withheld), part2=result.part2_disclosed > 0)
+    # a document made for a recipient is another document than the program's own one:
+    # its own identifier (the recipient and purpose in it), so neither overwrites the other
+    variant = None if terms.own_system else f"for-{terms.recipient}-{terms.purpose}"
+    document = _document(episode, at, timestamp, result.entries, notices, variant)
+    # the consents it is disclosed under travel with it: the document can be checked again
+    # (``push doc.json --for``) against what permitted it
+    listed = {e["fullUrl"] for e in document["entry"]}
+    document["entry"] += [
+        {"fullUrl": url, "resource": res}
+        for url, res in result.entries
+        if res["resourceType"] == "Consent" and url not in listed
+    ]
+    result.bundle = document
+    if terms.audit is not None:
+        terms.audit(result.audit_events)
+    return result
+
+
+def _document(
+    episode: Episode,
+    at: At,
+    timestamp: datetime | None,
+    entries: list[tuple[str, Resource]],
+    notices: list[Resource] | None,
+    variant: str | None = None,
+) -> dict[str, Any]:
+    """The document of ``entries`` (the episode's, or what a disclosure lets leave), with
+    the disclosure's ``notices`` (``None``: not a disclosure); ``variant`` goes into its
+    identifiers (a document made for a recipient)."""
     day = _day(episode, at, timestamp)
     stamp = timestamp.isoformat() if timestamp is not None else f"{day.isoformat()}T00:00:00Z"
     try:
-        ix = DocIndex(episode_entries(episode))
+        ix = DocIndex(entries)
     except KeyError as exc:  # pragma: no cover - episode_entries maps its own KeyErrors
         raise MappingError(f"episode refers to unknown key {exc.args[0]!r}") from None
     selection = select_sections(ix, at, day.isoformat())
@@ -77,9 +141,13 @@ def toc_document(
     author = author or custodian
 
     key = f"{episode.key}/toc-{at}-{re.sub(r'[^0-9A-Za-z]', '', stamp)}"
+    if variant is not None:
+        key += "/" + re.sub(r"[^0-9A-Za-z.-]", "-", variant)
     comp_ident = {"system": identifier_system("composition"), "value": key}
     comp_url = urn_uuid("Composition", comp_ident["system"], comp_ident["value"])
     security = _security() if episode.part2 else None
+    if security and notices:  # disclosed Part 2 data: no redisclosure without consent
+        security = [*security, label("obligation")]
 
     sections = []
     counts = []
@@ -97,6 +165,7 @@ def toc_document(
             out["emptyReason"] = _empty_reason(reason or "nilknown")
         sections.append(out)
         counts.append((section.title, len(urls)))
+    sections += notices or []
 
     period = _event_period(ix, at)
     title = _TITLES[at]
@@ -236,11 +305,7 @@ def _empty_reason(code: str) -> dict[str, Any]:
 
 
 def _security() -> list[dict[str, str]]:
-    labels = codes()["security"]
-    return [
-        {k: labels[name][k] for k in ("system", "code", "display")}
-        for name in ("confidentiality", "sensitivity", "policy")
-    ]
+    return [label(name) for name in security_data()["part2_labels"]]
 
 
 def _closure(ix: DocIndex, composition: Resource) -> list[str]:

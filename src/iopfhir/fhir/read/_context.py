@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from iopfhir.domain import (
     Allergy,
     CarePlan,
+    Consent,
     Diagnosis,
     Goal,
     Location,
@@ -103,6 +104,7 @@ class Context:
         self.medications: list[MedicationUse] = []
         self.prescriptions: list[Prescription] = []
         self.allergies: list[Allergy] = []
+        self.consents: list[Consent] = []
         self.patient_key = "patient"
         self.part2 = False
         #: Appointment entry id → activity key (from CarePlan outcomeReference / reference)

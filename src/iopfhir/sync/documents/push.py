@@ -48,8 +48,10 @@ from iopfhir.errors import (
 )
 from iopfhir.fhir.conventions import name_uuid
 from iopfhir.fhir.document import document_reference as build_document_reference
+from iopfhir.fhir.models import as_json
 from iopfhir.sync.capabilities import ServerSupport, server_support
 from iopfhir.sync.counting import CountingTransport
+from iopfhir.sync.push.part2 import DisclosureTerms, document_gate
 from iopfhir.sync.resources import normalized
 
 from ._common import (
@@ -84,24 +86,35 @@ def push_document(
     document_reference: Mapping[str, Any] | None = None,
     validator: Any = None,
     dry_run: bool = False,
+    disclosure: DisclosureTerms | None = None,
 ) -> DocumentPushReport:
     """Store ``document`` (a FHIR document Bundle) on the server; see the module.
 
     ``document_reference``: the DocumentReference to store (else one is built from the
     document when that form is stored). ``validator`` (``iopfhir.validation.Validator``)
-    checks the document and the DocumentReference before any request. Raises
-    :class:`~iopfhir.errors.InputError` for a non-document,
+    checks the document and the DocumentReference before any request. A document holding
+    42 CFR Part 2 data is stored only with ``disclosure`` (``DisclosureTerms``): to the
+    program's own record system, or disclosed under the patient's consent (what may leave,
+    with the withheld-information and no-redisclosure sections; the AuditEvents recorded
+    first). Raises :class:`~iopfhir.errors.DisclosureRefused` without it (before any
+    request), :class:`~iopfhir.errors.InputError` for a non-document,
     :class:`~iopfhir.errors.ValidationFailed`, :class:`~iopfhir.errors.UnsupportedByServer`
     (a form the server does not accept), :class:`~iopfhir.errors.SyncConflict` (another
     document under the same identifier) or :class:`~iopfhir.errors.SyncError`.
     """
-    doc = check_document(document)
+    doc = check_document(as_json(document))  # a fhir.resources model: its JSON
+    # 42 CFR Part 2: to the program's own record system, or disclosed under consent
+    # (the same gate as every push), before any request
+    disclosed, line = document_gate(doc, disclosure, dry_run=dry_run)
+    doc = dict(disclosed)
     if as_ not in ("auto", "bundle", "document-reference", "both"):
         raise InputError("store a document as auto, bundle, document-reference or both")
     report = DocumentPushReport(dry_run=dry_run)
+    if line:
+        report.issues.append(Issue("information", "informational", line))
     dr: Resource | None = None
     if as_ != "bundle":
-        dr = _given_or_built(doc, document_reference)
+        dr = _given_or_built(doc, as_json(document_reference))
     elif document_reference is not None:
         raise InputError("a DocumentReference was given but only the Bundle is stored")
     if validator is not None:

@@ -49,14 +49,17 @@ Layout (imports point up the list)::
     content.py  the unchanged check; our resource with references rewritten
     merge.py    the 3-way merge after a 412
     write.py    sending chunks, recording answers, failing dependents
+    part2.py    the 42 CFR Part 2 gate: own record system, disclosure under consent, refusal
     run.py      push(): the steps in order, progress, the outcome
 """
 
+from .part2 import DisclosureTerms
 from .report import ConflictDetail, PlannedRequest, PushReport
 from .run import Progress, Validates, push
 
 __all__ = [
     "ConflictDetail",
+    "DisclosureTerms",
     "PlannedRequest",
     "Progress",
     "PushReport",

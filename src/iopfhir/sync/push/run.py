@@ -29,12 +29,14 @@ from iopfhir.errors import (
     TransportError,
     ValidationFailed,
 )
+from iopfhir.fhir.models import as_json
 from iopfhir.sync import _gc
 from iopfhir.sync.capabilities import Unlisted, WriteMode, server_support
 from iopfhir.sync.counting import CountingTransport
 
 from .content import decide
 from .lookup import lookup
+from .part2 import DisclosureTerms, part2_gate
 from .plan import chunks, classify, request_line
 from .report import PlannedRequest, PushReport
 from .sources import PushInput, read_entries
@@ -63,6 +65,7 @@ def push(
     progress: Progress | None = None,
     unlisted: Unlisted = "attempt",
     mode: WriteMode | None = None,
+    disclosure: DisclosureTerms | None = None,
 ) -> PushReport:
     """Write ``source`` (episodes or a Bundle) to the server behind ``client``; see the module.
 
@@ -72,13 +75,20 @@ def push(
     be written, :class:`~iopfhir.errors.SyncConflict` on a conflicting concurrent change,
     :class:`~iopfhir.errors.ValidationFailed` (before sending anything) when the validator
     finds errors.
+
+    42 CFR Part 2 data (resources labelled ``42CFRPart2`` / ``ETH``) is sent only under
+    ``disclosure`` (:mod:`.part2`): to the program's own record system, or disclosed to
+    a named recipient under the patient's consent; without it the push is refused with
+    :class:`~iopfhir.fhir.disclosure.DisclosureRefused` before any request.
     """
     if chunk_size < 1:
         raise InputError("chunk_size must be at least 1")
     # The work below allocates millions of acyclic containers: see _gc. By the time the
     # collector is back on, _run's frame (and every resource it held) is gone.
     with _gc.paused():
-        return _run(client, source, chunk_size, dry_run, validator, progress, unlisted, mode)
+        return _run(
+            client, source, chunk_size, dry_run, validator, progress, unlisted, mode, disclosure
+        )
 
 
 def _run(
@@ -90,13 +100,18 @@ def _run(
     progress: Progress | None,
     unlisted: Unlisted,
     mode: WriteMode | None,
+    disclosure: DisclosureTerms | None = None,
 ) -> PushReport:
-    given = read_entries(source)
+    given = read_entries(as_json(source))  # a fhir.resources Bundle model: its JSON
+    given, line = part2_gate(given, disclosure, dry_run=dry_run)  # before any request
     entries = given.entries
     report = PushReport(dry_run=dry_run, total=len(entries))
+    if line:
+        report.issues.append(Issue("information", "informational", line))
     if validator is not None:
+        bundle = source if isinstance(source, Mapping) and not line else None
         try:
-            _validate(validator, source if isinstance(source, Mapping) else None, entries, report)
+            _validate(validator, bundle, entries, report)
         except ValidationFailed as exc:
             report.failed = len(entries)  # nothing was sent
             exc.report = report
