@@ -1,20 +1,32 @@
 """Benchmark: every outcome measure over a synthetic cohort's NDJSON.
 
-Run:  python benchmarks/bench_outcomes.py [--patients 1000 10000] [--seed 7]
+Run:  python benchmarks/bench_outcomes.py [--patients 1000 10000] [--seed 7] [--repeat 3]
                                           [--cache DIR] [--no-spark]
 
 For each cohort size (generated once with ``iopfhir synth`` + ``convert --format ndjson``
 and cached under ``--cache``, default ``/tmp/iopfhir-bench-outcomes``), each variant in a
-fresh process so that peak memory is its own:
+fresh process so that peak memory is its own, ``--repeat`` times (the figures printed are
+the medians):
 
 - ``duckdb``: every measure (:func:`iopfhir.outcomes.compute`), first run (schema inference
-  over every line + the queries) and a second run on the same engine;
+  over every line, each view computed into a table, the measure queries) and a second run on
+  the same engine (the views registered again are the tables already there: only the
+  queries run);
+- ``duckdb-sampled``: the same with the schema inferred from the first 20,480 lines of each
+  file (``DuckDBEngine(sample_size=...)``), for data known to be uniform: what the first run
+  costs without reading every line for the schema;
 - ``spark``: the same on Spark ``local[*]`` (session start reported apart); peak memory is
   the JVM's resident set, read from ``/proc`` after the runs (the Python side is small);
 - ``duckdb-scan``: a bare DuckDB scan of the same files (one JSON parse of every line of the
-  resource types the measures read, ``resourceType`` and ``id`` only): the floor;
-- ``python``: a plain Python loop (orjson, ``tests/outcomes/reference.py``) computing the
-  same overall figures; the benchmark checks that they equal DuckDB's.
+  resource types the measures' views read, ``resourceType`` and ``id`` kept): the floor;
+- ``python``: a plain Python loop (orjson, ``tests/outcomes/reference.py``) over the lines of
+  the same resource types, computing every measure's overall population counts and score;
+  the benchmark checks that they equal DuckDB's. DuckDB computes more: each subject's row
+  with its strata and evaluated resources (the individual reports and the stratified
+  summaries), which the loop does not.
+
+CPU seconds (``cpu``: the process's user + system time over all its threads) are printed
+beside wall-clock seconds, as other work on the machine moves the latter.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -29,7 +42,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPES = ("Patient", "Encounter", "Observation", "EpisodeOfCare", "ServiceRequest", "Appointment")
+
+
+SAMPLE = 20480  # DuckDB's default sample: the duckdb-sampled variant infers from these lines
+
+
+def _types() -> list[str]:
+    """The resource types the measures' views read."""
+    from iopfhir.outcomes.facts import VIEWS
+    from iopfhir.views import iop_view
+
+    return sorted({iop_view(name).resource for name in VIEWS.values()})
 
 
 def _peak_mb(pid: int | str = "self") -> float:
@@ -72,38 +95,60 @@ def _overall(outcomes: Any) -> dict[str, Any]:
     return {m.id: outcomes.summary(m.id).overall.score for m in outcomes.measures}
 
 
-def _variant(name: str, nd: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {"variant": name}
-    if name in ("duckdb", "spark"):
-        from iopfhir.outcomes import compute
-        from iopfhir.views import Source, get_engine
+def _timed(fn: Any) -> tuple[Any, float, float]:
+    """``fn()``, its wall-clock seconds and the process's CPU seconds (every thread)."""
+    t, c = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, time.perf_counter() - t, time.process_time() - c
 
-        t = time.perf_counter()
-        engine = get_engine(name)
-        out["start_s"] = time.perf_counter() - t
+
+def _variant(name: str, nd: Path, memory_limit: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"variant": name}
+    types = _types()
+    if name in ("duckdb", "duckdb-sampled", "spark"):
+        from iopfhir.outcomes import compute
+        from iopfhir.outcomes.facts import VIEWS
+        from iopfhir.views import Source, get_engine, iop_view
+
+        options: dict[str, Any] = {}
+        if name != "spark" and memory_limit:
+            options["memory_limit"] = memory_limit
+        if name == "duckdb-sampled":
+            options["sample_size"] = SAMPLE
+        engine_name = "spark" if name == "spark" else "duckdb"
+        engine, out["start_s"], _ = _timed(lambda: get_engine(engine_name, **options))
         with Source.from_path(nd) as source:
+            if name != "spark":  # the schema inference of the 1st run, timed apart
+                wanted = [(iop_view(v).resource, source) for v in VIEWS.values()]
+                _, out["schema_s"], out["schema_cpu_s"] = _timed(
+                    lambda: engine.prepare_schemas(wanted)
+                )
             for run in (1, 2):
-                t = time.perf_counter()
-                outcomes = compute(source, engine)
-                out[f"run{run}_s"] = time.perf_counter() - t
+                outcomes, out[f"run{run}_s"], out[f"cpu{run}_s"] = _timed(
+                    lambda: compute(source, engine)
+                )
+        if name != "spark":
+            out["run1_s"] += out["schema_s"]
+            out["cpu1_s"] += out["schema_cpu_s"]
         out["scores"] = _overall(outcomes)
         out["episodes"] = len(outcomes.subjects["iop-attendance"])
         if name == "spark":
+            out.pop("cpu1_s"), out.pop("cpu2_s")  # the work is the JVM's, not counted here
             peaks = []
             for p in [os.getpid(), *_descendants(os.getpid())]:
                 try:
                     peaks.append(_peak_mb(p))
-                except OSError:
+                except (OSError, StopIteration):  # gone, or a zombie without memory figures
                     continue
             out["peak_mb"] = max(peaks)
     elif name == "duckdb-scan":
         import duckdb
 
         con = duckdb.connect()
-        for run in (1, 2):
-            t = time.perf_counter()
+
+        def scan() -> int:
             total = 0
-            for rtype in TYPES:
+            for rtype in types:
                 files = sorted(str(p) for p in nd.glob(f"{rtype}*.ndjson"))
                 if files:
                     total += con.sql(
@@ -111,8 +156,10 @@ def _variant(name: str, nd: Path) -> dict[str, Any]:
                         "format='newline_delimited', "
                         "columns={'resourceType': 'VARCHAR', 'id': 'VARCHAR'})"
                     ).fetchall()[0][0]
-            out[f"run{run}_s"] = time.perf_counter() - t
-        out["resources"] = total
+            return total
+
+        for run in (1, 2):
+            out["resources"], out[f"run{run}_s"], out[f"cpu{run}_s"] = _timed(scan)
     else:
         import orjson
 
@@ -120,67 +167,123 @@ def _variant(name: str, nd: Path) -> dict[str, Any]:
         from tests.outcomes.reference import compute as reference
 
         def resources() -> Any:
-            for rtype in TYPES:
+            for rtype in types:
                 for path in sorted(nd.glob(f"{rtype}*.ndjson")):
                     with path.open("rb") as fh:
                         for line in fh:
                             yield orjson.loads(line)
 
-        t = time.perf_counter()
-        ref = reference(resources())
-        out["run1_s"] = time.perf_counter() - t
+        ref, out["run1_s"], out["cpu1_s"] = _timed(lambda: reference(resources()))
         out["scores"] = {k: v["score"] for k, v in ref.items()}
     out.setdefault("peak_mb", _peak_mb())
     return out
 
 
-def _child(name: str, nd: Path) -> dict[str, Any]:
+def _child(name: str, nd: Path, memory_limit: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", name, "--data", str(nd)],
-        check=True, capture_output=True, text=True,
+        [sys.executable, __file__, "--child", name, "--data", str(nd), "--memory-limit",
+         memory_limit],
+        check=False, capture_output=True, text=True,
     )  # fmt: skip
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        return {"variant": name, "failed": last[:160]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every number over the runs (the rest from the first run)."""
+    out = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, float):
+            out[key] = statistics.median(r[key] for r in runs)
+    out["runs"] = len(runs)
+    return out
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a == {k: b.get(k) for k in a}
+
+
+def _cell(r: dict[str, Any], key: str) -> str:
+    return f"{r[key]:7.2f}" if key in r else f"{'-':>7}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per variant")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/iopfhir-bench-outcomes"))
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--only", nargs="+", help="variants to run besides the scan and duckdb")
+    parser.add_argument("--spark-repeat", type=int, default=1, help="Spark runs (slow)")
+    parser.add_argument(
+        "--memory-limit", default="512MB",
+        help="DuckDB memory_limit for the measures ('' for DuckDB's default, 80%% of RAM)",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_variant(args.child, args.data)))
+        print(json.dumps(_variant(args.child, args.data, args.memory_limit)))
         return 0
-    variants = ["duckdb-scan", "duckdb", "python"] + ([] if args.no_spark else ["spark"])
-    print(f"{'patients':>8} {'variant':<12} {'1st run s':>9} {'2nd run s':>9} "
+    variants = ["duckdb-scan", "duckdb", "duckdb-sampled", "python"]
+    variants += [] if args.no_spark else ["spark"]
+    if args.only:  # the scan (and duckdb, for the comparisons) always run
+        variants = [v for v in variants if v in ("duckdb-scan", "duckdb", *args.only)]
+    limit = args.memory_limit or "DuckDB's default"
+    print(f"medians of {args.repeat} runs (Spark {args.spark_repeat}); s: wall-clock seconds, "
+          f"cpu: CPU seconds of the process; DuckDB memory_limit {limit}")  # fmt: skip
+    print(f"{'patients':>8} {'variant':<12} {'1st s':>7} {'cpu':>7} {'2nd s':>7} {'cpu':>7} "
           f"{'peak MB':>8}  note")  # fmt: skip
     for patients in args.patients:
         nd = _make_cohort(patients, args.seed, args.cache)
-        size = sum(p.stat().st_size for p in nd.glob("*.ndjson")) / 1e6
-        results = {v: _child(v, nd) for v in variants}
-        scan = min(results["duckdb-scan"]["run1_s"], results["duckdb-scan"]["run2_s"])
-        duck_best = min(results["duckdb"]["run1_s"], results["duckdb"]["run2_s"])
+        size = sum(p.stat().st_size for t in _types() for p in nd.glob(f"{t}*.ndjson")) / 1e6
+        results: dict[str, dict[str, Any]] = {}
         for v in variants:
-            r = results[v]
-            best = min(r.get("run1_s", 1e9), r.get("run2_s", 1e9))
-            note = f"{best / scan:.1f}x the scan"
+            runs = [
+                _child(v, nd, args.memory_limit)
+                for _ in range(args.spark_repeat if v == "spark" else args.repeat)
+            ]
+            failed = [r for r in runs if "failed" in r]
+            if failed:
+                print(f"{patients:>8} {v:<12} FAILED: {failed[0]['failed']}", flush=True)
+                continue
+            r = results[v] = _median_of(runs)
+            scan, duck = results["duckdb-scan"], results.get("duckdb", {})
+            note = f"{r['run1_s'] / scan['run1_s']:.1f}x the scan"
+            if "cpu1_s" in r:
+                note += f" (cpu {r['cpu1_s'] / scan['cpu1_s']:.1f}x)"
+            if "run2_s" in r and v != "duckdb-scan":
+                note += f", 2nd run {r['run2_s'] / scan['run2_s']:.1f}x"
+            if "schema_s" in r:
+                note += f"; schema inference {r['schema_s']:.1f} s (cpu {r['schema_cpu_s']:.1f})"
             if v == "duckdb-scan":
                 note = f"the floor: {r['resources']:,} resources, {size:.0f} MB"
             elif v == "duckdb":
-                note += f"; {r['episodes']:,} episodes"
+                note += f"; {r['episodes']:,} episodes, {len(r['scores'])} measures"
+            elif v == "duckdb-sampled":
+                note += f"; sample_size={SAMPLE}"
+                note += (
+                    "; same figures" if r["scores"] == duck.get("scores") else "; FIGURES DIFFER"
+                )
             elif v == "python":
-                note += f"; {best / duck_best:.2f}x the time of DuckDB"
-                same = r["scores"] == {k: results["duckdb"]["scores"][k] for k in r["scores"]}
-                note += "; same figures" if same else "; FIGURES DIFFER"
+                note += (
+                    f"; DuckDB is {r['run1_s'] / duck['run1_s']:.1f}x as fast on its 1st run "
+                    f"(cpu {r['cpu1_s'] / duck['cpu1_s']:.1f}x), "
+                    f"{r['run1_s'] / duck['run2_s']:.1f}x on its 2nd "
+                    f"(cpu {r['cpu1_s'] / duck['cpu2_s']:.1f}x)"
+                )
+                note += f"; {len(r['scores'])} measures"
+                note += (
+                    ", same figures" if _same(r["scores"], duck["scores"]) else ", FIGURES DIFFER"
+                )
             elif v == "spark":
-                same = r["scores"] == results["duckdb"]["scores"]
                 note += f"; session start {r['start_s']:.0f} s"
-                note += "; same figures" if same else "; FIGURES DIFFER"
-            second = f"{r['run2_s']:9.2f}" if "run2_s" in r else f"{'-':>9}"
-            print(f"{patients:>8} {v:<12} {r['run1_s']:9.2f} {second} {r['peak_mb']:8.0f}  {note}",
+                note += "; same figures" if r["scores"] == duck["scores"] else "; FIGURES DIFFER"
+            print(f"{patients:>8} {v:<12} {r['run1_s']:7.2f} {_cell(r, 'cpu1_s')} "
+                  f"{_cell(r, 'run2_s')} {_cell(r, 'cpu2_s')} {r['peak_mb']:8.0f}  {note}",
                   flush=True)  # fmt: skip
     return 0
 

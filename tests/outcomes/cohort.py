@@ -350,4 +350,16 @@ EXPECTED: dict[str, tuple[dict[str, int], float | None]] = {
     "iop-continuity-inpatient": (_p(2, 2, 1), 0.5),  # A: X in the stay and the IOP; D: Z not
     "iop-continuity-aftercare": (_p(2, 2, 1), 0.5),  # B: W in the IOP and aftercare; A: Y not
     "iop-inpatient-readmission-30": (_p(5, 5, 1), 0.2),  # B's 07-05 -> 07-20
+    # reliable change (PHQ-9 6 points, GAD-7 4): A 20 -> 4 and GAD-7 12 -> 7; B -5, D -4 not
+    "iop-phq9-reliable-improvement": (_p(3, 3, 1), 0.3333),
+    "iop-phq9-reliable-deterioration": (_p(3, 3, 0), 0.0),
+    "iop-gad7-reliable-improvement": (_p(1, 1, 1), 1.0),
+    "iop-gad7-reliable-deterioration": (_p(1, 1, 0), 0.0),
+    "iop-intensity-weeks-over": (_p(8, 8, 0), 0.0),  # A, D: 4 weeks each, none over 20 h / 5 d
+    # no PROMIS-10, WHODAS, safety screens or check-ins here: tests/outcomes/test_measures_more.py
+    "iop-promis10-change": ({}, None),
+    "iop-whodas12-change": ({}, None),
+    "iop-safety-positive": ({}, None),
+    "iop-safety-followup": ({}, None),
+    "iop-checkins-kept": ({}, None),
 }

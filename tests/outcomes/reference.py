@@ -21,6 +21,34 @@ DISPOSITION_EXT = "https://iopfhir.org/fhir/StructureDefinition/discharge-dispos
 DELIVERY_EXT = "https://iopfhir.org/fhir/StructureDefinition/delivery-setting"
 WITHOUT_PATIENT = {"family-education", "family-therapy-without-patient", "team-review"}
 TOTALS = {"phq9": "44261-6", "gad7": "70274-6", "auditc": "75626-2", "dast10": "82667-7"}
+#: totals in the project code systems (PROMIS-10 global mental health raw, WHODAS 12 sum)
+OTHER_TOTALS = {
+    "promis10": ("https://iopfhir.org/fhir/CodeSystem/promis-10", "gmh-raw"),
+    "whodas12": ("https://iopfhir.org/fhir/CodeSystem/whodas-12", "simple-sum"),
+}
+RELIABLE = {"phq9": 6, "gad7": 4}  # NHS Talking Therapies reliable change, in points
+ITEM9 = "44260-8"
+#: screening answers: LOINC item or risk-level code -> the answer codes that are positive
+SCREENS = {
+    ITEM9: {"LA6569-3", "LA6570-1", "LA6571-9"},
+    "93247-5": {"LA33-6"},  # C-SSRS 2: suicidal thoughts
+    "93249-1": {"LA33-6"},  # C-SSRS 4: intent
+    "93250-9": {"LA33-6"},  # C-SSRS 5: plan
+    "93269-9": {"LA33-6"},  # C-SSRS 6b: behaviour in the past 3 months
+    "93374-7": {"LA9194-7", "LA6751-7", "LA9193-9"},  # risk level low / moderate / high
+}
+SAFETY_FLAGS = {
+    "recent-suicidal-behavior",
+    "self-harm-risk",
+    "suicidal-ideation",
+    "suicidal-intent",
+    "suicidal-plan",
+}
+SAFETY_FLAG_SYSTEM = "https://iopfhir.org/fhir/CodeSystem/safety-flag"
+CHECK_IN = "https://iopfhir.org/fhir/CodeSystem/check-in"
+PLAN_KIND = "https://iopfhir.org/fhir/CodeSystem/care-plan-kind"
+RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+FINAL = ("final", "amended", "corrected")
 
 
 def _d(text: Any) -> dt.date | None:
@@ -67,6 +95,8 @@ def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
         "end": _d(r.get("period", {}).get("end")),
         "min_hours": program.get("minimumHoursPerWeek"),
         "min_days": program.get("minimumDaysPerWeek"),
+        "max_hours": program.get("maximumHoursPerWeek"),
+        "max_days": program.get("maximumDaysPerWeek"),
         "disposition": disposition,
         "status": r.get("status"),
     }
@@ -92,6 +122,15 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     stay_people: dict[str, set[str]] = {}  # inpatient Encounter key -> participant refs
     iop_people: dict[str, set[str]] = defaultdict(set)  # episode key -> participant refs
     aftercare: dict[str, list[tuple[dt.date, set[str]]]] = defaultdict(list)
+    screens: dict[str, dict[dt.date, int]] = defaultdict(dict)  # patient -> day -> positive
+    contacts: dict[str, list[dt.date]] = defaultdict(list)  # finished Encounters with patient
+    safety_plans: dict[str, list[dt.date]] = defaultdict(list)
+    check_ins: dict[str, list[tuple[dt.date | None, dt.date, bool]]] = defaultdict(list)
+
+    def screened(patient: str | None, day: dt.date | None, positive: bool) -> None:
+        if patient and day:
+            screens[patient][day] = max(screens[patient].get(day, 0), int(positive))
+
     for r in resources:
         rt = r.get("resourceType")
         if rt == "PractitionerRole":
@@ -103,6 +142,33 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         elif rt == "Observation":
             value = r.get("valueQuantity", {}).get("value")
             patient = _ref(r.get("subject"), "Patient")
+            day = _d(r.get("effectiveDateTime"))
+            codings = r.get("code", {}).get("coding", [])
+            item = next((c.get("code") for c in codings if c.get("system") == LOINC), None)
+            if item in SCREENS and r.get("status") in FINAL:
+                answer = ((r.get("valueCodeableConcept") or {}).get("coding") or [{}])[0]
+                if answer.get("code"):
+                    screened(patient, day, answer["code"] in SCREENS[item])
+                elif item != "93374-7" and value is not None:  # an item as a number
+                    screened(patient, day, value > 0)
+            first = (codings or [{}])[0]
+            for prefix, (system, code) in OTHER_TOTALS.items():
+                if (
+                    value is not None
+                    and patient
+                    and day
+                    and (first.get("system"), first.get("code")) == (system, code)
+                    and r.get("status") in FINAL
+                ):
+                    scores[patient].append(
+                        (
+                            day,
+                            r["effectiveDateTime"],
+                            "Observation/" + r["id"],
+                            prefix,
+                            float(value),
+                        )
+                    )
             loinc = next(
                 (
                     c.get("code")
@@ -161,6 +227,17 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             episode = _ref((r.get("episodeOfCare") or [{}])[0], "EpisodeOfCare")
             if not patient:
                 continue
+            kind = next(
+                (
+                    c.get("code")
+                    for t in r.get("type", [])
+                    for c in t.get("coding", [])
+                    if c.get("system") == SESSION_KIND
+                ),
+                "",
+            )
+            if status == "finished" and day and kind not in WITHOUT_PATIENT:
+                contacts[patient].append(day)
             people = {
                 p["individual"]["reference"]
                 for p in r.get("participant", [])
@@ -190,6 +267,48 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 session_encounters[episode].append((day, minutes))
             if status == "finished" and code in ("AMB", "VR") and day:
                 visits[patient].append((day, episode))
+        elif rt == "RiskAssessment" and r.get("status") in FINAL:
+            risks = [
+                c.get("code")
+                for pred in r.get("prediction", [])
+                for c in pred.get("qualitativeRisk", {}).get("coding", [])
+                if c.get("system") == RISK_PROBABILITY
+            ]
+            if risks:
+                positive = any(x in ("low", "moderate", "high") for x in risks)
+                screened(
+                    _ref(r.get("subject"), "Patient"), _d(r.get("occurrenceDateTime")), positive
+                )
+        elif rt == "Flag" and r.get("status") != "entered-in-error":
+            coding = (r.get("code", {}).get("coding") or [{}])[0]
+            if coding.get("system") == SAFETY_FLAG_SYSTEM and coding.get("code") in SAFETY_FLAGS:
+                screened(
+                    _ref(r.get("subject"), "Patient"), _d(r.get("period", {}).get("start")), True
+                )
+        elif rt == "CarePlan":
+            patient = _ref(r.get("subject"), "Patient")
+            kinds = [
+                c.get("code")
+                for cat in r.get("category", [])
+                for c in cat.get("coding", [])
+                if c.get("system") == PLAN_KIND
+            ]
+            made = _d(r.get("created") or r.get("period", {}).get("start"))
+            plan_ok = r.get("status") in ("active", "completed")
+            if patient and made and kinds[:1] == ["relapse-prevention"] and plan_ok:
+                safety_plans[patient].append(made)
+            for act in r.get("activity", []):
+                detail = act.get("detail")
+                coding = ((detail or {}).get("code", {}).get("coding") or [{}])[0]
+                due = _d((detail or {}).get("scheduledPeriod", {}).get("start"))
+                if (
+                    patient
+                    and due
+                    and coding.get("system") == CHECK_IN
+                    and detail.get("status") != "entered-in-error"
+                    and r.get("status") != "entered-in-error"
+                ):
+                    check_ins[patient].append((made, due, detail.get("status") == "completed"))
 
     def who(refs: Iterable[str]) -> set[str]:
         return {roles.get(ref, ref) for ref in refs}
@@ -210,7 +329,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             for s in scores[patient]
             if (s[0] - start).days >= -14 and (end is None or s[0] <= end)
         ]
-        for prefix, loinc in TOTALS.items():
+        for prefix, loinc in [*TOTALS.items(), *((p, p) for p in OTHER_TOTALS)]:
             mine = sorted((s for s in within if s[3] == loinc), key=lambda s: (s[0], s[1], s[2]))
             if not mine:
                 continue
@@ -222,6 +341,16 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 continue
             add(f"iop-{prefix}-change", initial_population=1, measure_population=1)
             observations[f"iop-{prefix}-change"].append(last - base)
+            if prefix in RELIABLE:
+                better = last <= base - RELIABLE[prefix]
+                worse = last >= base + RELIABLE[prefix]
+                for name, hit in (("improvement", better), ("deterioration", worse)):
+                    add(
+                        f"iop-{prefix}-reliable-{name}",
+                        initial_population=1,
+                        denominator=1,
+                        numerator=int(hit),
+                    )
             if prefix in ("phq9", "gad7"):
                 add(f"iop-{prefix}-last", initial_population=1, measure_population=1)
                 observations[f"iop-{prefix}-last"].append(last)
@@ -253,6 +382,43 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         if after:
             n = int(bool(after & in_iop))
             add("iop-continuity-aftercare", initial_population=1, denominator=1, numerator=n)
+        days = {
+            d: pos
+            for d, pos in screens[patient].items()
+            if (d - start).days >= -14 and (end is None or d <= end)
+        }
+        add(
+            "iop-safety-positive",
+            initial_population=int(bool(days)),
+            denominator=int(bool(days)),
+            numerator=int(any(days.values())),
+        )
+        positive = [d for d, pos in days.items() if pos]
+        followed = 0
+        for d in positive:
+            later = [(x - d).days for x in contacts[patient]] + [
+                (x - d).days for x in screens[patient]
+            ]
+            plans = [(x - d).days for x in safety_plans[patient]]
+            followed += any(1 <= n <= 7 for n in later) or any(0 <= n <= 7 for n in plans)
+        add(
+            "iop-safety-followup",
+            initial_population=len(positive),
+            denominator=len(positive),
+            numerator=followed,
+        )
+        if end is not None:
+            due = [
+                kept
+                for made, day, kept in check_ins[patient]
+                if 1 <= (day - end).days <= 183 and made is not None and start <= made <= end
+            ]
+            add(
+                "iop-checkins-kept",
+                initial_population=len(due),
+                denominator=len(due),
+                numerator=sum(due),
+            )
         mine_appts = [
             a
             for a in appointments[patient]
@@ -308,6 +474,23 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                     denominator=weeks_full,
                     numerator=met if weeks_full > 0 else 0,
                 )
+            max_hours, max_days = ep["max_hours"], ep["max_days"]
+            if max_hours is not None or max_days is not None:
+                over = sum(
+                    1
+                    for w, ss in by_week.items()
+                    if w < weeks_full
+                    and (
+                        (max_hours is not None and sum(s[1] for s in ss) > max_hours * 60)
+                        or (max_days is not None and len({s[0] for s in ss}) > max_days)
+                    )
+                )
+                add(
+                    "iop-intensity-weeks-over",
+                    initial_population=weeks_full,
+                    denominator=weeks_full,
+                    numerator=over if weeks_full > 0 else 0,
+                )
             if weeks_full > 0:
                 add("iop-intensity-hours", initial_population=1, measure_population=1)
                 observations["iop-intensity-hours"].append(minutes / 60.0 / weeks_full)
@@ -353,6 +536,8 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 numerator=int(bool(nxt) and min(nxt) <= 30),
             )
 
+    for prefix in OTHER_TOTALS:  # measures of instruments a source may not have
+        add(f"iop-{prefix}-change", initial_population=0, measure_population=0)
     out: dict[str, dict[str, Any]] = {}
     for measure, counts in pops.items():
         counts = dict(counts)

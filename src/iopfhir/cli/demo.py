@@ -6,7 +6,10 @@
 4. read the Bundle back and show that the episode round-tripped, and what it holds;
 5. when a local FHIR server can be started (``pip install iopfhir[server]``) or
    ``--server URL`` is given: push it, push it again (zero writes), pull it back by the
-   patient's identifier, and show that it round-tripped through the server.
+   patient's identifier, and show that it round-tripped through the server;
+6. last, compute the outcome measures over the Bundle and write the outcomes report page
+   (``iopfhir report``; ``--report FILE``, else beside ``-o``, else in a new temporary
+   folder) and print where it is (``pip install iopfhir[report]``; skipped without it).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -59,6 +63,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--server", metavar="URL", help="use this FHIR server instead of starting one")
     p.add_argument("--offline", action="store_true", help="skip the server part")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the Bundle here")
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="where to write the outcomes report page (default: beside -o, else a new "
+        "temporary folder)",
+    )
+    p.add_argument("--no-report", action="store_true", help="skip the outcomes report")
     p.set_defaults(func=run)
     return p
 
@@ -173,21 +184,68 @@ def _intensity(episode: Episode) -> str:
     return "; ".join(parts)
 
 
-def _server_step(args: argparse.Namespace, episode: Episode, out: TextIO) -> int:
+def _server_step(args: argparse.Namespace, episode: Episode, out: TextIO) -> tuple[int, int]:
+    """(exit status, the number of the next step)."""
     if args.offline:
-        return 0
+        return 0, 5
     if args.server:
         print(f"5. server     {args.server}", file=out)
-        return _sync(args.server, episode, out)
+        return _sync(args.server, episode, out), 9
     from iopfhir.sync import LocalServerError, localserver
 
     try:
         with localserver() as base:
             print(f"5. server     started a local FHIR R4 server at {base}", file=out)
-            return _sync(base, episode, out)
+            return _sync(base, episode, out), 9
     except LocalServerError as exc:
         print(f"5. server     skipped: {exc}", file=out)
+        return 0, 6
+
+
+def _report_target(args: argparse.Namespace) -> Path:
+    if args.report:
+        return Path(args.report)
+    if args.output:
+        out = Path(args.output)
+        return out.with_name(out.stem + ".report.html")
+    return Path(tempfile.mkdtemp(prefix="iopfhir-demo-")) / "outcomes-report.html"
+
+
+def _report_step(args: argparse.Namespace, data: bytes, step: int, out: TextIO) -> int:
+    """Compute the outcomes over the Bundle and write the report page; 0 when written or
+    skipped for want of the report extra."""
+    if args.no_report:
         return 0
+    from iopfhir.outcomes import OutcomesError, bundle_resources
+
+    try:
+        from iopfhir.outcomes.report import build_report
+        from iopfhir.views import Source, get_engine
+
+        engine = get_engine("duckdb")
+    except (ImportError, OutcomesError, LookupError) as exc:
+        print(
+            f"{step}. report     skipped: {type(exc).__name__} (pip install 'iopfhir[report]')",
+            file=out,
+        )
+        return 0
+    try:
+        with Source.from_resources(bundle_resources(json.loads(data))) as source:
+            page = build_report(source, engine)
+    except OutcomesError as exc:
+        print(f"{step}. report     skipped: {exc}", file=out)
+        return 0
+    finally:
+        engine.close()
+    target = _report_target(args)
+    encoded = page.encode("utf-8")
+    write_bytes(target, encoded)
+    print(
+        f"{step}. report     outcomes report ({len(encoded):,} bytes, opens offline) written to "
+        f"{target.resolve()}",
+        file=out,
+    )
+    return 0
 
 
 def _sync(base: str, episode: Episode, out: TextIO) -> int:
@@ -252,6 +310,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.output:
         check_file_target(args.output)  # before any work
+    if args.report and not args.no_report:
+        check_file_target(args.report)
     episode = _load(args.episode)
     print(
         f"1. loaded     episode {episode.key} from {args.episode or 'the packaged example'}",
@@ -277,7 +337,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"   round trip: {'identical' if same else 'DIFFERENT'}", file=out)
     _describe(episode, out)
     status = 0 if same and errors == 0 else 1
-    return max(status, _server_step(args, episode, out))
+    server, step = _server_step(args, episode, out)
+    return max(status, server, _report_step(args, data, step, out))
 
 
 def _validate(bundle: dict[str, Any], out: TextIO) -> int:

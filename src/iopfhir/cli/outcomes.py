@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     )
     from iopfhir.views import Source, get_engine
 
-__all__ = ["register", "run"]
+__all__ = ["open_source", "register", "run"]
 
 _lazy = LazyImports(
     globals(),
@@ -84,7 +84,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _source(path: str) -> Source:
+@_lazy.needed
+def open_source(path: str) -> Source:
+    """SOURCE as the outcome commands (``outcomes``, ``report``) read it: a Bundle JSON
+    file, else NDJSON files or a folder of them."""
     target = Path(path)
     if target.is_file() and target.name.endswith(".json"):
         try:
@@ -139,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--period: {exc}") from None
     engine = get_engine(args.engine)
     try:
-        with contextlib.closing(_source(args.source)) as source:
+        with contextlib.closing(open_source(args.source)) as source:
             outcomes = compute(source, engine, period=period)
     finally:
         engine.close()

@@ -1,4 +1,8 @@
-"""``iopfhir synth``: write a synthetic IOP cohort as episode files, one per patient.
+"""``iopfhir synth``: write a synthetic IOP cohort as episode files, one per episode.
+
+Patients respond or not, drop out, keep or miss aftercare, and some are readmitted to
+inpatient care after discharge: their next stay comes back as a further episode of the same
+patient (``--no-readmissions`` writes one episode per patient).
 
 The output folder is checked before any episode is drawn and appears only when every file
 is written (0700, files 0600); a progress bar counts the episodes on a terminal.
@@ -43,14 +47,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "synth",
         help="write a synthetic IOP cohort",
         description="Write N synthetic IOP episodes (deterministic for a seed) as episode "
-        "files in a directory, one per patient, ready for `iopfhir convert`.",
+        "files in a directory, one per episode, ready for `iopfhir convert`.",
     )
     p.add_argument(
         "--patients",
         type=positive_int,
         required=True,
         metavar="N",
-        help="how many patients (episodes) to write; at least 1",
+        help="how many episodes to write (one per patient, but for readmissions); at least 1",
     )
     p.add_argument(
         "--seed",
@@ -67,6 +71,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="folder to write (replaced when it exists; default ./cohort)",
     )
     p.add_argument(
+        "--readmissions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a patient readmitted to inpatient care after discharge comes back as a further "
+        "episode of the same patient, counted in N (default on; --no-readmissions: one "
+        "episode per patient)",
+    )
+    p.add_argument(
         "--format",
         choices=("json", "yaml"),
         default="json",
@@ -81,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``synth``."""
     check_dir_target(args.output)
     width = max(5, len(str(args.patients)))
-    episodes = synth_episodes(args.patients, args.seed)
+    episodes = synth_episodes(args.patients, args.seed, readmissions=args.readmissions)
     with atomic_dir(args.output) as tmp:
         for i, episode in enumerate(
             progress_iter(episodes, args.patients, "synth", unit="episodes")

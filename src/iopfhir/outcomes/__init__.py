@@ -15,7 +15,7 @@ SQL-on-FHIR views (:mod:`iopfhir.views`). Results come out as ``MeasureReport`` 
 
 Modules: :mod:`.facts` (facts SQL), :mod:`.measures` (definitions, measure SQL),
 :mod:`.compute` (running and summing), :mod:`.bundles` (Bundles as sources),
-:mod:`.reports` (MeasureReports, rows).
+:mod:`.reports` (MeasureReports, rows), :mod:`.report` (the HTML report page).
 Imports from the package: :mod:`iopfhir.views`, :mod:`iopfhir.terminology`,
 :mod:`iopfhir.errors`.
 """
@@ -37,6 +37,7 @@ from iopfhir.outcomes.measures import (
     measure_resource,
     measure_sql,
 )
+from iopfhir.outcomes.report import ReportData, build_report, render_report, report_data
 from iopfhir.outcomes.reports import (
     individual_reports,
     report_bundle,
@@ -48,9 +49,11 @@ __all__ = [
     "MeasureDef",
     "Outcomes",
     "OutcomesError",
+    "ReportData",
     "Stratum",
     "SubjectResult",
     "Summary",
+    "build_report",
     "bundle_resources",
     "compute",
     "individual_reports",
@@ -59,7 +62,9 @@ __all__ = [
     "measure_resource",
     "measure_sql",
     "parse_period",
+    "render_report",
     "report_bundle",
+    "report_data",
     "summary_report",
     "summary_rows",
 ]

@@ -29,6 +29,17 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   ``aftercare_clinicians`` of aftercare Appointments after discharge (not cancelled),
   ``aftercare_clinicians_from_iop`` of them who took part in the episode's sessions.
 
+* quality of life / functioning: ``promis10_*`` (PROMIS-10 raw global mental health) and
+  ``whodas12_*`` (WHODAS 2.0 12-item simple sum) like the symptom columns; reliable change:
+  ``<i>_reliable_points`` from the terminology data (``instruments.json`` ``reliable_change``);
+* safety: ``screens`` (screening days from 14 days before admission to discharge: PHQ-9
+  item 9, C-SSRS items and risk level, suicide RiskAssessments, safety Flags),
+  ``screens_positive`` and ``screens_followed`` (a finished Encounter with the patient or
+  another screen 1-7 days after, or a safety plan made 0-7 days after);
+* aftercare: ``checkins_due`` (check-ins of plans made during the episode, due 1-183 days
+  after discharge) and ``checkins_kept`` (completed); intensity: ``weeks_over`` (whole weeks
+  above the program's maximum hours or days), ``max_hours_per_week``, ``max_days_per_week``.
+
 Stay facts (``stay_facts_sql``), per inpatient Encounter with a discharge date:
 ``days_to_readmission`` to the next inpatient admission of the patient.
 """
@@ -36,12 +47,24 @@ Stay facts (``stay_facts_sql``), per inpatient Encounter with a discharge date:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 from iopfhir.terminology.codes import code_system_url, codes
-from iopfhir.terminology.instruments import instrument
+from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
 
-__all__ = ["INSTRUMENTS", "VIEWS", "Spelling", "episode_facts_sql", "spelling", "stay_facts_sql"]
+__all__ = [
+    "INSTRUMENTS",
+    "VIEWS",
+    "Spelling",
+    "episode_facts_sql",
+    "reliable_change_points",
+    "spelling",
+    "stay_facts_sql",
+]
 
 #: table name -> shipped view
 VIEWS = {
@@ -54,14 +77,29 @@ VIEWS = {
     "encounter_participant": "iop-encounter-participant",
     "appointment_participant": "iop-appointment-participant",
     "practitioner_role": "iop-practitioner-role",
+    "careplan": "iop-careplan",
+    "careplan_activity": "iop-careplan-activity",
+    "flag": "iop-flag",
+    "risk": "iop-risk-assessment",
+    "answer": "iop-observation-answer",
 }
 
 #: column prefix -> instrument id (the total-score code comes from the terminology data)
-INSTRUMENTS = {"phq9": "phq-9", "gad7": "gad-7", "auditc": "audit-c", "dast10": "dast-10"}
+INSTRUMENTS = {
+    "phq9": "phq-9",
+    "gad7": "gad-7",
+    "auditc": "audit-c",
+    "dast10": "dast-10",
+    "promis10": "promis-10",
+    "whodas12": "whodas-12",
+}
 
 _SCORE_STATUSES = ("final", "amended", "corrected")
 _BASELINE_DAYS_BEFORE = 14
 _CONTINUITY_DAYS = 30
+_SAFETY_FOLLOWUP_DAYS = 7  # a positive safety screen is followed up within a week
+_CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
+_PLAN_STATUSES = ("active", "completed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +169,46 @@ def _period_filter(column: str, period: tuple[str, str] | None) -> str:
     return f" AND {column} >= DATE {_lit(start)} AND {column} <= DATE {_lit(end)}"
 
 
+def _instrument_case() -> str:
+    """A CASE naming the instrument (column prefix) of a total-score row of ``score``:
+    LOINC-coded totals by their LOINC code, the others (PROMIS-10, WHODAS) by system and code."""
+    whens = []
+    for prefix, inst_id in INSTRUMENTS.items():
+        inst = instrument(inst_id)
+        code = _lit(inst.total_code)
+        if inst.code_system == LOINC:
+            whens.append(f"WHEN loinc = {code} THEN {_lit(prefix)}")
+        else:
+            whens.append(
+                f"WHEN code_system = {_lit(inst.code_system)} AND code = {code} THEN {_lit(prefix)}"
+            )
+    return "CASE " + " ".join(whens) + " END"
+
+
+@cache
+def _instrument_data() -> dict[str, Any]:
+    path = resources.files("iopfhir.terminology").joinpath("data/instruments.json")
+    return json.loads(path.read_text("utf-8"))["instruments"]  # type: ignore[no-any-return]
+
+
+def reliable_change_points(inst_id: str) -> int | None:
+    """The change in points the terminology data calls reliable for an instrument."""
+    spec = _instrument_data()[inst_id].get("reliable_change")
+    return int(spec["points"]) if spec else None
+
+
 def _symptom_columns() -> tuple[str, str]:
     """(the CASE pivots of the symptom CTE, the columns the final select takes)."""
     pivots, outs = [], []
     for prefix, inst_id in INSTRUMENTS.items():
-        code = _lit(instrument(inst_id).total_code)
+        code = _lit(prefix)
         pivots += [
-            f"SUM(CASE WHEN loinc = {code} THEN 1 ELSE 0 END) AS {prefix}_n",
-            f"MAX(CASE WHEN loinc = {code} AND rf = 1 THEN score END) AS {prefix}_base",
-            f"MAX(CASE WHEN loinc = {code} AND rf = 1 THEN observation_key END) "
+            f"SUM(CASE WHEN inst = {code} THEN 1 ELSE 0 END) AS {prefix}_n",
+            f"MAX(CASE WHEN inst = {code} AND rf = 1 THEN score END) AS {prefix}_base",
+            f"MAX(CASE WHEN inst = {code} AND rf = 1 THEN observation_key END) "
             f"AS {prefix}_base_key",
-            f"MAX(CASE WHEN loinc = {code} AND rl = 1 THEN score END) AS {prefix}_last",
-            f"MAX(CASE WHEN loinc = {code} AND rl = 1 THEN observation_key END) "
+            f"MAX(CASE WHEN inst = {code} AND rl = 1 THEN score END) AS {prefix}_last",
+            f"MAX(CASE WHEN inst = {code} AND rl = 1 THEN observation_key END) "
             f"AS {prefix}_last_key",
         ]
         outs += [
@@ -152,14 +218,117 @@ def _symptom_columns() -> tuple[str, str]:
             f"sx.{prefix}_last",
             f"sx.{prefix}_last_key",
         ]
+        points = reliable_change_points(inst_id)
+        if points is not None:
+            outs.append(f"{points} AS {prefix}_reliable_points")
     return ",\n    ".join(pivots), ",\n  ".join(outs)
+
+
+def _screening_instruments() -> list[Instrument]:
+    """The instruments that screen for suicide risk: those with safety rules on items
+    (PHQ-9 item 9, C-SSRS) or a risk-level total (C-SSRS), from the terminology data."""
+    return [i for _k, i in sorted(instruments().items()) if i.safety or i.risk_levels]
+
+
+def _positive_answer() -> str:
+    """SQL over ``answer``: the answer raises a safety flag (the instruments' safety rules:
+    PHQ-9 item 9 above 0, C-SSRS ideation / intent / plan / behaviour) or is a suicide-risk
+    level above none (the C-SSRS risk-level total)."""
+    terms = []
+    for inst in _screening_instruments():
+        for item_id, minimum, _flag in inst.safety:
+            item = inst.item(item_id)
+            answers = [a.code for a in item.answers if a.score >= minimum]
+            terms.append(f"(loinc = {_lit(item.code)} AND answer_code IN {_in(answers)})")
+        levels = [str(x["answer"]) for x in inst.risk_levels if int(x["score"]) > 0]
+        if levels:
+            terms.append(f"(loinc = {_lit(inst.total_code)} AND answer_code IN {_in(levels)})")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def _screen_codes() -> tuple[list[str], list[str]]:
+    """(item codes of the safety rules, risk-level total codes): the screening answers."""
+    items, totals = [], []
+    for inst in _screening_instruments():
+        items += [inst.item(item_id).code for item_id, _m, _f in inst.safety]
+        if inst.risk_levels:
+            totals.append(inst.total_code)
+    return items, totals
+
+
+def _safety_ctes(s: Spelling) -> str:
+    """CTEs ``scr_day`` (a patient's screening days, ``pos`` 1 when one was positive),
+    ``safe`` (per episode: screening days, positive days) and ``safe_fu`` (positive days
+    followed up): see :func:`episode_facts_sql`."""
+    items, totals = _screen_codes()
+    safety_flags = _in(codes()["safety_signals"]["flag_category"]["safety"])
+    final = _in(_SCORE_STATUSES)
+    without_patient = _in(codes()["session_kinds_without_patient"])
+    day = s.days("x.d", "y.d")
+    return f"""scr AS (
+  SELECT patient_key, {_date("effective")} AS d,
+    CASE WHEN {_positive_answer()} THEN 1 ELSE 0 END AS pos
+  FROM answer WHERE status IN {final} AND loinc IN {_in(items + totals)}
+  UNION ALL
+  SELECT patient_key, {_date("effective")} AS d, CASE WHEN score > 0 THEN 1 ELSE 0 END AS pos
+  FROM score WHERE status IN {final} AND loinc IN {_in(items)}
+  UNION ALL
+  SELECT patient_key, {_date("occurrence")} AS d, CASE WHEN at_risk THEN 1 ELSE 0 END AS pos
+  FROM risk WHERE status IN {final} AND assessed
+  UNION ALL
+  SELECT patient_key, {_date(s.q("start"))} AS d, 1 AS pos
+  FROM flag WHERE COALESCE(status, '') <> 'entered-in-error'
+    AND code_system = {_lit(code_system_url("safety-flag"))} AND code IN {safety_flags}
+),
+scr_day AS {s.materialized}(
+  SELECT patient_key, d, MAX(pos) AS pos FROM scr
+  WHERE patient_key IS NOT NULL AND d IS NOT NULL GROUP BY patient_key, d
+),
+ep_scr AS {s.materialized}(
+  SELECT ep.episode_key, x.patient_key, x.d, x.pos
+  FROM ep JOIN scr_day x ON x.patient_key = ep.patient_key
+  WHERE {s.days("ep.start_d", "x.d")} >= -{_BASELINE_DAYS_BEFORE}
+    AND (ep.end_d IS NULL OR x.d <= ep.end_d)
+),
+safe AS (
+  SELECT episode_key, COUNT(*) AS screens, SUM(pos) AS positive FROM ep_scr GROUP BY episode_key
+),
+fu_any AS (
+  SELECT x.episode_key, x.d FROM ep_scr x
+  JOIN (SELECT patient_key, {_date(s.q("start"))} AS d FROM enc
+        WHERE status = 'finished' AND COALESCE(session_kind, '') NOT IN {without_patient}) y
+    ON y.patient_key = x.patient_key
+  WHERE x.pos = 1 AND {day} BETWEEN 1 AND {_SAFETY_FOLLOWUP_DAYS}
+  UNION ALL
+  SELECT x.episode_key, x.d FROM ep_scr x JOIN scr_day y ON y.patient_key = x.patient_key
+  WHERE x.pos = 1 AND {day} BETWEEN 1 AND {_SAFETY_FOLLOWUP_DAYS}
+  UNION ALL
+  SELECT x.episode_key, x.d FROM ep_scr x
+  JOIN (SELECT patient_key, {_date("COALESCE(created, " + s.q("start") + ")")} AS d
+        FROM careplan WHERE kind = 'relapse-prevention' AND status IN {_in(_PLAN_STATUSES)}) y
+    ON y.patient_key = x.patient_key
+  WHERE x.pos = 1 AND {day} BETWEEN 0 AND {_SAFETY_FOLLOWUP_DAYS}
+),
+safe_fu AS (
+  SELECT episode_key, COUNT(DISTINCT d) AS followed FROM fu_any GROUP BY episode_key
+),
+checkin AS (
+  SELECT ep.episode_key, COUNT(*) AS due,
+    SUM(CASE WHEN a.status = 'completed' THEN 1 ELSE 0 END) AS kept
+  FROM ep JOIN careplan_activity a ON a.patient_key = ep.patient_key
+  WHERE ep.end_d IS NOT NULL AND a.code_system = {_lit(code_system_url("check-in"))}
+    AND COALESCE(a.status, '') <> 'entered-in-error'
+    AND COALESCE(a.plan_status, '') <> 'entered-in-error'
+    AND {s.days("ep.end_d", _date("a.due"))} BETWEEN 1 AND {_CHECKIN_DAYS}
+    AND {_date("COALESCE(a.created, a.plan_start)")} BETWEEN ep.start_d AND ep.end_d
+  GROUP BY ep.episode_key
+),"""  # noqa: S608
 
 
 def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -> str:
     """One row per episode (see the module docstring); ``period``: index dates kept."""
     s = spelling(engine_name)
     start, end = s.q("start"), s.q("end")
-    loincs = _in([instrument(i).total_code for i in INSTRUMENTS.values()])
     session_kind = _lit(code_system_url("session-kind"))
     aftercare = _lit(code_system_url("aftercare-service"))
     without_patient = _in(codes()["session_kinds_without_patient"])
@@ -171,6 +340,7 @@ apt AS {m}(SELECT * FROM appointment),
 ep AS {m}(
   SELECT e.episode_key, e.patient_key, e.program_type, e.discharge_disposition AS disposition,
     e.referral_key, e.min_hours_per_week, e.min_days_per_week,
+    e.max_hours_per_week, e.max_days_per_week,
     {_date("e." + start)} AS start_d, {_date("e." + end)} AS end_d
   FROM episode e
   WHERE e.episode_key IS NOT NULL AND e.patient_key IS NOT NULL
@@ -180,13 +350,16 @@ epi AS (
   SELECT ep.*, COALESCE(ep.end_d, ep.start_d) AS index_d FROM ep
 ),
 sc AS (
-  SELECT ep.episode_key, x.observation_key, x.loinc, x.score,
-    ROW_NUMBER() OVER (PARTITION BY ep.episode_key, x.loinc
+  SELECT ep.episode_key, x.observation_key, x.inst, x.score,
+    ROW_NUMBER() OVER (PARTITION BY ep.episode_key, x.inst
                        ORDER BY x.d, x.effective, x.observation_key) AS rf,
-    ROW_NUMBER() OVER (PARTITION BY ep.episode_key, x.loinc
+    ROW_NUMBER() OVER (PARTITION BY ep.episode_key, x.inst
                        ORDER BY x.d DESC, x.effective DESC, x.observation_key DESC) AS rl
-  FROM (SELECT observation_key, patient_key, loinc, score, effective, {_date("effective")} AS d
-        FROM score WHERE loinc IN {loincs} AND status IN {_in(_SCORE_STATUSES)}) x
+  FROM (SELECT observation_key, patient_key, inst, score, effective, d
+        FROM (SELECT observation_key, patient_key, score, effective, {_date("effective")} AS d,
+                     {_instrument_case()} AS inst
+              FROM score WHERE status IN {_in(_SCORE_STATUSES)}) y
+        WHERE inst IS NOT NULL) x
   JOIN ep ON x.patient_key = ep.patient_key
   WHERE {s.days("ep.start_d", "x.d")} >= -{_BASELINE_DAYS_BEFORE}
     AND (ep.end_d IS NULL OR x.d <= ep.end_d)
@@ -214,6 +387,7 @@ att AS (
 ),
 wk AS (
   SELECT ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,
+    ep.max_hours_per_week, ep.max_days_per_week,
     CAST(FLOOR({s.days("ep.start_d", "x.d")} / 7.0) AS BIGINT) AS week,
     SUM(x.minutes) AS minutes, COUNT(DISTINCT x.d) AS days
   FROM (SELECT episode_key, {_date(start)} AS d,
@@ -224,6 +398,7 @@ wk AS (
   JOIN ep ON x.episode_key = ep.episode_key
   WHERE {in_episode}
   GROUP BY ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,
+    ep.max_hours_per_week, ep.max_days_per_week,
     CAST(FLOOR({s.days("ep.start_d", "x.d")} / 7.0) AS BIGINT)
 ),
 ep_weeks AS (
@@ -234,7 +409,10 @@ ep_weeks AS (
 inten AS (
   SELECT wk.episode_key, SUM(COALESCE(wk.minutes, 0)) AS minutes,
     SUM(CASE WHEN wk.week < w.weeks_full AND wk.minutes >= wk.min_hours_per_week * 60
-             AND wk.days >= wk.min_days_per_week THEN 1 ELSE 0 END) AS weeks_met
+             AND wk.days >= wk.min_days_per_week THEN 1 ELSE 0 END) AS weeks_met,
+    SUM(CASE WHEN wk.week < w.weeks_full
+             AND (wk.minutes > wk.max_hours_per_week * 60 OR wk.days > wk.max_days_per_week)
+             THEN 1 ELSE 0 END) AS weeks_over
   FROM wk JOIN ep_weeks w ON wk.episode_key = w.episode_key
   GROUP BY wk.episode_key
 ),
@@ -299,6 +477,7 @@ cont_after AS (
   FROM after_who a LEFT JOIN iop_who i ON i.episode_key = a.episode_key AND i.who = a.who
   GROUP BY a.episode_key
 ),
+{_safety_ctes(s)}
 base AS (
   SELECT epi.*, p.gender AS sex, r.referral_source,
     {_age(_date("p.birth_date"), "epi.start_d")} AS age
@@ -323,6 +502,10 @@ SELECT base.episode_key, base.patient_key,
   ep_weeks.weeks_full, COALESCE(inten.weeks_met, 0) AS weeks_met,
   COALESCE(inten.minutes, 0) AS session_minutes,
   base.min_hours_per_week, base.min_days_per_week,
+  base.max_hours_per_week, base.max_days_per_week, COALESCE(inten.weeks_over, 0) AS weeks_over,
+  COALESCE(safe.screens, 0) AS screens, COALESCE(safe.positive, 0) AS screens_positive,
+  COALESCE(safe_fu.followed, 0) AS screens_followed,
+  COALESCE(checkin.due, 0) AS checkins_due, COALESCE(checkin.kept, 0) AS checkins_kept,
   readm.days AS days_to_readmission, fu.days AS days_to_followup,
   COALESCE(cont_in.n, 0) AS stay_clinicians, COALESCE(cont_in.shared, 0) AS stay_clinicians_in_iop,
   COALESCE(cont_after.n, 0) AS aftercare_clinicians,
@@ -336,6 +519,9 @@ LEFT JOIN readm ON readm.episode_key = base.episode_key
 LEFT JOIN fu ON fu.episode_key = base.episode_key
 LEFT JOIN cont_in ON cont_in.episode_key = base.episode_key
 LEFT JOIN cont_after ON cont_after.episode_key = base.episode_key
+LEFT JOIN safe ON safe.episode_key = base.episode_key
+LEFT JOIN safe_fu ON safe_fu.episode_key = base.episode_key
+LEFT JOIN checkin ON checkin.episode_key = base.episode_key
 WHERE base.index_d IS NOT NULL{_period_filter("base.index_d", period)}"""  # noqa: S608
 
 

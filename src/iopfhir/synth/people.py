@@ -137,11 +137,16 @@ def draw_patient(frame: Frame) -> Data:
     }
 
 
-def draw_referral(frame: Frame, team: Team) -> Data:
-    """The referral into the program, often after an inpatient stay."""
+def draw_referral(frame: Frame, team: Team, readmitted: date | None = None) -> Data:
+    """The referral into the program, often after an inpatient stay; after the inpatient
+    readmission admitted on ``readmitted`` (the patient's earlier episode ended before it),
+    always from that stay."""
     rng = frame.rng
     stay_end = frame.start - timedelta(days=rng.randint(1, 5))
     source = rng.choices(["inpatient", "php", "outpatient", "emergency"], [5, 2, 2, 1])[0]
+    if readmitted is not None:
+        source = "inpatient"
+        stay_end = max(stay_end, readmitted + timedelta(days=2))
     referral: Data = {
         "key": "referral",
         "source": source,
@@ -150,8 +155,9 @@ def draw_referral(frame: Frame, team: Team) -> Data:
         "reason": "Needs more support than weekly therapy",
     }
     if source == "inpatient":
+        stay_start = stay_end - timedelta(days=rng.randint(4, 14))
         referral["stay"] = {
-            "start": (stay_end - timedelta(days=rng.randint(4, 14))).isoformat(),
+            "start": (readmitted or stay_start).isoformat(),
             "end": stay_end.isoformat(),
         }
         _add_stay_clinicians(frame, team, referral)
@@ -250,6 +256,9 @@ def draw_medications(frame: Frame, team: Team, diagnoses: list[Data]) -> Data:
     return {"medications": medications, "prescriptions": prescriptions, "allergies": allergies}
 
 
-def draw_disposition(frame: Frame) -> str:
-    """How the episode ended."""
-    return frame.rng.choices(["completed", "step-down", "left-against-advice"], [6, 3, 1])[0]
+def draw_disposition(frame: Frame, dropped_out: bool) -> str:
+    """How the episode ended: completed or stepped down, or, for a patient who stopped
+    attending, lost to follow-up or left against advice."""
+    if dropped_out:
+        return frame.rng.choices(["lost-to-follow-up", "left-against-advice"], [3, 2])[0]
+    return frame.rng.choices(["completed", "step-down"], [2, 1])[0]

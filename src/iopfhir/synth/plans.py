@@ -3,8 +3,9 @@ aftercare.
 
 :func:`draw_care_plans` makes the plans' draws in the order the episode needs them (the
 program days, the skills group's setting, then the relapse plan's lists); the program
-days come back with the plans because the session schedule follows them. Imports
-:mod:`.people`, :mod:`.pools`.
+days come back with the plans because the session schedule follows them. Whether the
+aftercare visit and check-ins are kept comes from the patient's course (:mod:`.outcomes`).
+Imports :mod:`.outcomes`, :mod:`.people`, :mod:`.pools`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from iopfhir.domain import Goal, Measure, derive_achievement
 
+from .outcomes import Course
 from .people import Frame, Team
 from .pools import WEEKDAYS, ts
 
@@ -32,7 +34,7 @@ class Plans:
     skills_telehealth: bool
 
 
-def draw_care_plans(frame: Frame, team: Team, dx_keys: list[str]) -> Plans:
+def draw_care_plans(frame: Frame, team: Team, dx_keys: list[str], course: Course) -> Plans:
     """The treatment, relapse-prevention and aftercare plans."""
     goals = _goals(frame, dx_keys)
     days = sorted(frame.rng.sample(WEEKDAYS, 3), key=WEEKDAYS.index)
@@ -40,7 +42,7 @@ def draw_care_plans(frame: Frame, team: Team, dx_keys: list[str]) -> Plans:
     care_plans = [
         _treatment_plan(frame, team, dx_keys, goals, activities),
         _relapse_plan(frame, team, dx_keys),
-        _aftercare_plan(frame, team, dx_keys),
+        _aftercare_plan(frame, team, dx_keys, course),
     ]
     return Plans(care_plans, days, activities[1]["setting"] == "telehealth")
 
@@ -220,8 +222,12 @@ def _relapse_plan(frame: Frame, team: Team, dx_keys: list[str]) -> Data:
     }
 
 
-def _aftercare_plan(frame: Frame, team: Team, dx_keys: list[str]) -> Data:
+def _aftercare_plan(frame: Frame, team: Team, dx_keys: list[str], course: Course) -> Data:
+    """The aftercare plan: a visit a week after discharge (kept: ``fulfilled``, else
+    ``noshow``) and check-ins after 1, 3 and 6 months (kept: ``completed``, else
+    ``not-started``), each kept with the course's probability."""
     end, tz, lead = frame.end, frame.tz, team.lead
+    kept = [course.rng.random() < course.keep_aftercare for _ in range(4)]
     case_manager = team.by_role["case-manager"]
     authored = (end - timedelta(days=7)).isoformat()
     return {
@@ -259,6 +265,7 @@ def _aftercare_plan(frame: Frame, team: Team, dx_keys: list[str]) -> Data:
                 "end": ts(end + timedelta(days=7), 16, tz=tz),
                 "practitioner": lead,
                 "referral": "ref-1",
+                "status": "fulfilled" if kept[0] else "noshow",
             }
         ],
         "check_ins": [
@@ -267,7 +274,8 @@ def _aftercare_plan(frame: Frame, team: Team, dx_keys: list[str]) -> Data:
                 "due": (end + timedelta(days=30 * m)).isoformat(),
                 "method": "phone",
                 "with": case_manager,
+                "status": "completed" if keep else "not-started",
             }
-            for m in (1, 3, 6)
+            for m, keep in zip((1, 3, 6), kept[1:], strict=True)
         ],
     }

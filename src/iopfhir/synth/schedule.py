@@ -2,7 +2,8 @@
 review and a family-education evening.
 
 Each program day draws once whether the patient attended, did not show or the day was
-cancelled; family sessions (weeks 2 and second to last) are always attended. The team
+cancelled (a patient who drops out misses more days, and every day of the week they stop:
+:mod:`.outcomes`); family sessions (weeks 2 and second to last) are always attended. The team
 reviews the patient's progress after the last program day of each week, and the family
 takes part in one education evening in week 2: both meet without the patient and draw
 nothing, so the random stream (and every other part of an episode) is as before. Returns
@@ -15,6 +16,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from .outcomes import Course
 from .people import Frame, Team
 from .plans import Plans
 from .pools import WEEKDAYS, ts
@@ -24,8 +26,12 @@ __all__ = ["draw_sessions"]
 Data = dict[str, Any]
 
 
+_NO_SHOW = {"dropout": 0.15, "other": 0.06}
+_CANCELLED = 0.03
+
+
 def draw_sessions(
-    frame: Frame, team: Team, plans: Plans
+    frame: Frame, team: Team, plans: Plans, course: Course
 ) -> tuple[list[Data], list[tuple[date, str]]]:
     """The sessions in order, and the (day, session key) of each attended program day."""
     sessions: list[Data] = []
@@ -37,12 +43,16 @@ def draw_sessions(
             day = monday + timedelta(days=WEEKDAYS.index(day_key))
             if day > frame.end:
                 continue
-            session = _program_day(frame, team, plans, day, day_key, f"s{len(sessions) + 1:03d}")
+            no_show = _NO_SHOW["dropout" if course.dropped_out else "other"]
+            if week == course.dropout_week:
+                no_show = 1.0
+            s_key = f"s{len(sessions) + 1:03d}"
+            session = _program_day(frame, team, plans, day, day_key, s_key, no_show)
             if session["status"] == "attended":
                 session_days.append((day, session["key"]))
             sessions.append(session)
         last_day = monday + timedelta(days=WEEKDAYS.index(days[-1]))
-        if week in (2, frame.weeks - 2):
+        if week in (2, frame.weeks - 2) and week != course.dropout_week:
             sessions.append(_family_session(frame, team, last_day, f"s{len(sessions) + 1:03d}"))
         if week == 1:
             day = monday + timedelta(days=WEEKDAYS.index(days[0]))
@@ -53,7 +63,7 @@ def draw_sessions(
 
 
 def _program_day(
-    frame: Frame, team: Team, plans: Plans, day: date, day_key: str, s_key: str
+    frame: Frame, team: Team, plans: Plans, day: date, day_key: str, s_key: str, no_show: float
 ) -> Data:
     tz = frame.tz
     activity = "act-group" if day_key in plans.days[:2] else "act-skills"
@@ -68,9 +78,9 @@ def _program_day(
         "activity": activity,
         "telehealth": activity == "act-skills" and plans.skills_telehealth,
     }
-    if roll < 0.06:
+    if roll < no_show:
         session["status"] = "no-show"
-    elif roll < 0.09:
+    elif roll < no_show + _CANCELLED:
         session["status"] = "cancelled"
         session["cancel_reason"] = "Program closed"
     else:

@@ -31,6 +31,7 @@ from iopfhir.views.types import ListT, Prim, SqlType, StructT
 __all__ = ["Context", "Expr", "PathCompiler"]
 
 _REF = "^(.*/)?([A-Za-z]+)/([A-Za-z0-9.-]+)(/_history/[A-Za-z0-9.-]+)?$"
+_PLAIN_REF = "[A-Za-z]+/[A-Za-z0-9.-]+"  # matched whole: a relative reference, one slash
 _STRINGISH = {
     "string", "code", "id", "uri", "url", "canonical", "oid", "uuid", "markdown",
     "base64Binary", "date", "dateTime", "instant", "time",
@@ -365,7 +366,14 @@ class PathCompiler:
             rtype = f"regexp_extract({sql}, {pattern}, 2)"
             full = f"{rtype} || '/' || regexp_extract({sql}, {pattern}, 3)"
             test = f"{rtype} <> ''" if want is None else f"{rtype} = {d.string(want)}"
-            return f"CASE WHEN {test} THEN {full} END"
+            general = f"CASE WHEN {test} THEN {full} END"
+            # Fast path, same result: a relative ``Type/id`` (one slash) is its own key, and
+            # its type is what comes before the slash; anything else takes the general regex.
+            plain = d.full_match(sql, _PLAIN_REF)
+            if want is None:
+                return f"CASE WHEN {plain} THEN {sql} ELSE {general} END"
+            mine = f"left({sql}, {len(want) + 1}) = {d.string(want + '/')}"
+            return f"CASE WHEN {plain} THEN (CASE WHEN {mine} THEN {sql} END) ELSE {general} END"
 
         if not refs.many:
             return Expr(key(refs.sql), Prim("string"), False)

@@ -104,6 +104,10 @@ class Dialect(ABC):
         """An expression that fails the query with ``message``."""
         return f"error({self.string(message)})"
 
+    def full_match(self, sql: str, pattern: str) -> str:
+        """Whether the whole string ``sql`` matches regular expression ``pattern``."""
+        return f"regexp_full_match({sql}, {self.string(pattern)})"
+
     def try_cast(self, sql: str, type_sql: str) -> str:
         """``sql`` as ``type_sql``, NULL when it does not convert."""
         return f"TRY_CAST({sql} AS {type_sql})"
@@ -201,6 +205,11 @@ class SparkDialect(Dialect):
 
     def error(self, message: str) -> str:
         return f"raise_error({self.string(message)})"
+
+    def full_match(self, sql: str, pattern: str) -> str:
+        # \z: the very end (Java's $ also matches before a final line break)
+        anchored = "^(?:" + pattern + ")\\z"
+        return f"regexp_like({sql}, {self.string(anchored)})"
 
     def try_cast(self, sql: str, type_sql: str) -> str:
         return f"try_cast({sql} AS {type_sql})"
