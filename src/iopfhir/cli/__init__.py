@@ -39,10 +39,12 @@ SUBCOMMANDS = (
     "validate",
     "synth",
     "sync",
+    "export",
     "demo",
     "questionnaires",
     "toc",
     "outcomes",
+    "report",
 )
 
 

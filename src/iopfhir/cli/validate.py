@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
 
     from iopfhir.client import FhirClient
     from iopfhir.errors import ClientError, InputError, Issue, ServerError, request_label
+    from iopfhir.fhir.read.source import bulk_export_files
     from iopfhir.validation import IOP_PROFILES, ValidationReport, Validator, read_resources
     from iopfhir.validation.outcomes import SUMMARY, foreign_issues
     from iopfhir.validation.report import issue_key, severity_rank
@@ -57,6 +58,7 @@ _lazy = LazyImports(
         "Issue": "iopfhir.errors:Issue",
         "ServerError": "iopfhir.errors:ServerError",
         "request_label": "iopfhir.errors:request_label",
+        "bulk_export_files": "iopfhir.fhir.read.source:bulk_export_files",
         "IOP_PROFILES": "iopfhir.validation:IOP_PROFILES",
         "ValidationReport": "iopfhir.validation:ValidationReport",
         "Validator": "iopfhir.validation:Validator",
@@ -83,7 +85,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Validate FHIR R4 resources (JSON, Bundles, NDJSON) against the base "
         "definitions and profiles. Exit code: 0 no errors, 1 errors, 2 unreadable input.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSON or NDJSON files")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="JSON or NDJSON files, or folders of them (a Bulk Data export folder: its "
+        "manifest and error files are not validated as data)",
+    )
     p.add_argument(
         "--profile",
         action="append",
@@ -144,6 +152,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except InputError as exc:
         print(f"error: {exc}", file=err)
         return 2
+    args.files = _expand(args.files)
     client: FhirClient | None = None
     if getattr(args, "server", None):
         _lazy.load("FhirClient")
@@ -188,6 +197,25 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if unreadable:
         return 2
     return 1 if failed else 0
+
+
+def _expand(names: list[str]) -> list[str]:
+    """Each folder replaced by its JSON/NDJSON files (recursively, in name order), without
+    a Bulk Data export's manifest and error files; files stay as given."""
+    out: list[str] = []
+    for name in names:
+        root = Path(name)
+        if not root.is_dir():
+            out.append(name)
+            continue
+        skip = bulk_export_files(root)
+        found = [
+            str(p)
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix in (".json", ".ndjson", ".jsonl") and p not in skip
+        ]
+        out.extend(found or [name])  # an empty folder: reported as unreadable input
+    return out
 
 
 def _validate_into(

@@ -14,6 +14,11 @@ because the request's path and query (an identifier search carries the MRN) woul
 it, and the other origin's answer would be trusted as the server's. Logs name requests by
 :func:`~iopfhir.errors.request_label` (no query, no ids).
 
+With a ``sink`` (:data:`~iopfhir.client.transport.BodySink`), a body the sink takes is
+streamed to it (:meth:`StreamingTransport.stream`; a transport that cannot stream reads
+the body whole, under the size bound, and hands it over in one piece); every attempt calls
+the sink again, so a retried download starts over.
+
 The loop reads its settings from a :class:`Connection` (a ``FhirClient`` is one) on
 every request rather than copying them, because callers replace them on a live client
 (a push wraps ``client.transport`` in a round-trip counter). :func:`build_request` makes
@@ -47,7 +52,16 @@ from .auth import Auth
 from .outcome import error_for_response, parse_retry_after
 from .retry import Retry
 from .security import check_url
-from .transport import Headers, Request, Response, Timeout, Transport, origin_of
+from .transport import (
+    BodySink,
+    Headers,
+    Request,
+    Response,
+    StreamingTransport,
+    Timeout,
+    Transport,
+    origin_of,
+)
 
 __all__ = ["Connection", "build_request", "send"]
 
@@ -107,11 +121,13 @@ def send(
     *,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    sink: BodySink | None = None,
 ) -> Response:
     """Send a request through retry, auth and redirects; return any final response.
 
     Error statuses are returned, not raised. ``sleep`` waits between retries and
     ``clock`` (wall-clock seconds) bounds them; both are injected so tests need no time.
+    ``sink``: where a body goes instead of :attr:`Response.body` (see the module).
     """
     check_url(request.url, allow_insecure_http=conn.allow_insecure_http)
     retry = conn.retry
@@ -120,7 +136,7 @@ def send(
         error: ClientError
         retry_after: float | None = None
         try:
-            response = _send_authenticated(conn, request)
+            response = _send_authenticated(conn, request, sink)
         except ClientError as exc:
             if not (retry.total and retry.is_retryable_error(exc) and retry.is_retry_safe(request)):
                 raise
@@ -152,12 +168,14 @@ def send(
         sleep(delay)
 
 
-def _send_authenticated(conn: Connection, request: Request) -> Response:
+def _send_authenticated(conn: Connection, request: Request, sink: BodySink | None) -> Response:
     flow = conn.auth.auth_flow(request)
     try:
         outgoing = next(flow)
         while True:
-            response = _send_following_redirects(conn, outgoing)
+            # the auth flow's own requests (a token endpoint) are read whole, not streamed
+            mine = sink if outgoing.url == request.url else None
+            response = _send_following_redirects(conn, outgoing, mine)
             try:
                 outgoing = flow.send(response)
             except StopIteration:
@@ -166,10 +184,12 @@ def _send_authenticated(conn: Connection, request: Request) -> Response:
         flow.close()
 
 
-def _send_following_redirects(conn: Connection, request: Request) -> Response:
+def _send_following_redirects(
+    conn: Connection, request: Request, sink: BodySink | None
+) -> Response:
     for _ in range(conn.max_redirects + 1):
         check_url(request.url, allow_insecure_http=conn.allow_insecure_http)
-        response = _send_single(conn, request)
+        response = _send_single(conn, request, sink)
         location = response.headers.get("Location")
         if response.status not in _REDIRECTS or not location:
             return response
@@ -191,10 +211,25 @@ def _send_following_redirects(conn: Connection, request: Request) -> Response:
     )
 
 
-def _send_single(conn: Connection, request: Request) -> Response:
+def _exchange(conn: Connection, request: Request, sink: BodySink | None) -> Response:
+    transport = conn.transport
+    if sink is None:
+        return transport.handle(request, timeout=conn.timeout)
+    if isinstance(transport, StreamingTransport):
+        return transport.stream(request, timeout=conn.timeout, sink=sink)
+    whole = transport.handle(request, timeout=conn.timeout)
+    write = sink(Response(whole.status, whole.headers, b"", whole.url))
+    if write is None:
+        return whole
+    if whole.body:
+        write(whole.body)
+    return Response(whole.status, whole.headers, b"", whole.url)
+
+
+def _send_single(conn: Connection, request: Request, sink: BodySink | None = None) -> Response:
     started = time.perf_counter()
     try:
-        response = conn.transport.handle(request, timeout=conn.timeout)
+        response = _exchange(conn, request, sink)
     except ClientError as exc:
         log.info(
             "%s failed: %s (%.1f ms)",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urljoin
 
@@ -28,7 +29,7 @@ from iopfhir.errors import InputError, InsecureTransportError
 
 from ._paging import follow_pages
 from ._responses import WriteResult, parse_resource, write_result
-from ._sending import build_request, send
+from ._sending import _USER_AGENT, build_request, send
 from ._syntax import (
     FHIR_JSON,
     Criteria,
@@ -50,6 +51,7 @@ from .security import check_base_url, same_origin
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TOTAL_TIMEOUT,
+    BodySink,
     Headers,
     Request,
     Response,
@@ -81,6 +83,20 @@ def _as_timeout(timeout: Timeout | float | None) -> Timeout:
     # One number bounds each wait; the whole exchange keeps the default overall deadline
     # unless that number is longer.
     return Timeout(timeout, timeout, max(DEFAULT_TOTAL_TIMEOUT, timeout))
+
+
+@dataclass(frozen=True, slots=True)
+class _DownloadConnection:
+    """The client's settings for one download: its own timeout, and no auth when the file
+    needs no credentials (the send loop reads a :class:`~._sending.Connection`)."""
+
+    transport: Transport
+    auth: Auth
+    retry: Retry
+    timeout: Timeout
+    max_redirects: int
+    max_response_bytes: int
+    allow_insecure_http: bool
 
 
 class FhirClient:
@@ -164,6 +180,47 @@ class FhirClient:
         Error statuses are returned, not raised (see :meth:`request`).
         """
         return send(self, request, sleep=self._sleep, clock=self._clock)
+
+    def download(
+        self,
+        url: str,
+        sink: BodySink,
+        *,
+        accept: str = "application/fhir+ndjson",
+        headers: Mapping[str, str] | None = None,
+        credentials: bool = True,
+        other_origin: bool = False,
+        timeout: Timeout | None = None,
+    ) -> Response:
+        """``GET url``, its body streamed to the writer ``sink`` returns (a Bulk Data file:
+        memory stays one chunk, whatever the size; see :data:`BodySink`).
+
+        The one send loop as every request (retry, same-origin redirects, the URL rules),
+        under ``timeout`` (default: the client's). ``credentials=False`` sends neither the
+        auth flow's credentials nor the client's extra headers. A URL on another origin
+        than the base is refused unless ``other_origin`` is set (the caller has decided that
+        origin may see the request, and whether with credentials). Error statuses are
+        returned, not raised, their body read whole under the size bound.
+        """
+        if not (other_origin or same_origin(url, self.base_url)):
+            raise InsecureTransportError(
+                "refusing to download from another origin than the server's", url=url
+            )
+        h: dict[str, str] = {"Accept": accept, "User-Agent": _USER_AGENT}
+        if credentials:
+            h.update(self._extra_headers)
+        h.update(headers or {})
+        conn = _DownloadConnection(
+            transport=self.transport,
+            auth=self.auth if credentials else NoAuth(),
+            retry=self.retry,
+            timeout=timeout or self.timeout,
+            max_redirects=self.max_redirects,
+            max_response_bytes=self.max_response_bytes,
+            allow_insecure_http=self.allow_insecure_http,
+        )
+        request = Request("GET", url, Headers(h))
+        return send(conn, request, sleep=self._sleep, clock=self._clock, sink=sink)
 
     def _exchange(
         self,

@@ -13,6 +13,8 @@
   themselves with the deadline of the exchange they serve (:class:`_TrackedConnection`),
   and when it passes, their socket is shut down, which wakes a read blocked on a server
   that drips bytes; the exchange then ends with :class:`~iopfhir.errors.ReadTimeout`.
+* ``stream`` (a :class:`~iopfhir.client.transport.StreamingTransport`) hands a body the
+  caller's sink takes to its writer chunk by chunk, under the same deadline.
 
 Every ``requests``/``urllib3`` exception is mapped to :mod:`iopfhir.errors` here; their
 messages are not copied, because they carry the full URL with its query string.
@@ -38,12 +40,14 @@ from iopfhir.errors import (
 from .security import check_tls_verification
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    BodySink,
     Deadline,
     Headers,
     Request,
     Response,
     Timeout,
     read_bounded,
+    write_streamed,
 )
 
 __all__ = ["RequestsTransport"]
@@ -125,7 +129,18 @@ class RequestsTransport:
             finally:
                 _current.deadline = None
 
-    def _exchange(self, request: Request, timeout: Timeout, deadline: Deadline) -> Response:
+    def stream(self, request: Request, *, timeout: Timeout, sink: BodySink) -> Response:
+        """As :meth:`handle`, but a body ``sink`` takes goes to its writer chunk by chunk."""
+        with Deadline(timeout.total, request) as deadline:
+            _current.deadline = deadline
+            try:
+                return self._exchange(request, timeout, deadline, sink)
+            finally:
+                _current.deadline = None
+
+    def _exchange(
+        self, request: Request, timeout: Timeout, deadline: Deadline, sink: BodySink | None = None
+    ) -> Response:
         try:
             raw = self._session.request(
                 request.method,
@@ -139,16 +154,20 @@ class RequestsTransport:
             )
         except requests.exceptions.RequestException as exc:
             raise _map(exc, request, deadline) from exc
+        head = Response(raw.status_code, Headers(raw.headers.items()), b"", request.url)
         try:
-            body = self._read(raw, request, deadline)
+            write = sink(head) if sink is not None else None
+            if write is None:
+                body = self._read(raw, request, deadline)
+            else:
+                try:
+                    write_streamed(raw.iter_content(_CHUNK), write, deadline)
+                except requests.exceptions.RequestException as exc:
+                    raise _map(exc, request, deadline, reading=True) from exc
+                return head
         finally:
             raw.close()
-        return Response(
-            status=raw.status_code,
-            headers=Headers(raw.headers.items()),
-            body=body,
-            url=request.url,
-        )
+        return Response(status=head.status, headers=head.headers, body=body, url=request.url)
 
     def _read(self, raw: requests.Response, request: Request, deadline: Deadline) -> bytes:
         try:

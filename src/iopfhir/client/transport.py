@@ -3,7 +3,11 @@
 A transport moves a :class:`Request` to a server and returns a :class:`Response`. It does
 not follow redirects, add credentials, retry or parse FHIR: the client does all of that
 (see :mod:`iopfhir.client.client`). The whole contract is :class:`Transport`:
-``handle(request, *, timeout)`` and ``close()``.
+``handle(request, *, timeout)`` and ``close()``. A transport that can also hand a body to
+the caller chunk by chunk (a Bulk Data file of gigabytes, written to disk with bounded
+memory) is a :class:`StreamingTransport`: ``stream(request, *, timeout, sink)``, where the
+:data:`BodySink` sees the response head and returns a writer for the body (or ``None`` to
+have it read whole, under the size bound, as ``handle`` does).
 
 Transports map every low-level failure to :mod:`iopfhir.errors` at this boundary
 (``TransportError``, ``ConnectTimeout``, ``ReadTimeout``, ``ResponseTooLarge``), with
@@ -34,14 +38,18 @@ from iopfhir.errors import ReadTimeout, ResponseTooLarge, request_label
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TOTAL_TIMEOUT",
+    "BodySink",
+    "BodyWriter",
     "Deadline",
     "Headers",
     "Request",
     "Response",
+    "StreamingTransport",
     "Timeout",
     "Transport",
     "origin_of",
     "read_bounded",
+    "write_streamed",
 ]
 
 #: 64 MiB: far above any single FHIR page a server should send, far below memory trouble.
@@ -259,6 +267,25 @@ class Transport(Protocol):
         ...
 
 
+#: Takes one chunk of a streamed body.
+BodyWriter = Callable[[bytes], None]
+
+#: Given the head of a response (status and headers, an empty body), the writer its body
+#: goes to, or ``None`` to read the body whole into :attr:`Response.body` (an error status).
+#: Called once per exchange: a retried request calls it again, so the writer starts over.
+BodySink = Callable[["Response"], BodyWriter | None]
+
+
+@runtime_checkable
+class StreamingTransport(Transport, Protocol):
+    """A transport that can also stream a response body to a :data:`BodySink`."""
+
+    def stream(self, request: Request, *, timeout: Timeout, sink: BodySink) -> Response:
+        """Send ``request``; a body the sink takes goes to its writer chunk by chunk (the
+        response returned then has an empty body), any other is read as ``handle`` does."""
+        ...
+
+
 def origin_of(url: str) -> tuple[str, str, int]:
     """The origin (scheme, host, port) of an absolute URL, default ports filled in."""
     parts = urlsplit(url)
@@ -307,3 +334,19 @@ def read_bounded(
             )
         body.append(chunk)
     return b"".join(body)
+
+
+def write_streamed(
+    chunks: Iterable[bytes], write: BodyWriter, deadline: Deadline | None = None
+) -> int:
+    """Hand every chunk to ``write`` (memory: one chunk); return the bytes written. Cut off
+    with ``ReadTimeout`` once ``deadline`` has passed; errors of the HTTP library pass
+    through, for the transport to map."""
+    size = 0
+    for chunk in chunks:
+        if deadline is not None:
+            deadline.check()
+        if chunk:
+            write(chunk)
+            size += len(chunk)
+    return size

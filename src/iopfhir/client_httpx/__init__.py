@@ -10,7 +10,9 @@ The overall deadline (``Timeout.total``) is kept with a
 :class:`~iopfhir.client.transport.Deadline`: the socket of the exchange is registered
 with it as soon as it is known (from httpcore's ``connect_tcp`` trace event for a new
 connection, from the response's ``network_stream`` for a reused one), and shut down when
-the time is up; the body is also checked against the deadline after every chunk.
+the time is up; the body is also checked against the deadline after every chunk. ``stream`` (a
+:class:`~iopfhir.client.transport.StreamingTransport`) hands a body the caller's sink
+takes to its writer chunk by chunk.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import httpx
 from iopfhir.client.security import check_tls_verification
 from iopfhir.client.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    BodySink,
     Deadline,
     Headers,
     Request,
     Response,
     Timeout,
     read_bounded,
+    write_streamed,
 )
 from iopfhir.errors import (
     ConnectTimeout,
@@ -79,7 +83,17 @@ class HttpxTransport:
             except httpx.HTTPError as exc:
                 raise _map(exc, request, deadline) from exc
 
-    def _exchange(self, request: Request, timeout: Timeout, deadline: Deadline) -> Response:
+    def stream(self, request: Request, *, timeout: Timeout, sink: BodySink) -> Response:
+        """As :meth:`handle`, but a body ``sink`` takes goes to its writer chunk by chunk."""
+        with Deadline(timeout.total, request) as deadline:
+            try:
+                return self._exchange(request, timeout, deadline, sink)
+            except httpx.HTTPError as exc:
+                raise _map(exc, request, deadline) from exc
+
+    def _exchange(
+        self, request: Request, timeout: Timeout, deadline: Deadline, sink: BodySink | None = None
+    ) -> Response:
         def trace(event: str, info: dict[str, Any]) -> None:
             if event == "connection.connect_tcp.complete":
                 deadline.on_expire(_shutdown_action(info.get("return_value")))
@@ -95,6 +109,11 @@ class HttpxTransport:
         ) as raw:
             deadline.on_expire(_shutdown_action(raw.extensions.get("network_stream")))
             deadline.check()
+            head = Response(raw.status_code, Headers(raw.headers.multi_items()), b"", request.url)
+            write = sink(head) if sink is not None else None
+            if write is not None:
+                write_streamed(raw.iter_bytes(), write, deadline)
+                return head
             body = read_bounded(
                 raw.iter_bytes(),
                 raw.headers.get("Content-Length"),
@@ -102,7 +121,7 @@ class HttpxTransport:
                 request,
                 deadline,
             )
-            return Response(raw.status_code, Headers(raw.headers.multi_items()), body, request.url)
+            return Response(head.status, head.headers, body, request.url)
 
     def close(self) -> None:
         """Close the underlying ``httpx.Client``."""

@@ -16,14 +16,15 @@ cohort; it also merges an episode given twice (identical resources written once,
 and refuses one given twice with different content (see :mod:`iopfhir.fhir._ledger`).
 Every path refuses a time without a UTC offset (FHIR R4 requires one).
 
-Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.build`, :mod:`iopfhir.fhir._ledger`.
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.fhir.build`, :mod:`iopfhir.fhir._ledger`,
+:mod:`iopfhir.fhir.models` (``model=``: fhir.resources models instead of dicts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, overload
 from urllib.parse import quote
 
 import orjson
@@ -32,6 +33,7 @@ from iopfhir.domain import Episode
 from iopfhir.errors import EpisodeInputError
 from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time
 from iopfhir.fhir.build import Entry, episode_entries
+from iopfhir.fhir.models import Release, to_model
 
 __all__ = [
     "BundleWritten",
@@ -90,16 +92,28 @@ def _transaction_entry(url: str, resource: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def transaction_bundle(episodes: Iterable[Episode]) -> dict[str, Any]:
-    """A ``transaction`` Bundle creating every resource of ``episodes`` conditionally."""
+@overload
+def transaction_bundle(episodes: Iterable[Episode], *, model: None = None) -> dict[str, Any]: ...
+@overload
+def transaction_bundle(episodes: Iterable[Episode], *, model: Release) -> Any: ...
+def transaction_bundle(episodes: Iterable[Episode], *, model: Release | None = None) -> Any:
+    """A ``transaction`` Bundle creating every resource of ``episodes`` conditionally
+    (a dict; with ``model`` = ``"R4B"`` or ``"R5"``, that ``fhir.resources`` Bundle model)."""
     entries = [_transaction_entry(url, resource) for url, resource in unique_entries(episodes)]
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    return bundle if model is None else to_model(bundle, model)
 
 
-def collection_bundle(episodes: Iterable[Episode]) -> dict[str, Any]:
-    """A ``collection`` Bundle of every resource of ``episodes``."""
+@overload
+def collection_bundle(episodes: Iterable[Episode], *, model: None = None) -> dict[str, Any]: ...
+@overload
+def collection_bundle(episodes: Iterable[Episode], *, model: Release) -> Any: ...
+def collection_bundle(episodes: Iterable[Episode], *, model: Release | None = None) -> Any:
+    """A ``collection`` Bundle of every resource of ``episodes`` (a dict; with ``model`` =
+    ``"R4B"`` or ``"R5"``, that ``fhir.resources`` Bundle model)."""
     entries = [{"fullUrl": url, "resource": resource} for url, resource in unique_entries(episodes)]
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return bundle if model is None else to_model(bundle, model)
 
 
 def dumps(obj: Any) -> bytes:

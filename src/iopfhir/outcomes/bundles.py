@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from iopfhir.fhir.models import as_json
+
 __all__ = ["bundle_resources"]
 
 _URN = ("urn:uuid:", "urn:oid:")
@@ -31,7 +33,10 @@ def _rewrite(value: Any, keys: Mapping[str, str]) -> Any:
 
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The entries' resources, with ids from ``urn:uuid`` full URLs and references resolved."""
+    """The entries' resources, with ids from ``urn:uuid`` full URLs and references resolved.
+
+    ``bundle`` may be a ``fhir.resources`` Bundle model (its JSON is read)."""
+    bundle = as_json(bundle)
     keys: dict[str, str] = {}
     found: list[tuple[dict[str, Any], str | None]] = []
     for entry in bundle.get("entry") or []:

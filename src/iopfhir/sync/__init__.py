@@ -9,6 +9,8 @@
 * :func:`push_document` / :func:`pull_documents` - a FHIR document (the ToC document) stored
   as a Bundle and/or a DocumentReference, and a patient's documents fetched back
   (:mod:`iopfhir.sync.documents`).
+* :func:`export` - a FHIR Bulk Data ``$export`` into a folder (kick-off, polling, streamed
+  and checked downloads, resume, cancel; :mod:`iopfhir.sync.export`).
 * :func:`localserver` - a throw-away sekmet-fhir server on 127.0.0.1 (extra ``server``).
 
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.domain`, :mod:`iopfhir.fhir`,
@@ -26,16 +28,28 @@ from .documents import (
     pull_documents,
     push_document,
 )
+from .export import ExportError, ExportReport, export
 from .localserver import LocalServerError, localserver
 from .pull import PullReport, pull
-from .push import ConflictDetail, PlannedRequest, Progress, PushReport, Validates, push
+from .push import (
+    ConflictDetail,
+    DisclosureTerms,
+    PlannedRequest,
+    Progress,
+    PushReport,
+    Validates,
+    push,
+)
 
 __all__ = [
     "IOP_TYPES",
     "ConflictDetail",
     "CountingTransport",
+    "DisclosureTerms",
     "DocumentPullReport",
     "DocumentPushReport",
+    "ExportError",
+    "ExportReport",
     "LocalServerError",
     "PlannedRequest",
     "Progress",
@@ -48,6 +62,7 @@ __all__ = [
     "Validates",
     "WriteMode",
     "check_document",
+    "export",
     "localserver",
     "pull",
     "pull_documents",

@@ -46,6 +46,8 @@ from collections.abc import Mapping as _Mapping
 from pathlib import Path as _Path
 from typing import Any as _Any
 
+from iopfhir.fhir.models import as_json as _as_json
+
 from .definitions import IOP_PROFILES, Definitions, ProfileSource, iop_package
 from .files import read_resources, validate_file
 from .report import ValidationReport
@@ -80,6 +82,7 @@ def validate(
 
     For many resources build one :class:`Validator` and reuse it: profiles are compiled once.
     """
+    resource = _as_json(resource)  # a fhir.resources model: its JSON
     sources = list(profiles or ())
     v = Validator(sources)
     wanted: list[str] = [profile] if isinstance(profile, str) else list(profile or ())

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from iopfhir.errors import R4_RESOURCE_TYPES, Issue
+from iopfhir.fhir.models import as_json
 
 from .constraints import Constraints
 from .context import Ctx
@@ -109,6 +110,7 @@ class Validator:
         ``profile``: canonical url(s) of loaded profiles to check against, in addition to the
         base definition and the profiles the resource claims in ``meta.profile``.
         """
+        resource = as_json(resource)  # a fhir.resources model: its JSON
         ctx = Ctx(issues=[])
         explicit = [profile] if isinstance(profile, str) else list(profile or ())
         for url in explicit:

@@ -20,20 +20,24 @@ Output is deterministic (same episode → equal dicts in the same order; no cloc
 random ids). Resources share constant sub-objects: treat them as read-only.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`,
-:mod:`iopfhir.errors`.
+:mod:`iopfhir.errors`, :mod:`iopfhir.fhir.models` (``model=``: fhir.resources models).
 """
 
 from __future__ import annotations
+
+from typing import Any, overload
 
 from iopfhir.domain import AftercarePlan, Episode
 from iopfhir.errors import MappingError
 from iopfhir.fhir.build._context import Context, Entry, Resource
 from iopfhir.fhir.build.aftercare import aftercare_to_fhir, request_to_fhir
+from iopfhir.fhir.build.consent import consents_to_fhir
 from iopfhir.fhir.build.episode import (
     conditions_to_fhir,
     episode_of_care_to_fhir,
     referral_to_fhir,
 )
+from iopfhir.fhir.build.labels import label_conditions, label_measure
 from iopfhir.fhir.build.measures import measure_to_fhir
 from iopfhir.fhir.build.medications import medications_to_fhir
 from iopfhir.fhir.build.people import (
@@ -49,6 +53,7 @@ from iopfhir.fhir.build.questionnaires import questionnaire_to_fhir, questionnai
 from iopfhir.fhir.build.reviews import reviews_to_fhir
 from iopfhir.fhir.build.sessions import session_to_fhir
 from iopfhir.fhir.build.team import team_to_fhir
+from iopfhir.fhir.models import Release, to_model
 
 __all__ = [
     "Entry",
@@ -71,7 +76,7 @@ def episode_entries(episode: Episode, *, ndjson: bool = False, derive: bool = Fa
     plan its Goals, the CarePlan and (aftercare) its ServiceRequests and Appointments,
     then per session its Appointment (+ Encounter), then per measure its
     QuestionnaireResponse, Observations, Flags and RiskAssessment, then per review its
-    Provenance.
+    Provenance, then per consent its Consent.
 
     ``ndjson``: resources carry ``id`` and reference each other as ``Type/id``.
     ``derive``: also write the derived resources a session or measure read from FHIR did
@@ -100,7 +105,7 @@ def _entries(ctx: Context) -> list[Entry]:
     out += [practitioner_role_to_fhir(ctx, prac) for prac in written if prac.with_role]
     out += [support_to_fhir(ctx, support) for support in ep.supports]
     out += [team_to_fhir(ctx, team) for team in ep.teams]
-    out += conditions_to_fhir(ctx)
+    out += label_conditions(ctx, conditions_to_fhir(ctx))
     out += [request_to_fhir(ctx, request) for request in ep.requests]
     eoc = episode_of_care_to_fhir(ctx)
     if eoc is not None:
@@ -117,8 +122,9 @@ def _entries(ctx: Context) -> list[Entry]:
     for session in ep.sessions:
         out += session_to_fhir(ctx, session)
     for measure in ep.measures:
-        out += measure_to_fhir(ctx, measure)
+        out += label_measure(ctx, measure, measure_to_fhir(ctx, measure))
     out += reviews_to_fhir(ctx)
+    out += consents_to_fhir(ctx)
     return out
 
 
@@ -146,6 +152,14 @@ def with_derived(episode: Episode) -> Episode:
     )
 
 
-def episode_to_resources(episode: Episode) -> list[Resource]:
-    """The FHIR resources of one episode, bundle style, in a deterministic order."""
-    return [resource for _url, resource in episode_entries(episode)]
+@overload
+def episode_to_resources(episode: Episode, *, model: None = None) -> list[Resource]: ...
+@overload
+def episode_to_resources(episode: Episode, *, model: Release) -> list[Any]: ...
+def episode_to_resources(episode: Episode, *, model: Release | None = None) -> list[Any]:
+    """The FHIR resources of one episode, bundle style, in a deterministic order.
+
+    ``model`` (``"R4B"`` or ``"R5"``): ``fhir.resources`` models of that release instead of
+    dicts (:func:`iopfhir.fhir.models.to_model`; the dicts are FHIR R4 4.0.1)."""
+    resources = [resource for _url, resource in episode_entries(episode)]
+    return resources if model is None else [to_model(r, model) for r in resources]
