@@ -17,10 +17,16 @@ PACKAGES = [
     "iopfhir.fhir.ndjson",
     "iopfhir.fhir.build",
     "iopfhir.fhir.read",
+    "iopfhir.fhir.models",
+    "iopfhir.fhir.document",
+    "iopfhir.fhir.disclosure",
     "iopfhir.validation",
     "iopfhir.client",
     "iopfhir.sync",
     "iopfhir.synth",
+    "iopfhir.views",
+    "iopfhir.outcomes",
+    "iopfhir.outcomes.report",
     "iopfhir.cli",
 ]
 
