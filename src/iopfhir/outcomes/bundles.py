@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from iopfhir.fhir.models import as_json
+from iopfhir.fhir.models import FhirModel, as_json
 
 __all__ = ["bundle_resources"]
 
@@ -32,7 +32,7 @@ def _rewrite(value: Any, keys: Mapping[str, str]) -> Any:
     return value
 
 
-def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+def bundle_resources(bundle: Mapping[str, Any] | FhirModel) -> list[dict[str, Any]]:
     """The entries' resources, with ids from ``urn:uuid`` full URLs and references resolved.
 
     ``bundle`` may be a ``fhir.resources`` Bundle model (its JSON is read)."""

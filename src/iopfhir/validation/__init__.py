@@ -46,6 +46,7 @@ from collections.abc import Mapping as _Mapping
 from pathlib import Path as _Path
 from typing import Any as _Any
 
+from iopfhir.fhir.models import FhirModel as _FhirModel
 from iopfhir.fhir.models import as_json as _as_json
 
 from .definitions import IOP_PROFILES, Definitions, ProfileSource, iop_package
@@ -67,7 +68,7 @@ __all__ = [
 
 
 def validate(
-    resource: _Mapping[str, _Any],
+    resource: _Mapping[str, _Any] | _FhirModel,
     profiles: _Iterable[ProfileSource] | None = None,
     *,
     profile: str | list[str] | None = None,

@@ -35,7 +35,7 @@ from typing import Any
 
 from iopfhir.domain import Consent
 from iopfhir.errors import DisclosureRefused, InputError
-from iopfhir.fhir.models import as_json
+from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.terminology.security import (
     data_class,
     empty_reason,
@@ -273,7 +273,7 @@ def _org_reference(org: Resource | None, fallback: str) -> Resource:
 
 
 def disclose(
-    source: Mapping[str, Any] | Iterable[Any],
+    source: Mapping[str, Any] | Iterable[Any] | FhirModel,
     *,
     recipient: str | None = None,
     purpose: str = "TREAT",

@@ -48,7 +48,7 @@ from iopfhir.errors import (
 )
 from iopfhir.fhir.conventions import name_uuid
 from iopfhir.fhir.document import document_reference as build_document_reference
-from iopfhir.fhir.models import as_json
+from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.sync.capabilities import ServerSupport, server_support
 from iopfhir.sync.counting import CountingTransport
 from iopfhir.sync.push.part2 import DisclosureTerms, document_gate
@@ -80,10 +80,10 @@ _REFERENCE_SITES: Final = (
 
 def push_document(
     client: FhirClient,
-    document: Mapping[str, Any],
+    document: Mapping[str, Any] | FhirModel,
     *,
     as_: StoreAs = "auto",
-    document_reference: Mapping[str, Any] | None = None,
+    document_reference: Mapping[str, Any] | FhirModel | None = None,
     validator: Any = None,
     dry_run: bool = False,
     disclosure: DisclosureTerms | None = None,

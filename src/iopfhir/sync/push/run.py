@@ -29,7 +29,7 @@ from iopfhir.errors import (
     TransportError,
     ValidationFailed,
 )
-from iopfhir.fhir.models import as_json
+from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.sync import _gc
 from iopfhir.sync.capabilities import Unlisted, WriteMode, server_support
 from iopfhir.sync.counting import CountingTransport
@@ -57,7 +57,7 @@ class Validates(Protocol):
 
 def push(
     client: FhirClient,
-    source: Episode | Iterable[Episode] | Mapping[str, Any],
+    source: Episode | Iterable[Episode] | Mapping[str, Any] | FhirModel,
     *,
     chunk_size: int = 250,
     dry_run: bool = False,
@@ -93,7 +93,7 @@ def push(
 
 def _run(
     client: FhirClient,
-    source: Episode | Iterable[Episode] | Mapping[str, Any],
+    source: Episode | Iterable[Episode] | Mapping[str, Any] | FhirModel,
     chunk_size: int,
     dry_run: bool,
     validator: Validates | None,
