@@ -399,33 +399,6 @@ def test_toc_command_names_what_the_episode_lacks(
     assert orjson.loads(out.read_bytes())["timestamp"] == stamp
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "iopfhir.fhir.document",
-        "iopfhir.fhir.document.build",
-        "iopfhir.fhir.document.reference",
-        "iopfhir.fhir.document.html",
-        "iopfhir.fhir.document.pdf",
-        "iopfhir.terminology.documents",
-    ],
-)
-def test_public_names_are_declared(name: str) -> None:
-    import importlib
-    import types
-
-    module = importlib.import_module(name)
-    defined = {
-        attr
-        for attr, value in vars(module).items()
-        if not attr.startswith("_")
-        and not isinstance(value, types.ModuleType)
-        and getattr(value, "__module__", None) == name
-    }
-    assert set(module.__all__) <= set(dir(module))
-    assert defined <= set(module.__all__)
-
-
 def _listed_keys(doc: dict[str, Any], key: str) -> set[str]:
     """The local keys (before any ``/``) of iopfhir's identifiers on a section's entries."""
     from iopfhir.fhir.conventions import parse_identifier

@@ -50,6 +50,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.engines import synth_ndjson
 from tests.outcomes import reference
 from tests.outcomes.cohort import LOINC, _episode, _patient, _score, _session
 
@@ -356,17 +357,7 @@ def test_examples(name: str, tmp_path: Path, duckdb_engine: Any) -> None:
 
 @pytest.fixture(scope="module")
 def synth_nd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synth")
-    run = [sys.executable, "-m", "iopfhir"]
-    subprocess.run(
-        [*run, "synth", "--patients", "300", "--seed", "5", "-o", str(root / "eps")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    subprocess.run(
-        [*run, "convert", str(root / "eps"), "--format", "ndjson", "-o", str(root / "nd")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return root / "nd"
+    return synth_ndjson(tmp_path_factory.mktemp("synth"), 300, 5)
 
 
 def test_synthetic_cohort_duckdb_spark_and_python_agree(

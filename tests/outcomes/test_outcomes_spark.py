@@ -4,12 +4,11 @@ patients. One Spark session serves the module."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engines import synth_ndjson
 from tests.outcomes.cohort import EXPECTED, cohort
 
 from iopfhir.outcomes import compute, report_bundle, summary_rows
@@ -18,17 +17,7 @@ from iopfhir.views import Source
 
 @pytest.fixture(scope="module")
 def synth_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cohort")
-    run = [sys.executable, "-m", "iopfhir"]
-    subprocess.run(
-        [*run, "synth", "--patients", "1000", "--seed", "11", "-o", str(root / "eps")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    subprocess.run(
-        [*run, "convert", str(root / "eps"), "--format", "ndjson", "-o", str(root / "nd")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return root / "nd"
+    return synth_ndjson(tmp_path_factory.mktemp("cohort"), 1000, 11)
 
 
 def test_hand_cohort_on_spark(spark_engine: Any) -> None:

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engines import synth_ndjson as make_synth_ndjson
 
-from iopfhir.cli import main
 from iopfhir.outcomes import compute
 from iopfhir.outcomes.report import ReportData, report_data
 from iopfhir.views import Source
@@ -166,10 +166,7 @@ def cohort() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def synth_ndjson(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``iopfhir synth --patients 60 --seed 3``, converted to NDJSON."""
-    root = tmp_path_factory.mktemp("synth")
-    assert main(["synth", "--patients", "60", "--seed", "3", "-o", str(root / "c")]) == 0
-    assert main(["convert", str(root / "c"), "--format", "ndjson", "-o", str(root / "n")]) == 0
-    return root / "n"
+    return make_synth_ndjson(tmp_path_factory.mktemp("synth"), 60, 3)
 
 
 @pytest.fixture(scope="module")
@@ -275,28 +272,3 @@ def test_spark_gives_the_same_rows(spark_engine: Any, hand: tuple[Any, ReportDat
     assert spark.episodes == data.episodes
     assert spark.scores == data.scores
     assert spark.weeks == data.weeks
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "iopfhir.outcomes.report",
-        "iopfhir.outcomes.report.data",
-        "iopfhir.outcomes.report.charts",
-        "iopfhir.outcomes.report.page",
-    ],
-)
-def test_all_names_the_public_attributes(name: str) -> None:
-    import importlib
-    import types
-
-    module = importlib.import_module(name)
-    defined = {
-        attr
-        for attr, value in vars(module).items()
-        if not attr.startswith("_")
-        and not isinstance(value, types.ModuleType)
-        and getattr(value, "__module__", None) == name
-    }
-    assert set(module.__all__) <= set(dir(module))
-    assert defined <= set(module.__all__), sorted(defined - set(module.__all__))

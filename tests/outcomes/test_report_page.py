@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 from tests.browser import chromium
+from tests.engines import synth_ndjson
 
-from iopfhir.cli import main
 from iopfhir.outcomes import Outcomes, compute
 from iopfhir.outcomes.report import HEADLINE, ReportData, render_report, report_data
 from iopfhir.views import Source, get_engine
@@ -33,11 +33,10 @@ SECTIONS = ("headline", "symptoms", "attendance", "intensity", "readmission", "m
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Outcomes, ReportData, Path]:
     root = tmp_path_factory.mktemp("report")
-    assert main(["synth", "--patients", "60", "--seed", "3", "-o", str(root / "c")]) == 0
-    assert main(["convert", str(root / "c"), "--format", "ndjson", "-o", str(root / "n")]) == 0
+    ndjson = synth_ndjson(root, 60, 3)
     engine = get_engine("duckdb")
     try:
-        with Source.from_path(root / "n") as source:
+        with Source.from_path(ndjson) as source:
             outcomes = compute(source, engine)
             data = report_data(source, engine, outcomes)
     finally:
@@ -140,7 +139,7 @@ def test_page_in_chromium(made: tuple[Outcomes, ReportData, Path], browser: Any)
         if outcomes.measure(mid).scoring == "proportion":
             den = p.get("denominator", 0) - p.get("denominator-exclusion", 0)
             assert card.locator(".count").inner_text() == f"{p.get('numerator', 0)} of {den}"
-    episodes, patients = _episodes_and_patients(page_file.parent / "n")
+    episodes, patients = _episodes_and_patients(page_file.parent / "nd")
     assert tab.locator('[data-figure="episodes"] .value').inner_text() == str(episodes)
     assert tab.locator('[data-figure="patients"] .value').inner_text() == str(patients)
 
@@ -207,7 +206,7 @@ def test_no_patient_names_only_keys(made: tuple[Outcomes, ReportData, Path]) -> 
     page = page_file.read_text(encoding="utf-8")
     shown = re.sub(r"<script>.*?</script>", "", page, flags=re.S)  # all but the library
     names: set[str] = set()
-    for line in (page_file.parent / "n" / "Patient.ndjson").read_text().splitlines():
+    for line in (page_file.parent / "nd" / "Patient.ndjson").read_text().splitlines():
         for name in json.loads(line).get("name", []):
             names.update(name.get("given", []))
             if name.get("family"):

@@ -8,13 +8,12 @@ JSON directly, without the view compiler.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.engines import synth_ndjson
 
 from iopfhir.errors import PluginError
 from iopfhir.views import Source, ViewError, get_engine, iop_view, iop_view_json, iop_view_names
@@ -22,17 +21,7 @@ from iopfhir.views import Source, ViewError, get_engine, iop_view, iop_view_json
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cohort")
-    run = [sys.executable, "-m", "iopfhir"]
-    subprocess.run(
-        [*run, "synth", "--patients", "50", "--seed", "7", "-o", str(root / "eps")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    subprocess.run(
-        [*run, "convert", str(root / "eps"), "--format", "ndjson", "-o", str(root / "nd")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return root / "nd"
+    return synth_ndjson(tmp_path_factory.mktemp("cohort"), 50, 7)
 
 
 @pytest.fixture(scope="module")
@@ -166,29 +155,6 @@ def test_mixed_and_typed_files(tmp_path: Path, duckdb_engine: Any) -> None:
     assert sorted(r[0] for r in duckdb_engine.run(view, src).rows) == ["a", "b"]
     view["resource"] = "Encounter"
     assert duckdb_engine.run(view, src).rows == []
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["iopfhir.views", "iopfhir.views.engine", "iopfhir.views.model", "iopfhir.views.source",
-     "iopfhir.views.fhirpath", "iopfhir.views.dialect", "iopfhir.views.types",
-     "iopfhir.views.engines.duckdb_engine", "iopfhir.views.engines.spark_engine"],
-)  # fmt: skip
-def test_all_matches_public_names(name: str) -> None:
-    """As tests/test_public_api.py does for the other packages."""
-    import importlib
-    import types
-
-    module = importlib.import_module(name)
-    defined = {
-        attr
-        for attr, value in vars(module).items()
-        if not attr.startswith("_")
-        and not isinstance(value, types.ModuleType)
-        and getattr(value, "__module__", None) == name
-    }
-    assert set(module.__all__) <= set(dir(module))
-    assert defined <= set(module.__all__), sorted(defined - set(module.__all__))
 
 
 STRING_VIEW = {

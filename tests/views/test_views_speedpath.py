@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.engines import synth_ndjson
 
 from iopfhir.outcomes import compute
 from iopfhir.views import Source, ViewError, get_engine, iop_view
@@ -97,17 +96,7 @@ def test_registered_tables_pass_every_conformance_test(duck: Any) -> None:
 # -- a synthetic cohort: every measure, tables against views over the files ----------------
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("speedpath")
-    run = [sys.executable, "-m", "iopfhir"]
-    subprocess.run(
-        [*run, "synth", "--patients", "60", "--seed", "11", "-o", str(root / "eps")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    subprocess.run(
-        [*run, "convert", str(root / "eps"), "--format", "ndjson", "-o", str(root / "nd")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return root / "nd"
+    return synth_ndjson(tmp_path_factory.mktemp("speedpath"), 60, 11)
 
 
 def test_measures_from_tables_equal_measures_from_views(cohort: Path) -> None:

@@ -14,8 +14,9 @@ import argparse
 import contextlib
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from iopfhir.cli._lazy import LazyImports
 
@@ -31,9 +32,9 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
         report_bundle,
         summary_rows,
     )
-    from iopfhir.views import Source, get_engine
+    from iopfhir.views import Engine, Source, get_engine
 
-__all__ = ["open_source", "register", "run"]
+__all__ = ["on_source", "open_source", "register", "run"]
 
 _lazy = LazyImports(
     globals(),
@@ -52,6 +53,8 @@ _lazy = LazyImports(
     },
 )
 __getattr__ = _lazy.attribute
+
+T = TypeVar("T")
 
 FORMATS = ("measurereport", "csv", "json", "parquet")
 
@@ -131,11 +134,9 @@ def _parquet(columns: tuple[str, ...], rows: list[dict[str, Any]], target: str) 
 
 
 @_lazy.needed
-def run(args: argparse.Namespace) -> int:
-    """Compute and write the outcomes."""
-    if args.format == "parquet" and args.output in (None, "-"):
-        raise InputError("--format parquet needs -o OUT")
-    check_file_target(args.output)
+def on_source(args: argparse.Namespace, work: Callable[[Source, Engine, Any], T]) -> T:
+    """``work(source, engine, period)`` on SOURCE, ``--engine`` and ``--period`` (as the
+    outcome commands take them); the engine is closed after."""
     try:
         period = parse_period(args.period) if args.period else None
     except ValueError as exc:
@@ -143,9 +144,20 @@ def run(args: argparse.Namespace) -> int:
     engine = get_engine(args.engine)
     try:
         with contextlib.closing(open_source(args.source)) as source:
-            outcomes = compute(source, engine, period=period)
+            return work(source, engine, period)
     finally:
         engine.close()
+
+
+@_lazy.needed
+def run(args: argparse.Namespace) -> int:
+    """Compute and write the outcomes."""
+    if args.format == "parquet" and args.output in (None, "-"):
+        raise InputError("--format parquet needs -o OUT")
+    check_file_target(args.output)
+    outcomes = on_source(
+        args, lambda source, engine, period: compute(source, engine, period=period)
+    )
     if args.format == "measurereport":
         bundle = report_bundle(outcomes, individual=args.individual)
         write_bytes(args.output, orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")

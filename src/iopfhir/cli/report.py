@@ -11,18 +11,14 @@ the caller's choosing on the page; no clock is read).
 from __future__ import annotations
 
 import argparse
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from iopfhir.cli._lazy import LazyImports
-from iopfhir.cli.outcomes import open_source
+from iopfhir.cli.outcomes import on_source
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
     from iopfhir.cli._output import check_file_target, write_bytes
-    from iopfhir.errors import InputError
-    from iopfhir.outcomes import parse_period
     from iopfhir.outcomes.report import build_report
-    from iopfhir.views import get_engine
 
 __all__ = ["register", "run"]
 
@@ -74,22 +70,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Compute the outcomes and write the page."""
     check_file_target(args.output)
-    try:
-        period = parse_period(args.period) if args.period else None
-    except ValueError as exc:
-        raise InputError(f"--period: {exc}") from None
-    engine = get_engine(args.engine)
-    try:
-        with contextlib.closing(open_source(args.source)) as source:
-            page = build_report(
-                source,
-                engine,
-                period=period,
-                patient_pages=args.patient_pages,
-                title=args.title,
-                generated=args.generated,
-            )
-    finally:
-        engine.close()
+    page = on_source(
+        args,
+        lambda source, engine, period: build_report(
+            source,
+            engine,
+            period=period,
+            patient_pages=args.patient_pages,
+            title=args.title,
+            generated=args.generated,
+        ),
+    )
     write_bytes(args.output, page.encode("utf-8"))
     return 0

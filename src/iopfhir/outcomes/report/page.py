@@ -452,33 +452,17 @@ def render_report(
     if response_rows:
         symptom += _figure(charts.response_remission(response_rows), specs)
     sections.append(("symptoms", "Symptoms", symptom or '<p class="note">No scores.</p>'))
-    sections.append(
-        (
-            "attendance",
-            "Attendance",
-            _figure(charts.attendance(data), specs)
-            if data.attendance_by_week()
-            else '<p class="note">No session appointments.</p>',
-        )
-    )
-    sections.append(
-        (
-            "intensity",
-            "Intensity",
-            _figure(charts.intensity(data), specs)
-            if data.whole_weeks()
-            else '<p class="note">No whole program week of a discharged episode.</p>',
-        )
-    )
-    sections.append(
-        (
-            "readmission",
-            "Readmission",
-            _figure(charts.readmission(data), specs)
-            if data.readmission_curve()
-            else '<p class="note">No discharged episode.</p>',
-        )
-    )
+    # one chart each, or a note saying why there is none
+    for key, heading, chart, has_data, none in (
+        ("attendance", "Attendance", charts.attendance, data.attendance_by_week,
+         "No session appointments."),
+        ("intensity", "Intensity", charts.intensity, data.whole_weeks,
+         "No whole program week of a discharged episode."),
+        ("readmission", "Readmission", charts.readmission, data.readmission_curve,
+         "No discharged episode."),
+    ):  # fmt: skip
+        body = _figure(chart(data), specs) if has_data() else f'<p class="note">{none}</p>'
+        sections.append((key, heading, body))
     sections.append(("measures", "All measures", _all_measures(outcomes, summaries)))
     sections.append(("strata", "Stratified results", _strata(outcomes, summaries)))
     if patient_pages:
