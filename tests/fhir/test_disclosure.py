@@ -16,6 +16,7 @@ import pytest
 from iopfhir.domain import Consent, Episode, Provision, load_episodes
 from iopfhir.errors import InputError, MappingError
 from iopfhir.fhir.bundle import collection_bundle, transaction_bundle
+from iopfhir.fhir.conventions import PROFILE
 from iopfhir.fhir.disclosure import DisclosureRefused, DisclosureTerms, disclose, is_part2
 from iopfhir.fhir.document import toc_disclosure, toc_document
 from iopfhir.validation import Validator
@@ -146,7 +147,25 @@ def test_one_audit_event_per_disclosure_says_what_to_whom_why_and_under_which_co
     assert len(event["entity"]) == disclosed + 1  # the patient once, then the rest, the consent
     assert all("reference" not in e["what"] for e in event["entity"])  # by identifier
     assert "Whitaker" not in json.dumps(event)  # no patient data in the record itself
+    assert event["meta"]["profile"] == [PROFILE.AUDIT_DISCLOSURE]
     assert not validator.validate(event).errors
+
+
+def test_the_disclosure_profile_holds_an_audit_event_to_its_shape(
+    sud: Episode, validator: Validator
+) -> None:
+    (event,) = disclose(
+        collection_bundle([sud]), recipient="valley-withdrawal", at=DAY
+    ).audit_events
+    wrong = copy.deepcopy(event)
+    wrong["agent"] = wrong["agent"][:1]  # no recipient
+    wrong["entity"][0]["role"]["code"] = "99"  # not an object role
+    del wrong["purposeOfEvent"]
+    errors = validator.validate(wrong).errors
+    paths = {issue.path for issue in errors}
+    assert "AuditEvent.agent" in paths and "AuditEvent.entity[0].role" in paths, paths
+    # a missing element is reported on its parent, and named in the message
+    assert any("AuditEvent.purposeOfEvent" in issue.message for issue in errors)
 
 
 def test_a_consent_for_substance_use_data_only_withholds_mental_health_data(

@@ -35,6 +35,7 @@ PROFILE_TYPES = {
     PROFILE.MEDICATION_REQUEST: "MedicationRequest",
     PROFILE.ALLERGY: "AllergyIntolerance",
     PROFILE.CONSENT: "Consent",
+    PROFILE.AUDIT_DISCLOSURE: "AuditEvent",
     PROFILE.PROVENANCE_REVIEW: "Provenance",
     PROFILE.FLAG: "Flag",
     PROFILE.RISK_ASSESSMENT: "RiskAssessment",

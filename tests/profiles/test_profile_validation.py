@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from iopfhir.domain.files import iter_episodes
 from iopfhir.fhir.build import episode_entries
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.fhir.conventions import EXT, PROFILE
+from iopfhir.fhir.disclosure import disclose
 from iopfhir.fhir.document import document_reference, toc_document
 from iopfhir.validation import ValidationReport, Validator
 
@@ -61,6 +63,10 @@ def test_rich_episode_uses_every_emitted_profile() -> None:
         doc,
         *(e["resource"] for e in doc["entry"]),
         document_reference(doc),
+        # the record of disclosing the episode under its consent
+        *disclose(
+            transaction_bundle([_episode()]), recipient="st-luke", at=date(2026, 2, 1)
+        ).audit_events,
     ]
     claimed = {p for res in resources for p in (res.get("meta") or {}).get("profile", [])}
     expected = {v for k, v in vars(PROFILE).items() if k.isupper() and isinstance(v, str)} | {

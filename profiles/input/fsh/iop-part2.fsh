@@ -55,3 +55,30 @@ Description: "A patient's consent to disclose records of a 42 CFR Part 2 program
 * provision.provision.purpose from $v3-PurposeOfUse-vs (required)
 * provision.provision.period MS
 * provision.provision.securityLabel MS
+
+Alias: $dcm = http://dicom.nema.org/resources/ontology/DCM
+Alias: $object-role = http://terminology.hl7.org/CodeSystem/object-role
+
+Profile: IopDisclosureAuditEvent
+Parent: AuditEvent
+Id: iop-audit-disclosure
+Title: "IOP record of a disclosure"
+Description: "The accounting of one disclosure of a patient's 42 CFR Part 2 records (iopfhir.fhir.disclosure): an export event (DICOM 110106) read from the program's record, for one purpose of use, by the disclosing program (source role) to the recipient (destination role); its entities name the patient, each disclosed resource (with its security labels) and the consent the disclosure was made under, by business identifier."
+* ^status = #active
+* ^experimental = false
+* type = $dcm#110106
+* action 1..1 MS
+* action = #R
+* recorded MS
+* outcome 1..1 MS
+* purposeOfEvent 1..1 MS
+* purposeOfEvent from $v3-PurposeOfUse-vs (required)
+* agent 2..* MS
+* agent.type 1..1 MS
+* agent.who 1..1 MS
+* source.observer MS
+* entity 1..* MS
+* entity.what 1..1 MS
+* entity.type 1..1 MS
+* entity.role 1..1 MS
+* entity.role from http://hl7.org/fhir/ValueSet/object-role (required)

@@ -115,6 +115,7 @@ class PROFILE:
     MEDICATION_REQUEST: Final = profile_url("iop-medicationrequest")
     ALLERGY: Final = profile_url("iop-allergyintolerance")
     CONSENT: Final = profile_url("iop-consent")
+    AUDIT_DISCLOSURE: Final = profile_url("iop-audit-disclosure")
 
     @staticmethod
     def observation_total(instrument_id: str) -> str:

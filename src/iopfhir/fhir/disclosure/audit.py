@@ -10,7 +10,8 @@ agents (the disclosing program, DICOM 110153 *Source Role ID*, initiator; the re
 resource (object-role 4, its type and security labels) and the consent the disclosure
 was made under (object-role 13). Entities name resources by business identifier, so the
 record stays meaningful wherever it is kept (the audit file, the program's own server).
-The AuditEvent itself carries the Part 2 labels: it shows the patient was treated.
+The AuditEvent itself carries the Part 2 labels (it shows the patient was treated) and
+claims the profile ``iop-audit-disclosure``.
 
 Imports: :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology`.
 """
@@ -21,7 +22,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Final
 
-from iopfhir.fhir.conventions import EXT, name_uuid
+from iopfhir.fhir.conventions import EXT, PROFILE, name_uuid
 from iopfhir.terminology.security import label, purpose_coding, security_data
 
 __all__ = ["audit_event", "instant", "what"]
@@ -97,7 +98,10 @@ def audit_event(
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": name_uuid(_NAMESPACE, key),
-        "meta": {"security": [label(n) for n in security_data()["part2_labels"]]},
+        "meta": {
+            "profile": [PROFILE.AUDIT_DISCLOSURE],
+            "security": [label(n) for n in security_data()["part2_labels"]],
+        },
         "type": dict(codes["type"]),
         "action": codes["action"],
         "recorded": stamp,
