@@ -136,6 +136,24 @@ def _load_plain(
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _json_syntax_error(raw, origin, line, exc, limits) from None
+    if (
+        raw[:2] == b'{"'
+        and limits.max_number_digits >= _DUMPED_DIGITS
+        and len(raw) <= limits.max_string_chars
+        and len(raw) <= limits.max_data_chars
+        and len(raw.translate(None, _NOT_OPENING)) < limits.max_depth  # containers
+    ):
+        # the common case (a compact line as bulk exports write it), proved clean at once:
+        # orjson writes the value back as the same bytes, so no member was dropped as a
+        # duplicate, no container is too deep (fewer containers than the limit), every
+        # number is one orjson writes (<= _DUMPED_DIGITS digits, and read exactly: a
+        # number it cannot hold exactly is written back otherwise), and no string is
+        # longer than the whole line
+        try:
+            if orjson.dumps(value) == raw:
+                return value, True
+        except orjson.JSONEncodeError:
+            pass
     # digits as zeros, every other byte a space (once: both checks below look at it)
     zeros = raw.translate(_DIGITS_AS_ZERO)
     if _suspicious(raw, value, limits, zeros):
@@ -149,6 +167,9 @@ def _load_plain(
 
 #: digits of the longest 64-bit integers: a run this long may be one orjson cannot hold
 _INT64_DIGITS: Final = 19
+#: the most digits of a number orjson writes (a 64-bit integer: 20; a float: 17
+#: significant digits and a 3-digit exponent)
+_DUMPED_DIGITS: Final = 20
 
 
 def _suspicious(raw: bytes, value: Any, limits: Limits, zeros: bytes | None = None) -> bool:
@@ -215,6 +236,9 @@ def _has_long_line(out: bytes, bound: int) -> bool:
         out.find(b"\n", start, start + step) == -1 for start in range(0, len(out) - step + 1, step)
     )
 
+
+#: every byte but those opening a container (deleted, what is left is counted)
+_NOT_OPENING: Final = bytes(b for b in range(256) if b not in b"{[")
 
 #: digits become ``0``, every other byte a space: a run of digits is a run of zeros
 _DIGITS_AS_ZERO: Final = bytes.maketrans(

@@ -66,6 +66,16 @@ class Administration:
     #: a QuestionnaireResponse iopfhir wrote is part of it, and whether it had a total item
     own_qr: bool = False
     qr_total: bool = False
+    #: entry id → what :func:`~iopfhir.fhir.read.instruments.obs_role` says of it (found
+    #: once, while grouping)
+    roles: dict[int, tuple[str, Instrument | None] | None] = field(default_factory=dict)
+
+    def role_of(self, entry: Entry) -> tuple[str, Instrument | None] | None:
+        """``obs_role`` of one of the administration's Observations."""
+        key = id(entry)
+        if key in self.roles:
+            return self.roles[key]
+        return obs_role(entry.resource)
 
 
 def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
@@ -131,7 +141,9 @@ def find_administrations(
     nodes: list[Entry] = []
     roles: list[tuple[str, Instrument | None]] = []
     position: dict[int, int] = {}
+    obs_roles: dict[int, tuple[str, Instrument | None] | None] = {}
     for entry in candidates:
+        obs = None
         if entry.type == "QuestionnaireResponse":
             by_link = questionnaire_codes(entry, index)
             found = (item_code(i, by_link) for i in walk_items(entry.resource.get("item")))
@@ -141,7 +153,7 @@ def find_administrations(
                 continue
             role: tuple[str, Instrument | None] | None = ("qr", inst)
         elif entry.type == "Observation":
-            role = obs_role(entry.resource)
+            role = obs = obs_role(entry.resource)
         elif entry.type == "DiagnosticReport":
             # a report coded with the panel (or total): its results are the administration
             found_role = obs_role(entry.resource)
@@ -156,6 +168,8 @@ def find_administrations(
         position[id(entry)] = len(nodes)
         nodes.append(entry)
         roles.append(role)
+        if obs is not None:
+            obs_roles[id(entry)] = obs
 
     union = _Union(len(nodes))
     own_keys: dict[tuple[str, str], int] = {}
@@ -204,7 +218,7 @@ def find_administrations(
         inst = roles[identifying[0]][1]
         assert inst is not None
         patient = patient_of(nodes[identifying[0]]) or ""
-        adm = Administration(instrument=inst, patient=patient)
+        adm = Administration(instrument=inst, patient=patient, roles=obs_roles)
         for i in sorted(members):
             adm.entries.append(nodes[i])
         rest = sorted(set(members) - set(identifying))

@@ -30,7 +30,6 @@ from iopfhir.domain import Measure
 from iopfhir.domain.measures import MEASURE_FORMS, MeasureForm
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
-from iopfhir.fhir.read.instruments import obs_role
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.safety import check_interpretation
 from iopfhir.fhir.read.values import url_tail
@@ -110,7 +109,7 @@ def _forms(adm: Administration) -> list[MeasureForm]:
         elif entry.type == "DiagnosticReport":
             found.add("panel")  # the report groups the results: written as the panel
         elif entry.type == "Observation":
-            role = obs_role(entry.resource)
+            role = adm.role_of(entry)
             kind = role[0] if role is not None else "item"
             if kind == "total":
                 found.add("total")

@@ -37,7 +37,6 @@ from iopfhir.domain.measures import MeasureForm
 from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
-from iopfhir.fhir.read.instruments import obs_role
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import as_list, codings, own_key
 from iopfhir.terminology import Instrument, code_system_url, codes
@@ -74,7 +73,7 @@ def check_interpretation(ctx: Context, adm: Administration, measure: Measure) ->
     for entry in adm.entries:
         if entry.type != "Observation":
             continue
-        role = obs_role(entry.resource)
+        role = adm.role_of(entry)
         if role is None or role[0] != "total":
             continue
         stated = {

@@ -176,18 +176,21 @@ def _file_entries(path: Path, skipped: Counter[str], *, strict: bool) -> Iterato
 def _stream_entries(handle: BinaryIO, origin: str) -> Iterator[Entry]:
     """An NDJSON file read line by line (the rule of :func:`parse_ndjson`)."""
     lines = iter_json_stream_raw(handle, origin, path_keys=FHIR_PATH_KEYS)
-    while True:
-        try:
-            item = next(lines, None)
-        except LoadError as exc:
-            raise FhirInputError(exc.detail, path=origin) from None
-        if item is None:
-            return
-        number, doc, raw = item
-        for entry in _resource_entries(doc, None, f"{origin}:{number}", "$"):
-            if raw is not None and entry.resource is doc:
-                entry.raw = raw  # the whole line (not an entry of a Bundle line)
-            yield entry
+    try:  # only the line reader raises LoadError here
+        for number, doc, raw in lines:
+            if type(doc) is dict:
+                rtype = doc.get("resourceType")
+                if type(rtype) is str and rtype and rtype != "Bundle":  # a resource: the line
+                    entry = Entry(doc, None, f"{origin}:{number}")
+                    entry.raw = raw
+                    yield entry
+                    continue
+            for entry in _resource_entries(doc, None, f"{origin}:{number}", "$"):
+                if raw is not None and entry.resource is doc:
+                    entry.raw = raw  # the whole line (not an entry of a Bundle line)
+                yield entry
+    except LoadError as exc:
+        raise FhirInputError(exc.detail, path=origin) from None
 
 
 def _text_entries(data: bytes | str, origin: str) -> Iterator[Entry]:

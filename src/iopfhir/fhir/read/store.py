@@ -1,27 +1,46 @@
-"""The streaming reader's embedded store: every resource of one input in a temporary SQLite
-database (the standard library's ``sqlite3``), found again by reference or by patient.
+"""The streaming reader's embedded store: every resource of one input in temporary files,
+found again by reference or by patient.
 
-Tables (one file under the system's temp directory, deleted by :meth:`ResourceStore.close`):
+Most of it is written once, in input order, and read back by position, so it goes to
+plain files (unnamed temporary files, deleted by the system when closed; read with
+``pread``):
 
-- ``res``: one row per resource (``seq`` = its place in the input, duplicates left out),
-  its type, origin (file and line), ``fullUrl`` and the resource as JSON: the checked
-  input line itself when the resource is a whole NDJSON line, else compact JSON (text when
-  it holds an integer beyond 64 bits, which only the standard library reads exactly);
-- ``keys``: every name a reference may use for a resource (``fullUrl``, ``Type/id``,
-  ``Type|system|value`` and ``|system|value`` of each identifier, a canonical ``url``),
-  the first resource of a name winning, as in :class:`~iopfhir.fhir.read.index.Index`;
-- ``pending``: what pass 2 must resolve once the whole input is known (the patient
-  reference of a resource, the targets of a review Provenance, the practitioner of a
-  PractitionerRole), as compact JSON;
+- the **data** file: each resource's JSON, one after the other: the checked input line
+  itself when the resource is a whole NDJSON line, else compact JSON (text when it holds
+  an integer beyond 64 bits, which only the standard library reads exactly). A resource is
+  written once and never re-serialised;
+- the **records** file: one fixed-size record per resource (``seq`` = its place in the
+  input, duplicates left out): where its JSON is, its type, its origin (a file number and
+  a line; the few file names in memory);
+- the **pending** file: what pass 2 must resolve once the whole input is known (the
+  patient reference of a resource, the targets of a review Provenance, the practitioner
+  of a PractitionerRole), one compact JSON line each, read back in input order;
+- two **names** files: the names other than ``Type/id`` a reference may use for a
+  resource: ``fullUrl`` and canonical ``url`` in one, ``Type|system|value`` and
+  ``|system|value`` of each identifier in the other. Plain data written by iopfhir or an
+  EHR's Bulk Data export names resources by ``Type/id`` only, so each file is put in the
+  database, and indexed, the first time a lookup needs one of its names (a kind of name
+  no resource has is not looked up at all).
+
+What must be looked up by value is in a temporary SQLite database (the standard
+library's ``sqlite3``; one file under the system's temp directory, deleted by
+:meth:`ResourceStore.close`):
+
+- ``keys``: each ``Type/id`` name (they tell a duplicate as the input is read), and
+  ``names_u`` / ``names_i``: the other names, once needed; the first resource of a name
+  wins, as in
+  :class:`~iopfhir.fhir.read.index.Index`;
+- ``extra``: the ``fullUrl`` of a resource that has one, and an origin that is not a file
+  and a line number;
 - ``shared``: the resources no patient owns (practitioners, organizations, locations), and
   ``used``: those an episode took;
 - ``member``: the resources of each patient group, ``roles``: the PractitionerRoles of
   each Practitioner, ``tags``: PractitionerRoles, Organizations... by the episode their own
   identifier names.
 
-Rows are written in batches; the indexes the lookups need are built once, after the input
-has been read (:meth:`ResourceStore.seal`). The page cache is bounded, so memory does not
-grow with the input. Nothing here knows FHIR beyond the names of a resource.
+Rows are written in batches. The page cache is bounded and the files are read by
+position, so memory does not grow with the input. Nothing here knows FHIR beyond the
+names of a resource.
 
 Imports: :mod:`iopfhir.fhir.read.source` (the Entry) only.
 """
@@ -32,10 +51,11 @@ import contextlib
 import json
 import os
 import sqlite3
+import struct
 import tempfile
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import orjson
 
@@ -44,9 +64,8 @@ from iopfhir.fhir.read.source import Entry
 __all__ = ["ResourceStore"]
 
 _SCHEMA: Final = """
-CREATE TABLE res (seq INTEGER PRIMARY KEY, type TEXT, origin TEXT, full_url TEXT, data BLOB);
 CREATE TABLE keys (k TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE pending (seq INTEGER, kind TEXT, ref BLOB);
+CREATE TABLE extra (seq INTEGER PRIMARY KEY, full_url TEXT, origin TEXT);
 CREATE TABLE member (grp INTEGER, seq INTEGER, PRIMARY KEY (grp, seq)) WITHOUT ROWID;
 CREATE TABLE roles (prac INTEGER, role INTEGER, PRIMARY KEY (prac, role)) WITHOUT ROWID;
 CREATE TABLE tags (tag TEXT, seq INTEGER, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
@@ -55,28 +74,96 @@ CREATE TABLE used (seq INTEGER PRIMARY KEY);
 """
 #: rows kept in memory before they are written
 _BATCH: Final = 2000
+#: bytes of a file kept in memory before they are written
+_BUFFER: Final = 1 << 20
 #: bits of the filter of claimed ``Type/id`` names (4 MiB whatever the input: a false
 #: positive only costs a database lookup, so the answers never depend on it)
 _BLOOM_BITS: Final = 1 << 25
 _BLOOM_MASK: Final = _BLOOM_BITS - 1
+#: a resource's record: where its JSON is (offset, size), its origin (file number, line)
+#: and type (number), and flags
+_RECORD: Final = struct.Struct("<QIIIIB")
+#: flags: the JSON needs the exact reader; ``extra`` has its fullUrl or origin; the origin
+#: is the file alone (no line)
+_EXACT: Final = 1
+_EXTRA: Final = 2
+_NO_LINE: Final = 4
+#: resource types numbered (R4 has 146; input that names more is not FHIR's), and the
+#: number of any other type (found again from the resource itself)
+_TYPES_KEPT: Final = 4096
+_OTHER_TYPE: Final = 0xFFFFFFFF
+#: the most resources read at once by :meth:`ResourceStore.members`
+_RUN: Final = 512
+#: the longest line number kept in a record (more digits: kept in ``extra``)
+_LINE_DIGITS: Final = 9
+#: the kind of a name (its first letter) → its names file: urls (``fullUrl``, canonical)
+#: and identifiers (typed and untyped) are indexed separately, each when first needed
+_NAMESPACE: Final = {"u": "u", "c": "u", "i": "i", "a": "i"}
 
 
-def _loads(data: bytes | str) -> Any:
-    """A stored resource: bytes are checked JSON (orjson reads them as the checked reader
-    did), text is JSON holding an integer beyond 64 bits (only the standard library keeps
-    it exact)."""
-    return orjson.loads(data) if isinstance(data, bytes) else json.loads(data)
+class _Spill:
+    """An unnamed temporary file, appended to in large writes, read back by position."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 (closed by close())
+            prefix="iopfhir-spill-", dir=directory
+        )
+        self.fd = self.file.fileno()
+        self.end = 0
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+
+    def append(self, data: bytes) -> int:
+        """Add ``data`` at the end; return where it starts."""
+        pos = self.end
+        self._buffer.append(data)
+        self.end += len(data)
+        self._buffered += len(data)
+        if self._buffered >= _BUFFER:
+            self.flush()
+        return pos
+
+    def flush(self) -> None:
+        if self._buffer:
+            self.file.write(b"".join(self._buffer))
+            self._buffer.clear()
+            self._buffered = 0
+        self.file.flush()
+
+    def read(self, pos: int, size: int) -> bytes:
+        return os.pread(self.fd, size, pos)
+
+    def lines(self) -> Iterator[bytes]:
+        """Every line written, in order (the file is read from the start)."""
+        self.flush()
+        self.file.seek(0)
+        yield from self.file
 
 
 class ResourceStore:
-    """Resources of one input in a temporary SQLite file; a context manager that deletes it."""
+    """Resources of one input in temporary files; a context manager that deletes them."""
 
     def __init__(self, directory: str | None = None) -> None:
         fd, self.path = tempfile.mkstemp(prefix="iopfhir-read-", suffix=".sqlite", dir=directory)
         os.close(fd)
+        self._data = _Spill(directory)
+        self._records = _Spill(directory)
+        self._pending = _Spill(directory)
+        #: names other than ``Type/id``: urls (``u``, ``c``) and identifiers (``i``, ``a``)
+        self._names = {"u": _Spill(directory), "i": _Spill(directory)}
+        self._indexed: set[str] = set()
+        #: origin files and resource types by number (as many as the input has files and
+        #: types, not resources)
+        self._sources: list[str] = []
+        self._source_of: dict[str, int] = {}
+        self._types: list[str] = []
+        self._type_of: dict[str, int] = {}
+        #: the origin prefix (``file:``) of the last resource, and its number
+        self._prefix = ""
+        self._prefix_source = 0
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in (
-            "page_size=16384",  # fewer, larger pages: resources are ~1 KiB each
+            "page_size=16384",  # fewer, larger pages
             "journal_mode=OFF",
             "synchronous=OFF",
             "locking_mode=EXCLUSIVE",
@@ -86,12 +173,10 @@ class ResourceStore:
             self._db.execute(f"PRAGMA {pragma}")
         self._db.executescript(_SCHEMA)
         self._db.execute("BEGIN")
-        self._rows: list[tuple[int, str, str, str | None, bytes | str]] = []
-        self._keys: list[tuple[str, int]] = []
         #: ``Type/id`` claims not yet written, and a Bloom filter of every claim made
         self._claims: list[tuple[str, int]] = []
         self._bloom = bytearray(_BLOOM_BITS >> 3)
-        self._pending: list[tuple[int, str, bytes]] = []
+        self._extra: list[tuple[int, str | None, str | None]] = []
         self._tags: list[tuple[str, int]] = []
         self._shared: list[tuple[int, str]] = []
         self.count = 0
@@ -101,8 +186,8 @@ class ResourceStore:
     def claim(self, key: str, seq: int) -> int | None:
         """Give ``key`` to ``seq`` unless another resource has it; return that one's seq.
 
-        Only ``Type/id`` names are claimed (they tell a duplicate); the other names are
-        batched, and no batched name is a ``Type/id``. A claim is batched too when the
+        Only ``Type/id`` names are claimed (they tell a duplicate); the other names go to
+        the names file, and none of them is a ``Type/id``. A claim is batched when the
         filter of names already claimed proves the name new (nearly always); otherwise
         the batch is written and the database decides, exactly."""
         h = hash(key)
@@ -118,81 +203,138 @@ class ResourceStore:
         bloom[a >> 3] |= 1 << (a & 7)
         bloom[b >> 3] |= 1 << (b & 7)
         self._claims.append((key, seq))
+        if len(self._claims) >= _BATCH:
+            self._flush_claims()
         return None
 
     def add(self, entry: Entry, seq: int, keys: list[str]) -> None:
-        """Store one resource and the names it may be referenced by (first name wins).
+        """Store resource ``seq`` (the next one: seqs count from 0 without gaps) and the
+        names other than ``Type/id`` it may be referenced by (first name wins).
 
         The resource is kept as its checked input line when it has one (``entry.raw``),
         else written as compact JSON."""
-        data: bytes | str
+        if seq != self.count:
+            raise ValueError("resources are added in order")
+        flags = 0
         if entry.raw is not None:
             data = entry.raw
         else:
             try:
                 data = orjson.dumps(entry.resource)
             except orjson.JSONEncodeError:  # an integer beyond 64 bits: kept exact as text
-                data = json.dumps(entry.resource, ensure_ascii=False, separators=(",", ":"))
-        self._rows.append((seq, entry.type, entry.origin, entry.full_url, data))
-        self._keys.extend((k, seq) for k in keys)
+                text = json.dumps(entry.resource, ensure_ascii=False, separators=(",", ":"))
+                data, flags = text.encode("utf-8"), _EXACT
+        origin = entry.origin
+        prefix = self._prefix
+        if not (prefix and origin.startswith(prefix)):  # not the file of the last one
+            prefix = self._new_prefix(origin)
+        line = 0
+        if prefix:
+            tail = origin[len(prefix) :]
+            if (
+                tail.isascii()
+                and tail.isdigit()
+                and len(tail) <= _LINE_DIGITS
+                and (tail[0] != "0" or tail == "0")
+            ):
+                line = int(tail)
+                source = self._prefix_source
+            else:
+                flags |= _EXTRA
+                source = 0
+        else:
+            source = self._number(self._sources, self._source_of, origin)
+            flags |= _NO_LINE
+        if entry.full_url is not None:
+            flags |= _EXTRA
+        if flags & _EXTRA:
+            self._extra.append((seq, entry.full_url, origin))
+            if len(self._extra) >= _BATCH:
+                self._flush_rows()
+        rtype = self._type_of.get(entry.type)
+        if rtype is None:
+            rtype = (
+                self._number(self._types, self._type_of, entry.type)
+                if len(self._types) < _TYPES_KEPT
+                else _OTHER_TYPE
+            )
+        pos = self._data.append(data)
+        self._records.append(_RECORD.pack(pos, len(data), source, line, rtype, flags))
+        if keys:  # one line per names file: [seq, [names...]]
+            spaces = {_NAMESPACE[key[0]] for key in keys}
+            for space in spaces:
+                mine = [key for key in keys if _NAMESPACE[key[0]] == space]
+                self._names[space].append(orjson.dumps([seq, mine]) + b"\n")
         self.count += 1
-        if len(self._rows) >= _BATCH:
-            self._flush()
+
+    def _new_prefix(self, origin: str) -> str:
+        """The origin's ``file:`` prefix (``""``: none), remembered with its number."""
+        head, sep, _tail = origin.rpartition(":")
+        if not sep:
+            return ""
+        self._prefix = head + sep
+        self._prefix_source = self._number(self._sources, self._source_of, self._prefix)
+        return self._prefix
+
+    @staticmethod
+    def _number(names: list[str], numbers: dict[str, int], name: str) -> int:
+        number = numbers.get(name)
+        if number is None:
+            number = numbers[name] = len(names)
+            names.append(name)
+        return number
 
     def alias(self, key: str, seq: int) -> None:
         """Another name for ``seq`` (kept only if nothing has it yet)."""
-        self._keys.append((key, seq))
+        self._names[_NAMESPACE[key[0]]].append(orjson.dumps([seq, [key]]) + b"\n")
 
     def defer(self, seq: int, kind: str, ref: Any) -> None:
-        """Something of resource ``seq`` to resolve after pass 1 (``kind``: what it is)."""
-        self._pending.append((seq, kind, orjson.dumps(ref)))
+        """Something of resource ``seq`` to resolve after pass 1 (``kind``: what it is);
+        deferred in input order."""
+        self._pending.append(orjson.dumps([seq, kind, ref]) + b"\n")
 
     def share(self, seq: int, rtype: str) -> None:
         """Resource ``seq`` (of type ``rtype``) belongs to no patient: several may take it."""
         self._shared.append((seq, rtype))
+        if len(self._shared) >= _BATCH:
+            self._flush_rows()
 
     def tag(self, tag: str, seq: int) -> None:
         """Resource ``seq`` carries iopfhir's own identifier of episode ``tag``."""
         self._tags.append((tag, seq))
+        if len(self._tags) >= _BATCH:
+            self._flush_rows()
 
     def _flush_claims(self) -> None:
         if self._claims:
             self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._claims)
             self._claims.clear()
 
-    def _flush_keys(self) -> None:
-        if self._keys:
-            self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._keys)
-            self._keys.clear()
-
-    def _flush(self) -> None:
-        self._flush_claims()
-        if self._rows:
-            self._db.executemany("INSERT INTO res VALUES (?, ?, ?, ?, ?)", self._rows)
-            self._rows.clear()
-        self._flush_keys()
-        if self._pending:
-            self._db.executemany("INSERT INTO pending VALUES (?, ?, ?)", self._pending)
-            self._pending.clear()
-        if self._tags:
-            self._db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", self._tags)
-            self._tags.clear()
-        if self._shared:
-            self._db.executemany("INSERT INTO shared VALUES (?, ?)", self._shared)
-            self._shared.clear()
+    def _flush_rows(self) -> None:
+        for sql, rows in (
+            ("INSERT INTO extra VALUES (?, ?, ?)", self._extra),
+            ("INSERT OR IGNORE INTO tags VALUES (?, ?)", self._tags),
+            ("INSERT INTO shared VALUES (?, ?)", self._shared),
+        ):
+            if rows:
+                self._db.executemany(sql, rows)
+                rows.clear()
 
     def seal(self) -> None:
-        """End of pass 1: write what is batched and index what pass 2 looks up."""
-        self._flush()
-        self._db.execute("CREATE INDEX pending_seq ON pending (seq)")
+        """End of pass 1: write what is batched."""
+        self._flush_claims()
+        self._flush_rows()
+        for spill in (self._data, self._records, *self._names.values()):
+            spill.flush()
 
     # -- after pass 1: grouping ---------------------------------------------------------
 
     def pending(self) -> Iterator[tuple[int, str, Any]]:
         """``(seq, kind, value)`` of everything deferred, in input order."""
-        cur = self._db.execute("SELECT seq, kind, ref FROM pending ORDER BY seq, rowid")
-        for seq, kind, ref in cur:
-            yield seq, kind, orjson.loads(ref)
+        loads = orjson.loads
+        for line in self._pending.lines():
+            seq, kind, value = loads(line)
+            yield seq, kind, value
 
     def add_members(self, rows: list[tuple[int, int]]) -> None:
         """``(group, seq)`` pairs: the resources of each patient group."""
@@ -210,33 +352,118 @@ class ResourceStore:
 
     def find(self, key: str) -> int | None:
         """The seq of the first resource named ``key``."""
-        row = self._db.execute("SELECT seq FROM keys WHERE k = ?", (key,)).fetchone()
+        if key[:1] == "t":
+            row = self._db.execute("SELECT seq FROM keys WHERE k = ?", (key,)).fetchone()
+        else:
+            space = _NAMESPACE.get(key[:1])
+            if space is None or not self._names[space].end:
+                return None  # no resource has a name of this kind
+            if space not in self._indexed:
+                self._index_names(space)
+            row = self._db.execute(
+                f"SELECT seq FROM names_{space} WHERE k = ? ORDER BY rowid LIMIT 1",  # noqa: S608
+                (key,),
+            ).fetchone()
         return int(row[0]) if row else None
+
+    def _index_names(self, space: str) -> None:
+        """A names file into the database, indexed (the first time one of its names is
+        looked up)."""
+        self._indexed.add(space)
+        began = not self._db.in_transaction
+        if began:
+            self._db.execute("BEGIN")
+        table = f"names_{space}"  # one of two fixed names
+        self._db.execute(f"CREATE TABLE {table} (k TEXT, seq INTEGER)")
+        insert = f"INSERT INTO {table} VALUES (?, ?)"  # noqa: S608
+        batch: list[tuple[str, int]] = []
+        loads = orjson.loads
+        for line in self._names[space].lines():
+            seq, keys = loads(line)
+            batch.extend((key, seq) for key in keys)
+            if len(batch) >= _BATCH:
+                self._db.executemany(insert, batch)
+                batch.clear()
+        self._db.executemany(insert, batch)
+        self._db.execute(f"CREATE INDEX {table}_k ON {table} (k)")
+        if began:
+            self._db.execute("COMMIT")
+
+    def _record(self, seq: int) -> tuple[int, int, int, int, int, int] | None:
+        if not 0 <= seq < self.count:
+            return None
+        size = _RECORD.size
+        found: tuple[int, int, int, int, int, int] = _RECORD.unpack(
+            self._records.read(seq * size, size)
+        )
+        return found
 
     def type_of(self, seq: int) -> str:
         """The resource type of ``seq``."""
-        row = self._db.execute("SELECT type FROM res WHERE seq = ?", (seq,)).fetchone()
-        return str(row[0]) if row else ""
+        record = self._record(seq)
+        if record is None:
+            return ""
+        if record[4] == _OTHER_TYPE:  # one of too many types (not FHIR's): read the resource
+            return self._entry(seq, record).type
+        return self._types[record[4]]
 
     def entry(self, seq: int) -> Entry | None:
         """The resource ``seq`` as a new Entry."""
-        row = self._db.execute(
-            "SELECT origin, full_url, data FROM res WHERE seq = ?", (seq,)
-        ).fetchone()
-        if row is None:
-            return None
-        return Entry(_loads(row[2]), row[1], row[0])
+        record = self._record(seq)
+        return self._entry(seq, record) if record is not None else None
+
+    def _entry(self, seq: int, record: tuple[int, int, int, int, int, int]) -> Entry:
+        pos, size, source, line, _rtype, flags = record
+        data = self._data.read(pos, size)
+        resource = json.loads(data) if flags & _EXACT else orjson.loads(data)
+        if flags & _EXTRA:
+            full_url, origin = self._db.execute(
+                "SELECT full_url, origin FROM extra WHERE seq = ?", (seq,)
+            ).fetchone()
+            return Entry(resource, full_url, origin)
+        name = self._sources[source]
+        return Entry(resource, None, name if flags & _NO_LINE else f"{name}{line}")
 
     def members(self, group: int) -> Iterator[tuple[int, Entry]]:
-        """``(seq, entry)`` of the resources of ``group``, in input order."""
-        cur = self._db.execute(
-            "SELECT r.seq, r.origin, r.full_url, r.data FROM member m JOIN res r "
-            "ON r.seq = m.seq WHERE m.grp = ? ORDER BY m.seq",
-            (group,),
-        )
-        loads = orjson.loads
-        for seq, origin, full_url, data in cur:
-            yield seq, Entry(loads(data) if type(data) is bytes else _loads(data), full_url, origin)
+        """``(seq, entry)`` of the resources of ``group``, in input order.
+
+        A patient's resources often follow each other in a file (an export writes them so):
+        each run of consecutive resources is read at once, its records and its JSON."""
+        cur = self._db.execute("SELECT seq FROM member WHERE grp = ? ORDER BY seq", (group,))
+        seqs = [row[0] for row in cur]
+        size = _RECORD.size
+        start = 0
+        while start < len(seqs):
+            end = start + 1
+            while end < len(seqs) and seqs[end] == seqs[end - 1] + 1 and end - start < _RUN:
+                end += 1
+            first = seqs[start]
+            block = self._records.read(first * size, (end - start) * size)
+            records = list(_RECORD.iter_unpack(block))
+            yield from self._run(first, records)
+            start = end
+
+    def _run(
+        self, first: int, records: list[tuple[int, int, int, int, int, int]]
+    ) -> Iterator[tuple[int, Entry]]:
+        """The entries of consecutive resources ``first``, ``first + 1``... (their JSON read
+        at once when it is consecutive in the data file, as it is when written in order)."""
+        begin = records[0][0]
+        stop = records[-1][0] + records[-1][1]
+        if stop - begin != sum(r[1] for r in records) or stop - begin > _BUFFER:
+            for i, record in enumerate(records):
+                yield first + i, self._entry(first + i, record)
+            return
+        chunk = memoryview(self._data.read(begin, stop - begin))
+        sources, loads = self._sources, orjson.loads
+        for i, (pos, size, source, line, _rtype, flags) in enumerate(records):
+            seq = first + i
+            if flags & (_EXACT | _EXTRA):
+                yield seq, self._entry(seq, (pos, size, source, line, _rtype, flags))
+                continue
+            name = sources[source]
+            data = chunk[pos - begin : pos - begin + size]
+            yield seq, Entry(loads(data), None, name if flags & _NO_LINE else f"{name}{line}")
 
     def roles(self, practitioner: int, tags: set[str]) -> list[int]:
         """The seqs of the first PractitionerRole of ``practitioner`` and of those tagged
@@ -278,9 +505,11 @@ class ResourceStore:
     # -- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database and delete its file."""
+        """Close the database and the files, and delete the database's file."""
         try:
             self._db.close()
+            for spill in (self._data, self._records, self._pending, *self._names.values()):
+                spill.file.close()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)

@@ -10,10 +10,11 @@ cohort); only the order of the ``unmapped`` reasons may differ.
 How:
 
 1. **Pass 1** reads the input one resource at a time (NDJSON line by line, one JSON file
-   at a time) into a :class:`~iopfhir.fhir.read.store.ResourceStore` (SQLite in a
-   temporary file): the resource, the names a reference may use for it (``fullUrl``,
-   ``Type/id``, identifiers, canonical url; the first resource of a name wins, a second
-   copy of a ``Type/id`` is a duplicate, read once), and what must wait for the whole input:
+   at a time) into a :class:`~iopfhir.fhir.read.store.ResourceStore` (temporary files
+   and a SQLite database): the resource, the names a reference may use for it
+   (``fullUrl``, ``Type/id``, identifiers, canonical url; the first resource of a name
+   wins, a second copy of a ``Type/id`` is a duplicate, read once), and what must wait
+   for the whole input:
    the reference naming its patient (a resource may come before its Patient, as
    ``Condition.ndjson`` comes before ``Patient.ndjson``), a review Provenance's targets, a
    PractitionerRole's practitioner. Types the domain does not take are counted here.
@@ -33,7 +34,8 @@ Memory: the store's page cache (bounded), one patient's resources and the per-in
 bookkeeping that grows with the number of patients, not resources (group list, episode
 keys). CPU: each resource is parsed and checked once in pass 1 (the store keeps the checked
 NDJSON line itself, so nothing is written again) and parsed once more, without the checks,
-in pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first);
+in pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first;
+the other names are indexed only when a lookup needs them);
 the garbage collector runs less often while the reader works. Where the two readers may
 differ (inputs that break FHIR's own rules, none in the corpus): reference resolution is
 local first, so a name shared by a resource of this patient and an earlier one of another
@@ -149,6 +151,12 @@ class GroupIndex(Index):
         return self._seq_of.get(entry_id)
 
     def resolve(self, value: Any, context: Entry | None = None) -> Entry | None:
+        # the common case first, as the Index does it: a reference string found before
+        ref = value.get("reference") if type(value) is dict else value
+        if type(ref) is str and ref and ref[0] != "#":
+            cached = self._found.get(ref)
+            if cached is not None:
+                return cached
         found = super().resolve(value, context)
         if found is not None:
             return found

@@ -1,0 +1,389 @@
+"""The import's fast paths (issue 11, speed) against the paths they stand for, so that a
+fast path cannot drift:
+
+- the shortcut of the NDJSON line check (a compact line that orjson writes back as the same
+  bytes, with fewer containers than the depth limit, is clean) accepts exactly what the
+  full checks accept, with the same value (the standard library's, integers exact), and
+  refuses what they refuse, with their message, under the default and tight limits;
+- the store's files give back every resource with its origin (file and line, or a name
+  that is not one), ``fullUrl`` and type; names other than ``Type/id`` are found (the
+  first resource of a name wins, aliases too) although they are indexed only on demand;
+  what is deferred comes back in input order;
+- the streaming import with every fast path equals the import with the fast paths turned
+  off (the full line checks, instrument roles found again wherever asked) and the
+  in-memory reader ``read_fhir``: episodes, ignored and unmapped counts, on a synthetic
+  cohort and on both examples (as NDJSON files and as a transaction Bundle).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from iopfhir.domain import load_episodes
+from iopfhir.errors import LoadError
+from iopfhir.fhir.bundle import transaction_bundle
+from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, write_ndjson
+from iopfhir.fhir.read import administrations as administrations_module
+from iopfhir.fhir.read import read_fhir, read_fhir_streamed
+from iopfhir.fhir.read import store as store_module
+from iopfhir.fhir.read.instruments import obs_role
+from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.store import ResourceStore
+from iopfhir.loading import Limits, json_values
+from iopfhir.synth import synth_episodes
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "iopfhir" / "examples"
+if not EXAMPLES.is_dir():  # the examples are package data
+    import iopfhir
+
+    EXAMPLES = Path(iopfhir.__file__).parent / "examples"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve synthetic patients as NDJSON, one file per type."""
+    root = tmp_path_factory.mktemp("fastpath") / "ndjson"
+    write_ndjson(list(synth_episodes(12, seed=5)), root)
+    return root
+
+
+# -- the line check ------------------------------------------------------------------------
+
+
+def _outcome(raw: bytes, limits: Limits) -> tuple[str, Any]:
+    try:
+        value, plain = json_values._load_plain(raw, "<t>", 1, limits, FHIR_PATH_KEYS)
+    except LoadError as exc:
+        return "error", str(exc)
+    return ("plain" if plain else "exact"), value
+
+
+def _without_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut needs ``max_number_digits >= _DUMPED_DIGITS``: never true here."""
+    monkeypatch.setattr(json_values, "_DUMPED_DIGITS", 10**9)
+
+
+def _exact(value: Any) -> str:
+    """``value`` as the standard library writes it: an integer and a float differ."""
+    return json.dumps(value, sort_keys=True)
+
+
+def _compare(lines: list[bytes], limits: Limits, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    fast = [_outcome(line, limits) for line in lines]
+    with monkeypatch.context() as patch:
+        _without_shortcut(patch)
+        full = [_outcome(line, limits) for line in lines]
+    for line, (kind, value), (full_kind, full_value) in zip(lines, fast, full, strict=True):
+        if full_kind == "error":
+            assert (kind, value) == (full_kind, full_value)  # the same message
+            continue
+        assert kind != "error"
+        # the standard library's value (integers beyond 64 bits exact) on both paths
+        assert _exact(value) == _exact(full_value) == _exact(json.loads(line))
+        if kind == "plain":  # kept as bytes, read again by orjson: the same value
+            assert _exact(orjson.loads(line)) == _exact(value)
+    return Counter(kind for kind, _v in fast)
+
+
+def _tricky_lines() -> list[bytes]:
+    """Compact lines at the edges of what the shortcut may accept."""
+    out = []
+    for depth in (97, 98, 99, 100, 101, 150):  # containers: the object plus the arrays
+        out.append(b'{"a":' + b"[" * depth + b"]" * depth + b"}")
+    for number in (
+        b"18446744073709551615",  # the largest 64-bit unsigned integer: orjson keeps it
+        b"18446744073709551616",  # one more: orjson would make it a float
+        b"-9223372036854775808",
+        b"123456789012345678901234567890",
+        b"1.7976931348623157e+308",
+        b"1e300",
+        b"1.50",
+        b"0.1",
+        b"5e-324",
+        b"1" * 101,
+    ):
+        out.append(b'{"resourceType":"Basic","n":' + number + b"}")
+    out += [
+        b'{"resourceType":"Basic","id":"a","id":"b"}',  # a duplicate member
+        b'{"resourceType":"Basic","s":"' + b"9" * 120 + b'"}',  # a digit run in a string
+        b'{"resourceType":"Basic","s":"' + b"x" * 40 + b'"}',
+        b'{"resourceType":"Basic","s":"\\u00e9t\\u00e9"}',  # escapes orjson writes otherwise
+        b'{"resourceType":"Basic","s":"\xc3\xa9t\xc3\xa9","k":[1,2,{"x":null}]}',
+        b'{ "resourceType": "Basic" }',
+    ]
+    return out
+
+
+def test_line_shortcut_equals_the_full_checks_on_a_cohort(
+    cohort: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [line for p in sorted(cohort.glob("*.ndjson")) for line in p.read_bytes().splitlines()]
+    kinds = _compare(lines, Limits(), monkeypatch)
+    assert kinds == Counter(plain=len(lines))  # every line clean, and taken by the shortcut
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        Limits(),
+        Limits(max_depth=20),
+        Limits(max_number_digits=19),
+        Limits(max_number_digits=20),
+        Limits(max_string_chars=30),
+        Limits(max_string_chars=60, max_data_chars=60),
+    ],
+    ids=["default", "depth20", "digits19", "digits20", "string30", "string60"],
+)
+def test_line_shortcut_equals_the_full_checks_at_the_edges(
+    limits: Limits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kinds = _compare(_tricky_lines(), limits, monkeypatch)
+    assert kinds["error"] > 0 and kinds["plain"] > 0  # both sides of the edges are tried
+
+
+def test_line_shortcut_refuses_what_it_must() -> None:
+    """Without comparing: the shortcut alone never lets these through."""
+    limits = Limits()
+    deep = b'{"a":' + b"[" * 100 + b"]" * 100 + b"}"  # 101 levels
+    assert _outcome(deep, limits)[0] == "error"
+    assert _outcome(b'{"resourceType":"Basic","id":"a","id":"b"}', limits)[0] == "error"
+    big = _outcome(b'{"resourceType":"Basic","n":18446744073709551616}', limits)
+    assert big == ("exact", {"resourceType": "Basic", "n": 2**64})
+    tight = Limits(max_number_digits=19)
+    assert _outcome(b'{"resourceType":"Basic","n":18446744073709551615}', tight)[0] == "error"
+
+
+# -- the store -------------------------------------------------------------------------------
+
+
+def _entry(resource: dict[str, Any], origin: str, full_url: str | None = None) -> Entry:
+    entry = Entry(resource, full_url, origin)
+    entry.raw = orjson.dumps(resource) if "n" not in resource else None
+    return entry
+
+
+ORIGINS = [
+    "/d/Patient.ndjson:1",
+    "/d/Patient.ndjson:2",
+    "/d/Patient.ndjson:007",  # not a plain number: kept as written
+    "/d/Patient.ndjson:x",
+    "/d/Patient.ndjson:",
+    "/d/Patient.ndjson:12345678901234",  # too many digits for a record
+    "<dict>",
+    "C:\\data\\bundle.json",
+    "/d/b.json",
+    "/d/Patient.ndjson:3",
+    "/d/Obs:ervation.ndjson:4",
+    "/d/Patient.ndjson:\u0663",  # a digit, not an ASCII one
+]
+
+
+def test_store_gives_back_resources_origins_and_urls() -> None:
+    entries = []
+    for i, origin in enumerate(ORIGINS):
+        rtype = ("Patient", "Observation", "Basic")[i % 3]
+        resource: dict[str, Any] = {"resourceType": rtype, "id": f"r{i}"}
+        if i == 5:
+            resource["n"] = 10**30  # only the standard library keeps it
+        url = f"urn:uuid:{i}" if i % 4 == 0 else None
+        entries.append(_entry(resource, origin, url))
+    with ResourceStore() as store:
+        for seq, entry in enumerate(entries):
+            store.add(entry, seq, [])
+        with pytest.raises(ValueError):
+            store.add(entries[0], 99, [])  # seqs have no gaps
+        store.seal()
+        store.commit()
+        for seq, entry in enumerate(entries):
+            back = store.entry(seq)
+            assert back is not None
+            assert (back.resource, back.origin, back.full_url, back.type) == (
+                entry.resource,
+                entry.origin,
+                entry.full_url,
+                entry.type,
+            )
+            assert store.type_of(seq) == entry.type
+        assert store.entry(len(entries)) is None and store.type_of(-1) == ""
+        back = store.entry(5)
+        assert back is not None and back.resource["n"] == 10**30
+
+
+@pytest.mark.parametrize("run", [1, 2, 512])
+def test_store_members_in_runs(run: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's resources read back run by run (consecutive ones at once) are those added,
+    whatever their kind: a line, a Bundle entry with its fullUrl, an exact integer."""
+    monkeypatch.setattr(store_module, "_RUN", run)
+    entries = []
+    for i, origin in enumerate(ORIGINS):
+        resource: dict[str, Any] = {"resourceType": "Basic", "id": f"m{i}", "i": i}
+        if i in (2, 3):
+            resource["n"] = 10**25 + i
+        entries.append(_entry(resource, origin, "urn:uuid:m" if i in (3, 8) else None))
+    groups = {0: [0, 1, 2, 3, 5, 6, 7, 10, 11], 1: [4, 8, 9]}
+    with ResourceStore() as store:
+        for seq, entry in enumerate(entries):
+            store.add(entry, seq, [])
+        store.seal()
+        store.add_members([(g, seq) for g, seqs in groups.items() for seq in seqs])
+        store.commit()
+        for group, seqs in groups.items():
+            back = list(store.members(group))
+            assert [seq for seq, _e in back] == seqs
+            for seq, entry in back:
+                want = entries[seq]
+                assert (entry.resource, entry.origin, entry.full_url, entry.type) == (
+                    want.resource,
+                    want.origin,
+                    want.full_url,
+                    want.type,
+                )
+
+
+def test_store_keeps_little_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are written in small batches, and only a few resource types are numbered (the
+    others are found again from the resource): memory does not follow the input."""
+    monkeypatch.setattr(store_module, "_BATCH", 3)
+    monkeypatch.setattr(store_module, "_TYPES_KEPT", 2)
+    entries = [
+        _entry({"resourceType": f"Type{i % 5}", "id": f"x{i}"}, f"/b/{i}.json", f"urn:uuid:{i}")
+        for i in range(11)
+    ]
+    with ResourceStore() as store:
+        for seq, entry in enumerate(entries):
+            store.add(entry, seq, [])
+            store.tag(f"ep{seq}", seq)
+            store.share(seq, entry.type)
+            assert max(len(store._extra), len(store._tags), len(store._shared)) < 3
+        store.seal()
+        store.commit()
+        assert len(store._types) == 2
+        for seq, entry in enumerate(entries):
+            back = store.entry(seq)
+            assert back is not None
+            assert (back.full_url, back.origin, back.resource) == (
+                entry.full_url,
+                entry.origin,
+                entry.resource,
+            )
+            assert store.type_of(seq) == entry.type
+            assert store.tagged(f"ep{seq}") == [seq]
+        assert list(store.unused_shared()) == [e.type for e in entries]
+
+
+def test_store_names_first_wins_and_indexed_on_demand() -> None:
+    sep = "\x1f"
+    names = [
+        [f"i{sep}Patient{sep}s{sep}1", f"a{sep}s{sep}1"],
+        [f"i{sep}Patient{sep}s{sep}1", f"a{sep}s{sep}1", f"u{sep}urn:x"],  # taken: first wins
+        [f"c{sep}http://q", f"a{sep}s{sep}2"],
+    ]
+    with ResourceStore() as store:
+        for seq, keys in enumerate(names):
+            store.add(
+                _entry({"resourceType": "Patient", "id": f"p{seq}"}, f"f:{seq + 1}"), seq, keys
+            )
+            assert store.claim(f"t{sep}Patient/p{seq}", seq) is None
+        assert store.claim(f"t{sep}Patient/p1", 3) == 1  # a duplicate
+        store.alias(f"u{sep}urn:x", 0)  # later: the first name stays
+        store.alias(f"u{sep}urn:y", 2)
+        store.seal()
+        assert store.find(f"u{sep}urn:x") == 1  # during the grouping (in the transaction)
+        store.commit()
+        assert store.find(f"i{sep}Patient{sep}s{sep}1") == 0
+        assert store.find(f"a{sep}s{sep}1") == 0
+        assert store.find(f"a{sep}s{sep}2") == 2
+        assert store.find(f"c{sep}http://q") == 2
+        assert store.find(f"u{sep}urn:y") == 2
+        assert store.find(f"i{sep}Practitioner{sep}s{sep}1") is None
+        assert store.find(f"t{sep}Patient/p2") == 2
+        assert store.find(f"t{sep}Patient/none") is None
+
+
+def test_store_without_other_names_looks_nothing_up() -> None:
+    with ResourceStore() as store:
+        store.add(_entry({"resourceType": "Patient", "id": "p"}, "f:1"), 0, [])
+        store.seal()
+        store.commit()
+        assert store.find("u\x1fPatient/p") is None
+        assert store.find("i\x1fPatient\x1fs\x1f1") is None
+        assert store._indexed == set()  # no table built for a kind of name nobody has
+
+
+def test_store_gives_back_what_was_deferred_in_order() -> None:
+    deferred = [(0, "p", None), (1, "gCondition", {"reference": "Patient/x"})]
+    deferred += [(1, "r", "Practitioner/y"), (2, "v", [{"reference": "Goal/1"}, "é"])]
+    with ResourceStore() as store:
+        for seq in range(3):
+            store.add(_entry({"resourceType": "Basic"}, f"f:{seq + 1}"), seq, [])
+        for seq, kind, value in deferred:
+            store.defer(seq, kind, value)
+        store.seal()
+        assert list(store.pending()) == deferred
+
+
+# -- the whole import ------------------------------------------------------------------------
+
+
+def _result(source: Any) -> tuple[Any, ...]:
+    result = read_fhir_streamed(source)
+    return result.episodes, dict(result.ignored), dict(result.unmapped), result.patients
+
+
+def _whole(source: Any) -> tuple[Any, ...]:
+    result = read_fhir(source)
+    return result.episodes, dict(result.ignored), dict(result.unmapped), result.patients
+
+
+def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_shortcut(monkeypatch)
+    monkeypatch.setattr(
+        administrations_module.Administration, "role_of", lambda _self, e: obs_role(e.resource)
+    )
+
+
+def _fast_equals_slow(source: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    fast = _result(source)
+    with monkeypatch.context() as patch:
+        _slow_paths(patch)
+        slow = _result(source)
+    assert fast == slow
+    assert fast == _whole(source)
+    return fast
+
+
+def test_fast_paths_equal_slow_paths_on_a_cohort(
+    cohort: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    episodes, _ignored, _unmapped, patients = _fast_equals_slow(cohort, monkeypatch)
+    assert patients == 12 and len(episodes) == 12
+    assert sum(len(e.measures) for e in episodes) > 0  # instrument roles were used
+    assert sum(len(e.sessions) for e in episodes) > 0
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_fast_paths_equal_slow_paths_on_the_examples(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (episode,) = load_episodes(path)
+    write_ndjson([episode], tmp_path / "ndjson")
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(orjson.dumps(transaction_bundle([episode])))
+    for source in (tmp_path / "ndjson", bundle):
+        episodes, _ignored, unmapped, _n = _fast_equals_slow(source, monkeypatch)
+        assert episodes == [episode]  # and both read the example back exactly
+        assert not unmapped
+
+
+def test_there_are_two_examples() -> None:
+    assert [p.name for p in EXAMPLE_FILES] == [
+        "co-occurring-sud-iop.yaml",
+        "mental-health-iop.yaml",
+    ]
