@@ -10,13 +10,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from iopfhir.client import AsyncFhirClient
     from iopfhir.errors import InputError, IopFhirError
+    from iopfhir.sync import apull, apush
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "IopFhirError", "__version__"]
+__all__ = ["AsyncFhirClient", "InputError", "IopFhirError", "__version__", "apull", "apush"]
 
-_LAZY = {"InputError": "iopfhir.errors", "IopFhirError": "iopfhir.errors"}
+_LAZY = {
+    "InputError": "iopfhir.errors",
+    "IopFhirError": "iopfhir.errors",
+    "AsyncFhirClient": "iopfhir.client",
+    "apull": "iopfhir.sync",
+    "apush": "iopfhir.sync",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,11 +1,15 @@
 """Integration tests against a real FHIR R4 server (sekmet on 127.0.0.1, or the server
 named by ``IOPFHIR_TEST_SERVER``). Every test writes resources with its own random
-identifier, so the tests do not depend on each other or on what the server holds."""
+identifier, so the tests do not depend on each other or on what the server holds.
+
+Every test runs on FhirClient (requests and httpx transports) and on AsyncFhirClient
+(``async-httpx``: run by the synchronous driver of conftest): one suite, both clients."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,14 +21,28 @@ pytestmark = pytest.mark.integration
 SYSTEM = "urn:iopfhir:test"
 
 
-@pytest.fixture(params=["requests", "httpx"])
-def client(request, fhir_server) -> Iterator[FhirClient]:
-    transport = None
-    if request.param == "httpx":
-        from iopfhir.client_httpx import HttpxTransport
+@pytest.fixture(params=["requests", "httpx", "async-httpx"])
+def client_factory(request, make_async_client) -> Callable[..., Any]:
+    """A client on ``base`` of the kind under test: the sync FhirClient on the requests or
+    the httpx transport, or the AsyncFhirClient (httpx.AsyncClient) run by the synchronous
+    driver of conftest, so every test below runs unchanged on both clients."""
 
-        transport = HttpxTransport()
-    with FhirClient(fhir_server, transport=transport, retry=Retry(total=2)) as c:
+    def make(base: str, **kwargs: Any) -> Any:
+        if request.param == "async-httpx":
+            return make_async_client(base, **kwargs)
+        transport = None
+        if request.param == "httpx":
+            from iopfhir.client_httpx import HttpxTransport
+
+            transport = HttpxTransport()
+        return FhirClient(base, transport=transport, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client(client_factory, fhir_server) -> Iterator[FhirClient]:
+    with client_factory(fhir_server, retry=Retry(total=2)) as c:
         yield c
 
 
@@ -163,13 +181,13 @@ def test_strict_handling_rejects_unknown_parameters(client):
         client.search("Observation").where(no_such_param_iopfhir="x").strict().bundle()
 
 
-def test_next_links_stay_on_the_server_origin(client, loopback_server):
+def test_next_links_stay_on_the_server_origin(client_factory, loopback_server):
     # the server's own links use its base_url; a client bound to another spelling of the
     # origin (localhost vs 127.0.0.1) must refuse to follow them. A server the tests
     # started on 127.0.0.1 is used even when IOPFHIR_TEST_SERVER names another one.
     assert "127.0.0.1" in loopback_server
     other = loopback_server.replace("127.0.0.1", "localhost")
-    with FhirClient(other, transport=type(client.transport)()) as c:
+    with client_factory(other) as c:
         for i in range(3):
             c.create({"resourceType": "Basic", "code": {"text": f"paging-{i}"}})
         with pytest.raises(InsecureTransportError):

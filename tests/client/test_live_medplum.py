@@ -18,9 +18,12 @@ pytestmark = pytest.mark.integration
 SYSTEM = "urn:iopfhir:test"
 
 
-@pytest.fixture
-def client(medplum_server) -> Iterator[FhirClient]:
-    with FhirClient(medplum_server, timeout=LIVE_TIMEOUT) as c:
+@pytest.fixture(params=["sync", "async"])
+def client(request, medplum_server, make_async_client) -> Iterator[FhirClient]:
+    """The sync client, or the async one run by the synchronous driver of conftest: the
+    same tests on both."""
+    make = make_async_client if request.param == "async" else FhirClient
+    with make(medplum_server, timeout=LIVE_TIMEOUT) as c:
         yield c
 
 

@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "iopfhir"
 def test_all_equals_the_public_names():
     public = {name for name in vars(client_pkg) if not name.startswith("_")}
     modules = {
+        "aio",
         "auth",
         "client",
         "memory",

@@ -1,25 +1,39 @@
 """Push and pull against real FHIR servers: each test runs on sekmet (or the server named by
-IOPFHIR_TEST_SERVER) and on Medplum's FHIR router, both started on 127.0.0.1."""
+IOPFHIR_TEST_SERVER) and on Medplum's FHIR router, both started on 127.0.0.1, and (those
+that take ``api``) with the sync client and ``push``/``pull`` and with the async client and
+``apush``/``apull``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from tests.client.conftest import Blocking
 from tests.servers.fixtures import LIVE_TIMEOUT
 from tests.servers.medplum import running_medplum
 
-from iopfhir.client import FhirClient, Request, Response, Timeout, Transport
+from iopfhir.client import (
+    AsyncFhirClient,
+    AsyncTransport,
+    FhirClient,
+    Request,
+    Response,
+    Timeout,
+    Transport,
+)
 from iopfhir.domain import dump_episode, load_episodes
 from iopfhir.errors import SyncConflict, SyncError, TransportError
 from iopfhir.fhir.bundle import transaction_bundle
-from iopfhir.sync import DisclosureTerms, pull, push
+from iopfhir.sync import DisclosureTerms, apull, apush, pull, push
 from iopfhir.sync.resources import business_identifier
 
 from .conftest import EXAMPLES, unique_episode
@@ -47,6 +61,94 @@ def fhir_server(request) -> Iterator[str]:
         yield base_url
 
 
+class Api:
+    """The sync API (``FhirClient``, ``push``, ``pull``) or the async one
+    (``AsyncFhirClient``, ``apush``, ``apull``) run to completion on an event loop: every
+    test below that takes ``api`` runs unchanged on both (``[sync]`` / ``[async]``)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.loop = asyncio.new_event_loop() if kind == "async" else None
+
+    def _run(self, coroutine: Any) -> Any:
+        assert self.loop is not None
+        return self.loop.run_until_complete(coroutine)
+
+    @contextmanager
+    def client(self, base_url: str) -> Iterator[Any]:
+        if self.loop is None:
+            with FhirClient(base_url, timeout=LIVE_TIMEOUT) as client:
+                yield client
+            return
+        aclient = AsyncFhirClient(base_url, timeout=LIVE_TIMEOUT)
+        try:
+            yield Blocking(aclient, self.loop)
+        finally:
+            self._run(aclient.close())
+
+    def push(self, client: Any, source: Any, **kwargs: Any) -> Any:
+        if self.loop is None:
+            return push(client, source, **kwargs)
+        return self._run(apush(client._target, source, **kwargs))
+
+    def pull(self, client: Any, ident: tuple[str, str], since: str | None = None) -> Any:
+        if self.loop is None:
+            return pull(client, ident, since)
+        return self._run(apull(client._target, ident, since))
+
+    def hook(self, client: Any, before: Callable[[Request], None]) -> None:
+        """Run ``before(request)`` ahead of every exchange of ``client`` (it may raise)."""
+        if self.loop is None:
+            client.transport = Hooked(client.transport, before)
+        else:
+            client._target.transport = AsyncHooked(client._target.transport, before)
+
+    def unhook(self, client: Any) -> None:
+        target = client if self.loop is None else client._target
+        target.transport = target.transport.inner
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+
+
+class Hooked:
+    """A transport that calls ``before(request)`` ahead of each exchange."""
+
+    def __init__(self, inner: Transport, before: Callable[[Request], None]) -> None:
+        self.inner, self.before = inner, before
+
+    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        self.before(request)
+        return self.inner.handle(request, timeout=timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncHooked:
+    """:class:`Hooked` for an async transport."""
+
+    def __init__(self, inner: AsyncTransport, before: Callable[[Request], None]) -> None:
+        self.inner, self.before = inner, before
+
+    async def handle(self, request: Request, *, timeout: Timeout) -> Response:
+        self.before(request)
+        return await self.inner.handle(request, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request) -> Iterator[Api]:
+    kind = Api(request.param)
+    try:
+        yield kind
+    finally:
+        kind.close()
+
+
 def count_by_identifier(client: FhirClient, bundle: dict) -> dict[str, int]:
     out = {}
     for e in bundle["entry"]:
@@ -61,15 +163,15 @@ def count_by_identifier(client: FhirClient, bundle: dict) -> dict[str, int]:
     return out
 
 
-def test_push_twice_writes_nothing_the_second_time(fhir_server):
+def test_push_twice_writes_nothing_the_second_time(fhir_server, api):
     episode = unique_episode()
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        first = push(client, episode)
+    with api.client(fhir_server) as client:
+        first = api.push(client, episode)
         assert first.created > 150 and first.failed == 0
         assert first.round_trips <= 3
         time.sleep(1.1)
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        second = push(client, episode)
+        second = api.push(client, episode)
         assert second.summary()["created"] == second.summary()["updated"] == 0
         # staff and organizations shared with episodes other tests pushed may exist already
         assert first.created + first.updated + first.unchanged == first.total
@@ -114,20 +216,16 @@ def _bundle_with(episode, **changes):
 
 
 class BeforeFirstWrite:
-    """A transport that runs ``action`` once, just before the first write request."""
+    """A hook (:meth:`Api.hook`) that runs ``action`` once, just before the first write."""
 
-    def __init__(self, inner: Transport, action) -> None:
-        self.inner, self.action, self.done = inner, action, False
+    def __init__(self, action) -> None:
+        self.action, self.done = action, False
 
-    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+    def __call__(self, request: Request) -> None:
         body = request.body or b""
         if not self.done and request.method == "POST" and b'"transaction"' in body:
             self.done = True
             self.action()
-        return self.inner.handle(request, timeout=timeout)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _other_writer(fhir_server, ident, change):
@@ -143,16 +241,14 @@ def _other_writer(fhir_server, ident, change):
     return act
 
 
-def test_concurrent_change_to_other_elements_is_merged(fhir_server):
+def test_concurrent_change_to_other_elements_is_merged(fhir_server, api):
     episode = unique_episode()
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, episode)
+    with api.client(fhir_server) as client:
+        api.push(client, episode)
         bundle, ident = _bundle_with(episode, title="Revised treatment plan")
         note = [{"text": "added by another client"}]
-        client.transport = BeforeFirstWrite(
-            client.transport, _other_writer(fhir_server, ident, {"note": note})
-        )
-        report = push(client, bundle)
+        api.hook(client, BeforeFirstWrite(_other_writer(fhir_server, ident, {"note": note})))
+        report = api.push(client, bundle)
         assert report.updated == 1 and report.merged
         plan = (
             client.search("CarePlan")
@@ -163,16 +259,14 @@ def test_concurrent_change_to_other_elements_is_merged(fhir_server):
         assert plan["note"] == note  # the other client's change survived
 
 
-def test_concurrent_change_to_the_same_element_is_a_conflict(fhir_server):
+def test_concurrent_change_to_the_same_element_is_a_conflict(fhir_server, api):
     episode = unique_episode()
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, episode)
+    with api.client(fhir_server) as client:
+        api.push(client, episode)
         bundle, ident = _bundle_with(episode, title="Ours")
-        client.transport = BeforeFirstWrite(
-            client.transport, _other_writer(fhir_server, ident, {"title": "Theirs"})
-        )
+        api.hook(client, BeforeFirstWrite(_other_writer(fhir_server, ident, {"title": "Theirs"})))
         with pytest.raises(SyncConflict) as info:
-            push(client, bundle)
+            api.push(client, bundle)
         assert info.value.report.conflicts[0].elements == ("title",)
         plan = (
             client.search("CarePlan")
@@ -183,34 +277,31 @@ def test_concurrent_change_to_the_same_element_is_a_conflict(fhir_server):
 
 
 class FailAfterChunks:
-    def __init__(self, inner: Transport, k: int) -> None:
-        self.inner, self.k, self.seen = inner, k, 0
+    """A hook (:meth:`Api.hook`): the connection breaks on every transaction after ``k``."""
 
-    def handle(self, request: Request, *, timeout: Timeout) -> Response:
+    def __init__(self, k: int) -> None:
+        self.k, self.seen = k, 0
+
+    def __call__(self, request: Request) -> None:
         if request.method == "POST" and b'"transaction"' in (request.body or b""):
             self.seen += 1
             if self.seen > self.k:
                 raise TransportError("connection reset (test)", method="POST", url=request.url)
-        return self.inner.handle(request, timeout=timeout)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
-def test_interrupted_push_then_rerun_completes_without_duplicates(fhir_server):
+def test_interrupted_push_then_rerun_completes_without_duplicates(fhir_server, api):
     episode = unique_episode()
     n = len(transaction_bundle([episode])["entry"])
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        inner = client.transport
-        client.transport = FailAfterChunks(inner, 2)
+    with api.client(fhir_server) as client:
+        api.hook(client, FailAfterChunks(2))
         with pytest.raises(SyncError) as info:
-            push(client, episode, chunk_size=30)
+            api.push(client, episode, chunk_size=30)
         report = info.value.report
         # Shared resources (same NPI as earlier tests) may already exist: not in any chunk.
         assert report.writes == 60 and report.chunks_written == 2
         assert report.failed == n - 60 - report.unchanged
-        client.transport = inner
-        rerun = push(client, episode, chunk_size=30)
+        api.unhook(client)
+        rerun = api.push(client, episode, chunk_size=30)
         assert rerun.writes == report.failed and rerun.failed == 0
         assert rerun.unchanged == n - report.failed
         assert set(count_by_identifier(client, transaction_bundle([episode])).values()) == {1}
@@ -227,12 +318,12 @@ def _normal(value):
     return value
 
 
-def test_pull_round_trip_co_occurring_example_is_equal(fhir_server):
+def test_pull_round_trip_co_occurring_example_is_equal(fhir_server, api):
     original = load_episodes(EXAMPLES / "co-occurring-sud-iop.yaml")[0]
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, original, disclosure=OWN)
+    with api.client(fhir_server) as client:
+        api.push(client, original, disclosure=OWN)
         ident = original.patient.identifiers[0]
-        result = pull(client, (ident.system, ident.value))
+        result = api.pull(client, (ident.system, ident.value))
     assert len(result.episodes) == 1
     # Lists come back in server order; compared by key they are equal.
     assert _normal(result.episodes[0].model_dump(mode="json")) == _normal(
@@ -240,12 +331,12 @@ def test_pull_round_trip_co_occurring_example_is_equal(fhir_server):
     )
 
 
-def test_pull_round_trip_mental_health_example(fhir_server):
+def test_pull_round_trip_mental_health_example(fhir_server, api):
     original = load_episodes(EXAMPLES / "mental-health-iop.yaml")[0]
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, original)
+    with api.client(fhir_server) as client:
+        api.push(client, original)
         ident = original.patient.identifiers[0]
-        result = pull(client, (ident.system, ident.value))
+        result = api.pull(client, (ident.system, ident.value))
     back = _normal(result.episodes[0].model_dump(mode="json"))
     want = _normal(original.model_dump(mode="json"))
     # The one difference: the crisis-line Organization is referenced by no resource (the
@@ -260,15 +351,15 @@ def test_pull_round_trip_mental_health_example(fhir_server):
     assert back == want
 
 
-def test_incremental_pull_since_a_time_after_the_push(fhir_server):
+def test_incremental_pull_since_a_time_after_the_push(fhir_server, api):
     episode = unique_episode("co-occurring-sud-iop")
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        push(client, episode, disclosure=OWN)
+    with api.client(fhir_server) as client:
+        api.push(client, episode, disclosure=OWN)
         ident = episode.patient.identifiers[0]
-        full = pull(client, (ident.system, ident.value))
+        full = api.pull(client, (ident.system, ident.value))
         assert len(full.episodes) == 1
         later = "2100-01-01T00:00:00Z"
-        empty = pull(client, (ident.system, ident.value), since=later)
+        empty = api.pull(client, (ident.system, ident.value), since=later)
         assert len(empty.episodes) <= 1
         assert not empty.episodes or not empty.episodes[0].sessions
 
@@ -311,7 +402,7 @@ def test_cli_push_summary_and_pull(fhir_server, tmp_path):
     assert _normal(back.model_dump(mode="json")) == _normal(episode.model_dump(mode="json"))
 
 
-def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
+def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server, api):
     """Two episodes that share an organization and clinicians (same NPIs), pushed one after
     the other and then again: the shared resources gather both episodes' identifiers once,
     and the third round writes nothing (no flip-flop between the episodes)."""
@@ -322,12 +413,12 @@ def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
     shared = {p.identifiers[0].value for p in a.practitioners} & {
         p.identifiers[0].value for p in b.practitioners
     }
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
+    with api.client(fhir_server) as client:
         # the program's own record system: a synthetic SUD program's data is Part 2
-        push(client, a, disclosure=OWN)
-        push(client, b, disclosure=OWN)
-        again_a = push(client, a, disclosure=OWN)
-        again_b = push(client, b, disclosure=OWN)
+        api.push(client, a, disclosure=OWN)
+        api.push(client, b, disclosure=OWN)
+        again_a = api.push(client, a, disclosure=OWN)
+        again_b = api.push(client, b, disclosure=OWN)
         assert again_a.writes == 0, again_a.summary()
         assert again_b.writes == 0, again_b.summary()
         org_npi = a.organizations[0].identifiers[0]
@@ -343,15 +434,15 @@ def test_episodes_sharing_staff_pushed_one_by_one_settle(fhir_server):
 
 
 @pytest.mark.parametrize("mode", ["batch", "single"])
-def test_push_in_a_lesser_write_mode_then_again_writes_nothing(fhir_server, mode):
+def test_push_in_a_lesser_write_mode_then_again_writes_nothing(fhir_server, mode, api):
     """The modes a server without transactions (or without batch) gets, on real servers."""
     episode = unique_episode("co-occurring-sud-iop")
-    with FhirClient(fhir_server, timeout=LIVE_TIMEOUT) as client:
-        first = push(client, episode, mode=mode, disclosure=OWN)
+    with api.client(fhir_server) as client:
+        first = api.push(client, episode, mode=mode, disclosure=OWN)
         assert first.mode == mode and first.failed == 0
         # shared staff and organizations may exist from other tests (unchanged or merged)
         assert first.created + first.updated + first.unchanged == first.total
         assert first.created > 100
-        again = push(client, episode, mode=mode, disclosure=OWN)
+        again = api.push(client, episode, mode=mode, disclosure=OWN)
         assert again.writes == 0, again.summary()
         assert set(count_by_identifier(client, transaction_bundle([episode])).values()) == {1}

@@ -14,9 +14,14 @@ Layout (imports point down the list; only :mod:`iopfhir.errors` from outside)::
     _syntax.py             FHIR REST syntax: type/id checks, criteria, ETags, Location
     _responses.py          response bodies → resources; WriteResult
     _paging.py             next links, followed on the server's origin only
-    _sending.py            the one send loop: retry → auth → redirects → transport
+    _flow.py               the one send loop as a sans-IO flow: retry → auth → redirects;
+                           run blocking (run_flow) or awaited (arun_flow)
+    _sending.py            the blocking send and the FHIR JSON request
+    _calls.py              every interaction as a sans-IO call: request + reading the answer
     search.py              the immutable search builder (sees the client as a protocol)
     client.py              FhirClient: every interaction, a thin composition of the above
+    aio/                   AsyncFhirClient, AsyncSearch, async transports: the same calls
+                           and flow, awaited
 
 Nothing here imports the domain, mapping, validation, sync or CLI packages.
 """
@@ -24,6 +29,13 @@ Nothing here imports the domain, mapping, validation, sync or CLI packages.
 from ._paging import next_link
 from ._responses import WriteResult
 from ._syntax import FHIR_JSON, Resource, parse_location
+from .aio import (
+    AsyncFhirClient,
+    AsyncMemoryTransport,
+    AsyncSearch,
+    AsyncStreamingTransport,
+    AsyncTransport,
+)
 from .auth import Auth, AuthFlow, BasicAuth, BearerAuth, NoAuth
 from .client import FhirClient
 from .memory import MemoryTransport, json_response
@@ -62,6 +74,11 @@ __all__ = [
     "FHIR_JSON",
     "IDEMPOTENT_METHODS",
     "STATUS_ERRORS",
+    "AsyncFhirClient",
+    "AsyncMemoryTransport",
+    "AsyncSearch",
+    "AsyncStreamingTransport",
+    "AsyncTransport",
     "Auth",
     "AuthFlow",
     "BasicAuth",

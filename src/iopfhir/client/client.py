@@ -4,8 +4,10 @@ The client owns everything between the caller and the transport: building URLs a
 headers, auth flows, redirects, retries, status → exception mapping and JSON. It is a
 thin composition of the client's lower modules:
 
-* :mod:`._sending`: the one send loop (retry → auth flow → redirects → transport) and
-  the FHIR JSON request every interaction starts from;
+* :mod:`._calls`: every interaction as a sans-IO call (its request, how its answer is
+  read, the one exception tree), shared with ``AsyncFhirClient``;
+* :mod:`._sending` / :mod:`._flow`: the one send loop (retry → auth flow → redirects →
+  transport) as a sans-IO flow, run here over the blocking transport;
 * :mod:`._responses`: response bodies to resources, writes to :class:`WriteResult`;
 * :mod:`._paging`: following ``next`` links (on the server's origin only);
 * :mod:`._syntax`: the checks on types, ids, criteria and operation names;
@@ -22,32 +24,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
-from urllib.parse import urljoin
+from typing import TypeVar, cast
 
-from iopfhir.errors import InputError, InsecureTransportError
-
+from . import _calls as calls
 from ._paging import follow_pages
-from ._responses import WriteResult, parse_resource, write_result
-from ._sending import _USER_AGENT, build_request, send
-from ._syntax import (
-    FHIR_JSON,
-    Criteria,
-    Resource,
-    check_bundle_type,
-    check_id,
-    check_operation,
-    check_type,
-    etag,
-    path_segments,
-    query,
-    resource_type_of,
-)
+from ._responses import WriteResult
+from ._sending import send
+from ._syntax import FHIR_JSON, Criteria, Resource, check_type
 from .auth import Auth, NoAuth
-from .outcome import error_for_response
 from .retry import Retry
 from .search import Search
-from .security import check_base_url, same_origin
+from .security import check_base_url
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TOTAL_TIMEOUT,
@@ -60,6 +47,8 @@ from .transport import (
 )
 
 __all__ = ["FHIR_JSON", "FhirClient", "Resource", "WriteResult"]
+
+T = TypeVar("T")
 
 
 def _make_transport(transport: Transport | str | None, max_bytes: int) -> Transport:
@@ -153,11 +142,14 @@ class FhirClient:
 
     # -- URLs --------------------------------------------------------------------------
 
+    @property
+    def extra_headers(self) -> Headers:
+        """The headers given to the client, sent with every request."""
+        return self._extra_headers
+
     def url(self, *segments: str, params: Criteria | list[tuple[str, str]] | None = None) -> str:
         """``base/seg1/seg2?params``; segments are not re-encoded (validate them first)."""
-        url = "/".join([self.base_url, *segments])
-        text = query(params)
-        return f"{url}?{text}" if text else url
+        return calls.join_url(self.base_url, segments, params)
 
     def resolve(self, url_or_path: str) -> str:
         """An absolute URL for ``url_or_path``, refusing one on another origin.
@@ -165,12 +157,7 @@ class FhirClient:
         Relative references (``Patient/1/_history/2``, a ``Location`` header) resolve
         against the base URL.
         """
-        absolute = urljoin(self.base_url + "/", url_or_path)
-        if not same_origin(absolute, self.base_url):
-            raise InsecureTransportError(
-                "refusing to fetch a URL on another origin than the server's", url=absolute
-            )
-        return absolute
+        return calls.resolve_url(self.base_url, url_or_path)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -180,6 +167,10 @@ class FhirClient:
         Error statuses are returned, not raised (see :meth:`request`).
         """
         return send(self, request, sleep=self._sleep, clock=self._clock)
+
+    def _run(self, call: calls.Call[T]) -> T:
+        """Send ``call``'s request; its result, or the mapped exception for an error status."""
+        return call.result(self.send(call.request), now=self._clock)
 
     def download(
         self,
@@ -202,14 +193,14 @@ class FhirClient:
         origin may see the request, and whether with credentials). Error statuses are
         returned, not raised, their body read whole under the size bound.
         """
-        if not (other_origin or same_origin(url, self.base_url)):
-            raise InsecureTransportError(
-                "refusing to download from another origin than the server's", url=url
-            )
-        h: dict[str, str] = {"Accept": accept, "User-Agent": _USER_AGENT}
-        if credentials:
-            h.update(self._extra_headers)
-        h.update(headers or {})
+        request = calls.download_request(
+            self,
+            url,
+            accept=accept,
+            headers=headers,
+            credentials=credentials,
+            other_origin=other_origin,
+        )
         conn = _DownloadConnection(
             transport=self.transport,
             auth=self.auth if credentials else NoAuth(),
@@ -219,24 +210,7 @@ class FhirClient:
             max_response_bytes=self.max_response_bytes,
             allow_insecure_http=self.allow_insecure_http,
         )
-        request = Request("GET", url, Headers(h))
         return send(conn, request, sleep=self._sleep, clock=self._clock, sink=sink)
-
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Resource | None = None,
-        headers: Mapping[str, str] | None = None,
-        not_modified: bool = False,
-    ) -> tuple[Request, Response]:
-        """Send one FHIR request; raise the mapped exception for an error status."""
-        request = build_request(method, url, self._extra_headers, body=body, headers=headers)
-        response = self.send(request)
-        if response.status >= 300 and not (not_modified and response.status == 304):
-            raise error_for_response(request, response, now=self._clock)
-        return request, response
 
     def request(
         self,
@@ -247,19 +221,7 @@ class FhirClient:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """Send one FHIR request and raise the mapped exception for an error status."""
-        return self._exchange(method, url, body=body, headers=headers, not_modified=True)[1]
-
-    def _json(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Resource | None = None,
-        headers: Mapping[str, str] | None = None,
-        expect: str | None = None,
-    ) -> Resource:
-        request, response = self._exchange(method, url, body=body, headers=headers)
-        return parse_resource(request, response, expect=expect)
+        return self._run(calls.raw(self, method, url, body=body, headers=headers))
 
     # -- reads -------------------------------------------------------------------------
 
@@ -269,29 +231,22 @@ class FhirClient:
             cached = self._capabilities
         if cached is not None and not refresh:
             return cached
-        statement = self._json("GET", self.url("metadata"), expect="CapabilityStatement")
+        statement = self._run(calls.capabilities(self))
         with self._lock:
             self._capabilities = statement
         return statement
 
     def read(self, resource_type: str, id: str) -> Resource:
         """``GET [base]/[type]/[id]``."""
-        check_type(resource_type)
-        check_id(id)
-        return self._json("GET", self.url(resource_type, id), expect=resource_type)
+        return self._run(calls.read(self, resource_type, id))
 
     def vread(self, resource_type: str, id: str, version_id: str) -> Resource:
         """``GET [base]/[type]/[id]/_history/[vid]``."""
-        check_type(resource_type)
-        check_id(id)
-        check_id(version_id, what="version id")
-        return self._json(
-            "GET", self.url(resource_type, id, "_history", version_id), expect=resource_type
-        )
+        return self._run(calls.vread(self, resource_type, id, version_id))
 
     def get(self, url_or_path: str) -> Resource:
         """GET any resource or Bundle by relative path or same-origin URL (a ``Location``)."""
-        return self._json("GET", self.resolve(url_or_path))
+        return self._run(calls.get(self, url_or_path))
 
     def history(
         self,
@@ -302,13 +257,7 @@ class FhirClient:
         count: int | None = None,
     ) -> Resource:
         """The first ``_history`` Bundle (system, type or instance); see :meth:`pages`."""
-        path = path_segments(resource_type, id, "history of an id")
-        params: list[tuple[str, str]] = []
-        if since is not None:
-            params.append(("_since", since))
-        if count is not None:
-            params.append(("_count", str(count)))
-        return self._json("GET", self.url(*path, "_history", params=params), expect="Bundle")
+        return self._run(calls.history(self, resource_type, id, since=since, count=count))
 
     # -- writes ------------------------------------------------------------------------
 
@@ -320,14 +269,7 @@ class FhirClient:
         prefer: str = "return=representation",
     ) -> WriteResult:
         """``POST [base]/[type]``; with ``if_none_exist``, a conditional create."""
-        rtype = resource_type_of(resource)
-        headers = {"Prefer": prefer}
-        if if_none_exist is not None:
-            condition = query(if_none_exist)
-            if not condition:
-                raise InputError("If-None-Exist needs search criteria")
-            headers["If-None-Exist"] = condition
-        return self._write("POST", self.url(rtype), resource, headers)
+        return self._run(calls.create(self, resource, if_none_exist=if_none_exist, prefer=prefer))
 
     def update(
         self,
@@ -337,57 +279,29 @@ class FhirClient:
         prefer: str = "return=representation",
     ) -> WriteResult:
         """``PUT [base]/[type]/[id]``; ``if_match`` is a version id or an ETag."""
-        rtype = resource_type_of(resource)
-        id = resource.get("id")
-        if not isinstance(id, str):
-            raise InputError("update needs the resource's id", path=f"{rtype}.id")
-        check_id(id)
-        headers = {"Prefer": prefer}
-        if if_match is not None:
-            headers["If-Match"] = etag(if_match)
-        return self._write("PUT", self.url(rtype, id), resource, headers)
+        return self._run(calls.update(self, resource, if_match=if_match, prefer=prefer))
 
     def update_where(
         self, resource: Resource, criteria: Criteria, *, prefer: str = "return=representation"
     ) -> WriteResult:
         """Conditional update: ``PUT [base]/[type]?criteria``."""
-        rtype = resource_type_of(resource)
-        if not query(criteria):
-            raise InputError("a conditional update needs search criteria")
-        return self._write("PUT", self.url(rtype, params=criteria), resource, {"Prefer": prefer})
-
-    def _write(
-        self, method: str, url: str, resource: Resource, headers: Mapping[str, str]
-    ) -> WriteResult:
-        request, response = self._exchange(method, url, body=resource, headers=headers)
-        return write_result(request, response, resource)
+        return self._run(calls.update_where(self, resource, criteria, prefer=prefer))
 
     def delete(self, resource_type: str, id: str) -> Resource | None:
         """``DELETE [base]/[type]/[id]``; returns the OperationOutcome, if any."""
-        check_type(resource_type)
-        check_id(id)
-        return self._delete(self.url(resource_type, id))
+        return self._run(calls.delete(self, resource_type, id))
 
     def delete_where(self, resource_type: str, criteria: Criteria) -> Resource | None:
         """Conditional delete: ``DELETE [base]/[type]?criteria``."""
-        check_type(resource_type)
-        if not query(criteria):
-            raise InputError("a conditional delete needs search criteria")
-        return self._delete(self.url(resource_type, params=criteria))
-
-    def _delete(self, url: str) -> Resource | None:
-        request, response = self._exchange("DELETE", url)
-        return parse_resource(request, response) if response.body else None
+        return self._run(calls.delete_where(self, resource_type, criteria))
 
     def transaction(self, bundle: Resource) -> Resource:
         """POST a ``transaction`` Bundle to the base; returns the transaction-response."""
-        check_bundle_type(bundle, "transaction")
-        return self._json("POST", self.base_url, body=bundle, expect="Bundle")
+        return self._run(calls.transaction(self, bundle))
 
     def batch(self, bundle: Resource) -> Resource:
         """POST a ``batch`` Bundle to the base; entries may fail one by one."""
-        check_bundle_type(bundle, "batch")
-        return self._json("POST", self.base_url, body=bundle, expect="Bundle")
+        return self._run(calls.batch(self, bundle))
 
     # -- operations and search ---------------------------------------------------------
 
@@ -405,22 +319,14 @@ class FhirClient:
 
         POST when a body (a ``Parameters`` or a resource) is given, otherwise GET.
         """
-        op = check_operation(name)
-        path = path_segments(resource_type, id, "an instance operation")
-        verb = method or ("POST" if body is not None else "GET")
-        return self._json(verb, self.url(*path, op, params=params), body=body)
+        call = calls.operation(
+            self, name, resource_type=resource_type, id=id, params=params, body=body, method=method
+        )
+        return self._run(call)
 
     def validate(self, resource: Resource, *, profile: str | None = None) -> Resource:
         """``POST [base]/[type]/$validate``; returns the server's OperationOutcome."""
-        rtype = resource_type_of(resource)
-        params: list[dict[str, Any]] = [{"name": "resource", "resource": resource}]
-        if profile:
-            params.append({"name": "profile", "valueUri": profile})
-        return self.operation(
-            "$validate",
-            resource_type=rtype,
-            body={"resourceType": "Parameters", "parameter": params},
-        )
+        return self._run(calls.validate(self, resource, profile=profile))
 
     def search(self, resource_type: str) -> Search:
         """An immutable search builder for ``resource_type``."""
@@ -431,7 +337,7 @@ class FhirClient:
 
     def fetch_bundle(self, url: str, *, headers: Mapping[str, str] | None = None) -> Resource:
         """GET a Bundle at ``url`` (same origin as the base only)."""
-        return self._json("GET", self.resolve(url), headers=headers, expect="Bundle")
+        return self._run(calls.fetch_bundle(self, url, headers=headers))
 
     def pages(
         self, first: Resource, *, headers: Mapping[str, str] | None = None

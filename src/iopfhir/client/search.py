@@ -29,9 +29,17 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Self, cast
 
-__all__ = ["Search", "SearchClient", "SearchValue"]
+__all__ = [
+    "Search",
+    "SearchClient",
+    "SearchQuery",
+    "SearchValue",
+    "first_page_matches",
+    "page_matches",
+    "report_outcomes",
+]
 
 log = logging.getLogger("iopfhir.client")
 
@@ -67,32 +75,40 @@ class SearchClient(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Search:
-    """A FHIR search on one resource type: parameters and headers, no state."""
+class SearchQuery:
+    """The building half of a search, shared by :class:`Search` and ``AsyncSearch``.
 
-    client: SearchClient
+    A subclass is a frozen dataclass with the fields ``resource_type``, ``params`` and
+    ``strict_handling`` (and its client); every builder returns a copy of the subclass.
+    """
+
+    __slots__ = ()
     resource_type: str
-    params: tuple[tuple[str, str], ...] = ()
-    strict_handling: bool = False
+    params: tuple[tuple[str, str], ...]
+    strict_handling: bool
 
     def __repr__(self) -> str:
         # Parameter values may identify a patient: show names only.
         names = ",".join(name for name, _ in self.params)
         return f"Search({self.resource_type}, params=[{names}])"
 
-    def _with(self, *pairs: tuple[str, str], drop: tuple[str, ...] = ()) -> Search:
+    def _replace(self, **changes: Any) -> Self:
+        return cast(Self, replace(cast(Any, self), **changes))
+
+    def _with(self, *pairs: tuple[str, str], drop: tuple[str, ...] = ()) -> Self:
         kept = tuple(p for p in self.params if p[0] not in drop)
-        return replace(self, params=kept + pairs)
+        return self._replace(params=kept + pairs)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Prefer": "handling=strict"} if self.strict_handling else {}
 
     # -- building ----------------------------------------------------------------------
-
     def where(
         self,
         criteria: Mapping[str, SearchValue | list[SearchValue]] | None = None,
         /,
         **kwargs: SearchValue | list[SearchValue],
-    ) -> Search:
+    ) -> Self:
         """Add search parameters (AND with the ones already there)."""
         pairs: list[tuple[str, str]] = []
         items: list[tuple[str, Any]] = list((criteria or {}).items())
@@ -104,13 +120,13 @@ class Search:
             pairs.extend((name, _text(v)) for v in values)
         return self._with(*pairs)
 
-    def count(self, n: int) -> Search:
+    def count(self, n: int) -> Self:
         """Page size (``_count``), replacing any earlier one."""
         if n < 0:
             raise ValueError("_count must not be negative")
         return self._with(("_count", str(n)), drop=("_count",))
 
-    def last_updated(self, **bounds: SearchValue) -> Search:
+    def last_updated(self, **bounds: SearchValue) -> Self:
         """``_lastUpdated`` bounds by prefix: ``last_updated(ge=..., lt=...)``."""
         pairs = []
         for prefix, value in bounds.items():
@@ -119,29 +135,39 @@ class Search:
             pairs.append(("_lastUpdated", f"{prefix}{_text(value)}"))
         return self._with(*pairs)
 
-    def sort(self, *keys: str) -> Search:
+    def sort(self, *keys: str) -> Self:
         """``_sort`` (``-name`` for descending), replacing any earlier one."""
         return self._with(("_sort", ",".join(keys)), drop=("_sort",))
 
-    def include(self, spec: str, *, iterate: bool = False) -> Search:
+    def include(self, spec: str, *, iterate: bool = False) -> Self:
         """``_include`` (``Source:param[:Target]``)."""
         return self._with(("_include:iterate" if iterate else "_include", spec))
 
-    def revinclude(self, spec: str, *, iterate: bool = False) -> Search:
+    def revinclude(self, spec: str, *, iterate: bool = False) -> Self:
         """``_revinclude`` (``Source:param[:Target]``)."""
         return self._with(("_revinclude:iterate" if iterate else "_revinclude", spec))
 
-    def elements(self, *names: str) -> Search:
+    def elements(self, *names: str) -> Self:
         """``_elements``, replacing any earlier one."""
         return self._with(("_elements", ",".join(names)), drop=("_elements",))
 
-    def summary(self, mode: str) -> Search:
+    def summary(self, mode: str) -> Self:
         """``_summary`` (``true``, ``text``, ``data``, ``count``, ``false``)."""
         return self._with(("_summary", mode), drop=("_summary",))
 
-    def strict(self, on: bool = True) -> Search:
+    def strict(self, on: bool = True) -> Self:
         """Send ``Prefer: handling=strict``: the server must reject unknown parameters."""
-        return replace(self, strict_handling=on)
+        return self._replace(strict_handling=on)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Search(SearchQuery):
+    """A FHIR search on one resource type: parameters and headers, no state."""
+
+    client: SearchClient
+    resource_type: str
+    params: tuple[tuple[str, str], ...] = ()
+    strict_handling: bool = False
 
     # -- running -----------------------------------------------------------------------
 
@@ -150,13 +176,10 @@ class Search:
         """The URL of the first page."""
         return self.client.url(self.resource_type, params=list(self.params))
 
-    def _headers(self) -> dict[str, str]:
-        return {"Prefer": "handling=strict"} if self.strict_handling else {}
-
     def bundle(self) -> dict[str, Any]:
         """The first page (a ``searchset`` Bundle)."""
         bundle = self.client.fetch_bundle(self.url, headers=self._headers())
-        _report_outcomes(self.resource_type, bundle)
+        report_outcomes(self.resource_type, bundle)
         return bundle
 
     def pages(self) -> Iterator[dict[str, Any]]:
@@ -166,13 +189,7 @@ class Search:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Every matching resource (``search.mode`` ``match`` or absent), page by page."""
         for page in self.pages():
-            for entry in page.get("entry") or []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not isinstance(resource, dict):
-                    continue
-                mode = (entry.get("search") or {}).get("mode", "match")
-                if mode == "match":
-                    yield resource
+            yield from page_matches(page)
 
     def first(self) -> dict[str, Any] | None:
         """The first match, fetching one page of one."""
@@ -180,12 +197,7 @@ class Search:
 
     def bundle_matches(self) -> list[dict[str, Any]]:
         """The matches of the first page only."""
-        out = []
-        for entry in self.bundle().get("entry") or []:
-            mode = (entry.get("search") or {}).get("mode", "match")
-            if mode == "match" and isinstance(entry.get("resource"), dict):
-                out.append(entry["resource"])
-        return out
+        return first_page_matches(self.bundle())
 
     def fetch_all(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         """All matches as a list, at most ``limit``."""
@@ -202,7 +214,28 @@ class Search:
         return total if isinstance(total, int) else None
 
 
-def _report_outcomes(resource_type: str, bundle: dict[str, Any]) -> None:
+def page_matches(page: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The matching resources of one page (``search.mode`` ``match`` or absent)."""
+    for entry in page.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        mode = (entry.get("search") or {}).get("mode", "match")
+        if mode == "match":
+            yield resource
+
+
+def first_page_matches(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """The matches of one page, as :meth:`Search.bundle_matches` reads them."""
+    out = []
+    for entry in page.get("entry") or []:
+        mode = (entry.get("search") or {}).get("mode", "match")
+        if mode == "match" and isinstance(entry.get("resource"), dict):
+            out.append(entry["resource"])
+    return out
+
+
+def report_outcomes(resource_type: str, bundle: dict[str, Any]) -> None:
     entries = bundle.get("entry")
     for entry in entries if isinstance(entries, list) else ():
         search = entry.get("search") if isinstance(entry, dict) else None

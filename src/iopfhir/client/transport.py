@@ -38,6 +38,7 @@ from iopfhir.errors import ReadTimeout, ResponseTooLarge, request_label
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TOTAL_TIMEOUT",
+    "BodyBound",
     "BodySink",
     "BodyWriter",
     "Deadline",
@@ -300,6 +301,29 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, host, port
 
 
+class BodyBound:
+    """The size bound of one response body, kept while it is read (by a blocking or an
+    async transport alike): refused as soon as it is known to pass ``limit`` bytes, by
+    its declared ``Content-Length`` (at construction) or by the chunks seen (:meth:`add`)."""
+
+    __slots__ = ("limit", "request", "size")
+
+    def __init__(self, declared_length: str | None, limit: int, request: Request) -> None:
+        self.limit, self.request, self.size = limit, request, 0
+        declared = declared_length
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise self._error(f"response declares {declared} bytes, over the {limit}-byte bound")
+
+    def _error(self, text: str) -> ResponseTooLarge:
+        return ResponseTooLarge(text, method=self.request.method, url=self.request.url)
+
+    def add(self, chunk: bytes) -> None:
+        """Count ``chunk``; raise ``ResponseTooLarge`` once the body passes the bound."""
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise self._error(f"response body passed the {self.limit}-byte bound")
+
+
 def read_bounded(
     chunks: Iterable[bytes],
     declared_length: str | None,
@@ -308,30 +332,16 @@ def read_bounded(
     deadline: Deadline | None = None,
 ) -> bytes:
     """A response body read from ``chunks``, refused as soon as it is known to pass ``limit``
-    bytes: by its declared ``Content-Length`` before reading, else while reading; and cut
-    off with ``ReadTimeout`` once ``deadline`` has passed.
+    bytes (:class:`BodyBound`); cut off with ``ReadTimeout`` once ``deadline`` has passed.
 
     Errors of the HTTP library raised by ``chunks`` pass through, for the transport to map.
     """
-    declared = declared_length
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ResponseTooLarge(
-            f"response declares {declared} bytes, over the {limit}-byte bound",
-            method=request.method,
-            url=request.url,
-        )
+    bound = BodyBound(declared_length, limit, request)
     body: list[bytes] = []
-    size = 0
     for chunk in chunks:
         if deadline is not None:
             deadline.check()
-        size += len(chunk)
-        if size > limit:
-            raise ResponseTooLarge(
-                f"response body passed the {limit}-byte bound",
-                method=request.method,
-                url=request.url,
-            )
+        bound.add(chunk)
         body.append(chunk)
     return b"".join(body)
 

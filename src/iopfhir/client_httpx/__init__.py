@@ -13,6 +13,9 @@ connection, from the response's ``network_stream`` for a reused one), and shut d
 the time is up; the body is also checked against the deadline after every chunk. ``stream`` (a
 :class:`~iopfhir.client.transport.StreamingTransport`) hands a body the caller's sink
 takes to its writer chunk by chunk.
+
+:class:`AsyncHttpxTransport` (:mod:`.aio`, on ``httpx.AsyncClient``) is the ``httpx``
+plugin of ``iopfhir.async_transports``, the default of ``AsyncFhirClient``.
 """
 
 from __future__ import annotations
@@ -34,13 +37,12 @@ from iopfhir.client.transport import (
     read_bounded,
     write_streamed,
 )
-from iopfhir.errors import (
-    ConnectTimeout,
-    ReadTimeout,
-    TransportError,
-)
+from iopfhir.errors import TransportError
 
-__all__ = ["HttpxTransport"]
+from ._errors import map_error
+from .aio import AsyncHttpxTransport
+
+__all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 
 
 def _shutdown_action(stream: Any) -> Any:
@@ -129,14 +131,7 @@ class HttpxTransport:
 
 
 def _map(exc: httpx.HTTPError, request: Request, deadline: Deadline) -> TransportError:
-    method, url = request.method, request.url
     if deadline.expired:
         # Whatever broke, it broke because the watchdog shut the socket down.
         return deadline.error()
-    if isinstance(exc, httpx.ConnectTimeout):
-        return ConnectTimeout("connection timed out", method=method, url=url)
-    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
-        return ReadTimeout("server did not answer in time", method=method, url=url)
-    if isinstance(exc, httpx.ConnectError):
-        return TransportError(f"connection failed ({type(exc).__name__})", method=method, url=url)
-    return TransportError(f"connection broken ({type(exc).__name__})", method=method, url=url)
+    return map_error(exc, request)

@@ -11,12 +11,16 @@
   (:mod:`iopfhir.sync.documents`).
 * :func:`export` - a FHIR Bulk Data ``$export`` into a folder (kick-off, polling, streamed
   and checked downloads, resume, cancel; :mod:`iopfhir.sync.export`).
+* :func:`apush` / :func:`apull` / :func:`apull_many` / :func:`aexport` - the same with an
+  :class:`~iopfhir.client.AsyncFhirClient`: writes awaited with bounded concurrency where
+  the write mode allows it, cancellation-safe (:mod:`iopfhir.sync.aio`).
 * :func:`localserver` - a throw-away sekmet-fhir server on 127.0.0.1 (extra ``server``).
 
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.domain`, :mod:`iopfhir.fhir`,
 :mod:`iopfhir.client` (sync sits above the client, below plugins and the CLI).
 """
 
+from .aio import aexport, apull, apull_many, apush
 from .capabilities import IOP_TYPES, ServerSupport, TypeSupport, WriteMode, server_support
 from .counting import CountingTransport
 from .documents import (
@@ -61,6 +65,10 @@ __all__ = [
     "TypeSupport",
     "Validates",
     "WriteMode",
+    "aexport",
+    "apull",
+    "apull_many",
+    "apush",
     "check_document",
     "export",
     "localserver",

@@ -13,7 +13,7 @@ Imports :mod:`iopfhir.client`, :mod:`iopfhir.domain`, :mod:`iopfhir.errors`,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from iopfhir.client import FhirClient
 from iopfhir.domain import Episode
@@ -44,7 +44,15 @@ from .state import Item, PushRun, Resource
 from .targets import check_targets
 from .write import send_chunk
 
-__all__ = ["Progress", "Validates", "push"]
+__all__ = [
+    "Progress",
+    "Validates",
+    "finish_writes",
+    "plan_push",
+    "prepare",
+    "push",
+    "stopped_before_writing",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -102,10 +110,38 @@ def _run(
     mode: WriteMode | None,
     disclosure: DisclosureTerms | None = None,
 ) -> PushReport:
+    given, report = prepare(source, dry_run, validator, disclosure)
+    counter = CountingTransport(client.transport)
+    client.transport = counter
+    try:
+        try:
+            run, planned = plan_push(client, given, report, chunk_size, unlisted, mode)
+            if not report.dry_run:
+                _write(run, planned, report.mode, progress)
+        except ClientError as exc:
+            raise stopped_before_writing(report, exc) from exc
+        finally:
+            report.round_trips = counter.count
+        return report
+    finally:
+        client.transport = counter.inner
+
+
+def prepare(
+    source: Episode | Iterable[Episode] | Mapping[str, Any] | FhirModel,
+    dry_run: bool,
+    validator: Validates | None,
+    disclosure: DisclosureTerms | None,
+    report: PushReport | None = None,
+) -> tuple[PushInput, PushReport]:
+    """The entries to push and the report to fill in (``report`` when given), after the
+    Part 2 gate and the validator; no I/O. Raises ``ValidationFailed`` (with the report)."""
     given = read_entries(as_json(source))  # a fhir.resources Bundle model: its JSON
     given, line = part2_gate(given, disclosure, dry_run=dry_run)  # before any request
     entries = given.entries
-    report = PushReport(dry_run=dry_run, total=len(entries))
+    if report is None:
+        report = PushReport()
+    report.dry_run, report.total = dry_run, len(entries)
     if line:
         report.issues.append(Issue("information", "informational", line))
     if validator is not None:
@@ -116,35 +152,27 @@ def _run(
             report.failed = len(entries)  # nothing was sent
             exc.report = report
             raise
-    counter = CountingTransport(client.transport)
-    client.transport = counter
-    try:
-        try:
-            _execute(client, given, report, chunk_size, progress, unlisted, mode)
-        except ClientError as exc:
-            # Failed before any write (capabilities, look-up): still a report, every
-            # resource not written; the message names the request once (the cause's).
-            report.failed = report.total - report.unchanged
-            report.issues.extend(exc.issues)
-            raise SyncError(
-                f"push stopped before writing: {exc}", report=report, issues=exc.issues
-            ) from exc
-        finally:
-            report.round_trips = counter.count
-        return report
-    finally:
-        client.transport = counter.inner
+    return given, report
 
 
-def _execute(
+def stopped_before_writing(report: PushReport, exc: ClientError) -> SyncError:
+    """The error of a push that failed before any write (capabilities, look-up): still a
+    report, every resource not written; the message names the request once (the cause's)."""
+    report.failed = report.total - report.unchanged
+    report.issues.extend(exc.issues)
+    return SyncError(f"push stopped before writing: {exc}", report=report, issues=exc.issues)
+
+
+def plan_push(
     client: FhirClient,
     given: PushInput,
     report: PushReport,
     chunk_size: int,
-    progress: Progress | None,
     unlisted: Unlisted,
     forced_mode: WriteMode | None,
-) -> None:
+) -> tuple[PushRun, list[list[Item]]]:
+    """Every step before the writes (capabilities, plan, look-up, reference check, the
+    unchanged check, the chunks); fills in ``report.mode``, ``chunks`` and ``planned``."""
     support = server_support(client.capabilities(), unlisted=unlisted)
     mode = support.mode
     if forced_mode is not None:
@@ -166,9 +194,7 @@ def _execute(
     for n, chunk in enumerate(planned):
         for item in chunk:
             report.planned.append(PlannedRequest(*request_line(item), n))
-    if report.dry_run:
-        return
-    _write(run, planned, mode, progress)
+    return run, planned
 
 
 def _write(
@@ -188,6 +214,12 @@ def _write(
         done += len(chunk)
         if progress:
             progress(done, total)
+    finish_writes(run)
+
+
+def finish_writes(run: PushRun) -> None:
+    """After the last chunk: raise ``SyncError`` when resources failed one by one."""
+    report = run.report
     failed = [i for i in run.items if i.action == "failed"]
     if failed:
         report.failed = len(failed)
@@ -199,7 +231,7 @@ def _write(
         )
 
 
-def _stop(run: PushRun, remaining: list[list[Item]], exc: Exception) -> None:
+def _stop(run: PushRun, remaining: list[list[Item]], exc: Exception) -> NoReturn:
     report = run.report
     for chunk in remaining:
         for item in chunk:

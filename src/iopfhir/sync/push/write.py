@@ -6,6 +6,11 @@ matched an existing resource (a concurrent create), or failed (with every resour
 references it). Updates answered 412 are merged (:mod:`.merge`) and the chunk is sent
 again, at most :data:`MAX_MERGE_ROUNDS` times.
 
+The decisions are :func:`chunk_flow`, a sans-IO generator that yields the steps
+(:class:`PostBundle`, :class:`WriteOne`, :class:`Merge`) and records their answers;
+:func:`send_chunk` performs them with the blocking client, the async push
+(:mod:`iopfhir.sync.aio.push`) awaits them.
+
 Imports :mod:`iopfhir.client`, :mod:`iopfhir.errors`, :mod:`iopfhir.sync.capabilities`,
 :mod:`iopfhir.sync.resources`, :mod:`.content`, :mod:`.lookup`, :mod:`.merge` and
 :mod:`.state`.
@@ -13,11 +18,13 @@ Imports :mod:`iopfhir.client`, :mod:`iopfhir.errors`, :mod:`iopfhir.sync.capabil
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
-from iopfhir.client import parse_location
+from iopfhir.client import WriteResult, parse_location
 from iopfhir.errors import Issue, PreconditionFailed, SyncConflict, SyncError
 from iopfhir.sync.capabilities import WriteMode
 from iopfhir.sync.resources import escape_search
@@ -28,26 +35,75 @@ from .lookup import status
 from .merge import merge
 from .state import Item, PushRun, Resource
 
-__all__ = ["MAX_MERGE_ROUNDS", "send_chunk"]
+__all__ = [
+    "MAX_MERGE_ROUNDS",
+    "ChunkFlow",
+    "ChunkStep",
+    "Merge",
+    "PostBundle",
+    "WriteOne",
+    "chunk_flow",
+    "send_chunk",
+]
 
 #: Times a chunk is re-sent after merging concurrent changes (412).
 MAX_MERGE_ROUNDS = 3
 
 
-def send_chunk(run: PushRun, chunk: list[Item], mode: WriteMode) -> None:
-    """Write ``chunk``; merge and resend updates another client got to first."""
+@dataclass(frozen=True, slots=True)
+class PostBundle:
+    """Step: POST ``bundle`` (a ``transaction`` or ``batch``); answer: the response Bundle."""
+
+    bundle: Resource
+    mode: WriteMode
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOne:
+    """Step: one create (conditional) or update (``If-Match``); answer: a ``WriteResult``."""
+
+    resource: Resource
+    request: Resource  # the Bundle entry's ``request``: method, url, ifMatch / ifNoneExist
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Step: re-read ``stale`` and merge our changes (:func:`.merge.merge`); answer: None."""
+
+    stale: list[Item]
+
+
+ChunkStep = PostBundle | WriteOne | Merge
+ChunkFlow = Generator[ChunkStep, Any, None]
+
+
+def chunk_flow(run: PushRun, chunk: list[Item], mode: WriteMode) -> ChunkFlow:
+    """The steps of writing ``chunk`` (sans-IO): yields what to send, records each answer.
+
+    An answer is recorded in one go once it has arrived, so a driver that stops at a
+    step (a cancelled task) leaves nothing half-recorded. A ``PreconditionFailed`` of a
+    step is thrown back in by the driver (412: merged and sent again).
+    """
     for _ in range(MAX_MERGE_ROUNDS + 1):
         chunk = [i for i in chunk if i.action in ("create", "update")]
         if not chunk:
             return
         try:
             if mode == "single":
-                _send_single(run, chunk[0])
+                item = chunk[0]
+                entry = _entry(run, item)
+                result = yield WriteOne(entry["resource"], entry["request"])
+                _record_result(run, item, result)
                 return
-            stale = _send_bundle(run, chunk, mode)
+            bundle = {
+                "resourceType": "Bundle",
+                "type": mode,
+                "entry": [_entry(run, i) for i in chunk],
+            }
+            stale = _record_bundle(run, chunk, (yield PostBundle(bundle, mode)))
             if not stale:
                 return
-            merge(run, stale)
+            yield Merge(stale)
             chunk = stale
         except PreconditionFailed as exc:
             stale = [i for i in chunk if i.action == "update"]
@@ -58,10 +114,41 @@ def send_chunk(run: PushRun, chunk: list[Item], mode: WriteMode) -> None:
                     report=run.report,
                     issues=exc.issues,
                 ) from exc
-            merge(run, stale)
+            yield Merge(stale)
     raise SyncConflict(
         "the resources kept changing on the server while we wrote them", report=run.report
     )
+
+
+def send_chunk(run: PushRun, chunk: list[Item], mode: WriteMode) -> None:
+    """Write ``chunk``; merge and resend updates another client got to first."""
+    flow = chunk_flow(run, chunk, mode)
+    try:
+        step = next(flow)
+        while True:
+            try:
+                answer = _perform(run, step)
+            except PreconditionFailed as exc:
+                step = flow.throw(exc)
+            else:
+                step = flow.send(answer)
+    except StopIteration:
+        return
+    finally:
+        flow.close()
+
+
+def _perform(run: PushRun, step: ChunkStep) -> Any:
+    client = run.client
+    if isinstance(step, Merge):
+        merge(run, step.stale)
+        return None
+    if isinstance(step, PostBundle):
+        post = client.transaction if step.mode == "transaction" else client.batch
+        return post(step.bundle)
+    if step.request["method"] == "PUT":
+        return client.update(step.resource, if_match=step.request.get("ifMatch"))
+    return client.create(step.resource, if_none_exist=step.request.get("ifNoneExist"))
 
 
 def _entry(run: PushRun, item: Item) -> Resource:
@@ -80,15 +167,8 @@ def _entry(run: PushRun, item: Item) -> Resource:
     return {"fullUrl": full_url, "resource": resource, "request": request}
 
 
-def _send_bundle(run: PushRun, chunk: list[Item], mode: WriteMode) -> list[Item]:
-    """Send one chunk; returns the updates a batch answered with 412."""
-    bundle = {
-        "resourceType": "Bundle",
-        "type": mode,
-        "entry": [_entry(run, i) for i in chunk],
-    }
-    post = run.client.transaction if mode == "transaction" else run.client.batch
-    response = post(bundle)
+def _record_bundle(run: PushRun, chunk: list[Item], response: Resource) -> list[Item]:
+    """Record a transaction's or batch's answers; returns the updates a batch answered 412."""
     answers = response.get("entry") or []
     stale: list[Item] = []
     for item, answer in zip(chunk, answers, strict=False):
@@ -107,15 +187,7 @@ def _send_bundle(run: PushRun, chunk: list[Item], mode: WriteMode) -> list[Item]
     return stale
 
 
-def _send_single(run: PushRun, item: Item) -> None:
-    entry = _entry(run, item)
-    resource = entry["resource"]
-    request = entry["request"]
-    if request["method"] == "PUT":
-        result = run.client.update(resource, if_match=request.get("ifMatch"))
-    else:
-        condition = request.get("ifNoneExist")
-        result = run.client.create(resource, if_none_exist=condition)
+def _record_result(run: PushRun, item: Item, result: WriteResult) -> None:
     _record(
         run,
         item,
