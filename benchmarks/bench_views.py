@@ -4,8 +4,8 @@ Run:  python benchmarks/bench_views.py [--patients 1000] [--seed 7] [--data DIR]
 
 Prints, for the same Observation NDJSON in the same run (each variant in a fresh process,
 so peak memory is its own):
-- ``duckdb``: the view compiled to DuckDB SQL, first run (schema inference over every line
-  + the query) and a second run on the same engine (the query alone);
+- ``duckdb``: the view compiled to DuckDB SQL, first run (the files read with the R4 types
+  of the elements the view uses: nothing inferred) and a second run on the same engine;
 - ``spark``: the same view on Spark ``local[*]`` (session start reported apart), first and
   second run; peak memory is the JVM's (the Python side is small);
 - ``duckdb-scan``: a bare DuckDB scan of the same files (one JSON parse of every line,

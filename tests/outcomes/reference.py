@@ -1,8 +1,10 @@
 """A plain-Python reading of the outcome measures, independent of the SQL (tests, benchmark).
 
 It walks the resources once (dicts, as ``orjson`` gives them) and computes, for every measure,
-the overall population counts and score, following the definitions in docs/outcomes.md. The
-tests compare it with what the engines compute; ``benchmarks/bench_outcomes.py`` times it.
+the overall population counts and score and the same per stratum (program type, referral
+source, telehealth share, age band, sex, period; stays: age band, sex, period), following the
+definitions in docs/outcomes.md. The tests compare it with what the engines compute;
+``benchmarks/bench_outcomes.py`` times it.
 """
 
 from __future__ import annotations
@@ -12,107 +14,42 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-LOINC = "http://loinc.org"
-SESSION_KIND = "https://iopfhir.org/fhir/CodeSystem/session-kind"
-AFTERCARE = "https://iopfhir.org/fhir/CodeSystem/aftercare-service"
-PROGRAM_TYPE = "https://iopfhir.org/fhir/CodeSystem/program-type"
-PROGRAM_EXT = "https://iopfhir.org/fhir/StructureDefinition/iop-program"
-DISPOSITION_EXT = "https://iopfhir.org/fhir/StructureDefinition/discharge-disposition"
-DELIVERY_EXT = "https://iopfhir.org/fhir/StructureDefinition/delivery-setting"
-WITHOUT_PATIENT = {"family-education", "family-therapy-without-patient", "team-review"}
-TOTALS = {"phq9": "44261-6", "gad7": "70274-6", "auditc": "75626-2", "dast10": "82667-7"}
-#: totals in the project code systems (PROMIS-10 global mental health raw, WHODAS 12 sum)
-OTHER_TOTALS = {
-    "promis10": ("https://iopfhir.org/fhir/CodeSystem/promis-10", "gmh-raw"),
-    "whodas12": ("https://iopfhir.org/fhir/CodeSystem/whodas-12", "simple-sum"),
-}
-RELIABLE = {"phq9": 6, "gad7": 4}  # NHS Talking Therapies reliable change, in points
-ITEM9 = "44260-8"
-#: screening answers: LOINC item or risk-level code -> the answer codes that are positive
-SCREENS = {
-    ITEM9: {"LA6569-3", "LA6570-1", "LA6571-9"},
-    "93247-5": {"LA33-6"},  # C-SSRS 2: suicidal thoughts
-    "93249-1": {"LA33-6"},  # C-SSRS 4: intent
-    "93250-9": {"LA33-6"},  # C-SSRS 5: plan
-    "93269-9": {"LA33-6"},  # C-SSRS 6b: behaviour in the past 3 months
-    "93374-7": {"LA9194-7", "LA6751-7", "LA9193-9"},  # risk level low / moderate / high
-}
-SAFETY_FLAGS = {
-    "recent-suicidal-behavior",
-    "self-harm-risk",
-    "suicidal-ideation",
-    "suicidal-intent",
-    "suicidal-plan",
-}
-SAFETY_FLAG_SYSTEM = "https://iopfhir.org/fhir/CodeSystem/safety-flag"
-CHECK_IN = "https://iopfhir.org/fhir/CodeSystem/check-in"
-PLAN_KIND = "https://iopfhir.org/fhir/CodeSystem/care-plan-kind"
-RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
-FINAL = ("final", "amended", "corrected")
-
-
-def _d(text: Any) -> dt.date | None:
-    if not isinstance(text, str) or len(text) < 10:
-        return None
-    try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        return None
-
-
-def _minute(text: Any) -> int | None:
-    if not isinstance(text, str) or len(text) < 16:
-        return None
-    try:
-        return int(text[11:13]) * 60 + int(text[14:16])
-    except ValueError:
-        return None
-
-
-def _ref(value: Any, rtype: str) -> str | None:
-    ref = value.get("reference") if isinstance(value, Mapping) else None
-    if isinstance(ref, str) and ref.startswith(rtype + "/"):
-        return ref.split("/_history")[0]
-    return None
-
-
-def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
-    program: dict[str, Any] = {}
-    disposition = None
-    for ext in r.get("extension", []):
-        if ext.get("url") == PROGRAM_EXT:
-            for sub in ext.get("extension", []):
-                program[sub["url"]] = next(
-                    (v for k, v in sub.items() if k.startswith("value")), None
-                )
-        elif ext.get("url") == DISPOSITION_EXT:
-            codings = ext.get("valueCodeableConcept", {}).get("coding", [])
-            disposition = codings[0].get("code") if codings else None
-    return {
-        "key": "EpisodeOfCare/" + r["id"],
-        "patient": _ref(r.get("patient"), "Patient"),
-        "start": _d(r.get("period", {}).get("start")),
-        "end": _d(r.get("period", {}).get("end")),
-        "min_hours": program.get("minimumHoursPerWeek"),
-        "min_days": program.get("minimumDaysPerWeek"),
-        "max_hours": program.get("maximumHoursPerWeek"),
-        "max_days": program.get("maximumDaysPerWeek"),
-        "disposition": disposition,
-        "status": r.get("status"),
-    }
-
-
-def _proportion(num: int, den: int, excl: int = 0) -> float | None:
-    return round(num / (den - excl), 4) if den - excl > 0 else None
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 4) if values else None
+from tests.outcomes.reference_data import (
+    AFTERCARE,
+    CHECK_IN,
+    DELIVERY_EXT,
+    FINAL,
+    LOINC,
+    OTHER_TOTALS,
+    PLAN_KIND,
+    REFERRAL_SOURCE,
+    RELIABLE,
+    RISK_PROBABILITY,
+    SAFETY_FLAG_SYSTEM,
+    SAFETY_FLAGS,
+    SCREENS,
+    SESSION_KIND,
+    TOTALS,
+    WITHOUT_PATIENT,
+    _age_band,
+    _d,
+    _episode,
+    _mean,
+    _minute,
+    _period,
+    _proportion,
+    _ref,
+)
 
 
 def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """measure id -> {"populations": {code: count}, "score": float | None}."""
+    """measure id -> {"populations": {code: count}, "score": float | None,
+    "strata": {stratifier: {value: {"populations": {code: count}, "score": ...}}}}
+    (a stratum's counts only where not zero; a subject counts in a stratum when it is in
+    one of the measure's populations)."""
     episodes: list[dict[str, Any]] = []
+    persons: dict[str, tuple[str, dt.date | None]] = {}  # Patient key -> (sex, birth date)
+    referral_sources: dict[str, str | None] = {}  # ServiceRequest key -> source code
     scores: dict[str, list[tuple[dt.date, str, str, str, float]]] = defaultdict(list)
     appointments: dict[str, list[tuple[dt.date, str, bool, str]]] = defaultdict(list)
     session_encounters: dict[str, list[tuple[dt.date, int]]] = defaultdict(list)
@@ -133,7 +70,19 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
 
     for r in resources:
         rt = r.get("resourceType")
-        if rt == "PractitionerRole":
+        if rt == "Patient":
+            persons["Patient/" + r["id"]] = (r.get("gender") or "unknown", _d(r.get("birthDate")))
+        elif rt == "ServiceRequest":
+            referral_sources["ServiceRequest/" + r["id"]] = next(
+                (
+                    c.get("code")
+                    for cat in r.get("category", [])
+                    for c in cat.get("coding", [])
+                    if c.get("system") == REFERRAL_SOURCE and c.get("code") is not None
+                ),
+                None,
+            )
+        elif rt == "PractitionerRole":
             practitioner = _ref(r.get("practitioner"), "Practitioner")
             if practitioner:
                 roles["PractitionerRole/" + r["id"]] = practitioner
@@ -315,15 +264,53 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
 
     pops: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     observations: dict[str, list[float]] = defaultdict(list)
+    # measure -> (stratifier, value) -> counts / observations
+    strata_pops: dict[str, dict[tuple[str, str], dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    strata_obs: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    strata: dict[str, str] = {}  # the current subject's
 
     def add(measure: str, **counts: int) -> None:
         for code, n in counts.items():
             pops[measure][code.replace("_", "-")] += n
+        if any(counts.values()):
+            for item in strata.items():
+                for code, n in counts.items():
+                    strata_pops[measure][item][code.replace("_", "-")] += n
+
+    def observe(measure: str, value: float) -> None:
+        observations[measure].append(value)
+        for item in strata.items():
+            strata_obs[measure][item].append(value)
 
     for ep in episodes:
         if ep["patient"] is None or ep["start"] is None:
             continue
         start, end, patient = ep["start"], ep["end"], ep["patient"]
+        sex, birth = persons.get(patient, ("unknown", None))
+        fulfilled = [
+            a
+            for a in appointments[patient]
+            if (a[0] - start).days >= 0 and (end is None or a[0] <= end) and a[1] == "fulfilled"
+        ]
+        tele = sum(a[2] for a in fulfilled)
+        strata = {
+            "program_type": ep["program_type"] or "unknown",
+            "referral_source": referral_sources.get(ep["referral"] or "") or "unknown",
+            "telehealth_band": "unknown"
+            if not fulfilled
+            else "none"
+            if tele == 0
+            else "under-half"
+            if tele * 2 < len(fulfilled)
+            else "half-or-more",
+            "age_band": _age_band(birth, start),
+            "sex": sex,
+            "period": _period(end or start),
+        }
         within = [
             s
             for s in scores[patient]
@@ -336,11 +323,11 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             base, last, n = mine[0][4], mine[-1][4], len(mine)
             if prefix in ("phq9", "gad7"):
                 add(f"iop-{prefix}-baseline", initial_population=1, measure_population=1)
-                observations[f"iop-{prefix}-baseline"].append(base)
+                observe(f"iop-{prefix}-baseline", base)
             if n < 2:
                 continue
             add(f"iop-{prefix}-change", initial_population=1, measure_population=1)
-            observations[f"iop-{prefix}-change"].append(last - base)
+            observe(f"iop-{prefix}-change", last - base)
             if prefix in RELIABLE:
                 better = last <= base - RELIABLE[prefix]
                 worse = last >= base + RELIABLE[prefix]
@@ -353,7 +340,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                     )
             if prefix in ("phq9", "gad7"):
                 add(f"iop-{prefix}-last", initial_population=1, measure_population=1)
-                observations[f"iop-{prefix}-last"].append(last)
+                observe(f"iop-{prefix}-last", last)
                 den = int(base >= 10)
                 add(
                     f"iop-{prefix}-response",
@@ -493,7 +480,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 )
             if weeks_full > 0:
                 add("iop-intensity-hours", initial_population=1, measure_population=1)
-                observations["iop-intensity-hours"].append(minutes / 60.0 / weeks_full)
+                observe("iop-intensity-hours", minutes / 60.0 / weeks_full)
             admissions = [(s[1] - end).days for s in inpatient[patient] if s[1] and s[1] > end]
             first = min(admissions) if admissions else None
             follow = [
@@ -524,10 +511,12 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 denominator_exclusion=int(has and ep["disposition"] == "deceased"),
                 numerator=int(has and ep["disposition"] == "completed"),
             )
-    for stays in inpatient.values():
-        for key, _adm, dis in stays:
+    for patient, stays in inpatient.items():
+        sex, birth = persons.get(patient, ("unknown", None))
+        for key, adm, dis in stays:
             if dis is None:
                 continue
+            strata = {"age_band": _age_band(birth, adm), "sex": sex, "period": _period(dis)}
             nxt = [(s[1] - dis).days for s in stays if s[0] != key and s[1] and s[1] > dis]
             add(
                 "iop-inpatient-readmission-30",
@@ -536,18 +525,32 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 numerator=int(bool(nxt) and min(nxt) <= 30),
             )
 
-    for prefix in OTHER_TOTALS:  # measures of instruments a source may not have
+    strata = {}
+    for prefix in (*TOTALS, *OTHER_TOTALS):  # measures of instruments a source may not have
         add(f"iop-{prefix}-change", initial_population=0, measure_population=0)
     out: dict[str, dict[str, Any]] = {}
     for measure, counts in pops.items():
-        counts = dict(counts)
-        if measure in observations or "measure-population" in counts:
-            score = _mean(observations[measure])
-        else:
-            score = _proportion(
+        continuous = measure in observations or "measure-population" in counts
+
+        def score(counts: Mapping[str, int], values: list[float], continuous: bool) -> Any:
+            if continuous:
+                return _mean(values)
+            return _proportion(
                 counts.get("numerator", 0),
                 counts.get("denominator", 0),
                 counts.get("denominator-exclusion", 0),
             )
-        out[measure] = {"populations": counts, "score": score}
+
+        by_stratum: dict[str, dict[str, Any]] = defaultdict(dict)
+        for (name, value), c in sorted(strata_pops[measure].items()):
+            values = strata_obs[measure].get((name, value), [])
+            by_stratum[name][value] = {
+                "populations": {k: n for k, n in c.items() if n},
+                "score": score(c, values, continuous),
+            }
+        out[measure] = {
+            "populations": dict(counts),
+            "score": score(counts, observations[measure], continuous),
+            "strata": dict(by_stratum),
+        }
     return out

@@ -151,19 +151,48 @@ def _stratum_value(name: str, value: Any) -> str:
     return str(value)
 
 
-def _subjects(m: MeasureDef, index: int, row: Mapping[str, Any]) -> SubjectResult:
-    pops = {code: int(row[population_column(index, code)] or 0) for code, _ in m.populations}
-    obs = row.get(f"m{index}_observation")
-    evaluated = tuple(str(row[c]) for c in m.supplemental if row.get(c) is not None)
-    return SubjectResult(
-        subject_key=str(row[m.subject_key]),
-        patient_key=_text(row["patient_key"]),
-        index_date=_text(row["index_date"]),
-        populations=pops,
-        observation=float(obs) if obs is not None else None,
-        strata={name: _stratum_value(name, row.get(name)) for name in m.strata},
-        evaluated=evaluated,
-    )
+def _subject_rows(
+    measures: list[MeasureDef], columns: list[str], rows: list[tuple[Any, ...]]
+) -> dict[str, list[SubjectResult]]:
+    """Each measure's subjects (those in one of its populations) from the statement's rows.
+
+    Done column by position, the parts every measure shares (keys, index date, strata
+    values) once per row: this runs over every subject of every measure.
+    """
+    at = {name: i for i, name in enumerate(columns)}
+    # one strata dict per row and stratifier list, shared (read-only) by the measures with
+    # that list
+    lists = sorted({m.strata for m in measures})
+    common = []
+    for row in rows:
+        values = {name: _stratum_value(name, row[at[name]]) for names in lists for name in names}
+        by_list = {names: {name: values[name] for name in names} for names in lists}
+        common.append((_text(row[at["patient_key"]]), _text(row[at["index_date"]]), by_list))
+    out: dict[str, list[SubjectResult]] = {}
+    for i, m in enumerate(measures):
+        pops = [(code, at[population_column(i, code)]) for code, _ in m.populations]
+        obs_at = at.get(f"m{i}_observation")
+        key_at = at[m.subject_key]
+        extra = [at[c] for c in m.supplemental]
+        subjects: list[SubjectResult] = []
+        for row, (patient, index_date, by_list) in zip(rows, common, strict=True):
+            counts = {code: int(row[j] or 0) for code, j in pops}
+            if not any(counts.values()):
+                continue
+            obs = row[obs_at] if obs_at is not None else None
+            subjects.append(
+                SubjectResult(
+                    subject_key=str(row[key_at]),
+                    patient_key=patient,
+                    index_date=index_date,
+                    populations=counts,
+                    observation=float(obs) if obs is not None else None,
+                    strata=by_list[m.strata],
+                    evaluated=tuple(str(row[j]) for j in extra if row[j] is not None),
+                )
+            )
+        out[m.id] = subjects
+    return out
 
 
 def compute(
@@ -190,11 +219,5 @@ def compute(
         if not group:
             continue
         result = engine.query(measure_sql(group, engine.name, period))
-        rows = result.to_dicts()
-        for i, m in enumerate(group):
-            out.subjects[m.id] = [
-                _subjects(m, i, row)
-                for row in rows
-                if any(row[population_column(i, code)] for code, _ in m.populations)
-            ]
+        out.subjects.update(_subject_rows(group, result.columns, result.rows))
     return out

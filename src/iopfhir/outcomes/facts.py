@@ -295,7 +295,7 @@ safe AS (
 ),
 fu_any AS (
   SELECT x.episode_key, x.d FROM ep_scr x
-  JOIN (SELECT patient_key, {_date(s.q("start"))} AS d FROM enc
+  JOIN (SELECT patient_key, {_date(s.q("start"))} AS d FROM encounter
         WHERE status = 'finished' AND COALESCE(session_kind, '') NOT IN {without_patient}) y
     ON y.patient_key = x.patient_key
   WHERE x.pos = 1 AND {day} BETWEEN 1 AND {_SAFETY_FOLLOWUP_DAYS}
@@ -335,9 +335,9 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
     pivots, symptom_out = _symptom_columns()
     in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
     m = s.materialized
-    return f"""WITH enc AS {m}(SELECT * FROM encounter),
-apt AS {m}(SELECT * FROM appointment),
-ep AS {m}(
+    # the encounter and appointment tables are read directly: a CTE over them read several
+    # times would be copied whole (DuckDB materializes such CTEs)
+    return f"""WITH ep AS {m}(
   SELECT e.episode_key, e.patient_key, e.program_type, e.discharge_disposition AS disposition,
     e.referral_key, e.min_hours_per_week, e.min_days_per_week,
     e.max_hours_per_week, e.max_days_per_week,
@@ -378,7 +378,7 @@ att AS (
     SUM(CASE WHEN x.status = 'fulfilled' AND x.telehealth THEN 1 ELSE 0 END) AS telehealth
   FROM (SELECT patient_key, status, COALESCE(telehealth, FALSE) AS telehealth,
                {_date(start)} AS d
-        FROM apt
+        FROM appointment
         WHERE service_system = {session_kind}
           AND COALESCE(patient_status, 'accepted') <> 'declined') x
   JOIN ep ON x.patient_key = ep.patient_key
@@ -392,7 +392,7 @@ wk AS (
     SUM(x.minutes) AS minutes, COUNT(DISTINCT x.d) AS days
   FROM (SELECT episode_key, {_date(start)} AS d,
                {_minute_of_day(end)} - {_minute_of_day(start)} AS minutes
-        FROM enc
+        FROM encounter
         WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
           AND COALESCE(session_kind, '') NOT IN {without_patient}) x
   JOIN ep ON x.episode_key = ep.episode_key
@@ -417,7 +417,7 @@ inten AS (
   GROUP BY wk.episode_key
 ),
 ip AS (
-  SELECT patient_key, {_date(start)} AS d FROM enc
+  SELECT patient_key, {_date(start)} AS d FROM encounter
   WHERE inpatient AND COALESCE(status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
 ),
 readm AS (
@@ -428,9 +428,9 @@ readm AS (
 ),
 visit AS (
   SELECT patient_key, {_date(start)} AS d, CAST(NULL AS {s.string_type}) AS episode_key
-  FROM apt WHERE status = 'fulfilled' AND service_system = {aftercare}
+  FROM appointment WHERE status = 'fulfilled' AND service_system = {aftercare}
   UNION ALL
-  SELECT patient_key, {_date(start)} AS d, episode_key FROM enc
+  SELECT patient_key, {_date(start)} AS d, episode_key FROM encounter
   WHERE status = 'finished' AND class_code IN ('AMB', 'VR')
 ),
 fu AS (
@@ -441,26 +441,26 @@ fu AS (
   GROUP BY ep.episode_key
 ),
 who_enc AS (
-  SELECT DISTINCT x.encounter_key, COALESCE(r.practitioner_key, x.individual_key) AS who
+  SELECT x.encounter_key, COALESCE(r.practitioner_key, x.individual_key) AS who
   FROM encounter_participant x
   LEFT JOIN practitioner_role r ON r.practitionerrole_key = x.individual_key
   WHERE x.individual_key LIKE 'Practitioner%'
 ),
 stay_who AS (
   SELECT DISTINCT ep.episode_key, w.who
-  FROM ep JOIN enc x ON x.patient_key = ep.patient_key AND x.inpatient
+  FROM ep JOIN encounter x ON x.patient_key = ep.patient_key AND x.inpatient
     AND COALESCE(x.status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
   JOIN who_enc w ON w.encounter_key = x.encounter_key
   WHERE {s.days(_date("x." + end), "ep.start_d")} BETWEEN 0 AND {_CONTINUITY_DAYS}
 ),
 iop_who AS (
   SELECT DISTINCT x.episode_key, w.who
-  FROM enc x JOIN who_enc w ON w.encounter_key = x.encounter_key
+  FROM encounter x JOIN who_enc w ON w.encounter_key = x.encounter_key
   WHERE x.episode_key IS NOT NULL AND COALESCE(x.inpatient, FALSE) = FALSE
 ),
 after_who AS (
   SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, x.actor_key) AS who
-  FROM ep JOIN apt a ON a.patient_key = ep.patient_key
+  FROM ep JOIN appointment a ON a.patient_key = ep.patient_key
   JOIN appointment_participant x ON x.appointment_key = a.appointment_key
   LEFT JOIN practitioner_role r ON r.practitionerrole_key = x.actor_key
   WHERE a.service_system = {aftercare} AND x.actor_key LIKE 'Practitioner%'

@@ -373,7 +373,12 @@ class PathCompiler:
             if want is None:
                 return f"CASE WHEN {plain} THEN {sql} ELSE {general} END"
             mine = f"left({sql}, {len(want) + 1}) = {d.string(want + '/')}"
-            return f"CASE WHEN {plain} THEN (CASE WHEN {mine} THEN {sql} END) ELSE {general} END"
+            # and a reference without ``Want/`` anywhere is no key of that type (cheap test
+            # first: the regular expressions run on the references that may be one)
+            return (
+                f"CASE WHEN NOT contains({sql}, {d.string(want + '/')}) THEN NULL "
+                f"WHEN {plain} THEN (CASE WHEN {mine} THEN {sql} END) ELSE {general} END"
+            )
 
         if not refs.many:
             return Expr(key(refs.sql), Prim("string"), False)

@@ -44,11 +44,19 @@ def output_kind(fhir_type: str | None) -> PrimKind | None:
 
 @dataclass(frozen=True, slots=True)
 class CompiledView:
-    """The SQL of a view and what it needs from the source."""
+    """The SQL of a view and what it needs from the source.
+
+    Its parts over one resource (table alias ``t``), for an engine that computes several
+    views in one read: ``where`` (the resource is in the view), and either ``single`` (the
+    column expressions of its one row) or ``many`` (the list of its row structs).
+    """
 
     sql: str
     columns: list[str]
     root_fields: frozenset[str]
+    where: str = "TRUE"
+    single: tuple[str, ...] | None = None
+    many: str | None = None
 
 
 @dataclass(slots=True)
@@ -279,7 +287,14 @@ class _ViewCompiler:
                 f"SELECT {cols} FROM (SELECT {d.explode(rows.many)} AS _r "  # noqa: S608
                 f"FROM {source_sql} AS t WHERE {where_sql}) AS _u"
             )
-        return CompiledView(sql, names, frozenset(ctx.used_root_fields | self.paths.used_root))
+        return CompiledView(
+            sql,
+            names,
+            frozenset(ctx.used_root_fields | self.paths.used_root),
+            where_sql,
+            tuple(rows.single) if rows.single is not None else None,
+            rows.many,
+        )
 
 
 def compile_view(view: View, dialect: Dialect, schema: StructT, source_sql: str) -> CompiledView:

@@ -6,10 +6,12 @@ run, ``register`` a view as a named table so that further SQL (``query``) can jo
 and ``close``. Engines are plugins: entry-point group ``iopfhir.engines`` (``duckdb`` and
 ``spark`` are built in); :func:`get_engine` loads one by name.
 
-:class:`SqlEngine` does the shared work: it asks the concrete engine for the schema it
-infers for a resource type (cached per file set), compiles the view against it
-(:func:`~iopfhir.views.compile_view.compile_view`), reads only the top-level fields the
-statement uses, and maps engine failures to :class:`ViewError` without echoing data.
+:class:`SqlEngine` does the shared work: it takes the schema of the elements the view uses
+from the R4 definitions (:func:`~iopfhir.views.fhir_types.view_schema`; ``types="infer"``, or a
+resource type R4 does not define: the schema the concrete engine infers, cached per file set),
+compiles the view against it (:func:`~iopfhir.views.compile_view.compile_view`), reads only
+the top-level fields the statement uses with those types, and maps engine failures to
+:class:`ViewError` without echoing data.
 
 Results (:class:`ViewResult`): column names in view order and rows as tuples of plain
 Python values (``str``, ``int``, ``float``, ``bool``, ``None``, lists for
@@ -29,6 +31,7 @@ from iopfhir import plugins
 from iopfhir.views.compile_view import compile_view
 from iopfhir.views.dialect import Dialect
 from iopfhir.views.errors import ViewError
+from iopfhir.views.fhir_types import view_schema
 from iopfhir.views.model import View, parse_view
 from iopfhir.views.source import Source
 from iopfhir.views.types import Prim, StructT
@@ -102,6 +105,10 @@ class SqlEngine(ABC):
 
     name = "sql"
     dialect: Dialect
+    #: ``fhir``: read with the R4 types of the elements the view uses
+    #: (:func:`~iopfhir.views.fhir_types.view_schema`); ``infer``: the schema the engine
+    #: infers from the data (also for resource types R4 does not define)
+    types: str = "fhir"
 
     def __init__(self) -> None:
         self._schemas: dict[tuple[str, tuple[Path, ...]], StructT | None] = {}
@@ -113,7 +120,8 @@ class SqlEngine(ABC):
 
     @abstractmethod
     def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
-        """A table expression reading ``files`` (only ``fields`` of ``schema`` if given)."""
+        """A table expression reading ``files`` (only ``fields`` of ``schema`` if given):
+        with the types of ``schema`` when :attr:`types` is ``fhir``, else those inferred."""
 
     @abstractmethod
     def create_view(self, name: str, sql: str) -> None:
@@ -131,12 +139,16 @@ class SqlEngine(ABC):
     def sql(self, view: View | Mapping[str, Any], source: Source) -> str:
         """The statement for ``view`` over ``source``."""
         parsed = as_view(view)
+        typed = view_schema(parsed) if self.types == "fhir" else None
+        files = source.files_for(parsed.resource)
+        if typed is not None and files:  # R4 types: nothing inferred
+            compiled = compile_view(parsed, self.dialect, typed, _PLACEHOLDER)
+            fields = None if "*" in compiled.root_fields else set(compiled.root_fields)
+            return compiled.sql.replace(_PLACEHOLDER, self.source_sql(files, typed, fields))
         schema = self.schema(parsed.resource, source)
         if schema is None or schema.get("resourceType") is None:
             schema = StructT((("resourceType", _STRING), ("id", _STRING)))
-            files: list[Path] = []
-        else:
-            files = source.files_for(parsed.resource)
+            files = []
         compiled = compile_view(parsed, self.dialect, schema, _PLACEHOLDER)
         if not files:
             return self._empty_sql(compiled.sql)

@@ -1,27 +1,30 @@
 """The DuckDB engine (DuckDB >= 2.0, in-process): the default, nothing to start.
 
-Reading: ``read_json(..., format='newline_delimited')``. The first view over a set of files
-infers their schema over every line (``sample_size=-1``: a rare field is never lost), with
-date and timestamp detection switched off (``dateformat='NONE'``) and any other detected
-temporal or UUID type read back as text: FHIR dates, times and ids stay the strings they
-are, partial dates included. DuckDB infers on one core, so the schemas of several resource
-types are inferred in parallel (:meth:`DuckDBEngine.prepare_schemas`). Every statement then
-reads with that schema given explicitly (``columns=``, no detection), restricted to the
-top-level fields the view uses, so a query parses the files once. ``sample_size`` may be
-lowered for speed on data known to be uniform. Files are read with DuckDB's default largest
-JSON object (16 MB, which keeps the read buffers small) and read again with 64 MB only when a
-line is bigger.
+Reading: ``read_json(..., format='newline_delimited', columns=...)`` with the R4 types of
+the elements the view uses (:mod:`iopfhir.views.fhir_types`): nothing is inferred, and only
+those elements are extracted from each line. With ``types="infer"`` (or for a resource type
+R4 does not define) the first view over a set of files infers their schema over every line
+(``sample_size=-1``: a rare field is never lost; lower it for speed on uniform data), with
+date and timestamp detection switched off and any other detected temporal or UUID type read
+back as text (FHIR dates stay the strings they are); DuckDB infers on one core, so several
+resource types are inferred in parallel (:meth:`DuckDBEngine.prepare_schemas`). Files are
+read with DuckDB's default largest JSON object (16 MB, which keeps the read buffers small)
+and read again with 64 MB only when a line is bigger.
 
 Registered views (:meth:`DuckDBEngine.register`) are computed into temporary tables at the
-next :meth:`~DuckDBEngine.query`, all those registered meanwhile together (their schemas
-inferred in parallel), so SQL that reads a view several times (the outcome measures) does
-not evaluate its nested ``forEach``/``unnest`` again each time. Registering the same view
-over the same, unchanged files again keeps the table. ``memory_limit`` caps DuckDB's memory;
-beyond it the tables spill to ``temp_directory`` (a private temporary directory by default).
+next :meth:`~DuckDBEngine.query`, all those registered meanwhile together, so SQL that reads
+a view several times (the outcome measures) does not evaluate its nested
+``forEach``/``unnest`` again each time. Views of one resource type share one read of its
+files: one statement computes each view's row (or list of rows) of every resource into one
+temporary table, and each view is a plain projection (or ``unnest``) of it.
+Registering the same view over the same, unchanged files again keeps the table.
+``memory_limit`` caps DuckDB's memory; beyond it the tables spill to ``temp_directory`` (a
+private temporary directory by default).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -29,12 +32,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from iopfhir.views.compile_view import compile_view
 from iopfhir.views.dialect import DuckDBDialect
 from iopfhir.views.engine import SqlEngine, ViewResult, as_view
 from iopfhir.views.errors import ViewError
+from iopfhir.views.fhir_types import is_r4_type, view_schema
 from iopfhir.views.model import View
 from iopfhir.views.source import Source
-from iopfhir.views.types import ListT, Prim, SqlType, StructT
+from iopfhir.views.types import ListT, Prim, SqlType, StructT, merge
 
 __all__ = ["DuckDBEngine"]
 
@@ -98,6 +103,20 @@ def _convert(t: Any) -> SqlType:
     return Prim("other")
 
 
+_PRIM_SQL = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE",
+             "boolean": "BOOLEAN", "other": "JSON"}  # fmt: skip
+
+
+def _type_sql(t: SqlType) -> str:
+    """The DuckDB type of a schema type (the R4 types given to ``read_json``)."""
+    if isinstance(t, StructT):
+        inner = ", ".join(f'"{n}" {_type_sql(ft)}' for n, ft in t.fields)
+        return f"STRUCT({inner})"
+    if isinstance(t, ListT):
+        return _type_sql(t.elem) + "[]"
+    return _PRIM_SQL[t.kind]
+
+
 class DuckDBEngine(SqlEngine):
     """Views on DuckDB; ``connection`` to share one, else a private in-memory database."""
 
@@ -109,6 +128,7 @@ class DuckDBEngine(SqlEngine):
         connection: Any = None,
         *,
         sample_size: int = -1,
+        types: str = "fhir",
         threads: int | None = None,
         memory_limit: str | None = None,
         temp_directory: str | Path | None = None,
@@ -123,6 +143,9 @@ class DuckDBEngine(SqlEngine):
         self.connection = connection if connection is not None else duckdb.connect()
         self._own = connection is None
         self.sample_size = sample_size
+        if types not in ("fhir", "infer"):
+            raise ViewError("types is 'fhir' (the R4 definitions) or 'infer' (from the data)")
+        self.types = types
         if threads is not None:
             self.connection.execute(f"SET threads = {int(threads)}")
         self._spill: Any = None
@@ -136,6 +159,8 @@ class DuckDBEngine(SqlEngine):
         self._raw_types: dict[tuple[Path, ...], dict[str, str]] = {}
         self._pending: dict[str, tuple[View, Source]] = {}  # registered, not yet computed
         self._tables: dict[str, tuple[View, _Files]] = {}  # computed, from these files
+        self._stage_of: dict[str, str] = {}  # registered name -> the shared read it is a view of
+        self._stages = itertools.count(1)
 
     def _files(self, files: list[Path]) -> str:
         return "[" + ", ".join(self.dialect.string(str(p)) for p in files) + "]"
@@ -157,10 +182,12 @@ class DuckDBEngine(SqlEngine):
         return raw, StructT(tuple((n, _convert(t)) for n, t in pairs))
 
     def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
-        raw = self._raw_types[tuple(files)]
-        keep = [n for n, _ in schema.fields if fields is None or n in fields]
+        raw = self._raw_types.get(tuple(files)) if self.types != "fhir" else None
+        keep = [(n, t) for n, t in schema.fields if fields is None or n in fields]
         columns = ", ".join(
-            f"{self.dialect.string(n)}: {self.dialect.string(raw[n])}" for n in keep
+            f"{self.dialect.string(n)}: "
+            f"{self.dialect.string(raw[n] if raw is not None else _type_sql(t))}"
+            for n, t in keep
         )
         return (
             f"read_json({self._files(files)}, format='newline_delimited', "
@@ -202,8 +229,20 @@ class DuckDBEngine(SqlEngine):
         pending, self._pending = self._pending, {}
         try:
             self.prepare_schemas([(v.resource, src) for v, src in pending.values()])
+            shared: dict[tuple[str, tuple[Path, ...]], list[str]] = {}
             for name, (view, src) in pending.items():
-                self._create_table(name, self.sql(view, src))
+                if self.types == "fhir" and is_r4_type(view.resource):
+                    key = (view.resource, tuple(src.files_for(view.resource)))
+                    if key[1]:
+                        shared.setdefault(key, []).append(name)
+            done: set[str] = set()
+            for (rtype, files), names in shared.items():
+                if len(names) > 1:
+                    self._create_shared(rtype, list(files), [(n, pending[n][0]) for n in names])
+                    done.update(names)
+            for name, (view, src) in pending.items():
+                if name not in done:
+                    self._create_table(name, self.sql(view, src))
         except ViewError:
             raise
         except Exception as exc:  # DuckDB's own error classes
@@ -211,7 +250,63 @@ class DuckDBEngine(SqlEngine):
         for name, (view, src) in pending.items():
             self._tables[name] = (view, _stat(src.files_for(view.resource)))
 
+    def _create_shared(self, rtype: str, files: list[Path], views: list[tuple[str, View]]) -> None:
+        """Several views of one resource type from one read of its files: one statement
+        computes every view's rows of each resource (its row, or its list of rows, NULL
+        when the view's ``where`` leaves the resource out) into a temporary table; each view
+        is a temporary view of it (a projection, or the ``unnest`` of its rows)."""
+        d = self.dialect
+        schemas = [view_schema(v) for _, v in views]
+        merged: SqlType = schemas[0] or StructT(())
+        for other in schemas[1:]:
+            merged = merge(merged, other or StructT(()))
+        assert isinstance(merged, StructT)
+        compiled = [compile_view(v, d, merged, "t") for _, v in views]
+        parts: list[str] = []
+        fields: set[str] = set()
+        for i, c in enumerate(compiled):
+            body = (
+                c.many
+                if c.single is None
+                else d.struct(list(zip(c.columns, c.single, strict=True)))
+            )
+            parts.append(f"CASE WHEN {c.where} THEN {body} END AS {d.quote(f'_v{i}')}")
+            fields |= c.root_fields
+        keep = None if "*" in fields else fields
+        stage = d.quote(f"_iopfhir_read_{rtype}_{next(self._stages)}")
+        where = f"{d.column('t', 'resourceType')} = {d.string(rtype)}"
+        read = f"SELECT {', '.join(parts)} FROM {self.source_sql(files, merged, keep)} AS t"  # noqa: S608
+        self._create_table_raw(stage, f"{read} WHERE {where}")
+        for i, ((name, _view), c) in enumerate(zip(views, compiled, strict=True)):
+            v = d.quote(f"_v{i}")
+            if c.single is not None:
+                cols = ", ".join(f"{d.field(v, n)} AS {d.quote(n)}" for n in c.columns)
+                sql = f"SELECT {cols} FROM {stage} WHERE {v} IS NOT NULL"  # noqa: S608
+            else:
+                cols = ", ".join(f"{d.field('_r', n)} AS {d.quote(n)}" for n in c.columns)
+                sql = f"SELECT {cols} FROM (SELECT {d.explode(v)} AS _r FROM {stage}) AS _u"  # noqa: S608
+            self._drop(name)
+            self.connection.execute(f"CREATE TEMP VIEW {d.quote(name)} AS {sql}")
+            self._stage_of[name] = stage
+
+    def _drop(self, name: str) -> None:
+        """Drop what ``name`` was (a table, or a view of a shared read: the read is dropped
+        with its last view)."""
+        quoted = self.dialect.quote(name)
+        stage = self._stage_of.pop(name, None)
+        if stage is None:
+            self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
+            return
+        self.connection.execute(f"DROP VIEW IF EXISTS {quoted}")
+        if stage not in self._stage_of.values():
+            self.connection.execute(f"DROP TABLE IF EXISTS {stage}")
+
+    def _create_table_raw(self, quoted: str, sql: str) -> None:
+        head = f"CREATE OR REPLACE TEMP TABLE {quoted} AS "
+        _retrying(lambda text: self.connection.execute(head + text), sql)
+
     def _create_table(self, name: str, sql: str) -> None:
+        self._drop(name)
         head = f"CREATE OR REPLACE TEMP TABLE {self.dialect.quote(name)} AS "
         _retrying(lambda text: self.connection.execute(head + text), sql)
 
@@ -222,6 +317,8 @@ class DuckDBEngine(SqlEngine):
         separate cursors in parallel, up to the engine's threads.
         """
         todo: dict[tuple[Path, ...], list[tuple[str, tuple[Path, ...]]]] = {}
+        if self.types == "fhir":  # only for types R4 does not define
+            wanted = [(r, src) for r, src in wanted if not is_r4_type(r)]
         for rtype, src in wanted:
             files = tuple(src.files_for(rtype))
             key = (rtype, files)
@@ -258,6 +355,7 @@ class DuckDBEngine(SqlEngine):
                 self._spill.cleanup()
                 self._spill = None
         else:
-            for name in self._tables:
-                self.connection.execute(f"DROP TABLE IF EXISTS {self.dialect.quote(name)}")
+            for name in list(self._tables):
+                self._drop(name)
         self._tables.clear()
+        self._stage_of.clear()

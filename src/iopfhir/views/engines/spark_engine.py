@@ -2,9 +2,11 @@
 
 Pass a ``SparkSession`` to use yours (a cluster), or let the engine start a ``local[*]``
 one (bound to 127.0.0.1, no UI; ~20-30 s to start, so share one engine). Reading:
-``spark.read.json`` infers a schema over every line once per file set (dates stay strings,
-as Spark does not infer timestamps from JSON by default), then every statement reads with
-that schema given, restricted to the top-level fields the view uses. The SQL is ANSI-safe
+every statement reads with the R4 types of the elements the view uses given
+(:mod:`iopfhir.views.fhir_types`; with ``types="infer"``, or for a resource type R4 does not
+define, ``spark.read.json`` infers a schema over every line once per file set: dates stay
+strings, as Spark does not infer timestamps from JSON by default), restricted to the
+top-level fields the view uses. The SQL is ANSI-safe
 (``try_element_at``, ``try_cast``), so it runs with ``spark.sql.ansi.enabled`` on or off.
 """
 
@@ -41,6 +43,19 @@ def _convert(t: Any) -> SqlType:
     return Prim("other")
 
 
+def _spark_type(t: SqlType) -> Any:
+    """The Spark type of a schema type (the R4 types given to ``read.schema``)."""
+    from pyspark.sql import types as st
+
+    if isinstance(t, StructT):
+        return st.StructType([st.StructField(n, _spark_type(ft)) for n, ft in t.fields])
+    if isinstance(t, ListT):
+        return st.ArrayType(_spark_type(t.elem))
+    kinds = {"string": st.StringType, "integer": st.LongType, "decimal": st.DoubleType,
+             "boolean": st.BooleanType}  # fmt: skip
+    return kinds.get(t.kind, st.StringType)()
+
+
 def _plain(value: Any) -> Any:
     from pyspark.sql import Row
 
@@ -58,8 +73,13 @@ class SparkEngine(SqlEngine):
     dialect = SparkDialect()
     _ids = itertools.count(1)
 
-    def __init__(self, session: Any = None, *, master: str = "local[*]") -> None:
+    def __init__(
+        self, session: Any = None, *, master: str = "local[*]", types: str = "fhir"
+    ) -> None:
         super().__init__()
+        if types not in ("fhir", "infer"):
+            raise ViewError("types is 'fhir' (the R4 definitions) or 'infer' (from the data)")
+        self.types = types
         try:
             from pyspark.sql import SparkSession
         except ImportError:  # pragma: no cover - depends on the installation
@@ -80,7 +100,7 @@ class SparkEngine(SqlEngine):
             session.sparkContext.setLogLevel("ERROR")
         self.session = session
         self._schemas_raw: dict[tuple[Path, ...], Any] = {}
-        self._tables: dict[tuple[tuple[Path, ...], frozenset[str] | None], str] = {}
+        self._tables: dict[tuple[tuple[Path, ...], frozenset[str] | None, StructT | None], str] = {}
 
     def infer_schema(self, files: list[Path]) -> StructT | None:
         df = self.session.read.json([str(p) for p in files])
@@ -90,9 +110,10 @@ class SparkEngine(SqlEngine):
     def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
         from pyspark.sql import types as st
 
-        key = (tuple(files), frozenset(fields) if fields is not None else None)
+        typed = schema if self.types == "fhir" else None
+        key = (tuple(files), frozenset(fields) if fields is not None else None, typed)
         if key not in self._tables:
-            raw = self._schemas_raw[tuple(files)]
+            raw = _spark_type(typed) if typed is not None else self._schemas_raw[tuple(files)]
             kept = st.StructType([f for f in raw.fields if fields is None or f.name in fields])
             df = self.session.read.schema(kept).json([str(p) for p in files])
             name = f"_iopfhir_src_{next(self._ids)}"

@@ -1,0 +1,133 @@
+"""The codes and small helpers of the plain-Python reading of the measures (:mod:`reference`):
+dates, references, an episode's parts, age bands, periods, scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+LOINC = "http://loinc.org"
+SESSION_KIND = "https://iopfhir.org/fhir/CodeSystem/session-kind"
+AFTERCARE = "https://iopfhir.org/fhir/CodeSystem/aftercare-service"
+PROGRAM_TYPE = "https://iopfhir.org/fhir/CodeSystem/program-type"
+REFERRAL_SOURCE = "https://iopfhir.org/fhir/CodeSystem/referral-source"
+PROGRAM_EXT = "https://iopfhir.org/fhir/StructureDefinition/iop-program"
+DISPOSITION_EXT = "https://iopfhir.org/fhir/StructureDefinition/discharge-disposition"
+DELIVERY_EXT = "https://iopfhir.org/fhir/StructureDefinition/delivery-setting"
+WITHOUT_PATIENT = {"family-education", "family-therapy-without-patient", "team-review"}
+TOTALS = {"phq9": "44261-6", "gad7": "70274-6", "auditc": "75626-2", "dast10": "82667-7"}
+#: totals in the project code systems (PROMIS-10 global mental health raw, WHODAS 12 sum)
+OTHER_TOTALS = {
+    "promis10": ("https://iopfhir.org/fhir/CodeSystem/promis-10", "gmh-raw"),
+    "whodas12": ("https://iopfhir.org/fhir/CodeSystem/whodas-12", "simple-sum"),
+}
+RELIABLE = {"phq9": 6, "gad7": 4}  # NHS Talking Therapies reliable change, in points
+ITEM9 = "44260-8"
+#: screening answers: LOINC item or risk-level code -> the answer codes that are positive
+SCREENS = {
+    ITEM9: {"LA6569-3", "LA6570-1", "LA6571-9"},
+    "93247-5": {"LA33-6"},  # C-SSRS 2: suicidal thoughts
+    "93249-1": {"LA33-6"},  # C-SSRS 4: intent
+    "93250-9": {"LA33-6"},  # C-SSRS 5: plan
+    "93269-9": {"LA33-6"},  # C-SSRS 6b: behaviour in the past 3 months
+    "93374-7": {"LA9194-7", "LA6751-7", "LA9193-9"},  # risk level low / moderate / high
+}
+SAFETY_FLAGS = {
+    "recent-suicidal-behavior",
+    "self-harm-risk",
+    "suicidal-ideation",
+    "suicidal-intent",
+    "suicidal-plan",
+}
+SAFETY_FLAG_SYSTEM = "https://iopfhir.org/fhir/CodeSystem/safety-flag"
+CHECK_IN = "https://iopfhir.org/fhir/CodeSystem/check-in"
+PLAN_KIND = "https://iopfhir.org/fhir/CodeSystem/care-plan-kind"
+RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+FINAL = ("final", "amended", "corrected")
+
+
+def _d(text: Any) -> dt.date | None:
+    if not isinstance(text, str) or len(text) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _minute(text: Any) -> int | None:
+    if not isinstance(text, str) or len(text) < 16:
+        return None
+    try:
+        return int(text[11:13]) * 60 + int(text[14:16])
+    except ValueError:
+        return None
+
+
+def _ref(value: Any, rtype: str) -> str | None:
+    ref = value.get("reference") if isinstance(value, Mapping) else None
+    if isinstance(ref, str) and ref.startswith(rtype + "/"):
+        return ref.split("/_history")[0]
+    return None
+
+
+def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
+    program: dict[str, Any] = {}
+    disposition = None
+    for ext in r.get("extension", []):
+        if ext.get("url") == PROGRAM_EXT:
+            for sub in ext.get("extension", []):
+                program[sub["url"]] = next(
+                    (v for k, v in sub.items() if k.startswith("value")), None
+                )
+        elif ext.get("url") == DISPOSITION_EXT:
+            codings = ext.get("valueCodeableConcept", {}).get("coding", [])
+            disposition = codings[0].get("code") if codings else None
+    return {
+        "key": "EpisodeOfCare/" + r["id"],
+        "patient": _ref(r.get("patient"), "Patient"),
+        "start": _d(r.get("period", {}).get("start")),
+        "end": _d(r.get("period", {}).get("end")),
+        "min_hours": program.get("minimumHoursPerWeek"),
+        "min_days": program.get("minimumDaysPerWeek"),
+        "max_hours": program.get("maximumHoursPerWeek"),
+        "max_days": program.get("maximumDaysPerWeek"),
+        "disposition": disposition,
+        "status": r.get("status"),
+        "program_type": next(
+            (
+                c.get("code")
+                for t in r.get("type", [])
+                for c in t.get("coding", [])
+                if c.get("system") == PROGRAM_TYPE and c.get("code") is not None
+            ),
+            None,
+        ),
+        "referral": next(
+            (x for x in (_ref(v, "ServiceRequest") for v in r.get("referralRequest", [])) if x),
+            None,
+        ),
+    }
+
+
+def _age_band(birth: dt.date | None, at: dt.date | None) -> str:
+    if birth is None or at is None:
+        return "unknown"
+    age = at.year - birth.year - int((at.month, at.day) < (birth.month, birth.day))
+    for limit, band in ((18, "0-17"), (26, "18-25"), (45, "26-44"), (65, "45-64")):
+        if age < limit:
+            return band
+    return "65+"
+
+
+def _period(day: dt.date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def _proportion(num: int, den: int, excl: int = 0) -> float | None:
+    return round(num / (den - excl), 4) if den - excl > 0 else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
