@@ -31,7 +31,7 @@ from iopfhir import plugins
 from iopfhir.views.compile_view import compile_view
 from iopfhir.views.dialect import Dialect
 from iopfhir.views.errors import ViewError
-from iopfhir.views.fhir_types import view_schema
+from iopfhir.views.fhir_types import is_r4_type, view_schema
 from iopfhir.views.model import View, parse_view
 from iopfhir.views.source import Source
 from iopfhir.views.types import Prim, StructT
@@ -128,6 +128,11 @@ class SqlEngine(ABC):
         """Register ``sql`` as a temporary view ``name``."""
 
     # -- shared -----------------------------------------------------------------------
+    def typed_read(self, resource_type: str, source: Source) -> bool:
+        """Whether ``resource_type`` is read with its R4 types (``types="fhir"`` and a type
+        R4 defines); otherwise the engine infers the schema of its files."""
+        return self.types == "fhir" and is_r4_type(resource_type)
+
     def schema(self, resource_type: str, source: Source) -> StructT | None:
         """The inferred schema of ``resource_type`` in ``source`` (cached)."""
         files = source.files_for(resource_type)
@@ -139,7 +144,7 @@ class SqlEngine(ABC):
     def sql(self, view: View | Mapping[str, Any], source: Source) -> str:
         """The statement for ``view`` over ``source``."""
         parsed = as_view(view)
-        typed = view_schema(parsed) if self.types == "fhir" else None
+        typed = view_schema(parsed) if self.typed_read(parsed.resource, source) else None
         files = source.files_for(parsed.resource)
         if typed is not None and files:  # R4 types: nothing inferred
             compiled = compile_view(parsed, self.dialect, typed, _PLACEHOLDER)

@@ -23,7 +23,7 @@ import orjson
 from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.views.errors import ViewError
 
-__all__ = ["MIXED", "Source"]
+__all__ = ["MIXED", "Source", "is_mixed"]
 
 MIXED = "*"
 _SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -40,6 +40,11 @@ def _file_type(path: Path) -> str:
     if m and m.group(1) in R4_RESOURCE_TYPES:
         return m.group(1)
     return MIXED
+
+
+def is_mixed(path: Path) -> bool:
+    """Whether ``path`` is a mixed file (its name is not a resource type's)."""
+    return _file_type(path) == MIXED
 
 
 class Source:

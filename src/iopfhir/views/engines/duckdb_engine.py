@@ -32,13 +32,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from iopfhir.views.compile_view import compile_view
 from iopfhir.views.dialect import DuckDBDialect
 from iopfhir.views.engine import SqlEngine, ViewResult, as_view
 from iopfhir.views.errors import ViewError
-from iopfhir.views.fhir_types import is_r4_type, view_schema
+from iopfhir.views.fhir_types import view_schema
 from iopfhir.views.model import View
-from iopfhir.views.source import Source
+from iopfhir.views.source import Source, is_mixed
 from iopfhir.views.types import ListT, Prim, SqlType, StructT, merge
 
 __all__ = ["DuckDBEngine"]
@@ -105,6 +107,15 @@ def _convert(t: Any) -> SqlType:
 
 _PRIM_SQL = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE",
              "boolean": "BOOLEAN", "other": "JSON"}  # fmt: skip
+
+
+def _json_structure(t: SqlType) -> Any:
+    """The structure ``json_transform`` takes for a schema type (as :func:`_type_sql`)."""
+    if isinstance(t, StructT):
+        return {n: _json_structure(ft) for n, ft in t.fields}
+    if isinstance(t, ListT):
+        return [_json_structure(t.elem)]
+    return _PRIM_SQL[t.kind]
 
 
 def _type_sql(t: SqlType) -> str:
@@ -182,17 +193,35 @@ class DuckDBEngine(SqlEngine):
         return raw, StructT(tuple((n, _convert(t)) for n, t in pairs))
 
     def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
-        raw = self._raw_types.get(tuple(files)) if self.types != "fhir" else None
+        # inferred types as DuckDB gave them (a typed read's files are never inferred)
+        raw = self._raw_types.get(tuple(files))
         keep = [(n, t) for n, t in schema.fields if fields is None or n in fields]
+        mixed = [p for p in files if is_mixed(p)] if raw is None else []
+        own = [p for p in files if p not in mixed]
         columns = ", ".join(
             f"{self.dialect.string(n)}: "
             f"{self.dialect.string(raw[n] if raw is not None else _type_sql(t))}"
             for n, t in keep
         )
-        return (
-            f"read_json({self._files(files)}, format='newline_delimited', "
+        typed = (
+            f"read_json({self._files(own)}, format='newline_delimited', "
             f"columns={{{columns}}}, {_OBJECT_SIZE})"
         )
+        if not mixed:
+            return typed
+        # A mixed file holds several resource types, and an element of one name has
+        # another shape in another type (Appointment.participant, Encounter.participant):
+        # no one type's columns read every line. Each line is cast to the R4 types
+        # leniently (what another type has differently becomes NULL; the view's own
+        # resourceType filter then drops those lines).
+        structure = orjson.dumps({n: _json_structure(t) for n, t in keep}).decode()
+        lines = (
+            f"SELECT unnest(json_transform(json, {self.dialect.string(structure)})) "  # noqa: S608
+            f"FROM read_ndjson_objects({self._files(mixed)}, {_OBJECT_SIZE})"
+        )
+        if not own:
+            return f"({lines})"
+        return f"(SELECT * FROM {typed} UNION ALL BY NAME {lines})"  # noqa: S608
 
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         def run(text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -231,7 +260,7 @@ class DuckDBEngine(SqlEngine):
             self.prepare_schemas([(v.resource, src) for v, src in pending.values()])
             shared: dict[tuple[str, tuple[Path, ...]], list[str]] = {}
             for name, (view, src) in pending.items():
-                if self.types == "fhir" and is_r4_type(view.resource):
+                if self.typed_read(view.resource, src):
                     key = (view.resource, tuple(src.files_for(view.resource)))
                     if key[1]:
                         shared.setdefault(key, []).append(name)
@@ -317,8 +346,8 @@ class DuckDBEngine(SqlEngine):
         separate cursors in parallel, up to the engine's threads.
         """
         todo: dict[tuple[Path, ...], list[tuple[str, tuple[Path, ...]]]] = {}
-        if self.types == "fhir":  # only for types R4 does not define
-            wanted = [(r, src) for r, src in wanted if not is_r4_type(r)]
+        # only for what is not read with its R4 types (see typed_read)
+        wanted = [(r, src) for r, src in wanted if not self.typed_read(r, src)]
         for rtype, src in wanted:
             files = tuple(src.files_for(rtype))
             key = (rtype, files)

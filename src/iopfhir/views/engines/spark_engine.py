@@ -110,10 +110,12 @@ class SparkEngine(SqlEngine):
     def source_sql(self, files: list[Path], schema: StructT, fields: set[str] | None) -> str:
         from pyspark.sql import types as st
 
-        typed = schema if self.types == "fhir" else None
+        # the schema Spark inferred for these files, else (a typed read) the R4 types
+        inferred = self._schemas_raw.get(tuple(files))
+        typed = schema if inferred is None else None
         key = (tuple(files), frozenset(fields) if fields is not None else None, typed)
         if key not in self._tables:
-            raw = _spark_type(typed) if typed is not None else self._schemas_raw[tuple(files)]
+            raw = _spark_type(typed) if typed is not None else inferred
             kept = st.StructType([f for f in raw.fields if fields is None or f.name in fields])
             df = self.session.read.schema(kept).json([str(p) for p in files])
             name = f"_iopfhir_src_{next(self._ids)}"
