@@ -115,7 +115,7 @@ class SparkEngine(SqlEngine):
         typed = schema if inferred is None else None
         key = (tuple(files), frozenset(fields) if fields is not None else None, typed)
         if key not in self._tables:
-            raw = _spark_type(typed) if typed is not None else inferred
+            raw = inferred if inferred is not None else _spark_type(schema)
             kept = st.StructType([f for f in raw.fields if fields is None or f.name in fields])
             df = self.session.read.schema(kept).json([str(p) for p in files])
             name = f"_iopfhir_src_{next(self._ids)}"
