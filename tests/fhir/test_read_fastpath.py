@@ -30,8 +30,11 @@ from iopfhir.errors import LoadError
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, write_ndjson
 from iopfhir.fhir.read import administrations as administrations_module
+from iopfhir.fhir.read import people as people_module
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
+from iopfhir.fhir.read import sessions as sessions_module
 from iopfhir.fhir.read import store as store_module
+from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.instruments import obs_role
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.store import ResourceStore
@@ -329,6 +332,80 @@ def test_store_gives_back_what_was_deferred_in_order() -> None:
         assert list(store.pending()) == deferred
 
 
+def test_store_remembers_lookups_and_resources_within_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After pass 1 a name is looked up once and a resource read once while remembered;
+    the answers are those of the database and the files, and each cache stays small."""
+    monkeypatch.setattr(store_module, "_FOUND_CACHE", 4)
+    monkeypatch.setattr(store_module, "_ENTRY_CACHE", 3)
+    sep = "\x1f"
+    with ResourceStore() as store:
+        for seq in range(10):
+            resource = {"resourceType": "Practitioner", "id": f"d{seq}", "k": seq}
+            store.add(_entry(resource, f"f:{seq + 1}"), seq, [f"a{sep}s{sep}{seq % 5}"])
+            assert store.claim(f"t{sep}Practitioner/d{seq}", seq) is None
+        assert store.claim(f"t{sep}Practitioner/d2", 10) == 2  # a duplicate: looked up
+        assert store._found == {}  # nothing remembered while pass 1 may still change it
+        store.seal()
+        store.commit()
+        asked: list[str] = []
+        find = store._find
+
+        def counted(key: str) -> int | None:
+            asked.append(key)
+            return find(key)
+
+        monkeypatch.setattr(store, "_find", counted)
+        for _round in range(2):
+            for seq in range(10):
+                assert store.find(f"t{sep}Practitioner/d{seq}") == seq
+                assert store.find(f"a{sep}s{sep}{seq % 5}") == seq % 5  # the first one wins
+            assert store.find(f"t{sep}Practitioner/none") is None
+            assert len(store._found) <= 4
+        assert len(asked) > len(set(asked))  # the caches were emptied when full...
+        asked.clear()
+        for _twice in range(2):
+            assert store.find(f"t{sep}Practitioner/d3") == 3
+        assert len(asked) <= 1  # ...and answer again
+        first = store.entry(7)
+        assert first is not None and first.resource["k"] == 7
+        assert store.entry(7) is first  # remembered
+        for seq in range(10):
+            back = store.entry(seq)
+            assert back is not None and back.resource["k"] == seq and back.origin == f"f:{seq + 1}"
+            assert len(store._entries) <= 3
+        assert store.entry(10) is None
+        store._entries.clear()
+        once = store.entry(4, keep=False)
+        assert once is not None and once.resource["k"] == 4 and 4 not in store._entries
+        assert store.entry(4, keep=False) is not once  # read again: nothing was kept
+
+
+def _with_identifier(rtype: str, rid: str, value: str) -> Entry:
+    resource = {"resourceType": rtype, "id": rid, "identifier": [{"system": "s", "value": value}]}
+    return Entry(resource, None, "f")
+
+
+def test_index_files_identifiers_on_demand_first_wins() -> None:
+    """Identifiers are filed when first looked up: a resource added after a lookup is found
+    by its own identifier, and the first resource of an identifier keeps it."""
+    first, second = _with_identifier("Goal", "g1", "1"), _with_identifier("Goal", "g2", "1")
+    index = Index([first])
+    logical = {"identifier": {"system": "s", "value": "1"}}
+    assert index.resolve(logical) is first
+    index.add(second)
+    third = _with_identifier("Goal", "g3", "3")
+    index.add(third)
+    assert index.resolve(logical) is first
+    assert index.resolve({"type": "Goal", "identifier": {"system": "s", "value": "3"}}) is third
+    assert index.resolve({"identifier": {"system": "s", "value": "3"}}) is third
+    assert index.resolve("Goal?identifier=s|1") is first
+    assert index.resolve({"type": "Condition", "identifier": {"system": "s", "value": "3"}}) is None
+    fresh = Index([second, first, third])  # nothing looked up yet: the first added wins
+    assert fresh.resolve("Goal?identifier=s|1") is second
+
+
 # -- the whole import ------------------------------------------------------------------------
 
 
@@ -342,11 +419,43 @@ def _whole(source: Any) -> tuple[Any, ...]:
     return result.episodes, dict(result.ignored), dict(result.unmapped), result.patients
 
 
+class _NoItems(administrations_module.Administration):
+    """An administration that remembers no QuestionnaireResponse items: each is read again."""
+
+    @property  # type: ignore[override]
+    def qr_items(self) -> dict[int, Any]:
+        return {}
+
+    @qr_items.setter
+    def qr_items(self, _value: Any) -> None:
+        pass
+
+
+def _uncached_entry(self: ResourceStore, seq: int, *, keep: bool = True) -> Entry | None:
+    record = self._record(seq)
+    return self._entry(seq, record) if record is not None else None
+
+
 def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     _without_shortcut(monkeypatch)
     monkeypatch.setattr(
         administrations_module.Administration, "role_of", lambda _self, e: obs_role(e.resource)
     )
+    monkeypatch.setattr(administrations_module, "Administration", _NoItems)
+    # the store looks every name up and reads every resource again
+    monkeypatch.setattr(ResourceStore, "find", ResourceStore._find)
+    monkeypatch.setattr(ResourceStore, "entry", _uncached_entry)
+    # a person's key found again at each reference
+    for module in (people_module, sessions_module):
+        monkeypatch.setattr(module, "entry_person_key", people_module._entry_person_key)
+    # identifiers filed as each resource is added
+    add = Index.add
+
+    def add_and_file(self: Index, entry: Entry, position: int | None = None) -> None:
+        add(self, entry, position)
+        self._file_identifiers()
+
+    monkeypatch.setattr(Index, "add", add_and_file)
 
 
 def _fast_equals_slow(source: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:

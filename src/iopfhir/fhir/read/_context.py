@@ -87,6 +87,9 @@ class Context:
         self.ours = self._detect_ours()
         self.keys: dict[str, KeyAllocator] = defaultdict(KeyAllocator)
         self.key_of: dict[tuple[str, int], str] = {}
+        #: entry id → :func:`~iopfhir.fhir.read.people.entry_person_key` of it (asked for
+        #: again at every session)
+        self.person_of: dict[int, str | None] = {}
         self.organizations: list[Organization] = []
         self.locations: list[Location] = []
         self.practitioners: list[Practitioner] = []

@@ -69,6 +69,9 @@ class Administration:
     #: entry id → what :func:`~iopfhir.fhir.read.instruments.obs_role` says of it (found
     #: once, while grouping)
     roles: dict[int, tuple[str, Instrument | None] | None] = field(default_factory=dict)
+    #: QuestionnaireResponse entry id → its items and their codes (:func:`_qr_items`,
+    #: found once, while grouping)
+    qr_items: dict[int, list[tuple[dict[str, Any], str | None]]] = field(default_factory=dict)
 
     def role_of(self, entry: Entry) -> tuple[str, Instrument | None] | None:
         """``obs_role`` of one of the administration's Observations."""
@@ -80,10 +83,8 @@ class Administration:
 
 def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
     inst = adm.instrument
-    by_link = questionnaire_codes(qr, index)
     totals = {inst.total_code, *getattr(inst, "alternate_totals", ())}
-    for item in walk_items(qr.resource.get("item")):
-        code = item_code(item, by_link)
+    for item, code in adm.qr_items.get(id(qr)) or _qr_items(qr, index):
         answers = [a for a in as_list(item.get("answer")) if isinstance(a, dict)]
         if code is None or not answers:
             continue
@@ -104,6 +105,12 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
             adm.problems["QuestionnaireResponse: answer without points"] += 1
         else:
             adm.answers.setdefault(it.id, points)
+
+
+def _qr_items(qr: Entry, index: Index) -> list[tuple[dict[str, Any], str | None]]:
+    """Every item of a QuestionnaireResponse (nested ones too, in order) with its code."""
+    by_link = questionnaire_codes(qr, index)
+    return [(item, item_code(item, by_link)) for item in walk_items(qr.resource.get("item"))]
 
 
 # -- grouping -------------------------------------------------------------------------------
@@ -142,15 +149,15 @@ def find_administrations(
     roles: list[tuple[str, Instrument | None]] = []
     position: dict[int, int] = {}
     obs_roles: dict[int, tuple[str, Instrument | None] | None] = {}
+    qr_items: dict[int, list[tuple[dict[str, Any], str | None]]] = {}
     for entry in candidates:
         obs = None
         if entry.type == "QuestionnaireResponse":
-            by_link = questionnaire_codes(entry, index)
-            found = (item_code(i, by_link) for i in walk_items(entry.resource.get("item")))
-            codes = [c for c in found if c]
-            inst = instrument_of_qr(entry, codes)
+            items = _qr_items(entry, index)
+            inst = instrument_of_qr(entry, [c for _i, c in items if c])
             if inst is None:
                 continue
+            qr_items[id(entry)] = items
             role: tuple[str, Instrument | None] | None = ("qr", inst)
         elif entry.type == "Observation":
             role = obs = obs_role(entry.resource)
@@ -218,7 +225,7 @@ def find_administrations(
         inst = roles[identifying[0]][1]
         assert inst is not None
         patient = patient_of(nodes[identifying[0]]) or ""
-        adm = Administration(instrument=inst, patient=patient, roles=obs_roles)
+        adm = Administration(instrument=inst, patient=patient, roles=obs_roles, qr_items=qr_items)
         for i in sorted(members):
             adm.entries.append(nodes[i])
         rest = sorted(set(members) - set(identifying))
@@ -309,7 +316,9 @@ def _read_value(adm: Administration, element: dict[str, Any], at: str) -> None:
         it = inst.item_by_code(code)
         if it is None:
             continue
+        if it.id in adm.answers:  # answered already (the QuestionnaireResponse): kept
+            return
         points = answer_points(it, element)
         if points is not None:
-            adm.answers.setdefault(it.id, points)
+            adm.answers[it.id] = points
         return

@@ -81,6 +81,10 @@ class Index:
         self._by_type_id: dict[str, Entry] = {}
         self._by_identifier: dict[tuple[str, str, str], Entry] = {}
         self._by_identifier_any: dict[tuple[str, str], Entry] = {}
+        #: entries with identifiers not yet in the two tables above: they are filed, in
+        #: the order they were added, when an identifier is first looked up (most inputs
+        #: never name a resource by identifier)
+        self._unfiled: list[Entry] = []
         self._by_canonical: dict[str, Entry] = {}
         #: contained resources, keyed by (id of the container entry, local id)
         self._contained: dict[tuple[int, str], Entry] = {}
@@ -133,9 +137,7 @@ class Index:
         if isinstance(url, str) and url:
             self._by_canonical.setdefault(url, entry)
         if "identifier" in res:
-            for ident in identifier_pairs(res):
-                self._by_identifier.setdefault((entry.type, *ident), entry)
-                self._by_identifier_any.setdefault(ident, entry)
+            self._unfiled.append(entry)
         contained = res.get("contained")
         if isinstance(contained, list):
             for item in contained:
@@ -174,10 +176,21 @@ class Index:
                 return found
         return self._logical(element)
 
+    def _file_identifiers(self) -> None:
+        """The identifiers of the entries added since the last lookup, into their tables."""
+        by_identifier, by_any = self._by_identifier, self._by_identifier_any
+        for entry in self._unfiled:
+            for ident in identifier_pairs(entry.resource):
+                by_identifier.setdefault((entry.type, *ident), entry)
+                by_any.setdefault(ident, entry)
+        self._unfiled.clear()
+
     def _logical(self, element: dict[str, Any]) -> Entry | None:
         """The entry ``Reference.identifier`` names (with ``Reference.type``, if given)."""
         ident = element.get("identifier")
         if isinstance(ident, dict):
+            if self._unfiled:
+                self._file_identifiers()
             system, code = ident.get("system"), ident.get("value")
             rtype = element.get("type")
             if isinstance(system, str) and isinstance(code, str):
@@ -203,6 +216,8 @@ class Index:
     def _conditional(self, ref: str) -> Entry | None:
         rtype, _, query = ref.partition("?")
         rtype = rtype.rsplit("/", 1)[-1]
+        if self._unfiled:
+            self._file_identifiers()
         for value in parse_qs(query).get("identifier", []):
             system, sep, code = value.partition("|")
             if sep:

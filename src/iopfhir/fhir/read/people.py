@@ -222,7 +222,17 @@ def person_key(ctx: Context, ref: Any, at: Entry) -> str | None:
 
 
 def entry_person_key(ctx: Context, entry: Entry) -> str | None:
-    """:func:`person_key` of a reference already resolved to ``entry``."""
+    """:func:`person_key` of a reference already resolved to ``entry`` (found once per
+    entry and episode: the answer does not change)."""
+    memo = ctx.person_of
+    key = id(entry)
+    if key in memo:
+        return memo[key]
+    found = memo[key] = _entry_person_key(ctx, entry)
+    return found
+
+
+def _entry_person_key(ctx: Context, entry: Entry) -> str | None:
     if entry.type == "Patient":
         return ctx.patient_key if entry is ctx.group.patient else None
     if entry.type == "PractitionerRole":

@@ -25,7 +25,9 @@ and the reader's ``_context``, ``people``, ``source`` and ``values``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
 from iopfhir.domain import Code, Session, SessionParticipant
 from iopfhir.domain.common import when
@@ -179,11 +181,12 @@ def read_session(ctx: Context, entry: Entry) -> None:
     locations: list[str] = []
     provider = None
     if encounter is not None and status in ("scheduled", "attended"):
-        participants = _encounter_participants(ctx, encounter)
-        if _as_derived(ctx, participants, facilitator, attendees):
-            participants = []  # what the facilitator and attendees give
-        elif appointment is None:  # the Encounter's participants say who took part
-            facilitator, attendees = None, []
+        written = _encounter_participants(ctx, encounter)
+        if not _as_derived(ctx, written, facilitator, attendees):
+            participants = [_participant(member, types) for member, types in written]
+            if appointment is None:  # the Encounter's participants say who took part
+                facilitator, attendees = None, []
+        # else: what the facilitator and attendees give (not kept)
         locations, provider = _where(ctx, encounter)
     activity = None
     for source in (appointment, encounter):
@@ -254,7 +257,7 @@ def derived_participants(
 
 def _as_derived(
     ctx: Context,
-    participants: list[SessionParticipant],
+    participants: Sequence[SessionParticipant | _Written],
     facilitator: str | None,
     attendees: list[str],
 ) -> bool:
@@ -280,10 +283,18 @@ def _part(member: str, code: str) -> SessionParticipant:
     return SessionParticipant(member=member, types=[Code(system=_V3_PARTICIPATION, code=code)])
 
 
-def _encounter_participants(ctx: Context, encounter: Entry) -> list[SessionParticipant]:
+class _Written(NamedTuple):
+    """An Encounter participant as read, before it is kept as a SessionParticipant (most
+    are what the facilitator and attendees give, and are not)."""
+
+    member: str
+    types: list[Code]
+
+
+def _encounter_participants(ctx: Context, encounter: Entry) -> list[_Written]:
     """``Encounter.participant`` as written: who (a practitioner or support) and the first
     coding of each type; one that names nobody of the episode is counted."""
-    out: list[SessionParticipant] = []
+    out: list[_Written] = []
     for part in as_list(encounter.resource.get("participant")):
         if not isinstance(part, dict):
             continue
@@ -293,11 +304,15 @@ def _encounter_participants(ctx: Context, encounter: Entry) -> list[SessionParti
             ctx.unmapped["Encounter.participant: not a practitioner or support (dropped)"] += 1
             continue
         types = [c for t in as_list(part.get("type")) if (c := first_code(t)) is not None]
-        if is_key(member):  # checked here; ``types`` are validated Codes: not again
-            out.append(SessionParticipant.model_construct(member=member, types=types))
-        else:
-            out.append(SessionParticipant(member=member, types=types))
+        out.append(_Written(member, types))
     return out
+
+
+def _participant(member: str, types: list[Code]) -> SessionParticipant:
+    """One participant read from an Encounter."""
+    if is_key(member):  # checked here; ``types`` are validated Codes: not again
+        return SessionParticipant.model_construct(member=member, types=types)
+    return SessionParticipant(member=member, types=types)
 
 
 def _where(ctx: Context, encounter: Entry) -> tuple[list[str], str | None]:

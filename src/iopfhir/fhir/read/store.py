@@ -55,13 +55,16 @@ import struct
 import tempfile
 from collections.abc import Iterator
 from types import TracebackType
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 
 import orjson
 
 from iopfhir.fhir.read.source import Entry
 
 __all__ = ["ResourceStore"]
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 _SCHEMA: Final = """
 CREATE TABLE keys (k TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -74,6 +77,8 @@ CREATE TABLE used (seq INTEGER PRIMARY KEY);
 """
 #: rows kept in memory before they are written
 _BATCH: Final = 2000
+#: ``Type/id`` claims kept in memory before they are written (in key order)
+_CLAIMS: Final = 8192
 #: bytes of a file kept in memory before they are written
 _BUFFER: Final = 1 << 20
 #: bits of the filter of claimed ``Type/id`` names (4 MiB whatever the input: a false
@@ -94,6 +99,12 @@ _TYPES_KEPT: Final = 4096
 _OTHER_TYPE: Final = 0xFFFFFFFF
 #: the most resources read at once by :meth:`ResourceStore.members`
 _RUN: Final = 512
+#: lookups remembered by :meth:`ResourceStore.find` and resources by
+#: :meth:`ResourceStore.entry` (the practitioners, organizations... that every patient
+#: names are asked for again and again); each cache is emptied when full, so memory stays
+#: bounded whatever the input
+_FOUND_CACHE: Final = 16384
+_ENTRY_CACHE: Final = 256
 #: the longest line number kept in a record (more digits: kept in ``extra``)
 _LINE_DIGITS: Final = 9
 #: the kind of a name (its first letter) → its names file: urls (``fullUrl``, canonical)
@@ -140,6 +151,30 @@ class _Spill:
         yield from self.file
 
 
+def _number(names: list[str], numbers: dict[str, int], name: str) -> int:
+    """The number of ``name`` in ``names`` (added at the end when new)."""
+    number = numbers.get(name)
+    if number is None:
+        number = numbers[name] = len(names)
+        names.append(name)
+    return number
+
+
+class _Bounded(dict[_K, _V]):
+    """A dict emptied whenever it is full: a cache whose memory does not follow the input."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def keep(self, key: _K, value: _V) -> _V:
+        """Remember ``value`` under ``key`` (first forgetting everything when full)."""
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
 class ResourceStore:
     """Resources of one input in temporary files; a context manager that deletes them."""
 
@@ -180,6 +215,10 @@ class ResourceStore:
         self._tags: list[tuple[str, int]] = []
         self._shared: list[tuple[int, str]] = []
         self.count = 0
+        #: answers of :meth:`find` and :meth:`entry` after pass 1 (bounded; see above)
+        self._found: _Bounded[str, int | None] = _Bounded(_FOUND_CACHE)
+        self._sealed = False
+        self._entries: _Bounded[int, Entry] = _Bounded(_ENTRY_CACHE)
 
     # -- pass 1: writing ----------------------------------------------------------------
 
@@ -203,7 +242,7 @@ class ResourceStore:
         bloom[a >> 3] |= 1 << (a & 7)
         bloom[b >> 3] |= 1 << (b & 7)
         self._claims.append((key, seq))
-        if len(self._claims) >= _BATCH:
+        if len(self._claims) >= _CLAIMS:
             self._flush_claims()
         return None
 
@@ -243,7 +282,7 @@ class ResourceStore:
                 flags |= _EXTRA
                 source = 0
         else:
-            source = self._number(self._sources, self._source_of, origin)
+            source = _number(self._sources, self._source_of, origin)
             flags |= _NO_LINE
         if entry.full_url is not None:
             flags |= _EXTRA
@@ -254,7 +293,7 @@ class ResourceStore:
         rtype = self._type_of.get(entry.type)
         if rtype is None:
             rtype = (
-                self._number(self._types, self._type_of, entry.type)
+                _number(self._types, self._type_of, entry.type)
                 if len(self._types) < _TYPES_KEPT
                 else _OTHER_TYPE
             )
@@ -273,16 +312,8 @@ class ResourceStore:
         if not sep:
             return ""
         self._prefix = head + sep
-        self._prefix_source = self._number(self._sources, self._source_of, self._prefix)
+        self._prefix_source = _number(self._sources, self._source_of, self._prefix)
         return self._prefix
-
-    @staticmethod
-    def _number(names: list[str], numbers: dict[str, int], name: str) -> int:
-        number = numbers.get(name)
-        if number is None:
-            number = numbers[name] = len(names)
-            names.append(name)
-        return number
 
     def alias(self, key: str, seq: int) -> None:
         """Another name for ``seq`` (kept only if nothing has it yet)."""
@@ -307,6 +338,9 @@ class ResourceStore:
 
     def _flush_claims(self) -> None:
         if self._claims:
+            # in key order: the B-tree is written page after page (a batch holds no name
+            # twice: the filter said each was new, so the order changes nothing else)
+            self._claims.sort()
             self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._claims)
             self._claims.clear()
 
@@ -322,6 +356,7 @@ class ResourceStore:
 
     def seal(self) -> None:
         """End of pass 1: write what is batched."""
+        self._sealed = True
         self._flush_claims()
         self._flush_rows()
         for spill in (self._data, self._records, *self._names.values()):
@@ -338,7 +373,7 @@ class ResourceStore:
 
     def add_members(self, rows: list[tuple[int, int]]) -> None:
         """``(group, seq)`` pairs: the resources of each patient group."""
-        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?)", rows)
+        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?)", sorted(rows))
 
     def add_roles(self, rows: list[tuple[int, int]]) -> None:
         """``(practitioner seq, role seq)`` pairs."""
@@ -351,7 +386,17 @@ class ResourceStore:
     # -- reading --------------------------------------------------------------------------
 
     def find(self, key: str) -> int | None:
-        """The seq of the first resource named ``key``."""
+        """The seq of the first resource named ``key``.
+
+        After pass 1 (:meth:`seal`) the answer never changes: it is remembered."""
+        if key in self._found:
+            return self._found[key]
+        seq = self._find(key)
+        if self._sealed:
+            self._found.keep(key, seq)
+        return seq
+
+    def _find(self, key: str) -> int | None:
         if key[:1] == "t":
             row = self._db.execute("SELECT seq FROM keys WHERE k = ?", (key,)).fetchone()
         else:
@@ -407,10 +452,15 @@ class ResourceStore:
             return self._entry(seq, record).type
         return self._types[record[4]]
 
-    def entry(self, seq: int) -> Entry | None:
-        """The resource ``seq`` as a new Entry."""
-        record = self._record(seq)
-        return self._entry(seq, record) if record is not None else None
+    def entry(self, seq: int, *, keep: bool = True) -> Entry | None:
+        """The resource ``seq`` as an Entry (the same one while it is remembered: the
+        readers never change a resource); ``keep=False``: not remembered."""
+        found = self._entries.get(seq)
+        if found is None and (record := self._record(seq)) is not None:
+            found = self._entry(seq, record)
+            if keep:
+                self._entries.keep(seq, found)
+        return found
 
     def _entry(self, seq: int, record: tuple[int, int, int, int, int, int]) -> Entry:
         pos, size, source, line, _rtype, flags = record

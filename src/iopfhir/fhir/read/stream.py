@@ -35,7 +35,8 @@ bookkeeping that grows with the number of patients, not resources (group list, e
 keys). CPU: each resource is parsed and checked once in pass 1 (the store keeps the checked
 NDJSON line itself, so nothing is written again) and parsed once more, without the checks,
 in pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first;
-the other names are indexed only when a lookup needs them);
+the other names are indexed only when a lookup needs them), and the answers, and the
+shared resources every patient names, are remembered within a fixed bound;
 the garbage collector runs less often while the reader works. Where the two readers may
 differ (inputs that break FHIR's own rules, none in the corpus): reference resolution is
 local first, so a name shared by a resource of this patient and an earlier one of another
@@ -133,6 +134,7 @@ class GroupIndex(Index):
             self._by_type_id,
             self._by_identifier,
             self._by_identifier_any,
+            self._unfiled,
             self._by_canonical,
             self._contained,
             self._container,
@@ -389,7 +391,7 @@ class _Resolver:
         for ref in as_list(targets):
             found = self.target(ref)
             if found is not None and found[1] != "Provenance":
-                target = self.store.entry(found[0])
+                target = self.store.entry(found[0], keep=False)  # any type: not kept
                 if target is not None:
                     named = patient_ref(target)
                     if named is not None:
