@@ -56,6 +56,15 @@ def _types() -> list[str]:
     return sorted({iop_view(name).resource for name in VIEWS.values()})
 
 
+def _files(nd: Path, rtype: str) -> list[Path]:
+    """The files of ``rtype`` the engines read (:class:`~iopfhir.views.Source`: the whole
+    folder tree), so the scan and the loop read the same lines as the engines."""
+    from iopfhir.views import Source
+
+    with Source.from_path(nd) as source:
+        return source.files_for(rtype)
+
+
 def _peak_mb(pid: int | str = "self") -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
@@ -171,7 +180,7 @@ def _variant(name: str, nd: Path, memory_limit: str | None) -> dict[str, Any]:
         def scan() -> int:
             total = 0
             for rtype in types:
-                files = sorted(str(p) for p in nd.glob(f"{rtype}*.ndjson"))
+                files = [str(p) for p in _files(nd, rtype)]
                 if files:
                     total += con.sql(
                         f"SELECT count(*), count(DISTINCT id) FROM read_json({files}, "
@@ -189,11 +198,11 @@ def _variant(name: str, nd: Path, memory_limit: str | None) -> dict[str, Any]:
         from tests.outcomes.reference import compute as reference
 
         def resources() -> Any:
-            for rtype in types:
-                for path in sorted(nd.glob(f"{rtype}*.ndjson")):
-                    with path.open("rb") as fh:
-                        for line in fh:
-                            yield orjson.loads(line)
+            # each file once (a file of several resource types is listed for each)
+            for path in dict.fromkeys(p for rtype in types for p in _files(nd, rtype)):
+                with path.open("rb") as fh:
+                    for line in fh:
+                        yield orjson.loads(line)
 
         ref, out["run1_s"], out["cpu1_s"] = _timed(lambda: reference(resources()))
         out["figures"] = {
@@ -255,7 +264,7 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--spark-repeat", type=int, default=1, help="Spark runs (slow)")
     parser.add_argument(
-        "--memory-limit", default="512MB",
+        "--memory-limit", default="768MB",
         help="DuckDB memory_limit for the measures ('' for DuckDB's default, 80%% of RAM)",
     )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -275,7 +284,7 @@ def main() -> int:
           f"{'peak MB':>8}  note")  # fmt: skip
     for patients in args.patients:
         nd = _make_cohort(patients, args.seed, args.cache)
-        size = sum(p.stat().st_size for t in _types() for p in nd.glob(f"{t}*.ndjson")) / 1e6
+        size = sum(p.stat().st_size for t in _types() for p in _files(nd, t)) / 1e6
         results: dict[str, dict[str, Any]] = {}
         for v in variants:
             runs = [

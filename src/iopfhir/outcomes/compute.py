@@ -1,6 +1,7 @@
 """Computing the measures over a source: per-subject counts (SQL) and their summaries.
 
-:func:`compute` registers the IOP views over a :class:`~iopfhir.views.Source` on an engine,
+:func:`compute` registers the IOP views over a :class:`~iopfhir.views.Source` on an engine
+(each with only the columns the measures read: :func:`~iopfhir.outcomes.columns.outcome_views`),
 runs one statement per subject type (episodes, inpatient stays; :func:`measure_sql`) and
 returns :class:`Outcomes`: for each measure its per-subject rows (:class:`SubjectResult`) and
 its summary (:class:`Summary`: population counts and score, overall and per stratum).
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from iopfhir.outcomes.facts import VIEWS
+from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.measures import (
     MeasureDef,
     OutcomesError,
@@ -27,11 +28,19 @@ from iopfhir.outcomes.measures import (
     measure_sql,
     population_column,
 )
-from iopfhir.views import Engine, Source, iop_view
+from iopfhir.views import Engine, Source
 
-__all__ = ["Outcomes", "Stratum", "SubjectResult", "Summary", "compute", "parse_period"]
+__all__ = [
+    "Outcomes",
+    "Stratum",
+    "SubjectResult",
+    "Summary",
+    "compute",
+    "parse_period",
+]
 
 _UNKNOWN = "unknown"
+_NEW: Any = object()  # not seen yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,39 +165,64 @@ def _subject_rows(
 ) -> dict[str, list[SubjectResult]]:
     """Each measure's subjects (those in one of its populations) from the statement's rows.
 
-    Done column by position, the parts every measure shares (keys, index date, strata
-    values) once per row: this runs over every subject of every measure.
+    Done column by column (the rows transposed once), the parts every measure shares (keys,
+    index date, strata values) once per row; subjects with the same population counts share
+    one (read-only) counts dict, as those with the same strata share one strata dict: this
+    runs over every subject of every measure.
     """
     at = {name: i for i, name in enumerate(columns)}
-    # one strata dict per row and stratifier list, shared (read-only) by the measures with
-    # that list
+    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in columns]
     lists = sorted({m.strata for m in measures})
-    common = []
-    for row in rows:
-        values = {name: _stratum_value(name, row[at[name]]) for names in lists for name in names}
-        by_list = {names: {name: values[name] for name in names} for names in lists}
-        common.append((_text(row[at["patient_key"]]), _text(row[at["index_date"]]), by_list))
+    values = {
+        name: [_stratum_value(name, v) for v in cols[at[name]]]
+        for name in sorted({name for names in lists for name in names})
+    }
+    by_list: dict[tuple[str, ...], list[dict[str, str]]] = {
+        names: [
+            dict(zip(names, vals, strict=True))
+            for vals in zip(*(values[n] for n in names), strict=True)
+        ]
+        if names
+        else [{} for _ in rows]
+        for names in lists
+    }
+    patients = [_text(v) for v in cols[at["patient_key"]]]
+    dates = [_text(v) for v in cols[at["index_date"]]]
+    texts: dict[str, list[str]] = {}  # a key column as text, made once for every measure
+    evaluated: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     out: dict[str, list[SubjectResult]] = {}
     for i, m in enumerate(measures):
-        pops = [(code, at[population_column(i, code)]) for code, _ in m.populations]
+        codes = [code for code, _ in m.populations]
+        pops = [cols[at[population_column(i, code)]] for code in codes]
         obs_at = at.get(f"m{i}_observation")
-        key_at = at[m.subject_key]
-        extra = [at[c] for c in m.supplemental]
+        observations = (
+            [None if v is None else float(v) for v in cols[obs_at]]
+            if obs_at is not None
+            else [None] * len(rows)
+        )
+        if m.subject_key not in texts:
+            texts[m.subject_key] = [str(v) for v in cols[at[m.subject_key]]]
+        keys = texts[m.subject_key]
+        if m.supplemental not in evaluated:
+            extra = [cols[at[c]] for c in m.supplemental]
+            evaluated[m.supplemental] = [
+                tuple(str(v) for v in vals if v is not None)
+                for vals in zip(*extra, strict=True)
+            ] if extra else [()] * len(rows)  # fmt: skip
+        used = evaluated[m.supplemental]
+        strata = by_list[m.strata]
+        seen: dict[tuple[Any, ...], dict[str, int] | None] = {}
         subjects: list[SubjectResult] = []
-        for row, (patient, index_date, by_list) in zip(rows, common, strict=True):
-            counts = {code: int(row[j] or 0) for code, j in pops}
-            if not any(counts.values()):
+        for r, vals in enumerate(zip(*pops, strict=True)):
+            counts = seen.get(vals, _NEW)
+            if counts is _NEW:
+                made = {code: int(v or 0) for code, v in zip(codes, vals, strict=True)}
+                counts = seen[vals] = made if any(made.values()) else None
+            if counts is None:
                 continue
-            obs = row[obs_at] if obs_at is not None else None
             subjects.append(
                 SubjectResult(
-                    subject_key=str(row[key_at]),
-                    patient_key=patient,
-                    index_date=index_date,
-                    populations=counts,
-                    observation=float(obs) if obs is not None else None,
-                    strata=by_list[m.strata],
-                    evaluated=tuple(str(row[j]) for j in extra if row[j] is not None),
+                    keys[r], patients[r], dates[r], counts, observations[r], strata[r], used[r]
                 )
             )
         out[m.id] = subjects
@@ -211,8 +245,8 @@ def compute(
         if missing:
             raise OutcomesError(f"no measure {missing[0]!r}")
         measures = [m for m in measures if m.id in wanted]
-    for table, view in VIEWS.items():
-        engine.register(table, iop_view(view), source)
+    for table, view in outcome_views(engine.name).items():
+        engine.register(table, view, source)
     out = Outcomes(period, measures)
     for basis in ("EpisodeOfCare", "Encounter"):
         group = [m for m in measures if m.basis == basis]

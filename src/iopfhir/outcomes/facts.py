@@ -440,23 +440,21 @@ fu AS (
     AND (visit.episode_key IS NULL OR visit.episode_key <> ep.episode_key)
   GROUP BY ep.episode_key
 ),
-who_enc AS (
-  SELECT x.encounter_key, COALESCE(r.practitioner_key, x.individual_key) AS who
-  FROM encounter_participant x
-  LEFT JOIN practitioner_role r ON r.practitionerrole_key = x.individual_key
-  WHERE x.individual_key LIKE 'Practitioner%'
-),
 stay_who AS (
-  SELECT DISTINCT ep.episode_key, w.who
+  SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who
   FROM ep JOIN encounter x ON x.patient_key = ep.patient_key AND x.inpatient
     AND COALESCE(x.status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
-  JOIN who_enc w ON w.encounter_key = x.encounter_key
-  WHERE {s.days(_date("x." + end), "ep.start_d")} BETWEEN 0 AND {_CONTINUITY_DAYS}
+  JOIN encounter_participant w ON w.encounter_key = x.encounter_key
+  LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
+  WHERE w.individual_key LIKE 'Practitioner%'
+    AND {s.days(_date("x." + end), "ep.start_d")} BETWEEN 0 AND {_CONTINUITY_DAYS}
 ),
 iop_who AS (
-  SELECT DISTINCT x.episode_key, w.who
-  FROM encounter x JOIN who_enc w ON w.encounter_key = x.encounter_key
-  WHERE x.episode_key IS NOT NULL AND COALESCE(x.inpatient, FALSE) = FALSE
+  SELECT DISTINCT w.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who
+  FROM encounter_participant w
+  LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
+  WHERE w.individual_key LIKE 'Practitioner%' AND w.encounter_key IS NOT NULL
+    AND w.episode_key IS NOT NULL AND COALESCE(w.inpatient, FALSE) = FALSE
 ),
 after_who AS (
   SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, x.actor_key) AS who

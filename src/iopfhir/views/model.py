@@ -12,15 +12,15 @@ FHIRPath expression parsable. Each failure is a :class:`ViewError` naming the JS
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.views import fhirpath
 from iopfhir.views.errors import ViewError
 
-__all__ = ["Column", "Constant", "Select", "View", "parse_view"]
+__all__ = ["Column", "Constant", "Select", "View", "parse_view", "project"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -287,3 +287,23 @@ def parse_view(raw: object) -> View:
                 raise ViewError(f"undefined constant %{name}", path=place)
     label = raw.get("name")
     return View(resource, root, tuple(where), constants, label if isinstance(label, str) else None)
+
+
+def _project(select: Select, keep: Collection[str]) -> Select:
+    columns = tuple(c for c in select.columns if c.name in keep)
+    selects = tuple(_project(s, keep) for s in select.selects)
+    branches = tuple(_project(b, keep) for b in select.union_all)
+    if len({tuple(b.column_names()) for b in branches}) > 1:
+        branches = select.union_all  # the branches must keep the same columns: keep them all
+    out = replace(select, columns=columns, selects=selects, union_all=branches)
+    if select.columns and not out.column_names():
+        # a select keeps a column: the rows (forEach, repeat) stay the view's rows
+        out = replace(out, columns=select.columns[:1])
+    return out
+
+
+def project(view: View, keep: Collection[str]) -> View:
+    """``view`` with only the columns named in ``keep`` (the same rows; every select, its
+    ``forEach`` / ``repeat`` and ``where`` kept; a select left without columns keeps its
+    first). An engine then reads and computes only what those columns need."""
+    return replace(view, root=_project(view.root, keep))

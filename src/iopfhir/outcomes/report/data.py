@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
-from iopfhir.outcomes.facts import INSTRUMENTS, VIEWS, episode_facts_sql, spelling
+from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, spelling
 from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import instrument
-from iopfhir.views import Engine, Source, iop_view
+from iopfhir.views import Engine, Source
 
 __all__ = [
     "CURVE_DAYS",
@@ -327,15 +328,22 @@ def report_data(source: Source, engine: Engine, outcomes: Outcomes) -> ReportDat
     Registers the views the measures use (as :func:`~iopfhir.outcomes.compute` does), so it
     may run on a fresh engine or on the one ``compute`` used.
     """
-    for table, view in VIEWS.items():
-        engine.register(table, iop_view(view), source)
-    name = engine.name
-    episodes = [_episode(r) for r in engine.query(_episodes_sql(name, outcomes.period)).to_dicts()]
+
+    def statements(name: str) -> tuple[str, str, str, str]:
+        return (_episodes_sql(name, outcomes.period), _scores_sql(name), _sessions_sql(name),
+                _hours_sql(name))  # fmt: skip
+
+    # the views with the columns the measures and these statements read (planned in the
+    # DuckDB spelling: the same columns on every engine)
+    for table, view in outcome_views(engine.name, *statements("duckdb")).items():
+        engine.register(table, view, source)
+    texts = statements(engine.name)
+    episodes = [_episode(r) for r in engine.query(texts[0]).to_dicts()]
     keep = {e.episode_key for e in episodes}
-    scores = _scores(engine.query(_scores_sql(name)).to_dicts(), keep)
+    scores = _scores(engine.query(texts[1]).to_dicts(), keep)
     weeks = _weeks(
         episodes,
-        engine.query(_sessions_sql(name)).to_dicts(),
-        engine.query(_hours_sql(name)).to_dicts(),
+        engine.query(texts[2]).to_dicts(),
+        engine.query(texts[3]).to_dicts(),
     )
     return ReportData(episodes, scores, weeks)

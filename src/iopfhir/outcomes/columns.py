@@ -1,0 +1,91 @@
+"""Which columns of the IOP views the outcome SQL reads: the views the engines compute.
+
+:func:`outcome_views` gives each shipped view of :data:`~iopfhir.outcomes.facts.VIEWS`
+with only the columns the facts SQL (and any other SQL given, e.g. the report's) reads
+(:func:`~iopfhir.views.model.project`: the same rows), so an engine extracts and stores no
+column no measure uses. Which columns those are, DuckDB's planner says when it is installed:
+the SQL is planned (``EXPLAIN``, nothing read) over empty tables of the views' columns, and
+the columns its table scans keep are the ones read (those named in the scans' filters too).
+Without DuckDB, or if planning fails, a column is kept wherever its name occurs in the SQL
+text (never fewer than the SQL reads). The SQL is the same on every engine, so the DuckDB
+plan holds for Spark as well.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from iopfhir.outcomes.facts import VIEWS, episode_facts_sql, stay_facts_sql
+from iopfhir.views import View, iop_view
+from iopfhir.views.compile_view import output_kind
+from iopfhir.views.dialect import DuckDBDialect
+from iopfhir.views.model import project
+
+__all__ = ["outcome_views"]
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def outcome_views(engine_name: str, *more_sql: str) -> dict[str, View]:
+    """The views the measures (and ``more_sql``) read on engine ``engine_name``: table name
+    -> view with only the columns read (see the module docstring; the columns read do not
+    depend on the engine's spelling, so the DuckDB text of the SQL is planned)."""
+    del engine_name  # the same columns on every engine
+    return dict(_outcome_views(tuple(more_sql)))
+
+
+@cache
+def _outcome_views(more_sql: tuple[str, ...]) -> tuple[tuple[str, View], ...]:
+    texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"), *more_sql)
+    full = {table: iop_view(name) for table, name in VIEWS.items()}
+    used = _planned(full, texts)
+    if used is None:
+        words = {w for text in texts for w in _WORD.findall(text)}
+        used = {table: words for table in full}
+    return tuple((table, project(view, used[table])) for table, view in full.items())
+
+
+def _planned(views: dict[str, View], texts: tuple[str, ...]) -> dict[str, set[str]] | None:
+    """The columns of each view the statements' table scans read, per DuckDB's plan."""
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - depends on the installation
+        return None
+    d = DuckDBDialect()
+    con = duckdb.connect()
+    try:
+        # an empty table is not planned away (its statistics are not looked at)
+        con.execute("SET disabled_optimizers = 'statistics_propagation,empty_result_pullup'")
+        for table, view in views.items():
+            cols = []
+            for c in view.root.all_columns():
+                kind = output_kind(c.type) or "string"
+                sql_type = d.scalar_types[kind] + ("[]" if c.collection else "")
+                cols.append(f"{d.quote(c.name)} {sql_type}")
+            con.execute(f"CREATE TEMP TABLE {d.quote(table)} ({', '.join(cols)})")
+        used: dict[str, set[str]] = {table: set() for table in views}
+        for text in texts:
+            plan = con.execute(f"EXPLAIN (FORMAT JSON) {text}").fetchall()[0][1]
+            for name, words in _scans(json.loads(plan)):
+                if name in used:
+                    used[name] |= words
+    except Exception:  # DuckDB's own error classes: fall back to the SQL text
+        return None
+    finally:
+        con.close()
+    return used
+
+
+def _scans(nodes: Any) -> Iterator[tuple[str, set[str]]]:
+    """(table, names in its projections and filters) of every table scan of a plan."""
+    for node in nodes if isinstance(nodes, list) else [nodes]:
+        info = node.get("extra_info") or {}
+        if node.get("name") == "SEQ_SCAN" and "Table" in info:
+            table = str(info["Table"]).rsplit(".", 1)[-1].strip('"')
+            text = json.dumps([info.get("Projections", ""), info.get("Filters", "")])
+            yield table, set(_WORD.findall(text))
+        yield from _scans(node.get("children") or [])
