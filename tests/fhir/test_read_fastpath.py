@@ -9,10 +9,14 @@ fast path cannot drift:
   that is not one), ``fullUrl`` and type; names other than ``Type/id`` are found (the
   first resource of a name wins, aliases too) although they are indexed only on demand;
   what is deferred comes back in input order;
+- the value helpers' shortcuts (``own_key`` skipping identifiers that are not iopfhir's,
+  ``first_code`` without ``text()``, ``concept_key`` with its code system looked up once)
+  answer as the plain code does;
 - the streaming import with every fast path equals the import with the fast paths turned
-  off (the full line checks, instrument roles found again wherever asked) and the
-  in-memory reader ``read_fhir``: episodes, ignored and unmapped counts, on a synthetic
-  cohort and on both examples (as NDJSON files and as a transaction Bundle).
+  off (the full line checks, instrument roles found again wherever asked, code systems
+  looked up at each call) and the in-memory reader ``read_fhir``: episodes, ignored and
+  unmapped counts, on a synthetic cohort and on both examples (as NDJSON files and as a
+  transaction Bundle).
 """
 
 from __future__ import annotations
@@ -28,18 +32,22 @@ import pytest
 from iopfhir.domain import load_episodes
 from iopfhir.errors import LoadError
 from iopfhir.fhir.bundle import transaction_bundle
+from iopfhir.fhir.conventions import identifier_system, parse_identifier
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, write_ndjson
 from iopfhir.fhir.read import administrations as administrations_module
 from iopfhir.fhir.read import people as people_module
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
 from iopfhir.fhir.read import sessions as sessions_module
 from iopfhir.fhir.read import store as store_module
+from iopfhir.fhir.read import values as values_module
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.instruments import obs_role
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.store import ResourceStore
+from iopfhir.fhir.read.values import as_list, concept_key, first_code, own_key
 from iopfhir.loading import Limits, json_values
 from iopfhir.synth import synth_episodes
+from iopfhir.terminology import code_system, code_system_url
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "iopfhir" / "examples"
 if not EXAMPLES.is_dir():  # the examples are package data
@@ -406,6 +414,68 @@ def test_index_files_identifiers_on_demand_first_wins() -> None:
     assert fresh.resolve("Goal?identifier=s|1") is second
 
 
+# -- value helpers: the shortcuts answer as the plain code does ---------------------------
+
+
+def _plain_own_key(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
+    for ident in as_list(resource.get("identifier")):
+        if isinstance(ident, dict):
+            parsed = parse_identifier(ident.get("system"), ident.get("value"))
+            if parsed and parsed[0] in kinds:
+                return parsed[1], parsed[2]
+    return None
+
+
+_OURS = identifier_system("session")
+_IDENTIFIERS: list[Any] = [
+    None,
+    [],
+    {"system": _OURS, "value": "ep/s1"},
+    [{"system": "urn:other", "value": "ep/s1"}, {"system": _OURS, "value": "ep/s2"}],
+    [{"system": _OURS, "value": "no-slash"}, {"system": _OURS + "x", "value": "e/k"}],
+    [{"system": "", "value": "e/k"}, "text", 3, {"value": "e/k"}],
+    [{"system": identifier_system("stay"), "value": "e/k"}],
+]
+
+
+@pytest.mark.parametrize("idents", _IDENTIFIERS)
+def test_own_key_equals_the_plain_reading(idents: Any) -> None:
+    resource = {} if idents is None else {"identifier": idents}
+    for kinds in (("session",), ("stay", "session"), ("careplan",)):
+        assert own_key(resource, *kinds) == _plain_own_key(resource, *kinds)
+
+
+def test_own_key_of_a_system_that_is_no_string_fails_as_before() -> None:
+    # a truthy non-string system: the plain reading raised (a mapping step counts it)
+    with pytest.raises(AttributeError):
+        own_key({"identifier": [{"system": 5, "value": "e/k"}]}, "session")
+
+
+@pytest.mark.parametrize(
+    ("concept", "expected"),
+    [
+        ({"coding": [{"system": " ", "code": "x"}, {"system": "s", "code": "c"}]}, ("s", "c")),
+        ({"coding": [{"system": "s", "code": " "}]}, None),
+        ({"coding": {"system": "s", "code": "c", "display": "d"}}, ("s", "c")),
+        ({"system": "s", "code": "c"}, ("s", "c")),
+        ({"coding": [{"system": 1, "code": "c"}, "x"]}, None),
+        ([{"text": "t"}, {"coding": [{"system": "s", "code": "c"}]}], ("s", "c")),
+    ],
+)
+def test_first_code(concept: Any, expected: tuple[str, str] | None) -> None:
+    found = first_code(concept)
+    assert (None if found is None else (found.system, found.code)) == expected
+
+
+def test_concept_key_follows_the_terminology() -> None:
+    url = code_system_url("session-kind")
+    known = sorted(code_system("session-kind")["concepts"])
+    assert concept_key({"coding": [{"system": url, "code": known[0]}]}, "session-kind") == known[0]
+    assert concept_key({"coding": [{"system": url, "code": "not-a-kind"}]}, "session-kind") is None
+    other = [{"coding": [{"system": "urn:x", "code": known[0]}]}, {"system": url, "code": known[1]}]
+    assert concept_key(other, "session-kind") == known[1]
+
+
 # -- the whole import ------------------------------------------------------------------------
 
 
@@ -438,6 +508,12 @@ def _uncached_entry(self: ResourceStore, seq: int, *, keep: bool = True) -> Entr
 
 def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     _without_shortcut(monkeypatch)
+    # code systems looked up at each call
+    monkeypatch.setattr(
+        values_module,
+        "_project_system",
+        lambda name: (code_system_url(name), code_system(name)["concepts"]),
+    )
     monkeypatch.setattr(
         administrations_module.Administration, "role_of", lambda _self, e: obs_role(e.resource)
     )

@@ -183,11 +183,14 @@ def find_administrations(
     owns: list[str | None] = []
     for i, entry in enumerate(nodes):
         res = entry.resource
-        links = [res.get(name) for name in _LINKS]
-        for ref in (r for link in links if link is not None for r in as_list(link)):
-            target = index.resolve(ref, entry)
-            if target is not None and id(target) in position:
-                union.union(i, position[id(target)])
+        for name in _LINKS:
+            link = res.get(name)
+            if link is None:
+                continue
+            for ref in link if type(link) is list else as_list(link):
+                target = index.resolve(ref, entry)
+                if target is not None and id(target) in position:
+                    union.union(i, position[id(target)])
         own = own_measure_key(res)
         owns.append(own)
         if own:

@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from iopfhir.fhir.conventions import parse_identifier
+from iopfhir.fhir.conventions import ID_BASE, parse_identifier
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import as_list, codings, parse_timestamp, text
@@ -145,10 +145,16 @@ def effective_time(resource: dict[str, Any], *, noted: bool = False) -> datetime
 
 def own_measure_key(resource: dict[str, Any]) -> str | None:
     """The measure key of iopfhir's own QR / Observation identifier (``<episode>/<key>[/...]``)."""
-    for ident in as_list(resource.get("identifier")):
+    idents = resource.get("identifier")
+    if idents is None:
+        return None
+    for ident in idents if type(idents) is list else as_list(idents):
         if not isinstance(ident, dict):
             continue
-        parsed = parse_identifier(ident.get("system"), ident.get("value"))
+        system = ident.get("system")
+        if type(system) is str and not system.startswith(ID_BASE):
+            continue  # not iopfhir's (what parse_identifier answers, without the call)
+        parsed = parse_identifier(system, ident.get("value"))
         if parsed and parsed[0] in ("questionnaireresponse", "observation"):
             return parsed[2].split("/", 1)[0]
     return None

@@ -159,15 +159,19 @@ def read_session(ctx: Context, entry: Entry) -> None:
     kind = None
     kind_code = None
     for concept in concept_sources:
-        kind = kind or concept_key(concept, "session-kind")
+        kind = concept_key(concept, "session-kind")
+        if kind:
+            break
     kind = kind or _procedure_kind(concept_sources)
     if kind is None:
         for concept in concept_sources:
             kind_code = kind_code or first_code(concept)
     modality = None
     for holder in (eres, ares):
+        if modality is not None:
+            break
         found = extension(holder, EXT.THERAPY_MODALITY)
-        if modality is None and found is not None:
+        if found is not None:
             modality = concept_key(found.get("valueCodeableConcept"), "modality")
     telehealth = False
     for sys, code in codings(eres.get("class")):

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from iopfhir.domain import Code, HumanName, Identifier, Period
-from iopfhir.fhir.conventions import parse_identifier
+from iopfhir.fhir.conventions import ID_BASE, parse_identifier
 from iopfhir.terminology import code_system, code_system_url
 
 __all__ = [
@@ -137,11 +137,17 @@ def first_code(concepts: Any) -> Code | None:
         if not isinstance(concept, dict):
             continue
         items = concept.get("coding") if "coding" in concept else [concept]
-        for coding in as_list(items):
+        for coding in items if type(items) is list else as_list(items):
             if not isinstance(coding, dict):
                 continue
-            system, code = text(coding.get("system")), text(coding.get("code"))
-            if system and code:
+            # text() of each, inline (the readers ask for the first code of most resources)
+            system, code = coding.get("system"), coding.get("code")
+            if (
+                isinstance(system, str)
+                and isinstance(code, str)
+                and system.strip()
+                and code.strip()
+            ):
                 return _code(system, code, text(coding.get("display")))
     return None
 
@@ -155,13 +161,19 @@ def _code(system: str, code: str, display: str | None) -> Code:
 def concept_key(concepts: Any, system_name: str) -> str | None:
     """The code of the first coding from the project code system ``system_name`` (in one
     CodeableConcept or a list of them) that the system knows."""
-    system = code_system_url(system_name)
-    known = code_system(system_name)["concepts"]
+    system, known = _project_system(system_name)
     for concept in as_list(concepts):
         for sys, code in codings(concept):
             if sys == system and code in known:
                 return code
     return None
+
+
+@lru_cache(maxsize=64)
+def _project_system(name: str) -> tuple[str, dict[str, Any]]:
+    """The URL and the concepts of project code system ``name`` (looked up once: the
+    readers ask for a few systems on most resources)."""
+    return code_system_url(name), code_system(name)["concepts"]
 
 
 def one_of(value: Any, allowed: Set[str], default: str) -> str:
@@ -337,9 +349,15 @@ def extension(element: Any, url: str) -> dict[str, Any] | None:
 
 def own_key(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
     """``(episode key, local key)`` from iopfhir's own identifier of one of ``kinds``."""
-    for ident in as_list(resource.get("identifier")):
+    idents = resource.get("identifier")
+    if idents is None:
+        return None
+    for ident in idents if type(idents) is list else as_list(idents):
         if isinstance(ident, dict):
-            parsed = parse_identifier(ident.get("system"), ident.get("value"))
+            system = ident.get("system")
+            if type(system) is str and not system.startswith(ID_BASE):
+                continue  # not iopfhir's (what parse_identifier answers, without the call)
+            parsed = parse_identifier(system, ident.get("value"))
             if parsed and parsed[0] in kinds:
                 return parsed[1], parsed[2]
     return None
