@@ -25,17 +25,14 @@ from typing import Protocol
 
 import orjson
 
-from ._flow import deliver_whole, run_flow, send_flow
+from ._flow import Settings, deliver_whole, run_flow, send_flow
 from ._syntax import FHIR_JSON, Resource
-from .auth import Auth
-from .retry import Retry
 from .transport import (
     BodySink,
     Headers,
     Request,
     Response,
     StreamingTransport,
-    Timeout,
     Transport,
 )
 
@@ -44,29 +41,11 @@ __all__ = ["Connection", "build_request", "send"]
 _USER_AGENT = "iopfhir/0.1"
 
 
-class Connection(Protocol):
-    """The settings the send loop reads, each time it sends."""
+class Connection(Settings, Protocol):
+    """The settings the send loop reads, each time it sends, and the blocking transport."""
 
     @property
     def transport(self) -> Transport: ...
-
-    @property
-    def auth(self) -> Auth: ...
-
-    @property
-    def retry(self) -> Retry: ...
-
-    @property
-    def timeout(self) -> Timeout: ...
-
-    @property
-    def max_redirects(self) -> int: ...
-
-    @property
-    def max_response_bytes(self) -> int: ...
-
-    @property
-    def allow_insecure_http(self) -> bool: ...
 
 
 def build_request(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from . import _calls as calls
+from ._base import ClientBase
 from ._paging import follow_pages
 from ._responses import WriteResult
 from ._sending import send
@@ -34,12 +35,9 @@ from ._syntax import FHIR_JSON, Criteria, Resource, check_type
 from .auth import Auth, NoAuth
 from .retry import Retry
 from .search import Search
-from .security import check_base_url
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_TOTAL_TIMEOUT,
     BodySink,
-    Headers,
     Request,
     Response,
     Timeout,
@@ -64,16 +62,6 @@ def _make_transport(transport: Transport | str | None, max_bytes: int) -> Transp
     return transport
 
 
-def _as_timeout(timeout: Timeout | float | None) -> Timeout:
-    if timeout is None:
-        return Timeout()
-    if isinstance(timeout, Timeout):
-        return timeout
-    # One number bounds each wait; the whole exchange keeps the default overall deadline
-    # unless that number is longer.
-    return Timeout(timeout, timeout, max(DEFAULT_TOTAL_TIMEOUT, timeout))
-
-
 @dataclass(frozen=True, slots=True)
 class _DownloadConnection:
     """The client's settings for one download: its own timeout, and no auth when the file
@@ -88,7 +76,7 @@ class _DownloadConnection:
     allow_insecure_http: bool
 
 
-class FhirClient:
+class FhirClient(ClientBase):
     """A FHIR R4 REST client bound to one server base URL.
 
     ``transport`` is a :class:`~iopfhir.client.transport.Transport`, the name of a
@@ -113,17 +101,19 @@ class FhirClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self.allow_insecure_http = allow_insecure_http
-        self.timeout = _as_timeout(timeout)
-        self.max_response_bytes = max_response_bytes
+        self._configure(
+            base_url,
+            auth=auth,
+            retry=retry,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            allow_insecure_http=allow_insecure_http,
+            max_redirects=max_redirects,
+            headers=headers,
+            clock=clock,
+        )
         self.transport = _make_transport(transport, max_response_bytes)
-        self.auth: Auth = auth if auth is not None else NoAuth()
-        self.retry = retry if retry is not None else Retry()
-        self.max_redirects = max_redirects
-        self._extra_headers = Headers(headers or {})
         self._sleep = sleep
-        self._clock = clock
         self._capabilities: Resource | None = None
         self._lock = threading.Lock()
 
@@ -139,25 +129,6 @@ class FhirClient:
     def close(self) -> None:
         """Close the transport (and its connection pool)."""
         self.transport.close()
-
-    # -- URLs --------------------------------------------------------------------------
-
-    @property
-    def extra_headers(self) -> Headers:
-        """The headers given to the client, sent with every request."""
-        return self._extra_headers
-
-    def url(self, *segments: str, params: Criteria | list[tuple[str, str]] | None = None) -> str:
-        """``base/seg1/seg2?params``; segments are not re-encoded (validate them first)."""
-        return calls.join_url(self.base_url, segments, params)
-
-    def resolve(self, url_or_path: str) -> str:
-        """An absolute URL for ``url_or_path``, refusing one on another origin.
-
-        Relative references (``Patient/1/_history/2``, a ``Location`` header) resolve
-        against the base URL.
-        """
-        return calls.resolve_url(self.base_url, url_or_path)
 
     # -- sending -----------------------------------------------------------------------
 

@@ -29,18 +29,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar, cast
 
 from iopfhir.client import _calls as calls
+from iopfhir.client._base import ClientBase
 from iopfhir.client._flow import Exchange, arun_flow, deliver_whole, send_flow
 from iopfhir.client._paging import afollow_pages
 from iopfhir.client._responses import WriteResult
 from iopfhir.client._syntax import Criteria, Resource, check_type
 from iopfhir.client.auth import Auth, NoAuth
-from iopfhir.client.client import _as_timeout
 from iopfhir.client.retry import Retry
-from iopfhir.client.security import check_base_url
 from iopfhir.client.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     BodySink,
-    Headers,
     Request,
     Response,
     Timeout,
@@ -66,7 +64,7 @@ def _make_transport(transport: AsyncTransport | str | None, max_bytes: int) -> A
     return transport
 
 
-class AsyncFhirClient:
+class AsyncFhirClient(ClientBase):
     """A FHIR R4 REST client bound to one server base URL, for asyncio.
 
     The arguments are :class:`~iopfhir.client.FhirClient`'s; ``transport`` is an
@@ -92,17 +90,19 @@ class AsyncFhirClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self.allow_insecure_http = allow_insecure_http
-        self.timeout = _as_timeout(timeout)
-        self.max_response_bytes = max_response_bytes
+        self._configure(
+            base_url,
+            auth=auth,
+            retry=retry,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            allow_insecure_http=allow_insecure_http,
+            max_redirects=max_redirects,
+            headers=headers,
+            clock=clock,
+        )
         self.transport = _make_transport(transport, max_response_bytes)
-        self.auth: Auth = auth if auth is not None else NoAuth()
-        self.retry = retry if retry is not None else Retry()
-        self.max_redirects = max_redirects
-        self._extra_headers = Headers(headers or {})
         self._sleep = sleep
-        self._clock = clock
         self._capabilities: Resource | None = None
 
     def __repr__(self) -> str:
@@ -117,21 +117,6 @@ class AsyncFhirClient:
     async def close(self) -> None:
         """Close the transport (and its connection pool)."""
         await self.transport.close()
-
-    # -- URLs --------------------------------------------------------------------------
-
-    @property
-    def extra_headers(self) -> Headers:
-        """The headers given to the client, sent with every request."""
-        return self._extra_headers
-
-    def url(self, *segments: str, params: Criteria | list[tuple[str, str]] | None = None) -> str:
-        """``base/seg1/seg2?params``; segments are not re-encoded (validate them first)."""
-        return calls.join_url(self.base_url, segments, params)
-
-    def resolve(self, url_or_path: str) -> str:
-        """An absolute URL for ``url_or_path``, refusing one on another origin."""
-        return calls.resolve_url(self.base_url, url_or_path)
 
     # -- sending -----------------------------------------------------------------------
 
