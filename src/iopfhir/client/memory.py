@@ -19,9 +19,28 @@ from iopfhir.errors import ClientError, ResponseTooLarge
 
 from .transport import DEFAULT_MAX_RESPONSE_BYTES, Headers, Request, Response, Timeout
 
-__all__ = ["Handler", "MemoryTransport", "json_response"]
+__all__ = ["Handler", "MemoryTransport", "json_response", "scripted"]
 
 Handler = Callable[[Request], Response]
+
+
+def scripted(script: Iterable[Response | ClientError]) -> Handler:
+    """A handler answering request N with script item N (raising it when it is an error);
+    a request past the script's end fails the test that sent it."""
+    items = list(script)
+    position = iter(range(len(items)))
+
+    def handler(request: Request) -> Response:
+        try:
+            item = items[next(position)]
+        except StopIteration:
+            raise AssertionError(f"unexpected extra request {request!r}") from None
+        if isinstance(item, ClientError):
+            raise item
+        return item
+
+    return handler
+
 
 FHIR_JSON = "application/fhir+json"
 
@@ -58,19 +77,7 @@ class MemoryTransport:
     @classmethod
     def sequence(cls, script: Iterable[Response | ClientError], **kwargs: Any) -> MemoryTransport:
         """Answer request N with script item N (raising it when it is an error)."""
-        items = list(script)
-        position = iter(range(len(items)))
-
-        def handler(request: Request) -> Response:
-            try:
-                item = items[next(position)]
-            except StopIteration:
-                raise AssertionError(f"unexpected extra request {request!r}") from None
-            if isinstance(item, ClientError):
-                raise item
-            return item
-
-        return cls(handler, **kwargs)
+        return cls(scripted(script), **kwargs)
 
     def handle(self, request: Request, *, timeout: Timeout) -> Response:
         """Record the request and answer it from the handler."""

@@ -22,6 +22,7 @@ import inspect
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
+from iopfhir.client.memory import scripted
 from iopfhir.client.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     BodyBound,
@@ -112,19 +113,7 @@ class AsyncMemoryTransport:
         cls, script: Iterable[Response | ClientError], **kwargs: Any
     ) -> AsyncMemoryTransport:
         """Answer request N with script item N (raising it when it is an error)."""
-        items = list(script)
-        position = iter(range(len(items)))
-
-        def handler(request: Request) -> Response:
-            try:
-                item = items[next(position)]
-            except StopIteration:
-                raise AssertionError(f"unexpected extra request {request!r}") from None
-            if isinstance(item, ClientError):
-                raise item
-            return item
-
-        return cls(handler, **kwargs)
+        return cls(scripted(script), **kwargs)
 
     async def handle(self, request: Request, *, timeout: Timeout) -> Response:
         """Record the request and answer it from the handler."""
