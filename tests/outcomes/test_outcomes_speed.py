@@ -16,13 +16,15 @@ import orjson
 import pytest
 from tests.outcomes.cohort import cohort
 
-from iopfhir.outcomes import bundle_resources, columns, load_measures
+from iopfhir.outcomes import bundle_resources, columns, compute, facts, load_measures
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import SubjectResult, _stratum_value, _subject_rows, _text
-from iopfhir.outcomes.facts import VIEWS
+from iopfhir.outcomes.facts import VIEWS, view_rows
 from iopfhir.outcomes.measures import measure_sql, population_column
+from iopfhir.terminology.instruments import instrument
 from iopfhir.views import Source, get_engine, iop_view
-from iopfhir.views.model import project
+from iopfhir.views.errors import ViewError
+from iopfhir.views.model import project, restrict
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "iopfhir" / "examples"
 
@@ -49,7 +51,7 @@ def _same_rows(full: Any, part: Any) -> bool:
 
 
 def test_projected_views_keep_the_rows(duckdb_engine: Any, source: Source) -> None:
-    views = outcome_views("duckdb")
+    views = outcome_views("duckdb", rows=False)
     assert set(views) == set(VIEWS)
     dropped = 0
     for table, view in views.items():
@@ -61,6 +63,71 @@ def test_projected_views_keep_the_rows(duckdb_engine: Any, source: Source) -> No
         assert full.rows, table  # the cohort has rows for every view
         assert _same_rows(full, part), table
     assert dropped > 0  # some columns are not read by any measure
+
+
+def test_restricted_views_keep_the_rows_the_sql_reads(duckdb_engine: Any, source: Source) -> None:
+    """Only the large views of view_rows() are restricted, to rows within those the SQL
+    filters on (test_measure_rows_equal_over_whole_views: the same measure rows)."""
+    projected, restricted = outcome_views("duckdb", rows=False), outcome_views("duckdb")
+    assert set(view_rows()) == {"score", "answer", "appointment_participant"}
+    for table, view in restricted.items():
+        if table not in view_rows():
+            assert view == projected[table], table
+            continue
+        assert view.columns == projected[table].columns
+        full = duckdb_engine.run(projected[table], source)
+        part = duckdb_engine.run(view, source)
+        assert 0 < len(part.rows) < len(full.rows), table  # rows left out, rows kept
+        assert not Counter(part.rows) - Counter(full.rows), table  # a subset
+        if table == "appointment_participant":
+            continue
+        # every row the SQL reads (the screening answers, the instruments' totals) is kept
+        loinc = full.columns.index("loinc")
+        wanted = {c for _s, c in _wanted_codes(table)}
+        kept = [r for r in full.rows if r[loinc] in wanted]
+        assert kept and not Counter(kept) - Counter(part.rows), table
+
+
+def _wanted_codes(table: str) -> list[tuple[str, str]]:
+    items, totals = facts._screen_codes()
+    if table == "answer":
+        return [("http://loinc.org", c) for c in items + totals]
+    totals_ = [instrument(i).total_code for i in facts.INSTRUMENTS.values()]
+    return [("", c) for c in totals_ + items]
+
+
+def test_restrict_adds_where_paths() -> None:
+    view = iop_view("iop-observation-score")
+    more = restrict(view, ["status = 'final'", "subject.exists()"])
+    assert len(more.where) == len(view.where) + 2
+    assert more.where[: len(view.where)] == view.where and more.columns == view.columns
+    with pytest.raises(ViewError, match="undefined constant"):
+        restrict(view, ["code = %nope"])
+    with pytest.raises(ViewError, match=r"where\[\d+\]\.path"):
+        restrict(view, ["code.where("])
+
+
+def test_report_rows_equal_over_unrestricted_views(source: Source) -> None:
+    """The report's statements read within the restricted rows: the same report data."""
+    from iopfhir.outcomes.report.data import report_data
+
+    got = {}
+    for rows in (True, False):
+        engine = get_engine("duckdb")
+        real = columns.view_rows
+        try:
+            if not rows:
+                columns.view_rows = lambda: {}  # type: ignore[assignment]
+                columns._outcome_views.cache_clear()
+            outcomes = compute(source, engine)
+            got[rows] = (report_data(source, engine, outcomes), outcomes.subjects, {
+                m.id: outcomes.summary(m.id) for m in outcomes.measures
+            })  # fmt: skip
+        finally:
+            columns.view_rows = real
+            columns._outcome_views.cache_clear()
+            engine.close()
+    assert got[True][0].scores and got[True] == got[False]
 
 
 def test_a_select_left_without_columns_keeps_its_rows(duckdb_engine: Any, source: Source) -> None:

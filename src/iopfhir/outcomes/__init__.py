@@ -25,6 +25,7 @@ from iopfhir.outcomes.compute import (
     Outcomes,
     Stratum,
     SubjectResult,
+    Subjects,
     Summary,
     compute,
     parse_period,
@@ -36,6 +37,7 @@ from iopfhir.outcomes.measures import (
     measure,
     measure_resource,
     measure_sql,
+    summary_sql,
 )
 from iopfhir.outcomes.report import ReportData, build_report, render_report, report_data
 from iopfhir.outcomes.reports import (
@@ -52,6 +54,7 @@ __all__ = [
     "ReportData",
     "Stratum",
     "SubjectResult",
+    "Subjects",
     "Summary",
     "build_report",
     "bundle_resources",
@@ -67,4 +70,5 @@ __all__ = [
     "report_data",
     "summary_report",
     "summary_rows",
+    "summary_sql",
 ]

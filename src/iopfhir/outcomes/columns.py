@@ -8,7 +8,9 @@ the SQL is planned (``EXPLAIN``, nothing read) over empty tables of the views' c
 the columns its table scans keep are the ones read (those named in the scans' filters too).
 Without DuckDB, or if planning fails, a column is kept wherever its name occurs in the SQL
 text (never fewer than the SQL reads). The SQL is the same on every engine, so the DuckDB
-plan holds for Spark as well.
+plan holds for Spark as well. The large Observation views are also kept to the rows the SQL
+reads (:func:`~iopfhir.outcomes.facts.view_rows`: the instruments' totals and the screening
+answers, not every item answer).
 """
 
 from __future__ import annotations
@@ -19,34 +21,42 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from iopfhir.outcomes.facts import VIEWS, episode_facts_sql, stay_facts_sql
+from iopfhir.outcomes.facts import VIEWS, episode_facts_sql, stay_facts_sql, view_rows
 from iopfhir.views import View, iop_view
 from iopfhir.views.compile_view import output_kind
 from iopfhir.views.dialect import DuckDBDialect
-from iopfhir.views.model import project
+from iopfhir.views.model import project, restrict
 
 __all__ = ["outcome_views"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def outcome_views(engine_name: str, *more_sql: str) -> dict[str, View]:
+def outcome_views(engine_name: str, *more_sql: str, rows: bool = True) -> dict[str, View]:
     """The views the measures (and ``more_sql``) read on engine ``engine_name``: table name
     -> view with only the columns read (see the module docstring; the columns read do not
-    depend on the engine's spelling, so the DuckDB text of the SQL is planned)."""
+    depend on the engine's spelling, so the DuckDB text of the SQL is planned) and, with
+    ``rows``, only the rows the outcome SQL reads of the large views
+    (:func:`~iopfhir.outcomes.facts.view_rows`: ``more_sql`` must read within them, as the
+    report's statements do; ``rows=False`` for any other)."""
     del engine_name  # the same columns on every engine
-    return dict(_outcome_views(tuple(more_sql)))
+    return dict(_outcome_views(tuple(more_sql), rows))
 
 
 @cache
-def _outcome_views(more_sql: tuple[str, ...]) -> tuple[tuple[str, View], ...]:
+def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, View], ...]:
     texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"), *more_sql)
     full = {table: iop_view(name) for table, name in VIEWS.items()}
     used = _planned(full, texts)
     if used is None:
         words = {w for text in texts for w in _WORD.findall(text)}
         used = {table: words for table in full}
-    return tuple((table, project(view, used[table])) for table, view in full.items())
+    read = view_rows() if rows else {}
+    out = []
+    for table, view in full.items():
+        view = project(view, used[table])
+        out.append((table, restrict(view, [read[table]]) if table in read else view))
+    return tuple(out)
 
 
 def _planned(views: dict[str, View], texts: tuple[str, ...]) -> dict[str, set[str]] | None:

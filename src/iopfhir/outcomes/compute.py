@@ -2,12 +2,15 @@
 
 :func:`compute` registers the IOP views over a :class:`~iopfhir.views.Source` on an engine
 (each with only the columns the measures read: :func:`~iopfhir.outcomes.columns.outcome_views`),
-runs one statement per subject type (episodes, inpatient stays; :func:`measure_sql`) and
-returns :class:`Outcomes`: for each measure its per-subject rows (:class:`SubjectResult`) and
-its summary (:class:`Summary`: population counts and score, overall and per stratum).
+runs one statement per subject type (episodes, inpatient stays; :func:`measure_sql`) into a
+table on the engine and returns :class:`Outcomes`: for each measure its per-subject rows
+(:class:`SubjectResult`, built when first read) and its summary (:class:`Summary`: population
+counts and score, overall and per stratum), summed on the engine from that table
+(:func:`~iopfhir.outcomes.measures.summary_sql`: one ``GROUPING SETS`` query).
 
-Summing the per-subject counts into populations is plain addition over the rows the engine
-returned, so every engine that returns the same rows gives the same figures. Scores:
+Summing the per-subject counts into populations is plain addition (integers, and the
+observations as exact decimals), so every engine that computes the same per-subject rows
+gives the same figures, and they equal the sums over the subjects. Scores:
 proportion = numerator / (denominator - denominator exclusions); continuous-variable = the mean
 of the measure observations of the measure population; both rounded to 4 decimals, none when
 the denominator is empty.
@@ -16,8 +19,9 @@ the denominator is empty.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from iopfhir.outcomes.columns import outcome_views
@@ -27,13 +31,16 @@ from iopfhir.outcomes.measures import (
     load_measures,
     measure_sql,
     population_column,
+    summary_sql,
+    summary_strata,
 )
-from iopfhir.views import Engine, Source
+from iopfhir.views import Engine, Source, ViewResult
 
 __all__ = [
     "Outcomes",
     "Stratum",
     "SubjectResult",
+    "Subjects",
     "Summary",
     "compute",
     "parse_period",
@@ -78,10 +85,16 @@ class Outcomes:
 
     period: tuple[str, str] | None
     measures: list[MeasureDef]
-    subjects: dict[str, list[SubjectResult]] = field(default_factory=dict)
+    subjects: Mapping[str, list[SubjectResult]] = field(default_factory=dict)
+    #: summaries computed with the subjects (:func:`compute`: on the engine); any other
+    #: measure's is summed from its subjects
+    summaries: dict[str, Summary] = field(default_factory=dict)
 
     def summary(self, measure_id: str) -> Summary:
         """The summary of ``measure_id``."""
+        known = self.summaries.get(measure_id)
+        if known is not None:
+            return known
         m = self.measure(measure_id)
         rows = self.subjects[measure_id]
         strata: dict[str, dict[str, Stratum]] = {}
@@ -160,57 +173,65 @@ def _stratum_value(name: str, value: Any) -> str:
     return str(value)
 
 
-def _subject_rows(
-    measures: list[MeasureDef], columns: list[str], rows: list[tuple[Any, ...]]
-) -> dict[str, list[SubjectResult]]:
-    """Each measure's subjects (those in one of its populations) from the statement's rows.
+class _SubjectTable:
+    """The per-subject rows of one statement, turned into each measure's
+    :class:`SubjectResult` list when first asked for.
 
     Done column by column (the rows transposed once), the parts every measure shares (keys,
-    index date, strata values) once per row; subjects with the same population counts share
-    one (read-only) counts dict, as those with the same strata share one strata dict: this
-    runs over every subject of every measure.
+    index date, strata values) once; subjects with the same population counts share one
+    (read-only) counts dict, as those with the same strata share one strata dict.
     """
-    at = {name: i for i, name in enumerate(columns)}
-    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in columns]
-    lists = sorted({m.strata for m in measures})
-    values = {
-        name: [_stratum_value(name, v) for v in cols[at[name]]]
-        for name in sorted({name for names in lists for name in names})
-    }
-    by_list: dict[tuple[str, ...], list[dict[str, str]]] = {
-        names: [
-            dict(zip(names, vals, strict=True))
-            for vals in zip(*(values[n] for n in names), strict=True)
-        ]
-        if names
-        else [{} for _ in rows]
-        for names in lists
-    }
-    patients = [_text(v) for v in cols[at["patient_key"]]]
-    dates = [_text(v) for v in cols[at["index_date"]]]
-    texts: dict[str, list[str]] = {}  # a key column as text, made once for every measure
-    evaluated: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
-    out: dict[str, list[SubjectResult]] = {}
-    for i, m in enumerate(measures):
+
+    def __init__(
+        self, measures: list[MeasureDef], columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        self.measures = {m.id: (i, m) for i, m in enumerate(measures)}
+        self.at = {name: i for i, name in enumerate(columns)}
+        self.size = len(rows)
+        self.cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in columns]
+        self._strata: dict[tuple[str, ...], list[dict[str, str]]] = {}
+        self._texts: dict[str, list[str]] = {}  # a key column as text, made once
+        self._evaluated: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        self._shared: tuple[list[str | None], list[str | None]] | None = None
+
+    def strata(self, names: tuple[str, ...]) -> list[dict[str, str]]:
+        if names not in self._strata:
+            values = [[_stratum_value(name, v) for v in self.cols[self.at[name]]] for name in names]
+            self._strata[names] = (
+                [dict(zip(names, vals, strict=True)) for vals in zip(*values, strict=True)]
+                if names
+                else [{} for _ in range(self.size)]
+            )
+        return self._strata[names]
+
+    def build(self, measure_id: str) -> list[SubjectResult]:
+        i, m = self.measures[measure_id]
+        at, cols, size = self.at, self.cols, self.size
+        if self._shared is None:
+            self._shared = (
+                [_text(v) for v in cols[at["patient_key"]]],
+                [_text(v) for v in cols[at["index_date"]]],
+            )
+        patients, dates = self._shared
         codes = [code for code, _ in m.populations]
         pops = [cols[at[population_column(i, code)]] for code in codes]
         obs_at = at.get(f"m{i}_observation")
         observations = (
             [None if v is None else float(v) for v in cols[obs_at]]
             if obs_at is not None
-            else [None] * len(rows)
+            else [None] * size
         )
-        if m.subject_key not in texts:
-            texts[m.subject_key] = [str(v) for v in cols[at[m.subject_key]]]
-        keys = texts[m.subject_key]
-        if m.supplemental not in evaluated:
+        if m.subject_key not in self._texts:
+            self._texts[m.subject_key] = [str(v) for v in cols[at[m.subject_key]]]
+        keys = self._texts[m.subject_key]
+        if m.supplemental not in self._evaluated:
             extra = [cols[at[c]] for c in m.supplemental]
-            evaluated[m.supplemental] = [
+            self._evaluated[m.supplemental] = [
                 tuple(str(v) for v in vals if v is not None)
                 for vals in zip(*extra, strict=True)
-            ] if extra else [()] * len(rows)  # fmt: skip
-        used = evaluated[m.supplemental]
-        strata = by_list[m.strata]
+            ] if extra else [()] * size  # fmt: skip
+        used = self._evaluated[m.supplemental]
+        strata = self.strata(m.strata)
         seen: dict[tuple[Any, ...], dict[str, int] | None] = {}
         subjects: list[SubjectResult] = []
         for r, vals in enumerate(zip(*pops, strict=True)):
@@ -225,8 +246,105 @@ def _subject_rows(
                     keys[r], patients[r], dates[r], counts, observations[r], strata[r], used[r]
                 )
             )
-        out[m.id] = subjects
+        return subjects
+
+
+class Subjects(Mapping[str, list[SubjectResult]]):
+    """Each measure's subjects (those in one of its populations), by measure id.
+
+    A measure's list is built from the engine's rows the first time it is asked for: the
+    summaries do not need them (:func:`compute` sums the populations on the engine), so a
+    caller who only wants the figures does not pay for a Python object per subject and
+    measure.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, list[SubjectResult]] = {}
+        self._tables: dict[str, _SubjectTable] = {}
+
+    def add(self, table: _SubjectTable) -> None:
+        for measure_id in table.measures:
+            self._built.pop(measure_id, None)
+            self._tables[measure_id] = table
+
+    def __getitem__(self, measure_id: str) -> list[SubjectResult]:
+        if measure_id not in self._built:
+            table = self._tables.get(measure_id)
+            if table is None:
+                raise KeyError(measure_id)
+            self._built[measure_id] = table.build(measure_id)
+        return self._built[measure_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
+def _subject_rows(
+    measures: list[MeasureDef], columns: list[str], rows: list[tuple[Any, ...]]
+) -> Subjects:
+    """Each measure's subjects from the per-subject statement's rows (built when read)."""
+    out = Subjects()
+    out.add(_SubjectTable(measures, columns, rows))
     return out
+
+
+def _summaries(measures: list[MeasureDef], result: ViewResult) -> dict[str, Summary]:
+    """Each measure's :class:`Summary` from the rows of :func:`summary_sql`.
+
+    Stratum values are named as in the subjects (:func:`_stratum_value`: values that read
+    the same are one stratum); a stratum is listed only where the measure has a subject.
+    """
+    names = summary_strata(measures)
+    at = {name: i for i, name in enumerate(result.columns)}
+    flags = [at[f"g{k}"] for k in range(len(names))]
+    out: dict[str, Summary] = {}
+    for i, m in enumerate(measures):
+        codes = [code for code, _ in m.populations]
+        overall = _Sums(codes)
+        by: dict[str, dict[str, _Sums]] = {name: {} for name in m.strata}
+        for row in result.rows:
+            grouped = [k for k, f in enumerate(flags) if not row[f]]
+            if not grouped:
+                target = overall
+            else:
+                name = names[grouped[0]]
+                if name not in by or not row[at[f"m{i}_subjects"]]:
+                    continue
+                value = _stratum_value(name, row[at[name]])
+                target = by[name].setdefault(value, _Sums(codes))
+            target.add(i, m, row, at)
+        strata = {
+            name: {value: groups[value].stratum(m) for value in sorted(groups)}
+            for name, groups in by.items()
+        }
+        out[m.id] = Summary(overall.stratum(m), strata)
+    return out
+
+
+class _Sums:
+    """Population counts and observations of one stratum, summed over summary rows."""
+
+    def __init__(self, codes: list[str]) -> None:
+        self.pops = {code: 0 for code in codes}
+        self.obs_sum = Decimal(0)
+        self.obs_n = 0
+
+    def add(self, i: int, m: MeasureDef, row: tuple[Any, ...], at: dict[str, int]) -> None:
+        for code in self.pops:
+            self.pops[code] += int(row[at[population_column(i, code)]] or 0)
+        n = at.get(f"m{i}_obs_n")
+        if n is not None and row[n]:
+            self.obs_n += int(row[n])
+            self.obs_sum += Decimal(row[at[f"m{i}_obs_sum"]])
+
+    def stratum(self, m: MeasureDef) -> Stratum:
+        if m.scoring == "continuous-variable":
+            score = round(float(self.obs_sum / self.obs_n), 4) if self.obs_n else None
+            return Stratum(self.pops, score)
+        return Stratum(self.pops, _score(m, self.pops, []))
 
 
 def compute(
@@ -247,11 +365,16 @@ def compute(
         measures = [m for m in measures if m.id in wanted]
     for table, view in outcome_views(engine.name).items():
         engine.register(table, view, source)
-    out = Outcomes(period, measures)
+    subjects = Subjects()
+    summaries: dict[str, Summary] = {}
     for basis in ("EpisodeOfCare", "Encounter"):
         group = [m for m in measures if m.basis == basis]
         if not group:
             continue
-        result = engine.query(measure_sql(group, engine.name, period))
-        out.subjects.update(_subject_rows(group, result.columns, result.rows))
-    return out
+        # the per-subject rows kept as a table: fetched once, and summed on the engine
+        table = f"_iopfhir_subjects_{basis.lower()}"
+        engine.create_table(table, measure_sql(group, engine.name, period, ordered=False))
+        result = engine.query(f"SELECT * FROM {table} ORDER BY {group[0].subject_key}")  # noqa: S608
+        subjects.add(_SubjectTable(group, result.columns, result.rows))
+        summaries.update(_summaries(group, engine.query(summary_sql(group, table))))
+    return Outcomes(period, measures, subjects, summaries)

@@ -64,6 +64,7 @@ __all__ = [
     "reliable_change_points",
     "spelling",
     "stay_facts_sql",
+    "view_rows",
 ]
 
 #: table name -> shipped view
@@ -254,6 +255,43 @@ def _screen_codes() -> tuple[list[str], list[str]]:
         if inst.risk_levels:
             totals.append(inst.total_code)
     return items, totals
+
+
+def view_rows() -> dict[str, str]:
+    """The rows of the large views the outcome SQL reads (the measures' and the report's):
+    table -> a FHIRPath ``where`` keeping them (a superset: the SQL selects again).
+
+    ``score``: the instruments' totals and the scored safety items; ``answer``: the
+    screening answers (:func:`_screen_codes`): most Observations are other item answers.
+    ``appointment_participant``: those of aftercare appointments (continuity after
+    discharge): most appointments are IOP sessions. An engine need not compute the others.
+    """
+    items, totals = _screen_codes()
+    scored = [(inst.code_system, inst.total_code) for inst in map(instrument, INSTRUMENTS.values())]
+    aftercare = _fp(code_system_url("aftercare-service"))
+    return {
+        "score": "code." + _coded(scored + [(LOINC, code) for code in items]),
+        "answer": "code." + _coded([(LOINC, code) for code in items + totals]),
+        "appointment_participant": f"serviceType.coding.where(system = {aftercare}).exists()",
+    }
+
+
+def _coded(pairs: list[tuple[str, str]]) -> str:
+    """FHIRPath on a CodeableConcept: it has a coding of one of the ``(system, code)``
+    pairs."""
+    by_system: dict[str, list[str]] = {}
+    for system, code in pairs:
+        by_system.setdefault(system, []).append(code)
+    terms = [
+        f"(system = {_fp(system)} and ({' or '.join(f'code = {_fp(c)}' for c in codes)}))"
+        for system, codes in by_system.items()
+    ]
+    return f"coding.where({' or '.join(terms)}).exists()"
+
+
+def _fp(value: str) -> str:
+    """A FHIRPath string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _safety_ctes(s: Spelling) -> str:

@@ -34,6 +34,8 @@ __all__ = [
     "measure",
     "measure_resource",
     "measure_sql",
+    "summary_sql",
+    "summary_strata",
 ]
 
 #: population codes (measure-population code system) in report order
@@ -141,13 +143,18 @@ def _column(measure_index: int, code: str) -> str:
 
 
 def measure_sql(
-    measures: list[MeasureDef], engine_name: str, period: tuple[str, str] | None = None
+    measures: list[MeasureDef],
+    engine_name: str,
+    period: tuple[str, str] | None = None,
+    *,
+    ordered: bool = True,
 ) -> str:
     """One statement computing ``measures`` (all of one basis) per subject.
 
     Columns: the subject and patient keys, ``index_date``, every stratifier and supplemental
     column the measures name, then ``m<i>_<population>`` (counts) and ``m<i>_observation``
-    for measure ``i`` of the list. Rows are ordered by subject key.
+    for measure ``i`` of the list. Rows are ordered by subject key (unless ``ordered`` is
+    false: for a table that is read with its own ``ORDER BY``).
     """
     bases = {m.basis for m in measures}
     if len(bases) != 1:
@@ -170,7 +177,45 @@ def measure_sql(
         if m.observation is not None:
             parts.append(f"({m.observation}) AS m{i}_observation")
     select = ",\n  ".join(parts)
-    return f"WITH facts AS (\n{facts}\n)\nSELECT\n  {select}\nFROM facts\nORDER BY {key}"
+    order = f"\nORDER BY {key}" if ordered else ""
+    return f"WITH facts AS (\n{facts}\n)\nSELECT\n  {select}\nFROM facts{order}"
+
+
+def summary_strata(measures: list[MeasureDef]) -> list[str]:
+    """The stratifier columns of ``measures``, in the order :func:`summary_sql` flags them."""
+    return sorted({name for m in measures for name in m.strata})
+
+
+def summary_sql(measures: list[MeasureDef], table: str) -> str:
+    """The populations of ``measures`` summed over ``table`` (the rows of
+    :func:`measure_sql` for them): overall and per value of each stratifier, in one
+    ``GROUPING SETS`` query (DuckDB and Spark alike).
+
+    Columns: ``g<k>`` (0 where the row is a stratum of the ``k``-th of
+    :func:`summary_strata`, 1 elsewhere), the stratifier columns, and for measure ``i``:
+    ``m<i>_subjects`` (its subjects in the group: those in one of its populations), the
+    population sums (named as in :func:`measure_sql`) and, for a continuous-variable
+    measure, ``m<i>_obs_sum`` / ``m<i>_obs_n`` (its observations of the measure population,
+    summed as exact decimals).
+    """
+    names = summary_strata(measures)
+    parts = [f"GROUPING({name}) AS g{k}" for k, name in enumerate(names)] + names
+    for i, m in enumerate(measures):
+        cols = [_column(i, code) for code, _ in m.populations]
+        member = " OR ".join(f"coalesce({c}, 0) <> 0" for c in cols) or "FALSE"
+        parts.append(f"sum(CASE WHEN {member} THEN 1 ELSE 0 END) AS m{i}_subjects")
+        parts += [f"sum(coalesce({c}, 0)) AS {c}" for c in cols]
+        population = _column(i, "measure-population")
+        if m.observation is not None and population in cols:
+            counted = f"coalesce({population}, 0) > 0 AND m{i}_observation IS NOT NULL"
+            parts.append(
+                f"sum(CASE WHEN {counted} THEN CAST(m{i}_observation AS DECIMAL(38, 10)) END) "
+                f"AS m{i}_obs_sum"
+            )
+            parts.append(f"sum(CASE WHEN {counted} THEN 1 ELSE 0 END) AS m{i}_obs_n")
+    sets = ", ".join(["()", *(f"({name})" for name in names)])
+    select = ",\n  ".join(parts)
+    return f"SELECT\n  {select}\nFROM {table}\nGROUP BY GROUPING SETS ({sets})"
 
 
 def population_column(measure_index: int, code: str) -> str:

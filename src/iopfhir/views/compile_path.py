@@ -18,7 +18,7 @@ else is a :class:`ViewError` naming the function. Keys are ``Type/id`` strings:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from iopfhir.views import fhirpath as fp
@@ -49,6 +49,10 @@ class Expr:
     root: bool = False
     choice: tuple[Expr, str] | None = None
     element: str | None = None
+    #: ``(list, var, body)`` when ``sql`` is the non-NULL values of ``body`` over ``list``:
+    #: a further step on the elements (``.name``, ``getReferenceKey()``) joins ``body``
+    #: instead of mapping and filtering the list again
+    mapped: tuple[str, str, str] | None = None
 
 
 EMPTY = Expr("NULL", None, False)
@@ -132,11 +136,22 @@ class PathCompiler:
             return Expr(sql, ft, False, element=name)
         v = self.var()
         if isinstance(ft, ListT):
-            inner = f"coalesce({d.field(v, name)}, {d.empty()})"
-            return Expr(d.flatten(d.transform(e.sql, v, inner)), ft.elem, True, element=name)
+            return Expr(d.flat_map(e.sql, v, d.field(v, name)), ft.elem, True, element=name)
+        return self._map(e, lambda x: d.field(x, name), ft, name)
+
+    def _map(self, e: Expr, step: Callable[[str], str], t: SqlType, element: str | None) -> Expr:
+        """``step`` of every element of the list ``e``, NULLs left out (a NULL element's
+        step is NULL: one map and one filter for a whole chain of steps)."""
+        d = self.d
+        if e.mapped is not None:
+            lst, v, body = e.mapped
+            body = step(body)
+        else:
+            v = self.var()
+            lst, body = e.sql, step(v)
         w = self.var()
-        mapped = d.transform(e.sql, v, d.field(v, name))
-        return Expr(d.filter(mapped, w, f"{w} IS NOT NULL"), ft, True, element=name)
+        sql = d.filter(d.transform(lst, v, body), w, f"{w} IS NOT NULL")
+        return Expr(sql, t, True, element=element, mapped=(lst, v, body))
 
     # -- compilation -----------------------------------------------------------------
     def compile(self, node: fp.Node, ctx: Context) -> Expr:
@@ -369,19 +384,15 @@ class PathCompiler:
             general = f"CASE WHEN {test} THEN {full} END"
             # Fast path, same result: a relative ``Type/id`` (one slash) is its own key, and
             # its type is what comes before the slash; anything else takes the general regex.
-            plain = d.full_match(sql, _PLAIN_REF)
             if want is None:
-                return f"CASE WHEN {plain} THEN {sql} ELSE {general} END"
-            mine = f"left({sql}, {len(want) + 1}) = {d.string(want + '/')}"
+                return f"CASE WHEN {d.full_match(sql, _PLAIN_REF)} THEN {sql} ELSE {general} END"
             # and a reference without ``Want/`` anywhere is no key of that type (cheap test
-            # first: the regular expressions run on the references that may be one)
+            # before the regular expressions)
             return (
                 f"CASE WHEN NOT contains({sql}, {d.string(want + '/')}) THEN NULL "
-                f"WHEN {plain} THEN (CASE WHEN {mine} THEN {sql} END) ELSE {general} END"
+                f"WHEN {d.relative_reference(sql, want)} THEN {sql} ELSE {general} END"
             )
 
         if not refs.many:
             return Expr(key(refs.sql), Prim("string"), False)
-        v, w = self.var(), self.var()
-        mapped = d.transform(refs.sql, v, key(v))
-        return Expr(d.filter(mapped, w, f"{w} IS NOT NULL"), Prim("string"), True)
+        return self._map(refs, key, Prim("string"), None)

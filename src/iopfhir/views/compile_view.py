@@ -16,7 +16,7 @@ column whose path gives more than one value fails the query, as the specificatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from iopfhir.views.compile_path import Context, Expr, PathCompiler
 from iopfhir.views.dialect import Dialect
@@ -48,7 +48,9 @@ class CompiledView:
 
     Its parts over one resource (table alias ``t``), for an engine that computes several
     views in one read: ``where`` (the resource is in the view), and either ``single`` (the
-    column expressions of its one row) or ``many`` (the list of its row structs).
+    column expressions of its one row) or ``many`` (the list of its row structs, with the
+    columns of ``lead`` left out: those have one value per resource, given by ``lead``'s
+    expressions, the same in each of its rows).
     """
 
     sql: str
@@ -57,14 +59,32 @@ class CompiledView:
     where: str = "TRUE"
     single: tuple[str, ...] | None = None
     many: str | None = None
+    lead: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
 class _Rows:
+    """Rows over one context: ``single`` (one row: its column expressions) or ``many``
+    (a list of row structs). A list's columns that have one value per context (a
+    ``select``'s own columns beside a nested ``forEach``) are kept out of its structs, in
+    ``lead``: evaluated once per context rather than once per row (a reference parsed
+    once per resource, not once per participant)."""
+
     names: list[str]
     types: list[str | None]
     single: list[str] | None = None
     many: str | None = None
+    lead: dict[str, str] = field(default_factory=dict)
+
+    def many_names(self) -> list[str]:
+        """The columns the structs of ``many`` hold."""
+        return [n for n in self.names if n not in self.lead]
+
+    def lead_of(self) -> dict[str, str]:
+        """The columns with one value per context."""
+        if self.single is not None:
+            return dict(zip(self.names, self.single, strict=True))
+        return self.lead
 
 
 class _ViewCompiler:
@@ -75,33 +95,32 @@ class _ViewCompiler:
 
     # -- rows -----------------------------------------------------------------------
     def to_list(self, rows: _Rows) -> str:
-        if rows.many is not None:
+        """The rows as one list of structs of every column."""
+        d = self.d
+        if rows.many is None:
+            assert rows.single is not None
+            return d.list_of([d.struct(list(zip(rows.names, rows.single, strict=True)))])
+        if not rows.lead:
             return rows.many
-        assert rows.single is not None
-        return self.d.list_of([self.d.struct(list(zip(rows.names, rows.single, strict=True)))])
+        r = self.paths.var()
+        pairs = [(n, rows.lead[n] if n in rows.lead else d.field(r, n)) for n in rows.names]
+        return d.transform(rows.many, r, d.struct(pairs))
 
     def cross(self, a: _Rows, b: _Rows) -> _Rows:
         d = self.d
         names, types = a.names + b.names, a.types + b.types
         if a.single is not None and b.single is not None:
             return _Rows(names, types, single=a.single + b.single)
-        if a.single is not None:
-            assert b.many is not None
-            r = self.paths.var()
-            pairs = list(zip(a.names, a.single, strict=True))
-            pairs += [(n, d.field(r, n)) for n in b.names]
-            return _Rows(names, types, many=d.transform(b.many, r, d.struct(pairs)))
-        assert a.many is not None
-        if b.single is not None:
-            r = self.paths.var()
-            pairs = [(n, d.field(r, n)) for n in a.names]
-            pairs += list(zip(b.names, b.single, strict=True))
-            return _Rows(names, types, many=d.transform(a.many, r, d.struct(pairs)))
-        assert b.many is not None
+        lead = {**a.lead_of(), **b.lead_of()}
+        if b.many is None:
+            return _Rows(names, types, many=a.many, lead=lead)
+        if a.many is None:
+            return _Rows(names, types, many=b.many, lead=lead)
         r, s = self.paths.var(), self.paths.var()
-        pairs = [(n, d.field(r, n)) for n in a.names] + [(n, d.field(s, n)) for n in b.names]
+        pairs = [(n, d.field(r, n)) for n in a.many_names()]
+        pairs += [(n, d.field(s, n)) for n in b.many_names()]
         inner = d.transform(b.many, s, d.struct(pairs))
-        return _Rows(names, types, many=d.flatten(d.transform(a.many, r, inner)))
+        return _Rows(names, types, many=d.flatten(d.transform(a.many, r, inner)), lead=lead)
 
     def column(self, col: Column, ctx: Context) -> tuple[str, str | None]:
         d = self.d
@@ -163,9 +182,8 @@ class _ViewCompiler:
         if inner.single is not None:
             pairs = list(zip(inner.names, inner.single, strict=True))
             many = d.transform(lst, v, d.struct(pairs), index=i)
-        else:
-            assert inner.many is not None
-            many = d.flatten(d.transform(lst, v, inner.many, index=i))
+        else:  # each element's rows, its lead columns inside them (they depend on it)
+            many = d.flatten(d.transform(lst, v, self.to_list(inner), index=i))
         nulls = ["NULL" if t is None else f"CAST(NULL AS {t})" for t in inner.types]
         null_row = d.list_of([d.struct(list(zip(inner.names, nulls, strict=True)))])
         if coll.type is None:
@@ -282,9 +300,16 @@ class _ViewCompiler:
             sql = f"SELECT {cols} FROM {source_sql} AS t WHERE {where_sql}"  # noqa: S608
         else:
             assert rows.many is not None
-            cols = ", ".join(f"{d.field('_r', n)} AS {d.quote(n)}" for n in names)
+            # the lead columns once per resource, beside the unnested rows
+            lead = list(rows.lead.items())
+            inner = [f"{e} AS {d.quote(f'_l{k}')}" for k, (_, e) in enumerate(lead)]
+            slot = {n: d.quote(f"_l{k}") for k, (n, _) in enumerate(lead)}
+            cols = ", ".join(
+                f"{slot[n] if n in slot else d.field('_r', n)} AS {d.quote(n)}" for n in names
+            )
+            heads = "".join(f"{x}, " for x in inner)
             sql = (
-                f"SELECT {cols} FROM (SELECT {d.explode(rows.many)} AS _r "  # noqa: S608
+                f"SELECT {cols} FROM (SELECT {heads}{d.explode(rows.many)} AS _r "  # noqa: S608
                 f"FROM {source_sql} AS t WHERE {where_sql}) AS _u"
             )
         return CompiledView(
@@ -294,6 +319,7 @@ class _ViewCompiler:
             where_sql,
             tuple(rows.single) if rows.single is not None else None,
             rows.many,
+            tuple(rows.lead.items()),
         )
 
 

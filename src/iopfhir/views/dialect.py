@@ -12,6 +12,7 @@ Collections are always non-NULL arrays (an empty one for "nothing"), so ``flatte
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 
 from iopfhir.views.types import ListT, Prim, SqlType, StructT
@@ -64,6 +65,11 @@ class Dialect(ABC):
         """A list of lists made one list."""
         return f"flatten({lst})"
 
+    def flat_map(self, lst: str, var: str, inner: str) -> str:
+        """The lists ``var -> inner`` of the elements of ``lst``, one after the other (an
+        element whose list is NULL adds nothing)."""
+        return self.flatten(self.transform(lst, var, f"coalesce({inner}, {self.empty()})"))
+
     def concat(self, lists: list[str]) -> str:
         """The lists one after the other."""
         out = lists[0]
@@ -108,6 +114,10 @@ class Dialect(ABC):
         """Whether the whole string ``sql`` matches regular expression ``pattern``."""
         return f"regexp_full_match({sql}, {self.string(pattern)})"
 
+    def relative_reference(self, sql: str, rtype: str) -> str:
+        """Whether string ``sql`` is exactly ``rtype/id``, ``id`` of ``[A-Za-z0-9.-]+``."""
+        return self.full_match(sql, re.escape(rtype) + "/[A-Za-z0-9.-]+")
+
     def try_cast(self, sql: str, type_sql: str) -> str:
         """``sql`` as ``type_sql``, NULL when it does not convert."""
         return f"TRY_CAST({sql} AS {type_sql})"
@@ -145,6 +155,10 @@ class DuckDBDialect(Dialect):
 
     def lam(self, params: list[str], body: str) -> str:
         return f"lambda {', '.join(params)}: {body}"
+
+    def flat_map(self, lst: str, var: str, inner: str) -> str:
+        # DuckDB's flatten skips NULL lists itself: no coalesce per element (it copies)
+        return self.flatten(self.transform(lst, var, inner))
 
 
 class SparkDialect(Dialect):

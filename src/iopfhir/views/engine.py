@@ -81,6 +81,11 @@ class Engine(Protocol):
         """Run SQL over registered views."""
         ...
 
+    def create_table(self, name: str, sql: str) -> None:
+        """Keep the result of ``sql`` (over registered views) as table ``name``, computed
+        once for the queries that read it."""
+        ...
+
     def close(self) -> None:
         """Release the engine's resources."""
         ...
@@ -126,6 +131,18 @@ class SqlEngine(ABC):
     @abstractmethod
     def create_view(self, name: str, sql: str) -> None:
         """Register ``sql`` as a temporary view ``name``."""
+
+    def create_table(self, name: str, sql: str) -> None:
+        """Keep the result of ``sql`` as table ``name`` (by default a view, computed by
+        each query that reads it; engines that can store or cache it do)."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ViewError("a table name must be an SQL identifier")
+        try:
+            self.create_view(name, sql)
+        except ViewError:
+            raise
+        except Exception as exc:  # each engine raises its own error classes
+            raise self.engine_error(exc) from None
 
     # -- shared -----------------------------------------------------------------------
     def typed_read(self, resource_type: str, source: Source) -> bool:

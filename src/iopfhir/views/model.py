@@ -20,7 +20,7 @@ from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.views import fhirpath
 from iopfhir.views.errors import ViewError
 
-__all__ = ["Column", "Constant", "Select", "View", "parse_view", "project"]
+__all__ = ["Column", "Constant", "Select", "View", "parse_view", "project", "restrict"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -287,6 +287,22 @@ def parse_view(raw: object) -> View:
                 raise ViewError(f"undefined constant %{name}", path=place)
     label = raw.get("name")
     return View(resource, root, tuple(where), constants, label if isinstance(label, str) else None)
+
+
+def restrict(view: View, paths: Collection[str]) -> View:
+    """``view`` with these FHIRPath ``where`` paths besides its own (fewer rows: those of
+    the resources that meet every path)."""
+    start = len(view.where)
+    more = [
+        (f"where[{start + i}].path", _path(text, f"where[{start + i}].path"))
+        for i, text in enumerate(paths)
+    ]
+    known = set(view.constants) | {"rowIndex", "resource", "rootResource"}
+    for place, node in more:
+        for name in _consts_used(node):
+            if name not in known:
+                raise ViewError(f"undefined constant %{name}", path=place)
+    return replace(view, where=(*view.where, *more))
 
 
 def _project(select: Select, keep: Collection[str]) -> Select:

@@ -21,7 +21,8 @@ Registering the same view over the same, unchanged files again keeps the table. 
 are written without keeping the order of the lines (``preserve_insertion_order`` off while
 they are computed): a query orders what it returns.
 ``memory_limit`` caps DuckDB's memory; beyond it the tables spill to ``temp_directory`` (a
-private temporary directory by default).
+private temporary directory by default). A private database is never checkpointed (it keeps
+nothing; checkpointing would only recompress the tables just written).
 """
 
 from __future__ import annotations
@@ -155,6 +156,10 @@ class DuckDBEngine(SqlEngine):
             ) from None
         self.connection = connection if connection is not None else duckdb.connect()
         self._own = connection is None
+        if self._own:
+            # a private in-memory database keeps nothing: no automatic checkpoint (it
+            # would compress the tables just written, one core, at the next statement)
+            self.connection.execute("SET checkpoint_threshold = '1000TB'")
         self.sample_size = sample_size
         if types not in ("fhir", "infer"):
             raise ViewError("types is 'fhir' (the R4 definitions) or 'infer' (from the data)")
@@ -174,6 +179,7 @@ class DuckDBEngine(SqlEngine):
         self._tables: dict[str, tuple[View, _Files]] = {}  # computed, from these files
         self._stage_of: dict[str, str] = {}  # registered name -> the shared read it is a view of
         self._stages = itertools.count(1)
+        self._made: set[str] = set()  # tables of create_table
 
     def _files(self, files: list[Path]) -> str:
         return "[" + ", ".join(self.dialect.string(str(p)) for p in files) + "]"
@@ -256,15 +262,33 @@ class DuckDBEngine(SqlEngine):
             self._materialize()
         return super().query(sql)
 
+    def create_table(self, name: str, sql: str) -> None:
+        """Compute ``sql`` (over the registered views) into temporary table ``name``,
+        written unordered (a query orders what it returns)."""
+        if not _NAME.fullmatch(name):
+            raise ViewError("a table name must be an SQL identifier")
+        if self._pending:
+            self._materialize()
+        try:
+            self._unordered(lambda: self._create_table(name, sql))
+        except ViewError:
+            raise
+        except Exception as exc:  # DuckDB's own error classes
+            raise self.engine_error(exc) from None
+        self._made.add(name)
+
     def _materialize(self) -> None:
         pending, self._pending = self._pending, {}
+        self._unordered(lambda: self._compute(pending))
+
+    def _unordered(self, run: Callable[[], None]) -> None:
         # the tables' row order is no result (a query orders what it returns): they are
         # written in parallel without keeping the order of the lines (less CPU and memory)
         con = self.connection
         ordered = con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
         con.execute("SET preserve_insertion_order = false")
         try:
-            self._compute(pending)
+            run()
         finally:
             con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
 
@@ -306,18 +330,23 @@ class DuckDBEngine(SqlEngine):
         compiled = [compile_view(v, d, merged, "t") for _, v in views]
         parts: list[str] = []
         fields: set[str] = set()
+        where = f"{d.column('t', 'resourceType')} = {d.string(rtype)}"
         for i, c in enumerate(compiled):
-            body = (
-                c.many
-                if c.single is None
-                else d.struct(list(zip(c.columns, c.single, strict=True)))
-            )
-            parts.append(f"CASE WHEN {c.where} THEN {body} END AS {d.quote(f'_v{i}')}")
+            if c.single is not None:
+                body = d.struct(list(zip(c.columns, c.single, strict=True)))
+            else:  # the lead columns once per resource, beside its list of rows
+                assert c.many is not None
+                lead = [(f"_l{k}", e) for k, (_, e) in enumerate(c.lead)]
+                body = d.struct([*lead, ("_rows", c.many)])
+            if c.where != where:  # NULL for a resource outside the view
+                body = f"CASE WHEN {c.where} THEN {body} END"
+            parts.append(f"{body} AS {d.quote(f'_v{i}')}")
             fields |= c.root_fields
         keep = None if "*" in fields else fields
         stage = d.quote(f"_iopfhir_read_{rtype}_{next(self._stages)}")
-        where = f"{d.column('t', 'resourceType')} = {d.string(rtype)}"
         read = f"SELECT {', '.join(parts)} FROM {self.source_sql(files, merged, keep)} AS t"  # noqa: S608
+        if all(c.where != where for c in compiled):  # only the resources of some view
+            where = " OR ".join(f"({c.where})" for c in compiled)
         self._create_table_raw(stage, f"{read} WHERE {where}")
         for i, ((name, _view), c) in enumerate(zip(views, compiled, strict=True)):
             v = d.quote(f"_v{i}")
@@ -325,8 +354,13 @@ class DuckDBEngine(SqlEngine):
                 cols = ", ".join(f"{d.field(v, n)} AS {d.quote(n)}" for n in c.columns)
                 sql = f"SELECT {cols} FROM {stage} WHERE {v} IS NOT NULL"  # noqa: S608
             else:
-                cols = ", ".join(f"{d.field('_r', n)} AS {d.quote(n)}" for n in c.columns)
-                sql = f"SELECT {cols} FROM (SELECT {d.explode(v)} AS _r FROM {stage}) AS _u"  # noqa: S608
+                slot = {n: d.field("_s", f"_l{k}") for k, (n, _) in enumerate(c.lead)}
+                cols = ", ".join(
+                    f"{slot[n] if n in slot else d.field('_r', n)} AS {d.quote(n)}"
+                    for n in c.columns
+                )
+                rows = d.explode(d.field(v, "_rows"))
+                sql = f"SELECT {cols} FROM (SELECT {v} AS _s, {rows} AS _r FROM {stage}) AS _u"  # noqa: S608
             self._drop(name)
             self.connection.execute(f"CREATE TEMP VIEW {d.quote(name)} AS {sql}")
             self._stage_of[name] = stage
@@ -397,7 +431,8 @@ class DuckDBEngine(SqlEngine):
                 self._spill.cleanup()
                 self._spill = None
         else:
-            for name in list(self._tables):
+            for name in [*self._tables, *self._made]:
                 self._drop(name)
         self._tables.clear()
+        self._made.clear()
         self._stage_of.clear()

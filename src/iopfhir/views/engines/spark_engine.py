@@ -101,6 +101,7 @@ class SparkEngine(SqlEngine):
         self.session = session
         self._schemas_raw: dict[tuple[Path, ...], Any] = {}
         self._tables: dict[tuple[tuple[Path, ...], frozenset[str] | None, StructT | None], str] = {}
+        self._cached: set[str] = set()  # tables of create_table
 
     def infer_schema(self, files: list[Path]) -> StructT | None:
         df = self.session.read.json([str(p) for p in files])
@@ -131,12 +132,26 @@ class SparkEngine(SqlEngine):
     def create_view(self, name: str, sql: str) -> None:
         self.session.sql(sql).createOrReplaceTempView(name)
 
+    def create_table(self, name: str, sql: str) -> None:
+        """``sql`` as temporary view ``name``, cached: computed by the first query that
+        reads it, kept for the next."""
+        super().create_table(name, sql)  # the name checked, the view made
+        try:
+            self.session.catalog.cacheTable(name)
+        except Exception as exc:  # pyspark's own error classes
+            raise self.engine_error(exc) from None
+        self._cached.add(name)
+
     def dataframe(self, view: Any, source: Any) -> Any:
         """The rows of ``view`` as a Spark ``DataFrame`` (lazy)."""
         return self.session.sql(self.sql(view, source))
 
     def close(self) -> None:
         """Drop this engine's temporary tables; stop the session if the engine started it."""
+        for name in self._cached:
+            self.session.catalog.uncacheTable(name)
+            self.session.catalog.dropTempView(name)
+        self._cached.clear()
         for name in self._tables.values():
             self.session.catalog.dropTempView(name)
         self._tables.clear()
