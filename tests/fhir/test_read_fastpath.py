@@ -14,9 +14,16 @@ fast path cannot drift:
   answer as the plain code does;
 - the streaming import with every fast path equals the import with the fast paths turned
   off (the full line checks, instrument roles found again wherever asked, code systems
-  looked up at each call) and the in-memory reader ``read_fhir``: episodes, ignored and
-  unmapped counts, on a synthetic cohort and on both examples (as NDJSON files and as a
-  transaction Bundle).
+  looked up at each call, identifier names worked out as each resource is stored, origins
+  read back from their text, every patient reference resolved for each resource) and the
+  in-memory reader ``read_fhir``: episodes, ignored and unmapped counts, on a synthetic
+  cohort, on both examples (as NDJSON files and as a transaction Bundle) and on NDJSON
+  written to trip pass 1 (references escaped, absolute, ``urn:``, conditional, logical or
+  to a contained resource, subjects that are no patient, duplicates, blank lines, CRLF);
+- pass 1 keeps a resource's ``identifier`` element as it is and works its names out only
+  when one is looked up: the same answers as names worked out at once; a deferred
+  reference comes back as the same bytes for the same value; an NDJSON line's number is
+  taken from the entry and not read back from its origin, which comes back the same.
 """
 
 from __future__ import annotations
@@ -38,13 +45,15 @@ from iopfhir.fhir.read import administrations as administrations_module
 from iopfhir.fhir.read import people as people_module
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
 from iopfhir.fhir.read import sessions as sessions_module
+from iopfhir.fhir.read import spill as spill_module
 from iopfhir.fhir.read import store as store_module
+from iopfhir.fhir.read import stream as stream_module
 from iopfhir.fhir.read import values as values_module
-from iopfhir.fhir.read.index import Index
-from iopfhir.fhir.read.instruments import obs_role
-from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.index import Index, entry_keys, identifier_keys, type_id_key
+from iopfhir.fhir.read.instruments import is_instrument_code, obs_role
+from iopfhir.fhir.read.source import Entry, iter_entries
 from iopfhir.fhir.read.store import ResourceStore
-from iopfhir.fhir.read.values import as_list, concept_key, first_code, own_key
+from iopfhir.fhir.read.values import as_list, codings, concept_key, first_code, own_key
 from iopfhir.loading import Limits, json_values
 from iopfhir.synth import synth_episodes
 from iopfhir.terminology import code_system, code_system_url
@@ -325,7 +334,7 @@ def test_store_without_other_names_looks_nothing_up() -> None:
         store.commit()
         assert store.find("u\x1fPatient/p") is None
         assert store.find("i\x1fPatient\x1fs\x1f1") is None
-        assert store._indexed == set()  # no table built for a kind of name nobody has
+        assert store._names.indexed == set()  # no table built for a kind of name nobody has
 
 
 def test_store_gives_back_what_was_deferred_in_order() -> None:
@@ -532,6 +541,23 @@ def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
         self._file_identifiers()
 
     monkeypatch.setattr(Index, "add", add_and_file)
+    # pass 1: every name worked out as the resource is stored, each origin read back from
+    # its text, each patient reference resolved again for every resource
+    store_add = ResourceStore.add
+
+    def add_eagerly(
+        self: ResourceStore, entry: Entry, seq: int, keys: list[str], identifiers: Any = None
+    ) -> None:
+        entry.line = 0
+        store_add(self, entry, seq, [*keys, *identifier_keys(entry.type, identifiers)])
+
+    monkeypatch.setattr(ResourceStore, "add", add_eagerly)
+    monkeypatch.setattr(stream_module, "_ANSWERS", 0)
+    monkeypatch.setattr(
+        stream_module,
+        "_instrument_coded",
+        lambda concept, _known: any(is_instrument_code(c) for _s, c in codings(concept)),
+    )
 
 
 def _fast_equals_slow(source: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
@@ -572,3 +598,205 @@ def test_there_are_two_examples() -> None:
         "co-occurring-sud-iop.yaml",
         "mental-health-iop.yaml",
     ]
+
+
+# -- pass 1: names on demand, deferred references as bytes, line numbers -----------------------
+
+
+def _named(rtype: str, rid: str, identifiers: Any, origin: str = "f:1") -> Entry:
+    resource: dict[str, Any] = {"resourceType": rtype, "id": rid}
+    if identifiers is not None:
+        resource["identifier"] = identifiers
+    entry = Entry(resource, None, origin)
+    try:
+        entry.raw = orjson.dumps(resource)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the exact JSON reader's
+        entry.raw = None
+    return entry
+
+
+NAMED = [
+    _named("Patient", "p0", [{"system": "s", "value": "1"}, {"system": "t", "value": "2"}]),
+    _named("Patient", "p1", {"system": "s", "value": "1"}),  # one identifier, not a list
+    _named("Goal", "g0", [{"system": "s", "value": "1"}, "x", {"value": "3"}, {"system": 4}]),
+    _named("Goal", "g1", [{"system": "u", "value": "9", "n": 10**30}]),  # only exact JSON
+    _named("Goal", "g2", "not identifiers"),
+    _named("Goal", "g3", None),
+    _named("Condition", "c0", [{"system": "t", "value": "2"}, {"system": "\u00e9", "value": "é"}]),
+]
+LOOKUPS = [
+    "i\x1fPatient\x1fs\x1f1",
+    "a\x1fs\x1f1",
+    "a\x1ft\x1f2",
+    "i\x1fCondition\x1ft\x1f2",
+    "i\x1fGoal\x1fs\x1f1",
+    "i\x1fGoal\x1fu\x1f9",
+    "a\x1fu\x1f9",
+    "a\x1f\u00e9\x1fé",
+    "i\x1fGoal\x1f\x1f3",
+    "a\x1fs\x1f2",
+    "u\x1furn:x",
+]
+
+
+def test_identifier_names_on_demand_equal_names_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store given each ``identifier`` element as it is answers every lookup as a store
+    given the names :func:`entry_keys` works out at once (the first resource wins; the
+    names go to the database a few at a time)."""
+    monkeypatch.setattr(spill_module, "_BATCH", 2)
+    answers = []
+    for deferred in (False, True):
+        with ResourceStore(identifier_names=identifier_keys) as store:
+            for seq, entry in enumerate(NAMED):
+                type_ids, others = entry_keys(entry)
+                assert type_ids[0] == type_id_key(entry.type, str(entry.id))
+                if deferred:
+                    store.add(entry, seq, [], entry.resource.get("identifier"))
+                else:
+                    store.add(entry, seq, others)
+            store.alias("u\x1furn:x", 3)
+            store.seal()
+            store.commit()
+            answers.append([store.find(key) for key in LOOKUPS])
+    assert answers[0] == answers[1]
+    assert answers[1] == [0, 0, 0, 6, 2, 3, 3, 6, None, None, 3]  # no system: no name
+
+
+def test_identifiers_need_a_way_to_name_them() -> None:
+    with ResourceStore() as store, pytest.raises(ValueError):
+        store.add(NAMED[0], 0, [], NAMED[0].resource["identifier"])
+
+
+def test_deferred_references_come_back_as_bytes() -> None:
+    """The same value comes back as the same bytes (a reader may remember answers by
+    them), whatever the key order or escapes of the line it came from."""
+    first = orjson.loads(b'{"reference":"\\u0050atient/\xc3\xa9"}')
+    second = orjson.loads(b'{ "reference" : "Patient/\\u00e9" }')
+    deferred: list[tuple[int, str, Any]] = [(0, "gCondition", first), (1, "gGoal", second)]
+    deferred += [(2, "p", None), (3, "v", [{"reference": "Goal/1", "display": "a b"}, 5])]
+    with ResourceStore() as store:
+        for seq, kind, value in deferred:
+            store.defer(seq, kind, value)
+        for bad in ("", "two words", "line\nbreak"):
+            with pytest.raises(ValueError):
+                store.defer(4, bad, None)
+        store.seal()
+        raw = list(store.pending_raw())
+        assert list(store.pending()) == deferred
+    assert [(seq, kind) for seq, kind, _b in raw] == [(s, k) for s, k, _v in deferred]
+    assert raw[0][2] == raw[1][2] == orjson.dumps({"reference": "Patient/é"})
+    assert [orjson.loads(b) for _s, _k, b in raw] == [v for _s, _k, v in deferred]
+
+
+def test_line_numbers_are_taken_not_read_back(tmp_path: Path) -> None:
+    """NDJSON files whose names hold colons and digits (a file name may look like the end
+    of another's origin): every origin comes back as the reader gave it."""
+    names = ["a:1.ndjson", "a:1.ndjson:2.ndjson", "a:12.ndjson", "a.ndjson", "b:007.ndjson"]
+    for i, name in enumerate(names):
+        lines = [b'{"resourceType":"Basic","id":"%d-%d"}' % (i, n) for n in range(12)]
+        lines.insert(3, b"")  # a blank line: numbers count it
+        (tmp_path / name).write_bytes(b"\r\n".join(lines) + b"\n")
+    entries = list(iter_entries(tmp_path, Counter()))
+    assert all(e.line and e.origin.endswith(f":{e.line}") for e in entries)
+    assert {e.line for e in entries} == {*range(1, 4), *range(5, 14)}
+    with ResourceStore() as store:
+        for seq, entry in enumerate(entries):
+            store.add(entry, seq, [])
+        store.seal()
+        store.commit()
+        back = [store.entry(seq, keep=False) for seq in range(len(entries))]
+    assert [(b.origin, b.resource) if b else None for b in back] == [
+        (e.origin, e.resource) for e in entries
+    ]
+
+
+def _tricky_folder(root: Path) -> Path:
+    """NDJSON that trips pass 1: escaped, absolute, ``urn:``, conditional and logical
+    references, one to a contained resource, subjects that are no patient, a duplicate,
+    blank lines and CRLF line ends."""
+    root.mkdir()
+    own = identifier_system("patient")
+    patients = [
+        {"resourceType": "Patient", "id": "p1", "identifier": [{"system": "mrn", "value": "1"}]},
+        {"resourceType": "Patient", "id": "p2", "identifier": {"system": "mrn", "value": "2"}},
+        {"resourceType": "Patient", "id": "p3", "identifier": [{"system": own, "value": "e/p"}]},
+        {"resourceType": "Patient", "id": "p1"},  # a second copy: read once
+    ]
+    subjects: list[Any] = [
+        "\\u0050atient/p1",  # escaped in the line: Patient/p1
+        "Patient/p1",
+        "http://example.org/fhir/Patient/p2",
+        "urn:uuid:5b1f0c8e-0000-4000-8000-000000000001",  # names nobody: a group of its own
+        "Patient?identifier=mrn|2",
+        {"identifier": {"system": "mrn", "value": "1"}},  # logical
+        {"type": "Patient", "identifier": {"system": "mrn", "value": "2"}},
+        "Group/g1",  # not a patient (twice, by two types)
+        "#pat",  # contained: grouped by its text
+        "Patient/p9",  # no such patient
+        None,
+    ]
+    lines = [orjson.dumps(p) for p in patients]
+    for i, subject in enumerate(subjects):
+        for rtype in ("Condition", "Goal"):
+            resource: dict[str, Any] = {"resourceType": rtype, "id": f"{rtype[0]}{i}"}
+            if rtype == "Goal":
+                resource["lifecycleStatus"] = "active"
+                resource["description"] = {"text": "goal"}
+            if i == 8:
+                resource["contained"] = [{"resourceType": "Patient", "id": "pat"}]
+            if isinstance(subject, str):
+                resource["subject"] = {"reference": "SUBJECT"}
+            elif subject is not None:
+                resource["subject"] = subject
+            line = orjson.dumps(resource)
+            if isinstance(subject, str):
+                line = line.replace(b"SUBJECT", subject.encode())
+            lines.append(line)
+    lines.insert(2, b"   ")
+    lines.insert(5, b"")
+    (root / "mixed.ndjson").write_bytes(b"\r\n".join(lines) + b"\r\n")
+    return root
+
+
+def test_pass1_fast_paths_on_tricky_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _tricky_folder(tmp_path / "tricky")
+    fast = _result(source)
+    with monkeypatch.context() as patch:
+        _slow_paths(patch)
+        slow = _result(source)
+    assert fast == slow
+    episodes, _ignored, unmapped, patients = fast
+    assert unmapped["duplicate resource (same type and id): read once"] == 1
+    assert unmapped["Condition: subject is not a patient"] == 1
+    assert unmapped["Goal: subject is not a patient"] == 1
+    assert unmapped["Condition: no patient"] == unmapped["Goal: no patient"] == 1
+    # p1 (escaped, plain, logical), p2 (absolute, conditional, typed logical), p3, and
+    # groups named by reference text only: the urn, the contained #pat, Patient/p9
+    assert patients == len(episodes) == 6
+    assert sorted(len(e.other_goals) for e in episodes) == [0, 1, 1, 1, 3, 3]
+    assert unmapped["Condition: no coded code"] == 9  # every grouped one was read
+
+
+@pytest.mark.parametrize("mask", [0, 7, (1 << 25) - 1])
+def test_claims_the_filter_cannot_prove_new(mask: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the filter answers (``mask`` 0: every claim a "maybe"), a name's first
+    claim wins, a second one gets the first seq (from the batch or from the database), and
+    a "maybe" does not write the batch."""
+    monkeypatch.setattr(store_module, "_BLOOM_MASK", mask)
+    monkeypatch.setattr(store_module, "_CLAIMS", 4)
+    names = [f"t\x1fPatient/p{i}" for i in range(10)]
+    with ResourceStore() as store:
+        for seq, name in enumerate(names[:3]):
+            assert store.claim(name, seq) is None
+        assert len(store._claims) == 3  # nothing written yet, "maybe" or not
+        assert store.claim(names[1], 50) == 1  # in the batch
+        for seq, name in enumerate(names[3:], 3):
+            assert store.claim(name, seq) is None
+        assert store.claim(names[0], 51) == 0  # written by now: the database answers
+        assert store.claim(names[9], 52) == 9
+        store.seal()
+        store.commit()
+        assert [store.find(name) for name in names] == list(range(10))
+        assert store.find("t\x1fPatient/none") is None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,10 +32,12 @@ __all__ = [
     "TYPE_ID",
     "Index",
     "entry_keys",
+    "identifier_keys",
     "identifier_pairs",
     "reference_keys",
     "reference_of",
     "tag_of",
+    "type_id_key",
 ]
 
 #: the types whose own identifier names an episode they may be unreferenced in, and its kind
@@ -240,10 +241,10 @@ class Index:
         return self._container.get(id(entry))
 
 
-@lru_cache(maxsize=1 << 16)
 def _type_id(ref: str) -> str | None:
-    """``Type/id`` at the end of a reference string (:data:`TYPE_ID`), or ``None``
-    (references repeat: each string is parsed once)."""
+    """``Type/id`` at the end of a reference string (:data:`TYPE_ID`), or ``None`` (not
+    remembered: most reference strings are looked up once per patient, and the index
+    remembers what it found for each)."""
     match = TYPE_ID.search(ref)
     return f"{match.group(1)}/{match.group(2)}" if match else None
 
@@ -283,10 +284,25 @@ def entry_keys(entry: Entry) -> tuple[list[str], list[str]]:
     canonical = entry.resource.get("url")
     if isinstance(canonical, str) and canonical:
         others.append(f"c{_SEP}{canonical}")
-    for system, value in identifier_pairs(entry.resource):
-        others.append(f"i{_SEP}{entry.type}{_SEP}{system}{_SEP}{value}")
-        others.append(f"a{_SEP}{system}{_SEP}{value}")
+    others += identifier_keys(entry.type, entry.resource.get("identifier"))
     return type_ids, others
+
+
+def type_id_key(rtype: str, rid: str) -> str:
+    """The store key of ``Type/id`` (the first of :func:`entry_keys` for an entry with an
+    id)."""
+    return f"t{_SEP}{rtype}/{rid}"
+
+
+def identifier_keys(rtype: str, identifiers: Any) -> list[str]:
+    """The store keys of the ``identifier`` element of a resource of type ``rtype``, in the
+    order :func:`entry_keys` gives them (typed, then untyped, for each identifier)."""
+    keys: list[str] = []
+    if identifiers is not None:
+        for system, value in identifier_pairs({"identifier": identifiers}):
+            keys.append(f"i{_SEP}{rtype}{_SEP}{system}{_SEP}{value}")
+            keys.append(f"a{_SEP}{system}{_SEP}{value}")
+    return keys
 
 
 def canonical_key(url: str) -> str:

@@ -46,9 +46,13 @@ JSON_SUFFIXES = (".json",)
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 class Entry:
-    """One resource as found in the input: the resource, its ``fullUrl`` and where it came from."""
+    """One resource as found in the input: the resource, its ``fullUrl`` and where it came from.
+
+    ``Entry(resource, full_url, origin, contained={}, raw=None, line=0)``; ``type`` and
+    ``id`` are read from the resource (the constructor is written out: the readers make
+    two entries per resource of an input, one in each pass)."""
 
     resource: dict[str, Any]
     full_url: str | None
@@ -63,10 +67,27 @@ class Entry:
     #: these bytes instead of writing the resource again (``None``: it is not, or the line
     #: needs the exact reader, see :func:`iopfhir.loading.json_values.iter_json_stream_raw`)
     raw: bytes | None = field(default=None, compare=False, repr=False)
+    #: the line number of an NDJSON line (``origin`` is then ``<file>:<line>``; ``0``: the
+    #: origin is something else), so a store need not read the number back from ``origin``
+    line: int = field(default=0, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.type = str(self.resource.get("resourceType"))
-        value = self.resource.get("id")
+    def __init__(
+        self,
+        resource: dict[str, Any],
+        full_url: str | None,
+        origin: str,
+        contained: dict[str, dict[str, Any]] | None = None,
+        raw: bytes | None = None,
+        line: int = 0,
+    ) -> None:
+        self.resource = resource
+        self.full_url = full_url
+        self.origin = origin
+        self.contained = {} if contained is None else contained
+        self.raw = raw
+        self.line = line
+        self.type = str(resource.get("resourceType"))
+        value = resource.get("id")
         self.id = value if isinstance(value, str) and value else None
 
 
@@ -181,9 +202,7 @@ def _stream_entries(handle: BinaryIO, origin: str) -> Iterator[Entry]:
             if type(doc) is dict:
                 rtype = doc.get("resourceType")
                 if type(rtype) is str and rtype and rtype != "Bundle":  # a resource: the line
-                    entry = Entry(doc, None, f"{origin}:{number}")
-                    entry.raw = raw
-                    yield entry
+                    yield Entry(doc, None, f"{origin}:{number}", None, raw, number)
                     continue
             for entry in _resource_entries(doc, None, f"{origin}:{number}", "$"):
                 if raw is not None and entry.resource is doc:

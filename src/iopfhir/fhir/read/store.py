@@ -11,16 +11,18 @@ plain files (unnamed temporary files, deleted by the system when closed; read wi
   written once and never re-serialised;
 - the **records** file: one fixed-size record per resource (``seq`` = its place in the
   input, duplicates left out): where its JSON is, its type, its origin (a file number and
-  a line; the few file names in memory);
+  a line, the number as the reader counted it; the few file names in memory);
 - the **pending** file: what pass 2 must resolve once the whole input is known (the
   patient reference of a resource, the targets of a review Provenance, the practitioner
-  of a PractitionerRole), one compact JSON line each, read back in input order;
+  of a PractitionerRole), one line each, ``<seq> <kind> <value as compact JSON>``, read
+  back in input order (the same value is the same bytes: answers are remembered by them);
 - two **names** files: the names other than ``Type/id`` a reference may use for a
   resource: ``fullUrl`` and canonical ``url`` in one, ``Type|system|value`` and
-  ``|system|value`` of each identifier in the other. Plain data written by iopfhir or an
-  EHR's Bulk Data export names resources by ``Type/id`` only, so each file is put in the
-  database, and indexed, the first time a lookup needs one of its names (a kind of name
-  no resource has is not looked up at all).
+  ``|system|value`` of each identifier in the other (the ``identifier`` element is kept as
+  it is, its names are worked out only when the file is indexed). Plain data written by
+  iopfhir or an EHR's Bulk Data export names resources by ``Type/id`` only, so each file
+  is put in the database, and indexed, the first time a lookup needs one of its names (a
+  kind of name no resource has is not looked up at all).
 
 What must be looked up by value is in a temporary SQLite database (the standard
 library's ``sqlite3``; one file under the system's temp directory, deleted by
@@ -42,7 +44,7 @@ Rows are written in batches. The page cache is bounded and the files are read by
 position, so memory does not grow with the input. Nothing here knows FHIR beyond the
 names of a resource.
 
-Imports: :mod:`iopfhir.fhir.read.source` (the Entry) only.
+Imports: :mod:`iopfhir.fhir.read.source` (the Entry) and :mod:`iopfhir.fhir.read.spill`.
 """
 
 from __future__ import annotations
@@ -55,16 +57,14 @@ import struct
 import tempfile
 from collections.abc import Iterator
 from types import TracebackType
-from typing import IO, Any, Final, TypeVar
+from typing import Any, Final
 
 import orjson
 
 from iopfhir.fhir.read.source import Entry
+from iopfhir.fhir.read.spill import BUFFER, Bounded, IdentifierNames, NameFiles, Spill, number
 
 __all__ = ["ResourceStore"]
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 _SCHEMA: Final = """
 CREATE TABLE keys (k TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -79,8 +79,6 @@ CREATE TABLE used (seq INTEGER PRIMARY KEY);
 _BATCH: Final = 2000
 #: ``Type/id`` claims kept in memory before they are written (in key order)
 _CLAIMS: Final = 8192
-#: bytes of a file kept in memory before they are written
-_BUFFER: Final = 1 << 20
 #: bits of the filter of claimed ``Type/id`` names (4 MiB whatever the input: a false
 #: positive only costs a database lookup, so the answers never depend on it)
 _BLOOM_BITS: Final = 1 << 25
@@ -107,86 +105,25 @@ _FOUND_CACHE: Final = 16384
 _ENTRY_CACHE: Final = 256
 #: the longest line number kept in a record (more digits: kept in ``extra``)
 _LINE_DIGITS: Final = 9
-#: the kind of a name (its first letter) → its names file: urls (``fullUrl``, canonical)
-#: and identifiers (typed and untyped) are indexed separately, each when first needed
-_NAMESPACE: Final = {"u": "u", "c": "u", "i": "i", "a": "i"}
-
-
-class _Spill:
-    """An unnamed temporary file, appended to in large writes, read back by position."""
-
-    def __init__(self, directory: str | None) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 (closed by close())
-            prefix="iopfhir-spill-", dir=directory
-        )
-        self.fd = self.file.fileno()
-        self.end = 0
-        self._buffer: list[bytes] = []
-        self._buffered = 0
-
-    def append(self, data: bytes) -> int:
-        """Add ``data`` at the end; return where it starts."""
-        pos = self.end
-        self._buffer.append(data)
-        self.end += len(data)
-        self._buffered += len(data)
-        if self._buffered >= _BUFFER:
-            self.flush()
-        return pos
-
-    def flush(self) -> None:
-        if self._buffer:
-            self.file.write(b"".join(self._buffer))
-            self._buffer.clear()
-            self._buffered = 0
-        self.file.flush()
-
-    def read(self, pos: int, size: int) -> bytes:
-        return os.pread(self.fd, size, pos)
-
-    def lines(self) -> Iterator[bytes]:
-        """Every line written, in order (the file is read from the start)."""
-        self.flush()
-        self.file.seek(0)
-        yield from self.file
-
-
-def _number(names: list[str], numbers: dict[str, int], name: str) -> int:
-    """The number of ``name`` in ``names`` (added at the end when new)."""
-    number = numbers.get(name)
-    if number is None:
-        number = numbers[name] = len(names)
-        names.append(name)
-    return number
-
-
-class _Bounded(dict[_K, _V]):
-    """A dict emptied whenever it is full: a cache whose memory does not follow the input."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def keep(self, key: _K, value: _V) -> _V:
-        """Remember ``value`` under ``key`` (first forgetting everything when full)."""
-        if len(self) >= self.limit:
-            self.clear()
-        self[key] = value
-        return value
+_POW10: Final = tuple(10**k for k in range(_LINE_DIGITS + 1))
 
 
 class ResourceStore:
-    """Resources of one input in temporary files; a context manager that deletes them."""
+    """Resources of one input in temporary files; a context manager that deletes them
+    (``identifier_names``: what :meth:`add` needs to take an ``identifier`` element)."""
 
-    def __init__(self, directory: str | None = None) -> None:
+    def __init__(
+        self, directory: str | None = None, *, identifier_names: IdentifierNames | None = None
+    ) -> None:
         fd, self.path = tempfile.mkstemp(prefix="iopfhir-read-", suffix=".sqlite", dir=directory)
         os.close(fd)
-        self._data = _Spill(directory)
-        self._records = _Spill(directory)
-        self._pending = _Spill(directory)
+        self._data = Spill(directory)
+        self._records = Spill(directory)
+        self._pending = Spill(directory)
         #: names other than ``Type/id``: urls (``u``, ``c``) and identifiers (``i``, ``a``)
-        self._names = {"u": _Spill(directory), "i": _Spill(directory)}
-        self._indexed: set[str] = set()
+        self._names = NameFiles(directory, identifier_names)
+        #: deferred kinds as bytes (a few: one per resource type at most)
+        self._kind_bytes: dict[str, bytes] = {}
         #: origin files and resource types by number (as many as the input has files and
         #: types, not resources)
         self._sources: list[str] = []
@@ -209,16 +146,16 @@ class ResourceStore:
         self._db.executescript(_SCHEMA)
         self._db.execute("BEGIN")
         #: ``Type/id`` claims not yet written, and a Bloom filter of every claim made
-        self._claims: list[tuple[str, int]] = []
+        self._claims: dict[str, int] = {}
         self._bloom = bytearray(_BLOOM_BITS >> 3)
         self._extra: list[tuple[int, str | None, str | None]] = []
         self._tags: list[tuple[str, int]] = []
         self._shared: list[tuple[int, str]] = []
         self.count = 0
         #: answers of :meth:`find` and :meth:`entry` after pass 1 (bounded; see above)
-        self._found: _Bounded[str, int | None] = _Bounded(_FOUND_CACHE)
+        self._found: Bounded[str, int | None] = Bounded(_FOUND_CACHE)
         self._sealed = False
-        self._entries: _Bounded[int, Entry] = _Bounded(_ENTRY_CACHE)
+        self._entries: Bounded[int, Entry] = Bounded(_ENTRY_CACHE)
 
     # -- pass 1: writing ----------------------------------------------------------------
 
@@ -226,32 +163,35 @@ class ResourceStore:
         """Give ``key`` to ``seq`` unless another resource has it; return that one's seq.
 
         Only ``Type/id`` names are claimed (they tell a duplicate); the other names go to
-        the names file, and none of them is a ``Type/id``. A claim is batched when the
-        filter of names already claimed proves the name new (nearly always); otherwise
-        the batch is written and the database decides, exactly."""
+        the names file, and none of them is a ``Type/id``. A claim is batched; when the
+        filter of names already claimed does not prove the name new (rarely), the batch
+        and then the database are asked, exactly (the batch is not written for it)."""
         h = hash(key)
         a = h & _BLOOM_MASK
         b = (h >> 27) & _BLOOM_MASK
         bloom = self._bloom
         if bloom[a >> 3] & (1 << (a & 7)) and bloom[b >> 3] & (1 << (b & 7)):
-            self._flush_claims()
-            cur = self._db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, seq))
-            if cur.rowcount:
-                return None
-            return self.find(key)
+            first = self._claims.get(key)
+            if first is None:
+                row = self._db.execute("SELECT seq FROM keys WHERE k = ?", (key,)).fetchone()
+                first = int(row[0]) if row else None
+            if first is not None:
+                return first
         bloom[a >> 3] |= 1 << (a & 7)
         bloom[b >> 3] |= 1 << (b & 7)
-        self._claims.append((key, seq))
+        self._claims[key] = seq
         if len(self._claims) >= _CLAIMS:
             self._flush_claims()
         return None
 
-    def add(self, entry: Entry, seq: int, keys: list[str]) -> None:
+    def add(self, entry: Entry, seq: int, keys: list[str], identifiers: Any = None) -> None:
         """Store resource ``seq`` (the next one: seqs count from 0 without gaps) and the
         names other than ``Type/id`` it may be referenced by (first name wins).
 
         The resource is kept as its checked input line when it has one (``entry.raw``),
-        else written as compact JSON."""
+        else written as compact JSON. ``identifiers`` (with ``identifier_names`` given to
+        the store): the resource's ``identifier`` element, kept as it is; its names come
+        after ``keys`` and are worked out only if a lookup needs a name of their kind."""
         if seq != self.count:
             raise ValueError("resources are added in order")
         flags = 0
@@ -267,8 +207,19 @@ class ResourceStore:
         prefix = self._prefix
         if not (prefix and origin.startswith(prefix)):  # not the file of the last one
             prefix = self._new_prefix(origin)
-        line = 0
-        if prefix:
+        line = entry.line
+        digits = len(origin) - len(prefix)
+        if (
+            line
+            and prefix
+            and 0 < digits <= _LINE_DIGITS
+            and _POW10[digits - 1] <= line < _POW10[digits]
+        ):
+            # an NDJSON line: the origin is ``<file>:<line>``, and what follows the prefix
+            # has as many digits as the line number: it is the number (not read again)
+            source = self._prefix_source
+        elif prefix:
+            line = 0
             tail = origin[len(prefix) :]
             if (
                 tail.isascii()
@@ -282,7 +233,7 @@ class ResourceStore:
                 flags |= _EXTRA
                 source = 0
         else:
-            source = _number(self._sources, self._source_of, origin)
+            source = number(self._sources, self._source_of, origin)
             flags |= _NO_LINE
         if entry.full_url is not None:
             flags |= _EXTRA
@@ -293,17 +244,16 @@ class ResourceStore:
         rtype = self._type_of.get(entry.type)
         if rtype is None:
             rtype = (
-                _number(self._types, self._type_of, entry.type)
+                number(self._types, self._type_of, entry.type)
                 if len(self._types) < _TYPES_KEPT
                 else _OTHER_TYPE
             )
         pos = self._data.append(data)
         self._records.append(_RECORD.pack(pos, len(data), source, line, rtype, flags))
-        if keys:  # one line per names file: [seq, [names...]]
-            spaces = {_NAMESPACE[key[0]] for key in keys}
-            for space in spaces:
-                mine = [key for key in keys if _NAMESPACE[key[0]] == space]
-                self._names[space].append(orjson.dumps([seq, mine]) + b"\n")
+        if keys:
+            self._names.add(seq, keys)
+        if identifiers is not None:
+            self._names.add_identifiers(seq, entry.type, identifiers)
         self.count += 1
 
     def _new_prefix(self, origin: str) -> str:
@@ -312,17 +262,23 @@ class ResourceStore:
         if not sep:
             return ""
         self._prefix = head + sep
-        self._prefix_source = _number(self._sources, self._source_of, self._prefix)
+        self._prefix_source = number(self._sources, self._source_of, self._prefix)
         return self._prefix
 
     def alias(self, key: str, seq: int) -> None:
         """Another name for ``seq`` (kept only if nothing has it yet)."""
-        self._names[_NAMESPACE[key[0]]].append(orjson.dumps([seq, [key]]) + b"\n")
+        self._names.add(seq, [key])
 
     def defer(self, seq: int, kind: str, ref: Any) -> None:
-        """Something of resource ``seq`` to resolve after pass 1 (``kind``: what it is);
-        deferred in input order."""
-        self._pending.append(orjson.dumps([seq, kind, ref]) + b"\n")
+        """Something of resource ``seq`` to resolve after pass 1 (``kind``: what it is, a
+        word without spaces); deferred in input order, one line each:
+        ``<seq> <kind> <ref as compact JSON>``."""
+        tag = self._kind_bytes.get(kind)
+        if tag is None:
+            if not kind or " " in kind or "\n" in kind:
+                raise ValueError("a deferred kind is one word")
+            tag = self._kind_bytes[kind] = kind.encode("utf-8")
+        self._pending.append(b"%d %b %b\n" % (seq, tag, orjson.dumps(ref)))
 
     def share(self, seq: int, rtype: str) -> None:
         """Resource ``seq`` (of type ``rtype``) belongs to no patient: several may take it."""
@@ -339,9 +295,9 @@ class ResourceStore:
     def _flush_claims(self) -> None:
         if self._claims:
             # in key order: the B-tree is written page after page (a batch holds no name
-            # twice: the filter said each was new, so the order changes nothing else)
-            self._claims.sort()
-            self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._claims)
+            # twice, and none the database has: the order changes nothing else)
+            rows = sorted(self._claims.items())
+            self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", rows)
             self._claims.clear()
 
     def _flush_rows(self) -> None:
@@ -359,17 +315,26 @@ class ResourceStore:
         self._sealed = True
         self._flush_claims()
         self._flush_rows()
-        for spill in (self._data, self._records, *self._names.values()):
+        for spill in (self._data, self._records):
             spill.flush()
+        self._names.flush()
 
     # -- after pass 1: grouping ---------------------------------------------------------
 
     def pending(self) -> Iterator[tuple[int, str, Any]]:
         """``(seq, kind, value)`` of everything deferred, in input order."""
         loads = orjson.loads
+        for seq, kind, raw in self.pending_raw():
+            yield seq, kind, loads(raw)
+
+    def pending_raw(self) -> Iterator[tuple[int, str, bytes]]:
+        """``(seq, kind, value as compact JSON)`` of everything deferred, in input order
+        (the same value's JSON is the same bytes: a reader may remember its answers by
+        them, without parsing)."""
+        kinds = {tag: kind for kind, tag in self._kind_bytes.items()}
         for line in self._pending.lines():
-            seq, kind, value = loads(line)
-            yield seq, kind, value
+            seq, kind, raw = line.split(b" ", 2)
+            yield int(seq), kinds[kind], raw[:-1]
 
     def add_members(self, rows: list[tuple[int, int]]) -> None:
         """``(group, seq)`` pairs: the resources of each patient group."""
@@ -397,42 +362,10 @@ class ResourceStore:
         return seq
 
     def _find(self, key: str) -> int | None:
-        if key[:1] == "t":
-            row = self._db.execute("SELECT seq FROM keys WHERE k = ?", (key,)).fetchone()
-        else:
-            space = _NAMESPACE.get(key[:1])
-            if space is None or not self._names[space].end:
-                return None  # no resource has a name of this kind
-            if space not in self._indexed:
-                self._index_names(space)
-            row = self._db.execute(
-                f"SELECT seq FROM names_{space} WHERE k = ? ORDER BY rowid LIMIT 1",  # noqa: S608
-                (key,),
-            ).fetchone()
+        if key[:1] != "t":
+            return self._names.find(self._db, key)
+        row = self._db.execute("SELECT seq FROM keys WHERE k = ?", (key,)).fetchone()
         return int(row[0]) if row else None
-
-    def _index_names(self, space: str) -> None:
-        """A names file into the database, indexed (the first time one of its names is
-        looked up)."""
-        self._indexed.add(space)
-        began = not self._db.in_transaction
-        if began:
-            self._db.execute("BEGIN")
-        table = f"names_{space}"  # one of two fixed names
-        self._db.execute(f"CREATE TABLE {table} (k TEXT, seq INTEGER)")
-        insert = f"INSERT INTO {table} VALUES (?, ?)"  # noqa: S608
-        batch: list[tuple[str, int]] = []
-        loads = orjson.loads
-        for line in self._names[space].lines():
-            seq, keys = loads(line)
-            batch.extend((key, seq) for key in keys)
-            if len(batch) >= _BATCH:
-                self._db.executemany(insert, batch)
-                batch.clear()
-        self._db.executemany(insert, batch)
-        self._db.execute(f"CREATE INDEX {table}_k ON {table} (k)")
-        if began:
-            self._db.execute("COMMIT")
 
     def _record(self, seq: int) -> tuple[int, int, int, int, int, int] | None:
         if not 0 <= seq < self.count:
@@ -500,7 +433,7 @@ class ResourceStore:
         at once when it is consecutive in the data file, as it is when written in order)."""
         begin = records[0][0]
         stop = records[-1][0] + records[-1][1]
-        if stop - begin != sum(r[1] for r in records) or stop - begin > _BUFFER:
+        if stop - begin != sum(r[1] for r in records) or stop - begin > BUFFER:
             for i, record in enumerate(records):
                 yield first + i, self._entry(first + i, record)
             return
@@ -558,8 +491,9 @@ class ResourceStore:
         """Close the database and the files, and delete the database's file."""
         try:
             self._db.close()
-            for spill in (self._data, self._records, self._pending, *self._names.values()):
+            for spill in (self._data, self._records, self._pending):
                 spill.file.close()
+            self._names.close()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)

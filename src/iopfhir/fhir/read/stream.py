@@ -35,8 +35,10 @@ bookkeeping that grows with the number of patients, not resources (group list, e
 keys). CPU: each resource is parsed and checked once in pass 1 (the store keeps the checked
 NDJSON line itself, so nothing is written again) and parsed once more, without the checks,
 in pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first;
-the other names are indexed only when a lookup needs them), and the answers, and the
-shared resources every patient names, are remembered within a fixed bound;
+the other names are indexed only when a lookup needs them, identifiers kept as they are
+until then), and the answers, and the shared resources every patient names, are
+remembered within a fixed bound (a patient reference's group by its JSON bytes, so the
+grouping parses each distinct reference once);
 the garbage collector runs less often while the reader works. Where the two readers may
 differ (inputs that break FHIR's own rules, none in the corpus): reference resolution is
 local first, so a name shared by a resource of this patient and an earlier one of another
@@ -77,9 +79,11 @@ from iopfhir.fhir.read.index import (
     Index,
     canonical_key,
     entry_keys,
+    identifier_keys,
     reference_keys,
     reference_of,
     tag_of,
+    type_id_key,
 )
 from iopfhir.fhir.read.instruments import is_instrument_code
 from iopfhir.fhir.read.people import NOT_TAKEN
@@ -255,7 +259,7 @@ def read_fhir_stream(
     any episode is yielded.
     """
     out = result if result is not None else ImportResult()
-    with ResourceStore(directory) as store:
+    with ResourceStore(directory, identifier_names=identifier_keys) as store:
         with noting(out.unmapped), _few_collections():
             _pass1(source, store, out, progress)
             groups = _group(store, out)
@@ -304,20 +308,21 @@ def _pass1(
     skipped: Counter[str] = Counter()
     duplicates = 0
     seq = 0
+    claim, add = store.claim, store.add
+    codes: dict[str, bool] = {}
     for entry in iter_entries(source, skipped):
-        type_ids, others = entry_keys(entry)
-        if entry.id:
-            first = store.claim(type_ids[0], seq)
-            if first is not None:
-                if entry.full_url:
-                    store.alias(others[0], first)
+        res = entry.resource
+        if entry.full_url is None and "url" not in res:
+            # the common case (no fullUrl, no canonical url): named by ``Type/id`` and its
+            # identifiers only, whose names the store works out if a lookup needs them
+            if entry.id and claim(type_id_key(entry.type, entry.id), seq) is not None:
                 duplicates += 1
                 continue
-            type_ids = type_ids[1:]
-        for key in type_ids:
-            store.claim(key, seq)
-        store.add(entry, seq, others)
-        _classify(entry, seq, store, result)
+            add(entry, seq, [], res.get("identifier"))
+        elif not _add_named(entry, seq, store):
+            duplicates += 1
+            continue
+        _classify(entry, seq, store, result, codes)
         seq += 1
         if progress is not None and seq % _EVERY == 0:
             progress("read", seq, None)
@@ -329,8 +334,28 @@ def _pass1(
         progress("read", seq, seq)
 
 
-def _classify(entry: Entry, seq: int, store: ResourceStore, result: ImportResult) -> None:
-    """What ``read_fhir``'s grouping does with one resource, as far as it is known now."""
+def _add_named(entry: Entry, seq: int, store: ResourceStore) -> bool:
+    """Store ``entry`` (resource ``seq``) with every name of :func:`entry_keys`; ``False``:
+    it is a second copy of a ``Type/id`` already stored (its ``fullUrl`` names the first)."""
+    type_ids, others = entry_keys(entry)
+    if entry.id:
+        first = store.claim(type_ids[0], seq)
+        if first is not None:
+            if entry.full_url:
+                store.alias(others[0], first)
+            return False
+        type_ids = type_ids[1:]
+    for key in type_ids:
+        store.claim(key, seq)
+    store.add(entry, seq, others)
+    return True
+
+
+def _classify(
+    entry: Entry, seq: int, store: ResourceStore, result: ImportResult, codes: dict[str, bool]
+) -> None:
+    """What ``read_fhir``'s grouping does with one resource, as far as it is known now
+    (``codes``: :func:`_instrument_coded`'s answers so far)."""
     rtype = entry.type
     res = entry.resource
     if rtype in TAG_KINDS:
@@ -342,9 +367,7 @@ def _classify(entry: Entry, seq: int, store: ResourceStore, result: ImportResult
     if rtype not in TAKEN:  # counted by type; a type R4 does not have is input: not named
         result.ignored[rtype if rtype in R4_RESOURCE_TYPES else "(not an R4 type)"] += 1
         return
-    if rtype in INSTRUMENT_ONLY and not any(
-        is_instrument_code(code) for _s, code in codings(res.get("code"))
-    ):
+    if rtype in INSTRUMENT_ONLY and not _instrument_coded(res.get("code"), codes):
         result.ignored[rtype] += 1
         return
     if rtype == "Patient":
@@ -364,6 +387,26 @@ def _classify(entry: Entry, seq: int, store: ResourceStore, result: ImportResult
         store.defer(seq, "g" + rtype, ref)
 
 
+#: codes whose :func:`_instrument_coded` answer one read remembers (codes repeat across a
+#: cohort; emptied when full all the same)
+_CODES_KEPT = 4096
+
+
+def _instrument_coded(concept: Any, known: dict[str, bool]) -> bool:
+    """Whether a coding of ``concept`` has an instrument's code (``is_instrument_code``);
+    ``known``: the answers so far (filled)."""
+    for _system, code in codings(concept):
+        found = known.get(code)
+        if found is None:
+            found = is_instrument_code(code)
+            if len(known) >= _CODES_KEPT:
+                known.clear()
+            known[code] = found
+        if found:
+            return True
+    return False
+
+
 class _Resolver:
     """References resolved against the whole store (cached by their JSON)."""
 
@@ -373,17 +416,24 @@ class _Resolver:
 
     def target(self, ref: Any) -> tuple[int, str] | None:
         """``(seq, type)`` of what ``ref`` names."""
-        raw = orjson.dumps(ref)
+        return self.target_of(orjson.dumps(ref), ref)
+
+    def target_of(self, raw: bytes, ref: Any = None) -> tuple[int, str] | None:
+        """:meth:`target` of the reference whose compact JSON is ``raw`` (``ref``: its
+        value, when the caller has it; else parsed only when not remembered)."""
         if raw in self._cache:
             return self._cache[raw]
+        if ref is None:
+            ref = orjson.loads(raw)
         found = None
         for key in reference_keys(ref):
             seq = self.store.find(key)
             if seq is not None:
                 found = (seq, self.store.type_of(seq))
                 break
-        if len(self._cache) < 200_000:  # the patients' references; bounded all the same
-            self._cache[raw] = found
+        if len(self._cache) >= _TARGETS:  # bounded: emptied when full
+            self._cache.clear()
+        self._cache[raw] = found
         return found
 
     def provenance_patient(self, targets: Any) -> Any:
@@ -415,19 +465,37 @@ def _group(store: ResourceStore, result: ImportResult) -> list[_Group]:
             groups.append(_Group(f"p{number}", seq, None))
         return number
 
-    for seq, kind, value in store.pending():
+    #: a patient reference's compact JSON → its group, or why it has none (the same
+    #: reference, the same answer: most resources name their patient as the others do)
+    answers: dict[bytes, tuple[int | None, str]] = {}
+    for seq, kind, raw in store.pending_raw():
         if kind == "p":
             members.append((of_patient(seq), seq))
-        elif kind == "r":
-            found = resolver.target(value)
+            continue
+        if kind == "r":
+            found = resolver.target_of(raw)
             if found is not None:
                 roles.append((found[0], seq))
+            continue
+        if kind == "v":
+            rtype = "Provenance"
+            ref = resolver.provenance_patient(orjson.loads(raw))
+            number, reason = _group_of(ref, resolver, by_reference, groups, of_patient)
         else:
-            rtype = "Provenance" if kind == "v" else kind[1:]
-            ref = resolver.provenance_patient(value) if kind == "v" else value
-            number = _group_of(ref, rtype, resolver, result, by_reference, groups, of_patient)
-            if number is not None:
-                members.append((number, seq))
+            rtype = kind[1:]
+            answer = answers.get(raw)
+            if answer is None:
+                ref = orjson.loads(raw)
+                answer = _group_of(ref, resolver, by_reference, groups, of_patient)
+                if len(answers) >= _ANSWERS:
+                    answers.clear()
+                if _ANSWERS:
+                    answers[raw] = answer
+            number, reason = answer
+        if number is None:
+            result.unmapped[f"{rtype}: {reason}"] += 1
+        else:
+            members.append((number, seq))
         if len(members) >= 10_000:
             store.add_members(members)
             members.clear()
@@ -436,36 +504,41 @@ def _group(store: ResourceStore, result: ImportResult) -> list[_Group]:
     return groups
 
 
+#: patient references whose group :func:`_group` remembers, and references whose target
+#: the resolver remembers (each emptied when full: most references a resource defers are
+#: its patient's, which the resources of one patient share; a review's targets are its own)
+_ANSWERS = 16_384
+_TARGETS = 16_384
+_NOT_A_PATIENT = "subject is not a patient"
+_NO_PATIENT = "no patient"
+
+
 def _group_of(
     ref: Any,
-    rtype: str,
     resolver: _Resolver,
-    result: ImportResult,
     by_reference: dict[str, int],
     groups: list[_Group],
     of_patient: Callable[[int], int],
-) -> int | None:
-    """The group of a resource whose patient ``ref`` names (``None``: not grouped)."""
+) -> tuple[int | None, str]:
+    """The group of a resource whose patient ``ref`` names, or ``None`` and why it is not
+    grouped (the same answer every time for the same reference)."""
     found = resolver.target(ref) if ref is not None else None
     if found is not None:
         if found[1] == "Patient":
-            return of_patient(found[0])
-        result.unmapped[f"{rtype}: subject is not a patient"] += 1
-        return None
+            return of_patient(found[0]), ""
+        return None, _NOT_A_PATIENT
     text_ref = reference_of(ref) if ref is not None else None
     if text_ref is None:
-        result.unmapped[f"{rtype}: no patient"] += 1
-        return None
+        return None, _NO_PATIENT
     named = NAMED_TYPE.search(text_ref.split("?", 1)[0])
     if named and named.group(1) != "Patient":
-        result.unmapped[f"{rtype}: subject is not a patient"] += 1
-        return None
+        return None, _NOT_A_PATIENT
     key = f"ref:{text_ref}"
     number = by_reference.get(key)
     if number is None:
         number = by_reference[key] = len(groups)
         groups.append(_Group(key, None, text_ref))
-    return number
+    return number, ""
 
 
 def _read_group(
