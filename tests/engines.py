@@ -1,5 +1,5 @@
-"""The views engines and synthetic NDJSON cohorts for the tests (``tests/views``,
-``tests/outcomes``).
+"""The views engines, synthetic NDJSON cohorts and the examples' resources for the tests
+(``tests/views``, ``tests/outcomes``).
 
 Spark runs whenever pyspark is installed; it is in the test extra, so under ``CI=true``
 a missing pyspark FAILS instead of skipping.
@@ -12,12 +12,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from iopfhir.cli import main
+from iopfhir.outcomes import bundle_resources
 from iopfhir.views import get_engine
 
-__all__ = ["spark_engine_or_skip", "synth_ndjson"]
+__all__ = ["example_resources", "spark_engine_or_skip", "synth_ndjson"]
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "iopfhir" / "examples"
 
 
 def synth_ndjson(root: Path, patients: int, seed: int) -> Path:
@@ -28,6 +32,15 @@ def synth_ndjson(root: Path, patients: int, seed: int) -> Path:
     assert main(argv) == 0
     assert main(["convert", str(episodes), "--format", "ndjson", "-o", str(ndjson)]) == 0
     return ndjson
+
+
+def example_resources(root: Path, name: str) -> list[dict[str, Any]]:
+    """The shipped example ``name`` (``mental-health-iop``, ...) converted to a collection
+    Bundle under ``root``: its resources as a server stores them (``bundle_resources``)."""
+    out = root / f"{name}.json"
+    argv = ["convert", str(EXAMPLES / f"{name}.yaml"), "--format", "collection", "-o", str(out)]
+    assert main(argv) == 0
+    return bundle_resources(orjson.loads(out.read_bytes()))
 
 
 def spark_engine_or_skip() -> Any:

@@ -43,22 +43,19 @@ By hand:
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from tests.engines import synth_ndjson
+from tests.engines import example_resources, synth_ndjson
 from tests.outcomes import reference
 from tests.outcomes.cohort import LOINC, _episode, _patient, _score, _session
 
-from iopfhir.outcomes import bundle_resources, compute, report_bundle, summary_rows
+from iopfhir.outcomes import compute, report_bundle, summary_rows
 from iopfhir.validation import validate
 from iopfhir.views import Source
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "iopfhir" / "examples"
 PHQ, GAD, ITEM9, CSSRS_RISK = "44261-6", "70274-6", "44260-8", "93374-7"
 PROMIS = "https://iopfhir.org/fhir/CodeSystem/promis-10"
 WHODAS = "https://iopfhir.org/fhir/CodeSystem/whodas-12"
@@ -336,13 +333,7 @@ BY_HAND: dict[str, dict[str, float | None]] = {
 
 @pytest.mark.parametrize("name", sorted(BY_HAND))
 def test_examples(name: str, tmp_path: Path, duckdb_engine: Any) -> None:
-    out = tmp_path / "bundle.json"
-    subprocess.run(
-        [sys.executable, "-m", "iopfhir", "convert", str(EXAMPLES / f"{name}.yaml"),
-         "--format", "collection", "-o", str(out)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    resources = bundle_resources(orjson.loads(out.read_bytes()))
+    resources = example_resources(tmp_path, name)
     with Source.from_resources(resources) as source:
         outcomes = compute(source, duckdb_engine, measure_ids=NEW)
     ref = reference.compute(resources)

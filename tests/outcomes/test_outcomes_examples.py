@@ -3,19 +3,14 @@ example files by hand, and a plain-Python reading of the same resources agrees w
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from tests.engines import example_resources
 from tests.outcomes import reference
 
-from iopfhir.outcomes import bundle_resources, compute
+from iopfhir.outcomes import compute
 from iopfhir.views import Source
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "iopfhir" / "examples"
 
 #: figures read off the example files (measures: PHQ-9 / GAD-7 / AUDIT-C totals by date;
 #: discharge disposition; no readmission, no kept aftercare visit yet)
@@ -37,13 +32,7 @@ BY_HAND: dict[str, dict[str, float | None]] = {
 
 @pytest.fixture(scope="module", params=sorted(BY_HAND))
 def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    out = tmp_path_factory.mktemp("ex") / "bundle.json"
-    subprocess.run(
-        [sys.executable, "-m", "iopfhir", "convert", str(EXAMPLES / f"{request.param}.yaml"),
-         "--format", "collection", "-o", str(out)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return request.param, bundle_resources(orjson.loads(out.read_bytes()))
+    return request.param, example_resources(tmp_path_factory.mktemp("ex"), request.param)
 
 
 def test_example_by_hand(example: Any, duckdb_engine: Any) -> None:

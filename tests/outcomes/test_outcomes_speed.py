@@ -5,18 +5,15 @@ engine writes its tables unordered and gives the setting back."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from tests.engines import example_resources
 from tests.outcomes.cohort import cohort
 
-from iopfhir.outcomes import bundle_resources, columns, compute, facts, load_measures
+from iopfhir.outcomes import columns, compute, facts, load_measures
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import SubjectResult, _stratum_value, _subject_rows, _text
 from iopfhir.outcomes.facts import VIEWS, view_rows
@@ -26,21 +23,13 @@ from iopfhir.views import Source, get_engine, iop_view
 from iopfhir.views.errors import ViewError
 from iopfhir.views.model import project, restrict
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "iopfhir" / "examples"
-
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     """The hand-made cohort and both examples: rows for every view the measures read."""
     resources = list(cohort())
     for name in ("mental-health-iop", "co-occurring-sud-iop"):
-        out = tmp_path_factory.mktemp("ex") / "bundle.json"
-        subprocess.run(
-            [sys.executable, "-m", "iopfhir", "convert", str(EXAMPLES / f"{name}.yaml"),
-             "--format", "collection", "-o", str(out)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        resources += bundle_resources(orjson.loads(out.read_bytes()))
+        resources += example_resources(tmp_path_factory.mktemp("ex"), name)
     with Source.from_resources(resources) as src:
         yield src
 
