@@ -173,7 +173,9 @@ def measure_sql(
                 extra.append(column)
     parts = [key, patient, "index_date", *extra]
     for i, m in enumerate(measures):
-        parts += [f"({expr}) AS {_column(i, code)}" for code, expr in m.populations]
+        # counts as BIGINT on every engine (DuckDB sums integers to HUGEINT, which is
+        # slow to fetch and to sum again)
+        parts += [f"CAST(({expr}) AS BIGINT) AS {_column(i, code)}" for code, expr in m.populations]
         if m.observation is not None:
             parts.append(f"({m.observation}) AS m{i}_observation")
     select = ",\n  ".join(parts)

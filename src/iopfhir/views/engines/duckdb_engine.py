@@ -331,12 +331,20 @@ class DuckDBEngine(SqlEngine):
         parts: list[str] = []
         fields: set[str] = set()
         where = f"{d.column('t', 'resourceType')} = {d.string(rtype)}"
+        # a lead column that a view with a row for every resource computes too is read
+        # from that view's struct, not computed twice (each encounter's episode key for
+        # its participant rows and for its own row)
+        known: dict[str, str] = {}
+        for i, c in enumerate(compiled):
+            if c.single is not None and c.where == where:
+                for n, e in zip(c.columns, c.single, strict=True):
+                    known.setdefault(e, d.field(d.quote(f"_v{i}"), n))
         for i, c in enumerate(compiled):
             if c.single is not None:
                 body = d.struct(list(zip(c.columns, c.single, strict=True)))
             else:  # the lead columns once per resource, beside its list of rows
                 assert c.many is not None
-                lead = [(f"_l{k}", e) for k, (_, e) in enumerate(c.lead)]
+                lead = [(f"_l{k}", e) for k, (_, e) in enumerate(c.lead) if e not in known]
                 body = d.struct([*lead, ("_rows", c.many)])
             if c.where != where:  # NULL for a resource outside the view
                 body = f"CASE WHEN {c.where} THEN {body} END"
@@ -354,13 +362,25 @@ class DuckDBEngine(SqlEngine):
                 cols = ", ".join(f"{d.field(v, n)} AS {d.quote(n)}" for n in c.columns)
                 sql = f"SELECT {cols} FROM {stage} WHERE {v} IS NOT NULL"  # noqa: S608
             else:
-                slot = {n: d.field("_s", f"_l{k}") for k, (n, _) in enumerate(c.lead)}
+                slot = {
+                    n: d.column("_u", f"_l{k}") if e in known else d.field("_s", f"_l{k}")
+                    for k, (n, e) in enumerate(c.lead)
+                }
                 cols = ", ".join(
                     f"{slot[n] if n in slot else d.field('_r', n)} AS {d.quote(n)}"
                     for n in c.columns
                 )
                 rows = d.explode(d.field(v, "_rows"))
-                sql = f"SELECT {cols} FROM (SELECT {v} AS _s, {rows} AS _r FROM {stage}) AS _u"  # noqa: S608
+                # the lead columns another view's struct holds, read from it
+                shared = "".join(
+                    f", {known[e]} AS {d.quote(f'_l{k}')}"
+                    for k, (_, e) in enumerate(c.lead)
+                    if e in known
+                )
+                sql = (
+                    f"SELECT {cols} FROM (SELECT {v} AS _s{shared}, {rows} AS _r "  # noqa: S608
+                    f"FROM {stage}) AS _u"
+                )
             self._drop(name)
             self.connection.execute(f"CREATE TEMP VIEW {d.quote(name)} AS {sql}")
             self._stage_of[name] = stage
