@@ -478,21 +478,29 @@ fu AS (
     AND (visit.episode_key IS NULL OR visit.episode_key <> ep.episode_key)
   GROUP BY ep.episode_key
 ),
+stay AS (
+  SELECT encounter_key, patient_key, {_date(end)} AS end_d FROM encounter
+  WHERE inpatient AND COALESCE(status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
+),
 stay_who AS (
   SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who
-  FROM ep JOIN encounter x ON x.patient_key = ep.patient_key AND x.inpatient
-    AND COALESCE(x.status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
-  JOIN encounter_participant w ON w.encounter_key = x.encounter_key
+  FROM ep JOIN stay x ON x.patient_key = ep.patient_key
+  JOIN (
+    SELECT DISTINCT encounter_key, individual_key FROM encounter_participant
+    WHERE individual_key LIKE 'Practitioner%'
+      AND encounter_key IN (SELECT encounter_key FROM stay)
+  ) w ON w.encounter_key = x.encounter_key
   LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
-  WHERE w.individual_key LIKE 'Practitioner%'
-    AND {s.days(_date("x." + end), "ep.start_d")} BETWEEN 0 AND {_CONTINUITY_DAYS}
+  WHERE {s.days("x.end_d", "ep.start_d")} BETWEEN 0 AND {_CONTINUITY_DAYS}
 ),
 iop_who AS (
   SELECT DISTINCT w.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who
-  FROM encounter_participant w
+  FROM (
+    SELECT DISTINCT episode_key, individual_key FROM encounter_participant
+    WHERE individual_key LIKE 'Practitioner%' AND encounter_key IS NOT NULL
+      AND episode_key IS NOT NULL AND COALESCE(inpatient, FALSE) = FALSE
+  ) w
   LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
-  WHERE w.individual_key LIKE 'Practitioner%' AND w.encounter_key IS NOT NULL
-    AND w.episode_key IS NOT NULL AND COALESCE(w.inpatient, FALSE) = FALSE
 ),
 after_who AS (
   SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, x.actor_key) AS who
