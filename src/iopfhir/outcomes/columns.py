@@ -8,17 +8,23 @@ the SQL is planned (``EXPLAIN``, nothing read) over empty tables of the views' c
 the columns its table scans keep are the ones read (those named in the scans' filters too).
 Without DuckDB, or if planning fails, a column is kept wherever its name occurs in the SQL
 text (never fewer than the SQL reads). The SQL is the same on every engine, so the DuckDB
-plan holds for Spark as well. The large Observation views are also kept to the rows the SQL
-reads (:func:`~iopfhir.outcomes.facts.view_rows`: the instruments' totals and the screening
-answers, not every item answer).
+plan holds for Spark as well. Planning the measures' SQL takes DuckDB's optimizer about as
+long as reading a small file, so its answer ships as package data (``data/view-columns.json``,
+written by ``tools/gen_outcome_columns.py``) with a fingerprint of the SQL and the views it
+was planned from: when they change and the file is not written again, the SQL is planned
+at run time as before (a test keeps the shipped file current). The large Observation views
+are also kept to the rows the SQL reads (:func:`~iopfhir.outcomes.facts.view_rows`: the
+instruments' totals and the screening answers, not every item answer).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from iopfhir.outcomes.facts import VIEWS, episode_facts_sql, stay_facts_sql, view_rows
@@ -28,6 +34,8 @@ from iopfhir.views.dialect import DuckDBDialect
 from iopfhir.views.model import project, restrict
 
 __all__ = ["outcome_views"]
+
+SHIPPED = "view-columns.json"
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -47,7 +55,9 @@ def outcome_views(engine_name: str, *more_sql: str, rows: bool = True) -> dict[s
 def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, View], ...]:
     texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"), *more_sql)
     full = {table: iop_view(name) for table, name in VIEWS.items()}
-    used = _planned(full, texts)
+    used = None if more_sql else _shipped(fingerprint(full, texts))
+    if used is None:
+        used = _planned(full, texts)
     if used is None:
         words = {w for text in texts for w in _WORD.findall(text)}
         used = {table: words for table in full}
@@ -57,6 +67,46 @@ def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, Vi
         view = project(view, used[table])
         out.append((table, restrict(view, [read[table]]) if table in read else view))
     return tuple(out)
+
+
+def fingerprint(views: dict[str, View], texts: tuple[str, ...]) -> str:
+    """What the columns read depend on: the statements and the views' columns."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\0")
+    for table, view in sorted(views.items()):
+        names = [(c.name, c.type, c.collection) for c in view.root.all_columns()]
+        digest.update(json.dumps([table, view.resource, names]).encode())
+    return digest.hexdigest()
+
+
+def measure_columns() -> dict[str, Any]:
+    """The columns the measures' SQL reads of each view, planned now, with the fingerprint
+    they hold for (what ``tools/gen_outcome_columns.py`` ships)."""
+    texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"))
+    full = {table: iop_view(name) for table, name in VIEWS.items()}
+    used = _planned(full, texts)
+    if used is None:
+        raise RuntimeError("planning the measures' SQL needs DuckDB")
+    return {
+        "fingerprint": fingerprint(full, texts),
+        "columns": {
+            table: sorted(names & {c.name for c in full[table].root.all_columns()})
+            for table, names in sorted(used.items())
+        },
+    }
+
+
+def _shipped(current: str) -> dict[str, set[str]] | None:
+    """The shipped columns, if they were planned from the same SQL and views."""
+    try:
+        data = json.loads((resources.files("iopfhir.outcomes") / "data" / SHIPPED).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if data.get("fingerprint") != current:
+        return None
+    return {table: set(names) for table, names in data["columns"].items()}
 
 
 def _planned(views: dict[str, View], texts: tuple[str, ...]) -> dict[str, set[str]] | None:
