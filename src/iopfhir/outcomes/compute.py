@@ -188,11 +188,21 @@ class _SubjectTable:
         self.measures = {m.id: (i, m) for i, m in enumerate(measures)}
         self.at = {name: i for i, name in enumerate(columns)}
         self.size = len(rows)
-        self.cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in columns]
+        self._rows: list[tuple[Any, ...]] | None = rows
+        self._cols: list[tuple[Any, ...]] = [() for _ in columns]
         self._strata: dict[tuple[str, ...], list[dict[str, str]]] = {}
         self._texts: dict[str, list[str]] = {}  # a key column as text, made once
         self._evaluated: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
         self._shared: tuple[list[str | None], list[str | None]] | None = None
+
+    @property
+    def cols(self) -> list[tuple[Any, ...]]:
+        """The rows transposed (done when a measure's subjects are first built)."""
+        if self._rows is not None:
+            if self._rows:
+                self._cols = list(zip(*self._rows, strict=True))
+            self._rows = None
+        return self._cols
 
     def strata(self, names: tuple[str, ...]) -> list[dict[str, str]]:
         if names not in self._strata:

@@ -233,8 +233,9 @@ class DuckDBEngine(SqlEngine):
 
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         def run(text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-            rel = self.connection.sql(text)
-            return list(rel.columns), rel.fetchall()
+            # execute, not sql(): no relation object is bound for a result read once
+            cursor = self.connection.execute(text)
+            return [d[0] for d in cursor.description or ()], cursor.fetchall()
 
         return _retrying(run, sql)
 
