@@ -375,8 +375,8 @@ def compute(
         measures = [m for m in measures if m.id in wanted]
     for table, view in outcome_views(engine.name).items():
         engine.register(table, view, source)
-    subjects = Subjects()
-    summaries: dict[str, Summary] = {}
+    groups: list[list[MeasureDef]] = []
+    statements: list[str] = []
     for basis in ("EpisodeOfCare", "Encounter"):
         group = [m for m in measures if m.basis == basis]
         if not group:
@@ -384,7 +384,18 @@ def compute(
         # the per-subject rows kept as a table: fetched once, and summed on the engine
         table = f"_iopfhir_subjects_{basis.lower()}"
         engine.create_table(table, measure_sql(group, engine.name, period, ordered=False))
-        result = engine.query(f"SELECT * FROM {table} ORDER BY {group[0].subject_key}")  # noqa: S608
-        subjects.add(_SubjectTable(group, result.columns, result.rows))
-        summaries.update(_summaries(group, engine.query(summary_sql(group, table))))
+        groups.append(group)
+        statements += [
+            f"SELECT * FROM {table} ORDER BY {group[0].subject_key}",  # noqa: S608
+            summary_sql(group, table),
+        ]
+    # the rows and the sums of every basis, at once where the engine can
+    many = getattr(engine, "query_many", None)
+    results = many(statements) if many else [engine.query(sql) for sql in statements]
+    subjects = Subjects()
+    summaries: dict[str, Summary] = {}
+    for k, group in enumerate(groups):
+        rows, sums = results[2 * k], results[2 * k + 1]
+        subjects.add(_SubjectTable(group, rows.columns, rows.rows))
+        summaries.update(_summaries(group, sums))
     return Outcomes(period, measures, subjects, summaries)

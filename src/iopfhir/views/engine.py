@@ -200,6 +200,11 @@ class SqlEngine(ABC):
         columns, rows = self._guarded_with_columns(sql)
         return ViewResult(columns, rows)
 
+    def query_many(self, sqls: list[str]) -> list[ViewResult]:
+        """Run several statements over the registered views (one after the other here;
+        an engine that can runs them at once)."""
+        return [self.query(sql) for sql in sqls]
+
     def _guarded(self, sql: str) -> list[tuple[Any, ...]]:
         return self._guarded_with_columns(sql)[1]
 

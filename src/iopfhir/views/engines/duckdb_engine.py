@@ -11,12 +11,14 @@ resource types are inferred in parallel (:meth:`DuckDBEngine.prepare_schemas`). 
 read with DuckDB's default largest JSON object (16 MB, which keeps the read buffers small)
 and read again with 64 MB only when a line is bigger.
 
-Registered views (:meth:`DuckDBEngine.register`) are computed into temporary tables at the
-next :meth:`~DuckDBEngine.query`, all those registered meanwhile together, so SQL that reads
-a view several times (the outcome measures) does not evaluate its nested
-``forEach``/``unnest`` again each time. Views of one resource type share one read of its
-files: one statement computes each view's row (or list of rows) of every resource into one
-temporary table, and each view is a plain projection (or ``unnest``) of it.
+Registered views (:meth:`DuckDBEngine.register`) are computed into tables at the next
+:meth:`~DuckDBEngine.query`, all those registered meanwhile together, so SQL that reads a
+view several times (the outcome measures) does not evaluate its nested ``forEach``/``unnest``
+again each time. Views of one resource type share one read of its files: one statement
+computes each view's row (or list of rows) of every resource into one table, and each view
+is a plain projection (or ``unnest``) of it. On a connection passed in, these are temporary
+tables and views (its catalog is left as it was); a private database holds ordinary ones,
+which its cursors see, so :meth:`~DuckDBEngine.query_many` runs statements at once.
 Registering the same view over the same, unchanged files again keeps the table. The tables
 are written without keeping the order of the lines (``preserve_insertion_order`` off while
 they are computed): a query orders what it returns.
@@ -156,6 +158,10 @@ class DuckDBEngine(SqlEngine):
             ) from None
         self.connection = connection if connection is not None else duckdb.connect()
         self._own = connection is None
+        # a private database holds ordinary tables and views (cursors see them: queries
+        # run at once, see query_many); a connection passed in gets temporary ones, so
+        # its catalog stays as it was
+        self._temp = "" if self._own else "TEMP "
         if self._own:
             # a private in-memory database keeps nothing: no automatic checkpoint (it
             # would compress the tables just written, one core, at the next statement)
@@ -263,8 +269,30 @@ class DuckDBEngine(SqlEngine):
             self._materialize()
         return super().query(sql)
 
+    def query_many(self, sqls: list[str]) -> list[ViewResult]:
+        """Run several statements over the registered views: on a private database at
+        once, each on its own cursor (one statement's planning and its rows' conversion
+        to Python overlap another's work)."""
+        if self._pending:
+            self._materialize()
+        threads = int(self.connection.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        if not self._own or threads < 2 or len(sqls) < 2:
+            return [self.query(sql) for sql in sqls]
+
+        def run(sql: str) -> ViewResult:
+            with self.connection.cursor() as con:
+                try:
+                    cursor = _retrying(con.execute, sql)
+                    columns = [d[0] for d in cursor.description or ()]
+                    return ViewResult(columns, cursor.fetchall())
+                except Exception as exc:  # DuckDB's own error classes
+                    raise self.engine_error(exc) from None
+
+        with ThreadPoolExecutor(max_workers=min(threads, len(sqls))) as pool:
+            return list(pool.map(run, sqls))
+
     def create_table(self, name: str, sql: str) -> None:
-        """Compute ``sql`` (over the registered views) into temporary table ``name``,
+        """Compute ``sql`` (over the registered views) into table ``name``,
         written unordered (a query orders what it returns)."""
         if not _NAME.fullmatch(name):
             raise ViewError("a table name must be an SQL identifier")
@@ -320,8 +348,8 @@ class DuckDBEngine(SqlEngine):
     def _create_shared(self, rtype: str, files: list[Path], views: list[tuple[str, View]]) -> None:
         """Several views of one resource type from one read of its files: one statement
         computes every view's rows of each resource (its row, or its list of rows, NULL
-        when the view's ``where`` leaves the resource out) into a temporary table; each view
-        is a temporary view of it (a projection, or the ``unnest`` of its rows)."""
+        when the view's ``where`` leaves the resource out) into a table; each view is a view
+        of it (a projection, or the ``unnest`` of its rows)."""
         d = self.dialect
         schemas = [view_schema(v) for _, v in views]
         merged: SqlType = schemas[0] or StructT(())
@@ -383,7 +411,7 @@ class DuckDBEngine(SqlEngine):
                     f"FROM {stage}) AS _u"
                 )
             self._drop(name)
-            self.connection.execute(f"CREATE TEMP VIEW {d.quote(name)} AS {sql}")
+            self.connection.execute(f"CREATE {self._temp}VIEW {d.quote(name)} AS {sql}")
             self._stage_of[name] = stage
 
     def _drop(self, name: str) -> None:
@@ -399,12 +427,12 @@ class DuckDBEngine(SqlEngine):
             self.connection.execute(f"DROP TABLE IF EXISTS {stage}")
 
     def _create_table_raw(self, quoted: str, sql: str) -> None:
-        head = f"CREATE OR REPLACE TEMP TABLE {quoted} AS "
+        head = f"CREATE OR REPLACE {self._temp}TABLE {quoted} AS "
         _retrying(lambda text: self.connection.execute(head + text), sql)
 
     def _create_table(self, name: str, sql: str) -> None:
         self._drop(name)
-        head = f"CREATE OR REPLACE TEMP TABLE {self.dialect.quote(name)} AS "
+        head = f"CREATE OR REPLACE {self._temp}TABLE {self.dialect.quote(name)} AS "
         _retrying(lambda text: self.connection.execute(head + text), sql)
 
     def prepare_schemas(self, wanted: list[tuple[str, Source]]) -> None:
@@ -436,7 +464,8 @@ class DuckDBEngine(SqlEngine):
                 self._schemas[key] = schema
 
     def create_view(self, name: str, sql: str) -> None:
-        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {self.dialect.quote(name)} AS {sql}")
+        quoted = self.dialect.quote(name)
+        self.connection.execute(f"CREATE OR REPLACE {self._temp}VIEW {quoted} AS {sql}")
 
     def arrow(self, view: Any, source: Any) -> Any:
         """The rows of ``view`` as a ``pyarrow.Table`` (needs pyarrow)."""
