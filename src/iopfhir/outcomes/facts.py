@@ -48,11 +48,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from iopfhir.outcomes.spelling import Spelling, spelling
 from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
 
@@ -101,35 +101,6 @@ _CONTINUITY_DAYS = 30
 _SAFETY_FOLLOWUP_DAYS = 7  # a positive safety screen is followed up within a week
 _CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
 _PLAN_STATUSES = ("active", "completed")
-
-
-@dataclass(frozen=True, slots=True)
-class Spelling:
-    """What differs between engines: identifier quotes, days between dates, string type."""
-
-    quote_char: str
-    days_template: str  # {a} start date, {b} end date
-    string_type: str
-    materialized: str = ""  # how a CTE read several times is computed once
-
-    def q(self, name: str) -> str:
-        """A quoted identifier."""
-        return f"{self.quote_char}{name}{self.quote_char}"
-
-    def days(self, a: str, b: str) -> str:
-        """Whole days from date ``a`` to date ``b`` (negative when ``b`` is earlier)."""
-        return self.days_template.format(a=a, b=b)
-
-
-_SPELLINGS = {
-    "duckdb": Spelling('"', "date_diff('day', {a}, {b})", "VARCHAR", "MATERIALIZED "),
-    "spark": Spelling("`", "datediff({b}, {a})", "STRING"),
-}
-
-
-def spelling(engine_name: str) -> Spelling:
-    """The spelling for an engine (DuckDB's for an engine not known here)."""
-    return _SPELLINGS.get(engine_name, _SPELLINGS["duckdb"])
 
 
 def _lit(value: str) -> str:
@@ -198,26 +169,28 @@ def reliable_change_points(inst_id: str) -> int | None:
     return int(spec["points"]) if spec else None
 
 
-def _symptom_columns() -> tuple[str, str]:
-    """(the CASE pivots of the symptom CTE, the columns the final select takes)."""
+def _symptom_columns(s: Spelling) -> tuple[str, str]:
+    """(the aggregates of the symptom CTE, the columns the final select takes).
+
+    Per instrument: its scores' count, and the score and key of the first and of the last
+    (by date, then time, then key: ``ord`` of the scores CTE), each as one aggregate of the
+    (score, key) pair, so that score and key come from the same row.
+    """
     pivots, outs = [], []
+    pair = s.struct(score="score", k="observation_key")
     for prefix, inst_id in INSTRUMENTS.items():
         code = _lit(prefix)
         pivots += [
             f"SUM(CASE WHEN inst = {code} THEN 1 ELSE 0 END) AS {prefix}_n",
-            f"MAX(CASE WHEN inst = {code} AND rf = 1 THEN score END) AS {prefix}_base",
-            f"MAX(CASE WHEN inst = {code} AND rf = 1 THEN observation_key END) "
-            f"AS {prefix}_base_key",
-            f"MAX(CASE WHEN inst = {code} AND rl = 1 THEN score END) AS {prefix}_last",
-            f"MAX(CASE WHEN inst = {code} AND rl = 1 THEN observation_key END) "
-            f"AS {prefix}_last_key",
+            f"{s.min_by}({pair}, ord) FILTER (WHERE inst = {code}) AS {prefix}_first",
+            f"{s.max_by}({pair}, ord) FILTER (WHERE inst = {code}) AS {prefix}_latest",
         ]
         outs += [
             f"COALESCE(sx.{prefix}_n, 0) AS {prefix}_n",
-            f"sx.{prefix}_base",
-            f"sx.{prefix}_base_key",
-            f"sx.{prefix}_last",
-            f"sx.{prefix}_last_key",
+            f"sx.{prefix}_first.score AS {prefix}_base",
+            f"sx.{prefix}_first.k AS {prefix}_base_key",
+            f"sx.{prefix}_latest.score AS {prefix}_last",
+            f"sx.{prefix}_latest.k AS {prefix}_last_key",
         ]
         points = reliable_change_points(inst_id)
         if points is not None:
@@ -370,7 +343,7 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
     session_kind = _lit(code_system_url("session-kind"))
     aftercare = _lit(code_system_url("aftercare-service"))
     without_patient = _in(codes()["session_kinds_without_patient"])
-    pivots, symptom_out = _symptom_columns()
+    pivots, symptom_out = _symptom_columns(s)
     in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
     m = s.materialized
     # the encounter and appointment tables are read directly: a CTE over them read several
@@ -389,10 +362,7 @@ epi AS (
 ),
 sc AS (
   SELECT ep.episode_key, x.observation_key, x.inst, x.score,
-    ROW_NUMBER() OVER (PARTITION BY ep.episode_key, x.inst
-                       ORDER BY x.d, x.effective, x.observation_key) AS rf,
-    ROW_NUMBER() OVER (PARTITION BY ep.episode_key, x.inst
-                       ORDER BY x.d DESC, x.effective DESC, x.observation_key DESC) AS rl
+    {s.struct(d="x.d", effective="x.effective", k="x.observation_key")} AS ord
   FROM (SELECT observation_key, patient_key, inst, score, effective, d
         FROM (SELECT observation_key, patient_key, score, effective, {_date("effective")} AS d,
                      {_instrument_case()} AS inst

@@ -1,0 +1,56 @@
+"""How the outcome SQL is spelled on each engine: identifier quotes, days between dates,
+structs and the aggregates that take a value from the row with the least (or greatest)
+ordering value. DuckDB's spelling serves an engine not known here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Spelling", "spelling"]
+
+
+@dataclass(frozen=True, slots=True)
+class Spelling:
+    """What differs between engines: identifier quotes, days between dates, string type,
+    structs, and the value of the row with the least (greatest) ordering value."""
+
+    quote_char: str
+    days_template: str  # {a} start date, {b} end date
+    string_type: str
+    materialized: str = ""  # how a CTE read several times is computed once
+    struct_template: str = "struct_pack({fields})"
+    field_template: str = "{name} := {expr}"
+    min_by: str = "arg_min"  # the value of a row with the least ordering value
+    max_by: str = "arg_max"
+
+    def q(self, name: str) -> str:
+        """A quoted identifier."""
+        return f"{self.quote_char}{name}{self.quote_char}"
+
+    def days(self, a: str, b: str) -> str:
+        """Whole days from date ``a`` to date ``b`` (negative when ``b`` is earlier)."""
+        return self.days_template.format(a=a, b=b)
+
+    def struct(self, **fields: str) -> str:
+        """A struct of named fields (compared field by field, in this order)."""
+        parts = ", ".join(self.field_template.format(name=n, expr=e) for n, e in fields.items())
+        return self.struct_template.format(fields=parts)
+
+
+_SPELLINGS = {
+    "duckdb": Spelling('"', "date_diff('day', {a}, {b})", "VARCHAR", "MATERIALIZED "),
+    "spark": Spelling(
+        "`",
+        "datediff({b}, {a})",
+        "STRING",
+        struct_template="named_struct({fields})",
+        field_template="'{name}', {expr}",
+        min_by="min_by",
+        max_by="max_by",
+    ),
+}
+
+
+def spelling(engine_name: str) -> Spelling:
+    """The spelling for an engine (DuckDB's for an engine not known here)."""
+    return _SPELLINGS.get(engine_name, _SPELLINGS["duckdb"])
