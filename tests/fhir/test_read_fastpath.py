@@ -23,11 +23,20 @@ fast path cannot drift:
 - pass 1 keeps a resource's ``identifier`` element as it is and works its names out only
   when one is looked up: the same answers as names worked out at once; a deferred
   reference comes back as the same bytes for the same value; an NDJSON line's number is
-  taken from the entry and not read back from its origin, which comes back the same.
+  taken from the entry and not read back from its origin, which comes back the same;
+- NDJSON lines are split at ``\\n`` alone in a block without ``\\r``, as ``splitlines``
+  splits them otherwise; a patient's resources go into its index in one loop
+  (``GroupIndex.add_members``) as ``add_at`` files them one at a time; an entry's own
+  identifiers are parsed once (``Entry.own_key``) and answer as ``own_key``; the store
+  remembers each practitioner's first role and the shared resources already marked used
+  (the slow paths ask the database every time);
+- a session whose facilitator is off the care team, handed to the Episode as its fields
+  (which the Episode validates), reads as round 4's checked copy of it did.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -36,12 +45,13 @@ from typing import Any
 import orjson
 import pytest
 
-from iopfhir.domain import load_episodes
+from iopfhir.domain import Identifier, load_episodes
 from iopfhir.errors import LoadError
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.fhir.conventions import identifier_system, parse_identifier
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, write_ndjson
 from iopfhir.fhir.read import administrations as administrations_module
+from iopfhir.fhir.read import assemble as assemble_module
 from iopfhir.fhir.read import people as people_module
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
 from iopfhir.fhir.read import sessions as sessions_module
@@ -49,6 +59,7 @@ from iopfhir.fhir.read import spill as spill_module
 from iopfhir.fhir.read import store as store_module
 from iopfhir.fhir.read import stream as stream_module
 from iopfhir.fhir.read import values as values_module
+from iopfhir.fhir.read.group_index import GroupIndex
 from iopfhir.fhir.read.index import Index, entry_keys, identifier_keys, type_id_key
 from iopfhir.fhir.read.instruments import is_instrument_code, obs_role
 from iopfhir.fhir.read.source import Entry, iter_entries
@@ -298,6 +309,58 @@ def test_store_keeps_little_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
         assert list(store.unused_shared()) == [e.type for e in entries]
 
 
+def test_store_remembers_first_roles_and_marks_within_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A practitioner's first role is asked once and a shared resource marked used is
+    written once while remembered (each cache stays small); the answers do not change."""
+    monkeypatch.setattr(store_module, "_FOUND_CACHE", 2)
+    with ResourceStore() as store:
+        for seq in range(8):
+            rtype = "Practitioner" if seq < 3 else "PractitionerRole"
+            store.add(_entry({"resourceType": rtype, "id": f"x{seq}"}, f"f:{seq + 1}"), seq, [])
+            if seq < 3:
+                store.share(seq, rtype)
+            else:
+                store.tag("ep" if seq % 2 else "other", seq)
+        store.seal()
+        store.add_roles([(0, 5), (0, 3), (0, 4), (1, 6)])
+        store.commit()
+        asks = ((0, {"ep"}), (0, set()), (1, {"other"}), (2, {"ep"}), (0, {"x"}))
+        expected = [_uncached_roles(store, prac, tags) for prac, tags in asks]
+        assert expected == [[3, 5], [3], [6], [], [3]]
+        asked: list[Any] = []
+        db = store._db
+        store._db = _Counting(db, asked)  # type: ignore[assignment]
+        try:
+            for _round in range(3):
+                assert [store.roles(prac, tags) for prac, tags in asks] == expected
+                store.mark_used([0, 1])
+                store.mark_used([1, 0])
+        finally:
+            store._db = db
+        assert len(store._first_role) <= 2 and len(store._marked) <= 2
+        mins = [q for q in asked if "min(role)" in q]
+        assert 3 <= len(mins) < 3 * len(asks)  # remembered between asks, forgotten when full
+        assert sum(1 for q in asked if "INTO used" in q) <= 3
+        assert list(store.unused_shared()) == ["Practitioner"]  # x2 was never marked
+
+
+class _Counting:
+    """A database connection that notes each statement (then runs it)."""
+
+    def __init__(self, db: Any, asked: list[Any]) -> None:
+        self._db, self._asked = db, asked
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._asked.append(sql)
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self._asked.append(sql)
+        return self._db.executemany(sql, *args)
+
+
 def test_store_names_first_wins_and_indexed_on_demand() -> None:
     sep = "\x1f"
     names = [
@@ -423,6 +486,89 @@ def test_index_files_identifiers_on_demand_first_wins() -> None:
     assert fresh.resolve("Goal?identifier=s|1") is second
 
 
+def _members() -> list[tuple[int, Entry]]:
+    """Entries of every kind ``GroupIndex.add_members`` files itself or hands on."""
+    own = {"system": identifier_system("organization"), "value": "ep-1/org-1"}
+    resources: list[tuple[dict[str, Any], str | None]] = [
+        ({"resourceType": "Goal", "id": "g1", "identifier": [{"system": "s", "value": "1"}]}, None),
+        ({"resourceType": "Goal", "id": "g2"}, None),
+        ({"resourceType": "Goal"}, None),  # no id
+        ({"resourceType": "Goal", "id": "g1"}, "urn:uuid:1"),  # a second Goal/g1
+        ({"resourceType": "Goal", "id": "g1"}, None),  # and a third, without fullUrl
+        ({"resourceType": "Encounter", "id": "e1"}, "http://x.org/fhir/Encounter/e9"),
+        ({"resourceType": "Encounter", "id": "e9"}, None),  # named by the url above first
+        ({"resourceType": "Questionnaire", "id": "q", "url": "http://q"}, None),
+        (
+            {"resourceType": "Goal", "id": "g3", "contained": [{"resourceType": "X", "id": "c"}]},
+            None,
+        ),
+        ({"resourceType": "Organization", "id": "o1", "identifier": [own]}, None),
+        ({"resourceType": "Organization", "id": "o2"}, None),
+        (
+            {"resourceType": "Condition", "id": "c1", "identifier": {"system": "s", "value": "2"}},
+            None,
+        ),
+    ]
+    return [(10 + 3 * i, Entry(res, url, f"f:{i}")) for i, (res, url) in enumerate(resources)]
+
+
+def _index_state(index: GroupIndex) -> tuple[Any, ...]:
+    contained = sorted(
+        (index.position[id(holder)], local, inner.resource["id"], index.position[id(inner)])
+        for (holder_id, local), inner in index._contained.items()
+        for holder in index.entries
+        if id(holder) == holder_id
+    )
+    return (
+        [id(e) for e in index.entries],
+        {k: v for k, v in index.position.items() if k in {id(e) for e in index.entries}},
+        contained,
+        dict(index._by_url),
+        dict(index._by_type_id),
+        dict(index._by_canonical),
+        list(index._unfiled),
+        {k: list(v) for k, v in index._tagged.items()},
+        index.duplicates,
+        dict(index._seq_of),
+        dict(index._at),
+    )
+
+
+def test_group_index_members_in_one_loop_equal_one_at_a_time() -> None:
+    """``add_members`` files the common entry itself and hands any other to ``add_at``:
+    the index is the one ``add_at`` of each entry builds, and answers the same."""
+    members = _members()
+    with ResourceStore() as store:
+        fast, slow = GroupIndex(store), GroupIndex(store)
+        slow._found["stale"] = members[0][1]  # a remembered answer is forgotten by both
+        fast._found["stale"] = members[0][1]
+        assert fast.add_members(iter(members)) == members
+        for seq, entry in members:
+            slow.add_at(entry, seq)
+        assert _index_state(fast) == _index_state(slow)
+        assert fast.duplicates == 3 and len(fast._contained) == 1 and fast._tagged  # g1 x2, e9
+        for ref in ("Goal/g1", "Encounter/e9", "urn:uuid:1", "Goal?identifier=s|1", "#c"):
+            found, expected = fast.resolve(ref, members[8][1]), slow.resolve(ref, members[8][1])
+            assert found is not None and expected is not None
+            assert found.resource is expected.resource  # a contained one: its own Entry
+        assert fast.resolve("Goal/g1") is members[0][1]
+        assert fast.find_canonical("http://q") is members[7][1]
+
+
+@pytest.mark.parametrize("block", [1, 2, 7, 64, 1 << 20])
+@pytest.mark.parametrize("ends", [("\n",), ("\r\n",), ("\n", "\r\n", "\r"), ("\r",)])
+def test_stream_lines_end_where_they_end(block: int, ends: tuple[str, ...]) -> None:
+    """Lines split at ``\\n`` alone (a block without ``\\r``) or as ``splitlines`` does:
+    the same numbers, values and line bytes, whatever the block size."""
+    lines = ['{"a":1}', "", "  ", '{"b":[1,2]}', '{"s":"x\u2028y"}', '{"c":"\\r"}', '{"z":0}']
+    text = "".join(line + ends[i % len(ends)] for i, line in enumerate(lines[:-1])) + lines[-1]
+    got = list(json_values.iter_json_stream_raw(io.BytesIO(text.encode()), "f", block=block))
+    expected = [
+        (n, json.loads(line), line.encode()) for n, line in enumerate(lines, 1) if line.strip()
+    ]
+    assert got == expected
+
+
 # -- value helpers: the shortcuts answer as the plain code does ---------------------------
 
 
@@ -458,6 +604,57 @@ def test_own_key_of_a_system_that_is_no_string_fails_as_before() -> None:
     # a truthy non-string system: the plain reading raised (a mapping step counts it)
     with pytest.raises(AttributeError):
         own_key({"identifier": [{"system": 5, "value": "e/k"}]}, "session")
+
+
+@pytest.mark.parametrize(
+    "idents",
+    [
+        *_IDENTIFIERS,
+        [{"system": _OURS, "value": "e/k"}, {"system": 5, "value": "e/k"}],  # found first
+        [{"system": 5, "value": "e/k"}, {"system": _OURS, "value": "e/k"}],  # raises first
+        [{"system": identifier_system("stay"), "value": "e/s"}, {"system": _OURS, "value": 7}],
+    ],
+)
+def test_entry_own_key_parses_once_and_answers_as_own_key(idents: Any) -> None:
+    """``Entry.own_key`` answers (or raises) as ``own_key`` of its resource, each time;
+    the identifiers are parsed once, unless parsing them all would raise (then each ask
+    goes to ``own_key``, which may answer before the identifier that raises)."""
+    resource = {} if idents is None else {"identifier": idents}
+    entry = Entry(resource, None, "f")
+    for _twice in range(2):
+        for kinds in (("session",), ("stay", "session"), ("careplan",), ("stay",)):
+            try:
+                expected: Any = own_key(resource, *kinds)
+            except AttributeError:
+                expected = AttributeError
+            if expected is AttributeError:
+                with pytest.raises(AttributeError):
+                    entry.own_key(*kinds)
+            else:
+                assert entry.own_key(*kinds) == expected
+    try:
+        values_module.own_identifiers(resource)
+    except AttributeError:
+        assert entry.owned is None  # not cached: asked of own_key each time
+    else:
+        assert entry.owned is not None
+
+
+def test_identifiers_shared_equal_the_plain_ones() -> None:
+    """Identifiers read are frozen instances shared among equal ones: equal to those made
+    at each read."""
+    resource = {
+        "identifier": [
+            {"system": "s", "value": "1"},
+            {"system": " ", "value": "2"},
+            "x",
+            {"system": "s", "value": "1"},
+        ]
+    }
+    first = values_module.identifiers(resource)
+    assert first == [Identifier(system="s", value="1")] * 2
+    assert values_module.identifiers(resource) == first
+    assert first[0] is first[1]
 
 
 @pytest.mark.parametrize(
@@ -515,6 +712,26 @@ def _uncached_entry(self: ResourceStore, seq: int, *, keep: bool = True) -> Entr
     return self._entry(seq, record) if record is not None else None
 
 
+def _uncached_roles(self: ResourceStore, practitioner: int, tags: set[str]) -> list[int]:
+    db = self._db
+    first = db.execute("SELECT min(role) FROM roles WHERE prac = ?", (practitioner,)).fetchone()
+    if first[0] is None:
+        return []
+    found = {int(first[0])}
+    for tag in tags:
+        cur = db.execute(
+            "SELECT t.seq FROM tags t CROSS JOIN roles r "
+            "WHERE t.tag = ? AND r.prac = ? AND r.role = t.seq",
+            (tag, practitioner),
+        )
+        found.update(int(r[0]) for r in cur)
+    return sorted(found)
+
+
+def _mark_every_time(self: ResourceStore, seqs: list[int]) -> None:
+    self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(s,) for s in seqs])
+
+
 def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     _without_shortcut(monkeypatch)
     # code systems looked up at each call
@@ -530,6 +747,10 @@ def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     # the store looks every name up and reads every resource again
     monkeypatch.setattr(ResourceStore, "find", ResourceStore._find)
     monkeypatch.setattr(ResourceStore, "entry", _uncached_entry)
+    monkeypatch.setattr(ResourceStore, "roles", _uncached_roles)
+    monkeypatch.setattr(ResourceStore, "mark_used", _mark_every_time)
+    # an entry's own identifiers parsed at each ask
+    monkeypatch.setattr(Entry, "own_key", lambda self, *kinds: own_key(self.resource, *kinds))
     # a person's key found again at each reference
     for module in (people_module, sessions_module):
         monkeypatch.setattr(module, "entry_person_key", people_module._entry_person_key)
@@ -541,6 +762,12 @@ def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
         self._file_identifiers()
 
     monkeypatch.setattr(Index, "add", add_and_file)
+    # a patient's resources added one at a time
+    monkeypatch.setattr(
+        GroupIndex,
+        "add_members",
+        lambda self, members: [(s, e) for s, e in members if self.add_at(e, s) is None],
+    )
     # pass 1: every name worked out as the resource is stored, each origin read back from
     # its text, each patient reference resolved again for every resource
     store_add = ResourceStore.add
@@ -800,3 +1027,47 @@ def test_claims_the_filter_cannot_prove_new(mask: int, monkeypatch: pytest.Monke
         store.commit()
         assert [store.find(name) for name in names] == list(range(10))
         assert store.find("t\x1fPatient/none") is None
+
+
+def _copied_off_team(ctx: Any, session: Any) -> Any:
+    """Round 4's ``_off_team_facilitator``: a checked copy of the session."""
+    forms = session.written_forms()
+    if "appointment" in forms:
+        ctx.unmapped["Appointment: facilitator not on the care team (dropped)"] += 1
+    update: dict[str, Any] = {"facilitator": None}
+    if "encounter" in forms and not session.participants:
+        update["participants"] = sessions_module.derived_participants(
+            ctx, session.facilitator, session.attendees
+        )
+        if "appointment" not in forms:
+            update["attendees"] = []
+    copy = session.model_copy(update=update)
+    copy.check()
+    return copy
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_facilitators_off_the_team_read_as_before(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A care team that lists only the patient: every session's facilitator is off the
+    team and dropped; the changed sessions, handed to the Episode as fields, read as the
+    checked copies of round 4 did (both readers)."""
+    (episode,) = load_episodes(path)
+    root = tmp_path / "ndjson"
+    write_ndjson([episode], root)
+    teams = [orjson.loads(line) for line in (root / "CareTeam.ndjson").read_bytes().splitlines()]
+    for team in teams:
+        team["participant"] = [
+            p for p in team.get("participant", []) if "Patient/" in str(p.get("member"))
+        ]
+    (root / "CareTeam.ndjson").write_bytes(b"\n".join(orjson.dumps(t) for t in teams) + b"\n")
+    fast = _result(root)
+    episodes, _ignored, unmapped, _n = fast
+    assert unmapped["Appointment: facilitator not on the care team (dropped)"] > 0
+    assert all(s.facilitator is None for e in episodes for s in e.sessions)
+    assert any(s.participants for e in episodes for s in e.sessions)
+    assert fast[0] == _whole(root)[0]
+    with monkeypatch.context() as patch:
+        patch.setattr(assemble_module, "_off_team_facilitator", _copied_off_team)
+        assert _result(root) == fast

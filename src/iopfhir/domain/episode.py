@@ -474,7 +474,18 @@ def _plan_problems(base: str, plan: CarePlan, keys: _Keys) -> Iterator[tuple[str
 def _session_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]:
     """Reference problems of the sessions: who led and attended, which activity."""
     check = keys.check
+    patient, attendee = episode.patient.key, keys.attendee[0]
+    lead = keys.facilitator[0] - {patient}
     for s, session in enumerate(episode.sessions):
+        if (  # nothing to report (the common case): no path written
+            (session.facilitator is None or session.facilitator in lead)
+            and all(k in attendee and k != patient for k in session.attendees)
+            and (session.activity is None or session.activity in keys.activity[0])
+            and all(p.member in keys.staff[0] for p in session.participants)
+            and all(k in keys.location[0] for k in session.locations)
+            and (session.provider is None or session.provider in keys.org[0])
+        ):
+            continue
         yield from check(f"$.sessions[{s}].facilitator", session.facilitator, keys.facilitator)
         if session.facilitator == episode.patient.key and session.kind in kinds_without_patient():
             yield f"$.sessions[{s}].facilitator", "names the patient in a session without them"

@@ -16,9 +16,9 @@ score, the band and the flags); an authored measure may not disagree with itself
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from iopfhir.domain.common import Key, Model, Timestamp
 from iopfhir.domain.vocabulary import InstrumentId
@@ -73,25 +73,41 @@ class Measure(Model):
         """One entry per form, in output order (a set, kept as a stable list)."""
         return None if value is None else sorted(set(value), key=_ORDER.__getitem__)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Measure:
+    def model_post_init(self, context: Any, /) -> None:
+        """The measure's own rules, checked once, when it is made: a model holding a
+        measure (an :class:`~iopfhir.domain.Episode`) does not check it again, as it would
+        a ``model_validator(mode="after")`` (pydantic runs those again for every model
+        instance a field receives). A ``model_copy(update=...)`` is not checked: call
+        :meth:`check` on it, or give its fields to the holder to validate."""
+        self.check()
+
+    def check(self) -> None:
+        """Raise ``ValueError`` (``@field: message``) if the measure breaks one of its
+        rules (run when a measure is made)."""
         inst = self.definition
-        known = {it.id: it for it in inst.all_items}
-        for position, (item_id, points) in enumerate(self.answers.items()):
-            item = known.get(item_id)
-            if item is None:  # the key is input: name its position, not its text
-                raise ValueError(
-                    f"@answers.<key {position}>: {inst.id} has no such item;"
-                    f" expected {sorted(known)}"
-                )
-            if not any(a.score == points for a in item.answers):
-                allowed = sorted(a.score for a in item.answers)
-                raise ValueError(f"@answers.{item_id}: score out of range; allowed {allowed}")
+        answers = self.answers
+        # the instrument's own check first (its lookups are built once); it also names
+        # required items that are missing, which a measure may lack
+        problems = inst.check_answers(answers)
+        if any(key in answers for key, _problem in problems):
+            known = {it.id: it for it in inst.all_items}
+            for position, (item_id, points) in enumerate(answers.items()):
+                item = known.get(item_id)
+                if item is None:  # the key is input: name its position, not its text
+                    raise ValueError(
+                        f"@answers.<key {position}>: {inst.id} has no such item;"
+                        f" expected {sorted(known)}"
+                    )
+                if not any(a.score == points for a in item.answers):
+                    allowed = sorted(a.score for a in item.answers)
+                    raise ValueError(f"@answers.{item_id}: score out of range; allowed {allowed}")
         if self.total is not None and not inst.min_total <= self.total <= inst.max_total:
             raise ValueError(f"@total: score out of range {inst.min_total}..{inst.max_total}")
         if self.total is None and not self.answers:
             raise ValueError("@answers: a measure needs answers or a total")
-        computed = self._computed_total()
+        # what is left of the problems are required items not answered: none, complete
+        complete = answers and not problems
+        computed = _total(self.instrument, tuple(answers.items())) if complete else None
         if (
             self.forms is None
             and computed is not None
@@ -101,7 +117,6 @@ class Measure(Model):
             raise ValueError(f"@total: does not match the sum of the answers ({computed})")
         if self.forms is not None:
             self._check_forms(computed)
-        return self
 
     def _check_forms(self, computed: int | None) -> None:
         forms = set(self.forms or ())
@@ -126,7 +141,7 @@ class Measure(Model):
     @property
     def complete(self) -> bool:
         """Whether every required item is answered."""
-        return all(it.id in self.answers for it in self.definition.items if it.required)
+        return self.definition.complete(self.answers)
 
     def _computed_total(self) -> int | None:
         if not self.answers or not self.complete:

@@ -107,8 +107,17 @@ class Session(Model):
             data = {**data, "actual_start": data["start"], "actual_end": data["end"]}
         return data
 
-    @model_validator(mode="after")
-    def _times(self) -> Session:
+    def model_post_init(self, context: Any, /) -> None:
+        """The session's own rules, checked once, when it is made: a model holding a
+        session (an :class:`~iopfhir.domain.Episode`) does not check it again, as it would
+        a ``model_validator(mode="after")`` (pydantic runs those again for every model
+        instance a field receives). A ``model_copy(update=...)`` is not checked: call
+        :meth:`check` on it, or give its fields to the holder to validate."""
+        self.check()
+
+    def check(self) -> None:
+        """Raise ``ValueError`` (``@field: message``) if the session breaks one of its
+        rules (run when a session is made)."""
         if self.end < self.start:
             raise ValueError("@end: is before start")
         if self.kind is not None and self.kind_code is not None:
@@ -129,7 +138,6 @@ class Session(Model):
         if self.forms is not None:
             self._check_forms(self.forms)
         self._check_encounter_parts()
-        return self
 
     def _check_encounter_parts(self) -> None:
         """Encounter participants, locations and provider need an Encounter; a session
@@ -245,13 +253,19 @@ def fill_session_modality(data: Any) -> Any:
     sessions = []
     changed = False
     for session in data["sessions"]:
-        if _field(session, "modality") is None and _field(session, "activity") in modality:
-            value = modality[_field(session, "activity")]
+        if isinstance(session, Session):  # made: its fields read directly (most are)
+            current, activity = session.modality, session.activity
+        else:
+            current, activity = _field(session, "modality"), _field(session, "activity")
+        if current is None and activity in modality:
+            value = modality[activity]
             if isinstance(session, dict):
                 session = {**session, "modality": value}
                 changed = True
             elif isinstance(session, Session):
-                session = session.model_copy(update={"modality": value})
+                # its fields, for the episode to validate (a session it receives made is
+                # not checked again: see ``Session.model_post_init``)
+                session = {**session.__dict__, "modality": value}
                 changed = True
         sessions.append(session)
     return {**data, "sessions": sessions} if changed else data

@@ -100,7 +100,20 @@ def iter_json_stream_raw(
     number = 0
     chunk = _utf8(head, origin)
     while chunk:
-        lines = (pending + chunk).splitlines(keepends=True)
+        data = pending + chunk
+        if b"\r" not in data:
+            # lines end at \n only (as bulk exports write them): split where they end, the
+            # last piece (cut short, or empty) kept for the next block; no line end to strip
+            lines = data.split(b"\n")
+            pending = lines.pop()
+            for raw in lines:
+                number += 1
+                if raw.strip():
+                    value, plain = _load_plain(raw, origin, number, limits, path_keys)
+                    yield number, value, raw if plain else None
+            chunk = handle.read(block)
+            continue
+        lines = data.splitlines(keepends=True)
         # the last piece may be cut short; one ending in \r may be half of a \r\n
         pending = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
         for line in lines:

@@ -162,7 +162,7 @@ class Context:
         if cached is not None:
             return cached
         allocator = self.keys[space]
-        own = own_key(entry.resource, *kinds) if kinds else None
+        own = entry.own_key(*kinds) if kinds else None
         preferred = own[1] if own is not None else entry.id or url_tail(entry.full_url) or fallback
         key = allocator.take(preferred)
         self.key_of[(space, id(entry))] = key

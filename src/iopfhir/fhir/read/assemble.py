@@ -336,7 +336,7 @@ def fix_references(ctx: Context, fields: dict[str, Any]) -> None:
             plan = plan.model_copy(update={"activities": acts})
         plans.append(plan)
     fields["care_plans"] = plans
-    sessions = []
+    sessions: list[Session | dict[str, Any]] = []
     for session in fields["sessions"]:
         if session.facilitator is not None and session.facilitator not in on_team:
             session = _off_team_facilitator(ctx, session)
@@ -344,22 +344,21 @@ def fix_references(ctx: Context, fields: dict[str, Any]) -> None:
     fields["sessions"] = sessions
 
 
-def _off_team_facilitator(ctx: Context, session: Session) -> Session:
+def _off_team_facilitator(ctx: Context, session: Session) -> dict[str, Any]:
     """A session whose facilitator is not on the care team loses the facilitator; its
     Encounter still lists who took part (``Session.participants``), so only what its
-    Appointment said is lost (counted)."""
+    Appointment said is lost (counted). The changed session is given as its fields, which
+    the Episode validates (a session it receives made is not checked again)."""
     forms = session.written_forms()
     if "appointment" in forms:
         ctx.unmapped["Appointment: facilitator not on the care team (dropped)"] += 1
-    if "encounter" not in forms:
-        return session.model_copy(update={"facilitator": None})
     update: dict[str, Any] = {"facilitator": None}
-    if not session.participants:
+    if "encounter" in forms and not session.participants:
         derived = derived_participants(ctx, session.facilitator, session.attendees)
         update["participants"] = derived
         if "appointment" not in forms:
             update["attendees"] = []
-    return session.model_copy(update=update)
+    return {**session.__dict__, **update}
 
 
 def _episode_key(ctx: Context, episode_keys: KeyAllocator) -> str:

@@ -266,15 +266,13 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
             (
                 r
                 for r in roles
-                if (own_key(r.resource, "practitionerrole") or ("",))[0] == ctx.episode_key_hint
+                if (r.own_key("practitionerrole") or ("",))[0] == ctx.episode_key_hint
             ),
             roles[0],
         )
         ctx.index.used.add(id(role))
     res = entry.resource
-    own = own_key(res, "practitioner") or (
-        own_key(role.resource, "practitionerrole") if role else None
-    )
+    own = entry.own_key("practitioner") or (role.own_key("practitionerrole") if role else None)
     allocator = ctx.keys["people"]
     key = allocator.take(own[1] if own else entry.id or url_tail(entry.full_url) or "x")
     ctx.key_of[("people", id(entry))] = key

@@ -38,7 +38,7 @@ from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings, own_key
+from iopfhir.fhir.read.values import as_list, codings
 from iopfhir.terminology import Instrument, code_system_url, codes
 
 __all__ = ["check_interpretation", "patient_sex", "read_safety"]
@@ -131,7 +131,7 @@ class _Measures:
                 self.by_entry[id(entry)] = measure
 
     def of(self, ctx: Context, entry: Entry, kind: str, cited: list[Any]) -> Measure | None:
-        own = own_key(entry.resource, kind)
+        own = entry.own_key(kind)
         if own is not None:
             found = self.by_key.get(own[1].split("/", 1)[0])
             if found is not None:
@@ -199,9 +199,10 @@ def _with_forms(measure: Measure, safety: set[MeasureForm], sex: str | None) -> 
         return measure
     recorded = measure.model_copy(update={"forms": [*measure.forms, *safety]})
     written = recorded.written_forms(sex)
-    full = measure.model_copy(update={"forms": None}).written_forms(sex)
-    if written == full and not measure.stated_disagrees:
-        return measure.model_copy(update={"forms": None})
+    every = measure.model_copy(update={"forms": None})
+    if written == every.written_forms(sex) and not measure.stated_disagrees:
+        every.check()  # a copy is not checked when made, nor by the episode that takes it
+        return every
     if list(written) == measure.forms:
         return measure
     return Measure.model_validate({**measure.model_dump(), "forms": list(written)})

@@ -45,7 +45,6 @@ from iopfhir.fhir.read.values import (
     first_code,
     is_key,
     note,
-    own_key,
     parse_timestamp,
     text,
 )
@@ -101,7 +100,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
     if id(entry) in ctx.not_sessions or id(entry) in ctx.session_of:
         return
     res = entry.resource
-    if own_key(res, "stay") is not None:
+    if entry.own_key("stay") is not None:
         return
     appointment: Entry | None = None
     encounter: Entry | None = None
@@ -386,7 +385,7 @@ def _participants(
         (encounter, "individual"),
         (appointment, "actor"),
     )
-    if appointment is not None and own_key(appointment.resource, "session") is not None:
+    if appointment is not None and appointment.own_key("session") is not None:
         # iopfhir's Appointment lists the facilitator and attendees; the Encounter may list
         # participants as foreign data wrote them (``Session.participants``)
         sources = ((appointment, "actor"),)

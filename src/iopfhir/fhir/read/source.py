@@ -18,7 +18,7 @@ A ``document`` Bundle is first checked as a whole (``document_check``): one that
 read as a document raises :class:`~iopfhir.errors.FhirInputError` naming the section.
 
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.loading`, :mod:`iopfhir.fhir.ndjson` (the
-NDJSON line reader), the reader's ``document_check``.
+NDJSON line reader), the reader's ``document_check`` and ``values``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from iopfhir.errors import FhirInputError, LoadError
 from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
 from iopfhir.fhir.read.document_check import check_document
+from iopfhir.fhir.read.values import own_identifiers, own_key
 from iopfhir.loading import load_json
 from iopfhir.loading.json_values import iter_json_stream_raw
 
@@ -70,6 +71,8 @@ class Entry:
     #: the line number of an NDJSON line (``origin`` is then ``<file>:<line>``; ``0``: the
     #: origin is something else), so a store need not read the number back from ``origin``
     line: int = field(default=0, compare=False, repr=False)
+    #: iopfhir's own identifiers of the resource, parsed on first use (:meth:`own_key`)
+    owned: list[tuple[str, str, str]] | None = field(default=None, compare=False, repr=False)
 
     def __init__(
         self,
@@ -86,9 +89,26 @@ class Entry:
         self.contained = {} if contained is None else contained
         self.raw = raw
         self.line = line
+        self.owned = None
         self.type = str(resource.get("resourceType"))
         value = resource.get("id")
         self.id = value if isinstance(value, str) and value else None
+
+    def own_key(self, *kinds: str) -> tuple[str, str] | None:
+        """:func:`~iopfhir.fhir.read.values.own_key` of the resource, its own identifiers
+        parsed once per entry (the readers ask several times: is it a stay, a session,
+        whose key)."""
+        owned = self.owned
+        if owned is None:
+            try:
+                owned = own_identifiers(self.resource)
+            except AttributeError:  # own_key raises only if it gets that far: ask it
+                return own_key(self.resource, *kinds)
+            self.owned = owned
+        for kind, episode, local in owned:
+            if kind in kinds:
+                return episode, local
+        return None
 
 
 @dataclass(slots=True)

@@ -156,6 +156,10 @@ class ResourceStore:
         self._found: Bounded[str, int | None] = Bounded(_FOUND_CACHE)
         self._sealed = False
         self._entries: Bounded[int, Entry] = Bounded(_ENTRY_CACHE)
+        #: shared resources already marked used, and each practitioner's first role (every
+        #: patient names the same few: not written, not asked again while remembered)
+        self._marked: Bounded[int, bool] = Bounded(_FOUND_CACHE)
+        self._first_role: Bounded[int, int | None] = Bounded(_FOUND_CACHE)
 
     # -- pass 1: writing ----------------------------------------------------------------
 
@@ -423,40 +427,20 @@ class ResourceStore:
             first = seqs[start]
             block = self._records.read(first * size, (end - start) * size)
             records = list(_RECORD.iter_unpack(block))
-            yield from self._run(first, records)
+            yield from _run(self, first, records)
             start = end
-
-    def _run(
-        self, first: int, records: list[tuple[int, int, int, int, int, int]]
-    ) -> Iterator[tuple[int, Entry]]:
-        """The entries of consecutive resources ``first``, ``first + 1``... (their JSON read
-        at once when it is consecutive in the data file, as it is when written in order)."""
-        begin = records[0][0]
-        stop = records[-1][0] + records[-1][1]
-        if stop - begin != sum(r[1] for r in records) or stop - begin > BUFFER:
-            for i, record in enumerate(records):
-                yield first + i, self._entry(first + i, record)
-            return
-        chunk = memoryview(self._data.read(begin, stop - begin))
-        sources, loads = self._sources, orjson.loads
-        for i, (pos, size, source, line, _rtype, flags) in enumerate(records):
-            seq = first + i
-            if flags & (_EXACT | _EXTRA):
-                yield seq, self._entry(seq, (pos, size, source, line, _rtype, flags))
-                continue
-            name = sources[source]
-            data = chunk[pos - begin : pos - begin + size]
-            yield seq, Entry(loads(data), None, name if flags & _NO_LINE else f"{name}{line}")
 
     def roles(self, practitioner: int, tags: set[str]) -> list[int]:
         """The seqs of the first PractitionerRole of ``practitioner`` and of those tagged
         with one of ``tags``, in input order."""
-        first = self._db.execute(
-            "SELECT min(role) FROM roles WHERE prac = ?", (practitioner,)
-        ).fetchone()[0]
+        if practitioner not in self._first_role:
+            row = self._db.execute("SELECT min(role) FROM roles WHERE prac = ?", (practitioner,))
+            least = row.fetchone()[0]
+            self._first_role.keep(practitioner, None if least is None else int(least))
+        first = self._first_role[practitioner]
         if first is None:
             return []
-        found = {int(first)}
+        found = {first}
         for tag in tags:
             # the episode's few tagged resources first, each looked up among the roles (a
             # practitioner of a large input has roles in many episodes: not scanned)
@@ -470,7 +454,12 @@ class ResourceStore:
 
     def mark_used(self, seqs: list[int]) -> None:
         """Shared resources ``seqs`` were taken by an episode."""
-        self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(s,) for s in seqs])
+        marked = self._marked
+        rows = [(s,) for s in seqs if s not in marked]
+        if rows:
+            self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", rows)
+            for (seq,) in rows:
+                marked.keep(seq, True)
 
     def unused_shared(self) -> Iterator[str]:
         """The type of every shared resource no episode took, in input order."""
@@ -508,3 +497,27 @@ class ResourceStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _run(
+    store: ResourceStore, first: int, records: list[tuple[int, int, int, int, int, int]]
+) -> Iterator[tuple[int, Entry]]:
+    """The entries of consecutive resources ``first``, ``first + 1``... of ``store`` (their
+    JSON read at once when it is consecutive in the data file, as it is when written in
+    order)."""
+    begin = records[0][0]
+    stop = records[-1][0] + records[-1][1]
+    if stop - begin != sum(r[1] for r in records) or stop - begin > BUFFER:
+        for i, record in enumerate(records):
+            yield first + i, store._entry(first + i, record)
+        return
+    chunk = memoryview(store._data.read(begin, stop - begin))
+    sources, loads = store._sources, orjson.loads
+    for i, (pos, size, source, line, _rtype, flags) in enumerate(records):
+        seq = first + i
+        if flags & (_EXACT | _EXTRA):
+            yield seq, store._entry(seq, (pos, size, source, line, _rtype, flags))
+            continue
+        name = sources[source]
+        data = chunk[pos - begin : pos - begin + size]
+        yield seq, Entry(loads(data), None, name if flags & _NO_LINE else f"{name}{line}")

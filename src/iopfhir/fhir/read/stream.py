@@ -55,7 +55,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,7 @@ from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.fhir.read._context import PatientGroup
 from iopfhir.fhir.read.administrations import Administration, find_administrations
 from iopfhir.fhir.read.assemble import EpisodeReader
+from iopfhir.fhir.read.group_index import GroupIndex, RolesOf
 from iopfhir.fhir.read.grouping import (
     INSTRUMENT_ONLY,
     MEASURE_TYPES,
@@ -76,8 +77,6 @@ from iopfhir.fhir.read.grouping import (
 )
 from iopfhir.fhir.read.index import (
     TAG_KINDS,
-    Index,
-    canonical_key,
     entry_keys,
     identifier_keys,
     reference_keys,
@@ -100,132 +99,6 @@ __all__ = ["GroupIndex", "Progress", "read_fhir_stream", "read_fhir_streamed"]
 Progress = Callable[[str, int, int | None], None]
 #: how often (in resources) pass 1 reports progress
 _EVERY = 1000
-
-
-class GroupIndex(Index):
-    """The index of one patient's resources; what it lacks it finds in the store."""
-
-    def __init__(self, store: ResourceStore) -> None:
-        super().__init__(())
-        self.store = store
-        self._seq_of: dict[int, int] = {}
-        self._at: dict[int, Entry] = {}
-        self._missing: set[str] = set()
-        #: reference strings that name nothing here nor in the store
-        self._unknown: set[str] = set()
-
-    def add_at(self, entry: Entry, seq: int) -> None:
-        """Add ``entry``, resource ``seq`` of the input."""
-        self.add(entry, seq)
-        self._seq_of[id(entry)] = seq
-        self._at[seq] = entry
-
-    def entry_at(self, seq: int) -> Entry | None:
-        """The entry of resource ``seq`` (loaded from the store on first use)."""
-        found = self._at.get(seq)
-        if found is None:
-            found = self.store.entry(seq)
-            if found is not None:
-                self.add_at(found, seq)
-        return found
-
-    def release(self) -> None:
-        """Drop every entry (the index is not used again)."""
-        for table in (
-            self.entries,
-            self.position,
-            self._by_url,
-            self._by_type_id,
-            self._by_identifier,
-            self._by_identifier_any,
-            self._unfiled,
-            self._by_canonical,
-            self._contained,
-            self._container,
-            self._tagged,
-            self._found,
-            self._unknown,
-            self.used,
-            self._seq_of,
-            self._at,
-        ):
-            table.clear()
-
-    def seq_of_id(self, entry_id: int) -> int | None:
-        """The input place of the entry whose ``id()`` is ``entry_id``, when it is one of
-        this index."""
-        return self._seq_of.get(entry_id)
-
-    def resolve(self, value: Any, context: Entry | None = None) -> Entry | None:
-        # the common case first, as the Index does it: a reference string found before
-        ref = value.get("reference") if type(value) is dict else value
-        if type(ref) is str and ref and ref[0] != "#":
-            cached = self._found.get(ref)
-            if cached is not None:
-                return cached
-        found = super().resolve(value, context)
-        if found is not None:
-            return found
-        # a bare reference string (or an element with only one) the store lacks: asked once
-        ref = value if type(value) is str else None
-        if type(value) is dict and len(value) == 1:
-            ref = value.get("reference")
-        if type(ref) is str and ref in self._unknown:
-            return None
-        found = self._from_store(reference_keys(value))
-        if found is None and type(ref) is str:
-            self._unknown.add(ref)
-        return found
-
-    def find_canonical(self, url: str) -> Entry | None:
-        return super().find_canonical(url) or self._from_store([canonical_key(url)])
-
-    def tagged(self, episode: str) -> list[Entry]:
-        found = (self.entry_at(seq) for seq in self.store.tagged(episode))
-        return [e for e in found if e is not None]
-
-    def _from_store(self, keys: list[str]) -> Entry | None:
-        for key in keys:
-            if key in self._missing:
-                continue
-            seq = self.store.find(key)
-            if seq is None:
-                self._missing.add(key)
-                continue
-            return self.entry_at(seq)
-        return None
-
-
-class _RolesOf(Mapping[int, list[Entry]]):
-    """Practitioner entry id → its PractitionerRoles, looked up in the store on demand.
-
-    A practitioner of a large input has roles in many episodes; the reader only takes the
-    role of its own episode (``practitionerrole`` → ``<episode>/<key>``), else the first.
-    So only those are loaded: the first role, and the roles tagged with an episode key of
-    this patient (``hints``), in input order: the reader's choice among them is the one it
-    would make among all."""
-
-    def __init__(self, index: GroupIndex, hints: set[str]) -> None:
-        self._index = index
-        self._hints = hints
-        self._cache: dict[int, list[Entry]] = {}
-
-    def __getitem__(self, key: int) -> list[Entry]:
-        found = self._cache.get(key)
-        if found is None:
-            seq = self._index.seq_of_id(key)
-            seqs = self._index.store.roles(seq, self._hints) if seq is not None else []
-            found = [e for s in seqs if (e := self._index.entry_at(s)) is not None]
-            self._cache[key] = found
-        if not found:
-            raise KeyError(key)
-        return found
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._cache)
-
-    def __len__(self) -> int:
-        return len(self._cache)
 
 
 @dataclass(slots=True)
@@ -551,13 +424,14 @@ def _read_group(
     """The episodes of one patient group (``read_fhir``'s steps for one patient)."""
     index = GroupIndex(store)
     group = PatientGroup(key=info.key, patient=None, reference=info.reference)
-    for seq, entry in store.members(number):
-        index.add_at(entry, seq)
+    candidates: list[Entry] = []  # instrument resources: administrations, or counted
+    for seq, entry in index.add_members(store.members(number)):
         if seq == info.patient:
             group.patient = entry
+        elif entry.type in MEASURE_TYPES:
+            candidates.append(entry)
         else:
             group.entries.append(entry)
-    candidates = [e for e in group.entries if e.type in MEASURE_TYPES]
     admins: list[Administration] = []
     if candidates:
         admins, problems = find_administrations(candidates, index, lambda _e: info.key)
@@ -566,9 +440,6 @@ def _read_group(
     for entry in candidates:
         if id(entry) not in absorbed and entry.type != "Observation":
             result.ignored[entry.type] += 1
-    group.entries = [
-        e for e in group.entries if id(e) not in absorbed and e.type not in MEASURE_TYPES
-    ]
     hints = {
         own[0]
         for e in [group.patient, *group.entries]
@@ -576,7 +447,7 @@ def _read_group(
         and e.type in ("EpisodeOfCare", "Patient")
         and (own := own_key(e.resource, "episode" if e.type == "EpisodeOfCare" else "patient"))
     }
-    reader = EpisodeReader(index, result.unmapped, _RolesOf(index, hints), episode_keys)
+    reader = EpisodeReader(index, result.unmapped, RolesOf(index, hints), episode_keys)
     try:
         return reader.read_group(group, admins)
     finally:

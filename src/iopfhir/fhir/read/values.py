@@ -46,6 +46,7 @@ __all__ = [
     "note",
     "noting",
     "one_of",
+    "own_identifiers",
     "own_key",
     "parse_date",
     "parse_moment",
@@ -133,6 +134,13 @@ def codings(concept: Any) -> list[tuple[str | None, str]]:
 
 def first_code(concepts: Any) -> Code | None:
     """The first coding with a system and a code, as a domain :class:`Code`."""
+    if type(concepts) is dict and type(items := concepts.get("coding")) is list and items:
+        # one CodeableConcept whose first coding has both (most): what the loop finds first
+        coding = items[0]
+        if type(coding) is dict:
+            system, code = coding.get("system"), coding.get("code")
+            if type(system) is str and type(code) is str and system.strip() and code.strip():
+                return _code(system, code, text(coding.get("display")))
     for concept in as_list(concepts):
         if not isinstance(concept, dict):
             continue
@@ -280,10 +288,18 @@ def identifiers(resource: dict[str, Any], at: str | None = None) -> list[Identif
         if isinstance(ident, dict):
             system, value = text(ident.get("system")), text(ident.get("value"))
             if system and value:
-                out.append(Identifier(system=system, value=value))
+                out.append(_identifier(system, value))
                 continue
         note(at, "identifier without a system and a value (dropped)")
     return out
+
+
+@lru_cache(maxsize=512)
+def _identifier(system: str, value: str) -> Identifier:
+    """An :class:`Identifier` (frozen, of two strings: one instance may stand for every
+    equal one; the practitioners every patient names are read again for each, while a
+    patient's own identifiers pass through: a few hundred are enough)."""
+    return Identifier(system=system, value=value)
 
 
 def human_name(resource: dict[str, Any], at: str | None = None) -> HumanName | None:
@@ -361,6 +377,26 @@ def own_key(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
             if parsed and parsed[0] in kinds:
                 return parsed[1], parsed[2]
     return None
+
+
+def own_identifiers(resource: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(kind, episode key, local key)`` of each of iopfhir's own identifiers of
+    ``resource``, in order: what :func:`own_key` picks from (the first of its kinds).
+    Raises ``AttributeError`` where :func:`own_key` would if it got there (an identifier
+    whose system or value is no string)."""
+    idents = resource.get("identifier")
+    if idents is None:
+        return []
+    out = []
+    for ident in idents if type(idents) is list else as_list(idents):
+        if isinstance(ident, dict):
+            system = ident.get("system")
+            if type(system) is str and not system.startswith(ID_BASE):
+                continue
+            parsed = parse_identifier(system, ident.get("value"))
+            if parsed:
+                out.append(parsed)
+    return out
 
 
 def url_tail(url: str | None) -> str | None:
