@@ -41,33 +41,34 @@ def test_the_shipped_columns_spare_the_planning(monkeypatch: pytest.MonkeyPatch)
     assert outcome_views("duckdb") == planned
 
 
-def test_changed_sql_is_planned_again(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def planned_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many statements each planning at run time was given."""
+    calls: list[int] = []
+    real = columns._planned
+
+    def planning(views: Any, texts: Any) -> Any:
+        calls.append(len(texts))
+        return real(views, texts)
+
+    monkeypatch.setattr(columns, "_planned", planning)
+    return calls
+
+
+def test_changed_sql_is_planned_again(
+    monkeypatch: pytest.MonkeyPatch, planned_calls: list[int]
+) -> None:
     from_shipped = outcome_views("duckdb")
     columns._outcome_views.cache_clear()
-    calls: list[int] = []
-    real = columns._planned
-
-    def planning(views: Any, texts: Any) -> Any:
-        calls.append(len(texts))
-        return real(views, texts)
-
-    monkeypatch.setattr(columns, "_planned", planning)
+    assert planned_calls == []
     monkeypatch.setattr(columns, "fingerprint", lambda views, texts: "another statement")
     assert outcome_views("duckdb") == from_shipped  # planned now: the same views
-    assert calls == [2]
+    assert planned_calls == [2]
 
 
-def test_more_sql_is_always_planned(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    real = columns._planned
-
-    def planning(views: Any, texts: Any) -> Any:
-        calls.append(len(texts))
-        return real(views, texts)
-
-    monkeypatch.setattr(columns, "_planned", planning)
+def test_more_sql_is_always_planned(planned_calls: list[int]) -> None:
     outcome_views("duckdb", "SELECT birth_date FROM patient")
-    assert calls == [3]
+    assert planned_calls == [3]
 
 
 def test_the_fingerprint_follows_the_sql_and_the_views() -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "Identifier",
     "Key",
     "Model",
+    "OwnRules",
     "Period",
     "Timestamp",
     "when",
@@ -41,6 +42,20 @@ class Model(BaseModel):
     """Base of every domain model: immutable, no unknown fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OwnRules(Model):
+    """A model whose own rules (:meth:`check`) run once, when it is made: a model holding
+    it (an :class:`~iopfhir.domain.Episode`) does not run them again, as it would a
+    ``model_validator(mode="after")`` (pydantic runs those again for every model instance
+    a field receives). A ``model_copy(update=...)`` is not checked: call :meth:`check` on
+    it, or give its fields to the holder to validate."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ``ValueError`` (``@field: message``) if the model breaks one of its rules."""
 
 
 class Identifier(Model):

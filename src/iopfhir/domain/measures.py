@@ -16,11 +16,11 @@ score, the band and the flags); an authored measure may not disagree with itself
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
-from iopfhir.domain.common import Key, Model, Timestamp
+from iopfhir.domain.common import Key, OwnRules, Timestamp
 from iopfhir.domain.vocabulary import InstrumentId
 from iopfhir.terminology import Instrument, instrument
 
@@ -54,7 +54,7 @@ def _total(instrument_id: str, answers: tuple[tuple[str, int], ...]) -> int:
     return instrument(instrument_id).total(dict(answers))
 
 
-class Measure(Model):
+class Measure(OwnRules):
     """One administration of an instrument to the patient at one time."""
 
     key: Key
@@ -72,14 +72,6 @@ class Measure(Model):
     def _form_order(cls, value: list[MeasureForm] | None) -> list[MeasureForm] | None:
         """One entry per form, in output order (a set, kept as a stable list)."""
         return None if value is None else sorted(set(value), key=_ORDER.__getitem__)
-
-    def model_post_init(self, context: Any, /) -> None:
-        """The measure's own rules, checked once, when it is made: a model holding a
-        measure (an :class:`~iopfhir.domain.Episode`) does not check it again, as it would
-        a ``model_validator(mode="after")`` (pydantic runs those again for every model
-        instance a field receives). A ``model_copy(update=...)`` is not checked: call
-        :meth:`check` on it, or give its fields to the holder to validate."""
-        self.check()
 
     def check(self) -> None:
         """Raise ``ValueError`` (``@field: message``) if the measure breaks one of its

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from iopfhir.domain.common import Code, Key, Model, Timestamp
+from iopfhir.domain.common import Code, Key, Model, OwnRules, Timestamp
 from iopfhir.domain.vocabulary import Modality, SessionKind, SessionStatus
 from iopfhir.terminology import codes
 
@@ -57,7 +57,7 @@ class SessionParticipant(Model):
     types: list[Code] = Field(default_factory=list)
 
 
-class Session(Model):
+class Session(OwnRules):
     """One session (FHIR Appointment, plus an Encounter when it took place or is planned).
 
     ``participants``: the Encounter's participants exactly as foreign data wrote them,
@@ -106,14 +106,6 @@ class Session(Model):
         ):
             data = {**data, "actual_start": data["start"], "actual_end": data["end"]}
         return data
-
-    def model_post_init(self, context: Any, /) -> None:
-        """The session's own rules, checked once, when it is made: a model holding a
-        session (an :class:`~iopfhir.domain.Episode`) does not check it again, as it would
-        a ``model_validator(mode="after")`` (pydantic runs those again for every model
-        instance a field receives). A ``model_copy(update=...)`` is not checked: call
-        :meth:`check` on it, or give its fields to the holder to validate."""
-        self.check()
 
     def check(self) -> None:
         """Raise ``ValueError`` (``@field: message``) if the session breaks one of its
