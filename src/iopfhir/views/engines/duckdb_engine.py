@@ -364,6 +364,9 @@ class DuckDBEngine(SqlEngine):
         # from that view's struct, not computed twice (each encounter's episode key for
         # its participant rows and for its own row)
         known: dict[str, str] = {}
+        # the conditions of the views that leave resources out (a column each)
+        flags = {c.where: f"_w{k}" for k, c in enumerate(compiled) if c.where != where}
+        flags = {cond: f"_w{k}" for k, cond in enumerate(flags)}
         for i, c in enumerate(compiled):
             if c.single is not None and c.where == where:
                 for n, e in zip(c.columns, c.single, strict=True):
@@ -376,14 +379,18 @@ class DuckDBEngine(SqlEngine):
                 lead = [(f"_l{k}", e) for k, (_, e) in enumerate(c.lead) if e not in known]
                 body = d.struct([*lead, ("_rows", c.many)])
             if c.where != where:  # NULL for a resource outside the view
-                body = f"CASE WHEN {c.where} THEN {body} END"
+                body = f"CASE WHEN {d.column('t', flags[c.where])} THEN {body} END"
             parts.append(f"{body} AS {d.quote(f'_v{i}')}")
             fields |= c.root_fields
         keep = None if "*" in fields else fields
         stage = d.quote(f"_iopfhir_read_{rtype}_{next(self._stages)}")
-        read = f"SELECT {', '.join(parts)} FROM {self.source_sql(files, merged, keep)} AS t"  # noqa: S608
+        source = f"{self.source_sql(files, merged, keep)} AS t"
+        if flags:  # each view's condition evaluated once per resource, in a column
+            conditions = ", ".join(f"{cond} AS {d.quote(flag)}" for cond, flag in flags.items())
+            source = f"(SELECT t.*, {conditions} FROM {source}) AS t"  # noqa: S608
+        read = f"SELECT {', '.join(parts)} FROM {source}"  # noqa: S608
         if all(c.where != where for c in compiled):  # only the resources of some view
-            where = " OR ".join(f"({c.where})" for c in compiled)
+            where = " OR ".join(d.column("t", flags[c.where]) for c in compiled)
         self._create_table_raw(stage, f"{read} WHERE {where}")
         for i, ((name, _view), c) in enumerate(zip(views, compiled, strict=True)):
             v = d.quote(f"_v{i}")
