@@ -53,8 +53,7 @@ def outcome_views(engine_name: str, *more_sql: str, rows: bool = True) -> dict[s
 
 @cache
 def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, View], ...]:
-    texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"), *more_sql)
-    full = {table: iop_view(name) for table, name in VIEWS.items()}
+    full, texts = _inputs(more_sql)
     used = None if more_sql else _shipped(fingerprint(full, texts))
     if used is None:
         used = _planned(full, texts)
@@ -67,6 +66,12 @@ def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, Vi
         view = project(view, used[table])
         out.append((table, restrict(view, [read[table]]) if table in read else view))
     return tuple(out)
+
+
+def _inputs(more_sql: tuple[str, ...] = ()) -> tuple[dict[str, View], tuple[str, ...]]:
+    """The whole shipped views by table name, and the statements that read them."""
+    texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"), *more_sql)
+    return {table: iop_view(name) for table, name in VIEWS.items()}, texts
 
 
 def fingerprint(views: dict[str, View], texts: tuple[str, ...]) -> str:
@@ -84,8 +89,7 @@ def fingerprint(views: dict[str, View], texts: tuple[str, ...]) -> str:
 def measure_columns() -> dict[str, Any]:
     """The columns the measures' SQL reads of each view, planned now, with the fingerprint
     they hold for (what ``tools/gen_outcome_columns.py`` ships)."""
-    texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"))
-    full = {table: iop_view(name) for table, name in VIEWS.items()}
+    full, texts = _inputs()
     used = _planned(full, texts)
     if used is None:
         raise RuntimeError("planning the measures' SQL needs DuckDB")

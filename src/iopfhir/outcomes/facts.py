@@ -424,14 +424,15 @@ inten AS (
   FROM wk JOIN ep_weeks w ON wk.episode_key = w.episode_key
   GROUP BY wk.episode_key
 ),
-ip AS (
-  SELECT patient_key, {_date(start)} AS d FROM encounter
+stay AS (
+  SELECT encounter_key, patient_key, {_date(start)} AS start_d, {_date(end)} AS end_d
+  FROM encounter
   WHERE inpatient AND COALESCE(status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
 ),
 readm AS (
-  SELECT ep.episode_key, MIN({s.days("ep.end_d", "ip.d")}) AS days
-  FROM ep JOIN ip ON ip.patient_key = ep.patient_key
-  WHERE ep.end_d IS NOT NULL AND ip.d > ep.end_d
+  SELECT ep.episode_key, MIN({s.days("ep.end_d", "stay.start_d")}) AS days
+  FROM ep JOIN stay ON stay.patient_key = ep.patient_key
+  WHERE ep.end_d IS NOT NULL AND stay.start_d > ep.end_d
   GROUP BY ep.episode_key
 ),
 visit AS (
@@ -447,10 +448,6 @@ fu AS (
   WHERE ep.end_d IS NOT NULL AND visit.d > ep.end_d
     AND (visit.episode_key IS NULL OR visit.episode_key <> ep.episode_key)
   GROUP BY ep.episode_key
-),
-stay AS (
-  SELECT encounter_key, patient_key, {_date(end)} AS end_d FROM encounter
-  WHERE inpatient AND COALESCE(status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
 ),
 stay_who AS (
   SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who

@@ -77,6 +77,13 @@ def _stat(files: list[Path]) -> _Files:
     return tuple(out)
 
 
+def _fetch(con: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and rows of ``sql`` (``execute``, not ``sql()``: no relation
+    object is bound for a result read once)."""
+    cursor = con.execute(sql)
+    return [d[0] for d in cursor.description or ()], cursor.fetchall()
+
+
 def _retrying(run: Callable[[str], _T], sql: str) -> _T:
     """``run(sql)``; once more with the larger object limit if a line exceeded the default."""
     try:
@@ -187,6 +194,9 @@ class DuckDBEngine(SqlEngine):
         self._stages = itertools.count(1)
         self._made: set[str] = set()  # tables of create_table
 
+    def _threads(self) -> int:
+        return int(self.connection.execute("SELECT current_setting('threads')").fetchall()[0][0])
+
     def _files(self, files: list[Path]) -> str:
         return "[" + ", ".join(self.dialect.string(str(p)) for p in files) + "]"
 
@@ -238,12 +248,7 @@ class DuckDBEngine(SqlEngine):
         return f"(SELECT * FROM {typed} UNION ALL BY NAME {lines})"  # noqa: S608
 
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        def run(text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-            # execute, not sql(): no relation object is bound for a result read once
-            cursor = self.connection.execute(text)
-            return [d[0] for d in cursor.description or ()], cursor.fetchall()
-
-        return _retrying(run, sql)
+        return _retrying(lambda text: _fetch(self.connection, text), sql)
 
     # -- registered views: computed into tables, once ----------------------------------
     def register(self, name: str, view: View | Mapping[str, Any], source: Source) -> None:
@@ -275,16 +280,14 @@ class DuckDBEngine(SqlEngine):
         to Python overlap another's work)."""
         if self._pending:
             self._materialize()
-        threads = int(self.connection.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        threads = self._threads()
         if not self._own or threads < 2 or len(sqls) < 2:
             return [self.query(sql) for sql in sqls]
 
         def run(sql: str) -> ViewResult:
             with self.connection.cursor() as con:
                 try:
-                    cursor = _retrying(con.execute, sql)
-                    columns = [d[0] for d in cursor.description or ()]
-                    return ViewResult(columns, cursor.fetchall())
+                    return ViewResult(*_retrying(lambda text: _fetch(con, text), sql))
                 except Exception as exc:  # DuckDB's own error classes
                     raise self.engine_error(exc) from None
 
@@ -365,8 +368,10 @@ class DuckDBEngine(SqlEngine):
         # its participant rows and for its own row)
         known: dict[str, str] = {}
         # the conditions of the views that leave resources out (a column each)
-        flags = {c.where: f"_w{k}" for k, c in enumerate(compiled) if c.where != where}
-        flags = {cond: f"_w{k}" for k, cond in enumerate(flags)}
+        flags: dict[str, str] = {}
+        for c in compiled:
+            if c.where != where:
+                flags.setdefault(c.where, f"_w{len(flags)}")
         for i, c in enumerate(compiled):
             if c.single is not None and c.where == where:
                 for n, e in zip(c.columns, c.single, strict=True):
@@ -458,7 +463,7 @@ class DuckDBEngine(SqlEngine):
                 todo.setdefault(files, []).append(key)
         if not todo:
             return
-        threads = int(self.connection.sql("SELECT current_setting('threads')").fetchall()[0][0])
+        threads = self._threads()
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(todo)))) as pool:
             inferred = dict(
                 zip(todo, pool.map(lambda f: self._infer(self.connection.cursor(), list(f)), todo),
