@@ -19,6 +19,7 @@ from tests.outcomes.reference_data import (
     CHECK_IN,
     DELIVERY_EXT,
     FINAL,
+    INPATIENT,
     LOINC,
     OTHER_TOTALS,
     PLAN_KIND,
@@ -33,6 +34,7 @@ from tests.outcomes.reference_data import (
     WITHOUT_PATIENT,
     _age_band,
     _d,
+    _effective,
     _episode,
     _mean,
     _minute,
@@ -90,8 +92,11 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             episodes.append(_episode(r))
         elif rt == "Observation":
             value = r.get("valueQuantity", {}).get("value")
+            if value is None:
+                value = r.get("valueInteger")
             patient = _ref(r.get("subject"), "Patient")
-            day = _d(r.get("effectiveDateTime"))
+            effective = _effective(r, "effective", instant=True)
+            day = _d(effective)
             codings = r.get("code", {}).get("coding", [])
             item = next((c.get("code") for c in codings if c.get("system") == LOINC), None)
             if item in SCREENS and r.get("status") in FINAL:
@@ -112,7 +117,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                     scores[patient].append(
                         (
                             day,
-                            r["effectiveDateTime"],
+                            effective,
                             "Observation/" + r["id"],
                             prefix,
                             float(value),
@@ -126,7 +131,6 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 ),
                 None,
             )
-            day = _d(r.get("effectiveDateTime"))
             if (
                 value is not None
                 and patient
@@ -135,7 +139,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 and r.get("status") in ("final", "amended", "corrected")
             ):
                 scores[patient].append(
-                    (day, r["effectiveDateTime"], "Observation/" + r["id"], loinc, float(value))
+                    (day, effective, "Observation/" + r["id"], loinc, float(value))
                 )
         elif rt == "Appointment":
             patient, pstatus = None, None
@@ -192,7 +196,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 for p in r.get("participant", [])
                 if p.get("individual", {}).get("reference", "").startswith("Practitioner")
             }
-            if code in ("IMP", "ACUTE"):
+            if code in INPATIENT:
                 stay_people["Encounter/" + r["id"]] = people
                 if status not in ("planned", "cancelled", "entered-in-error"):
                     inpatient[patient].append(("Encounter/" + r["id"], day, _d(period.get("end"))))
@@ -226,7 +230,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             if risks:
                 positive = any(x in ("low", "moderate", "high") for x in risks)
                 screened(
-                    _ref(r.get("subject"), "Patient"), _d(r.get("occurrenceDateTime")), positive
+                    _ref(r.get("subject"), "Patient"), _d(_effective(r, "occurrence")), positive
                 )
         elif rt == "Flag" and r.get("status") != "entered-in-error":
             coding = (r.get("code", {}).get("coding") or [{}])[0]

@@ -45,6 +45,8 @@ CHECK_IN = "https://iopfhir.org/fhir/CodeSystem/check-in"
 PLAN_KIND = "https://iopfhir.org/fhir/CodeSystem/care-plan-kind"
 RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
 FINAL = ("final", "amended", "corrected")
+#: v3 ActInpatientEncounterCode: IMP and its specialisations
+INPATIENT = ("IMP", "ACUTE", "NONAC")
 
 
 def _d(text: Any) -> dt.date | None:
@@ -63,6 +65,16 @@ def _minute(text: Any) -> int | None:
         return int(text[11:13]) * 60 + int(text[14:16])
     except ValueError:
         return None
+
+
+def _effective(r: Mapping[str, Any], name: str, *, instant: bool = False) -> Any:
+    """The date of ``<name>[x]``: a dateTime (or instant), else the start of a Period."""
+    value = r.get(name + "DateTime")
+    if value is None and instant:
+        value = r.get(name + "Instant")
+    if value is None:
+        value = (r.get(name + "Period") or {}).get("start")
+    return value
 
 
 def _ref(value: Any, rtype: str) -> str | None:

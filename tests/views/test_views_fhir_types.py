@@ -39,8 +39,11 @@ def test_the_schema_holds_the_elements_the_view_reaches_typed_as_r4() -> None:
     assert schema is not None
     assert sorted(_names(schema)) == sorted(
         ["resourceType", "id", "subject", "encounter", "status", "code", "valueQuantity",
-         "valueDateTime", "effectiveDateTime"]
+         "valueInteger", "valueDateTime", "effectiveDateTime", "effectiveInstant",
+         "effectivePeriod"]
     )  # fmt: skip
+    assert schema.get("valueInteger") == Prim("integer")
+    assert schema.get("effectivePeriod") == StructT((("start", Prim("string")),))
     code = schema.get("code")
     assert isinstance(code, StructT)
     coding = code.get("coding")

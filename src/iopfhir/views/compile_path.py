@@ -53,6 +53,10 @@ class Expr:
     #: a further step on the elements (``.name``, ``getReferenceKey()``) joins ``body``
     #: instead of mapping and filtering the list again
     mapped: tuple[str, str, str] | None = None
+    #: when ``sql`` is the union (``|``) of single values: those values, in order, so that
+    #: ``first()`` / ``last()`` is a ``coalesce`` of them rather than a list built per row
+    #: (``(value.ofType(Quantity).value | value.ofType(integer)).first()``)
+    alternatives: tuple[str, ...] | None = None
 
 
 EMPTY = Expr("NULL", None, False)
@@ -217,7 +221,9 @@ class PathCompiler:
             if right.type is None:
                 return left
             lists = [self.as_list(left), self.as_list(right)]
-            return Expr(self.d.concat(lists), left.type, True)
+            sides = [e.alternatives or ((e.sql,) if not e.many else ()) for e in (left, right)]
+            alternatives = (*sides[0], *sides[1]) if all(sides) else None
+            return Expr(self.d.concat(lists), left.type, True, alternatives=alternatives)
         a, b = self.single(left), self.single(right)
         boolean = Prim("boolean")
         if op in ("=", "!=", "<", ">", "<=", ">=", "~", "!~"):
@@ -266,6 +272,9 @@ class PathCompiler:
         if name in ("first", "last") and not node.args:
             if not base.many:
                 return base
+            if base.alternatives:
+                values = base.alternatives if name == "first" else base.alternatives[::-1]
+                return Expr(f"coalesce({', '.join(values)})", base.type, False)
             return Expr(d.element(base.sql, "1" if name == "first" else "-1"), base.type, False)
         if name == "count" and not node.args:
             return Expr(f"CAST({d.length(self.as_list(base))} AS BIGINT)", Prim("integer"), False)
