@@ -1,11 +1,11 @@
 """``iopfhir outcomes``: the program outcome measures over a FHIR source.
 
 SOURCE is NDJSON (a file, or a folder of them: our ``convert --format ndjson`` output, a Bulk
-Data export) or a Bundle JSON file. The measures (FHIR ``Measure`` resources shipped with
-:mod:`iopfhir.outcomes`) are computed in SQL on an engine (DuckDB by default, Spark with
-``--engine spark``) and written as summary ``MeasureReport`` resources in a collection Bundle
-(``--individual`` adds one per patient and measure), or as flat rows (CSV, JSON, Parquet).
-Same source, same bytes.
+Data export), a Bundle JSON file, or a folder of Bundles (and NDJSON). The measures (FHIR
+``Measure`` resources shipped with :mod:`iopfhir.outcomes`) are computed in SQL on an engine
+(DuckDB by default, Spark with ``--engine spark``) and written as summary ``MeasureReport``
+resources in a collection Bundle (``--individual`` adds one per patient and measure), or as
+flat rows (CSV, JSON, Parquet). Same source, same bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import contextlib
 import csv
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from iopfhir.cli._lazy import LazyImports
@@ -26,12 +25,12 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     from iopfhir.cli._output import check_file_target, write_bytes
     from iopfhir.errors import InputError
     from iopfhir.outcomes import (
-        bundle_resources,
         compute,
         parse_period,
         report_bundle,
         summary_rows,
     )
+    from iopfhir.outcomes import open_source as open_outcome_source
     from iopfhir.views import Engine, Source, get_engine
 
 __all__ = ["on_source", "open_source", "register", "run"]
@@ -43,7 +42,7 @@ _lazy = LazyImports(
         "check_file_target": "iopfhir.cli._output:check_file_target",
         "write_bytes": "iopfhir.cli._output:write_bytes",
         "InputError": "iopfhir.errors:InputError",
-        "bundle_resources": "iopfhir.outcomes:bundle_resources",
+        "open_outcome_source": "iopfhir.outcomes:open_source",
         "compute": "iopfhir.outcomes:compute",
         "parse_period": "iopfhir.outcomes:parse_period",
         "report_bundle": "iopfhir.outcomes:report_bundle",
@@ -65,11 +64,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "outcomes",
         help="compute the program outcome measures (MeasureReports, CSV, JSON, Parquet)",
         description="Compute the IOP outcome measures (symptoms, attendance, intensity, "
-        "readmission, aftercare follow-up, completion) from FHIR: NDJSON files or a folder of "
-        "them, or a Bundle JSON file. Measures are FHIR Measure resources computed in SQL on "
-        "DuckDB (default) or Spark. Exit 2 on bad input.",
+        "readmission, aftercare follow-up, completion) from FHIR: NDJSON files, "
+        "Bundle JSON files, or a folder of either. Measures are FHIR Measure resources "
+        "computed in SQL on DuckDB (default) or Spark. Exit 2 on bad input.",
     )
-    p.add_argument("source", metavar="SOURCE", help="NDJSON file or folder, or a Bundle JSON file")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="NDJSON file, Bundle JSON file, or a folder of either (e.g. Synthea output/fhir)",
+    )
     p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="SQL engine")
     p.add_argument(
         "--period",
@@ -89,20 +92,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 @_lazy.needed
 def open_source(path: str) -> Source:
-    """SOURCE as the outcome commands (``outcomes``, ``report``) read it: a Bundle JSON
-    file, else NDJSON files or a folder of them."""
-    target = Path(path)
-    if target.is_file() and target.name.endswith(".json"):
-        try:
-            bundle = orjson.loads(target.read_bytes())
-        except orjson.JSONDecodeError:
-            raise InputError(f"{target.name}: not JSON") from None
-        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise InputError(f"{target.name}: $.resourceType: expected a Bundle")
-        return Source.from_resources(bundle_resources(bundle))
-    if not target.exists():
-        raise InputError(f"{target.name}: no such file or directory")
-    return Source.from_path(target)
+    """SOURCE as the outcome commands (``outcomes``, ``report``) read it
+    (:func:`iopfhir.outcomes.open_source`: NDJSON, Bundles, or a folder of either)."""
+    return open_outcome_source(path)
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:

@@ -41,13 +41,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "report",
         help="write the program outcomes report: one self-contained HTML page",
-        description="Compute the IOP outcome measures over a FHIR source (NDJSON files or a "
-        "folder of them, or a Bundle JSON file) and write one HTML page that works offline: "
+        description="Compute the IOP outcome measures over a FHIR source (NDJSON files, "
+        "Bundle JSON files, or a folder of either) and write one HTML page that works offline: "
         "headline figures, symptom trajectories, response and remission, attendance, hours "
         "per week, readmission, stratified tables, and optionally a section per patient. "
         "Exit 2 on bad input.",
     )
-    p.add_argument("source", metavar="SOURCE", help="NDJSON file or folder, or a Bundle JSON file")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="NDJSON file, Bundle JSON file, or a folder of either (e.g. Synthea output/fhir)",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="the HTML file (default: stdout)")
     p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="SQL engine")
     p.add_argument(

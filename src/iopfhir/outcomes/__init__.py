@@ -20,7 +20,7 @@ Imports from the package: :mod:`iopfhir.views`, :mod:`iopfhir.terminology`,
 :mod:`iopfhir.errors`.
 """
 
-from iopfhir.outcomes.bundles import bundle_resources
+from iopfhir.outcomes.bundles import bundle_resources, open_source
 from iopfhir.outcomes.compute import (
     Outcomes,
     Stratum,
@@ -64,6 +64,7 @@ __all__ = [
     "measure",
     "measure_resource",
     "measure_sql",
+    "open_source",
     "parse_period",
     "render_report",
     "report_bundle",

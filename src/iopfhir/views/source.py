@@ -66,8 +66,13 @@ class Source:
             raise ViewError(f"no such file or directory: {root.name}")
         if not found:
             raise ViewError(f"no NDJSON files (*.ndjson, *.jsonl) under {root.name}")
+        return cls.from_files(found)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path]) -> Source:
+        """NDJSON files, each of the type its name gives (else mixed; see the module)."""
         files: dict[str, list[Path]] = {}
-        for p in found:
+        for p in map(Path, paths):
             files.setdefault(_file_type(p), []).append(p.resolve())
         return cls(files)
 
