@@ -449,8 +449,10 @@ def render_report(
         for inst in data.instruments()
     )
     response_rows = _response_rows(outcomes, summaries)
-    if response_rows:
+    if any(row[3] for row in response_rows):  # some episode has the scores they need
         symptom += _figure(charts.response_remission(response_rows), specs)
+    elif response_rows:
+        symptom += '<p class="note">No episode with a baseline and a last score.</p>'
     sections.append(("symptoms", "Symptoms", symptom or '<p class="note">No scores.</p>'))
     # one chart each, or a note saying why there is none
     for key, heading, chart, has_data, none in (
@@ -469,10 +471,11 @@ def render_report(
         sections.append(("patients", "Patients", _patients(outcomes, data, anchors)))
     if outcomes.period is not None or data.episodes:
         start, end = outcomes.report_period()
-    else:
-        start, end = "-", "-"
-    meta = (
-        f"Period {escape(start)} to {escape(end)} · {_n(len(data.episodes), 'episode')} · "
+        meta = f"Period {escape(start)} to {escape(end)} · "
+    else:  # nothing to take a period from (data of another kind of care)
+        meta = "No IOP episode (EpisodeOfCare) in this source · "
+    meta += (
+        f"{_n(len(data.episodes), 'episode')} · "
         f"{_n(len(data.patients), 'patient')} · {_n(len(outcomes.measures), 'measure')}"
     )
     if generated:
