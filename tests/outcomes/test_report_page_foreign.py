@@ -1,7 +1,8 @@
 """The report of a source with no IOP episode (another system's export: a patient's hospital
 stays and PHQ-9 scores, in R4 shapes iopfhir does not write), in headless Chromium: the
 page says there is no episode instead of showing an empty period or an empty chart, the
-measures over inpatient stays are there, and the browser reports no error."""
+measures over inpatient stays are there (and the readmission section gives the stays'
+figure), and the browser reports no error."""
 
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ def test_the_page_says_there_is_no_episode(page: tuple[Path, Path]) -> None:
         symptoms = tab.locator("section#symptoms").inner_text()
         assert "No episode with a baseline and a last score." in symptoms
         assert tab.locator("#chart-response-remission").count() == 0
+        readmission = tab.locator("section#readmission").inner_text()
+        assert "No discharged episode." in readmission
+        assert "Inpatient readmission within 30 days: 50.0 % (1 of 2 stays)." in readmission
         row = tab.locator(
             "section#measures tr", has=tab.locator("td:text-is('iop-inpatient-readmission-30')")
         )

@@ -259,6 +259,27 @@ def _response_rows(
     return rows
 
 
+#: the measures over inpatient stays the readmission section names when no episode has
+#: a discharge (a hospital's own data: stays without an IOP)
+_STAY_MEASURES = ("iop-inpatient-readmission-30",)
+
+
+def _stays_note(outcomes: Outcomes, summaries: dict[str, Summary]) -> str:
+    """A line per stay measure with stays to count (else nothing)."""
+    computed = {m.id for m in outcomes.measures}
+    lines = []
+    for mid in _STAY_MEASURES:
+        if mid not in computed:
+            continue
+        m, s = outcomes.measure(mid), summaries[mid].overall
+        if s.populations.get("denominator", 0):
+            lines.append(
+                f'<p class="note" data-measure="{escape(mid)}">{escape(m.title)}: '
+                f"{escape(_score(m, s))} ({escape(_count(m, s))} stays).</p>"
+            )
+    return "".join(lines)
+
+
 def _all_measures(outcomes: Outcomes, summaries: dict[str, Summary]) -> str:
     rows = []
     for m in outcomes.measures:
@@ -464,6 +485,8 @@ def render_report(
          "No discharged episode."),
     ):  # fmt: skip
         body = _figure(chart(data), specs) if has_data() else f'<p class="note">{none}</p>'
+        if key == "readmission" and not has_data():
+            body += _stays_note(outcomes, summaries)
         sections.append((key, heading, body))
     sections.append(("measures", "All measures", _all_measures(outcomes, summaries)))
     sections.append(("strata", "Stratified results", _strata(outcomes, summaries)))
