@@ -14,7 +14,8 @@ per resource) and runs it over NDJSON files or resources in memory (:class:`Sour
 Modules: :mod:`.model` (the view, checked), :mod:`.fhirpath` (parser),
 :mod:`.compile_path` / :mod:`.compile_view` (compiler), :mod:`.dialect` (engine SQL
 spellings), :mod:`.types` (engine-neutral schema), :mod:`.fhir_types` (the R4 types of what a
-view reads: engines infer no schema), :mod:`.source`, :mod:`.engine` (the
+view reads: engines infer no schema), :mod:`.r4_shapes` (where data breaks them),
+:mod:`.source`, :mod:`.engine` (the
 plugin contract), :mod:`.engines` (DuckDB, Spark), :mod:`.catalog` (shipped IOP views).
 Imports from the package: :mod:`iopfhir.errors` and :mod:`iopfhir.plugins` only.
 """

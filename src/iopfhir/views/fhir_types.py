@@ -33,7 +33,7 @@ from iopfhir.views import fhirpath as fp
 from iopfhir.views.model import Select, View
 from iopfhir.views.types import ListT, Prim, PrimKind, SqlType, StructT
 
-__all__ = ["MAX_NESTING", "build_elements", "is_r4_type", "view_schema"]
+__all__ = ["MAX_NESTING", "build_elements", "is_r4_type", "r4_elements", "view_schema"]
 
 MAX_NESTING = 6  # levels of ``repeat`` (item.item...) read
 _DATA = "fhir-r4-elements.json.gz"
@@ -202,6 +202,13 @@ class _Builder:
                 if prim is not None:
                     fields.append((name, ListT(prim) if many else prim))
         return StructT(tuple(fields)) if fields else None
+
+
+def r4_elements() -> tuple[_Elements, frozenset[str]]:
+    """The R4 element definitions (owner -> child name -> (repeats, type codes)) and the
+    names of the primitive types."""
+    elements, primitives, _ = _data()
+    return elements, primitives
 
 
 def is_r4_type(resource_type: str) -> bool:

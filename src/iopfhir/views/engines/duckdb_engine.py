@@ -45,6 +45,7 @@ from iopfhir.views.engine import SqlEngine, ViewResult, as_view
 from iopfhir.views.errors import ViewError
 from iopfhir.views.fhir_types import view_schema
 from iopfhir.views.model import View
+from iopfhir.views.r4_shapes import describe_line
 from iopfhir.views.source import Source, is_mixed
 from iopfhir.views.types import ListT, Prim, SqlType, StructT, merge
 
@@ -54,6 +55,9 @@ _INTS = {"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usm
          "uinteger", "ubigint", "uhugeint"}  # fmt: skip
 _DECIMALS = {"float", "double", "decimal"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: where DuckDB's message places a value its typed read could not take (the message goes
+#: on to quote the value: only the file and the line are kept)
+_BAD_LINE = re.compile(r'in file "([^"\n]+)", in line ([0-9]+)')
 # Reading buffers grow with the largest JSON object allowed: read with DuckDB's default
 # and again with a larger limit only when some line is bigger (same rows, less memory).
 _OBJECT_SIZE = "maximum_object_size=16777216"
@@ -193,6 +197,16 @@ class DuckDBEngine(SqlEngine):
         self._stage_of: dict[str, str] = {}  # registered name -> the shared read it is a view of
         self._stages = itertools.count(1)
         self._made: set[str] = set()  # tables of create_table
+
+    def engine_error(self, exc: Exception) -> ViewError:
+        """A value of the wrong JSON kind is named by file, line and FHIRPath
+        (:mod:`~iopfhir.views.r4_shapes`); any other failure as :class:`SqlEngine` says it."""
+        found = _BAD_LINE.search(str(exc))
+        if found is not None:
+            described = describe_line(Path(found.group(1)), int(found.group(2)))
+            if described is not None:
+                return ViewError(described)
+        return super().engine_error(exc)
 
     def _threads(self) -> int:
         return int(self.connection.execute("SELECT current_setting('threads')").fetchall()[0][0])

@@ -1,0 +1,142 @@
+"""Where a resource breaks R4's JSON shapes: the element whose JSON kind is not the one R4
+gives it (a string where R4 has a decimal, an object where it has an array...).
+
+The engines read NDJSON with the R4 types (:mod:`.fhir_types`), so such a value makes the
+read fail; the engine's own message quotes the value (patient data, never shown). This
+module finds the element again from the file and line the engine names, and says where it
+is and what R4 expects, never what the value is: ``Observation.ndjson line 2:
+Observation.valueQuantity.value: a string where R4 has a decimal``.
+
+Imports: :mod:`.fhir_types` (the R4 element definitions).
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from iopfhir.views.fhir_types import r4_elements
+
+__all__ = ["describe_line", "first_mismatch"]
+
+_NUMBERS = {"integer": "an integer", "positiveInt": "an integer", "unsignedInt": "an integer",
+            "decimal": "a decimal"}  # fmt: skip
+#: elements nested this deep are not looked at (R4 data is far shallower)
+_MAX_DEPTH = 32
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of ``value``, as a message names it."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def _fits(value: Any, code: str, elements: Mapping[str, Any], primitives: frozenset[str]) -> str:
+    """``""`` when ``value`` has the JSON kind of type ``code``, else what R4 has there."""
+    if code in _NUMBERS:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and code != "decimal":
+            ok = isinstance(value, int) or float(value).is_integer()
+        return "" if ok else _NUMBERS[code]
+    if code == "boolean":
+        return "" if isinstance(value, bool) else "a boolean"
+    if code in primitives or code.startswith("http://hl7.org/fhirpath/System."):
+        return "" if isinstance(value, str) else "a string"
+    return "" if isinstance(value, dict) else f"an object ({code})"
+
+
+def first_mismatch(resource: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """``(FHIRPath, JSON kind found, what R4 has)`` of the first element of ``resource``
+    whose JSON kind is not R4's; ``None`` when every element R4 defines fits (elements R4
+    does not define are not looked at: the engines do not read them)."""
+    rtype = resource.get("resourceType")
+    elements, primitives = r4_elements()
+    if not isinstance(rtype, str) or rtype not in elements:
+        return None
+    return next(_walk(resource, rtype, rtype, elements, primitives, 0), None)
+
+
+def _walk(
+    node: Mapping[str, Any],
+    owner: str,
+    path: str,
+    elements: Mapping[str, Any],
+    primitives: frozenset[str],
+    depth: int,
+) -> Iterator[tuple[str, str, str]]:
+    kids = elements.get(owner)
+    if kids is None or depth > _MAX_DEPTH:
+        return
+    for key, value in node.items():
+        if key == "resourceType" or key.startswith("_") or value is None:
+            continue
+        found = _element(kids, key)
+        if found is None:
+            continue
+        many, code = found
+        here = f"{path}.{key}"
+        if many != isinstance(value, list):
+            yield here, _kind(value), "an array" if many else "a single value"
+            return
+        for item in value if many else [value]:
+            wanted = _fits(item, code, elements, primitives)
+            if wanted:
+                yield here, _kind(item), wanted
+                return
+            if isinstance(item, dict):
+                inner = item.get("resourceType") if code == "Resource" else code
+                if isinstance(inner, str):
+                    yield from _walk(item, inner, here, elements, primitives, depth + 1)
+
+
+def _element(kids: Mapping[str, tuple[bool, tuple[str, ...]]], key: str) -> tuple[bool, str] | None:
+    """``(repeats, type code)`` of JSON member ``key`` (a choice ``valueQuantity`` too)."""
+    found = kids.get(key)
+    if found is not None:
+        return found[0], found[1][0]
+    for name, (many, codes) in kids.items():
+        if name.endswith("[x]") and key.startswith(name[:-3]):
+            suffix = key[len(name) - 3 :]
+            for code in codes:
+                if code[:1].upper() + code[1:] == suffix:
+                    return many, code
+    return None
+
+
+def describe_line(path: Path, line: int) -> str | None:
+    """What is wrong with line ``line`` (from 1) of NDJSON file ``path``, named by the file
+    name, the line and the FHIRPath of the element; ``None`` when nothing is found there."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = next(itertools.islice(handle, line - 1, None), None)
+    except (OSError, ValueError):
+        return None
+    if raw is None:
+        return None
+    where = f"{path.name} line {line}"
+    try:
+        resource = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return f"{where}: not JSON"
+    if not isinstance(resource, dict):
+        return f"{where}: not a JSON object"
+    found = first_mismatch(resource)
+    if found is None:
+        return None
+    element, kind, wanted = found
+    return f"{where}: {element}: {kind} where R4 has {wanted}"
