@@ -90,3 +90,25 @@ def test_the_cli_says_it_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "Observation.ndjson line 1: Observation.subject: a string where R4 has an object" in err
     assert SECRET not in err
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"resourceType": "Patient", "id": "p1"}\n{"resourceType": "Patient", "id": "p2",\n',
+         "Patient.ndjson line 2: not JSON"),
+        (b'{"resourceType": "Patient", "id": "p1", "name": [{"family": "\xff\xfe"}]}\n',
+         "Patient.ndjson line 1: not UTF-8"),
+        (b'{"resourceType": "Patient", "id": "p1"}\n\n[1, 2]\n',
+         "Patient.ndjson line 3: not a JSON object"),
+    ],
+)  # fmt: skip
+def test_input_that_is_no_json_is_named(tmp_path: Path, body: bytes, expected: str) -> None:
+    (tmp_path / "Patient.ndjson").write_bytes(body)
+    engine = get_engine("duckdb")
+    try:
+        with Source.from_path(tmp_path) as source, pytest.raises(ViewError) as caught:
+            engine.run(iop_view("iop-patient"), source)
+    finally:
+        engine.close()
+    assert str(caught.value) == expected

@@ -3,8 +3,9 @@ gives it (a string where R4 has a decimal, an object where it has an array...).
 
 The engines read NDJSON with the R4 types (:mod:`.fhir_types`), so such a value makes the
 read fail; the engine's own message quotes the value (patient data, never shown). This
-module finds the element again from the file and line the engine names, and says where it
-is and what R4 expects, never what the value is: ``Observation.ndjson line 2:
+module finds the element again from the file and line the engine names (or, when the
+engine's line is not the one, the first such line of the file), and says where it is and
+what R4 expects, never what the value is: ``Observation.ndjson line 2:
 Observation.valueQuantity.value: a string where R4 has a decimal``.
 
 Imports: :mod:`.fhir_types` (the R4 element definitions).
@@ -22,7 +23,7 @@ import orjson
 
 from iopfhir.views.fhir_types import r4_elements
 
-__all__ = ["describe_line", "first_mismatch"]
+__all__ = ["describe_line", "first_bad_line", "first_mismatch"]
 
 _NUMBERS = {"integer": "an integer", "positiveInt": "an integer", "unsignedInt": "an integer",
             "decimal": "a decimal"}  # fmt: skip
@@ -120,15 +121,39 @@ def _element(kids: Mapping[str, tuple[bool, tuple[str, ...]]], key: str) -> tupl
 def describe_line(path: Path, line: int) -> str | None:
     """What is wrong with line ``line`` (from 1) of NDJSON file ``path``, named by the file
     name, the line and the FHIRPath of the element; ``None`` when nothing is found there."""
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rb") as handle:
+        with _open(path) as handle:
             raw = next(itertools.islice(handle, line - 1, None), None)
     except (OSError, ValueError):
         return None
-    if raw is None:
+    return None if raw is None or not raw.strip() else _describe(path, line, raw)
+
+
+def first_bad_line(path: Path) -> str | None:
+    """:func:`describe_line` of the first line of ``path`` that is not UTF-8 JSON or breaks
+    R4's JSON shapes (the whole file is read: for error messages only)."""
+    try:
+        with _open(path) as handle:
+            for number, raw in enumerate(handle, 1):
+                if raw.strip():
+                    found = _describe(path, number, raw)
+                    if found is not None:
+                        return found
+    except OSError:
         return None
+    return None
+
+
+def _open(path: Path) -> Any:
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def _describe(path: Path, line: int, raw: bytes) -> str | None:
     where = f"{path.name} line {line}"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{where}: not UTF-8"
     try:
         resource = orjson.loads(raw)
     except orjson.JSONDecodeError:

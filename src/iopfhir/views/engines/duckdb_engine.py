@@ -45,7 +45,7 @@ from iopfhir.views.engine import SqlEngine, ViewResult, as_view
 from iopfhir.views.errors import ViewError
 from iopfhir.views.fhir_types import view_schema
 from iopfhir.views.model import View
-from iopfhir.views.r4_shapes import describe_line
+from iopfhir.views.r4_shapes import describe_line, first_bad_line
 from iopfhir.views.source import Source, is_mixed
 from iopfhir.views.types import ListT, Prim, SqlType, StructT, merge
 
@@ -55,9 +55,10 @@ _INTS = {"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usm
          "uinteger", "ubigint", "uhugeint"}  # fmt: skip
 _DECIMALS = {"float", "double", "decimal"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: where DuckDB's message places a value its typed read could not take (the message goes
-#: on to quote the value: only the file and the line are kept)
-_BAD_LINE = re.compile(r'in file "([^"\n]+)", in line ([0-9]+)')
+#: the file (and line) DuckDB's message names for input it could not read: malformed JSON
+#: (its line may be one off), a value its typed read could not take (the message goes on
+#: to quote the value: only the file and the line are kept)
+_BAD_FILE = re.compile(r'in file "([^"\n]+)"(?:, in line ([0-9]+))?')
 # Reading buffers grow with the largest JSON object allowed: read with DuckDB's default
 # and again with a larger limit only when some line is bigger (same rows, less memory).
 _OBJECT_SIZE = "maximum_object_size=16777216"
@@ -201,9 +202,11 @@ class DuckDBEngine(SqlEngine):
     def engine_error(self, exc: Exception) -> ViewError:
         """A value of the wrong JSON kind is named by file, line and FHIRPath
         (:mod:`~iopfhir.views.r4_shapes`); any other failure as :class:`SqlEngine` says it."""
-        found = _BAD_LINE.search(str(exc))
+        found = _BAD_FILE.search(str(exc))
         if found is not None:
-            described = describe_line(Path(found.group(1)), int(found.group(2)))
+            path = Path(found.group(1))
+            described = describe_line(path, int(found.group(2))) if found.group(2) else None
+            described = described or first_bad_line(path)
             if described is not None:
                 return ViewError(described)
         return super().engine_error(exc)
