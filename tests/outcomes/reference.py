@@ -91,7 +91,8 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         elif rt == "EpisodeOfCare" and r.get("status") != "entered-in-error":
             episodes.append(_episode(r))
         elif rt == "Observation":
-            value = r.get("valueQuantity", {}).get("value")
+            quantity = r.get("valueQuantity", {})
+            value = quantity.get("value") if quantity.get("comparator") is None else None
             if value is None:
                 value = r.get("valueInteger")
             patient = _ref(r.get("subject"), "Patient")

@@ -4,9 +4,10 @@ Another system sends the same care in other R4 shapes: an instrument total as
 ``valueInteger`` rather than ``valueQuantity``, its date as ``effectiveInstant`` or
 ``effectivePeriod``, a RiskAssessment's as ``occurrencePeriod``, an inpatient stay as
 Encounter class ``ACUTE`` or ``NONAC`` (the specialisations of ``IMP`` in v3
-ActInpatientEncounterCode). A synthetic cohort is rewritten into those shapes, resource by
-resource; every measure must give the figures of the original, on DuckDB, on Spark, and in
-the plain-Python reference.
+ActInpatientEncounterCode); and it may send a bound (``valueQuantity`` with a
+``comparator``), which is no score. A synthetic cohort is rewritten into those shapes,
+resource by resource, with such bounds added; every measure must give the figures of the
+original, on DuckDB, on Spark, and in the plain-Python reference.
 """
 
 from __future__ import annotations
@@ -51,6 +52,21 @@ def _reshape(r: dict[str, Any], n: int, seen: Counter[str]) -> dict[str, Any]:
     return r
 
 
+def _bounds(lines: list[bytes], seen: Counter[str]) -> list[bytes]:
+    """A copy of each PHQ-9 total whose value is a bound (``< 1``): no score, so nothing
+    changes (counted, it would be the last score of its day: its id sorts after)."""
+    out = []
+    for line in lines:
+        r = orjson.loads(line)
+        codes = [c.get("code") for c in r.get("code", {}).get("coding", [])]
+        if "44261-6" in codes and "valueQuantity" in r:
+            r["id"] = "zz" + r["id"]
+            r["valueQuantity"] = {"value": 0, "comparator": "<"}
+            out.append(orjson.dumps(r))
+            seen["comparator"] += 1
+    return out
+
+
 @pytest.fixture(scope="module")
 def layouts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Counter[str]]:
     root = tmp_path_factory.mktemp("shapes")
@@ -61,6 +77,8 @@ def layouts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Count
     for path in sorted(ours.glob("*.ndjson")):
         lines = path.read_bytes().splitlines()
         out = [orjson.dumps(_reshape(orjson.loads(x), n, seen)) for n, x in enumerate(lines)]
+        if path.stem == "Observation":
+            out += _bounds(lines, seen)
         (theirs / path.name).write_bytes(b"\n".join(out) + b"\n")
     return ours, theirs, seen
 
@@ -78,7 +96,8 @@ def _reference(folder: Path) -> dict[str, Any]:
 
 def test_the_cohort_holds_every_shape(layouts: tuple[Path, Path, Counter[str]]) -> None:
     *_, seen = layouts
-    for shape in ("valueInteger", "effectiveInstant", "effectivePeriod", "occurrencePeriod"):
+    for shape in ("valueInteger", "effectiveInstant", "effectivePeriod", "occurrencePeriod",
+                  "comparator"):  # fmt: skip
         assert seen[shape] > 10, shape
     assert seen["ACUTE"] + seen["NONAC"] > 0 and seen["NONAC"] > 0
 

@@ -66,15 +66,15 @@ def test_describe_line_plain_and_gzip(tmp_path: Path) -> None:
     assert describe_line(tmp_path / "x.ndjson", 1) == "x.ndjson line 1: not JSON"
 
 
-def test_the_engine_names_where_not_what(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_the_engine_names_where_not_what(
+    tmp_path: Path, engine_name: str, request: pytest.FixtureRequest
+) -> None:
     lines = [_obs(), _obs(id="o2"), _obs(id="o3", valueQuantity={"value": SECRET})]
     (tmp_path / "Observation.ndjson").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
-    engine = get_engine("duckdb")
-    try:
-        with Source.from_path(tmp_path) as source, pytest.raises(ViewError) as caught:
-            engine.run(iop_view("iop-observation-score"), source)
-    finally:
-        engine.close()
+    engine = request.getfixturevalue(f"{engine_name}_engine")
+    with Source.from_path(tmp_path) as source, pytest.raises(ViewError) as caught:
+        engine.run(iop_view("iop-observation-score"), source)
     message = str(caught.value)
     assert message == (
         "Observation.ndjson line 3: Observation.valueQuantity.value: "

@@ -6,7 +6,9 @@ every statement reads with the R4 types of the elements the view uses given
 (:mod:`iopfhir.views.fhir_types`; with ``types="infer"``, or for a resource type R4 does not
 define, ``spark.read.json`` infers a schema over every line once per file set: dates stay
 strings, as Spark does not infer timestamps from JSON by default), restricted to the
-top-level fields the view uses. The SQL is ANSI-safe
+top-level fields the view uses; files of one resource type are read in ``FAILFAST`` mode, so
+a value R4 does not allow fails the read, named by file, line and element as on DuckDB. The
+SQL is ANSI-safe
 (``try_element_at``, ``try_cast``), so it runs with ``spark.sql.ansi.enabled`` on or off.
 """
 
@@ -20,6 +22,8 @@ from typing import Any
 from iopfhir.views.dialect import SparkDialect
 from iopfhir.views.engine import SqlEngine
 from iopfhir.views.errors import ViewError
+from iopfhir.views.r4_shapes import first_bad_line
+from iopfhir.views.source import is_mixed
 from iopfhir.views.types import ListT, Prim, SqlType, StructT
 
 __all__ = ["SparkEngine"]
@@ -102,6 +106,7 @@ class SparkEngine(SqlEngine):
         self._schemas_raw: dict[tuple[Path, ...], Any] = {}
         self._tables: dict[tuple[tuple[Path, ...], frozenset[str] | None, StructT | None], str] = {}
         self._cached: set[str] = set()  # tables of create_table
+        self._strict: list[Path] = []  # files read in FAILFAST mode (see source_sql)
 
     def infer_schema(self, files: list[Path]) -> StructT | None:
         df = self.session.read.json([str(p) for p in files])
@@ -118,11 +123,28 @@ class SparkEngine(SqlEngine):
         if key not in self._tables:
             raw = inferred if inferred is not None else _spark_type(schema)
             kept = st.StructType([f for f in raw.fields if fields is None or f.name in fields])
-            df = self.session.read.schema(kept).json([str(p) for p in files])
+            reader = self.session.read.schema(kept)
+            if typed is not None and not any(is_mixed(p) for p in files):
+                # a value R4 does not allow fails the read, as on DuckDB (a mixed file's
+                # lines of other types do not fit these types: read as empty there)
+                reader = reader.option("mode", "FAILFAST")
+                self._strict.extend(p for p in files if p not in self._strict)
+            df = reader.json([str(p) for p in files])
             name = f"_iopfhir_src_{next(self._ids)}"
             df.createOrReplaceTempView(name)
             self._tables[key] = name
         return self._tables[key]
+
+    def engine_error(self, exc: Exception) -> ViewError:
+        """A line Spark could not read with the R4 types (FAILFAST: its message shows the
+        record, never repeated) is named by file, line and FHIRPath
+        (:func:`~iopfhir.views.r4_shapes.first_bad_line` of the files read so)."""
+        if "MALFORMED_RECORD" in str(exc) or "Malformed records" in str(exc):
+            for path in self._strict:
+                described = first_bad_line(path)
+                if described is not None:
+                    return ViewError(described)
+        return super().engine_error(exc)
 
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         df = self.session.sql(sql)
