@@ -107,9 +107,11 @@ class References:
                     )
                     resolved = None
                 elif resolved is NOT_FOUND:
+                    # R4 allows a reference to a version the Bundle does not hold (and an
+                    # entry without meta.versionId): the HL7 validator warns, as here
                     add(
                         ctx,
-                        "error",
+                        "warning",
                         "not-found",
                         f"{path}.reference",
                         "The Bundle has entries for the resource referenced, but none "

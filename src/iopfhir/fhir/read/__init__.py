@@ -60,6 +60,7 @@ from iopfhir.fhir.read.grouping import (
 )
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.modifiers import note_modifiers
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult, ReadWarning
 from iopfhir.fhir.read.reviews import is_review
@@ -175,6 +176,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
         ):
             result.ignored[rtype] += 1
             continue
+        note_modifiers(entry, result.unmapped)  # as the streaming reader's pass 1 does
         if rtype == "Patient":
             group_for_patient(entry)
             continue

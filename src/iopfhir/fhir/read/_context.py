@@ -42,7 +42,7 @@ from iopfhir.domain import (
 )
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, own_key, url_tail
+from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, own_key_or_none, url_tail
 
 __all__ = ["SECURITY_PART2", "Context", "PatientGroup"]
 
@@ -126,11 +126,11 @@ class Context:
 
     def _own_episode_key(self) -> str | None:
         if self.eoc is not None:
-            own = own_key(self.eoc.resource, "episode")
+            own = own_key_or_none(self.eoc.resource, "episode")
             if own is not None:
                 return own[0]
         if self.group.patient is not None:
-            own = own_key(self.group.patient.resource, "patient")
+            own = own_key_or_none(self.group.patient.resource, "patient")
             if own is not None:
                 return own[0]
         return None
@@ -141,9 +141,11 @@ class Context:
             if self.eoc
             else (self.group.patient.resource if self.group.patient else {})
         )
-        if own_key(res, "episode", "patient"):
+        if own_key_or_none(res, "episode", "patient"):
             return True
-        return any(own_key(e.resource, "careplan", "session", "condition") for e in self.entries)
+        return any(
+            own_key_or_none(e.resource, "careplan", "session", "condition") for e in self.entries
+        )
 
     def attempt(
         self, entry: Entry, what: Callable[P, T], *args: P.args, **kwargs: P.kwargs
@@ -162,7 +164,7 @@ class Context:
         if cached is not None:
             return cached
         allocator = self.keys[space]
-        own = entry.own_key(*kinds) if kinds else None
+        own = entry.own_key_or_none(*kinds) if kinds else None
         preferred = own[1] if own is not None else entry.id or url_tail(entry.full_url) or fallback
         key = allocator.take(preferred)
         self.key_of[(space, id(entry))] = key

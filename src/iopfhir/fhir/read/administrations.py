@@ -37,7 +37,7 @@ from iopfhir.fhir.read.instruments import (
     walk_items,
 )
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, own_key
+from iopfhir.fhir.read.values import as_list, own_key_or_none
 from iopfhir.terminology import Instrument
 
 __all__ = ["Administration", "find_administrations"]
@@ -282,7 +282,7 @@ def _fill(
         if adm.encounter is None and res.get("encounter") is not None:
             adm.encounter = (res["encounter"], entry)
         if kind == "qr":
-            if own_key(res, "questionnaireresponse"):
+            if own_key_or_none(res, "questionnaireresponse"):
                 adm.own_qr = True
             _read_qr(adm, entry, index)
         elif kind in ("total", "panel"):

@@ -32,8 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from iopfhir.domain import Episode, Session, TreatmentPlan
-from iopfhir.fhir.conventions import parse_identifier
+from iopfhir.domain import Episode, Session, Team, TreatmentPlan
 from iopfhir.fhir.read._context import Context, PatientGroup
 from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.aftercare import read_request
@@ -50,7 +49,7 @@ from iopfhir.fhir.read.safety import read_safety
 from iopfhir.fhir.read.sessions import derived_participants, read_session
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.team import read_team
-from iopfhir.fhir.read.values import KeyAllocator, as_list, own_key, url_tail
+from iopfhir.fhir.read.values import KeyAllocator, as_list, own_key_or_none, parse_own, url_tail
 
 __all__ = ["EpisodeReader", "fix_references", "read_episode", "validated"]
 
@@ -162,7 +161,7 @@ class EpisodeReader:
 
         by_episode_key: dict[str, Entry] = {}
         for eoc in eocs:
-            own = own_key(eoc.resource, "episode")
+            own = own_key_or_none(eoc.resource, "episode")
             if own is not None:
                 by_episode_key.setdefault(own[0], eoc)
 
@@ -172,7 +171,7 @@ class EpisodeReader:
                 return None
             for ident in as_list(entry.resource.get("identifier")):
                 if isinstance(ident, dict):
-                    parsed = parse_identifier(ident.get("system"), ident.get("value"))
+                    parsed = parse_own(ident)
                     if parsed is not None and parsed[1] in by_episode_key:
                         return by_episode_key[parsed[1]]
             return None
@@ -323,6 +322,7 @@ def fix_references(ctx: Context, fields: dict[str, Any]) -> None:
     """Leads and facilitators must be on the care team when the episode has one."""
     if not ctx.teams:
         return
+    _drop_empty_team_members(ctx, fields)
     on_team = {m.member for t in ctx.teams for m in t.members}
     plans = []
     for plan in fields["care_plans"]:
@@ -342,6 +342,33 @@ def fix_references(ctx: Context, fields: dict[str, Any]) -> None:
             session = _off_team_facilitator(ctx, session)
         sessions.append(session)
     fields["sessions"] = sessions
+
+
+def _drop_empty_team_members(ctx: Context, fields: dict[str, Any]) -> None:
+    """A team member that is a team left without members (none of its participants could
+    be resolved) names nothing the episode holds: dropped and counted, so the other
+    members and both teams are kept (R4 allows a CareTeam as a member of another)."""
+    teams: list[Team] = ctx.teams
+    keys = {t.key for t in teams}
+    if not any(m.member in keys for t in teams for m in t.members):
+        return  # the usual case: no team is a member of another
+    while True:
+        empty = {t.key for t in teams if not t.members}
+        changed = False
+        kept_teams = []
+        for team in teams:
+            kept = [m for m in team.members if m.member not in empty]
+            if len(kept) != len(team.members):
+                n = len(team.members) - len(kept)
+                ctx.unmapped["CareTeam.participant.member: a team without members (dropped)"] += n
+                team = team.model_copy(update={"members": kept})
+                changed = True
+            kept_teams.append(team)
+        teams = kept_teams
+        if not changed:
+            break
+    ctx.teams[:] = teams
+    fields["teams"] = ctx.teams
 
 
 def _off_team_facilitator(ctx: Context, session: Session) -> dict[str, Any]:
@@ -364,13 +391,13 @@ def _off_team_facilitator(ctx: Context, session: Session) -> dict[str, Any]:
 def _episode_key(ctx: Context, episode_keys: KeyAllocator) -> str:
     candidates: list[str] = []
     if ctx.eoc is not None:
-        own = own_key(ctx.eoc.resource, "episode")
+        own = own_key_or_none(ctx.eoc.resource, "episode")
         if own is not None:
             candidates.append(own[1])
     for entry in [*([ctx.group.patient] if ctx.group.patient else []), *ctx.entries]:
         for ident in as_list(entry.resource.get("identifier")):
             if isinstance(ident, dict):
-                parsed = parse_identifier(ident.get("system"), ident.get("value"))
+                parsed = parse_own(ident)
                 if parsed:
                     candidates.append(parsed[1])
                     break

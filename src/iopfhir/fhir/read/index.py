@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import own_key
+from iopfhir.fhir.read.values import own_key_or_none
 
 __all__ = [
     "TAG_KINDS",
@@ -57,7 +57,7 @@ def tag_of(entry: Entry) -> str | None:
     kind = TAG_KINDS.get(entry.type)
     if kind is None:
         return None
-    own = own_key(entry.resource, kind)
+    own = own_key_or_none(entry.resource, kind)
     return own[0] if own is not None else None
 
 

@@ -25,10 +25,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from iopfhir.fhir.conventions import ID_BASE, parse_identifier
+from iopfhir.fhir.conventions import ID_BASE
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings, parse_timestamp, text
+from iopfhir.fhir.read.values import as_list, codings, parse_own, parse_timestamp, text
 from iopfhir.terminology import Instrument, Item, instrument_by_code, instruments
 from iopfhir.terminology.instruments import LOINC
 
@@ -152,9 +152,9 @@ def own_measure_key(resource: dict[str, Any]) -> str | None:
         if not isinstance(ident, dict):
             continue
         system = ident.get("system")
-        if type(system) is str and not system.startswith(ID_BASE):
+        if type(system) is not str or not system.startswith(ID_BASE):
             continue  # not iopfhir's (what parse_identifier answers, without the call)
-        parsed = parse_identifier(system, ident.get("value"))
+        parsed = parse_own(ident)
         if parsed and parsed[0] in ("questionnaireresponse", "observation"):
             return parsed[2].split("/", 1)[0]
     return None
@@ -287,7 +287,7 @@ def answer_points(item: Item, value: dict[str, Any]) -> int | None:
     for key in ("valueInteger", "valueDecimal"):
         candidates.append(_number(value.get(key)))
     quantity = value.get("valueQuantity")
-    if isinstance(quantity, dict):
+    if isinstance(quantity, dict) and quantity.get("comparator") is None:  # ">= 10": a bound
         candidates.append(_number(quantity.get("value")))
     if isinstance(value.get("valueBoolean"), bool):
         candidates.append(1.0 if value["valueBoolean"] else 0.0)
@@ -309,7 +309,7 @@ def total_value(inst: Instrument, value: dict[str, Any]) -> int | None:
                     return level
     candidates = [_number(value.get(k)) for k in ("valueInteger", "valueDecimal", "valueString")]
     quantity = value.get("valueQuantity")
-    if isinstance(quantity, dict):
+    if isinstance(quantity, dict) and quantity.get("comparator") is None:  # ">= 10": a bound
         candidates.append(_number(quantity.get("value")))
     for number in candidates:
         if number is not None and number.is_integer():

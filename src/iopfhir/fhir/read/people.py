@@ -46,7 +46,7 @@ from iopfhir.fhir.read.values import (
     human_name,
     identifiers,
     note,
-    own_key,
+    own_key_or_none,
     parse_date,
     phone,
     text,
@@ -88,7 +88,7 @@ def read_patient(ctx: Context) -> Patient:
             identifiers=[Identifier(system=identifier_system("fhir-reference"), value=ref)],
         )
     res = entry.resource
-    own = own_key(res, "patient")
+    own = own_key_or_none(res, "patient")
     if own is not None:
         preferred = own[1]
     elif ctx.ours:
@@ -354,20 +354,20 @@ def read_unreferenced(ctx: Context) -> None:
         return
     for entry in ctx.index.tagged(episode):  # by identifier, not a scan of every entry
         if entry.type == "PractitionerRole":
-            own = own_key(entry.resource, "practitionerrole")
+            own = own_key_or_none(entry.resource, "practitionerrole")
             if own is not None and own[0] == episode:
                 target = ctx.resolve(entry.resource.get("practitioner"), entry)
                 if target is not None and target.type == "Practitioner":
                     ctx.attempt(entry, read_practitioner, ctx, target, entry)
         elif entry.type == "Organization":
-            own = own_key(entry.resource, "organization")
+            own = own_key_or_none(entry.resource, "organization")
             if own is not None and own[0] == episode:
                 ctx.attempt(entry, read_organization, ctx, entry)
         elif entry.type == "Practitioner":  # one without a PractitionerRole
-            own = own_key(entry.resource, "practitioner")
+            own = own_key_or_none(entry.resource, "practitioner")
             if own is not None and own[0] == episode:
                 ctx.attempt(entry, read_practitioner, ctx, entry, None)
         elif entry.type == "Location":
-            own = own_key(entry.resource, "location")
+            own = own_key_or_none(entry.resource, "location")
             if own is not None and own[0] == episode:
                 ctx.attempt(entry, read_location, ctx, entry)

@@ -324,8 +324,13 @@ def _read_detail(
     modality = extension(detail, EXT.THERAPY_MODALITY)
     if modality:
         fields["modality"] = concept_key(modality.get("valueCodeableConcept"), "modality")
-    for ref in as_list(detail.get("performer"))[:1]:
+    performers = as_list(detail.get("performer"))
+    for ref in performers[:1]:
         fields["lead"] = member_key(ctx, ref, entry)
+        if fields["lead"] is None:
+            note_value("CarePlan.activity.detail.performer", "cannot be resolved (dropped)")
+    if len(performers) > 1:  # the model holds one lead
+        note_value("CarePlan.activity.detail.performer", "more than one (kept the first)")
     goals = []
     for ref in as_list(detail.get("goal")):
         target = ctx.resolve(ref, entry)
@@ -338,6 +343,14 @@ def _read_detail(
         schedule = _read_schedule(timing.get("repeat"))
         if schedule is not None:
             fields["schedule"] = schedule
+        else:
+            note_value(
+                "CarePlan.activity.detail.scheduledTiming",
+                "not a repeat with a duration of at most 12 hours (dropped)",
+            )
+    for other in ("scheduledPeriod", "scheduledString"):
+        if detail.get(other) is not None:
+            note_value(f"CarePlan.activity.detail.{other}", "not taken (dropped)")
     return fields
 
 

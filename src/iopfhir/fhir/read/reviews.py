@@ -22,11 +22,11 @@ from typing import Any, get_args
 from iopfhir.domain import GoalStatusChange, PlanChange, Review, TreatmentPlan
 from iopfhir.domain.plans import GoalAchievementStatus, GoalLifecycleStatus
 from iopfhir.domain.reviews import PlanChangeKind, current_statuses
-from iopfhir.fhir.conventions import EXT, parse_identifier
+from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings, parse_moment, text, url_tail
+from iopfhir.fhir.read.values import as_list, codings, parse_moment, parse_own, text, url_tail
 
 __all__ = ["consistent_reviews", "is_review", "read_review"]
 
@@ -59,7 +59,7 @@ def _review_key(ctx: Context, entry: Entry) -> str:
         if isinstance(ext, dict) and ext.get("url") == EXT.RECORD_IDENTIFIER:
             ident = ext.get("valueIdentifier")
             if isinstance(ident, dict):
-                parsed = parse_identifier(ident.get("system"), ident.get("value"))
+                parsed = parse_own(ident)
                 if parsed is not None and parsed[0] == "review":
                     preferred = parsed[2]
                     break

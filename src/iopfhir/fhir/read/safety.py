@@ -131,7 +131,7 @@ class _Measures:
                 self.by_entry[id(entry)] = measure
 
     def of(self, ctx: Context, entry: Entry, kind: str, cited: list[Any]) -> Measure | None:
-        own = entry.own_key(kind)
+        own = entry.own_key_or_none(kind)
         if own is not None:
             found = self.by_key.get(own[1].split("/", 1)[0])
             if found is not None:

@@ -137,6 +137,9 @@ def read_session(ctx: Context, entry: Entry) -> None:
     if start is None or end is None:
         ctx.unmapped[f"{entry.type}: session without a start time"] += 1
         return
+    if end is start and not (eperiod.get("end") or ares.get("end")):  # R4: an open end
+        where = "Appointment.end" if appointment is not None else "Encounter.period.end"
+        note(where, "missing (the session is read as ending when it starts)")
     if when(end) < when(start):
         note(f"{entry.type}.end", "before the start (read as the start)")
         end = start

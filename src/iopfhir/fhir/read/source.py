@@ -110,6 +110,14 @@ class Entry:
                 return episode, local
         return None
 
+    def own_key_or_none(self, *kinds: str) -> tuple[str, str] | None:
+        """:meth:`own_key`, or ``None`` where it raises (an identifier whose system or
+        value is no string: not R4, not iopfhir's), for callers outside a mapping step."""
+        try:
+            return self.own_key(*kinds)
+        except AttributeError:
+            return None
+
 
 @dataclass(slots=True)
 class Loaded:

@@ -85,12 +85,13 @@ from iopfhir.fhir.read.index import (
     type_id_key,
 )
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.modifiers import MODIFIER_BYTES, note_modifiers
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult
 from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, iter_entries
 from iopfhir.fhir.read.store import ResourceStore
-from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting, own_key
+from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting, own_key_or_none
 
 __all__ = ["GroupIndex", "Progress", "read_fhir_stream", "read_fhir_streamed"]
 
@@ -243,6 +244,9 @@ def _classify(
     if rtype in INSTRUMENT_ONLY and not _instrument_coded(res.get("code"), codes):
         result.ignored[rtype] += 1
         return
+    raw = entry.raw  # R4: a modifier extension is never ignored in silence (a byte search)
+    if raw is None or MODIFIER_BYTES in raw:
+        note_modifiers(entry, result.unmapped)
     if rtype == "Patient":
         store.defer(seq, "p", None)
     elif rtype in SHARED:
@@ -445,7 +449,11 @@ def _read_group(
         for e in [group.patient, *group.entries]
         if e is not None
         and e.type in ("EpisodeOfCare", "Patient")
-        and (own := own_key(e.resource, "episode" if e.type == "EpisodeOfCare" else "patient"))
+        and (
+            own := own_key_or_none(
+                e.resource, "episode" if e.type == "EpisodeOfCare" else "patient"
+            )
+        )
     }
     reader = EpisodeReader(index, result.unmapped, RolesOf(index, hints), episode_keys)
     try:

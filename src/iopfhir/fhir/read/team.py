@@ -43,6 +43,7 @@ def read_team(ctx: Context, entry: Entry) -> None:
     members = []
     for part in as_list(res.get("participant")):
         if not isinstance(part, dict) or part.get("member") is None:
+            ctx.unmapped["CareTeam.participant: no member (dropped)"] += 1
             continue
         member = member_key(ctx, part["member"], entry) or _team_key(ctx, part["member"], entry)
         if member is None:

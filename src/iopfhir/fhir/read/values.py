@@ -48,8 +48,10 @@ __all__ = [
     "one_of",
     "own_identifiers",
     "own_key",
+    "own_key_or_none",
     "parse_date",
     "parse_moment",
+    "parse_own",
     "parse_period",
     "parse_timestamp",
     "phone",
@@ -315,9 +317,13 @@ def human_name(resource: dict[str, Any], at: str | None = None) -> HumanName | N
     if len(names) > 1:
         note(at, "more than one name (kept the official or first)")
     for name in names:
-        given = [g for g in as_list(name.get("given")) if text(g)]
-        if len(given) != len(as_list(name.get("given"))):
-            note(at and f"{at}.given", "not a string (dropped)")
+        written = as_list(name.get("given"))
+        given = [g for g in written if text(g)]
+        if len(given) != len(written):
+            # R4 JSON: a null in the array is a given name with only an extension (``_given``)
+            empty = name.get("_given") is not None and all(g is None or text(g) for g in written)
+            reason = "no value, only an extension (dropped)" if empty else "not a string (dropped)"
+            note(at and f"{at}.given", reason)
         family = text(name.get("family"))
         if family:
             return HumanName(family=family, given=given)
@@ -363,6 +369,15 @@ def extension(element: Any, url: str) -> dict[str, Any] | None:
     return None
 
 
+def parse_own(ident: dict[str, Any]) -> tuple[str, str, str] | None:
+    """``(kind, episode key, local key)`` of one Identifier element iopfhir wrote, else
+    ``None`` (also when its system or value is no string, as others' data may have)."""
+    system, value = ident.get("system"), ident.get("value")
+    if type(system) is not str or type(value) is not str:
+        return None
+    return parse_identifier(system, value)
+
+
 def own_key(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
     """``(episode key, local key)`` from iopfhir's own identifier of one of ``kinds``."""
     idents = resource.get("identifier")
@@ -377,6 +392,16 @@ def own_key(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
             if parsed and parsed[0] in kinds:
                 return parsed[1], parsed[2]
     return None
+
+
+def own_key_or_none(resource: dict[str, Any], *kinds: str) -> tuple[str, str] | None:
+    """:func:`own_key`, or ``None`` where it raises: an identifier whose system or value is
+    no string (not R4; seen in others' data) is not iopfhir's, and must not stop a read
+    outside a mapping step (grouping, tagging, telling iopfhir's own data)."""
+    try:
+        return own_key(resource, *kinds)
+    except AttributeError:
+        return None
 
 
 def own_identifiers(resource: dict[str, Any]) -> list[tuple[str, str, str]]:
