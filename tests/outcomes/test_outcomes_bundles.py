@@ -137,3 +137,9 @@ def test_what_is_not_fhir_json_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"export\.json: \$\.resourceType: expected a Bundle"):
         open_source(bad)
     assert main(["outcomes", str(bad)]) == 2
+    # a folder of JSON that is no FHIR (iopfhir's own episode files, say) is no empty source
+    folder = tmp_path / "episodes"
+    folder.mkdir()
+    (folder / "episode-1.json").write_text(json.dumps({"episode": {"key": "e1"}}))
+    with pytest.raises(InputError, match=r"^episodes: no FHIR resources"):
+        open_source(folder)

@@ -123,26 +123,33 @@ def open_source(path: str | Path) -> Source:
     its content)."""
     target = Path(path)
     if target.is_file() and not target.name.endswith(_NDJSON):
-        return _from_bundles([target], [])
+        return _from_bundles([target], [], alone=True)
     if target.is_dir():
         files = sorted(p for p in target.rglob("*") if p.is_file())
         bundles = [p for p in files if p.name.endswith(".json")]
         if bundles:
-            return _from_bundles(bundles, [p for p in files if p.name.endswith(_NDJSON)])
+            ndjson = [p for p in files if p.name.endswith(_NDJSON)]
+            source = _from_bundles(bundles, ndjson, alone=False)
+            if not source.files:  # only JSON that is no FHIR (episode files, a manifest)
+                source.close()
+                raise InputError(
+                    f"{target.name}: no FHIR resources (NDJSON files, Bundle or resource JSON)"
+                )
+            return source
     if not target.exists():
         raise InputError(f"{target.name}: no such file or directory")
     return Source.from_path(target)
 
 
-def _from_bundles(bundles: list[Path], ndjson: list[Path]) -> Source:
+def _from_bundles(bundles: list[Path], ndjson: list[Path], *, alone: bool) -> Source:
     """The resources of ``bundles`` (Bundle or resource JSON files) in temporary NDJSON
-    files, beside the ``ndjson`` files."""
+    files, beside the ``ndjson`` files (``alone``: one file given, which must be a Bundle)."""
     tmp = tempfile.TemporaryDirectory(prefix="iopfhir-bundles-")
     handles: dict[str, IO[bytes]] = {}
     seen: set[str] = set()
     try:
         for path in bundles:
-            value = _read_json(path, alone=len(bundles) == 1 and not ndjson)
+            value = _read_json(path, alone=alone)
             if value is None:
                 continue
             resources = _resources(value, seen, 0) if value["resourceType"] == "Bundle" else [value]
