@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from iopfhir.cli import main
-from iopfhir.views import Source, ViewError, get_engine, iop_view
+from iopfhir.views import Source, ViewError, iop_view
 from iopfhir.views.r4_shapes import describe_line, first_mismatch
 
 SECRET = "Zyxwv-4471"  # a value that must never reach a message
@@ -103,12 +103,10 @@ def test_the_cli_says_it_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
          "Patient.ndjson line 3: not a JSON object"),
     ],
 )  # fmt: skip
-def test_input_that_is_no_json_is_named(tmp_path: Path, body: bytes, expected: str) -> None:
+def test_input_that_is_no_json_is_named(
+    tmp_path: Path, body: bytes, expected: str, duckdb_engine: Any
+) -> None:
     (tmp_path / "Patient.ndjson").write_bytes(body)
-    engine = get_engine("duckdb")
-    try:
-        with Source.from_path(tmp_path) as source, pytest.raises(ViewError) as caught:
-            engine.run(iop_view("iop-patient"), source)
-    finally:
-        engine.close()
+    with Source.from_path(tmp_path) as source, pytest.raises(ViewError) as caught:
+        duckdb_engine.run(iop_view("iop-patient"), source)
     assert str(caught.value) == expected

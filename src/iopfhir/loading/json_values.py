@@ -370,3 +370,19 @@ def _walk(value: Any, path_keys: Container[str]) -> Iterator[tuple[str, int, Any
             stack.extend(
                 reversed([(f"{path}[{i}]", depth + 1, v, None) for i, v in enumerate(item)])
             )
+
+
+def json_kind(value: Any) -> str:
+    """The JSON kind of a parsed value, as messages name it (``a string``, ``an array``...),
+    never the value itself."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"

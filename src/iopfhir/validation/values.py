@@ -5,13 +5,15 @@ Lives here: equality of primitive values (:func:`prim_equal`), fixed/pattern mat
 :func:`json_kind`, :func:`json_expect`), and the path fhirpathpy should see for a node
 (:func:`model_path`).
 
-Imports only ``.model``.
+Imports ``.model`` and :func:`iopfhir.loading.json_values.json_kind` (re-exported).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+
+from iopfhir.loading.json_values import json_kind
 
 from .model import ElementNode
 
@@ -36,20 +38,6 @@ def model_path(node: ElementNode, type_code: str) -> str:
 
 def cap(t: str) -> str:
     return t[:1].upper() + t[1:]
-
-
-def json_kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float)):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "an array"
-    if isinstance(v, dict):
-        return "an object"
-    return "null"
 
 
 def json_expect(t: str) -> str:

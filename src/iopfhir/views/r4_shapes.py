@@ -8,7 +8,8 @@ engine's line is not the one, the first such line of the file), and says where i
 what R4 expects, never what the value is: ``Observation.ndjson line 2:
 Observation.valueQuantity.value: a string where R4 has a decimal``.
 
-Imports: :mod:`.fhir_types` (the R4 element definitions).
+Imports: :mod:`.fhir_types` (the R4 element definitions) and
+:func:`iopfhir.loading.json_values.json_kind`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from iopfhir.loading.json_values import json_kind
 from iopfhir.views.fhir_types import r4_elements
 
 __all__ = ["describe_line", "first_bad_line", "first_mismatch"]
@@ -31,22 +33,7 @@ _NUMBERS = {"integer": "an integer", "positiveInt": "an integer", "unsignedInt":
 _MAX_DEPTH = 32
 
 
-def _kind(value: Any) -> str:
-    """The JSON kind of ``value``, as a message names it."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
-
-
-def _fits(value: Any, code: str, elements: Mapping[str, Any], primitives: frozenset[str]) -> str:
+def _fits(value: Any, code: str, primitives: frozenset[str]) -> str:
     """``""`` when ``value`` has the JSON kind of type ``code``, else what R4 has there."""
     if code in _NUMBERS:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
@@ -91,12 +78,12 @@ def _walk(
         many, code = found
         here = f"{path}.{key}"
         if many != isinstance(value, list):
-            yield here, _kind(value), "an array" if many else "a single value"
+            yield here, json_kind(value), "an array" if many else "a single value"
             return
         for item in value if many else [value]:
-            wanted = _fits(item, code, elements, primitives)
+            wanted = _fits(item, code, primitives)
             if wanted:
-                yield here, _kind(item), wanted
+                yield here, json_kind(item), wanted
                 return
             if isinstance(item, dict):
                 inner = item.get("resourceType") if code == "Resource" else code
