@@ -958,7 +958,7 @@ def _tricky_folder(root: Path) -> Path:
         {"identifier": {"system": "mrn", "value": "1"}},  # logical
         {"type": "Patient", "identifier": {"system": "mrn", "value": "2"}},
         "Group/g1",  # not a patient (twice, by two types)
-        "#pat",  # contained: grouped by its text
+        "#pat",  # a Patient each of the two resources contains: two patients
         "Patient/p9",  # no such patient
         None,
     ]
@@ -994,15 +994,18 @@ def test_pass1_fast_paths_on_tricky_references(
         _slow_paths(patch)
         slow = _result(source)
     assert fast == slow
+    assert fast == _whole(source)  # read_fhir: the same episodes and counts
     episodes, _ignored, unmapped, patients = fast
     assert unmapped["duplicate resource (same type and id): read once"] == 1
     assert unmapped["Condition: subject is not a patient"] == 1
     assert unmapped["Goal: subject is not a patient"] == 1
     assert unmapped["Condition: no patient"] == unmapped["Goal: no patient"] == 1
-    # p1 (escaped, plain, logical), p2 (absolute, conditional, typed logical), p3, and
-    # groups named by reference text only: the urn, the contained #pat, Patient/p9
-    assert patients == len(episodes) == 6
-    assert sorted(len(e.other_goals) for e in episodes) == [0, 1, 1, 1, 3, 3]
+    # p1 (escaped, plain, logical), p2 (absolute, conditional, typed logical), p3, groups
+    # named by reference text only (the urn, Patient/p9), and the Patient "#pat" each of
+    # Condition C8 and Goal G8 contains: read_fhir makes each container's its own patient
+    assert patients == len(episodes) == 7
+    assert sorted(len(e.other_goals) for e in episodes) == [0, 0, 1, 1, 1, 3, 3]
+    assert [len(e.other_goals) for e in episodes if e.patient.key == "pat"] == [0, 1]
     assert unmapped["Condition: no coded code"] == 9  # every grouped one was read
 
 

@@ -7,6 +7,11 @@ admission and discharge (the period, with the ``discharge-disposition`` extensio
 the program (``type`` + the ``iop-program`` extension), the care manager and the
 referral (the first ``referralRequest``). Conditions become diagnoses in the order of
 ``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
+What the Episode has no place for is counted in ``unmapped`` (:func:`_count_unkept`):
+``statusHistory``, ``account``, a ``type`` that is no program type (and the
+``managingOrganization`` of such an episode), a ``careManager`` who is no practitioner of
+the input, a first ``referralRequest`` that names no ServiceRequest of the input, an end
+without a discharge disposition and a disposition without an end.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``people``, ``source`` and ``values``.
@@ -106,6 +111,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
         manager = person_key(ctx, res["careManager"], entry)
         if manager is not None and any(p.key == manager for p in ctx.practitioners):
             out["care_manager"] = manager
+    _count_unkept(ctx, res, out, end is not None, disposition is not None)
     for ref in as_list(res.get("referralRequest"))[:1]:
         target = ctx.resolve(ref, entry)
         if target is not None and target.type == "ServiceRequest":
@@ -113,7 +119,36 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
             if referral is not None:
                 out["referral"] = referral
                 ctx.used_requests.add(id(target))
+        else:  # a display only, or a reference to nothing the input holds
+            ctx.unmapped[_NO_REFERRAL] += 1
     return out
+
+
+_NO_REFERRAL = "EpisodeOfCare: referralRequest not a ServiceRequest of the input (dropped)"
+
+
+def _count_unkept(
+    ctx: Context, res: dict[str, Any], out: dict[str, Any], end: bool, disposition: bool
+) -> None:
+    """Count what of EpisodeOfCare ``res`` the Episode fields ``out`` do not hold (each
+    status of ``statusHistory``, each ``account``; R4 holds an end without a disposition,
+    the Episode's discharge needs both)."""
+    unmapped = ctx.unmapped
+    if history := as_list(res.get("statusHistory")):
+        unmapped["EpisodeOfCare: statusHistory not kept"] += len(history)
+    if accounts := as_list(res.get("account")):
+        unmapped["EpisodeOfCare: account not kept"] += len(accounts)
+    if "program" not in out:
+        if as_list(res.get("type")):
+            unmapped["EpisodeOfCare: type not a program type (dropped)"] += 1
+        if res.get("managingOrganization") is not None:
+            unmapped["EpisodeOfCare: managingOrganization without a program type (dropped)"] += 1
+    if res.get("careManager") is not None and "care_manager" not in out:
+        unmapped["EpisodeOfCare: careManager not a practitioner of the input (dropped)"] += 1
+    if end and not disposition:
+        unmapped["EpisodeOfCare: period.end without a discharge disposition (dropped)"] += 1
+    elif disposition and not end:
+        unmapped["EpisodeOfCare: discharge disposition without period.end (dropped)"] += 1
 
 
 def read_referral(ctx: Context, entry: Entry) -> Referral:

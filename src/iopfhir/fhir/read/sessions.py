@@ -14,10 +14,12 @@ attendees the ``PART`` / ``ATND`` ones and the supports (a patient listed as
 kind says), read from iopfhir's own Appointment when there is one. The Encounter's
 participants as written (each with its types) are ``Session.participants`` unless they are
 what the facilitator and attendees give; its locations and ``serviceProvider`` are
-``locations`` and ``provider``. The modality is the ``therapy-modality`` extension of the
-Encounter, else of the Appointment. CPT / HCPCS codes in ``Encounter.type`` are derived
-from the kind and so not read back; data without a session-kind coding gets its kind from
-a procedure code the terminology data maps to exactly one kind (``90853`` group therapy...).
+``locations`` and ``provider``. An Appointment participant without an actor, or whose actor
+names no resource (a ``display`` only), has no place in a session and is counted. The
+modality is the ``therapy-modality`` extension of the Encounter, else of the Appointment.
+CPT / HCPCS codes in ``Encounter.type`` are derived from the kind and so not read back;
+data without a session-kind coding gets its kind from a procedure code the terminology
+data maps to exactly one kind (``90853`` group therapy...).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``people``, ``source`` and ``values``.
@@ -227,6 +229,24 @@ def read_session(ctx: Context, entry: Entry) -> None:
     for source in (appointment, encounter):
         if source is not None:
             ctx.session_of[id(source)] = key
+    if appointment is not None:
+        _count_nameless(ctx, appointment)
+
+
+def _count_nameless(ctx: Context, appointment: Entry) -> None:
+    """Count the participants of ``appointment`` that name nobody: without an actor (a
+    role to fill), or with an actor that has no ``reference`` and names no resource by its
+    identifier (a ``display`` only). The Encounter's are counted where they are read."""
+    for part in as_list(appointment.resource.get("participant")):
+        if not isinstance(part, dict):
+            continue
+        actor = part.get("actor")
+        if actor is None:
+            ctx.unmapped["Appointment: participant without an actor"] += 1
+            continue
+        ref = actor.get("reference") if isinstance(actor, dict) else None
+        if not (isinstance(ref, str) and ref) and ctx.resolve(actor, appointment) is None:
+            ctx.unmapped["Appointment: participant without a reference"] += 1
 
 
 def _forms(

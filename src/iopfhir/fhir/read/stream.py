@@ -44,8 +44,10 @@ differ (inputs that break FHIR's own rules, none in the corpus): reference resol
 local first, so a name shared by a resource of this patient and an earlier one of another
 patient (``read_fhir`` takes the earlier) resolves to this patient's; instrument resources
 are grouped into administrations within one patient, so a ``derivedFrom`` / ``hasMember``
-link to another patient's resource is not followed; a patient named only through a
-contained resource (``#id``) is grouped by that reference text.
+link to another patient's resource is not followed. A patient contained in a resource
+(``#id``) is a group of its own, that resource's, as in ``read_fhir`` (found in the grouping
+only for a reference whose JSON holds ``"#``, and never remembered: each container has its
+own); ``#id`` naming a contained resource of another type is no patient.
 
 Imports: the reader's own modules and :mod:`iopfhir.domain`.
 """
@@ -107,6 +109,8 @@ class _Group:
     key: str
     patient: int | None
     reference: str | None
+    #: a patient contained in a resource (``#id``): that resource's seq and the local id
+    container: tuple[int, str] | None = None
 
 
 def read_fhir_streamed(source: FhirSource, *, progress: Progress | None = None) -> ImportResult:
@@ -363,11 +367,16 @@ def _group(store: ResourceStore, result: ImportResult) -> list[_Group]:
             answer = answers.get(raw)
             if answer is None:
                 ref = orjson.loads(raw)
-                answer = _group_of(ref, resolver, by_reference, groups, of_patient)
-                if len(answers) >= _ANSWERS:
-                    answers.clear()
-                if _ANSWERS:
-                    answers[raw] = answer
+                if b'"#' in raw:  # (rare) ``#id``: maybe a resource it contains, never kept
+                    answer = _contained_group(seq, ref, store, groups)
+                    if answer is None:
+                        answer = _group_of(ref, resolver, by_reference, groups, of_patient)
+                else:
+                    answer = _group_of(ref, resolver, by_reference, groups, of_patient)
+                    if len(answers) >= _ANSWERS:
+                        answers.clear()
+                    if _ANSWERS:
+                        answers[raw] = answer
             number, reason = answer
         if number is None:
             result.unmapped[f"{rtype}: {reason}"] += 1
@@ -418,6 +427,34 @@ def _group_of(
     return number, ""
 
 
+def _contained_group(
+    seq: int, ref: Any, store: ResourceStore, groups: list[_Group]
+) -> tuple[int | None, str] | None:
+    """The group of resource ``seq`` whose patient reference ``ref`` names a resource it
+    contains (``#id``), as ``read_fhir`` groups it: a contained Patient is a new group of
+    its own (each container's is another patient, whatever its local id), a contained
+    resource of another type is no patient. ``None``: ``ref`` names nothing ``seq``
+    contains (grouped by its text, as any other reference)."""
+    text_ref = ref if isinstance(ref, str) else reference_of(ref)
+    if not (text_ref and text_ref.startswith("#")):
+        return None
+    holder = store.entry(seq, keep=False)
+    contained = holder.resource.get("contained") if holder is not None else None
+    local = text_ref[1:]
+    named = None
+    for item in contained if isinstance(contained, list) else ():
+        # as the Index files them: a later resource with the same local id wins
+        if isinstance(item, dict) and item.get("id") == local:
+            named = item
+    if named is None:
+        return None
+    if named.get("resourceType") != "Patient":
+        return None, _NOT_A_PATIENT
+    number = len(groups)
+    groups.append(_Group(f"p{number}", None, None, (seq, local)))
+    return number, ""
+
+
 def _read_group(
     store: ResourceStore,
     number: int,
@@ -436,6 +473,10 @@ def _read_group(
             candidates.append(entry)
         else:
             group.entries.append(entry)
+    if info.container is not None:  # a patient contained in one of its resources
+        holder = index.entry_at(info.container[0])
+        if holder is not None:
+            group.patient = index.resolve(f"#{info.container[1]}", holder)
     admins: list[Administration] = []
     if candidates:
         admins, problems = find_administrations(candidates, index, lambda _e: info.key)
