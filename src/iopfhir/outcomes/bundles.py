@@ -15,6 +15,15 @@ What a Bundle holds is read as a server would store it, so that nothing is count
   ``DELETE`` (no resource) removes the versions after it;
 - a search's ``OperationOutcome`` (``search.mode`` ``outcome``) is no data and is left out;
 - a Bundle inside a Bundle (a document in a collection) gives its own resources.
+
+An entry without a resource (a history's ``DELETE``, a batch's ``GET``) holds no data and
+is passed over; a Bundle whose ``entry`` is no array, an entry that is no object, or a
+``resource`` that is no object with a ``resourceType`` is an :class:`~iopfhir.errors.InputError`
+naming the file and the entry (``bundle-07.json entry[3]: ...``), never the value. The
+temporary NDJSON of :func:`open_source` keeps, for each line, the file and the entry it came
+from (:class:`~iopfhir.views.source.LineOrigins`): a value R4 does not allow there is named
+``bundle-07.json entry[12].resource: Observation.valueQuantity.value: a string where R4 has
+a decimal``, and a resource JSON file by its name alone.
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ import orjson
 
 from iopfhir.errors import R4_RESOURCE_TYPES, InputError
 from iopfhir.fhir.models import FhirModel, as_json
+from iopfhir.loading.json_values import json_kind
 from iopfhir.views import Source
+from iopfhir.views.source import LineOrigins
 
 __all__ = ["bundle_resources", "open_source"]
 
@@ -54,40 +65,45 @@ def bundle_resources(bundle: Mapping[str, Any] | FhirModel) -> list[dict[str, An
     """The entries' resources, with ids from ``urn:uuid`` full URLs and references resolved
     (each ``Type/id`` once: see the module's docstring).
 
-    ``bundle`` may be a ``fhir.resources`` Bundle model (its JSON is read)."""
-    return list(_resources(as_json(bundle), set(), 0))
+    ``bundle`` may be a ``fhir.resources`` Bundle model (its JSON is read). Raises
+    :class:`~iopfhir.errors.InputError` for an entry R4 does not allow (naming the entry)."""
+    return [resource for resource, _, _ in _resources(as_json(bundle), set(), 0, "", "")]
 
 
-def _resources(bundle: Mapping[str, Any], seen: set[str], depth: int) -> Iterator[dict[str, Any]]:
-    """The resources of ``bundle`` whose ``Type/id`` is not in ``seen`` (which is filled)."""
+def _resources(
+    bundle: Mapping[str, Any], seen: set[str], depth: int, at: str, name: str
+) -> Iterator[tuple[dict[str, Any], str, int]]:
+    """The resources of ``bundle`` whose ``Type/id`` is not in ``seen`` (which is filled),
+    each with where it is in the file, a template and its number (``entry[{}].resource``,
+    3: see :class:`~iopfhir.views.source.LineOrigins`; ``at``: where ``bundle`` is, ``name``:
+    the file's name and a space, for messages)."""
     keys: dict[str, str] = {}
-    found: list[tuple[dict[str, Any], str | None]] = []
-    for entry in bundle.get("entry") or []:
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        if not isinstance(resource, dict):
+    found: list[tuple[dict[str, Any], str | None, int]] = []
+    template = f"{at}entry[{{}}].resource"
+    for index, entry in enumerate(_entries(bundle, at, name)):
+        resource = _entry_resource(entry, name, at, index)
+        if resource is None:
             deleted = _deleted_key(entry)
             if deleted is not None:
                 seen.add(deleted)
             continue
         if (entry.get("search") or {}).get("mode") == "outcome":
             continue
+        rtype = resource["resourceType"]
         full_url = entry.get("fullUrl")
-        rtype = resource.get("resourceType")
         rid = resource.get("id")
-        if isinstance(full_url, str) and isinstance(rtype, str):
+        if isinstance(full_url, str):
             if rid is None and full_url.startswith(_URN):
                 rid = full_url.split(":")[-1]
             if isinstance(rid, str):
                 keys[full_url] = f"{rtype}/{rid}"
-        found.append((resource, rid if isinstance(rid, str) else None))
-    for resource, rid in found:
-        rtype = resource.get("resourceType")
+        found.append((resource, rid if isinstance(rid, str) else None, index))
+    for resource, rid, index in found:
+        rtype = resource["resourceType"]
         if rtype == "Bundle" and depth < _MAX_NESTING:
-            yield from _resources(resource, seen, depth + 1)
+            yield from _resources(resource, seen, depth + 1, f"{template.format(index)}.", name)
             continue
-        if rid is not None and isinstance(rtype, str):
+        if rid is not None:
             key = f"{rtype}/{rid}"
             if key in seen:
                 continue
@@ -95,7 +111,36 @@ def _resources(bundle: Mapping[str, Any], seen: set[str], depth: int) -> Iterato
         copy = _rewrite(resource, keys)
         if rid is not None:
             copy["id"] = rid
-        yield copy
+        yield copy, template, index
+
+
+def _entry_resource(entry: Any, name: str, at: str, index: int) -> dict[str, Any] | None:
+    """The resource of ``entry`` (``None``: none); an :class:`InputError` naming the entry
+    when the entry or its resource is no object, or the resource has no ``resourceType``."""
+    where = f"{name}{at}entry[{index}]"
+    if not isinstance(entry, dict):
+        kind = json_kind(entry)
+        raise InputError(f"{where}: Bundle.entry: {kind} where R4 has an object")
+    resource = entry.get("resource")
+    if resource is None:
+        return None
+    if not isinstance(resource, dict):
+        kind = json_kind(resource)
+        raise InputError(f"{where}: Bundle.entry.resource: {kind} where R4 has an object")
+    if not isinstance(resource.get("resourceType"), str):
+        raise InputError(f"{where}.resource: no resourceType")
+    return resource
+
+
+def _entries(bundle: Mapping[str, Any], at: str, name: str) -> list[Any]:
+    """``bundle.entry`` (none: ``[]``); an :class:`InputError` when it is no array."""
+    entries = bundle.get("entry")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        where = f"{name}{at[:-1]}" if at else name.rstrip() or "$"
+        raise InputError(f"{where}: Bundle.entry: {json_kind(entries)} where R4 has an array")
+    return entries
 
 
 def _deleted_key(entry: Mapping[str, Any]) -> str | None:
@@ -123,13 +168,13 @@ def open_source(path: str | Path) -> Source:
     its content)."""
     target = Path(path)
     if target.is_file() and not target.name.endswith(_NDJSON):
-        return _from_bundles([target], [], alone=True)
+        return _from_bundles([target], [], alone=True, root=target.parent)
     if target.is_dir():
         files = sorted(p for p in target.rglob("*") if p.is_file())
         bundles = [p for p in files if p.name.endswith(".json")]
         if bundles:
             ndjson = [p for p in files if p.name.endswith(_NDJSON)]
-            source = _from_bundles(bundles, ndjson, alone=False)
+            source = _from_bundles(bundles, ndjson, alone=False, root=target)
             if not source.files:  # only JSON that is no FHIR (episode files, a manifest)
                 source.close()
                 raise InputError(
@@ -141,48 +186,58 @@ def open_source(path: str | Path) -> Source:
     return Source.from_path(target)
 
 
-def _from_bundles(bundles: list[Path], ndjson: list[Path], *, alone: bool) -> Source:
+def _from_bundles(bundles: list[Path], ndjson: list[Path], *, alone: bool, root: Path) -> Source:
     """The resources of ``bundles`` (Bundle or resource JSON files) in temporary NDJSON
-    files, beside the ``ndjson`` files (``alone``: one file given, which must be a Bundle)."""
+    files, beside the ``ndjson`` files (``alone``: one file given, which must be a Bundle);
+    each line's origin is kept, the files named by their path under ``root``."""
     tmp = tempfile.TemporaryDirectory(prefix="iopfhir-bundles-")
-    handles: dict[str, IO[bytes]] = {}
+    handles: dict[str, tuple[Path, IO[bytes]]] = {}
+    origins = LineOrigins()
     seen: set[str] = set()
     try:
         for path in bundles:
-            value = _read_json(path, alone=alone)
+            name = path.relative_to(root).as_posix()
+            value = _read_json(path, name, alone=alone)
             if value is None:
                 continue
-            resources = _resources(value, seen, 0) if value["resourceType"] == "Bundle" else [value]
-            for resource in resources:
-                rtype = resource.get("resourceType")
-                if not isinstance(rtype, str) or rtype not in R4_RESOURCE_TYPES:
+            resources = (
+                _resources(value, seen, 0, "", f"{name} ")
+                if value["resourceType"] == "Bundle"
+                else [(value, "", 0)]
+            )
+            for resource, template, index in resources:
+                rtype = resource["resourceType"]
+                if rtype not in R4_RESOURCE_TYPES:
                     continue  # not a resource the views can read
-                out = handles.get(rtype)
-                if out is None:
-                    out = handles[rtype] = (Path(tmp.name) / f"{rtype}.ndjson").open("wb")
-                out.write(orjson.dumps(resource) + b"\n")
+                opened = handles.get(rtype)
+                if opened is None:
+                    written = Path(tmp.name) / f"{rtype}.ndjson"
+                    opened = handles[rtype] = (written, written.open("wb"))
+                opened[1].write(orjson.dumps(resource) + b"\n")
+                origins.add(opened[0], name, template, index)
     except BaseException:
-        for out in handles.values():
+        for _, out in handles.values():
             out.close()
         tmp.cleanup()
         raise
     files: dict[str, list[Path]] = {}
-    for rtype, out in handles.items():
+    for rtype, (written, out) in handles.items():
         out.close()
-        files[rtype] = [Path(out.name)]
+        files[rtype] = [written]
     for kind, more in Source.from_files(ndjson).files.items():
         files.setdefault(kind, []).extend(more)
-    return Source(files, tmp=tmp)
+    return Source(files, tmp=tmp, origins=origins)
 
 
-def _read_json(path: Path, *, alone: bool) -> dict[str, Any] | None:
+def _read_json(path: Path, name: str, *, alone: bool) -> dict[str, Any] | None:
     """A Bundle or a resource (a dict with a ``resourceType``); ``None`` for other JSON in a
-    folder (a Bulk Data manifest). A file given ``alone`` must be a Bundle."""
+    folder (a Bulk Data manifest). A file given ``alone`` must be a Bundle. ``name``: the
+    file as messages name it."""
     try:
         value = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError:
-        raise InputError(f"{path.name}: not JSON") from None
+        raise InputError(f"{name}: not JSON") from None
     is_fhir = isinstance(value, dict) and isinstance(value.get("resourceType"), str)
     if alone and not (is_fhir and value["resourceType"] == "Bundle"):
-        raise InputError(f"{path.name}: $.resourceType: expected a Bundle")
+        raise InputError(f"{name}: $.resourceType: expected a Bundle")
     return value if is_fhir else None

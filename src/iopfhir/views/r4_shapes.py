@@ -6,9 +6,12 @@ read fail; the engine's own message quotes the value (patient data, never shown)
 module finds the element again from the file and line the engine names (or, when the
 engine's line is not the one, the first such line of the file), and says where it is and
 what R4 expects, never what the value is: ``Observation.ndjson line 2:
-Observation.valueQuantity.value: a string where R4 has a decimal``.
+Observation.valueQuantity.value: a string where R4 has a decimal``. A line of a file a
+:class:`~iopfhir.views.Source` wrote from the user's input is named by where it came from
+instead (:func:`~iopfhir.views.source.line_origin`: ``bundle-07.json entry[12].resource:
+...``, ``[3]: ...``), never by the temporary file.
 
-Imports: :mod:`.fhir_types` (the R4 element definitions) and
+Imports: :mod:`.fhir_types` (the R4 element definitions), :mod:`.source` (line origins) and
 :func:`iopfhir.loading.json_values.json_kind`.
 """
 
@@ -24,6 +27,7 @@ import orjson
 
 from iopfhir.loading.json_values import json_kind
 from iopfhir.views.fhir_types import r4_elements
+from iopfhir.views.source import line_origin
 
 __all__ = ["describe_line", "first_bad_line", "first_mismatch"]
 
@@ -107,7 +111,8 @@ def _element(kids: Mapping[str, tuple[bool, tuple[str, ...]]], key: str) -> tupl
 
 def describe_line(path: Path, line: int) -> str | None:
     """What is wrong with line ``line`` (from 1) of NDJSON file ``path``, named by the file
-    name, the line and the FHIRPath of the element; ``None`` when nothing is found there."""
+    name and the line (or where a source's own file got the line: see the module) and the
+    FHIRPath of the element; ``None`` when nothing is found there."""
     try:
         with _open(path) as handle:
             raw = next(itertools.islice(handle, line - 1, None), None)
@@ -136,7 +141,7 @@ def _open(path: Path) -> Any:
 
 
 def _describe(path: Path, line: int, raw: bytes) -> str | None:
-    where = f"{path.name} line {line}"
+    where = line_origin(path, line) or f"{path.name} line {line}"
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -7,12 +7,19 @@ file is *mixed* and is read for every type (the query filters on ``resourceType`
 :meth:`Source.from_resources` writes a list of resources to a private temporary directory
 (one file per type, in the order given) so that the engines read it the same way; close the
 source (or use it as a context manager) to remove it.
+
+A source whose files it wrote itself keeps where each of their lines came from
+(:class:`LineOrigins`: ``[3]``, the fourth resource given; ``bundle-07.json entry[12].resource``
+for a Bundle read by :func:`iopfhir.outcomes.open_source`), so that an error naming such a
+file and line names the user's input instead (:func:`line_origin`), never the temporary file.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
+import weakref
+from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +30,7 @@ import orjson
 from iopfhir.errors import R4_RESOURCE_TYPES
 from iopfhir.views.errors import ViewError
 
-__all__ = ["MIXED", "Source", "is_mixed"]
+__all__ = ["MIXED", "LineOrigins", "Source", "is_mixed", "line_origin"]
 
 MIXED = "*"
 _SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -47,12 +54,81 @@ def is_mixed(path: Path) -> bool:
     return _file_type(path) == MIXED
 
 
-class Source:
-    """NDJSON files by resource type (``MIXED`` for files of several types)."""
+class LineOrigins:
+    """Where each line of files written from the user's input came from: an input (a file
+    name, or ``""``) and a place in it, a template with at most one ``{}`` and a number
+    (``entry[{}].resource`` and 12: ``entry[12].resource``; ``[{}]`` and 3: the resource
+    ``[3]`` of those given; ``""``: the whole input). Three small numbers a line: an export
+    of millions of resources costs 12 bytes a line."""
 
-    def __init__(self, files: Mapping[str, Iterable[Path]], *, tmp: Any = None) -> None:
+    def __init__(self) -> None:
+        self._inputs: dict[str, int] = {}
+        self._templates: dict[str, int] = {}
+        self._lines: dict[Path, array[int]] = {}
+
+    def add(self, path: Path, source: str, template: str = "", number: int = 0) -> None:
+        """The next line of ``path`` came from ``template.format(number)`` in ``source``."""
+        lines = self._lines.get(path)
+        if lines is None:
+            lines = self._lines[path] = array("I")
+        lines.append(self._inputs.setdefault(source, len(self._inputs)))
+        lines.append(self._templates.setdefault(template, len(self._templates)))
+        lines.append(number)
+
+    def paths(self) -> list[Path]:
+        """The files whose lines are known."""
+        return list(self._lines)
+
+    def of(self, path: Path, line: int) -> str | None:
+        """Where line ``line`` (from 1) of ``path`` came from (``None``: not known)."""
+        lines = self._lines.get(path)
+        if lines is None or not 0 < line <= len(lines) // 3:
+            return None
+        source, template, number = lines[3 * line - 3 : 3 * line]
+        place = _key_of(self._templates, template).format(number)
+        return " ".join(part for part in (_key_of(self._inputs, source), place) if part) or None
+
+
+def _key_of(index: Mapping[str, int], number: int) -> str:
+    # messages only (an error is being raised): a scan of the interned names is cheap enough
+    return next(key for key, value in index.items() if value == number)
+
+
+#: the line origins of the temporary files of the open sources (see :func:`line_origin`)
+_ORIGINS: dict[Path, LineOrigins] = {}
+
+
+def line_origin(path: Path, line: int) -> str | None:
+    """Where line ``line`` (from 1) of ``path`` came from, when an open :class:`Source`
+    wrote that file from the user's input (a Bundle's entry, a resource given in memory);
+    ``None`` for any other file (the user's own NDJSON)."""
+    origins = _ORIGINS.get(Path(path))
+    return None if origins is None else origins.of(Path(path), line)
+
+
+def _forget(paths: list[Path]) -> None:
+    for path in paths:
+        _ORIGINS.pop(path, None)
+
+
+class Source:
+    """NDJSON files by resource type (``MIXED`` for files of several types); ``origins``:
+    where the lines of files written from the user's input came from (see the module)."""
+
+    def __init__(
+        self,
+        files: Mapping[str, Iterable[Path]],
+        *,
+        tmp: Any = None,
+        origins: LineOrigins | None = None,
+    ) -> None:
         self.files: dict[str, list[Path]] = {k: sorted(v) for k, v in files.items()}
         self._tmp = tmp
+        known = origins.paths() if origins is not None else []
+        if origins is not None:
+            _ORIGINS.update(dict.fromkeys(known, origins))
+        # forgotten when closed, or when the source is dropped unclosed
+        self._forget = weakref.finalize(self, _forget, known)
 
     @classmethod
     def from_path(cls, path: str | Path) -> Source:
@@ -79,19 +155,22 @@ class Source:
     @classmethod
     def from_resources(cls, resources: Iterable[Mapping[str, Any]]) -> Source:
         """Resources held in memory (written to a temporary NDJSON file per type)."""
-        by_type: dict[str, list[bytes]] = {}
+        by_type: dict[str, list[tuple[int, bytes]]] = {}
         for i, res in enumerate(resources):
             rtype = res.get("resourceType")
             if not isinstance(rtype, str) or rtype not in R4_RESOURCE_TYPES:
                 raise ViewError("resource without a known resourceType", path=f"[{i}]")
-            by_type.setdefault(rtype, []).append(orjson.dumps(res))
+            by_type.setdefault(rtype, []).append((i, orjson.dumps(res)))
         tmp = tempfile.TemporaryDirectory(prefix="iopfhir-views-")
         files: dict[str, list[Path]] = {}
+        origins = LineOrigins()
         for rtype, lines in by_type.items():
             path = Path(tmp.name) / f"{rtype}.ndjson"
-            path.write_bytes(b"\n".join(lines) + b"\n")
+            path.write_bytes(b"\n".join(line for _, line in lines) + b"\n")
+            for i, _ in lines:
+                origins.add(path, "", "[{}]", i)
             files[rtype] = [path]
-        return cls(files, tmp=tmp)
+        return cls(files, tmp=tmp, origins=origins)
 
     def files_for(self, resource_type: str) -> list[Path]:
         """The files that may hold ``resource_type`` (its own, then the mixed ones)."""
@@ -99,6 +178,7 @@ class Source:
 
     def close(self) -> None:
         """Remove the temporary files of :meth:`from_resources` (no-op otherwise)."""
+        self._forget()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

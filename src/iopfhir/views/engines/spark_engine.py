@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from iopfhir.views.dialect import SparkDialect
 from iopfhir.views.engine import SqlEngine
@@ -27,6 +29,9 @@ from iopfhir.views.source import is_mixed
 from iopfhir.views.types import ListT, Prim, SqlType, StructT
 
 __all__ = ["SparkEngine"]
+
+#: the file Spark's message says it failed to read (a ``file:`` URI)
+_READ_FILE = re.compile(r"reading file (file:\S+?)\.?\s")
 
 
 def _convert(t: Any) -> SqlType:
@@ -138,9 +143,12 @@ class SparkEngine(SqlEngine):
     def engine_error(self, exc: Exception) -> ViewError:
         """A line Spark could not read with the R4 types (FAILFAST: its message shows the
         record, never repeated) is named by file, line and FHIRPath
-        (:func:`~iopfhir.views.r4_shapes.first_bad_line` of the files read so)."""
+        (:func:`~iopfhir.views.r4_shapes.first_bad_line` of the files read so: first the
+        one Spark names, as an earlier read's file may still be on disk, bad too)."""
         if "MALFORMED_RECORD" in str(exc) or "Malformed records" in str(exc):
-            for path in self._strict:
+            named = _READ_FILE.search(str(exc))
+            failed = Path(unquote(urlparse(named.group(1)).path)) if named else None
+            for path in sorted(self._strict, key=lambda p: p != failed):
                 described = first_bad_line(path)
                 if described is not None:
                     return ViewError(described)
