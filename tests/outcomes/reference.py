@@ -42,6 +42,7 @@ from tests.outcomes.reference_data import (
     _proportion,
     _ref,
 )
+from tests.outcomes.reference_qr import note_total, qr_scores, qr_screens
 
 
 def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -65,6 +66,9 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     contacts: dict[str, list[dt.date]] = defaultdict(list)  # finished Encounters with patient
     safety_plans: dict[str, list[dt.date]] = defaultdict(list)
     check_ins: dict[str, list[tuple[dt.date | None, dt.date, bool]]] = defaultdict(list)
+
+    responses: list[Mapping[str, Any]] = []  # QuestionnaireResponses (scored at the end)
+    totals: list[tuple[str | None, str, Any, str | None]] = []  # total Observations
 
     def screened(patient: str | None, day: dt.date | None, positive: bool) -> None:
         if patient and day:
@@ -107,6 +111,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 elif item != "93374-7" and value is not None:  # an item as a number
                     screened(patient, day, value > 0)
             first = (codings or [{}])[0]
+            note_total(r, value, patient, effective, first, totals)
             for prefix, (system, code) in OTHER_TOTALS.items():
                 if (
                     value is not None
@@ -142,6 +147,8 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 scores[patient].append(
                     (day, effective, "Observation/" + r["id"], loinc, float(value))
                 )
+        elif rt == "QuestionnaireResponse":
+            responses.append(r)
         elif rt == "Appointment":
             patient, pstatus = None, None
             for part in r.get("participant", []):
@@ -290,6 +297,11 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         observations[measure].append(value)
         for item in strata.items():
             strata_obs[measure][item].append(value)
+
+    for patient, day, positive in qr_screens(responses):
+        screened(patient, day, positive)
+    for patient, (day, authored, key, prefix, value) in qr_scores(responses, totals):
+        scores[patient].append((day, authored, key, TOTALS.get(prefix, prefix), value))
 
     for ep in episodes:
         if ep["patient"] is None or ep["start"] is None:

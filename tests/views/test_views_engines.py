@@ -67,9 +67,37 @@ def test_scores_match_a_python_reading(cohort: Path, source: Source, engine: Any
             obs["status"], coding[0].get("system"), coding[0].get("code"),
             loinc[0] if loinc else None, float(q["value"]), q.get("code"),
             obs.get("effectiveDateTime"),
+            next((d["reference"] for d in obs.get("derivedFrom", [])
+                  if d["reference"].startswith("QuestionnaireResponse/")), None),
         ))  # fmt: skip
-    assert len(expected) > 50
+    assert len(expected) > 50 and any(row[-1] for row in expected)
     got = engine.run(iop_view("iop-observation-score"), source)
+    assert _sorted(got.rows) == _sorted(expected)
+
+
+def _items(items: list[dict[str, Any]]) -> Any:
+    for item in items:
+        yield item
+        yield from _items(item.get("item", []))
+
+
+def test_questionnaire_answers_match_a_python_reading(
+    cohort: Path, source: Source, engine: Any
+) -> None:
+    expected = []
+    for qr in _lines(cohort / "QuestionnaireResponse.ndjson"):
+        for item in _items(qr.get("item", [])):
+            first = (item.get("answer") or [{}])[0]
+            number = first.get("valueInteger", first.get("valueDecimal"))
+            coding = first.get("valueCoding") or {}
+            expected.append((
+                f"QuestionnaireResponse/{qr['id']}", _key(qr.get("subject")), qr["status"],
+                qr.get("questionnaire"), qr.get("authored"), item["linkId"],
+                None if number is None else float(number), coding.get("system"),
+                coding.get("code"),
+            ))  # fmt: skip
+    assert len(expected) > 100 and any(row[-1] for row in expected)
+    got = engine.run(iop_view("iop-questionnaire-answer"), source)
     assert _sorted(got.rows) == _sorted(expected)
 
 

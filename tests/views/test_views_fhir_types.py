@@ -39,7 +39,7 @@ def test_the_schema_holds_the_elements_the_view_reaches_typed_as_r4() -> None:
     assert schema is not None
     assert sorted(_names(schema)) == sorted(
         ["resourceType", "id", "subject", "encounter", "status", "code", "valueQuantity",
-         "valueInteger", "valueDateTime", "effectiveDateTime", "effectiveInstant",
+         "derivedFrom", "valueInteger", "valueDateTime", "effectiveDateTime", "effectiveInstant",
          "effectivePeriod"]
     )  # fmt: skip
     assert schema.get("valueInteger") == Prim("integer")
@@ -213,3 +213,21 @@ def test_data_that_is_not_r4_fails_without_echoing_it(tmp_path: Path) -> None:
 def test_types_must_be_fhir_or_infer() -> None:
     with pytest.raises(ViewError):
         get_engine("duckdb", types="guess")
+
+
+def test_a_union_iterated_reads_both_sides_elements(duckdb_engine: Any) -> None:
+    # forEach over a union (``item | item.item``): the typed read must hold the elements
+    # both sides reach, else every column of the rows is NULL
+    qr = {"resourceType": "QuestionnaireResponse", "id": "q", "status": "completed",
+          "item": [{"linkId": "g", "item": [{"linkId": "a", "answer": [{"valueInteger": 2}]}]},
+                   {"linkId": "b", "answer": [{"valueInteger": 1}]}]}  # fmt: skip
+    view = {
+        "resource": "QuestionnaireResponse",
+        "select": [{"forEach": "item | item.item", "column": [
+            {"name": "link", "path": "linkId", "type": "string"},
+            {"name": "n", "path": "answer.value.ofType(integer).first()", "type": "integer"},
+        ]}],
+    }  # fmt: skip
+    with Source.from_resources([qr]) as source:
+        rows = duckdb_engine.run(view, source).rows
+    assert sorted(rows, key=str) == sorted([("g", None), ("b", 1), ("a", 2)], key=str)

@@ -52,6 +52,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from iopfhir.outcomes.questionnaires import (
+    RESPONSE_STATUSES,
+    item_code,
+    questionnaire_scores_sql,
+)
 from iopfhir.outcomes.spelling import Spelling, spelling
 from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
@@ -83,6 +88,7 @@ VIEWS = {
     "flag": "iop-flag",
     "risk": "iop-risk-assessment",
     "answer": "iop-observation-answer",
+    "qanswer": "iop-questionnaire-answer",
 }
 
 #: column prefix -> instrument id (the total-score code comes from the terminology data)
@@ -204,19 +210,20 @@ def _screening_instruments() -> list[Instrument]:
     return [i for _k, i in sorted(instruments().items()) if i.safety or i.risk_levels]
 
 
-def _positive_answer() -> str:
-    """SQL over ``answer``: the answer raises a safety flag (the instruments' safety rules:
-    PHQ-9 item 9 above 0, C-SSRS ideation / intent / plan / behaviour) or is a suicide-risk
-    level above none (the C-SSRS risk-level total)."""
+def _positive_answer(code: str = "loinc") -> str:
+    """SQL over ``answer`` (item code in column ``code``, answer in ``answer_code``): the
+    answer raises a safety flag (the instruments' safety rules: PHQ-9 item 9 above 0,
+    C-SSRS ideation / intent / plan / behaviour) or is a suicide-risk level above none (the
+    C-SSRS risk-level total)."""
     terms = []
     for inst in _screening_instruments():
         for item_id, minimum, _flag in inst.safety:
             item = inst.item(item_id)
             answers = [a.code for a in item.answers if a.score >= minimum]
-            terms.append(f"(loinc = {_lit(item.code)} AND answer_code IN {_in(answers)})")
+            terms.append(f"({code} = {_lit(item.code)} AND answer_code IN {_in(answers)})")
         levels = [str(x["answer"]) for x in inst.risk_levels if int(x["score"]) > 0]
         if levels:
-            terms.append(f"(loinc = {_lit(inst.total_code)} AND answer_code IN {_in(levels)})")
+            terms.append(f"({code} = {_lit(inst.total_code)} AND answer_code IN {_in(levels)})")
     return "(" + " OR ".join(terms) + ")"
 
 
@@ -283,6 +290,14 @@ def _safety_ctes(s: Spelling) -> str:
   UNION ALL
   SELECT patient_key, {_date("effective")} AS d, CASE WHEN score > 0 THEN 1 ELSE 0 END AS pos
   FROM score WHERE status IN {final} AND loinc IN {_in(items)}
+  UNION ALL
+  SELECT patient_key, {_date("authored")} AS d,
+    CASE WHEN answer_code IS NOT NULL THEN CASE WHEN {_positive_answer("code")} THEN 1 ELSE 0 END
+         WHEN number > 0 THEN 1 ELSE 0 END AS pos
+  FROM (SELECT patient_key, authored, answer_code, number, {item_code("link_id")} AS code
+        FROM qanswer WHERE status IN {_in(RESPONSE_STATUSES)}) q
+  WHERE (answer_code IS NOT NULL AND code IN {_in(items + totals)})
+     OR (number IS NOT NULL AND code IN {_in(items)})
   UNION ALL
   SELECT patient_key, {_date("occurrence")} AS d, CASE WHEN at_risk THEN 1 ELSE 0 END AS pos
   FROM risk WHERE status IN {final} AND assessed
@@ -360,14 +375,22 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
 epi AS (
   SELECT ep.*, COALESCE(ep.end_d, ep.start_d) AS index_d FROM ep
 ),
+osc AS {m}(
+  SELECT observation_key, patient_key, inst, score, effective, derived_from
+  FROM (SELECT observation_key, patient_key, score, effective, derived_from,
+               {_instrument_case()} AS inst
+        FROM score WHERE status IN {_in(_SCORE_STATUSES)}) y
+  WHERE inst IS NOT NULL
+),
+{questionnaire_scores_sql(INSTRUMENTS, "osc")},
 sc AS (
   SELECT ep.episode_key, x.observation_key, x.inst, x.score,
     {s.struct(d="x.d", effective="x.effective", k="x.observation_key")} AS ord
-  FROM (SELECT observation_key, patient_key, inst, score, effective, d
-        FROM (SELECT observation_key, patient_key, score, effective, {_date("effective")} AS d,
-                     {_instrument_case()} AS inst
-              FROM score WHERE status IN {_in(_SCORE_STATUSES)}) y
-        WHERE inst IS NOT NULL) x
+  FROM (SELECT observation_key, patient_key, inst, score, effective, {_date("effective")} AS d
+        FROM (SELECT observation_key, patient_key, inst, score, effective FROM osc
+              UNION ALL
+              SELECT observation_key, patient_key, inst, score, effective FROM qsc
+              WHERE score IS NOT NULL) y) x
   JOIN ep ON x.patient_key = ep.patient_key
   WHERE {s.days("ep.start_d", "x.d")} >= -{_BASELINE_DAYS_BEFORE}
     AND (ep.end_d IS NULL OR x.d <= ep.end_d)

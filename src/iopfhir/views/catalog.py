@@ -2,8 +2,10 @@
 
 Plain SQL-on-FHIR v2 JSON, usable by any other implementation: ``iop-patient``,
 ``iop-encounter`` (sessions and inpatient stays), ``iop-observation-score`` (instrument
-totals), ``iop-episode-of-care``, ``iop-careplan`` and ``iop-goal``. Keys are
-``getResourceKey()`` / ``getReferenceKey()`` values, so the views join on ``*_key``.
+totals), ``iop-questionnaire-answer`` (QuestionnaireResponse items), ``iop-episode-of-care``,
+``iop-careplan``, ``iop-goal`` and the others the outcome measures read (``docs/views.md``
+lists them all). Keys are ``getResourceKey()`` / ``getReferenceKey()`` values, so the views
+join on ``*_key``.
 """
 
 from __future__ import annotations

@@ -57,6 +57,9 @@ class Expr:
     #: ``first()`` / ``last()`` is a ``coalesce`` of them rather than a list built per row
     #: (``(value.ofType(Quantity).value | value.ofType(integer)).first()``)
     alternatives: tuple[str, ...] | None = None
+    #: when ``sql`` is ``coalesce(list, [])``: that list, NULL when absent; ``first()`` /
+    #: ``last()`` index it directly (an element of NULL is NULL: coalescing a list copies it)
+    nullable: str | None = None
 
 
 EMPTY = Expr("NULL", None, False)
@@ -136,7 +139,9 @@ class PathCompiler:
         if not e.many:
             sql = d.column("t", name) if e.root else d.field(e.sql, name)
             if isinstance(ft, ListT):
-                return Expr(f"coalesce({sql}, {d.empty()})", ft.elem, True, element=name)
+                return Expr(
+                    f"coalesce({sql}, {d.empty()})", ft.elem, True, element=name, nullable=sql
+                )
             return Expr(sql, ft, False, element=name)
         v = self.var()
         if isinstance(ft, ListT):
@@ -275,7 +280,8 @@ class PathCompiler:
             if base.alternatives:
                 values = base.alternatives if name == "first" else base.alternatives[::-1]
                 return Expr(f"coalesce({', '.join(values)})", base.type, False)
-            return Expr(d.element(base.sql, "1" if name == "first" else "-1"), base.type, False)
+            listed = base.nullable or base.sql
+            return Expr(d.element(listed, "1" if name == "first" else "-1"), base.type, False)
         if name == "count" and not node.args:
             return Expr(f"CAST({d.length(self.as_list(base))} AS BIGINT)", Prim("integer"), False)
         if name == "not" and not node.args:

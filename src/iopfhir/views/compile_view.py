@@ -4,9 +4,10 @@ Each ``select`` becomes either a single row (its columns as plain SQL expression
 list of row structs: ``forEach`` maps its collection through the nested select (with the
 element's 0-based position as ``%rowIndex``), ``forEachOrNull`` adds one all-NULL row when
 the collection is empty, ``unionAll`` concatenates the branches' lists, sibling selects are
-crossed, and ``repeat`` walks the nested elements depth-first (pre-order), unrolled to the
-depth the data's schema actually has. The query reads the source once: a view without any
-iteration is a plain projection; otherwise one ``unnest``/``explode`` of the row list.
+crossed, and ``repeat`` walks the nested elements depth-first (pre-order: ``%rowIndex``
+counts in that order), unrolled to the depth the data's schema actually has. The query reads
+the source once: a view without any iteration is a plain projection; otherwise one
+``unnest``/``explode`` of the row list.
 
 Column values are cast to the column's declared ``type``: booleans, 64-bit integers
 (``integer``, ``positiveInt``, ``unsignedInt``, ``integer64``), doubles (``decimal``) and
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from iopfhir.views import fhirpath as fp
 from iopfhir.views.compile_path import Context, Expr, PathCompiler
 from iopfhir.views.dialect import Dialect
 from iopfhir.views.errors import ViewError
@@ -231,21 +233,37 @@ class _ViewCompiler:
         target = types[0]
         for t in types[1:]:
             target = merge(target, t)
+        # the elements are rows for the columns: the nested lists the walk descends are
+        # left out of them unless a column reads them (else each element would carry, and
+        # rebuild, its whole subtree)
+        used = _names_used(sel)
+        for p in sel.repeat:
+            chain = _member_chain(p)
+            if chain and chain[-1] not in used:
+                target = _without(target, chain)
 
         def walk(sql: str, t: SqlType, depth: int) -> str:
             if depth > _MAX_REPEAT_DEPTH:
                 raise ViewError("repeat: nesting deeper than supported", path=sel.where)
-            parts = [d.list_of([self.project(sql, t, target)])]
+            own = d.list_of([self.project(sql, t, target)])
+            parts = [own]
             inner = Context(Expr(sql, t, False), ctx.root, "0", ctx.alias)
+            leaf: list[str] = []  # the element has no children when all these are NULL
             for p in sel.repeat:
                 child = paths.compile(p, inner)
                 if child.type is None:
                     continue
+                leaf.append(f"{child.nullable} IS NULL" if child.nullable else "FALSE")
                 v = paths.var()
                 parts.append(
                     d.flatten(d.transform(paths.as_list(child), v, walk(v, child.type, depth + 1)))
                 )
-            return d.concat(parts)
+            if len(parts) == 1:
+                return own
+            if "FALSE" in leaf:
+                return d.concat(parts)
+            # most elements are leaves: their list is built without descending
+            return f"CASE WHEN {' AND '.join(leaf)} THEN {own} ELSE {d.concat(parts)} END"
 
         lists = []
         for start in starts:
@@ -331,3 +349,60 @@ def compile_view(view: View, dialect: Dialect, schema: StructT, source_sql: str)
     reads, so an engine can read only those.
     """
     return _ViewCompiler(view, dialect).statement(schema, source_sql)
+
+
+def _names_used(sel: Select) -> set[str]:
+    """Every element name the columns (and nested selects) of ``sel`` mention."""
+    names: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, fp.Member):
+            names.add(node.name)
+        if isinstance(node, tuple):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for attr in node.__dataclass_fields__:
+                visit(getattr(node, attr))
+
+    for col in sel.columns:
+        visit(col.expr)
+    for sub in (*sel.selects, *sel.union_all):
+        visit(sub.for_each)
+        visit(sub.repeat)
+        names |= _names_used(sub)
+    return names
+
+
+def _member_chain(node: fp.Node) -> list[str] | None:
+    """``a.b.c`` as ``["a", "b", "c"]``; None for any other expression."""
+    out: list[str] = []
+    current: fp.Node | None = node
+    while isinstance(current, fp.Member):
+        out.append(current.name)
+        current = current.base
+    return out[::-1] if current is None and out else None
+
+
+def _without(t: SqlType, chain: list[str]) -> SqlType:
+    """``t`` without the element at ``chain`` (through lists)."""
+    if isinstance(t, ListT):
+        return ListT(_without(t.elem, chain))
+    if not isinstance(t, StructT):
+        return t
+    name, rest = chain[0], chain[1:]
+    fields = []
+    for n, ft in t.fields:
+        if n != name:
+            fields.append((n, ft))
+        elif rest:
+            kept = _without(ft, rest)
+            if not _empty(kept):  # a struct left without fields is no element at all
+                fields.append((n, kept))
+    return StructT(tuple(fields))
+
+
+def _empty(t: SqlType) -> bool:
+    while isinstance(t, ListT):
+        t = t.elem
+    return isinstance(t, StructT) and not t.fields

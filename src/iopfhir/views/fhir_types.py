@@ -100,9 +100,9 @@ class _Walker:
             self.walk(node.index, ctx)
             return self.walk(node.base, ctx)
         if isinstance(node, fp.Binary):
-            self.walk(node.left, ctx)
-            self.walk(node.right, ctx)
-            return frozenset()
+            left, right = self.walk(node.left, ctx), self.walk(node.right, ctx)
+            # a union is a collection of both sides' elements (``forEach: item | item.item``)
+            return left | right if node.op == "|" else frozenset()
         if isinstance(node, fp.Unary):
             return self.walk(node.operand, ctx)
         if isinstance(node, fp.Call):

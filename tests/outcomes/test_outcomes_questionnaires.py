@@ -1,0 +1,220 @@
+"""Instrument scores sent only as QuestionnaireResponses count like total Observations.
+
+A synthetic cohort is rewritten as a forms app would send it: every instrument total
+Observation removed, and the answer Observations of the safety items (PHQ-9 item 9, C-SSRS),
+its QuestionnaireResponse kept (the item answers), some responses with their items inside a
+group, some with the total stated as an item (``linkId`` the total's LOINC code, with or
+without a path) instead of the answers. Each administration is then a response alone, and
+the measures must give the figures of the original on DuckDB, on Spark and in the
+plain-Python reference (symptom scores and safety screens). A third layout keeps the
+Observations without their ``derivedFrom``: a response and a total Observation of the same
+patient and time are one administration, never two. Small hand-built cases pin the rules
+(complete answers only, completed responses only, a stated total wins over the answers).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from tests.engines import synth_ndjson
+from tests.outcomes.reference import compute as reference
+
+from iopfhir.outcomes import compute
+from iopfhir.views import Source
+
+_TOTALS = {"44261-6", "70274-6", "75626-2", "82667-7", "gmh-raw", "simple-sum"}
+#: the safety items (PHQ-9 item 9, C-SSRS ideation / intent / plan / behaviour): their answer
+#: Observations go too, the responses hold the same answers (the C-SSRS risk level stays:
+#: it is no item of the response)
+_SAFETY_ITEMS = {"44260-8", "93247-5", "93249-1", "93250-9", "93269-9"}
+_MEASURES = [
+    "iop-phq9-baseline", "iop-phq9-last", "iop-phq9-change", "iop-phq9-response",
+    "iop-phq9-remission", "iop-gad7-change", "iop-gad7-response", "iop-auditc-change",
+    "iop-promis10-change", "iop-whodas12-change", "iop-safety-positive", "iop-safety-followup",
+]  # fmt: skip
+
+
+def _first_code(r: dict[str, Any]) -> Any:
+    return (((r.get("code") or {}).get("coding") or [{}])[0]).get("code")
+
+
+def _total_code(r: dict[str, Any]) -> str | None:
+    code = _first_code(r)
+    return code if code in _TOTALS else None
+
+
+def _reshape_responses(lines: list[bytes], totals: dict[str, tuple[str, Any]],
+                       seen: Counter[str]) -> list[bytes]:  # fmt: skip
+    out = []
+    for n, line in enumerate(lines):
+        r = orjson.loads(line)
+        key = "QuestionnaireResponse/" + r["id"]
+        if key in totals and n % 3 == 0:  # the total stated, not the answers
+            code, value = totals[key]
+            link = code if n % 2 else f"/{code}"
+            safety = [i for i in r["item"] if i["linkId"].split("/")[-1] in _SAFETY_ITEMS]
+            r["item"] = [{"linkId": link, "answer": [{"valueInteger": int(value)}]}, *safety]
+            seen["stated total"] += 1
+        elif n % 3 == 1:  # the answers inside a group
+            r["item"] = [{"linkId": "group", "item": r["item"]}]
+            seen["group"] += 1
+        out.append(orjson.dumps(r))
+    return out
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, Counter[str]]:
+    root = tmp_path_factory.mktemp("qr")
+    ours = synth_ndjson(root, patients=40, seed=12)
+    only, unlinked = root / "responses-only", root / "unlinked"
+    only.mkdir()
+    unlinked.mkdir()
+    seen: Counter[str] = Counter()
+    observations = (ours / "Observation.ndjson").read_bytes().splitlines()
+    totals: dict[str, tuple[str, Any]] = {}
+    kept, bare = [], []
+    for line in observations:
+        r = orjson.loads(line)
+        code = _total_code(r)
+        if code is None:
+            if _first_code(r) in _SAFETY_ITEMS:
+                seen["safety answer removed"] += 1
+            else:
+                kept.append(line)
+            bare.append(line)
+            continue
+        seen["total removed"] += 1
+        for d in r.get("derivedFrom", []):
+            totals[d["reference"]] = (code, r["valueQuantity"]["value"])
+        r.pop("derivedFrom", None)
+        bare.append(orjson.dumps(r))
+    for path in sorted(ours.glob("*.ndjson")):
+        if path.stem == "Observation":
+            (only / path.name).write_bytes(b"\n".join(kept) + b"\n")
+            (unlinked / path.name).write_bytes(b"\n".join(bare) + b"\n")
+        elif path.stem in ("Flag", "RiskAssessment"):  # derived from the answers: gone
+            seen[f"{path.stem} removed"] += len(path.read_bytes().splitlines())
+            (only / path.name).write_bytes(b"")
+            (unlinked / path.name).write_bytes(path.read_bytes())
+        elif path.stem == "QuestionnaireResponse":
+            lines = path.read_bytes().splitlines()
+            (only / path.name).write_bytes(b"\n".join(_reshape_responses(lines, totals, seen)))
+            (unlinked / path.name).write_bytes(path.read_bytes())
+        else:
+            (only / path.name).write_bytes(path.read_bytes())
+            (unlinked / path.name).write_bytes(path.read_bytes())
+    return ours, only, unlinked, seen
+
+
+def _summaries(folder: Path, engine: Any) -> dict[str, Any]:
+    with Source.from_path(folder) as src:
+        outcomes = compute(src, engine)
+    return {m.id: outcomes.summary(m.id) for m in outcomes.measures}
+
+
+def _reference(folder: Path) -> dict[str, Any]:
+    files = sorted(folder.glob("*.ndjson"))
+    return reference(orjson.loads(x) for p in files for x in p.read_bytes().splitlines())
+
+
+def test_the_layouts_hold_every_shape(layouts: tuple[Path, Path, Path, Counter[str]]) -> None:
+    *_, seen = layouts
+    assert seen["total removed"] > 100 and seen["safety answer removed"] > 50
+    assert seen["stated total"] > 10 and seen["group"] > 10
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_responses_alone_give_the_same_figures(
+    layouts: tuple[Path, Path, Path, Counter[str]], engine_name: str,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    ours, only, unlinked, _ = layouts
+    engine = request.getfixturevalue(f"{engine_name}_engine")
+    want = _summaries(ours, engine)
+    for mid in _MEASURES:  # each measure here has subjects whose figures must agree
+        assert want[mid].overall.populations.get("initial-population"), mid
+    assert _summaries(only, engine) == want
+    assert _summaries(unlinked, engine) == want
+
+
+def test_the_reference_reads_them_alike(layouts: tuple[Path, Path, Path, Counter[str]]) -> None:
+    ours, only, unlinked, _ = layouts
+    want = _reference(ours)
+    assert want["iop-phq9-change"]["populations"]
+    assert _reference(only) == want
+    assert _reference(unlinked) == want
+
+
+# -- the rules, by hand ----------------------------------------------------------------------
+_NOT_AT_ALL, _SEVERAL_DAYS, _NEARLY_EVERY_DAY = "LA6568-5", "LA6569-3", "LA6571-9"
+_PHQ9_ITEMS = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
+               "44253-3", "44260-8"]  # fmt: skip
+
+
+def _response(rid: str, when: str, items: list[dict[str, Any]], status: str = "completed"):  # type: ignore[no-untyped-def]
+    return {"resourceType": "QuestionnaireResponse", "id": rid, "status": status,
+            "subject": {"reference": "Patient/p"}, "authored": when, "item": items}  # fmt: skip
+
+
+def _answers(codes: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"linkId": f"/{item}", "answer": [{"valueCoding": {"system": "http://loinc.org",
+                                                             "code": code}}]}
+        for item, code in zip(_PHQ9_ITEMS, codes, strict=False)
+    ]  # fmt: skip
+
+
+def _hand_cases() -> list[dict[str, Any]]:
+    nine_twos = [_NEARLY_EVERY_DAY] * 6 + [_SEVERAL_DAYS, _NOT_AT_ALL, _NOT_AT_ALL]  # 19
+    return [
+        {"resourceType": "Patient", "id": "p", "gender": "female"},
+        {"resourceType": "EpisodeOfCare", "id": "e", "status": "finished",
+         "patient": {"reference": "Patient/p"},
+         "period": {"start": "2025-01-06", "end": "2025-03-28"}},
+        _response("base", "2025-01-06T09:00:00Z", _answers(nine_twos)),  # 19 from the answers
+        # eight items of nine: no total (the ninth is required)
+        _response("part", "2025-02-03T09:00:00Z", _answers([_NOT_AT_ALL] * 8)),
+        # not completed: nothing
+        _response("draft", "2025-03-20T09:00:00Z", _answers([_NOT_AT_ALL] * 9), "in-progress"),
+        # the stated total wins over the answers (which would give 0)
+        _response("last", "2025-03-03T09:00:00Z",
+                  [{"linkId": "44249-1", "item": [
+                      *_answers([_NOT_AT_ALL] * 9),
+                      {"linkId": "/44249-1/44261-6", "answer": [{"valueInteger": 7}]}]}]),
+        # a total Observation derived from a response records it (at another time: the
+        # response, 5 from its answers, adds nothing)
+        _response("src", "2025-03-10T10:05:00Z", _answers([_SEVERAL_DAYS] * 5 + [_NOT_AT_ALL] * 4)),
+        {"resourceType": "Observation", "id": "obs", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+         "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2025-03-10T10:00:00Z",
+         "valueInteger": 10, "derivedFrom": [{"reference": "QuestionnaireResponse/src"}]},
+    ]  # fmt: skip
+
+
+def test_the_rules_by_hand(duckdb_engine: Any) -> None:
+    resources = _hand_cases()
+    with Source.from_resources(resources) as src:
+        outcomes = compute(
+            src,
+            duckdb_engine,
+            measure_ids=["iop-phq9-baseline", "iop-phq9-last", "iop-phq9-change"],
+        )
+    assert outcomes.summary("iop-phq9-baseline").overall.score == 19
+    assert outcomes.summary("iop-phq9-last").overall.score == 10
+    assert outcomes.summary("iop-phq9-change").overall.score == -9
+    (row,) = outcomes.subjects["iop-phq9-change"]
+    assert set(row.evaluated) == {"QuestionnaireResponse/base", "Observation/obs"}
+    ref = reference(resources)
+    assert ref["iop-phq9-baseline"]["score"] == 19
+    assert ref["iop-phq9-last"]["score"] == 10
+    assert ref["iop-phq9-change"]["score"] == -9
+    # without the Observation and its response the stated total (7) is the last: the later
+    # draft counts for nothing
+    rest = [r for r in resources if r["id"] not in ("obs", "src")]
+    with Source.from_resources(rest) as src:
+        assert compute(src, duckdb_engine).summary("iop-phq9-last").overall.score == 7
+    assert reference(rest)["iop-phq9-last"]["score"] == 7
