@@ -294,6 +294,9 @@ class _Resolver:
     def __init__(self, store: ResourceStore) -> None:
         self.store = store
         self._cache: dict[bytes, tuple[int, str] | None] = {}
+        #: the patient reference of each Provenance target read so far (reviews of one
+        #: goal or plan name it again and again: it is read from the store once)
+        self._patient_of: dict[int, Any] = {}
 
     def target(self, ref: Any) -> tuple[int, str] | None:
         """``(seq, type)`` of what ``ref`` names."""
@@ -322,12 +325,21 @@ class _Resolver:
         for ref in as_list(targets):
             found = self.target(ref)
             if found is not None and found[1] != "Provenance":
-                target = self.store.entry(found[0], keep=False)  # any type: not kept
-                if target is not None:
-                    named = patient_ref(target)
-                    if named is not None:
-                        return named
+                named = self._target_patient(found[0])
+                if named is not None:
+                    return named
         return None
+
+    def _target_patient(self, seq: int) -> Any:
+        """:func:`patient_ref` of resource ``seq`` (``None``: none, or no resource)."""
+        if seq in self._patient_of:
+            return self._patient_of[seq]
+        target = self.store.entry(seq, keep=False)  # any type: not kept (its patient is)
+        named = patient_ref(target) if target is not None else None
+        if len(self._patient_of) >= _TARGETS:  # bounded: emptied when full
+            self._patient_of.clear()
+        self._patient_of[seq] = named
+        return named
 
 
 def _group(store: ResourceStore, result: ImportResult) -> list[_Group]:
