@@ -4,7 +4,7 @@
   stratum column of the measure (``stratum.value.text`` is the value, ``unknown`` when absent);
 * :func:`individual_reports`: ``type: individual`` per subject in the initial population,
   ``subject`` the patient, ``evaluatedResource`` the episode (or stay) and the resources its
-  supplemental data name (the baseline and last score Observations);
+  supplemental data name (the baseline and last scores: Observations or QuestionnaireResponses);
 * :func:`report_bundle`: a ``collection`` Bundle of them;
 * :func:`summary_rows`: one flat row per measure, stratifier and stratum (CSV, JSON, Parquet).
 

@@ -29,6 +29,8 @@ from iopfhir.views.types import ListT, Prim, PrimKind, SqlType, StructT, merge
 __all__ = ["CompiledView", "compile_view", "output_kind"]
 
 _MAX_REPEAT_DEPTH = 24
+#: a stand-in for ``%rowIndex`` (a select whose columns use it is walked the general way)
+_NO_INDEX = "__iopfhir_no_row_index__"
 
 
 def output_kind(fhir_type: str | None) -> PrimKind | None:
@@ -175,6 +177,9 @@ class _ViewCompiler:
         if sel.for_each is not None:
             coll = self.paths.compile(sel.for_each, ctx)
         else:
+            direct = self.repeat_rows(sel, ctx)
+            if direct is not None:
+                return direct
             coll = self.repeat(sel, ctx)
         lst = d.empty() if coll.type is None else self.paths.as_list(coll)
         v, i = self.paths.var(), self.paths.var()
@@ -211,6 +216,62 @@ class _ViewCompiler:
         return d.list_of([d.struct(list(zip(inner.names, values, strict=True)))])
 
     # -- repeat ---------------------------------------------------------------------
+    def repeat_rows(self, sel: Select, ctx: Context) -> _Rows | None:
+        """The rows of a ``repeat`` select made on each element where the walk reaches it
+        (no list of the elements is built, none is copied): for plain columns of declared
+        types without ``%rowIndex``; ``None`` for any other select (see :meth:`repeat`)."""
+        if sel.selects or sel.union_all or sel.or_null:
+            return None
+        d, paths = self.d, self.paths
+        shape: list[tuple[list[str], list[str | None]]] = []
+
+        def rows_of(sql: str, t: SqlType) -> str | None:
+            inner = self.body(sel, Context(Expr(sql, t, False), ctx.root, _NO_INDEX, ctx.alias,
+                                           ctx.used_root_fields))  # fmt: skip
+            if inner.single is None or any(_NO_INDEX in v for v in inner.single):
+                return None
+            if None in inner.types or (shape and shape[0] != (inner.names, inner.types)):
+                return None  # a column's type varies with the depth: the general walk
+            shape.append((inner.names, inner.types))
+            return d.list_of([d.struct(list(zip(inner.names, inner.single, strict=True)))])
+
+        def walk(sql: str, t: SqlType, depth: int) -> str | None:
+            if depth > _MAX_REPEAT_DEPTH:
+                raise ViewError("repeat: nesting deeper than supported", path=sel.where)
+            own = rows_of(sql, t)
+            if own is None:
+                return None
+            parts, leaf = [own], []
+            for p in sel.repeat:
+                child = paths.compile(p, Context(Expr(sql, t, False), ctx.root, "0", ctx.alias))
+                if child.type is None:
+                    continue
+                leaf.append(f"{child.nullable} IS NULL" if child.nullable else "FALSE")
+                v = paths.var()
+                below = walk(v, child.type, depth + 1)
+                if below is None:
+                    return None
+                parts.append(d.flatten(d.transform(paths.as_list(child), v, below)))
+            if len(parts) == 1:
+                return own
+            if "FALSE" in leaf:
+                return d.concat(parts)
+            return f"CASE WHEN {' AND '.join(leaf)} THEN {own} ELSE {d.concat(parts)} END"
+
+        lists = []
+        for start in (paths.compile(p, ctx) for p in sel.repeat):
+            if start.type is None:
+                continue
+            v = paths.var()
+            rows = walk(v, start.type, 1)
+            if rows is None:
+                return None
+            lists.append(d.flatten(d.transform(paths.as_list(start), v, rows)))
+        if not shape:
+            return None
+        names, types = shape[0]
+        return _Rows(names, types, many=d.concat(lists))
+
     def repeat(self, sel: Select, ctx: Context) -> Expr:
         """The elements reached by ``sel.repeat`` from ``ctx``, depth-first, as one list."""
         d, paths = self.d, self.paths
