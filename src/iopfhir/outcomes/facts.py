@@ -57,7 +57,7 @@ from iopfhir.outcomes.questionnaires import (
     item_code,
     questionnaire_scores_sql,
 )
-from iopfhir.outcomes.spelling import Spelling, spelling
+from iopfhir.outcomes.spelling import Spelling, spelling, sql_list, sql_string
 from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
 
@@ -109,14 +109,6 @@ _CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
 _PLAN_STATUSES = ("active", "completed")
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _in(values: tuple[str, ...] | list[str]) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")"
-
-
 def _date(expr: str) -> str:
     return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
 
@@ -144,7 +136,7 @@ def _period_filter(column: str, period: tuple[str, str] | None) -> str:
     if period is None:
         return ""
     start, end = (dt.date.fromisoformat(d).isoformat() for d in period)
-    return f" AND {column} >= DATE {_lit(start)} AND {column} <= DATE {_lit(end)}"
+    return f" AND {column} >= DATE {sql_string(start)} AND {column} <= DATE {sql_string(end)}"
 
 
 def _instrument_case() -> str:
@@ -153,12 +145,13 @@ def _instrument_case() -> str:
     whens = []
     for prefix, inst_id in INSTRUMENTS.items():
         inst = instrument(inst_id)
-        code = _lit(inst.total_code)
+        code = sql_string(inst.total_code)
         if inst.code_system == LOINC:
-            whens.append(f"WHEN loinc = {code} THEN {_lit(prefix)}")
+            whens.append(f"WHEN loinc = {code} THEN {sql_string(prefix)}")
         else:
             whens.append(
-                f"WHEN code_system = {_lit(inst.code_system)} AND code = {code} THEN {_lit(prefix)}"
+                f"WHEN code_system = {sql_string(inst.code_system)} AND code = {code} "
+                f"THEN {sql_string(prefix)}"
             )
     return "CASE " + " ".join(whens) + " END"
 
@@ -185,7 +178,7 @@ def _symptom_columns(s: Spelling) -> tuple[str, str]:
     pivots, outs = [], []
     pair = s.struct(score="score", k="observation_key")
     for prefix, inst_id in INSTRUMENTS.items():
-        code = _lit(prefix)
+        code = sql_string(prefix)
         pivots += [
             f"SUM(CASE WHEN inst = {code} THEN 1 ELSE 0 END) AS {prefix}_n",
             f"{s.min_by}({pair}, ord) FILTER (WHERE inst = {code}) AS {prefix}_first",
@@ -220,10 +213,12 @@ def _positive_answer(code: str = "loinc") -> str:
         for item_id, minimum, _flag in inst.safety:
             item = inst.item(item_id)
             answers = [a.code for a in item.answers if a.score >= minimum]
-            terms.append(f"({code} = {_lit(item.code)} AND answer_code IN {_in(answers)})")
+            asked = sql_string(item.code)
+            terms.append(f"({code} = {asked} AND answer_code IN {sql_list(answers)})")
         levels = [str(x["answer"]) for x in inst.risk_levels if int(x["score"]) > 0]
         if levels:
-            terms.append(f"({code} = {_lit(inst.total_code)} AND answer_code IN {_in(levels)})")
+            total = sql_string(inst.total_code)
+            terms.append(f"({code} = {total} AND answer_code IN {sql_list(levels)})")
     return "(" + " OR ".join(terms) + ")"
 
 
@@ -279,32 +274,32 @@ def _safety_ctes(s: Spelling) -> str:
     ``safe`` (per episode: screening days, positive days) and ``safe_fu`` (positive days
     followed up): see :func:`episode_facts_sql`."""
     items, totals = _screen_codes()
-    safety_flags = _in(codes()["safety_signals"]["flag_category"]["safety"])
-    final = _in(_SCORE_STATUSES)
-    without_patient = _in(codes()["session_kinds_without_patient"])
+    safety_flags = sql_list(codes()["safety_signals"]["flag_category"]["safety"])
+    final = sql_list(_SCORE_STATUSES)
+    without_patient = sql_list(codes()["session_kinds_without_patient"])
     day = s.days("x.d", "y.d")
     return f"""scr AS (
   SELECT patient_key, {_date("effective")} AS d,
     CASE WHEN {_positive_answer()} THEN 1 ELSE 0 END AS pos
-  FROM answer WHERE status IN {final} AND loinc IN {_in(items + totals)}
+  FROM answer WHERE status IN {final} AND loinc IN {sql_list(items + totals)}
   UNION ALL
   SELECT patient_key, {_date("effective")} AS d, CASE WHEN score > 0 THEN 1 ELSE 0 END AS pos
-  FROM score WHERE status IN {final} AND loinc IN {_in(items)}
+  FROM score WHERE status IN {final} AND loinc IN {sql_list(items)}
   UNION ALL
   SELECT patient_key, {_date("authored")} AS d,
     CASE WHEN answer_code IS NOT NULL THEN CASE WHEN {_positive_answer("code")} THEN 1 ELSE 0 END
          WHEN number > 0 THEN 1 ELSE 0 END AS pos
   FROM (SELECT patient_key, authored, answer_code, number, {item_code("link_id")} AS code
-        FROM qanswer WHERE status IN {_in(RESPONSE_STATUSES)}) q
-  WHERE (answer_code IS NOT NULL AND code IN {_in(items + totals)})
-     OR (number IS NOT NULL AND code IN {_in(items)})
+        FROM qanswer WHERE status IN {sql_list(RESPONSE_STATUSES)}) q
+  WHERE (answer_code IS NOT NULL AND code IN {sql_list(items + totals)})
+     OR (number IS NOT NULL AND code IN {sql_list(items)})
   UNION ALL
   SELECT patient_key, {_date("occurrence")} AS d, CASE WHEN at_risk THEN 1 ELSE 0 END AS pos
   FROM risk WHERE status IN {final} AND assessed
   UNION ALL
   SELECT patient_key, {_date(s.q("start"))} AS d, 1 AS pos
   FROM flag WHERE COALESCE(status, '') <> 'entered-in-error'
-    AND code_system = {_lit(code_system_url("safety-flag"))} AND code IN {safety_flags}
+    AND code_system = {sql_string(code_system_url("safety-flag"))} AND code IN {safety_flags}
 ),
 scr_day AS {s.materialized}(
   SELECT patient_key, d, MAX(pos) AS pos FROM scr
@@ -331,7 +326,7 @@ fu_any AS (
   UNION ALL
   SELECT x.episode_key, x.d FROM ep_scr x
   JOIN (SELECT patient_key, {_date("COALESCE(created, " + s.q("start") + ")")} AS d
-        FROM careplan WHERE kind = 'relapse-prevention' AND status IN {_in(_PLAN_STATUSES)}) y
+        FROM careplan WHERE kind = 'relapse-prevention' AND status IN {sql_list(_PLAN_STATUSES)}) y
     ON y.patient_key = x.patient_key
   WHERE x.pos = 1 AND {day} BETWEEN 0 AND {_SAFETY_FOLLOWUP_DAYS}
 ),
@@ -342,7 +337,7 @@ checkin AS (
   SELECT ep.episode_key, COUNT(*) AS due,
     SUM(CASE WHEN a.status = 'completed' THEN 1 ELSE 0 END) AS kept
   FROM ep JOIN careplan_activity a ON a.patient_key = ep.patient_key
-  WHERE ep.end_d IS NOT NULL AND a.code_system = {_lit(code_system_url("check-in"))}
+  WHERE ep.end_d IS NOT NULL AND a.code_system = {sql_string(code_system_url("check-in"))}
     AND COALESCE(a.status, '') <> 'entered-in-error'
     AND COALESCE(a.plan_status, '') <> 'entered-in-error'
     AND {s.days("ep.end_d", _date("a.due"))} BETWEEN 1 AND {_CHECKIN_DAYS}
@@ -355,9 +350,9 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
     """One row per episode (see the module docstring); ``period``: index dates kept."""
     s = spelling(engine_name)
     start, end = s.q("start"), s.q("end")
-    session_kind = _lit(code_system_url("session-kind"))
-    aftercare = _lit(code_system_url("aftercare-service"))
-    without_patient = _in(codes()["session_kinds_without_patient"])
+    session_kind = sql_string(code_system_url("session-kind"))
+    aftercare = sql_string(code_system_url("aftercare-service"))
+    without_patient = sql_list(codes()["session_kinds_without_patient"])
     pivots, symptom_out = _symptom_columns(s)
     in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
     m = s.materialized
@@ -379,7 +374,7 @@ osc AS {m}(
   SELECT observation_key, patient_key, inst, score, effective, derived_from
   FROM (SELECT observation_key, patient_key, score, effective, derived_from,
                {_instrument_case()} AS inst
-        FROM score WHERE status IN {_in(_SCORE_STATUSES)}) y
+        FROM score WHERE status IN {sql_list(_SCORE_STATUSES)}) y
   WHERE inst IS NOT NULL
 ),
 {questionnaire_scores_sql(INSTRUMENTS, "osc")},

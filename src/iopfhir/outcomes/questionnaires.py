@@ -19,6 +19,7 @@ counted twice). Items, answers and points come from the terminology data.
 
 from __future__ import annotations
 
+from iopfhir.outcomes.spelling import sql_list, sql_string
 from iopfhir.terminology.instruments import instrument
 
 __all__ = ["RESPONSE_STATUSES", "item_code", "questionnaire_scores_sql"]
@@ -32,18 +33,10 @@ def item_code(link_id: str) -> str:
     return f"split_part({link_id}, '/', -1)"
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")"
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _values(rows: list[tuple[object, ...]], columns: str, alias: str = "r") -> str:
     """An inline table ``alias(columns)`` (the same spelling on every engine)."""
     body = ", ".join(
-        "(" + ", ".join(_lit(v) if isinstance(v, str) else str(v) for v in row) + ")"
+        "(" + ", ".join(sql_string(v) if isinstance(v, str) else str(v) for v in row) + ")"
         for row in rows
     )
     return f"(VALUES {body}) AS {alias}({columns})"
@@ -73,7 +66,7 @@ def _item_rows(
             for raw, points in item.recode:
                 recodes.append((prefix, item.code, raw, points))
         needed = sum(1 for item in inst.items if item.required)
-        whens.append(f"WHEN {_lit(prefix)} THEN {needed}")
+        whens.append(f"WHEN {sql_string(prefix)} THEN {needed}")
     return items, answers, recodes, f"CASE inst {' '.join(whens)} END"
 
 
@@ -96,7 +89,7 @@ def questionnaire_scores_sql(instruments: dict[str, str], obs: str) -> str:
   FROM qanswer x
   JOIN {_values(items, "inst, code, kind, required, scored", "i")}
     ON i.code = {item_code("x.link_id")}
-  WHERE x.status IN {_in(RESPONSE_STATUSES)} AND x.patient_key IS NOT NULL
+  WHERE x.status IN {sql_list(RESPONSE_STATUSES)} AND x.patient_key IS NOT NULL
     AND x.authored IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM {obs} o
                     WHERE o.derived_from = x.response_key AND o.inst = i.inst)

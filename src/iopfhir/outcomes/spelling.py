@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Spelling", "spelling"]
+__all__ = ["Spelling", "spelling", "sql_list", "sql_string"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +54,13 @@ _SPELLINGS = {
 def spelling(engine_name: str) -> Spelling:
     """The spelling for an engine (DuckDB's for an engine not known here)."""
     return _SPELLINGS.get(engine_name, _SPELLINGS["duckdb"])
+
+
+def sql_string(value: str) -> str:
+    """A string literal (the same on every engine)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: tuple[str, ...] | list[str]) -> str:
+    """A parenthesised list of string literals, for ``IN``."""
+    return "(" + ", ".join(sql_string(v) for v in values) + ")"

@@ -17,6 +17,7 @@ column whose path gives more than one value fails the query, as the specificatio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from iopfhir.views import fhirpath as fp
@@ -216,32 +217,22 @@ class _ViewCompiler:
         return d.list_of([d.struct(list(zip(inner.names, values, strict=True)))])
 
     # -- repeat ---------------------------------------------------------------------
-    def repeat_rows(self, sel: Select, ctx: Context) -> _Rows | None:
-        """The rows of a ``repeat`` select made on each element where the walk reaches it
-        (no list of the elements is built, none is copied): for plain columns of declared
-        types without ``%rowIndex``; ``None`` for any other select (see :meth:`repeat`)."""
-        if sel.selects or sel.union_all or sel.or_null:
-            return None
+    def _walk(
+        self, sel: Select, ctx: Context, own_of: Callable[[str, SqlType], str | None]
+    ) -> str | None:
+        """The lists ``own_of(element, its type)`` of every element ``sel.repeat`` reaches
+        from ``ctx``, depth-first (pre-order), one after the other; ``None`` as soon as
+        ``own_of`` gives ``None`` for one, or when no path reaches any element."""
         d, paths = self.d, self.paths
-        shape: list[tuple[list[str], list[str | None]]] = []
-
-        def rows_of(sql: str, t: SqlType) -> str | None:
-            inner = self.body(sel, Context(Expr(sql, t, False), ctx.root, _NO_INDEX, ctx.alias,
-                                           ctx.used_root_fields))  # fmt: skip
-            if inner.single is None or any(_NO_INDEX in v for v in inner.single):
-                return None
-            if None in inner.types or (shape and shape[0] != (inner.names, inner.types)):
-                return None  # a column's type varies with the depth: the general walk
-            shape.append((inner.names, inner.types))
-            return d.list_of([d.struct(list(zip(inner.names, inner.single, strict=True)))])
 
         def walk(sql: str, t: SqlType, depth: int) -> str | None:
             if depth > _MAX_REPEAT_DEPTH:
                 raise ViewError("repeat: nesting deeper than supported", path=sel.where)
-            own = rows_of(sql, t)
+            own = own_of(sql, t)
             if own is None:
                 return None
-            parts, leaf = [own], []
+            parts = [own]
+            leaf: list[str] = []  # the element has no children when all these are NULL
             for p in sel.repeat:
                 child = paths.compile(p, Context(Expr(sql, t, False), ctx.root, "0", ctx.alias))
                 if child.type is None:
@@ -256,6 +247,7 @@ class _ViewCompiler:
                 return own
             if "FALSE" in leaf:
                 return d.concat(parts)
+            # most elements are leaves: their list is made without descending
             return f"CASE WHEN {' AND '.join(leaf)} THEN {own} ELSE {d.concat(parts)} END"
 
         lists = []
@@ -267,10 +259,32 @@ class _ViewCompiler:
             if rows is None:
                 return None
             lists.append(d.flatten(d.transform(paths.as_list(start), v, rows)))
-        if not shape:
+        return d.concat(lists) if lists else None
+
+    def repeat_rows(self, sel: Select, ctx: Context) -> _Rows | None:
+        """The rows of a ``repeat`` select made on each element where the walk reaches it
+        (no list of the elements is built, none is copied): for plain columns of declared
+        types without ``%rowIndex``; ``None`` for any other select (see :meth:`repeat`)."""
+        if sel.selects or sel.union_all or sel.or_null:
+            return None
+        d = self.d
+        shape: list[tuple[list[str], list[str | None]]] = []
+
+        def rows_of(sql: str, t: SqlType) -> str | None:
+            inner = self.body(sel, Context(Expr(sql, t, False), ctx.root, _NO_INDEX, ctx.alias,
+                                           ctx.used_root_fields))  # fmt: skip
+            if inner.single is None or any(_NO_INDEX in v for v in inner.single):
+                return None
+            if None in inner.types or (shape and shape[0] != (inner.names, inner.types)):
+                return None  # a column's type varies with the depth: the general walk
+            shape.append((inner.names, inner.types))
+            return d.list_of([d.struct(list(zip(inner.names, inner.single, strict=True)))])
+
+        many = self._walk(sel, ctx, rows_of)
+        if many is None or not shape:
             return None
         names, types = shape[0]
-        return _Rows(names, types, many=d.concat(lists))
+        return _Rows(names, types, many=many)
 
     def repeat(self, sel: Select, ctx: Context) -> Expr:
         """The elements reached by ``sel.repeat`` from ``ctx``, depth-first, as one list."""
@@ -303,36 +317,9 @@ class _ViewCompiler:
             if chain and chain[-1] not in used:
                 target = _without(target, chain)
 
-        def walk(sql: str, t: SqlType, depth: int) -> str:
-            if depth > _MAX_REPEAT_DEPTH:
-                raise ViewError("repeat: nesting deeper than supported", path=sel.where)
-            own = d.list_of([self.project(sql, t, target)])
-            parts = [own]
-            inner = Context(Expr(sql, t, False), ctx.root, "0", ctx.alias)
-            leaf: list[str] = []  # the element has no children when all these are NULL
-            for p in sel.repeat:
-                child = paths.compile(p, inner)
-                if child.type is None:
-                    continue
-                leaf.append(f"{child.nullable} IS NULL" if child.nullable else "FALSE")
-                v = paths.var()
-                parts.append(
-                    d.flatten(d.transform(paths.as_list(child), v, walk(v, child.type, depth + 1)))
-                )
-            if len(parts) == 1:
-                return own
-            if "FALSE" in leaf:
-                return d.concat(parts)
-            # most elements are leaves: their list is built without descending
-            return f"CASE WHEN {' AND '.join(leaf)} THEN {own} ELSE {d.concat(parts)} END"
-
-        lists = []
-        for start in starts:
-            if start.type is None:
-                continue
-            v = paths.var()
-            lists.append(d.flatten(d.transform(paths.as_list(start), v, walk(v, start.type, 1))))
-        return Expr(d.concat(lists), target, True)
+        many = self._walk(sel, ctx, lambda sql, t: d.list_of([self.project(sql, t, target)]))
+        assert many is not None  # a start has a type, and an element's own list is made
+        return Expr(many, target, True)
 
     def project(self, sql: str, t: SqlType, target: SqlType) -> str:
         """``sql`` of type ``t`` rebuilt as ``target`` (missing fields NULL)."""
