@@ -6,6 +6,9 @@ the SQL-on-FHIR conformance tests on both engines):
 - a chain of steps over a list maps and filters it once;
 - DuckDB's ``flatten`` takes NULL lists as it is, Spark's gets them coalesced;
 - a typed reference test escapes the type name for the regular expression.
+- ``repeat`` over several paths whose elements are of one type (``item`` and
+  ``answer.item``) walks them as one list: the walk below is written once per level, not once
+  per path (which grew as 2^depth).
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from typing import Any
 
 import duckdb
 
-from iopfhir.views import iop_view
+from iopfhir.views import Source, get_engine, iop_view
 from iopfhir.views.compile_view import compile_view
 from iopfhir.views.dialect import DuckDBDialect, SparkDialect
-from iopfhir.views.fhir_types import view_schema
+from iopfhir.views.fhir_types import MAX_NESTING, view_schema
 from iopfhir.views.model import parse_view
 
 
@@ -71,3 +74,50 @@ def test_relative_reference_escapes_the_type() -> None:
         assert con.execute(f"SELECT {check} FROM (SELECT ? AS r)", [ref]).fetchall() == [(want,)], (
             ref
         )
+
+
+def _answers_view(repeat: list[str]) -> Any:
+    return parse_view(
+        {
+            "resource": "QuestionnaireResponse",
+            "select": [
+                {
+                    "repeat": repeat,
+                    "column": [
+                        {"name": "link_id", "path": "linkId", "type": "string"},
+                        {"name": "code", "path": "answer.value.ofType(Coding).code.first()",
+                         "type": "code"},
+                    ],
+                }
+            ],
+        }
+    )  # fmt: skip
+
+
+def test_repeat_over_paths_of_one_type_walks_them_once_per_level() -> None:
+    c = _compiled(_answers_view(["item", "answer.item"]))
+    assert c.many is not None
+    # the children of both paths are one list at each level: an element's row is written
+    # at most twice per level read (for a leaf, and beside its children), not once for
+    # each sequence of paths that reaches it (2^depth)
+    assert MAX_NESTING <= c.many.count('."linkId"') <= 2 * MAX_NESTING
+
+
+def test_repeat_over_paths_of_one_type_keeps_depth_first_order() -> None:
+    resource = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "r",
+        "item": [
+            {
+                "linkId": "a",
+                "answer": [{"valueCoding": {"code": "yes"}, "item": [{"linkId": "a.1"}]}],
+                "item": [{"linkId": "a.2"}],
+            },
+            {"linkId": "b", "answer": [{"valueCoding": {"code": "no"}}]},
+        ],
+    }
+    engine = get_engine("duckdb")
+    with Source.from_resources([resource]) as src:
+        rows = engine.run(_answers_view(["item", "answer.item"]), src).rows
+    # pre-order: the element, then the children of each path, in the order of the paths
+    assert rows == [("a", "yes"), ("a.2", None), ("a.1", None), ("b", "no")]

@@ -233,16 +233,28 @@ class _ViewCompiler:
                 return None
             parts = [own]
             leaf: list[str] = []  # the element has no children when all these are NULL
+            children: list[tuple[Expr, SqlType]] = []
             for p in sel.repeat:
                 child = paths.compile(p, Context(Expr(sql, t, False), ctx.root, "0", ctx.alias))
-                if child.type is None:
-                    continue
-                leaf.append(f"{child.nullable} IS NULL" if child.nullable else "FALSE")
+                if child.type is not None:
+                    children.append((child, child.type))
+            # children of one type through several paths (a QuestionnaireResponse's
+            # ``item`` and ``answer.item``) are walked as one list, in path order: the
+            # same rows in the same order as a walk per path, which would write the whole
+            # walk below again for each path (2^depth copies of it)
+            groups = (
+                [children]
+                if len(children) > 1 and all(ct == children[0][1] for _, ct in children)
+                else [[c] for c in children]
+            )
+            for group in groups:
+                leaf += [f"{c.nullable} IS NULL" if c.nullable else "FALSE" for c, _ in group]
                 v = paths.var()
-                below = walk(v, child.type, depth + 1)
+                below = walk(v, group[0][1], depth + 1)
                 if below is None:
                     return None
-                parts.append(d.flatten(d.transform(paths.as_list(child), v, below)))
+                listed = d.concat([paths.as_list(c) for c, _ in group])
+                parts.append(d.flatten(d.transform(listed, v, below)))
             if len(parts) == 1:
                 return own
             if "FALSE" in leaf:
