@@ -42,7 +42,7 @@ from tests.outcomes.reference_data import (
     _proportion,
     _ref,
 )
-from tests.outcomes.reference_qr import note_total, qr_scores, qr_screens
+from tests.outcomes.reference_qr import form_codes, note_total, qr_scores, qr_screens
 
 
 def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -68,6 +68,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     check_ins: dict[str, list[tuple[dt.date | None, dt.date, bool]]] = defaultdict(list)
 
     responses: list[Mapping[str, Any]] = []  # QuestionnaireResponses (scored at the end)
+    forms: list[Mapping[str, Any]] = []  # Questionnaires (the codes of their items)
     totals: list[tuple[str | None, str, Any, str | None]] = []  # total Observations
 
     def screened(patient: str | None, day: dt.date | None, positive: bool) -> None:
@@ -149,6 +150,8 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 )
         elif rt == "QuestionnaireResponse":
             responses.append(r)
+        elif rt == "Questionnaire":
+            forms.append(r)
         elif rt == "Appointment":
             patient, pstatus = None, None
             for part in r.get("participant", []):
@@ -298,9 +301,10 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         for item in strata.items():
             strata_obs[measure][item].append(value)
 
-    for patient, day, positive in qr_screens(responses):
+    codes = form_codes(forms)
+    for patient, day, positive in qr_screens(responses, codes):
         screened(patient, day, positive)
-    for patient, (day, authored, key, prefix, value) in qr_scores(responses, totals):
+    for patient, (day, authored, key, prefix, value) in qr_scores(responses, totals, codes):
         scores[patient].append((day, authored, key, TOTALS.get(prefix, prefix), value))
 
     for ep in episodes:

@@ -2,12 +2,17 @@
 reference for :mod:`iopfhir.outcomes.questionnaires`, written apart from its SQL).
 
 A completed (or amended) response with a patient and an ``authored`` date gives, for each
-instrument of :data:`PREFIXES`, its stated total (an item named by the total code, the last
-segment of its ``linkId``, answered with a number), else the sum of its scored items when
+instrument of :data:`PREFIXES`, its stated total (an item named by the total code, answered
+with a number), else the sum of its scored items when
 every required item is answered (an answer Coding of the item's answer list is worth its
 points; a number is the item's value, recoded where the instrument recodes it). A total
 Observation of the instrument that derives from the response, or of the same patient at the
 same date-time, records the same administration: the response then adds nothing.
+
+An item names the code its Questionnaire gives it (the Questionnaire found by the
+response's ``questionnaire``: its canonical url, a ``|version`` left out, or
+``Questionnaire/<id>``; the least code of the item's codings in LOINC or an instrument's code
+system, or without a system), else the last segment of its ``linkId``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from tests.outcomes.reference_data import FINAL, LOINC, OTHER_TOTALS, SCREENS, TOTALS, _d, _ref
 
-from iopfhir.terminology.instruments import Instrument, instrument
+from iopfhir.terminology.instruments import Instrument, instrument, instruments
 
 #: column prefix -> instrument id (the measures' instruments)
 PREFIXES = {
@@ -39,6 +44,33 @@ def _items(items: Any, depth: int = 1) -> Iterator[Mapping[str, Any]]:
         if isinstance(item, Mapping):
             yield item
             yield from _items(item.get("item"), depth + 1)
+
+
+Codes = Mapping[tuple[str, str], str]  # (questionnaire url or key, linkId) -> code
+
+
+def form_codes(forms: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """The codes Questionnaires give their items, by url and by ``Questionnaire/<id>``."""
+    systems = {LOINC, *(i.code_system for i in instruments().values())}
+    found: dict[tuple[str, str], set[str]] = {}
+    for form in forms:
+        names = [n for n in (form.get("url"), f"Questionnaire/{form.get('id')}") if n]
+        for item in _items(form.get("item")):
+            link = item.get("linkId")
+            for coding in item.get("code") or []:
+                code, system = coding.get("code"), coding.get("system")
+                if isinstance(link, str) and code and (system is None or system in systems):
+                    for name in names:
+                        found.setdefault((name, link), set()).add(code)
+    return {key: min(codes) for key, codes in found.items()}
+
+
+def _code(r: Mapping[str, Any], item: Mapping[str, Any], codes: Codes) -> str | None:
+    link = item.get("linkId")
+    if not isinstance(link, str):
+        return None
+    form = str(r.get("questionnaire") or "").split("|")[0]
+    return codes.get((form, link)) or link.split("/")[-1]
 
 
 def _number(answer: Mapping[str, Any]) -> float | None:
@@ -71,7 +103,7 @@ def _points(inst: Instrument, code: str, answer: Mapping[str, Any]) -> float | N
     return None
 
 
-def response_scores(r: Mapping[str, Any]) -> dict[str, float]:
+def response_scores(r: Mapping[str, Any], codes: Codes) -> dict[str, float]:
     """prefix -> score of one response (none when it gives none)."""
     out: dict[str, float] = {}
     for prefix, inst_id in PREFIXES.items():
@@ -79,8 +111,7 @@ def response_scores(r: Mapping[str, Any]) -> dict[str, float]:
         total: float | None = None
         points: dict[str, float] = {}
         for item in _items(r.get("item")):
-            link = item.get("linkId")
-            code = link.split("/")[-1] if isinstance(link, str) else None
+            code = _code(r, item, codes)
             answers = item.get("answer")
             first = answers[0] if isinstance(answers, list) and answers else {}
             if code == inst.total_code:
@@ -98,7 +129,9 @@ def response_scores(r: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def qr_screens(responses: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, Any, bool]]:
+def qr_screens(
+    responses: Iterable[Mapping[str, Any]], codes: Codes
+) -> Iterator[tuple[str, Any, bool]]:
     """``(patient, day, positive)`` of each screening answer of the responses: a coded
     answer to a safety item or the C-SSRS risk level (positive: :data:`SCREENS`), or a
     number answering a safety item (positive above 0)."""
@@ -108,8 +141,7 @@ def qr_screens(responses: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, An
         patient = _ref(r.get("subject"), "Patient")
         day = _d(r.get("authored"))
         for item in _items(r.get("item")):
-            link = item.get("linkId")
-            code = link.split("/")[-1] if isinstance(link, str) else None
+            code = _code(r, item, codes)
             if code not in SCREENS:
                 continue
             answers = item.get("answer")
@@ -125,6 +157,7 @@ def qr_screens(responses: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, An
 def qr_scores(
     responses: Iterable[Mapping[str, Any]],
     totals: Iterable[tuple[str | None, str, Any, str | None]],
+    codes: Codes,
 ) -> Iterator[tuple[str, tuple[Any, Any, str, str, float]]]:
     """``(patient, (day, authored, key, prefix, score))`` of the responses' scores that no
     total Observation records; ``totals``: ``(patient, prefix, effective, derived from)``
@@ -140,7 +173,7 @@ def qr_scores(
         if not patient or day is None:
             continue
         key = "QuestionnaireResponse/" + str(r.get("id"))
-        for prefix, score in response_scores(r).items():
+        for prefix, score in response_scores(r, codes).items():
             if (key, prefix) in derived or (patient, prefix, authored) in same:
                 continue
             yield patient, (day, authored, key, prefix, score)

@@ -8,12 +8,16 @@ without a path) instead of the answers. Each administration is then a response a
 the measures must give the figures of the original on DuckDB, on Spark and in the
 plain-Python reference (symptom scores and safety screens). A third layout keeps the
 Observations without their ``derivedFrom``: a response and a total Observation of the same
-patient and time are one administration, never two. Small hand-built cases pin the rules
+patient and time are one administration, never two. A fourth layout is the responses alone
+as a forms app whose linkIds are not codes sends them: every item's ``linkId`` opaque, the
+codes in the Questionnaires the responses name (by canonical url, versioned url or
+``Questionnaire/id``), which the source holds. Small hand-built cases pin the rules
 (complete answers only, completed responses only, a stated total wins over the answers).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -110,6 +114,52 @@ def layouts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path,
     return ours, only, unlinked, seen
 
 
+def _opaque_links(r: dict[str, Any], links: dict[str, str]) -> None:
+    """Each item's ``linkId`` replaced by an opaque one (``links``: code -> opaque)."""
+    for item in r.get("item", []):
+        code = item["linkId"].split("/")[-1]
+        if item.get("answer"):
+            item["linkId"] = links.setdefault(code, f"q{len(links) + 1}")
+        _opaque_links(item, links)
+
+
+@pytest.fixture(scope="module")
+def forms(layouts: tuple[Path, Path, Path, Counter[str]], tmp_path_factory: pytest.TempPathFactory,
+          ) -> tuple[Path, Counter[str]]:  # fmt: skip
+    """The responses-only layout with opaque linkIds, the codes in Questionnaires."""
+    _, only, _, _ = layouts
+    root = tmp_path_factory.mktemp("forms")
+    seen: Counter[str] = Counter()
+    by_form: dict[str, dict[str, str]] = {}  # canonical -> code -> opaque linkId
+    responses = []
+    for n, line in enumerate((only / "QuestionnaireResponse.ndjson").read_bytes().splitlines()):
+        r = orjson.loads(line)
+        canonical = r["questionnaire"]
+        links = by_form.setdefault(canonical, {})
+        _opaque_links(r, links)
+        form_id = f"form-{list(by_form).index(canonical)}"
+        r["questionnaire"] = [canonical, f"{canonical}|2.0", f"Questionnaire/{form_id}"][n % 3]
+        seen[["by url", "by versioned url", "by id"][n % 3]] += 1
+        responses.append(orjson.dumps(r))
+    questionnaires = []
+    for i, (canonical, links) in enumerate(by_form.items()):
+        items = []
+        for code, link in links.items():
+            coding = {"code": code}  # LOINC's codes with their system, the others without
+            if re.fullmatch(r"\d+-\d", code):
+                coding = {"system": "http://loinc.org", "code": code}
+            other = {"system": "http://snomed.info/sct", "code": "0"}  # not an instrument's
+            items.append({"linkId": link, "type": "choice", "code": [other, coding]})
+        questionnaires.append(orjson.dumps({
+            "resourceType": "Questionnaire", "id": f"form-{i}", "url": canonical,
+            "version": "2.0", "status": "active", "item": items}))  # fmt: skip
+    for path in only.glob("*.ndjson"):
+        (root / path.name).write_bytes(path.read_bytes())
+    (root / "QuestionnaireResponse.ndjson").write_bytes(b"\n".join(responses) + b"\n")
+    (root / "Questionnaire.ndjson").write_bytes(b"\n".join(questionnaires) + b"\n")
+    return root, seen
+
+
 def _summaries(folder: Path, engine: Any) -> dict[str, Any]:
     with Source.from_path(folder) as src:
         outcomes = compute(src, engine)
@@ -141,12 +191,42 @@ def test_responses_alone_give_the_same_figures(
     assert _summaries(unlinked, engine) == want
 
 
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_responses_read_through_their_questionnaires(
+    layouts: tuple[Path, Path, Path, Counter[str]], forms: tuple[Path, Counter[str]],
+    engine_name: str, request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    ours = layouts[0]
+    folder, seen = forms
+    assert min(seen.values()) > 20 and len(seen) == 3
+    engine = request.getfixturevalue(f"{engine_name}_engine")
+    want = _summaries(ours, engine)
+    assert _summaries(folder, engine) == want
+    # without the Questionnaires, no opaque linkId names an instrument's item: the scores
+    # and the screens of the responses are gone (the C-SSRS risk levels stay)
+    bare = folder.parent / f"{folder.name}-bare"
+    bare.mkdir(exist_ok=True)
+    for path in folder.glob("*.ndjson"):
+        if path.stem != "Questionnaire":
+            (bare / path.name).write_bytes(path.read_bytes())
+    lost = _summaries(bare, engine)
+    assert not lost["iop-phq9-change"].overall.populations.get("denominator")
+    positive = want["iop-safety-positive"].overall.populations["numerator"]
+    assert lost["iop-safety-positive"].overall.populations["numerator"] < positive
+
+
 def test_the_reference_reads_them_alike(layouts: tuple[Path, Path, Path, Counter[str]]) -> None:
     ours, only, unlinked, _ = layouts
     want = _reference(ours)
     assert want["iop-phq9-change"]["populations"]
     assert _reference(only) == want
     assert _reference(unlinked) == want
+
+
+def test_the_reference_reads_questionnaires_alike(
+    layouts: tuple[Path, Path, Path, Counter[str]], forms: tuple[Path, Counter[str]]
+) -> None:
+    assert _reference(forms[0]) == _reference(layouts[0])
 
 
 # -- the rules, by hand ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from tests.engines import example_resources
 from tests.outcomes.cohort import cohort
 
+from iopfhir.fhir.build.questionnaires import questionnaires
 from iopfhir.outcomes import columns, compute, facts, load_measures
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import SubjectResult, _stratum_value, _subject_rows, _text
@@ -30,6 +31,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     resources = list(cohort())
     for name in ("mental-health-iop", "co-occurring-sud-iop"):
         resources += example_resources(tmp_path_factory.mktemp("ex"), name)
+    resources += questionnaires()  # the forms the responses answer
     with Source.from_resources(resources) as src:
         yield src
 

@@ -16,12 +16,17 @@ import pytest
 from tests.engines import synth_ndjson
 
 from iopfhir.errors import PluginError
+from iopfhir.fhir.build.questionnaires import questionnaires
 from iopfhir.views import Source, ViewError, get_engine, iop_view, iop_view_json, iop_view_names
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synth_ndjson(tmp_path_factory.mktemp("cohort"), 50, 7)
+    folder = synth_ndjson(tmp_path_factory.mktemp("cohort"), 50, 7)
+    # the Questionnaires the responses answer, as a source holding them has them
+    lines = b"\n".join(orjson.dumps(q) for q in questionnaires())
+    (folder / "Questionnaire.ndjson").write_bytes(lines + b"\n")
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,8 @@ from typing import Any
 
 from iopfhir.outcomes.questionnaires import (
     RESPONSE_STATUSES,
-    item_code,
+    answered_items,
+    questionnaire_map_sql,
     questionnaire_scores_sql,
 )
 from iopfhir.outcomes.spelling import Spelling, spelling, sql_list, sql_string
@@ -89,6 +90,7 @@ VIEWS = {
     "risk": "iop-risk-assessment",
     "answer": "iop-observation-answer",
     "qanswer": "iop-questionnaire-answer",
+    "qitem": "iop-questionnaire-item",
 }
 
 #: column prefix -> instrument id (the total-score code comes from the terminology data)
@@ -278,6 +280,7 @@ def _safety_ctes(s: Spelling) -> str:
     final = sql_list(_SCORE_STATUSES)
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     day = s.days("x.d", "y.d")
+    answered, answer_code = answered_items("x")
     return f"""scr AS (
   SELECT patient_key, {_date("effective")} AS d,
     CASE WHEN {_positive_answer()} THEN 1 ELSE 0 END AS pos
@@ -289,8 +292,8 @@ def _safety_ctes(s: Spelling) -> str:
   SELECT patient_key, {_date("authored")} AS d,
     CASE WHEN answer_code IS NOT NULL THEN CASE WHEN {_positive_answer("code")} THEN 1 ELSE 0 END
          WHEN number > 0 THEN 1 ELSE 0 END AS pos
-  FROM (SELECT patient_key, authored, answer_code, number, {item_code("link_id")} AS code
-        FROM qanswer WHERE status IN {sql_list(RESPONSE_STATUSES)}) q
+  FROM (SELECT x.patient_key, x.authored, x.answer_code, x.number, {answer_code} AS code
+        FROM {answered} WHERE x.status IN {sql_list(RESPONSE_STATUSES)}) q
   WHERE (answer_code IS NOT NULL AND code IN {sql_list(items + totals)})
      OR (number IS NOT NULL AND code IN {sql_list(items)})
   UNION ALL
@@ -377,6 +380,7 @@ osc AS {m}(
         FROM score WHERE status IN {sql_list(_SCORE_STATUSES)}) y
   WHERE inst IS NOT NULL
 ),
+{questionnaire_map_sql()},
 {questionnaire_scores_sql(INSTRUMENTS, "osc")},
 sc AS (
   SELECT ep.episode_key, x.observation_key, x.inst, x.score,

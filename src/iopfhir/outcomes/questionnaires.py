@@ -3,8 +3,12 @@
 Many forms apps send an instrument as a QuestionnaireResponse and nothing else (no total
 Observation). Its answered items (``qanswer``: the ``iop-questionnaire-answer`` view, one
 row per item at any depth) give a score for an instrument of
-:data:`~iopfhir.outcomes.facts.INSTRUMENTS` when an item's ``linkId`` names one of its codes
-(the code itself, or the last segment of a path such as ``/44249-1/44261-6``):
+:data:`~iopfhir.outcomes.facts.INSTRUMENTS` when an item names one of its codes: the code
+its Questionnaire gives the item (``qitem``: the ``iop-questionnaire-item`` view of the
+Questionnaires in the source, found by the response's ``questionnaire``, its canonical url
+without a ``|version``, or a ``Questionnaire/id`` key; the first code in LOINC or an
+instrument's code system, or with no system; a form's linkIds need not be codes), else its
+``linkId`` (the code itself, or the last segment of a path such as ``/44249-1/44261-6``):
 
 * a **stated total**: an item named by the instrument's total code, answered with a number;
 * else the **sum of the answers** when every required item is answered: an answer Coding
@@ -20,9 +24,15 @@ counted twice). Items, answers and points come from the terminology data.
 from __future__ import annotations
 
 from iopfhir.outcomes.spelling import sql_list, sql_string
-from iopfhir.terminology.instruments import instrument
+from iopfhir.terminology.instruments import LOINC, instrument, instruments
 
-__all__ = ["RESPONSE_STATUSES", "item_code", "questionnaire_scores_sql"]
+__all__ = [
+    "RESPONSE_STATUSES",
+    "answered_items",
+    "item_code",
+    "questionnaire_map_sql",
+    "questionnaire_scores_sql",
+]
 
 #: the responses that count (their answers final)
 RESPONSE_STATUSES = ("completed", "amended")
@@ -31,6 +41,33 @@ RESPONSE_STATUSES = ("completed", "amended")
 def item_code(link_id: str) -> str:
     """SQL: the code an item's ``linkId`` names (its last ``/`` segment: ``/44261-6``)."""
     return f"split_part({link_id}, '/', -1)"
+
+
+def questionnaire_map_sql() -> str:
+    """CTE ``qmap``: ``(canon, link_id, code)``, the code each Questionnaire of ``qitem``
+    gives an item, under its canonical url and its ``Questionnaire/id`` key (the least code
+    when an item has several in the instruments' systems)."""
+    systems = sorted({LOINC, *(i.code_system for i in instruments().values())})
+    return f"""qmap AS (
+  SELECT canon, link_id, MIN(code) AS code FROM (
+    SELECT url AS canon, link_id, code_system, code FROM qitem WHERE url IS NOT NULL
+    UNION ALL
+    SELECT questionnaire_key AS canon, link_id, code_system, code FROM qitem
+  ) q
+  WHERE link_id IS NOT NULL AND code IS NOT NULL
+    AND (code_system IS NULL OR code_system IN {sql_list(systems)})
+  GROUP BY canon, link_id
+)"""  # noqa: S608
+
+
+def answered_items(x: str = "x") -> tuple[str, str]:
+    """(``FROM`` clause, code): the answered items ``qanswer`` as ``x`` beside the code
+    each names (its Questionnaire's for it, else its ``linkId``'s); reads CTE ``qmap``."""
+    joined = (
+        f"qanswer {x} LEFT JOIN qmap {x}_m ON {x}_m.canon = split_part({x}.questionnaire, '|', 1)"
+        f" AND {x}_m.link_id = {x}.link_id"
+    )
+    return joined, f"COALESCE({x}_m.code, {item_code(f'{x}.link_id')})"
 
 
 def _values(rows: list[tuple[object, ...]], columns: str, alias: str = "r") -> str:
@@ -73,7 +110,8 @@ def _item_rows(
 def questionnaire_scores_sql(instruments: dict[str, str], obs: str) -> str:
     """CTEs ending in ``qsc``: ``(observation_key, patient_key, inst, score, effective)`` of
     the responses' scores that no Observation of CTE ``obs`` (the total Observations, with
-    ``derived_from``) records; ``observation_key`` is the response's key."""
+    ``derived_from``) records; ``observation_key`` is the response's key. Reads CTE
+    ``qmap`` (:func:`questionnaire_map_sql`)."""
     items, answers, recodes, needed = _item_rows(instruments)
     # an item whose value is not its points (PROMIS-10 pain): its numbers recoded
     recode_join = (
@@ -83,12 +121,13 @@ def questionnaire_scores_sql(instruments: dict[str, str], obs: str) -> str:
         else ""
     )
     recoded = "r.pts, " if recodes else ""
+    answered, code = answered_items("x")
     return f"""qa AS (
   SELECT x.response_key, x.patient_key, x.authored AS effective, i.inst, i.code, i.kind,
     i.required, i.scored, x.number, x.answer_system, x.answer_code
-  FROM qanswer x
+  FROM {answered}
   JOIN {_values(items, "inst, code, kind, required, scored", "i")}
-    ON i.code = {item_code("x.link_id")}
+    ON i.code = {code}
   WHERE x.status IN {sql_list(RESPONSE_STATUSES)} AND x.patient_key IS NOT NULL
     AND x.authored IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM {obs} o

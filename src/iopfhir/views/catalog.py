@@ -2,7 +2,8 @@
 
 Plain SQL-on-FHIR v2 JSON, usable by any other implementation: ``iop-patient``,
 ``iop-encounter`` (sessions and inpatient stays), ``iop-observation-score`` (instrument
-totals), ``iop-questionnaire-answer`` (QuestionnaireResponse items), ``iop-episode-of-care``,
+totals), ``iop-questionnaire-answer`` (QuestionnaireResponse items),
+``iop-questionnaire-item`` (the codes of a Questionnaire's items), ``iop-episode-of-care``,
 ``iop-careplan``, ``iop-goal`` and the others the outcome measures read (``docs/views.md``
 lists them all). Keys are ``getResourceKey()`` / ``getReferenceKey()`` values, so the views
 join on ``*_key``.
