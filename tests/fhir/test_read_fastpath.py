@@ -38,22 +38,27 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.fhir.slow_paths import duplicate_keys_with_paths, with_forms_by_copies
 
 from iopfhir.domain import Identifier, load_episodes
+from iopfhir.domain import episode as episode_module
 from iopfhir.errors import LoadError
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.fhir.conventions import identifier_system, parse_identifier
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, write_ndjson
 from iopfhir.fhir.read import administrations as administrations_module
 from iopfhir.fhir.read import assemble as assemble_module
+from iopfhir.fhir.read import index as index_module
 from iopfhir.fhir.read import people as people_module
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
+from iopfhir.fhir.read import safety as safety_module
 from iopfhir.fhir.read import sessions as sessions_module
 from iopfhir.fhir.read import spill as spill_module
 from iopfhir.fhir.read import store as store_module
@@ -696,7 +701,8 @@ def _whole(source: Any) -> tuple[Any, ...]:
 
 
 class _NoItems(administrations_module.Administration):
-    """An administration that remembers no QuestionnaireResponse items: each is read again."""
+    """An administration that remembers no QuestionnaireResponse items nor Observation
+    codes: each is read again."""
 
     @property  # type: ignore[override]
     def qr_items(self) -> dict[int, Any]:
@@ -704,6 +710,14 @@ class _NoItems(administrations_module.Administration):
 
     @qr_items.setter
     def qr_items(self, _value: Any) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def codes(self) -> dict[int, Any]:
+        return {}
+
+    @codes.setter
+    def codes(self, _value: Any) -> None:
         pass
 
 
@@ -744,6 +758,12 @@ def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
         administrations_module.Administration, "role_of", lambda _self, e: obs_role(e.resource)
     )
     monkeypatch.setattr(administrations_module, "Administration", _NoItems)
+    # every reference string searched for its ``Type/id`` (no anchored match first)
+    monkeypatch.setattr(index_module, "PLAIN_TYPE_ID", re.compile(r"(?!)"))
+    # a measure's safety forms worked out on copies of it, the copy checked again
+    monkeypatch.setattr(safety_module, "_with_forms", with_forms_by_copies)
+    # the Episode's duplicate keys looked for with every path written
+    monkeypatch.setattr(episode_module, "_duplicate_keys", duplicate_keys_with_paths)
     # the store looks every name up and reads every resource again
     monkeypatch.setattr(ResourceStore, "find", ResourceStore._find)
     monkeypatch.setattr(ResourceStore, "entry", _uncached_entry)

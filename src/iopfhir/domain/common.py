@@ -6,7 +6,7 @@ episode file or in mapping code fails where it is written.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -89,9 +89,11 @@ def when(value: date | datetime) -> datetime:
     a naive datetime (ordering only: naive and aware values cannot be compared)."""
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    from datetime import time
+    return datetime.combine(value, _MIDNIGHT, tzinfo=UTC)
 
-    return datetime.combine(value, time(0), tzinfo=UTC)
+
+#: the start of a day, for :func:`when` (made once: it is asked of every date ordered)
+_MIDNIGHT = time(0)
 
 
 class Period(Model):

@@ -417,10 +417,12 @@ class _Keys:
         )
 
     @staticmethod
-    def check(path: str, key: str | None, allowed: _Allowed) -> Iterator[tuple[str, str]]:
+    def check(path: str, key: str | None, allowed: _Allowed) -> tuple[tuple[str, str], ...]:
+        # a tuple, not a generator: asked of every reference (``yield from`` takes either)
         if key is not None and key not in allowed[0]:
             # the key is input (a name, an MRN...): say where, not what
-            yield path, f"names no {allowed[1].removeprefix('a ').removeprefix('an ')}"
+            return ((path, f"names no {allowed[1].removeprefix('a ').removeprefix('an ')}"),)
+        return ()
 
 
 def _plan_problems(base: str, plan: CarePlan, keys: _Keys) -> Iterator[tuple[str, str]]:
@@ -474,15 +476,16 @@ def _plan_problems(base: str, plan: CarePlan, keys: _Keys) -> Iterator[tuple[str
 def _session_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]:
     """Reference problems of the sessions: who led and attended, which activity."""
     check = keys.check
-    patient, attendee = episode.patient.key, keys.attendee[0]
+    patient, attendee, staff = episode.patient.key, keys.attendee[0], keys.staff[0]
     lead = keys.facilitator[0] - {patient}
     for s, session in enumerate(episode.sessions):
         if (  # nothing to report (the common case): no path written
             (session.facilitator is None or session.facilitator in lead)
-            and all(k in attendee and k != patient for k in session.attendees)
+            and attendee.issuperset(session.attendees)
+            and patient not in session.attendees
             and (session.activity is None or session.activity in keys.activity[0])
-            and all(p.member in keys.staff[0] for p in session.participants)
-            and all(k in keys.location[0] for k in session.locations)
+            and staff.issuperset(p.member for p in session.participants)
+            and keys.location[0].issuperset(session.locations)
             and (session.provider is None or session.provider in keys.org[0])
         ):
             continue
@@ -533,61 +536,65 @@ def _review_problems(episode: Episode, keys: _Keys) -> Iterator[tuple[str, str]]
 
 def _duplicate_keys(episode: Episode) -> Iterator[tuple[str, str]]:
     """Keys must be unique within their kind, since FHIR identifiers are built from them."""
-    groups: dict[str, list[tuple[str, str]]] = {
+    # a path is written only for a duplicate (nearly every episode has none): each key
+    # comes with its path's template and indices, not the path
+    groups: dict[str, list[tuple[tuple[Any, ...], str]]] = {
         "organizations": [
-            (f"$.organizations[{i}].key", o.key) for i, o in enumerate(episode.organizations)
+            (("$.organizations[{}].key", i), o.key) for i, o in enumerate(episode.organizations)
         ],
         "people": [
-            (f"$.practitioners[{i}].key", p.key) for i, p in enumerate(episode.practitioners)
+            (("$.practitioners[{}].key", i), p.key) for i, p in enumerate(episode.practitioners)
         ]
-        + [(f"$.supports[{i}].key", s.key) for i, s in enumerate(episode.supports)]
-        + [("$.patient.key", episode.patient.key)],
-        "teams": [(f"$.teams[{i}].key", t.key) for i, t in enumerate(episode.teams)],
-        "diagnoses": [(f"$.diagnoses[{i}].key", d.key) for i, d in enumerate(episode.diagnoses)],
-        "care_plans": [(f"$.care_plans[{i}].key", p.key) for i, p in enumerate(episode.care_plans)],
+        + [(("$.supports[{}].key", i), s.key) for i, s in enumerate(episode.supports)]
+        + [(("$.patient.key",), episode.patient.key)],
+        "teams": [(("$.teams[{}].key", i), t.key) for i, t in enumerate(episode.teams)],
+        "diagnoses": [(("$.diagnoses[{}].key", i), d.key) for i, d in enumerate(episode.diagnoses)],
+        "care_plans": [
+            (("$.care_plans[{}].key", i), p.key) for i, p in enumerate(episode.care_plans)
+        ],
         "goals": [
-            (f"$.care_plans[{i}].goals[{j}].key", g.key)
+            (("$.care_plans[{}].goals[{}].key", i, j), g.key)
             for i, p in enumerate(episode.care_plans)
             for j, g in enumerate(p.goals)
         ]
-        + [(f"$.other_goals[{i}].key", g.key) for i, g in enumerate(episode.other_goals)],
-        "locations": [(f"$.locations[{i}].key", p.key) for i, p in enumerate(episode.locations)],
-        "requests": [(f"$.requests[{i}].key", r.key) for i, r in enumerate(episode.requests)],
-        "sessions": [(f"$.sessions[{i}].key", s.key) for i, s in enumerate(episode.sessions)],
+        + [(("$.other_goals[{}].key", i), g.key) for i, g in enumerate(episode.other_goals)],
+        "locations": [(("$.locations[{}].key", i), p.key) for i, p in enumerate(episode.locations)],
+        "requests": [(("$.requests[{}].key", i), r.key) for i, r in enumerate(episode.requests)],
+        "sessions": [(("$.sessions[{}].key", i), s.key) for i, s in enumerate(episode.sessions)],
         "activities": [
-            (f"$.care_plans[{i}].activities[{j}].key", a.key)
+            (("$.care_plans[{}].activities[{}].key", i, j), a.key)
             for i, p in enumerate(episode.care_plans)
             if isinstance(p, TreatmentPlan)
             for j, a in enumerate(p.activities)
         ],
         "crisis contacts": [
-            (f"$.care_plans[{i}].crisis_contacts[{j}].key", c.key)
+            (("$.care_plans[{}].crisis_contacts[{}].key", i, j), c.key)
             for i, p in enumerate(episode.care_plans)
             if isinstance(p, RelapsePreventionPlan)
             for j, c in enumerate(p.crisis_contacts)
         ],
-        "measures": [(f"$.measures[{i}].key", m.key) for i, m in enumerate(episode.measures)],
-        "reviews": [(f"$.reviews[{i}].key", r.key) for i, r in enumerate(episode.reviews)],
+        "measures": [(("$.measures[{}].key", i), m.key) for i, m in enumerate(episode.measures)],
+        "reviews": [(("$.reviews[{}].key", i), r.key) for i, r in enumerate(episode.reviews)],
     }
-    aftercare: list[tuple[str, str]] = []
+    aftercare: list[tuple[tuple[Any, ...], str]] = []
     for i, plan in enumerate(episode.care_plans):
         if isinstance(plan, AftercarePlan):
             aftercare += [
-                (f"$.care_plans[{i}].referrals[{j}].key", r.key)
+                (("$.care_plans[{}].referrals[{}].key", i, j), r.key)
                 for j, r in enumerate(plan.referrals)
             ]
             aftercare += [
-                (f"$.care_plans[{i}].appointments[{j}].key", a.key)
+                (("$.care_plans[{}].appointments[{}].key", i, j), a.key)
                 for j, a in enumerate(plan.appointments)
             ]
             aftercare += [
-                (f"$.care_plans[{i}].check_ins[{j}].key", c.key)
+                (("$.care_plans[{}].check_ins[{}].key", i, j), c.key)
                 for j, c in enumerate(plan.check_ins)
             ]
     groups["aftercare items"] = aftercare
     for what, entries in groups.items():
         seen: set[str] = set()
-        for path, key in entries:
+        for (template, *at), key in entries:
             if key in seen:
-                yield path, f"duplicate key among {what}"  # the key itself is input
+                yield template.format(*at), f"duplicate key among {what}"  # the key is input
             seen.add(key)

@@ -15,6 +15,7 @@ score, the band and the flags); an authored measure may not disagree with itself
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
@@ -52,6 +53,15 @@ _ORDER = {form: i for i, form in enumerate(MEASURE_FORMS)}
 def _total(instrument_id: str, answers: tuple[tuple[str, int], ...]) -> int:
     # a measure's total is asked for by its band, its flags and every builder: sum once
     return instrument(instrument_id).total(dict(answers))
+
+
+@lru_cache(maxsize=4096)
+def _complete_total(instrument_id: str, answers: tuple[tuple[str, int], ...]) -> int | None:
+    # the total of complete answers, else None: a measure's score, band, flags and written
+    # forms each ask for it, so whether the answers are complete is worked out once too
+    if not instrument(instrument_id).complete(dict(answers)):
+        return None
+    return _total(instrument_id, answers)
 
 
 class Measure(OwnRules):
@@ -136,9 +146,9 @@ class Measure(OwnRules):
         return self.definition.complete(self.answers)
 
     def _computed_total(self) -> int | None:
-        if not self.answers or not self.complete:
+        if not self.answers:
             return None
-        return _total(self.instrument, tuple(self.answers.items()))
+        return _complete_total(self.instrument, tuple(self.answers.items()))
 
     @property
     def score(self) -> int | None:
@@ -189,15 +199,25 @@ class Measure(OwnRules):
         panel, the interpretation, the Flags and the RiskAssessment only with an
         Observation to point to (a Flag needs an Observation of an item or total that
         raised it)."""
-        forms = None if self.forms is None else tuple(self.forms)
+        return self.written_forms_as(self.forms, sex)
+
+    def written_forms_as(
+        self, forms: Sequence[MeasureForm] | None, sex: str | None
+    ) -> tuple[MeasureForm, ...]:
+        """:meth:`written_forms` of a copy of this measure whose ``forms`` are ``forms`` (as
+        ``model_copy`` would set them, unsorted), without making the copy: the reader asks
+        it of every measure it reads, for its forms with the safety forms and for none."""
+        key_forms = None if forms is None else tuple(forms)
         return _written(
-            self, (self.instrument, tuple(self.answers.items()), self.total, forms, sex)
+            self, (self.instrument, tuple(self.answers.items()), self.total, key_forms, sex)
         )
 
-    def _written_forms(self, sex: str | None) -> tuple[MeasureForm, ...]:
+    def _written_forms(
+        self, forms: tuple[MeasureForm, ...] | None, sex: str | None
+    ) -> tuple[MeasureForm, ...]:
         chosen = self._possible(self.score, sex, flags=True)
-        if self.forms is not None:
-            chosen &= set(self.forms)
+        if forms is not None:
+            chosen &= set(forms)
         if not chosen & {"items", "total"}:
             chosen.discard("panel")
         if "total" not in chosen:
@@ -233,5 +253,5 @@ def _written(measure: Measure, key: tuple[object, ...]) -> tuple[MeasureForm, ..
     if found is None:
         if len(_WRITTEN) > 8192:
             _WRITTEN.clear()
-        found = _WRITTEN[key] = measure._written_forms(key[-1])  # type: ignore[arg-type]
+        found = _WRITTEN[key] = measure._written_forms(key[3], key[4])  # type: ignore[arg-type]
     return found

@@ -76,6 +76,10 @@ class Context:
         entries: list[Entry],
     ) -> None:
         self.index = index
+        #: the entry a reference found in an entry points to (``resolve(ref, at)``): the
+        #: index's own method, bound once (the readers resolve several references per
+        #: resource, and a method that passes the call on costs a Python call each time)
+        self.resolve: Callable[[Any, Entry], Entry | None] = index.resolve
         self.unmapped = unmapped
         #: Practitioner entry id → the PractitionerRoles pointing to it, in input order (the
         #: streaming reader gives only those a reader may pick: the first one and the ones
@@ -170,14 +174,12 @@ class Context:
         self.key_of[(space, id(entry))] = key
         return key
 
-    def resolve(self, ref: Any, at: Entry) -> Entry | None:
-        """The entry a reference found in ``at`` points to."""
-        return self.index.resolve(ref, at)
-
     def note_security(self, entry: Entry) -> None:
         """A Part 2 security label on any resource makes the episode Part 2."""
+        if self.part2:  # said already (most resources of a Part 2 episode carry a label)
+            return
         meta = entry.resource.get("meta")
-        if isinstance(meta, dict) and not self.part2 and meta.get("security") is not None:
+        if isinstance(meta, dict) and meta.get("security") is not None:
             for _sys, code in (p for s in as_list(meta.get("security")) for p in codings(s)):
                 if code in SECURITY_PART2:
                     self.part2 = True

@@ -33,6 +33,7 @@ from iopfhir.fhir.read.instruments import (
     obs_role,
     own_measure_key,
     questionnaire_codes,
+    role_of_codes,
     total_value,
     walk_items,
 )
@@ -72,6 +73,8 @@ class Administration:
     #: QuestionnaireResponse entry id → its items and their codes (:func:`_qr_items`,
     #: found once, while grouping)
     qr_items: dict[int, list[tuple[dict[str, Any], str | None]]] = field(default_factory=dict)
+    #: Observation entry id → the LOINC codes of its ``code`` (found once, while grouping)
+    codes: dict[int, list[str]] = field(default_factory=dict)
 
     def role_of(self, entry: Entry) -> tuple[str, Instrument | None] | None:
         """``obs_role`` of one of the administration's Observations."""
@@ -79,6 +82,11 @@ class Administration:
         if key in self.roles:
             return self.roles[key]
         return obs_role(entry.resource)
+
+    def codes_of(self, entry: Entry) -> list[str]:
+        """``loinc_codes`` of the ``code`` of one of the administration's Observations."""
+        found = self.codes.get(id(entry))
+        return loinc_codes(entry.resource.get("code")) if found is None else found
 
 
 def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
@@ -150,6 +158,7 @@ def find_administrations(
     position: dict[int, int] = {}
     obs_roles: dict[int, tuple[str, Instrument | None] | None] = {}
     qr_items: dict[int, list[tuple[dict[str, Any], str | None]]] = {}
+    obs_codes: dict[int, list[str]] = {}
     for entry in candidates:
         obs = None
         if entry.type == "QuestionnaireResponse":
@@ -160,7 +169,8 @@ def find_administrations(
             qr_items[id(entry)] = items
             role: tuple[str, Instrument | None] | None = ("qr", inst)
         elif entry.type == "Observation":
-            role = obs = obs_role(entry.resource)
+            codes = loinc_codes(entry.resource.get("code"))
+            role = obs = role_of_codes(codes)
         elif entry.type == "DiagnosticReport":
             # a report coded with the panel (or total): its results are the administration
             found_role = obs_role(entry.resource)
@@ -177,8 +187,10 @@ def find_administrations(
         roles.append(role)
         if obs is not None:
             obs_roles[id(entry)] = obs
+            obs_codes[id(entry)] = codes
 
     union = _Union(len(nodes))
+    unite, resolve, place = union.union, index.resolve, position.get
     own_keys: dict[tuple[str, str], int] = {}
     owns: list[str | None] = []
     for i, entry in enumerate(nodes):
@@ -188,14 +200,14 @@ def find_administrations(
             if link is None:
                 continue
             for ref in link if type(link) is list else as_list(link):
-                target = index.resolve(ref, entry)
-                if target is not None and id(target) in position:
-                    union.union(i, position[id(target)])
+                target = resolve(ref, entry)
+                if target is not None and (j := place(id(target))) is not None:
+                    unite(i, j)
         own = own_measure_key(res)
         owns.append(own)
         if own:
             first = own_keys.setdefault((patient_of(entry) or "", own), i)
-            union.union(i, first)
+            unite(i, first)
 
     # same patient + instrument + time: one administration
     by_time: dict[tuple[str, str, datetime], int] = {}
@@ -228,7 +240,9 @@ def find_administrations(
         inst = roles[identifying[0]][1]
         assert inst is not None
         patient = patient_of(nodes[identifying[0]]) or ""
-        adm = Administration(instrument=inst, patient=patient, roles=obs_roles, qr_items=qr_items)
+        adm = Administration(
+            instrument=inst, patient=patient, roles=obs_roles, qr_items=qr_items, codes=obs_codes
+        )
         for i in sorted(members):
             adm.entries.append(nodes[i])
         rest = sorted(set(members) - set(identifying))
@@ -243,7 +257,7 @@ def find_administrations(
     for i in sorted(loose_items):
         entry = nodes[i]
         when = effective_time(entry.resource)
-        codes = loinc_codes(entry.resource.get("code"))
+        codes = obs_codes.get(id(entry)) or loinc_codes(entry.resource.get("code"))
         home = None
         if when is not None:
             for adm in slots.get((patient_of(entry) or "", when), []):
@@ -292,7 +306,7 @@ def _fill(
                 adm.total_at = f"{entry.type}.value"
             for component in as_list(res.get("component")):
                 if isinstance(component, dict):
-                    _read_value(adm, component, f"{entry.type}.component.value")
+                    _read_value(adm, component, f"{entry.type}.component")
         else:
             _read_item(adm, entry)
     if adm.own_qr and not adm.qr_total:
@@ -305,16 +319,21 @@ def _fill(
 
 
 def _read_item(adm: Administration, entry: Entry) -> None:
-    _read_value(adm, entry.resource, f"{entry.type}.value")
+    _read_value(adm, entry.resource, entry.type, adm.codes_of(entry))
 
 
-def _read_value(adm: Administration, element: dict[str, Any], at: str) -> None:
+def _read_value(
+    adm: Administration, element: dict[str, Any], where: str, codes: list[str] | None = None
+) -> None:
+    """The answer or total ``element`` (an Observation or a component) gives, read at
+    ``where`` (its FHIRPath without ``.value``: written out only for a total); ``codes``:
+    the LOINC codes of its ``code``, when already found."""
     inst = adm.instrument
-    for code in loinc_codes(element.get("code")):
+    for code in loinc_codes(element.get("code")) if codes is None else codes:
         if code == inst.total_code:
             if adm.total is None:
                 adm.total = total_value(inst, element)
-                adm.total_at = at if adm.total is not None else None
+                adm.total_at = f"{where}.value" if adm.total is not None else None
             return
         it = inst.item_by_code(code)
         if it is None:

@@ -112,10 +112,17 @@ class GroupIndex(Index):
         # the common case first, as the Index does it: a reference string found before
         ref = value.get("reference") if type(value) is dict else value
         if type(ref) is str and ref and ref[0] != "#":
-            cached = self._found.get(ref)
-            if cached is not None:
-                return cached
-        found = super().resolve(value, context)
+            found = self._found.get(ref)
+            if found is not None:
+                return found
+            # what Index.resolve does next, without asking for the reference again
+            found = self._resolve_string(ref, None)
+            if found is not None:
+                self._found[ref] = found
+                return found
+            found = self._logical(value) if ref is not value else None
+        else:
+            found = self._resolve(value, context)
         if found is not None:
             return found
         # a bare reference string (or an element with only one) the store lacks: asked once

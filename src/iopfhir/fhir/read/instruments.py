@@ -42,6 +42,7 @@ __all__ = [
     "obs_role",
     "own_measure_key",
     "questionnaire_codes",
+    "role_of_codes",
     "total_value",
     "walk_items",
 ]
@@ -105,12 +106,17 @@ def is_instrument_code(code: str) -> bool:
 
 def loinc_codes(concept: Any) -> list[str]:
     """The codes of a concept's LOINC codings (a coding without a system counts as LOINC)."""
-    return [code for system, code in codings(concept) if system in _systems()]
+    systems = _systems()
+    return [code for system, code in codings(concept) if system in systems]
 
 
 def obs_role(resource: dict[str, Any]) -> tuple[str, Instrument | None] | None:
     """``("panel"|"total", instrument)`` or ``("item", None)`` for an instrument Observation."""
-    codes = loinc_codes(resource.get("code"))
+    return role_of_codes(loinc_codes(resource.get("code")))
+
+
+def role_of_codes(codes: list[str]) -> tuple[str, Instrument | None] | None:
+    """:func:`obs_role` of an Observation whose ``code`` has the LOINC codes ``codes``."""
     for code in codes:
         hit = instrument_by_code(code)
         if hit is not None:
@@ -168,10 +174,13 @@ def walk_items(items: Any) -> Iterator[dict[str, Any]]:
     for item in as_list(items):
         if isinstance(item, dict):
             yield item
-            yield from walk_items(item.get("item"))
+            # nested walks only where something is nested (most items have none): each
+            # is a generator made for nothing otherwise
+            if (nested := item.get("item")) is not None:
+                yield from walk_items(nested)
             for answer in as_list(item.get("answer")):
-                if isinstance(answer, dict):
-                    yield from walk_items(answer.get("item"))
+                if isinstance(answer, dict) and (nested := answer.get("item")) is not None:
+                    yield from walk_items(nested)
 
 
 def questionnaire_codes(qr: Entry, index: Index) -> dict[str, str]:
@@ -273,9 +282,10 @@ def answer_points(item: Item, value: dict[str, Any]) -> int | None:
     coding = value.get("valueCoding")
     concept = value.get("valueCodeableConcept")
     candidates: list[float | None] = []
+    systems = _systems()
     for holder in (coding, concept):
         for system, code in codings(holder):
-            if system in _systems():
+            if system in systems:
                 option = item.answer_for_code(code)
                 if option is not None:
                     return option.score

@@ -197,12 +197,13 @@ def _with_forms(measure: Measure, safety: set[MeasureForm], sex: str | None) -> 
     stated total, if any, agrees with its answers)."""
     if measure.forms is None:
         return measure
-    recorded = measure.model_copy(update={"forms": [*measure.forms, *safety]})
-    written = recorded.written_forms(sex)
-    every = measure.model_copy(update={"forms": None})
-    if written == every.written_forms(sex) and not measure.stated_disagrees:
-        every.check()  # a copy is not checked when made, nor by the episode that takes it
-        return every
+    # the written forms of the measure with other forms recorded, asked without copying it
+    written = measure.written_forms_as([*measure.forms, *safety], sex)
+    if written == measure.written_forms_as(None, sex) and not measure.stated_disagrees:
+        # the copy is not checked again: it differs from the measure, checked when made,
+        # only in ``forms``, and with none recorded the one rule more (a stated total
+        # agrees with complete answers) is what ``stated_disagrees`` has just answered
+        return measure.model_copy(update={"forms": None})
     if list(written) == measure.forms:
         return measure
     return Measure.model_validate({**measure.model_dump(), "forms": list(written)})

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from iopfhir.domain import Code, Session, SessionParticipant
 from iopfhir.domain.common import when
@@ -398,6 +398,23 @@ def _session_status(appointment: Entry | None, encounter: Entry | None) -> str |
     return "scheduled"
 
 
+def _type_codes(types: Any) -> set[str]:
+    """The codes of every coding of a participant's ``type`` (each code :func:`codings`
+    finds), read inline for the common shape (a list of CodeableConcepts with a list of
+    codings): asked of every participant of every session."""
+    out: set[str] = set()
+    for concept in types if type(types) is list else as_list(types):
+        if type(concept) is dict and type(items := concept.get("coding")) is list:
+            for coding in items:
+                if isinstance(coding, dict):
+                    code = coding.get("code")
+                    if isinstance(code, str):
+                        out.add(code)
+        else:
+            out.update(c for _s, c in codings(concept))
+    return out
+
+
 def _participants(
     ctx: Context, appointment: Entry | None, encounter: Entry | None
 ) -> tuple[str | None, list[str]]:
@@ -429,7 +446,7 @@ def _participants(
             person = entry_person_key(ctx, target)  # person_key of the reference
             if person is None:
                 continue
-            types = {c for concept in as_list(part.get("type")) for _s, c in codings(concept)}
+            types = _type_codes(part.get("type"))
             if "PPRF" in types:
                 facilitator = facilitator or person
             elif "PART" in types or ("ATND" in types and person != ctx.patient_key):
@@ -447,7 +464,7 @@ def _participants(
         for part in as_list(appointment.resource.get("participant")):
             if not isinstance(part, dict) or part.get("actor") is None:
                 continue
-            types = {c for concept in as_list(part.get("type")) for _s, c in codings(concept)}
+            types = _type_codes(part.get("type"))
             if "PPRF" in types:
                 facilitator = person_key(ctx, part["actor"], appointment)
                 if facilitator is not None:

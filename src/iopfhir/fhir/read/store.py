@@ -36,9 +36,11 @@ library's ``sqlite3``; one file under the system's temp directory, deleted by
   and a line number;
 - ``shared``: the resources no patient owns (practitioners, organizations, locations), and
   ``used``: those an episode took;
-- ``member``: the resources of each patient group, ``roles``: the PractitionerRoles of
-  each Practitioner, ``tags``: PractitionerRoles, Organizations... by the episode their own
-  identifier names.
+- ``member``: the resources of each patient group, as runs of consecutive ones (a
+  patient's resources follow each other in a file: a row per run, not per resource; runs
+  of different batches may overlap, and are read as one set), ``roles``: the
+  PractitionerRoles of each Practitioner, ``tags``: PractitionerRoles, Organizations... by
+  the episode their own identifier names.
 
 Rows are written in batches. The page cache is bounded and the files are read by
 position, so memory does not grow with the input. Nothing here knows FHIR beyond the
@@ -69,7 +71,8 @@ __all__ = ["ResourceStore"]
 _SCHEMA: Final = """
 CREATE TABLE keys (k TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE extra (seq INTEGER PRIMARY KEY, full_url TEXT, origin TEXT);
-CREATE TABLE member (grp INTEGER, seq INTEGER, PRIMARY KEY (grp, seq)) WITHOUT ROWID;
+CREATE TABLE member (grp INTEGER, first INTEGER, n INTEGER, PRIMARY KEY (grp, first, n))
+  WITHOUT ROWID;
 CREATE TABLE roles (prac INTEGER, role INTEGER, PRIMARY KEY (prac, role)) WITHOUT ROWID;
 CREATE TABLE tags (tag TEXT, seq INTEGER, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
 CREATE TABLE shared (seq INTEGER PRIMARY KEY, type TEXT);
@@ -341,8 +344,19 @@ class ResourceStore:
             yield int(seq), kinds[kind], raw[:-1]
 
     def add_members(self, rows: list[tuple[int, int]]) -> None:
-        """``(group, seq)`` pairs: the resources of each patient group."""
-        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?)", sorted(rows))
+        """``(group, seq)`` pairs: the resources of each patient group (a pair given twice
+        counts once)."""
+        runs: list[list[int]] = []  # [group, first seq, count]
+        for group, seq in sorted(rows):
+            if runs and runs[-1][0] == group:
+                run = runs[-1]
+                if seq < run[1] + run[2]:  # given twice
+                    continue
+                if seq == run[1] + run[2]:
+                    run[2] += 1
+                    continue
+            runs.append([group, seq, 1])
+        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?, ?)", runs)
 
     def add_roles(self, rows: list[tuple[int, int]]) -> None:
         """``(practitioner seq, role seq)`` pairs."""
@@ -412,23 +426,28 @@ class ResourceStore:
         return Entry(resource, None, name if flags & _NO_LINE else f"{name}{line}")
 
     def members(self, group: int) -> Iterator[tuple[int, Entry]]:
-        """``(seq, entry)`` of the resources of ``group``, in input order.
+        """``(seq, entry)`` of the resources of ``group``, in input order, each once.
 
         A patient's resources often follow each other in a file (an export writes them so):
-        each run of consecutive resources is read at once, its records and its JSON."""
-        cur = self._db.execute("SELECT seq FROM member WHERE grp = ? ORDER BY seq", (group,))
-        seqs = [row[0] for row in cur]
+        each run of consecutive resources (up to ``_RUN``) is read at once, its records and
+        its JSON."""
+        cur = self._db.execute(
+            "SELECT first, n FROM member WHERE grp = ? ORDER BY first, n", (group,)
+        )
+        # runs of two batches that overlap or meet are one: [start, stop) spans
+        spans: list[list[int]] = []
+        for first, count in cur.fetchall():
+            if spans and first <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], first + count)
+            else:
+                spans.append([first, first + count])
         size = _RECORD.size
-        start = 0
-        while start < len(seqs):
-            end = start + 1
-            while end < len(seqs) and seqs[end] == seqs[end - 1] + 1 and end - start < _RUN:
-                end += 1
-            first = seqs[start]
-            block = self._records.read(first * size, (end - start) * size)
-            records = list(_RECORD.iter_unpack(block))
-            yield from _run(self, first, records)
-            start = end
+        for start, stop in spans:
+            while start < stop:
+                end = min(stop, start + _RUN)
+                block = self._records.read(start * size, (end - start) * size)
+                yield from _run(self, start, list(_RECORD.iter_unpack(block)))
+                start = end
 
     def roles(self, practitioner: int, tags: set[str]) -> list[int]:
         """The seqs of the first PractitionerRole of ``practitioner`` and of those tagged

@@ -248,8 +248,11 @@ def _timestamp(value: str) -> tuple[datetime | None, str | None]:
         if day is None:
             return None, NOT_A_DATETIME
         return datetime.combine(day, time(0), tzinfo=UTC), DATE_AS_TIME
+    written = value.replace("Z", "+00:00")
+    if "." in written:  # digits of a second past the sixth dropped (none without a ".")
+        written = _FRACTION.sub(r"\1", written)
     try:
-        moment = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
+        moment = datetime.fromisoformat(written)
     except ValueError:
         return None, NOT_A_DATETIME
     return moment, (NO_ZONE if moment.tzinfo is None else None)
