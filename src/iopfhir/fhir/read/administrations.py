@@ -31,7 +31,7 @@ from iopfhir.fhir.read.instruments import (
     item_code,
     loinc_codes,
     obs_role,
-    own_measure_key,
+    own_measure_id,
     questionnaire_codes,
     role_of_codes,
     total_value,
@@ -54,8 +54,9 @@ class Administration:
     when: datetime | None = None
     answers: dict[str, int] = field(default_factory=dict)
     total: int | None = None
-    #: local key from iopfhir's own identifiers, when present
+    #: local key from iopfhir's own identifiers, when present, and its episode's key
     own_key: str | None = None
+    own_episode: str | None = None
     performer: tuple[Any, Entry] | None = None
     encounter: tuple[Any, Entry] | None = None
     problems: Counter[str] = field(default_factory=Counter)
@@ -191,8 +192,8 @@ def find_administrations(
 
     union = _Union(len(nodes))
     unite, resolve, place = union.union, index.resolve, position.get
-    own_keys: dict[tuple[str, str], int] = {}
-    owns: list[str | None] = []
+    own_keys: dict[tuple[str, str, str], int] = {}
+    owns: list[tuple[str, str] | None] = []
     for i, entry in enumerate(nodes):
         res = entry.resource
         for name in _LINKS:
@@ -203,10 +204,10 @@ def find_administrations(
                 target = resolve(ref, entry)
                 if target is not None and (j := place(id(target))) is not None:
                     unite(i, j)
-        own = own_measure_key(res)
+        own = own_measure_id(res)
         owns.append(own)
-        if own:
-            first = own_keys.setdefault((patient_of(entry) or "", own), i)
+        if own:  # one measure of one episode (its key is unique within the episode only)
+            first = own_keys.setdefault((patient_of(entry) or "", *own), i)
             unite(i, first)
 
     # same patient + instrument + time: one administration
@@ -284,7 +285,8 @@ def _fill(
         if role_inst is not None and role_inst is not inst:
             adm.problems[f"{entry.type}: another instrument in the same administration"] += 1
             continue
-        adm.own_key = adm.own_key or own_measure_key(res)
+        if adm.own_key is None and (own := own_measure_id(res)) is not None:
+            adm.own_episode, adm.own_key = own
         if adm.when is None:
             adm.when = effective_time(res, noted=True)
         if adm.performer is None:

@@ -40,6 +40,7 @@ __all__ = [
     "item_code",
     "loinc_codes",
     "obs_role",
+    "own_measure_id",
     "own_measure_key",
     "questionnaire_codes",
     "role_of_codes",
@@ -149,8 +150,10 @@ def effective_time(resource: dict[str, Any], *, noted: bool = False) -> datetime
     return parse_timestamp(resource.get("issued"), f"{rtype}.issued" if noted else None)
 
 
-def own_measure_key(resource: dict[str, Any]) -> str | None:
-    """The measure key of iopfhir's own QR / Observation identifier (``<episode>/<key>[/...]``)."""
+def own_measure_id(resource: dict[str, Any]) -> tuple[str, str] | None:
+    """``(episode key, measure key)`` of iopfhir's own QR / Observation identifier
+    (``<episode>/<key>[/...]``): a measure key is unique within its episode only (a
+    patient's two episodes both have their ``phq-9-w0``)."""
     idents = resource.get("identifier")
     if idents is None:
         return None
@@ -162,8 +165,14 @@ def own_measure_key(resource: dict[str, Any]) -> str | None:
             continue  # not iopfhir's (what parse_identifier answers, without the call)
         parsed = parse_own(ident)
         if parsed and parsed[0] in ("questionnaireresponse", "observation"):
-            return parsed[2].split("/", 1)[0]
+            return parsed[1], parsed[2].split("/", 1)[0]
     return None
+
+
+def own_measure_key(resource: dict[str, Any]) -> str | None:
+    """The measure key of iopfhir's own QR / Observation identifier (``<episode>/<key>[/...]``)."""
+    found = own_measure_id(resource)
+    return None if found is None else found[1]
 
 
 # -- QuestionnaireResponse ------------------------------------------------------------------

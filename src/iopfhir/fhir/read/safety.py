@@ -120,20 +120,20 @@ class _Measures:
     """Which measure a Flag / RiskAssessment belongs to: by own key or by what it cites."""
 
     def __init__(self, measured: Iterable[tuple[Administration, Measure | None]]) -> None:
-        self.by_key: dict[str, Measure] = {}
+        self.by_key: dict[tuple[str | None, str], Measure] = {}  # (episode, measure key)
         self.by_entry: dict[int, Measure] = {}
         for adm, measure in measured:
             if measure is None:
                 continue
             if adm.own_key:
-                self.by_key.setdefault(adm.own_key, measure)
+                self.by_key.setdefault((adm.own_episode, adm.own_key), measure)
             for entry in adm.entries:
                 self.by_entry[id(entry)] = measure
 
     def of(self, ctx: Context, entry: Entry, kind: str, cited: list[Any]) -> Measure | None:
         own = entry.own_key_or_none(kind)
         if own is not None:
-            found = self.by_key.get(own[1].split("/", 1)[0])
+            found = self.by_key.get((own[0], own[1].split("/", 1)[0]))
             if found is not None:
                 return found
         for ref in cited:
