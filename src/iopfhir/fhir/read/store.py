@@ -346,17 +346,7 @@ class ResourceStore:
     def add_members(self, rows: list[tuple[int, int]]) -> None:
         """``(group, seq)`` pairs: the resources of each patient group (a pair given twice
         counts once)."""
-        runs: list[list[int]] = []  # [group, first seq, count]
-        for group, seq in sorted(rows):
-            if runs and runs[-1][0] == group:
-                run = runs[-1]
-                if seq < run[1] + run[2]:  # given twice
-                    continue
-                if seq == run[1] + run[2]:
-                    run[2] += 1
-                    continue
-            runs.append([group, seq, 1])
-        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?, ?)", runs)
+        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?, ?)", _runs(rows))
 
     def add_roles(self, rows: list[tuple[int, int]]) -> None:
         """``(practitioner seq, role seq)`` pairs."""
@@ -434,15 +424,8 @@ class ResourceStore:
         cur = self._db.execute(
             "SELECT first, n FROM member WHERE grp = ? ORDER BY first, n", (group,)
         )
-        # runs of two batches that overlap or meet are one: [start, stop) spans
-        spans: list[list[int]] = []
-        for first, count in cur.fetchall():
-            if spans and first <= spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], first + count)
-            else:
-                spans.append([first, first + count])
         size = _RECORD.size
-        for start, stop in spans:
+        for start, stop in _spans(cur.fetchall()):
             while start < stop:
                 end = min(stop, start + _RUN)
                 block = self._records.read(start * size, (end - start) * size)
@@ -516,6 +499,34 @@ class ResourceStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _runs(rows: list[tuple[int, int]]) -> list[list[int]]:
+    """``[group, first seq, count]`` runs of consecutive seqs of ``(group, seq)`` pairs (a
+    pair given twice counts once)."""
+    runs: list[list[int]] = []
+    for group, seq in sorted(rows):
+        if runs and runs[-1][0] == group:
+            run = runs[-1]
+            if seq < run[1] + run[2]:  # given twice
+                continue
+            if seq == run[1] + run[2]:
+                run[2] += 1
+                continue
+        runs.append([group, seq, 1])
+    return runs
+
+
+def _spans(runs: list[tuple[int, int]]) -> list[list[int]]:
+    """``[start, stop)`` spans of ``(first, count)`` runs sorted by ``first``: runs of two
+    batches that overlap or meet are one."""
+    spans: list[list[int]] = []
+    for first, count in runs:
+        if spans and first <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], first + count)
+        else:
+            spans.append([first, first + count])
+    return spans
 
 
 def _run(
