@@ -41,7 +41,6 @@ __all__ = [
     "loinc_codes",
     "obs_role",
     "own_measure_id",
-    "own_measure_key",
     "questionnaire_codes",
     "role_of_codes",
     "total_value",
@@ -167,12 +166,6 @@ def own_measure_id(resource: dict[str, Any]) -> tuple[str, str] | None:
         if parsed and parsed[0] in ("questionnaireresponse", "observation"):
             return parsed[1], parsed[2].split("/", 1)[0]
     return None
-
-
-def own_measure_key(resource: dict[str, Any]) -> str | None:
-    """The measure key of iopfhir's own QR / Observation identifier (``<episode>/<key>[/...]``)."""
-    found = own_measure_id(resource)
-    return None if found is None else found[1]
 
 
 # -- QuestionnaireResponse ------------------------------------------------------------------
