@@ -57,11 +57,19 @@ def form_codes(forms: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]
         names = [n for n in (form.get("url"), f"Questionnaire/{form.get('id')}") if n]
         for item in _items(form.get("item")):
             link = item.get("linkId")
-            for coding in item.get("code") or []:
-                code, system = coding.get("code"), coding.get("system")
-                if isinstance(link, str) and code and (system is None or system in systems):
-                    for name in names:
-                        found.setdefault((name, link), set()).add(code)
+            # the item's first code in the instruments' systems
+            first = next(
+                (
+                    c["code"]
+                    for c in item.get("code") or []
+                    if c.get("code") and (c.get("system") is None or c.get("system") in systems)
+                ),
+                None,
+            )
+            if isinstance(link, str) and first:
+                for name in names:
+                    found.setdefault((name, link), set()).add(first)
+    # two forms of one url that code an item differently: the least of their codes
     return {key: min(codes) for key, codes in found.items()}
 
 

@@ -27,6 +27,7 @@ import pytest
 from tests.engines import synth_ndjson
 from tests.outcomes.reference import compute as reference
 
+from iopfhir.fhir.read import read_fhir
 from iopfhir.outcomes import compute
 from iopfhir.views import Source
 
@@ -298,3 +299,28 @@ def test_the_rules_by_hand(duckdb_engine: Any) -> None:
     with Source.from_resources(rest) as src:
         assert compute(src, duckdb_engine).summary("iop-phq9-last").overall.score == 7
     assert reference(rest)["iop-phq9-last"]["score"] == 7
+
+
+def test_an_item_with_two_codes_is_read_by_its_first(duckdb_engine: Any) -> None:
+    """A Questionnaire item coded twice in LOINC names the concept of its first code, as the
+    import reads it: here the second code sorts first and is no PHQ-9 item (taking the least
+    code, as before, left every answer unscored)."""
+    url = "https://forms.example.org/Questionnaire/phq9-two-codes"
+    nine_twos = [_NEARLY_EVERY_DAY] * 6 + [_SEVERAL_DAYS, _NOT_AT_ALL, _NOT_AT_ALL]  # 19
+    loinc = "http://loinc.org"
+    form = {"resourceType": "Questionnaire", "id": "two", "url": url, "status": "active",
+            "item": [{"linkId": f"q{n}", "type": "choice",
+                      "code": [{"system": loinc, "code": code}, {"system": loinc, "code": "1-8"}]}
+                     for n, code in enumerate(_PHQ9_ITEMS)]}  # fmt: skip
+    response = _response("two", "2025-01-06T09:00:00Z", [
+        {"linkId": f"q{n}", "answer": [{"valueCoding": {"system": loinc, "code": code}}]}
+        for n, code in enumerate(nine_twos)])  # fmt: skip
+    response["questionnaire"] = url
+    resources = [*_hand_cases()[:2], form, response]
+    with Source.from_resources(resources) as src:
+        outcomes = compute(src, duckdb_engine, measure_ids=["iop-phq9-baseline"])
+    assert outcomes.summary("iop-phq9-baseline").overall.score == 19
+    assert reference(resources)["iop-phq9-baseline"]["score"] == 19
+    (episode,) = read_fhir(resources).episodes
+    (measure,) = episode.measures
+    assert (measure.instrument, measure.score) == ("phq-9", 19)

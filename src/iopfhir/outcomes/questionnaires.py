@@ -6,7 +6,7 @@ row per item at any depth) give a score for an instrument of
 :data:`~iopfhir.outcomes.facts.INSTRUMENTS` when an item names one of its codes: the code
 its Questionnaire gives the item (``qitem``: the ``iop-questionnaire-item`` view of the
 Questionnaires in the source, found by the response's ``questionnaire``, its canonical url
-without a ``|version``, or a ``Questionnaire/id`` key; the first code in LOINC or an
+without a ``|version``, or a ``Questionnaire/id`` key; the item's first code in LOINC or an
 instrument's code system, or with no system; a form's linkIds need not be codes), else its
 ``linkId`` (the code itself, or the last segment of a path such as ``/44249-1/44261-6``):
 
@@ -45,18 +45,24 @@ def item_code(link_id: str) -> str:
 
 def questionnaire_map_sql() -> str:
     """CTE ``qmap``: ``(canon, link_id, code)``, the code each Questionnaire of ``qitem``
-    gives an item, under its canonical url and its ``Questionnaire/id`` key (the least code
-    when an item has several in the instruments' systems)."""
+    gives an item, under its canonical url and its ``Questionnaire/id`` key: the item's
+    first code in the instruments' systems (as the import reads it; the least of them when
+    two Questionnaires of one url code the item differently)."""
     systems = sorted({LOINC, *(i.code_system for i in instruments().values())})
     return f"""qmap AS (
-  SELECT canon, link_id, MIN(code) AS code FROM (
-    SELECT url AS canon, link_id, code_system, code FROM qitem WHERE url IS NOT NULL
-    UNION ALL
-    SELECT questionnaire_key AS canon, link_id, code_system, code FROM qitem
-  ) q
-  WHERE link_id IS NOT NULL AND code IS NOT NULL
-    AND (code_system IS NULL OR code_system IN {sql_list(systems)})
-  GROUP BY canon, link_id
+  SELECT canon, link_id, code FROM (
+    SELECT canon, link_id, code,
+      ROW_NUMBER() OVER (PARTITION BY canon, link_id ORDER BY code_index, code) AS nth
+    FROM (
+      SELECT url AS canon, link_id, code_system, code, code_index FROM qitem
+      WHERE url IS NOT NULL
+      UNION ALL
+      SELECT questionnaire_key AS canon, link_id, code_system, code, code_index FROM qitem
+    ) q
+    WHERE link_id IS NOT NULL AND code IS NOT NULL
+      AND (code_system IS NULL OR code_system IN {sql_list(systems)})
+  ) ranked
+  WHERE nth = 1
 )"""  # noqa: S608
 
 
