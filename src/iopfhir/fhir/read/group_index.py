@@ -25,6 +25,7 @@ class GroupIndex(Index):
     def __init__(self, store: ResourceStore) -> None:
         super().__init__(())
         self.store = store
+        self.bases = store.bases  # the whole input's, not only this patient's
         self._seq_of: dict[int, int] = {}
         self._at: dict[int, Entry] = {}
         self._missing: set[str] = set()
@@ -131,7 +132,7 @@ class GroupIndex(Index):
             ref = value.get("reference")
         if type(ref) is str and ref in self._unknown:
             return None
-        found = self._from_store(reference_keys(value))
+        found = self._from_store(reference_keys(value, self.bases))
         if found is None and type(ref) is str:
             self._unknown.add(ref)
         return found

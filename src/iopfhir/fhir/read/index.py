@@ -6,6 +6,13 @@ resource that holds it), a ``fullUrl`` (``urn:uuid:...`` or an absolute URL), ``
 conditional reference (``Patient?identifier=system|value``) and a logical reference
 (``Reference.identifier``).
 
+An absolute reference names a resource of the input by its tail only when its server is
+the input's: when the input's RESTful ``fullUrl``s give its server bases
+(``https://ehr.example.org/fhir`` for ``https://ehr.example.org/fhir/Patient/1``), an
+absolute reference to another server is not resolved (R4: it names a resource elsewhere,
+whatever its id); an input without them (NDJSON, ``urn:uuid`` Bundles) does not say which
+server it comes from, and the tail is taken.
+
 It also keeps, by episode key, the resources of the :data:`TAG_KINDS` types
 (PractitionerRole, Organization...) that carry iopfhir's own identifier of that episode
 (:meth:`Index.tagged`), so the reader finds an episode's unreferenced people without
@@ -20,7 +27,7 @@ Imports: :mod:`iopfhir.fhir.read.source` and :mod:`iopfhir.fhir.read.values`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,11 +38,13 @@ __all__ = [
     "TAG_KINDS",
     "TYPE_ID",
     "Index",
+    "elsewhere",
     "entry_keys",
     "identifier_keys",
     "identifier_pairs",
     "reference_keys",
     "reference_of",
+    "server_base",
     "tag_of",
     "type_id_key",
 ]
@@ -54,6 +63,22 @@ TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_histor
 #: finds the whole string in it, which one anchored match tells at a fraction of the cost
 #: of the search (that tries every place a ``/`` may start)
 PLAIN_TYPE_ID = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+
+
+def elsewhere(ref: str, match: re.Match[str], bases: Set[str]) -> bool:
+    """Whether ``ref``, whose :data:`TYPE_ID` tail is ``match``, is an absolute URL on a
+    server other than the input's (``bases``: the server bases of its RESTful ``fullUrl``s;
+    with none known, no reference is)."""
+    return bool(bases) and "://" in ref and ref[: match.start()] not in bases
+
+
+def server_base(full_url: str) -> str | None:
+    """The server base of a RESTful absolute ``fullUrl`` (``https://x/fhir`` for
+    ``https://x/fhir/Patient/1``), or ``None`` (``urn:uuid:``, not RESTful)."""
+    if "://" not in full_url:
+        return None
+    match = TYPE_ID.search(full_url)
+    return full_url[: match.start()] if match and match.start() > 0 else None
 
 
 def tag_of(entry: Entry) -> str | None:
@@ -102,6 +127,8 @@ class Index:
         #: Organization, Location) some episode took (``people`` marks them), so that those
         #: no episode took can be counted
         self.used: set[int] = set()
+        #: the server bases of the entries' RESTful ``fullUrl``s (:func:`elsewhere`)
+        self.bases: set[str] = set()
         for entry in entries:
             self.add(entry)
 
@@ -135,6 +162,8 @@ class Index:
                 match = TYPE_ID.search(full_url)
                 if match:
                     self._by_type_id.setdefault(f"{match.group(1)}/{match.group(2)}", entry)
+                    if match.start() > 0 and "://" in full_url:
+                        self.bases.add(full_url[: match.start()])
         if type_id is not None:
             self._by_type_id.setdefault(type_id, entry)
         res = entry.resource
@@ -215,8 +244,12 @@ class Index:
             return found
         if "?" in ref:
             return self._conditional(ref)
-        type_id = _type_id(ref)
-        return self._by_type_id.get(type_id) if type_id is not None else None
+        if PLAIN_TYPE_ID.fullmatch(ref) is not None:  # nearly every one
+            return self._by_type_id.get(ref)
+        match = TYPE_ID.search(ref)
+        if match is None or elsewhere(ref, match, self.bases):
+            return None
+        return self._by_type_id.get(f"{match.group(1)}/{match.group(2)}")
 
     def _conditional(self, ref: str) -> Entry | None:
         rtype, _, query = ref.partition("?")
@@ -243,16 +276,6 @@ class Index:
     def container_of(self, entry: Entry) -> Entry | None:
         """The entry that contains ``entry``, when it is a contained resource."""
         return self._container.get(id(entry))
-
-
-def _type_id(ref: str) -> str | None:
-    """``Type/id`` at the end of a reference string (:data:`TYPE_ID`), or ``None`` (not
-    remembered: most reference strings are looked up once per patient, and the index
-    remembers what it found for each)."""
-    if PLAIN_TYPE_ID.fullmatch(ref) is not None:
-        return ref
-    match = TYPE_ID.search(ref)
-    return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
 def identifier_pairs(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -316,10 +339,10 @@ def canonical_key(url: str) -> str:
     return f"c{_SEP}{url.split('|', 1)[0]}"
 
 
-def reference_keys(value: Any) -> list[str]:
+def reference_keys(value: Any, bases: Set[str] = frozenset()) -> list[str]:
     """The store keys a Reference element (or a reference string) may resolve by, in the
     order :meth:`Index.resolve` tries them; a contained ``#id`` has none (it is found in
-    its container)."""
+    its container). ``bases``: the input's server bases (:func:`elsewhere`)."""
     if isinstance(value, str):
         ref: str | None = value
         element: dict[str, Any] = {}
@@ -342,7 +365,7 @@ def reference_keys(value: Any) -> list[str]:
             keys.append(f"t{_SEP}{ref}")
         else:
             match = TYPE_ID.search(ref)
-            if match:
+            if match and not elsewhere(ref, match, bases):
                 keys.append(f"t{_SEP}{match.group(1)}/{match.group(2)}")
     ident = element.get("identifier")
     if isinstance(ident, dict):

@@ -155,6 +155,8 @@ class ResourceStore:
         self._tags: list[tuple[str, int]] = []
         self._shared: list[tuple[int, str]] = []
         self.count = 0
+        #: the server bases of the input's RESTful ``fullUrl``s (``index.elsewhere``)
+        self.bases: set[str] = set()
         #: answers of :meth:`find` and :meth:`entry` after pass 1 (bounded; see above)
         self._found: Bounded[str, int | None] = Bounded(_FOUND_CACHE)
         self._sealed = False

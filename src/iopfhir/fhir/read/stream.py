@@ -83,6 +83,7 @@ from iopfhir.fhir.read.index import (
     identifier_keys,
     reference_keys,
     reference_of,
+    server_base,
     tag_of,
     type_id_key,
 )
@@ -216,6 +217,8 @@ def _add_named(entry: Entry, seq: int, store: ResourceStore) -> bool:
     """Store ``entry`` (resource ``seq``) with every name of :func:`entry_keys`; ``False``:
     it is a second copy of a ``Type/id`` already stored (its ``fullUrl`` names the first)."""
     type_ids, others = entry_keys(entry)
+    if entry.full_url and (base := server_base(entry.full_url)) is not None:
+        store.bases.add(base)
     if entry.id:
         first = store.claim(type_ids[0], seq)
         if first is not None:
@@ -310,7 +313,7 @@ class _Resolver:
         if ref is None:
             ref = orjson.loads(raw)
         found = None
-        for key in reference_keys(ref):
+        for key in reference_keys(ref, self.store.bases):
             seq = self.store.find(key)
             if seq is not None:
                 found = (seq, self.store.type_of(seq))
