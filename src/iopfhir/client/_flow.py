@@ -8,6 +8,8 @@ no I/O and never sleeps: it *yields* steps and is sent their results::
     Exchange(request, sink)  →  the driver sends it over the transport and sends back
                                 the Response (or throws the transport's ClientError in)
     Wait(seconds)            →  the driver sleeps, then sends back None
+    Pending(future)          →  the driver waits until the future is done (another flow's
+                                token request), then sends back None
 
 and returns the final :class:`~.transport.Response`. :func:`run_flow` drives it with a
 blocking transport and ``time.sleep`` (``FhirClient``); :func:`arun_flow` with an
@@ -25,19 +27,25 @@ most ``max_redirects`` hops): a ``Location`` on another origin raises
 :class:`~iopfhir.errors.CrossOriginRedirect` before anything is sent there. Logs name
 requests by :func:`~iopfhir.errors.request_label` (no query, no ids, no credentials).
 
-A driver that stops early (a cancelled task, Ctrl-C) closes the generator, which closes
-the auth flow with it.
+The auth flow sees its own requests fail: a ``ClientError`` from sending one of them is
+thrown into it (at its ``yield``), so a token request that other flows wait for hands them
+its error (:class:`~.auth.Pending`). A driver that stops early (a cancelled task, Ctrl-C)
+closes the generator, which closes the auth flow with it; a token request it had in flight
+is then left to one of the flows waiting for it.
 
 Imports :mod:`iopfhir.errors` and the client's lower modules.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 from iopfhir.errors import (
@@ -49,7 +57,7 @@ from iopfhir.errors import (
     request_label,
 )
 
-from .auth import Auth
+from .auth import Auth, Pending
 from .outcome import error_for_response, parse_retry_after
 from .retry import Retry
 from .security import check_url
@@ -108,7 +116,7 @@ class Wait:
     seconds: float
 
 
-SendFlow = Generator[Exchange | Wait, Response | None, Response]
+SendFlow = Generator[Exchange | Wait | Pending, Response | None, Response]
 
 
 def send_flow(
@@ -165,13 +173,26 @@ def send_flow(
 def _authenticated(conn: Settings, request: Request, sink: BodySink | None) -> SendFlow:
     flow = conn.auth.auth_flow(request)
     try:
-        outgoing = next(flow)
+        step = next(flow)
         while True:
+            if isinstance(step, Pending):
+                yield step  # the driver waits for another flow's token request
+                step = next(flow)
+                continue
             # the auth flow's own requests (a token endpoint) are read whole, not streamed
-            mine = sink if outgoing.url == request.url else None
-            response = yield from _following_redirects(conn, outgoing, mine)
+            mine = sink if step.url == request.url else None
             try:
-                outgoing = flow.send(response)
+                response = yield from _following_redirects(conn, step, mine)
+            except ClientError as exc:
+                # The flow learns its request failed (flows waiting for a token request get
+                # its error); a flow that ends instead of raising it does not hide it.
+                try:
+                    step = flow.throw(exc)
+                except StopIteration:
+                    raise exc from None
+                continue
+            try:
+                step = flow.send(response)
             except StopIteration:
                 return response
     finally:
@@ -277,12 +298,20 @@ def run_flow(
     exchange: Callable[[Exchange], Response],
     sleep: Callable[[float], None],
 ) -> Response:
-    """Run ``flow`` to its end, blocking: exchanges through ``exchange``, waits by ``sleep``."""
+    """Run ``flow`` to its end, blocking: exchanges through ``exchange``, waits by ``sleep``.
+
+    A :class:`~.auth.Pending` step blocks this thread until the request it waits for ends
+    (that request has its own timeouts).
+    """
     try:
         step = next(flow)
         while True:
             if isinstance(step, Wait):
                 sleep(step.seconds)
+                step = flow.send(None)
+                continue
+            if isinstance(step, Pending):
+                concurrent.futures.wait([step.future])
                 step = flow.send(None)
                 continue
             try:
@@ -305,13 +334,19 @@ async def arun_flow(
 ) -> Response:
     """Run ``flow`` to its end, awaiting: the same steps as :func:`run_flow`.
 
-    Cancelled while awaiting, the flow is closed (no further request is sent).
+    Cancelled while awaiting, the flow is closed (no further request is sent). A
+    :class:`~.auth.Pending` step is awaited without blocking the loop, whichever thread
+    sets its future.
     """
     try:
         step = next(flow)
         while True:
             if isinstance(step, Wait):
                 await sleep(step.seconds)
+                step = flow.send(None)
+                continue
+            if isinstance(step, Pending):
+                await _done(step.future)
                 step = flow.send(None)
                 continue
             try:
@@ -325,3 +360,24 @@ async def arun_flow(
         return result
     finally:
         flow.close()
+
+
+async def _done(future: concurrent.futures.Future[Any]) -> None:
+    """Return once ``future`` is done (set in any thread); cancelled, leave it alone.
+
+    Not ``asyncio.wrap_future``: cancelling its result cancels the shared future, and so
+    the token request every other flow waits for.
+    """
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    def on_done(_: concurrent.futures.Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed while we waited
+            loop.call_soon_threadsafe(wake)
+
+    future.add_done_callback(on_done)
+    await woken

@@ -3,16 +3,31 @@
 An auth method is an object with ``auth_flow(request)``: a generator that yields the
 requests to send (usually one: the caller's request with an ``Authorization`` header)
 and receives each response. It never does I/O itself, so a token refresh is tested by
-feeding it responses. The client drives the flow (:meth:`FhirClient` ``_send``)::
+feeding it responses. The send loop (:func:`iopfhir.client._flow.send_flow`) drives it::
 
     flow = auth.auth_flow(request)
-    request = next(flow)
+    step = next(flow)
     while True:
-        response = send(request)
+        if isinstance(step, Pending):      # another flow's token request is in flight
+            wait_until_done(step.future)   # blocking in a thread, awaited on a loop
+            step = next(flow)
+            continue
         try:
-            request = flow.send(response)
+            response = send(step)
+        except ClientError as exc:
+            step = flow.throw(exc)         # the flow sees its request fail (and re-raises)
+            continue
+        try:
+            step = flow.send(response)
         except StopIteration:
             break
+
+A flow may yield :class:`Pending` instead of a request: "wait until this future is done,
+then resume me". That is how flows sharing one token cache (tasks on an event loop,
+threads, or both) make one token request between them instead of one each: the first
+flow that needs a token requests it, the others wait for its result (see
+:class:`~iopfhir.client.smart.SmartBackendAuth`). Waiting is the driver's part, so the
+flow stays free of I/O and of any one concurrency model.
 
 This module holds the protocol and the simple methods: :class:`NoAuth`,
 :class:`BearerAuth` and :class:`BasicAuth`. SMART Backend Services lives in
@@ -22,14 +37,31 @@ This module holds the protocol and the simple methods: :class:`NoAuth`,
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 from collections.abc import Generator
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from .transport import Request, Response
 
-__all__ = ["Auth", "AuthFlow", "BasicAuth", "BearerAuth", "NoAuth"]
+__all__ = ["Auth", "AuthFlow", "BasicAuth", "BearerAuth", "NoAuth", "Pending"]
 
-AuthFlow = Generator[Request, Response, None]
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pending:
+    """Step of an auth flow: wait until ``future`` is done, then resume the flow.
+
+    ``future`` is set by another flow (in any thread) when its token request ends; the
+    waiting flow reads the outcome from where it keeps it. The driver resumes the flow
+    with ``next(flow)``: the value of that ``yield`` is ``None`` and is not read. A driver
+    that stops waiting (a cancelled task) must leave ``future`` alone: others wait on it.
+    """
+
+    future: concurrent.futures.Future[Any]
+
+
+#: What ``auth_flow`` returns: yields requests (or :class:`Pending`), is sent responses.
+AuthFlow = Generator[Request | Pending, Response, None]
 
 
 @runtime_checkable

@@ -84,6 +84,10 @@ class FhirClient(ClientBase):
     ``None`` for the default ``requests`` transport. ``sleep`` and ``clock`` are
     injectable so tests can step retries without waiting. Closing the client closes its
     transport.
+
+    Threads that share a client or its ``auth`` (the async pull's worker threads share
+    the async client's) and need a SMART token at once make one token request between
+    them: the others block until it ends, then use its token or raise its error.
     """
 
     def __init__(

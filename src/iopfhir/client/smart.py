@@ -10,7 +10,14 @@
 3. caches the token and renews it ``renew_before`` seconds before it expires, by an
    injectable clock;
 4. on a 401 from the FHIR server, drops the cached token, obtains a new one and sends
-   the request once more.
+   the request once more, unless another request has already replaced the token that
+   got the 401 (then it sends with that one).
+
+One token request at a time ("single flight"): requests that need a token while one is
+being fetched (tasks on an event loop, threads, or both, sharing this object) wait for it
+(:class:`~iopfhir.client.auth.Pending`) and use its token, or raise its error. A failed
+request caches nothing, so a later request tries again. When the flow that made the
+request stops before the answer (a cancelled task), one of those waiting makes it anew.
 
 All requests go through the client (the flow yields them), so the whole exchange is
 tested by feeding the generator responses. No token, assertion or key appears in a
@@ -20,6 +27,7 @@ tested by feeding the generator responses. No token, assertion or key appears in
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import re
@@ -28,6 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,7 +47,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from iopfhir.errors import AuthError, InputError
 
-from .auth import AuthFlow
+from .auth import AuthFlow, Pending
 from .redact import scrub
 from .transport import Headers, Request, Response
 
@@ -63,6 +72,19 @@ class Token:
 
     def __repr__(self) -> str:
         return f"Token(access_token=***, expires_at={self.expires_at}, scope={self.scope!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """How the token request in flight ended: a token, an error (with its traceback as
+    it left that request), or neither (its flow stopped first)."""
+
+    token: Token | None = None
+    error: Exception | None = None
+    trace: TracebackType | None = None
+
+
+_TokenSteps = Generator[Request | Pending, Response, Token]
 
 
 class SmartBackendAuth:
@@ -103,6 +125,8 @@ class SmartBackendAuth:
         self._assertion_lifetime = assertion_lifetime
         self._new_jti = new_jti
         self._token: Token | None = None
+        # the token request in flight, if any; the lock guards it and the cache
+        self._fetching: concurrent.futures.Future[_Fetched] | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -145,23 +169,57 @@ class SmartBackendAuth:
 
     def auth_flow(self, request: Request) -> AuthFlow:
         """Yield the request with a valid token; on 401 renew once and yield it again."""
-        token = self._cached()
-        if token is None:
-            token = yield from self._obtain_token()
+        token = yield from self._valid_token()
         response = yield _bearer(request, token)
         if response.status != 401:
             return
-        with self._lock:
-            if self._token is not None and self._token.access_token == token.access_token:
-                self._token = None
-        token = yield from self._obtain_token()
+        token = yield from self._valid_token(rejected=token)
         yield _bearer(request, token)
 
-    def _cached(self) -> Token | None:
-        token = self._token
-        if token is not None and self._clock() < token.expires_at - self._renew_before:
+    def _valid_token(self, rejected: Token | None = None) -> _TokenSteps:
+        """The cached token while fresh (and not ``rejected`` by a 401), else the token of
+        the request in flight, else one this flow requests for every flow that waits."""
+        while True:
+            with self._lock:
+                token = self._token
+                if rejected and token and token.access_token == rejected.access_token:
+                    self._token = token = None  # not if another flow already replaced it
+                if token is not None and self._clock() < token.expires_at - self._renew_before:
+                    return token
+                fetching = self._fetching
+                if fetching is None:
+                    fetching = self._fetching = concurrent.futures.Future()
+                    fetching.set_running_or_notify_cancel()  # nobody may cancel it
+                    mine = True
+                else:
+                    mine = False
+            if mine:
+                return (yield from self._fetch_for_all(fetching))
+            yield Pending(fetching)
+            fetched = fetching.result()
+            if fetched.error is not None:
+                # the same error in every waiting flow, as asyncio does for a Future's
+                raise fetched.error.with_traceback(fetched.trace)
+            if fetched.token is not None:
+                return fetched.token
+            # the flow that requested it stopped before the answer: try again
+
+    def _fetch_for_all(self, fetching: concurrent.futures.Future[_Fetched]) -> _TokenSteps:
+        """Request a token; cache it, and hand it (or the error) to the flows waiting."""
+        outcome = _Fetched()  # stays empty when this flow is closed before the answer
+        try:
+            token = yield from self._obtain_token()
+            outcome = _Fetched(token=token)
             return token
-        return None
+        except Exception as exc:  # the endpoint's answer, or a transport error thrown in
+            outcome = _Fetched(error=exc, trace=exc.__traceback__)
+            raise
+        finally:
+            with self._lock:
+                if outcome.token is not None:
+                    self._token = outcome.token
+                self._fetching = None
+            fetching.set_result(outcome)
 
     def _obtain_token(self) -> Generator[Request, Response, Token]:
         token_url = self.token_url
@@ -201,12 +259,7 @@ class SmartBackendAuth:
         if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
             expires_in = 300
         scope = data.get("scope")
-        token = Token(
-            access, started + float(expires_in), scope if isinstance(scope, str) else None
-        )
-        with self._lock:
-            self._token = token
-        return token
+        return Token(access, started + float(expires_in), scope if isinstance(scope, str) else None)
 
     def _discover(self) -> Generator[Request, Response, str]:
         assert self.fhir_base_url is not None  # checked in __init__

@@ -15,8 +15,10 @@ flow, same-origin redirects, the size bound), driven by
 
 Auth flows are the sync ones (:mod:`iopfhir.client.auth`, :mod:`iopfhir.client.smart`):
 they do no I/O themselves, so a SMART Backend Services token is fetched through this
-client's async transport, on the event loop, with no thread. Tasks that run on one client
-at once may each fetch a token when none is cached yet; the last one fetched is kept.
+client's async transport, on the event loop, with no thread. Tasks that need a token at
+once (none cached yet, it expired, or a 401) make one token request between them: the
+others await its result without blocking the loop (:class:`~iopfhir.client.auth.Pending`)
+and all raise its error if it fails; the next request tries again.
 
 Imports the client's lower modules only.
 """
