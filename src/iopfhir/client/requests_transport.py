@@ -194,8 +194,10 @@ def _map(
     reading: bool = False,
 ) -> TransportError:
     kind = type(exc).__name__
-    if deadline.expired:
-        # Whatever broke, it broke because the watchdog shut the socket down.
+    if deadline.passed():
+        # Whatever broke, it broke once the deadline had passed: the watchdog shut the
+        # socket down, or the socket's own timeout (never longer than the deadline) fired
+        # first, before the watchdog's thread ran (a loaded machine)
         return deadline.error()
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return ConnectTimeout("connection timed out", method=request.method, url=request.url)

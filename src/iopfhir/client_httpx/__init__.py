@@ -131,7 +131,9 @@ class HttpxTransport:
 
 
 def _map(exc: httpx.HTTPError, request: Request, deadline: Deadline) -> TransportError:
-    if deadline.expired:
-        # Whatever broke, it broke because the watchdog shut the socket down.
+    if deadline.passed():
+        # Whatever broke, it broke once the deadline had passed: the watchdog shut the
+        # socket down, or the socket's own timeout (never longer than the deadline) fired
+        # first, before the watchdog's thread ran (a loaded machine)
         return deadline.error()
     return map_error(exc, request)
