@@ -50,11 +50,15 @@ Codes = Mapping[tuple[str, str], str]  # (questionnaire url or key, linkId) -> c
 
 
 def form_codes(forms: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
-    """The codes Questionnaires give their items, by url and by ``Questionnaire/<id>``."""
+    """The codes Questionnaires give their items, by url, ``url|version`` and
+    ``Questionnaire/<id>``."""
     systems = {LOINC, *(i.code_system for i in instruments().values())}
     found: dict[tuple[str, str], set[str]] = {}
     for form in forms:
-        names = [n for n in (form.get("url"), f"Questionnaire/{form.get('id')}") if n]
+        url, version = form.get("url"), form.get("version")
+        names = [n for n in (url, f"Questionnaire/{form.get('id')}") if n]
+        if url and version:
+            names.append(f"{url}|{version}")
         for item in _items(form.get("item")):
             link = item.get("linkId")
             # the item's first code in the instruments' systems
@@ -77,8 +81,9 @@ def _code(r: Mapping[str, Any], item: Mapping[str, Any], codes: Codes) -> str | 
     link = item.get("linkId")
     if not isinstance(link, str):
         return None
-    form = str(r.get("questionnaire") or "").split("|")[0]
-    return codes.get((form, link)) or link.split("/")[-1]
+    named = str(r.get("questionnaire") or "")
+    form = named.split("|")[0]
+    return codes.get((named, link)) or codes.get((form, link)) or link.split("/")[-1]
 
 
 def _number(answer: Mapping[str, Any]) -> float | None:

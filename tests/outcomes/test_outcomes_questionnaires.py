@@ -27,7 +27,7 @@ import pytest
 from tests.engines import synth_ndjson
 from tests.outcomes.reference import compute as reference
 
-from iopfhir.fhir.read import read_fhir
+from iopfhir.fhir.read import read_fhir, read_fhir_streamed
 from iopfhir.outcomes import compute
 from iopfhir.views import Source
 
@@ -324,3 +324,47 @@ def test_an_item_with_two_codes_is_read_by_its_first(duckdb_engine: Any) -> None
     (episode,) = read_fhir(resources).episodes
     (measure,) = episode.measures
     assert (measure.instrument, measure.score) == ("phq-9", 19)
+
+
+def test_a_response_is_read_through_the_version_it_names(duckdb_engine: Any) -> None:
+    """Two versions of one form code the same linkId differently: a response naming
+    ``url|1.0`` is read through version 1.0 (its ninth item PHQ-9 item 9: complete, 19),
+    one naming ``url|2.0`` through 2.0 (whose ninth item is no PHQ-9 item: incomplete, no
+    score). Before, both were read through the bare url, where the least code of the two
+    versions named no PHQ-9 item: neither response was scored."""
+    url = "https://forms.example.org/Questionnaire/phq9-versions"
+    nine_twos = [_NEARLY_EVERY_DAY] * 6 + [_SEVERAL_DAYS, _NOT_AT_ALL, _NOT_AT_ALL]  # 19
+    loinc = "http://loinc.org"
+
+    def form(version: str, ninth: str) -> dict[str, Any]:
+        codes = [*_PHQ9_ITEMS[:8], ninth]
+        return {"resourceType": "Questionnaire", "id": f"v{version[0]}", "url": url,
+                "version": version, "status": "active",
+                "item": [{"linkId": f"q{n}", "type": "choice",
+                          "code": [{"system": loinc, "code": code}]}
+                         for n, code in enumerate(codes)]}  # fmt: skip
+
+    def answered(rid: str, when: str, version: str) -> dict[str, Any]:
+        response = _response(rid, when, [
+            {"linkId": f"q{n}", "answer": [{"valueCoding": {"system": loinc, "code": code}}]}
+            for n, code in enumerate(nine_twos)])  # fmt: skip
+        response["questionnaire"] = f"{url}|{version}"
+        return response
+
+    resources = [
+        *_hand_cases()[:2],
+        form("1.0", _PHQ9_ITEMS[8]),
+        form("2.0", "1-8"),
+        answered("one", "2025-01-06T09:00:00Z", "1.0"),
+        answered("two", "2025-01-07T09:00:00Z", "2.0"),
+    ]
+    with Source.from_resources(resources) as src:
+        outcomes = compute(src, duckdb_engine, measure_ids=["iop-phq9-baseline"])
+    (row,) = outcomes.subjects["iop-phq9-baseline"]
+    assert outcomes.summary("iop-phq9-baseline").overall.score == 19
+    assert set(row.evaluated) == {"QuestionnaireResponse/one"}
+    assert reference(resources)["iop-phq9-baseline"]["score"] == 19
+    for reader in (read_fhir, read_fhir_streamed):
+        (episode,) = reader(resources).episodes
+        scores = sorted((m.date, m.score) for m in episode.measures)
+        assert [s for _, s in scores] == [19, None], reader

@@ -5,8 +5,9 @@ Observation). Its answered items (``qanswer``: the ``iop-questionnaire-answer`` 
 row per item at any depth) give a score for an instrument of
 :data:`~iopfhir.outcomes.facts.INSTRUMENTS` when an item names one of its codes: the code
 its Questionnaire gives the item (``qitem``: the ``iop-questionnaire-item`` view of the
-Questionnaires in the source, found by the response's ``questionnaire``, its canonical url
-without a ``|version``, or a ``Questionnaire/id`` key; the item's first code in LOINC or an
+Questionnaires in the source, found by the response's ``questionnaire``: the version it
+names (``url|version``) when the source has it, else its canonical url, or a
+``Questionnaire/id`` key; the item's first code in LOINC or an
 instrument's code system, or with no system; a form's linkIds need not be codes), else its
 ``linkId`` (the code itself, or the last segment of a path such as ``/44249-1/44261-6``):
 
@@ -45,9 +46,9 @@ def item_code(link_id: str) -> str:
 
 def questionnaire_map_sql() -> str:
     """CTE ``qmap``: ``(canon, link_id, code)``, the code each Questionnaire of ``qitem``
-    gives an item, under its canonical url and its ``Questionnaire/id`` key: the item's
-    first code in the instruments' systems (as the import reads it; the least of them when
-    two Questionnaires of one url code the item differently)."""
+    gives an item, under its canonical url, its ``url|version`` and its ``Questionnaire/id``
+    key: the item's first code in the instruments' systems (as the import reads it; under
+    a bare url that several versions share, the least of their codes)."""
     systems = sorted({LOINC, *(i.code_system for i in instruments().values())})
     return f"""qmap AS (
   SELECT canon, link_id, code FROM (
@@ -56,6 +57,9 @@ def questionnaire_map_sql() -> str:
     FROM (
       SELECT url AS canon, link_id, code_system, code, code_index FROM qitem
       WHERE url IS NOT NULL
+      UNION ALL
+      SELECT url || '|' || version AS canon, link_id, code_system, code, code_index
+      FROM qitem WHERE url IS NOT NULL AND version IS NOT NULL
       UNION ALL
       SELECT questionnaire_key AS canon, link_id, code_system, code, code_index FROM qitem
     ) q
@@ -68,12 +72,15 @@ def questionnaire_map_sql() -> str:
 
 def answered_items(x: str = "x") -> tuple[str, str]:
     """(``FROM`` clause, code): the answered items ``qanswer`` as ``x`` beside the code
-    each names (its Questionnaire's for it, else its ``linkId``'s); reads CTE ``qmap``."""
+    each names (its Questionnaire's for it: the version the response names when the source
+    has it, else the url's; else its ``linkId``'s); reads CTE ``qmap``."""
     joined = (
-        f"qanswer {x} LEFT JOIN qmap {x}_m ON {x}_m.canon = split_part({x}.questionnaire, '|', 1)"
+        f"qanswer {x} LEFT JOIN qmap {x}_v ON {x}_v.canon = {x}.questionnaire"
+        f" AND {x}_v.link_id = {x}.link_id"
+        f" LEFT JOIN qmap {x}_m ON {x}_m.canon = split_part({x}.questionnaire, '|', 1)"
         f" AND {x}_m.link_id = {x}.link_id"
     )
-    return joined, f"COALESCE({x}_m.code, {item_code(f'{x}.link_id')})"
+    return joined, f"COALESCE({x}_v.code, {x}_m.code, {item_code(f'{x}.link_id')})"
 
 
 def _values(rows: list[tuple[object, ...]], columns: str, alias: str = "r") -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from iopfhir.fhir.read.index import TAG_KINDS, Index, canonical_key, reference_keys
+from iopfhir.fhir.read.index import TAG_KINDS, Index, canonical_keys, reference_keys
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.store import ResourceStore
 
@@ -138,7 +138,12 @@ class GroupIndex(Index):
         return found
 
     def find_canonical(self, url: str) -> Entry | None:
-        return super().find_canonical(url) or self._from_store([canonical_key(url)])
+        # the exact canonical (this patient's entries, then the store) before the bare url
+        exact, *bare = canonical_keys(url)
+        found = self._by_canonical.get(url) or self._from_store([exact])
+        if found is None and bare:
+            found = self._by_canonical.get(url.split("|", 1)[0]) or self._from_store(bare)
+        return found
 
     def tagged(self, episode: str) -> list[Entry]:
         found = (self.entry_at(seq) for seq in self.store.tagged(episode))

@@ -170,6 +170,9 @@ class Index:
         url = res.get("url")
         if isinstance(url, str) and url:
             self._by_canonical.setdefault(url, entry)
+            version = res.get("version")
+            if isinstance(version, str) and version:
+                self._by_canonical.setdefault(f"{url}|{version}", entry)
         if "identifier" in res:
             self._unfiled.append(entry)
         contained = res.get("contained")
@@ -244,12 +247,8 @@ class Index:
             return found
         if "?" in ref:
             return self._conditional(ref)
-        if PLAIN_TYPE_ID.fullmatch(ref) is not None:  # nearly every one
-            return self._by_type_id.get(ref)
-        match = TYPE_ID.search(ref)
-        if match is None or elsewhere(ref, match, self.bases):
-            return None
-        return self._by_type_id.get(f"{match.group(1)}/{match.group(2)}")
+        type_id = _type_id(ref, self.bases)
+        return self._by_type_id.get(type_id) if type_id is not None else None
 
     def _conditional(self, ref: str) -> Entry | None:
         rtype, _, query = ref.partition("?")
@@ -270,12 +269,30 @@ class Index:
         return self._tagged.get(episode, [])
 
     def find_canonical(self, url: str) -> Entry | None:
-        """The definitional resource (Questionnaire...) whose ``url`` is ``url``."""
-        return self._by_canonical.get(url.split("|", 1)[0])
+        """The definitional resource (Questionnaire...) a canonical names: for ``url|version``
+        the one of that ``url`` and ``version``, else (or when the input has no such
+        version) the first whose ``url`` is ``url``."""
+        found = self._by_canonical.get(url)
+        if found is None and "|" in url:
+            found = self._by_canonical.get(url.split("|", 1)[0])
+        return found
 
     def container_of(self, entry: Entry) -> Entry | None:
         """The entry that contains ``entry``, when it is a contained resource."""
         return self._container.get(id(entry))
+
+
+def _type_id(ref: str, bases: Set[str] = frozenset()) -> str | None:
+    """``Type/id`` at the end of a reference string (:data:`TYPE_ID`), or ``None`` (also for
+    an absolute URL on another server than the input's ``bases``: :func:`elsewhere`). Not
+    remembered: most reference strings are looked up once per patient, and the index
+    remembers what it found for each."""
+    if PLAIN_TYPE_ID.fullmatch(ref) is not None:
+        return ref
+    match = TYPE_ID.search(ref)
+    if match is None or elsewhere(ref, match, bases):
+        return None
+    return f"{match.group(1)}/{match.group(2)}"
 
 
 def identifier_pairs(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -313,6 +330,9 @@ def entry_keys(entry: Entry) -> tuple[list[str], list[str]]:
     canonical = entry.resource.get("url")
     if isinstance(canonical, str) and canonical:
         others.append(f"c{_SEP}{canonical}")
+        version = entry.resource.get("version")
+        if isinstance(version, str) and version:
+            others.append(f"c{_SEP}{canonical}|{version}")
     others += identifier_keys(entry.type, entry.resource.get("identifier"))
     return type_ids, others
 
@@ -334,9 +354,11 @@ def identifier_keys(rtype: str, identifiers: Any) -> list[str]:
     return keys
 
 
-def canonical_key(url: str) -> str:
-    """The store key of :meth:`Index.find_canonical`."""
-    return f"c{_SEP}{url.split('|', 1)[0]}"
+def canonical_keys(url: str) -> list[str]:
+    """The store keys :meth:`Index.find_canonical` tries for a canonical, in order."""
+    if "|" in url:
+        return [f"c{_SEP}{url}", f"c{_SEP}{url.split('|', 1)[0]}"]
+    return [f"c{_SEP}{url}"]
 
 
 def reference_keys(value: Any, bases: Set[str] = frozenset()) -> list[str]:

@@ -190,8 +190,12 @@ def questionnaire_codes(qr: Entry, index: Index) -> dict[str, str]:
     canonical = text(qr.resource.get("questionnaire"))
     if not canonical:
         return {}
+    # ``url|version``: that version of the form, when the input has it (two versions may
+    # code their items differently), else the form the url names
+    found = index.find_canonical(canonical) if "|" in canonical else None
     url = canonical.split("|", 1)[0]
-    found = index.resolve(url, qr) or index.resolve({"reference": url}, qr)
+    if found is None:
+        found = index.resolve(url, qr) or index.resolve({"reference": url}, qr)
     if found is None:
         found = index.find_canonical(url)
     if found is None or found.type != "Questionnaire":
