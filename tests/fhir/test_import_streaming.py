@@ -175,7 +175,10 @@ def _stores() -> set[str]:
     return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("iopfhir-read-")}
 
 
-def test_store_is_deleted(cohort: Path) -> None:
+def test_store_is_deleted(cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a temporary directory of this test's own: another process's import (a parallel test
+    # run) may create and delete its stores in the shared one meanwhile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = _stores()
     stream = read_fhir_stream(cohort / "ndjson")
     next(stream)
