@@ -97,6 +97,9 @@ class Context:
         self.organizations: list[Organization] = []
         self.locations: list[Location] = []
         self.practitioners: list[Practitioner] = []
+        #: practitioner key → input place of this episode's own PractitionerRole of them
+        #: (iopfhir's ``practitionerrole`` → ``<episode>/<key>``): the episode's order
+        self.own_role_at: dict[str, int] = {}
         self.supports: list[Support] = []
         self.teams: list[Team] = []
         self.diagnoses: list[Diagnosis] = []

@@ -5,7 +5,10 @@ The counterpart of :mod:`iopfhir.fhir.build.aftercare`. ``reference`` activities
 the plan's ServiceRequests and Appointments (those Appointments are not sessions);
 ``detail`` activities coded ``check-in#<method>`` with a due date are check-ins. An
 appointment's ``basedOn`` names its referral; ``end == start`` is how iopfhir writes an
-appointment without an end (R4 app-2), so it reads back as no end.
+appointment without an end (R4 app-2), so it reads back as no end. What these hold one of
+is counted when there are more: a referral's performers other than its first organization
+and first practitioner, its reasons other than the first's text, a check-in's performers
+after the first.
 
 A ServiceRequest that is neither the episode's referral nor an aftercare referral is one of
 the episode's other requests (:func:`read_request`), read as written.
@@ -20,7 +23,7 @@ from typing import Any
 
 from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn, Code, Request
 from iopfhir.fhir.read._context import Context
-from iopfhir.fhir.read.episode import condition_keys
+from iopfhir.fhir.read.episode import condition_keys, reason_text
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -82,10 +85,17 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                 ctx.unmapped["CarePlan: aftercare activity not recognised"] += 1
                 continue
             with_ = None
-            for pref in as_list(detail.get("performer"))[:1]:
+            performers = as_list(detail.get("performer"))
+            for pref in performers[:1]:
                 with_ = person_key(ctx, pref, entry)
                 if with_ == ctx.patient_key:
                     with_ = None
+            if len(performers) > 1:  # a check-in is with one person
+                note(
+                    "CarePlan.activity.detail.performer",
+                    "of a check-in, after the first (dropped)",
+                    len(performers) - 1,
+                )
             status = detail.get("status")
             raw_id = activity.get("id")
             check_ins.append(
@@ -112,6 +122,12 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
     return {"referrals": referrals, "appointments": appointments, "check_ins": check_ins}
 
 
+_OTHER_PERFORMER = (
+    "ServiceRequest.performer: of an aftercare referral, not its one organization or "
+    "practitioner (dropped)"
+)
+
+
 def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
     """An aftercare ServiceRequest."""
     res = entry.resource
@@ -130,16 +146,14 @@ def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
             fields["requester"] = requester
     for ref in as_list(res.get("performer")):
         target = ctx.resolve(ref, entry)
-        if target is None:
-            continue
-        if target.type == "Organization" and "organization" not in fields:
+        kind = target.type if target is not None else None
+        if kind == "Organization" and "organization" not in fields:
             fields["organization"] = org_key(ctx, ref, entry)
-        elif target.type in ("Practitioner", "PractitionerRole") and ("practitioner" not in fields):
+        elif kind in ("Practitioner", "PractitionerRole") and "practitioner" not in fields:
             fields["practitioner"] = person_key(ctx, ref, entry)
-    fields["reason"] = next(
-        (text(c.get("text")) for c in as_list(res.get("reasonCode")) if isinstance(c, dict)),
-        None,
-    )
+        else:  # the referral names one organization and one practitioner
+            ctx.unmapped[_OTHER_PERFORMER] += 1
+    fields["reason"] = reason_text(ctx, res.get("reasonCode"))
     return AftercareReferral(**fields)
 
 

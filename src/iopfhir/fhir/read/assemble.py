@@ -277,7 +277,8 @@ def read_episode(
 
 def _in_input_order(ctx: Context) -> None:
     """People, organizations and locations in the order of the input, not of first
-    reference."""
+    reference; practitioners with this episode's own PractitionerRole in the order of
+    those roles (:func:`_in_role_order`)."""
     where: dict[str, int] = {}
     for (space, entry_id), key in ctx.key_of.items():
         if space in ("people", "org", "location"):
@@ -286,6 +287,24 @@ def _in_input_order(ctx: Context) -> None:
     ctx.locations.sort(key=lambda p: where.get(f"location:{p.key}", 0))
     ctx.practitioners.sort(key=lambda p: where.get(f"people:{p.key}", 0))
     ctx.supports.sort(key=lambda s: where.get(f"people:{s.key}", 0))
+    if ctx.own_role_at:
+        _in_role_order(ctx)
+
+
+def _in_role_order(ctx: Context) -> None:
+    """The practitioners that have this episode's own PractitionerRole (iopfhir's
+    identifier, ``<episode>/<key>``) in the order of those roles, in the places they
+    hold among the episode's practitioners; the others stay where the input has them.
+
+    iopfhir writes a practitioner once (a bundle of several episodes holds one who
+    works in several once, where the first of them has it) but a role per episode, in
+    the episode's order: the Practitioners' order is the first episode's, the roles' the
+    episode's own. Other data keeps the order of its Practitioners."""
+    at = ctx.own_role_at
+    places = [i for i, p in enumerate(ctx.practitioners) if p.key in at]
+    ranked = sorted((ctx.practitioners[i] for i in places), key=lambda p: at[p.key])
+    for i, prac in zip(places, ranked, strict=True):
+        ctx.practitioners[i] = prac
 
 
 def validated(ctx: Context, fields: dict[str, Any]) -> Episode | None:

@@ -8,10 +8,13 @@ the program (``type`` + the ``iop-program`` extension), the care manager and the
 referral (the first ``referralRequest``). Conditions become diagnoses in the order of
 ``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
 What the Episode has no place for is counted in ``unmapped`` (:func:`_count_unkept`):
-``statusHistory``, ``account``, a ``type`` that is no program type (and the
-``managingOrganization`` of such an episode), a ``careManager`` who is no practitioner of
-the input, a first ``referralRequest`` that names no ServiceRequest of the input, an end
-without a discharge disposition and a disposition without an end.
+``statusHistory``, ``account``, each ``type`` of an episode without a program type (and
+the ``managingOrganization`` of such an episode), each other ``type`` concept or coding of
+one with it (the program type written again is no other), a ``careManager`` who is no
+practitioner of the input, a first ``referralRequest`` that names no ServiceRequest of the
+input and every ``referralRequest`` after the first (the Episode has one referral), an end
+without a discharge disposition and a disposition without an end; of a referral, a
+``reasonCode`` other than the first one's text (:func:`reason_text`).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``people``, ``source`` and ``values``.
@@ -48,7 +51,7 @@ from iopfhir.fhir.read.values import (
     parse_period,
     text,
 )
-from iopfhir.terminology import codes
+from iopfhir.terminology import code_system_url, codes
 
 __all__ = [
     "condition_keys",
@@ -56,6 +59,7 @@ __all__ = [
     "read_condition",
     "read_episode_of_care",
     "read_referral",
+    "reason_text",
     "stay_fields",
 ]
 
@@ -112,7 +116,8 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
         if manager is not None and any(p.key == manager for p in ctx.practitioners):
             out["care_manager"] = manager
     _count_unkept(ctx, res, out, end is not None, disposition is not None)
-    for ref in as_list(res.get("referralRequest"))[:1]:
+    requests = as_list(res.get("referralRequest"))
+    for ref in requests[:1]:
         target = ctx.resolve(ref, entry)
         if target is not None and target.type == "ServiceRequest":
             referral = ctx.attempt(target, read_referral, ctx, target)
@@ -121,10 +126,35 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
                 ctx.used_requests.add(id(target))
         else:  # a display only, or a reference to nothing the input holds
             ctx.unmapped[_NO_REFERRAL] += 1
+    if len(requests) > 1:  # the Episode holds one referral
+        _count_more_referrals(ctx, requests[1:], entry)
     return out
 
 
 _NO_REFERRAL = "EpisodeOfCare: referralRequest not a ServiceRequest of the input (dropped)"
+#: a referralRequest after the first: the Episode has one referral; a ServiceRequest of
+#: the input is still read (one of the episode's other requests, or an aftercare
+#: referral), only its being a referral of the episode is lost
+_MORE_REFERRALS = (
+    "EpisodeOfCare.referralRequest: after the first (not the episode's referral; "
+    "its ServiceRequest read on its own)"
+)
+_MORE_NO_REFERRAL = (
+    "EpisodeOfCare.referralRequest: a further one, not a ServiceRequest of the input (dropped)"
+)
+
+
+def _count_more_referrals(ctx: Context, refs: list[Any], entry: Entry) -> None:
+    """Count the ``referralRequest`` after the first (the Episode has one referral; the
+    episode's referral named again is no other one)."""
+    seen: set[int] = set()
+    for ref in refs:
+        target = ctx.resolve(ref, entry)
+        if target is None or target.type != "ServiceRequest":
+            ctx.unmapped[_MORE_NO_REFERRAL] += 1
+        elif id(target) not in ctx.used_requests and id(target) not in seen:
+            seen.add(id(target))
+            ctx.unmapped[_MORE_REFERRALS] += 1
 
 
 def _count_unkept(
@@ -139,16 +169,40 @@ def _count_unkept(
     if accounts := as_list(res.get("account")):
         unmapped["EpisodeOfCare: account not kept"] += len(accounts)
     if "program" not in out:
-        if as_list(res.get("type")):
-            unmapped["EpisodeOfCare: type not a program type (dropped)"] += 1
+        if types := as_list(res.get("type")):
+            unmapped["EpisodeOfCare: type not a program type (dropped)"] += len(types)
         if res.get("managingOrganization") is not None:
             unmapped["EpisodeOfCare: managingOrganization without a program type (dropped)"] += 1
+    else:
+        _count_other_types(ctx, res.get("type"), out["program"].type)
     if res.get("careManager") is not None and "care_manager" not in out:
         unmapped["EpisodeOfCare: careManager not a practitioner of the input (dropped)"] += 1
     if end and not disposition:
         unmapped["EpisodeOfCare: period.end without a discharge disposition (dropped)"] += 1
     elif disposition and not end:
         unmapped["EpisodeOfCare: discharge disposition without period.end (dropped)"] += 1
+
+
+_OTHER_TYPE = "EpisodeOfCare.type: not the program type (dropped)"
+_OTHER_TYPE_CODING = "EpisodeOfCare.type.coding: not the program type (dropped)"
+
+
+def _count_other_types(ctx: Context, types: Any, program_type: str) -> None:
+    """Count what of ``EpisodeOfCare.type`` the program type (one coding) leaves: each
+    CodeableConcept without that coding, each other coding of one with it (that coding
+    written again is no other). One concept of one coding (ours, most) is looked at no
+    further."""
+    if type(types) is list and len(types) == 1:
+        one = types[0]
+        if type(one) is dict and type(items := one.get("coding")) is list and len(items) <= 1:
+            return
+    kept = (code_system_url("program-type"), program_type)
+    for concept in as_list(types):
+        pairs = codings(concept)
+        if kept not in pairs:
+            ctx.unmapped[_OTHER_TYPE] += 1
+        elif others := sum(1 for pair in pairs if pair != kept):
+            ctx.unmapped[_OTHER_TYPE_CODING] += others
 
 
 def read_referral(ctx: Context, entry: Entry) -> Referral:
@@ -174,11 +228,7 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
             org = org_key(ctx, res["requester"], entry)
             if org:
                 fields["organization"] = org
-    reason = next(
-        (text(c.get("text")) for c in as_list(res.get("reasonCode")) if isinstance(c, dict)),
-        None,
-    )
-    fields["reason"] = reason
+    fields["reason"] = reason_text(ctx, res.get("reasonCode"))
     stay = ctx.resolve(res.get("encounter"), entry)
     if stay is not None and stay.type == "Encounter":
         stay_fields(ctx, stay, fields)
@@ -189,6 +239,21 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
             ctx.not_plans.add(id(target))
             break
     return Referral(**fields)
+
+
+#: a ``reasonCode`` of a referral that is not the one reason (text) it holds
+OTHER_REASON = "ServiceRequest.reasonCode: not the referral's reason text (dropped)"
+
+
+def reason_text(ctx: Context, concepts: Any) -> str | None:
+    """A referral's ``reason``: the text of its first ``reasonCode``; any other reason
+    (one more, or a first one coded without text) is counted."""
+    items = as_list(concepts)
+    first = items[0] if items else None
+    reason = text(first.get("text")) if isinstance(first, dict) else None
+    if len(items) > 1 or (items and reason is None):
+        ctx.unmapped[OTHER_REASON] += len(items) - (reason is not None)
+    return reason
 
 
 def stay_fields(ctx: Context, stay: Entry, fields: dict[str, Any]) -> None:

@@ -280,6 +280,11 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
     role_codes: list[Code] = []
     organization: str | None = None
     if role is not None:
+        hint = ctx.episode_key_hint
+        if hint is not None and (role.own_key("practitionerrole") or ("",))[0] == hint:
+            # iopfhir writes one role per practitioner and episode, in the episode's
+            # order (the Practitioner itself once, where its first episode has it)
+            ctx.own_role_at[key] = ctx.index.position.get(id(role), 0)
         rres = role.resource
         role_keys, role_codes = _roles(rres.get("code"))
         if rres.get("organization") is not None:

@@ -365,11 +365,18 @@ def _read_schedule(repeat: Any) -> Schedule | None:
     if not float(minutes).is_integer() or not 0 < minutes <= 720:
         return None
     start_time = None
-    for value in as_list(repeat.get("timeOfDay"))[:1]:
+    times = as_list(repeat.get("timeOfDay"))
+    for value in times[:1]:
         try:
             start_time = time.fromisoformat(value)
         except (TypeError, ValueError):
             start_time = None
+    if len(times) > 1:  # the Schedule holds one start time
+        note_value(
+            "CarePlan.activity.detail.scheduledTiming.repeat.timeOfDay",
+            "after the first (dropped)",
+            len(times) - 1,
+        )
     days = [d for d in as_list(repeat.get("dayOfWeek")) if d in _WEEKDAYS]
     return Schedule(
         days=days,

@@ -7,7 +7,8 @@ comes from the ``record-identifier`` extension (iopfhir's ``review`` identifier)
 the resource id; the date from ``occurredDateTime`` (else ``recorded``); the author is
 the first agent that is a practitioner of the episode; the session is the entity that is
 one of the episode's session Appointments or Encounters. A change naming a goal or an
-activity the episode does not have is counted and left out. A Goal whose current status is
+activity the episode does not have, and a goal's further status in one review, are counted
+and left out. A Goal whose current status is
 not its latest review's (changed elsewhere after it) keeps its status; that goal's
 history is dropped and counted (:func:`consistent_reviews`).
 
@@ -155,6 +156,8 @@ def read_review(ctx: Context, entry: Entry) -> Review | None:
             change = _goal_change(ctx, ext, entry)
             if change is not None and all(g.goal != change.goal for g in goals):
                 goals.append(change)
+            elif change is not None:  # a review gives a goal one status
+                ctx.unmapped["Provenance: a further status of one goal in a review (dropped)"] += 1
         elif ext.get("url") == EXT.PLAN_CHANGE:
             plan_change = _plan_change(ext, activities, ctx)
             if plan_change is not None:

@@ -14,8 +14,11 @@ attendees the ``PART`` / ``ATND`` ones and the supports (a patient listed as
 kind says), read from iopfhir's own Appointment when there is one. The Encounter's
 participants as written (each with its types) are ``Session.participants`` unless they are
 what the facilitator and attendees give; its locations and ``serviceProvider`` are
-``locations`` and ``provider``. An Appointment participant without an actor, or whose actor
-names no resource (a ``display`` only), has no place in a session and is counted. The
+``locations`` and ``provider``. A Location among the Appointment's actors is one of the
+``locations`` of a session with an Encounter; an Appointment participant without an actor,
+or whose actor names no resource (a ``display`` only), a Location of a session without an
+Encounter, a HealthcareService, a Device or another patient has no place in a session and
+is counted. The
 modality is the ``therapy-modality`` extension of the Encounter, else of the Appointment.
 CPT / HCPCS codes in ``Encounter.type`` are derived from the kind and so not read back;
 data without a session-kind coding gets its kind from a procedure code the terminology
@@ -36,7 +39,14 @@ from iopfhir.domain.common import when
 from iopfhir.domain.sessions import SessionForm
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
-from iopfhir.fhir.read.people import entry_person_key, location_key, org_key, person_key
+from iopfhir.fhir.read.grouping import NAMED_TYPE, TAKEN
+from iopfhir.fhir.read.people import (
+    entry_person_key,
+    location_key,
+    org_key,
+    person_key,
+    read_location,
+)
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
@@ -188,7 +198,8 @@ def read_session(ctx: Context, entry: Entry) -> None:
     participants: list[SessionParticipant] = []
     locations: list[str] = []
     provider = None
-    if encounter is not None and status in ("scheduled", "attended"):
+    with_encounter = encounter is not None and status in ("scheduled", "attended")
+    if encounter is not None and with_encounter:
         written = _encounter_participants(ctx, encounter)
         if not _as_derived(ctx, written, facilitator, attendees):
             participants = [_participant(member, types) for member, types in written]
@@ -196,6 +207,10 @@ def read_session(ctx: Context, entry: Entry) -> None:
                 facilitator, attendees = None, []
         # else: what the facilitator and attendees give (not kept)
         locations, provider = _where(ctx, encounter)
+    if appointment is not None:
+        for place in _appointment_actors(ctx, appointment, with_encounter):
+            if place not in locations:
+                locations.append(place)
     activity = None
     for source in (appointment, encounter):
         if source is not None and id(source) in ctx.activity_of_appointment:
@@ -229,14 +244,32 @@ def read_session(ctx: Context, entry: Entry) -> None:
     for source in (appointment, encounter):
         if source is not None:
             ctx.session_of[id(source)] = key
-    if appointment is not None:
-        _count_nameless(ctx, appointment)
 
 
-def _count_nameless(ctx: Context, appointment: Entry) -> None:
-    """Count the participants of ``appointment`` that name nobody: without an actor (a
-    role to fill), or with an actor that has no ``reference`` and names no resource by its
-    identifier (a ``display`` only). The Encounter's are counted where they are read."""
+#: the actors of an Appointment participant a session may hold as a person
+_PERSON_ACTORS = frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"})
+#: ``unmapped`` reason of an Appointment actor that is no person, by its resource type
+_ACTOR_DROPPED = {
+    "Location": "Appointment.participant.actor: a Location of a session without an "
+    "Encounter (dropped)",
+    "HealthcareService": "Appointment.participant.actor: a HealthcareService (dropped)",
+    "Device": "Appointment.participant.actor: a Device (dropped)",
+}
+_OTHER_ACTOR = (
+    "Appointment.participant.actor: names no person, location, service or device of the "
+    "input (dropped)"
+)
+_OTHER_PATIENT = "Appointment.participant.actor: a patient other than the episode's (dropped)"
+
+
+def _appointment_actors(ctx: Context, appointment: Entry, with_encounter: bool) -> list[str]:
+    """The keys of the Locations among the actors of ``appointment`` when the session has
+    an Encounter (``Session.locations``, which are written there); the rest a session has
+    no place for is counted: a participant without an actor (a role to fill) or with an
+    actor that has no ``reference`` and names no resource by its identifier (a ``display``
+    only), a Location of a session without an Encounter, a HealthcareService, a Device,
+    another patient. The Encounter's participants are counted where they are read."""
+    places: list[str] = []
     for part in as_list(appointment.resource.get("participant")):
         if not isinstance(part, dict):
             continue
@@ -244,9 +277,39 @@ def _count_nameless(ctx: Context, appointment: Entry) -> None:
         if actor is None:
             ctx.unmapped["Appointment: participant without an actor"] += 1
             continue
-        ref = actor.get("reference") if isinstance(actor, dict) else None
-        if not (isinstance(ref, str) and ref) and ctx.resolve(actor, appointment) is None:
-            ctx.unmapped["Appointment: participant without a reference"] += 1
+        target = ctx.resolve(actor, appointment)
+        if target is not None and target.type not in TAKEN:
+            target = None  # no streaming store holds a type no reader takes: as there
+        if target is not None:
+            kind: str | None = target.type
+        else:
+            ref = actor.get("reference") if isinstance(actor, dict) else actor
+            if not (isinstance(ref, str) and ref):
+                ctx.unmapped["Appointment: participant without a reference"] += 1
+                continue
+            kind = _named_type(actor, ref)
+        if kind in _PERSON_ACTORS:  # the usual case: read by ``_participants``
+            if kind == "Patient" and target is not None and target is not ctx.group.patient:
+                ctx.unmapped[_OTHER_PATIENT] += 1
+            continue
+        if kind == "Location" and target is not None and with_encounter:
+            place = read_location(ctx, target)
+            if place not in places:
+                places.append(place)
+            continue
+        if kind == "Location" and target is None:
+            kind = None  # a Location the input lacks
+        ctx.unmapped[_ACTOR_DROPPED.get(kind or "", _OTHER_ACTOR)] += 1
+    return places
+
+
+def _named_type(actor: Any, ref: str) -> str | None:
+    """The resource type a reference names by itself (``type``, else ``Type/id``)."""
+    named = actor.get("type") if isinstance(actor, dict) else None
+    if isinstance(named, str):
+        return named
+    found = NAMED_TYPE.search(ref)
+    return found.group(1) if found is not None else None
 
 
 def _forms(

@@ -4,7 +4,8 @@ The counterpart of :mod:`iopfhir.fhir.build.team`. Members are practitioners (th
 their PractitionerRole or directly), supports, the patient, organizations or another
 CareTeam of the episode that has members; a
 participant whose member cannot be resolved is counted, not kept. A role is the package's
-role key when its coding is known, else kept as a foreign ``role_code``.
+role key when its coding is known, else kept as a foreign ``role_code``. The Team holds
+one organization (the first ``managingOrganization``; the others are counted).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology` and the reader's ``_context``,
 ``people``, ``source`` and ``values``.
@@ -65,8 +66,11 @@ def read_team(ctx: Context, entry: Entry) -> None:
         )
     status = res.get("status")
     organization = None
-    for ref in as_list(res.get("managingOrganization"))[:1]:
+    managing = as_list(res.get("managingOrganization"))
+    for ref in managing[:1]:
         organization = org_key(ctx, ref, entry)
+    if len(managing) > 1:  # the Team holds one organization
+        _count_more_organizations(ctx, managing, entry)
     ctx.teams.append(
         Team(
             key=key,
@@ -79,3 +83,16 @@ def read_team(ctx: Context, entry: Entry) -> None:
             period=parse_period(res.get("period"), "CareTeam.period"),
         )
     )
+
+
+def _count_more_organizations(ctx: Context, refs: list[Any], entry: Entry) -> None:
+    """Count the ``managingOrganization`` after the first that name another resource
+    than the first (the Team holds one organization; the first named again is no other)."""
+    first = ctx.resolve(refs[0], entry)
+    others = 0
+    for ref in refs[1:]:
+        target = ctx.resolve(ref, entry)
+        if target is None or target is not first:
+            others += 1
+    if others:
+        ctx.unmapped["CareTeam.managingOrganization: after the first (dropped)"] += others
