@@ -8,7 +8,9 @@ appointment's ``basedOn`` names its referral; ``end == start`` is how iopfhir wr
 appointment without an end (R4 app-2), so it reads back as no end. What these hold one of
 is counted when there are more: a referral's performers other than its first organization
 and first practitioner, its reasons other than the first's text, a check-in's performers
-after the first.
+after the first; an appointment's participants other than the patient and its (first)
+practitioner, its ``supportingInformation`` other than its first organization and its
+``basedOn`` other than its first referral of the plan.
 
 A ServiceRequest that is neither the episode's referral nor an aftercare referral is one of
 the episode's other requests (:func:`read_request`), read as written.
@@ -181,18 +183,40 @@ def read_aftercare_appointment(
     for part in as_list(res.get("participant")):
         if not isinstance(part, dict):
             continue
-        target = ctx.resolve(part.get("actor"), entry)
-        if target is not None and target.type in ("Practitioner", "PractitionerRole"):
-            fields.setdefault("practitioner", person_key(ctx, part["actor"], entry))
+        actor = part.get("actor")
+        target = ctx.resolve(actor, entry)
+        if target is not None and target is ctx.group.patient:
+            continue
+        practitioner = None
+        if actor is not None and (target is None or target.type in _PRACTITIONER):
+            practitioner = person_key(ctx, actor, entry)  # (or a reference-only one)
+        if practitioner is None or fields.setdefault("practitioner", practitioner) != practitioner:
+            ctx.unmapped[_OTHER_PARTICIPANT] += 1  # the appointment holds one
     for ref in as_list(res.get("supportingInformation")):
         org = org_key(ctx, ref, entry)
-        if org:
-            fields.setdefault("organization", org)
+        if org is None or fields.setdefault("organization", org) != org:
+            ctx.unmapped[_OTHER_INFORMATION] += 1
     for ref in as_list(res.get("basedOn")):
         target = ctx.resolve(ref, entry)
-        if target is not None and id(target) in referral_keys:
-            fields.setdefault("referral", referral_keys[id(target)])
+        referral = referral_keys.get(id(target)) if target is not None else None
+        if referral is None or fields.setdefault("referral", referral) != referral:
+            ctx.unmapped[_OTHER_BASIS] += 1
     return AftercareAppointment(**fields)
+
+
+_PRACTITIONER = frozenset({"Practitioner", "PractitionerRole"})
+#: ``unmapped`` reasons of what an aftercare appointment holds one of (or none)
+_OTHER_PARTICIPANT = (
+    "Appointment.participant: of an aftercare appointment, not its patient or its one "
+    "practitioner (dropped)"
+)
+_OTHER_INFORMATION = (
+    "Appointment.supportingInformation: of an aftercare appointment, not its one "
+    "organization (dropped)"
+)
+_OTHER_BASIS = (
+    "Appointment.basedOn: of an aftercare appointment, not its one referral of the plan (dropped)"
+)
 
 
 _REQUEST_STATUS = frozenset(

@@ -14,7 +14,10 @@ one with it (the program type written again is no other), a ``careManager`` who 
 practitioner of the input, a first ``referralRequest`` that names no ServiceRequest of the
 input and every ``referralRequest`` after the first (the Episode has one referral), an end
 without a discharge disposition and a disposition without an end; of a referral, a
-``reasonCode`` other than the first one's text (:func:`reason_text`).
+``reasonCode`` other than the first one's text (:func:`reason_text`), a ``basedOn``
+after the discharge plan (the first CarePlan) and a stay participant's types other than
+its role (the first it names); of a Condition, the categories other than the first of
+the three the model knows (the one kept).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``people``, ``source`` and ``values``.
@@ -232,13 +235,36 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     stay = ctx.resolve(res.get("encounter"), entry)
     if stay is not None and stay.type == "Encounter":
         stay_fields(ctx, stay, fields)
-    for ref in as_list(res.get("basedOn")):
+    based_on = as_list(res.get("basedOn"))
+    for n, ref in enumerate(based_on):
         target = ctx.resolve(ref, entry)
         if target is not None and target.type == "CarePlan" and id(target) not in ctx.not_plans:
             fields["discharge_plan"] = _discharge_plan(ctx, target)
             ctx.not_plans.add(id(target))
+            if n + 1 < len(based_on):  # the referral holds one discharge plan
+                _count_more_plans(ctx, based_on[n + 1 :], entry, target)
             break
     return Referral(**fields)
+
+
+#: ``unmapped`` reasons of a referral's ``basedOn`` after its discharge plan
+_MORE_PLAN = (
+    "ServiceRequest.basedOn: a CarePlan after the discharge plan (not a discharge plan; "
+    "read as a plan of its own)"
+)
+_OTHER_BASIS = "ServiceRequest.basedOn: after the discharge plan, not a CarePlan of the input"
+
+
+def _count_more_plans(ctx: Context, refs: list[Any], entry: Entry, taken: Entry) -> None:
+    """Count the ``basedOn`` references after the discharge plan (naming it again is none)."""
+    for ref in refs:
+        target = ctx.resolve(ref, entry)
+        if target is taken:
+            continue
+        if target is not None and target.type == "CarePlan":
+            ctx.unmapped[_MORE_PLAN] += 1
+        else:
+            ctx.unmapped[_OTHER_BASIS] += 1
 
 
 #: a ``reasonCode`` of a referral that is not the one reason (text) it holds
@@ -273,6 +299,10 @@ def stay_fields(ctx: Context, stay: Entry, fields: dict[str, Any]) -> None:
 _PARTICIPATION = {code: key for key, code in codes()["stay_participation"]["codes"].items()}
 
 
+#: a stay participant's ``type`` that is not its one role
+_OTHER_ROLE = "Encounter.participant.type: of a stay participant, not its one role (dropped)"
+
+
 def _stay_participants(ctx: Context, stay: Entry) -> list[StayParticipant]:
     """The stay's practitioners and how they took part (others are counted, not kept)."""
     system = codes()["stay_participation"]["system"]
@@ -284,15 +314,20 @@ def _stay_participants(ctx: Context, stay: Entry) -> list[StayParticipant]:
         if who is None or not any(p.key == who for p in ctx.practitioners):
             ctx.unmapped["Encounter: stay participant that is not a practitioner"] += 1
             continue
-        role = next(
-            (
-                _PARTICIPATION[c]
-                for t in as_list(part.get("type"))
-                for s, c in codings(t)
-                if s == system and c in _PARTICIPATION
-            ),
-            None,
-        )
+        role = None
+        for concept in as_list(part.get("type")):
+            found = next(
+                (
+                    _PARTICIPATION[c]
+                    for s, c in codings(concept)
+                    if s == system and c in _PARTICIPATION
+                ),
+                None,
+            )
+            if role is None and found is not None:
+                role = found
+            elif found is None or found != role:  # the participant holds one role
+                ctx.unmapped[_OTHER_ROLE] += 1
         out.append(StayParticipant(practitioner=who, role=role))
     return out
 
@@ -339,6 +374,14 @@ def diagnosis_order(ctx: Context, conditions: list[Entry]) -> list[Entry]:
     return first + [c for c in conditions if id(c) not in listed]
 
 
+#: the ``Condition.category`` codes a diagnosis holds (one of them)
+_CATEGORIES = frozenset({"problem-list-item", "encounter-diagnosis", "health-concern"})
+_OTHER_CATEGORY = (
+    "Condition.category: not problem-list-item, encounter-diagnosis or health-concern (dropped)"
+)
+_MORE_CATEGORY = "Condition.category: a further category after the first (dropped)"
+
+
 def read_condition(ctx: Context, entry: Entry) -> None:
     """A Condition, added to the episode's diagnoses (one without a coded code is counted)."""
     res = entry.resource
@@ -346,12 +389,15 @@ def read_condition(ctx: Context, entry: Entry) -> None:
     if code is None:
         ctx.unmapped["Condition: no coded code"] += 1
         return
-    category = "problem-list-item"
+    category = None
     for concept in as_list(res.get("category")):
-        for _sys, c in codings(concept):
-            if c in ("problem-list-item", "encounter-diagnosis", "health-concern"):
-                category = c
-                break
+        found = next((c for _sys, c in codings(concept) if c in _CATEGORIES), None)
+        if found is None:
+            ctx.unmapped[_OTHER_CATEGORY] += 1
+        elif category is None:
+            category = found
+        elif found != category:  # a diagnosis holds one category
+            ctx.unmapped[_MORE_CATEGORY] += 1
     clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
     verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
     key = ctx.new_key("diagnoses", entry, "condition")
@@ -363,7 +409,7 @@ def read_condition(ctx: Context, entry: Entry) -> None:
     diagnosis = Diagnosis(
         key=key,
         code=code,
-        category=category,
+        category=category or "problem-list-item",
         clinical_status=clinical,
         verification_status=verification,
         onset=_condition_time(res, "onset"),

@@ -9,7 +9,9 @@ the first plan that lists it (later plans name it in ``shared_goals``); one no p
 is one of the episode's ``other_goals``. ``intent`` and ``careTeam`` (the teams of the
 episode it names) are read as written. Treatment activities are
 ``detail`` activities, or ``reference`` activities pointing at a request or appointment
-(read as far as they fit); ``outcomeReference`` links an activity to its sessions.
+(read as far as they fit); ``outcomeReference`` links an activity to its sessions. An
+activity's ``detail.goal`` that is not a goal of its plan, and a relapse plan's support or
+crisis contact that does not resolve, are counted.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
 and the reader's ``_context``, ``aftercare``, ``episode``, ``people``, ``source`` and
@@ -337,6 +339,8 @@ def _read_detail(
         key = ctx.key_of.get(("goals", id(target))) if target is not None else None
         if key is not None and key in goal_keys:
             goals.append(key)
+        else:  # an activity serves goals of its plan
+            ctx.unmapped["CarePlan.activity.detail.goal: not a goal of the plan (dropped)"] += 1
     fields["goals"] = goals
     timing = detail.get("scheduledTiming")
     if isinstance(timing, dict):
@@ -389,6 +393,14 @@ def _read_schedule(repeat: Any) -> Schedule | None:
     )
 
 
+#: ``unmapped`` reasons of a relapse plan's performers it cannot hold
+_OTHER_SUPPORT = (
+    "CarePlan.activity.detail.performer: a relapse support that is not a practitioner or "
+    "support of the episode (dropped)"
+)
+_NO_CONTACT = "CarePlan.activity.detail.performer: a crisis contact not in the input (dropped)"
+
+
 def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) -> dict[str, Any]:
     out: dict[str, Any] = {
         "triggers": [],
@@ -412,10 +424,13 @@ def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) 
                 person = person_key(ctx, ref, entry)
                 if person is not None and person != ctx.patient_key:
                     out["supports"].append(person)
+                else:
+                    ctx.unmapped[_OTHER_SUPPORT] += 1
         elif code == "crisis-contact":
             for ref in as_list(detail.get("performer")):
                 target = ctx.resolve(ref, entry)
                 if target is None:
+                    ctx.unmapped[_NO_CONTACT] += 1
                     continue
                 contact = _read_crisis_contact(ctx, target)
                 if contact is not None:

@@ -7,8 +7,9 @@ comes from the ``record-identifier`` extension (iopfhir's ``review`` identifier)
 the resource id; the date from ``occurredDateTime`` (else ``recorded``); the author is
 the first agent that is a practitioner of the episode; the session is the entity that is
 one of the episode's session Appointments or Encounters. A change naming a goal or an
-activity the episode does not have, and a goal's further status in one review, are counted
-and left out. A Goal whose current status is
+activity the episode does not have, a goal's further status in one review, the agents
+other than the author, the entities other than the session and a change's further
+sub-extension of one url are counted and left out. A Goal whose current status is
 not its latest review's (changed elsewhere after it) keeps its status; that goal's
 history is dropped and counted (:func:`consistent_reviews`).
 
@@ -45,13 +46,22 @@ def is_review(resource: dict[str, Any]) -> bool:
     )
 
 
-def _parts(ext: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The sub-extensions of a complex extension by url (the first of each)."""
+def _parts(ctx: Context, ext: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sub-extensions of a complex extension by url (the first of each; a change
+    holds one of each, so a further one is counted)."""
     out: dict[str, dict[str, Any]] = {}
     for part in as_list(ext.get("extension")):
-        if isinstance(part, dict) and isinstance(part.get("url"), str):
-            out.setdefault(part["url"], part)
+        if not (isinstance(part, dict) and isinstance(part.get("url"), str)):
+            continue
+        if out.setdefault(part["url"], part) is not part:
+            ctx.unmapped[_MORE_PART] += 1
     return out
+
+
+#: ``unmapped`` reasons of what a review holds one of
+_MORE_PART = "Provenance.extension: a review change's further sub-extension of one url (dropped)"
+_OTHER_AGENT = "Provenance.agent: not the review's author (dropped)"
+_OTHER_ENTITY = "Provenance.entity: not the review's session (dropped)"
 
 
 def _review_key(ctx: Context, entry: Entry) -> str:
@@ -70,6 +80,8 @@ def _review_key(ctx: Context, entry: Entry) -> str:
 
 
 def _author(ctx: Context, res: dict[str, Any], entry: Entry) -> str | None:
+    """The first agent that is a practitioner of the episode; once the review is taken,
+    the other agents are counted (:func:`_count_others`)."""
     for agent in as_list(res.get("agent")):
         if not isinstance(agent, dict) or agent.get("who") is None:
             continue
@@ -92,8 +104,27 @@ def _session(ctx: Context, res: dict[str, Any], entry: Entry) -> str | None:
     return None
 
 
+def _count_others(ctx: Context, res: dict[str, Any], entry: Entry, review: Review) -> None:
+    """Count the agents other than the author and the entities other than the session of
+    a review (one of each is what it holds; asked only when there is more than that)."""
+    agents = as_list(res.get("agent"))
+    if len(agents) > 1:
+        for agent in agents:
+            who = agent.get("who") if isinstance(agent, dict) else None
+            if who is None or person_key(ctx, who, entry) != review.author:
+                ctx.unmapped[_OTHER_AGENT] += 1
+    entities = as_list(res.get("entity"))
+    if len(entities) > 1 or (entities and review.session is None):
+        for entity in entities:
+            what = entity.get("what") if isinstance(entity, dict) else None
+            target = ctx.resolve(what, entry) if what is not None else None
+            found = ctx.session_of.get(id(target)) if target is not None else None
+            if found is None or found != review.session:
+                ctx.unmapped[_OTHER_ENTITY] += 1
+
+
 def _goal_change(ctx: Context, ext: dict[str, Any], entry: Entry) -> GoalStatusChange | None:
-    parts = _parts(ext)
+    parts = _parts(ctx, ext)
     target = ctx.resolve((parts.get("goal") or {}).get("valueReference"), entry)
     goal = ctx.key_of.get(("goals", id(target))) if target is not None else None
     if goal is None:
@@ -122,7 +153,7 @@ def _goal_change(ctx: Context, ext: dict[str, Any], entry: Entry) -> GoalStatusC
 
 
 def _plan_change(ext: dict[str, Any], activities: set[str], ctx: Context) -> PlanChange | None:
-    parts = _parts(ext)
+    parts = _parts(ctx, ext)
     activity = (parts.get("activity") or {}).get("valueString")
     change = (parts.get("change") or {}).get("valueCode")
     if activity not in activities or change not in _CHANGES:
@@ -165,7 +196,7 @@ def read_review(ctx: Context, entry: Entry) -> Review | None:
     if not goals and not changes:
         ctx.unmapped["Provenance: review without a change the episode can take"] += 1
         return None
-    return Review(
+    review = Review(
         key=key,
         date=moment,
         author=author,
@@ -173,6 +204,8 @@ def read_review(ctx: Context, entry: Entry) -> Review | None:
         goals=goals,
         plan_changes=changes,
     )
+    _count_others(ctx, res, entry, review)
+    return review
 
 
 def consistent_reviews(ctx: Context, reviews: list[Review]) -> list[Review]:

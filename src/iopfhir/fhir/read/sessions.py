@@ -8,7 +8,10 @@ referral's stay) are skipped. ``Session.forms`` records which of the two the sou
 re-export invents neither. The status comes from the Appointment (an Encounter that
 happened makes a booked one attended), else from the Encounter; the planned times from
 the Appointment, the actual times of an attended session from the Encounter period.
-The facilitator is the ``PPRF`` participant (else the only untyped practitioner),
+The facilitator is the ``PPRF`` participant (else the first untyped practitioner; a
+person neither takes nor the Encounter's participants hold, a further ``PPRF`` or untyped
+one or one of the Appointment when the Encounter says who took part, is counted, and so
+is a further Encounter of an Appointment's session),
 attendees the ``PART`` / ``ATND`` ones and the supports (a patient listed as
 ``information-only`` / ``declined`` is neither: the session met without them, which the
 kind says), read from iopfhir's own Appointment when there is one. The Encounter's
@@ -17,8 +20,8 @@ what the facilitator and attendees give; its locations and ``serviceProvider`` a
 ``locations`` and ``provider``. A Location among the Appointment's actors is one of the
 ``locations`` of a session with an Encounter; an Appointment participant without an actor,
 or whose actor names no resource (a ``display`` only), a Location of a session without an
-Encounter, a HealthcareService, a Device or another patient has no place in a session and
-is counted. The
+Encounter, a HealthcareService, a Device, another patient or a person the input lacks
+(a reference-only practitioner is one it has) has no place in a session and is counted. The
 modality is the ``therapy-modality`` extension of the Encounter, else of the Appointment.
 CPT / HCPCS codes in ``Encounter.type`` are derived from the kind and so not read back;
 data without a session-kind coding gets its kind from a procedure code the terminology
@@ -129,8 +132,9 @@ def read_session(ctx: Context, entry: Entry) -> None:
                 appointment = target
                 break
     if appointment is not None and id(appointment) in ctx.session_of:
-        if encounter is not None:
+        if encounter is not None:  # a further Encounter of the Appointment's session
             ctx.session_of[id(encounter)] = ctx.session_of[id(appointment)]
+            ctx.unmapped[_MORE_ENCOUNTER] += 1
         return
     status = _session_status(appointment, encounter)
     if status is None:
@@ -194,7 +198,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
     setting = extension(ares, EXT.DELIVERY_SETTING)
     if setting is not None and setting.get("valueCode") in ("telehealth", "in-person"):
         telehealth = setting["valueCode"] == "telehealth"
-    facilitator, attendees = _participants(ctx, appointment, encounter)
+    facilitator, attendees, skipped = _participants(ctx, appointment, encounter)
     participants: list[SessionParticipant] = []
     locations: list[str] = []
     provider = None
@@ -207,6 +211,11 @@ def read_session(ctx: Context, entry: Entry) -> None:
                 facilitator, attendees = None, []
         # else: what the facilitator and attendees give (not kept)
         locations, provider = _where(ctx, encounter)
+    if skipped:  # people neither takes: dropped unless held as Encounter participants
+        held = {facilitator, *attendees, *(p.member for p in participants)}
+        for person, why in skipped.items():
+            if person not in held:
+                ctx.unmapped[why] += 1
     if appointment is not None:
         for place in _appointment_actors(ctx, appointment, with_encounter):
             if place not in locations:
@@ -246,6 +255,11 @@ def read_session(ctx: Context, entry: Entry) -> None:
             ctx.session_of[id(source)] = key
 
 
+#: ``unmapped`` reasons of a session's Encounters and people it cannot hold
+_MORE_ENCOUNTER = "Encounter: a further one of an Appointment's session (merged, not read)"
+_SKIPPED = "a practitioner after the session's facilitator, untyped or a further PPRF (dropped)"
+_UNLISTED = "Appointment.participant: a person the session's Encounter does not list (dropped)"
+_NO_PERSON = "Appointment.participant.actor: a person not in the input (dropped)"
 #: the actors of an Appointment participant a session may hold as a person
 _PERSON_ACTORS = frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"})
 #: ``unmapped`` reason of an Appointment actor that is no person, by its resource type
@@ -287,9 +301,13 @@ def _appointment_actors(ctx: Context, appointment: Entry, with_encounter: bool) 
             if not (isinstance(ref, str) and ref):
                 ctx.unmapped["Appointment: participant without a reference"] += 1
                 continue
+            if person_key(ctx, actor, appointment) is not None:
+                continue  # a reference-only practitioner: read by ``_participants``
             kind = _named_type(actor, ref)
         if kind in _PERSON_ACTORS:  # the usual case: read by ``_participants``
-            if kind == "Patient" and target is not None and target is not ctx.group.patient:
+            if target is None:
+                ctx.unmapped[_NO_PERSON] += 1
+            elif kind == "Patient" and target is not ctx.group.patient:
                 ctx.unmapped[_OTHER_PATIENT] += 1
             continue
         if kind == "Location" and target is not None and with_encounter:
@@ -480,8 +498,13 @@ def _type_codes(types: Any) -> set[str]:
 
 def _participants(
     ctx: Context, appointment: Entry | None, encounter: Entry | None
-) -> tuple[str | None, list[str]]:
+) -> tuple[str | None, list[str], dict[str, str]]:
+    """The facilitator, the attendees, and the people neither takes (untyped practitioners
+    after the first, further PPRF ones, an Appointment's people when its Encounter lists
+    who took part): person key → ``unmapped`` reason, to count those the session does not
+    hold as Encounter participants either."""
     facilitator: str | None = None
+    skipped: dict[str, str] = {}
     untyped: list[str] = []
     attendees: list[str] = []
     sources: tuple[tuple[Entry | None, str], ...] = (
@@ -492,32 +515,37 @@ def _participants(
         # iopfhir's Appointment lists the facilitator and attendees; the Encounter may list
         # participants as foreign data wrote them (``Session.participants``)
         sources = ((appointment, "actor"),)
+    done = None
     for source, actor_key in sources:
         if source is None:
             continue
+        done = source
         for part in as_list(source.resource.get("participant")):
             if not isinstance(part, dict) or part.get(actor_key) is None:
                 continue
             target = ctx.resolve(part[actor_key], source)
-            if target is None or target.type not in (
-                "Practitioner",
-                "PractitionerRole",
-                "RelatedPerson",
-                "Patient",
-            ):
+            if target is None:  # a reference-only practitioner, else counted elsewhere
+                person = person_key(ctx, part[actor_key], source)
+                kind = "Practitioner"
+            elif target.type in _PERSON_ACTORS:
+                person = entry_person_key(ctx, target)  # person_key of the reference
+                kind = target.type
+            else:
                 continue
-            person = entry_person_key(ctx, target)  # person_key of the reference
             if person is None:
                 continue
             types = _type_codes(part.get("type"))
             if "PPRF" in types:
+                if facilitator is not None and person != facilitator:
+                    skipped.setdefault(person, f"{source.type}.participant: {_SKIPPED}")
                 facilitator = facilitator or person
             elif "PART" in types or ("ATND" in types and person != ctx.patient_key):
                 if person not in attendees:
                     attendees.append(person)
-            elif person != ctx.patient_key and target.type != "RelatedPerson":
+            elif person != ctx.patient_key and kind != "RelatedPerson":
                 untyped.append(person)
-            elif target.type == "RelatedPerson" and person not in attendees:
+                skipped.setdefault(person, f"{source.type}.participant: {_SKIPPED}")
+            elif kind == "RelatedPerson" and person not in attendees:
                 attendees.append(person)
         if facilitator is not None or attendees:
             break
@@ -532,7 +560,14 @@ def _participants(
                 facilitator = person_key(ctx, part["actor"], appointment)
                 if facilitator is not None:
                     break
+    if appointment is not None and done is not appointment:
+        # the Encounter said who took part: the Appointment's people are not read from it
+        for part in as_list(appointment.resource.get("participant")):
+            if isinstance(part, dict) and part.get("actor") is not None:
+                person = person_key(ctx, part["actor"], appointment)
+                if person is not None and person != ctx.patient_key:
+                    skipped.setdefault(person, _UNLISTED)
     if facilitator is None and untyped:
         facilitator = untyped[0]
     attendees = [a for a in attendees if a != facilitator]
-    return facilitator, attendees
+    return facilitator, attendees, skipped
