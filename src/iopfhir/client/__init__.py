@@ -5,7 +5,8 @@ Layout (imports point down the list; only :mod:`iopfhir.errors` from outside)::
     transport.py           Request / Response / Timeout / Headers and the Transport protocol
     requests_transport.py  the default transport (requests, pooled, bounded, no redirects)
     memory.py              in-memory transports for tests
-    auth.py                auth-flow protocol; NoAuth, BearerAuth, BasicAuth
+    auth.py                auth-flow protocol (Pending: wait for another flow's token); NoAuth,
+                           BearerAuth, BasicAuth
     smart.py               SMART Backend Services (client_credentials + private_key_jwt)
     retry.py               the retry policy value (what is safe to repeat, backoff)
     redact.py              server text scrubbed of credentials and of what the request carried
@@ -36,7 +37,7 @@ from .aio import (
     AsyncStreamingTransport,
     AsyncTransport,
 )
-from .auth import Auth, AuthFlow, BasicAuth, BearerAuth, NoAuth
+from .auth import Auth, AuthFlow, BasicAuth, BearerAuth, NoAuth, Pending
 from .client import FhirClient
 from .memory import MemoryTransport, json_response
 from .outcome import (
@@ -90,6 +91,7 @@ __all__ = [
     "Headers",
     "MemoryTransport",
     "NoAuth",
+    "Pending",
     "Request",
     "RequestsTransport",
     "Resource",
