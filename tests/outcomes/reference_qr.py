@@ -33,17 +33,22 @@ PREFIXES = {
     "promis10": "promis-10",
     "whodas12": "whodas-12",
 }
-MAX_DEPTH = 6  # nested item levels the view reads
+MAX_DEPTH = 6  # nested item levels the view reads (in items or in answers)
 
 
 def _items(items: Any, depth: int = 1) -> Iterator[Mapping[str, Any]]:
-    """Items depth-first, nested items (groups) included."""
+    """Items depth-first, nested items (groups) included, then the items nested in each
+    answer (``answer.item``, a question's follow-ups): :data:`MAX_DEPTH` levels of either."""
     if depth > MAX_DEPTH or not isinstance(items, list):
         return
     for item in items:
         if isinstance(item, Mapping):
             yield item
             yield from _items(item.get("item"), depth + 1)
+            answers = item.get("answer")
+            for answer in answers if isinstance(answers, list) else ():
+                if isinstance(answer, Mapping):
+                    yield from _items(answer.get("item"), depth + 1)
 
 
 Codes = Mapping[tuple[str, str], str]  # (questionnaire url or key, linkId) -> code

@@ -5,7 +5,9 @@ list of row structs: ``forEach`` maps its collection through the nested select (
 element's 0-based position as ``%rowIndex``), ``forEachOrNull`` adds one all-NULL row when
 the collection is empty, ``unionAll`` concatenates the branches' lists, sibling selects are
 crossed, and ``repeat`` walks the nested elements depth-first (pre-order: ``%rowIndex``
-counts in that order), unrolled to the depth the data's schema actually has. The query reads
+counts in that order), unrolled to the depth the data's schema actually has (children read
+as raw JSON text, ``answer.item`` beside ``item``, are parsed to their typed siblings' type;
+an element none of whose paths holds anything is a leaf, not descended). The query reads
 the source once: a view without any iteration is a plain projection; otherwise one
 ``unnest``/``explode`` of the row list.
 
@@ -238,6 +240,9 @@ class _ViewCompiler:
                 child = paths.compile(p, Context(Expr(sql, t, False), ctx.root, "0", ctx.alias))
                 if child.type is not None:
                     children.append((child, child.type))
+                    absent = self._absent(_member_chain(p), sql, t)
+                    leaf.append(f"{child.nullable} IS NULL" if child.nullable else absent)
+            children = self._parsed(children)
             # children of one type through several paths (a QuestionnaireResponse's
             # ``item`` and ``answer.item``) are walked as one list, in path order: the
             # same rows in the same order as a walk per path, which would write the whole
@@ -248,7 +253,6 @@ class _ViewCompiler:
                 else [[c] for c in children]
             )
             for group in groups:
-                leaf += [f"{c.nullable} IS NULL" if c.nullable else "FALSE" for c, _ in group]
                 v = paths.var()
                 below = walk(v, group[0][1], depth + 1)
                 if below is None:
@@ -272,6 +276,42 @@ class _ViewCompiler:
                 return None
             lists.append(d.flatten(d.transform(paths.as_list(start), v, rows)))
         return d.concat(lists) if lists else None
+
+    def _parsed(self, children: list[tuple[Expr, SqlType]]) -> list[tuple[Expr, SqlType]]:
+        """Children read as raw JSON text (:func:`~iopfhir.views.fhir_types.view_schema`
+        reads ``answer.item`` beside ``item`` so) parsed as their typed siblings are."""
+        typed = [ct for _, ct in children if isinstance(ct, StructT)]
+        if not typed or all(ct != Prim("other") for _, ct in children):
+            return children
+        out: list[tuple[Expr, SqlType]] = []
+        for c, ct in children:
+            if ct == Prim("other"):
+                v = self.paths.var()
+                lst = self.d.transform(self.paths.as_list(c), v, self.d.from_json(v, typed[0]))
+                c, ct = Expr(lst, typed[0], True), typed[0]
+            out.append((c, ct))
+        return out
+
+    def _absent(self, chain: list[str] | None, sql: str, t: SqlType) -> str:
+        """A test that element ``sql`` (of type ``t``) has nothing at the repeat path
+        ``chain`` (``FALSE``: none). Through a list it holds when no element of the list
+        has any (``answer.item``: no answer holds items): a leaf, most elements, is then
+        not descended through every path."""
+        d = self.d
+        if not chain or not isinstance(t, StructT):
+            return "FALSE"
+        ft = t.get(chain[0])
+        if ft is None:
+            return "TRUE"
+        here = d.field(sql, chain[0])
+        if len(chain) == 1:
+            return f"{here} IS NULL" if isinstance(ft, ListT | StructT) else "FALSE"
+        v = self.paths.var() if isinstance(ft, ListT) else here
+        inner = self._absent(chain[1:], v, ft.elem if isinstance(ft, ListT) else ft)
+        if inner == "FALSE":
+            return inner
+        each = d.all_of(here, v, inner) if isinstance(ft, ListT) else inner
+        return f"({here} IS NULL OR {each})"
 
     def repeat_rows(self, sel: Select, ctx: Context) -> _Rows | None:
         """The rows of a ``repeat`` select made on each element where the walk reaches it

@@ -12,6 +12,7 @@ Collections are always non-NULL arrays (an empty one for "nothing"), so ``flatte
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 
@@ -60,6 +61,16 @@ class Dialect(ABC):
     def filter(self, lst: str, var: str, cond: str) -> str:
         """The elements of ``lst`` for which ``cond`` is true."""
         return f"list_filter({lst}, {self.lam([var], cond)})"
+
+    def all_of(self, lst: str, var: str, cond: str) -> str:
+        """Whether ``cond`` holds for every element of the non-NULL list ``lst`` (true
+        when it is empty)."""
+        return f"coalesce(list_bool_and({self.transform(lst, var, cond)}), TRUE)"
+
+    @abstractmethod
+    def from_json(self, sql: str, t: SqlType) -> str:
+        """JSON text ``sql`` parsed as type ``t`` (NULL stays NULL; a primitive of kind
+        ``other`` stays JSON text)."""
 
     def flatten(self, lst: str) -> str:
         """A list of lists made one list."""
@@ -148,6 +159,19 @@ class Dialect(ABC):
         return "t"
 
 
+_JSON_PRIM = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE",
+              "boolean": "BOOLEAN", "other": "JSON"}  # fmt: skip
+
+
+def _json_structure(t: SqlType) -> object:
+    """The structure DuckDB's ``from_json`` takes for type ``t``."""
+    if isinstance(t, StructT):
+        return {n: _json_structure(ft) for n, ft in t.fields}
+    if isinstance(t, ListT):
+        return [_json_structure(t.elem)]
+    return _JSON_PRIM[t.kind]
+
+
 class DuckDBDialect(Dialect):
     """DuckDB 2.x."""
 
@@ -155,6 +179,9 @@ class DuckDBDialect(Dialect):
 
     def lam(self, params: list[str], body: str) -> str:
         return f"lambda {', '.join(params)}: {body}"
+
+    def from_json(self, sql: str, t: SqlType) -> str:
+        return f"from_json({sql}, {self.string(json.dumps(_json_structure(t)))})"
 
     def flat_map(self, lst: str, var: str, inner: str) -> str:
         # DuckDB's flatten skips NULL lists itself: no coalesce per element (it copies)
@@ -191,6 +218,12 @@ class SparkDialect(Dialect):
 
     def filter(self, lst: str, var: str, cond: str) -> str:
         return f"filter({lst}, {self.lam([var], cond)})"
+
+    def from_json(self, sql: str, t: SqlType) -> str:
+        return f"from_json({sql}, {self.string(self.type_sql(t))})"
+
+    def all_of(self, lst: str, var: str, cond: str) -> str:
+        return f"forall({lst}, {self.lam([var], cond)})"
 
     def concat(self, lists: list[str]) -> str:
         return lists[0] if len(lists) == 1 else f"concat({', '.join(lists)})"

@@ -13,10 +13,13 @@ FHIRPath reaches (walked from the resource through ``forEach``, ``where()``,
 (``value[x]``) as the ``valueX`` fields of the types the view names in ``ofType()`` (else its
 primitive types), a complex element the view only tests for presence as its primitive
 children, and what ``repeat`` walks (``item.item``...) down to :data:`MAX_NESTING` levels
-(deeper nesting is not read; ``types="infer"`` reads it). Engines read the files with
-exactly these types (DuckDB ``read_json(columns=...)``, Spark ``read.schema``), so one pass
-over the data is all a query costs. Fields outside R4 are not read; data that is not valid
-R4 (a string where R4 has a number) makes the read fail, as a ViewError.
+(deeper nesting is not read; ``types="infer"`` reads it). A ``repeat`` path through another
+element to the element a one-step path of it names (``answer.item`` beside ``item``) is read
+as raw JSON text, parsed by the walk where present (:func:`_split_repeat`). Engines read
+the files with exactly these types (DuckDB ``read_json(columns=...)``, Spark
+``read.schema``), so one pass over the data is all a query costs. Fields outside R4 are not
+read; data that is not valid R4 (a string where R4 has a number) makes the read fail, as a
+ViewError.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ __all__ = ["MAX_NESTING", "build_elements", "is_r4_type", "r4_elements", "view_s
 
 MAX_NESTING = 6  # levels of ``repeat`` (item.item...) read
 _DATA = "fhir-r4-elements.json.gz"
+#: the trie mark of an element read as raw JSON text (no R4 name has a NUL)
+_RAW = "\0json"
 _SYSTEM = "http://hl7.org/fhirpath/System."
 _KINDS: dict[str, PrimKind] = {
     "boolean": "boolean",
@@ -81,6 +86,8 @@ class _Walker:
         self.seen: set[_Path] = set()
         self.of_types: set[str] = set()
         self.repeat_depth = repeat_depth
+        #: paths read as raw JSON text (:func:`_split_repeat`)
+        self.raw: set[_Path] = set()
 
     def add(self, paths: frozenset[_Path], name: str) -> frozenset[_Path]:
         out = frozenset((*p, name) for p in paths)
@@ -139,9 +146,14 @@ class _Walker:
         if sel.for_each is not None:
             ctx = self.walk(sel.for_each, ctx)
         if sel.repeat:
+            typed, raw = _split_repeat(sel.repeat)
+            if raw and _mentions(sel, {r.name for r in raw if isinstance(r, fp.Member)}):
+                typed, raw = list(sel.repeat), []  # a column reads into it: typed
             reached, level = set(ctx), ctx
             for _ in range(self.repeat_depth):
-                level = frozenset(q for r in sel.repeat for q in self.walk(r, level))
+                for r in raw:  # read as JSON text: the walk does not go on from them
+                    self.raw.update(self.walk(r, level))
+                level = frozenset(q for r in typed for q in self.walk(r, level))
                 reached |= level
             ctx = frozenset(reached)
         for col in sel.columns:
@@ -161,7 +173,44 @@ def _reached(view: View) -> tuple[dict[str, Any], set[str]]:
         level = trie
         for name in path:
             level = level.setdefault(name, {})
+        if path in walker.raw:
+            level[_RAW] = {}
     return trie, walker.of_types
+
+
+def _mentions(sel: Select, names: set[str]) -> bool:
+    """Whether the columns of ``sel`` (or of its nested selects) name one of ``names``."""
+
+    def visit(node: object) -> bool:
+        if isinstance(node, fp.Member) and node.name in names:
+            return True
+        if isinstance(node, tuple):
+            return any(visit(item) for item in node)
+        fields = getattr(node, "__dataclass_fields__", None)
+        return fields is not None and any(visit(getattr(node, a)) for a in fields)
+
+    subs = (*sel.selects, *sel.union_all)
+    return any(visit(c.expr) for c in sel.columns) or any(
+        visit(s.for_each) or visit(s.repeat) or _mentions(s, names) for s in subs
+    )
+
+
+def _split_repeat(repeat: tuple[fp.Node, ...]) -> tuple[list[fp.Node], list[fp.Node]]:
+    """A ``repeat``'s paths read as typed structs, and those read as raw JSON text.
+
+    A path through another element that ends at the element a one-step path of the same
+    ``repeat`` names (``answer.item`` beside ``item``: R4 gives both the same type) is read
+    as JSON text, each element parsed, where the walk meets one, as the one-step path's
+    elements of that level are typed. Typed, every level would hold the other path's
+    subtree as well (2^levels structs, built for every resource although such nesting is
+    rare); as text, both paths share the :data:`MAX_NESTING` levels, counted along any
+    mix of them. (A select whose columns name that element reads it typed, as before.)"""
+    names = {r.name for r in repeat if isinstance(r, fp.Member) and r.base is None}
+    raw: list[fp.Node] = [
+        r for r in repeat
+        if isinstance(r, fp.Member) and isinstance(r.base, fp.Member) and r.name in names
+    ]  # fmt: skip
+    return [r for r in repeat if r not in raw], raw
 
 
 class _Builder:
@@ -193,7 +242,7 @@ class _Builder:
             else:
                 continue
             for field, code, sub in triples:
-                t = self.type_of(code, sub)
+                t = Prim("other") if _RAW in sub else self.type_of(code, sub)
                 if t is not None:
                     fields.append((field, ListT(t) if many else t))
         if not fields and not trie:  # reached but none of its parts: its primitive children
