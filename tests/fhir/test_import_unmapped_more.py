@@ -22,50 +22,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from tests.fhir.both_readers import FORMS, read_both, unmapped_delta
 
 from iopfhir.cli import main
 from iopfhir.domain import AftercarePlan, Episode, TreatmentPlan, load_episodes
 from iopfhir.fhir.conventions import EXT
-from iopfhir.fhir.read import ImportResult, read_fhir, read_fhir_stream, read_fhir_streamed
+from iopfhir.fhir.read import ImportResult, read_fhir, read_fhir_stream
 from iopfhir.terminology import code_system_url
 
-FORMS = pytest.mark.parametrize("form", ["ndjson", "bundle"])
 PATIENT_REF = {"reference": "Patient/pt"}
 PROGRAM = {"system": code_system_url("program-type"), "code": "substance-use"}
 SNOMED = "http://snomed.info/sct"
-
-
-def _read(resources: list[dict[str, Any]], tmp_path: Path, form: str) -> ImportResult:
-    """``resources`` read by both readers (NDJSON lines or a collection Bundle); their
-    answers must agree, and the in-memory one is returned."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    if form == "ndjson":
-        source = tmp_path / "nd"
-        source.mkdir()
-        (source / "all.ndjson").write_bytes(b"\n".join(orjson.dumps(r) for r in resources))
-    else:
-        source = tmp_path / "bundle.json"
-        entries = [
-            {"fullUrl": f"https://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
-            for r in resources
-        ]
-        bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-        source.write_bytes(orjson.dumps(bundle))
-    whole = read_fhir(source)
-    streamed = read_fhir_streamed(source)
-    assert streamed.episodes == whole.episodes
-    assert streamed.unmapped == whole.unmapped
-    assert streamed.ignored == whole.ignored
-    return whole
-
-
-def _added(plain: list[dict[str, Any]], more: list[dict[str, Any]], tmp: Path, form: str) -> Any:
-    """What ``more`` counts that ``plain`` does not, and the result of ``more``."""
-    before = _read(plain, tmp / "plain", form)
-    after = _read(more, tmp / "more", form)
-    return after.unmapped - before.unmapped, after, before
 
 
 def _patient() -> dict[str, Any]:
@@ -107,7 +75,7 @@ def test_referral_requests_after_the_first_are_counted(tmp_path: Path, form: str
         {"reference": "ServiceRequest/sr1"},  # the referral again: no other one
         {"display": "a third, by phone"},  # names nothing
     ]
-    added, result, plain = _added(
+    added, result, plain = unmapped_delta(
         [_patient(), *requests, _eoc(referralRequest=first)],
         [_patient(), *requests, _eoc(referralRequest=more)],
         tmp_path,
@@ -139,7 +107,7 @@ def test_types_other_than_the_program_type_are_counted(tmp_path: Path, form: str
         {"coding": [{"system": SNOMED, "code": "7654321"}, {"system": SNOMED, "code": "7"}]},
         {"text": "intensive outpatient"},  # a concept without codings
     ]
-    added, result, plain = _added(
+    added, result, plain = unmapped_delta(
         [_patient(), _eoc(type=ours)], [_patient(), _eoc(type=more)], tmp_path, form
     )
     assert added == Counter(
@@ -158,7 +126,7 @@ def test_every_type_of_an_episode_without_a_program_type_is_counted(
     tmp_path: Path, form: str
 ) -> None:
     other = [{"coding": [{"system": SNOMED, "code": "1"}]}, {"coding": [{"code": "x"}]}]
-    added, _result, _plain = _added(
+    added, _result, _plain = unmapped_delta(
         [_patient(), _eoc()], [_patient(), _eoc(type=other)], tmp_path, form
     )
     assert added == Counter({"EpisodeOfCare: type not a program type (dropped)": 2})
@@ -210,7 +178,7 @@ ACTORS = [
 @FORMS
 def test_appointment_actors_of_a_session_without_an_encounter(tmp_path: Path, form: str) -> None:
     people = [_patient(), _eoc(), *PLACES]
-    added, result, plain = _added(
+    added, result, plain = unmapped_delta(
         [*people, _appointment("booked", [])],
         [*people, _appointment("booked", ACTORS)],
         tmp_path,
@@ -232,7 +200,7 @@ def test_appointment_actors_of_a_session_without_an_encounter(tmp_path: Path, fo
 @FORMS
 def test_a_location_actor_of_a_session_with_an_encounter_is_kept(tmp_path: Path, form: str) -> None:
     people = [_patient(), _eoc(), *PLACES]
-    added, result, _plain = _added(
+    added, result, _plain = unmapped_delta(
         [*people, _appointment("booked", []), _encounter()],
         [*people, _appointment("booked", ACTORS), _encounter()],
         tmp_path,
@@ -273,7 +241,7 @@ def test_care_team_organizations_after_the_first_are_counted(tmp_path: Path, for
         }
 
     base = [_patient(), _eoc(), *orgs, member]
-    added, result, _plain = _added(
+    added, result, _plain = unmapped_delta(
         [*base, team("Organization/o1")],
         [*base, team("Organization/o1", "Organization/o2", "Organization/o1")],
         tmp_path,
@@ -304,7 +272,7 @@ def test_times_of_day_after_the_first_are_counted(tmp_path: Path, form: str) -> 
             ],
         }
 
-    added, result, _plain = _added(
+    added, result, _plain = unmapped_delta(
         [_patient(), _eoc(), plan("09:00:00")],
         [_patient(), _eoc(), plan("09:00:00", "14:00:00")],
         tmp_path,
@@ -358,7 +326,7 @@ def test_what_an_aftercare_plan_holds_one_of_is_counted(tmp_path: Path, form: st
         }
 
     base = [_patient(), _eoc(), *people]
-    added, result, _plain = _added(
+    added, result, _plain = unmapped_delta(
         [
             *base,
             referral("Organization/o1", "Practitioner/dr"),
@@ -396,7 +364,7 @@ def test_what_an_aftercare_plan_holds_one_of_is_counted(tmp_path: Path, form: st
 def test_a_referral_reason_coded_without_text_is_counted(tmp_path: Path, form: str) -> None:
     coded = {"coding": [{"system": SNOMED, "code": "35489007"}]}
     request = {**_request("sr1"), "reasonCode": [coded]}
-    added, result, _plain = _added(
+    added, result, _plain = unmapped_delta(
         [_patient(), _request("sr1"), _eoc(referralRequest=[{"reference": "ServiceRequest/sr1"}])],
         [_patient(), request, _eoc(referralRequest=[{"reference": "ServiceRequest/sr1"}])],
         tmp_path,
@@ -449,7 +417,7 @@ def test_a_further_status_of_one_goal_in_a_review_is_counted(tmp_path: Path, for
         }
 
     base = [_patient(), _eoc(), doctor, goal, plan]
-    added, result, plain = _added(
+    added, result, plain = unmapped_delta(
         [*base, review("active")], [*base, review("active", "completed")], tmp_path, form
     )
     assert added == Counter({"Provenance: a further status of one goal in a review (dropped)": 1})
@@ -528,5 +496,5 @@ def test_other_data_keeps_the_order_of_its_practitioners(tmp_path: Path, form: s
         "subject": PATIENT_REF,
         "participant": [{"member": {"reference": f"PractitionerRole/{r['id']}"}} for r in roles],
     }
-    result = _read([_patient(), _eoc(), *doctors, *roles, team], tmp_path, form)
+    result = read_both([_patient(), _eoc(), *doctors, *roles, team], tmp_path, form)
     assert [p.key for p in result.episodes[0].practitioners] == ["dr-b", "dr-a", "dr-c"]

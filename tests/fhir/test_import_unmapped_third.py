@@ -24,49 +24,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pytest
+from tests.fhir.both_readers import FORMS, unmapped_delta
 
 from iopfhir.domain import AftercarePlan, RelapsePreventionPlan, TreatmentPlan
 from iopfhir.fhir.conventions import EXT
-from iopfhir.fhir.read import ImportResult, read_fhir, read_fhir_streamed
 from iopfhir.terminology import code_system_url
 
-FORMS = pytest.mark.parametrize("form", ["ndjson", "bundle"])
 PATIENT_REF = {"reference": "Patient/pt"}
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
-
-
-def _read(resources: list[dict[str, Any]], tmp_path: Path, form: str) -> ImportResult:
-    """``resources`` read by both readers (NDJSON lines or a collection Bundle); their
-    answers must agree, and the in-memory one is returned."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    if form == "ndjson":
-        source = tmp_path / "nd"
-        source.mkdir()
-        (source / "all.ndjson").write_bytes(b"\n".join(orjson.dumps(r) for r in resources))
-    else:
-        source = tmp_path / "bundle.json"
-        entries = [
-            {"fullUrl": f"https://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
-            for r in resources
-        ]
-        bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-        source.write_bytes(orjson.dumps(bundle))
-    whole = read_fhir(source)
-    streamed = read_fhir_streamed(source)
-    assert streamed.episodes == whole.episodes
-    assert streamed.unmapped == whole.unmapped
-    assert streamed.ignored == whole.ignored
-    return whole
-
-
-def _added(plain: list[dict[str, Any]], more: list[dict[str, Any]], tmp: Path, form: str) -> Any:
-    """What ``more`` counts that ``plain`` does not, and the result of ``more``."""
-    before = _read(plain, tmp / "plain", form)
-    after = _read(more, tmp / "more", form)
-    return after.unmapped - before.unmapped, after
 
 
 def _base() -> list[dict[str, Any]]:
@@ -127,7 +93,7 @@ SKIPPED = "a practitioner after the session's facilitator, untyped or a further 
 def test_further_practitioners_of_an_appointment_are_counted(tmp_path: Path, form: str) -> None:
     first = [_typed("dr1", "PPRF")]
     more = [*first, _typed("dr2", "PPRF"), _typed("dr3", None), _typed("dr1", "PPRF")]
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), _appointment(first)], [*_base(), _appointment(more)], tmp_path, form
     )
     assert added == Counter({f"Appointment.participant: {SKIPPED}": 2})
@@ -143,7 +109,7 @@ def test_further_practitioners_of_a_cancelled_encounter_are_counted(
     practitioners are dropped (an attended one keeps them as ``participants``)."""
     first = [_typed("dr1", "PPRF", "individual")]
     more = [*first, _typed("dr2", "PPRF", "individual"), _typed("dr3", None, "individual")]
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), _encounter("e1", "cancelled", participant=first)],
         [*_base(), _encounter("e1", "cancelled", participant=more)],
         tmp_path,
@@ -153,7 +119,7 @@ def test_further_practitioners_of_a_cancelled_encounter_are_counted(
     (session,) = result.episodes[0].sessions
     assert session.facilitator == "dr1" and session.status == "cancelled"
     # attended: the same practitioners are the session's participants, nothing is counted
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), _encounter("e1", participant=first)],
         [*_base(), _encounter("e1", participant=more)],
         tmp_path / "attended",
@@ -174,7 +140,7 @@ def test_appointment_people_its_encounter_does_not_list_are_counted(
     led = [_typed("dr1", "PPRF", "individual")]
     same = _appointment([_typed("dr1", "PPRF")])
     other = _appointment([_typed("dr1", "PPRF"), _typed("dr2", "PPRF"), _typed("dr3", "PART")])
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), same, _encounter("e1", participant=led, **link)],
         [*_base(), other, _encounter("e1", participant=led, **link)],
         tmp_path,
@@ -191,7 +157,7 @@ def test_appointment_people_its_encounter_does_not_list_are_counted(
 def test_a_second_encounter_of_an_appointment_is_counted(tmp_path: Path, form: str) -> None:
     link = {"appointment": [{"reference": "Appointment/a1"}]}
     appointment = _appointment([_typed("dr1", "PPRF")])
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), appointment, _encounter("e1", **link)],
         [*_base(), appointment, _encounter("e1", **link), _encounter("e2", **link)],
         tmp_path,
@@ -208,7 +174,7 @@ def test_appointment_actors_the_input_lacks_are_counted(tmp_path: Path, form: st
     only = {"reference": "Practitioner?identifier=https://example.org/npi|123"}
     first = [_typed("dr1", "PPRF")]
     missing = [{"actor": {"reference": "Practitioner/ghost"}}, {"actor": only}]
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), _appointment(first)],
         [*_base(), _appointment([*first, *missing])],
         tmp_path,
@@ -223,7 +189,7 @@ def test_appointment_actors_the_input_lacks_are_counted(tmp_path: Path, form: st
         }
     )
     # without a facilitator, the reference-only practitioner is one
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), _appointment([])],
         [*_base(), _appointment(missing)],
         tmp_path / "alone",
@@ -275,7 +241,7 @@ def _referral(based_on: list[str], stay_types: list[str]) -> list[dict[str, Any]
 
 @FORMS
 def test_what_a_referral_holds_one_of_is_counted(tmp_path: Path, form: str) -> None:
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         _referral(["CarePlan/cp1"], ["ADM"]),
         _referral(
             ["CarePlan/cp1", "CarePlan/cp2", "CarePlan/cp1", "Goal/nothing"],
@@ -316,7 +282,7 @@ def test_a_conditions_further_categories_are_counted(tmp_path: Path, form: str) 
     diagnosis = {"coding": [{"system": CATEGORY, "code": "encounter-diagnosis"}]}
     problem = {"coding": [{"system": CATEGORY, "code": "problem-list-item"}]}
     other = {"coding": [{"system": "http://example.org/cat", "code": "sdoh"}]}
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), condition(diagnosis)],
         [*_base(), condition(diagnosis, problem, other, diagnosis)],
         tmp_path,
@@ -371,7 +337,7 @@ def _aftercare(parts: list[str], orgs: list[str], based_on: list[str]) -> list[d
 
 @FORMS
 def test_what_an_aftercare_appointment_holds_one_of_is_counted(tmp_path: Path, form: str) -> None:
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         _aftercare(["Patient/pt", "Practitioner/dr1"], ["Organization/o1"], ["ServiceRequest/aft"]),
         _aftercare(
             ["Patient/pt", "Practitioner/dr1", "Practitioner/dr2", "Practitioner/dr1", "Device/x"],
@@ -433,7 +399,7 @@ def test_what_a_review_holds_one_of_is_counted(tmp_path: Path, form: str) -> Non
         }
 
     base = [*_base(), goal, plan, *sessions]
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*base, review(["active"], ["Practitioner/dr1"], ["Appointment/a1"])],
         [
             *base,
@@ -483,7 +449,7 @@ def test_relapse_performers_that_do_not_resolve_are_counted(tmp_path: Path, form
         "telecom": [{"system": "phone", "value": "988"}],
     }
     base = [*_base(), friend, line]
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [
             *base,
             _plan(
@@ -542,7 +508,7 @@ def test_activity_goals_outside_the_plan_are_counted(tmp_path: Path, form: str) 
         }
         return _plan("cp", goal=[{"reference": "Goal/g1"}], activity=[{"detail": detail}])
 
-    added, result = _added(
+    added, result, _ = unmapped_delta(
         [*_base(), *goals, plan("Goal/g1")],
         [*_base(), *goals, plan("Goal/g1", "Goal/g2", "Goal/gone")],
         tmp_path,

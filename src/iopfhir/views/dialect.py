@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from typing import Any
 
 from iopfhir.views.types import ListT, Prim, SqlType, StructT
 
-__all__ = ["Dialect", "DuckDBDialect", "SparkDialect"]
+__all__ = ["DUCKDB_PRIMITIVES", "Dialect", "DuckDBDialect", "SparkDialect", "json_structure"]
 
 
 class Dialect(ABC):
@@ -159,17 +160,18 @@ class Dialect(ABC):
         return "t"
 
 
-_JSON_PRIM = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE",
-              "boolean": "BOOLEAN", "other": "JSON"}  # fmt: skip
+#: DuckDB's type of each primitive kind of a schema type
+DUCKDB_PRIMITIVES = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE",
+                     "boolean": "BOOLEAN", "other": "JSON"}  # fmt: skip
 
 
-def _json_structure(t: SqlType) -> object:
-    """The structure DuckDB's ``from_json`` takes for type ``t``."""
+def json_structure(t: SqlType) -> Any:
+    """The structure DuckDB's ``from_json`` / ``json_transform`` take for type ``t``."""
     if isinstance(t, StructT):
-        return {n: _json_structure(ft) for n, ft in t.fields}
+        return {n: json_structure(ft) for n, ft in t.fields}
     if isinstance(t, ListT):
-        return [_json_structure(t.elem)]
-    return _JSON_PRIM[t.kind]
+        return [json_structure(t.elem)]
+    return DUCKDB_PRIMITIVES[t.kind]
 
 
 class DuckDBDialect(Dialect):
@@ -181,7 +183,7 @@ class DuckDBDialect(Dialect):
         return f"lambda {', '.join(params)}: {body}"
 
     def from_json(self, sql: str, t: SqlType) -> str:
-        return f"from_json({sql}, {self.string(json.dumps(_json_structure(t)))})"
+        return f"from_json({sql}, {self.string(json.dumps(json_structure(t)))})"
 
     def flat_map(self, lst: str, var: str, inner: str) -> str:
         # DuckDB's flatten skips NULL lists itself: no coalesce per element (it copies)

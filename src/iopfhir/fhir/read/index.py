@@ -162,8 +162,8 @@ class Index:
                 match = TYPE_ID.search(full_url)
                 if match:
                     self._by_type_id.setdefault(f"{match.group(1)}/{match.group(2)}", entry)
-                    if match.start() > 0 and "://" in full_url:
-                        self.bases.add(full_url[: match.start()])
+                    if (base := server_base(full_url)) is not None:
+                        self.bases.add(base)
         if type_id is not None:
             self._by_type_id.setdefault(type_id, entry)
         res = entry.resource

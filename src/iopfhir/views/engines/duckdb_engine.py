@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import orjson
 
 from iopfhir.views.compile_view import compile_view
-from iopfhir.views.dialect import DuckDBDialect
+from iopfhir.views.dialect import DUCKDB_PRIMITIVES, DuckDBDialect, json_structure
 from iopfhir.views.engine import SqlEngine, ViewResult, as_view
 from iopfhir.views.errors import ViewError
 from iopfhir.views.fhir_types import view_schema
@@ -122,19 +122,6 @@ def _convert(t: Any) -> SqlType:
     return Prim("other")
 
 
-_PRIM_SQL = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE",
-             "boolean": "BOOLEAN", "other": "JSON"}  # fmt: skip
-
-
-def _json_structure(t: SqlType) -> Any:
-    """The structure ``json_transform`` takes for a schema type (as :func:`_type_sql`)."""
-    if isinstance(t, StructT):
-        return {n: _json_structure(ft) for n, ft in t.fields}
-    if isinstance(t, ListT):
-        return [_json_structure(t.elem)]
-    return _PRIM_SQL[t.kind]
-
-
 def _type_sql(t: SqlType) -> str:
     """The DuckDB type of a schema type (the R4 types given to ``read_json``)."""
     if isinstance(t, StructT):
@@ -142,7 +129,7 @@ def _type_sql(t: SqlType) -> str:
         return f"STRUCT({inner})"
     if isinstance(t, ListT):
         return _type_sql(t.elem) + "[]"
-    return _PRIM_SQL[t.kind]
+    return DUCKDB_PRIMITIVES[t.kind]
 
 
 class DuckDBEngine(SqlEngine):
@@ -255,7 +242,7 @@ class DuckDBEngine(SqlEngine):
         # no one type's columns read every line. Each line is cast to the R4 types
         # leniently (what another type has differently becomes NULL; the view's own
         # resourceType filter then drops those lines).
-        structure = orjson.dumps({n: _json_structure(t) for n, t in keep}).decode()
+        structure = orjson.dumps({n: json_structure(t) for n, t in keep}).decode()
         lines = (
             f"SELECT unnest(json_transform(json, {self.dialect.string(structure)})) "  # noqa: S608
             f"FROM read_ndjson_objects({self._files(mixed)}, {_OBJECT_SIZE})"
