@@ -217,6 +217,20 @@ def test_json_default_string_limit_is_one_mebibyte() -> None:
     assert load_json(json.dumps({"data": big * 2}), "f") == {"data": big * 2}
 
 
+def test_a_narrative_is_bounded_as_data_not_as_a_string() -> None:
+    """R4 bounds ``string`` at 1 MB, not ``xhtml``: the official CodeSystem
+    ``dicom-dcim`` has a narrative of 1,140,310 characters."""
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * (1 << 20) + "</div>"
+    doc = {"resourceType": "CodeSystem", "text": {"status": "generated", "div": div}}
+    assert load_json(json.dumps(doc), "f") == doc
+    assert [v for _, v in iter_json_lines(json.dumps(doc), "f")] == [doc]
+    limits = Limits(max_string_chars=10, max_data_chars=20)
+    assert load_json('{"div": "' + "x" * 20 + '"}', "f", limits=limits)
+    error = refused(load_json, '{"div": "' + "x" * 21 + '"}', limits=limits)
+    assert "a string longer than 20 characters" in str(error)
+    refused(load_json, '{"status": "' + "x" * 11 + '"}', limits=limits)
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "{", '{"a": }', "[1,]", "{'a': 1}", '{"a": 1} x', "tru", '"ZZMARKER-PATIENT'],

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Final
 import orjson
 
 from iopfhir.errors import LoadError
-from iopfhir.loading.text import DEFAULT_LIMITS, Limits, _as_bytes, _decode, _fail, _utf8
+from iopfhir.loading.text import DEFAULT_LIMITS, LONG_KEYS, Limits, _as_bytes, _decode, _fail, _utf8
 
 _SAFE_REASON: Final = re.compile(r"[a-z][a-z ,()-]{0,79}")
 
@@ -258,7 +258,8 @@ _DIGITS_AS_ZERO: Final = bytes.maketrans(
 
 
 def _longest_strings(value: Any) -> tuple[int, int]:
-    """The longest string or key in ``value``, and the longest string under ``data``."""
+    """The longest string or key in ``value``, and the longest string under a key of
+    :data:`~iopfhir.loading.text.LONG_KEYS`."""
     longest = data = 0
     stack = [value]
     while stack:
@@ -267,7 +268,7 @@ def _longest_strings(value: Any) -> tuple[int, int]:
             for key, child in item.items():
                 longest = max(longest, len(key))
                 if isinstance(child, str):
-                    if key != "data":
+                    if key not in LONG_KEYS:
                         longest = max(longest, len(child))
                     else:
                         data = max(data, len(child))
@@ -339,7 +340,7 @@ def _exact_check(
             raise _fail(origin, f"nested deeper than {limits.max_depth} levels", line=at)
         if isinstance(item, _Duplicated):
             raise _fail(origin, f"{path}: an object repeats a key", line=at)
-        bound = limits.max_data_chars if key == "data" else limits.max_string_chars
+        bound = limits.max_data_chars if key in LONG_KEYS else limits.max_string_chars
         if isinstance(item, str) and len(item) > bound:
             raise _fail(origin, f"{path}: a string longer than {bound} characters", line=at)
         if isinstance(item, dict) and any(len(k) > limits.max_string_chars for k in item):

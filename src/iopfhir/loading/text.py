@@ -22,9 +22,10 @@ class Limits:
     max_depth: int = 100
     #: characters of one string or key
     max_string_chars: int = 1 << 20
-    #: characters of a string under the key ``data``: R4 ``Attachment.data`` and
-    #: ``Binary.data`` are base64 with no bound in the specification; 64 MiB of base64
-    #: is 48 MiB of content, more than any document an IOP record attaches inline
+    #: characters of a string under a key of :data:`LONG_KEYS`: R4 bounds ``string`` at
+    #: 1 MB but not ``base64Binary`` (``Attachment.data``, ``Binary.data``) nor ``xhtml``
+    #: (``Narrative.div``: the official examples hold a narrative of 1.4 MB); 64 MiB of
+    #: base64 is 48 MiB of content, more than any document an IOP record attaches inline
     max_data_chars: int = 64 << 20
     #: digits of one number (FHIR ``integer`` has 10, ``decimal`` rarely 20)
     max_number_digits: int = 100
@@ -36,6 +37,10 @@ class Limits:
 
 
 DEFAULT_LIMITS: Final = Limits()
+
+#: keys whose string values are bounded by ``Limits.max_data_chars``, not
+#: ``max_string_chars``: base64 data and narrative XHTML
+LONG_KEYS: Final = frozenset({"data", "div"})
 
 _BOM8: Final = b"\xef\xbb\xbf"
 #: byte-order marks of encodings refused by name (longest first: UTF-32 LE starts as UTF-16 LE)

@@ -10,7 +10,7 @@ import yaml
 
 from iopfhir.errors import LoadError
 from iopfhir.loading.json_values import _SAFE_REASON
-from iopfhir.loading.text import DEFAULT_LIMITS, Limits, _as_bytes, _decode, _fail, _utf8
+from iopfhir.loading.text import DEFAULT_LIMITS, LONG_KEYS, Limits, _as_bytes, _decode, _fail, _utf8
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_TAG: Final = "tag:yaml.org,2002:"
@@ -149,7 +149,7 @@ def _children(node: Any) -> list[tuple[Any, Any]]:
 
 def _check_scalar(node: Any, key: Any, limits: Limits) -> None:
     value: str = node.value
-    bound = limits.max_data_chars if key == "data" else limits.max_string_chars
+    bound = limits.max_data_chars if key in LONG_KEYS else limits.max_string_chars
     if len(value) > bound:
         raise _YamlRefused(node, f"a string longer than {bound} characters")
     if node.tag == _YAML_TAG + "int" and len(value) > limits.max_number_digits:
