@@ -577,3 +577,37 @@ def test_the_identity_given_is_stable_and_says_nothing_of_the_content() -> None:
     assert "identifier" not in goal  # the input is not changed
     provenance = {"resourceType": "Provenance", "recorded": "2024-01-01T00:00:00Z"}
     assert with_identity(provenance, first) is None  # no identifier in R4: PUT to its id
+
+
+@pytest.mark.corpus
+def test_an_hl7_example_document_is_stored_twice_as_bundle_and_document_reference(
+    corpus: Path, own_sekmet: str
+) -> None:
+    """HL7's own example document (``Bundle-father``: absolute fullUrls, the author named
+    relatively, an Encounter identifier without a system, a Patient without identifier):
+    stored as a Bundle and a plain R4 DocumentReference (no ToC profile it could not meet)
+    whose logical references say what the document has; the second push writes nothing."""
+    from iopfhir.fhir.document import TOC_DOCUMENT_REFERENCE_PROFILE, document_reference
+    from iopfhir.sync import push_document
+    from iopfhir.validation import Validator
+
+    doc = json.loads((corpus / "hl7-examples/r4-core-examples/Bundle-father.json").read_text())
+    dr = document_reference(doc)
+    assert TOC_DOCUMENT_REFERENCE_PROFILE not in (dr.get("meta") or {}).get("profile", [])
+    # Practitioner/example read against the Composition's server: the document's entry
+    assert dr["author"] == [
+        {
+            "type": "Practitioner",
+            "identifier": {"system": "http://www.acme.org/practitioners", "value": "23"},
+        }
+    ]
+    assert dr["context"]["encounter"] == [{"type": "Encounter", "identifier": {"value": "S100"}}]
+    assert dr["subject"] == {"type": "Patient", "display": "Eve Everywoman"}
+    validator = Validator.with_iop_profiles()
+    assert not validator.validate(dr).errors
+    with _client(own_sekmet) as client:
+        first = push_document(client, doc, as_="both", validator=validator)
+        assert first.actions == {"Bundle": "created", "DocumentReference": "created"}
+        second = push_document(client, doc, as_="both", validator=validator)
+        assert second.written == 0
+        assert second.actions == {"Bundle": "unchanged", "DocumentReference": "unchanged"}

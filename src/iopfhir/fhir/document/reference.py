@@ -5,15 +5,18 @@ CarePlan writes (Epic and Oracle Health expose CarePlan read-only; DocumentRefer
 JSON (``application/fhir+json``; ``data`` base64, ``size`` in bytes, ``hash`` the base64
 SHA-1 of the bytes, as R4 ``Attachment.hash`` defines it) and, on request, the HTML
 rendering as a second content (``text/html``). Type, subject, date, author, custodian and
-context come from the document's Composition. Its references are logical (``type`` +
-``identifier``), so it can be sent on its own. Deterministic: the same document gives the
-same DocumentReference. Imports: :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology`.
+context come from the document's Composition; the ToC DocumentReference profile is claimed
+for a ToC document (any other FHIR document gets a plain R4 DocumentReference). Its
+references are logical (``type`` + ``identifier``, else the display), so it can be sent on
+its own. Deterministic: the same document gives the same DocumentReference. Imports:
+:mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -28,6 +31,11 @@ __all__ = ["TOC_DOCUMENT_REFERENCE_PROFILE", "attachment", "document_reference"]
 TOC_DOCUMENT_REFERENCE_PROFILE = PROFILE.TOC_DOCUMENT_REFERENCE
 
 Resource = dict[str, Any]
+
+#: a RESTful absolute URL: (server base with its final ``/``) ``Type/id``
+_RESTFUL = re.compile(r"(https?://.+/)[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+#: a relative reference ``Type/id``
+_RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 
 def attachment(data: bytes, content_type: str, *, title: str | None = None) -> dict[str, Any]:
@@ -55,16 +63,34 @@ def document_reference(document: dict[str, Any], *, html: str | bytes | None = N
     if composition.get("resourceType") != "Composition":
         raise MappingError("a document starts with its Composition", path="Bundle.entry[0]")
     by_url = {e.get("fullUrl"): e.get("resource") for e in entries}
+    # a relative reference in an entry with a RESTful fullUrl is read against its server
+    # (R4 Bundle: resolving references); every reference read here is the Composition's
+    found = _RESTFUL.fullmatch(str(entries[0].get("fullUrl") or ""))
+    base = found.group(1) if found else None
 
     def logical(ref: Any) -> dict[str, Any] | None:
-        target = by_url.get(ref.get("reference")) if isinstance(ref, dict) else None
-        if not isinstance(target, dict):
+        """A logical reference (type, first identifier) to the entry ``ref`` names: the
+        DocumentReference is stored apart from the Bundle, where its fullUrls mean
+        nothing. Any document's entries: an identifier may lack its system."""
+        name = ref.get("reference") if isinstance(ref, dict) else None
+        target = by_url.get(name)
+        if (
+            target is None
+            and base is not None
+            and isinstance(name, str)
+            and _RELATIVE.fullmatch(name)
+        ):
+            target = by_url.get(base + name)
+        if not isinstance(target, dict) or not isinstance(target.get("resourceType"), str):
             return None
         idents = target.get("identifier")
-        ident = idents if isinstance(idents, dict) else (idents or [None])[0]
+        ident = idents if isinstance(idents, dict) else next(iter(idents or []), None)
         out: dict[str, Any] = {"type": target["resourceType"]}
-        if isinstance(ident, dict):
-            out["identifier"] = {"system": ident["system"], "value": ident["value"]}
+        if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+            kept = {k: ident[k] for k in ("system", "value") if isinstance(ident.get(k), str)}
+            out["identifier"] = kept
+        elif isinstance(ref.get("display"), str):  # no identifier: what the document says
+            out["display"] = ref["display"]
         return out
 
     title = composition.get("title")
@@ -79,11 +105,19 @@ def document_reference(document: dict[str, Any], *, html: str | bytes | None = N
     if not isinstance(ident, dict) or not ident.get("system") or not ident.get("value"):
         raise MappingError("a document needs its identifier", path="Bundle.identifier")
     own = {"system": identifier_system("documentreference"), "value": ident["value"]}
-    meta: dict[str, Any] = {"profile": [TOC_DOCUMENT_REFERENCE_PROFILE]}
-    if composition.get("meta", {}).get("security"):
-        meta["security"] = composition["meta"]["security"]
+    meta: dict[str, Any] = {}
+    comp_meta = composition.get("meta")
+    comp_meta = comp_meta if isinstance(comp_meta, dict) else {}
+    # the profile only for a ToC document (its Composition says so): another document's
+    # DocumentReference need not have what the profile asks (a custodian, an author)
+    if PROFILE.TOC_COMPOSITION in (comp_meta.get("profile") or []):
+        meta["profile"] = [TOC_DOCUMENT_REFERENCE_PROFILE]
+    if comp_meta.get("security"):
+        meta["security"] = comp_meta["security"]
     category = document_data()["document_reference_category"]
-    out: Resource = {"resourceType": "DocumentReference", "meta": meta}
+    out: Resource = {"resourceType": "DocumentReference"}
+    if meta:
+        out["meta"] = meta
     out["masterIdentifier"] = dict(ident)
     out["identifier"] = [own]
     out["status"] = "current"
@@ -93,8 +127,11 @@ def document_reference(document: dict[str, Any], *, html: str | bytes | None = N
     subject = logical(composition.get("subject"))
     if subject:
         out["subject"] = subject
-    out["date"] = document["timestamp"]
-    out["author"] = [a for a in map(logical, composition.get("author", [])) if a]
+    if isinstance(document.get("timestamp"), str):  # bdl-10 asks for it; the validator says so
+        out["date"] = document["timestamp"]
+    authors = [a for a in map(logical, composition.get("author") or []) if a]
+    if authors:  # R4: an array is absent, never empty
+        out["author"] = authors
     parties = [logical(a.get("party")) for a in composition.get("attester", [])]
     if parties and parties[0]:
         out["authenticator"] = parties[0]
