@@ -611,3 +611,31 @@ def test_an_hl7_example_document_is_stored_twice_as_bundle_and_document_referenc
         second = push_document(client, doc, as_="both", validator=validator)
         assert second.written == 0
         assert second.actions == {"Bundle": "unchanged", "DocumentReference": "unchanged"}
+
+
+def test_a_subscription_the_server_activated_is_not_written_again(own_sekmet: str) -> None:
+    """R4: a client asks for a Subscription ``requested``; the server sets ``active`` (or
+    ``error``) itself. HL7's example pushed twice: the second push writes nothing."""
+    subscription = {
+        "resourceType": "Subscription",
+        "id": "example",
+        "status": "requested",
+        "reason": "Monitor new neonatal function",
+        "criteria": "Observation?code=http://loinc.org|1975-2",
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": "https://example.org/on-result",
+            "payload": "application/fhir+json",
+        },
+    }
+    with _client(own_sekmet) as client:
+        first = push(client, subscription)
+        assert first.writes == 1
+        held = client.search("Subscription").fetch_all()
+        assert [s["status"] for s in held] == ["active"]  # what the server set
+        second = push(client, subscription)
+        assert second.writes == 0, second.summary()
+        assert client.search("Subscription").fetch_all() == held
+        # a Subscription switched off is written again (not a server's own change)
+        off = push(client, {**subscription, "status": "off"})
+        assert off.writes == 1

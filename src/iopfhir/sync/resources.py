@@ -248,7 +248,9 @@ def canonical(resource: Mapping[str, Any]) -> bytes:
 
 
 def same_content(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
-    """Equal ignoring ``id``, server ``meta`` and a ``text`` the server generated."""
+    """Equal ignoring ``id``, server ``meta``, a ``text`` the server generated and what
+    the server set after the write (:func:`_as_written`)."""
+    theirs = _as_written(ours, theirs)
     keep_text = "text" in ours
     return canonical(normalized(ours, keep_text=keep_text)) == canonical(
         normalized(theirs, keep_text=keep_text)
@@ -284,6 +286,24 @@ def _equal_mapped(ours: Any, theirs: Any, mapping: Mapping[str, str]) -> bool:
 _COMPARED_APART = frozenset({"id", "meta", "identifier", "text"})
 _MISSING: Any = object()
 
+#: R4 Subscription: a client asks for ``requested``; the server then sets ``active`` or
+#: ``error`` (and ``error``, its note) itself. Such a Subscription is what was written.
+_SUBSCRIPTION_SET_BY_SERVER = frozenset({"active", "error"})
+
+
+def _as_written(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``theirs`` with what the server itself sets after our write put back as we wrote
+    it (a Subscription's ``status`` and ``error``), so a repeated push compares equal."""
+    if (
+        ours.get("resourceType") != "Subscription"
+        or ours.get("status") != "requested"
+        or theirs.get("status") not in _SUBSCRIPTION_SET_BY_SERVER
+    ):
+        return theirs
+    out = {k: v for k, v in theirs.items() if k != "error" or "error" in ours}
+    out["status"] = "requested"
+    return out
+
 
 def unchanged_on_server(
     ours: Mapping[str, Any], theirs: Mapping[str, Any], mapping: Mapping[str, str]
@@ -297,6 +317,7 @@ def unchanged_on_server(
     copying or walking the resource first: a second push compares every resource, so
     this is its hot path. Subtrees without a reference compare at C speed.
     """
+    theirs = _as_written(ours, theirs)
     for key, value in ours.items():
         if key not in _COMPARED_APART:
             other = theirs.get(key, _MISSING)
