@@ -14,9 +14,12 @@ SQL is ANSI-safe
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
+from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -75,6 +78,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _quiet_jvm() -> Iterator[None]:
+    """While a new session launches its JVM: errors only in its log (the shipped log4j2
+    profile), unless the caller gives its own ``spark-submit`` arguments. Spark's default
+    profile writes a banner and warnings about optional native libraries to the caller's
+    stderr. The environment is restored afterwards (a later session is the caller's)."""
+    profile = resources.files("iopfhir.views") / "data" / "spark" / "log4j2.properties"
+    if "PYSPARK_SUBMIT_ARGS" in os.environ or not (
+        isinstance(profile, Path) and profile.is_file()  # an installed package, not a zip
+    ):
+        yield
+        return
+    os.environ["PYSPARK_SUBMIT_ARGS"] = (
+        f'--driver-java-options "-Dlog4j2.configurationFile=file:{profile}" pyspark-shell'
+    )
+    try:
+        yield
+    finally:
+        os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+
+
 class SparkEngine(SqlEngine):
     """Views on Spark SQL; ``session`` to use an existing ``SparkSession``."""
 
@@ -98,14 +122,17 @@ class SparkEngine(SqlEngine):
         self._own_session = session is None
         if session is None:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            session = (
-                SparkSession.builder.master(master)
-                .appName("iopfhir-views")
-                .config("spark.ui.enabled", "false")
-                .config("spark.sql.shuffle.partitions", "4")
-                .config("spark.driver.host", "127.0.0.1")
-                .getOrCreate()
-            )
+            with _quiet_jvm():
+                session = (
+                    SparkSession.builder.master(master)
+                    .appName("iopfhir-views")
+                    .config("spark.ui.enabled", "false")
+                    # no progress bars on the caller's stderr (the CLI's holds its lines)
+                    .config("spark.ui.showConsoleProgress", "false")
+                    .config("spark.sql.shuffle.partitions", "4")
+                    .config("spark.driver.host", "127.0.0.1")
+                    .getOrCreate()
+                )
             session.sparkContext.setLogLevel("ERROR")
         self.session = session
         self._schemas_raw: dict[tuple[Path, ...], Any] = {}
