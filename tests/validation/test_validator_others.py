@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iopfhir.validation import ValidationReport, Validator
-from iopfhir.validation.primitives import xsd_regex
+from iopfhir.validation.primitives import base64_ok, xsd_regex
 from iopfhir.validation.vital_signs import vital_signs_groups, vital_signs_profile
 
 CORE = "http://hl7.org/fhir/StructureDefinition/"
@@ -201,6 +203,42 @@ def test_xsd_whitespace_is_only_four_characters() -> None:
     assert string.fullmatch("\u2003\u00a0x\x0b") and not string.fullmatch("")
     assert re.compile(xsd_regex("a.b")).fullmatch("a\u00a0b")
     assert not re.compile(xsd_regex("a.b")).fullmatch("a\rb")
+
+
+_BASE64_RX = re.compile(xsd_regex(r"(\s*([0-9a-zA-Z\+/=]){4}\s*)+"))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="AZaz09+/= \t\n\r\x0b\x0c\x1c\x85\u00a0\u2028é", max_size=24))
+def test_base64_check_is_r4s_regex(value: str) -> None:
+    """The byte-level base64Binary check answers as R4's regex does, whitespace included."""
+    assert base64_ok(value) == (_BASE64_RX.fullmatch(value) is not None)
+
+
+def test_a_large_attachment_is_checked_as_base64(v: Validator) -> None:
+    """A 1.5 MB PDF as MIME base64 (lines of 76) and as one line: valid; a character
+    outside the alphabet or a group cut by a line break: an error at the data's path."""
+    data = "".join(chr(65 + i % 26) for i in range(1_500_000))  # 1,500,000 = 4 x 375,000
+    mime = "\r\n".join(data[i : i + 76] for i in range(0, len(data), 76))
+    for text in (data, mime):
+        report = v.validate(_attachment(text))
+        assert not report.errors, report.errors[:2]
+    for text in (data[:-1] + "*", data[:10] + "\n" + data[10:]):
+        errors = v.validate(_attachment(text)).errors
+        assert [(e.path, e.message) for e in errors] == [
+            (
+                "DocumentReference.content[0].attachment.data",
+                "The value is not a valid base64Binary",
+            )
+        ]
+
+
+def _attachment(data: str) -> dict[str, Any]:
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "content": [{"attachment": {"contentType": "application/pdf", "data": data}}],
+    }
 
 
 @pytest.mark.parametrize(

