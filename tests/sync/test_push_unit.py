@@ -11,7 +11,7 @@ import pytest
 
 from iopfhir.client import FhirClient, MemoryTransport
 from iopfhir.domain import load_episodes
-from iopfhir.errors import SyncError
+from iopfhir.errors import InputError, SyncError
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.sync import DisclosureTerms, PushReport, push, server_support
 from iopfhir.sync.resources import references
@@ -243,3 +243,32 @@ def test_cli_push_validates_before_sending(tmp_path, capsys):
     assert code == 2, err
     assert "nothing was sent" in err
     assert "resource.status" in err
+
+
+@pytest.mark.parametrize("method", ["DELETE", "GET"])
+def test_a_transaction_entry_that_deletes_or_reads_is_refused_before_any_request(
+    method: str,
+) -> None:
+    """R4 transactions may delete and read (HL7's example ``bundle-transaction`` does);
+    push writes resources only, so such a Bundle is refused at that entry's method, before
+    any request, and the message says what to use instead."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+                "resource": {"resourceType": "Patient", "active": True},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {"request": {"method": method, "url": "Patient/234"}},
+        ],
+    }
+    server = FakeServer()
+    client, transport = client_for(server)
+    with pytest.raises(InputError) as refused:
+        push(client, bundle)
+    assert refused.value.path == "Bundle.entry[1].request.method"
+    assert f"a {method} entry" in str(refused.value)
+    assert "FhirClient.transaction" in str(refused.value)
+    assert transport.requests == []

@@ -54,6 +54,10 @@ class PushInput:
     from_bundle: bool = False
 
 
+#: Bundle.entry.request.method codes of entries without a resource to write
+_NOT_WRITES = frozenset({"DELETE", "GET", "HEAD"})
+
+
 def read_entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> PushInput:
     """The entries to push (see the module)."""
     if isinstance(source, Episode):
@@ -77,6 +81,14 @@ def read_entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> Pus
     for i, entry in enumerate(source.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            request = entry.get("request") if isinstance(entry, dict) else None
+            method = request.get("method") if isinstance(request, dict) else None
+            if method in _NOT_WRITES:  # a transaction's delete or read: a code, not data
+                raise InputError(
+                    f"a {method} entry: push writes resources, it does not delete or read"
+                    " (send such a Bundle with FhirClient.transaction)",
+                    path=f"Bundle.entry[{i}].request.method",
+                )
             raise InputError("a Bundle entry without a resource", path=f"Bundle.entry[{i}]")
         url = entry.get("fullUrl")
         raw.append((url if isinstance(url, str) and url else None, resource))
