@@ -19,7 +19,7 @@ from iopfhir.cli import main
 from iopfhir.outcomes import bundle_resources
 from iopfhir.views import get_engine
 
-__all__ = ["example_resources", "spark_engine_or_skip", "synth_ndjson"]
+__all__ = ["example_resources", "require_pyspark", "spark_engine_or_skip", "synth_ndjson"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "iopfhir" / "examples"
 
@@ -43,10 +43,15 @@ def example_resources(root: Path, name: str) -> list[dict[str, Any]]:
     return bundle_resources(orjson.loads(out.read_bytes()))
 
 
-def spark_engine_or_skip() -> Any:
-    """A local Spark engine (two cores), or the test skipped (failed under CI)."""
+def require_pyspark() -> None:
+    """Skip the test when pyspark is not installed (fail it under CI, which runs Spark)."""
     if importlib.util.find_spec("pyspark") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("pyspark is not installed (it is in the test extra); CI runs Spark")
         pytest.skip("pyspark is not installed (pip install 'iopfhir[spark]')")
+
+
+def spark_engine_or_skip() -> Any:
+    """A local Spark engine (two cores), or the test skipped (failed under CI)."""
+    require_pyspark()
     return get_engine("spark", master="local[2]")

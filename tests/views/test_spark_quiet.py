@@ -4,14 +4,13 @@ before its logging starts, and Spark's shell-level notice, remain)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from tests.engines import synth_ndjson
+from tests.engines import require_pyspark, synth_ndjson
 
 from iopfhir.views.engines.spark_engine import _quiet_jvm
 
@@ -34,10 +33,7 @@ def test_the_quiet_profile_is_set_while_the_jvm_starts_and_then_removed(
 
 
 def test_outcomes_on_spark_write_no_progress_bars_or_log_banner(tmp_path: Path) -> None:
-    if importlib.util.find_spec("pyspark") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pyspark is not installed (it is in the test extra); CI runs Spark")
-        pytest.skip("pyspark is not installed (pip install 'iopfhir[spark]')")
+    require_pyspark()
     nd = synth_ndjson(tmp_path, 20, 3)
     env = {k: v for k, v in os.environ.items() if k != "PYSPARK_SUBMIT_ARGS"}
     run = subprocess.run(
