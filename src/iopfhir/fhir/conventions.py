@@ -18,6 +18,7 @@ person or organization is recognised across episodes and systems. Conditional cr
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import Final
 
@@ -27,6 +28,7 @@ __all__ = [
     "CORE_EXT",
     "EXT",
     "ID_NAMESPACE",
+    "PLAIN_TYPE_ID",
     "PROFILE",
     "identifier",
     "identifier_system",
@@ -35,6 +37,9 @@ __all__ = [
     "profile_url",
     "urn_uuid",
 ]
+
+#: a reference that is nothing but ``Type/id`` (a relative reference, R4's id syntax)
+PLAIN_TYPE_ID: Final = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 #: Namespace for deterministic UUIDs (uuid5 of "<resourceType>|<system>|<value>").
 ID_NAMESPACE: Final = uuid.UUID("6f1c1f8e-3f7a-5b8e-9d2a-0c4e7a1b9f30")

@@ -24,7 +24,7 @@ class Limits:
     max_string_chars: int = 1 << 20
     #: characters of a string under a key of :data:`LONG_KEYS`: R4 bounds ``string`` at
     #: 1 MB but not ``base64Binary`` (``Attachment.data``, ``Binary.data``) nor ``xhtml``
-    #: (``Narrative.div``: the official examples hold a narrative of 1.4 MB); 64 MiB of
+    #: (``Narrative.div``: the official examples hold a narrative of 1.1 MB); 64 MiB of
     #: base64 is 48 MiB of content, more than any document an IOP record attaches inline
     max_data_chars: int = 64 << 20
     #: digits of one number (FHIR ``integer`` has 10, ``decimal`` rarely 20)

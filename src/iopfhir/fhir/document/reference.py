@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from iopfhir.errors import MappingError
-from iopfhir.fhir.conventions import PROFILE, identifier_system
+from iopfhir.fhir.conventions import PLAIN_TYPE_ID, PROFILE, identifier_system
 from iopfhir.terminology.documents import document_data
 
 __all__ = ["TOC_DOCUMENT_REFERENCE_PROFILE", "attachment", "document_reference"]
@@ -33,9 +33,7 @@ TOC_DOCUMENT_REFERENCE_PROFILE = PROFILE.TOC_DOCUMENT_REFERENCE
 Resource = dict[str, Any]
 
 #: a RESTful absolute URL: (server base with its final ``/``) ``Type/id``
-_RESTFUL = re.compile(r"(https?://.+/)[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
-#: a relative reference ``Type/id``
-_RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+_RESTFUL = re.compile(r"(https?://.+/)" + PLAIN_TYPE_ID.pattern)
 
 
 def attachment(data: bytes, content_type: str, *, title: str | None = None) -> dict[str, Any]:
@@ -78,7 +76,7 @@ def document_reference(document: dict[str, Any], *, html: str | bytes | None = N
             target is None
             and base is not None
             and isinstance(name, str)
-            and _RELATIVE.fullmatch(name)
+            and PLAIN_TYPE_ID.fullmatch(name)
         ):
             target = by_url.get(base + name)
         if not isinstance(target, dict) or not isinstance(target.get("resourceType"), str):

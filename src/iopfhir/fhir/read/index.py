@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Set
 from typing import Any
 from urllib.parse import parse_qs
 
+from iopfhir.fhir import conventions
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import own_key_or_none
 
@@ -62,7 +63,7 @@ TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_histor
 #: a reference string that is nothing but ``Type/id`` (nearly every one): :data:`TYPE_ID`
 #: finds the whole string in it, which one anchored match tells at a fraction of the cost
 #: of the search (that tries every place a ``/`` may start)
-PLAIN_TYPE_ID = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+PLAIN_TYPE_ID = conventions.PLAIN_TYPE_ID
 
 
 def elsewhere(ref: str, match: re.Match[str], bases: Set[str]) -> bool:
