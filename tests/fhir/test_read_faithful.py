@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from iopfhir.cli import import_ as cli_import
-from iopfhir.domain import load_episodes
+from iopfhir.domain import PartialDate, date_text, load_episodes
 from iopfhir.errors import InputError
 from iopfhir.fhir.bundle import dumps, transaction_bundle
 from iopfhir.fhir.read import ReadWarning, read_fhir
@@ -68,14 +68,13 @@ def test_name_as_a_string_is_reported() -> None:
     assert _paths(result) == {"Patient.name": "not a HumanName (dropped)"}
 
 
-def test_partial_dates_and_invalid_gender_are_reported() -> None:
+def test_a_partial_date_is_kept_and_an_invalid_gender_reported() -> None:
     result = read_fhir(_bundle(_patient(birthDate="1990-05", gender=MARK)))
     patient = result.episodes[0].patient
-    assert patient.birth_date is not None and patient.birth_date.isoformat() == "1990-05-01"
-    assert _paths(result) == {
-        "Patient.birthDate": "partial date (read as its first day)",
-        "Patient.gender": "not an administrative-gender code (dropped)",
-    }
+    # R4 allows a year-month birth date: kept as given, not read as the 1st of May
+    assert isinstance(patient.birth_date, PartialDate)
+    assert date_text(patient.birth_date) == "1990-05"
+    assert _paths(result) == {"Patient.gender": "not an administrative-gender code (dropped)"}
 
 
 def test_a_datetime_without_zone_is_kept_as_written() -> None:

@@ -33,6 +33,7 @@ from tests.outcomes.reference_data import (
     TOTALS,
     WITHOUT_PATIENT,
     _age_band,
+    _birth,
     _d,
     _effective,
     _episode,
@@ -78,7 +79,10 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     for r in resources:
         rt = r.get("resourceType")
         if rt == "Patient":
-            persons["Patient/" + r["id"]] = (r.get("gender") or "unknown", _d(r.get("birthDate")))
+            persons["Patient/" + r["id"]] = (
+                r.get("gender") or "unknown",
+                _birth(r.get("birthDate")),
+            )
         elif rt == "ServiceRequest":
             referral_sources["ServiceRequest/" + r["id"]] = next(
                 (

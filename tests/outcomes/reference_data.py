@@ -58,6 +58,13 @@ def _d(text: Any) -> dt.date | None:
         return None
 
 
+def _birth(text: Any) -> dt.date | None:
+    """A birth date; a year or a year and month as its first day."""
+    if isinstance(text, str) and len(text) in (4, 7):
+        text += "-01-01" if len(text) == 4 else "-01"
+    return _d(text)
+
+
 def _minute(text: Any) -> int | None:
     if not isinstance(text, str) or len(text) < 16:
         return None

@@ -4,7 +4,17 @@ Import direction: this package uses :mod:`iopfhir.terminology` and :mod:`iopfhir
 only; the FHIR mapping builds on it.
 """
 
-from iopfhir.domain.common import Age, AgeRange, Code, ConditionTime, HumanName, Identifier, Period
+from iopfhir.domain.common import (
+    Age,
+    AgeRange,
+    Code,
+    ConditionTime,
+    HumanName,
+    Identifier,
+    PartialDate,
+    Period,
+    date_text,
+)
 from iopfhir.domain.consent import Consent, Provision
 from iopfhir.domain.continuity import ClinicianPhases, Continuity, DischargePlan, StayParticipant
 from iopfhir.domain.episode import Diagnosis, Discharge, Episode, Program, Referral, WeekHours
@@ -81,6 +91,7 @@ __all__ = [
     "Measure",
     "MedicationUse",
     "Organization",
+    "PartialDate",
     "Patient",
     "Period",
     "PlanChange",
@@ -104,6 +115,7 @@ __all__ = [
     "TreatmentPlan",
     "WeekHours",
     "achievement_disagreements",
+    "date_text",
     "derive_achievement",
     "dump_episode",
     "dump_episodes",

@@ -6,23 +6,36 @@ episode file or in mapping code fails where it is written.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 __all__ = [
     "Age",
     "AgeRange",
     "Code",
     "ConditionTime",
+    "Day",
     "HumanName",
     "Identifier",
     "Key",
     "Model",
     "OwnRules",
+    "PartialDate",
     "Period",
     "Timestamp",
+    "date_text",
     "when",
 ]
 
@@ -36,6 +49,97 @@ Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,47
 Timestamp = datetime
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+
+
+class PartialDate(date):
+    """A date known to the year or to the month only (R4 ``date``/``dateTime`` allow
+    ``1965`` and ``1965-03``, as a birth date or a condition's onset often is). It is a
+    :class:`date` - its first day - wherever days are compared or counted, so every rule
+    of the model treats it as it treated the first day before; :func:`date_text` writes
+    it as given. Arithmetic and ``replace`` give a plain ``date``."""
+
+    __slots__ = ("precision",)
+    precision: Literal["year", "month"]
+
+    def __new__(
+        cls, year: int, month: int = 1, day: int = 1, precision: str | None = None
+    ) -> PartialDate:
+        if precision is None:  # what date arithmetic and replace() ask for: a plain day
+            return date(year, month, day)  # type: ignore[return-value]
+        if precision not in ("year", "month") or day != 1 or (precision == "year" and month != 1):
+            raise ValueError(f"not a partial date: precision {precision!r}")
+        made = super().__new__(cls, year, month, 1)
+        made.precision = precision  # type: ignore[assignment]
+        return made
+
+    @classmethod
+    def parse(cls, text: str) -> date | None:
+        """``YYYY`` or ``YYYY-MM`` as a partial date, ``YYYY-MM-DD`` as a date; None if
+        ``text`` is none of the three (or no day of the calendar)."""
+        match = _PARTIAL.fullmatch(text)
+        if match is None:
+            return None
+        year, month, day = match.groups()
+        try:
+            if day is not None:
+                return date(int(year), int(month), int(day))
+            return cls(int(year), int(month or 1), 1, "month" if month else "year")
+        except ValueError:
+            return None
+
+    def text(self) -> str:
+        """The date as R4 writes it: ``YYYY`` or ``YYYY-MM``."""
+        if self.precision == "year":
+            return f"{self.year:04d}"
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def replace(self, *args: Any, **kwargs: Any) -> date:  # type: ignore[override]
+        """A plain ``date`` (the replaced day is no longer a partial one)."""
+        return date(self.year, self.month, 1).replace(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PartialDate, (self.year, self.month, 1, self.precision))
+
+    def __repr__(self) -> str:
+        return f"PartialDate({self.text()!r})"
+
+
+#: R4's date without its time: a year, a year and month, or a full date
+_PARTIAL: Final = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+
+
+def date_text(value: date | datetime) -> str:
+    """A date as R4 writes it (``YYYY``, ``YYYY-MM`` for a :class:`PartialDate`,
+    ``YYYY-MM-DD``), a timestamp in ISO 8601."""
+    if type(value) is PartialDate:
+        return value.text()
+    return value.isoformat()
+
+
+def _read_day(value: Any) -> Any:
+    """An episode file's ``1965`` / ``1965-03`` as a :class:`PartialDate` (anything else
+    goes on to pydantic's own date parsing and its errors)."""
+    if isinstance(value, str) and len(value) < 10:
+        parsed = PartialDate.parse(value)
+        if parsed is not None:
+            return parsed
+    return value
+
+
+#: A date field of the model: a full date, or a :class:`PartialDate` (year or year and
+#: month), written in episode files as R4 writes it
+Day = Annotated[
+    date,
+    BeforeValidator(_read_day),
+    PlainSerializer(date_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$",
+            "description": "a date: YYYY-MM-DD, or YYYY-MM / YYYY when known only so far",
+        }
+    ),
+]
 
 
 class Model(BaseModel):
@@ -99,8 +203,8 @@ _MIDNIGHT = time(0)
 class Period(Model):
     """A start and an optional end; the end may not come before the start."""
 
-    start: date | Timestamp
-    end: date | Timestamp | None = None
+    start: Day | Timestamp
+    end: Day | Timestamp | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:

@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from iopfhir.domain.common import Key, Model, Period, when
+from iopfhir.domain.common import Day, Key, Model, Period, when
 from iopfhir.terminology.security import purpose_codes
 
 __all__ = ["Consent", "ConsentStatus", "DataClass", "Provision", "consent_problems"]
@@ -105,12 +105,12 @@ class Consent(Model):
     key: Key
     status: ConsentStatus = "active"
     #: the day the patient gave (signed) it
-    date: dt.date
+    date: Day
     policy: Literal["42CFRPart2"] = "42CFRPart2"
     #: when it is in force (absent: from ``date`` on)
     period: Period | None = None
     #: the day it was revoked (with status ``inactive``)
-    revoked: dt.date | None = None
+    revoked: Day | None = None
     provisions: list[Provision] = Field(default_factory=list)
 
     @model_validator(mode="after")

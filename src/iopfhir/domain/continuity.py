@@ -18,12 +18,11 @@ and :mod:`iopfhir.terminology`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import Field
 
-from iopfhir.domain.common import Key, Model, Period
+from iopfhir.domain.common import Day, Key, Model, Period
 from iopfhir.domain.measures import Measure
 from iopfhir.domain.medications import Prescription
 from iopfhir.domain.people import Practitioner, Team
@@ -73,7 +72,7 @@ class DischargePlan(Model):
     key: Key = "discharge-plan"
     title: str | None = Field(default=None, min_length=1)
     status: Literal["active", "completed", "revoked", "unknown"] = "completed"
-    created: date | None = None
+    created: Day | None = None
     #: the inpatient clinician who wrote it (a practitioner key)
     author: Key | None = None
     #: what the plan says (discharge instructions), as text

@@ -15,7 +15,6 @@ first reference that does not.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -26,6 +25,7 @@ from pydantic import Field, model_validator
 from iopfhir.domain.common import (
     Code,
     ConditionTime,
+    Day,
     Key,
     Model,
     Period,
@@ -92,7 +92,7 @@ class Referral(Model):
 
     key: Key = "referral"
     source: ReferralSource
-    date: dt.date | None = None
+    date: Day | None = None
     requester: Key | None = None
     organization: Key | None = None
     reason: str | None = None
@@ -125,11 +125,11 @@ class Diagnosis(Model):
         | None
     ) = "confirmed"
     #: when it began: a date, or a period, an age, an age range or text (R4 ``onset[x]``)
-    onset: date | ConditionTime | None = None
+    onset: Day | ConditionTime | None = None
     #: when it ended (R4 ``abatement[x]``, same forms); only for an inactive, resolved or
     #: remitted diagnosis (R4 con-4)
-    abatement: date | ConditionTime | None = None
-    recorded: date | None = None
+    abatement: Day | ConditionTime | None = None
+    recorded: Day | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -153,7 +153,7 @@ class Diagnosis(Model):
 class Discharge(Model):
     """How the episode ended."""
 
-    date: dt.date
+    date: Day
     disposition: DischargeDisposition
 
 
@@ -161,7 +161,7 @@ class WeekHours(Model):
     """Hours the patient received in one program week, against the program's intensity:
     below its minimum or above its maximum of hours or days."""
 
-    week_start: date
+    week_start: Day
     hours: float
     days: int
     below_minimum: bool
@@ -175,7 +175,7 @@ class Episode(Model):
     patient: Patient
     program: Program | None = None
     status: EpisodeStatus | None = None
-    admission: date | None = None
+    admission: Day | None = None
     referral: Referral | None = None
     discharge: Discharge | None = None
     part2: bool = False

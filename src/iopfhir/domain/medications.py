@@ -16,13 +16,13 @@ The RxNorm codes the package uses (examples, synthetic data) are terminology dat
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
 from iopfhir.domain.common import (
     Code,
+    Day,
     Key,
     Model,
     Period,
@@ -66,7 +66,7 @@ class MedicationUse(Model):
     code: Code
     status: StatementStatus = "active"
     period: Period | None = None
-    asserted: date | Timestamp | None = None
+    asserted: Day | Timestamp | None = None
     dosage: str | None = Field(default=None, min_length=1)
     #: the diagnoses it treats (keys)
     reasons: list[Key] = Field(default_factory=list)
@@ -80,7 +80,7 @@ class Prescription(Model):
     key: Key
     code: Code
     status: RequestStatus = "active"
-    authored: date | Timestamp | None = None
+    authored: Day | Timestamp | None = None
     #: the prescribing practitioner (key)
     prescriber: Key | None = None
     dosage: str | None = Field(default=None, min_length=1)
@@ -110,7 +110,7 @@ class Allergy(Model):
     verification_status: (
         Literal["unconfirmed", "confirmed", "refuted", "entered-in-error"] | None
     ) = "confirmed"
-    recorded: date | None = None
+    recorded: Day | None = None
     #: who recorded it: a practitioner of the episode (key)
     recorder: Key | None = None
     reactions: list[Reaction] = Field(default_factory=list)

@@ -10,12 +10,11 @@ site, a group room): sessions name where they took place.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from iopfhir.domain.common import Code, Gender, HumanName, Identifier, Key, Model, Period
+from iopfhir.domain.common import Code, Day, Gender, HumanName, Identifier, Key, Model, Period
 from iopfhir.domain.vocabulary import Relationship, RoleKey
 
 __all__ = [
@@ -59,7 +58,7 @@ class Patient(Model):
     key: Key = "patient"
     identifiers: list[Identifier] = Field(min_length=1)
     name: HumanName | None = None
-    birth_date: date | None = None
+    birth_date: Day | None = None
     gender: Gender | None = None
     phone: str | None = None
 

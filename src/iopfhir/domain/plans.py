@@ -13,13 +13,12 @@ community service): neither the episode's referral nor an aftercare referral.
 
 from __future__ import annotations
 
-import datetime as dt
-from datetime import date, time
+from datetime import time
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from iopfhir.domain.common import Code, Key, Model, Period, Timestamp
+from iopfhir.domain.common import Code, Day, Key, Model, Period, Timestamp
 from iopfhir.domain.vocabulary import (
     ActivityStatus,
     AftercareService,
@@ -66,7 +65,7 @@ class GoalTarget(Model):
     instrument: InstrumentId
     comparator: Literal["<", "<=", ">=", ">"]
     value: int = Field(ge=0)
-    due: date | None = None
+    due: Day | None = None
 
 
 GoalLifecycleStatus = Literal[
@@ -104,8 +103,8 @@ class Goal(Model):
     description: str = Field(min_length=1)
     lifecycle_status: GoalLifecycleStatus = "active"
     achievement_status: GoalAchievementStatus | None = None
-    status_date: date | None = None
-    start: date | None = None
+    status_date: Day | None = None
+    start: Day | None = None
     targets: list[GoalTarget] = Field(default_factory=list)
     addresses: list[Key] = Field(default_factory=list)
 
@@ -148,7 +147,7 @@ class Activity(Model):
 class Revision(Model):
     """One revision of a plan: when, by whom, what changed (e.g. a weekly team review)."""
 
-    date: dt.date | Timestamp
+    date: Day | Timestamp
     author: Key | None = None
     summary: str = Field(min_length=1)
 
@@ -160,7 +159,7 @@ class PlanBase(Model):
     title: str | None = None
     status: PlanStatus = "active"
     period: Period | None = None
-    created: date | None = None
+    created: Day | None = None
     author: Key | None = None
     #: R4 ``CarePlan.intent``: what the plan is (the IOP's own plans are ``plan``)
     intent: PlanIntent = "plan"
@@ -221,7 +220,7 @@ class AftercareReferral(Model):
     key: Key
     service: AftercareService
     status: Literal["draft", "active", "on-hold", "revoked", "completed"] = "active"
-    authored: date | None = None
+    authored: Day | None = None
     requester: Key | None = None
     organization: Key | None = None
     practitioner: Key | None = None
@@ -253,7 +252,7 @@ class CheckIn(Model):
     """A planned follow-up check-in in the months after discharge."""
 
     key: Key
-    due: date
+    due: Day
     method: ContactMethod = "phone"
     status: Literal["not-started", "scheduled", "completed", "cancelled"] = "scheduled"
     with_: Key | None = Field(default=None, alias="with")
@@ -302,8 +301,8 @@ class Request(Model):
     title: str | None = Field(default=None, min_length=1)
     categories: list[Code] = Field(default_factory=list)
     priority: Literal["routine", "urgent", "asap", "stat"] | None = None
-    authored: date | Timestamp | None = None
-    occurrence: date | Timestamp | Period | None = None
+    authored: Day | Timestamp | None = None
+    occurrence: Day | Timestamp | Period | None = None
     requester: Key | None = None
     performers: list[Key] = Field(default_factory=list)
     reason_codes: list[Code] = Field(default_factory=list)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from iopfhir.domain.common import Key, Model, Timestamp, when
+from iopfhir.domain.common import Day, Key, Model, Timestamp, when
 from iopfhir.domain.measures import Measure
 from iopfhir.domain.plans import (
     Goal,
@@ -73,7 +73,7 @@ class Review(Model):
     """A (weekly) team review of the plan: when, by whom, in which session, what it set."""
 
     key: Key
-    date: dt.date | Timestamp
+    date: Day | Timestamp
     author: Key
     session: Key | None = None
     goals: list[GoalStatusChange] = Field(default_factory=list)

@@ -115,6 +115,15 @@ def _date(expr: str) -> str:
     return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
 
 
+def _birth_date(expr: str) -> str:
+    """A birth date, a year or a year and month (R4 allows both; de-identified data keep
+    only the year) as its first day, as the IOP model counts a partial date."""
+    return (
+        f"TRY_CAST(CASE length({expr}) WHEN 4 THEN {expr} || '-01-01' "
+        f"WHEN 7 THEN {expr} || '-01' ELSE substr({expr}, 1, 10) END AS DATE)"
+    )
+
+
 def _minute_of_day(expr: str) -> str:
     return f"(TRY_CAST(substr({expr}, 12, 2) AS INT) * 60 + TRY_CAST(substr({expr}, 15, 2) AS INT))"
 
@@ -513,7 +522,7 @@ cont_after AS (
 {_safety_ctes(s)}
 base AS (
   SELECT epi.*, p.gender AS sex, r.referral_source,
-    {_age(_date("p.birth_date"), "epi.start_d")} AS age
+    {_age(_birth_date("p.birth_date"), "epi.start_d")} AS age
   FROM epi
   LEFT JOIN patient p ON p.patient_key = epi.patient_key
   LEFT JOIN referral r ON r.servicerequest_key = epi.referral_key
@@ -575,8 +584,8 @@ nxt AS (
   GROUP BY a.encounter_key
 )
 SELECT st.encounter_key AS stay_key, st.patient_key, p.gender AS sex,
-  {_age(_date("p.birth_date"), "st.adm")} AS age,
-  {_age_band(_age(_date("p.birth_date"), "st.adm"))} AS age_band,
+  {_age(_birth_date("p.birth_date"), "st.adm")} AS age,
+  {_age_band(_age(_birth_date("p.birth_date"), "st.adm"))} AS age_band,
   st.adm AS admission_date, st.dis AS discharge_date, st.dis AS index_date,
   year(st.dis) * 10 + quarter(st.dis) AS period,
   nxt.days AS days_to_readmission

@@ -28,6 +28,7 @@ from iopfhir.domain import (
     Organization,
     Period,
     Practitioner,
+    date_text,
 )
 from iopfhir.fhir.conventions import identifier_system, urn_uuid
 from iopfhir.terminology import Coding, lookup_concept
@@ -110,14 +111,14 @@ def code_concept(code: Code) -> dict[str, Any]:
 
 def fhir_moment(value: date | datetime) -> str:
     """A FHIR ``date`` (for a date) or ``dateTime`` with its offset (for a timestamp)."""
-    return value.isoformat()
+    return date_text(value)
 
 
 def fhir_period(period: Period) -> dict[str, str]:
     """A FHIR Period."""
-    out = {"start": period.start.isoformat()}
+    out = {"start": date_text(period.start)}
     if period.end is not None:
-        out["end"] = period.end.isoformat()
+        out["end"] = date_text(period.end)
     return out
 
 

@@ -20,7 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from iopfhir.domain import AftercareAppointment, AftercarePlan, AftercareReferral, Period, Request
+from iopfhir.domain import (
+    AftercareAppointment,
+    AftercarePlan,
+    AftercareReferral,
+    Period,
+    Request,
+    date_text,
+)
 from iopfhir.fhir.build._context import (
     Context,
     Entry,
@@ -47,7 +54,7 @@ def aftercare_activities(ctx: Context, plan: AftercarePlan) -> list[dict[str, An
         detail: dict[str, Any] = {
             "code": project_concept("check-in", check.method),
             "status": check.status,
-            "scheduledPeriod": {"start": check.due.isoformat()},
+            "scheduledPeriod": {"start": date_text(check.due)},
         }
         if check.with_ is not None:
             detail["performer"] = [ctx.person_ref[check.with_]]
@@ -87,7 +94,7 @@ def aftercare_to_fhir(ctx: Context, plan: AftercarePlan) -> list[Entry]:
         res["code"] = _service(ref.service)
         res["subject"] = ctx.patient_ref
         if ref.authored is not None:
-            res["authoredOn"] = ref.authored.isoformat()
+            res["authoredOn"] = date_text(ref.authored)
         if ref.requester is not None:
             res["requester"] = ctx.person_ref[ref.requester]
         performers = []

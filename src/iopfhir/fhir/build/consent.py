@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from iopfhir.domain import Consent, Provision
+from iopfhir.domain import Consent, Provision, date_text
 from iopfhir.fhir.build._context import Context, Entry, fhir_period
 from iopfhir.fhir.conventions import EXT, PROFILE
 from iopfhir.terminology.security import label, purpose_coding, security_data
@@ -44,13 +44,13 @@ def consent_to_fhir(ctx: Context, consent: Consent) -> Entry:
     url = ctx.local_url("Consent", "consent", consent.key)
     res = ctx.head("Consent", url, CONSENT_PROFILE, linked=True)
     if consent.revoked is not None:
-        res["extension"] = [{"url": CONSENT_REVOKED, "valueDate": consent.revoked.isoformat()}]
+        res["extension"] = [{"url": CONSENT_REVOKED, "valueDate": date_text(consent.revoked)}]
     res["identifier"] = [ctx.identifier("consent", consent.key)]
     res["status"] = consent.status
     res["scope"] = {"coding": [dict(codes["scope"])]}
     res["category"] = [{"coding": [dict(c)]} for c in codes["category"]]
     res["patient"] = ctx.patient_ref
-    res["dateTime"] = consent.date.isoformat()
+    res["dateTime"] = date_text(consent.date)
     program = ctx.episode.program
     if program is not None and program.organization is not None:
         res["organization"] = [ctx.org_ref[program.organization]]

@@ -16,7 +16,7 @@ from datetime import date
 from functools import cache
 from typing import Any, Final
 
-from iopfhir.domain import Diagnosis, Referral
+from iopfhir.domain import Diagnosis, Referral, date_text
 from iopfhir.domain.common import Age, ConditionTime
 from iopfhir.fhir.build._context import (
     CONDITION_CATEGORY,
@@ -90,9 +90,9 @@ def episode_of_care_to_fhir(ctx: Context) -> Entry | None:
         res["managingOrganization"] = ctx.org_ref[ep.program.organization]
     period: dict[str, str] = {}
     if ep.admission is not None:
-        period["start"] = ep.admission.isoformat()
+        period["start"] = date_text(ep.admission)
     if ep.discharge is not None:
-        period["end"] = ep.discharge.date.isoformat()
+        period["end"] = date_text(ep.discharge.date)
     if period:
         res["period"] = period
     if ep.referral is not None:
@@ -135,7 +135,7 @@ def referral_to_fhir(ctx: Context, referral: Referral) -> list[Entry]:
     if plan is not None:
         out.append(_discharge_plan(ctx, referral))
     if referral.date is not None:
-        res["authoredOn"] = referral.date.isoformat()
+        res["authoredOn"] = date_text(referral.date)
     if referral.requester is not None:
         res["requester"] = ctx.person_ref[referral.requester]
     elif referral.organization is not None:
@@ -222,7 +222,7 @@ def _discharge_plan(ctx: Context, referral: Referral) -> Entry:
     if referral.stay is not None:
         res["encounter"] = ctx.ref("Encounter", ctx.local_url("Encounter", "stay", referral.key))
     if plan.created is not None:
-        res["created"] = plan.created.isoformat()
+        res["created"] = date_text(plan.created)
     if plan.author is not None:
         res["author"] = ctx.person_ref[plan.author]
     return url, res
@@ -249,7 +249,7 @@ def _condition(ctx: Context, dx: Diagnosis) -> Entry:
     if dx.abatement is not None:
         res.update(_condition_time("abatement", dx.abatement))
     if dx.recorded is not None:
-        res["recordedDate"] = dx.recorded.isoformat()
+        res["recordedDate"] = date_text(dx.recorded)
     return url, res
 
 
@@ -260,7 +260,7 @@ def _age(age: Age) -> dict[str, Any]:
 def _condition_time(element: str, value: date | ConditionTime) -> dict[str, Any]:
     """``onset[x]`` / ``abatement[x]``: dateTime, Period, Age, Range or string."""
     if isinstance(value, date):
-        return {f"{element}DateTime": value.isoformat()}
+        return {f"{element}DateTime": date_text(value)}
     if value.period is not None:
         return {f"{element}Period": fhir_period(value.period)}
     if value.age is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from iopfhir.domain import Allergy, MedicationUse, Prescription
+from iopfhir.domain import Allergy, MedicationUse, Prescription, date_text
 from iopfhir.fhir.build._context import Context, Entry, code_concept, fhir_moment, fhir_period
 from iopfhir.fhir.conventions import PROFILE
 
@@ -113,7 +113,7 @@ def allergy_to_fhir(ctx: Context, allergy: Allergy) -> Entry:
     res["code"] = code_concept(allergy.code)
     res["patient"] = ctx.patient_ref
     if allergy.recorded is not None:
-        res["recordedDate"] = allergy.recorded.isoformat()
+        res["recordedDate"] = date_text(allergy.recorded)
     if allergy.recorder is not None:
         res["recorder"] = ctx.person_ref[allergy.recorder]
     reactions: list[dict[str, Any]] = []

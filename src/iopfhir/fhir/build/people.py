@@ -18,7 +18,7 @@ Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.c
 
 from __future__ import annotations
 
-from iopfhir.domain import Location, Organization, Practitioner, Support
+from iopfhir.domain import Location, Organization, Practitioner, Support, date_text
 from iopfhir.fhir.build._context import (
     DATA_ABSENT,
     Context,
@@ -59,7 +59,7 @@ def patient_to_fhir(ctx: Context) -> Entry:
     else:
         res["_gender"] = DATA_ABSENT[0]
     if patient.birth_date is not None:
-        res["birthDate"] = patient.birth_date.isoformat()
+        res["birthDate"] = date_text(patient.birth_date)
     return ctx.patient_url, res
 
 

@@ -24,6 +24,7 @@ from iopfhir.domain import (
     Goal,
     RelapsePreventionPlan,
     TreatmentPlan,
+    date_text,
 )
 from iopfhir.domain.reviews import current_statuses
 from iopfhir.fhir.build._context import (
@@ -81,7 +82,7 @@ def goal_to_fhir(ctx: Context, goal: Goal) -> Entry:
     res["description"] = {"text": goal.description}
     res["subject"] = ctx.patient_ref
     if goal.start is not None:
-        res["startDate"] = goal.start.isoformat()
+        res["startDate"] = date_text(goal.start)
     if goal.targets:
         targets = []
         for target in goal.targets:
@@ -96,11 +97,11 @@ def goal_to_fhir(ctx: Context, goal: Goal) -> Entry:
                 },
             }
             if target.due is not None:
-                item["dueDate"] = target.due.isoformat()
+                item["dueDate"] = date_text(target.due)
             targets.append(item)
         res["target"] = targets
     if goal.status_date is not None:
-        res["statusDate"] = goal.status_date.isoformat()
+        res["statusDate"] = date_text(goal.status_date)
     latest = current_statuses(ctx.episode.reviews).get(goal.key) if ctx.episode.reviews else None
     if latest is not None and latest[1].note is not None:
         # derived from the latest review (read back from its Provenance, not from here)
@@ -229,7 +230,7 @@ def care_plan_to_fhir(ctx: Context, plan: CarePlan) -> Entry:
     if plan.period is not None:
         res["period"] = fhir_period(plan.period)
     if plan.created is not None:
-        res["created"] = plan.created.isoformat()
+        res["created"] = date_text(plan.created)
     if plan.author is not None:
         res["author"] = ctx.person_ref[plan.author]
     if plan.teams:

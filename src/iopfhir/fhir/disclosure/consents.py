@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
-from iopfhir.domain import Consent, Period, Provision
+from iopfhir.domain import Consent, PartialDate, Period, Provision
 from iopfhir.fhir.conventions import identifier_system
 from iopfhir.terminology.security import data_class, purpose_codes, security_data
 
@@ -120,10 +120,9 @@ def as_domain_consent(resource: dict[str, Any], recipient: str, resolve: Resolve
         return None
     if (rule["system"], rule["code"]) not in _codes(resource.get("policyRule")):
         return None
-    stamp = resource.get("dateTime")
-    try:
-        day = date.fromisoformat(str(stamp)[:10])
-    except ValueError:
+    stamp = resource.get("dateTime")  # R4 dateTime: a year or a month counts from its start
+    day = PartialDate.parse(stamp[:10]) if isinstance(stamp, str) else None
+    if day is None:
         return None
     raw_root = resource.get("provision")
     root: dict[str, Any] = raw_root if isinstance(raw_root, dict) else {}

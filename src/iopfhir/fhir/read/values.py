@@ -2,7 +2,7 @@
 
 Everything here tolerates odd input: a value of the wrong shape reads as ``None``, and is
 reported: a parser given ``at`` (the FHIRPath of the value, ``Patient.birthDate``) that
-cannot take a value present in the input, or can take it only in part (a partial date, a
+cannot take a value present in the input, or can take it only in part (a
 time dropped from a date), calls :func:`note`, which counts ``"<path>: <reason>"`` in the
 ``unmapped`` counter of the read in progress (set by :func:`noting`; reasons name the
 datatype and what was done, never the value). A dateTime without a time zone is kept as
@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any, Final
 
-from iopfhir.domain import Code, HumanName, Identifier, Period
+from iopfhir.domain import Code, HumanName, Identifier, PartialDate, Period
 from iopfhir.fhir.conventions import ID_BASE, parse_identifier
 from iopfhir.terminology import code_system, code_system_url
 
@@ -70,7 +70,6 @@ _NOTES: ContextVar[Counter[str] | None] = ContextVar("iopfhir_read_notes", defau
 
 #: reasons, one wording each (the CLI prints them; tests match them)
 NOT_A_DATE: Final = "not a valid date (dropped)"
-PARTIAL_DATE: Final = "partial date (read as its first day)"
 TIME_DROPPED: Final = "dateTime read as a date (time dropped)"
 NOT_A_DATETIME: Final = "not a valid dateTime (dropped)"
 NO_ZONE: Final = "dateTime without a time zone (kept as written)"
@@ -192,8 +191,9 @@ def one_of(value: Any, allowed: Set[str], default: str) -> str:
 
 
 def parse_date(value: Any, at: str | None = None) -> date | None:
-    """A FHIR date or dateTime as a date (partial dates read as their first day, a
-    dateTime's time dropped: both noted at ``at``)."""
+    """A FHIR date or dateTime as a date: a year or a year and month as a
+    :class:`~iopfhir.domain.PartialDate` (kept as given), a dateTime's time dropped
+    (noted at ``at``)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -206,13 +206,13 @@ def parse_date(value: Any, at: str | None = None) -> date | None:
         return None
     year, month, day = match.groups()
     try:
-        parsed = date(int(year), int(month or 1), int(day or 1))
+        if day is None:  # R4's year or year-month: kept as given (written back so)
+            return PartialDate(int(year), int(month or 1), 1, "month" if month else "year")
+        parsed = date(int(year), int(month), int(day))
     except ValueError:
         note(at, NOT_A_DATE)
         return None
-    if day is None:
-        note(at, PARTIAL_DATE)
-    elif len(value) > 10:
+    if len(value) > 10:
         note(at, TIME_DROPPED)
     return parsed
 
