@@ -47,11 +47,15 @@ def test_public_surface() -> None:
     assert loading.__all__ == [
         "DEFAULT_LIMITS",
         "Limits",
+        "data_files",
+        "data_kind",
         "decode",
         "iter_json_lines",
         "iter_json_stream",
         "load_json",
         "load_yaml",
+        "open_data",
+        "read_data",
     ]
     assert Limits() == DEFAULT_LIMITS
     with pytest.raises(AttributeError):

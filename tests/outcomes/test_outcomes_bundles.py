@@ -131,7 +131,7 @@ def test_the_cli_reads_a_folder_of_bundles(cohort: dict[str, Path], tmp_path: Pa
 def test_what_is_not_fhir_json_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "export.json"
     bad.write_bytes(b'{"resourceType": "Patient", "name": [')
-    with pytest.raises(InputError, match=r"^export\.json: not JSON$"):
+    with pytest.raises(InputError, match=r"^export\.json: line 1, column 38: not valid JSON"):
         open_source(bad)
     bad.write_text(json.dumps({"output": []}))
     with pytest.raises(InputError, match=r"export\.json: \$\.resourceType: expected a Bundle"):

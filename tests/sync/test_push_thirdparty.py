@@ -13,6 +13,7 @@ prints the warnings the library collected. Transport faults are injected with
 from __future__ import annotations
 
 import copy
+import gzip
 import io
 import json
 import os
@@ -403,14 +404,17 @@ def test_cli_prints_the_warnings_of_a_push(corpus: Path, live_server: str) -> No
 
 
 @pytest.mark.integration
-def test_cli_pushes_a_file_holding_one_resource(tmp_path: Path, own_sekmet: str) -> None:
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_cli_pushes_a_file_holding_one_resource(
+    tmp_path: Path, own_sekmet: str, suffix: str
+) -> None:
     """A JSON file with one resource (not a Bundle) is pushed as it is, and a second push
-    writes nothing."""
-    identifier = {"system": "urn:oid:2.16.840.1.113883.4.642.1.0", "value": "one-resource-file"}
-    file = tmp_path / "organization.json"
-    file.write_text(
-        json.dumps({"resourceType": "Organization", "identifier": [identifier], "name": "X"})
-    )
+    writes nothing; gzip-compressed (``.json.gz``) too."""
+    value = f"one-resource-file{suffix}"  # each its own Organization on the server
+    identifier = {"system": "urn:oid:2.16.840.1.113883.4.642.1.0", "value": value}
+    file = tmp_path / f"organization{suffix}"
+    body = json.dumps({"resourceType": "Organization", "identifier": [identifier], "name": "X"})
+    file.write_bytes(gzip.compress(body.encode()) if suffix.endswith(".gz") else body.encode())
     args = _push_args(file, own_sekmet, validate=True)
     summaries = []
     for _ in range(2):
@@ -420,7 +424,7 @@ def test_cli_pushes_a_file_holding_one_resource(tmp_path: Path, own_sekmet: str)
     assert (summaries[0]["created"], summaries[1]["created"]) == (1, 0)
     assert (summaries[1]["updated"], summaries[1]["unchanged"]) == (0, 1)
     with _client(own_sekmet) as client:
-        held = client.search("Organization").where(identifier="one-resource-file").fetch_all()
+        held = client.search("Organization").where(identifier=value).fetch_all()
     assert [r["identifier"] for r in held] == [[identifier]]
 
 

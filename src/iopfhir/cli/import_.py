@@ -57,10 +57,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "import",
         help="read FHIR R4 into episode files",
         description="Read FHIR R4 JSON (a Bundle of any type, resources, NDJSON, or a "
-        "directory of them) into the IOP model. Writes an episode file (YAML when -o ends in "
+        "directory of them; each file may be gzip-compressed, .ndjson.gz / .json.gz) into the "
+        "IOP model. Writes an episode file (YAML when -o ends in "
         ".yaml/.yml, else JSON), or with --summary prints one JSON object of counts.",
     )
-    p.add_argument("input", metavar="FHIR", help="JSON or NDJSON file, a directory, or - for stdin")
+    p.add_argument(
+        "input",
+        metavar="FHIR",
+        help="JSON or NDJSON file (or .gz of one), a directory, or - for stdin",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="episode file (default: stdout)")
     p.add_argument("--summary", action="store_true", help="print a JSON summary of counts")
     p.add_argument(

@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # imported when a command runs (``_lazy``): the CLI starts wi
         SyncError,
         ValidationFailed,
     )
-    from iopfhir.loading import load_json
+    from iopfhir.loading import data_kind, load_json, read_data
     from iopfhir.sync import (
         IOP_TYPES,
         DisclosureTerms,
@@ -95,6 +95,8 @@ _lazy = LazyImports(
             )
         },
         "load_json": "iopfhir.loading:load_json",
+        "data_kind": "iopfhir.loading:data_kind",
+        "read_data": "iopfhir.loading:read_data",
         **{
             name: f"iopfhir.sync:{name}"
             for name in (
@@ -124,7 +126,9 @@ def register(subparsers: Any) -> None:
         "(Bundle of type document) is stored whole, as a Bundle and/or a DocumentReference.",
     )
     p.add_argument(
-        "file", metavar="FILE", help="episode file/folder, a FHIR Bundle JSON or one FHIR resource"
+        "file",
+        metavar="FILE",
+        help="episode file/folder, a FHIR Bundle JSON or one FHIR resource (.json or .json.gz)",
     )
     p.add_argument("--summary", action="store_true", help="print one JSON object of counts")
     p.add_argument("--dry-run", action="store_true", help="print the planned writes only")
@@ -234,9 +238,9 @@ def _read_source(path: str) -> Any:
     file = Path(path)
     if not file.exists():
         raise InputError("no such file or folder", path=path)
-    if file.is_file() and file.suffix == ".json":
+    if file.is_file() and data_kind(file) == "json":  # .json, or gzip-compressed .json.gz
         try:
-            data = load_json(file.read_bytes(), path)
+            data = load_json(read_data(file), path)
         except OSError as exc:
             raise InputError(f"cannot read the file ({exc.strerror})", path=path) from exc
         # A Bundle, or one resource on its own (pushed as a Bundle of one).

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     from iopfhir.client import FhirClient
     from iopfhir.errors import ClientError, InputError, Issue, ServerError, request_label
     from iopfhir.fhir.read.source import bulk_export_files
+    from iopfhir.loading import data_files
     from iopfhir.validation import IOP_PROFILES, ValidationReport, Validator, read_resources
     from iopfhir.validation.outcomes import SUMMARY, foreign_issues
     from iopfhir.validation.report import issue_key, severity_rank
@@ -59,6 +60,7 @@ _lazy = LazyImports(
         "ServerError": "iopfhir.errors:ServerError",
         "request_label": "iopfhir.errors:request_label",
         "bulk_export_files": "iopfhir.fhir.read.source:bulk_export_files",
+        "data_files": "iopfhir.loading:data_files",
         "IOP_PROFILES": "iopfhir.validation:IOP_PROFILES",
         "ValidationReport": "iopfhir.validation:ValidationReport",
         "Validator": "iopfhir.validation:Validator",
@@ -89,7 +91,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "files",
         nargs="+",
         metavar="FILE",
-        help="JSON or NDJSON files, or folders of them (a Bulk Data export folder: its "
+        help="JSON or NDJSON files (or .gz of them), or folders of them (a Bulk Data export "
+        "folder: its "
         "manifest and error files are not validated as data)",
     )
     p.add_argument(
@@ -209,11 +212,7 @@ def _expand(names: list[str]) -> list[str]:
             out.append(name)
             continue
         skip = bulk_export_files(root)
-        found = [
-            str(p)
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and p.suffix in (".json", ".ndjson", ".jsonl") and p not in skip
-        ]
+        found = [str(p) for p in data_files(root) if p not in skip]
         out.extend(found or [name])  # an empty folder: reported as unreadable input
     return out
 

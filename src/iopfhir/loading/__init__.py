@@ -22,9 +22,12 @@ Speed: JSON goes through orjson. Its result is checked at C speed where the chec
 only pass when the input is clean (duplicate keys: structural colons of the input against
 those of the re-serialised value; depth: the indentation of the value re-serialised with
 indents), and only suspicious input is read a second time by the exact, slower reader that
-finds the JSON path. Imports: :mod:`iopfhir.errors` only.
+finds the JSON path. Files named ``.json``, ``.ndjson``, ``.jsonl`` may be gzip-compressed
+(``.ndjson.gz``, as Bulk Data tools write them): :func:`open_data` and :func:`read_data`
+inflate them. Imports: :mod:`iopfhir.errors` only.
 """
 
+from iopfhir.loading.files import data_files, data_kind, open_data, read_data
 from iopfhir.loading.json_values import iter_json_lines, iter_json_stream, load_json
 from iopfhir.loading.text import DEFAULT_LIMITS, Limits, decode
 from iopfhir.loading.yaml_values import load_yaml
@@ -32,9 +35,13 @@ from iopfhir.loading.yaml_values import load_yaml
 __all__ = [
     "DEFAULT_LIMITS",
     "Limits",
+    "data_files",
+    "data_kind",
     "decode",
     "iter_json_lines",
     "iter_json_stream",
     "load_json",
     "load_yaml",
+    "open_data",
+    "read_data",
 ]

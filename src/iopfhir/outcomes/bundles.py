@@ -37,6 +37,7 @@ import orjson
 
 from iopfhir.errors import R4_RESOURCE_TYPES, InputError
 from iopfhir.fhir.models import FhirModel, as_json
+from iopfhir.loading import data_files, data_kind, load_json, read_data
 from iopfhir.loading.json_values import json_kind
 from iopfhir.views import Source
 from iopfhir.views.source import LineOrigins
@@ -46,7 +47,6 @@ __all__ = ["bundle_resources", "open_source"]
 _URN = ("urn:uuid:", "urn:oid:")
 #: Bundles inside Bundles are read this deep (a document in a collection is two levels)
 _MAX_NESTING = 8
-_NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 
 
 def _rewrite(value: Any, keys: Mapping[str, str]) -> Any:
@@ -167,13 +167,13 @@ def open_source(path: str | Path) -> Source:
     :class:`~iopfhir.errors.InputError` for what is not FHIR JSON (naming the file, never
     its content)."""
     target = Path(path)
-    if target.is_file() and not target.name.endswith(_NDJSON):
+    if target.is_file() and data_kind(target) != "ndjson":
         return _from_bundles([target], [], alone=True, root=target.parent)
     if target.is_dir():
-        files = sorted(p for p in target.rglob("*") if p.is_file())
-        bundles = [p for p in files if p.name.endswith(".json")]
+        files = data_files(target)  # .json, .ndjson, .jsonl, each also as .gz
+        bundles = [p for p in files if data_kind(p) == "json"]
         if bundles:
-            ndjson = [p for p in files if p.name.endswith(_NDJSON)]
+            ndjson = [p for p in files if data_kind(p) == "ndjson"]
             source = _from_bundles(bundles, ndjson, alone=False, root=target)
             if not source.files:  # only JSON that is no FHIR (episode files, a manifest)
                 source.close()
@@ -233,10 +233,10 @@ def _read_json(path: Path, name: str, *, alone: bool) -> dict[str, Any] | None:
     """A Bundle or a resource (a dict with a ``resourceType``); ``None`` for other JSON in a
     folder (a Bulk Data manifest). A file given ``alone`` must be a Bundle. ``name``: the
     file as messages name it."""
-    try:
-        value = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        raise InputError(f"{name}: not JSON") from None
+    try:  # the loading rule of every reader: UTF-8, no duplicate keys, bounded sizes
+        value = load_json(read_data(path), name)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the file ({exc.strerror})") from None
     is_fhir = isinstance(value, dict) and isinstance(value.get("resourceType"), str)
     if alone and not (is_fhir and value["resourceType"] == "Bundle"):
         raise InputError(f"{name}: $.resourceType: expected a Bundle")

@@ -1,4 +1,5 @@
-"""Reading FHIR JSON from files: one resource, a Bundle, or NDJSON (one resource a line).
+"""Reading FHIR JSON from files: one resource, a Bundle, or NDJSON (one resource a line),
+each also gzip-compressed (``.json.gz``, ``.ndjson.gz``).
 
 Lives here: :func:`read_resources` (yields each resource with a label; raises
 :class:`~iopfhir.errors.FhirInputError` for unreadable input) and :func:`validate_file`.
@@ -17,7 +18,7 @@ from typing import Any
 
 from iopfhir.errors import FhirInputError, Issue, LoadError
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS
-from iopfhir.loading import iter_json_stream, load_json
+from iopfhir.loading import data_kind, iter_json_stream, load_json, open_data, read_data
 
 from .report import ReportBuilder, ValidationReport
 from .validator import Validator
@@ -28,10 +29,10 @@ __all__ = ["read_resources", "validate_file"]
 def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
     """Yield ``(label, resource)``: label is None for a JSON file, ``line N`` for NDJSON."""
     p = Path(path)
-    if p.suffix in (".ndjson", ".jsonl"):
+    if data_kind(p) == "ndjson":
         # line by line from the file: memory follows the longest line, not the file
         try:
-            with p.open("rb") as handle:
+            with open_data(p) as handle:
                 for n, resource in iter_json_stream(handle, str(p), path_keys=FHIR_PATH_KEYS):
                     yield f"line {n}", resource
         except LoadError as exc:
@@ -42,7 +43,9 @@ def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
             raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from None
         return
     try:
-        raw = p.read_bytes()
+        raw = read_data(p)
+    except LoadError as exc:
+        raise FhirInputError(exc.detail, path=str(p)) from None
     except FileNotFoundError:
         raise FhirInputError(f"{p}: file not found") from None
     except OSError as exc:

@@ -1,10 +1,11 @@
 """Turning FHIR input into resource entries, one at a time (:func:`iter_entries`) or as a
 list (:func:`load_entries`).
 
-Accepted input: a path (a JSON file, an NDJSON file, or a directory of both, walked
-recursively in name order), JSON text or bytes (one resource, a Bundle, or NDJSON), a
-resource dict or ``fhir.resources`` model (its JSON, :mod:`iopfhir.fhir.models`), or an
-iterable of them. Bundles of every type are unpacked,
+Accepted input: a path (a JSON file, an NDJSON file, either gzip-compressed as
+``.json.gz`` / ``.ndjson.gz``, or a directory of them, walked recursively in name order),
+JSON text or bytes (one resource, a Bundle, or NDJSON), a resource dict or
+``fhir.resources`` model (its JSON, :mod:`iopfhir.fhir.models`), or an iterable of them.
+Bundles of every type are unpacked,
 nested Bundles too (a ``collection`` holding a ``document``...); entries without a
 ``resource`` (``transaction-response`` entries holding only a ``response``, ``DELETE``
 requests) are skipped.
@@ -35,16 +36,13 @@ from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
 from iopfhir.fhir.read.document_check import check_document
 from iopfhir.fhir.read.values import own_identifiers, own_key
-from iopfhir.loading import load_json
+from iopfhir.loading import data_files, data_kind, load_json, open_data, read_data
 from iopfhir.loading.json_values import iter_json_stream_raw
 
 __all__ = ["Entry", "FhirSource", "iter_entries", "load_entries"]
 
 #: What :func:`iopfhir.fhir.read.read_fhir` accepts.
 FhirSource = str | bytes | PathLike[str] | Mapping[str, Any] | Iterable[Any] | FhirModel
-
-JSON_SUFFIXES = (".json",)
-NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 
 
 @dataclass(eq=False, slots=True, init=False)
@@ -150,8 +148,14 @@ def iter_entries(source: FhirSource, skipped: Counter[str]) -> Iterator[Entry]:
     elif isinstance(source, str | PathLike):
         path = Path(source)
         if path.is_dir():
+            files = data_files(path)
+            if not files:  # a wrong folder (or one of XML) would read as no patient at all
+                raise FhirInputError(
+                    "no FHIR file in this folder (.json, .ndjson, .jsonl, or .gz of one)",
+                    path=str(path),
+                )
             export_files = bulk_export_files(path)
-            for file in _directory_files(path):
+            for file in files:
                 if file in export_files:  # a Bulk Data manifest or error file: not data
                     if export_files[file]:
                         skipped[BULK_ERROR_FILE] += 1
@@ -189,30 +193,24 @@ def bulk_export_files(root: Path) -> dict[Path, bool]:
     errors = errors if isinstance(errors, list) else []
     names = {str(e.get("url", "")).rsplit("/", 1)[-1] for e in errors if isinstance(e, dict)}
     out = {manifest: False}
-    for file in _directory_files(root):
+    for file in data_files(root):
         if file.parent == root / "error" or (file.parent == root and file.name in names):
             out[file] = True
     return out
 
 
-def _directory_files(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in JSON_SUFFIXES + NDJSON_SUFFIXES
-    )
-
-
 def _file_entries(path: Path, skipped: Counter[str], *, strict: bool) -> Iterator[Entry]:
     origin = str(path)
     try:
-        if path.suffix.lower() in NDJSON_SUFFIXES:
-            with path.open("rb") as handle:
+        if data_kind(path) == "ndjson":
+            with open_data(path) as handle:
                 yield from _stream_entries(handle, origin)
             return
-        data = path.read_bytes()
+        data = read_data(path)
     except OSError as exc:
         raise FhirInputError(f"cannot read file ({exc.strerror})", path=origin) from None
+    except LoadError as exc:  # a compressed file that does not inflate
+        raise FhirInputError(exc.detail, path=origin) from None
     doc = _parse(data, origin)
     del data
     if isinstance(doc, dict) and "resourceType" not in doc and not strict:
