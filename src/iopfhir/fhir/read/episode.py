@@ -40,6 +40,7 @@ from iopfhir.domain.common import Age, AgeRange, ConditionTime
 from iopfhir.domain.episode import ABATED_STATUSES
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -389,6 +390,7 @@ def read_condition(ctx: Context, entry: Entry) -> None:
     if code is None:
         ctx.unmapped["Condition: no coded code"] += 1
         return
+    note_unheld(res, "Condition")
     category = None
     for concept in as_list(res.get("category")):
         found = next((c for _sys, c in codings(concept) if c in _CATEGORIES), None)

@@ -23,6 +23,7 @@ from iopfhir.domain import Allergy, Code, MedicationUse, Prescription, Reaction
 from iopfhir.domain.medications import RequestStatus, StatementStatus
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.episode import condition_keys
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -49,6 +50,7 @@ def read_statement(ctx: Context, entry: Entry) -> None:
     if code is None:
         ctx.unmapped["MedicationStatement: no coded medication"] += 1
         return
+    note_unheld(res, "MedicationStatement")
     status = res.get("status")
     fields: dict[str, Any] = {
         "key": ctx.new_key("medications", entry, "medicationstatement"),
@@ -76,6 +78,7 @@ def read_prescription(ctx: Context, entry: Entry) -> None:
     if res.get("intent") != "order":
         ctx.unmapped["MedicationRequest: not an order"] += 1
         return
+    note_unheld(res, "MedicationRequest")
     status = res.get("status")
     refills = as_dict(res.get("dispenseRequest")).get("numberOfRepeatsAllowed")
     fields: dict[str, Any] = {
@@ -103,6 +106,7 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
     if code is None:
         ctx.unmapped["AllergyIntolerance: no coded substance"] += 1
         return
+    note_unheld(res, "AllergyIntolerance")
     clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
     verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
     category = next(iter(as_list(res.get("category"))), None)

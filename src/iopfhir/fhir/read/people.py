@@ -35,6 +35,7 @@ from iopfhir.domain import (
 )
 from iopfhir.fhir.conventions import identifier_system
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.index import reference_of
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -88,6 +89,7 @@ def read_patient(ctx: Context) -> Patient:
             identifiers=[Identifier(system=identifier_system("fhir-reference"), value=ref)],
         )
     res = entry.resource
+    note_unheld(res, "Patient")
     own = own_key_or_none(res, "patient")
     if own is not None:
         preferred = own[1]
@@ -329,6 +331,7 @@ def read_support(ctx: Context, entry: Entry) -> str:
     if (cached := ctx.key_of.get(("people", id(entry)))) is not None:
         return cached
     res = entry.resource
+    note_unheld(res, "RelatedPerson")
     key = ctx.new_key("people", entry, "relatedperson")
     relationship = None
     for concept in as_list(res.get("relationship")):

@@ -1,0 +1,175 @@
+"""What the IOP model holds of a resource, element by element: the rest is counted.
+
+Lives here: :data:`HELD` (for each resource type whose reader checks it, the top-level
+elements the reader takes into the model) and :func:`note_unheld` (counts each other element
+present, as ``Patient.address: no place in the IOP model (dropped)``, under ``unmapped``;
+:data:`OTHERS` lists those R4 elements, and a key that is no R4 element is counted without
+its name).
+A Patient's address, a Condition's encounter, a MedicationStatement's ``effectiveDateTime``
+were dropped without a word before; a reader now says so for every element it does not
+take, so ``--summary`` and ``--strict`` see them.
+
+Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` - whose
+security labels are read - , the narrative ``text``, which is written anew from the data,
+``language``, ``contained`` resources, read where they are referenced, and
+``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), the extensions of a
+primitive (``_birthDate``), and ``identifier`` when every identifier is iopfhir's own (the
+keys of the model). Within a held element, what a reader cannot take is counted by the
+reader itself (a ``Condition.category`` other than the three it holds...).
+
+Imports :mod:`iopfhir.fhir.conventions` and the reader's ``values``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from iopfhir.fhir.conventions import ID_BASE
+from iopfhir.fhir.read.values import note
+
+__all__ = ["HELD", "NOT_R4", "NO_PLACE", "OTHERS", "note_unheld"]
+
+#: the reason counted for an element the model has no place for
+NO_PLACE: Final = "no place in the IOP model (dropped)"
+
+#: top-level elements that are no content of their own (see the module's docstring)
+_NOT_CONTENT: Final = frozenset(
+    {"resourceType", "id", "meta", "text", "language", "contained", "modifierExtension"}
+)
+
+
+def _choice(*names: str, types: tuple[str, ...]) -> frozenset[str]:
+    """The JSON names of choice elements (``onset`` + ``DateTime``...)."""
+    return frozenset(name + t for name in names for t in types)
+
+
+#: the R4 types of ``Condition.onset[x]`` and ``abatement[x]``
+_CONDITION_TIMES: Final = ("DateTime", "Age", "Period", "Range", "String")
+
+#: per resource type: the top-level elements its reader takes into the model
+HELD: Final[Mapping[str, frozenset[str]]] = {
+    "Patient": frozenset({"identifier", "name", "birthDate", "gender", "telecom"}),
+    "RelatedPerson": frozenset({"identifier", "patient", "relationship", "name", "telecom"}),
+    "Condition": frozenset(
+        {"subject", "code", "category", "clinicalStatus", "verificationStatus", "recordedDate"}
+    )
+    | _choice("onset", "abatement", types=_CONDITION_TIMES),
+    "AllergyIntolerance": frozenset(
+        {
+            "patient",
+            "code",
+            "clinicalStatus",
+            "verificationStatus",
+            "category",
+            "criticality",
+            "reaction",
+            "recordedDate",
+            "recorder",
+        }
+    ),
+    "MedicationStatement": frozenset(
+        {
+            "subject",
+            "status",
+            "medicationCodeableConcept",
+            "medicationReference",
+            "effectivePeriod",
+            "dateAsserted",
+            "dosage",
+            "reasonReference",
+            "informationSource",
+        }
+    ),
+    "MedicationRequest": frozenset(
+        {
+            "subject",
+            "status",
+            "intent",
+            "medicationCodeableConcept",
+            "medicationReference",
+            "authoredOn",
+            "dosageInstruction",
+            "dispenseRequest",
+            "reasonReference",
+            "requester",
+        }
+    ),
+}
+
+
+#: per resource type of :data:`HELD`: its other R4 elements (the JSON names of R4 4.0.1,
+#: choice elements by type), which the model has no place for; a key that is neither
+#: is no R4 element, and is counted without its name (it may be anything, data included)
+OTHERS: Final[Mapping[str, frozenset[str]]] = {
+    "Patient": frozenset(
+        {
+            "implicitRules", "extension", "active", "deceasedBoolean", "deceasedDateTime",
+            "address", "maritalStatus", "multipleBirthBoolean", "multipleBirthInteger",
+            "photo", "contact", "communication", "generalPractitioner",
+            "managingOrganization", "link",
+        }
+    ),
+    "RelatedPerson": frozenset(
+        {
+            "implicitRules", "extension", "active", "gender", "birthDate", "address",
+            "photo", "period", "communication",
+        }
+    ),
+    "Condition": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "severity", "bodySite", "encounter",
+            "recorder", "asserter", "stage", "evidence", "note",
+        }
+    ),
+    "AllergyIntolerance": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "type", "encounter", "lastOccurrence",
+            "asserter", "note",
+        }
+    )
+    | _choice("onset", types=_CONDITION_TIMES),
+    "MedicationStatement": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "basedOn", "partOf", "statusReason",
+            "category", "context", "effectiveDateTime", "derivedFrom", "reasonCode", "note",
+        }
+    ),
+    "MedicationRequest": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "statusReason", "category",
+            "priority", "doNotPerform", "reportedBoolean", "reportedReference", "encounter",
+            "supportingInformation", "performer", "performerType", "recorder", "reasonCode",
+            "instantiatesCanonical", "instantiatesUri", "basedOn", "groupIdentifier",
+            "courseOfTherapyType", "insurance", "note", "substitution", "priorPrescription",
+            "detectedIssue", "eventHistory",
+        }
+    ),
+}  # fmt: skip
+
+#: the reason counted, without a name, for a key that is no R4 element of its type
+NOT_R4: Final = "an element R4 does not define for this type (dropped)"
+
+
+def note_unheld(resource: dict[str, Any], rtype: str) -> None:
+    """Count each top-level element of ``resource`` (of type ``rtype``, a key of
+    :data:`HELD`) that the model has no place for."""
+    extra = resource.keys() - HELD[rtype]
+    if not extra:
+        return
+    others = OTHERS[rtype]
+    for key in sorted(extra - _NOT_CONTENT):
+        if key in others:
+            if key != "identifier" or not _own_only(resource[key]):
+                note(f"{rtype}.{key}", NO_PLACE)
+        elif not (key[0] == "_" and key[1:] in HELD[rtype] | others):
+            note(rtype, NOT_R4)  # an unknown key may be data: never named
+
+
+def _own_only(identifiers: Any) -> bool:
+    """Whether every identifier is iopfhir's own (the model's keys, not data)."""
+    items = identifiers if isinstance(identifiers, list) else [identifiers]
+    return all(
+        isinstance(i, dict) and isinstance(i.get("system"), str) and i["system"].startswith(ID_BASE)
+        for i in items
+    )

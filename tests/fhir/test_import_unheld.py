@@ -1,0 +1,203 @@
+"""An element the IOP model has no place for is counted, never dropped in silence.
+
+A Patient's address and deceased date, a Condition's encounter, a MedicationStatement's
+``effectiveDateTime`` were dropped without a word; each top-level element that the readers
+of Patient, RelatedPerson, Condition, AllergyIntolerance, MedicationStatement and
+MedicationRequest do not take is now counted under ``unmapped`` by its FHIRPath (both
+readers alike), and ``--strict`` refuses it. iopfhir's own FHIR reads back with none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from both_readers import FORMS, read_both
+
+from iopfhir.cli import main
+from iopfhir.domain import load_episodes
+from iopfhir.fhir.bundle import collection_bundle
+from iopfhir.fhir.read import read_fhir
+from iopfhir.fhir.read.held import HELD, NO_PLACE, NOT_R4, OTHERS
+from iopfhir.views.fhir_types import r4_elements
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SECRET = "Qwerty-Private-9931"
+SUBJECT = {"reference": "Patient/p1"}
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _resources() -> list[dict[str, Any]]:
+    race = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+    return [
+        {
+            "resourceType": "Patient",
+            "id": "p1",
+            "meta": {
+                "profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"]
+            },
+            "text": {
+                "status": "generated",
+                "div": f"<div xmlns='http://www.w3.org/1999/xhtml'>{SECRET}</div>",
+            },
+            "extension": [{"url": race, "extension": [{"url": "text", "valueString": SECRET}]}],
+            "identifier": [{"system": "urn:example:mrn", "value": "M-1"}],
+            "active": True,
+            "name": [{"family": "Doe", "given": ["Ann"]}],
+            "telecom": [{"system": "phone", "value": "555-0100"}],
+            "gender": "female",
+            "birthDate": "1957-06-01",
+            "_birthDate": {
+                "extension": [
+                    {
+                        "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                        "valueDateTime": "1957-06-01T10:00:00+01:00",
+                    }
+                ]
+            },
+            "deceasedDateTime": "2024-01-02",
+            "address": [{"line": [SECRET], "city": "Springfield"}],
+            "maritalStatus": {"text": "married"},
+        },
+        {
+            "resourceType": "RelatedPerson",
+            "id": "rp1",
+            "patient": SUBJECT,
+            "relationship": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                            "code": "MTH",
+                        }
+                    ]
+                }
+            ],
+            "name": [{"family": "Doe", "given": ["Mary"]}],
+            "gender": "female",
+            "address": [{"city": SECRET}],
+        },
+        {
+            "resourceType": "Condition",
+            "id": "c1",
+            "identifier": [{"system": "urn:example:problems", "value": "P-7"}],
+            "code": {"coding": [{"system": SNOMED, "code": "35489007"}]},
+            "subject": SUBJECT,
+            "encounter": {"reference": "Encounter/e9"},
+            "note": [{"text": SECRET}],
+            "onsetDateTime": "2015",
+        },
+        {
+            "resourceType": "AllergyIntolerance",
+            "id": "a1",
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "type": "allergy",
+            "code": {"coding": [{"system": SNOMED, "code": "91936005"}]},
+            "patient": SUBJECT,
+            "onsetDateTime": "2001",
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "m1",
+            "status": "active",
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "312938"}]},
+            "subject": SUBJECT,
+            "effectiveDateTime": "2015-03-04",
+            "reasonCode": [{"text": SECRET}],
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "312938"}]},
+            "subject": SUBJECT,
+            "encounter": {"reference": "Encounter/e9"},
+            "authoredOn": "2024-01-01",
+        },
+    ]
+
+
+#: what the input above holds that the model does not, by FHIRPath
+DROPPED = {
+    "Patient.extension", "Patient.active", "Patient.deceasedDateTime", "Patient.address",
+    "Patient.maritalStatus", "RelatedPerson.gender", "RelatedPerson.address",
+    "Condition.identifier", "Condition.encounter", "Condition.note",
+    "AllergyIntolerance.type", "AllergyIntolerance.onsetDateTime",
+    "MedicationStatement.effectiveDateTime", "MedicationStatement.reasonCode",
+    "MedicationRequest.encounter",
+}  # fmt: skip
+
+
+def _unheld(unmapped: Any) -> dict[str, int]:
+    suffix = f": {NO_PLACE}"
+    return {k[: -len(suffix)]: n for k, n in unmapped.items() if k.endswith(suffix)}
+
+
+@FORMS
+def test_each_element_without_a_place_is_counted_by_both_readers(tmp_path: Path, form: str) -> None:
+    result = read_both(_resources(), tmp_path, form)
+    assert _unheld(result.unmapped) == dict.fromkeys(DROPPED, 1)
+    # what was held is still read
+    ep = result.episodes[0]
+    assert ep.patient.phone == "555-0100" and ep.diagnoses and ep.allergies
+    assert ep.medications and ep.prescriptions and ep.supports
+    assert all(SECRET not in k for k in result.unmapped)
+
+
+def _r4_names(rtype: str) -> set[str]:
+    """The JSON names of the top-level elements of ``rtype`` in R4 4.0.1 (choices by type)."""
+    elements, _ = r4_elements()
+    names = set()
+    for name, (_is_list, types) in elements[rtype].items():
+        if name.endswith("[x]"):
+            names.update(name[:-3] + t[0].upper() + t[1:] for t in types)
+        else:
+            names.add(name)
+    return names
+
+
+def test_held_and_others_are_every_r4_element_of_their_type() -> None:
+    assert set(HELD) == set(OTHERS) == {
+        "Patient", "RelatedPerson", "Condition", "AllergyIntolerance",
+        "MedicationStatement", "MedicationRequest",
+    }  # fmt: skip
+    no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
+    for rtype in HELD:
+        assert not HELD[rtype] & OTHERS[rtype], rtype
+        assert HELD[rtype] | OTHERS[rtype] | no_content == _r4_names(rtype), rtype
+
+
+def test_a_key_that_is_no_r4_element_is_counted_without_its_name() -> None:
+    patient = {**_resources()[0], SECRET: 1, f"_{SECRET}": {}, "_birthDate": {"id": "b"}}
+    result = read_fhir([patient])
+    assert result.unmapped[f"Patient: {NOT_R4}"] == 2
+    assert all(SECRET not in k for k in result.unmapped)
+
+
+@pytest.mark.parametrize("name", ["mental-health-iop", "co-occurring-sud-iop"])
+def test_iopfhirs_own_fhir_reads_back_with_nothing_unheld(name: str) -> None:
+    episodes = load_episodes(EXAMPLES / f"{name}.yaml")
+    result = read_fhir(collection_bundle(episodes))
+    assert _unheld(result.unmapped) == {}
+
+
+def test_strict_import_refuses_an_element_without_a_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.ndjson"
+    source.write_bytes(b"\n".join(orjson.dumps(r) for r in _resources()[:1]))
+    assert main(["import", str(source), "--strict", "-o", str(tmp_path / "out.json")]) == 2
+    err = capsys.readouterr().err
+    assert "Patient.address: no place in the IOP model (dropped)" in err
+    assert SECRET not in err and not (tmp_path / "out.json").exists()
