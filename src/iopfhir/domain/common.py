@@ -15,7 +15,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -127,11 +126,12 @@ def _read_day(value: Any) -> Any:
 
 
 #: A date field of the model: a full date, or a :class:`PartialDate` (year or year and
-#: month), written in episode files as R4 writes it
+#: month), written in episode files as R4 writes it (by ``dump_episode``: a serializer
+#: function here would run inside pydantic's serializer, which turns an exception raised
+#: there - a SIGTERM's, among others - into a warning or an error of its own)
 Day = Annotated[
     date,
     BeforeValidator(_read_day),
-    PlainSerializer(date_text, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "type": "string",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,7 +31,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as ModelError
 from pydantic_core import PydanticUndefined
 
-from iopfhir.domain.common import drop_none
+from iopfhir.domain.common import PartialDate, drop_none
 from iopfhir.domain.episode import Episode
 from iopfhir.errors import EpisodeInputError, Issue, LoadError
 from iopfhir.loading import load_json, load_yaml
@@ -361,6 +362,7 @@ def dump_episode(episode: Episode) -> dict[str, Any]:
     (a diagnosis without a clinical status): that one is written as ``null``, else reading
     the file back would give the default."""
     raw = episode.model_dump(mode="json", by_alias=True)
+    _write_partial_dates(episode, raw)
     data: dict[str, Any] = _compact(raw)
     for name, fields in _null_fields().items():
         for i, item in enumerate(raw.get(name) or ()):
@@ -369,6 +371,46 @@ def dump_episode(episode: Episode) -> dict[str, Any]:
                 kept = data[name][i]
                 data[name][i] = {k: kept.get(k) for k in item if k in kept or k in nulls}
     return data
+
+
+def _write_partial_dates(model: BaseModel, raw: dict[str, Any]) -> None:
+    """Each :class:`PartialDate` of ``model`` in ``raw`` (its JSON dump, where pydantic
+    wrote the first day) as R4 writes it: ``1957``, ``2015-03``. Only the fields that can
+    hold one are visited (:func:`_date_fields`): a session holds none."""
+    for name, key in _date_fields(type(model)):
+        value = getattr(model, name)
+        if type(value) is PartialDate:
+            raw[key] = value.text()
+        elif isinstance(value, BaseModel):
+            _write_partial_dates(value, raw[key])
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if type(item) is PartialDate:
+                    raw[key][i] = item.text()
+                elif isinstance(item, BaseModel):
+                    _write_partial_dates(item, raw[key][i])
+
+
+@cache
+def _date_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(field name, JSON key) of the fields of ``cls`` that may hold a date, or a model or
+    a list holding one (a ``datetime`` field holds none)."""
+    return tuple(
+        (name, field.alias or name)
+        for name, field in cls.model_fields.items()
+        if _may_hold_date(field.annotation, set())
+    )
+
+
+def _may_hold_date(annotation: Any, seen: set[type]) -> bool:
+    if annotation is date:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        return any(_may_hold_date(f.annotation, seen) for f in annotation.model_fields.values())
+    return any(_may_hold_date(arg, seen) for arg in get_args(annotation))
 
 
 @cache
