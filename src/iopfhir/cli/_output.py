@@ -149,14 +149,20 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     path = Path(target)
     check_file_target(path)
     with _created_parents(path):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        tmp: str | None = None
         try:
-            with os.fdopen(fd, "wb") as handle:
+            # made and opened with signals held back: a SIGTERM right after the file
+            # appears (before it has a name here) would leave it behind
+            with _signals_deferred():
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+                handle = os.fdopen(fd, "wb")
+            with handle:
                 yield handle
             os.chmod(tmp, FILE_MODE)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             raise
 
 
@@ -187,13 +193,16 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(target)
     check_dir_target(path)
     with _created_parents(path):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        tmp: Path | None = None
         try:
+            with _signals_deferred():  # as in atomic_file: never a folder left unnamed
+                tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
             yield tmp
             _restrict(tmp)
             _swap_in(tmp, path)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
 
 
