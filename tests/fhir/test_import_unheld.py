@@ -2,9 +2,10 @@
 
 A Patient's address and deceased date, a Condition's encounter, a MedicationStatement's
 ``effectiveDateTime`` were dropped without a word; each top-level element that the readers
-of Patient, RelatedPerson, Condition, AllergyIntolerance, MedicationStatement and
-MedicationRequest do not take is now counted under ``unmapped`` by its FHIRPath (both
-readers alike), and ``--strict`` refuses it. iopfhir's own FHIR reads back with none.
+of Patient, RelatedPerson, Condition, AllergyIntolerance, MedicationStatement,
+MedicationRequest, Goal and (not a referral) ServiceRequest do not take is now counted
+under ``unmapped`` by its FHIRPath (both readers alike), and ``--strict`` refuses it.
+iopfhir's own FHIR reads back with none.
 """
 
 from __future__ import annotations
@@ -116,6 +117,26 @@ def _resources() -> list[dict[str, Any]]:
             "reasonCode": [{"text": SECRET}],
         },
         {
+            "resourceType": "Goal",
+            "id": "g1",
+            "lifecycleStatus": "active",
+            "description": {"text": "sleep better"},
+            "subject": SUBJECT,
+            "priority": {"text": "high"},
+            "statusReason": SECRET,
+            "note": [{"text": SECRET}],
+        },
+        {
+            "resourceType": "ServiceRequest",
+            "id": "sr1",
+            "status": "active",
+            "intent": "order",
+            "code": {"text": "sleep study"},
+            "subject": SUBJECT,
+            "encounter": {"reference": "Encounter/e9"},
+            "patientInstruction": SECRET,
+        },
+        {
             "resourceType": "MedicationRequest",
             "id": "mr1",
             "status": "active",
@@ -135,7 +156,8 @@ DROPPED = {
     "Condition.identifier", "Condition.encounter", "Condition.note",
     "AllergyIntolerance.type", "AllergyIntolerance.onsetDateTime",
     "MedicationStatement.effectiveDateTime", "MedicationStatement.reasonCode",
-    "MedicationRequest.encounter",
+    "MedicationRequest.encounter", "Goal.priority", "Goal.statusReason", "Goal.note",
+    "ServiceRequest.encounter", "ServiceRequest.patientInstruction",
 }  # fmt: skip
 
 
@@ -151,7 +173,8 @@ def test_each_element_without_a_place_is_counted_by_both_readers(tmp_path: Path,
     # what was held is still read
     ep = result.episodes[0]
     assert ep.patient.phone == "555-0100" and ep.diagnoses and ep.allergies
-    assert ep.medications and ep.prescriptions and ep.supports
+    assert ep.medications and ep.prescriptions and ep.supports and ep.other_goals
+    assert ep.requests
     assert all(SECRET not in k for k in result.unmapped)
 
 
@@ -170,7 +193,7 @@ def _r4_names(rtype: str) -> set[str]:
 def test_held_and_others_are_every_r4_element_of_their_type() -> None:
     assert set(HELD) == set(OTHERS) == {
         "Patient", "RelatedPerson", "Condition", "AllergyIntolerance",
-        "MedicationStatement", "MedicationRequest",
+        "MedicationStatement", "MedicationRequest", "Goal", "ServiceRequest",
     }  # fmt: skip
     no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
     for rtype in HELD:

@@ -26,6 +26,7 @@ from typing import Any
 from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn, Code, Request
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.episode import condition_keys, reason_text
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -246,6 +247,7 @@ def _codes(concepts: Any) -> list[Code]:
 def read_request(ctx: Context, entry: Entry) -> None:
     """A ServiceRequest that is not a referral, added to the episode's other requests."""
     res = entry.resource
+    note_unheld(res, "ServiceRequest")
     code = res.get("code")
     fields: dict[str, Any] = {
         "key": ctx.new_key("requests", entry, "request"),

@@ -28,7 +28,7 @@ from typing import Any, Final
 from iopfhir.fhir.conventions import ID_BASE
 from iopfhir.fhir.read.values import note
 
-__all__ = ["HELD", "NOT_R4", "NO_PLACE", "OTHERS", "note_unheld"]
+__all__ = ["DERIVED", "HELD", "NOT_R4", "NO_PLACE", "OTHERS", "note_unheld"]
 
 #: the reason counted for an element the model has no place for
 NO_PLACE: Final = "no place in the IOP model (dropped)"
@@ -79,6 +79,37 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
             "dosage",
             "reasonReference",
             "informationSource",
+        }
+    ),
+    "Goal": frozenset(
+        {
+            "subject",
+            "lifecycleStatus",
+            "achievementStatus",
+            "description",
+            "startDate",
+            "target",
+            "statusDate",
+            "addresses",
+        }
+    ),
+    # a ServiceRequest that is no referral (read_request; a referral's reader is another)
+    "ServiceRequest": frozenset(
+        {
+            "subject",
+            "status",
+            "intent",
+            "code",
+            "category",
+            "priority",
+            "authoredOn",
+            "reasonCode",
+            "reasonReference",
+            "occurrenceDateTime",
+            "occurrencePeriod",
+            "occurrenceTiming",  # counted by the reader itself
+            "requester",
+            "performer",
         }
     ),
     "MedicationRequest": frozenset(
@@ -135,6 +166,23 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
             "category", "context", "effectiveDateTime", "derivedFrom", "reasonCode", "note",
         }
     ),
+    "Goal": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "category", "priority",
+            "startCodeableConcept", "statusReason", "expressedBy", "note", "outcomeCode",
+            "outcomeReference",
+        }
+    ),
+    "ServiceRequest": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "instantiatesCanonical",
+            "instantiatesUri", "basedOn", "replaces", "requisition", "doNotPerform",
+            "orderDetail", "quantityQuantity", "quantityRatio", "quantityRange", "encounter",
+            "asNeededBoolean", "asNeededCodeableConcept", "performerType", "locationCode",
+            "locationReference", "insurance", "supportingInfo", "specimen", "bodySite", "note",
+            "patientInstruction", "relevantHistory",
+        }
+    ),
     "MedicationRequest": frozenset(
         {
             "implicitRules", "extension", "identifier", "statusReason", "category",
@@ -146,6 +194,11 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
 }  # fmt: skip
+
+#: elements iopfhir's writer derives from other parts of the model (a Goal's
+#: ``statusReason``: its latest review's note, read back from the review's Provenance):
+#: not counted on iopfhir's own resources (those with one of its identifiers)
+DERIVED: Final[Mapping[str, frozenset[str]]] = {"Goal": frozenset({"statusReason"})}
 
 #: the reason counted, without a name, for a key that is no R4 element of its type
 NOT_R4: Final = "an element R4 does not define for this type (dropped)"
@@ -160,10 +213,22 @@ def note_unheld(resource: dict[str, Any], rtype: str) -> None:
     others = OTHERS[rtype]
     for key in sorted(extra - _NOT_CONTENT):
         if key in others:
-            if key != "identifier" or not _own_only(resource[key]):
-                note(f"{rtype}.{key}", NO_PLACE)
+            if key == "identifier" and _own_only(resource[key]):
+                continue
+            if key in DERIVED.get(rtype, ()) and _own(resource.get("identifier")):
+                continue
+            note(f"{rtype}.{key}", NO_PLACE)
         elif not (key[0] == "_" and key[1:] in HELD[rtype] | others):
             note(rtype, NOT_R4)  # an unknown key may be data: never named
+
+
+def _own(identifiers: Any) -> bool:
+    """Whether one of the identifiers is iopfhir's own (the resource is iopfhir's)."""
+    items = identifiers if isinstance(identifiers, list) else [identifiers]
+    return any(
+        isinstance(i, dict) and isinstance(i.get("system"), str) and i["system"].startswith(ID_BASE)
+        for i in items
+    )
 
 
 def _own_only(identifiers: Any) -> bool:

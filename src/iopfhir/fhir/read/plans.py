@@ -40,6 +40,7 @@ from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.aftercare import read_aftercare
 from iopfhir.fhir.read.episode import condition_keys
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import member_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -195,6 +196,7 @@ def _read_revisions(ctx: Context, res: dict[str, Any], entry: Entry) -> list[Rev
 def read_goal(ctx: Context, entry: Entry) -> Goal:
     """A Goal; targets that are not an instrument score with a comparator are counted."""
     res = entry.resource
+    note_unheld(res, "Goal")
     targets = []
     for target in as_list(res.get("target")):
         if not isinstance(target, dict):
