@@ -3,7 +3,8 @@
 A Patient's address and deceased date, a Condition's encounter, a MedicationStatement's
 ``effectiveDateTime`` were dropped without a word; each top-level element that the readers
 of Patient, RelatedPerson, Condition, AllergyIntolerance, MedicationStatement,
-MedicationRequest, Goal and (not a referral) ServiceRequest do not take is now counted
+MedicationRequest, Goal, ServiceRequest (not a referral), Appointment and Encounter (read
+as a session) do not take is now counted
 under ``unmapped`` by its FHIRPath (both readers alike), and ``--strict`` refuses it.
 iopfhir's own FHIR reads back with none.
 """
@@ -137,6 +138,16 @@ def _resources() -> list[dict[str, Any]]:
             "patientInstruction": SECRET,
         },
         {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "identifier": [{"system": "urn:example:visits", "value": "V-1"}],
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": SUBJECT,
+            "period": {"start": "2024-01-03T10:00:00Z", "end": "2024-01-03T11:00:00Z"},
+            "reasonCode": [{"text": SECRET}],
+        },
+        {
             "resourceType": "MedicationRequest",
             "id": "mr1",
             "status": "active",
@@ -158,6 +169,7 @@ DROPPED = {
     "MedicationStatement.effectiveDateTime", "MedicationStatement.reasonCode",
     "MedicationRequest.encounter", "Goal.priority", "Goal.statusReason", "Goal.note",
     "ServiceRequest.encounter", "ServiceRequest.patientInstruction",
+    "Encounter.identifier", "Encounter.reasonCode",
 }  # fmt: skip
 
 
@@ -174,7 +186,7 @@ def test_each_element_without_a_place_is_counted_by_both_readers(tmp_path: Path,
     ep = result.episodes[0]
     assert ep.patient.phone == "555-0100" and ep.diagnoses and ep.allergies
     assert ep.medications and ep.prescriptions and ep.supports and ep.other_goals
-    assert ep.requests
+    assert ep.requests and ep.sessions
     assert all(SECRET not in k for k in result.unmapped)
 
 
@@ -194,6 +206,7 @@ def test_held_and_others_are_every_r4_element_of_their_type() -> None:
     assert set(HELD) == set(OTHERS) == {
         "Patient", "RelatedPerson", "Condition", "AllergyIntolerance",
         "MedicationStatement", "MedicationRequest", "Goal", "ServiceRequest",
+        "Appointment", "Encounter",
     }  # fmt: skip
     no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
     for rtype in HELD:

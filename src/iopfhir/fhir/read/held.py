@@ -112,6 +112,38 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
             "performer",
         }
     ),
+    # an Appointment and an Encounter read as a session (an inpatient stay, an aftercare
+    # appointment have readers of their own)
+    "Appointment": frozenset(
+        {
+            "status",
+            "cancelationReason",
+            "serviceType",
+            "appointmentType",
+            "start",
+            "end",
+            "participant",
+            "extension",
+            "basedOn",
+            "supportingInformation",
+        }
+    ),
+    "Encounter": frozenset(
+        {
+            "status",
+            "class",
+            "type",
+            "serviceType",
+            "subject",
+            "participant",
+            "appointment",
+            "period",
+            "location",
+            "serviceProvider",
+            "episodeOfCare",
+            "extension",
+        }
+    ),
     "MedicationRequest": frozenset(
         {
             "subject",
@@ -181,6 +213,20 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
             "asNeededBoolean", "asNeededCodeableConcept", "performerType", "locationCode",
             "locationReference", "insurance", "supportingInfo", "specimen", "bodySite", "note",
             "patientInstruction", "relevantHistory",
+        }
+    ),
+    "Appointment": frozenset(
+        {
+            "implicitRules", "identifier", "serviceCategory", "specialty", "reasonCode",
+            "reasonReference", "priority", "description", "minutesDuration", "slot",
+            "created", "comment", "patientInstruction", "requestedPeriod",
+        }
+    ),
+    "Encounter": frozenset(
+        {
+            "implicitRules", "identifier", "statusHistory", "classHistory", "priority",
+            "basedOn", "length", "reasonCode", "reasonReference", "diagnosis", "account",
+            "hospitalization", "partOf",
         }
     ),
     "MedicationRequest": frozenset(

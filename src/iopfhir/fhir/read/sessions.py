@@ -43,6 +43,7 @@ from iopfhir.domain.sessions import SessionForm
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.grouping import NAMED_TYPE, TAKEN
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import (
     entry_person_key,
     location_key,
@@ -168,6 +169,10 @@ def read_session(ctx: Context, entry: Entry) -> None:
     primary = appointment or encounter
     assert primary is not None
     key = ctx.new_key("sessions", primary, "session", "encounter")
+    if appointment is not None:
+        note_unheld(ares, "Appointment")
+    if encounter is not None:
+        note_unheld(eres, "Encounter")
     concept_sources = [
         ares.get("serviceType"),
         eres.get("type"),
