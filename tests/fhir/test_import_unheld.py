@@ -4,7 +4,7 @@ A Patient's address and deceased date, a Condition's encounter, a MedicationStat
 ``effectiveDateTime`` were dropped without a word; each top-level element that the readers
 of Patient, RelatedPerson, Condition, AllergyIntolerance, MedicationStatement,
 MedicationRequest, Goal, ServiceRequest (not a referral), Appointment and Encounter (read
-as a session) do not take is now counted
+as a session), CareTeam and EpisodeOfCare do not take is now counted
 under ``unmapped`` by its FHIRPath (both readers alike), and ``--strict`` refuses it.
 iopfhir's own FHIR reads back with none.
 """
@@ -148,6 +148,15 @@ def _resources() -> list[dict[str, Any]]:
             "reasonCode": [{"text": SECRET}],
         },
         {
+            "resourceType": "CareTeam",
+            "id": "ct1",
+            "status": "active",
+            "subject": SUBJECT,
+            "participant": [{"member": {"reference": "RelatedPerson/rp1"}}],
+            "reasonCode": [{"text": SECRET}],
+            "note": [{"text": SECRET}],
+        },
+        {
             "resourceType": "MedicationRequest",
             "id": "mr1",
             "status": "active",
@@ -169,7 +178,7 @@ DROPPED = {
     "MedicationStatement.effectiveDateTime", "MedicationStatement.reasonCode",
     "MedicationRequest.encounter", "Goal.priority", "Goal.statusReason", "Goal.note",
     "ServiceRequest.encounter", "ServiceRequest.patientInstruction",
-    "Encounter.identifier", "Encounter.reasonCode",
+    "Encounter.identifier", "Encounter.reasonCode", "CareTeam.reasonCode", "CareTeam.note",
 }  # fmt: skip
 
 
@@ -186,7 +195,7 @@ def test_each_element_without_a_place_is_counted_by_both_readers(tmp_path: Path,
     ep = result.episodes[0]
     assert ep.patient.phone == "555-0100" and ep.diagnoses and ep.allergies
     assert ep.medications and ep.prescriptions and ep.supports and ep.other_goals
-    assert ep.requests and ep.sessions
+    assert ep.requests and ep.sessions and ep.teams
     assert all(SECRET not in k for k in result.unmapped)
 
 
@@ -206,7 +215,7 @@ def test_held_and_others_are_every_r4_element_of_their_type() -> None:
     assert set(HELD) == set(OTHERS) == {
         "Patient", "RelatedPerson", "Condition", "AllergyIntolerance",
         "MedicationStatement", "MedicationRequest", "Goal", "ServiceRequest",
-        "Appointment", "Encounter",
+        "Appointment", "Encounter", "CareTeam", "EpisodeOfCare",
     }  # fmt: skip
     no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
     for rtype in HELD:

@@ -71,6 +71,7 @@ __all__ = [
 def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     """The Episode fields an EpisodeOfCare carries (status, admission, program...)."""
     res = entry.resource
+    note_unheld(res, "EpisodeOfCare")
     out: dict[str, Any] = {}
     status = res.get("status")
     out["status"] = status if isinstance(status, str) else "active"

@@ -144,6 +144,25 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
             "extension",
         }
     ),
+    "CareTeam": frozenset(
+        {"subject", "status", "name", "participant", "period", "managingOrganization"}
+    ),
+    "EpisodeOfCare": frozenset(
+        {
+            "patient",
+            "status",
+            "statusHistory",  # counted by the reader itself
+            "type",
+            "diagnosis",
+            "managingOrganization",
+            "period",
+            "referralRequest",
+            "careManager",
+            "team",
+            "account",  # counted by the reader itself
+            "extension",
+        }
+    ),
     "MedicationRequest": frozenset(
         {
             "subject",
@@ -229,6 +248,13 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
             "hospitalization", "partOf",
         }
     ),
+    "CareTeam": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "category", "encounter", "reasonCode",
+            "reasonReference", "telecom", "note",
+        }
+    ),
+    "EpisodeOfCare": frozenset({"implicitRules", "identifier"}),
     "MedicationRequest": frozenset(
         {
             "implicitRules", "extension", "identifier", "statusReason", "category",

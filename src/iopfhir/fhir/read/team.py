@@ -17,6 +17,7 @@ from typing import Any
 
 from iopfhir.domain import Team, TeamMember
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import member_key, org_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import as_list, codings, first_code, parse_period, text
@@ -40,6 +41,7 @@ def _team_key(ctx: Context, ref: Any, at: Entry) -> str | None:
 def read_team(ctx: Context, entry: Entry) -> None:
     """A CareTeam, added to the episode's teams."""
     res = entry.resource
+    note_unheld(res, "CareTeam")
     key = ctx.new_key("teams", entry, "careteam")
     members = []
     for part in as_list(res.get("participant")):
