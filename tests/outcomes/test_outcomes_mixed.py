@@ -8,13 +8,10 @@ mixed file cannot be read with one type's columns: each line is cast on its own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.engines import synth_ndjson
-
-from iopfhir.outcomes import compute
-from iopfhir.views import Source
+from tests.outcomes.figures import subject_figures
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +39,13 @@ def layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"typed": typed, "mixed": mixed, "half": half}
 
 
-def _figures(source: Path, engine: Any) -> dict[str, Any]:
-    with Source.from_path(source) as src:
-        outcomes = compute(src, engine)
-    return {mid: sorted(repr(row) for row in rows) for mid, rows in outcomes.subjects.items()}
-
-
 @pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
 def test_a_mixed_file_gives_the_figures_of_typed_files(
     layouts: dict[str, Path], engine_name: str, request: pytest.FixtureRequest
 ) -> None:
     engine = request.getfixturevalue(f"{engine_name}_engine")
-    want = _figures(layouts["typed"], engine)
+    want = subject_figures(layouts["typed"], engine)
     assert sum(len(v) for v in want.values()) > 100  # the cohort has subjects to compare
     assert any(len(v) == 12 for v in want.values())
-    assert _figures(layouts["mixed"], engine) == want
-    assert _figures(layouts["half"], engine) == want
+    assert subject_figures(layouts["mixed"], engine) == want
+    assert subject_figures(layouts["half"], engine) == want

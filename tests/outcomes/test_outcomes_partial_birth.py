@@ -10,15 +10,11 @@ reference; and no subject is left without an age band.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from tests.engines import synth_ndjson
-from tests.outcomes.reference import compute as reference
-
-from iopfhir.outcomes import compute
-from iopfhir.views import Source
+from tests.outcomes.figures import reference_figures, subject_figures
 
 
 @pytest.fixture(scope="module")
@@ -43,32 +39,22 @@ def layouts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return first_day, partial
 
 
-def _figures(folder: Path, engine: Any) -> dict[str, list[str]]:
-    with Source.from_path(folder) as src:
-        outcomes = compute(src, engine)
-    return {mid: sorted(repr(row) for row in rows) for mid, rows in outcomes.subjects.items()}
-
-
 @pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
 def test_a_partial_birth_date_stratifies_as_its_first_day(
     layouts: tuple[Path, Path], engine_name: str, request: pytest.FixtureRequest
 ) -> None:
     first_day, partial = layouts
     engine = request.getfixturevalue(f"{engine_name}_engine")
-    want = _figures(first_day, engine)
+    want = subject_figures(first_day, engine)
     assert want["iop-phq9-change"]
-    got = _figures(partial, engine)
+    got = subject_figures(partial, engine)
     assert got == want
     rows = [row for rows in got.values() for row in rows]
     assert rows and not [row for row in rows if "age_band': None" in row]
 
 
 def test_the_reference_reads_them_alike(layouts: tuple[Path, Path]) -> None:
-    def ref(folder: Path) -> dict[str, Any]:
-        files = sorted(folder.glob("*.ndjson"))
-        return reference(orjson.loads(x) for p in files for x in p.read_bytes().splitlines())
-
     first_day, partial = layouts
-    want = ref(first_day)
+    want = reference_figures(first_day)
     assert want["iop-phq9-change"]["populations"]
-    assert ref(partial) == want
+    assert reference_figures(partial) == want

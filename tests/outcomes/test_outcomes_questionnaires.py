@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import pytest
 from tests.engines import synth_ndjson
+from tests.outcomes.figures import reference_figures
 from tests.outcomes.reference import compute as reference
 
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
@@ -167,11 +168,6 @@ def _summaries(folder: Path, engine: Any) -> dict[str, Any]:
     return {m.id: outcomes.summary(m.id) for m in outcomes.measures}
 
 
-def _reference(folder: Path) -> dict[str, Any]:
-    files = sorted(folder.glob("*.ndjson"))
-    return reference(orjson.loads(x) for p in files for x in p.read_bytes().splitlines())
-
-
 def test_the_layouts_hold_every_shape(layouts: tuple[Path, Path, Path, Counter[str]]) -> None:
     *_, seen = layouts
     assert seen["total removed"] > 100 and seen["safety answer removed"] > 50
@@ -218,16 +214,16 @@ def test_responses_read_through_their_questionnaires(
 
 def test_the_reference_reads_them_alike(layouts: tuple[Path, Path, Path, Counter[str]]) -> None:
     ours, only, unlinked, _ = layouts
-    want = _reference(ours)
+    want = reference_figures(ours)
     assert want["iop-phq9-change"]["populations"]
-    assert _reference(only) == want
-    assert _reference(unlinked) == want
+    assert reference_figures(only) == want
+    assert reference_figures(unlinked) == want
 
 
 def test_the_reference_reads_questionnaires_alike(
     layouts: tuple[Path, Path, Path, Counter[str]], forms: tuple[Path, Counter[str]]
 ) -> None:
-    assert _reference(forms[0]) == _reference(layouts[0])
+    assert reference_figures(forms[0]) == reference_figures(layouts[0])
 
 
 # -- the rules, by hand ----------------------------------------------------------------------

@@ -19,10 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from tests.engines import synth_ndjson
-from tests.outcomes.reference import compute as reference
-
-from iopfhir.outcomes import compute
-from iopfhir.views import Source
+from tests.outcomes.figures import reference_figures, subject_figures
 
 
 def _reshape(r: dict[str, Any], n: int, seen: Counter[str]) -> dict[str, Any]:
@@ -83,17 +80,6 @@ def layouts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Count
     return ours, theirs, seen
 
 
-def _figures(folder: Path, engine: Any) -> dict[str, list[str]]:
-    with Source.from_path(folder) as src:
-        outcomes = compute(src, engine)
-    return {mid: sorted(repr(row) for row in rows) for mid, rows in outcomes.subjects.items()}
-
-
-def _reference(folder: Path) -> dict[str, Any]:
-    files = sorted(folder.glob("*.ndjson"))
-    return reference(orjson.loads(x) for p in files for x in p.read_bytes().splitlines())
-
-
 def test_the_cohort_holds_every_shape(layouts: tuple[Path, Path, Counter[str]]) -> None:
     *_, seen = layouts
     for shape in ("valueInteger", "effectiveInstant", "effectivePeriod", "occurrencePeriod",
@@ -103,12 +89,12 @@ def test_the_cohort_holds_every_shape(layouts: tuple[Path, Path, Counter[str]]) 
 
 
 @pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
-def test_other_r4_shapes_give_the_same_figures(
+def test_other_r4_shapes_give_the_samesubject_figures(
     layouts: tuple[Path, Path, Counter[str]], engine_name: str, request: pytest.FixtureRequest
 ) -> None:
     ours, theirs, _ = layouts
     engine = request.getfixturevalue(f"{engine_name}_engine")
-    want = _figures(ours, engine)
+    want = subject_figures(ours, engine)
     # the measures the reshaped elements feed have subjects with figures to compare
     for mid in (
         "iop-phq9-change",
@@ -117,11 +103,11 @@ def test_other_r4_shapes_give_the_same_figures(
         "iop-inpatient-readmission-30",
     ):
         assert want.get(mid), mid
-    assert _figures(theirs, engine) == want
+    assert subject_figures(theirs, engine) == want
 
 
 def test_the_reference_reads_them_alike(layouts: tuple[Path, Path, Counter[str]]) -> None:
     ours, theirs, _ = layouts
-    want = _reference(ours)
+    want = reference_figures(ours)
     assert want["iop-phq9-change"]["populations"]
-    assert _reference(theirs) == want
+    assert reference_figures(theirs) == want

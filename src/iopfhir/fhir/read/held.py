@@ -13,8 +13,9 @@ Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` -
 security labels are read - , the narrative ``text``, which is written anew from the data,
 ``language``, ``contained`` resources, read where they are referenced, and
 ``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), the extensions of a
-primitive (``_birthDate``), and ``identifier`` when every identifier is iopfhir's own (the
-keys of the model). Within a held element, what a reader cannot take is counted by the
+primitive (``_birthDate``), ``identifier`` when every identifier is iopfhir's own (the
+keys of the model), and on iopfhir's own resources what its writer derives
+(:data:`DERIVED`). Within a held element, what a reader cannot take is counted by the
 reader itself (a ``Condition.category`` other than the three it holds...).
 
 Imports :mod:`iopfhir.fhir.conventions` and the reader's ``values``.
