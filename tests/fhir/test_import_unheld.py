@@ -22,7 +22,7 @@ from iopfhir.cli import main
 from iopfhir.domain import load_episodes
 from iopfhir.fhir.bundle import collection_bundle
 from iopfhir.fhir.read import read_fhir
-from iopfhir.fhir.read.held import HELD, NO_PLACE, NOT_R4, OTHERS
+from iopfhir.fhir.read.held import DERIVED, HELD, NO_PLACE, NOT_R4, OTHERS
 from iopfhir.views.fhir_types import r4_elements
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -146,6 +146,7 @@ def _resources() -> list[dict[str, Any]]:
             "subject": SUBJECT,
             "period": {"start": "2024-01-03T10:00:00Z", "end": "2024-01-03T11:00:00Z"},
             "reasonCode": [{"text": SECRET}],
+            "location": [{"location": {"reference": "Location/loc1"}}],
         },
         {
             "resourceType": "CareTeam",
@@ -166,6 +167,84 @@ def _resources() -> list[dict[str, Any]]:
             "encounter": {"reference": "Encounter/e9"},
             "authoredOn": "2024-01-01",
         },
+        *_referral_and_people(),
+    ]
+
+
+def _referral_and_people() -> list[dict[str, Any]]:
+    """An episode's referral with its stay and discharge plan, a care plan, and the
+    practitioner (with a role and organization) and location they name."""
+    imp = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"}
+    return [
+        {
+            "resourceType": "EpisodeOfCare",
+            "id": "eoc1",
+            "status": "active",
+            "patient": SUBJECT,
+            "referralRequest": [{"reference": "ServiceRequest/ref1"}],
+        },
+        {
+            "resourceType": "ServiceRequest",
+            "id": "ref1",
+            "status": "completed",
+            "intent": "order",
+            "subject": SUBJECT,
+            "requester": {"reference": "Practitioner/pr1"},
+            "encounter": {"reference": "Encounter/stay1"},
+            "basedOn": [{"reference": "CarePlan/dc1"}],
+            "note": [{"text": SECRET}],
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "stay1",
+            "status": "finished",
+            "class": imp,
+            "subject": SUBJECT,
+            "period": {"start": "2023-12-01", "end": "2023-12-20"},
+            "hospitalization": {"dischargeDisposition": {"text": SECRET}},
+        },
+        {
+            "resourceType": "CarePlan",
+            "id": "dc1",
+            "status": "completed",
+            "intent": "plan",
+            "subject": SUBJECT,
+            "title": "discharge plan",
+            "note": [{"text": SECRET}],
+        },
+        {
+            "resourceType": "CarePlan",
+            "id": "cp1",
+            "status": "active",
+            "intent": "plan",
+            "subject": SUBJECT,
+            "encounter": {"reference": "Encounter/e1"},
+        },
+        {
+            "resourceType": "Practitioner",
+            "id": "pr1",
+            "name": [{"family": "Lee"}],
+            "qualification": [{"code": {"text": SECRET}}],
+        },
+        {
+            "resourceType": "PractitionerRole",
+            "id": "role1",
+            "practitioner": {"reference": "Practitioner/pr1"},
+            "organization": {"reference": "Organization/org1"},
+            "specialty": [{"text": SECRET}],
+        },
+        {
+            "resourceType": "Organization",
+            "id": "org1",
+            "name": "Hospital",
+            "address": [{"line": [SECRET]}],
+        },
+        {
+            "resourceType": "Location",
+            "id": "loc1",
+            "name": "Room 2",
+            "position": {"longitude": 1.5, "latitude": 2.5},
+        },
     ]
 
 
@@ -179,6 +258,11 @@ DROPPED = {
     "MedicationRequest.encounter", "Goal.priority", "Goal.statusReason", "Goal.note",
     "ServiceRequest.encounter", "ServiceRequest.patientInstruction",
     "Encounter.identifier", "Encounter.reasonCode", "CareTeam.reasonCode", "CareTeam.note",
+    "ServiceRequest.note", "Encounter.hospitalization", "CarePlan.note", "CarePlan.encounter",
+    "Practitioner.qualification", "PractitionerRole.specialty", "Organization.address",
+    "Location.position",
+    # what iopfhir derives on its own resources is data on others' (DERIVED)
+    "ServiceRequest.status", "ServiceRequest.intent", "Encounter.status", "CarePlan.intent",
 }  # fmt: skip
 
 
@@ -195,7 +279,9 @@ def test_each_element_without_a_place_is_counted_by_both_readers(tmp_path: Path,
     ep = result.episodes[0]
     assert ep.patient.phone == "555-0100" and ep.diagnoses and ep.allergies
     assert ep.medications and ep.prescriptions and ep.supports and ep.other_goals
-    assert ep.requests and ep.sessions and ep.teams
+    assert ep.requests and ep.sessions and ep.teams and ep.care_plans
+    assert ep.referral is not None and ep.referral.stay and ep.referral.discharge_plan
+    assert ep.practitioners[0].organization and ep.locations
     assert all(SECRET not in k for k in result.unmapped)
 
 
@@ -215,12 +301,18 @@ def test_held_and_others_are_every_r4_element_of_their_type() -> None:
     assert set(HELD) == set(OTHERS) == {
         "Patient", "RelatedPerson", "Condition", "AllergyIntolerance",
         "MedicationStatement", "MedicationRequest", "Goal", "ServiceRequest",
-        "Appointment", "Encounter", "CareTeam", "EpisodeOfCare",
+        "Appointment", "Encounter", "CareTeam", "EpisodeOfCare", "Practitioner",
+        "PractitionerRole", "Organization", "Location", "CarePlan", "CarePlan:discharge",
+        "ServiceRequest:referral", "Encounter:stay",
     }  # fmt: skip
     no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
-    for rtype in HELD:
-        assert not HELD[rtype] & OTHERS[rtype], rtype
-        assert HELD[rtype] | OTHERS[rtype] | no_content == _r4_names(rtype), rtype
+    for reading in HELD:
+        assert not HELD[reading] & OTHERS[reading], reading
+        assert HELD[reading] | OTHERS[reading] | no_content == _r4_names(
+            reading.partition(":")[0]
+        ), reading
+    for reading, derived in DERIVED.items():
+        assert derived <= OTHERS[reading], reading
 
 
 def test_a_key_that_is_no_r4_element_is_counted_without_its_name() -> None:

@@ -220,6 +220,7 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     practitioner is the stay's ``serviceProvider``.
     """
     res = entry.resource
+    note_unheld(res, "ServiceRequest:referral")
     fields: dict[str, Any] = {
         "key": ctx.new_key("referral", entry, "referral", fallback="referral"),
         "source": concept_key(res.get("category"), "referral-source") or "other",
@@ -288,6 +289,7 @@ def stay_fields(ctx: Context, stay: Entry, fields: dict[str, Any]) -> None:
     """The referral fields an inpatient stay Encounter gives (period, clinicians, and the
     hospital unless ``fields`` names an organization already); the stay is no session."""
     ctx.not_sessions.add(id(stay))
+    note_unheld(stay.resource, "Encounter:stay")
     fields["stay"] = parse_period(stay.resource.get("period"), "Encounter.period")
     fields["stay_participants"] = _stay_participants(ctx, stay)
     provider = stay.resource.get("serviceProvider")
@@ -337,6 +339,7 @@ def _stay_participants(ctx: Context, stay: Entry) -> list[StayParticipant]:
 def _discharge_plan(ctx: Context, entry: Entry) -> DischargePlan:
     """The hospital's discharge plan (a CarePlan the referral is based on)."""
     res = entry.resource
+    note_unheld(res, "CarePlan:discharge")
     fields: dict[str, Any] = {
         "key": ctx.new_key("dischargeplan", entry, "dischargeplan", fallback="discharge-plan"),
         "title": text(res.get("title")),

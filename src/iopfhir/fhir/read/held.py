@@ -1,10 +1,12 @@
 """What the IOP model holds of a resource, element by element: the rest is counted.
 
-Lives here: :data:`HELD` (for each resource type whose reader checks it, the top-level
-elements the reader takes into the model) and :func:`note_unheld` (counts each other element
-present, as ``Patient.address: no place in the IOP model (dropped)``, under ``unmapped``;
-:data:`OTHERS` lists those R4 elements, and a key that is no R4 element is counted without
-its name).
+Lives here: :data:`HELD` (for each reading - a resource type, or ``Type:role`` where one
+type is read in more than one role, a referral ``ServiceRequest:referral`` beside any other
+request - the top-level elements its reader takes into the model) and :func:`note_unheld`
+(counts each other element present, as ``Patient.address: no place in the IOP model
+(dropped)``, under ``unmapped``; :data:`OTHERS` lists those R4 elements, and a key that is no
+R4 element is counted without its name). A resource read in each episode that holds it (a
+practitioner of two episodes) is counted in each, as it is dropped from each.
 A Patient's address, a Condition's encounter, a MedicationStatement's ``effectiveDateTime``
 were dropped without a word before; a reader now says so for every element it does not
 take, so ``--summary`` and ``--strict`` see them.
@@ -48,7 +50,7 @@ def _choice(*names: str, types: tuple[str, ...]) -> frozenset[str]:
 #: the R4 types of ``Condition.onset[x]`` and ``abatement[x]``
 _CONDITION_TIMES: Final = ("DateTime", "Age", "Period", "Range", "String")
 
-#: per resource type: the top-level elements its reader takes into the model
+#: per reading (``Type`` or ``Type:role``): the top-level elements its reader takes
 HELD: Final[Mapping[str, frozenset[str]]] = {
     "Patient": frozenset({"identifier", "name", "birthDate", "gender", "telecom"}),
     "RelatedPerson": frozenset({"identifier", "patient", "relationship", "name", "telecom"}),
@@ -178,10 +180,54 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
             "requester",
         }
     ),
+    "Practitioner": frozenset({"identifier", "name", "telecom"}),
+    # a role is read with its practitioner; its identifiers are iopfhir's own or dropped
+    "PractitionerRole": frozenset({"practitioner", "code", "organization"}),
+    "Organization": frozenset({"identifier", "name", "telecom", "type"}),
+    "Location": frozenset({"identifier", "name", "status", "managingOrganization", "telecom"}),
+    # a care plan of any kind but the hospital's discharge plan (read as the referral's)
+    "CarePlan": frozenset(
+        {
+            "identifier",
+            "subject",
+            "status",
+            "intent",
+            "category",
+            "title",
+            "period",
+            "created",
+            "addresses",
+            "author",
+            "careTeam",
+            "goal",
+            "note",
+            "activity",
+        }
+    ),
+    "CarePlan:discharge": frozenset(
+        {"identifier", "subject", "status", "title", "description", "created", "author"}
+    ),
+    # the episode's referral (status, intent, code and performer: see DERIVED)
+    "ServiceRequest:referral": frozenset(
+        {
+            "identifier",
+            "subject",
+            "category",
+            "authoredOn",
+            "requester",
+            "reasonCode",
+            "encounter",
+            "basedOn",
+        }
+    ),
+    # the inpatient stay a referral names (its class also names a document's referral source)
+    "Encounter:stay": frozenset(
+        {"identifier", "subject", "class", "participant", "period", "serviceProvider"}
+    ),
 }
 
 
-#: per resource type of :data:`HELD`: its other R4 elements (the JSON names of R4 4.0.1,
+#: per reading of :data:`HELD`: its other R4 elements (the JSON names of R4 4.0.1,
 #: choice elements by type), which the model has no place for; a key that is neither
 #: is no R4 element, and is counted without its name (it may be anything, data included)
 OTHERS: Final[Mapping[str, frozenset[str]]] = {
@@ -266,32 +312,100 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
             "detectedIssue", "eventHistory",
         }
     ),
+    "Practitioner": frozenset(
+        {
+            "implicitRules", "extension", "active", "address", "gender", "birthDate", "photo",
+            "qualification", "communication",
+        }
+    ),
+    "PractitionerRole": frozenset(
+        {
+            "implicitRules", "extension", "identifier", "active", "period", "specialty",
+            "location", "healthcareService", "telecom", "availableTime", "notAvailable",
+            "availabilityExceptions", "endpoint",
+        }
+    ),
+    "Organization": frozenset(
+        {"implicitRules", "extension", "active", "alias", "address", "partOf", "contact",
+         "endpoint"}
+    ),
+    "Location": frozenset(
+        {
+            "implicitRules", "extension", "operationalStatus", "alias", "description", "mode",
+            "type", "address", "physicalType", "position", "partOf", "hoursOfOperation",
+            "availabilityExceptions", "endpoint",
+        }
+    ),
+    "CarePlan": frozenset(
+        {
+            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "basedOn", "replaces", "partOf", "description", "encounter", "contributor",
+            "supportingInfo",
+        }
+    ),
+    "CarePlan:discharge": frozenset(
+        {
+            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "basedOn", "replaces", "partOf", "intent", "category", "encounter", "period",
+            "contributor", "careTeam", "addresses", "supportingInfo", "goal", "activity",
+            "note",
+        }
+    ),
+    "ServiceRequest:referral": frozenset(
+        {
+            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "replaces", "requisition", "status", "intent", "priority", "doNotPerform", "code",
+            "orderDetail", "quantityQuantity", "quantityRatio", "quantityRange",
+            "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming", "asNeededBoolean",
+            "asNeededCodeableConcept", "performerType", "performer", "locationCode",
+            "locationReference", "reasonReference", "insurance", "supportingInfo", "specimen",
+            "bodySite", "note", "patientInstruction", "relevantHistory",
+        }
+    ),
+    "Encounter:stay": frozenset(
+        {
+            "implicitRules", "extension", "status", "statusHistory", "classHistory", "type",
+            "serviceType", "priority", "episodeOfCare", "basedOn", "appointment", "length",
+            "reasonCode", "reasonReference", "diagnosis", "account", "hospitalization",
+            "location", "partOf",
+        }
+    ),
 }  # fmt: skip
 
 #: elements iopfhir's writer derives from other parts of the model (a Goal's
-#: ``statusReason``: its latest review's note, read back from the review's Provenance):
-#: not counted on iopfhir's own resources (those with one of its identifiers)
-DERIVED: Final[Mapping[str, frozenset[str]]] = {"Goal": frozenset({"statusReason"})}
+#: ``statusReason``: its latest review's note, read back from the review's Provenance; a
+#: treatment plan's ``basedOn``: the referral's discharge plan; a referral's ``status``,
+#: ``intent``, ``code`` and ``performer``: the IOP level of care and program), not counted
+#: on iopfhir's own resources (those with one of its identifiers)
+DERIVED: Final[Mapping[str, frozenset[str]]] = {
+    "Goal": frozenset({"statusReason"}),
+    "CarePlan": frozenset({"basedOn"}),
+    "CarePlan:discharge": frozenset({"intent", "category", "encounter"}),
+    "ServiceRequest:referral": frozenset({"status", "intent", "code", "performer"}),
+    "Encounter:stay": frozenset({"status"}),
+}
 
 #: the reason counted, without a name, for a key that is no R4 element of its type
 NOT_R4: Final = "an element R4 does not define for this type (dropped)"
 
 
-def note_unheld(resource: dict[str, Any], rtype: str) -> None:
-    """Count each top-level element of ``resource`` (of type ``rtype``, a key of
+def note_unheld(resource: dict[str, Any], reading: str) -> None:
+    """Count each top-level element of ``resource`` (read as ``reading``, a key of
     :data:`HELD`) that the model has no place for."""
-    extra = resource.keys() - HELD[rtype]
+    held = HELD[reading]
+    extra = resource.keys() - held
     if not extra:
         return
-    others = OTHERS[rtype]
+    others = OTHERS[reading]
+    rtype = reading.partition(":")[0]
     for key in sorted(extra - _NOT_CONTENT):
         if key in others:
             if key == "identifier" and _own_only(resource[key]):
                 continue
-            if key in DERIVED.get(rtype, ()) and _own(resource.get("identifier")):
+            if key in DERIVED.get(reading, ()) and _own(resource.get("identifier")):
                 continue
             note(f"{rtype}.{key}", NO_PLACE)
-        elif not (key[0] == "_" and key[1:] in HELD[rtype] | others):
+        elif not (key[0] == "_" and key[1:] in held | others):
             note(rtype, NOT_R4)  # an unknown key may be data: never named
 
 

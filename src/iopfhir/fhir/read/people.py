@@ -161,6 +161,7 @@ def read_organization(ctx: Context, entry: Entry) -> str:
         return cached
     ctx.index.used.add(id(entry))
     res = entry.resource
+    note_unheld(res, "Organization")
     key = ctx.new_key("org", entry, "organization")
     org = Organization(
         key=key,
@@ -193,6 +194,7 @@ def read_location(ctx: Context, entry: Entry) -> str:
         return cached
     ctx.index.used.add(id(entry))
     res = entry.resource
+    note_unheld(res, "Location")
     key = ctx.new_key("location", entry, "location")
     status = res.get("status")
     organization = None
@@ -274,6 +276,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
         )
         ctx.index.used.add(id(role))
     res = entry.resource
+    note_unheld(res, "Practitioner")
     own = entry.own_key("practitioner") or (role.own_key("practitionerrole") if role else None)
     allocator = ctx.keys["people"]
     key = allocator.take(own[1] if own else entry.id or url_tail(entry.full_url) or "x")
@@ -288,6 +291,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
             # order (the Practitioner itself once, where its first episode has it)
             ctx.own_role_at[key] = ctx.index.position.get(id(role), 0)
         rres = role.resource
+        note_unheld(rres, "PractitionerRole")
         role_keys, role_codes = _roles(rres.get("code"))
         if rres.get("organization") is not None:
             organization = org_key(ctx, rres["organization"], role)

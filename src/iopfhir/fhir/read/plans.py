@@ -92,6 +92,7 @@ _RELAPSE_LISTS = {
 def read_plan(ctx: Context, entry: Entry) -> None:
     """A CarePlan of any kind, with its goals, added to the episode's care plans."""
     res = entry.resource
+    note_unheld(res, "CarePlan")
     kind = concept_key(res.get("category"), "care-plan-kind")
     key = ctx.new_key("care_plans", entry, "careplan")
     base: dict[str, Any] = {
