@@ -1,12 +1,11 @@
 """An element the IOP model has no place for is counted, never dropped in silence.
 
 A Patient's address and deceased date, a Condition's encounter, a MedicationStatement's
-``effectiveDateTime`` were dropped without a word; each top-level element that the readers
-of Patient, RelatedPerson, Condition, AllergyIntolerance, MedicationStatement,
-MedicationRequest, Goal, ServiceRequest (not a referral), Appointment and Encounter (read
-as a session), CareTeam and EpisodeOfCare do not take is now counted
-under ``unmapped`` by its FHIRPath (both readers alike), and ``--strict`` refuses it.
-iopfhir's own FHIR reads back with none.
+``effectiveDateTime``, a Practitioner's qualification, an Observation's ``issued`` were
+dropped without a word; each top-level element that the reader of a resource (by its
+reading: a referral's ServiceRequest, an instrument's Observation...) does not take is now
+counted under ``unmapped`` by its FHIRPath (both readers alike), and ``--strict`` refuses
+it. iopfhir's own FHIR reads back with none.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ SECRET = "Qwerty-Private-9931"
 SUBJECT = {"reference": "Patient/p1"}
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 
 def _resources() -> list[dict[str, Any]]:
@@ -168,6 +168,36 @@ def _resources() -> list[dict[str, Any]]:
             "authoredOn": "2024-01-01",
         },
         *_referral_and_people(),
+        *_phq9_report(),
+    ]
+
+
+def _phq9_report() -> list[dict[str, Any]]:
+    """A PHQ-9 total Observation and the DiagnosticReport (coded with the panel) that
+    lists it."""
+    loinc = "http://loinc.org"
+    return [
+        {
+            "resourceType": "Observation",
+            "id": "phq1",
+            "status": "final",
+            "category": [{"coding": [{"system": OBS_CATEGORY, "code": "survey"}]}],
+            "code": {"coding": [{"system": loinc, "code": "44261-6"}]},
+            "subject": SUBJECT,
+            "effectiveDateTime": "2024-01-03T10:00:00Z",
+            "valueInteger": 12,
+            "note": [{"text": SECRET}],
+        },
+        {
+            "resourceType": "DiagnosticReport",
+            "id": "dr1",
+            "status": "final",
+            "code": {"coding": [{"system": loinc, "code": "44249-1"}]},
+            "subject": SUBJECT,
+            "effectiveDateTime": "2024-01-03T10:00:00Z",
+            "result": [{"reference": "Observation/phq1"}],
+            "conclusion": SECRET,
+        },
     ]
 
 
@@ -186,7 +216,7 @@ def _referral_and_people() -> list[dict[str, Any]]:
         {
             "resourceType": "ServiceRequest",
             "id": "ref1",
-            "status": "completed",
+            "status": "active",
             "intent": "order",
             "subject": SUBJECT,
             "requester": {"reference": "Practitioner/pr1"},
@@ -261,8 +291,11 @@ DROPPED = {
     "ServiceRequest.note", "Encounter.hospitalization", "CarePlan.note", "CarePlan.encounter",
     "Practitioner.qualification", "PractitionerRole.specialty", "Organization.address",
     "Location.position",
-    # what iopfhir derives on its own resources is data on others' (DERIVED)
-    "ServiceRequest.status", "ServiceRequest.intent", "Encounter.status", "CarePlan.intent",
+    # what iopfhir derives on its own resources is data on others' (DERIVED), unless it
+    # is what iopfhir writes anyway (the referral's intent order, the discharge plan's
+    # intent plan, the Observation's category survey: not counted)
+    "ServiceRequest.status", "Encounter.status",
+    "Observation.note", "DiagnosticReport.conclusion",
 }  # fmt: skip
 
 
@@ -282,6 +315,7 @@ def test_each_element_without_a_place_is_counted_by_both_readers(tmp_path: Path,
     assert ep.requests and ep.sessions and ep.teams and ep.care_plans
     assert ep.referral is not None and ep.referral.stay and ep.referral.discharge_plan
     assert ep.practitioners[0].organization and ep.locations
+    assert [(m.instrument, m.score) for m in ep.measures] == [("phq-9", 12)]
     assert all(SECRET not in k for k in result.unmapped)
 
 
@@ -303,7 +337,9 @@ def test_held_and_others_are_every_r4_element_of_their_type() -> None:
         "MedicationStatement", "MedicationRequest", "Goal", "ServiceRequest",
         "Appointment", "Encounter", "CareTeam", "EpisodeOfCare", "Practitioner",
         "PractitionerRole", "Organization", "Location", "CarePlan", "CarePlan:discharge",
-        "ServiceRequest:referral", "Encounter:stay",
+        "ServiceRequest:referral", "Encounter:stay", "ServiceRequest:aftercare",
+        "Appointment:aftercare", "Observation", "QuestionnaireResponse", "DiagnosticReport",
+        "Consent", "Provenance",
     }  # fmt: skip
     no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
     for reading in HELD:
@@ -338,3 +374,73 @@ def test_strict_import_refuses_an_element_without_a_place(
     err = capsys.readouterr().err
     assert "Patient.address: no place in the IOP model (dropped)" in err
     assert SECRET not in err and not (tmp_path / "out.json").exists()
+
+
+#: per resource type: an R4 element the model has no place for, and a value of it
+PLANTED: dict[str, tuple[str, Any]] = {
+    "Patient": ("maritalStatus", {"text": "single"}),
+    "RelatedPerson": ("gender", "other"),
+    "Practitioner": ("gender", "other"),
+    "PractitionerRole": ("specialty", [{"text": "addiction"}]),
+    "Organization": ("alias", ["Clinic"]),
+    "EpisodeOfCare": ("implicitRules", "urn:example:rules"),
+    "Condition": ("note", [{"text": "n"}]),
+    "CareTeam": ("note", [{"text": "n"}]),
+    "CarePlan": ("contributor", [{"display": "someone"}]),
+    "Goal": ("priority", {"text": "high"}),
+    "ServiceRequest": ("note", [{"text": "n"}]),
+    "Appointment": ("comment", "c"),
+    "Encounter": ("priority", {"text": "routine"}),
+    "Observation": ("issued", "2024-01-01T00:00:00Z"),
+    "QuestionnaireResponse": ("source", {"display": "the patient"}),
+    "Consent": ("verification", [{"verified": True}]),
+    "Provenance": ("reason", [{"text": "review"}]),
+    "MedicationStatement": ("note", [{"text": "n"}]),
+    "MedicationRequest": ("note", [{"text": "n"}]),
+    "AllergyIntolerance": ("note", [{"text": "n"}]),
+}
+
+
+@pytest.mark.parametrize("name", ["mental-health-iop", "co-occurring-sud-iop"])
+def test_an_element_planted_on_every_resource_read_is_counted_once_for_each(name: str) -> None:
+    """Every reading of the examples (a session's and an aftercare Appointment, a referral's
+    and a request's ServiceRequest, a stay, a discharge plan, each instrument form, a Part 2
+    consent, a review...) counts what it does not hold. A Flag and a RiskAssessment are
+    not: they are derived from the instrument's answers and written anew from them."""
+    bundle = collection_bundle(load_episodes(EXAMPLES / f"{name}.yaml"))
+    planted: dict[str, int] = {}
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if (found := PLANTED.get(resource["resourceType"])) is not None:
+            resource[found[0]] = found[1]
+            at = f"{resource['resourceType']}.{found[0]}"
+            planted[at] = planted.get(at, 0) + 1
+    assert len(planted) >= 15
+    assert _unheld(read_fhir(bundle).unmapped) == planted
+
+
+def _survey(*codes: str, text: str | None = None) -> list[dict[str, Any]]:
+    concept: dict[str, Any] = {"coding": [{"system": OBS_CATEGORY, "code": c} for c in codes]}
+    if text is not None:
+        concept["text"] = text
+    return [concept]
+
+
+@pytest.mark.parametrize(
+    ("category", "counted"),
+    [
+        (_survey("survey"), False),
+        (_survey("survey", text="Survey"), False),  # what iopfhir writes, a text aside
+        (_survey("survey", "social-history"), True),  # a coding iopfhir does not write
+        (_survey("survey") + _survey("exam"), True),
+        ([{"text": "questionnaire"}], True),
+    ],
+)
+def test_a_derived_element_of_others_is_counted_unless_it_is_what_iopfhir_writes(
+    category: list[dict[str, Any]], counted: bool
+) -> None:
+    total = {**_phq9_report()[0], "category": category}
+    del total["note"]
+    result = read_fhir([_resources()[0], total])
+    assert result.episodes[0].measures
+    assert ("Observation.category" in _unheld(result.unmapped)) is counted

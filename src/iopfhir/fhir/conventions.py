@@ -28,6 +28,7 @@ __all__ = [
     "CORE_EXT",
     "EXT",
     "ID_NAMESPACE",
+    "OBSERVATION_CATEGORY_SURVEY",
     "PLAIN_TYPE_ID",
     "PROFILE",
     "identifier",
@@ -36,6 +37,18 @@ __all__ = [
     "parse_identifier",
     "profile_url",
     "urn_uuid",
+]
+
+#: ``Observation.category`` of every instrument Observation iopfhir writes
+OBSERVATION_CATEGORY_SURVEY: Final = [
+    {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "survey",
+            }
+        ]
+    }
 ]
 
 #: a reference that is nothing but ``Type/id`` (a relative reference, R4's id syntax)

@@ -30,7 +30,7 @@ from iopfhir.domain import (
     Practitioner,
     date_text,
 )
-from iopfhir.fhir.conventions import identifier_system, urn_uuid
+from iopfhir.fhir.conventions import OBSERVATION_CATEGORY_SURVEY, identifier_system, urn_uuid
 from iopfhir.terminology import Coding, lookup_concept
 from iopfhir.terminology.instruments import LOINC
 from iopfhir.terminology.security import label, security_data
@@ -67,16 +67,6 @@ _PARTICIPATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ParticipationT
 #: Participant types: the session's facilitator (primary performer) and other attendees.
 PARTICIPANT_FACILITATOR: Final = [{"coding": [{"system": _PARTICIPATION, "code": "PPRF"}]}]
 PARTICIPANT_ATTENDEE: Final = [{"coding": [{"system": _PARTICIPATION, "code": "PART"}]}]
-OBSERVATION_CATEGORY_SURVEY: Final = [
-    {
-        "coding": [
-            {
-                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                "code": "survey",
-            }
-        ]
-    }
-]
 #: ``Condition.category`` systems: R4's own for two codes, US Core's for ``health-concern``.
 CONDITION_CATEGORY: Final = {
     "problem-list-item": "http://terminology.hl7.org/CodeSystem/condition-category",

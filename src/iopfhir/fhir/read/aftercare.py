@@ -134,6 +134,7 @@ _OTHER_PERFORMER = (
 def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
     """An aftercare ServiceRequest."""
     res = entry.resource
+    note_unheld(res, "ServiceRequest:aftercare")
     service = concept_key(res.get("code"), "aftercare-service") or "other"
     fields: dict[str, Any] = {
         "key": ctx.new_key("aftercare", entry, "servicerequest"),
@@ -168,6 +169,7 @@ def read_aftercare_appointment(
     start = parse_timestamp(res.get("start"), "Appointment.start")
     if start is None:
         raise ValueError("aftercare appointment without a start")
+    note_unheld(res, "Appointment:aftercare")
     end = parse_timestamp(res.get("end"), "Appointment.end")
     fields: dict[str, Any] = {
         "key": ctx.new_key("aftercare", entry, "appointment"),

@@ -18,6 +18,7 @@ from typing import Any
 from iopfhir.domain import Consent, Provision
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import org_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -59,6 +60,7 @@ def read_consent(ctx: Context, entry: Entry) -> Consent | None:
     if day is None:
         ctx.unmapped["Consent: no dateTime"] += 1
         return None
+    note_unheld(res, "Consent")
     root = as_dict(res.get("provision"))
     revoked = extension(res, CONSENT_REVOKED)
     consent = Consent(

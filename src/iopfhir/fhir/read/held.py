@@ -1,37 +1,46 @@
 """What the IOP model holds of a resource, element by element: the rest is counted.
 
-Lives here: :data:`HELD` (for each reading - a resource type, or ``Type:role`` where one
-type is read in more than one role, a referral ``ServiceRequest:referral`` beside any other
-request - the top-level elements its reader takes into the model) and :func:`note_unheld`
-(counts each other element present, as ``Patient.address: no place in the IOP model
-(dropped)``, under ``unmapped``; :data:`OTHERS` lists those R4 elements, and a key that is no
-R4 element is counted without its name). A resource read in each episode that holds it (a
-practitioner of two episodes) is counted in each, as it is dropped from each.
+Lives here: :func:`note_unheld`, which counts each top-level element of a resource that its
+reading's reader does not take (:data:`HELD`, with the type's other R4 elements in
+:data:`OTHERS`: both in :mod:`~iopfhir.fhir.read.held_elements`) as ``Patient.address: no
+place in the IOP model (dropped)`` under ``unmapped``; a key that is no R4 element is
+counted without its name. A reading is a resource type, or ``Type:role`` where one type is
+read in more than one role (a referral ``ServiceRequest:referral`` beside any other
+request). A resource read in each episode that holds it (a practitioner of two episodes)
+is counted in each, as it is dropped from each.
+
 A Patient's address, a Condition's encounter, a MedicationStatement's ``effectiveDateTime``
 were dropped without a word before; a reader now says so for every element it does not
-take, so ``--summary`` and ``--strict`` see them.
+take, so ``--summary`` and ``--strict`` see them. Every reader is here but a Flag's and a
+RiskAssessment's: they are derived from an instrument's answers and written anew.
 
 Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` - whose
 security labels are read - , the narrative ``text``, which is written anew from the data,
 ``language``, ``contained`` resources, read where they are referenced, and
 ``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), the extensions of a
 primitive (``_birthDate``), ``identifier`` when every identifier is iopfhir's own (the
-keys of the model), and on iopfhir's own resources what its writer derives
-(:data:`DERIVED`). Within a held element, what a reader cannot take is counted by the
-reader itself (a ``Condition.category`` other than the three it holds...).
+keys of the model), and what its writer derives (:data:`DERIVED`) on iopfhir's own
+resources, or on others' with the value iopfhir writes (:func:`as_written`). Within a held
+element, what a reader cannot take is counted by the reader itself (a
+``Condition.category`` other than the three it holds...).
 
-Imports :mod:`iopfhir.fhir.conventions` and the reader's ``values``.
+Imports :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology` and the reader's
+``values``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, Final
 
-from iopfhir.fhir.conventions import ID_BASE
-from iopfhir.fhir.read.values import note
+from iopfhir.fhir.conventions import ID_BASE, OBSERVATION_CATEGORY_SURVEY
+from iopfhir.fhir.read.held_elements import HELD, OTHERS
+from iopfhir.fhir.read.values import as_list, note
+from iopfhir.terminology import codes
+from iopfhir.terminology.security import security_data
 
-__all__ = ["DERIVED", "HELD", "NOT_R4", "NO_PLACE", "OTHERS", "note_unheld"]
+__all__ = ["DERIVED", "HELD", "NOT_R4", "NO_PLACE", "OTHERS", "as_written", "note_unheld"]
 
 #: the reason counted for an element the model has no place for
 NO_PLACE: Final = "no place in the IOP model (dropped)"
@@ -42,351 +51,81 @@ _NOT_CONTENT: Final = frozenset(
 )
 
 
-def _choice(*names: str, types: tuple[str, ...]) -> frozenset[str]:
-    """The JSON names of choice elements (``onset`` + ``DateTime``...)."""
-    return frozenset(name + t for name in names for t in types)
-
-
-#: the R4 types of ``Condition.onset[x]`` and ``abatement[x]``
-_CONDITION_TIMES: Final = ("DateTime", "Age", "Period", "Range", "String")
-
-#: per reading (``Type`` or ``Type:role``): the top-level elements its reader takes
-HELD: Final[Mapping[str, frozenset[str]]] = {
-    "Patient": frozenset({"identifier", "name", "birthDate", "gender", "telecom"}),
-    "RelatedPerson": frozenset({"identifier", "patient", "relationship", "name", "telecom"}),
-    "Condition": frozenset(
-        {"subject", "code", "category", "clinicalStatus", "verificationStatus", "recordedDate"}
-    )
-    | _choice("onset", "abatement", types=_CONDITION_TIMES),
-    "AllergyIntolerance": frozenset(
-        {
-            "patient",
-            "code",
-            "clinicalStatus",
-            "verificationStatus",
-            "category",
-            "criticality",
-            "reaction",
-            "recordedDate",
-            "recorder",
-        }
-    ),
-    "MedicationStatement": frozenset(
-        {
-            "subject",
-            "status",
-            "medicationCodeableConcept",
-            "medicationReference",
-            "effectivePeriod",
-            "dateAsserted",
-            "dosage",
-            "reasonReference",
-            "informationSource",
-        }
-    ),
-    "Goal": frozenset(
-        {
-            "subject",
-            "lifecycleStatus",
-            "achievementStatus",
-            "description",
-            "startDate",
-            "target",
-            "statusDate",
-            "addresses",
-        }
-    ),
-    # a ServiceRequest that is no referral (read_request; a referral's reader is another)
-    "ServiceRequest": frozenset(
-        {
-            "subject",
-            "status",
-            "intent",
-            "code",
-            "category",
-            "priority",
-            "authoredOn",
-            "reasonCode",
-            "reasonReference",
-            "occurrenceDateTime",
-            "occurrencePeriod",
-            "occurrenceTiming",  # counted by the reader itself
-            "requester",
-            "performer",
-        }
-    ),
-    # an Appointment and an Encounter read as a session (an inpatient stay, an aftercare
-    # appointment have readers of their own)
-    "Appointment": frozenset(
-        {
-            "status",
-            "cancelationReason",
-            "serviceType",
-            "appointmentType",
-            "start",
-            "end",
-            "participant",
-            "extension",
-            "basedOn",
-            "supportingInformation",
-        }
-    ),
-    "Encounter": frozenset(
-        {
-            "status",
-            "class",
-            "type",
-            "serviceType",
-            "subject",
-            "participant",
-            "appointment",
-            "period",
-            "location",
-            "serviceProvider",
-            "episodeOfCare",
-            "extension",
-        }
-    ),
-    "CareTeam": frozenset(
-        {"subject", "status", "name", "participant", "period", "managingOrganization"}
-    ),
-    "EpisodeOfCare": frozenset(
-        {
-            "patient",
-            "status",
-            "statusHistory",  # counted by the reader itself
-            "type",
-            "diagnosis",
-            "managingOrganization",
-            "period",
-            "referralRequest",
-            "careManager",
-            "team",
-            "account",  # counted by the reader itself
-            "extension",
-        }
-    ),
-    "MedicationRequest": frozenset(
-        {
-            "subject",
-            "status",
-            "intent",
-            "medicationCodeableConcept",
-            "medicationReference",
-            "authoredOn",
-            "dosageInstruction",
-            "dispenseRequest",
-            "reasonReference",
-            "requester",
-        }
-    ),
-    "Practitioner": frozenset({"identifier", "name", "telecom"}),
-    # a role is read with its practitioner; its identifiers are iopfhir's own or dropped
-    "PractitionerRole": frozenset({"practitioner", "code", "organization"}),
-    "Organization": frozenset({"identifier", "name", "telecom", "type"}),
-    "Location": frozenset({"identifier", "name", "status", "managingOrganization", "telecom"}),
-    # a care plan of any kind but the hospital's discharge plan (read as the referral's)
-    "CarePlan": frozenset(
-        {
-            "identifier",
-            "subject",
-            "status",
-            "intent",
-            "category",
-            "title",
-            "period",
-            "created",
-            "addresses",
-            "author",
-            "careTeam",
-            "goal",
-            "note",
-            "activity",
-        }
-    ),
-    "CarePlan:discharge": frozenset(
-        {"identifier", "subject", "status", "title", "description", "created", "author"}
-    ),
-    # the episode's referral (status, intent, code and performer: see DERIVED)
-    "ServiceRequest:referral": frozenset(
-        {
-            "identifier",
-            "subject",
-            "category",
-            "authoredOn",
-            "requester",
-            "reasonCode",
-            "encounter",
-            "basedOn",
-        }
-    ),
-    # the inpatient stay a referral names (its class also names a document's referral source)
-    "Encounter:stay": frozenset(
-        {"identifier", "subject", "class", "participant", "period", "serviceProvider"}
-    ),
-}
-
-
-#: per reading of :data:`HELD`: its other R4 elements (the JSON names of R4 4.0.1,
-#: choice elements by type), which the model has no place for; a key that is neither
-#: is no R4 element, and is counted without its name (it may be anything, data included)
-OTHERS: Final[Mapping[str, frozenset[str]]] = {
-    "Patient": frozenset(
-        {
-            "implicitRules", "extension", "active", "deceasedBoolean", "deceasedDateTime",
-            "address", "maritalStatus", "multipleBirthBoolean", "multipleBirthInteger",
-            "photo", "contact", "communication", "generalPractitioner",
-            "managingOrganization", "link",
-        }
-    ),
-    "RelatedPerson": frozenset(
-        {
-            "implicitRules", "extension", "active", "gender", "birthDate", "address",
-            "photo", "period", "communication",
-        }
-    ),
-    "Condition": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "severity", "bodySite", "encounter",
-            "recorder", "asserter", "stage", "evidence", "note",
-        }
-    ),
-    "AllergyIntolerance": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "type", "encounter", "lastOccurrence",
-            "asserter", "note",
-        }
-    )
-    | _choice("onset", types=_CONDITION_TIMES),
-    "MedicationStatement": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "basedOn", "partOf", "statusReason",
-            "category", "context", "effectiveDateTime", "derivedFrom", "reasonCode", "note",
-        }
-    ),
-    "Goal": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "category", "priority",
-            "startCodeableConcept", "statusReason", "expressedBy", "note", "outcomeCode",
-            "outcomeReference",
-        }
-    ),
-    "ServiceRequest": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "instantiatesCanonical",
-            "instantiatesUri", "basedOn", "replaces", "requisition", "doNotPerform",
-            "orderDetail", "quantityQuantity", "quantityRatio", "quantityRange", "encounter",
-            "asNeededBoolean", "asNeededCodeableConcept", "performerType", "locationCode",
-            "locationReference", "insurance", "supportingInfo", "specimen", "bodySite", "note",
-            "patientInstruction", "relevantHistory",
-        }
-    ),
-    "Appointment": frozenset(
-        {
-            "implicitRules", "identifier", "serviceCategory", "specialty", "reasonCode",
-            "reasonReference", "priority", "description", "minutesDuration", "slot",
-            "created", "comment", "patientInstruction", "requestedPeriod",
-        }
-    ),
-    "Encounter": frozenset(
-        {
-            "implicitRules", "identifier", "statusHistory", "classHistory", "priority",
-            "basedOn", "length", "reasonCode", "reasonReference", "diagnosis", "account",
-            "hospitalization", "partOf",
-        }
-    ),
-    "CareTeam": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "category", "encounter", "reasonCode",
-            "reasonReference", "telecom", "note",
-        }
-    ),
-    "EpisodeOfCare": frozenset({"implicitRules", "identifier"}),
-    "MedicationRequest": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "statusReason", "category",
-            "priority", "doNotPerform", "reportedBoolean", "reportedReference", "encounter",
-            "supportingInformation", "performer", "performerType", "recorder", "reasonCode",
-            "instantiatesCanonical", "instantiatesUri", "basedOn", "groupIdentifier",
-            "courseOfTherapyType", "insurance", "note", "substitution", "priorPrescription",
-            "detectedIssue", "eventHistory",
-        }
-    ),
-    "Practitioner": frozenset(
-        {
-            "implicitRules", "extension", "active", "address", "gender", "birthDate", "photo",
-            "qualification", "communication",
-        }
-    ),
-    "PractitionerRole": frozenset(
-        {
-            "implicitRules", "extension", "identifier", "active", "period", "specialty",
-            "location", "healthcareService", "telecom", "availableTime", "notAvailable",
-            "availabilityExceptions", "endpoint",
-        }
-    ),
-    "Organization": frozenset(
-        {"implicitRules", "extension", "active", "alias", "address", "partOf", "contact",
-         "endpoint"}
-    ),
-    "Location": frozenset(
-        {
-            "implicitRules", "extension", "operationalStatus", "alias", "description", "mode",
-            "type", "address", "physicalType", "position", "partOf", "hoursOfOperation",
-            "availabilityExceptions", "endpoint",
-        }
-    ),
-    "CarePlan": frozenset(
-        {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
-            "basedOn", "replaces", "partOf", "description", "encounter", "contributor",
-            "supportingInfo",
-        }
-    ),
-    "CarePlan:discharge": frozenset(
-        {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
-            "basedOn", "replaces", "partOf", "intent", "category", "encounter", "period",
-            "contributor", "careTeam", "addresses", "supportingInfo", "goal", "activity",
-            "note",
-        }
-    ),
-    "ServiceRequest:referral": frozenset(
-        {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
-            "replaces", "requisition", "status", "intent", "priority", "doNotPerform", "code",
-            "orderDetail", "quantityQuantity", "quantityRatio", "quantityRange",
-            "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming", "asNeededBoolean",
-            "asNeededCodeableConcept", "performerType", "performer", "locationCode",
-            "locationReference", "reasonReference", "insurance", "supportingInfo", "specimen",
-            "bodySite", "note", "patientInstruction", "relevantHistory",
-        }
-    ),
-    "Encounter:stay": frozenset(
-        {
-            "implicitRules", "extension", "status", "statusHistory", "classHistory", "type",
-            "serviceType", "priority", "episodeOfCare", "basedOn", "appointment", "length",
-            "reasonCode", "reasonReference", "diagnosis", "account", "hospitalization",
-            "location", "partOf",
-        }
-    ),
-}  # fmt: skip
-
 #: elements iopfhir's writer derives from other parts of the model (a Goal's
 #: ``statusReason``: its latest review's note, read back from the review's Provenance; a
 #: treatment plan's ``basedOn``: the referral's discharge plan; a referral's ``status``,
-#: ``intent``, ``code`` and ``performer``: the IOP level of care and program), not counted
-#: on iopfhir's own resources (those with one of its identifiers)
+#: ``intent``, ``code`` and ``performer``: the IOP level of care and program; a Part 2
+#: consent's ``category`` and ``organization``: the kind of consent and the program), not
+#: counted on iopfhir's own resources (those with one of its identifiers; a review's
+#: Provenance has none: its own are those whose ``extension`` gives its record identifier)
+#: nor, on others', when the value is what iopfhir writes anyway (:func:`as_written`: an
+#: instrument Observation's ``survey`` category, a referral's ``order`` intent...)
 DERIVED: Final[Mapping[str, frozenset[str]]] = {
     "Goal": frozenset({"statusReason"}),
     "CarePlan": frozenset({"basedOn"}),
     "CarePlan:discharge": frozenset({"intent", "category", "encounter"}),
     "ServiceRequest:referral": frozenset({"status", "intent", "code", "performer"}),
     "Encounter:stay": frozenset({"status"}),
+    "ServiceRequest:aftercare": frozenset({"intent"}),
+    "Observation": frozenset({"category"}),
+    "Consent": frozenset({"category", "organization"}),
+    "Provenance": frozenset({"activity"}),
 }
 
 #: the reason counted, without a name, for a key that is no R4 element of its type
 NOT_R4: Final = "an element R4 does not define for this type (dropped)"
+
+
+@cache
+def as_written() -> Mapping[str, Mapping[str, frozenset[Any]]]:
+    """Per reading: the elements of :data:`DERIVED` whose value on others' resources may be
+    what iopfhir writes for them whatever the model holds (a code, or the ``(system,
+    code)`` of each coding of each CodeableConcept); such a value is kept as written, and
+    not counted. Another value is."""
+    survey = {(c["system"], c["code"]) for c in OBSERVATION_CATEGORY_SURVEY[0]["coding"]}
+    provenance = codes()["provenance"]["activity"]
+    return {
+        "Observation": {"category": frozenset(survey)},
+        "ServiceRequest:referral": {
+            "status": frozenset({"completed"}),
+            "intent": frozenset({"order"}),
+        },
+        "ServiceRequest:aftercare": {"intent": frozenset({"order"})},
+        "CarePlan:discharge": {"intent": frozenset({"plan"})},
+        "Consent": {
+            "category": frozenset(
+                (c["system"], c["code"]) for c in security_data()["consent"]["category"]
+            )
+        },
+        "Provenance": {"activity": frozenset({(provenance["system"], provenance["code"])})},
+    }
+
+
+def _written_so(value: Any, written: frozenset[Any] | None) -> bool:
+    """Whether ``value`` is what iopfhir writes (``written``, see :func:`as_written`):
+    the code itself, or CodeableConcepts whose every coding is one of its (a ``display``
+    and a concept's ``text`` aside)."""
+    if written is None:
+        return False
+    if isinstance(value, str):
+        return value in written
+    concepts = as_list(value)
+    if not concepts:
+        return False
+    for concept in concepts:
+        if not isinstance(concept, dict) or concept.keys() - {"coding", "text"}:
+            return False
+        items = concept.get("coding")
+        if not isinstance(items, list) or not items:
+            return False
+        for coding in items:
+            if (
+                not isinstance(coding, dict)
+                or coding.keys() - {"system", "code", "display"}
+                or (coding.get("system"), coding.get("code")) not in written
+            ):
+                return False
+    return True
 
 
 def note_unheld(resource: dict[str, Any], reading: str) -> None:
@@ -402,16 +141,21 @@ def note_unheld(resource: dict[str, Any], reading: str) -> None:
         if key in others:
             if key == "identifier" and _own_only(resource[key]):
                 continue
-            if key in DERIVED.get(reading, ()) and _own(resource.get("identifier")):
+            if key in DERIVED.get(reading, ()) and (
+                _own(resource) or _written_so(resource[key], as_written().get(reading, {}).get(key))
+            ):
                 continue
             note(f"{rtype}.{key}", NO_PLACE)
         elif not (key[0] == "_" and key[1:] in held | others):
             note(rtype, NOT_R4)  # an unknown key may be data: never named
 
 
-def _own(identifiers: Any) -> bool:
-    """Whether one of the identifiers is iopfhir's own (the resource is iopfhir's)."""
-    items = identifiers if isinstance(identifiers, list) else [identifiers]
+def _own(resource: dict[str, Any]) -> bool:
+    """Whether the resource is iopfhir's: one of its identifiers is iopfhir's own, or (a
+    type without ``identifier``: a review's Provenance) an extension's ``valueIdentifier``."""
+    items = as_list(resource.get("identifier")) or [
+        e.get("valueIdentifier") for e in as_list(resource.get("extension")) if isinstance(e, dict)
+    ]
     return any(
         isinstance(i, dict) and isinstance(i.get("system"), str) and i["system"].startswith(ID_BASE)
         for i in items

@@ -30,6 +30,7 @@ from iopfhir.domain import Measure
 from iopfhir.domain.measures import MEASURE_FORMS, MeasureForm
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.safety import check_interpretation
 from iopfhir.fhir.read.values import url_tail
@@ -85,6 +86,8 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
         except ValidationError:
             continue
         ctx.measures.append(measure)
+        for entry in adm.entries:  # (an Observation, QuestionnaireResponse, DiagnosticReport)
+            note_unheld(entry.resource, entry.type)
         if attempt is not fields:
             ctx.unmapped[f"{primary.type}: answers or total out of range (kept one)"] += 1
         elif measure.stated_disagrees:

@@ -26,6 +26,7 @@ from iopfhir.domain.plans import GoalAchievementStatus, GoalLifecycleStatus
 from iopfhir.domain.reviews import PlanChangeKind, current_statuses
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import as_list, codings, parse_moment, parse_own, text, url_tail
@@ -205,6 +206,7 @@ def read_review(ctx: Context, entry: Entry) -> Review | None:
         plan_changes=changes,
     )
     _count_others(ctx, res, entry, review)
+    note_unheld(res, "Provenance")
     return review
 
 
