@@ -444,3 +444,99 @@ def test_a_derived_element_of_others_is_counted_unless_it_is_what_iopfhir_writes
     result = read_fhir([_resources()[0], total])
     assert result.episodes[0].measures
     assert ("Observation.category" in _unheld(result.unmapped)) is counted
+
+
+def _inner_resources() -> list[dict[str, Any]]:
+    """Resources whose held elements hold more than the model keeps of them."""
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    return [
+        {
+            "resourceType": "Patient",
+            "id": "p1",
+            "name": [{"family": "Doe", "given": ["Ann"], "prefix": ["Ms."], "suffix": ["II"]}],
+            "telecom": [
+                {"system": "phone", "value": "555-0100", "use": "mobile"},
+                {"system": "phone", "value": "555-0101"},
+                {"system": "email", "value": SECRET},
+                {"value": SECRET},
+            ],
+        },
+        {
+            "resourceType": "Practitioner",
+            "id": "pr1",
+            "name": [{"family": "Lee"}],
+            "telecom": [
+                {"system": "phone", "value": "555-0200"},
+                {"system": "email", "value": "lee@example.org"},
+                {"system": "fax", "value": "555-0201"},
+            ],
+        },
+        {
+            "resourceType": "Condition",
+            "id": "c1",
+            "subject": SUBJECT,
+            "code": {
+                "coding": [
+                    {"system": SNOMED, "code": "35489007", "display": "Depressive disorder"},
+                    {"system": icd, "code": "F32.9"},
+                ],
+                "text": SECRET,
+            },
+        },
+        {
+            "resourceType": "Condition",
+            "id": "c2",
+            "subject": SUBJECT,
+            # the text of a single coding's display is no more than the display
+            "code": {
+                "coding": [{"system": SNOMED, "code": "197480006", "display": "Anxiety"}],
+                "text": "Anxiety",
+            },
+        },
+        {
+            "resourceType": "AllergyIntolerance",
+            "id": "a1",
+            "patient": SUBJECT,
+            "recorder": {"reference": "Practitioner/pr1"},
+            "code": {"coding": [{"system": SNOMED, "code": "91936005"}]},
+            "reaction": [
+                {
+                    "manifestation": [
+                        {"coding": [{"system": SNOMED, "code": "247472004"}]},
+                        {"coding": [{"system": SNOMED, "code": "271807003"}]},
+                    ]
+                }
+            ],
+        },
+    ]
+
+
+#: what the resources above hold that the model does not keep, by FHIRPath and reason
+INNER = {
+    "Patient.name.prefix: not kept (dropped)": 1,
+    "Patient.name.suffix: not kept (dropped)": 1,
+    "Patient.telecom.use: not kept (dropped)": 1,
+    "Patient.telecom: another phone after the first (dropped)": 1,
+    "Patient.telecom: a contact point by email (dropped)": 1,
+    "Patient.telecom: a contact point without a known system (dropped)": 1,
+    "Practitioner.telecom: a contact point by fax (dropped)": 1,
+    "Condition.code.coding: a coding beside the one kept (dropped)": 1,
+    "Condition.code.text: not the kept coding's display (dropped)": 1,
+    "AllergyIntolerance.reaction.manifestation.coding: a coding beside the one kept (dropped)": 1,
+}
+
+
+@FORMS
+def test_what_a_held_element_holds_beyond_the_model_is_counted(tmp_path: Path, form: str) -> None:
+    result = read_both(_inner_resources(), tmp_path, form)
+    inner = {k: n for k, n in result.unmapped.items() if k.partition(":")[0] in {
+        k2.partition(":")[0] for k2 in INNER
+    }}  # fmt: skip
+    assert inner == INNER
+    ep = result.episodes[0]
+    assert ep.patient.phone == "555-0100" and ep.patient.name is not None
+    assert [(d.code.system, d.code.code) for d in ep.diagnoses] == [
+        (SNOMED, "35489007"),
+        (SNOMED, "197480006"),
+    ]
+    assert all(SECRET not in k for k in result.unmapped)

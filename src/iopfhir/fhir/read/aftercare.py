@@ -241,9 +241,9 @@ _REQUEST_INTENT = frozenset(
 _PRIORITY = frozenset({"routine", "urgent", "asap", "stat"})
 
 
-def _codes(concepts: Any) -> list[Code]:
-    """The first coding of each CodeableConcept that has one."""
-    return [c for concept in as_list(concepts) if (c := first_code(concept)) is not None]
+def _codes(concepts: Any, at: str) -> list[Code]:
+    """The first coding of each CodeableConcept that has one (the rest counted at ``at``)."""
+    return [c for concept in as_list(concepts) if (c := first_code(concept, at)) is not None]
 
 
 def read_request(ctx: Context, entry: Entry) -> None:
@@ -257,10 +257,10 @@ def read_request(ctx: Context, entry: Entry) -> None:
         "intent": one_of(res.get("intent"), _REQUEST_INTENT, "order"),
         "code": first_code(code),
         "title": text(code.get("text")) if isinstance(code, dict) else None,
-        "categories": _codes(res.get("category")),
+        "categories": _codes(res.get("category"), "ServiceRequest.category"),
         "priority": res.get("priority") if res.get("priority") in _PRIORITY else None,
         "authored": parse_moment(res.get("authoredOn"), "ServiceRequest.authoredOn"),
-        "reason_codes": _codes(res.get("reasonCode")),
+        "reason_codes": _codes(res.get("reasonCode"), "ServiceRequest.reasonCode"),
         "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
     }
     if res.get("occurrencePeriod") is not None:

@@ -390,7 +390,7 @@ _MORE_CATEGORY = "Condition.category: a further category after the first (droppe
 def read_condition(ctx: Context, entry: Entry) -> None:
     """A Condition, added to the episode's diagnoses (one without a coded code is counted)."""
     res = entry.resource
-    code = first_code(res.get("code"))
+    code = first_code(res.get("code"), "Condition.code")
     if code is None:
         ctx.unmapped["Condition: no coded code"] += 1
         return

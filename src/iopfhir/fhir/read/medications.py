@@ -102,7 +102,7 @@ def read_prescription(ctx: Context, entry: Entry) -> None:
 def read_allergy(ctx: Context, entry: Entry) -> None:
     """An AllergyIntolerance, added to the episode's allergies."""
     res = entry.resource
-    code = first_code(res.get("code"))
+    code = first_code(res.get("code"), "AllergyIntolerance.code")
     if code is None:
         ctx.unmapped["AllergyIntolerance: no coded substance"] += 1
         return
@@ -115,7 +115,9 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
     for item in as_list(res.get("reaction")):
         if not isinstance(item, dict):
             continue
-        manifestation = first_code(item.get("manifestation"))
+        manifestation = first_code(
+            item.get("manifestation"), "AllergyIntolerance.reaction.manifestation"
+        )
         if manifestation is None:
             ctx.unmapped["AllergyIntolerance: reaction without a coded manifestation"] += 1
             continue
@@ -153,11 +155,13 @@ def _medication_code(ctx: Context, entry: Entry) -> Code | None:
     """The coded medication: ``medicationCodeableConcept``, else the ``code`` of the
     Medication that ``medicationReference`` names."""
     res = entry.resource
-    code = first_code(res.get("medicationCodeableConcept"))
+    code = first_code(
+        res.get("medicationCodeableConcept"), f"{entry.type}.medicationCodeableConcept"
+    )
     if code is None and res.get("medicationReference") is not None:
         target = ctx.resolve(res["medicationReference"], entry)
         if target is not None and target.type == "Medication":
-            code = first_code(target.resource.get("code"))
+            code = first_code(target.resource.get("code"), "Medication.code")
     return code
 
 

@@ -47,6 +47,7 @@ from iopfhir.fhir.read.values import (
     human_name,
     identifiers,
     note,
+    note_telecoms,
     own_key_or_none,
     parse_date,
     phone,
@@ -90,6 +91,7 @@ def read_patient(ctx: Context) -> Patient:
         )
     res = entry.resource
     note_unheld(res, "Patient")
+    note_telecoms(res, "Patient.telecom")
     own = own_key_or_none(res, "patient")
     if own is not None:
         preferred = own[1]
@@ -162,6 +164,7 @@ def read_organization(ctx: Context, entry: Entry) -> str:
     ctx.index.used.add(id(entry))
     res = entry.resource
     note_unheld(res, "Organization")
+    note_telecoms(res, "Organization.telecom")
     key = ctx.new_key("org", entry, "organization")
     org = Organization(
         key=key,
@@ -195,6 +198,7 @@ def read_location(ctx: Context, entry: Entry) -> str:
     ctx.index.used.add(id(entry))
     res = entry.resource
     note_unheld(res, "Location")
+    note_telecoms(res, "Location.telecom")
     key = ctx.new_key("location", entry, "location")
     status = res.get("status")
     organization = None
@@ -277,6 +281,7 @@ def read_practitioner(ctx: Context, entry: Entry, role: Entry | None) -> str:
         ctx.index.used.add(id(role))
     res = entry.resource
     note_unheld(res, "Practitioner")
+    note_telecoms(res, "Practitioner.telecom", ("phone", "email"))
     own = entry.own_key("practitioner") or (role.own_key("practitionerrole") if role else None)
     allocator = ctx.keys["people"]
     key = allocator.take(own[1] if own else entry.id or url_tail(entry.full_url) or "x")
@@ -336,6 +341,7 @@ def read_support(ctx: Context, entry: Entry) -> str:
         return cached
     res = entry.resource
     note_unheld(res, "RelatedPerson")
+    note_telecoms(res, "RelatedPerson.telecom")
     key = ctx.new_key("people", entry, "relatedperson")
     relationship = None
     for concept in as_list(res.get("relationship")):

@@ -415,7 +415,11 @@ def _encounter_participants(ctx: Context, encounter: Entry) -> list[_Written]:
         if member is None or member == ctx.patient_key:
             ctx.unmapped["Encounter.participant: not a practitioner or support (dropped)"] += 1
             continue
-        types = [c for t in as_list(part.get("type")) if (c := first_code(t)) is not None]
+        types = [
+            c
+            for t in as_list(part.get("type"))
+            if (c := first_code(t, "Encounter.participant.type")) is not None
+        ]
         out.append(_Written(member, types))
     return out
 

@@ -57,7 +57,7 @@ def read_team(ctx: Context, entry: Entry) -> None:
             for sys, code in codings(concept):
                 role = role or role_key(sys, code)
         if role is None:
-            role_code = first_code(part.get("role"))
+            role_code = first_code(part.get("role"), "CareTeam.participant.role")
         members.append(
             TeamMember(
                 member=member,

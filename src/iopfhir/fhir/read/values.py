@@ -44,6 +44,7 @@ __all__ = [
     "identifiers",
     "is_key",
     "note",
+    "note_telecoms",
     "noting",
     "one_of",
     "own_identifiers",
@@ -133,15 +134,23 @@ def codings(concept: Any) -> list[tuple[str | None, str]]:
     return out
 
 
-def first_code(concepts: Any) -> Code | None:
-    """The first coding with a system and a code, as a domain :class:`Code`."""
+def first_code(concepts: Any, at: str | None = None) -> Code | None:
+    """The first coding with a system and a code, as a domain :class:`Code`.
+
+    ``at`` (the FHIRPath of ``concepts``, where the model holds that one code): what else
+    they hold is counted there - each other coding, and a concept's ``text`` that is not
+    the kept code's display - as the model has no place for it."""
     if type(concepts) is dict and type(items := concepts.get("coding")) is list and items:
         # one CodeableConcept whose first coding has both (most): what the loop finds first
         coding = items[0]
         if type(coding) is dict:
             system, code = coding.get("system"), coding.get("code")
             if type(system) is str and type(code) is str and system.strip() and code.strip():
-                return _code(system, code, text(coding.get("display")))
+                kept = _code(system, code, text(coding.get("display")))
+                if at is not None and (len(items) > 1 or "text" in concepts):
+                    _note_rest(concepts, kept, at)
+                return kept
+    found = None
     for concept in as_list(concepts):
         if not isinstance(concept, dict):
             continue
@@ -157,8 +166,31 @@ def first_code(concepts: Any) -> Code | None:
                 and system.strip()
                 and code.strip()
             ):
-                return _code(system, code, text(coding.get("display")))
-    return None
+                found = _code(system, code, text(coding.get("display")))
+                break
+        if found is not None:
+            break
+    if found is not None and at is not None:
+        _note_rest(concepts, found, at)
+    return found
+
+
+def _note_rest(concepts: Any, kept: Code, at: str) -> None:
+    """Count what of ``concepts`` (at ``at``) is not the ``kept`` code (see
+    :func:`first_code`)."""
+    others = texts = 0
+    for concept in as_list(concepts):
+        if not isinstance(concept, dict):
+            continue
+        items = concept.get("coding") if "coding" in concept else [concept]
+        others += sum(1 for c in as_list(items) if isinstance(c, dict))
+        label = text(concept.get("text"))
+        if label is not None and label.strip() != (kept.display or "").strip():
+            texts += 1
+    if others > 1:
+        note(f"{at}.coding", "a coding beside the one kept (dropped)", others - 1)
+    if texts:
+        note(f"{at}.text", "not the kept coding's display (dropped)", texts)
 
 
 @lru_cache(maxsize=4096)
@@ -328,18 +360,58 @@ def human_name(resource: dict[str, Any], at: str | None = None) -> HumanName | N
             reason = "no value, only an extension (dropped)" if empty else "not a string (dropped)"
             note(at and f"{at}.given", reason)
         family = text(name.get("family"))
+        found = None
         if family:
-            return HumanName(family=family, given=given)
-        if name.get("family") is not None:
+            found = HumanName(family=family, given=given)
+        elif name.get("family") is not None:
             note(at and f"{at}.family", "not a string (dropped)")
-        if text(name.get("text")):
-            return HumanName(family=name["text"].strip())
-        if name.get("text") is not None:
+        if found is None and text(name.get("text")):
+            found = HumanName(family=name["text"].strip())
+        elif found is None and name.get("text") is not None:
             note(at and f"{at}.text", "not a string (dropped)")
-        if given:
-            return HumanName(family=given[-1], given=given[:-1])
+        if found is None and given:
+            found = HumanName(family=given[-1], given=given[:-1])
+        if found is not None:
+            if at is not None:
+                for part in _NAME_PARTS_NOT_KEPT:
+                    if name.get(part):
+                        note(f"{at}.{part}", "not kept (dropped)")
+            return found
     # a name holding none of these (a data-absent-reason extension only) loses nothing
     return None
+
+
+#: the parts of a HumanName the model does not keep (``use`` and ``text`` say how the
+#: name is used and shown, not what it is)
+_NAME_PARTS_NOT_KEPT: Final = ("prefix", "suffix", "period")
+
+
+def note_telecoms(resource: dict[str, Any], at: str, systems: tuple[str, ...] = ("phone",)) -> None:
+    """Count the ``telecom`` entries of ``resource`` (at ``at``) the model does not hold:
+    it keeps the first one with a value of each of ``systems`` (:func:`phone`,
+    :func:`email`), not the others, nor a kept one's ``use``, ``rank`` or ``period``."""
+    telecoms = resource.get("telecom")
+    if not telecoms:
+        return
+    seen: set[str] = set()
+    for telecom in as_list(telecoms):
+        system = telecom.get("system") if isinstance(telecom, dict) else None
+        if system in systems and system not in seen and text(telecom.get("value")):
+            seen.add(system)
+            for part in ("use", "rank", "period"):
+                if telecom.get(part) is not None:
+                    note(f"{at}.{part}", "not kept (dropped)")
+            continue
+        if system in systems:
+            note(at, f"another {system} after the first (dropped)")
+        elif system in _TELECOM_SYSTEMS:
+            note(at, f"a contact point by {system} (dropped)")
+        else:
+            note(at, "a contact point without a known system (dropped)")
+
+
+#: R4 ``ContactPoint.system`` codes
+_TELECOM_SYSTEMS: Final = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 
 
 def phone(resource: dict[str, Any]) -> str | None:
