@@ -131,13 +131,26 @@ def _written_so(value: Any, written: frozenset[Any] | None) -> bool:
 def note_unheld(resource: dict[str, Any], reading: str) -> None:
     """Count each top-level element of ``resource`` (read as ``reading``, a key of
     :data:`HELD`) that the model has no place for."""
-    held = HELD[reading]
-    extra = resource.keys() - held
-    if not extra:
+    # one set difference for most resources (the readers ask for every resource), and for
+    # iopfhir's own no more than a look at their identifiers
+    extra = resource.keys() - _SKIP[reading]
+    if not extra or (extra <= _SKIP_OWN[reading] and _own_only(resource.get("identifier"))):
         return
+    _note_extra(resource, reading, extra)
+
+
+#: per reading: the keys that are never counted (held, or no content of their own)
+_SKIP: Final = {reading: held | _NOT_CONTENT for reading, held in HELD.items()}
+#: per reading: the keys not counted on a resource all of whose identifiers are iopfhir's
+_SKIP_OWN: Final = {
+    reading: frozenset({"identifier"}) | DERIVED.get(reading, frozenset()) for reading in HELD
+}
+
+
+def _note_extra(resource: dict[str, Any], reading: str, extra: set[str]) -> None:
     others = OTHERS[reading]
     rtype = reading.partition(":")[0]
-    for key in sorted(extra - _NOT_CONTENT):
+    for key in sorted(extra):
         if key in others:
             if key == "identifier" and _own_only(resource[key]):
                 continue
@@ -146,7 +159,7 @@ def note_unheld(resource: dict[str, Any], reading: str) -> None:
             ):
                 continue
             note(f"{rtype}.{key}", NO_PLACE)
-        elif not (key[0] == "_" and key[1:] in held | others):
+        elif not (key[0] == "_" and key[1:] in HELD[reading] | others):
             note(rtype, NOT_R4)  # an unknown key may be data: never named
 
 
@@ -163,9 +176,12 @@ def _own(resource: dict[str, Any]) -> bool:
 
 
 def _own_only(identifiers: Any) -> bool:
-    """Whether every identifier is iopfhir's own (the model's keys, not data)."""
-    items = identifiers if isinstance(identifiers, list) else [identifiers]
-    return all(
-        isinstance(i, dict) and isinstance(i.get("system"), str) and i["system"].startswith(ID_BASE)
-        for i in items
-    )
+    """Whether every identifier is iopfhir's own (the model's keys, not data); one or more."""
+    items = identifiers if type(identifiers) is list else [identifiers]
+    for ident in items:
+        if type(ident) is not dict:
+            return False
+        system = ident.get("system")
+        if type(system) is not str or not system.startswith(ID_BASE):
+            return False
+    return bool(items)
