@@ -46,7 +46,9 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ("notes.txt.gz", None),
         ("archive.gz", None),
         (".json", None),
-        ("manifest.xml", None),
+        ("manifest.xml", "xml"),
+        ("Bundle.xml.gz", "xml"),
+        ("notes.csv", None),
     ],
 )
 def test_a_file_is_data_by_its_name_through_gz(name: str, kind: str | None) -> None:
@@ -142,7 +144,7 @@ def test_a_compressed_document_read_whole_is_bounded(tmp_path: Path) -> None:
     assert len(read_data(bomb, limit=4 << 20)) == 3 << 20
 
 
-@pytest.mark.parametrize("held", [[], ["Patient.xml", "notes.txt.gz"]])
+@pytest.mark.parametrize("held", [[], ["Patient.csv", "notes.txt.gz"]])
 def test_a_folder_without_fhir_files_is_refused_not_read_as_nobody(
     tmp_path: Path, held: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

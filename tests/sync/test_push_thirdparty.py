@@ -404,16 +404,23 @@ def test_cli_prints_the_warnings_of_a_push(corpus: Path, live_server: str) -> No
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+@pytest.mark.parametrize("suffix", [".json", ".json.gz", ".xml", ".xml.gz"])
 def test_cli_pushes_a_file_holding_one_resource(
     tmp_path: Path, own_sekmet: str, suffix: str
 ) -> None:
     """A JSON file with one resource (not a Bundle) is pushed as it is, and a second push
-    writes nothing; gzip-compressed (``.json.gz``) too."""
+    writes nothing; gzip-compressed (``.json.gz``) too, and FHIR XML."""
     value = f"one-resource-file{suffix}"  # each its own Organization on the server
     identifier = {"system": "urn:oid:2.16.840.1.113883.4.642.1.0", "value": value}
     file = tmp_path / f"organization{suffix}"
-    body = json.dumps({"resourceType": "Organization", "identifier": [identifier], "name": "X"})
+    if suffix.startswith(".xml"):
+        body = (
+            '<Organization xmlns="http://hl7.org/fhir"><identifier>'
+            f'<system value="{identifier["system"]}"/><value value="{value}"/>'
+            '</identifier><name value="X"/></Organization>'
+        )
+    else:
+        body = json.dumps({"resourceType": "Organization", "identifier": [identifier], "name": "X"})
     file.write_bytes(gzip.compress(body.encode()) if suffix.endswith(".gz") else body.encode())
     args = _push_args(file, own_sekmet, validate=True)
     summaries = []

@@ -100,7 +100,7 @@ def test_only_r4_resource_types() -> None:
 
 def test_the_data_file_is_built_from_the_validation_definitions() -> None:
     sds = ROOT / "src/iopfhir/validation/data/structuredefinitions.json.gz"
-    shipped = ROOT / "src/iopfhir/views/data/fhir-r4-elements.json.gz"
+    shipped = ROOT / "src/iopfhir/terminology/data/fhir-r4-elements.json.gz"
     built = build_elements(json.loads(gzip.decompress(sds.read_bytes()))["structureDefinitions"])
     assert json.loads(gzip.decompress(shipped.read_bytes())) == built
     assert built["elements"]["Observation"]["value[x]"][1][:2] == ["Quantity", "CodeableConcept"]

@@ -63,7 +63,8 @@ if TYPE_CHECKING:  # imported when a command runs (``_lazy``): the CLI starts wi
         SyncError,
         ValidationFailed,
     )
-    from iopfhir.loading import data_kind, load_json, read_data
+    from iopfhir.fhir.xml import load_fhir_data
+    from iopfhir.loading import data_kind, read_data
     from iopfhir.sync import (
         IOP_TYPES,
         DisclosureTerms,
@@ -94,7 +95,7 @@ _lazy = LazyImports(
                 "ValidationFailed",
             )
         },
-        "load_json": "iopfhir.loading:load_json",
+        "load_fhir_data": "iopfhir.fhir.xml:load_fhir_data",
         "data_kind": "iopfhir.loading:data_kind",
         "read_data": "iopfhir.loading:read_data",
         **{
@@ -238,9 +239,10 @@ def _read_source(path: str) -> Any:
     file = Path(path)
     if not file.exists():
         raise InputError("no such file or folder", path=path)
-    if file.is_file() and data_kind(file) == "json":  # .json, or gzip-compressed .json.gz
+    kind = data_kind(file) if file.is_file() else None
+    if kind in ("json", "xml"):  # .json or FHIR .xml, or either gzip-compressed (.json.gz)
         try:
-            data = load_json(read_data(file), path)
+            data = load_fhir_data(read_data(file), path, xml=kind == "xml")
         except OSError as exc:
             raise InputError(f"cannot read the file ({exc.strerror})", path=path) from exc
         # A Bundle, or one resource on its own (pushed as a Bundle of one).

@@ -1,7 +1,8 @@
-"""Input files: which names hold JSON or NDJSON, and their bytes, gzip-compressed or not.
+"""Input files: which names hold JSON, NDJSON or XML, and their bytes, gzip-compressed or not.
 
-Lives here: :func:`data_kind` (``json``, ``ndjson`` or None, from the name: ``.json``,
-``.ndjson``, ``.jsonl``, each also as ``.gz``), :func:`data_files` (those under a folder),
+Lives here: :func:`data_kind` (``json``, ``ndjson``, ``xml`` or None, from the name:
+``.json``, ``.ndjson``, ``.jsonl``, ``.xml``, each also as ``.gz``; FHIR XML is read by
+:mod:`iopfhir.fhir.xml`), :func:`data_files` (those under a folder),
 :func:`open_data` (a binary stream of the content, inflated when compressed) and
 :func:`read_data` (the whole content, bounded). Bulk Data exports and the tools around them
 write ``Observation.ndjson.gz`` as often as ``Observation.ndjson``; every reader of FHIR
@@ -31,11 +32,16 @@ __all__ = [
     "read_data",
 ]
 
-DataKind = Literal["json", "ndjson"]
+DataKind = Literal["json", "ndjson", "xml"]
 
 #: the suffix of a gzip-compressed file (``Patient.ndjson.gz``)
 COMPRESSED_SUFFIX: Final = ".gz"
-_KINDS: Final[dict[str, DataKind]] = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+_KINDS: Final[dict[str, DataKind]] = {
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".xml": "xml",
+}
 
 #: the most a compressed JSON document read whole may inflate to: a small file must not
 #: fill the memory (NDJSON is read line by line, so its size is not bounded)
@@ -47,7 +53,8 @@ _INFLATE_ERRORS: Final = (gzip.BadGzipFile, zlib.error, EOFError)
 
 
 def data_kind(path: Path) -> DataKind | None:
-    """``json`` or ``ndjson`` by the name of ``path`` (``.gz`` looked through), else None."""
+    """``json``, ``ndjson`` or ``xml`` by the name of ``path`` (``.gz`` looked through),
+    else None."""
     name = path.name.lower()
     if name.endswith(COMPRESSED_SUFFIX):
         name = name[: -len(COMPRESSED_SUFFIX)]
@@ -56,7 +63,7 @@ def data_kind(path: Path) -> DataKind | None:
 
 
 def data_files(root: Path) -> list[Path]:
-    """The JSON and NDJSON files under ``root`` (compressed or not), in name order."""
+    """The JSON, NDJSON and XML files under ``root`` (compressed or not), in name order."""
     return sorted(p for p in root.rglob("*") if data_kind(p) is not None and p.is_file())
 
 

@@ -37,7 +37,8 @@ import orjson
 
 from iopfhir.errors import R4_RESOURCE_TYPES, InputError
 from iopfhir.fhir.models import FhirModel, as_json
-from iopfhir.loading import data_files, data_kind, load_json, read_data
+from iopfhir.fhir.xml import is_fhir_xml, load_fhir_data
+from iopfhir.loading import data_files, data_kind, read_data
 from iopfhir.loading.json_values import json_kind
 from iopfhir.views import Source
 from iopfhir.views.source import LineOrigins
@@ -171,7 +172,7 @@ def open_source(path: str | Path) -> Source:
         return _from_bundles([target], [], alone=True, root=target.parent)
     if target.is_dir():
         files = data_files(target)  # .json, .ndjson, .jsonl, each also as .gz
-        bundles = [p for p in files if data_kind(p) == "json"]
+        bundles = [p for p in files if data_kind(p) in ("json", "xml")]
         if bundles:
             ndjson = [p for p in files if data_kind(p) == "ndjson"]
             source = _from_bundles(bundles, ndjson, alone=False, root=target)
@@ -233,8 +234,12 @@ def _read_json(path: Path, name: str, *, alone: bool) -> dict[str, Any] | None:
     """A Bundle or a resource (a dict with a ``resourceType``); ``None`` for other JSON in a
     folder (a Bulk Data manifest). A file given ``alone`` must be a Bundle. ``name``: the
     file as messages name it."""
+    xml = data_kind(path) == "xml"
     try:  # the loading rule of every reader: UTF-8, no duplicate keys, bounded sizes
-        value = load_json(read_data(path), name)
+        data = read_data(path)
+        if xml and not alone and not is_fhir_xml(data):  # other XML (a C-CDA document)
+            return None
+        value = load_fhir_data(data, name, xml=xml)
     except OSError as exc:
         raise InputError(f"{name}: cannot read the file ({exc.strerror})") from None
     is_fhir = isinstance(value, dict) and isinstance(value.get("resourceType"), str)

@@ -18,7 +18,8 @@ from typing import Any
 
 from iopfhir.errors import FhirInputError, Issue, LoadError
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS
-from iopfhir.loading import data_kind, iter_json_stream, load_json, open_data, read_data
+from iopfhir.fhir.xml import load_fhir_data
+from iopfhir.loading import data_kind, iter_json_stream, open_data, read_data
 
 from .report import ReportBuilder, ValidationReport
 from .validator import Validator
@@ -51,7 +52,7 @@ def read_resources(path: str | Path) -> Iterator[tuple[str | None, Any]]:
     except OSError as exc:
         raise FhirInputError(f"{p}: cannot read ({exc.__class__.__name__})") from None
     try:
-        data = load_json(raw, str(p), path_keys=FHIR_PATH_KEYS)
+        data = load_fhir_data(raw, str(p), xml=data_kind(p) == "xml")
     except LoadError as exc:
         raise FhirInputError(str(exc)) from None
     if not isinstance(data, dict) or "resourceType" not in data:

@@ -1,10 +1,10 @@
 """The schema a view reads, from the FHIR R4 4.0.1 definitions: no engine infers one.
 
-``data/fhir-r4-elements.json.gz`` holds, for every R4 resource, complex data type and
-backbone element, its child elements: whether each repeats and its type(s) (a backbone
-element's type is its own path, ``Observation.component``; a ``contentReference`` points at
-the element it repeats, ``QuestionnaireResponse.item``). It is derived from the base
-StructureDefinitions the validation package ships (rebuild:
+:func:`iopfhir.terminology.r4.r4_definitions` holds, for every R4 resource, complex data
+type and backbone element, its child elements: whether each repeats and its type(s) (a
+backbone element's type is its own path, ``Observation.component``; a ``contentReference``
+points at the element it repeats, ``QuestionnaireResponse.item``). It is derived from the
+base StructureDefinitions the validation package ships (rebuild:
 ``python -m iopfhir.views.fhir_types``).
 
 :func:`view_schema` gives the schema for one view: only the element paths the view's
@@ -27,11 +27,10 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from iopfhir.terminology.r4 import ELEMENTS_FILE, Elements, r4_definitions
 from iopfhir.views import fhirpath as fp
 from iopfhir.views.model import Select, View
 from iopfhir.views.types import ListT, Prim, PrimKind, SqlType, StructT
@@ -39,7 +38,6 @@ from iopfhir.views.types import ListT, Prim, PrimKind, SqlType, StructT
 __all__ = ["MAX_NESTING", "build_elements", "is_r4_type", "r4_elements", "view_schema"]
 
 MAX_NESTING = 6  # levels of ``repeat`` (item.item...) read
-_DATA = "fhir-r4-elements.json.gz"
 #: the trie mark of an element read as raw JSON text (no R4 name has a NUL)
 _RAW = "\0json"
 _SYSTEM = "http://hl7.org/fhirpath/System."
@@ -53,18 +51,11 @@ _KINDS: dict[str, PrimKind] = {
 _SYSTEM_KINDS = {"Boolean": "boolean", "Integer": "integer", "Decimal": "decimal"}
 
 # child name -> (repeats, type codes or element paths)
-_Elements = dict[str, dict[str, tuple[bool, tuple[str, ...]]]]
+_Elements = Elements
 
 
-@cache
 def _data() -> tuple[_Elements, frozenset[str], frozenset[str]]:
-    raw = json.loads(gzip.decompress(resources.files("iopfhir.views").joinpath("data", _DATA)
-                                     .read_bytes()))  # fmt: skip
-    elements = {
-        owner: {name: (bool(many), tuple(types)) for name, (many, types) in kids.items()}
-        for owner, kids in raw["elements"].items()
-    }
-    return elements, frozenset(raw["primitives"]), frozenset(raw["resources"])
+    return r4_definitions()
 
 
 def _prim(code: str, primitives: frozenset[str]) -> Prim | None:
@@ -326,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     src = Path(args[0]) if args else here.parent / "validation/data/structuredefinitions.json.gz"
     sds = json.loads(gzip.decompress(src.read_bytes()))["structureDefinitions"]
     text = json.dumps(build_elements(sds), sort_keys=True, separators=(",", ":"))
-    (here / "data" / _DATA).write_bytes(gzip.compress(text.encode(), mtime=0))
+    target = here.parent / "terminology" / "data" / ELEMENTS_FILE
+    target.write_bytes(gzip.compress(text.encode(), mtime=0))
     return 0
 
 

@@ -22,6 +22,7 @@ _WHERE: Final = {
         "duplicate resource (same type and id): read once",
     ),
     "file without resourceType": ("$", "file without resourceType (skipped)"),
+    "XML file that is not FHIR": ("$", "XML file that is not FHIR (skipped)"),
 }
 
 

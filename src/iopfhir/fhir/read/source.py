@@ -1,9 +1,10 @@
 """Turning FHIR input into resource entries, one at a time (:func:`iter_entries`) or as a
 list (:func:`load_entries`).
 
-Accepted input: a path (a JSON file, an NDJSON file, either gzip-compressed as
-``.json.gz`` / ``.ndjson.gz``, or a directory of them, walked recursively in name order),
-JSON text or bytes (one resource, a Bundle, or NDJSON), a resource dict or
+Accepted input: a path (a JSON file, an NDJSON file, a FHIR XML file, each also
+gzip-compressed as ``.json.gz`` / ``.ndjson.gz`` / ``.xml.gz``, or a directory of them,
+walked recursively in name order), JSON or FHIR XML text or bytes (one resource, a Bundle,
+or NDJSON), a resource dict or
 ``fhir.resources`` model (its JSON, :mod:`iopfhir.fhir.models`), or an iterable of them.
 Bundles of every type are unpacked,
 nested Bundles too (a ``collection`` holding a ``document``...); entries without a
@@ -19,7 +20,8 @@ A ``document`` Bundle is first checked as a whole (``document_check``): one that
 read as a document raises :class:`~iopfhir.errors.FhirInputError` naming the section.
 
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.loading`, :mod:`iopfhir.fhir.ndjson` (the
-NDJSON line reader), the reader's ``document_check`` and ``values``.
+NDJSON line reader), :mod:`iopfhir.fhir.xml`, the reader's ``document_check`` and
+``values``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from iopfhir.fhir.models import FhirModel, as_json
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS, parse_ndjson
 from iopfhir.fhir.read.document_check import check_document
 from iopfhir.fhir.read.values import own_identifiers, own_key
+from iopfhir.fhir.xml import is_fhir_xml, load_fhir_xml
 from iopfhir.loading import data_files, data_kind, load_json, open_data, read_data
 from iopfhir.loading.json_values import iter_json_stream_raw
 
@@ -143,15 +146,15 @@ def iter_entries(source: FhirSource, skipped: Counter[str]) -> Iterator[Entry]:
         yield from _resource_entries(dict(source), None, "<dict>", "$")
     elif isinstance(source, bytes | bytearray):
         yield from _text_entries(bytes(source), "<bytes>")
-    elif isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+    elif isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] in ("{", "[", "<"):
         yield from _text_entries(source, "<text>")
     elif isinstance(source, str | PathLike):
         path = Path(source)
         if path.is_dir():
             files = data_files(path)
-            if not files:  # a wrong folder (or one of XML) would read as no patient at all
+            if not files:  # a wrong folder would read as no patient at all
                 raise FhirInputError(
-                    "no FHIR file in this folder (.json, .ndjson, .jsonl, or .gz of one)",
+                    "no FHIR file in this folder (.json, .ndjson, .jsonl, .xml, or .gz of one)",
                     path=str(path),
                 )
             export_files = bulk_export_files(path)
@@ -211,7 +214,12 @@ def _file_entries(path: Path, skipped: Counter[str], *, strict: bool) -> Iterato
         raise FhirInputError(f"cannot read file ({exc.strerror})", path=origin) from None
     except LoadError as exc:  # a compressed file that does not inflate
         raise FhirInputError(exc.detail, path=origin) from None
-    doc = _parse(data, origin)
+    xml = data_kind(path) == "xml"
+    if xml and not strict and not is_fhir_xml(data):
+        # A directory may hold other XML (a C-CDA document, a build file): skip it.
+        skipped["XML file that is not FHIR"] += 1
+        return
+    doc = _parse(data, origin, xml=xml)
     del data
     if isinstance(doc, dict) and "resourceType" not in doc and not strict:
         # A directory may hold other JSON (a bulk-export manifest, package.json): skip it.
@@ -239,6 +247,13 @@ def _stream_entries(handle: BinaryIO, origin: str) -> Iterator[Entry]:
 
 
 def _text_entries(data: bytes | str, origin: str) -> Iterator[Entry]:
+    if isinstance(data, bytes):
+        xml = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+    else:
+        xml = data[:64].lstrip("\ufeff \t\r\n")[:1] == "<"
+    if xml:  # FHIR XML
+        yield from _document_entries(_parse(data, origin, xml=True), origin)
+        return
     try:
         doc = _parse(data, origin)
     except FhirInputError:
@@ -260,8 +275,10 @@ def _document_entries(doc: Any, origin: str) -> Iterator[Entry]:
         yield from _resource_entries(doc, None, origin, "$")
 
 
-def _parse(data: bytes | str, origin: str) -> Any:
+def _parse(data: bytes | str, origin: str, *, xml: bool = False) -> Any:
     try:
+        if xml:
+            return load_fhir_xml(data.encode() if isinstance(data, str) else data, origin)
         return load_json(data, origin, path_keys=FHIR_PATH_KEYS)
     except LoadError as exc:
         raise FhirInputError(exc.detail, path=origin) from None
