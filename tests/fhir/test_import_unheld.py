@@ -498,7 +498,7 @@ def _inner_resources() -> list[dict[str, Any]]:
             "id": "a1",
             "patient": SUBJECT,
             "recorder": {"reference": "Practitioner/pr1"},
-            "code": {"coding": [{"system": SNOMED, "code": "91936005"}]},
+            "code": {"coding": [{"system": SNOMED, "code": "91936005"}, {"display": "x"}]},
             "reaction": [
                 {
                     "manifestation": [
@@ -520,9 +520,8 @@ INNER = {
     "Patient.telecom: a contact point by email (dropped)": 1,
     "Patient.telecom: a contact point without a known system (dropped)": 1,
     "Practitioner.telecom: a contact point by fax (dropped)": 1,
-    "Condition.code.coding: a coding beside the one kept (dropped)": 1,
-    "Condition.code.text: not the kept coding's display (dropped)": 1,
-    "AllergyIntolerance.reaction.manifestation.coding: a coding beside the one kept (dropped)": 1,
+    "AllergyIntolerance.reaction.manifestation: a concept after the one kept (dropped)": 1,
+    "AllergyIntolerance.code.coding: without a system and a code (dropped)": 1,
 }
 
 
@@ -535,8 +534,24 @@ def test_what_a_held_element_holds_beyond_the_model_is_counted(tmp_path: Path, f
     assert inner == INNER
     ep = result.episodes[0]
     assert ep.patient.phone == "555-0100" and ep.patient.name is not None
-    assert [(d.code.system, d.code.code) for d in ep.diagnoses] == [
-        (SNOMED, "35489007"),
-        (SNOMED, "197480006"),
+    # a coded value is the whole concept: every coding, and a text that is not the display
+    first, second = ep.diagnoses
+    assert (first.code.system, first.code.code) == (SNOMED, "35489007")
+    assert [(c.system, c.code) for c in first.code.also] == [
+        ("http://hl7.org/fhir/sid/icd-10-cm", "F32.9")
     ]
+    assert first.code.text == SECRET
+    assert second.code.also == () and second.code.text is None  # its text is its display
     assert all(SECRET not in k for k in result.unmapped)
+
+
+def test_a_coded_value_is_written_back_as_its_whole_concept() -> None:
+    condition = _inner_resources()[2]
+    (diagnosis,) = read_fhir([_inner_resources()[0], condition]).episodes[0].diagnoses
+    written = [
+        e["resource"]
+        for e in collection_bundle(read_fhir([_inner_resources()[0], condition]).episodes)["entry"]
+        if e["resource"]["resourceType"] == "Condition"
+    ]
+    assert [w["code"] for w in written] == [condition["code"]]
+    assert diagnosis.code.text == SECRET

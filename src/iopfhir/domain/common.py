@@ -24,6 +24,7 @@ __all__ = [
     "Age",
     "AgeRange",
     "Code",
+    "Coding",
     "ConditionTime",
     "Day",
     "HumanName",
@@ -180,12 +181,25 @@ class HumanName(Model):
         return " ".join([*self.given, self.family])
 
 
-class Code(Model):
-    """A coded value from any code system, for codes the package has no key for."""
+class Coding(Model):
+    """One more coding of the concept a :class:`Code` holds (ICD-10-CM beside SNOMED CT)."""
 
     system: NonEmpty
     code: NonEmpty
     display: str | None = None
+
+
+class Code(Model):
+    """A coded value from any code system, for codes the package has no key for.
+
+    ``also``: the concept's other codings, in order (a Condition coded in SNOMED CT and
+    ICD-10-CM); ``text``: the concept's text, when it is not the display."""
+
+    system: NonEmpty
+    code: NonEmpty
+    display: str | None = None
+    also: tuple[Coding, ...] = ()
+    text: str | None = None
 
 
 def when(value: date | datetime) -> datetime:

@@ -92,11 +92,23 @@ def concept(coding: Coding) -> dict[str, Any]:
 
 
 def code_concept(code: Code) -> dict[str, Any]:
-    """A CodeableConcept from a domain :class:`Code` (foreign codes keep their display)."""
+    """A CodeableConcept from a domain :class:`Code` (foreign codes keep their display), its
+    other codings after it, and its text."""
     coding = {"system": code.system, "code": code.code}
     if code.display:
         coding["display"] = code.display
-    return {"coding": [coding]}
+    if not code.also and code.text is None:
+        return {"coding": [coding]}
+    codings = [coding]
+    for other in code.also:
+        more = {"system": other.system, "code": other.code}
+        if other.display:
+            more["display"] = other.display
+        codings.append(more)
+    concept: dict[str, Any] = {"coding": codings}
+    if code.text is not None:
+        concept["text"] = code.text
+    return concept
 
 
 def fhir_moment(value: date | datetime) -> str:

@@ -246,6 +246,10 @@ def _codes(concepts: Any, at: str) -> list[Code]:
     return [c for concept in as_list(concepts) if (c := first_code(concept, at)) is not None]
 
 
+def _without_text(code: Code | None) -> Code | None:
+    return code.model_copy(update={"text": None}) if code is not None and code.text else code
+
+
 def read_request(ctx: Context, entry: Entry) -> None:
     """A ServiceRequest that is not a referral, added to the episode's other requests."""
     res = entry.resource
@@ -255,7 +259,8 @@ def read_request(ctx: Context, entry: Entry) -> None:
         "key": ctx.new_key("requests", entry, "request"),
         "status": one_of(res.get("status"), _REQUEST_STATUS, "unknown"),
         "intent": one_of(res.get("intent"), _REQUEST_INTENT, "order"),
-        "code": first_code(code),
+        # the concept's text is the request's title (written back as its code's text)
+        "code": _without_text(first_code(code, "ServiceRequest.code")),
         "title": text(code.get("text")) if isinstance(code, dict) else None,
         "categories": _codes(res.get("category"), "ServiceRequest.category"),
         "priority": res.get("priority") if res.get("priority") in _PRIORITY else None,

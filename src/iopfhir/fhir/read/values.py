@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any, Final
 
-from iopfhir.domain import Code, HumanName, Identifier, PartialDate, Period
+from iopfhir.domain import Code, Coding, HumanName, Identifier, PartialDate, Period
 from iopfhir.fhir.conventions import ID_BASE, parse_identifier
 from iopfhir.terminology import code_system, code_system_url
 
@@ -135,11 +135,13 @@ def codings(concept: Any) -> list[tuple[str | None, str]]:
 
 
 def first_code(concepts: Any, at: str | None = None) -> Code | None:
-    """The first coding with a system and a code, as a domain :class:`Code`.
+    """The first coding with a system and a code, as a domain :class:`Code`, with the other
+    codings of its CodeableConcept (``also``) and the concept's text (when it is not that
+    display): the whole concept, as R4 had it.
 
-    ``at`` (the FHIRPath of ``concepts``, where the model holds that one code): what else
-    they hold is counted there - each other coding, and a concept's ``text`` that is not
-    the kept code's display - as the model has no place for it."""
+    ``at`` (the FHIRPath of ``concepts``): what the Code cannot hold is counted there - a
+    coding without a system and a code, and, in a list of concepts where the model holds
+    one, each concept after the one kept."""
     if type(concepts) is dict and type(items := concepts.get("coding")) is list and items:
         # one CodeableConcept whose first coding has both (most): what the loop finds first
         coding = items[0]
@@ -147,18 +149,18 @@ def first_code(concepts: Any, at: str | None = None) -> Code | None:
             system, code = coding.get("system"), coding.get("code")
             if type(system) is str and type(code) is str and system.strip() and code.strip():
                 kept = _code(system, code, text(coding.get("display")))
-                if at is not None and (len(items) > 1 or "text" in concepts):
-                    _note_rest(concepts, kept, at)
+                if len(items) > 1 or "text" in concepts:
+                    return _whole(concepts, items, 0, kept, at)
                 return kept
-    found = None
-    for concept in as_list(concepts):
+    listed = as_list(concepts)
+    for n, concept in enumerate(listed):
         if not isinstance(concept, dict):
             continue
         items = concept.get("coding") if "coding" in concept else [concept]
-        for coding in items if type(items) is list else as_list(items):
+        items = items if type(items) is list else as_list(items)
+        for i, coding in enumerate(items):
             if not isinstance(coding, dict):
                 continue
-            # text() of each, inline (the readers ask for the first code of most resources)
             system, code = coding.get("system"), coding.get("code")
             if (
                 isinstance(system, str)
@@ -166,31 +168,34 @@ def first_code(concepts: Any, at: str | None = None) -> Code | None:
                 and system.strip()
                 and code.strip()
             ):
-                found = _code(system, code, text(coding.get("display")))
-                break
-        if found is not None:
-            break
-    if found is not None and at is not None:
-        _note_rest(concepts, found, at)
-    return found
+                kept = _code(system, code, text(coding.get("display")))
+                if at is not None and len(listed) > n + 1:
+                    note(at, "a concept after the one kept (dropped)", len(listed) - n - 1)
+                return _whole(concept if "coding" in concept else {}, items, i, kept, at)
+    return None
 
 
-def _note_rest(concepts: Any, kept: Code, at: str) -> None:
-    """Count what of ``concepts`` (at ``at``) is not the ``kept`` code (see
-    :func:`first_code`)."""
-    others = texts = 0
-    for concept in as_list(concepts):
-        if not isinstance(concept, dict):
+def _whole(
+    concept: dict[str, Any], items: list[Any], index: int, kept: Code, at: str | None
+) -> Code:
+    """``kept`` (``items[index]``) with the other codings of its ``concept`` and its text;
+    a coding without a system and a code is counted at ``at``."""
+    also = []
+    for i, coding in enumerate(items):
+        if i == index:
             continue
-        items = concept.get("coding") if "coding" in concept else [concept]
-        others += sum(1 for c in as_list(items) if isinstance(c, dict))
-        label = text(concept.get("text"))
-        if label is not None and label.strip() != (kept.display or "").strip():
-            texts += 1
-    if others > 1:
-        note(f"{at}.coding", "a coding beside the one kept (dropped)", others - 1)
-    if texts:
-        note(f"{at}.text", "not the kept coding's display (dropped)", texts)
+        system = coding.get("system") if isinstance(coding, dict) else None
+        code = coding.get("code") if isinstance(coding, dict) else None
+        if text(system) and text(code):
+            also.append(Coding(system=system, code=code, display=text(coding.get("display"))))
+        elif at is not None:
+            note(f"{at}.coding", "without a system and a code (dropped)")
+    label = text(concept.get("text"))
+    if label is not None and label == kept.display:
+        label = None  # the display again: written back as the display
+    if not also and label is None:
+        return kept
+    return kept.model_copy(update={"also": tuple(also), "text": label})
 
 
 @lru_cache(maxsize=4096)
