@@ -18,10 +18,12 @@ from typing import Any
 from xml.etree.ElementTree import canonicalize
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iopfhir.cli import main
 from iopfhir.domain import load_episodes
-from iopfhir.errors import FhirInputError, LoadError
+from iopfhir.errors import FhirInputError, IopFhirError, LoadError
 from iopfhir.fhir.bundle import collection_bundle
 from iopfhir.fhir.read import read_fhir, read_fhir_streamed
 from iopfhir.fhir.summary import summarize
@@ -150,6 +152,8 @@ def test_an_element_r4_does_not_define_is_kept_and_counted_by_the_reader() -> No
         (b'<Patient xmlns="urn:other"/>', FhirInputError, "not FHIR XML"),
         (_xml("", "Nonsense"), FhirInputError, "not an R4 resource type"),
         (_xml('<gender value="female">'), LoadError, "not well-formed XML"),
+        (_xml("<extension>" * 5000 + "</extension>" * 5000), LoadError,
+         "nested deeper than 200 elements"),
         (
             b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
             b'<!ENTITY lol2 "&lol;&lol;&lol;">]><Patient xmlns="http://hl7.org/fhir">'
@@ -277,3 +281,35 @@ def test_other_xml_in_a_folder_is_passed_over(tmp_path: Path) -> None:
     assert result.unmapped["XML file that is not FHIR"] == 2
     with pytest.raises(FhirInputError, match="not FHIR XML"):
         read_fhir(cda)
+
+
+# -- anything at all: an iopfhir error, never a crash ---------------------------------------
+
+_SAMPLE = _xml(
+    '<id value="p1"/><name><family value="Doe"/><given value="Ann"/></name>'
+    '<telecom><system value="phone"/><value value="555"/></telecom>'
+    '<birthDate value="1957"><extension url="u"><valueInteger value="1"/></extension>'
+    "</birthDate>"
+    '<contained><Organization><id value="o"/><name value="N"/></Organization></contained>'
+    '<text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">x</div></text>'
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cut=st.integers(min_value=0, max_value=len(_SAMPLE)),
+    at=st.integers(min_value=0, max_value=len(_SAMPLE)),
+    inserted=st.sampled_from(
+        [b"", b"<", b">", b"&", b'"', b"<given/>", b'<gender value="x"/>', b"</name>",
+         b'<id value="2"/>', b"<extension/>", b'value="true"', b"\x00", b"\xff", b"]]>",
+         b"<![CDATA[x]]>", b"<!-- c -->", b'<?pi x?>', b"<contained/>", b"xmlns=''"]
+    ),
+)  # fmt: skip
+def test_mutated_xml_reads_or_raises_an_iopfhir_error(cut: int, at: int, inserted: bytes) -> None:
+    data = _SAMPLE[:at] + inserted + _SAMPLE[at:]
+    data = data[:cut] + data[cut + 1 :]  # and one byte less somewhere
+    try:
+        doc = load_fhir_xml(data, "fuzz.xml")
+    except IopFhirError:
+        return
+    read_fhir(doc)  # what reads as JSON is read by the readers as any JSON is

@@ -40,10 +40,10 @@ from xml.parsers import expat
 
 from iopfhir.errors import FhirInputError, LoadError
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS
-from iopfhir.loading import load_json
+from iopfhir.loading import DEFAULT_LIMITS, load_json
 from iopfhir.terminology.r4 import r4_definitions
 
-__all__ = ["FHIR_NS", "XHTML_NS", "is_fhir_xml", "load_fhir_data", "load_fhir_xml"]
+__all__ = ["FHIR_NS", "MAX_DEPTH", "XHTML_NS", "is_fhir_xml", "load_fhir_data", "load_fhir_xml"]
 
 #: the namespace of every FHIR element
 FHIR_NS: Final = "http://hl7.org/fhir"
@@ -51,6 +51,11 @@ FHIR_NS: Final = "http://hl7.org/fhir"
 XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
 
 _INTEGERS: Final = frozenset({"integer", "positiveInt", "unsignedInt"})
+
+#: the deepest element nesting read: twice JSON's bound (:data:`iopfhir.loading.DEFAULT_LIMITS`),
+#: as XML nests a level more for each value (``<given value=...>`` in ``<name>``); deeper
+#: input is refused before the reader (which recurses) sees it
+MAX_DEPTH: Final = 2 * DEFAULT_LIMITS.max_depth
 
 
 class _Node:
@@ -74,6 +79,12 @@ def _parse(data: bytes, origin: str) -> _Node:
     root: list[_Node] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        if len(stack) >= MAX_DEPTH:
+            raise LoadError(
+                f"nested deeper than {MAX_DEPTH} elements",
+                origin=origin,
+                line=parser.CurrentLineNumber,
+            )
         ns, _sep, local = name.rpartition(" ")
         node = _Node(ns, local, attrs, parser.CurrentLineNumber)
         if stack:
