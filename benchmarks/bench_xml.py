@@ -1,4 +1,4 @@
-"""Reading FHIR XML: iopfhir's reader beside ``fhir.resources`` and beside JSON.
+"""Reading and writing FHIR XML: iopfhir beside ``fhir.resources`` and beside JSON.
 
 Usage::
 
@@ -14,6 +14,9 @@ A synthetic cohort (``iopfhir synth``, one collection Bundle per patient, built 
 - **JSON** ``load_json`` of the same Bundles as JSON: what reading the JSON form costs
   (the floor XML is measured against).
 
+And written: ``dump_fhir_xml`` (R4 JSON to XML) beside ``fhir.resources``'
+``model_dump_xml`` of the same Bundles (as models already) and ``orjson.dumps`` (JSON).
+
 Figures are resources per second of CPU time of this process (``time.process_time``), the
 best of ``--repeat`` runs, and the megabytes of XML per second. No assertions: figures only.
 """
@@ -26,10 +29,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 
 from iopfhir.fhir.bundle import collection_bundle
 from iopfhir.fhir.xml import load_fhir_xml
+from iopfhir.fhir.xml_write import dump_fhir_xml
 from iopfhir.loading import load_json
 from iopfhir.synth import synth_episodes
 
@@ -66,7 +71,13 @@ def main() -> None:
         ],
         "JSON load_json (the JSON form)": lambda: [load_json(j, "bench.json") for j in as_json],
     }
-    print(f"{'reader':36} {'seconds':>8} {'resources/s':>12} {'MB/s':>7}")
+    models = [bundle_model.model_validate(b) for b in bundles]
+    runs |= {
+        "iopfhir dump_fhir_xml (writing)": lambda: [dump_fhir_xml(b) for b in bundles],
+        "fhir.resources model_dump_xml (writing)": lambda: [m.model_dump_xml() for m in models],
+        "JSON orjson.dumps (writing)": lambda: [orjson.dumps(b) for b in bundles],
+    }
+    print(f"{'reader / writer':40} {'seconds':>8} {'resources/s':>12} {'MB/s':>7}")
     for name, run in runs.items():
         seconds = _best(run, args.repeat)
         print(f"{name:36} {seconds:8.3f} {resources / seconds:12,.0f} {megabytes / seconds:7.1f}")

@@ -103,6 +103,10 @@ def test_the_data_file_is_built_from_the_validation_definitions() -> None:
     shipped = ROOT / "src/iopfhir/terminology/data/fhir-r4-elements.json.gz"
     built = build_elements(json.loads(gzip.decompress(sds.read_bytes()))["structureDefinitions"])
     assert json.loads(gzip.decompress(shipped.read_bytes())) == built
+    # each type's children in R4's order (FHIR XML is written in it)
+    elements = json.loads(gzip.decompress(shipped.read_bytes()))["elements"]
+    assert all(list(elements[t]) == list(built["elements"][t]) for t in built["elements"])
+    assert list(elements["Patient"])[:4] == ["id", "meta", "implicitRules", "language"]
     assert built["elements"]["Observation"]["value[x]"][1][:2] == ["Quantity", "CodeableConcept"]
     assert built["elements"]["QuestionnaireResponse.item"]["item"] == [
         True,

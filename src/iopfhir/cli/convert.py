@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     from iopfhir.fhir.bundle import collection_bundle, dumps, transaction_bundle, write_bundle
     from iopfhir.fhir.disclosure import disclose
     from iopfhir.fhir.ndjson import Ledger, write_ndjson
+    from iopfhir.fhir.xml_write import dump_fhir_xml
 
 __all__ = ["register", "run"]
 
@@ -59,6 +60,7 @@ _lazy = LazyImports(
         "collection_bundle": "iopfhir.fhir.bundle:collection_bundle",
         "transaction_bundle": "iopfhir.fhir.bundle:transaction_bundle",
         "dumps": "iopfhir.fhir.bundle:dumps",
+        "dump_fhir_xml": "iopfhir.fhir.xml_write:dump_fhir_xml",
         "disclose": "iopfhir.fhir.disclosure:disclose",
         "Ledger": "iopfhir.fhir.ndjson:Ledger",
         "write_ndjson": "iopfhir.fhir.ndjson:write_ndjson",
@@ -92,6 +94,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "collection Bundle, or one NDJSON file per resource type",
     )
     p.add_argument(
+        "--xml",
+        action="store_true",
+        help="write the Bundle as FHIR XML instead of JSON (for systems that take XML only)",
+    )
+    p.add_argument(
         "--derive",
         action="store_true",
         help="for episodes imported from FHIR, also write the resources derived from them "
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "recipient", None):
             return _to_disclosed(args)
         if args.format == "ndjson":
+            if args.xml:
+                raise InputError("--xml writes a Bundle: use --format transaction or collection")
             return _to_ndjson(args)
         return _to_bundle(args)
     except EpisodeInputError as exc:
@@ -149,17 +158,19 @@ def _to_bundle(args: argparse.Namespace) -> int:
             if to_stdout
             else stack.enter_context(atomic_file(args.output))
         )
-        written = write_bundle(_episodes(args), handle, kind=args.format)
+        written = write_bundle(_episodes(args), handle, kind=args.format, xml=args.xml)
         if not written.episodes:
             raise InputError(f"{args.input}: no episodes found")
-        handle.write(b"\n")
+        if not args.xml:  # (the XML ends with its own line end)
+            handle.write(b"\n")
         if to_stdout:
             handle.seek(0)
             shutil.copyfileobj(handle, sys.stdout.buffer)
             sys.stdout.buffer.flush()
     if not to_stdout:
         print(
-            f"wrote a {args.format} Bundle of {written.entries} resources "
+            f"wrote a {args.format} Bundle{' (XML)' if args.xml else ''} of "
+            f"{written.entries} resources "
             f"({written.episodes} episodes) to {args.output}" + _merged(written.merged),
             file=sys.stderr,
         )
@@ -184,7 +195,10 @@ def _to_disclosed(args: argparse.Namespace) -> int:
     )
     append_audit(args.audit, disclosure.audit_events)
     assert disclosure.bundle is not None
-    write_bytes(args.output, dumps(disclosure.bundle) + b"\n")
+    if args.xml:
+        write_bytes(args.output, dump_fhir_xml(disclosure.bundle))
+    else:
+        write_bytes(args.output, dumps(disclosure.bundle) + b"\n")
     print(report_disclosure(disclosure), file=sys.stderr)
     return 0
 

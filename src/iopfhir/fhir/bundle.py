@@ -34,6 +34,7 @@ from iopfhir.errors import EpisodeInputError
 from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time
 from iopfhir.fhir.build import Entry, episode_entries
 from iopfhir.fhir.models import Release, to_model
+from iopfhir.fhir.xml_write import BUNDLE_END, bundle_start, entry_xml
 
 __all__ = [
     "BundleWritten",
@@ -136,10 +137,12 @@ def write_bundle(
     handle: IO[bytes],
     *,
     kind: Literal["transaction", "collection"] = "transaction",
+    xml: bool = False,
 ) -> BundleWritten:
     """Write a ``transaction`` (or ``collection``) Bundle of ``episodes`` to ``handle``
     as it is built: the bytes of ``dumps(transaction_bundle(episodes))`` (no newline
-    after), one entry at a time. Raises :class:`~iopfhir.errors.EpisodeInputError` for an
+    after), one entry at a time; with ``xml``, that Bundle as FHIR XML
+    (:mod:`iopfhir.fhir.xml_write`). Raises :class:`~iopfhir.errors.EpisodeInputError` for an
     episode given twice with different content or a time without a UTC offset; what was
     written by then is incomplete (write to a temporary file and rename on success)."""
     if kind not in ("transaction", "collection"):
@@ -147,7 +150,10 @@ def write_bundle(
     ledger = Ledger()
     write, dump = handle.write, orjson.dumps
     transaction = kind == "transaction"
-    write(b'{"resourceType":"Bundle","type":"' + kind.encode() + b'","entry":[')
+    if xml:
+        write(bundle_start(kind))
+    else:
+        write(b'{"resourceType":"Bundle","type":"' + kind.encode() + b'","entry":[')
     separator = b""
     episodes_seen = 0
     for episode in episodes:
@@ -165,8 +171,11 @@ def write_bundle(
             data = dump(entry)
             if rtype not in SHARED_TYPES and not ledger.admit(url, rtype, data):
                 continue
+            if xml:
+                write(entry_xml(entry, ledger.written - 1))
+                continue
             write(separator)
             write(data)
             separator = b","
-    write(b"]}")
+    write(BUNDLE_END if xml else b"]}")
     return BundleWritten(entries=ledger.written, episodes=episodes_seen, merged=ledger.merged)

@@ -3,8 +3,8 @@
 ``data/fhir-r4-elements.json.gz`` holds, for every R4 resource, complex data type and
 backbone element, its child elements: whether each repeats and its type(s) (a backbone
 element's type is its own path, ``Observation.component``; a ``contentReference`` points at
-the element it repeats, ``QuestionnaireResponse.item``), with the names of the primitive
-types and of the resource types. It is derived from the base StructureDefinitions the
+the element it repeats, ``QuestionnaireResponse.item``) in R4's order, with the names of
+the primitive types and of the resource types. It is derived from the base StructureDefinitions the
 validation package ships (rebuild: ``python -m iopfhir.views.fhir_types``). The views
 type what they read with it; the FHIR XML reader knows from it which element repeats and
 what each holds.
