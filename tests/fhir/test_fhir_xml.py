@@ -128,12 +128,16 @@ def test_a_repeating_primitive_with_only_extensions_has_no_value_array() -> None
 
 
 def test_an_element_r4_does_not_define_is_kept_and_counted_by_the_reader() -> None:
-    xml = _xml(f'<id value="p1"/><gender value="female"/><nickname value="{SECRET}"/>')
+    xml = _xml(
+        f'<id value="p1"/><gender value="female"/><nickname value="{SECRET}"/>'
+        '<pet><name value="a"/></pet><pet><name value="b"/></pet>'
+    )
     doc = load_fhir_xml(xml, "x")
     assert doc["nickname"] == SECRET
+    assert doc["pet"] == [{"name": "a"}, {"name": "b"}]  # repeated: each kept
     result = read_fhir(xml)
     assert result.episodes[0].patient.gender == "female"
-    assert result.unmapped["Patient: an element R4 does not define for this type (dropped)"] == 1
+    assert result.unmapped["Patient: an element R4 does not define for this type (dropped)"] == 2
 
 
 @pytest.mark.parametrize(

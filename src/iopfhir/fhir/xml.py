@@ -216,6 +216,11 @@ class _Converter:
             repeats, kind = self.definition(kids, name)
             if child.ns != FHIR_NS and not (kind == "xhtml" and child.ns == XHTML_NS):
                 raise self.fail(at, "an element outside the FHIR namespace", child)
+            if kind is None and name not in kids:  # no R4 element: kept as found
+                known = out.get(name)
+                item = _unknown(child)
+                out[name] = item if known is None else [*_as_items(known), item]
+                continue
             if not repeats and name in seen:
                 raise self.fail(at, "repeated, and R4 allows one", child)
             seen.add(name)
@@ -321,6 +326,10 @@ class _Converter:
         out: dict[str, Any] = {}
         self.fill(out, node, kind, at)
         return out
+
+
+def _as_items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _unknown(node: _Node) -> Any:
