@@ -67,6 +67,14 @@ def test_elements_in_r4_order_with_ids_extensions_and_parallel_arrays() -> None:
     assert load_fhir_xml(xml, "p.xml") == patient
 
 
+def test_one_value_where_r4_has_a_list_is_written_as_a_list_of_one() -> None:
+    patient = {"resourceType": "Patient", "name": {"family": "D", "given": "Ann"}}
+    assert load_fhir_xml(dump_fhir_xml(patient), "p.xml") == {
+        "resourceType": "Patient",
+        "name": [{"family": "D", "given": ["Ann"]}],
+    }
+
+
 def test_a_key_r4_does_not_define_is_refused_naming_its_path() -> None:
     secret = "Qwerty-Private-9931"
     with pytest.raises(MappingError) as caught:

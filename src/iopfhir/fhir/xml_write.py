@@ -121,9 +121,9 @@ class _Writer:
                 if isinstance(value, str):
                     parts.append(value)
                 return
-            if repeats:
-                values = value if isinstance(value, list) else []
-                extras = extra if isinstance(extra, list) else []
+            if repeats:  # (one value where R4 has a list: written as a list of one)
+                values = value if isinstance(value, list) else [] if value is None else [value]
+                extras = extra if isinstance(extra, list) else [] if extra is None else [extra]
                 for i in range(max(len(values), len(extras))):
                     self.primitive(
                         name,
