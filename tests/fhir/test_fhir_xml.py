@@ -15,11 +15,11 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import canonicalize
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from xml_forms import canonical_narratives
 
 from iopfhir.cli import main
 from iopfhir.domain import load_episodes
@@ -182,16 +182,17 @@ _UTC = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+)(?:\+00:00|Z)$")
 
 
 def _same(value: Any) -> Any:
-    """JSON with what two correct writers may spell differently spelled one way: UTC as
-    ``Z``, fractional seconds without trailing zeros, the narrative in canonical XML, a
+    """JSON with what two correct writers may spell differently spelled one way: the
+    narrative in canonical XML, UTC as ``Z``, fractional seconds without trailing zeros, a
     number as the float it reads as (``fhir.resources`` writes ``-1E+245`` out in digits)."""
+    return _spelled_once(canonical_narratives(value))
+
+
+def _spelled_once(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: canonicalize(v) if k == "div" and isinstance(v, str) else _same(v)
-            for k, v in value.items()
-        }
+        return {k: _spelled_once(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_same(v) for v in value]
+        return [_spelled_once(v) for v in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str) and (match := _UTC.match(value)):

@@ -41,7 +41,7 @@ from xml.parsers import expat
 from iopfhir.errors import FhirInputError, LoadError
 from iopfhir.fhir.ndjson import FHIR_PATH_KEYS
 from iopfhir.loading import DEFAULT_LIMITS, load_json
-from iopfhir.terminology.r4 import r4_definitions
+from iopfhir.terminology.r4 import member_element, r4_definitions
 
 __all__ = ["FHIR_NS", "MAX_DEPTH", "XHTML_NS", "is_fhir_xml", "load_fhir_data", "load_fhir_xml"]
 
@@ -213,7 +213,7 @@ class _Converter:
                 continue
             name = child.local
             at = f"{path}.{name}"
-            repeats, kind = self.definition(kids, name)
+            repeats, kind = member_element(kids, name) or (False, None)
             if child.ns != FHIR_NS and not (kind == "xhtml" and child.ns == XHTML_NS):
                 raise self.fail(at, "an element outside the FHIR namespace", child)
             if kind is None and name not in kids:  # no R4 element: kept as found
@@ -236,22 +236,6 @@ class _Converter:
             # a repeating primitive whose items have extensions only: no value array
             if not any(v is not None for v in out.get(name[1:], ())):
                 out.pop(name[1:], None)
-
-    def definition(
-        self, kids: dict[str, tuple[bool, tuple[str, ...]]], name: str
-    ) -> tuple[bool, str | None]:
-        """Whether ``name`` repeats and its type (a choice element's by its suffix;
-        ``None``: not an element of the owner)."""
-        found = kids.get(name)
-        if found is not None:
-            return found[0], found[1][0] if len(found[1]) == 1 else None
-        for key, (repeats, types) in kids.items():
-            if key.endswith("[x]") and name.startswith(key[:-3]):
-                suffix = name[len(key) - 3 :]
-                for kind in types:
-                    if kind[:1].upper() + kind[1:] == suffix:
-                        return repeats, kind
-        return False, None
 
     def primitive(
         self, out: dict[str, Any], name: str, node: _Node, kind: str, repeats: bool, at: str

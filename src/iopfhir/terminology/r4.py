@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Final
 
-__all__ = ["ELEMENTS_FILE", "Elements", "r4_definitions"]
+__all__ = ["ELEMENTS_FILE", "Elements", "member_element", "r4_definitions"]
 
 #: the name of the data file (under this package's ``data/``)
 ELEMENTS_FILE: Final = "fhir-r4-elements.json.gz"
@@ -39,3 +40,21 @@ def r4_definitions() -> tuple[Elements, frozenset[str], frozenset[str]]:
         for owner, kids in raw["elements"].items()
     }
     return elements, frozenset(raw["primitives"]), frozenset(raw["resources"])
+
+
+def member_element(
+    kids: Mapping[str, tuple[bool, tuple[str, ...]]], name: str
+) -> tuple[bool, str] | None:
+    """``(repeats, type code)`` of the JSON member (or XML element) ``name`` among an
+    owner's children ``kids``: a choice element by its type suffix (``valueQuantity`` of
+    ``value[x]``); ``None``: not an element of the owner."""
+    found = kids.get(name)
+    if found is not None:
+        return found[0], found[1][0]
+    for key, (repeats, types) in kids.items():
+        if key.endswith("[x]") and name.startswith(key[:-3]):
+            suffix = name[len(key) - 3 :]
+            for kind in types:
+                if kind[:1].upper() + kind[1:] == suffix:
+                    return repeats, kind
+    return None

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from iopfhir.loading.json_values import json_kind
+from iopfhir.terminology.r4 import member_element
 from iopfhir.views.fhir_types import r4_elements
 from iopfhir.views.source import line_origin
 
@@ -76,7 +77,7 @@ def _walk(
     for key, value in node.items():
         if key == "resourceType" or key.startswith("_") or value is None:
             continue
-        found = _element(kids, key)
+        found = member_element(kids, key)
         if found is None:
             continue
         many, code = found
@@ -93,20 +94,6 @@ def _walk(
                 inner = item.get("resourceType") if code == "Resource" else code
                 if isinstance(inner, str):
                     yield from _walk(item, inner, here, elements, primitives, depth + 1)
-
-
-def _element(kids: Mapping[str, tuple[bool, tuple[str, ...]]], key: str) -> tuple[bool, str] | None:
-    """``(repeats, type code)`` of JSON member ``key`` (a choice ``valueQuantity`` too)."""
-    found = kids.get(key)
-    if found is not None:
-        return found[0], found[1][0]
-    for name, (many, codes) in kids.items():
-        if name.endswith("[x]") and key.startswith(name[:-3]):
-            suffix = key[len(name) - 3 :]
-            for code in codes:
-                if code[:1].upper() + code[1:] == suffix:
-                    return many, code
-    return None
 
 
 def describe_line(path: Path, line: int) -> str | None:
