@@ -339,7 +339,7 @@ def test_held_and_others_are_every_r4_element_of_their_type() -> None:
         "PractitionerRole", "Organization", "Location", "CarePlan", "CarePlan:discharge",
         "ServiceRequest:referral", "Encounter:stay", "ServiceRequest:aftercare",
         "Appointment:aftercare", "Observation", "QuestionnaireResponse", "DiagnosticReport",
-        "Consent", "Provenance",
+        "Consent", "Provenance", "Flag", "RiskAssessment",
     }  # fmt: skip
     no_content = {"id", "meta", "text", "language", "contained", "modifierExtension"}
     for reading in HELD:
@@ -398,6 +398,8 @@ PLANTED: dict[str, tuple[str, Any]] = {
     "MedicationStatement": ("note", [{"text": "n"}]),
     "MedicationRequest": ("note", [{"text": "n"}]),
     "AllergyIntolerance": ("note", [{"text": "n"}]),
+    "Flag": ("author", {"display": "the counselor"}),
+    "RiskAssessment": ("mitigation", "m"),
 }
 
 
@@ -405,8 +407,8 @@ PLANTED: dict[str, tuple[str, Any]] = {
 def test_an_element_planted_on_every_resource_read_is_counted_once_for_each(name: str) -> None:
     """Every reading of the examples (a session's and an aftercare Appointment, a referral's
     and a request's ServiceRequest, a stay, a discharge plan, each instrument form, a Part 2
-    consent, a review...) counts what it does not hold. A Flag and a RiskAssessment are
-    not: they are derived from the instrument's answers and written anew from them."""
+    consent, a review, the Flags and RiskAssessment an instrument raises...) counts what it
+    does not hold."""
     bundle = collection_bundle(load_episodes(EXAMPLES / f"{name}.yaml"))
     planted: dict[str, int] = {}
     for entry in bundle["entry"]:
@@ -415,7 +417,7 @@ def test_an_element_planted_on_every_resource_read_is_counted_once_for_each(name
             resource[found[0]] = found[1]
             at = f"{resource['resourceType']}.{found[0]}"
             planted[at] = planted.get(at, 0) + 1
-    assert len(planted) >= 15
+    assert len(planted) >= 15 and "Flag.author" in planted
     assert _unheld(read_fhir(bundle).unmapped) == planted
 
 
@@ -555,3 +557,59 @@ def test_a_coded_value_is_written_back_as_its_whole_concept() -> None:
     ]
     assert [w["code"] for w in written] == [condition["code"]]
     assert diagnosis.code.text == SECRET
+
+
+@FORMS
+def test_an_extension_its_reader_does_not_read_is_counted(tmp_path: Path, form: str) -> None:
+    modality = "https://iopfhir.org/fhir/StructureDefinition/therapy-modality"
+    other = {"url": "http://example.org/fhir/StructureDefinition/x", "valueString": SECRET}
+    encounter = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": SUBJECT,
+        "period": {"start": "2024-01-01T10:00:00Z", "end": "2024-01-01T11:00:00Z"},
+        "extension": [{"url": modality, "valueCodeableConcept": {"text": "CBT"}}, other, other],
+    }
+    episode = {
+        "resourceType": "EpisodeOfCare",
+        "id": "eoc1",
+        "status": "active",
+        "patient": SUBJECT,
+        "extension": [other],
+    }
+    known = {**encounter, "id": "e2", "extension": encounter["extension"][:1]}
+    result = read_both([_resources()[0], encounter, known, episode], tmp_path, form)
+    assert result.episodes[0].sessions
+    unheld = _unheld(result.unmapped)
+    assert unheld["Encounter.extension"] == 1 and unheld["EpisodeOfCare.extension"] == 1
+    assert all(SECRET not in k and "example.org" not in k for k in result.unmapped)
+
+
+def test_a_safety_resource_of_others_counts_what_it_holds_beyond_the_measure() -> None:
+    """A Flag and a RiskAssessment raised by the answers are consumed and written anew:
+    others' identifiers, an extension iopfhir does not read and a prediction's probability
+    are counted; the measure still writes them again."""
+    bundle = collection_bundle(load_episodes(EXAMPLES / "co-occurring-sud-iop.yaml"))
+    extension = {"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "y"}
+    counts = {"Flag": 0, "RiskAssessment": 0}
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Flag":
+            resource["identifier"] = [{"system": "urn:example:flags", "value": SECRET}]
+            resource["extension"].append(extension)
+            counts["Flag"] += 1
+        elif resource["resourceType"] == "RiskAssessment":
+            del resource["identifier"]  # found by its basis
+            # a copy: the writer shares one prediction object per risk level
+            resource["prediction"] = [{**resource["prediction"][0], "probabilityDecimal": 0.2}]
+            counts["RiskAssessment"] += 1
+    assert counts["Flag"] and counts["RiskAssessment"]
+    result = read_fhir(bundle)
+    unheld = _unheld(result.unmapped)
+    assert unheld == {"Flag.identifier": counts["Flag"], "Flag.extension": counts["Flag"]}
+    dropped = "RiskAssessment.prediction: more than the risk level (dropped)"
+    assert result.unmapped[dropped] == counts["RiskAssessment"]
+    assert not any("not derived" in k or "not raised" in k for k in result.unmapped)
+    assert all(SECRET not in k for k in result.unmapped)

@@ -11,8 +11,11 @@ is counted in each, as it is dropped from each.
 
 A Patient's address, a Condition's encounter, a MedicationStatement's ``effectiveDateTime``
 were dropped without a word before; a reader now says so for every element it does not
-take, so ``--summary`` and ``--strict`` see them. Every reader is here but a Flag's and a
-RiskAssessment's: they are derived from an instrument's answers and written anew.
+take, so ``--summary`` and ``--strict`` see them. A Flag and a RiskAssessment that an
+instrument's answers raise are written anew from the measure: what they carry beyond it (an
+``author``, a ``note``, others' identifiers) is counted the same way. Where a reading holds
+``extension``, an extension its reader does not read (:data:`READ_EXTENSIONS`) is counted
+as that element (``Encounter.extension: no place...``), once per resource.
 
 Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` - whose
 security labels are read - , the narrative ``text``, which is written anew from the data,
@@ -34,13 +37,22 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
 
-from iopfhir.fhir.conventions import ID_BASE, OBSERVATION_CATEGORY_SURVEY
+from iopfhir.fhir.conventions import CORE_EXT, EXT, ID_BASE, OBSERVATION_CATEGORY_SURVEY
 from iopfhir.fhir.read.held_elements import HELD, OTHERS
 from iopfhir.fhir.read.values import as_list, note
 from iopfhir.terminology import codes
 from iopfhir.terminology.security import security_data
 
-__all__ = ["DERIVED", "HELD", "NOT_R4", "NO_PLACE", "OTHERS", "as_written", "note_unheld"]
+__all__ = [
+    "DERIVED",
+    "HELD",
+    "NOT_R4",
+    "NO_PLACE",
+    "OTHERS",
+    "READ_EXTENSIONS",
+    "as_written",
+    "note_unheld",
+]
 
 #: the reason counted for an element the model has no place for
 NO_PLACE: Final = "no place in the IOP model (dropped)"
@@ -128,15 +140,40 @@ def _written_so(value: Any, written: frozenset[Any] | None) -> bool:
     return True
 
 
+#: per reading whose ``extension`` is held: the extensions its reader reads (a session's
+#: therapy modality and delivery setting, an episode's program and discharge disposition,
+#: a consent's revocation, a review's changes and record identifier, a flag's detail)
+READ_EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
+    "Appointment": frozenset({EXT.THERAPY_MODALITY, EXT.DELIVERY_SETTING}),
+    "Encounter": frozenset({EXT.THERAPY_MODALITY}),
+    "EpisodeOfCare": frozenset({EXT.PROGRAM, EXT.DISCHARGE_DISPOSITION}),
+    "Consent": frozenset({EXT.CONSENT_REVOKED}),
+    "Provenance": frozenset({EXT.RECORD_IDENTIFIER, EXT.GOAL_STATUS_CHANGE, EXT.PLAN_CHANGE}),
+    "Flag": frozenset({CORE_EXT.FLAG_DETAIL}),
+}
+
+
 def note_unheld(resource: dict[str, Any], reading: str) -> None:
     """Count each top-level element of ``resource`` (read as ``reading``, a key of
-    :data:`HELD`) that the model has no place for."""
+    :data:`HELD`) that the model has no place for, and an extension its reader does not
+    read (:data:`READ_EXTENSIONS`)."""
+    if "extension" in resource and (known := READ_EXTENSIONS.get(reading)) is not None:
+        _note_extensions(resource["extension"], reading, known)
     # one set difference for most resources (the readers ask for every resource), and for
     # iopfhir's own no more than a look at their identifiers
     extra = resource.keys() - _SKIP[reading]
     if not extra or (extra <= _SKIP_OWN[reading] and _own_only(resource.get("identifier"))):
         return
     _note_extra(resource, reading, extra)
+
+
+def _note_extensions(items: Any, reading: str, known: frozenset[str]) -> None:
+    """Count ``extension`` once when one of its extensions is none its reader reads (the
+    url is not named: it comes from the input)."""
+    for ext in items if type(items) is list else as_list(items):
+        if not isinstance(ext, dict) or ext.get("url") not in known:
+            note(f"{reading.partition(':')[0]}.extension", NO_PLACE)
+            return
 
 
 #: per reading: the keys that are never counted (held, or no content of their own)

@@ -290,6 +290,14 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     "Provenance": frozenset(
         {"target", "occurredDateTime", "recorded", "agent", "entity", "extension"}
     ),
+    # a safety Flag / RiskAssessment an instrument's answers raise (consumed: written anew
+    # from the measure; one they do not raise is counted whole by the reader)
+    "Flag": frozenset(
+        {"status", "category", "code", "subject", "period", "encounter", "extension"}
+    ),
+    "RiskAssessment": frozenset(
+        {"status", "subject", "encounter", "occurrenceDateTime", "basis", "prediction"}
+    ),
 }
 
 
@@ -483,5 +491,11 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
     "Provenance": frozenset(
         {"implicitRules", "occurredPeriod", "policy", "location", "reason", "activity",
          "signature"}
+    ),
+    "Flag": frozenset({"implicitRules", "identifier", "author"}),
+    "RiskAssessment": frozenset(
+        {"implicitRules", "extension", "identifier", "basedOn", "parent", "method", "code",
+         "occurrencePeriod", "condition", "performer", "reasonCode", "reasonReference",
+         "mitigation", "note"}
     ),
 }  # fmt: skip

@@ -18,13 +18,18 @@ from the input. So reading them means checking them:
   or ``basis``): consumed when its measure is a risk-level instrument (C-SSRS) and every
   prediction's ``qualitativeRisk`` is the one the answers give.
 
+A consumed Flag or RiskAssessment of others is written anew from the measure: what it
+carries beyond that (an ``author``, a ``note``, its identifiers, another extension, a
+prediction's probability) is counted under ``unmapped``
+(:func:`~iopfhir.fhir.read.held.note_unheld`).
+
 What was consumed joins the measure's ``forms`` (``flags``, ``risk-assessment``), so that
 a measure read from FHIR is written again with the safety resources its source had and no
 others; forms that are every form the measure can have are forgotten (``None``).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
-and the reader's ``_context``, ``administrations``, ``instruments``, ``source`` and
-``values``.
+and the reader's ``_context``, ``administrations``, ``held``, ``instruments``, ``source``
+and ``values``.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from iopfhir.domain.measures import MeasureForm
 from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
+from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings
+from iopfhir.fhir.read.values import as_list, codings, note
 from iopfhir.terminology import Instrument, code_system_url, codes
 
 __all__ = ["check_interpretation", "patient_sex", "read_safety"]
@@ -171,6 +177,7 @@ def read_safety(
                 ctx.unmapped["Flag: not raised by the answers (not kept)"] += 1
             else:
                 found.setdefault(measure.key, set()).add("flags")
+                note_unheld(res, "Flag")
         elif entry.type == "RiskAssessment":
             measure = index.of(ctx, entry, "riskassessment", as_list(res.get("basis")))
             if measure is None or measure.definition.scoring != "risk-level":
@@ -188,7 +195,21 @@ def read_safety(
                 ] += 1
             else:
                 found.setdefault(measure.key, set()).add("risk-assessment")
+                note_unheld(res, "RiskAssessment")
+                _note_predictions(res["prediction"])
     ctx.measures[:] = [_with_forms(m, found.get(m.key, set()), sex) for m in ctx.measures]
+
+
+#: what iopfhir writes of a RiskAssessment's prediction (the rest is counted)
+_PREDICTION_WRITTEN = frozenset({"outcome", "qualitativeRisk"})
+
+
+def _note_predictions(predictions: Any) -> None:
+    """Count what a consumed RiskAssessment's predictions hold beyond the risk level
+    (a probability, a rationale, a time span: written anew without them)."""
+    for prediction in as_list(predictions):
+        if isinstance(prediction, dict) and prediction.keys() - _PREDICTION_WRITTEN:
+            note("RiskAssessment.prediction", "more than the risk level (dropped)")
 
 
 def _with_forms(measure: Measure, safety: set[MeasureForm], sex: str | None) -> Measure:
