@@ -27,7 +27,7 @@ import pytest
 from iopfhir.cli import import_ as cli_import
 from iopfhir.domain import load_episodes
 from iopfhir.errors import InputError
-from iopfhir.fhir.bundle import dumps, transaction_bundle
+from iopfhir.fhir.bundle import collection_bundle, dumps, transaction_bundle
 from iopfhir.fhir.read import ImportResult, ReadWarning, read_fhir, read_fhir_streamed
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -214,7 +214,7 @@ def test_other_episode_of_care_elements_without_a_place_are_counted(
         managingOrganization={"reference": "Organization/o1"},  # the program's: dropped
         referralRequest=[{"display": "a referral"}],  # names nothing
         careManager={"reference": "RelatedPerson/rp"},  # a support, not a practitioner
-        period={"start": "2026-01-10", "end": "2026-03-01"},  # no discharge disposition
+        period={"start": "2026-01-10", "end": "2026-03-01"},  # a discharge, no disposition
     )
     plain = _both([_patient(), org, support, _eoc()], tmp_path / "plain", form)
     result = _both([_patient(), org, support, eoc], tmp_path / "more", form)
@@ -226,10 +226,13 @@ def test_other_episode_of_care_elements_without_a_place_are_counted(
             "EpisodeOfCare: referralRequest not a ServiceRequest of the input (dropped)": 1,
             "EpisodeOfCare: managingOrganization without a program type (dropped)": 1,
             "EpisodeOfCare: careManager not a practitioner of the input (dropped)": 1,
-            "EpisodeOfCare: period.end without a discharge disposition (dropped)": 1,
         }
     )
-    assert result.episodes[0].discharge is None and result.episodes[0].care_manager is None
+    episode = result.episodes[0]
+    assert episode.care_manager is None
+    # R4's EpisodeOfCare has no disposition: its end alone is the discharge, kept
+    assert episode.discharge is not None and episode.discharge.disposition is None
+    assert str(episode.discharge.date) == "2026-03-01"
 
 
 def _practitioner(rid: str) -> dict[str, Any]:
@@ -345,3 +348,23 @@ def test_our_own_output_has_nothing_to_count(name: str) -> None:
     whole, streamed = read_fhir(data), read_fhir_streamed(data)
     assert whole.episodes == streamed.episodes == episodes
     assert whole.unmapped == streamed.unmapped == Counter()
+
+
+def test_an_episode_ended_without_a_disposition_keeps_its_end_both_ways() -> None:
+    """An EpisodeOfCare that ended (``period.end``) with no disposition extension, as
+    anyone else writes one, reads as a discharge without a disposition and is written back
+    with the same end and status (the end was dropped, and with it the outcome measures'
+    index date)."""
+    eoc = _eoc(status="finished", period={"start": "2026-01-10", "end": "2026-03-01"})
+    (episode,) = read_fhir([_patient(), eoc]).episodes
+    assert episode.discharge is not None and episode.discharge.disposition is None
+    written = [
+        e["resource"]
+        for e in collection_bundle([episode])["entry"]
+        if e["resource"]["resourceType"] == "EpisodeOfCare"
+    ]
+    assert [(w["status"], w["period"]) for w in written] == [
+        ("finished", {"start": "2026-01-10", "end": "2026-03-01"})
+    ]
+    assert "extension" not in written[0]
+    assert read_fhir(collection_bundle([episode])).episodes[0] == episode

@@ -151,10 +151,11 @@ class Diagnosis(Model):
 
 
 class Discharge(Model):
-    """How the episode ended."""
+    """How the episode ended: the day, and how (R4's EpisodeOfCare has an end but no
+    disposition of its own: others' episodes often end without one)."""
 
     date: Day
-    disposition: DischargeDisposition
+    disposition: DischargeDisposition | None = None
 
 
 class WeekHours(Model):

@@ -65,7 +65,7 @@ def episode_of_care_to_fhir(ctx: Context) -> Entry | None:
                 ],
             }
         )
-    if ep.discharge is not None:
+    if ep.discharge is not None and ep.discharge.disposition is not None:
         extensions.append(
             {
                 "url": EXT.DISCHARGE_DISPOSITION,

@@ -12,8 +12,8 @@ What the Episode has no place for is counted in ``unmapped`` (:func:`_count_unke
 the ``managingOrganization`` of such an episode), each other ``type`` concept or coding of
 one with it (the program type written again is no other), a ``careManager`` who is no
 practitioner of the input, a first ``referralRequest`` that names no ServiceRequest of the
-input and every ``referralRequest`` after the first (the Episode has one referral), an end
-without a discharge disposition and a disposition without an end; of a referral, a
+input and every ``referralRequest`` after the first (the Episode has one referral), a
+disposition without an end (an end without a disposition is a discharge); of a referral, a
 ``reasonCode`` other than the first one's text (:func:`reason_text`), a ``basedOn``
 after the discharge plan (the first CarePlan) and a stay participant's types other than
 its role (the first it names); of a Condition, the categories other than the first of
@@ -114,7 +114,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
         (disposition_ext or {}).get("valueCodeableConcept"), "discharge-disposition"
     )
     end = parse_date(period.get("end"), "EpisodeOfCare.period.end")
-    if end is not None and disposition is not None:
+    if end is not None:
         out["discharge"] = Discharge(date=end, disposition=disposition)
     if res.get("careManager") is not None:
         manager = person_key(ctx, res["careManager"], entry)
@@ -166,8 +166,8 @@ def _count_unkept(
     ctx: Context, res: dict[str, Any], out: dict[str, Any], end: bool, disposition: bool
 ) -> None:
     """Count what of EpisodeOfCare ``res`` the Episode fields ``out`` do not hold (each
-    status of ``statusHistory``, each ``account``; R4 holds an end without a disposition,
-    the Episode's discharge needs both)."""
+    status of ``statusHistory``, each ``account``; a disposition without an end, which
+    the Episode's discharge, a day first, cannot hold)."""
     unmapped = ctx.unmapped
     if history := as_list(res.get("statusHistory")):
         unmapped["EpisodeOfCare: statusHistory not kept"] += len(history)
@@ -182,9 +182,7 @@ def _count_unkept(
         _count_other_types(ctx, res.get("type"), out["program"].type)
     if res.get("careManager") is not None and "care_manager" not in out:
         unmapped["EpisodeOfCare: careManager not a practitioner of the input (dropped)"] += 1
-    if end and not disposition:
-        unmapped["EpisodeOfCare: period.end without a discharge disposition (dropped)"] += 1
-    elif disposition and not end:
+    if disposition and not end:
         unmapped["EpisodeOfCare: discharge disposition without period.end (dropped)"] += 1
 
 
