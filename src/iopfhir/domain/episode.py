@@ -151,8 +151,7 @@ class Diagnosis(Model):
 
 
 class Discharge(Model):
-    """How the episode ended: the day, and how (R4's EpisodeOfCare has an end but no
-    disposition of its own: others' episodes often end without one)."""
+    """How the episode ended: the day, and how (others' episodes may lack the how)."""
 
     date: Day
     disposition: DischargeDisposition | None = None
