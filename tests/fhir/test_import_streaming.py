@@ -110,7 +110,7 @@ def test_patient_after_its_resources_and_unknown_patients() -> None:
         {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
          "code": {"text": "x"}},
         {"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/ghost"},
-         "code": {"text": "y"}},
+         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "35489007"}]}},
         {"resourceType": "Condition", "id": "c3", "subject": {"reference": "Group/g"}},
         {"resourceType": "Goal", "id": "g1"},
         {"resourceType": "Claim", "id": "cl", "patient": {"reference": "Patient/p1"}},

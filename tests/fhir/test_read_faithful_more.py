@@ -54,6 +54,9 @@ def _contained_patient(birth: str) -> dict[str, Any]:
     return {"resourceType": "Patient", "id": "p", "birthDate": birth}
 
 
+THO = "http://terminology.hl7.org/CodeSystem"
+
+
 def _both(resources: list[dict[str, Any]], tmp_path: Path, form: str) -> ImportResult:
     """The resources read by both readers (as NDJSON lines or one Bundle file); the two
     results must be equal: the whole one is returned."""
@@ -124,6 +127,51 @@ def test_hash_references_to_no_patient(tmp_path: Path, form: str) -> None:
     shape = [(len(e.diagnoses), len(e.other_goals)) for e in result.episodes]
     assert shape == [(1, 1), (0, 1), (0, 1)]
     assert [str(e.patient.birth_date) for e in result.episodes][1] == "1991-01-01"
+
+
+@FORMS
+def test_an_appointment_with_no_patient_participant(tmp_path: Path, form: str) -> None:
+    """An Appointment names its patient among its participants: with none, its reference
+    is only its first actor's, so the count says what is missing."""
+    doctor = {"resourceType": "Practitioner", "id": "dr"}
+    appointment = {
+        "resourceType": "Appointment",
+        "id": "a1",
+        "status": "booked",
+        "participant": [{"actor": {"reference": "Practitioner/dr"}, "status": "accepted"}],
+    }
+    result = _both([doctor, appointment], tmp_path, form)
+    assert result.unmapped["Appointment: no patient participant"] == 1
+    assert not any("Appointment: subject" in reason for reason in result.unmapped)
+    assert result.episodes == []
+
+
+@FORMS
+def test_a_patient_only_named_by_what_is_not_read_is_no_patient(tmp_path: Path, form: str) -> None:
+    """A patient the input names only in a questionnaire of no instrument or a consent
+    other than Part 2's: nothing of theirs is read, so no episode is made of the name."""
+    questionnaire = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "q1",
+        "status": "completed",
+        "questionnaire": "http://example.org/Questionnaire/intake",
+        "subject": {"reference": "Patient/x"},
+    }
+    consent = {
+        "resourceType": "Consent",
+        "id": "k1",
+        "status": "active",
+        "scope": {"coding": [{"system": f"{THO}/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": "Patient/y"},
+    }
+    condition = _condition("c1", {"reference": "Patient/z"})
+    result = _both([questionnaire, consent, condition], tmp_path, form)
+    assert result.ignored["QuestionnaireResponse"] == 1
+    assert result.unmapped["Consent: not a 42 CFR Part 2 privacy consent"] == 1
+    # the patient a read Condition names is one all the same
+    assert result.patients == len(result.episodes) == 1
+    assert len(result.episodes[0].diagnoses) == 1
 
 
 @FORMS

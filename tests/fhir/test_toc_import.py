@@ -455,9 +455,19 @@ def test_refused_when_the_composition_is_not_first(ours: dict[str, Any]) -> None
     assert "starts with its Composition" in message
 
 
-def test_refused_without_a_subject(ours: dict[str, Any]) -> None:
+def test_a_document_without_a_subject_is_read_by_its_resources(
+    ours: dict[str, Any],
+) -> None:
+    # R4's Composition.subject is 0..1: such a document is read, its resources by their
+    # own patients, and its Composition (no patient's) counted
+    whole = _read_both(copy.deepcopy(ours))
     del ours["entry"][0]["resource"]["subject"]
-    assert "Bundle.entry[0].resource.subject: " in _refused(ours)
+    result = _read_both(ours)
+    assert result.unmapped["Composition: no patient"] == 1
+    assert [e.patient for e in result.episodes] == [e.patient for e in whole.episodes]
+    assert [len(e.diagnoses) for e in result.episodes] == [len(e.diagnoses) for e in whole.episodes]
+    # the referral its reason-for-referral section gave is not read: no patient's section
+    assert result.episodes[0].referral != whole.episodes[0].referral
 
 
 def test_refused_when_the_subject_is_not_inside(ours: dict[str, Any]) -> None:
@@ -466,10 +476,12 @@ def test_refused_when_the_subject_is_not_inside(ours: dict[str, Any]) -> None:
     assert "Bundle.entry[0].resource.subject: the subject does not resolve" in message
 
 
-def test_refused_when_the_subject_is_not_a_patient(ours: dict[str, Any]) -> None:
+def test_a_document_about_no_patient_is_read_and_counted(ours: dict[str, Any]) -> None:
     org = next(e for e in ours["entry"] if e["resource"]["resourceType"] == "Organization")
     ours["entry"][0]["resource"]["subject"] = {"reference": org["fullUrl"]}
-    assert "subject is not a Patient" in _refused(ours)
+    result = _read_both(ours)
+    assert result.unmapped["Composition: subject is not a patient"] == 1
+    assert len(result.episodes) == 1
 
 
 def test_refused_when_a_section_entry_is_not_inside(ours: dict[str, Any]) -> None:

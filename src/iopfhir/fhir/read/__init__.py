@@ -56,6 +56,7 @@ from iopfhir.fhir.read.grouping import (
     NAMED_TYPE,
     SHARED,
     TAKEN,
+    not_a_patient,
     patient_ref,
 )
 from iopfhir.fhir.read.index import Index, reference_of
@@ -193,7 +194,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
         if target is not None and target.type == "Patient":
             group = group_for_patient(target)
         elif target is not None and target.type != "Patient":
-            result.unmapped[f"{rtype}: subject is not a patient"] += 1
+            result.unmapped[f"{rtype}: {not_a_patient(rtype)}"] += 1
             continue
         else:
             text_ref = reference_of(ref) if ref is not None else None
@@ -202,7 +203,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
                 continue
             named = NAMED_TYPE.search(text_ref.split("?", 1)[0])
             if named and named.group(1) != "Patient":
-                result.unmapped[f"{rtype}: subject is not a patient"] += 1
+                result.unmapped[f"{rtype}: {not_a_patient(rtype)}"] += 1
                 continue
             key = f"ref:{text_ref}"
             if key not in groups:

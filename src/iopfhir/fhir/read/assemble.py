@@ -215,7 +215,6 @@ def read_episode(
         episode_fields = ctx.attempt(ctx.eoc, read_episode_of_care, ctx, ctx.eoc) or {}
     if by_type["Composition"]:  # a document: its referral and stay (before the plans)
         read_documents(ctx, by_type["Composition"], episode_fields)
-    key = _episode_key(ctx, episode_keys)
 
     for entry in by_type["CareTeam"]:
         ctx.attempt(entry, read_team, ctx, entry)
@@ -251,7 +250,6 @@ def read_episode(
     read_unreferenced(ctx)
     _in_input_order(ctx)
     fields: dict[str, Any] = {
-        "key": key,
         "patient": patient,
         "part2": ctx.part2,
         **episode_fields,
@@ -272,7 +270,19 @@ def read_episode(
         "reviews": reviews,
         "consents": ctx.consents,
     }
+    if _nothing_read(ctx, fields):
+        return None
+    fields["key"] = _episode_key(ctx, episode_keys)
     return validated(ctx, fields)
+
+
+def _nothing_read(ctx: Context, fields: dict[str, Any]) -> bool:
+    """Whether the episode is only the name of a patient no resource of the input is:
+    what named it was not read (a questionnaire of no instrument, a consent other than
+    Part 2's), so it is no patient of the input's either."""
+    if ctx.group.patient is not None or ctx.eoc is not None:
+        return False
+    return not any(value for name, value in fields.items() if name != "patient")
 
 
 def _in_input_order(ctx: Context) -> None:

@@ -7,9 +7,11 @@ of type ``document``, so both readers (``read_fhir`` and the streaming
 :class:`~iopfhir.errors.FhirInputError`: the place as a FHIRPath
 (``Bundle.entry[0].resource.section[3].entry[1]``), the section by its LOINC code and the
 section of ours it corresponds to, and the reason (the first entry is not a Composition,
-the Composition has no subject, the subject is not a Patient of the Bundle, a section entry
-does not resolve inside the Bundle). Never a value of the document: a section's own title
-is left out too (documents put the patient's name in it). Reading the sections is
+its subject or a section entry does not resolve inside the Bundle). A Composition with no
+subject, or a subject other than a Patient, is a document R4 allows: it is read, its
+resources by their own patients, the Composition counted in ``unmapped`` (no patient's).
+Never a value of the document: a section's own title is left out too (documents put the
+patient's name in it). Reading the sections is
 :mod:`~iopfhir.fhir.read.document`.
 
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology` and the reader's ``values``
@@ -137,14 +139,11 @@ def check_document(bundle: dict[str, Any], origin: str, json_path: str = "$") ->
         if isinstance(c, dict)
     }
     comp = "Bundle.entry[0].resource"
+    # R4 lets a Composition name no subject, or one of any type: such a document is no
+    # patient's record, and its Composition is counted where its patient is looked for
     subject = first.get("subject")
-    if subject is None:
-        raise fail(f"{comp}.subject", "a document's Composition names its subject (the patient)")
-    subject_type = names.type_of(subject, contained)
-    if subject_type is None:
+    if subject is not None and names.type_of(subject, contained) is None:
         raise fail(f"{comp}.subject", "the subject does not resolve inside the document")
-    if subject_type != "Patient":
-        raise fail(f"{comp}.subject", "the subject is not a Patient")
     for path, section in sections(first, comp):
         for k, ref in enumerate(as_list(section.get("entry"))):
             if names.type_of(ref, contained) is None:

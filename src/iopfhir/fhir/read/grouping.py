@@ -24,6 +24,7 @@ __all__ = [
     "NAMED_TYPE",
     "SHARED",
     "TAKEN",
+    "not_a_patient",
     "patient_ref",
     "reference_text",
 ]
@@ -91,6 +92,15 @@ def patient_ref(entry: Entry) -> Any:
             if isinstance(part, dict) and part.get("actor") is not None:
                 return part["actor"]
     return None
+
+
+def not_a_patient(rtype: str) -> str:
+    """The ``unmapped`` reason of a resource of type ``rtype`` whose patient reference
+    names something else: an Appointment's is only its first actor, for want of a patient
+    participant (:func:`patient_ref`)."""
+    if rtype == "Appointment":
+        return "no patient participant"
+    return "subject is not a patient"
 
 
 def reference_text(value: Any) -> str | None:

@@ -75,6 +75,7 @@ from iopfhir.fhir.read.grouping import (
     NAMED_TYPE,
     SHARED,
     TAKEN,
+    not_a_patient,
     patient_ref,
 )
 from iopfhir.fhir.read.index import (
@@ -394,6 +395,8 @@ def _group(store: ResourceStore, result: ImportResult) -> list[_Group]:
                         answers[raw] = answer
             number, reason = answer
         if number is None:
+            if reason == _NOT_A_PATIENT:
+                reason = not_a_patient(rtype)
             result.unmapped[f"{rtype}: {reason}"] += 1
         else:
             members.append((number, seq))
