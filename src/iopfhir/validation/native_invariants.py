@@ -8,7 +8,7 @@ are implemented in Python. A native implementation is used only when the
 constraint's expression is exactly the R4 core text, so a profile that redefines a key still
 gets its own expression evaluated.
 
-Imports nothing from iopfhir.
+Imports only the narrative parser (``.xhtml``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+
+from .xhtml import narrative
 
 __all__ = ["NATIVE_EXPRESSIONS", "Native", "native"]
 
@@ -236,15 +238,22 @@ def _per1(value: Any, env: Mapping[str, Any]) -> bool | None:
     return pa == pb
 
 
-_XHTML_NS = 'xmlns="http://www.w3.org/1999/xhtml"'
+def _div(value: Any) -> str | None:
+    """The div a txt invariant is about: it is on ``Narrative.div``; a profile may set it on
+    the Narrative."""
+    div = value.get("div") if isinstance(value, dict) else value
+    return div if isinstance(div, str) else None
 
 
-def _txt(value: Any, env: Mapping[str, Any]) -> bool:
-    div = value.get("div") if isinstance(value, dict) else None
-    if not isinstance(div, str):
-        return True
-    s = div.lstrip()
-    return s.startswith("<div") and _XHTML_NS in s[: s.find(">") + 1]
+def _txt1(value: Any, env: Mapping[str, Any]) -> bool:
+    div = _div(value)
+    # a div that does not parse is reported as such, not as this invariant
+    return div is None or (parsed := narrative(div)).error is not None or parsed.allowed
+
+
+def _txt2(value: Any, env: Mapping[str, Any]) -> bool:
+    div = _div(value)
+    return div is None or (parsed := narrative(div)).error is not None or parsed.has_content
 
 
 def _codings(cc: Any) -> list[Any]:
@@ -416,7 +425,8 @@ _NATIVE: dict[str, Native] = {
     "dom-6": _dom6,
     "ref-1": _ref1,
     "per-1": _per1,
-    "txt-1": _txt,
+    "txt-1": _txt1,
+    "txt-2": _txt2,
 }
 
 
@@ -424,6 +434,4 @@ def native(key: str, expression: str) -> Native | None:
     """The native evaluator of invariant ``key`` when ``expression`` is its R4 core text."""
     if NATIVE_EXPRESSIONS.get(key) == expression:
         return _NATIVE.get(key)
-    if key in ("txt-1", "txt-2") and expression == "htmlChecks()":
-        return _txt
     return None

@@ -2,12 +2,13 @@
 
 Lives here: :class:`Primitives` - one primitive value (and its ``_key`` Element): the JSON kind
 of each FHIR primitive type, integer ranges, the R4 regexes of string-based types, calendar
-dates, xhtml entities, maxLength, fixed/pattern values, minValue/maxValue; then its required
-binding and its invariants through the checks it is given. :func:`quantity_range` compares a
-Quantity with a profile's minValue/maxValue Quantity (simple metric UCUM units).
+dates, the narrative's XHTML (entities, form, elements, attributes: ``.xhtml`` parses it),
+maxLength, fixed/pattern values, minValue/maxValue; then its required binding and its
+invariants through the checks it is given. :func:`quantity_range` compares a Quantity with a
+profile's minValue/maxValue Quantity (simple metric UCUM units).
 
 Imports only sibling modules below the walk (``.bindings``, ``.constraints``, ``.context``,
-``.definitions``, ``.model``, ``.values``).
+``.definitions``, ``.model``, ``.values``, ``.xhtml``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,44 @@ from .context import Ctx, ObjectWalk, add
 from .definitions import Definitions
 from .model import ElementNode
 from .values import describe, json_expect, json_kind, prim_equal
+from .xhtml import XHTML_NS, narrative
 
 __all__ = ["Primitives", "quantity_range", "xsd_regex"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _ENTITY_RX = re.compile(r"&([A-Za-z0-9#]+);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
+
+
+def _xhtml(value: str, path: str, ctx: Ctx) -> None:
+    """A narrative div: XML entities only, well-formed, a ``div`` in the XHTML namespace, and
+    only the elements and attributes of R4's subset (which ``txt-1`` sums up)."""
+    for m in _ENTITY_RX.finditer(value):
+        if m.group(1) not in _XML_ENTITIES and not m.group(1).startswith("#"):
+            # an HTML entity (&nbsp;) is not XML's: the parse would only repeat this
+            add(ctx, "error", "value", path, "Invalid entity in the XHTML (not an XML entity)")
+            return
+    parsed = narrative(value)
+    if parsed.error is not None:
+        add(ctx, "error", "value", path, f"The XHTML is not well-formed: {parsed.error}")
+        return
+    if parsed.root != "div":
+        add(ctx, "error", "value", path, f"Wrong name on the XHTML ('{parsed.root}'): must be div")
+    if parsed.root_ns != XHTML_NS:
+        found = parsed.root_ns or "none"
+        add(
+            ctx,
+            "error",
+            "value",
+            path,
+            f"Wrong namespace on the XHTML ('{found}', should be '{XHTML_NS}')",
+        )
+    for element in parsed.bad_elements:
+        if element != parsed.root:
+            add(ctx, "error", "invalid", path, f"Invalid element name in the XHTML ('{element}')")
+    for attribute, element in parsed.bad_attributes:
+        text = f"Invalid attribute name in the XHTML ('{attribute}' on '{element}')"
+        add(ctx, "error", "invalid", path, text)
 
 
 class Primitives:
@@ -139,16 +172,7 @@ class Primitives:
             add(ctx, "error", "value", path, "@value cannot be empty")
             return
         if type_code == "xhtml":
-            for m in _ENTITY_RX.finditer(value):
-                if m.group(1) not in _XML_ENTITIES and not m.group(1).startswith("#"):
-                    add(
-                        ctx,
-                        "error",
-                        "value",
-                        path,
-                        "Invalid entity in the XHTML (not an XML entity)",  # names are input
-                    )
-                    break
+            _xhtml(value, path, ctx)
             return
         if type_code == "base64Binary":
             # the answers of R4's regex, about 60x faster on a large attachment

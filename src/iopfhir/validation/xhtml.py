@@ -1,0 +1,119 @@
+"""The narrative's XHTML: well-formed, one ``div`` in the XHTML namespace, R4's subset of HTML.
+
+Lives here: :func:`narrative` - one parse of a ``Narrative.div`` (expat, namespace-aware,
+cached per text: ``txt-1``, ``txt-2`` and the format check all ask about the same div) into a
+:class:`Narrative`: the parse error if any, the root element and its namespace, the element
+and attribute names outside the subset R4 allows (HTML 4.0 chapters 7-11 without section 9.4,
+chapter 15, ``a`` and ``img``), and whether it has content (text that is not whitespace, or
+an image).
+
+Imports nothing of the project; reads its package data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from xml.parsers import expat
+
+__all__ = ["XHTML_NS", "Narrative", "narrative"]
+
+
+def _subset() -> tuple[str, frozenset[str], frozenset[str], dict[str, frozenset[str]]]:
+    data = json.loads(
+        resources.files("iopfhir.validation").joinpath("data", "narrative-xhtml.json").read_bytes()
+    )
+    return (
+        data["namespace"],
+        frozenset(data["elements"]),
+        frozenset(data["common_attributes"]),
+        {k: frozenset(v) for k, v in data["attributes"].items()},
+    )
+
+
+#: R4's subset (package data ``data/narrative-xhtml.json``): the namespace, the elements, the
+#: attributes every element may carry and the further attributes of each
+XHTML_NS, _ELEMENTS, _COMMON, _ATTRIBUTES = _subset()
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Narrative:
+    """What one parse of a narrative div found (names are markup, never its text)."""
+
+    error: str | None = None
+    root: str = ""
+    root_ns: str = ""
+    bad_elements: tuple[str, ...] = ()
+    #: (attribute, element)
+    bad_attributes: tuple[tuple[str, str], ...] = ()
+    has_content: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        """txt-1: only the elements and attributes of R4's subset."""
+        return not self.bad_elements and not self.bad_attributes
+
+
+def _split(name: str) -> tuple[str, str]:
+    ns, _, local = name.rpartition(" ")
+    return ns, local
+
+
+@lru_cache(maxsize=512)
+def narrative(div: str) -> Narrative:
+    """Parse ``div`` once (the three checks that ask share the answer)."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    root: list[tuple[str, str]] = []
+    bad_elements: list[str] = []
+    bad_attributes: list[tuple[str, str]] = []
+    content = False
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal content
+        ns, local = _split(name)
+        if not root:
+            root.append((ns, local))
+        # no namespace at all is the root's fault (reported once, as such); another one is
+        # markup from elsewhere (SVG, MathML) that R4's subset does not have
+        if (ns and ns != XHTML_NS) or local not in _ELEMENTS:
+            if local not in bad_elements:
+                bad_elements.append(local)
+            return
+        if local == "img":
+            content = True
+        extra = _ATTRIBUTES.get(local, _NONE)
+        for attribute in attributes:
+            ans, alocal = _split(attribute)
+            if ans == _XML_NS and alocal == "lang":
+                continue
+            if ans or (alocal not in _COMMON and alocal not in extra):
+                pair = (f"{ans} {alocal}".strip() if ans else alocal, local)
+                if pair not in bad_attributes:
+                    bad_attributes.append(pair)
+
+    def text(data: str) -> None:
+        nonlocal content
+        if not content and not data.isspace():
+            content = True
+
+    parser.StartElementHandler = start
+    parser.CharacterDataHandler = text
+    try:
+        parser.Parse(div, True)
+    except expat.ExpatError as exc:
+        # expat's message names the problem and where, never the text
+        return Narrative(
+            error=f"{expat.errors.messages[exc.code]} (line {exc.lineno}, column {exc.offset + 1})"
+        )
+    ns, local = root[0] if root else ("", "")
+    return Narrative(
+        root=local,
+        root_ns=ns,
+        bad_elements=tuple(bad_elements),
+        bad_attributes=tuple(bad_attributes),
+        has_content=content,
+    )

@@ -1,0 +1,111 @@
+"""A narrative's div is checked as R4 defines it: well-formed XHTML, one ``div`` in the XHTML
+namespace, only the elements and attributes of txt-1's subset, some content (txt-2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from iopfhir.validation import Validator
+
+NS = 'xmlns="http://www.w3.org/1999/xhtml"'
+
+
+def _issues(validator: Validator, div: str) -> list[tuple[str, str]]:
+    resource = {
+        "resourceType": "Basic",
+        "code": {"text": "note"},
+        "text": {"status": "generated", "div": div},
+    }
+    report = validator.validate(resource)
+    assert all(i.path == "Basic.text.div" for i in report.issues), report.issues
+    return [(i.code, i.message) for i in report.errors]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator()
+
+
+@pytest.mark.parametrize(
+    "div",
+    [
+        f"<div {NS}>plain</div>",
+        f'<div {NS} xml:lang="en" lang="en"><p class="a" style="color:red">x</p></div>',
+        f'<div {NS}><table border="1"><tr><td colspan="2">1</td></tr></table></div>',
+        f'<div {NS}><a href="#x" name="y">link</a><img src="#pic" alt="a picture"/></div>',
+        # an image alone is content
+        f'<div {NS}><img src="http://example.org/a.png" alt=""/></div>',
+        f"<div {NS}>&lt;5 &#8805; &amp;</div>",
+        '<x:div xmlns:x="http://www.w3.org/1999/xhtml"><x:b>prefixed</x:b></x:div>',
+    ],
+)
+def test_narratives_r4_allows(validator: Validator, div: str) -> None:
+    assert _issues(validator, div) == []
+
+
+@pytest.mark.parametrize(
+    ("div", "expected"),
+    [
+        (
+            "<div>no namespace</div>",
+            [
+                (
+                    "value",
+                    "Wrong namespace on the XHTML ('none', should be "
+                    "'http://www.w3.org/1999/xhtml')",
+                )
+            ],
+        ),
+        (
+            '<div xmlns="http://example.org/other">x</div>',
+            [
+                (
+                    "value",
+                    "Wrong namespace on the XHTML ('http://example.org/other', should be "
+                    "'http://www.w3.org/1999/xhtml')",
+                ),
+                ("invariant", "Constraint failed: txt-1: htmlChecks()"),
+            ],
+        ),
+        (f"<p {NS}>not a div</p>", [("value", "Wrong name on the XHTML ('p'): must be div")]),
+        (
+            f"<div {NS}><script>alert(1)</script>text</div>",
+            [
+                ("invalid", "Invalid element name in the XHTML ('script')"),
+                ("invariant", "Constraint failed: txt-1: htmlChecks()"),
+            ],
+        ),
+        (
+            f'<div {NS}><p onclick="go()">x</p></div>',
+            [
+                ("invalid", "Invalid attribute name in the XHTML ('onclick' on 'p')"),
+                ("invariant", "Constraint failed: txt-1: htmlChecks()"),
+            ],
+        ),
+        (
+            f'<div {NS}><table><tr idref="a"><td>1</td></tr></table></div>',
+            [
+                ("invalid", "Invalid attribute name in the XHTML ('idref' on 'tr')"),
+                ("invariant", "Constraint failed: txt-1: htmlChecks()"),
+            ],
+        ),
+        (f"<div {NS}> \n\t </div>", [("invariant", "Constraint failed: txt-2: htmlChecks()")]),
+        (
+            f"<div {NS}><p>unclosed</div>",
+            [("value", "The XHTML is not well-formed: mismatched tag (line 1, column 56)")],
+        ),
+        (
+            f"<div {NS}>a&nbsp;b</div>",
+            [("value", "Invalid entity in the XHTML (not an XML entity)")],
+        ),
+    ],
+)
+def test_narratives_r4_refuses(
+    validator: Validator, div: str, expected: list[tuple[str, str]]
+) -> None:
+    assert sorted(_issues(validator, div)) == sorted(expected)
+
+
+def test_a_refused_narrative_does_not_echo_its_text(validator: Validator) -> None:
+    issues = _issues(validator, f"<div {NS}><p>Jane Roe, DOB 1980-01-01<br></p></div>")
+    assert issues and not any("Jane" in message or "1980" in message for _, message in issues)
