@@ -104,3 +104,59 @@ def test_bad_input_exits_2(ndjson: Path, argv: tuple[str, ...]) -> None:
 
 def test_missing_source_exits_2(tmp_path: Path) -> None:
     assert _run("outcomes", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.json")) == 2
+
+
+def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in resources
+        ],
+    }
+
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-02-03"}
+OPEN_EPISODE = {
+    "resourceType": "EpisodeOfCare",
+    "id": "e1",
+    "status": "active",
+    "patient": {"reference": "Patient/p1"},
+    "period": {"start": "2026-01-05"},
+}
+
+
+def test_an_episode_still_open_with_no_data_yet_is_reported_over_its_admission(
+    tmp_path: Path,
+) -> None:
+    # no measure counts it (no session, no score, no discharge): the reports still have the
+    # period of the episodes read, and count none
+    source = tmp_path / "open.json"
+    source.write_bytes(orjson.dumps(_bundle(PATIENT, OPEN_EPISODE)))
+    out = tmp_path / "mr.json"
+    assert _run("outcomes", str(source), "-o", str(out)) == 0
+    bundle = orjson.loads(out.read_bytes())
+    reports = [e["resource"] for e in bundle["entry"]]
+    assert {tuple(r["period"].values()) for r in reports} == {("2026-01-05", "2026-01-05")}
+    assert all(p["count"] == 0 for r in reports for g in r["group"] for p in g["population"])
+    assert validate(bundle).errors == []
+    assert _run("outcomes", str(source), "--format", "json", "-o", str(tmp_path / "o.json")) == 0
+    assert orjson.loads((tmp_path / "o.json").read_bytes())["period"] == ["2026-01-05"] * 2
+
+
+def test_a_source_with_nothing_to_measure_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "patient-only.json"
+    source.write_bytes(orjson.dumps(_bundle(PATIENT)))
+    assert _run("outcomes", str(source), "-o", str(tmp_path / "mr.json")) == 1
+    err = capsys.readouterr().err
+    assert "no IOP episode" in err and "no inpatient stay" in err
+    assert not (tmp_path / "mr.json").exists()
+    # with a period, the reports are written and count none
+    assert _run("outcomes", str(source), "--period", "2026-01-01/2026-03-31", "--format", "json",
+                "-o", str(tmp_path / "o.json")) == 0  # fmt: skip
+    data = orjson.loads((tmp_path / "o.json").read_bytes())
+    assert data["period"] == ["2026-01-01", "2026-03-31"]
+    assert {r["initial_population"] for r in data["rows"]} == {0}

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     from iopfhir.cli._output import check_file_target, write_bytes
     from iopfhir.errors import InputError
     from iopfhir.outcomes import (
+        OutcomesError,
         compute,
         parse_period,
         report_bundle,
@@ -42,6 +43,7 @@ _lazy = LazyImports(
         "check_file_target": "iopfhir.cli._output:check_file_target",
         "write_bytes": "iopfhir.cli._output:write_bytes",
         "InputError": "iopfhir.errors:InputError",
+        "OutcomesError": "iopfhir.outcomes:OutcomesError",
         "open_outcome_source": "iopfhir.outcomes:open_source",
         "compute": "iopfhir.outcomes:compute",
         "parse_period": "iopfhir.outcomes:parse_period",
@@ -158,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_bytes(args.output, _csv(columns, rows))
     elif args.format == "json":
-        period_out = outcomes.report_period() if any(outcomes.subjects.values()) else None
+        try:
+            period_out: tuple[str, str] | None = outcomes.report_period()
+        except OutcomesError:  # nothing read, no period asked: rows that count none
+            period_out = None
         data = {"period": period_out, "rows": rows}
         write_bytes(args.output, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
     else:

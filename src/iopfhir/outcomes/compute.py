@@ -119,9 +119,18 @@ class Outcomes:
         dates = sorted(
             r.index_date for rows in self.subjects.values() for r in rows if r.index_date
         )
-        if not dates:
-            raise OutcomesError("no subject has an index date: give a period")
-        return dates[0], dates[-1]
+        if dates:
+            return dates[0], dates[-1]
+        # no unit is in any measure's populations (an episode still open, with no data
+        # yet): the period is still that of the units read
+        units = self.subjects.index_range() if isinstance(self.subjects, Subjects) else None
+        if units is None:
+            raise OutcomesError(
+                "the source holds no IOP episode (EpisodeOfCare with a patient and a "
+                "period.start) and no inpatient stay (Encounter with a period.end): nothing "
+                "to report on; give a period for reports that count none"
+            )
+        return units
 
 
 def _score(m: MeasureDef, pops: Mapping[str, int], observations: list[float]) -> float | None:
@@ -214,6 +223,15 @@ class _SubjectTable:
             )
         return self._strata[names]
 
+    def index_range(self) -> tuple[str, str] | None:
+        """The first and last index dates of every unit read, in a population or not."""
+        dates = (
+            [d for d in (_text(v) for v in self.cols[self.at["index_date"]]) if d]
+            if (self.size)
+            else []
+        )
+        return (min(dates), max(dates)) if dates else None
+
     def build(self, measure_id: str) -> list[SubjectResult]:
         i, m = self.measures[measure_id]
         at, cols, size = self.at, self.cols, self.size
@@ -287,6 +305,16 @@ class Subjects(Mapping[str, list[SubjectResult]]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._tables)
+
+    def index_range(self) -> tuple[str, str] | None:
+        """The first and last index dates of every unit read (episodes and stays), whether
+        or not a measure counts it."""
+        ranges = [
+            r for t in {id(t): t for t in self._tables.values()}.values() if (r := t.index_range())
+        ]
+        if not ranges:
+            return None
+        return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
     def __len__(self) -> int:
         return len(self._tables)
