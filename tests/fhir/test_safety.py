@@ -14,6 +14,7 @@ import pytest
 
 from iopfhir.domain import Episode, Identifier, Measure, Patient
 from iopfhir.fhir.build import episode_entries
+from iopfhir.fhir.build.safety import risk_prediction
 from iopfhir.fhir.bundle import transaction_bundle
 from iopfhir.fhir.conventions import PROFILE, identifier_system
 from iopfhir.fhir.ndjson import to_ndjson
@@ -354,3 +355,12 @@ def test_profiles_require_what_the_builder_writes(rtype: str, ident: str, breaki
     assert errors() == []
     del resource[breaking]
     assert errors(), f"{rtype} without {breaking} passed its profile"
+
+
+def test_each_risk_prediction_is_its_own() -> None:
+    # the table is read once; a caller that changes one RiskAssessment changes no other
+    first = risk_prediction("high")
+    first["qualitativeRisk"]["coding"][0]["code"] = "changed"
+    again = risk_prediction("high")
+    assert again["qualitativeRisk"]["coding"][0]["code"] == "high"
+    assert again["outcome"] is not first["outcome"]

@@ -25,6 +25,7 @@ Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.c
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -87,9 +88,14 @@ def flag_category(flag: str) -> dict[str, Any]:
     return {"coding": [coding]}
 
 
-@cache
 def risk_prediction(level: str) -> dict[str, Any]:
-    """The RiskAssessment prediction for a C-SSRS risk level (``none``/``low``/...)."""
+    """The RiskAssessment prediction for a C-SSRS risk level (``none``/``low``/...): a
+    fresh dict each time, as a caller may change the resource it goes into."""
+    return copy.deepcopy(_risk_prediction(level))
+
+
+@cache
+def _risk_prediction(level: str) -> dict[str, Any]:
     table = codes()["safety_signals"]
     probability = table["risk_probability"]
     code = probability["levels"][level]
