@@ -109,3 +109,93 @@ def test_narratives_r4_refuses(
 def test_a_refused_narrative_does_not_echo_its_text(validator: Validator) -> None:
     issues = _issues(validator, f"<div {NS}><p>Jane Roe, DOB 1980-01-01<br></p></div>")
     assert issues and not any("Jane" in message or "1980" in message for _, message in issues)
+
+
+# The HL7 Java validator's lists (its XhtmlValidator, txt-1): the table attributes go on any
+# element, a few more pairs are allowed (img.ismap, pre.space); xml:space is only noted.
+@pytest.mark.parametrize(
+    "div",
+    [
+        f'<div {NS}><span align="center" width="10" valign="top">x</span></div>',
+        f'<div {NS}><p style="a" rowspan="2" colspan="2" scope="row" headers="h">x</p></div>',
+        f'<div {NS}><img src="#pic" alt="" ismap="ismap"/></div>',
+        f'<div {NS}><pre space="preserve">x</pre></div>',
+        f'<div {NS}><td nowrap="nowrap">x</td></div>',
+        # block elements are fine out of a paragraph, and a paragraph inside a div
+        f"<div {NS}><p>x</p><div><p>y</p><table><tr><td>1</td></tr></table></div></div>",
+    ],
+)
+def test_narratives_the_java_validator_allows(validator: Validator, div: str) -> None:
+    assert _issues(validator, div) == []
+
+
+def test_xml_space_is_noted_not_an_error(validator: Validator) -> None:
+    report = validator.validate(
+        {
+            "resourceType": "Basic",
+            "code": {"text": "note"},
+            "text": {
+                "status": "generated",
+                "div": f'<div {NS}><pre xml:space="preserve">x</pre></div>',
+            },
+        }
+    )
+    assert report.errors == []
+    assert [(i.severity, i.path) for i in report.issues if "xml:space" in i.message] == [
+        ("information", "Basic.text.div")
+    ]
+
+
+_TXT1 = ("invariant", "Constraint failed: txt-1: htmlChecks()")
+
+
+@pytest.mark.parametrize(
+    ("div", "expected"),
+    [
+        # HTML 4.0's deprecated s, strike and u are not in the subset (nor in fhir-xhtml.xsd)
+        (
+            f"<div {NS}><u>x</u></div>",
+            [("invalid", "Invalid element name in the XHTML ('u')"), _TXT1],
+        ),
+        (
+            f"<div {NS}><s>x</s><strike>y</strike></div>",
+            [
+                ("invalid", "Invalid element name in the XHTML ('s')"),
+                ("invalid", "Invalid element name in the XHTML ('strike')"),
+                _TXT1,
+            ],
+        ),
+        (
+            f'<div {NS}><a href="http://example.org" target="_blank">x</a></div>',
+            [("invalid", "Invalid attribute name in the XHTML ('target' on 'a')"), _TXT1],
+        ),
+        (
+            f'<div {NS}><ol start="2"><li value="3">x</li></ol></div>',
+            [
+                ("invalid", "Invalid attribute name in the XHTML ('start' on 'ol')"),
+                ("invalid", "Invalid attribute name in the XHTML ('value' on 'li')"),
+                _TXT1,
+            ],
+        ),
+        (
+            f'<div {NS}><table bgcolor="red"><tr><td>1</td></tr></table></div>',
+            [("invalid", "Invalid attribute name in the XHTML ('bgcolor' on 'table')"), _TXT1],
+        ),
+        # a block element inside a paragraph, however deep: an error, not txt-1's
+        (
+            f"<div {NS}><p>x<ul><li>a</li></ul></p></div>",
+            [("invalid", "Illegal element name inside a paragraph in the XHTML ('ul')")],
+        ),
+        (
+            f"<div {NS}><p>x<b><div>a</div></b><p>b</p></p></div>",
+            [
+                ("invalid", "Illegal element name inside a paragraph in the XHTML ('div')"),
+                ("invalid", "Illegal element name inside a paragraph in the XHTML ('p')"),
+            ],
+        ),
+    ],
+)
+def test_narratives_the_java_validator_refuses(
+    validator: Validator, div: str, expected: list[tuple[str, str]]
+) -> None:
+    assert sorted(_issues(validator, div)) == sorted(expected)

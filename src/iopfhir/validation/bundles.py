@@ -109,25 +109,21 @@ def bundle_rules(
     """Bundle rules the HL7 Java validator applies beyond the StructureDefinition."""
     kind = bundle.get("type")
     links = bundle.get("link")
+    self_url: Any = None
     if isinstance(links, list):
-        seen: set[str] = set()
-        for i, link in enumerate(links):
-            rel = link.get("relation") if isinstance(link, dict) else None
-            if rel in ("self", "first", "previous", "prev", "next", "last"):
-                if rel in seen:
-                    issues.append(
-                        Issue(
-                            "error",
-                            "invalid",
-                            # rel is one of the relations just listed, not free input
-                            f"The link relationship type '{rel}' can only occur once",
-                            f"{path}.link[{i}]",
-                        )
-                    )
-                seen.add(str(rel))
+        _link_rules(links, kind, path, issues)
+        self_url = next(
+            (
+                link.get("url")
+                for link in links
+                if isinstance(link, dict) and link.get("relation") == "self"
+            ),
+            None,
+        )
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         return
+    searched: frozenset[str] | None = None  # the self link's types, read at the first match
     type_id_count: dict[str, int] = {}
     for e in entries:
         res = e.get("resource") if isinstance(e, dict) else None
@@ -181,10 +177,66 @@ def bundle_rules(
                         f"{epath}.resource",
                     )
                 )
-            elif mode == "match" and not isinstance(res.get("id"), str):
+            elif mode in ("match", "include") and not isinstance(res.get("id"), str):
                 issues.append(
                     Issue("error", "invalid", "Search results must have ids", f"{epath}.resource")
                 )
+            if mode == "match" and searched is None:
+                searched = _searched_types(self_url, resource_types)
+            if mode == "match" and searched and res.get("resourceType") not in searched:
+                issues.append(
+                    Issue(
+                        "error",
+                        "invalid",
+                        "This is not a matching resource type for the specified search"
+                        + _type_said(res.get("resourceType"), resource_types)
+                        + ": its self link asks for other types",
+                        f"{epath}.resource",
+                    )
+                )
+
+
+#: relations of a page of results: in a searchset or a history only (once each)
+_PAGING = ("first", "previous", "next", "last")
+
+
+def _link_rules(links: list[Any], kind: Any, path: str, issues: list[Issue]) -> None:
+    """The Java validator's link rules: in a searchset or a history, each paging relation and
+    ``self`` once; elsewhere no paging relation, and ``self`` once."""
+    paged = kind in ("searchset", "history")
+    seen: set[str] = set()
+    for i, link in enumerate(links):
+        rel = link.get("relation") if isinstance(link, dict) else None
+        if rel not in _PAGING and rel != "self":
+            continue
+        # rel is one of the relations just listed, not free input
+        if not paged and rel != "self":
+            text = f"The link relationship type '{rel}' is only allowed in a searchset or history"
+            issues.append(Issue("error", "invalid", text, f"{path}.link[{i}]"))
+        elif rel in seen:
+            text = f"The link relationship type '{rel}' can only occur once"
+            issues.append(Issue("error", "invalid", text, f"{path}.link[{i}]"))
+        seen.add(str(rel))
+
+
+def _searched_types(url: Any, resource_types: frozenset[str]) -> frozenset[str]:
+    """The resource types a search's self link asks for, as the Java validator reads them:
+    the last path segment when it is a resource type, else the ``_type`` parameters; none
+    when the url says neither (then any type may match)."""
+    if not isinstance(url, str):
+        return frozenset()
+    head, sep, query = url.partition("?")
+    segments = [s for s in head.split("/") if s]
+    if segments and segments[-1] in resource_types:
+        return frozenset((segments[-1],))
+    if not sep:
+        return frozenset()
+    return frozenset(
+        t
+        for param in query.split("&")
+        if param.startswith("_type=")
+        for t in param[len("_type=") :].split(",")
+    )
 
 
 def _type_said(rt: Any, resource_types: frozenset[str]) -> str:

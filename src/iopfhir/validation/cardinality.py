@@ -68,6 +68,15 @@ class Cardinality:
         elif is_list:
             values = list(raw) if isinstance(raw, list) else []
             exts = list(ext) if isinstance(ext, list) else []
+            if ext is not None and not isinstance(ext, list):
+                # "_given": {...} beside "given": [...] - not to be dropped unseen
+                add(
+                    ctx,
+                    "error",
+                    "structure",
+                    f"{path}.{key}",
+                    f"The property _{key} must be a JSON Array, not {json_kind(ext)}",
+                )
         else:
             values, exts = [raw], [ext]
         n = max(len(values), len(exts))

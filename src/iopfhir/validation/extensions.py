@@ -4,8 +4,9 @@ Lives here: :class:`Extensions` - an extension is walked against the profile its
 names, else the StructureDefinition of its url when loaded (unknown urls are reported: an
 error for a modifier extension, a warning otherwise), else the element's own tree or the base
 Extension tree; a loaded definition's ``context`` decides whether the extension is allowed at
-the element it is on. A message names an extension's url only when it is a loaded
-StructureDefinition (a canonical of the definitions); any other url is input.
+the element it is on, and its ``isModifier`` whether it belongs in ``modifierExtension``. A
+message names an extension's url only when it is a loaded StructureDefinition (a canonical of
+the definitions); any other url is input.
 
 Imports only sibling modules below the walk (``.constraints``, ``.context``, ``.definitions``,
 ``.model``).
@@ -55,6 +56,7 @@ class Extensions:
                 if sd is not None and sd.get("type") == "Extension":
                     tree = self.definitions.tree(url)
                     self._context(sd, node, path, ctx)
+                    _modifier_match(sd, node, path, ctx)
             else:
                 modifier = node.name == "modifierExtension"
                 add(
@@ -123,3 +125,21 @@ class Extensions:
             path,
             f"The extension {url} is not allowed to be used at this point ({where})",
         )
+
+
+def _modifier_match(sd: Mapping[str, Any], node: ElementNode, path: str, ctx: Ctx) -> None:
+    """A modifier extension (its root element ``isModifier``) goes in ``modifierExtension``,
+    any other in ``extension``: the Java validator's modifier mismatch, either way an error."""
+    elements = (sd.get("snapshot") or sd.get("differential") or {}).get("element")
+    first = elements[0] if isinstance(elements, list) and elements else None
+    is_modifier = isinstance(first, Mapping) and first.get("isModifier") is True
+    used_as_modifier = node.name == "modifierExtension"
+    if is_modifier == used_as_modifier:
+        return
+    url = sd.get("url")
+    text = (
+        f"The extension {url} is not a modifier extension, but is used as one (modifierExtension)"
+        if used_as_modifier
+        else f"The extension {url} is a modifier extension: it must be used as a modifierExtension"
+    )
+    add(ctx, "error", "structure", path, text)

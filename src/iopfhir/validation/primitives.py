@@ -29,6 +29,7 @@ from .xhtml import XHTML_NS, narrative
 __all__ = ["Primitives", "quantity_range", "xsd_regex"]
 
 _INT32 = (-(2**31), 2**31 - 1)
+_INTEGER_TYPES = frozenset({"integer", "positiveInt", "unsignedInt"})
 _ENTITY_RX = re.compile(r"&([A-Za-z0-9#]+);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 
@@ -62,6 +63,30 @@ def _xhtml(value: str, path: str, ctx: Ctx) -> None:
     for attribute, element in parsed.bad_attributes:
         text = f"Invalid attribute name in the XHTML ('{attribute}' on '{element}')"
         add(ctx, "error", "invalid", path, text)
+    for element in parsed.blocks_in_paragraph:
+        text = f"Illegal element name inside a paragraph in the XHTML ('{element}')"
+        add(ctx, "error", "invalid", path, text)
+    if parsed.xml_space:
+        text = "The attribute xml:space is not part of R4's XHTML (it is ignored)"
+        add(ctx, "information", "invalid", path, text)
+
+
+def _bare_element(
+    ext: Mapping[str, Any], value: Any, node: ElementNode, path: str, ctx: Ctx
+) -> None:
+    """A ``_key`` object with neither extensions nor anything but an id: ``{}`` is an empty
+    object (FHIR JSON has none), and without a value the element has no value and no children
+    (ele-1), as the Java validator reports them."""
+    if not ext:
+        add(ctx, "error", "structure", path, f"_{node.name}: an object must have some content")
+    if value is None:
+        add(
+            ctx,
+            "error",
+            "invariant",
+            path,
+            f"Constraint failed: ele-1: {node.path} must have a value or children",
+        )
 
 
 class Primitives:
@@ -91,6 +116,8 @@ class Primitives:
                 eroot = self.definitions.type_tree("Element")
                 if eroot is not None:
                     self._object(ext, eroot, "Element", path, ctx, eroot)
+                if not any(k != "id" and k != "fhir_comments" for k in ext):
+                    _bare_element(ext, value, node, path, ctx)
         if value is None:
             if ext is None:
                 add(ctx, "error", "structure", path, f"{node.path}: null is not allowed here")
@@ -122,6 +149,11 @@ class Primitives:
             ok = isinstance(value, str)
             if ok:
                 self._string_format(value, node, type_code, path, ctx)
+        if not ok and isinstance(value, float) and type_code in _INTEGER_TYPES:
+            # a JSON number all the same (1.0, 1e3): its form is what is wrong
+            text = f"The value is not a valid {type_code} (a number with a fraction or exponent)"
+            add(ctx, "error", "value", path, text)
+            return
         if not ok:
             add(
                 ctx,

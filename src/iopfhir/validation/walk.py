@@ -34,7 +34,7 @@ from .primitives import Primitives, quantity_range
 from .references import References
 from .slicing import Slicing
 from .trees import TypeTrees
-from .values import describe, json_kind, matches, model_path
+from .values import cap, describe, json_kind, matches, model_path
 
 __all__ = ["Walker"]
 
@@ -120,6 +120,9 @@ class Walker:
                     if entry is None:
                         _unknown(obj, key, node, path, ctx)
                         continue
+                    if obj[key] is None:
+                        # read like an absent "_key" below: null is no JSON value in FHIR
+                        _null_element(key, entry, path, ctx)
                     if key[1:] in obj:
                         continue
                     key = key[1:]
@@ -350,6 +353,18 @@ class Walker:
                         self._constraints.check(tree, value, path, ctx, tree.path)
         if node.constraints:
             self._constraints.check(node, value, path, ctx, model_path(node, type_code))
+
+
+def _null_element(key: str, entry: tuple[ElementNode, str | None], path: str, ctx: Ctx) -> None:
+    """``"_key": null``: an error at the element ``key`` names (a known one)."""
+    child, ctype = entry
+    if ctype is None:
+        where = f"{path}.{key[1:]}"
+    elif len(child.types) > 1:
+        where = f"{path}.{child.name[:-3]}.ofType({cap(ctype)})"
+    else:
+        where = f"{path}.{child.name[:-3]}"
+    add(ctx, "error", "structure", where, f"The property {key} must not be null")
 
 
 def _unknown(obj: Mapping[str, Any], key: str, node: ElementNode, path: str, ctx: Ctx) -> None:

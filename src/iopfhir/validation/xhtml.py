@@ -3,9 +3,11 @@
 Lives here: :func:`narrative` - one parse of a ``Narrative.div`` (expat, namespace-aware,
 cached per text: ``txt-1``, ``txt-2`` and the format check all ask about the same div) into a
 :class:`Narrative`: the parse error if any, the root element and its namespace, the element
-and attribute names outside the subset R4 allows (HTML 4.0 chapters 7-11 without section 9.4,
-chapter 15, ``a`` and ``img``), and whether it has content (text that is not whitespace, or
-an image).
+and attribute names outside the subset R4 allows (the HL7 Java validator's lists: HTML 4.0
+chapters 7-11 without section 9.4, chapter 15 without ``s``, ``strike`` and ``u``, ``a`` and
+``img``), the block elements inside a ``p``, whether an ``xml:space`` was met (the Java
+validator only notes it), and whether it has content (text that is not whitespace, or an
+image).
 
 Imports nothing of the project; reads its package data.
 """
@@ -21,7 +23,9 @@ from xml.parsers import expat
 __all__ = ["XHTML_NS", "Narrative", "narrative"]
 
 
-def _subset() -> tuple[str, frozenset[str], frozenset[str], dict[str, frozenset[str]]]:
+def _subset() -> tuple[
+    str, frozenset[str], frozenset[str], dict[str, frozenset[str]], frozenset[str]
+]:
     data = json.loads(
         resources.files("iopfhir.validation").joinpath("data", "narrative-xhtml.json").read_bytes()
     )
@@ -30,12 +34,14 @@ def _subset() -> tuple[str, frozenset[str], frozenset[str], dict[str, frozenset[
         frozenset(data["elements"]),
         frozenset(data["common_attributes"]),
         {k: frozenset(v) for k, v in data["attributes"].items()},
+        frozenset(data["block_elements"]),
     )
 
 
 #: R4's subset (package data ``data/narrative-xhtml.json``): the namespace, the elements, the
-#: attributes every element may carry and the further attributes of each
-XHTML_NS, _ELEMENTS, _COMMON, _ATTRIBUTES = _subset()
+#: attributes every element may carry, the further attributes of some, and the block elements
+#: a paragraph may not hold
+XHTML_NS, _ELEMENTS, _COMMON, _ATTRIBUTES, _BLOCKS = _subset()
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _NONE: frozenset[str] = frozenset()
 
@@ -50,6 +56,10 @@ class Narrative:
     bad_elements: tuple[str, ...] = ()
     #: (attribute, element)
     bad_attributes: tuple[tuple[str, str], ...] = ()
+    #: block elements (``div``, ``table``, ``ul``...) inside a ``p``: not txt-1's, an error
+    blocks_in_paragraph: tuple[str, ...] = ()
+    #: an ``xml:space`` attribute: outside the subset, but only noted (the Java validator's hint)
+    xml_space: bool = False
     has_content: bool = False
 
     @property
@@ -70,13 +80,23 @@ def narrative(div: str) -> Narrative:
     root: list[tuple[str, str]] = []
     bad_elements: list[str] = []
     bad_attributes: list[tuple[str, str]] = []
+    in_paragraph: list[str] = []
+    #: per open element: whether it is a ``p`` below the root (its descendants are in it too)
+    opened: list[bool] = []
+    paragraphs = 0
     content = False
+    xml_space = False
 
     def start(name: str, attributes: dict[str, str]) -> None:
-        nonlocal content
+        nonlocal content, xml_space, paragraphs
         ns, local = _split(name)
+        paragraph = local == "p" and bool(root)
         if not root:
             root.append((ns, local))
+        if paragraphs and local in _BLOCKS and local not in in_paragraph:
+            in_paragraph.append(local)
+        opened.append(paragraph)
+        paragraphs += paragraph
         # no namespace at all is the root's fault (reported once, as such); another one is
         # markup from elsewhere (SVG, MathML) that R4's subset does not have
         if (ns and ns != XHTML_NS) or local not in _ELEMENTS:
@@ -88,7 +108,8 @@ def narrative(div: str) -> Narrative:
         extra = _ATTRIBUTES.get(local, _NONE)
         for attribute in attributes:
             ans, alocal = _split(attribute)
-            if ans == _XML_NS and alocal == "lang":
+            if ans == _XML_NS and alocal in ("lang", "space"):
+                xml_space = xml_space or alocal == "space"
                 continue
             if ans or (alocal not in _COMMON and alocal not in extra):
                 pair = (f"{ans} {alocal}".strip() if ans else alocal, local)
@@ -100,7 +121,12 @@ def narrative(div: str) -> Narrative:
         if not content and not data.isspace():
             content = True
 
+    def end(name: str) -> None:
+        nonlocal paragraphs
+        paragraphs -= opened.pop()
+
     parser.StartElementHandler = start
+    parser.EndElementHandler = end
     parser.CharacterDataHandler = text
     try:
         parser.Parse(div, True)
@@ -115,5 +141,7 @@ def narrative(div: str) -> Narrative:
         root_ns=ns,
         bad_elements=tuple(bad_elements),
         bad_attributes=tuple(bad_attributes),
+        blocks_in_paragraph=tuple(in_paragraph),
+        xml_space=xml_space,
         has_content=content,
     )
