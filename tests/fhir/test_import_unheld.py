@@ -499,6 +499,8 @@ def _inner_resources() -> list[dict[str, Any]]:
             "resourceType": "AllergyIntolerance",
             "id": "a1",
             "patient": SUBJECT,
+            # R4 ait-1: a clinical status (without one the allergy is not read at all)
+            "clinicalStatus": {"coding": [{"code": "active"}]},
             "recorder": {"reference": "Practitioner/pr1"},
             "code": {"coding": [{"system": SNOMED, "code": "91936005"}, {"display": "x"}]},
             "reaction": [

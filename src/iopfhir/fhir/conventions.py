@@ -31,6 +31,7 @@ __all__ = [
     "OBSERVATION_CATEGORY_SURVEY",
     "PLAIN_TYPE_ID",
     "PROFILE",
+    "REFERENCE_KIND",
     "identifier",
     "identifier_system",
     "name_uuid",
@@ -59,6 +60,10 @@ ID_NAMESPACE: Final = uuid.UUID("6f1c1f8e-3f7a-5b8e-9d2a-0c4e7a1b9f30")
 
 ID_BASE: Final = f"{BASE_URL}/id/"
 
+#: the identifier kind a reader gives a patient known only by its FHIR reference: its
+#: value is that reference (``Patient/x``, a full URL), not ``<episode>/<key>``
+REFERENCE_KIND: Final = "fhir-reference"
+
 
 def identifier_system(kind: str) -> str:
     """The identifier system for resources of one kind (``careplan``, ``session``...)."""
@@ -74,10 +79,11 @@ def parse_identifier(system: str | None, value: str | None) -> tuple[str, str, s
     """``(kind, episode key, local key)`` for an identifier iopfhir wrote, else ``None``."""
     if not system or not value or not system.startswith(ID_BASE):
         return None
+    kind = system[len(ID_BASE) :]
     episode_key, sep, local_key = value.partition("/")
-    if not sep:
+    if not sep or kind == REFERENCE_KIND:  # a reference's slashes name no episode
         return None
-    return system[len(ID_BASE) :], episode_key, local_key
+    return kind, episode_key, local_key
 
 
 def name_uuid(namespace: uuid.UUID, name: str) -> str:

@@ -303,7 +303,15 @@ def _fill(
             _read_qr(adm, entry, index)
         elif kind in ("total", "panel"):
             total = total_value(inst, res)
-            if total is not None and (kind == "total" or adm.total is None):
+            if (
+                kind == "total"
+                and adm.total_at == "Observation.value"
+                and total not in (None, adm.total)
+            ):
+                # two total Observations of one time (a duplicate, a correction): the
+                # first is kept, not silently replaced by the last
+                adm.problems["Observation: another total at the same time (dropped)"] += 1
+            elif total is not None and (kind == "total" or adm.total is None):
                 adm.total = total
                 adm.total_at = f"{entry.type}.value"
             for component in as_list(res.get("component")):

@@ -365,8 +365,12 @@ def diagnosis_order(ctx: Context, conditions: list[Entry]) -> list[Entry]:
     for pos, diag in enumerate(as_list(ctx.eoc.resource.get("diagnosis"))):
         if not isinstance(diag, dict):
             continue
+        if diag.get("role") is not None:  # a diagnosis holds no role (admission, billing...)
+            note("EpisodeOfCare.diagnosis.role", "not kept (dropped)")
         target = ctx.resolve(diag.get("condition"), ctx.eoc)
-        if target is not None and target.type == "Condition" and id(target) not in listed:
+        if target is None or target.type != "Condition":
+            note("EpisodeOfCare.diagnosis.condition", "not a Condition of the input (dropped)")
+        elif id(target) not in listed:
             raw_rank = diag.get("rank")
             rank = raw_rank if isinstance(raw_rank, int) else 10**6
             ranked.append((rank, pos, target))

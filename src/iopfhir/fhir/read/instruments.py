@@ -28,7 +28,7 @@ from typing import Any
 from iopfhir.fhir.conventions import ID_BASE
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings, parse_own, parse_timestamp, text
+from iopfhir.fhir.read.values import as_list, codings, note, parse_own, parse_timestamp, text
 from iopfhir.terminology import Instrument, Item, instrument_by_code, instruments
 from iopfhir.terminology.instruments import LOINC
 
@@ -145,6 +145,9 @@ def effective_time(resource: dict[str, Any], *, noted: bool = False) -> datetime
         at = f"{rtype}.effectivePeriod.start" if noted else None
         moment = parse_timestamp(period.get("start"), at)
         if moment is not None:
+            if noted and period.get("end") not in (None, period.get("start")):
+                # a measure is taken at one time: the period's end has no place
+                note(f"{rtype}.effectivePeriod.end", "not kept (dropped)")
             return moment
     return parse_timestamp(resource.get("issued"), f"{rtype}.issued" if noted else None)
 

@@ -11,6 +11,11 @@ the domain holds prescriptions only. A medication given by reference
 that Medication's ``code`` (the domain keeps the coded medication; it is written back as
 ``medicationCodeableConcept``, which the IOP profiles require).
 
+The model keeps a dosage as text, an allergy's one category, a reaction's manifestation and
+severity: the rest of what R4 gives there (a structured Dosage, a further Dosage, a further
+category, a reaction's description or onset) is counted at its FHIRPath, never dropped
+without a word.
+
 Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``episode``, ``people``,
 ``source`` and ``values``.
 """
@@ -31,6 +36,7 @@ from iopfhir.fhir.read.values import (
     as_list,
     codings,
     first_code,
+    note,
     parse_date,
     parse_moment,
     parse_period,
@@ -41,6 +47,29 @@ __all__ = ["read_allergy", "read_prescription", "read_statement"]
 
 _STATEMENT_STATUS: frozenset[str] = frozenset(get_args(StatementStatus))
 _REQUEST_STATUS: frozenset[str] = frozenset(get_args(RequestStatus))
+_ALLERGY_CATEGORIES = frozenset({"food", "medication", "environment", "biologic"})
+_ALLERGY_CLINICAL = frozenset({"active", "inactive", "resolved"})
+_NO_CLINICAL = (
+    "AllergyIntolerance.clinicalStatus: none of allergyintolerance-clinical,"
+    " which R4 ait-1 requires (not kept)"
+)
+#: R4 Dosage elements the model does not keep (it keeps ``text``; ``sequence`` orders)
+_DOSAGE_NOT_KEPT = (
+    "additionalInstruction",
+    "patientInstruction",
+    "timing",
+    "asNeededBoolean",
+    "asNeededCodeableConcept",
+    "site",
+    "route",
+    "method",
+    "doseAndRate",
+    "maxDosePerPeriod",
+    "maxDosePerAdministration",
+    "maxDosePerLifetime",
+)
+#: R4 AllergyIntolerance.reaction elements the model does not keep
+_REACTION_NOT_KEPT = ("substance", "description", "onset", "exposureRoute", "note")
 
 
 def read_statement(ctx: Context, entry: Entry) -> None:
@@ -58,7 +87,7 @@ def read_statement(ctx: Context, entry: Entry) -> None:
         "status": status if status in _STATEMENT_STATUS else "unknown",
         "period": parse_period(res.get("effectivePeriod"), "MedicationStatement.effectivePeriod"),
         "asserted": parse_moment(res.get("dateAsserted"), "MedicationStatement.dateAsserted"),
-        "dosage": _dosage_text(res.get("dosage")),
+        "dosage": _dosage_text(res.get("dosage"), "MedicationStatement.dosage"),
         "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
     }
     if res.get("informationSource") is not None:
@@ -86,7 +115,7 @@ def read_prescription(ctx: Context, entry: Entry) -> None:
         "code": code,
         "status": status if status in _REQUEST_STATUS else "draft",
         "authored": parse_moment(res.get("authoredOn"), "MedicationRequest.authoredOn"),
-        "dosage": _dosage_text(res.get("dosageInstruction")),
+        "dosage": _dosage_text(res.get("dosageInstruction"), "MedicationRequest.dosageInstruction"),
         "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
         "refills": refills if isinstance(refills, int) and 0 <= refills <= 99 else None,
     }
@@ -106,10 +135,15 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
     if code is None:
         ctx.unmapped["AllergyIntolerance: no coded substance"] += 1
         return
-    note_unheld(res, "AllergyIntolerance")
     clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
     verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
-    category = next(iter(as_list(res.get("category"))), None)
+    if clinical not in _ALLERGY_CLINICAL and verification != "entered-in-error":
+        # R4 ait-1: only an entered-in-error record may go without one; said at its path,
+        # not as the model's refusal ("invalid")
+        ctx.unmapped[_NO_CLINICAL] += 1
+        return
+    note_unheld(res, "AllergyIntolerance")
+    category = _allergy_category(res.get("category"))
     criticality = res.get("criticality")
     reactions = []
     for item in as_list(res.get("reaction")):
@@ -121,6 +155,9 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
         if manifestation is None:
             ctx.unmapped["AllergyIntolerance: reaction without a coded manifestation"] += 1
             continue
+        for element in _REACTION_NOT_KEPT:
+            if item.get(element) is not None:
+                note(f"AllergyIntolerance.reaction.{element}", "not kept (dropped)")
         severity = item.get("severity")
         reactions.append(
             Reaction(
@@ -131,9 +168,7 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
     fields: dict[str, Any] = {
         "key": ctx.new_key("medications", entry, "allergyintolerance"),
         "code": code,
-        "category": category
-        if category in ("food", "medication", "environment", "biologic")
-        else None,
+        "category": category,
         "criticality": criticality if criticality in ("low", "high", "unable-to-assess") else None,
         "clinical_status": clinical if clinical in ("active", "inactive", "resolved") else None,
         "verification_status": verification
@@ -165,9 +200,35 @@ def _medication_code(ctx: Context, entry: Entry) -> Code | None:
     return code
 
 
-def _dosage_text(dosages: Any) -> str | None:
-    """The text of the first Dosage (the domain keeps dosage as text)."""
+def _allergy_category(categories: Any) -> str | None:
+    """The first R4 category; any other counted (the domain holds one)."""
+    kept = None
+    for category in as_list(categories):
+        if category not in _ALLERGY_CATEGORIES:
+            note("AllergyIntolerance.category", "not an allergy-intolerance-category (dropped)")
+        elif kept is None:
+            kept = category
+        elif category != kept:
+            note("AllergyIntolerance.category", "a further category after the first (dropped)")
+    return str(kept) if kept is not None else None
+
+
+def _dosage_text(dosages: Any, at: str) -> str | None:
+    """The text of the first Dosage that has one (the domain keeps dosage as text); what
+    else the Dosages hold is counted at ``at``."""
+    kept = None
     for dosage in as_list(dosages):
-        if isinstance(dosage, dict):
-            return text(dosage.get("text"))
-    return None
+        if not isinstance(dosage, dict):
+            note(at, "not a Dosage (dropped)")
+            continue
+        for element in _DOSAGE_NOT_KEPT:
+            if dosage.get(element) is not None:
+                note(f"{at}.{element}", "not kept (dropped)")
+        written = text(dosage.get("text"))
+        if written is None and dosage.get("text") is not None:
+            note(f"{at}.text", "not a string (dropped)")
+        elif written is not None and kept is None:
+            kept = written
+        elif written is not None and written != kept:
+            note(f"{at}.text", "of a further dosage (dropped)")
+    return kept

@@ -33,7 +33,7 @@ from iopfhir.domain import (
     Practitioner,
     Support,
 )
-from iopfhir.fhir.conventions import identifier_system
+from iopfhir.fhir.conventions import REFERENCE_KIND, identifier_system
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.index import reference_of
@@ -87,7 +87,7 @@ def read_patient(ctx: Context) -> Patient:
         ctx.patient_key = ctx.keys["people"].take("patient")
         return Patient(
             key=ctx.patient_key,
-            identifiers=[Identifier(system=identifier_system("fhir-reference"), value=ref)],
+            identifiers=[Identifier(system=identifier_system(REFERENCE_KIND), value=ref)],
         )
     res = entry.resource
     note_unheld(res, "Patient")
@@ -105,9 +105,12 @@ def read_patient(ctx: Context) -> Patient:
     idents = [i for i in identifiers(res, "Patient.identifier") if i.system != own_system]
     if not idents:
         value = entry.full_url or (f"Patient/{entry.id}" if entry.id else "Patient")
-        idents = [Identifier(system=identifier_system("fhir-reference"), value=value)]
+        idents = [Identifier(system=identifier_system(REFERENCE_KIND), value=value)]
     gender = res.get("gender")
-    if gender is not None and gender not in GENDERS:
+    if gender is not None and not isinstance(gender, str):  # no code: cannot be looked up
+        note("Patient.gender", "not a code (dropped)")
+        gender = None
+    elif gender is not None and gender not in GENDERS:
         note("Patient.gender", "not an administrative-gender code (dropped)")
     return Patient(
         key=ctx.patient_key,

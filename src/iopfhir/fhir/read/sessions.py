@@ -34,6 +34,7 @@ and the reader's ``_context``, ``people``, ``source`` and ``values``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -57,6 +58,7 @@ from iopfhir.fhir.read.values import (
     as_list,
     codings,
     concept_key,
+    duration_minutes,
     extension,
     first_code,
     is_key,
@@ -98,6 +100,14 @@ def _kind_of_procedure() -> dict[tuple[str, str], str]:
         for e in entries:
             seen.setdefault((e["system"], e["code"]), set()).add(kind)
     return {pair: next(iter(kinds)) for pair, kinds in seen.items() if len(kinds) == 1}
+
+
+def _length(res: dict[str, Any]) -> tuple[str, timedelta | None] | None:
+    """The element of ``res`` that gives a session's planned length, and that length."""
+    for element, at in (("minutesDuration", "Appointment"), ("length", "Encounter")):
+        if res.get(element) is not None:
+            return element, duration_minutes(res[element], f"{at}.{element}")
+    return None
 
 
 def _procedure_kind(concepts: list[object]) -> str | None:
@@ -154,9 +164,16 @@ def read_session(ctx: Context, entry: Entry) -> None:
     if start is None or end is None:
         ctx.unmapped[f"{entry.type}: session without a start time"] += 1
         return
-    if end is start and not (eperiod.get("end") or ares.get("end")):  # R4: an open end
-        where = "Appointment.end" if appointment is not None else "Encounter.period.end"
-        note(where, "missing (the session is read as ending when it starts)")
+    lasted = None  # an open end (R4): the planned length, when given, says when it ends
+    if end is start and not (eperiod.get("end") or ares.get("end")):
+        lasted = _length(ares if ares.get("start") else eres)
+        if lasted is not None and lasted[1] is not None:
+            end = start + lasted[1]
+        else:
+            where = "Appointment.end" if appointment is not None else "Encounter.period.end"
+            note(where, "missing (the session is read as ending when it starts)")
+    if lasted is not None:  # the element the end was read from is held, not dropped
+        ares, eres = ({k: v for k, v in r.items() if k != lasted[0]} for r in (ares, eres))
     if when(end) < when(start):
         note(f"{entry.type}.end", "before the start (read as the start)")
         end = start

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterator, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ __all__ = [
     "as_list",
     "codings",
     "concept_key",
+    "duration_minutes",
     "email",
     "extension",
     "first_code",
@@ -252,6 +253,27 @@ def parse_date(value: Any, at: str | None = None) -> date | None:
     if len(value) > 10:
         note(at, TIME_DROPPED)
     return parsed
+
+
+#: minutes in one of the UCUM units an R4 Duration of hours or less is given in
+_MINUTES: Final = {"s": 1 / 60, "min": 1.0, "h": 60.0}
+
+
+def duration_minutes(value: Any, at: str) -> timedelta | None:
+    """A length: a positiveInt of minutes (``Appointment.minutesDuration``) or an R4
+    Duration in s, min or h (``Encounter.length``); another value is noted at ``at``."""
+    if isinstance(value, dict):
+        number, unit = value.get("value"), value.get("code") or value.get("unit")
+        scale = _MINUTES.get(unit) if isinstance(unit, str) else None
+    else:
+        number, scale = value, 1.0
+    minutes = 0.0
+    if scale and isinstance(number, int | float) and not isinstance(number, bool):
+        minutes = number * scale
+    if not 0 < minutes <= 1440:
+        note(at, "not a duration of at most a day (dropped)")
+        return None
+    return timedelta(minutes=minutes)
 
 
 def parse_timestamp(value: Any, at: str | None = None) -> datetime | None:

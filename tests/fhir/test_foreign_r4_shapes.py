@@ -1,0 +1,329 @@
+"""Shapes of others' R4 data the reader got wrong, read as R4 allows them.
+
+- A patient without an EpisodeOfCare, known only by its reference (``Patient/x``, an
+  absolute ``http://.../Patient/x``): the reader keeps that reference as an identifier;
+  written and read again, the episode keeps its key (the reference's slashes are not
+  iopfhir's ``<episode>/<key>``).
+- A MedicationStatement / MedicationRequest with a structured Dosage, or several: the
+  model keeps the first dosage text there is (a structured first Dosage hid a second's
+  text); an AllergyIntolerance of two categories, a reaction with a description or onset:
+  what the model does not keep is counted at its FHIRPath, not dropped without a word.
+- An Appointment with ``start`` and ``minutesDuration`` and no ``end``, an Encounter with
+  ``period.start`` and ``length``: the session ends when its length says, not when it
+  starts (the length was dropped as having no place in the model).
+- A Patient whose ``gender`` is a list or an object (no R4, but seen): counted at its
+  FHIRPath, where the import stopped with an internal error.
+- A score given over an ``effectivePeriod`` with an end: the measure keeps the start; the
+  end is counted, not dropped without a word.
+- Two total-score Observations of one instrument at one time with different values (a
+  duplicate, a correction): one measure, keyed by the first, had the last one's score and
+  nothing said the other was dropped.
+- An EpisodeOfCare diagnosis with a ``role`` (chief complaint, admission...), or naming a
+  Condition the input does not hold: counted, where both went without a word.
+- An AllergyIntolerance without a clinical status (R4 ait-1 requires one unless it was
+  entered in error): counted at ``AllergyIntolerance.clinicalStatus``, where the reason was
+  the model's refusal (``AllergyIntolerance: invalid``), which names no FHIRPath.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from both_readers import FORMS, read_both
+
+from iopfhir.cli import main
+from iopfhir.fhir.bundle import collection_bundle
+from iopfhir.fhir.read import read_fhir
+
+_PHQ9_TOTAL = {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]}
+
+
+def _score(subject: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": "o1",
+        "status": "final",
+        "code": _PHQ9_TOTAL,
+        "subject": {"reference": subject},
+        "effectiveDateTime": "2024-01-01T10:00:00Z",
+        "valueInteger": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("entries", "key"),
+    [
+        # no Patient resource: the score's subject is all there is
+        ([{"resource": _score("Patient/x")}], "ref-Patient-x"),
+        # a Patient with no identifier, at an absolute URL, referenced by a version
+        (
+            [
+                {
+                    "fullUrl": "http://ehr.example/fhir/Patient/p6",
+                    "resource": {"resourceType": "Patient", "id": "p6"},
+                },
+                {"resource": _score("http://ehr.example/fhir/Patient/p6/_history/3")},
+            ],
+            "p6",
+        ),
+    ],
+)
+def test_episode_of_a_referenced_patient_keeps_its_key(
+    entries: list[dict[str, Any]], key: str
+) -> None:
+    first = read_fhir({"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert [e.key for e in first.episodes] == [key]
+    again = read_fhir(collection_bundle(first.episodes))
+    assert [e.key for e in again.episodes] == [key]
+    assert again.episodes == first.episodes
+
+
+_RXNORM = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "312938"}]}
+_ACTIVE = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+            "code": "active",
+        }
+    ]
+}
+
+
+def _medications() -> list[dict[str, Any]]:
+    """A patient's medication data as an EHR writes it: structured dosages, a tapering
+    second instruction, an allergy of two categories with a described reaction."""
+    return [
+        {"resourceType": "Patient", "id": "p1"},
+        {
+            "resourceType": "MedicationStatement",
+            "id": "ms1",
+            "status": "active",
+            "medicationCodeableConcept": _RXNORM,
+            "subject": {"reference": "Patient/p1"},
+            "dosage": [
+                {
+                    "sequence": 1,
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                },
+                {"sequence": 2, "text": "50 mg at night"},
+            ],
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": _RXNORM,
+            "subject": {"reference": "Patient/p1"},
+            "dosageInstruction": [{"text": "one tablet daily"}, {"text": "two after week 2"}],
+        },
+        {
+            "resourceType": "AllergyIntolerance",
+            "id": "a1",
+            "patient": {"reference": "Patient/p1"},
+            "clinicalStatus": _ACTIVE,
+            "category": ["food", "medication"],
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91935009"}]},
+            "reaction": [
+                {
+                    "manifestation": [
+                        {"coding": [{"system": "http://snomed.info/sct", "code": "39579001"}]}
+                    ],
+                    "description": "described in words",
+                    "onset": "2012-06-01",
+                    "severity": "severe",
+                }
+            ],
+        },
+    ]
+
+
+@FORMS
+def test_dosages_and_allergy_details_beyond_the_model_are_counted(
+    tmp_path: Path, form: str
+) -> None:
+    result = read_both(_medications(), tmp_path, form)
+    (episode,) = result.episodes
+    # the text of a Dosage after a structured one is the one the model can keep
+    assert [m.dosage for m in episode.medications] == ["50 mg at night"]
+    assert [p.dosage for p in episode.prescriptions] == ["one tablet daily"]
+    assert [a.category for a in episode.allergies] == ["food"]
+    unmapped = result.unmapped
+    assert unmapped["MedicationStatement.dosage.timing: not kept (dropped)"] == 1
+    assert unmapped["MedicationRequest.dosageInstruction.text: of a further dosage (dropped)"] == 1
+    assert (
+        unmapped["AllergyIntolerance.category: a further category after the first (dropped)"] == 1
+    )
+    assert unmapped["AllergyIntolerance.reaction.description: not kept (dropped)"] == 1
+    assert unmapped["AllergyIntolerance.reaction.onset: not kept (dropped)"] == 1
+    # reasons name paths, never the values read
+    assert not any("night" in r or "week" in r or "words" in r for r in unmapped)
+
+
+def _open_ended() -> list[dict[str, Any]]:
+    """An Appointment booked with a start and ``minutesDuration`` only, an Encounter with a
+    start and ``length`` only (both R4: ``end`` is 0..1), and one with a length no session has."""
+    patient = {"reference": "Patient/p1"}
+    amb = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}
+    return [
+        {"resourceType": "Patient", "id": "p1"},
+        {
+            "resourceType": "Appointment",
+            "id": "a1",
+            "status": "booked",
+            "start": "2024-01-08T10:00:00Z",
+            "minutesDuration": 45,
+            "participant": [{"actor": patient, "status": "accepted"}],
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "finished",
+            "class": amb,
+            "subject": patient,
+            "period": {"start": "2024-01-09T10:00:00-05:00"},
+            "length": {
+                "value": 1.5,
+                "unit": "hours",
+                "system": "http://unitsofmeasure.org",
+                "code": "h",
+            },
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "e2",
+            "status": "finished",
+            "class": amb,
+            "subject": patient,
+            "period": {"start": "2024-01-10T10:00:00Z"},
+            "length": {"value": 3, "unit": "wk"},
+        },
+    ]
+
+
+@FORMS
+def test_a_session_without_an_end_ends_after_its_length(tmp_path: Path, form: str) -> None:
+    result = read_both(_open_ended(), tmp_path, form)
+    (episode,) = result.episodes
+    ends = {s.key: (s.end - s.start).total_seconds() / 60 for s in episode.sessions}
+    assert ends == {"a1": 45, "e1": 90, "e2": 0}
+    unmapped = result.unmapped
+    # the lengths read are held, not dropped; the one no session has is counted, as is
+    # the end it leaves open
+    assert not any(r.startswith("Appointment.minutesDuration") for r in unmapped)
+    assert unmapped["Encounter.length: not a duration of at most a day (dropped)"] == 1
+    assert (
+        unmapped["Encounter.period.end: missing (the session is read as ending when it starts)"]
+        == 1
+    )
+    assert "Encounter.length: no place in the IOP model (dropped)" not in unmapped
+    # written and read back, the end stays where the length put it
+    again = read_fhir(collection_bundle(result.episodes))
+    assert again.episodes == result.episodes
+
+
+@pytest.mark.parametrize("gender", [["female"], {"code": "female"}])
+def test_a_gender_that_is_no_code_is_counted_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], gender: object
+) -> None:
+    source = tmp_path / "patient.json"
+    source.write_text(json.dumps({"resourceType": "Patient", "id": "p1", "gender": gender}))
+    assert main(["import", str(source), "--summary"]) == 0
+    out = capsys.readouterr()
+    summary = json.loads(out.out)
+    assert summary["patients"] == 1
+    assert summary["unmapped"]["Patient"] == {"Patient.gender: not a code (dropped)": 1}
+    assert "female" not in out.err
+
+
+@FORMS
+def test_the_end_of_a_scores_effective_period_is_counted(tmp_path: Path, form: str) -> None:
+    score = _score("Patient/p1")
+    del score["effectiveDateTime"]
+    score["effectivePeriod"] = {"start": "2024-01-01T10:00:00Z", "end": "2024-01-01T10:10:00Z"}
+    instant = {**_score("Patient/p1"), "id": "o2", "valueInteger": 7}
+    del instant["effectiveDateTime"]
+    instant["effectiveInstant"] = "2024-01-02T10:00:00Z"
+    resources = [{"resourceType": "Patient", "id": "p1"}, score, instant]
+    result = read_both(resources, tmp_path, form)
+    (episode,) = result.episodes
+    assert [(m.key, m.total) for m in episode.measures] == [("o1", 5), ("o2", 7)]
+    assert result.unmapped == {"Observation.effectivePeriod.end: not kept (dropped)": 1}
+
+
+@FORMS
+def test_a_second_total_at_the_same_time_is_counted_not_swapped_in(
+    tmp_path: Path, form: str
+) -> None:
+    first = _score("Patient/p1")
+    second = {**_score("Patient/p1"), "id": "o2", "valueInteger": 7}
+    same = {**_score("Patient/p1"), "id": "o3"}  # a duplicate of the first: nothing lost
+    result = read_both(
+        [{"resourceType": "Patient", "id": "p1"}, first, second, same], tmp_path, form
+    )
+    (episode,) = result.episodes
+    assert [(m.key, m.total) for m in episode.measures] == [("o1", 5)]
+    assert result.unmapped == {"Observation: another total at the same time (dropped)": 1}
+
+
+@FORMS
+def test_an_episode_diagnosis_role_and_a_missing_condition_are_counted(
+    tmp_path: Path, form: str
+) -> None:
+    patient = {"reference": "Patient/p1"}
+    icd = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F33.1"}]}
+    chief = {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/diagnosis-role", "code": "CC"}]
+    }
+    resources = [
+        {"resourceType": "Patient", "id": "p1"},
+        {"resourceType": "Condition", "id": "c1", "subject": patient, "code": icd},
+        {
+            "resourceType": "EpisodeOfCare",
+            "id": "eoc1",
+            "status": "active",
+            "patient": patient,
+            "period": {"start": "2024-01-02"},
+            "diagnosis": [
+                {"condition": {"reference": "Condition/c1"}, "role": chief, "rank": 1},
+                {"condition": {"reference": "Condition/elsewhere"}, "rank": 2},
+            ],
+        },
+    ]
+    result = read_both(resources, tmp_path, form)
+    (episode,) = result.episodes
+    assert [d.key for d in episode.diagnoses] == ["c1"]
+    assert result.unmapped == {
+        "EpisodeOfCare.diagnosis.role: not kept (dropped)": 1,
+        "EpisodeOfCare.diagnosis.condition: not a Condition of the input (dropped)": 1,
+    }
+
+
+@FORMS
+def test_an_allergy_without_a_clinical_status_is_counted_at_its_path(
+    tmp_path: Path, form: str
+) -> None:
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "id": "a1",
+        "patient": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91935009"}]},
+        "criticality": "high",
+    }
+    in_error = {
+        **allergy,
+        "id": "a2",
+        "verificationStatus": {"coding": [{"code": "entered-in-error"}]},
+    }
+    resources = [{"resourceType": "Patient", "id": "p1"}, allergy, in_error]
+    result = read_both(resources, tmp_path, form)
+    (episode,) = result.episodes
+    # R4 ait-1: only the entered-in-error record may go without a clinical status
+    assert [a.key for a in episode.allergies] == ["a2"]
+    assert result.unmapped == {
+        "AllergyIntolerance.clinicalStatus: none of allergyintolerance-clinical,"
+        " which R4 ait-1 requires (not kept)": 1
+    }
