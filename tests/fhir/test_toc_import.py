@@ -484,6 +484,33 @@ def test_a_document_about_no_patient_is_read_and_counted(ours: dict[str, Any]) -
     assert len(result.episodes) == 1
 
 
+def test_section_entries_by_identifier_or_display_only_are_counted_not_refused(
+    ours: dict[str, Any],
+) -> None:
+    # R4 lets a Reference name its target by identifier or display alone (IPS documents
+    # list "no known allergies" so): nothing to look for in the Bundle, so the document is
+    # read and those entries counted as not read
+    whole = _read_both(copy.deepcopy(ours))
+    sections = ours["entry"][0]["resource"]["section"]
+    sections[0]["entry"].append({"display": "No known allergies"})
+    sections[-1]["entry"] = [
+        *sections[-1].get("entry", []),
+        {"identifier": {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "42"}},
+    ]
+    result = _read_both(ours)
+    assert result.episodes == whole.episodes
+    counted = "Composition.section.entry: does not resolve (not read)"
+    assert result.unmapped[counted] == whole.unmapped[counted] + 2
+
+
+def test_a_subject_by_identifier_only_is_not_refused(ours: dict[str, Any]) -> None:
+    ours["entry"][0]["resource"]["subject"] = {
+        "identifier": {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-1"}
+    }
+    result = _read_both(ours)
+    assert len(result.episodes) == 1
+
+
 def test_refused_when_a_section_entry_is_not_inside(ours: dict[str, Any]) -> None:
     sections = ours["entry"][0]["resource"]["section"]
     index = next(

@@ -7,7 +7,8 @@ of type ``document``, so both readers (``read_fhir`` and the streaming
 :class:`~iopfhir.errors.FhirInputError`: the place as a FHIRPath
 (``Bundle.entry[0].resource.section[3].entry[1]``), the section by its LOINC code and the
 section of ours it corresponds to, and the reason (the first entry is not a Composition,
-its subject or a section entry does not resolve inside the Bundle). A Composition with no
+its subject or a section entry names by ``reference`` what is not inside the Bundle; one
+named only by identifier or display names nothing to look for). A Composition with no
 subject, or a subject other than a Patient, is a document R4 allows: it is read, its
 resources by their own patients, the Composition counted in ``unmapped`` (no patient's).
 Never a value of the document: a section's own title is left out too (documents put the
@@ -113,6 +114,15 @@ class _Names:
         return self.types.get(f"{match.group(1)}/{match.group(2)}")
 
 
+def _literal(ref: Any) -> bool:
+    """Whether a Reference names its target by ``reference`` (not only by identifier or
+    display)."""
+    if ref is None:
+        return False
+    value = ref.get("reference") if isinstance(ref, dict) else None
+    return not isinstance(ref, dict) or (isinstance(value, str) and value != "")
+
+
 def check_document(bundle: dict[str, Any], origin: str, json_path: str = "$") -> None:
     """Raise :class:`FhirInputError` when the document Bundle ``bundle`` cannot be read as a
     document (see the module docstring); ``origin`` names the input, ``json_path`` where
@@ -142,11 +152,13 @@ def check_document(bundle: dict[str, Any], origin: str, json_path: str = "$") ->
     # R4 lets a Composition name no subject, or one of any type: such a document is no
     # patient's record, and its Composition is counted where its patient is looked for
     subject = first.get("subject")
-    if subject is not None and names.type_of(subject, contained) is None:
+    if _literal(subject) and names.type_of(subject, contained) is None:
         raise fail(f"{comp}.subject", "the subject does not resolve inside the document")
     for path, section in sections(first, comp):
         for k, ref in enumerate(as_list(section.get("entry"))):
-            if names.type_of(ref, contained) is None:
+            # a Reference by identifier or display only (R4 allows it) names no entry to
+            # look for: the reader counts it as not read; a literal one must be inside
+            if _literal(ref) and names.type_of(ref, contained) is None:
                 raise fail(
                     f"{path}.entry[{k}]",
                     f"{_named(section)}: the entry does not resolve inside the document",
