@@ -20,6 +20,8 @@
   nothing said the other was dropped.
 - An EpisodeOfCare diagnosis with a ``role`` (chief complaint, admission...), or naming a
   Condition the input does not hold: counted, where both went without a word.
+- A QuestionnaireResponse item of an instrument (one choice) with two answers: the first is
+  scored, the second counted, where it went without a word.
 - An AllergyIntolerance without a clinical status (R4 ait-1 requires one unless it was
   entered in error): counted at ``AllergyIntolerance.clinicalStatus``, where the reason was
   the model's refusal (``AllergyIntolerance: invalid``), which names no FHIRPath.
@@ -327,3 +329,43 @@ def test_an_allergy_without_a_clinical_status_is_counted_at_its_path(
         "AllergyIntolerance.clinicalStatus: none of allergyintolerance-clinical,"
         " which R4 ait-1 requires (not kept)": 1
     }
+
+
+def _phq9_response(first_item_answers: list[str]) -> dict[str, Any]:
+    """A PHQ-9 QuestionnaireResponse by LOINC: its nine items, the first one answered with
+    ``first_item_answers`` (LOINC answer codes), the others "not at all"."""
+    items = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5"]
+    items += ["44253-3", "44260-8"]
+
+    def answer(code: str) -> dict[str, Any]:
+        return {"valueCoding": {"system": "http://loinc.org", "code": code}}
+
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr1",
+        "questionnaire": "http://loinc.org/q/44249-1",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "authored": "2024-01-01T10:00:00Z",
+        "item": [
+            {
+                "linkId": code,
+                "answer": [answer(c) for c in first_item_answers]
+                if k == 0
+                else [answer("LA6568-5")],
+            }
+            for k, code in enumerate(items)
+        ],
+    }
+
+
+@FORMS
+def test_a_second_answer_to_an_item_of_one_choice_is_counted(tmp_path: Path, form: str) -> None:
+    # PHQ-9's items take one answer: the first is read, another is counted, not lost unseen
+    patient = {"resourceType": "Patient", "id": "p1"}
+    one = read_both([patient, _phq9_response(["LA6569-3"])], tmp_path / "one", form)
+    two = read_both([patient, _phq9_response(["LA6569-3", "LA6570-1"])], tmp_path / "two", form)
+    (measure,) = one.episodes[0].measures
+    assert [m.score for m in two.episodes[0].measures] == [measure.score] == [1]
+    assert one.unmapped == {}
+    assert two.unmapped == {"QuestionnaireResponse.item.answer: a second answer (dropped)": 1}

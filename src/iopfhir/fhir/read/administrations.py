@@ -109,6 +109,10 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
             if code != inst.panel_code:
                 adm.problems["QuestionnaireResponse: item not in the instrument"] += 1
             continue
+        if len(answers) > 1:  # an item of one choice: the first answer is its answer
+            adm.problems["QuestionnaireResponse.item.answer: a second answer (dropped)"] += (
+                len(answers) - 1
+            )
         points = answer_points(it, answers[0])
         if points is None:
             adm.problems["QuestionnaireResponse: answer without points"] += 1
