@@ -22,6 +22,8 @@
   Condition the input does not hold: counted, where both went without a word.
 - A QuestionnaireResponse item of an instrument (one choice) with two answers: the first is
   scored, the second counted, where it went without a word.
+- An EpisodeOfCare naming a team the input does not hold (another server's CareTeam, a
+  display): counted, where it went without a word.
 - An AllergyIntolerance without a clinical status (R4 ait-1 requires one unless it was
   entered in error): counted at ``AllergyIntolerance.clinicalStatus``, where the reason was
   the model's refusal (``AllergyIntolerance: invalid``), which names no FHIRPath.
@@ -369,3 +371,35 @@ def test_a_second_answer_to_an_item_of_one_choice_is_counted(tmp_path: Path, for
     assert [m.score for m in two.episodes[0].measures] == [measure.score] == [1]
     assert one.unmapped == {}
     assert two.unmapped == {"QuestionnaireResponse.item.answer: a second answer (dropped)": 1}
+
+
+@FORMS
+def test_an_episode_team_the_input_does_not_hold_is_counted(tmp_path: Path, form: str) -> None:
+    patient = {"reference": "Patient/p1"}
+    team = {
+        "resourceType": "CareTeam",
+        "id": "ct1",
+        "subject": patient,
+        "participant": [{"member": {"reference": "Practitioner/dr1"}}],
+    }
+    resources = [
+        {"resourceType": "Patient", "id": "p1"},
+        {"resourceType": "Practitioner", "id": "dr1", "name": [{"family": "Okafor"}]},
+        team,
+        {
+            "resourceType": "EpisodeOfCare",
+            "id": "eoc1",
+            "status": "active",
+            "patient": patient,
+            "period": {"start": "2024-01-02"},
+            "team": [
+                {"reference": "CareTeam/ct1"},
+                {"reference": "CareTeam/elsewhere"},
+                {"display": "the weekend team"},
+            ],
+        },
+    ]
+    result = read_both(resources, tmp_path, form)
+    (episode,) = result.episodes
+    assert [t.key for t in episode.teams] == ["ct1"]
+    assert result.unmapped == {"EpisodeOfCare.team: not a CareTeam of the input (dropped)": 2}

@@ -133,6 +133,12 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
             ctx.unmapped[_NO_REFERRAL] += 1
     if len(requests) > 1:  # the Episode holds one referral
         _count_more_referrals(ctx, requests[1:], entry)
+    for ref in as_list(res.get("team")):
+        # the Episode's teams are the CareTeams read: a team it names that the input does
+        # not hold is written back by none
+        target = ctx.resolve(ref, entry)
+        if target is None or target.type != "CareTeam":
+            note("EpisodeOfCare.team", "not a CareTeam of the input (dropped)")
     return out
 
 
