@@ -95,6 +95,16 @@ def test_narratives_r4_allows(validator: Validator, div: str) -> None:
             [("value", "The XHTML is not well-formed: mismatched tag (line 1, column 56)")],
         ),
         (
+            # a DOCTYPE could only declare entities to expand: the parse stops at it
+            f'<!DOCTYPE div [<!ENTITY a "aaaa">]><div {NS}>&amp;</div>',
+            [
+                (
+                    "value",
+                    "The XHTML is not well-formed: a DOCTYPE declaration (a narrative has none)",
+                )
+            ],
+        ),
+        (
             f"<div {NS}>a&nbsp;b</div>",
             [("value", "Invalid entity in the XHTML (not an XML entity)")],
         ),

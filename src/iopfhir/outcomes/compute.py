@@ -225,11 +225,7 @@ class _SubjectTable:
 
     def index_range(self) -> tuple[str, str] | None:
         """The first and last index dates of every unit read, in a population or not."""
-        dates = (
-            [d for d in (_text(v) for v in self.cols[self.at["index_date"]]) if d]
-            if (self.size)
-            else []
-        )
+        dates = [d for d in (_text(v) for v in self.cols[self.at["index_date"]]) if d]
         return (min(dates), max(dates)) if dates else None
 
     def build(self, measure_id: str) -> list[SubjectResult]:

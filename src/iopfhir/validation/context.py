@@ -30,6 +30,7 @@ __all__ = [
     "ObjectWalk",
     "ResourceWalk",
     "add",
+    "add_ele1",
 ]
 
 JSON = dict[str, Any]
@@ -51,6 +52,13 @@ class Ctx:
 
 def add(ctx: Ctx, severity: Severity, code: str, path: str, message: str) -> None:
     ctx.issues.append(Issue(severity, code, message, path))
+
+
+def add_ele1(ctx: Ctx, path: str, node: ElementNode) -> None:
+    """ele-1 failed at ``path``: the element (of ``node``) has neither a value nor children
+    (a complex value, or a primitive's ``_key``, with nothing but an id)."""
+    text = f"Constraint failed: ele-1: {node.path} must have a value or children"
+    add(ctx, "error", "invariant", path, text)
 
 
 class ObjectWalk(Protocol):

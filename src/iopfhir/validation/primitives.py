@@ -20,7 +20,7 @@ from typing import Any
 
 from .bindings import Bindings
 from .constraints import Constraints
-from .context import Ctx, ObjectWalk, add
+from .context import Ctx, ObjectWalk, add, add_ele1
 from .definitions import Definitions
 from .model import ElementNode
 from .values import describe, json_expect, json_kind, prim_equal
@@ -80,13 +80,7 @@ def _bare_element(
     if not ext:
         add(ctx, "error", "structure", path, f"_{node.name}: an object must have some content")
     if value is None:
-        add(
-            ctx,
-            "error",
-            "invariant",
-            path,
-            f"Constraint failed: ele-1: {node.path} must have a value or children",
-        )
+        add_ele1(ctx, path, node)
 
 
 class Primitives:

@@ -25,7 +25,7 @@ from typing import Any
 from .bindings import Bindings
 from .cardinality import Cardinality
 from .constraints import Constraints
-from .context import Conforms, Ctx, ResourceWalk, add
+from .context import Conforms, Ctx, ResourceWalk, add, add_ele1
 from .definitions import Definitions
 from .extensions import Extensions
 from .memo import CleanMemo
@@ -297,13 +297,7 @@ class Walker:
         if not isinstance(value, dict):
             return
         if not any(k != "id" for k in value):
-            add(
-                ctx,
-                "error",
-                "invariant",
-                path,
-                f"Constraint failed: ele-1: {node.path} must have a value or children",
-            )
+            add_ele1(ctx, path, node)
         if node.fixed is not None and not matches(value, node.fixed, exact=True):
             add(
                 ctx,

@@ -68,6 +68,10 @@ class Narrative:
         return not self.bad_elements and not self.bad_attributes
 
 
+class _Doctype(Exception):
+    """A DOCTYPE met: the parse stops there."""
+
+
 def _split(name: str) -> tuple[str, str]:
     ns, _, local = name.rpartition(" ")
     return ns, local
@@ -125,11 +129,19 @@ def narrative(div: str) -> Narrative:
         nonlocal paragraphs
         paragraphs -= opened.pop()
 
+    def doctype(*_args: object) -> None:
+        raise _Doctype
+
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
+    # a narrative is a fragment: a DOCTYPE could only declare entities to expand (the
+    # invariants parse even a div whose entities the format check refused)
+    parser.StartDoctypeDeclHandler = doctype
     try:
         parser.Parse(div, True)
+    except _Doctype:
+        return Narrative(error="a DOCTYPE declaration (a narrative has none)")
     except expat.ExpatError as exc:
         # expat's message names the problem and where, never the text
         return Narrative(
