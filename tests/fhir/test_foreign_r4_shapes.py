@@ -27,6 +27,14 @@
 - An AllergyIntolerance without a clinical status (R4 ait-1 requires one unless it was
   entered in error): counted at ``AllergyIntolerance.clinicalStatus``, where the reason was
   the model's refusal (``AllergyIntolerance: invalid``), which names no FHIRPath.
+- A booked Appointment whose Encounter was cancelled, a cancelled Encounter alone: the
+  session is cancelled and written back with its cancelled Encounter (the first was read
+  as scheduled and written with a planned Encounter; the second as an invented
+  Appointment, its Encounter dropped without a word).
+- A score with no effective time, only ``issued``: its date is the ``issued`` instant,
+  which was also counted as dropped.
+- A Condition without a category (R4 0..*): written back with ``problem-list-item``, as
+  the IOP profile requires one; counted, where the default went without a word.
 """
 
 from __future__ import annotations
@@ -284,7 +292,13 @@ def test_an_episode_diagnosis_role_and_a_missing_condition_are_counted(
     }
     resources = [
         {"resourceType": "Patient", "id": "p1"},
-        {"resourceType": "Condition", "id": "c1", "subject": patient, "code": icd},
+        {
+            "resourceType": "Condition",
+            "id": "c1",
+            "subject": patient,
+            "code": icd,
+            "category": [{"coding": [{"code": "problem-list-item"}]}],
+        },
         {
             "resourceType": "EpisodeOfCare",
             "id": "eoc1",
@@ -403,3 +417,97 @@ def test_an_episode_team_the_input_does_not_hold_is_counted(tmp_path: Path, form
     (episode,) = result.episodes
     assert [t.key for t in episode.teams] == ["ct1"]
     assert result.unmapped == {"EpisodeOfCare.team: not a CareTeam of the input (dropped)": 2}
+
+
+def _called_off() -> list[dict[str, Any]]:
+    """A booked Appointment whose Encounter was cancelled, and a cancelled Encounter alone
+    (both R4: ``Encounter.status`` has ``cancelled``)."""
+    patient = {"reference": "Patient/p1"}
+    amb = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}
+    return [
+        {"resourceType": "Patient", "id": "p1"},
+        {
+            "resourceType": "Appointment",
+            "id": "a1",
+            "status": "booked",
+            "start": "2024-01-08T10:00:00Z",
+            "end": "2024-01-08T11:00:00Z",
+            "participant": [{"actor": patient, "status": "accepted"}],
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "cancelled",
+            "class": amb,
+            "subject": patient,
+            "appointment": [{"reference": "Appointment/a1"}],
+            "period": {"start": "2024-01-08T10:00:00Z"},
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "e2",
+            "status": "cancelled",
+            "class": amb,
+            "subject": patient,
+            "period": {"start": "2024-01-09T10:00:00Z", "end": "2024-01-09T11:00:00Z"},
+        },
+    ]
+
+
+@FORMS
+def test_a_cancelled_encounter_cancels_its_session_and_is_written_back(
+    tmp_path: Path, form: str
+) -> None:
+    result = read_both(_called_off(), tmp_path, form)
+    (episode,) = result.episodes
+    sessions = {s.key: (s.status, s.written_forms()) for s in episode.sessions}
+    assert sessions == {
+        "a1": ("cancelled", ("appointment", "encounter")),
+        "e2": ("cancelled", ("encounter",)),
+    }
+    assert not result.unmapped
+    # written back: the two Encounters, cancelled, and the one Appointment (none invented)
+    written = [e["resource"] for e in collection_bundle(result.episodes)["entry"]]
+    statuses = sorted(
+        (r["resourceType"], r["status"])
+        for r in written
+        if r["resourceType"] in ("Appointment", "Encounter")
+    )
+    assert statuses == [
+        ("Appointment", "cancelled"),
+        ("Encounter", "cancelled"),
+        ("Encounter", "cancelled"),
+    ]
+    assert read_fhir(collection_bundle(result.episodes)).episodes == result.episodes
+
+
+@FORMS
+def test_a_score_timed_by_its_issued_instant_holds_it(tmp_path: Path, form: str) -> None:
+    score = _score("Patient/p1")
+    for key in [k for k in score if k.startswith("effective")]:
+        del score[key]
+    score["issued"] = "2024-02-01T09:30:00Z"
+    result = read_both([{"resourceType": "Patient", "id": "p1"}, score], tmp_path, form)
+    (measure,) = result.episodes[0].measures
+    assert measure.date.isoformat() == "2024-02-01T09:30:00+00:00"
+    assert not any(reason.startswith("Observation.issued") for reason in result.unmapped)
+
+
+@FORMS
+def test_a_condition_without_a_category_is_said_to_get_one(tmp_path: Path, form: str) -> None:
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F33.1"}]},
+        "subject": {"reference": "Patient/p1"},
+    }
+    patient = {"resourceType": "Patient", "id": "p1"}
+    result = read_both([patient, condition], tmp_path / "none", form)
+    (diagnosis,) = result.episodes[0].diagnoses
+    assert diagnosis.category == "problem-list-item"  # the IOP profile requires one
+    assert result.unmapped == {"Condition.category: missing (written back as problem-list-item)": 1}
+    category = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                            "code": "encounter-diagnosis"}]}  # fmt: skip
+    result = read_both([patient, {**condition, "category": [category]}], tmp_path / "one", form)
+    assert result.episodes[0].diagnoses[0].category == "encounter-diagnosis"
+    assert not result.unmapped

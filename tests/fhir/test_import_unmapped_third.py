@@ -102,32 +102,23 @@ def test_further_practitioners_of_an_appointment_are_counted(tmp_path: Path, for
 
 
 @FORMS
-def test_further_practitioners_of_a_cancelled_encounter_are_counted(
-    tmp_path: Path, form: str
-) -> None:
-    """A cancelled session holds no Encounter participants: the Encounter's further
-    practitioners are dropped (an attended one keeps them as ``participants``)."""
+def test_further_practitioners_of_a_cancelled_encounter_are_kept(tmp_path: Path, form: str) -> None:
+    """A cancelled Encounter is kept (``Session.forms``), and with it the practitioners it
+    lists, as an attended one keeps them (``participants``): nothing is counted."""
     first = [_typed("dr1", "PPRF", "individual")]
     more = [*first, _typed("dr2", "PPRF", "individual"), _typed("dr3", None, "individual")]
-    added, result, _ = unmapped_delta(
-        [*_base(), _encounter("e1", "cancelled", participant=first)],
-        [*_base(), _encounter("e1", "cancelled", participant=more)],
-        tmp_path,
-        form,
-    )
-    assert added == Counter({f"Encounter.participant: {SKIPPED}": 2})
-    (session,) = result.episodes[0].sessions
-    assert session.facilitator == "dr1" and session.status == "cancelled"
-    # attended: the same practitioners are the session's participants, nothing is counted
-    added, result, _ = unmapped_delta(
-        [*_base(), _encounter("e1", participant=first)],
-        [*_base(), _encounter("e1", participant=more)],
-        tmp_path / "attended",
-        form,
-    )
-    assert added == Counter()
-    (session,) = result.episodes[0].sessions
-    assert [p.member for p in session.participants] == ["dr1", "dr2", "dr3"]
+    for status in ("cancelled", "finished"):
+        added, result, _ = unmapped_delta(
+            [*_base(), _encounter("e1", status, participant=first)],
+            [*_base(), _encounter("e1", status, participant=more)],
+            tmp_path / status,
+            form,
+        )
+        assert added == Counter()
+        (session,) = result.episodes[0].sessions
+        assert session.status == ("cancelled" if status == "cancelled" else "attended")
+        assert session.written_forms() == ("encounter",)
+        assert [p.member for p in session.participants] == ["dr1", "dr2", "dr3"]
 
 
 @FORMS

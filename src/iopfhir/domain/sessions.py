@@ -9,8 +9,9 @@ has the therapy modality it was delivered in (the episode fills in its activity'
 the procedure codes (CPT / HCPCS) that describe it, derived from the terminology data.
 ``forms`` records whether a session read from FHIR came as an Appointment, an Encounter
 or both (``None``, every session of an episode file: the Appointment, plus the Encounter
-of a scheduled or attended session); :meth:`Session.written_forms` is what the FHIR
-builder writes.
+of a scheduled or attended session; a cancelled session read from a cancelled Encounter
+keeps it, a no-show has none, as R4's Encounter has no such status);
+:meth:`Session.written_forms` is what the FHIR builder writes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ __all__ = [
 #: The FHIR resources of one session.
 SessionForm = Literal["appointment", "encounter"]
 _WITH_ENCOUNTER = frozenset({"scheduled", "attended"})
+#: the statuses an Encounter can hold (R4 has no no-show): a cancelled session read from
+#: a cancelled Encounter keeps it (``forms``), though one of an episode file has none
+_ENCOUNTER_CAN_HOLD = _WITH_ENCOUNTER | {"cancelled"}
 
 
 @cache
@@ -154,7 +158,7 @@ class Session(OwnRules):
         """What one resource alone cannot carry (read from FHIR, it never has it)."""
         if not forms:
             raise ValueError("@forms: names no form")
-        if "encounter" in forms and self.status not in _WITH_ENCOUNTER:
+        if "encounter" in forms and self.status not in _ENCOUNTER_CAN_HOLD:
             raise ValueError(f"@forms: a {self.status} session has no encounter")
         if "appointment" not in forms and self.activity is not None:
             raise ValueError("@forms: a session of a plan activity needs its appointment")

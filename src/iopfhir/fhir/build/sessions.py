@@ -4,7 +4,8 @@ Every session has an Appointment (status booked / fulfilled / noshow / cancelled
 Scheduled and attended sessions also have an Encounter (planned / finished); a session
 read from FHIR has only the resources its source had (``Session.forms``). The
 Encounter's class is ``AMB`` or ``VR`` (telehealth); R4 ``Encounter.status`` has no
-no-show, so no-show and cancelled sessions have no Encounter. A telehealth session's
+no-show, so no-show and cancelled sessions have no Encounter (but a cancelled session
+read from a cancelled Encounter is written with it). A telehealth session's
 Appointment carries the ``delivery-setting`` extension (``telehealth``). The
 facilitator is a participant of type ``PPRF``, attendees of type ``PART``; the patient
 is an Appointment participant only (R4 ``Encounter.participant.individual`` cannot be a
@@ -52,7 +53,12 @@ _APPOINTMENT_STATUS: Final = {
     "cancelled": "cancelled",
 }
 _TELEHEALTH: Final = [{"url": EXT.DELIVERY_SETTING, "valueCode": "telehealth"}]
-_ENCOUNTER_STATUS: Final = {"scheduled": "planned", "attended": "finished"}
+#: a cancelled session has an Encounter only when read from one (``Session.forms``)
+_ENCOUNTER_STATUS: Final = {
+    "scheduled": "planned",
+    "attended": "finished",
+    "cancelled": "cancelled",
+}
 _CLASS: Final = {
     setting: {
         "system": codes()["encounter_class"]["system"],

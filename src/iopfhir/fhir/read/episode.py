@@ -412,6 +412,8 @@ def read_condition(ctx: Context, entry: Entry) -> None:
             category = found
         elif found != category:  # a diagnosis holds one category
             ctx.unmapped[_MORE_CATEGORY] += 1
+    if not res.get("category"):  # R4 0..*; the IOP profile requires one: said, not silent
+        note("Condition.category", "missing (written back as problem-list-item)")
     clinical = next((c for _s, c in codings(res.get("clinicalStatus"))), None)
     verification = next((c for _s, c in codings(res.get("verificationStatus"))), None)
     key = ctx.new_key("diagnoses", entry, "condition")

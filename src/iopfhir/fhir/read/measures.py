@@ -87,7 +87,7 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
             continue
         ctx.measures.append(measure)
         for entry in adm.entries:  # (an Observation, QuestionnaireResponse, DiagnosticReport)
-            note_unheld(entry.resource, entry.type)
+            note_unheld(_without_time_read(entry.resource), entry.type)
         if attempt is not fields:
             ctx.unmapped[f"{primary.type}: answers or total out of range (kept one)"] += 1
         elif measure.stated_disagrees:
@@ -132,3 +132,15 @@ def _forms(adm: Administration) -> list[MeasureForm]:
 def _disagreeing_total(ctx: Context, at: str, kept: str | None) -> None:
     done = f"{kept}; scored from them" if kept else "computed from them"
     ctx.unmapped[f"{at}: total disagrees with the answers ({done})"] += 1
+
+
+#: the elements :func:`~iopfhir.fhir.read.instruments.effective_time` reads before ``issued``
+_TIMES = ("effectiveDateTime", "effectiveInstant", "effectivePeriod", "authored")
+
+
+def _without_time_read(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` less ``issued`` when that is where its time was read from (no
+    effective time): held as the measure's date, not dropped."""
+    if "issued" not in resource or any(key in resource for key in _TIMES):
+        return resource
+    return {key: value for key, value in resource.items() if key != "issued"}

@@ -6,7 +6,8 @@ Appointments and Encounters that are something else (aftercare appointments, the
 referral's stay) are skipped. ``Session.forms`` records which of the two the source had
 (``None`` when it had both, or an Appointment for a no-show / cancelled session), so that
 re-export invents neither. The status comes from the Appointment (an Encounter that
-happened makes a booked one attended), else from the Encounter; the planned times from
+happened, or was cancelled, makes a booked one attended, or cancelled), else from the
+Encounter; the planned times from
 the Appointment, the actual times of an attended session from the Encounter period.
 The facilitator is the ``PPRF`` participant (else the first untyped practitioner; a
 person neither takes nor the Encounter's participants hold, a further ``PPRF`` or untyped
@@ -90,6 +91,7 @@ _ENCOUNTER_STATUS = {
     "finished": "attended",
     "cancelled": "cancelled",
 }
+_HELD_BY_ENCOUNTER = frozenset({"scheduled", "attended", "cancelled"})  # R4: no no-show
 
 
 @cache
@@ -224,7 +226,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
     participants: list[SessionParticipant] = []
     locations: list[str] = []
     provider = None
-    with_encounter = encounter is not None and status in ("scheduled", "attended")
+    with_encounter = encounter is not None and status in _HELD_BY_ENCOUNTER
     if encounter is not None and with_encounter:
         written = _encounter_participants(ctx, encounter)
         if not _as_derived(ctx, written, facilitator, attendees):
@@ -356,16 +358,16 @@ def _forms(
     status: str, appointment: bool, encounter: bool, activity: str | None
 ) -> list[SessionForm] | None:
     """What the session came as (``Session.forms``); ``None`` when that is what every
-    session of its status is written as. An Encounter cannot hold a no-show or cancelled
-    session, and a plan activity names its session's Appointment: those are written with
-    an Appointment even when the source had only an Encounter."""
-    forms: list[SessionForm] = []
-    if appointment or activity is not None or status not in ("scheduled", "attended"):
-        forms.append("appointment")
-    if encounter and status in ("scheduled", "attended"):
+    session of its status is written as. An Encounter cannot hold a no-show, and a plan
+    activity names its session's Appointment: those are written with an Appointment even
+    when the source had only an Encounter; a cancelled Encounter is kept."""
+    held = encounter and status in _HELD_BY_ENCOUNTER
+    forms: list[SessionForm] = ["appointment"] if appointment or activity or not held else []
+    if held:
         forms.append("encounter")
-    with_encounter = status in ("scheduled", "attended")
-    default = ["appointment", "encounter"] if with_encounter else ["appointment"]
+    default = (
+        ["appointment", "encounter"] if status in ("scheduled", "attended") else ["appointment"]
+    )
     return None if forms == default else forms
 
 
@@ -486,19 +488,18 @@ def _session_status(appointment: Entry | None, encounter: Entry | None) -> str |
         raw = appointment.resource.get("status")
         if raw == "entered-in-error":
             return None
-        mapped = _APPOINTMENT_STATUS.get(str(raw))
-        if mapped is not None:
+        if (mapped := _APPOINTMENT_STATUS.get(str(raw))) is not None:
             if mapped == "scheduled" and encounter is not None:
+                # what happened since it was booked: it took place, or was called off
                 enc = _ENCOUNTER_STATUS.get(str(encounter.resource.get("status")))
-                if enc == "attended":
-                    return "attended"
+                if enc in _HELD_BY_ENCOUNTER:
+                    return enc
             return mapped
     if encounter is not None:
         raw = encounter.resource.get("status")
         if raw == "entered-in-error":
             return None
-        mapped = _ENCOUNTER_STATUS.get(str(raw))
-        if mapped is not None:
+        if (mapped := _ENCOUNTER_STATUS.get(str(raw))) is not None:
             return mapped
         period = encounter.resource.get("period")
         return "attended" if isinstance(period, dict) and period.get("end") else "scheduled"
