@@ -35,6 +35,8 @@
   which was also counted as dropped.
 - A Condition without a category (R4 0..*): written back with ``problem-list-item``, as
   the IOP profile requires one; counted, where the default went without a word.
+- A score whose Observation is preliminary or amended: the model holds no status and
+  writes ``final``: counted; a cancelled one is no result and no measure (it was one).
 """
 
 from __future__ import annotations
@@ -511,3 +513,23 @@ def test_a_condition_without_a_category_is_said_to_get_one(tmp_path: Path, form:
     result = read_both([patient, {**condition, "category": [category]}], tmp_path / "one", form)
     assert result.episodes[0].diagnoses[0].category == "encounter-diagnosis"
     assert not result.unmapped
+
+
+@FORMS
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("preliminary", "Observation.status: preliminary (written back as final)"),
+        ("amended", "Observation.status: amended (written back as final)"),
+        ("cancelled", "Observation: cancelled"),  # no result: no measure
+        ("final", None),
+    ],
+)
+def test_a_score_that_is_not_final_is_said_so(
+    tmp_path: Path, form: str, status: str, reason: str | None
+) -> None:
+    score = {**_score("Patient/p1"), "status": status}
+    result = read_both([{"resourceType": "Patient", "id": "p1"}, score], tmp_path, form)
+    measures = result.episodes[0].measures
+    assert len(measures) == (0 if status == "cancelled" else 1)
+    assert dict(result.unmapped) == ({reason: 1} if reason else {})

@@ -184,8 +184,9 @@ def find_administrations(
             role = None
         if role is None:
             continue
-        if entry.resource.get("status") == "entered-in-error":
-            problems[f"{entry.type}: entered-in-error"] += 1
+        status = entry.resource.get("status")
+        if status == "entered-in-error" or status == "cancelled":  # no result (R4)
+            problems[f"{entry.type}: {status}"] += 1
             continue
         position[id(entry)] = len(nodes)
         nodes.append(entry)

@@ -33,7 +33,7 @@ from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.safety import check_interpretation
-from iopfhir.fhir.read.values import url_tail
+from iopfhir.fhir.read.values import note, url_tail
 
 __all__ = ["read_measure"]
 
@@ -88,6 +88,8 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
         ctx.measures.append(measure)
         for entry in adm.entries:  # (an Observation, QuestionnaireResponse, DiagnosticReport)
             note_unheld(_without_time_read(entry.resource), entry.type)
+            if entry.type == "Observation" and entry.resource.get("status") != "final":
+                _note_status(entry.resource.get("status"))
         if attempt is not fields:
             ctx.unmapped[f"{primary.type}: answers or total out of range (kept one)"] += 1
         elif measure.stated_disagrees:
@@ -144,3 +146,17 @@ def _without_time_read(resource: dict[str, Any]) -> dict[str, Any]:
     if "issued" not in resource or any(key in resource for key in _TIMES):
         return resource
     return {key: value for key, value in resource.items() if key != "issued"}
+
+
+#: R4 ObservationStatus codes a measure's Observation may have (cancelled and
+#: entered-in-error ones are no administration: :mod:`iopfhir.fhir.read.administrations`)
+_OBSERVATION_STATUSES = frozenset({"registered", "preliminary", "amended", "corrected", "unknown"})
+
+
+def _note_status(status: Any) -> None:
+    """A measure's Observation that is not ``final``: the model holds no status, and its
+    Observations are written back ``final``; said, not silent."""
+    named = (
+        status if type(status) is str and status in _OBSERVATION_STATUSES else "not an R4 status"
+    )
+    note("Observation.status", f"{named} (written back as final)")
