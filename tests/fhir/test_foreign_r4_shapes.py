@@ -37,6 +37,8 @@
   the IOP profile requires one; counted, where the default went without a word.
 - A score whose Observation is preliminary or amended: the model holds no status and
   writes ``final``: counted; a cancelled one is no result and no measure (it was one).
+- A history Bundle (``_history``): the newest version of each resource is read, and a
+  resource whose newest entry is a deletion is not (older versions were read as current).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from both_readers import FORMS, read_both
 
 from iopfhir.cli import main
 from iopfhir.fhir.bundle import collection_bundle
-from iopfhir.fhir.read import read_fhir
+from iopfhir.fhir.read import read_fhir, read_fhir_streamed
 
 _PHQ9_TOTAL = {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]}
 
@@ -533,3 +535,39 @@ def test_a_score_that_is_not_final_is_said_so(
     measures = result.episodes[0].measures
     assert len(measures) == (0 if status == "cancelled" else 1)
     assert dict(result.unmapped) == ({reason: 1} if reason else {})
+
+
+def _version(value: int, version: str, rid: str = "o1") -> dict[str, Any]:
+    score = {**_score("Patient/p1"), "id": rid, "valueInteger": value}
+    score["meta"] = {"versionId": version}
+    score["effectiveDateTime"] = f"2024-01-0{value}T10:00:00Z"
+    return score
+
+
+def test_a_history_bundle_is_read_as_its_newest_versions(tmp_path: Path) -> None:
+    """A ``_history`` Bundle lists versions newest first (R4) and a deletion as an entry
+    without a resource: each resource's newest version is read, a deleted one not at all
+    (an older version was read as current, o1's first version counted as a duplicate)."""
+    base = "https://ehr.example/fhir"
+    entries = [
+        {"fullUrl": f"{base}/Observation/o2",
+         "request": {"method": "DELETE", "url": "Observation/o2"}},
+        {"fullUrl": f"{base}/Observation/o1", "resource": _version(5, "2"),
+         "request": {"method": "PUT", "url": "Observation/o1"}},
+        {"resource": _version(4, "1", "o2"), "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": f"{base}/Observation/o1/_history/1", "resource": _version(3, "1"),
+         "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": f"{base}/Patient/p1", "resource": {"resourceType": "Patient", "id": "p1"},
+         "request": {"method": "POST", "url": "Patient"}},
+    ]  # fmt: skip
+    history = {"resourceType": "Bundle", "type": "history", "entry": entries}
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(history))
+    for read in (read_fhir, read_fhir_streamed):
+        result = read(path)
+        assert [m.total for m in result.episodes[0].measures] == [5]
+        assert not result.unmapped
+    # the same entries as a collection: every resource is read (o1's second one a duplicate)
+    path.write_text(json.dumps({**history, "type": "collection"}))
+    result = read_fhir(path)
+    assert sorted(m.total for m in result.episodes[0].measures) == [4, 5]

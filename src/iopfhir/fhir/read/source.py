@@ -295,8 +295,14 @@ def _resource_entries(
     if rtype == "Bundle":
         if resource.get("type") == "document":  # refused whole when it is no document
             check_document(resource, origin, json_path)
+        # a history: newest version first (R4), a deletion an entry without a resource
+        seen: set[str] | None = set() if resource.get("type") == "history" else None
         for i, entry in enumerate(_entries(resource)):
             inner = entry.get("resource")
+            if seen is not None and (name := _version_of(entry, inner)) is not None:
+                if name in seen:  # an older version of one read (or deleted) already
+                    continue
+                seen.add(name)
             if inner is None:
                 continue
             url = entry.get("fullUrl")
@@ -308,6 +314,23 @@ def _resource_entries(
             )
         return
     yield Entry(resource, full_url, origin)
+
+
+def _version_of(entry: dict[str, Any], resource: Any) -> str | None:
+    """The resource a history Bundle's entry is a version of: ``Type/id`` of its
+    ``fullUrl`` (R4: the resource's URL, no version), else of its resource, else of its
+    ``request.url`` (a deletion has no resource; a creation's names only the type)."""
+    url = entry.get("fullUrl")
+    if (type(url) is not str or not url) and type(resource) is dict:
+        rid = resource.get("id")
+        if type(rid) is str and rid:
+            return f"{resource.get('resourceType')}/{rid}"
+    if (type(url) is not str or not url) and type(request := entry.get("request")) is dict:
+        url = request.get("url")
+    if type(url) is not str or not url:
+        return None
+    parts = url.partition("?")[0].partition("/_history/")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) > 1 else None
 
 
 def _entries(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:
