@@ -114,6 +114,10 @@ def test_version_imports_nothing_of_the_library(tmp_path: Path) -> None:
         m for m in modules if m.startswith("iopfhir.cli")
     }
     assert "iopfhir.errors" not in modules
+    # answered before the parser is built: no command's module
+    assert not [
+        m for m in modules if m.startswith("iopfhir.cli.") and m.split(".")[2] in SUBCOMMANDS
+    ]
 
 
 def test_help_imports_nothing_heavy(tmp_path: Path) -> None:

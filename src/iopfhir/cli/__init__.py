@@ -14,7 +14,8 @@ The CLI is the top of the import graph: nothing in the package imports it.
 
 Starting is cheap: building the parser imports the command modules, which import only the
 standard library and these helpers at the top; each loads what it needs when it runs
-(:mod:`._lazy`). ``--version`` and ``--help`` load nothing else of the library.
+(:mod:`._lazy`). ``--version`` and ``--help`` load nothing else of the library, and
+``--version`` alone not even the command modules.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # answered before the parser is built: that imports (and, without a bytecode
+        # cache, compiles) the module of every command
+        print(f"iopfhir {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     import logging  # after parsing: --help and --version end before it is needed
