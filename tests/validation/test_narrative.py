@@ -209,3 +209,92 @@ def test_narratives_the_java_validator_refuses(
     validator: Validator, div: str, expected: list[tuple[str, str]]
 ) -> None:
     assert sorted(_issues(validator, div)) == sorted(expected)
+
+
+# -- active content: a script URL in an allowed URL attribute, event handlers ---------------
+def _script(scheme: str, attribute: str, element: str) -> tuple[str, str]:
+    text = f"Active content in the XHTML: a {scheme} URL in '{attribute}' on '{element}'"
+    return ("invalid", text + " (a narrative holds no scripts)")
+
+
+_JS = "javascript:"
+
+
+@pytest.mark.parametrize(
+    ("div", "expected"),
+    [
+        (f'<div {NS}><a href="javascript:alert(1)">x</a></div>', [_script(_JS, "href", "a")]),
+        # any case, after spaces, tabs and line feeds (written as references: XML would turn
+        # literal ones into spaces), with a tab inside the scheme: what a browser runs
+        (f'<div {NS}><a href="JaVaScRiPt:go()">x</a></div>', [_script(_JS, "href", "a")]),
+        (
+            f'<div {NS}><a href=" &#9;&#10;&#13; javascript:go()">x</a></div>',
+            [_script(_JS, "href", "a")],
+        ),
+        (f'<div {NS}><a href="java&#9;scr&#10;ipt:go()">x</a></div>', [_script(_JS, "href", "a")]),
+        (f'<div {NS}><a href="&#106;avascript:go()">x</a></div>', [_script(_JS, "href", "a")]),
+        (
+            f'<div {NS}><img src="javascript:go()" alt="" longdesc="vbscript:go"/></div>',
+            [_script(_JS, "src", "img"), _script("vbscript:", "longdesc", "img")],
+        ),
+        (
+            f'<div {NS}><img src="#m" alt="" usemap="javascript:x"/>'
+            f'<map name="m"><area href="javascript:x" alt=""/></map></div>',
+            [_script(_JS, "usemap", "img"), _script(_JS, "href", "area")],
+        ),
+        (
+            f'<div {NS}><blockquote cite="javascript:x">q</blockquote>'
+            f'<p><q cite="javascript:x">q</q></p></div>',
+            [_script(_JS, "cite", "blockquote"), _script(_JS, "cite", "q")],
+        ),
+        # one issue per attribute and element, however many times it is met
+        (
+            f'<div {NS}><a href="javascript:a">x</a><a href="javascript:b">y</a></div>',
+            [_script(_JS, "href", "a")],
+        ),
+    ],
+)
+def test_script_urls_are_refused(
+    validator: Validator, div: str, expected: list[tuple[str, str]]
+) -> None:
+    """Allowed markup, so not txt-1's failure: an error of its own, naming the scheme, the
+    attribute and the element, never the URL."""
+    issues = _issues(validator, div)
+    assert sorted(issues) == sorted(expected)
+    assert not any("go()" in message or "alert" in message for _, message in issues)
+
+
+@pytest.mark.parametrize(
+    "div",
+    [
+        f'<div {NS}><a href="javascript-notes.html">x</a><a href="#javascript:">y</a></div>',
+        f'<div {NS}><a href="http://example.org/?next=javascript:x">x</a></div>',
+        f'<div {NS}><a href="mailto:clinic@example.org">x</a></div>',
+        f'<div {NS}><img src="data:image/png;base64,iVBORw0KGgo=" alt="javascript:"/></div>',
+        f'<div {NS}><p title="javascript:x">javascript: is only text here</p></div>',
+    ],
+)
+def test_urls_that_run_nothing_pass(validator: Validator, div: str) -> None:
+    assert _issues(validator, div) == []
+
+
+@pytest.mark.parametrize(
+    ("div", "attribute", "element"),
+    [
+        (f'<div {NS}><img src="#a" alt="" onload="go()"/></div>', "onload", "img"),
+        (f'<div {NS}><a href="#a" onmouseover="go()">x</a></div>', "onmouseover", "a"),
+        (f'<div {NS}><p ONCLICK="go()">x</p></div>', "ONCLICK", "p"),
+        (
+            f'<div {NS} xmlns:h="http://www.w3.org/1999/xhtml"><p h:onclick="go()">x</p></div>',
+            "http://www.w3.org/1999/xhtml onclick",
+            "p",
+        ),
+    ],
+)
+def test_event_handler_attributes_are_refused(
+    validator: Validator, div: str, attribute: str, element: str
+) -> None:
+    """No ``on*`` attribute is in R4's subset: each is named as outside it, and fails txt-1."""
+    assert sorted(_issues(validator, div)) == sorted(
+        [("invalid", f"Invalid attribute name in the XHTML ('{attribute}' on '{element}')"), _TXT1]
+    )

@@ -267,6 +267,29 @@ def test_primitives_and_fixed_values(validator: Validator) -> None:
     _found(issues, "code-invalid", "Patient.telecom[0].system")
 
 
+def test_control_characters_script_urls_and_duplicate_contained_ids(
+    validator: Validator,
+) -> None:
+    pat = {
+        "resourceType": "Patient",
+        "text": {
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:{URL}">'
+            f"{NAME}</a></div>",
+        },
+        "name": [{"family": f"{NAME}\x01{MRN}"}],
+        "contained": [
+            {"resourceType": "Patient", "id": "a"},
+            {"resourceType": "Patient", "id": "a"},
+        ],
+        "link": [{"other": {"reference": "#a"}, "type": "seealso"}],
+    }
+    issues = _assert_clean(validator.validate(pat).issues)
+    _found(issues, "value", "Patient.name[0].family", "control character (U+0001)")
+    _found(issues, "invalid", "Patient.text.div", "javascript: URL in 'href' on 'a'")
+    _found(issues, "business-rule", "Patient.contained[1]", "Duplicate id value")
+
+
 def test_resource_types_and_profiles(validator: Validator) -> None:
     assert _assert_clean(validator.validate({"resourceType": NAME}).issues)
     assert _assert_clean(validator.validate({"resourceType": 7}).issues)

@@ -35,8 +35,8 @@ _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 
 
 def _xhtml(value: str, path: str, ctx: Ctx) -> None:
-    """A narrative div: XML entities only, well-formed, a ``div`` in the XHTML namespace, and
-    only the elements and attributes of R4's subset (which ``txt-1`` sums up)."""
+    """A narrative div: XML entities only, well-formed, a ``div`` in the XHTML namespace, only
+    the elements and attributes of R4's subset (which ``txt-1`` sums up), and no script URL."""
     for m in _ENTITY_RX.finditer(value):
         if m.group(1) not in _XML_ENTITIES and not m.group(1).startswith("#"):
             # an HTML entity (&nbsp;) is not XML's: the parse would only repeat this
@@ -65,6 +65,13 @@ def _xhtml(value: str, path: str, ctx: Ctx) -> None:
         add(ctx, "error", "invalid", path, text)
     for element in parsed.blocks_in_paragraph:
         text = f"Illegal element name inside a paragraph in the XHTML ('{element}')"
+        add(ctx, "error", "invalid", path, text)
+    for attribute, element, scheme in parsed.script_urls:
+        # the scheme is one of the package data's few, never the rest of the URL
+        text = (
+            f"Active content in the XHTML: a {scheme} URL in '{attribute}' on '{element}' "
+            "(a narrative holds no scripts)"
+        )
         add(ctx, "error", "invalid", path, text)
     if parsed.xml_space:
         text = "The attribute xml:space is not part of R4's XHTML (it is ignored)"
@@ -95,7 +102,12 @@ class Primitives:
         check_object: ObjectWalk,
     ) -> None:
         self.definitions = definitions
-        self._regex = {k: re.compile(xsd_regex(v)) for k, v in definitions.primitive_regex.items()}
+        # compiled without the C0 control characters R4 forbids in strings: the fullmatch
+        # every string value goes through then refuses them too, at no cost on clean values
+        self._regex = {
+            k: re.compile(xsd_regex(v, controls=False))
+            for k, v in definitions.primitive_regex.items()
+        }
         self._bindings = bindings
         self._constraints = constraints
         self._object = check_object
@@ -207,7 +219,10 @@ class Primitives:
             return
         rx = self._regex.get(type_code)
         if rx is not None and rx.fullmatch(value) is None:
-            add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
+            if (control := _CONTROL_RX.search(value)) is not None:
+                _control_character(value, control, path, ctx)
+            else:
+                add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
             return
         if type_code in ("date", "dateTime", "instant") and not _valid_calendar(value):
             add(ctx, "error", "value", path, f"The value is not a valid {type_code}")
@@ -222,6 +237,19 @@ class Primitives:
             )
         if type_code in ("string", "markdown") and value[0].isspace() and _all_whitespace(value):
             add(ctx, "error", "value", path, "@value cannot be only whitespace")
+
+
+def _control_character(value: str, first: re.Match[str], path: str, ctx: Ctx) -> None:
+    """A string holding C0 control characters (R4, datatypes: none below U+0020 but tab, line
+    feed and carriage return): the first one by code point and position (1-based), and how
+    many there are - never the text around them."""
+    more = len(_CONTROL_RX.findall(value, first.end()))
+    text = (
+        f"The value contains a control character (U+{ord(first.group()):04X}) at character "
+        f"{first.start() + 1}{f' (and {more} more)' if more else ''}: strings may not hold "
+        "characters below U+0020 other than tab, line feed and carriage return"
+    )
+    add(ctx, "error", "value", path, text)
 
 
 #: the characters of R4's base64Binary regex, ``(\s*([0-9a-zA-Z\+/=]){4}\s*)+``
@@ -249,16 +277,26 @@ def base64_ok(value: str) -> bool:
 _XSD_SPACE = " \t\n\r"
 # the complement of _XSD_SPACE, written for inside a character class
 _XSD_NON_SPACE = "\x00-\x08\x0b\x0c\x0e-\x1f\x21-\U0010ffff"
+# the C0 control characters R4 forbids in a string (all below U+0020 but tab, LF and CR)
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f"
+_CONTROL_RX = re.compile(f"[{_CONTROLS}]")
 
 
-def xsd_regex(pattern: str) -> str:
+def xsd_regex(pattern: str, *, controls: bool = True) -> str:
     r"""An R4 primitive regex (XML Schema syntax) as a Python regex with the same meaning.
 
     FHIR's regexes are XML Schema regular expressions: there ``\s`` is only space, tab,
     newline and carriage return, ``\S`` everything else (a no-break space U+00A0 too), and
     ``.`` every character but newline and carriage return. Python's ``\s`` is any Unicode
     whitespace, so they are rewritten as explicit classes; the rest is the same in both.
+
+    ``controls=False``: the characters that stand for "any but..." (``\S``, ``.``, a negated
+    class) leave out the C0 control characters R4 forbids in strings too, so ``string``'s
+    ``[ \r\n\t\S]+`` or ``uri``'s ``\S*`` refuse them; the characters a regex names
+    (tab, newline...) are untouched.
     """
+    extra = "" if controls else _CONTROLS
+    non_space = _XSD_NON_SPACE if controls else "\x21-\U0010ffff"
     out: list[str] = []
     in_class = False
     i = 0
@@ -269,17 +307,21 @@ def xsd_regex(pattern: str) -> str:
             if nxt == "s":
                 out.append(_XSD_SPACE if in_class else f"[{_XSD_SPACE}]")
             elif nxt == "S":
-                out.append(_XSD_NON_SPACE if in_class else f"[^{_XSD_SPACE}]")
+                out.append(non_space if in_class else f"[^{_XSD_SPACE}{extra}]")
             else:
                 out.append(pattern[i : i + 2])
             i += 2
             continue
         if ch == "[" and not in_class:
             in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^" + extra)
+                i += 2
+                continue
         elif ch == "]" and in_class:
             in_class = False
         elif ch == "." and not in_class:
-            ch = "[^\n\r]"
+            ch = f"[^\n\r{extra}]"
         out.append(ch)
         i += 1
     return "".join(out)

@@ -4,7 +4,8 @@ Lives here: :class:`References` - a Reference is resolved (a contained resource,
 the Bundle being validated; urn: references must resolve in the Bundle), its target type is
 checked against the declared ``type`` and the element's target profiles, and a resolved target
 is checked against a profiled target profile. Contained resources and Bundle entries are
-walked as resources of their own (depth-limited), with the fullUrl of the entry they are in.
+walked as resources of their own (depth-limited), with the fullUrl of the entry they are in;
+:func:`duplicate_contained_ids` finds contained resources that share an id.
 Messages never repeat a reference (it holds ids, sometimes identifiers): the location
 (``....reference``) says which one; a type is said only when it is a real resource type.
 
@@ -25,7 +26,7 @@ from .context import ABSTRACT_RESOURCE, JSON, Conforms, Ctx, ResourceWalk, add
 from .definitions import Definitions
 from .model import ElementNode
 
-__all__ = ["References"]
+__all__ = ["References", "duplicate_contained_ids"]
 
 _SCHEME_RX = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _HAS_SPACE_RX = re.compile(r"[ \t\n\r]")
@@ -259,6 +260,30 @@ class References:
         finally:
             ctx.full_url = saved
             ctx.depth -= 1
+
+
+def duplicate_contained_ids(contained: list[Any], path: str, ctx: Ctx) -> None:
+    """Contained resources share one id space with their container, so their ids must be
+    unique within it (R4 references.html; the HL7 Java validator's "Duplicate id value"): each
+    contained resource whose id an earlier one already has is an error at its own place,
+    naming the earlier one by position (the id is input). One pass, run only on a resource
+    with more than one contained resource; a missing or malformed id is reported where the
+    contained resource is walked."""
+    first: dict[str, int] = {}
+    for i, c in enumerate(contained):
+        rid = c.get("id") if isinstance(c, dict) else None
+        if not isinstance(rid, str):
+            continue
+        seen = first.setdefault(rid, i)
+        if seen != i:
+            add(
+                ctx,
+                "error",
+                "business-rule",
+                f"{path}.contained[{i}]",
+                f"Duplicate id value: contained[{seen}] has the same id (the ids of contained "
+                "resources must be unique within the resource)",
+            )
 
 
 def _entry_full_url(ctx: Ctx, entry_path: str) -> str | None:

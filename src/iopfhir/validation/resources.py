@@ -3,7 +3,8 @@
 Lives here: :class:`Resources` - for a resource: its type (known, concrete, allowed where it
 is), the profiles it is held to (asked for, claimed in ``meta.profile`` when loaded, for the
 resource's type and usable), else its base definition; then the walk of each tree, with the
-Bundle index when the resource is a Bundle and the Bundle rules after it.
+Bundle index when the resource is a Bundle and the Bundle rules after it, and the ids of its
+contained resources (unique).
 :meth:`Resources.conforms` checks one resource against one profile, silently (slicing by
 profile and target profiles use it).
 
@@ -23,6 +24,7 @@ from .context import ABSTRACT_RESOURCE, Ctx, add
 from .definitions import Definitions
 from .model import ElementNode
 from .questionnaires import QuestionnaireIndex, check_response
+from .references import duplicate_contained_ids
 from .vital_signs import vital_signs_profile
 from .walk import Walker
 
@@ -134,6 +136,10 @@ class Resources:
                 self._walker.check_object(res, tree, rt, path, ctx, tree, is_resource=True)
         finally:
             ctx.resource, ctx.root_resource, ctx.bundle, ctx.full_url, ctx.res_path = saved
+        contained = res.get("contained")
+        # once per resource, whatever the trees (one lookup when there is nothing to compare)
+        if type(contained) is list and len(contained) > 1:
+            duplicate_contained_ids(contained, path, ctx)
         if rt == "Bundle":
             bundle_rules(res, path, ctx.issues, self._resource_types)
         elif rt == "QuestionnaireResponse" and not ctx.silent:

@@ -5,9 +5,10 @@ cached per text: ``txt-1``, ``txt-2`` and the format check all ask about the sam
 :class:`Narrative`: the parse error if any, the root element and its namespace, the element
 and attribute names outside the subset R4 allows (the HL7 Java validator's lists: HTML 4.0
 chapters 7-11 without section 9.4, chapter 15 without ``s``, ``strike`` and ``u``, ``a`` and
-``img``), the block elements inside a ``p``, whether an ``xml:space`` was met (the Java
-validator only notes it), and whether it has content (text that is not whitespace, or an
-image).
+``img``), the block elements inside a ``p``, the URL attributes that hold a script URL
+(``javascript:``, ``vbscript:``: active content, as a browser would read the URL), whether an
+``xml:space`` was met (the Java validator only notes it), and whether it has content (text
+that is not whitespace, or an image).
 
 Imports nothing of the project; reads its package data.
 """
@@ -15,6 +16,7 @@ Imports nothing of the project; reads its package data.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -23,25 +25,39 @@ from xml.parsers import expat
 __all__ = ["XHTML_NS", "Narrative", "narrative"]
 
 
-def _subset() -> tuple[
-    str, frozenset[str], frozenset[str], dict[str, frozenset[str]], frozenset[str]
-]:
+_Subset = tuple[
+    str,
+    frozenset[str],
+    frozenset[str],
+    dict[str, frozenset[str]],
+    frozenset[str],
+    frozenset[str],
+    re.Pattern[str],
+]
+
+
+def _subset() -> _Subset:
     data = json.loads(
         resources.files("iopfhir.validation").joinpath("data", "narrative-xhtml.json").read_bytes()
     )
+    # a scheme as a browser reads it: ASCII letters in any case, then the colon
+    schemes = "|".join(re.escape(s) for s in data["script_schemes"])
     return (
         data["namespace"],
         frozenset(data["elements"]),
         frozenset(data["common_attributes"]),
         {k: frozenset(v) for k, v in data["attributes"].items()},
         frozenset(data["block_elements"]),
+        frozenset(data["url_attributes"]),
+        re.compile(f"(?:{schemes}):", re.IGNORECASE | re.ASCII),
     )
 
 
 #: R4's subset (package data ``data/narrative-xhtml.json``): the namespace, the elements, the
-#: attributes every element may carry, the further attributes of some, and the block elements
-#: a paragraph may not hold
-XHTML_NS, _ELEMENTS, _COMMON, _ATTRIBUTES, _BLOCKS = _subset()
+#: attributes every element may carry, the further attributes of some, the block elements
+#: a paragraph may not hold, the attributes whose value is a URL, and the URL schemes that
+#: run a script
+XHTML_NS, _ELEMENTS, _COMMON, _ATTRIBUTES, _BLOCKS, _URL_ATTRIBUTES, _SCRIPT_RX = _subset()
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _NONE: frozenset[str] = frozenset()
 
@@ -58,6 +74,9 @@ class Narrative:
     bad_attributes: tuple[tuple[str, str], ...] = ()
     #: block elements (``div``, ``table``, ``ul``...) inside a ``p``: not txt-1's, an error
     blocks_in_paragraph: tuple[str, ...] = ()
+    #: (attribute, element, scheme) of each URL attribute holding a script URL: allowed
+    #: markup (not txt-1's), but active content, an error of its own
+    script_urls: tuple[tuple[str, str, str], ...] = ()
     #: an ``xml:space`` attribute: outside the subset, but only noted (the Java validator's hint)
     xml_space: bool = False
     has_content: bool = False
@@ -77,6 +96,19 @@ def _split(name: str) -> tuple[str, str]:
     return ns, local
 
 
+#: what a browser drops from a URL before it reads the scheme (the WHATWG URL parser): C0
+#: controls and spaces at the start, tab, line feed and carriage return anywhere (``&#9;``
+#: inside ``java&#9;script:`` survives XML's attribute-value normalisation)
+_URL_LEAD = "".join(map(chr, range(0x21)))
+_URL_DROP = str.maketrans("", "", "\t\n\r")
+
+
+def _script_scheme(url: str) -> str | None:
+    """The scheme (lower case) when ``url`` runs a script once a browser has read it."""
+    m = _SCRIPT_RX.match(url.lstrip(_URL_LEAD).translate(_URL_DROP))
+    return m.group().lower() if m is not None else None
+
+
 @lru_cache(maxsize=512)
 def narrative(div: str) -> Narrative:
     """Parse ``div`` once (the three checks that ask share the answer)."""
@@ -84,6 +116,7 @@ def narrative(div: str) -> Narrative:
     root: list[tuple[str, str]] = []
     bad_elements: list[str] = []
     bad_attributes: list[tuple[str, str]] = []
+    script_urls: list[tuple[str, str, str]] = []
     in_paragraph: list[str] = []
     #: per open element: whether it is a ``p`` below the root (its descendants are in it too)
     opened: list[bool] = []
@@ -119,6 +152,10 @@ def narrative(div: str) -> Narrative:
                 pair = (f"{ans} {alocal}".strip() if ans else alocal, local)
                 if pair not in bad_attributes:
                     bad_attributes.append(pair)
+            elif alocal in _URL_ATTRIBUTES:
+                scheme = _script_scheme(attributes[attribute])
+                if scheme is not None and (found := (alocal, local, scheme)) not in script_urls:
+                    script_urls.append(found)
 
     def text(data: str) -> None:
         nonlocal content
@@ -154,6 +191,7 @@ def narrative(div: str) -> Narrative:
         bad_elements=tuple(bad_elements),
         bad_attributes=tuple(bad_attributes),
         blocks_in_paragraph=tuple(in_paragraph),
+        script_urls=tuple(script_urls),
         xml_space=xml_space,
         has_content=content,
     )
