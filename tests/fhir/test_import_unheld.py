@@ -227,7 +227,7 @@ def _referral_and_people() -> list[dict[str, Any]]:
         {
             "resourceType": "Encounter",
             "id": "stay1",
-            "status": "finished",
+            "status": "in-progress",  # with an end: written back finished, so counted
             "class": imp,
             "subject": SUBJECT,
             "period": {"start": "2023-12-01", "end": "2023-12-20"},
@@ -293,7 +293,8 @@ DROPPED = {
     "Location.position",
     # what iopfhir derives on its own resources is data on others' (DERIVED), unless it
     # is what iopfhir writes anyway (the referral's intent order, the discharge plan's
-    # intent plan, the Observation's category survey: not counted)
+    # intent plan, the Observation's category survey, a stay finished when it has an end:
+    # not counted)
     "ServiceRequest.status", "Encounter.status",
     "Observation.note", "DiagnosticReport.conclusion",
 }  # fmt: skip

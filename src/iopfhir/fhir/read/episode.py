@@ -293,8 +293,14 @@ def stay_fields(ctx: Context, stay: Entry, fields: dict[str, Any]) -> None:
     """The referral fields an inpatient stay Encounter gives (period, clinicians, and the
     hospital unless ``fields`` names an organization already); the stay is no session."""
     ctx.not_sessions.add(id(stay))
-    note_unheld(stay.resource, "Encounter:stay")
-    fields["stay"] = parse_period(stay.resource.get("period"), "Encounter.period")
+    res = stay.resource
+    period = res.get("period")
+    ended = isinstance(period, dict) and bool(period.get("end"))
+    if res.get("status") == ("finished" if ended else "in-progress"):
+        # the status the writer derives from the stay's end: held, not dropped
+        res = {key: value for key, value in res.items() if key != "status"}
+    note_unheld(res, "Encounter:stay")
+    fields["stay"] = parse_period(period, "Encounter.period")
     fields["stay_participants"] = _stay_participants(ctx, stay)
     provider = stay.resource.get("serviceProvider")
     if provider is not None and "organization" not in fields:
