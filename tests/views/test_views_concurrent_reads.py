@@ -1,0 +1,104 @@
+"""Registered views computed several at once (a private database: each table on its own
+cursor) give the same tables as one after the other (one thread, or a connection passed in),
+and a read that fails among them is named as when alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+from tests.engines import synth_ndjson
+
+from iopfhir.outcomes.facts import VIEWS
+from iopfhir.views import Source, ViewError, get_engine, iop_view
+
+SECRET = "x-secret-value"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
+    nd = synth_ndjson(tmp_path_factory.mktemp("concurrent"), patients=12, seed=11)
+    with Source.from_path(nd) as src:
+        yield src
+
+
+def _tables(engine: Any, source: Source) -> dict[str, list[str]]:
+    """Every outcome view registered at once, then each one's rows (in a stable order)."""
+    for table, name in VIEWS.items():
+        engine.register(table, iop_view(name), source)
+    out: dict[str, list[str]] = {}
+    for table in VIEWS:
+        result = engine.query(f"SELECT * FROM {table}")
+        out[table] = sorted(repr(row) for row in [tuple(result.columns), *result.rows])
+    return out
+
+
+def test_concurrent_reads_give_the_same_tables(source: Source) -> None:
+    concurrent = get_engine("duckdb", threads=2)
+    sequential = get_engine("duckdb", threads=1)
+    con = duckdb.connect()
+    passed_in = get_engine("duckdb", connection=con, threads=2)
+    used: list[Any] = []
+    real = concurrent._create
+
+    def spy(cursor: Any, quoted: str, sql: str) -> None:
+        used.append(cursor)
+        real(cursor, quoted, sql)
+
+    concurrent._create = spy
+    try:
+        got = _tables(concurrent, source)
+        assert got == _tables(sequential, source)
+        assert got == _tables(passed_in, source)
+        assert all(len(rows) > 1 for table, rows in got.items() if table != "qitem")
+        # each table on a cursor of its own, not on the engine's connection
+        assert len(used) >= 5
+        assert all(cursor is not concurrent.connection for cursor in used)
+        # registered again over the same files: the tables are kept, nothing is read
+        used.clear()
+        assert _tables(concurrent, source) == got
+        assert used == []
+    finally:
+        for engine in (concurrent, sequential, passed_in):
+            engine.close()
+        con.close()
+
+
+def _obs(**extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": "o1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2025-01-02",
+        "valueInteger": 7,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_failing_read_among_others_is_named(tmp_path: Path, threads: int) -> None:
+    lines = [_obs(), _obs(id="o2", valueQuantity={"value": SECRET})]
+    (tmp_path / "Observation.ndjson").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    (tmp_path / "Patient.ndjson").write_bytes(orjson.dumps(patient) + b"\n")
+    engine = get_engine("duckdb", threads=threads)
+    try:
+        with Source.from_path(tmp_path) as src:
+            for table in ("patient", "score", "answer", "encounter"):
+                engine.register(table, iop_view(VIEWS[table]), src)
+            with pytest.raises(ViewError) as caught:
+                engine.query("SELECT count(*) FROM patient")
+        message = str(caught.value)
+        assert message == (
+            "Observation.ndjson line 2: Observation.valueQuantity.value: "
+            "a string where R4 has a decimal"
+        )
+        assert SECRET not in message
+    finally:
+        engine.close()
