@@ -44,8 +44,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from iopfhir.views.compile_view import compile_view
-from iopfhir.views.dialect import DUCKDB_PRIMITIVES, DuckDBDialect, json_structure
+from iopfhir.views.compile_view import CompiledView, compile_view
+from iopfhir.views.dialect import DUCKDB_PRIMITIVES, Dialect, DuckDBDialect, json_structure
 from iopfhir.views.engine import SqlEngine, ViewResult, as_view
 from iopfhir.views.errors import ViewError
 from iopfhir.views.fhir_types import view_schema
@@ -158,6 +158,41 @@ def _rows_per_resource(view: View) -> bool:
     copy the lead columns (the answered items of 110,000 responses: 830,000 rows)."""
     schema = view_schema(view)
     return compile_view(view, DuckDBDialect(), schema or StructT(()), "t").single is None
+
+
+def _stage_views(
+    d: Dialect, names: list[str], compiled: list[CompiledView], known: dict[str, str], stage: str
+) -> list[tuple[str, str, str]]:
+    """Each view of a shared read: its name, its SQL over the read's table ``stage`` (a
+    projection of its struct, or the ``unnest`` of its rows, the lead columns another
+    view's struct holds read from it: ``known``) and the read."""
+    made: list[tuple[str, str, str]] = []
+    for i, (name, c) in enumerate(zip(names, compiled, strict=True)):
+        v = d.quote(f"_v{i}")
+        if c.single is not None:
+            cols = ", ".join(f"{d.field(v, n)} AS {d.quote(n)}" for n in c.columns)
+            sql = f"SELECT {cols} FROM {stage} WHERE {v} IS NOT NULL"  # noqa: S608
+        else:
+            slot = {
+                n: d.column("_u", f"_l{k}") if e in known else d.field("_s", f"_l{k}")
+                for k, (n, e) in enumerate(c.lead)
+            }
+            cols = ", ".join(
+                f"{slot[n] if n in slot else d.field('_r', n)} AS {d.quote(n)}" for n in c.columns
+            )
+            rows = d.explode(d.field(v, "_rows"))
+            # the lead columns another view's struct holds, read from it
+            shared = "".join(
+                f", {known[e]} AS {d.quote(f'_l{k}')}"
+                for k, (_, e) in enumerate(c.lead)
+                if e in known
+            )
+            sql = (
+                f"SELECT {cols} FROM (SELECT {v} AS _s{shared}, {rows} AS _r "  # noqa: S608
+                f"FROM {stage}) AS _u"
+            )
+        made.append((name, sql, stage))
+    return made
 
 
 class DuckDBEngine(SqlEngine):
@@ -483,33 +518,7 @@ class DuckDBEngine(SqlEngine):
         read = f"SELECT {', '.join(parts)} FROM {source}"  # noqa: S608
         if all(c.where != where for c in compiled):  # only the resources of some view
             where = " OR ".join(d.column("t", flags[c.where]) for c in compiled)
-        made: list[tuple[str, str, str]] = []
-        for i, ((name, _view), c) in enumerate(zip(views, compiled, strict=True)):
-            v = d.quote(f"_v{i}")
-            if c.single is not None:
-                cols = ", ".join(f"{d.field(v, n)} AS {d.quote(n)}" for n in c.columns)
-                sql = f"SELECT {cols} FROM {stage} WHERE {v} IS NOT NULL"  # noqa: S608
-            else:
-                slot = {
-                    n: d.column("_u", f"_l{k}") if e in known else d.field("_s", f"_l{k}")
-                    for k, (n, e) in enumerate(c.lead)
-                }
-                cols = ", ".join(
-                    f"{slot[n] if n in slot else d.field('_r', n)} AS {d.quote(n)}"
-                    for n in c.columns
-                )
-                rows = d.explode(d.field(v, "_rows"))
-                # the lead columns another view's struct holds, read from it
-                shared = "".join(
-                    f", {known[e]} AS {d.quote(f'_l{k}')}"
-                    for k, (_, e) in enumerate(c.lead)
-                    if e in known
-                )
-                sql = (
-                    f"SELECT {cols} FROM (SELECT {v} AS _s{shared}, {rows} AS _r "  # noqa: S608
-                    f"FROM {stage}) AS _u"
-                )
-            made.append((name, sql, stage))
+        made = _stage_views(d, [name for name, _ in views], compiled, known, stage)
         return _Table(stage, f"{read} WHERE {where}", True), made
 
     def _drop(self, name: str) -> None:
