@@ -179,44 +179,47 @@ def test_dosages_and_allergy_details_beyond_the_model_are_counted(
     assert not any("night" in r or "week" in r or "words" in r for r in unmapped)
 
 
+_P1 = {"reference": "Patient/p1"}
+
+
+def _booked(**times: Any) -> dict[str, Any]:
+    """Appointment a1, booked for patient p1 (``times``: its start, end or length)."""
+    return {
+        "resourceType": "Appointment",
+        "id": "a1",
+        "status": "booked",
+        **times,
+        "participant": [{"actor": _P1, "status": "accepted"}],
+    }
+
+
+def _visit(eid: str, status: str, **more: Any) -> dict[str, Any]:
+    """An ambulatory Encounter of patient p1 (``more``: its period, length, appointment)."""
+    amb = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}
+    return {
+        "resourceType": "Encounter",
+        "id": eid,
+        "status": status,
+        "class": amb,
+        "subject": _P1,
+        **more,
+    }
+
+
 def _open_ended() -> list[dict[str, Any]]:
     """An Appointment booked with a start and ``minutesDuration`` only, an Encounter with a
     start and ``length`` only (both R4: ``end`` is 0..1), and one with a length no session has."""
-    patient = {"reference": "Patient/p1"}
-    amb = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}
+    hours = {"value": 1.5, "unit": "hours", "system": "http://unitsofmeasure.org", "code": "h"}
     return [
         {"resourceType": "Patient", "id": "p1"},
-        {
-            "resourceType": "Appointment",
-            "id": "a1",
-            "status": "booked",
-            "start": "2024-01-08T10:00:00Z",
-            "minutesDuration": 45,
-            "participant": [{"actor": patient, "status": "accepted"}],
-        },
-        {
-            "resourceType": "Encounter",
-            "id": "e1",
-            "status": "finished",
-            "class": amb,
-            "subject": patient,
-            "period": {"start": "2024-01-09T10:00:00-05:00"},
-            "length": {
-                "value": 1.5,
-                "unit": "hours",
-                "system": "http://unitsofmeasure.org",
-                "code": "h",
-            },
-        },
-        {
-            "resourceType": "Encounter",
-            "id": "e2",
-            "status": "finished",
-            "class": amb,
-            "subject": patient,
-            "period": {"start": "2024-01-10T10:00:00Z"},
-            "length": {"value": 3, "unit": "wk"},
-        },
+        _booked(start="2024-01-08T10:00:00Z", minutesDuration=45),
+        _visit("e1", "finished", period={"start": "2024-01-09T10:00:00-05:00"}, length=hours),
+        _visit(
+            "e2",
+            "finished",
+            period={"start": "2024-01-10T10:00:00Z"},
+            length={"value": 3, "unit": "wk"},
+        ),
     ]
 
 
@@ -426,35 +429,20 @@ def test_an_episode_team_the_input_does_not_hold_is_counted(tmp_path: Path, form
 def _called_off() -> list[dict[str, Any]]:
     """A booked Appointment whose Encounter was cancelled, and a cancelled Encounter alone
     (both R4: ``Encounter.status`` has ``cancelled``)."""
-    patient = {"reference": "Patient/p1"}
-    amb = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}
     return [
         {"resourceType": "Patient", "id": "p1"},
-        {
-            "resourceType": "Appointment",
-            "id": "a1",
-            "status": "booked",
-            "start": "2024-01-08T10:00:00Z",
-            "end": "2024-01-08T11:00:00Z",
-            "participant": [{"actor": patient, "status": "accepted"}],
-        },
-        {
-            "resourceType": "Encounter",
-            "id": "e1",
-            "status": "cancelled",
-            "class": amb,
-            "subject": patient,
-            "appointment": [{"reference": "Appointment/a1"}],
-            "period": {"start": "2024-01-08T10:00:00Z"},
-        },
-        {
-            "resourceType": "Encounter",
-            "id": "e2",
-            "status": "cancelled",
-            "class": amb,
-            "subject": patient,
-            "period": {"start": "2024-01-09T10:00:00Z", "end": "2024-01-09T11:00:00Z"},
-        },
+        _booked(start="2024-01-08T10:00:00Z", end="2024-01-08T11:00:00Z"),
+        _visit(
+            "e1",
+            "cancelled",
+            appointment=[{"reference": "Appointment/a1"}],
+            period={"start": "2024-01-08T10:00:00Z"},
+        ),
+        _visit(
+            "e2",
+            "cancelled",
+            period={"start": "2024-01-09T10:00:00Z", "end": "2024-01-09T11:00:00Z"},
+        ),
     ]
 
 

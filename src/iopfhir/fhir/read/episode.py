@@ -296,10 +296,9 @@ def stay_fields(ctx: Context, stay: Entry, fields: dict[str, Any]) -> None:
     res = stay.resource
     period = res.get("period")
     ended = isinstance(period, dict) and bool(period.get("end"))
-    if res.get("status") == ("finished" if ended else "in-progress"):
-        # the status the writer derives from the stay's end: held, not dropped
-        res = {key: value for key, value in res.items() if key != "status"}
-    note_unheld(res, "Encounter:stay")
+    # a status the writer derives from the stay's end is held, not dropped
+    derived = res.get("status") == ("finished" if ended else "in-progress")
+    note_unheld(res, "Encounter:stay", ("status",) if derived else ())
     fields["stay"] = parse_period(period, "Encounter.period")
     fields["stay_participants"] = _stay_participants(ctx, stay)
     provider = stay.resource.get("serviceProvider")

@@ -153,15 +153,19 @@ READ_EXTENSIONS: Final[Mapping[str, frozenset[str]]] = {
 }
 
 
-def note_unheld(resource: dict[str, Any], reading: str) -> None:
+def note_unheld(resource: dict[str, Any], reading: str, held: tuple[str, ...] = ()) -> None:
     """Count each top-level element of ``resource`` (read as ``reading``, a key of
     :data:`HELD`) that the model has no place for, and an extension its reader does not
-    read (:data:`READ_EXTENSIONS`)."""
+    read (:data:`READ_EXTENSIONS`). ``held``: elements its reader took from this resource
+    though :data:`HELD` does not list them (a session's length when it gives the end, a
+    score's ``issued`` when it is its only time, a stay's status the writer derives)."""
     if "extension" in resource and (known := READ_EXTENSIONS.get(reading)) is not None:
         _note_extensions(resource["extension"], reading, known)
     # one set difference for most resources (the readers ask for every resource), and for
     # iopfhir's own no more than a look at their identifiers
     extra = resource.keys() - _SKIP[reading]
+    if held:
+        extra.difference_update(held)
     if not extra or (extra <= _SKIP_OWN[reading] and _own_only(resource.get("identifier"))):
         return
     _note_extra(resource, reading, extra)

@@ -87,7 +87,7 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
             continue
         ctx.measures.append(measure)
         for entry in adm.entries:  # (an Observation, QuestionnaireResponse, DiagnosticReport)
-            note_unheld(_without_time_read(entry.resource), entry.type)
+            note_unheld(entry.resource, entry.type, _time_read(entry.resource))
             if entry.type == "Observation" and entry.resource.get("status") != "final":
                 _note_status(entry.resource.get("status"))
         if attempt is not fields:
@@ -140,12 +140,12 @@ def _disagreeing_total(ctx: Context, at: str, kept: str | None) -> None:
 _TIMES = ("effectiveDateTime", "effectiveInstant", "effectivePeriod", "authored")
 
 
-def _without_time_read(resource: dict[str, Any]) -> dict[str, Any]:
-    """``resource`` less ``issued`` when that is where its time was read from (no
-    effective time): held as the measure's date, not dropped."""
+def _time_read(resource: dict[str, Any]) -> tuple[str, ...]:
+    """``("issued",)`` when that is where the resource's time was read from (no effective
+    time): held as the measure's date, not dropped."""
     if "issued" not in resource or any(key in resource for key in _TIMES):
-        return resource
-    return {key: value for key, value in resource.items() if key != "issued"}
+        return ()
+    return ("issued",)
 
 
 #: R4 ObservationStatus codes a measure's Observation may have (cancelled and

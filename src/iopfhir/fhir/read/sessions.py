@@ -174,8 +174,6 @@ def read_session(ctx: Context, entry: Entry) -> None:
         else:
             where = "Appointment.end" if appointment is not None else "Encounter.period.end"
             note(where, "missing (the session is read as ending when it starts)")
-    if lasted is not None:  # the element the end was read from is held, not dropped
-        ares, eres = ({k: v for k, v in r.items() if k != lasted[0]} for r in (ares, eres))
     if when(end) < when(start):
         note(f"{entry.type}.end", "before the start (read as the start)")
         end = start
@@ -188,10 +186,11 @@ def read_session(ctx: Context, entry: Entry) -> None:
     primary = appointment or encounter
     assert primary is not None
     key = ctx.new_key("sessions", primary, "session", "encounter")
+    length = (lasted[0],) if lasted is not None else ()  # the element the end was read from
     if appointment is not None:
-        note_unheld(ares, "Appointment")
+        note_unheld(ares, "Appointment", length)
     if encounter is not None:
-        note_unheld(eres, "Encounter")
+        note_unheld(eres, "Encounter", length)
     concept_sources = [
         ares.get("serviceType"),
         eres.get("type"),
@@ -362,7 +361,8 @@ def _forms(
     activity names its session's Appointment: those are written with an Appointment even
     when the source had only an Encounter; a cancelled Encounter is kept."""
     held = encounter and status in _HELD_BY_ENCOUNTER
-    forms: list[SessionForm] = ["appointment"] if appointment or activity or not held else []
+    with_appointment = appointment or activity is not None or not held
+    forms: list[SessionForm] = ["appointment"] if with_appointment else []
     if held:
         forms.append("encounter")
     default = (

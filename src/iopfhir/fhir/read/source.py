@@ -321,14 +321,13 @@ def _version_of(entry: dict[str, Any], resource: Any) -> str | None:
     ``fullUrl`` (R4: the resource's URL, no version), else of its resource, else of its
     ``request.url`` (a deletion has no resource; a creation's names only the type)."""
     url = entry.get("fullUrl")
-    if (type(url) is not str or not url) and type(resource) is dict:
-        rid = resource.get("id")
-        if type(rid) is str and rid:
-            return f"{resource.get('resourceType')}/{rid}"
-    if (type(url) is not str or not url) and type(request := entry.get("request")) is dict:
-        url = request.get("url")
     if type(url) is not str or not url:
-        return None
+        if type(resource) is dict and type(rid := resource.get("id")) is str and rid:
+            return f"{resource.get('resourceType')}/{rid}"
+        request = entry.get("request")
+        url = request.get("url") if type(request) is dict else None
+        if type(url) is not str or not url:
+            return None
     parts = url.partition("?")[0].partition("/_history/")[0].rstrip("/").split("/")
     return "/".join(parts[-2:]) if len(parts) > 1 else None
 
