@@ -2,11 +2,12 @@
 
 Lives here: :class:`Extensions` - an extension is walked against the profile its element
 names, else the StructureDefinition of its url when loaded (unknown urls are reported: an
-error for a modifier extension, a warning otherwise), else the element's own tree or the base
-Extension tree; a loaded definition's ``context`` decides whether the extension is allowed at
-the element it is on, and its ``isModifier`` whether it belongs in ``modifierExtension``. A
-message names an extension's url only when it is a loaded StructureDefinition (a canonical of
-the definitions); any other url is input.
+error for a modifier extension, a warning otherwise; a cross-version url, which R4 defines for
+every element of the other FHIR versions without a StructureDefinition, only as information),
+else the element's own tree or the base Extension tree; a loaded definition's ``context``
+decides whether the extension is allowed at the element it is on, and its ``isModifier``
+whether it belongs in ``modifierExtension``. A message names an extension's url only when it
+is a loaded StructureDefinition (a canonical of the definitions); any other url is input.
 
 Imports only sibling modules below the walk (``.constraints``, ``.context``, ``.definitions``,
 ``.model``).
@@ -26,6 +27,13 @@ from .model import ElementNode
 __all__ = ["Extensions"]
 
 _OF_TYPE_RX = re.compile(r"\.ofType\((\w+)\)")
+#: R4's implicit cross-version extensions (versions.html, "Extensions for converting between
+#: versions"): ``http://hl7.org/fhir/[version]/StructureDefinition/extension-[path]`` stands for
+#: the element at ``path`` of that other version (DSTU2 1.0, STU3 3.0, R4B 4.3, R5 5.0...)
+_XVER_RX = re.compile(
+    r"http://hl7\.org/fhir/(?:1\.0|1\.4|3\.0|4\.3|5\.0|6\.0)/StructureDefinition/"
+    r"extension-[A-Z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*(?:\[x\])?)+"
+)
 
 
 class Extensions:
@@ -57,6 +65,17 @@ class Extensions:
                     tree = self.definitions.tree(url)
                     self._context(sd, node, path, ctx)
                     _modifier_match(sd, node, path, ctx)
+            elif _XVER_RX.fullmatch(url):
+                # defined by the spec itself, by the other version's element (its definition,
+                # modifier or not, is in that version's package, which is not loaded)
+                add(
+                    ctx,
+                    "information",
+                    "not-found",
+                    path,
+                    "Cross-version extension (an element of another FHIR version): its "
+                    "definition in that version is not loaded; it was checked as an Extension",
+                )
             else:
                 modifier = node.name == "modifierExtension"
                 add(
