@@ -496,6 +496,18 @@ def _questionnaires() -> list[dict[str, Any]]:
     return questionnaires()
 
 
+def narrated(res: dict[str, Any]) -> dict[str, Any]:
+    """``res`` with the generated narrative iopfhir gives every resource it writes."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from iopfhir.fhir.build.narrative import narrate
+
+    return narrate(res)
+
+
+def _write_json(path: Path, res: dict[str, Any]) -> None:
+    path.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
 def write_package(resources: Path) -> int:
     if PACKAGE.exists():
         shutil.rmtree(PACKAGE)
@@ -506,7 +518,8 @@ def write_package(resources: Path) -> int:
         res = json.loads(src.read_text(encoding="utf-8"))
         if res.get("resourceType") not in ("StructureDefinition", "CodeSystem", "ValueSet"):
             continue
-        shutil.copyfile(src, PACKAGE / src.name)
+        # SUSHI writes no narrative; R4 says a resource SHOULD have one (dom-6)
+        _write_json(PACKAGE / src.name, narrated(res))
         count += 1
         entry = {
             "filename": src.name,
@@ -520,7 +533,7 @@ def write_package(resources: Path) -> int:
         index.append(entry)
     for q in _questionnaires():
         name = f"Questionnaire-{q['id']}.json"
-        (PACKAGE / name).write_text(json.dumps(q, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        _write_json(PACKAGE / name, q)
         count += 1
         index.append(
             {

@@ -298,3 +298,19 @@ def test_event_handler_attributes_are_refused(
     assert sorted(_issues(validator, div)) == sorted(
         [("invalid", f"Invalid attribute name in the XHTML ('{attribute}' on '{element}')"), _TXT1]
     )
+
+
+def test_dom6_warns_on_a_resource_without_narrative_but_not_on_a_contained_one(
+    validator: Validator,
+) -> None:
+    # R4 DomainResource.text: contained resources do not have narrative; the others should
+    resource = {
+        "resourceType": "Basic",
+        "code": {"text": "note"},
+        "contained": [{"resourceType": "Basic", "id": "inner", "code": {"text": "inner"}}],
+        "extension": [{"url": "http://example.org/x", "valueReference": {"reference": "#inner"}}],
+    }
+    dom6 = [i.path for i in validator.validate(resource).warnings if "dom-6" in i.message]
+    assert dom6 == ["Basic"]
+    narrated = {**resource, "text": {"status": "generated", "div": f"<div {NS}>note</div>"}}
+    assert not [i for i in validator.validate(narrated).warnings if "dom-6" in i.message]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from iopfhir.fhir.build.narrative import narrate
 from iopfhir.outcomes.compute import Outcomes, Stratum, SubjectResult
 from iopfhir.outcomes.measures import MeasureDef
 
@@ -52,6 +53,19 @@ def _base(m: MeasureDef, report_id: str, kind: str, period: tuple[str, str]) -> 
     return out
 
 
+def _narrated(report: dict[str, Any], m: MeasureDef) -> dict[str, Any]:
+    """``report`` with its narrative: the measure's title, then the (first) group's
+    population counts and score, as the report's own elements do not name them."""
+    group = report["group"][0]
+    lines = [("Measure", m.title)]
+    for population in group["population"]:
+        code: str = population["code"]["coding"][0]["code"]  # initial-population...
+        lines.append((code.replace("-", " ").capitalize(), str(population["count"])))
+    if "measureScore" in group:
+        lines.append(("Score", str(group["measureScore"]["value"])))
+    return narrate(report, lines)
+
+
 def _stratum(value: str, s: Stratum) -> dict[str, Any]:
     return {"value": {"text": value}, "population": _populations(s.populations), **_score(s.score)}
 
@@ -74,7 +88,7 @@ def summary_report(outcomes: Outcomes, measure_id: str) -> dict[str, Any]:
     if stratifiers:
         group["stratifier"] = stratifiers
     report["group"] = [group]
-    return report
+    return _narrated(report, m)
 
 
 def _individual(m: MeasureDef, row: SubjectResult, period: tuple[str, str]) -> dict[str, Any]:
@@ -94,7 +108,7 @@ def _individual(m: MeasureDef, row: SubjectResult, period: tuple[str, str]) -> d
     report["evaluatedResource"] = [
         {"reference": key} for key in dict.fromkeys((row.subject_key, *row.evaluated))
     ]
-    return report
+    return _narrated(report, m)
 
 
 def individual_reports(outcomes: Outcomes, measure_id: str) -> list[dict[str, Any]]:

@@ -180,6 +180,11 @@ def _dom5(value: Any, env: Mapping[str, Any]) -> bool:
 
 
 def _dom6(value: Any, env: Mapping[str, Any]) -> bool:
+    root = env.get("rootResource")
+    if root is not None and root is not value:
+        # a contained resource: R4 (DomainResource.text) says contained resources do not
+        # have narrative, only those that are not contained should
+        return True
     text = value.get("text") if isinstance(value, dict) else None
     return isinstance(text, dict) and bool(text.get("div"))
 

@@ -40,6 +40,7 @@ from iopfhir.fhir.build.episode import (
 from iopfhir.fhir.build.labels import label_conditions, label_measure
 from iopfhir.fhir.build.measures import measure_to_fhir
 from iopfhir.fhir.build.medications import medications_to_fhir
+from iopfhir.fhir.build.narrative import narrate
 from iopfhir.fhir.build.people import (
     location_to_fhir,
     organization_to_fhir,
@@ -125,6 +126,8 @@ def _entries(ctx: Context) -> list[Entry]:
         out += label_measure(ctx, measure, measure_to_fhir(ctx, measure))
     out += reviews_to_fhir(ctx)
     out += consents_to_fhir(ctx)
+    for _, resource in out:
+        narrate(resource)
     return out
 
 

@@ -33,6 +33,7 @@ from functools import cache
 from typing import Any, Final
 
 from iopfhir.errors import TerminologyError
+from iopfhir.fhir.build.narrative import narrate
 from iopfhir.fhir.conventions import identifier_system
 from iopfhir.terminology import Instrument, Item, instrument, instruments
 
@@ -119,7 +120,7 @@ def _questionnaire(inst_id: str) -> dict[str, Any]:
     if inst.panel_code:
         out["code"] = [{"system": inst.code_system, "code": inst.panel_code}]
     out["item"] = [_choice_item(it) for it in inst.all_items] + [_total_item(inst)]
-    return out
+    return narrate(out)
 
 
 def questionnaire_to_fhir(inst_id: str) -> dict[str, Any]:
