@@ -178,6 +178,7 @@ def _session(
                 "subject": {"reference": f"Patient/{pid}"},
                 "episodeOfCare": [{"reference": f"EpisodeOfCare/{eid}"}],
                 "period": {"start": start, "end": end},
+                "appointment": [{"reference": f"Appointment/a-{sid}"}],
             }
         )
         if role:

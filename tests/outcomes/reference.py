@@ -17,7 +17,6 @@ from typing import Any
 from tests.outcomes.reference_data import (
     AFTERCARE,
     CHECK_IN,
-    DELIVERY_EXT,
     FINAL,
     INPATIENT,
     LOINC,
@@ -42,8 +41,10 @@ from tests.outcomes.reference_data import (
     _period,
     _proportion,
     _ref,
+    is_iop_episode,
 )
 from tests.outcomes.reference_qr import form_codes, note_total, qr_scores, qr_screens
+from tests.outcomes.reference_sessions import Sessions
 
 
 def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -55,7 +56,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     persons: dict[str, tuple[str, dt.date | None]] = {}  # Patient key -> (sex, birth date)
     referral_sources: dict[str, str | None] = {}  # ServiceRequest key -> source code
     scores: dict[str, list[tuple[dt.date, str, str, str, float]]] = defaultdict(list)
-    appointments: dict[str, list[tuple[dt.date, str, bool, str]]] = defaultdict(list)
+    sessions = Sessions()  # Appointments and session Encounters, joined at the end
     session_encounters: dict[str, list[tuple[dt.date, int]]] = defaultdict(list)
     inpatient: dict[str, list[tuple[str, dt.date | None, dt.date | None]]] = defaultdict(list)
     visits: dict[str, list[tuple[dt.date, str | None]]] = defaultdict(list)
@@ -97,7 +98,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             practitioner = _ref(r.get("practitioner"), "Practitioner")
             if practitioner:
                 roles["PractitionerRole/" + r["id"]] = practitioner
-        elif rt == "EpisodeOfCare" and r.get("status") != "entered-in-error":
+        elif rt == "EpisodeOfCare" and r.get("status") != "entered-in-error" and is_iop_episode(r):
             episodes.append(_episode(r))
         elif rt == "Observation":
             quantity = r.get("valueQuantity", {})
@@ -166,12 +167,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             coding = (r.get("serviceType") or [{}])[0].get("coding") or [{}]
             system = coding[0].get("system")
             day = _d(r.get("start"))
-            tele = any(
-                e.get("url") == DELIVERY_EXT and e.get("valueCode") == "telehealth"
-                for e in r.get("extension", [])
-            )
-            if patient and day and system == SESSION_KIND and pstatus != "declined":
-                appointments[patient].append((day, r.get("status", ""), tele, system))
+            sessions.appointment(r, patient, pstatus, system)
             if patient and day and system == AFTERCARE and r.get("status") == "fulfilled":
                 visits[patient].append((day, None))
             people = {
@@ -193,6 +189,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             day = _d(period.get("start"))
             status = r.get("status")
             episode = _ref((r.get("episodeOfCare") or [{}])[0], "EpisodeOfCare")
+            sessions.encounter(r)
             if not patient:
                 continue
             kind = next(
@@ -311,6 +308,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     for patient, (day, authored, key, prefix, value) in qr_scores(responses, totals, codes):
         scores[patient].append((day, authored, key, TOTALS.get(prefix, prefix), value))
 
+    appointments = sessions.by_patient()
     for ep in episodes:
         if ep["patient"] is None or ep["start"] is None:
             continue

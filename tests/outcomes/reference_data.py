@@ -91,6 +91,18 @@ def _ref(value: Any, rtype: str) -> str | None:
     return None
 
 
+def is_iop_episode(r: Mapping[str, Any]) -> bool:
+    """An EpisodeOfCare of an IOP program: a type of iopfhir's program types, the program's
+    extension with its name, or no type at all (one typed only otherwise is none)."""
+    named = any(
+        sub.get("url") == "name" and isinstance(sub.get("valueString"), str)
+        for ext in r.get("extension", [])
+        if ext.get("url") == PROGRAM_EXT
+        for sub in ext.get("extension", [])
+    )
+    return not r.get("type") or named or _episode(r)["program_type"] is not None
+
+
 def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
     program: dict[str, Any] = {}
     disposition = None

@@ -108,6 +108,7 @@ def _session(sid: str, pid: str, eid: str, day: str, hours: int, status: str) ->
                 "subject": {"reference": f"Patient/{pid}"},
                 "episodeOfCare": [{"reference": f"EpisodeOfCare/{eid}"}],
                 "period": {"start": start, "end": end},
+                "appointment": [{"reference": f"Appointment/a-{sid}"}],
             }
         )
     return out

@@ -102,3 +102,36 @@ def test_a_failing_read_among_others_is_named(tmp_path: Path, threads: int) -> N
         assert SECRET not in message
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tables_created_at_once_are_those_created_one_by_one(source: Source, threads: int) -> None:
+    """``create_tables`` (the outcome measures' two subject tables at once) makes the tables
+    ``create_table`` makes, on a private database and on a connection passed in, and fails as
+    it does when one statement fails."""
+    con = duckdb.connect()
+    engines = [get_engine("duckdb", threads=threads), get_engine("duckdb", connection=con)]
+    statements = [
+        ("per_patient", "SELECT patient_key, count(*) AS n FROM encounter GROUP BY patient_key"),
+        ("per_status", "SELECT status, count(*) AS n FROM appointment GROUP BY status"),
+    ]
+    try:
+        got = []
+        for engine in engines:
+            for table in ("encounter", "appointment"):
+                engine.register(table, iop_view(VIEWS[table]), source)
+            engine.create_tables(statements)
+            engine.create_tables(statements)  # again: the tables replaced
+            got.append([sorted(engine.query(f"SELECT * FROM {t}").rows) for t, _ in statements])
+            for table, sql in statements:
+                engine.create_table(table, sql)
+            assert got[-1] == [
+                sorted(engine.query(f"SELECT * FROM {t}").rows) for t, _ in statements
+            ]
+            with pytest.raises(ViewError, match="could not run"):
+                engine.create_tables([*statements, ("bad", "SELECT * FROM no_such_table")])
+        assert got[0] == got[1] and all(got[0])
+    finally:
+        for engine in engines:
+            engine.close()
+        con.close()

@@ -110,7 +110,7 @@ def test_encounters_match_a_python_reading(cohort: Path, source: Source, engine:
     rows = {r[0]: r for r in engine.run(iop_view("iop-encounter"), source).rows}
     encounters = _lines(cohort / "Encounter.ndjson")
     assert len(rows) == len(encounters)
-    inpatient = 0
+    inpatient = linked = 0
     for enc in encounters:
         row = dict(
             zip(iop_view("iop-encounter").columns, rows[f"Encounter/{enc['id']}"], strict=True)
@@ -122,8 +122,10 @@ def test_encounters_match_a_python_reading(cohort: Path, source: Source, engine:
         assert row["start"] == enc["period"]["start"]
         episodes = enc.get("episodeOfCare") or [None]
         assert row["episode_key"] == _key(episodes[0])
+        assert row["appointment_key"] == _key((enc.get("appointment") or [None])[0])
         inpatient += row["inpatient"]
-    assert inpatient > 0
+        linked += row["appointment_key"] is not None
+    assert inpatient > 0 and linked > 0
 
 
 def test_goal_targets_or_null(cohort: Path, source: Source, engine: Any) -> None:

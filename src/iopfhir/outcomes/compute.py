@@ -3,10 +3,13 @@
 :func:`compute` registers the IOP views over a :class:`~iopfhir.views.Source` on an engine
 (each with only the columns the measures read: :func:`~iopfhir.outcomes.columns.outcome_views`),
 runs one statement per subject type (episodes, inpatient stays; :func:`measure_sql`) into a
-table on the engine and returns :class:`Outcomes`: for each measure its per-subject rows
-(:class:`SubjectResult`, built when first read) and its summary (:class:`Summary`: population
-counts and score, overall and per stratum), summed on the engine from that table
-(:func:`~iopfhir.outcomes.measures.summary_sql`: one ``GROUPING SETS`` query).
+table on the engine (both at once where the engine can: ``create_tables``) and returns
+:class:`Outcomes`: for each measure its per-subject rows (:class:`SubjectResult`, built when
+first read) and its summary (:class:`Summary`: population counts and score, overall and per
+stratum), summed on the engine from that table
+(:func:`~iopfhir.outcomes.measures.summary_sql`: a ``GROUPING SETS`` query; where the engine
+runs statements at once, ``query_many``, and the subjects are few, one per part of
+:data:`_SUMMARY_PART` measures: a summary's planning, on one core, grows with its measures).
 
 Summing the per-subject counts into populations is plain addition (integers, and the
 observations as exact decimals), so every engine that computes the same per-subject rows
@@ -47,6 +50,11 @@ __all__ = [
 ]
 
 _UNKNOWN = "unknown"
+#: measures summed in one statement where the engine runs several at once, up to this many
+#: subjects (on two cores: 1,000 episodes, a 35-measure summary planned in 90 ms beside a
+#: 20 ms fetch of the rows, 26 ms faster in parts; 10,000, 24 ms slower)
+_SUMMARY_PART = 12
+_SUMMARY_SPLIT_SUBJECTS = 4000
 _NEW: Any = object()  # not seen yet
 
 
@@ -325,8 +333,11 @@ def _subject_rows(
     return out
 
 
-def _summaries(measures: list[MeasureDef], result: ViewResult) -> dict[str, Summary]:
-    """Each measure's :class:`Summary` from the rows of :func:`summary_sql`.
+def _summaries(
+    measures: list[MeasureDef], result: ViewResult, first: int = 0
+) -> dict[str, Summary]:
+    """Each measure's :class:`Summary` from the rows of :func:`summary_sql` (``first``: as
+    it was given).
 
     Stratum values are named as in the subjects (:func:`_stratum_value`: values that read
     the same are one stratum); a stratum is listed only where the measure has a subject.
@@ -334,22 +345,29 @@ def _summaries(measures: list[MeasureDef], result: ViewResult) -> dict[str, Summ
     names = summary_strata(measures)
     at = {name: i for i, name in enumerate(result.columns)}
     flags = [at[f"g{k}"] for k in range(len(names))]
+    # each row's stratifier and value (None: the overall row), read once for every measure
+    groups: list[tuple[str, str] | None] = []
+    for row in result.rows:
+        grouped = [k for k, f in enumerate(flags) if not row[f]]
+        name = names[grouped[0]] if grouped else None
+        groups.append(None if name is None else (name, _stratum_value(name, row[at[name]])))
     out: dict[str, Summary] = {}
-    for i, m in enumerate(measures):
+    for i, m in enumerate(measures, start=first):
         codes = [code for code, _ in m.populations]
         overall = _Sums(codes)
         by: dict[str, dict[str, _Sums]] = {name: {} for name in m.strata}
-        for row in result.rows:
-            grouped = [k for k, f in enumerate(flags) if not row[f]]
-            if not grouped:
+        members = at[f"m{i}_subjects"]
+        columns = [(code, at[population_column(i, code)]) for code in codes]
+        obs = (at[f"m{i}_obs_n"], at[f"m{i}_obs_sum"]) if f"m{i}_obs_n" in at else None
+        for row, group in zip(result.rows, groups, strict=True):
+            if group is None:
                 target = overall
             else:
-                name = names[grouped[0]]
-                if name not in by or not row[at[f"m{i}_subjects"]]:
+                name, value = group
+                if name not in by or not row[members]:
                     continue
-                value = _stratum_value(name, row[at[name]])
                 target = by[name].setdefault(value, _Sums(codes))
-            target.add(i, m, row, at)
+            target.add(row, columns, obs)
         strata = {
             name: {value: groups[value].stratum(m) for value in sorted(groups)}
             for name, groups in by.items()
@@ -366,19 +384,39 @@ class _Sums:
         self.obs_sum = Decimal(0)
         self.obs_n = 0
 
-    def add(self, i: int, m: MeasureDef, row: tuple[Any, ...], at: dict[str, int]) -> None:
-        for code in self.pops:
-            self.pops[code] += int(row[at[population_column(i, code)]] or 0)
-        n = at.get(f"m{i}_obs_n")
-        if n is not None and row[n]:
-            self.obs_n += int(row[n])
-            self.obs_sum += Decimal(row[at[f"m{i}_obs_sum"]])
+    def add(
+        self, row: tuple[Any, ...], columns: list[tuple[str, int]], obs: tuple[int, int] | None
+    ) -> None:
+        """Add a summary row: ``columns`` (population code, its column), ``obs`` (the
+        columns of the observations' count and sum)."""
+        pops = self.pops
+        for code, c in columns:
+            pops[code] += int(row[c] or 0)
+        if obs is not None and row[obs[0]]:
+            self.obs_n += int(row[obs[0]])
+            self.obs_sum += Decimal(row[obs[1]])
 
     def stratum(self, m: MeasureDef) -> Stratum:
         if m.scoring == "continuous-variable":
             score = round(float(self.obs_sum / self.obs_n), 4) if self.obs_n else None
             return Stratum(self.pops, score)
         return Stratum(self.pops, _score(m, self.pops, []))
+
+
+def _summary_parts(
+    engine: Engine, at_once: bool, group: list[MeasureDef], table: str
+) -> list[tuple[int, int]]:
+    """The parts of ``group`` summed each in one statement, (first, end): where the engine
+    runs statements at once (``at_once``) and the subjects are few, parts of
+    :data:`_SUMMARY_PART` measures (the summary's planning, on one core, is then its work,
+    and grows with its measures); else one (its rows are the work, beside the fetch of the
+    subjects' rows)."""
+    size = len(group)
+    if at_once and size > _SUMMARY_PART:
+        count = engine.query(f"SELECT count(*) FROM {table}").rows[0][0]  # noqa: S608
+        if int(count) <= _SUMMARY_SPLIT_SUBJECTS:
+            size = _SUMMARY_PART
+    return [(k, min(k + size, len(group))) for k in range(0, len(group), size)]
 
 
 def compute(
@@ -399,27 +437,36 @@ def compute(
         measures = [m for m in measures if m.id in wanted]
     for table, view in outcome_views(engine.name).items():
         engine.register(table, view, source)
-    groups: list[list[MeasureDef]] = []
-    statements: list[str] = []
+    groups: list[tuple[list[MeasureDef], str]] = []  # the measures of a basis, their table
+    tables: list[tuple[str, str]] = []
     for basis in ("EpisodeOfCare", "Encounter"):
         group = [m for m in measures if m.basis == basis]
         if not group:
             continue
         # the per-subject rows kept as a table: fetched once, and summed on the engine
         table = f"_iopfhir_subjects_{basis.lower()}"
-        engine.create_table(table, measure_sql(group, engine.name, period, ordered=False))
-        groups.append(group)
-        statements += [
-            f"SELECT * FROM {table} ORDER BY {group[0].subject_key}",  # noqa: S608
-            summary_sql(group, table),
-        ]
-    # the rows and the sums of every basis, at once where the engine can
+        tables.append((table, measure_sql(group, engine.name, period, ordered=False)))
+        groups.append((group, table))
+    # the tables of every basis, at once where the engine can
+    create_many = getattr(engine, "create_tables", None)
+    if create_many is not None:
+        create_many(tables)
+    else:
+        for table, sql in tables:
+            engine.create_table(table, sql)
     many = getattr(engine, "query_many", None)
-    results = many(statements) if many else [engine.query(sql) for sql in statements]
+    parts = [_summary_parts(engine, many is not None, group, table) for group, table in groups]
+    statements: list[str] = []
+    for (group, table), spans in zip(groups, parts, strict=True):
+        statements.append(f"SELECT * FROM {table} ORDER BY {group[0].subject_key}")  # noqa: S608
+        statements += [summary_sql(group[a:b], table, first=a) for a, b in spans]
+    # the rows and the sums of every basis, at once where the engine can
+    results = iter(many(statements) if many else [engine.query(sql) for sql in statements])
     subjects = Subjects()
     summaries: dict[str, Summary] = {}
-    for k, group in enumerate(groups):
-        rows, sums = results[2 * k], results[2 * k + 1]
+    for (group, _), spans in zip(groups, parts, strict=True):
+        rows = next(results)
         subjects.add(_SubjectTable(group, rows.columns, rows.rows))
-        summaries.update(_summaries(group, sums))
+        for a, b in spans:
+            summaries.update(_summaries(group[a:b], next(results), first=a))
     return Outcomes(period, measures, subjects, summaries)

@@ -14,9 +14,10 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
 * symptoms, per instrument (``phq9``, ``gad7``, ``auditc``, ``dast10``): ``<i>_n`` scores from
   14 days before admission to discharge, ``<i>_base`` / ``<i>_base_key`` (the first),
   ``<i>_last`` / ``<i>_last_key`` (the latest);
-* attendance (session Appointments the patient takes part in): ``sessions_settled``
-  (fulfilled, no-show, cancelled), ``sessions_attended``, ``sessions_noshow``,
-  ``sessions_cancelled``, ``sessions_telehealth`` (attended by video);
+* attendance (the patient's sessions, each once whether recorded as an Appointment, an
+  Encounter or both: :mod:`iopfhir.outcomes.sessions`): ``sessions_settled`` (fulfilled,
+  no-show, cancelled), ``sessions_attended``, ``sessions_noshow``, ``sessions_cancelled``,
+  ``sessions_telehealth`` (attended by video);
 * intensity (attended session Encounters of the episode): ``weeks_full`` (whole weeks from
   admission to discharge), ``weeks_met`` (of those, weeks reaching the program's minimum hours
   and days), ``session_minutes``, ``min_hours_per_week``, ``min_days_per_week``;
@@ -58,7 +59,9 @@ from iopfhir.outcomes.questionnaires import (
     questionnaire_map_sql,
     questionnaire_scores_sql,
 )
+from iopfhir.outcomes.sessions import attendance_ctes
 from iopfhir.outcomes.spelling import Spelling, spelling, sql_list, sql_string
+from iopfhir.outcomes.spelling import sql_date as _date
 from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
 
@@ -67,6 +70,7 @@ __all__ = [
     "VIEWS",
     "Spelling",
     "episode_facts_sql",
+    "iop_episode",
     "reliable_change_points",
     "spelling",
     "stay_facts_sql",
@@ -104,15 +108,29 @@ INSTRUMENTS = {
 }
 
 _SCORE_STATUSES = ("final", "amended", "corrected")
+
+
+def iop_episode(alias: str = "") -> str:
+    """The SQL condition on a row of the ``episode`` view (``alias.`` before its columns)
+    that makes it an IOP episode: keyed, of a patient, not entered in error, and of an IOP
+    program. An EpisodeOfCare is of one when a type names an iopfhir program type, or it
+    has the program's extension, or it has no type at all (what else it could be is not
+    said). One typed only otherwise (Synthea's ``hacc`` home-and-community-care episodes,
+    an EHR's other programs) is not counted."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"{a}episode_key IS NOT NULL AND {a}patient_key IS NOT NULL "
+        f"AND ({a}status IS NULL OR {a}status <> 'entered-in-error') "
+        f"AND ({a}program_type IS NOT NULL OR {a}program_name IS NOT NULL "
+        f"OR NOT COALESCE({a}typed, FALSE))"
+    )
+
+
 _BASELINE_DAYS_BEFORE = 14
 _CONTINUITY_DAYS = 30
 _SAFETY_FOLLOWUP_DAYS = 7  # a positive safety screen is followed up within a week
 _CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
 _PLAN_STATUSES = ("active", "completed")
-
-
-def _date(expr: str) -> str:
-    return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
 
 
 def _birth_date(expr: str) -> str:
@@ -362,7 +380,6 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
     """One row per episode (see the module docstring); ``period``: index dates kept."""
     s = spelling(engine_name)
     start, end = s.q("start"), s.q("end")
-    session_kind = sql_string(code_system_url("session-kind"))
     aftercare = sql_string(code_system_url("aftercare-service"))
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     pivots, symptom_out = _symptom_columns(s)
@@ -376,8 +393,7 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
     e.max_hours_per_week, e.max_days_per_week,
     {_date("e." + start)} AS start_d, {_date("e." + end)} AS end_d
   FROM episode e
-  WHERE e.episode_key IS NOT NULL AND e.patient_key IS NOT NULL
-    AND (e.status IS NULL OR e.status <> 'entered-in-error')
+  WHERE {iop_episode("e")}
 ),
 epi AS (
   SELECT ep.*, COALESCE(ep.end_d, ep.start_d) AS index_d FROM ep
@@ -408,22 +424,7 @@ sx AS (
     {pivots}
   FROM sc GROUP BY episode_key
 ),
-att AS (
-  SELECT ep.episode_key,
-    SUM(CASE WHEN x.status IN ('fulfilled', 'noshow', 'cancelled') THEN 1 ELSE 0 END) AS settled,
-    SUM(CASE WHEN x.status = 'fulfilled' THEN 1 ELSE 0 END) AS attended,
-    SUM(CASE WHEN x.status = 'noshow' THEN 1 ELSE 0 END) AS noshow,
-    SUM(CASE WHEN x.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
-    SUM(CASE WHEN x.status = 'fulfilled' AND x.telehealth THEN 1 ELSE 0 END) AS telehealth
-  FROM (SELECT patient_key, status, COALESCE(telehealth, FALSE) AS telehealth,
-               {_date(start)} AS d
-        FROM appointment
-        WHERE service_system = {session_kind}
-          AND COALESCE(patient_status, 'accepted') <> 'declined') x
-  JOIN ep ON x.patient_key = ep.patient_key
-  WHERE {in_episode}
-  GROUP BY ep.episode_key
-),
+{attendance_ctes(s, in_episode)}
 wk AS (
   SELECT ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,
     ep.max_hours_per_week, ep.max_days_per_week,

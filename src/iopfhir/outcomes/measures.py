@@ -188,10 +188,12 @@ def summary_strata(measures: list[MeasureDef]) -> list[str]:
     return sorted({name for m in measures for name in m.strata})
 
 
-def summary_sql(measures: list[MeasureDef], table: str) -> str:
+def summary_sql(measures: list[MeasureDef], table: str, *, first: int = 0) -> str:
     """The populations of ``measures`` summed over ``table`` (the rows of
     :func:`measure_sql` for them): overall and per value of each stratifier, in one
-    ``GROUPING SETS`` query (DuckDB and Spark alike).
+    ``GROUPING SETS`` query (DuckDB and Spark alike). ``first``: the place of
+    ``measures[0]`` in the list :func:`measure_sql` was given (a part of it summed apart;
+    its columns keep their names).
 
     Columns: ``g<k>`` (0 where the row is a stratum of the ``k``-th of
     :func:`summary_strata`, 1 elsewhere), the stratifier columns, and for measure ``i``:
@@ -202,7 +204,7 @@ def summary_sql(measures: list[MeasureDef], table: str) -> str:
     """
     names = summary_strata(measures)
     parts = [f"GROUPING({name}) AS g{k}" for k, name in enumerate(names)] + names
-    for i, m in enumerate(measures):
+    for i, m in enumerate(measures, start=first):
         cols = [_column(i, code) for code, _ in m.populations]
         member = " OR ".join(f"coalesce({c}, 0) <> 0" for c in cols) or "FALSE"
         parts.append(f"sum(CASE WHEN {member} THEN 1 ELSE 0 END) AS m{i}_subjects")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Spelling", "spelling", "sql_list", "sql_string"]
+__all__ = ["Spelling", "spelling", "sql_date", "sql_list", "sql_string"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +64,10 @@ def sql_string(value: str) -> str:
 def sql_list(values: tuple[str, ...] | list[str]) -> str:
     """A parenthesised list of string literals, for ``IN``."""
     return "(" + ", ".join(sql_string(v) for v in values) + ")"
+
+
+def sql_date(expr: str) -> str:
+    """The calendar date a FHIR date, dateTime or instant is written with (its first ten
+    characters: no time zone is guessed), NULL when there is none (the same on every
+    engine)."""
+    return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"

@@ -216,7 +216,7 @@ def response_remission(rows: list[tuple[str, str, int, int, float | None]]) -> C
 
 
 def attendance(data: ReportData) -> Chart:
-    """Line: the share of settled session appointments attended, by program week."""
+    """Line: the share of settled sessions attended, by program week."""
     alt = _alt()
     sets: dict[str, list[Any]] = {}
     rows = data.attendance_by_week()
@@ -260,7 +260,7 @@ def attendance(data: ReportData) -> Chart:
     total_s = sum(r[1] for r in rows)
     total_a = sum(r[2] for r in rows)
     description = (
-        "By program week: grey bars count the session appointments settled (attended, no-show "
+        "By program week: grey bars count the sessions settled (attended, no-show "
         "or cancelled), read on the left axis; the blue line with dots is the share attended, "
         f"read on the right axis. Over all weeks {total_a} of {total_s} were attended."
     )

@@ -11,8 +11,10 @@ views the measures use:
 * symptom scores (every instrument of :data:`~iopfhir.outcomes.facts.INSTRUMENTS`) in the
   window the measures use (14 days before admission to discharge), by week since admission;
   a score before admission counts as week 0, and the last score of a week stands for it;
-* session appointments the patient takes part in, by program week and status; attended
-  session Encounters (hours and days) by program week, as the intensity measures count them.
+* the patient's sessions by program week and status, as the attendance measures count them
+  (:mod:`~iopfhir.outcomes.sessions`: each once, as an Appointment, an Encounter or both);
+  attended session Encounters (hours and days) by program week, as the intensity measures
+  count them.
 
 Everything is summed in Python over the rows the engine returned, in a fixed order, so the
 same source gives the same data on every engine.
@@ -28,8 +30,9 @@ from typing import Any
 
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
-from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, spelling
-from iopfhir.terminology.codes import code_system_url, codes
+from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, iop_episode, spelling
+from iopfhir.outcomes.sessions import sessions_ctes
+from iopfhir.terminology.codes import codes
 from iopfhir.terminology.instruments import instrument
 from iopfhir.views import Engine, Source
 
@@ -80,7 +83,7 @@ class ScorePoint:
 
 @dataclass(frozen=True, slots=True)
 class WeekRow:
-    """One program week of one episode: session appointments by status, attended hours."""
+    """One program week of one episode: sessions by status, attended hours."""
 
     episode_key: str
     week: int
@@ -190,9 +193,7 @@ def _ep_cte(engine_name: str) -> str:
     s = spelling(engine_name)
     return (
         f"SELECT episode_key, patient_key, {_date(s.q('start'))} AS start_d, "  # noqa: S608
-        f"{_date(s.q('end'))} AS end_d FROM episode "
-        "WHERE episode_key IS NOT NULL AND patient_key IS NOT NULL "
-        "AND (status IS NULL OR status <> 'entered-in-error')"
+        f"{_date(s.q('end'))} AS end_d FROM episode WHERE {iop_episode()}"
     )
 
 
@@ -213,13 +214,11 @@ ORDER BY ep.episode_key, x.loinc, x.d, x.effective, x.observation_key"""  # noqa
 
 def _sessions_sql(engine_name: str) -> str:
     s = spelling(engine_name)
-    start = s.q("start")
     week = f"CAST(FLOOR({s.days('ep.start_d', 'x.d')} / 7.0) AS BIGINT)"
-    return f"""WITH ep AS ({_ep_cte(engine_name)})
+    return f"""WITH ep AS ({_ep_cte(engine_name)}),
+{sessions_ctes(s).rstrip(",")}
 SELECT ep.episode_key, {week} AS week, x.status, COUNT(*) AS n
-FROM (SELECT patient_key, status, {_date(start)} AS d FROM appointment
-      WHERE service_system = {_lit(code_system_url("session-kind"))}
-        AND COALESCE(patient_status, 'accepted') <> 'declined') x
+FROM ses x
 JOIN ep ON x.patient_key = ep.patient_key
 WHERE {s.days("ep.start_d", "x.d")} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)
 GROUP BY ep.episode_key, {week}, x.status

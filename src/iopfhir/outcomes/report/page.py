@@ -478,7 +478,7 @@ def render_report(
     # one chart each, or a note saying why there is none
     for key, heading, chart, has_data, none in (
         ("attendance", "Attendance", charts.attendance, data.attendance_by_week,
-         "No session appointments."),
+         "No sessions."),
         ("intensity", "Intensity", charts.intensity, data.whole_weeks,
          "No whole program week of a discharged episode."),
         ("readmission", "Readmission", charts.readmission, data.readmission_curve,

@@ -16,14 +16,15 @@ Registered views (:meth:`DuckDBEngine.register`) are computed into tables at the
 view several times (the outcome measures) does not evaluate its nested ``forEach``/``unnest``
 again each time. Views of one resource type share one read of its files: one statement
 computes each view's row (or list of rows) of every resource into one table, and each view
-is a plain projection (or ``unnest``) of it; a view alone in its read with a list of rows
+is a plain projection (or ``unnest``) of it, made as soon as that table is (on its cursor,
+while other reads run); a view alone in its read with a list of rows
 per resource (``forEach``, ``repeat``) is kept so too, its lead columns once per resource
 rather than copied into every row. On a connection passed in, these are temporary
 tables and views (its catalog is left as it was); a private database holds ordinary ones,
 which its cursors see, so the tables are computed several at once (each on its own cursor,
 the largest reads first: a statement's single-threaded planning and a small file's read
-leave a core another statement takes) and :meth:`~DuckDBEngine.query_many` runs statements
-at once.
+leave a core another statement takes), and :meth:`~DuckDBEngine.create_tables` and
+:meth:`~DuckDBEngine.query_many` run statements at once.
 Registering the same view over the same, unchanged files again keeps the table. The tables
 are written without keeping the order of the lines (``preserve_insertion_order`` off while
 they are computed): a query orders what it returns.
@@ -44,15 +45,14 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from iopfhir.views.compile_view import CompiledView, compile_view
-from iopfhir.views.dialect import DUCKDB_PRIMITIVES, Dialect, DuckDBDialect, json_structure
+from iopfhir.views.dialect import DUCKDB_PRIMITIVES, DuckDBDialect, json_structure
 from iopfhir.views.engine import SqlEngine, ViewResult, as_view
+from iopfhir.views.engines.duckdb_shared import rows_per_resource, shared_read
 from iopfhir.views.errors import ViewError
-from iopfhir.views.fhir_types import view_schema
 from iopfhir.views.model import View
 from iopfhir.views.r4_shapes import describe_line, first_bad_line
 from iopfhir.views.source import Source, is_mixed
-from iopfhir.views.types import ListT, Prim, SqlType, StructT, merge
+from iopfhir.views.types import ListT, Prim, SqlType, StructT
 
 __all__ = ["DuckDBEngine"]
 
@@ -88,12 +88,13 @@ def _stat(files: list[Path]) -> _Files:
 
 
 class _Table(NamedTuple):
-    """A table to compute: its quoted name, the query, whether it is a shared read (views
-    of it follow)."""
+    """A table to compute: its quoted name, the query, whether it is a shared read, and
+    the views of it, made as soon as it is (quoted name, SQL)."""
 
     quoted: str
     sql: str
     stage: bool
+    views: tuple[tuple[str, str], ...] = ()
 
 
 def _size(files: list[Path]) -> int:
@@ -149,50 +150,6 @@ def _type_sql(t: SqlType) -> str:
     if isinstance(t, ListT):
         return _type_sql(t.elem) + "[]"
     return DUCKDB_PRIMITIVES[t.kind]
-
-
-def _rows_per_resource(view: View) -> bool:
-    """Whether ``view`` makes a list of rows of each resource (``forEach``, ``repeat``):
-    kept as a read of one row per resource (its lead columns once, beside the list) that
-    a view unnests where it is queried, not as a table of the rows, whose every row would
-    copy the lead columns (the answered items of 110,000 responses: 830,000 rows)."""
-    schema = view_schema(view)
-    return compile_view(view, DuckDBDialect(), schema or StructT(()), "t").single is None
-
-
-def _stage_views(
-    d: Dialect, names: list[str], compiled: list[CompiledView], known: dict[str, str], stage: str
-) -> list[tuple[str, str, str]]:
-    """Each view of a shared read: its name, its SQL over the read's table ``stage`` (a
-    projection of its struct, or the ``unnest`` of its rows, the lead columns another
-    view's struct holds read from it: ``known``) and the read."""
-    made: list[tuple[str, str, str]] = []
-    for i, (name, c) in enumerate(zip(names, compiled, strict=True)):
-        v = d.quote(f"_v{i}")
-        if c.single is not None:
-            cols = ", ".join(f"{d.field(v, n)} AS {d.quote(n)}" for n in c.columns)
-            sql = f"SELECT {cols} FROM {stage} WHERE {v} IS NOT NULL"  # noqa: S608
-        else:
-            slot = {
-                n: d.column("_u", f"_l{k}") if e in known else d.field("_s", f"_l{k}")
-                for k, (n, e) in enumerate(c.lead)
-            }
-            cols = ", ".join(
-                f"{slot[n] if n in slot else d.field('_r', n)} AS {d.quote(n)}" for n in c.columns
-            )
-            rows = d.explode(d.field(v, "_rows"))
-            # the lead columns another view's struct holds, read from it
-            shared = "".join(
-                f", {known[e]} AS {d.quote(f'_l{k}')}"
-                for k, (_, e) in enumerate(c.lead)
-                if e in known
-            )
-            sql = (
-                f"SELECT {cols} FROM (SELECT {v} AS _s{shared}, {rows} AS _r "  # noqa: S608
-                f"FROM {stage}) AS _u"
-            )
-        made.append((name, sql, stage))
-    return made
 
 
 class DuckDBEngine(SqlEngine):
@@ -364,17 +321,33 @@ class DuckDBEngine(SqlEngine):
     def create_table(self, name: str, sql: str) -> None:
         """Compute ``sql`` (over the registered views) into table ``name``,
         written unordered (a query orders what it returns)."""
-        if not _NAME.fullmatch(name):
+        self.create_tables([(name, sql)])
+
+    def create_tables(self, tables: list[tuple[str, str]]) -> None:
+        """:meth:`create_table` for each ``(name, sql)``: on a private database at once,
+        each on its own cursor (one statement's single-threaded planning leaves a core that
+        another takes)."""
+        if any(not _NAME.fullmatch(name) for name, _ in tables):
             raise ViewError("a table name must be an SQL identifier")
         if self._pending:
             self._materialize()
+        for name, _ in tables:
+            self._drop(name)
+        quoted = [_Table(self.dialect.quote(name), sql, False) for name, sql in tables]
+
+        def run() -> None:
+            if len(quoted) == 1:
+                self._create(self.connection, quoted[0].quoted, quoted[0].sql)
+            else:
+                self._create_tables(iter(quoted))
+
         try:
-            self._unordered(lambda: self._create_table(name, sql))
+            self._unordered(run)
         except ViewError:
             raise
         except Exception as exc:  # DuckDB's own error classes
             raise self.engine_error(exc) from None
-        self._made.add(name)
+        self._made.update(name for name, _ in tables)
 
     def _materialize(self) -> None:
         pending, self._pending = self._pending, {}
@@ -403,11 +376,11 @@ class DuckDBEngine(SqlEngine):
             groups = [
                 (rtype, list(files), names)
                 for (rtype, files), names in shared.items()
-                if len(names) > 1 or _rows_per_resource(pending[names[0]][0])
+                if len(names) > 1 or rows_per_resource(pending[names[0]][0])
             ]
             done = {name for _, _, names in groups for name in names}
             alone = [name for name in pending if name not in done]
-            for name in alone:
+            for name in pending:
                 self._drop(name)
             views: list[tuple[str, str, str]] = []  # name, its SQL, the read it is a view of
 
@@ -427,11 +400,7 @@ class DuckDBEngine(SqlEngine):
                     yield _Table(self.dialect.quote(name), self.sql(view, src), False)
 
             self._create_tables(tables())
-            for name, sql, stage in views:
-                self._drop(name)
-                self.connection.execute(
-                    f"CREATE {self._temp}VIEW {self.dialect.quote(name)} AS {sql}"
-                )
+            for name, _, stage in views:
                 self._stage_of[name] = stage
         except ViewError:
             raise
@@ -452,11 +421,13 @@ class DuckDBEngine(SqlEngine):
                     self._create_table_raw(t.quoted, t.sql)
                 else:
                     self._create(self.connection, t.quoted, t.sql)
+                self._create_views(self.connection, t)
             return
 
         def run(t: _Table) -> None:
             with self.connection.cursor() as con:
                 self._create(con, t.quoted, t.sql)
+                self._create_views(con, t)
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(run, t) for t in tables]
@@ -466,60 +437,25 @@ class DuckDBEngine(SqlEngine):
     def _shared_sql(
         self, rtype: str, files: list[Path], views: list[tuple[str, View]]
     ) -> tuple[_Table, list[tuple[str, str, str]]]:
-        """Several views of one resource type from one read of its files: one statement
-        computes every view's rows of each resource (its row, or its list of rows, NULL
-        when the view's ``where`` leaves the resource out) into a table; each view is a view
-        of it (a projection, or the ``unnest`` of its rows). The table to compute, and each
-        view's name, SQL and read."""
-        d = self.dialect
-        schemas = [view_schema(v) for _, v in views]
-        merged: SqlType = schemas[0] or StructT(())
-        for other in schemas[1:]:
-            merged = merge(merged, other or StructT(()))
-        assert isinstance(merged, StructT)
-        compiled = [compile_view(v, d, merged, "t") for _, v in views]
-        parts: list[str] = []
-        fields: set[str] = set()
-        where = f"{d.column('t', 'resourceType')} = {d.string(rtype)}"
-        # a lead column that a view with a row for every resource computes too is read
-        # from that view's struct, not computed twice (each encounter's episode key for
-        # its participant rows and for its own row)
-        known: dict[str, str] = {}
-        # the conditions of the views that leave resources out (a column each)
-        flags: dict[str, str] = {}
-        for c in compiled:
-            if c.where != where:
-                flags.setdefault(c.where, f"_w{len(flags)}")
-        for i, c in enumerate(compiled):
-            if c.single is not None and c.where == where:
-                for n, e in zip(c.columns, c.single, strict=True):
-                    known.setdefault(e, d.field(d.quote(f"_v{i}"), n))
-        one_condition = len(flags) == 1 and all(c.where != where for c in compiled)
-        for i, c in enumerate(compiled):
-            if c.single is not None:
-                body = d.struct(list(zip(c.columns, c.single, strict=True)))
-            else:  # the lead columns once per resource, beside its list of rows
-                assert c.many is not None
-                lead = [(f"_l{k}", e) for k, (_, e) in enumerate(c.lead) if e not in known]
-                body = d.struct([*lead, ("_rows", c.many)])
-            # NULL for a resource outside the view; not needed where the read keeps only the
-            # resources of this one condition (the answered items: a CASE runs its lambdas
-            # on a selection, ~5 % more instructions for that read)
-            if c.where != where and not one_condition:
-                body = f"CASE WHEN {d.column('t', flags[c.where])} THEN {body} END"
-            parts.append(f"{body} AS {d.quote(f'_v{i}')}")
-            fields |= c.root_fields
-        keep = None if "*" in fields else fields
-        stage = d.quote(f"_iopfhir_read_{rtype}_{next(self._stages)}")
-        source = f"{self.source_sql(files, merged, keep)} AS t"
-        if flags:  # each view's condition evaluated once per resource, in a column
-            conditions = ", ".join(f"{cond} AS {d.quote(flag)}" for cond, flag in flags.items())
-            source = f"(SELECT t.*, {conditions} FROM {source}) AS t"  # noqa: S608
-        read = f"SELECT {', '.join(parts)} FROM {source}"  # noqa: S608
-        if all(c.where != where for c in compiled):  # only the resources of some view
-            where = " OR ".join(d.column("t", flags[c.where]) for c in compiled)
-        made = _stage_views(d, [name for name, _ in views], compiled, known, stage)
-        return _Table(stage, f"{read} WHERE {where}", True), made
+        """Several views of one resource type from one read of its files
+        (:func:`~iopfhir.views.engines.duckdb_shared.shared_read`): the table to compute,
+        and each view's name, SQL and read."""
+        stage = self.dialect.quote(f"_iopfhir_read_{rtype}_{next(self._stages)}")
+        sql, made = shared_read(
+            self.dialect,
+            rtype,
+            views,
+            lambda schema, keep: self.source_sql(files, schema, keep),
+            stage,
+        )
+        views_sql = tuple((self.dialect.quote(name), text) for name, text, _ in made)
+        return _Table(stage, sql, True, views_sql), made
+
+    def _create_views(self, con: Any, t: _Table) -> None:
+        """The views of a shared read, made on its cursor once it is computed (while other
+        reads run: a view's statement binds its read's table)."""
+        for quoted, sql in t.views:
+            con.execute(f"CREATE {self._temp}VIEW {quoted} AS {sql}")
 
     def _drop(self, name: str) -> None:
         """Drop what ``name`` was (a table, or a view of a shared read: the read is dropped
@@ -539,10 +475,6 @@ class DuckDBEngine(SqlEngine):
 
     def _create_table_raw(self, quoted: str, sql: str) -> None:
         self._create(self.connection, quoted, sql)
-
-    def _create_table(self, name: str, sql: str) -> None:
-        self._drop(name)
-        self._create(self.connection, self.dialect.quote(name), sql)
 
     def prepare_schemas(self, wanted: list[tuple[str, Source]]) -> None:
         """Infer the schemas of these resource types not yet known, several at once.

@@ -1,0 +1,86 @@
+"""The IOP sessions the attendance measures count, each once, however it was recorded.
+
+A session may be recorded as an Appointment (iopfhir writes one for every session), as an
+Encounter (finished, cancelled, planned...), or both: an Encounter that references an
+Appointment of the data (``Encounter.appointment``, the first) is the same session as that
+Appointment. One row per session (``ses``), of:
+
+* every session Appointment (service type in the ``session-kind`` code system) the patient
+  takes part in (not ``declined``: team reviews, family education). Its status is the
+  Appointment's, settled by its Encounters while the Appointment is still open (``booked``,
+  ``pending``, ``arrived``, ``checked-in``): a finished Encounter makes it ``fulfilled``, a
+  cancelled one (and none finished) ``cancelled``;
+* every session Encounter (type in ``session-kind``, not inpatient, not a kind without the
+  patient) that references no Appointment of the data: ``finished`` is ``fulfilled``,
+  ``cancelled`` is ``cancelled``, any other status is not settled (R4 ``Encounter.status``
+  has no no-show, so such a session is never one).
+
+A session is by video (telehealth) when its Appointment has the ``delivery-setting``
+extension ``telehealth`` or one of its Encounters is of class ``VR``.
+"""
+
+from __future__ import annotations
+
+from iopfhir.outcomes.spelling import Spelling, sql_date, sql_list, sql_string
+from iopfhir.terminology.codes import code_system_url, codes
+
+__all__ = ["OPEN_APPOINTMENT", "attendance_ctes", "sessions_ctes"]
+
+#: Appointment statuses an Encounter of the session settles (the session is not yet settled)
+OPEN_APPOINTMENT = ("booked", "pending", "arrived", "checked-in")
+
+
+def sessions_ctes(s: Spelling) -> str:
+    """CTEs ``ses_enc`` (per Appointment referenced by Encounters: ``done`` 2 when one is
+    finished, 1 when one is cancelled; ``video``) and ``ses`` (one row per session:
+    ``patient_key``, date ``d``, ``status`` as an Appointment's, ``telehealth``), each
+    followed by a comma; they read the tables ``appointment`` and ``encounter``."""
+    start = s.q("start")
+    session_kind = sql_string(code_system_url("session-kind"))
+    without_patient = sql_list(codes()["session_kinds_without_patient"])
+    still_open = sql_list(OPEN_APPOINTMENT)
+    return f"""ses_enc AS (
+  SELECT appointment_key,
+    MAX(CASE WHEN status = 'finished' THEN 2 WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS done,
+    MAX(CASE WHEN telehealth THEN 1 ELSE 0 END) AS video
+  FROM encounter WHERE appointment_key IS NOT NULL
+  GROUP BY appointment_key
+),
+ses AS (
+  SELECT a.patient_key, {sql_date("a." + start)} AS d,
+    CASE WHEN a.status IN {still_open} AND x.done = 2 THEN 'fulfilled'
+         WHEN a.status IN {still_open} AND x.done = 1 THEN 'cancelled'
+         ELSE a.status END AS status,
+    COALESCE(a.telehealth, FALSE) OR COALESCE(x.video, 0) = 1 AS telehealth
+  FROM appointment a LEFT JOIN ses_enc x ON x.appointment_key = a.appointment_key
+  WHERE a.service_system = {session_kind}
+    AND COALESCE(a.patient_status, 'accepted') <> 'declined'
+  UNION ALL
+  SELECT e.patient_key, {sql_date("e." + start)} AS d,
+    CASE WHEN e.status = 'finished' THEN 'fulfilled'
+         WHEN e.status = 'cancelled' THEN 'cancelled' END AS status,
+    COALESCE(e.telehealth, FALSE) AS telehealth
+  FROM encounter e LEFT JOIN appointment a ON a.appointment_key = e.appointment_key
+  WHERE a.appointment_key IS NULL AND e.session_kind IS NOT NULL
+    AND e.session_kind NOT IN {without_patient} AND COALESCE(e.inpatient, FALSE) = FALSE
+),"""  # noqa: S608
+
+
+def attendance_ctes(s: Spelling, in_episode: str) -> str:
+    """The CTEs of :func:`sessions_ctes` and ``att`` (per episode of ``ep``: settled,
+    attended, no-show, cancelled and attended-by-video sessions dated within it;
+    ``in_episode``: the condition on ``ep`` and the session ``x``), each followed by a
+    comma."""
+    return f"""{sessions_ctes(s)}
+att AS (
+  SELECT ep.episode_key,
+    SUM(CASE WHEN x.status IN ('fulfilled', 'noshow', 'cancelled') THEN 1 ELSE 0 END) AS settled,
+    SUM(CASE WHEN x.status = 'fulfilled' THEN 1 ELSE 0 END) AS attended,
+    SUM(CASE WHEN x.status = 'noshow' THEN 1 ELSE 0 END) AS noshow,
+    SUM(CASE WHEN x.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
+    SUM(CASE WHEN x.status = 'fulfilled' AND x.telehealth THEN 1 ELSE 0 END) AS telehealth
+  FROM ses x
+  JOIN ep ON x.patient_key = ep.patient_key
+  WHERE {in_episode}
+  GROUP BY ep.episode_key
+),"""  # noqa: S608
