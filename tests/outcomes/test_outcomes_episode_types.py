@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tests.outcomes import reference
-from tests.outcomes.cohort import LOINC, _episode, _patient, _score
+from tests.outcomes.cohort import _episode, _patient, _score
 
 from iopfhir.outcomes import compute
 from iopfhir.views import Source
@@ -72,4 +72,5 @@ def test_the_plain_loop_agrees() -> None:
     ref = reference.compute(cohort())
     assert ref["iop-completion"]["populations"]["initial-population"] == 3
     assert ref["iop-phq9-response"]["populations"]["numerator"] == 3
-    assert LOINC  # the cohort's scores are LOINC-coded PHQ-9 totals
+    # the hacc episode's patient has a PHQ-9 in its window: not a baseline of an IOP episode
+    assert ref["iop-phq9-baseline"]["populations"]["initial-population"] == 3
