@@ -793,9 +793,10 @@ def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     store_add = ResourceStore.add
 
     def add_eagerly(
-        self: ResourceStore, entry: Entry, seq: int, keys: list[str], identifiers: Any = None
+        self: ResourceStore, entry: Entry, seq: int, keys: list[str], *, identified: bool = False
     ) -> None:
-        entry.line = 0
+        entry.line = 0  # (and so the line is copied to the store, not read again from its file)
+        identifiers = entry.resource.get("identifier") if identified else None
         store_add(self, entry, seq, [*keys, *identifier_keys(entry.type, identifiers)])
 
     monkeypatch.setattr(ResourceStore, "add", add_eagerly)
@@ -898,7 +899,8 @@ def test_identifier_names_on_demand_equal_names_at_once(monkeypatch: pytest.Monk
                 type_ids, others = entry_keys(entry)
                 assert type_ids[0] == type_id_key(entry.type, str(entry.id))
                 if deferred:
-                    store.add(entry, seq, [], entry.resource.get("identifier"))
+                    identified = entry.resource.get("identifier") is not None
+                    store.add(entry, seq, [], identified=identified)
                 else:
                     store.add(entry, seq, others)
             store.alias("u\x1furn:x", 3)
@@ -911,7 +913,7 @@ def test_identifier_names_on_demand_equal_names_at_once(monkeypatch: pytest.Monk
 
 def test_identifiers_need_a_way_to_name_them() -> None:
     with ResourceStore() as store, pytest.raises(ValueError):
-        store.add(NAMED[0], 0, [], NAMED[0].resource["identifier"])
+        store.add(NAMED[0], 0, [], identified=True)
 
 
 def test_deferred_references_come_back_as_bytes() -> None:

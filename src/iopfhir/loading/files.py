@@ -28,6 +28,7 @@ __all__ = [
     "MAX_INFLATED_BYTES",
     "data_files",
     "data_kind",
+    "is_compressed",
     "open_data",
     "read_data",
 ]
@@ -67,7 +68,8 @@ def data_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if data_kind(p) is not None and p.is_file())
 
 
-def _compressed(path: Path) -> bool:
+def is_compressed(path: Path) -> bool:
+    """Whether ``path`` is gzip-compressed (by its name): its content is not its bytes."""
     return path.name.lower().endswith(COMPRESSED_SUFFIX)
 
 
@@ -76,7 +78,7 @@ def open_data(path: Path) -> Iterator[BinaryIO]:
     """The content of ``path`` as a binary stream, inflated when the file is compressed.
     A compressed file that breaks while it is read raises :class:`LoadError` (an
     ``OSError`` opening the file is the caller's to report)."""
-    if not _compressed(path):
+    if not is_compressed(path):
         with path.open("rb") as handle:
             yield handle
         return
@@ -90,7 +92,7 @@ def open_data(path: Path) -> Iterator[BinaryIO]:
 def read_data(path: Path, limit: int = MAX_INFLATED_BYTES) -> bytes:
     """The whole content of ``path``, inflated when compressed (at most ``limit`` bytes
     inflated, else :class:`LoadError`)."""
-    if not _compressed(path):
+    if not is_compressed(path):
         return path.read_bytes()
     with open_data(path) as handle:
         data = handle.read(limit + 1)

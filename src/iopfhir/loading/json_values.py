@@ -92,6 +92,24 @@ def iter_json_stream_raw(
     :func:`loads_checked` of it gives ``value`` again, so a reader may keep the bytes and
     parse them later without repeating the checks; ``None`` when it would not (a number
     beyond 64 bits, which only the standard library keeps exact)."""
+    for number, value, raw, _at in iter_json_stream_at(
+        handle, origin, limits=limits, path_keys=path_keys, block=block
+    ):
+        yield number, value, raw
+
+
+def iter_json_stream_at(
+    handle: BinaryIO,
+    origin: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    path_keys: Container[str] = frozenset(),
+    block: int = 1 << 20,
+) -> Iterator[tuple[int, Any, bytes | None, int]]:
+    """:func:`iter_json_stream_raw` with where each line starts in the stream:
+    ``(line number, value, raw, offset)``; ``raw`` is the ``len(raw)`` bytes at
+    ``offset`` of the stream (a reader of a plain file may read them there again instead
+    of keeping a copy)."""
     # the encoding is told by the first four bytes: have them before looking
     head = b""
     while len(head) < 4 and (more := handle.read(max(block, 4) - len(head))):
@@ -99,6 +117,7 @@ def iter_json_stream_raw(
     pending = b""
     number = 0
     chunk = _utf8(head, origin)
+    at = len(head) - len(chunk)  # where ``pending + chunk`` starts: after a BOM
     while chunk:
         data = pending + chunk
         if b"\r" not in data:
@@ -108,9 +127,11 @@ def iter_json_stream_raw(
             pending = lines.pop()
             for raw in lines:
                 number += 1
-                if raw.strip():
+                # a line is blank only if it starts blank (no copy of every line to know)
+                if raw[:1] == b"{" or raw.strip():
                     value, plain = _load_plain(raw, origin, number, limits, path_keys)
-                    yield number, value, raw if plain else None
+                    yield number, value, raw if plain else None, at
+                at += len(raw) + 1
             chunk = handle.read(block)
             continue
         lines = data.splitlines(keepends=True)
@@ -121,14 +142,17 @@ def iter_json_stream_raw(
             if line.strip():
                 raw = line.rstrip(b"\r\n")
                 value, plain = _load_plain(raw, origin, number, limits, path_keys)
-                yield number, value, raw if plain else None
+                yield number, value, raw if plain else None, at
+            at += len(line)
         chunk = handle.read(block)
     if pending:
-        for line in pending.splitlines():
+        for line in pending.splitlines(keepends=True):
             number += 1
             if line.strip():
-                value, plain = _load_plain(line, origin, number, limits, path_keys)
-                yield number, value, line if plain else None
+                raw = line.rstrip(b"\r\n")
+                value, plain = _load_plain(raw, origin, number, limits, path_keys)
+                yield number, value, raw if plain else None, at
+            at += len(line)
 
 
 def loads_checked(raw: bytes) -> Any:

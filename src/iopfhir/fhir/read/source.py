@@ -40,7 +40,8 @@ from iopfhir.fhir.read.document_check import check_document
 from iopfhir.fhir.read.values import own_identifiers, own_key
 from iopfhir.fhir.xml import is_fhir_xml, load_fhir_xml
 from iopfhir.loading import data_files, data_kind, load_json, open_data, read_data
-from iopfhir.loading.json_values import iter_json_stream_raw
+from iopfhir.loading.files import is_compressed
+from iopfhir.loading.json_values import iter_json_stream_at
 
 __all__ = ["Entry", "FhirSource", "iter_entries", "load_entries"]
 
@@ -52,7 +53,7 @@ FhirSource = str | bytes | PathLike[str] | Mapping[str, Any] | Iterable[Any] | F
 class Entry:
     """One resource as found in the input: the resource, its ``fullUrl`` and where it came from.
 
-    ``Entry(resource, full_url, origin, contained={}, raw=None, line=0)``; ``type`` and
+    ``Entry(resource, full_url, origin, contained={}, raw=None, line=0, at=-1)``; ``type`` and
     ``id`` are read from the resource (the constructor is written out: the readers make
     two entries per resource of an input, one in each pass)."""
 
@@ -72,6 +73,9 @@ class Entry:
     #: the line number of an NDJSON line (``origin`` is then ``<file>:<line>``; ``0``: the
     #: origin is something else), so a store need not read the number back from ``origin``
     line: int = field(default=0, compare=False, repr=False)
+    #: where ``raw`` starts in its file when the file holds it as it is (not compressed),
+    #: so a store may read it there again rather than keep a copy; ``-1``: it does not
+    at: int = field(default=-1, compare=False, repr=False)
     #: iopfhir's own identifiers of the resource, parsed on first use (:meth:`own_key`)
     owned: list[tuple[str, str, str]] | None = field(default=None, compare=False, repr=False)
 
@@ -83,6 +87,7 @@ class Entry:
         contained: dict[str, dict[str, Any]] | None = None,
         raw: bytes | None = None,
         line: int = 0,
+        at: int = -1,
     ) -> None:
         self.resource = resource
         self.full_url = full_url
@@ -90,6 +95,7 @@ class Entry:
         self.contained = {} if contained is None else contained
         self.raw = raw
         self.line = line
+        self.at = at
         self.owned = None
         self.type = str(resource.get("resourceType"))
         value = resource.get("id")
@@ -207,7 +213,7 @@ def _file_entries(path: Path, skipped: Counter[str], *, strict: bool) -> Iterato
     try:
         if data_kind(path) == "ndjson":
             with open_data(path) as handle:
-                yield from _stream_entries(handle, origin)
+                yield from _stream_entries(handle, origin, plain=not is_compressed(path))
             return
         data = read_data(path)
     except OSError as exc:
@@ -228,15 +234,17 @@ def _file_entries(path: Path, skipped: Counter[str], *, strict: bool) -> Iterato
     yield from _document_entries(doc, origin)
 
 
-def _stream_entries(handle: BinaryIO, origin: str) -> Iterator[Entry]:
-    """An NDJSON file read line by line (the rule of :func:`parse_ndjson`)."""
-    lines = iter_json_stream_raw(handle, origin, path_keys=FHIR_PATH_KEYS)
+def _stream_entries(handle: BinaryIO, origin: str, *, plain: bool = False) -> Iterator[Entry]:
+    """An NDJSON file read line by line (the rule of :func:`parse_ndjson`); ``plain``: the
+    stream is the file's bytes (each line's entry tells where it starts)."""
+    lines = iter_json_stream_at(handle, origin, path_keys=FHIR_PATH_KEYS)
     try:  # only the line reader raises LoadError here
-        for number, doc, raw in lines:
+        for number, doc, raw, at in lines:
             if type(doc) is dict:
                 rtype = doc.get("resourceType")
                 if type(rtype) is str and rtype and rtype != "Bundle":  # a resource: the line
-                    yield Entry(doc, None, f"{origin}:{number}", None, raw, number)
+                    where = at if plain and raw is not None else -1
+                    yield Entry(doc, None, f"{origin}:{number}", None, raw, number, where)
                     continue
             for entry in _resource_entries(doc, None, f"{origin}:{number}", "$"):
                 if raw is not None and entry.resource is doc:

@@ -6,9 +6,10 @@ plain files (unnamed temporary files, deleted by the system when closed; read wi
 ``pread``):
 
 - the **data** file: each resource's JSON, one after the other: the checked input line
-  itself when the resource is a whole NDJSON line, else compact JSON (text when it holds
-  an integer beyond 64 bits, which only the standard library reads exactly). A resource is
-  written once and never re-serialised;
+  itself when the resource is a whole NDJSON line (none when that line is in a plain
+  file: read again there, :class:`~iopfhir.fhir.read.spill.SourceFiles`), else compact
+  JSON (text when it holds an integer beyond 64 bits, which only the standard library
+  reads exactly). A resource is written at most once, never re-serialised;
 - the **records** file: one fixed-size record per resource (``seq`` = its place in the
   input, duplicates left out): where its JSON is, its type, its origin (a file number and
   a line, the number as the reader counted it; the few file names in memory);
@@ -18,11 +19,11 @@ plain files (unnamed temporary files, deleted by the system when closed; read wi
   back in input order (the same value is the same bytes: answers are remembered by them);
 - two **names** files: the names other than ``Type/id`` a reference may use for a
   resource: ``fullUrl`` and canonical ``url`` in one, ``Type|system|value`` and
-  ``|system|value`` of each identifier in the other (the ``identifier`` element is kept as
-  it is, its names are worked out only when the file is indexed). Plain data written by
-  iopfhir or an EHR's Bulk Data export names resources by ``Type/id`` only, so each file
-  is put in the database, and indexed, the first time a lookup needs one of its names (a
-  kind of name no resource has is not looked up at all).
+  ``|system|value`` of each identifier in the other (an NDJSON resource's ``identifier``
+  element is not written: a flag in its record; its names are worked out from the
+  resource read back when the file is indexed). Data written by iopfhir or an EHR's Bulk
+  Data export names resources by ``Type/id`` only, so each kind is put in the database,
+  indexed, the first time a lookup needs one of its names (never, if none does).
 
 What must be looked up by value is in a temporary SQLite database (the standard
 library's ``sqlite3``; one file under the system's temp directory, deleted by
@@ -58,13 +59,24 @@ import sqlite3
 import struct
 import tempfile
 from collections.abc import Iterator
+from itertools import pairwise
 from types import TracebackType
 from typing import Any, Final
 
 import orjson
 
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.spill import BUFFER, Bounded, IdentifierNames, NameFiles, Spill, number
+from iopfhir.fhir.read.spill import (
+    BUFFER,
+    Bounded,
+    IdentifierNames,
+    NameFiles,
+    SourceFiles,
+    Spill,
+    number,
+    seq_runs,
+    seq_spans,
+)
 
 __all__ = ["ResourceStore"]
 
@@ -90,10 +102,16 @@ _BLOOM_MASK: Final = _BLOOM_BITS - 1
 #: and type (number), and flags
 _RECORD: Final = struct.Struct("<QIIIIB")
 #: flags: the JSON needs the exact reader; ``extra`` has its fullUrl or origin; the origin
-#: is the file alone (no line)
+#: is the file alone (no line); the JSON is the input file's own line, where the record
+#: says in that file (not copied to the data file)
 _EXACT: Final = 1
 _EXTRA: Final = 2
 _NO_LINE: Final = 4
+_SOURCED: Final = 8
+#: the resource has an ``identifier`` element, named only if a lookup needs it
+_IDENTIFIED: Final = 16
+#: the flags that tell how a record's JSON is read
+_HOW: Final = _EXACT | _EXTRA | _SOURCED
 #: resource types numbered (R4 has 146; input that names more is not FHIR's), and the
 #: number of any other type (found again from the resource itself)
 _TYPES_KEPT: Final = 4096
@@ -113,7 +131,7 @@ _POW10: Final = tuple(10**k for k in range(_LINE_DIGITS + 1))
 
 class ResourceStore:
     """Resources of one input in temporary files; a context manager that deletes them
-    (``identifier_names``: what :meth:`add` needs to take an ``identifier`` element)."""
+    (``identifier_names``: what :meth:`add` needs to take a resource ``identified``)."""
 
     def __init__(
         self, directory: str | None = None, *, identifier_names: IdentifierNames | None = None
@@ -124,18 +142,15 @@ class ResourceStore:
         self._records = Spill(directory)
         self._pending = Spill(directory)
         #: names other than ``Type/id``: urls (``u``, ``c``) and identifiers (``i``, ``a``)
-        self._names = NameFiles(directory, identifier_names)
+        self._names = NameFiles(directory, identifier_names, self._identified)
         #: deferred kinds as bytes (a few: one per resource type at most)
         self._kind_bytes: dict[str, bytes] = {}
         #: origin files and resource types by number (as many as the input has files and
         #: types, not resources)
-        self._sources: list[str] = []
-        self._source_of: dict[str, int] = {}
+        self._origins = _Origins()
+        self._sources = self._origins.names
         self._types: list[str] = []
         self._type_of: dict[str, int] = {}
-        #: the origin prefix (``file:``) of the last resource, and its number
-        self._prefix = ""
-        self._prefix_source = 0
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in (
             "page_size=16384",  # fewer, larger pages
@@ -193,14 +208,15 @@ class ResourceStore:
             self._flush_claims()
         return None
 
-    def add(self, entry: Entry, seq: int, keys: list[str], identifiers: Any = None) -> None:
+    def add(self, entry: Entry, seq: int, keys: list[str], *, identified: bool = False) -> None:
         """Store resource ``seq`` (the next one: seqs count from 0 without gaps) and the
         names other than ``Type/id`` it may be referenced by (first name wins).
 
         The resource is kept as its checked input line when it has one (``entry.raw``),
-        else written as compact JSON. ``identifiers`` (with ``identifier_names`` given to
-        the store): the resource's ``identifier`` element, kept as it is; its names come
-        after ``keys`` and are worked out only if a lookup needs a name of their kind."""
+        else written as compact JSON. ``identified`` (with ``identifier_names`` given to
+        the store): the resource has an ``identifier`` element, whose names come after
+        ``keys``; nothing is written for them: they are worked out from the resource
+        read back only if a lookup needs a name of their kind."""
         if seq != self.count:
             raise ValueError("resources are added in order")
         flags = 0
@@ -212,42 +228,12 @@ class ResourceStore:
             except orjson.JSONEncodeError:  # an integer beyond 64 bits: kept exact as text
                 text = json.dumps(entry.resource, ensure_ascii=False, separators=(",", ":"))
                 data, flags = text.encode("utf-8"), _EXACT
-        origin = entry.origin
-        prefix = self._prefix
-        if not (prefix and origin.startswith(prefix)):  # not the file of the last one
-            prefix = self._new_prefix(origin)
-        line = entry.line
-        digits = len(origin) - len(prefix)
-        if (
-            line
-            and prefix
-            and 0 < digits <= _LINE_DIGITS
-            and _POW10[digits - 1] <= line < _POW10[digits]
-        ):
-            # an NDJSON line: the origin is ``<file>:<line>``, and what follows the prefix
-            # has as many digits as the line number: it is the number (not read again)
-            source = self._prefix_source
-        elif prefix:
-            line = 0
-            tail = origin[len(prefix) :]
-            if (
-                tail.isascii()
-                and tail.isdigit()
-                and len(tail) <= _LINE_DIGITS
-                and (tail[0] != "0" or tail == "0")
-            ):
-                line = int(tail)
-                source = self._prefix_source
-            else:
-                flags |= _EXTRA
-                source = 0
-        else:
-            source = number(self._sources, self._source_of, origin)
-            flags |= _NO_LINE
+        source, line, placed = self._origins.place(entry)
+        flags |= placed
         if entry.full_url is not None:
             flags |= _EXTRA
         if flags & _EXTRA:
-            self._extra.append((seq, entry.full_url, origin))
+            self._extra.append((seq, entry.full_url, entry.origin))
             if len(self._extra) >= _BATCH:
                 self._flush_rows()
         rtype = self._type_of.get(entry.type)
@@ -257,22 +243,14 @@ class ResourceStore:
                 if len(self._types) < _TYPES_KEPT
                 else _OTHER_TYPE
             )
-        pos = self._data.append(data)
+        if identified:
+            self._names.identify()
+            flags |= _IDENTIFIED
+        pos = entry.at if flags & _SOURCED else self._data.append(data)
         self._records.append(_RECORD.pack(pos, len(data), source, line, rtype, flags))
         if keys:
             self._names.add(seq, keys)
-        if identifiers is not None:
-            self._names.add_identifiers(seq, entry.type, identifiers)
         self.count += 1
-
-    def _new_prefix(self, origin: str) -> str:
-        """The origin's ``file:`` prefix (``""``: none), remembered with its number."""
-        head, sep, _tail = origin.rpartition(":")
-        if not sep:
-            return ""
-        self._prefix = head + sep
-        self._prefix_source = number(self._sources, self._source_of, self._prefix)
-        return self._prefix
 
     def alias(self, key: str, seq: int) -> None:
         """Another name for ``seq`` (kept only if nothing has it yet)."""
@@ -348,15 +326,18 @@ class ResourceStore:
     def add_members(self, rows: list[tuple[int, int]]) -> None:
         """``(group, seq)`` pairs: the resources of each patient group (a pair given twice
         counts once)."""
-        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?, ?)", _runs(rows))
+        self._db.executemany("INSERT OR IGNORE INTO member VALUES (?, ?, ?)", seq_runs(rows))
 
     def add_roles(self, rows: list[tuple[int, int]]) -> None:
         """``(practitioner seq, role seq)`` pairs."""
         self._db.executemany("INSERT OR IGNORE INTO roles VALUES (?, ?)", rows)
 
     def commit(self) -> None:
-        """End of the grouping: make what was written durable for the reads."""
+        """End of the grouping: make what was written durable for the reads, and open the
+        transaction of pass 2 (the few rows it writes, the shared resources taken, are
+        then not a transaction, and a write of pages, per patient)."""
         self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
 
     # -- reading --------------------------------------------------------------------------
 
@@ -407,7 +388,7 @@ class ResourceStore:
 
     def _entry(self, seq: int, record: tuple[int, int, int, int, int, int]) -> Entry:
         pos, size, source, line, _rtype, flags = record
-        data = self._data.read(pos, size)
+        data = self._read(source, flags, pos, size)
         resource = json.loads(data) if flags & _EXACT else orjson.loads(data)
         if flags & _EXTRA:
             full_url, origin = self._db.execute(
@@ -416,6 +397,26 @@ class ResourceStore:
             return Entry(resource, full_url, origin)
         name = self._sources[source]
         return Entry(resource, None, name if flags & _NO_LINE else f"{name}{line}")
+
+    def _identified(self) -> Iterator[tuple[int, str, Any]]:
+        """``(seq, type, identifier element)`` of the resources added ``identified``, in
+        input order (each read back: only when a lookup needs an identifier's name)."""
+        self._records.flush()
+        size = _RECORD.size
+        for start in range(0, self.count, _RUN):
+            block = self._records.read(start * size, (min(self.count, start + _RUN) - start) * size)
+            records = list(_RECORD.iter_unpack(block))
+            if not any(r[5] & _IDENTIFIED for r in records):
+                continue
+            for seq, entry in _run(self, start, records):
+                if records[seq - start][5] & _IDENTIFIED:
+                    yield seq, entry.type, entry.resource.get("identifier")
+
+    def _read(self, source: int, flags: int, pos: int, size: int) -> bytes:
+        """The JSON of a record: in the data file, or its input file's line."""
+        if flags & _SOURCED:
+            return self._origins.files.read(self._sources[source][:-1], pos, size)
+        return self._data.read(pos, size)
 
     def members(self, group: int) -> Iterator[tuple[int, Entry]]:
         """``(seq, entry)`` of the resources of ``group``, in input order, each once.
@@ -427,7 +428,7 @@ class ResourceStore:
             "SELECT first, n FROM member WHERE grp = ? ORDER BY first, n", (group,)
         )
         size = _RECORD.size
-        for start, stop in _spans(cur.fetchall()):
+        for start, stop in seq_spans(cur.fetchall()):
             while start < stop:
                 end = min(stop, start + _RUN)
                 block = self._records.read(start * size, (end - start) * size)
@@ -487,6 +488,7 @@ class ResourceStore:
             for spill in (self._data, self._records, self._pending):
                 spill.file.close()
             self._names.close()
+            self._origins.files.close()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
@@ -503,32 +505,62 @@ class ResourceStore:
         self.close()
 
 
-def _runs(rows: list[tuple[int, int]]) -> list[list[int]]:
-    """``[group, first seq, count]`` runs of consecutive seqs of ``(group, seq)`` pairs (a
-    pair given twice counts once)."""
-    runs: list[list[int]] = []
-    for group, seq in sorted(rows):
-        if runs and runs[-1][0] == group:
-            run = runs[-1]
-            if seq < run[1] + run[2]:  # given twice
-                continue
-            if seq == run[1] + run[2]:
-                run[2] += 1
-                continue
-        runs.append([group, seq, 1])
-    return runs
+class _Origins:
+    """Where the resources of a store come from: origins numbered (a file's ``<file>:``
+    prefix when it is the file and a line number, else the whole origin), and the input's
+    plain files, read again for their lines."""
 
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._number_of: dict[str, int] = {}
+        self.files = SourceFiles()
+        #: the ``file:`` prefix of the last origin, its number, and whether its file is plain
+        self._prefix = ""
+        self._prefix_number = 0
+        self._prefix_plain = False
 
-def _spans(runs: list[tuple[int, int]]) -> list[list[int]]:
-    """``[start, stop)`` spans of ``(first, count)`` runs sorted by ``first``: runs of two
-    batches that overlap or meet are one."""
-    spans: list[list[int]] = []
-    for first, count in runs:
-        if spans and first <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], first + count)
-        else:
-            spans.append([first, first + count])
-    return spans
+    def place(self, entry: Entry) -> tuple[int, int, int]:
+        """``(origin number, line, flags)`` of ``entry``'s record (flags ``_SOURCED``: its
+        line is read again from its file, ``_EXTRA``: its origin is kept whole, ``_NO_LINE``:
+        the origin is the number's name alone)."""
+        origin = entry.origin
+        prefix = self._prefix
+        if not (prefix and origin.startswith(prefix)):  # not the file of the last one
+            prefix = self._new_prefix(origin)
+        line = entry.line
+        digits = len(origin) - len(prefix)
+        if (
+            line
+            and prefix
+            and 0 < digits <= _LINE_DIGITS
+            and _POW10[digits - 1] <= line < _POW10[digits]
+        ):
+            # an NDJSON line: the origin is ``<file>:<line>``, and what follows the prefix
+            # has as many digits as the line number: it is the number (not read again)
+            if entry.at >= 0 and entry.raw is not None and self._prefix_plain:
+                return self._prefix_number, line, _SOURCED  # read again there: not copied
+            return self._prefix_number, line, 0
+        if prefix:
+            tail = origin[len(prefix) :]
+            if (
+                tail.isascii()
+                and tail.isdigit()
+                and len(tail) <= _LINE_DIGITS
+                and (tail[0] != "0" or tail == "0")
+            ):
+                return self._prefix_number, int(tail), 0
+            return 0, 0, _EXTRA
+        return number(self.names, self._number_of, origin), 0, _NO_LINE
+
+    def _new_prefix(self, origin: str) -> str:
+        """The origin's ``file:`` prefix (``""``: none), remembered with its number."""
+        head, sep, _tail = origin.rpartition(":")
+        if not sep:
+            return ""
+        self._prefix = head + sep
+        self._prefix_number = number(self.names, self._number_of, self._prefix)
+        self._prefix_plain = self.files.note(head)
+        return self._prefix
 
 
 def _run(
@@ -536,14 +568,25 @@ def _run(
 ) -> Iterator[tuple[int, Entry]]:
     """The entries of consecutive resources ``first``, ``first + 1``... of ``store`` (their
     JSON read at once when it is consecutive in the data file, as it is when written in
-    order)."""
+    order, or lines of one input file one after the other, as a file lists them)."""
     begin = records[0][0]
     stop = records[-1][0] + records[-1][1]
-    if stop - begin != sum(r[1] for r in records) or stop - begin > BUFFER:
+    size = sum(r[1] for r in records)
+    source, flags = records[0][2], records[0][5]
+    if flags & _SOURCED:
+        # lines of one file in order, a line end (or a few blank lines) apart
+        together = (
+            stop - begin <= size + 4 * len(records)
+            and all(r[5] & _HOW == _SOURCED and r[2] == source for r in records)
+            and all(r[0] >= p[0] + p[1] for p, r in pairwise(records))
+        )
+    else:
+        together = stop - begin == size and not any(r[5] & _SOURCED for r in records)
+    if not together or stop - begin > BUFFER:
         for i, record in enumerate(records):
             yield first + i, store._entry(first + i, record)
         return
-    chunk = memoryview(store._data.read(begin, stop - begin))
+    chunk = memoryview(store._read(source, flags, begin, stop - begin))
     sources, loads = store._sources, orjson.loads
     for i, (pos, size, source, line, _rtype, flags) in enumerate(records):
         seq = first + i

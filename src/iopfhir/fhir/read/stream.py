@@ -198,7 +198,7 @@ def _pass1(
             if entry.id and claim(type_id_key(entry.type, entry.id), seq) is not None:
                 duplicates += 1
                 continue
-            add(entry, seq, [], res.get("identifier"))
+            add(entry, seq, [], identified=res.get("identifier") is not None)
         elif not _add_named(entry, seq, store):
             duplicates += 1
             continue
