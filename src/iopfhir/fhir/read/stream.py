@@ -32,11 +32,12 @@ How:
 
 Memory: the store's page cache (bounded), one patient's resources and the per-input
 bookkeeping that grows with the number of patients, not resources (group list, episode
-keys). CPU: each resource is parsed and checked once in pass 1 (the store keeps the checked
-NDJSON line itself, so nothing is written again) and parsed once more, without the checks,
-in pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first;
-the other names are indexed only when a lookup needs them, identifiers kept as they are
-until then), and the answers, and the shared resources every patient names, are
+keys). CPU: each resource is parsed and checked once in pass 1 (the store keeps where the
+checked NDJSON line is in its file, read again there, or the line itself when the file is
+compressed: nothing is serialised again) and parsed once more, without the checks, in
+pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first;
+the other names are indexed only when a lookup needs them, an NDJSON resource's
+identifiers named from the resource read back only then), and the answers, and the shared resources every patient names, are
 remembered within a fixed bound (a patient reference's group by its JSON bytes, so the
 grouping parses each distinct reference once);
 the garbage collector runs less often while the reader works. Where the two readers may
