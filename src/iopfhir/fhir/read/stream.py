@@ -37,9 +37,9 @@ checked NDJSON line is in its file, read again there, or the line itself when th
 compressed: nothing is serialised again) and parsed once more, without the checks, in
 pass 2; every lookup is an index probe (``Type/id`` claims pass a Bloom filter first;
 the other names are indexed only when a lookup needs them, an NDJSON resource's
-identifiers named from the resource read back only then), and the answers, and the shared resources every patient names, are
-remembered within a fixed bound (a patient reference's group by its JSON bytes, so the
-grouping parses each distinct reference once);
+identifiers named from the resource read back only then), and the answers, and the shared
+resources every patient names, are remembered within a fixed bound (a patient reference's
+group by its JSON bytes, so the grouping parses each distinct reference once);
 the garbage collector runs less often while the reader works. Where the two readers may
 differ (inputs that break FHIR's own rules, none in the corpus): reference resolution is
 local first, so a name shared by a resource of this patient and an earlier one of another
