@@ -1,6 +1,7 @@
 """Registered views computed several at once (a private database: each table on its own
 cursor) give the same tables as one after the other (one thread, or a connection passed in),
-and a read that fails among them is named as when alone."""
+and a read that fails among them is named as when alone. While they run, DuckDB's own
+threads are cut to those the cursors leave (two threads: one each); they come back after."""
 
 from __future__ import annotations
 
@@ -43,10 +44,12 @@ def test_concurrent_reads_give_the_same_tables(source: Source) -> None:
     con = duckdb.connect()
     passed_in = get_engine("duckdb", connection=con, threads=2)
     used: list[Any] = []
+    threads: list[int] = []
     real = concurrent._create
 
     def spy(cursor: Any, quoted: str, sql: str) -> None:
         used.append(cursor)
+        threads.append(int(cursor.execute("SELECT current_setting('threads')").fetchall()[0][0]))
         real(cursor, quoted, sql)
 
     concurrent._create = spy
@@ -58,6 +61,9 @@ def test_concurrent_reads_give_the_same_tables(source: Source) -> None:
         # each table on a cursor of its own, not on the engine's connection
         assert len(used) >= 5
         assert all(cursor is not concurrent.connection for cursor in used)
+        # DuckDB ran no thread of its own beside the two cursors, and has its two back
+        assert set(threads) == {1}
+        assert concurrent._threads() == 2
         # registered again over the same files: the tables are kept, nothing is read
         used.clear()
         assert _tables(concurrent, source) == got
@@ -100,6 +106,7 @@ def test_a_failing_read_among_others_is_named(tmp_path: Path, threads: int) -> N
             "a string where R4 has a decimal"
         )
         assert SECRET not in message
+        assert engine._threads() == threads  # given back after the failure too
     finally:
         engine.close()
 

@@ -127,3 +127,21 @@ def test_parsing_is_spelled_per_engine() -> None:
     spark = compile_view(view, SparkDialect(), schema, "t").sql
     assert "from_json(" in duck and '"JSON"' in duck and "list_bool_and(" in duck
     assert "from_json(" in spark and "STRUCT<" in spark and "forall(" in spark
+
+
+def test_responses_whose_items_are_all_leaves_give_the_walks_rows(engine: Any) -> None:
+    """A response none of whose items holds items is its items' own rows (the walk is not
+    run), beside one whose items nest: the same rows, in the same order, as the walk."""
+    flat = {"resourceType": "QuestionnaireResponse", "id": "flat", "item": [
+        {"linkId": "a"}, {"linkId": "b", "answer": [{"valueCoding": {"code": "x"}}]},
+        {"linkId": "c", "answer": [{"valueCoding": {"code": "y"}}, {"valueInteger": 2}]},
+    ]}  # fmt: skip
+    nested = {"resourceType": "QuestionnaireResponse", "id": "nested", "item": [
+        {"linkId": "d", "answer": [{"valueCoding": {"code": "z"}, "item": [{"linkId": "d.1"}]}]},
+        {"linkId": "e", "item": [{"linkId": "e.1"}]}, {"linkId": "f"},
+    ]}  # fmt: skip
+    view = _view(["item", "answer.item"])
+    with Source.from_resources([flat, nested]) as src:
+        rows = engine.run(view, src).rows
+    assert [r[1:] for r in rows if r[0] == "flat"] == [("a", None), ("b", "x"), ("c", "y")]
+    assert [r[1] for r in rows if r[0] == "nested"] == ["d", "d.1", "e", "e.1", "f"]

@@ -222,8 +222,8 @@ class _ViewCompiler:
     def _walk(
         self, sel: Select, ctx: Context, own_of: Callable[[str, SqlType], str | None]
     ) -> str | None:
-        """The lists ``own_of(element, its type)`` of every element ``sel.repeat`` reaches
-        from ``ctx``, depth-first (pre-order), one after the other; ``None`` as soon as
+        """The elements ``own_of(element, its type)`` (one per element ``sel.repeat``
+        reaches from ``ctx``), depth-first (pre-order), as one list; ``None`` as soon as
         ``own_of`` gives ``None`` for one, or when no path reaches any element."""
         d, paths = self.d, self.paths
 
@@ -233,16 +233,8 @@ class _ViewCompiler:
             own = own_of(sql, t)
             if own is None:
                 return None
-            parts = [own]
-            leaf: list[str] = []  # the element has no children when all these are NULL
-            children: list[tuple[Expr, SqlType]] = []
-            for p in sel.repeat:
-                child = paths.compile(p, Context(Expr(sql, t, False), ctx.root, "0", ctx.alias))
-                if child.type is not None:
-                    children.append((child, child.type))
-                    absent = self._absent(_member_chain(p), sql, t)
-                    leaf.append(f"{child.nullable} IS NULL" if child.nullable else absent)
-            children = self._parsed(children)
+            parts = [d.list_of([own])]
+            children, leaf = self._children(sel, ctx, sql, t)
             # children of one type through several paths (a QuestionnaireResponse's
             # ``item`` and ``answer.item``) are walked as one list, in path order: the
             # same rows in the same order as a walk per path, which would write the whole
@@ -260,11 +252,11 @@ class _ViewCompiler:
                 listed = d.concat([paths.as_list(c) for c, _ in group])
                 parts.append(d.flatten(d.transform(listed, v, below)))
             if len(parts) == 1:
-                return own
+                return parts[0]
             if "FALSE" in leaf:
                 return d.concat(parts)
             # most elements are leaves: their list is made without descending
-            return f"CASE WHEN {' AND '.join(leaf)} THEN {own} ELSE {d.concat(parts)} END"
+            return f"CASE WHEN {' AND '.join(leaf)} THEN {parts[0]} ELSE {d.concat(parts)} END"
 
         lists = []
         for start in (paths.compile(p, ctx) for p in sel.repeat):
@@ -274,8 +266,38 @@ class _ViewCompiler:
             rows = walk(v, start.type, 1)
             if rows is None:
                 return None
-            lists.append(d.flatten(d.transform(paths.as_list(start), v, rows)))
+            listed = paths.as_list(start)
+            walked = d.flatten(d.transform(listed, v, rows))
+            w = paths.var()
+            _, leaf = self._children(sel, ctx, w, start.type)
+            if leaf and "FALSE" not in leaf:
+                # A list of leaves (the usual QuestionnaireResponse: no item holds items)
+                # is its elements' own rows, one each, in order: the walk, whose unused
+                # branches DuckDB still sets up for every batch of rows, is not run.
+                own = own_of(w, start.type)
+                assert own is not None  # it was made for the walk above
+                walked = (
+                    f"CASE WHEN {d.all_of(listed, w, ' AND '.join(leaf))} "
+                    f"THEN {d.transform(listed, w, own)} ELSE {walked} END"
+                )
+            lists.append(walked)
         return d.concat(lists) if lists else None
+
+    def _children(
+        self, sel: Select, ctx: Context, sql: str, t: SqlType
+    ) -> tuple[list[tuple[Expr, SqlType]], list[str]]:
+        """The lists of children ``sel.repeat`` reaches from element ``sql`` (of type
+        ``t``), each with its type, and the tests that all are absent (the element is a
+        leaf when every one holds; ``FALSE`` among them: it cannot be told so)."""
+        leaf: list[str] = []
+        children: list[tuple[Expr, SqlType]] = []
+        for p in sel.repeat:
+            child = self.paths.compile(p, Context(Expr(sql, t, False), ctx.root, "0", ctx.alias))
+            if child.type is not None:
+                children.append((child, child.type))
+                absent = self._absent(_member_chain(p), sql, t)
+                leaf.append(f"{child.nullable} IS NULL" if child.nullable else absent)
+        return self._parsed(children), leaf
 
     def _parsed(self, children: list[tuple[Expr, SqlType]]) -> list[tuple[Expr, SqlType]]:
         """Children read as raw JSON text (:func:`~iopfhir.views.fhir_types.view_schema`
@@ -330,7 +352,7 @@ class _ViewCompiler:
             if None in inner.types or (shape and shape[0] != (inner.names, inner.types)):
                 return None  # a column's type varies with the depth: the general walk
             shape.append((inner.names, inner.types))
-            return d.list_of([d.struct(list(zip(inner.names, inner.single, strict=True)))])
+            return d.struct(list(zip(inner.names, inner.single, strict=True)))
 
         many = self._walk(sel, ctx, rows_of)
         if many is None or not shape:
@@ -340,7 +362,7 @@ class _ViewCompiler:
 
     def repeat(self, sel: Select, ctx: Context) -> Expr:
         """The elements reached by ``sel.repeat`` from ``ctx``, depth-first, as one list."""
-        d, paths = self.d, self.paths
+        paths = self.paths
         starts = [paths.compile(p, ctx) for p in sel.repeat]
         types: list[SqlType] = []
         todo = [e.type for e in starts if e.type is not None]
@@ -369,7 +391,7 @@ class _ViewCompiler:
             if chain and chain[-1] not in used:
                 target = _without(target, chain)
 
-        many = self._walk(sel, ctx, lambda sql, t: d.list_of([self.project(sql, t, target)]))
+        many = self._walk(sel, ctx, lambda sql, t: self.project(sql, t, target))
         assert many is not None  # a start has a type, and an element's own list is made
         return Expr(many, target, True)
 

@@ -23,7 +23,8 @@ rather than copied into every row. On a connection passed in, these are temporar
 tables and views (its catalog is left as it was); a private database holds ordinary ones,
 which its cursors see, so the tables are computed several at once (each on its own cursor,
 the largest reads first: a statement's single-threaded planning and a small file's read
-leave a core another statement takes), and :meth:`~DuckDBEngine.create_tables` and
+leave a core another statement takes; DuckDB's own threads cut meanwhile, so that the
+cursors' and its threads are the engine's), and :meth:`~DuckDBEngine.create_tables` and
 :meth:`~DuckDBEngine.query_many` run statements at once.
 Registering the same view over the same, unchanged files again keeps the table. The tables
 are written without keeping the order of the lines (``preserve_insertion_order`` off while
@@ -205,6 +206,7 @@ class DuckDBEngine(SqlEngine):
         self._stage_of: dict[str, str] = {}  # registered name -> the shared read it is a view of
         self._stages = itertools.count(1)
         self._made: set[str] = set()  # tables of create_table
+        self._pool_size: int | None = None  # the pool's workers while DuckDB's are cut
 
     def engine_error(self, exc: Exception) -> ViewError:
         """A value of the wrong JSON kind is named by file, line and FHIRPath
@@ -399,7 +401,8 @@ class DuckDBEngine(SqlEngine):
                     view, src = pending[name]
                     yield _Table(self.dialect.quote(name), self.sql(view, src), False)
 
-            self._create_tables(tables())
+            count = len(groups) + len(alone)
+            self._with_threads(count, lambda: self._create_tables(tables()))
             for name, _, stage in views:
                 self._stage_of[name] = stage
         except ViewError:
@@ -409,12 +412,30 @@ class DuckDBEngine(SqlEngine):
         for name, (view, src) in pending.items():
             self._tables[name] = (view, _stat(src.files_for(view.resource)))
 
+    def _with_threads(self, statements: int, run: Callable[[], None]) -> None:
+        """``run()`` with DuckDB's threads cut while ``statements`` run at once on the
+        pool's cursors: each cursor's thread executes its statement, DuckDB keeps the
+        background threads that with the pool's make the engine's threads (on two: none;
+        one more made three threads on two cores, ≈ 15 % more CPU for the reads)."""
+        threads = self._threads()
+        workers = min(threads, statements)
+        if not self._own or workers < 2:
+            run()
+            return
+        self.connection.execute(f"SET threads = {max(1, threads - workers + 1)}")
+        try:
+            self._pool_size = threads
+            run()
+        finally:
+            self._pool_size = None
+            self.connection.execute(f"SET threads = {threads}")
+
     def _create_tables(self, tables: Iterator[_Table]) -> None:
         """Compute the tables: on a private database several at once, each on its own
         cursor, submitted as they come (one statement's single-threaded planning, a small
         file's read and the end of a read, when fewer blocks are left than threads, leave a
         core idle that another statement takes); else one after another."""
-        threads = self._threads()
+        threads = self._pool_size or self._threads()
         if not self._own or threads < 2:
             for t in tables:
                 if t.stage:
