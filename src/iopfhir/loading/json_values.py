@@ -72,7 +72,7 @@ def iter_json_stream(
     """:func:`iter_json_lines` over a binary stream, read ``block`` bytes at a time, so
     memory follows the longest line rather than the whole input (the same rule, the same
     line numbers, the same errors)."""
-    for number, value, _raw in iter_json_stream_raw(
+    for number, value, _raw, _at in iter_json_stream_at(
         handle, origin, limits=limits, path_keys=path_keys, block=block
     ):
         yield number, value
