@@ -281,7 +281,8 @@ def _referral_and_people() -> list[dict[str, Any]]:
 #: what the input above holds that the model does not, by FHIRPath
 DROPPED = {
     "Patient.extension", "Patient.active", "Patient.deceasedDateTime", "Patient.address",
-    "Patient.maritalStatus", "RelatedPerson.gender", "RelatedPerson.address",
+    "Patient.maritalStatus", "Patient.birthDate.extension", "RelatedPerson.gender",
+    "RelatedPerson.address",
     "Condition.identifier", "Condition.encounter", "Condition.note",
     "AllergyIntolerance.type", "AllergyIntolerance.onsetDateTime",
     "MedicationStatement.effectiveDateTime", "MedicationStatement.reasonCode",

@@ -266,7 +266,9 @@ def read_request(ctx: Context, entry: Entry) -> None:
         "priority": res.get("priority") if res.get("priority") in _PRIORITY else None,
         "authored": parse_moment(res.get("authoredOn"), "ServiceRequest.authoredOn"),
         "reason_codes": _codes(res.get("reasonCode"), "ServiceRequest.reasonCode"),
-        "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
+        "reasons": condition_keys(
+            ctx, res.get("reasonReference"), entry, "ServiceRequest.reasonReference"
+        ),
     }
     if res.get("occurrencePeriod") is not None:
         fields["occurrence"] = parse_period(

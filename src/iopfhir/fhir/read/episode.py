@@ -482,14 +482,15 @@ def _condition_time(res: dict[str, Any], element: str) -> date | ConditionTime |
     return None
 
 
-def condition_keys(ctx: Context, refs: Any, at: Entry) -> list[str]:
-    """The keys of the diagnoses already read that ``refs`` (found in ``at``) name."""
+def condition_keys(ctx: Context, refs: Any, at: Entry, path: str | None = None) -> list[str]:
+    """The keys of the diagnoses already read that ``refs`` (found in ``at``) name; one
+    that names none (another server's Condition, one not kept) is counted at ``path``."""
     out = []
     for ref in as_list(refs):
         target = ctx.resolve(ref, at)
-        if target is None:
-            continue
-        key = ctx.key_of.get(("diagnoses", id(target)))
-        if key is not None and key not in out:
+        key = ctx.key_of.get(("diagnoses", id(target))) if target is not None else None
+        if key is None:
+            note(path, "not a diagnosis of the episode (dropped)")
+        elif key not in out:
             out.append(key)
     return out

@@ -20,12 +20,14 @@ as that element (``Encounter.extension: no place...``), once per resource.
 Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` - whose
 security labels are read - , the narrative ``text``, which is written anew from the data,
 ``language``, ``contained`` resources, read where they are referenced, and
-``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), the extensions of a
-primitive (``_birthDate``), ``identifier`` when every identifier is iopfhir's own (the
-keys of the model), and what its writer derives (:data:`DERIVED`) on iopfhir's own
-resources, or on others' with the value iopfhir writes (:func:`as_written`). Within a held
-element, what a reader cannot take is counted by the reader itself (a
-``Condition.category`` other than the three it holds...).
+``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), a
+data-absent-reason on a primitive (``_gender``: other extensions of a held primitive, a
+birth time on ``_birthDate``, are counted as ``Patient.birthDate.extension``),
+``identifier`` when every identifier is iopfhir's own (the keys of the model), and what
+its writer derives (:data:`DERIVED`) on iopfhir's own resources, or on others' with the
+value iopfhir writes (:func:`as_written`). Within a held element, what a reader cannot
+take is counted by the reader itself (a ``Condition.category`` other than the three it
+holds...).
 
 Imports :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology` and the reader's
 ``values``.
@@ -200,8 +202,28 @@ def _note_extra(resource: dict[str, Any], reading: str, extra: set[str]) -> None
             ):
                 continue
             note(f"{rtype}.{key}", NO_PLACE)
-        elif not (key[0] == "_" and key[1:] in HELD[reading] | others):
+        elif key[0] == "_" and key[1:] in HELD[reading]:
+            # a held primitive's extensions (a birth time on ``_birthDate``) have no place
+            # in the model; one saying only that the value is absent loses nothing
+            if _carries_data(resource[key]):
+                note(f"{rtype}.{key[1:]}.extension", NO_PLACE)
+        elif not (key[0] == "_" and key[1:] in others):
             note(rtype, NOT_R4)  # an unknown key may be data: never named
+
+
+def _carries_data(element: Any) -> bool:
+    """Whether the ``_``-element of a primitive (or of each of a list's primitives) has an
+    extension other than a data-absent-reason (its ``id`` is no data)."""
+    for item in element if type(element) is list else [element]:
+        if isinstance(item, dict):
+            for ext in as_list(item.get("extension")):
+                if not isinstance(ext, dict) or ext.get("url") != _ABSENT:
+                    return True
+    return False
+
+
+#: the R4 core extension saying why a value is absent (iopfhir writes it on ``_gender``)
+_ABSENT: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
 def _own(resource: dict[str, Any]) -> bool:

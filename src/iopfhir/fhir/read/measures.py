@@ -61,6 +61,8 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
         target = ctx.resolve(*adm.encounter)
         if target is not None:
             session = ctx.session_of.get(id(target))
+        if session is None:  # the writer names a session's Encounter only: the link is lost
+            note(f"{adm.encounter[1].type}.encounter", "not a session of the input (dropped)")
     forms = _forms(adm)
     total = adm.total
     if adm.own_key and "questionnaire-response" not in forms and total is not None:

@@ -9,7 +9,9 @@ A MedicationRequest whose intent is not ``order`` (a proposal, a plan) is counte
 the domain holds prescriptions only. A medication given by reference
 (``medicationReference`` → a Medication resource, in the input or contained) is read as
 that Medication's ``code`` (the domain keeps the coded medication; it is written back as
-``medicationCodeableConcept``, which the IOP profiles require).
+``medicationCodeableConcept``, which the IOP profiles require). Of a request's
+``dispenseRequest`` a prescription keeps the refills; its other parts (a quantity, a
+supply duration) are counted.
 
 The model keeps a dosage as text, an allergy's one category, a reaction's manifestation and
 severity: the rest of what R4 gives there (a structured Dosage, a further Dosage, a further
@@ -46,6 +48,19 @@ from iopfhir.fhir.read.values import (
 __all__ = ["read_allergy", "read_prescription", "read_statement"]
 
 _STATEMENT_STATUS: frozenset[str] = frozenset(get_args(StatementStatus))
+#: the R4 elements of ``MedicationRequest.dispenseRequest`` a prescription does not keep
+#: (only ``numberOfRepeatsAllowed``, its refills; a modifierExtension is counted elsewhere)
+_DISPENSE_NOT_KEPT = frozenset(
+    {
+        "extension",
+        "initialFill",
+        "dispenseInterval",
+        "validityPeriod",
+        "quantity",
+        "expectedSupplyDuration",
+        "performer",
+    }
+)
 _REQUEST_STATUS: frozenset[str] = frozenset(get_args(RequestStatus))
 _ALLERGY_CATEGORIES = frozenset({"food", "medication", "environment", "biologic"})
 _ALLERGY_CLINICAL = frozenset({"active", "inactive", "resolved"})
@@ -88,7 +103,9 @@ def read_statement(ctx: Context, entry: Entry) -> None:
         "period": parse_period(res.get("effectivePeriod"), "MedicationStatement.effectivePeriod"),
         "asserted": parse_moment(res.get("dateAsserted"), "MedicationStatement.dateAsserted"),
         "dosage": _dosage_text(res.get("dosage"), "MedicationStatement.dosage"),
-        "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
+        "reasons": condition_keys(
+            ctx, res.get("reasonReference"), entry, "MedicationStatement.reasonReference"
+        ),
     }
     if res.get("informationSource") is not None:
         fields["source"] = person_key(ctx, res["informationSource"], entry)
@@ -109,14 +126,20 @@ def read_prescription(ctx: Context, entry: Entry) -> None:
         return
     note_unheld(res, "MedicationRequest")
     status = res.get("status")
-    refills = as_dict(res.get("dispenseRequest")).get("numberOfRepeatsAllowed")
+    dispense = as_dict(res.get("dispenseRequest"))
+    refills = dispense.get("numberOfRepeatsAllowed")
+    # the model keeps the refills only: a quantity, a supply duration... are counted
+    for part in sorted(dispense.keys() & _DISPENSE_NOT_KEPT):
+        note(f"MedicationRequest.dispenseRequest.{part}", "not kept (dropped)")
     fields: dict[str, Any] = {
         "key": ctx.new_key("medications", entry, "medicationrequest"),
         "code": code,
         "status": status if status in _REQUEST_STATUS else "draft",
         "authored": parse_moment(res.get("authoredOn"), "MedicationRequest.authoredOn"),
         "dosage": _dosage_text(res.get("dosageInstruction"), "MedicationRequest.dosageInstruction"),
-        "reasons": condition_keys(ctx, res.get("reasonReference"), entry),
+        "reasons": condition_keys(
+            ctx, res.get("reasonReference"), entry, "MedicationRequest.reasonReference"
+        ),
         "refills": refills if isinstance(refills, int) and 0 <= refills <= 99 else None,
     }
     if res.get("requester") is not None:

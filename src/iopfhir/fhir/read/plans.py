@@ -11,11 +11,14 @@ episode it names) are read as written. Treatment activities are
 ``detail`` activities, or ``reference`` activities pointing at a request or appointment
 (read as far as they fit); ``outcomeReference`` links an activity to its sessions. An
 activity's ``detail.goal`` that is not a goal of its plan, and a relapse plan's support or
-crisis contact that does not resolve, are counted.
+crisis contact that does not resolve, are counted; so are what an activity holds beyond an
+Activity (:mod:`~iopfhir.fhir.read.activity_parts`), a category the plan is not written
+back with, an ``addresses`` naming no diagnosis of the episode and a goal target's
+``dueDuration``.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
-and the reader's ``_context``, ``aftercare``, ``episode``, ``people``, ``source`` and
-``values``.
+and the reader's ``_context``, ``activity_parts``, ``aftercare``, ``episode``, ``people``,
+``source`` and ``values``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ from iopfhir.domain import (
 from iopfhir.domain.vocabulary import ActivityStatus
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.activity_parts import (
+    NOT_TO_PERFORM,
+    UNRESOLVED,
+    not_to_perform,
+    note_activity,
+    uncoded_text,
+)
 from iopfhir.fhir.read.aftercare import read_aftercare
 from iopfhir.fhir.read.episode import condition_keys
 from iopfhir.fhir.read.held import note_unheld
@@ -94,6 +104,7 @@ def read_plan(ctx: Context, entry: Entry) -> None:
     res = entry.resource
     note_unheld(res, "CarePlan")
     kind = concept_key(res.get("category"), "care-plan-kind")
+    _note_categories(res.get("category"))
     key = ctx.new_key("care_plans", entry, "careplan")
     base: dict[str, Any] = {
         "key": key,
@@ -101,7 +112,7 @@ def read_plan(ctx: Context, entry: Entry) -> None:
         "status": one_of(res.get("status"), _PLAN_STATUS, "unknown"),
         "period": parse_period(res.get("period"), "CarePlan.period"),
         "created": parse_date(res.get("created"), "CarePlan.created"),
-        "addresses": condition_keys(ctx, res.get("addresses"), entry),
+        "addresses": condition_keys(ctx, res.get("addresses"), entry, "CarePlan.addresses"),
     }
     if res.get("author") is not None:
         author = person_key(ctx, res["author"], entry)
@@ -220,6 +231,8 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
         if comparator not in ("<", "<=", ">=", ">"):
             ctx.unmapped["Goal: target without a comparator"] += 1
             continue
+        if target.get("dueDuration") is not None:  # the model holds a due date only
+            note_value("Goal.target.dueDuration", "not kept (dropped)")
         targets.append(
             GoalTarget(
                 instrument=instrument_id,
@@ -243,7 +256,7 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
         status_date=parse_date(res.get("statusDate"), "Goal.statusDate"),
         start=parse_date(res.get("startDate"), "Goal.startDate"),
         targets=targets,
-        addresses=condition_keys(ctx, res.get("addresses"), entry),
+        addresses=condition_keys(ctx, res.get("addresses"), entry, "Goal.addresses"),
     )
 
 
@@ -256,6 +269,21 @@ def read_other_goals(ctx: Context, goals: list[Entry]) -> None:
                 ctx.other_goals.append(goal)
 
 
+#: the one category a plan is written back with beside its kind (US Core's)
+_ASSESS_PLAN = ("http://hl7.org/fhir/us/core/CodeSystem/careplan-category", "assess-plan")
+
+
+def _note_categories(categories: Any) -> None:
+    """Count the categories a plan is not written back with (it gets its kind's code and
+    US Core ``assess-plan``): another code system's (a SNOMED plan type), or none at all."""
+    listed = as_list(categories)
+    if not listed:
+        note_value("CarePlan.category", "missing (written back as assess-plan)")
+    for concept in listed:
+        if concept_key(concept, "care-plan-kind") is None and _ASSESS_PLAN not in codings(concept):
+            note_value("CarePlan.category", "not a plan kind or assess-plan (dropped)")
+
+
 def _read_activities(
     ctx: Context, activities: list[dict[str, Any]], entry: Entry, goals: list[Goal]
 ) -> list[Activity]:
@@ -266,10 +294,16 @@ def _read_activities(
         key = ctx.keys["activities"].take(raw if isinstance(raw, str) and raw else f"activity-{n}")
         detail = activity.get("detail")
         fields: dict[str, Any] = {"key": key}
+        if isinstance(detail, dict) and not_to_perform(detail):
+            ctx.unmapped[NOT_TO_PERFORM] += 1  # a prohibition is no activity to schedule
+            continue
+        note_activity(activity, detail if isinstance(detail, dict) else None)
         if isinstance(detail, dict):
             fields.update(_read_detail(ctx, detail, entry, goal_keys))
         elif activity.get("reference") is not None:
             target = ctx.resolve(activity["reference"], entry)
+            if target is None:
+                ctx.unmapped[UNRESOLVED] += 1
             display = (
                 activity["reference"].get("display")
                 if isinstance(activity["reference"], dict)
@@ -306,6 +340,8 @@ def _read_activities(
             target = ctx.resolve(ref, entry)
             if target is not None and target.type in ("Appointment", "Encounter"):
                 ctx.activity_of_appointment.setdefault(id(target), key)
+            else:  # written back as the activity's sessions only
+                note_value("CarePlan.activity.outcomeReference", "not a session of the input")
         activity_model = ctx.attempt(entry, Activity, **fields)
         if activity_model is not None:
             out.append(activity_model)
@@ -321,7 +357,8 @@ def _read_detail(
         fields["kind"] = kind
     else:
         fields["kind_code"] = first_code(detail.get("code"))
-    fields["title"] = text(detail.get("description"))
+    # a code with text only names the activity when nothing else does
+    fields["title"] = text(detail.get("description")) or uncoded_text(detail.get("code"))
     fields["status"] = one_of(detail.get("status"), _ACTIVITY_STATUS, "unknown")
     setting = extension(detail, EXT.DELIVERY_SETTING)
     if setting and setting.get("valueCode") in ("in-person", "telehealth"):

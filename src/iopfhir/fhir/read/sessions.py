@@ -29,7 +29,7 @@ data without a session-kind coding gets its kind from a procedure code the termi
 data maps to exactly one kind (``90853`` group therapy...).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
-and the reader's ``_context``, ``people``, ``source`` and ``values``.
+and the reader's ``_context``, ``encounter_parts``, ``people``, ``source`` and ``values``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from iopfhir.domain.common import when
 from iopfhir.domain.sessions import SessionForm
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.encounter_parts import note_participant, telehealth_class
 from iopfhir.fhir.read.grouping import NAMED_TYPE, TAKEN
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import (
@@ -214,10 +215,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
         found = extension(holder, EXT.THERAPY_MODALITY)
         if found is not None:
             modality = concept_key(found.get("valueCodeableConcept"), "modality")
-    telehealth = False
-    for sys, code in codings(eres.get("class")):
-        if code == "VR" and (sys is None or sys.endswith("v3-ActCode")):
-            telehealth = True
+    telehealth = telehealth_class(eres)  # a class it cannot give back is counted there
     setting = extension(ares, EXT.DELIVERY_SETTING)
     if setting is not None and setting.get("valueCode") in ("telehealth", "in-person"):
         telehealth = setting["valueCode"] == "telehealth"
@@ -434,6 +432,7 @@ def _encounter_participants(ctx: Context, encounter: Entry) -> list[_Written]:
         if member is None or member == ctx.patient_key:
             ctx.unmapped["Encounter.participant: not a practitioner or support (dropped)"] += 1
             continue
+        note_participant(part)
         types = [
             c
             for t in as_list(part.get("type"))

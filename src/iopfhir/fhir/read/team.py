@@ -4,8 +4,9 @@ The counterpart of :mod:`iopfhir.fhir.build.team`. Members are practitioners (th
 their PractitionerRole or directly), supports, the patient, organizations or another
 CareTeam of the episode that has members; a
 participant whose member cannot be resolved is counted, not kept. A role is the package's
-role key when its coding is known, else kept as a foreign ``role_code``. The Team holds
-one organization (the first ``managingOrganization``; the others are counted).
+role key when its coding is known, else kept as a foreign ``role_code``; a role with no
+coding of a system and a code (a text only) is counted, as it is written back unknown. The
+Team holds one organization (the first ``managingOrganization``; the others are counted).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology` and the reader's ``_context``,
 ``people``, ``source`` and ``values``.
@@ -58,6 +59,9 @@ def read_team(ctx: Context, entry: Entry) -> None:
                 role = role or role_key(sys, code)
         if role is None:
             role_code = first_code(part.get("role"), "CareTeam.participant.role")
+            if role_code is None and _said(part.get("role")):
+                # a role given as text (``self``, ``sponsor``): written back as unknown
+                ctx.unmapped[_UNCODED_ROLE] += 1
         members.append(
             TeamMember(
                 member=member,
@@ -84,6 +88,18 @@ def read_team(ctx: Context, entry: Entry) -> None:
             members=members,
             period=parse_period(res.get("period"), "CareTeam.period"),
         )
+    )
+
+
+#: ``unmapped`` reason of a participant role that no coding says
+_UNCODED_ROLE = "CareTeam.participant.role: no coding with a system and a code (dropped)"
+
+
+def _said(concepts: Any) -> bool:
+    """Whether a concept of ``concepts`` says something (a text, a coding): a concept with
+    only a data-absent-reason extension (iopfhir's own unknown role) says nothing."""
+    return any(
+        isinstance(c, dict) and (c.get("text") or c.get("coding")) for c in as_list(concepts)
     )
 
 

@@ -423,6 +423,7 @@ def note_telecoms(resource: dict[str, Any], at: str, systems: tuple[str, ...] = 
     seen: set[str] = set()
     for telecom in as_list(telecoms):
         system = telecom.get("system") if isinstance(telecom, dict) else None
+        system = system if type(system) is str else None  # a list or object: no system
         if system in systems and system not in seen and text(telecom.get("value")):
             seen.add(system)
             for part in ("use", "rank", "period"):
