@@ -29,7 +29,9 @@ from typing import Any
 
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.measures import (
+    OBSERVATION_LIMIT,
     MeasureDef,
+    ObservationRangeError,
     OutcomesError,
     load_measures,
     measure_sql,
@@ -359,6 +361,8 @@ def _summaries(
         members = at[f"m{i}_subjects"]
         columns = [(code, at[population_column(i, code)]) for code in codes]
         obs = (at[f"m{i}_obs_n"], at[f"m{i}_obs_sum"]) if f"m{i}_obs_n" in at else None
+        if obs is not None:
+            _check_observations(m, [row[at[f"m{i}_obs_over"]] for row in result.rows])
         for row, group in zip(result.rows, groups, strict=True):
             if group is None:
                 target = overall
@@ -374,6 +378,21 @@ def _summaries(
         }
         out[m.id] = Summary(overall.stratum(m), strata)
     return out
+
+
+def _check_observations(m: MeasureDef, over: list[Any]) -> None:
+    """Raise an :class:`ObservationRangeError` when a measure observation of ``m`` was too large
+    to sum (``over``: the ``obs_over`` counts of the summary rows, each subject counted
+    in the overall row and in one stratum per stratifier): a score R4's decimal allows
+    (``1e29``, or one read as infinite) that no instrument gives. Named by the elements it
+    comes from, never by its value."""
+    if any(over):
+        raise ObservationRangeError(
+            f"measure {m.id}: a measure observation of {OBSERVATION_LIMIT} or more, or not "
+            "a number, cannot be summed: an instrument score out of any instrument's range "
+            "(Observation.valueQuantity.value or valueInteger, or a QuestionnaireResponse "
+            "item.answer.value[x])"
+        )
 
 
 class _Sums:

@@ -53,6 +53,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from iopfhir.outcomes.lookups import one_per_key
 from iopfhir.outcomes.questionnaires import (
     RESPONSE_STATUSES,
     answered_items,
@@ -131,6 +132,9 @@ _CONTINUITY_DAYS = 30
 _SAFETY_FOLLOWUP_DAYS = 7  # a positive safety screen is followed up within a week
 _CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
 _PLAN_STATUSES = ("active", "completed")
+# a Patient or referral given twice (in overlapping NDJSON exports) is one
+_PATIENT = one_per_key("patient", "patient_key", ("gender", "birth_date"))
+_REFERRAL = one_per_key("referral", "servicerequest_key", ("referral_source",))
 
 
 def _birth_date(expr: str) -> str:
@@ -525,8 +529,8 @@ base AS (
   SELECT epi.*, p.gender AS sex, r.referral_source,
     {_age(_birth_date("p.birth_date"), "epi.start_d")} AS age
   FROM epi
-  LEFT JOIN patient p ON p.patient_key = epi.patient_key
-  LEFT JOIN referral r ON r.servicerequest_key = epi.referral_key
+  LEFT JOIN {_PATIENT} p ON p.patient_key = epi.patient_key
+  LEFT JOIN {_REFERRAL} r ON r.servicerequest_key = epi.referral_key
 )
 SELECT base.episode_key, base.patient_key,
   base.program_type, base.referral_source, base.sex, base.age,
@@ -592,5 +596,5 @@ SELECT st.encounter_key AS stay_key, st.patient_key, p.gender AS sex,
   nxt.days AS days_to_readmission
 FROM st
 LEFT JOIN nxt ON nxt.encounter_key = st.encounter_key
-LEFT JOIN patient p ON p.patient_key = st.patient_key
+LEFT JOIN {_PATIENT} p ON p.patient_key = st.patient_key
 WHERE st.dis IS NOT NULL{_period_filter("st.dis", period)}"""  # noqa: S608

@@ -23,12 +23,14 @@ from typing import Any
 
 import orjson
 
-from iopfhir.errors import IopFhirError
+from iopfhir.errors import InputError, IopFhirError
 from iopfhir.outcomes.facts import episode_facts_sql, stay_facts_sql
 
 __all__ = [
+    "OBSERVATION_LIMIT",
     "POPULATIONS",
     "MeasureDef",
+    "ObservationRangeError",
     "OutcomesError",
     "load_measures",
     "measure",
@@ -47,11 +49,19 @@ POPULATIONS = (
     "measure-population",
 )
 _OBSERVATION = "measure-observation"
+#: measure observations of this size or more are not summed (the exact sum is a
+#: DECIMAL(38, 10), below 10^28): no instrument score, day count or hour count comes near
+OBSERVATION_LIMIT = "1e27"
 _KEYS = {"EpisodeOfCare": ("episode_key", "patient_key"), "Encounter": ("stay_key", "patient_key")}
 
 
 class OutcomesError(IopFhirError, ValueError):
     """A measure that cannot be found or computed (names the measure, never data)."""
+
+
+class ObservationRangeError(OutcomesError, InputError):
+    """Input whose measure observations cannot be summed (a score beyond any instrument's
+    range): bad input, as an :class:`~iopfhir.errors.InputError` (exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +210,8 @@ def summary_sql(measures: list[MeasureDef], table: str, *, first: int = 0) -> st
     ``m<i>_subjects`` (its subjects in the group: those in one of its populations), the
     population sums (named as in :func:`measure_sql`) and, for a continuous-variable
     measure, ``m<i>_obs_sum`` / ``m<i>_obs_n`` (its observations of the measure population,
-    summed as exact decimals).
+    summed as exact decimals), ``m<i>_obs_over`` (those of them too large to sum so, at
+    least :data:`OBSERVATION_LIMIT` in size, or not a number: left out of the sum).
     """
     names = summary_strata(measures)
     parts = [f"GROUPING({name}) AS g{k}" for k, name in enumerate(names)] + names
@@ -212,11 +223,18 @@ def summary_sql(measures: list[MeasureDef], table: str, *, first: int = 0) -> st
         population = _column(i, "measure-population")
         if m.observation is not None and population in cols:
             counted = f"coalesce({population}, 0) > 0 AND m{i}_observation IS NOT NULL"
+            # DECIMAL(38, 10) holds less than 10^28: a larger, infinite or NaN observation
+            # (a score R4's decimal allows, no instrument gives) would fail the cast; it is
+            # counted apart instead (NaN compares above every number, so it is counted too)
+            fits = f"abs(m{i}_observation) < {OBSERVATION_LIMIT}"
             parts.append(
-                f"sum(CASE WHEN {counted} THEN CAST(m{i}_observation AS DECIMAL(38, 10)) END) "
-                f"AS m{i}_obs_sum"
+                f"sum(CASE WHEN {counted} AND {fits} "
+                f"THEN CAST(m{i}_observation AS DECIMAL(38, 10)) END) AS m{i}_obs_sum"
             )
             parts.append(f"sum(CASE WHEN {counted} THEN 1 ELSE 0 END) AS m{i}_obs_n")
+            parts.append(
+                f"sum(CASE WHEN {counted} AND NOT ({fits}) THEN 1 ELSE 0 END) AS m{i}_obs_over"
+            )
     sets = ", ".join(["()", *(f"({name})" for name in names)])
     select = ",\n  ".join(parts)
     return f"SELECT\n  {select}\nFROM {table}\nGROUP BY GROUPING SETS ({sets})"

@@ -6,7 +6,8 @@ read fail; the engine's own message quotes the value (patient data, never shown)
 module finds the element again from the file and line the engine names (or, when the
 engine's line is not the one, the first such line of the file), and says where it is and
 what R4 expects, never what the value is: ``Observation.ndjson line 2:
-Observation.valueQuantity.value: a string where R4 has a decimal``. A line of a file a
+Observation.valueQuantity.value: a string where R4 has a decimal``; a whole number beyond
+R4's 32-bit integers is named so too. A line of a file a
 :class:`~iopfhir.views.Source` wrote from the user's input is named by where it came from
 instead (:func:`~iopfhir.views.source.line_origin`: ``bundle-07.json entry[12].resource:
 ...``, ``[3]: ...``), never by the temporary file.
@@ -34,6 +35,9 @@ __all__ = ["describe_line", "first_bad_line", "first_mismatch"]
 
 _NUMBERS = {"integer": "an integer", "positiveInt": "an integer", "unsignedInt": "an integer",
             "decimal": "a decimal"}  # fmt: skip
+#: R4's integers are 32-bit: a larger whole number (which the engines' 64-bit read may not
+#: take) is named as out of that range, not passed as fitting
+_INT32 = (-(2**31), 2**31 - 1)
 #: elements nested this deep are not looked at (R4 data is far shallower)
 _MAX_DEPTH = 32
 
@@ -44,6 +48,8 @@ def _fits(value: Any, code: str, primitives: frozenset[str]) -> str:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok and code != "decimal":
             ok = isinstance(value, int) or float(value).is_integer()
+            if ok and not _INT32[0] <= value <= _INT32[1]:
+                return f"an integer from {_INT32[0]} to {_INT32[1]}"
         return "" if ok else _NUMBERS[code]
     if code == "boolean":
         return "" if isinstance(value, bool) else "a boolean"
