@@ -25,6 +25,7 @@ from typing import Final
 from iopfhir.terminology import BASE_URL
 
 __all__ = [
+    "CARE_PLAN_CATEGORY_ASSESS_PLAN",
     "CORE_EXT",
     "EXT",
     "ID_NAMESPACE",
@@ -40,6 +41,12 @@ __all__ = [
     "urn_uuid",
 ]
 
+#: ``(system, code)`` of the US Core category every CarePlan iopfhir writes carries beside
+#: its kind's code
+CARE_PLAN_CATEGORY_ASSESS_PLAN: Final = (
+    "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
+    "assess-plan",
+)
 #: ``Observation.category`` of every instrument Observation iopfhir writes
 OBSERVATION_CATEGORY_SURVEY: Final = [
     {
@@ -177,3 +184,5 @@ class CORE_EXT:
 
     #: valueReference, on Flag: the record the flag is based on (an Observation)
     FLAG_DETAIL: Final = "http://hl7.org/fhir/StructureDefinition/flag-detail"
+    #: valueCode, on an element with nothing to say: why its value is absent
+    DATA_ABSENT_REASON: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"

@@ -30,7 +30,12 @@ from iopfhir.domain import (
     Practitioner,
     date_text,
 )
-from iopfhir.fhir.conventions import OBSERVATION_CATEGORY_SURVEY, identifier_system, urn_uuid
+from iopfhir.fhir.conventions import (
+    CORE_EXT,
+    OBSERVATION_CATEGORY_SURVEY,
+    identifier_system,
+    urn_uuid,
+)
 from iopfhir.terminology import Coding, lookup_concept
 from iopfhir.terminology.instruments import LOINC
 from iopfhir.terminology.security import label, security_data
@@ -78,7 +83,7 @@ DATA_ABSENT: Final = [
     {
         "extension": [
             {
-                "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                "url": CORE_EXT.DATA_ABSENT_REASON,
                 "valueCode": "unknown",
             }
         ]

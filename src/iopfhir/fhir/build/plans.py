@@ -40,7 +40,7 @@ from iopfhir.fhir.build._context import (
 )
 from iopfhir.fhir.build.aftercare import aftercare_activities
 from iopfhir.fhir.build.episode import continued_plans
-from iopfhir.fhir.conventions import EXT, PROFILE
+from iopfhir.fhir.conventions import CARE_PLAN_CATEGORY_ASSESS_PLAN, EXT, PROFILE
 from iopfhir.terminology import instrument
 
 __all__ = ["care_plan_to_fhir", "goal_to_fhir"]
@@ -48,10 +48,7 @@ __all__ = ["care_plan_to_fhir", "goal_to_fhir"]
 _ACHIEVEMENT: Final = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 _ASSESS_PLAN: Final = {
     "coding": [
-        {
-            "system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
-            "code": "assess-plan",
-        }
+        {"system": CARE_PLAN_CATEGORY_ASSESS_PLAN[0], "code": CARE_PLAN_CATEGORY_ASSESS_PLAN[1]}
     ]
 }
 _PLAN_PROFILE: Final[dict[str, str | None]] = {

@@ -482,7 +482,7 @@ def _condition_time(res: dict[str, Any], element: str) -> date | ConditionTime |
     return None
 
 
-def condition_keys(ctx: Context, refs: Any, at: Entry, path: str | None = None) -> list[str]:
+def condition_keys(ctx: Context, refs: Any, at: Entry, path: str) -> list[str]:
     """The keys of the diagnoses already read that ``refs`` (found in ``at``) name; one
     that names none (another server's Condition, one not kept) is counted at ``path``."""
     out = []

@@ -217,13 +217,9 @@ def _carries_data(element: Any) -> bool:
     for item in element if type(element) is list else [element]:
         if isinstance(item, dict):
             for ext in as_list(item.get("extension")):
-                if not isinstance(ext, dict) or ext.get("url") != _ABSENT:
+                if not isinstance(ext, dict) or ext.get("url") != CORE_EXT.DATA_ABSENT_REASON:
                     return True
     return False
-
-
-#: the R4 core extension saying why a value is absent (iopfhir writes it on ``_gender``)
-_ABSENT: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
 def _own(resource: dict[str, Any]) -> bool:

@@ -39,7 +39,7 @@ from iopfhir.domain import (
     TreatmentPlan,
 )
 from iopfhir.domain.vocabulary import ActivityStatus
-from iopfhir.fhir.conventions import EXT
+from iopfhir.fhir.conventions import CARE_PLAN_CATEGORY_ASSESS_PLAN, EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.activity_parts import (
     NOT_TO_PERFORM,
@@ -269,10 +269,6 @@ def read_other_goals(ctx: Context, goals: list[Entry]) -> None:
                 ctx.other_goals.append(goal)
 
 
-#: the one category a plan is written back with beside its kind (US Core's)
-_ASSESS_PLAN = ("http://hl7.org/fhir/us/core/CodeSystem/careplan-category", "assess-plan")
-
-
 def _note_categories(categories: Any) -> None:
     """Count the categories a plan is not written back with (it gets its kind's code and
     US Core ``assess-plan``): another code system's (a SNOMED plan type), or none at all."""
@@ -280,7 +276,9 @@ def _note_categories(categories: Any) -> None:
     if not listed:
         note_value("CarePlan.category", "missing (written back as assess-plan)")
     for concept in listed:
-        if concept_key(concept, "care-plan-kind") is None and _ASSESS_PLAN not in codings(concept):
+        if concept_key(
+            concept, "care-plan-kind"
+        ) is None and CARE_PLAN_CATEGORY_ASSESS_PLAN not in codings(concept):
             note_value("CarePlan.category", "not a plan kind or assess-plan (dropped)")
 
 
@@ -290,13 +288,13 @@ def _read_activities(
     goal_keys = {g.key for g in goals}
     out = []
     for n, activity in enumerate(activities, start=1):
-        raw = activity.get("id")
-        key = ctx.keys["activities"].take(raw if isinstance(raw, str) and raw else f"activity-{n}")
         detail = activity.get("detail")
-        fields: dict[str, Any] = {"key": key}
         if isinstance(detail, dict) and not_to_perform(detail):
             ctx.unmapped[NOT_TO_PERFORM] += 1  # a prohibition is no activity to schedule
             continue
+        raw = activity.get("id")
+        key = ctx.keys["activities"].take(raw if isinstance(raw, str) and raw else f"activity-{n}")
+        fields: dict[str, Any] = {"key": key}
         note_activity(activity, detail if isinstance(detail, dict) else None)
         if isinstance(detail, dict):
             fields.update(_read_detail(ctx, detail, entry, goal_keys))
