@@ -77,8 +77,14 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         if patient and day:
             screens[patient][day] = max(screens[patient].get(day, 0), int(positive))
 
+    seen: set[tuple[Any, Any]] = set()  # each Type/id once, the first (as the engines read)
     for r in resources:
         rt = r.get("resourceType")
+        rid = r.get("id")
+        if isinstance(rid, str):
+            if (rt, rid) in seen:
+                continue
+            seen.add((rt, rid))
         if rt == "Patient":
             persons["Patient/" + r["id"]] = (
                 r.get("gender") or "unknown",

@@ -63,12 +63,12 @@ def test_changed_sql_is_planned_again(
     assert planned_calls == []
     monkeypatch.setattr(columns, "fingerprint", lambda views, texts: "another statement")
     assert outcome_views("duckdb") == from_shipped  # planned now: the same views
-    assert planned_calls == [2]
+    assert planned_calls == [3]  # the episodes', the stays' and the repeats' statements
 
 
 def test_more_sql_is_always_planned(planned_calls: list[int]) -> None:
     outcome_views("duckdb", "SELECT birth_date FROM patient")
-    assert planned_calls == [3]
+    assert planned_calls == [4]
 
 
 def test_the_fingerprint_follows_the_sql_and_the_views() -> None:

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import csv
 import io
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -152,6 +153,12 @@ def run(args: argparse.Namespace) -> int:
     outcomes = on_source(
         args, lambda source, engine, period: compute(source, engine, period=period)
     )
+    if outcomes.repeated:
+        print(
+            f"note: {outcomes.repeated} resource(s) given more than once (the same Type/id)"
+            " were counted once (the first copy)",
+            file=sys.stderr,
+        )
     if args.format == "measurereport":
         bundle = report_bundle(outcomes, individual=args.individual)
         write_bytes(args.output, orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")

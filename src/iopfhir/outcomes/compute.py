@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from iopfhir.outcomes.columns import outcome_views
+from iopfhir.outcomes.lookups import repeats_sql
 from iopfhir.outcomes.measures import (
     OBSERVATION_LIMIT,
     MeasureDef,
@@ -58,6 +59,7 @@ _UNKNOWN = "unknown"
 _SUMMARY_PART = 12
 _SUMMARY_SPLIT_SUBJECTS = 4000
 _NEW: Any = object()  # not seen yet
+_REPEATS = "_iopfhir_repeats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class Outcomes:
     #: summaries computed with the subjects (:func:`compute`: on the engine); any other
     #: measure's is summed from its subjects
     summaries: dict[str, Summary] = field(default_factory=dict)
+    #: copies of resources given more than once that were left out (each counted once)
+    repeated: int = 0
 
     def summary(self, measure_id: str) -> Summary:
         """The summary of ``measure_id``."""
@@ -445,7 +449,14 @@ def compute(
     period: tuple[str, str] | None = None,
     measure_ids: Iterable[str] | None = None,
 ) -> Outcomes:
-    """Compute the measures (all shipped ones by default) over ``source`` on ``engine``."""
+    """Compute the measures (all shipped ones by default) over ``source`` on ``engine``.
+
+    A resource the measures read given more than once (overlapping NDJSON exports) counts
+    once: found beside the measures (:func:`~iopfhir.outcomes.lookups.repeats_sql`), the
+    measures are then computed again over ``source.without_repeats()`` (the first copy of
+    each ``Type/id``, as the import reads it); :attr:`Outcomes.repeated` says how many
+    copies were left out.
+    """
     measures = load_measures()
     if measure_ids is not None:
         wanted = list(measure_ids)
@@ -454,6 +465,22 @@ def compute(
         if missing:
             raise OutcomesError(f"no measure {missing[0]!r}")
         measures = [m for m in measures if m.id in wanted]
+    outcomes, repeated = _compute(source, engine, period, measures)
+    if repeated:
+        once = source.without_repeats()
+        outcomes, _ = _compute(once, engine, period, measures)
+        outcomes.repeated = once.repeated
+    return outcomes
+
+
+def _compute(
+    source: Source,
+    engine: Engine,
+    period: tuple[str, str] | None,
+    measures: list[MeasureDef],
+) -> tuple[Outcomes, int]:
+    """The outcomes of ``measures`` over ``source``, and whether a resource repeats there
+    (the count of :func:`~iopfhir.outcomes.lookups.repeats_sql`, computed beside them)."""
     for table, view in outcome_views(engine.name).items():
         engine.register(table, view, source)
     groups: list[tuple[list[MeasureDef], str]] = []  # the measures of a basis, their table
@@ -466,6 +493,8 @@ def compute(
         table = f"_iopfhir_subjects_{basis.lower()}"
         tables.append((table, measure_sql(group, engine.name, period, ordered=False)))
         groups.append((group, table))
+    # on a core the subjects' statements leave (their planning is single-threaded)
+    tables.append((_REPEATS, repeats_sql()))
     # the tables of every basis, at once where the engine can
     create_many = getattr(engine, "create_tables", None)
     if create_many is not None:
@@ -475,12 +504,13 @@ def compute(
             engine.create_table(table, sql)
     many = getattr(engine, "query_many", None)
     parts = [_summary_parts(engine, many is not None, group, table) for group, table in groups]
-    statements: list[str] = []
+    statements = [f"SELECT repeated FROM {_REPEATS}"]  # noqa: S608 (our own name)
     for (group, table), spans in zip(groups, parts, strict=True):
         statements.append(f"SELECT * FROM {table} ORDER BY {group[0].subject_key}")  # noqa: S608
         statements += [summary_sql(group[a:b], table, first=a) for a, b in spans]
     # the rows and the sums of every basis, at once where the engine can
     results = iter(many(statements) if many else [engine.query(sql) for sql in statements])
+    repeated = int(next(results).rows[0][0] or 0)
     subjects = Subjects()
     summaries: dict[str, Summary] = {}
     for (group, _), spans in zip(groups, parts, strict=True):
@@ -488,4 +518,4 @@ def compute(
         subjects.add(_SubjectTable(group, rows.columns, rows.rows))
         for a, b in spans:
             summaries.update(_summaries(group[a:b], next(results), first=a))
-    return Outcomes(period, measures, subjects, summaries)
+    return Outcomes(period, measures, subjects, summaries), repeated

@@ -7,13 +7,33 @@ each copy would repeat the rows it is joined to (an episode counted once per cop
 Patient). :func:`one_per_key` reads such a table with one row per key. Where the copies
 differ (a Patient updated between two exports), the least row by the columns given is
 kept: a fixed choice, alike on every engine, as no version order is known here.
+
+:func:`repeats_sql` finds whether any resource the measures read is there more than once
+(:func:`~iopfhir.outcomes.compute`, beside the measures: a copy repeats the rows of the
+sessions, scores and stays it holds); if so the measures are computed again over the source
+read with each resource once (:meth:`~iopfhir.views.Source.without_repeats`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["one_per_key"]
+__all__ = ["REPEAT_KEYS", "one_per_key", "repeats_sql"]
+
+#: the tables the measures read with one row per resource, by that resource's key column
+REPEAT_KEYS = {
+    "patient": "patient_key",
+    "episode": "episode_key",
+    "referral": "servicerequest_key",
+    "encounter": "encounter_key",
+    "appointment": "appointment_key",
+    "score": "observation_key",
+    "answer": "observation_key",
+    "practitioner_role": "practitionerrole_key",
+    "careplan": "careplan_key",
+    "flag": "flag_key",
+    "risk": "riskassessment_key",
+}
 
 
 def one_per_key(table: str, key: str, columns: Sequence[str]) -> str:
@@ -28,3 +48,16 @@ def one_per_key(table: str, key: str, columns: Sequence[str]) -> str:
         f"ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {order}) AS nth "
         f"FROM {table}) one_{table} WHERE nth = 1)"
     )
+
+
+def repeats_sql() -> str:
+    """SQL of one row, one column ``repeated``: how many keys of :data:`REPEAT_KEYS` have
+    more than one row, and answers of a QuestionnaireResponse given twice (one
+    ``linkId`` twice under one response key: a repeated response, or a repeating item)."""
+    parts = [*REPEAT_KEYS.items(), ("qanswer", "response_key, link_id")]
+    counts = [
+        f"(SELECT count(*) FROM (SELECT {key} FROM {table} "  # noqa: S608 (our own names)
+        f"WHERE {key.split(',')[0]} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) r_{table})"
+        for table, key in parts
+    ]
+    return "SELECT " + " + ".join(counts) + " AS repeated"

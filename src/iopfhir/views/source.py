@@ -8,6 +8,10 @@ file is *mixed* and is read for every type (the query filters on ``resourceType`
 (one file per type, in the order given) so that the engines read it the same way; close the
 source (or use it as a context manager) to remove it.
 
+:meth:`Source.without_repeats` is the same source with each resource (``Type/id``) once, the
+first in file order, as the import reads it: for NDJSON exports that overlap (a resource given
+twice would count twice in every view's rows).
+
 A source whose files it wrote itself keeps where each of their lines came from
 (:class:`LineOrigins`: ``[3]``, the fourth resource given; ``bundle-07.json entry[12].resource``
 for a Bundle read by :func:`iopfhir.outcomes.open_source`), so that an error naming such a
@@ -16,6 +20,7 @@ file and line names the user's input instead (:func:`line_origin`), never the te
 
 from __future__ import annotations
 
+import gzip
 import re
 import tempfile
 import weakref
@@ -124,6 +129,9 @@ class Source:
     ) -> None:
         self.files: dict[str, list[Path]] = {k: sorted(v) for k, v in files.items()}
         self._tmp = tmp
+        self._once: Source | None = None  # without_repeats(), closed with this source
+        #: lines left out as repeats of a resource read before (:meth:`without_repeats`)
+        self.repeated = 0
         known = origins.paths() if origins is not None else []
         if origins is not None:
             _ORIGINS.update(dict.fromkeys(known, origins))
@@ -176,8 +184,23 @@ class Source:
         """The files that may hold ``resource_type`` (its own, then the mixed ones)."""
         return self.files.get(resource_type, []) + self.files.get(MIXED, [])
 
+    def without_repeats(self) -> Source:
+        """This source with each resource once: the first line of each ``Type/id`` in the
+        order of the files (sorted by path) and of their lines; a line that is no resource
+        with a type and an id is kept as it is (the engine names what is wrong with it).
+        Written to temporary files (kept until this source is closed; made once), whose
+        lines keep where they came from (``Observation.ndjson line 12``). Memory: the
+        names of the resources read."""
+        if self._once is None:
+            self._once = _write_once(self)
+        return self._once
+
     def close(self) -> None:
-        """Remove the temporary files of :meth:`from_resources` (no-op otherwise)."""
+        """Remove the temporary files of :meth:`from_resources` and
+        :meth:`without_repeats` (no-op otherwise)."""
+        if self._once is not None:
+            self._once.close()
+            self._once = None
         self._forget()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -193,3 +216,61 @@ class Source:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _lines(path: Path) -> Iterable[bytes]:
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        yield from handle
+
+
+def _write_once(source: Source) -> Source:
+    """:meth:`Source.without_repeats` of ``source``."""
+    tmp = tempfile.TemporaryDirectory(prefix="iopfhir-once-")
+    files: dict[str, list[Path]] = {}
+    origins = LineOrigins()
+    seen: set[str] = set()
+    repeated = 0
+    paths = sorted({p for found in source.files.values() for p in found})
+    try:
+        for number, path in enumerate(paths):
+            name = path.name[:-3] if path.name.endswith(".gz") else path.name
+            out = Path(tmp.name) / str(number) / name
+            out.parent.mkdir()
+            with out.open("wb") as sink:
+                for line_no, line in enumerate(_lines(path), start=1):
+                    if not line.strip():
+                        continue
+                    key = _resource_name(line)
+                    if key is not None:
+                        if key in seen:
+                            repeated += 1
+                            continue
+                        seen.add(key)
+                    sink.write(line if line.endswith(b"\n") else line + b"\n")
+                    known = line_origin(path, line_no)
+                    if known is not None:
+                        origins.add(out, known)
+                    else:
+                        origins.add(out, path.name, "line {}", line_no)
+            files.setdefault(_file_type(out), []).append(out)
+    except BaseException:
+        tmp.cleanup()
+        raise
+    once = Source(files, tmp=tmp, origins=origins)
+    once.repeated = repeated
+    return once
+
+
+def _resource_name(line: bytes) -> str | None:
+    """``Type/id`` of an NDJSON line (``None``: no JSON object with a type and an id)."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    rtype, rid = value.get("resourceType"), value.get("id")
+    if isinstance(rtype, str) and isinstance(rid, str):
+        return f"{rtype}/{rid}"
+    return None

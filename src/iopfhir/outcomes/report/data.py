@@ -332,6 +332,8 @@ def report_data(source: Source, engine: Engine, outcomes: Outcomes) -> ReportDat
         return (_episodes_sql(name, outcomes.period), _scores_sql(name), _sessions_sql(name),
                 _hours_sql(name))  # fmt: skip
 
+    if outcomes.repeated:  # read as the measures were: each resource once
+        source = source.without_repeats()
     # the views with the columns the measures and these statements read (planned in the
     # DuckDB spelling: the same columns on every engine)
     for table, view in outcome_views(engine.name, *statements("duckdb")).items():

@@ -501,6 +501,8 @@ def render_report(
         f"{_n(len(data.episodes), 'episode')} · "
         f"{_n(len(data.patients), 'patient')} · {_n(len(outcomes.measures), 'measure')}"
     )
+    if outcomes.repeated:  # overlapping exports: say what was read once
+        meta += f" · {_n(outcomes.repeated, 'repeated resource')} counted once"
     if generated:
         meta += f" · generated {escape(generated)}"
     nav = "".join(f'<li><a href="#{sid}">{escape(h)}</a></li>' for sid, h, _ in sections)
