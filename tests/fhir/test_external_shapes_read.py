@@ -419,3 +419,33 @@ def test_a_reason_or_addressed_condition_not_in_the_episode_is_counted(
     for path in ("MedicationStatement.reasonReference", "Goal.addresses", "CarePlan.addresses"):
         assert result.unmapped[f"{path}: not a diagnosis of the episode (dropped)"] == 1
     assert result.unmapped["Goal.target.dueDuration: not kept (dropped)"] == 1
+
+
+@FORMS
+def test_security_labels_and_tags_the_model_does_not_keep_are_counted(
+    tmp_path: Path, form: str
+) -> None:
+    conf = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+    part2 = [
+        {"system": conf, "code": "R"},
+        {"system": _V3, "code": "ETH"},
+        {"system": _V3, "code": "42CFRPart2"},
+    ]
+    resources = [
+        _patient(meta={"security": [{"system": conf, "code": "N"}], "tag": [{"code": "import"}]}),
+        _encounter("e1", {"system": _V3, "code": "AMB"}, meta={"security": part2}),
+        _encounter(
+            "e2", {"system": _V3, "code": "AMB"}, meta={"security": [*part2, {"code": "HTEST"}]}
+        ),
+        _encounter("e3", {"system": _V3, "code": "AMB"}, meta={"versionId": "3", "tag": []}),
+    ]
+    result = read_both(resources, tmp_path, form)
+    (episode,) = result.episodes
+    assert episode.part2  # the Part 2 labels are read
+    assert result.unmapped[f"Patient.meta.security: {_NO_PLACE}"] == 1
+    assert result.unmapped[f"Patient.meta.tag: {_NO_PLACE}"] == 1
+    # Part 2's own labels are written back; another beside them is not
+    assert result.unmapped[f"Encounter.meta.security: {_NO_PLACE}"] == 1
+    assert f"Encounter.meta.tag: {_NO_PLACE}" not in result.unmapped
+    # the reasons name the element, never the label
+    assert not any("HTEST" in reason or "import" in reason for reason in result.unmapped)

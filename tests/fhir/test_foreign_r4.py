@@ -112,7 +112,10 @@ def test_care_team_members_of_every_kind_and_a_team_left_empty() -> None:
     assert teams["ct2"].members == []
     assert result.unmapped["CareTeam.participant.member: a team without members (dropped)"] == 1
     assert result.unmapped["CareTeam.participant: no member (dropped)"] == 1
-    assert result.unmapped["CareTeam: participant that cannot be resolved"] == 1
+    assert (
+        result.unmapped["CareTeam.participant.member: names no resource of the input (dropped)"]
+        == 1
+    )
     assert "Episode: teams dropped (broke an episode rule)" not in result.unmapped
 
 

@@ -129,7 +129,7 @@ def test_every_type_of_an_episode_without_a_program_type_is_counted(
     added, _result, _plain = unmapped_delta(
         [_patient(), _eoc()], [_patient(), _eoc(type=other)], tmp_path, form
     )
-    assert added == Counter({"EpisodeOfCare: type not a program type (dropped)": 2})
+    assert added == Counter({"EpisodeOfCare.type: not a program type (dropped)": 2})
 
 
 # -- 3. Appointment actors that are no person --------------------------------------------

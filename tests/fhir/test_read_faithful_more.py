@@ -237,8 +237,8 @@ def test_status_history_is_counted(tmp_path: Path, form: str) -> None:
     assert result.episodes == plain.episodes  # the model has no status history
     assert result.episodes[0].status == "active"
     added = result.unmapped - plain.unmapped
-    assert added == Counter({"EpisodeOfCare: statusHistory not kept": 2})
-    assert ReadWarning("EpisodeOfCare", "statusHistory not kept", 2) in result.warnings
+    assert added == Counter({"EpisodeOfCare.statusHistory: not kept": 2})
+    assert ReadWarning("EpisodeOfCare.statusHistory", "not kept", 2) in result.warnings
 
 
 @FORMS
@@ -269,11 +269,11 @@ def test_other_episode_of_care_elements_without_a_place_are_counted(
     added = result.unmapped - plain.unmapped
     assert added == Counter(
         {
-            "EpisodeOfCare: account not kept": 1,
-            "EpisodeOfCare: type not a program type (dropped)": 1,
-            "EpisodeOfCare: referralRequest not a ServiceRequest of the input (dropped)": 1,
-            "EpisodeOfCare: managingOrganization without a program type (dropped)": 1,
-            "EpisodeOfCare: careManager not a practitioner of the input (dropped)": 1,
+            "EpisodeOfCare.account: not kept": 1,
+            "EpisodeOfCare.type: not a program type (dropped)": 1,
+            "EpisodeOfCare.referralRequest: not a ServiceRequest of the input (dropped)": 1,
+            "EpisodeOfCare.managingOrganization: without a program type (dropped)": 1,
+            "EpisodeOfCare.careManager: not a practitioner of the input (dropped)": 1,
         }
     )
     episode = result.episodes[0]
@@ -331,8 +331,8 @@ def test_appointment_participants_naming_nobody_are_counted(tmp_path: Path, form
     added = result.unmapped - plain.unmapped
     assert added == Counter(
         {
-            "Appointment: participant without a reference": 2,
-            "Appointment: participant without an actor": 1,
+            "Appointment.participant.actor: no reference (dropped)": 2,
+            "Appointment.participant.actor: missing (participant dropped)": 1,
         }
     )
 
@@ -381,8 +381,8 @@ def test_cli_summary_counts_and_strict_refuses(
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     by_type = summary["unmapped"]["EpisodeOfCare"]  # --summary: by type, then reason
-    assert by_type == {"EpisodeOfCare: statusHistory not kept": 2}
-    assert "iopfhir: warning: EpisodeOfCare: statusHistory not kept (2 times)" in captured.err
+    assert by_type == {"EpisodeOfCare.statusHistory: not kept": 2}
+    assert "iopfhir: warning: EpisodeOfCare.statusHistory: not kept (2 times)" in captured.err
     out = tmp_path / "out.json"
     with pytest.raises(InputError, match="--strict"):
         _import(str(source), "--strict", "-o", str(out))

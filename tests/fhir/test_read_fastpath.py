@@ -1058,7 +1058,9 @@ def _copied_off_team(ctx: Any, session: Any) -> Any:
     """Round 4's ``_off_team_facilitator``: a checked copy of the session."""
     forms = session.written_forms()
     if "appointment" in forms:
-        ctx.unmapped["Appointment: facilitator not on the care team (dropped)"] += 1
+        ctx.unmapped[
+            "Appointment.participant.actor: facilitator not on the care team (dropped)"
+        ] += 1
     update: dict[str, Any] = {"facilitator": None}
     if "encounter" in forms and not session.participants:
         update["participants"] = sessions_module.derived_participants(
@@ -1089,7 +1091,7 @@ def test_facilitators_off_the_team_read_as_before(
     (root / "CareTeam.ndjson").write_bytes(b"\n".join(orjson.dumps(t) for t in teams) + b"\n")
     fast = _result(root)
     episodes, _ignored, unmapped, _n = fast
-    assert unmapped["Appointment: facilitator not on the care team (dropped)"] > 0
+    assert unmapped["Appointment.participant.actor: facilitator not on the care team (dropped)"] > 0
     assert all(s.facilitator is None for e in episodes for s in e.sessions)
     assert any(s.participants for e in episodes for s in e.sessions)
     assert fast[0] == _whole(root)[0]

@@ -95,7 +95,7 @@ def test_detail_shape() -> None:
     (goal,) = care_plan.goals
     assert goal.achievement_status == "improving"
     assert [(t.instrument, t.comparator, t.value) for t in goal.targets] == [("phq-9", "<", 10)]
-    assert result.unmapped["Goal: target that is not an instrument score"] == 1
+    assert result.unmapped["Goal.target: not an instrument score (dropped)"] == 1
 
 
 def test_reference_shape_mcc() -> None:
@@ -152,7 +152,7 @@ def test_both_shapes_in_one_plan_and_unknown_activity_counted() -> None:
     care_plan = result.episodes[0].care_plans[0]
     assert isinstance(care_plan, TreatmentPlan)
     assert len(care_plan.activities) == 2
-    assert result.unmapped["CarePlan: activity without detail or reference"] == 1
+    assert result.unmapped["CarePlan.activity: without detail or reference (dropped)"] == 1
 
 
 def test_plan_addresses_and_author_and_notes() -> None:

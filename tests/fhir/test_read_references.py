@@ -117,7 +117,10 @@ def test_patient_by_urn_subject_and_practitioner_role() -> None:
 def test_unresolvable_member_is_counted_not_fatal() -> None:
     result = read_fhir(entries((P_URL, PATIENT), (None, team({"reference": "Practitioner/gone"}))))
     assert result.episodes[0].teams[0].members == []
-    assert result.unmapped["CareTeam: participant that cannot be resolved"] == 1
+    assert (
+        result.unmapped["CareTeam.participant.member: names no resource of the input (dropped)"]
+        == 1
+    )
 
 
 def test_foreign_role_codes_go_to_role_code() -> None:

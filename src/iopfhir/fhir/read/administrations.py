@@ -107,7 +107,9 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
         it = inst.item_by_code(code)
         if it is None:
             if code != inst.panel_code:
-                adm.problems["QuestionnaireResponse: item not in the instrument"] += 1
+                adm.problems[
+                    "QuestionnaireResponse.item: not an item of the instrument (dropped)"
+                ] += 1
             continue
         if len(answers) > 1:  # an item of one choice: the first answer is its answer
             adm.problems["QuestionnaireResponse.item.answer: a second answer (dropped)"] += (
@@ -115,7 +117,9 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
             )
         points = answer_points(it, answers[0])
         if points is None:
-            adm.problems["QuestionnaireResponse: answer without points"] += 1
+            adm.problems[
+                "QuestionnaireResponse.item.answer: no points in the instrument (dropped)"
+            ] += 1
         else:
             adm.answers.setdefault(it.id, points)
 

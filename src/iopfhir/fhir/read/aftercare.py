@@ -63,7 +63,9 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
         if ref is not None:
             target = ctx.resolve(ref, entry)
             if target is None:
-                ctx.unmapped["CarePlan: aftercare reference that cannot be resolved"] += 1
+                ctx.unmapped[
+                    "CarePlan.activity.reference: names nothing in the input (dropped)"
+                ] += 1
             elif target.type == "ServiceRequest":
                 ctx.used_requests.add(id(target))
                 item = ctx.attempt(target, read_aftercare_referral, ctx, target)
@@ -73,7 +75,9 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                 ctx.not_sessions.add(id(target))
                 pending_appointments.append(target)
             else:
-                ctx.unmapped["CarePlan: aftercare reference of another type"] += 1
+                ctx.unmapped[
+                    "CarePlan.activity.reference: aftercare reference of another type (dropped)"
+                ] += 1
         elif isinstance(detail, dict):
             method = concept_key(detail.get("code"), "check-in")
             due = (
@@ -85,7 +89,9 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                 else None
             )
             if method is None or due is None:
-                ctx.unmapped["CarePlan: aftercare activity not recognised"] += 1
+                ctx.unmapped[
+                    "CarePlan.activity.detail: aftercare activity not recognised (dropped)"
+                ] += 1
                 continue
             with_ = None
             performers = as_list(detail.get("performer"))

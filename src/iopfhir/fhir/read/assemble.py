@@ -359,7 +359,9 @@ def fix_references(ctx: Context, fields: dict[str, Any]) -> None:
             acts = []
             for act in plan.activities:
                 if act.lead is not None and act.lead not in on_team:
-                    ctx.unmapped["CarePlan: activity lead not on the care team"] += 1
+                    ctx.unmapped[
+                        "CarePlan.activity.detail.performer: lead not on the care team (dropped)"
+                    ] += 1
                     act = act.model_copy(update={"lead": None})
                 acts.append(act)
             plan = plan.model_copy(update={"activities": acts})
@@ -407,7 +409,9 @@ def _off_team_facilitator(ctx: Context, session: Session) -> dict[str, Any]:
     the Episode validates (a session it receives made is not checked again)."""
     forms = session.written_forms()
     if "appointment" in forms:
-        ctx.unmapped["Appointment: facilitator not on the care team (dropped)"] += 1
+        ctx.unmapped[
+            "Appointment.participant.actor: facilitator not on the care team (dropped)"
+        ] += 1
     update: dict[str, Any] = {"facilitator": None}
     if "encounter" in forms and not session.participants:
         derived = derived_participants(ctx, session.facilitator, session.attendees)

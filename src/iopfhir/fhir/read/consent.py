@@ -83,13 +83,15 @@ def read_consent(ctx: Context, entry: Entry) -> Consent | None:
 def _provision(ctx: Context, entry: Entry, raw: dict[str, Any], n: int) -> Provision | None:
     kind = raw.get("type")
     if kind not in ("permit", "deny"):
-        ctx.unmapped["Consent: a provision without permit or deny (dropped)"] += 1
+        ctx.unmapped[
+            "Consent.provision.provision.type: neither permit nor deny (provision dropped)"
+        ] += 1
         return None
     recipients = []
     for actor in as_list(raw.get("actor")):
         key = org_key(ctx, as_dict(actor).get("reference"), entry)
         if key is None:
-            ctx.unmapped["Consent: a provision actor that is no Organization (dropped)"] += 1
+            ctx.unmapped["Consent.provision.provision.actor: not an Organization (dropped)"] += 1
         elif key not in recipients:
             recipients.append(key)
     known = purpose_codes()

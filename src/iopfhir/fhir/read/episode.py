@@ -142,7 +142,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     return out
 
 
-_NO_REFERRAL = "EpisodeOfCare: referralRequest not a ServiceRequest of the input (dropped)"
+_NO_REFERRAL = "EpisodeOfCare.referralRequest: not a ServiceRequest of the input (dropped)"
 #: a referralRequest after the first: the Episode has one referral; a ServiceRequest of
 #: the input is still read (one of the episode's other requests, or an aftercare
 #: referral), only its being a referral of the episode is lost
@@ -176,20 +176,20 @@ def _count_unkept(
     the Episode's discharge, a day first, cannot hold)."""
     unmapped = ctx.unmapped
     if history := as_list(res.get("statusHistory")):
-        unmapped["EpisodeOfCare: statusHistory not kept"] += len(history)
+        unmapped["EpisodeOfCare.statusHistory: not kept"] += len(history)
     if accounts := as_list(res.get("account")):
-        unmapped["EpisodeOfCare: account not kept"] += len(accounts)
+        unmapped["EpisodeOfCare.account: not kept"] += len(accounts)
     if "program" not in out:
         if types := as_list(res.get("type")):
-            unmapped["EpisodeOfCare: type not a program type (dropped)"] += len(types)
+            unmapped["EpisodeOfCare.type: not a program type (dropped)"] += len(types)
         if res.get("managingOrganization") is not None:
-            unmapped["EpisodeOfCare: managingOrganization without a program type (dropped)"] += 1
+            unmapped["EpisodeOfCare.managingOrganization: without a program type (dropped)"] += 1
     else:
         _count_other_types(ctx, res.get("type"), out["program"].type)
     if res.get("careManager") is not None and "care_manager" not in out:
-        unmapped["EpisodeOfCare: careManager not a practitioner of the input (dropped)"] += 1
+        unmapped["EpisodeOfCare.careManager: not a practitioner of the input (dropped)"] += 1
     if disposition and not end:
-        unmapped["EpisodeOfCare: discharge disposition without period.end (dropped)"] += 1
+        unmapped["EpisodeOfCare.extension: discharge disposition without period.end (dropped)"] += 1
 
 
 _OTHER_TYPE = "EpisodeOfCare.type: not the program type (dropped)"
@@ -325,7 +325,9 @@ def _stay_participants(ctx: Context, stay: Entry) -> list[StayParticipant]:
             continue
         who = person_key(ctx, part.get("individual"), stay)
         if who is None or not any(p.key == who for p in ctx.practitioners):
-            ctx.unmapped["Encounter: stay participant that is not a practitioner"] += 1
+            ctx.unmapped[
+                "Encounter.participant.individual: of a stay, not a practitioner (dropped)"
+            ] += 1
             continue
         role = None
         for concept in as_list(part.get("type")):

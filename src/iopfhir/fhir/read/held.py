@@ -18,7 +18,9 @@ instrument's answers raise are written anew from the measure: what they carry be
 as that element (``Encounter.extension: no place...``), once per resource.
 
 Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` - whose
-security labels are read - , the narrative ``text``, which is written anew from the data,
+42 CFR Part 2 labels are read (with ``PSY``, which the writer decides too); any other
+security label, and any tag, is counted at ``Type.meta.security`` / ``Type.meta.tag`` - ,
+the narrative ``text``, which is written anew from the data,
 ``language``, ``contained`` resources, read where they are referenced, and
 ``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), a
 data-absent-reason on a primitive (``_gender``: other extensions of a held primitive, a
@@ -163,6 +165,9 @@ def note_unheld(resource: dict[str, Any], reading: str, held: tuple[str, ...] = 
     score's ``issued`` when it is its only time, a stay's status the writer derives)."""
     if "extension" in resource and (known := READ_EXTENSIONS.get(reading)) is not None:
         _note_extensions(resource["extension"], reading, known)
+    meta = resource.get("meta")
+    if type(meta) is dict and ("security" in meta or "tag" in meta):
+        _note_meta(meta, reading.partition(":")[0])
     # one set difference for most resources (the readers ask for every resource), and for
     # iopfhir's own no more than a look at their identifiers
     extra = resource.keys() - _SKIP[reading]
@@ -171,6 +176,28 @@ def note_unheld(resource: dict[str, Any], reading: str, held: tuple[str, ...] = 
     if not extra or (extra <= _SKIP_OWN[reading] and _own_only(resource.get("identifier"))):
         return
     _note_extra(resource, reading, extra)
+
+
+@cache
+def _written_labels() -> frozenset[str]:
+    """The codes of the labels the writer decides (a Part 2 program's ``R``, ``ETH``,
+    ``42CFRPart2``, and ``PSY`` on its mental-health data): read as the program's."""
+    data = security_data()
+    names = [*data["part2_labels"], "mental-health"]
+    return frozenset(data["labels"][name]["code"] for name in names)
+
+
+def _note_meta(meta: dict[str, Any], rtype: str) -> None:
+    """Count ``meta.tag``, and ``meta.security`` when a label is none the writer decides
+    (a confidentiality ``N``, an ``HTEST`` test-data label): the model keeps no labels of
+    its own, the writer labels a Part 2 episode anew."""
+    if meta.get("tag"):
+        note(f"{rtype}.meta.tag", NO_PLACE)
+    read = _written_labels()
+    for label in as_list(meta.get("security")):
+        if not isinstance(label, dict) or label.get("code") not in read:
+            note(f"{rtype}.meta.security", NO_PLACE)
+            return
 
 
 def _note_extensions(items: Any, reading: str, known: frozenset[str]) -> None:

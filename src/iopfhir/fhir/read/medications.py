@@ -110,7 +110,7 @@ def read_statement(ctx: Context, entry: Entry) -> None:
     if res.get("informationSource") is not None:
         fields["source"] = person_key(ctx, res["informationSource"], entry)
         if fields["source"] is None:
-            ctx.unmapped["MedicationStatement: information source not a person"] += 1
+            ctx.unmapped["MedicationStatement.informationSource: not a person (dropped)"] += 1
     ctx.medications.append(MedicationUse(**fields))
 
 
@@ -147,7 +147,7 @@ def read_prescription(ctx: Context, entry: Entry) -> None:
         if prescriber is not None and any(p.key == prescriber for p in ctx.practitioners):
             fields["prescriber"] = prescriber
         else:
-            ctx.unmapped["MedicationRequest: requester not a practitioner"] += 1
+            ctx.unmapped["MedicationRequest.requester: not a practitioner (dropped)"] += 1
     ctx.prescriptions.append(Prescription(**fields))
 
 
@@ -176,7 +176,9 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
             item.get("manifestation"), "AllergyIntolerance.reaction.manifestation"
         )
         if manifestation is None:
-            ctx.unmapped["AllergyIntolerance: reaction without a coded manifestation"] += 1
+            ctx.unmapped[
+                "AllergyIntolerance.reaction.manifestation: not coded (reaction dropped)"
+            ] += 1
             continue
         for element in _REACTION_NOT_KEPT:
             if item.get(element) is not None:
@@ -205,7 +207,7 @@ def read_allergy(ctx: Context, entry: Entry) -> None:
         if recorder is not None and any(p.key == recorder for p in ctx.practitioners):
             fields["recorder"] = recorder
         else:
-            ctx.unmapped["AllergyIntolerance: recorder not a practitioner"] += 1
+            ctx.unmapped["AllergyIntolerance.recorder: not a practitioner (dropped)"] += 1
     ctx.allergies.append(Allergy(**fields))
 
 

@@ -128,7 +128,7 @@ def read_plan(ctx: Context, entry: Entry) -> None:
     for ref in as_list(res.get("goal")):
         target = ctx.resolve(ref, entry)
         if target is None or target.type != "Goal":
-            ctx.unmapped["CarePlan: goal reference that cannot be resolved"] += 1
+            ctx.unmapped["CarePlan.goal: a reference to no Goal of the input (dropped)"] += 1
             continue
         held = ctx.key_of.get(("goals", id(target)))
         if held is not None:  # held by an earlier plan: named here too
@@ -194,7 +194,7 @@ def _read_revisions(ctx: Context, res: dict[str, Any], entry: Entry) -> list[Rev
             continue
         moment = parse_moment(note.get("time"), "CarePlan.note.time")
         if moment is None:
-            ctx.unmapped["CarePlan: note without a time"] += 1
+            ctx.unmapped["CarePlan.note: without a time (dropped)"] += 1
             continue
         author = None
         if note.get("authorReference") is not None:
@@ -221,15 +221,15 @@ def read_goal(ctx: Context, entry: Entry) -> Goal:
                 break
         quantity = target.get("detailQuantity")
         if instrument_id is None or not isinstance(quantity, dict):
-            ctx.unmapped["Goal: target that is not an instrument score"] += 1
+            ctx.unmapped["Goal.target: not an instrument score (dropped)"] += 1
             continue
         value = quantity.get("value")
         comparator = quantity.get("comparator")
         if not isinstance(value, int | float) or float(value) != int(value):
-            ctx.unmapped["Goal: target that is not an instrument score"] += 1
+            ctx.unmapped["Goal.target: not an instrument score (dropped)"] += 1
             continue
         if comparator not in ("<", "<=", ">=", ">"):
-            ctx.unmapped["Goal: target without a comparator"] += 1
+            ctx.unmapped["Goal.target.detail: without a comparator (dropped)"] += 1
             continue
         if target.get("dueDuration") is not None:  # the model holds a due date only
             note_value("Goal.target.dueDuration", "not kept (dropped)")
@@ -332,7 +332,7 @@ def _read_activities(
                         "CarePlan.activity.reference: a request, read as a detail activity"
                     ] += 1
         else:
-            ctx.unmapped["CarePlan: activity without detail or reference"] += 1
+            ctx.unmapped["CarePlan.activity: without detail or reference (dropped)"] += 1
             continue
         for ref in as_list(activity.get("outcomeReference")):
             target = ctx.resolve(ref, entry)
@@ -451,7 +451,9 @@ def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) 
     for activity in activities:
         detail = activity.get("detail")
         if not isinstance(detail, dict):
-            ctx.unmapped["CarePlan: relapse-prevention activity without detail"] += 1
+            ctx.unmapped[
+                "CarePlan.activity: relapse-prevention activity without detail (dropped)"
+            ] += 1
             continue
         code = concept_key(detail.get("code"), "relapse-element")
         description = text(detail.get("description"))
@@ -474,7 +476,9 @@ def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) 
                 if contact is not None:
                     out["crisis_contacts"].append(contact)
         else:
-            ctx.unmapped["CarePlan: relapse-prevention activity not recognised"] += 1
+            ctx.unmapped[
+                "CarePlan.activity.detail: relapse-prevention activity not recognised (dropped)"
+            ] += 1
     return out
 
 
@@ -483,7 +487,9 @@ def _read_crisis_contact(ctx: Context, target: Entry) -> CrisisContact | None:
     number = phone(res)
     name = text(res.get("name"))
     if not number or not name:
-        ctx.unmapped["CarePlan: crisis contact without name or phone"] += 1
+        ctx.unmapped[
+            "CarePlan.activity.reference: crisis contact without name or phone (dropped)"
+        ] += 1
         return None
     note = None
     for concept in as_list(res.get("type")):

@@ -310,7 +310,7 @@ def _appointment_actors(ctx: Context, appointment: Entry, with_encounter: bool) 
             continue
         actor = part.get("actor")
         if actor is None:
-            ctx.unmapped["Appointment: participant without an actor"] += 1
+            ctx.unmapped["Appointment.participant.actor: missing (participant dropped)"] += 1
             continue
         target = ctx.resolve(actor, appointment)
         if target is not None and target.type not in TAKEN:
@@ -320,7 +320,7 @@ def _appointment_actors(ctx: Context, appointment: Entry, with_encounter: bool) 
         else:
             ref = actor.get("reference") if isinstance(actor, dict) else actor
             if not (isinstance(ref, str) and ref):
-                ctx.unmapped["Appointment: participant without a reference"] += 1
+                ctx.unmapped["Appointment.participant.actor: no reference (dropped)"] += 1
                 continue
             if person_key(ctx, actor, appointment) is not None:
                 continue  # a reference-only practitioner: read by ``_participants``

@@ -36,6 +36,18 @@ __all__ = [
     "seq_spans",
 ]
 
+
+def _pread_seek(fd: int, size: int, pos: int) -> bytes:
+    """``os.pread`` where the platform has none (Windows): the reader reads from one
+    thread, so a seek and a read are the same."""
+    os.lseek(fd, pos, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+_pread: Callable[[int, int, int], bytes] = getattr(os, "pread", _pread_seek)
+#: the files are read as bytes (Windows would otherwise translate line ends)
+_READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -89,7 +101,7 @@ class Spill:
         self.file.flush()
 
     def read(self, pos: int, size: int) -> bytes:
-        return os.pread(self.fd, size, pos)
+        return _pread(self.fd, size, pos)
 
     def lines(self) -> Iterator[bytes]:
         """Every line written, in order (the file is read from the start)."""
@@ -130,13 +142,13 @@ class SourceFiles:
         fd = self._open.get(path)
         if fd is None:
             fd = self._reopen(path)
-        return os.pread(fd, size, pos)
+        return _pread(fd, size, pos)
 
     def _reopen(self, path: str) -> int:
         if len(self._open) >= _OPEN_FILES:  # the oldest closed (reopened when needed)
             os.close(self._open.pop(next(iter(self._open))))
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, _READ_FLAGS)
         except OSError as exc:
             raise FhirInputError(
                 f"cannot read the file again ({exc.strerror})", path=path

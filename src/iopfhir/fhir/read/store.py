@@ -3,7 +3,7 @@ found again by reference or by patient.
 
 Most of it is written once, in input order, and read back by position, so it goes to
 plain files (unnamed temporary files, deleted by the system when closed; read with
-``pread``):
+``pread``, or a seek and a read where the platform has none):
 
 - the **data** file: each resource's JSON, one after the other: the checked input line
   itself when the resource is a whole NDJSON line (none when that line is in a plain

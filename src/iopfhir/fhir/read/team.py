@@ -51,7 +51,9 @@ def read_team(ctx: Context, entry: Entry) -> None:
             continue
         member = member_key(ctx, part["member"], entry) or _team_key(ctx, part["member"], entry)
         if member is None:
-            ctx.unmapped["CareTeam: participant that cannot be resolved"] += 1
+            ctx.unmapped[
+                "CareTeam.participant.member: names no resource of the input (dropped)"
+            ] += 1
             continue
         role, role_code = None, None
         for concept in as_list(part.get("role")):
