@@ -178,13 +178,12 @@ def note_unheld(resource: dict[str, Any], reading: str, held: tuple[str, ...] = 
     _note_extra(resource, reading, extra)
 
 
-@cache
-def _written_labels() -> frozenset[str]:
-    """The codes of the labels the writer decides (a Part 2 program's ``R``, ``ETH``,
-    ``42CFRPart2``, and ``PSY`` on its mental-health data): read as the program's."""
-    data = security_data()
-    names = [*data["part2_labels"], "mental-health"]
-    return frozenset(data["labels"][name]["code"] for name in names)
+#: the codes of the labels the writer decides (a Part 2 program's ``R``, ``ETH``,
+#: ``42CFRPart2``, and ``PSY`` on its mental-health data): read as the program's
+_WRITTEN_LABELS: Final = frozenset(
+    security_data()["labels"][name]["code"]
+    for name in [*security_data()["part2_labels"], "mental-health"]
+)
 
 
 def _note_meta(meta: dict[str, Any], rtype: str) -> None:
@@ -193,9 +192,9 @@ def _note_meta(meta: dict[str, Any], rtype: str) -> None:
     its own, the writer labels a Part 2 episode anew."""
     if meta.get("tag"):
         note(f"{rtype}.meta.tag", NO_PLACE)
-    read = _written_labels()
-    for label in as_list(meta.get("security")):
-        if not isinstance(label, dict) or label.get("code") not in read:
+    labels = meta.get("security")
+    for label in labels if type(labels) is list else as_list(labels):
+        if type(label) is not dict or label.get("code") not in _WRITTEN_LABELS:
             note(f"{rtype}.meta.security", NO_PLACE)
             return
 
