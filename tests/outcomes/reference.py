@@ -77,14 +77,17 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         if patient and day:
             screens[patient][day] = max(screens[patient].get(day, 0), int(positive))
 
-    seen: set[tuple[Any, Any]] = set()  # each Type/id once, the first (as the engines read)
+    # each Type/id once, the first (as the engines read): the ids of each type, the
+    # strings the resources hold (no new object per resource)
+    seen: dict[Any, set[str]] = defaultdict(set)
     for r in resources:
         rt = r.get("resourceType")
         rid = r.get("id")
-        if isinstance(rid, str):
-            if (rt, rid) in seen:
+        if type(rid) is str:
+            ids = seen[rt]
+            if rid in ids:
                 continue
-            seen.add((rt, rid))
+            ids.add(rid)
         if rt == "Patient":
             persons["Patient/" + r["id"]] = (
                 r.get("gender") or "unknown",

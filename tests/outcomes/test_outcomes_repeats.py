@@ -185,3 +185,29 @@ def test_the_cli_and_the_page_say_so(tmp_path: Path, capsys: pytest.CaptureFixtu
         == 0
     )
     assert "note:" not in capsys.readouterr().err
+
+
+def test_a_false_alarm_costs_only_time(
+    tmp_path: Path, duckdb_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys are grouped by a hash of them: two keys of one hash (here, as if every session
+    of a patient hashed alike, Encounters grouped by their patient) read the source once
+    more, with the same figures, and nothing left out."""
+    from iopfhir.outcomes import lookups
+
+    resources = cohort()
+    _write(tmp_path / "a", resources)
+    want, _ = _figures(tmp_path / "a", duckdb_engine)
+    made: list[Source] = []
+    real = Source.without_repeats
+
+    def once(self: Source) -> Source:
+        made.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Source, "without_repeats", once)
+    monkeypatch.setitem(lookups.REPEAT_KEYS, "encounter", "patient_key")
+    got, repeated = _figures(tmp_path / "a", duckdb_engine)
+    assert made  # the alarm was raised
+    assert repeated == 0
+    assert got == want

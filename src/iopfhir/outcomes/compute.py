@@ -494,7 +494,7 @@ def _compute(
         tables.append((table, measure_sql(group, engine.name, period, ordered=False)))
         groups.append((group, table))
     # on a core the subjects' statements leave (their planning is single-threaded)
-    tables.append((_REPEATS, repeats_sql()))
+    tables.append((_REPEATS, repeats_sql(engine.name)))
     # the tables of every basis, at once where the engine can
     create_many = getattr(engine, "create_tables", None)
     if create_many is not None:

@@ -1,6 +1,6 @@
 """How the outcome SQL is spelled on each engine: identifier quotes, days between dates,
-structs and the aggregates that take a value from the row with the least (or greatest)
-ordering value. DuckDB's spelling serves an engine not known here."""
+structs, a 64-bit hash and the aggregates that take a value from the row with the least
+(or greatest) ordering value. DuckDB's spelling serves an engine not known here."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class Spelling:
     field_template: str = "{name} := {expr}"
     min_by: str = "arg_min"  # the value of a row with the least ordering value
     max_by: str = "arg_max"
+    hash64: str = "hash"  # a 64-bit hash of its arguments
 
     def q(self, name: str) -> str:
         """A quoted identifier."""
@@ -47,6 +48,7 @@ _SPELLINGS = {
         field_template="'{name}', {expr}",
         min_by="min_by",
         max_by="max_by",
+        hash64="xxhash64",
     ),
 }
 
