@@ -60,11 +60,11 @@ def repeats_sql(engine_name: str = "duckdb") -> str:
     10,000 patients): two keys of one hash count as a repeat, which only costs the
     reading with each resource once (the same figures), never a figure."""
     hash64 = spelling(engine_name).hash64
-    parts = [*REPEAT_KEYS.items(), ("qanswer", "response_key, link_id")]
+    parts = [*((t, (k,)) for t, k in REPEAT_KEYS.items()), ("qanswer", ("response_key", "link_id"))]
     counts = [
-        f"(SELECT count(*) FROM (SELECT {hash64}({key}) AS h FROM {table} "  # noqa: S608
-        f"WHERE {key.split(',')[0]} IS NOT NULL GROUP BY {hash64}({key}) "
+        f"(SELECT count(*) FROM (SELECT {hash64}({', '.join(cols)}) AS h FROM {table} "  # noqa: S608
+        f"WHERE {cols[0]} IS NOT NULL GROUP BY {hash64}({', '.join(cols)}) "
         f"HAVING count(*) > 1) r_{table})"
-        for table, key in parts
+        for table, cols in parts
     ]
     return "SELECT " + " + ".join(counts) + " AS repeated"
