@@ -37,7 +37,7 @@ from tests.outcomes.reference_data import (
     _effective,
     _episode,
     _mean,
-    _minute,
+    _minutes,
     _period,
     _proportion,
     _ref,
@@ -236,8 +236,7 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 and day
                 and (kinds[:1] or [""])[0] not in WITHOUT_PATIENT
             ):
-                start, end = _minute(period.get("start")), _minute(period.get("end"))
-                minutes = end - start if start is not None and end is not None else 0
+                minutes = _minutes(period.get("start"), period.get("end"))
                 session_encounters[episode].append((day, minutes))
             if status == "finished" and code in ("AMB", "VR") and day:
                 visits[patient].append((day, episode))

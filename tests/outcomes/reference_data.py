@@ -65,13 +65,27 @@ def _birth(text: Any) -> dt.date | None:
     return _d(text)
 
 
-def _minute(text: Any) -> int | None:
-    if not isinstance(text, str) or len(text) < 16:
+def _seconds(text: Any) -> int | None:
+    """A dateTime with a time as whole seconds since 1970 UTC (its offset honoured; one
+    without an offset read as UTC; fractions of a second left out)."""
+    if not isinstance(text, str) or len(text) < 19:
         return None
     try:
-        return int(text[11:13]) * 60 + int(text[14:16])
+        moment = dt.datetime.fromisoformat(text[:19] + text[19:].lstrip(".0123456789"))
     except ValueError:
         return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def _minutes(start: Any, end: Any) -> int:
+    """Whole minutes from ``start`` to ``end``; 0 without both times or when the end is
+    before the start."""
+    a, b = _seconds(start), _seconds(end)
+    if a is None or b is None or b < a:
+        return 0
+    return (b - a) // 60
 
 
 def _effective(r: Mapping[str, Any], name: str, *, instant: bool = False) -> Any:

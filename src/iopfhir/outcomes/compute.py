@@ -36,6 +36,7 @@ from iopfhir.outcomes.measures import (
     OutcomesError,
     load_measures,
     measure_sql,
+    measure_sql_parts,
     population_column,
     summary_sql,
     summary_strata,
@@ -483,7 +484,8 @@ def _compute(
     (the count of :func:`~iopfhir.outcomes.lookups.repeats_sql`, computed beside them)."""
     for table, view in outcome_views(engine.name).items():
         engine.register(table, view, source)
-    groups: list[tuple[list[MeasureDef], str]] = []  # the measures of a basis, their table
+    create_many = getattr(engine, "create_tables", None)
+    groups: list[tuple[list[MeasureDef], str]] = []  # the measures of a basis, their rows
     tables: list[tuple[str, str]] = []
     for basis in ("EpisodeOfCare", "Encounter"):
         group = [m for m in measures if m.basis == basis]
@@ -491,12 +493,22 @@ def _compute(
             continue
         # the per-subject rows kept as a table: fetched once, and summed on the engine
         table = f"_iopfhir_subjects_{basis.lower()}"
-        tables.append((table, measure_sql(group, engine.name, period, ordered=False)))
-        groups.append((group, table))
+        # where the engine runs statements at once, the episodes' symptom measures are
+        # computed beside the others: the statement's planning, single-threaded, is much
+        # of its time, and the parts share nothing but the episodes
+        split = measure_sql_parts(group, engine.name, period) if create_many else None
+        if split is None:
+            tables.append((table, measure_sql(group, engine.name, period, ordered=False)))
+            groups.append((group, table))
+            continue
+        main, scores = f"{table}_main", f"{table}_scores"
+        tables += [(main, split[0]), (scores, split[1])]
+        key = group[0].subject_key
+        joined = f"(SELECT * FROM {main} JOIN {scores} USING ({key})) {table}"  # noqa: S608
+        groups.append((group, joined))
     # on a core the subjects' statements leave (their planning is single-threaded)
     tables.append((_REPEATS, repeats_sql(engine.name)))
     # the tables of every basis, at once where the engine can
-    create_many = getattr(engine, "create_tables", None)
     if create_many is not None:
         create_many(tables)
     else:

@@ -48,21 +48,24 @@ Stay facts (``stay_facts_sql``), per inpatient Encounter with a discharge date:
 from __future__ import annotations
 
 import datetime as dt
-import json
-from functools import cache
-from importlib import resources
-from typing import Any
 
 from iopfhir.outcomes.lookups import one_per_key
 from iopfhir.outcomes.questionnaires import (
     RESPONSE_STATUSES,
     answered_items,
     questionnaire_map_sql,
-    questionnaire_scores_sql,
 )
 from iopfhir.outcomes.sessions import attendance_ctes
-from iopfhir.outcomes.spelling import Spelling, spelling, sql_list, sql_string
+from iopfhir.outcomes.spelling import Spelling, spelling, sql_list, sql_minutes, sql_string
 from iopfhir.outcomes.spelling import sql_date as _date
+from iopfhir.outcomes.symptoms import (
+    BASELINE_DAYS_BEFORE,
+    INSTRUMENTS,
+    SCORE_STATUSES,
+    reliable_change_points,
+    symptom_columns,
+    symptom_ctes,
+)
 from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
 
@@ -75,6 +78,7 @@ __all__ = [
     "reliable_change_points",
     "spelling",
     "stay_facts_sql",
+    "symptom_facts_sql",
     "view_rows",
 ]
 
@@ -98,18 +102,6 @@ VIEWS = {
     "qitem": "iop-questionnaire-item",
 }
 
-#: column prefix -> instrument id (the total-score code comes from the terminology data)
-INSTRUMENTS = {
-    "phq9": "phq-9",
-    "gad7": "gad-7",
-    "auditc": "audit-c",
-    "dast10": "dast-10",
-    "promis10": "promis-10",
-    "whodas12": "whodas-12",
-}
-
-_SCORE_STATUSES = ("final", "amended", "corrected")
-
 
 def iop_episode(alias: str = "") -> str:
     """The SQL condition on a row of the ``episode`` view (``alias.`` before its columns)
@@ -127,7 +119,6 @@ def iop_episode(alias: str = "") -> str:
     )
 
 
-_BASELINE_DAYS_BEFORE = 14
 _CONTINUITY_DAYS = 30
 _SAFETY_FOLLOWUP_DAYS = 7  # a positive safety screen is followed up within a week
 _CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
@@ -144,10 +135,6 @@ def _birth_date(expr: str) -> str:
         f"TRY_CAST(CASE length({expr}) WHEN 4 THEN {expr} || '-01-01' "
         f"WHEN 7 THEN {expr} || '-01' ELSE substr({expr}, 1, 10) END AS DATE)"
     )
-
-
-def _minute_of_day(expr: str) -> str:
-    return f"(TRY_CAST(substr({expr}, 12, 2) AS INT) * 60 + TRY_CAST(substr({expr}, 15, 2) AS INT))"
 
 
 def _age(birth: str, at: str) -> str:
@@ -170,64 +157,6 @@ def _period_filter(column: str, period: tuple[str, str] | None) -> str:
         return ""
     start, end = (dt.date.fromisoformat(d).isoformat() for d in period)
     return f" AND {column} >= DATE {sql_string(start)} AND {column} <= DATE {sql_string(end)}"
-
-
-def _instrument_case() -> str:
-    """A CASE naming the instrument (column prefix) of a total-score row of ``score``:
-    LOINC-coded totals by their LOINC code, the others (PROMIS-10, WHODAS) by system and code."""
-    whens = []
-    for prefix, inst_id in INSTRUMENTS.items():
-        inst = instrument(inst_id)
-        code = sql_string(inst.total_code)
-        if inst.code_system == LOINC:
-            whens.append(f"WHEN loinc = {code} THEN {sql_string(prefix)}")
-        else:
-            whens.append(
-                f"WHEN code_system = {sql_string(inst.code_system)} AND code = {code} "
-                f"THEN {sql_string(prefix)}"
-            )
-    return "CASE " + " ".join(whens) + " END"
-
-
-@cache
-def _instrument_data() -> dict[str, Any]:
-    path = resources.files("iopfhir.terminology").joinpath("data/instruments.json")
-    return json.loads(path.read_text("utf-8"))["instruments"]  # type: ignore[no-any-return]
-
-
-def reliable_change_points(inst_id: str) -> int | None:
-    """The change in points the terminology data calls reliable for an instrument."""
-    spec = _instrument_data()[inst_id].get("reliable_change")
-    return int(spec["points"]) if spec else None
-
-
-def _symptom_columns(s: Spelling) -> tuple[str, str]:
-    """(the aggregates of the symptom CTE, the columns the final select takes).
-
-    Per instrument: its scores' count, and the score and key of the first and of the last
-    (by date, then time, then key: ``ord`` of the scores CTE), each as one aggregate of the
-    (score, key) pair, so that score and key come from the same row.
-    """
-    pivots, outs = [], []
-    pair = s.struct(score="score", k="observation_key")
-    for prefix, inst_id in INSTRUMENTS.items():
-        code = sql_string(prefix)
-        pivots += [
-            f"SUM(CASE WHEN inst = {code} THEN 1 ELSE 0 END) AS {prefix}_n",
-            f"{s.min_by}({pair}, ord) FILTER (WHERE inst = {code}) AS {prefix}_first",
-            f"{s.max_by}({pair}, ord) FILTER (WHERE inst = {code}) AS {prefix}_latest",
-        ]
-        outs += [
-            f"COALESCE(sx.{prefix}_n, 0) AS {prefix}_n",
-            f"sx.{prefix}_first.score AS {prefix}_base",
-            f"sx.{prefix}_first.k AS {prefix}_base_key",
-            f"sx.{prefix}_latest.score AS {prefix}_last",
-            f"sx.{prefix}_latest.k AS {prefix}_last_key",
-        ]
-        points = reliable_change_points(inst_id)
-        if points is not None:
-            outs.append(f"{points} AS {prefix}_reliable_points")
-    return ",\n    ".join(pivots), ",\n  ".join(outs)
 
 
 def _screening_instruments() -> list[Instrument]:
@@ -308,7 +237,7 @@ def _safety_ctes(s: Spelling) -> str:
     followed up): see :func:`episode_facts_sql`."""
     items, totals = _screen_codes()
     safety_flags = sql_list(codes()["safety_signals"]["flag_category"]["safety"])
-    final = sql_list(_SCORE_STATUSES)
+    final = sql_list(SCORE_STATUSES)
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     day = s.days("x.d", "y.d")
     answered, answer_code = answered_items("x")
@@ -342,7 +271,7 @@ scr_day AS {s.materialized}(
 ep_scr AS {s.materialized}(
   SELECT ep.episode_key, x.patient_key, x.d, x.pos
   FROM ep JOIN scr_day x ON x.patient_key = ep.patient_key
-  WHERE {s.days("ep.start_d", "x.d")} >= -{_BASELINE_DAYS_BEFORE}
+  WHERE {s.days("ep.start_d", "x.d")} >= -{BASELINE_DAYS_BEFORE}
     AND (ep.end_d IS NULL OR x.d <= ep.end_d)
 ),
 safe AS (
@@ -380,18 +309,11 @@ checkin AS (
 ),"""  # noqa: S608
 
 
-def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -> str:
-    """One row per episode (see the module docstring); ``period``: index dates kept."""
-    s = spelling(engine_name)
+def _episode_ctes(s: Spelling) -> str:
+    """CTEs ``ep`` (the IOP episodes: keys, program, minimums and maximums, ``start_d``
+    and ``end_d``) and ``epi`` (with ``index_d``, the discharge date else the admission)."""
     start, end = s.q("start"), s.q("end")
-    aftercare = sql_string(code_system_url("aftercare-service"))
-    without_patient = sql_list(codes()["session_kinds_without_patient"])
-    pivots, symptom_out = _symptom_columns(s)
-    in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
-    m = s.materialized
-    # the encounter and appointment tables are read directly: a CTE over them read several
-    # times would be copied whole (DuckDB materializes such CTEs)
-    return f"""WITH ep AS {m}(
+    return f"""ep AS {s.materialized}(
   SELECT e.episode_key, e.patient_key, e.program_type, e.discharge_disposition AS disposition,
     e.referral_key, e.min_hours_per_week, e.min_days_per_week,
     e.max_hours_per_week, e.max_days_per_week,
@@ -401,33 +323,41 @@ def episode_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -
 ),
 epi AS (
   SELECT ep.*, COALESCE(ep.end_d, ep.start_d) AS index_d FROM ep
-),
-osc AS {m}(
-  SELECT observation_key, patient_key, inst, score, effective, derived_from
-  FROM (SELECT observation_key, patient_key, score, effective, derived_from,
-               {_instrument_case()} AS inst
-        FROM score WHERE status IN {sql_list(_SCORE_STATUSES)}) y
-  WHERE inst IS NOT NULL
-),
+),"""  # noqa: S608
+
+
+def symptom_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -> str:
+    """The symptom columns of :func:`episode_facts_sql` (and ``episode_key``), one row per
+    episode of it: the part that reads only the scores, computed apart and beside
+    ``episode_facts_sql(..., symptoms=False)`` where the engine runs statements at once."""
+    s = spelling(engine_name)
+    columns = ",\n  ".join(f"{sql} AS {name}" for sql, name in symptom_columns())
+    return f"""WITH {_episode_ctes(s)}
 {questionnaire_map_sql()},
-{questionnaire_scores_sql(INSTRUMENTS, "osc")},
-sc AS (
-  SELECT ep.episode_key, x.observation_key, x.inst, x.score,
-    {s.struct(d="x.d", effective="x.effective", k="x.observation_key")} AS ord
-  FROM (SELECT observation_key, patient_key, inst, score, effective, {_date("effective")} AS d
-        FROM (SELECT observation_key, patient_key, inst, score, effective FROM osc
-              UNION ALL
-              SELECT observation_key, patient_key, inst, score, effective FROM qsc
-              WHERE score IS NOT NULL) y) x
-  JOIN ep ON x.patient_key = ep.patient_key
-  WHERE {s.days("ep.start_d", "x.d")} >= -{_BASELINE_DAYS_BEFORE}
-    AND (ep.end_d IS NULL OR x.d <= ep.end_d)
-),
-sx AS (
-  SELECT episode_key,
-    {pivots}
-  FROM sc GROUP BY episode_key
-),
+{symptom_ctes(s).removesuffix(",")}
+SELECT epi.episode_key,
+  {columns}
+FROM epi
+LEFT JOIN sx ON sx.episode_key = epi.episode_key
+WHERE epi.index_d IS NOT NULL{_period_filter("epi.index_d", period)}"""  # noqa: S608
+
+
+def episode_facts_sql(
+    engine_name: str, period: tuple[str, str] | None = None, *, symptoms: bool = True
+) -> str:
+    """One row per episode (see the module docstring); ``period``: index dates kept;
+    ``symptoms``: with the symptom columns (else :func:`symptom_facts_sql` gives them)."""
+    s = spelling(engine_name)
+    start, end = s.q("start"), s.q("end")
+    aftercare = sql_string(code_system_url("aftercare-service"))
+    without_patient = sql_list(codes()["session_kinds_without_patient"])
+    symptom_out = "".join(f"{sql} AS {name},\n  " for sql, name in symptom_columns())
+    in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
+    # the encounter and appointment tables are read directly: a CTE over them read several
+    # times would be copied whole (DuckDB materializes such CTEs)
+    return f"""WITH {_episode_ctes(s)}
+{questionnaire_map_sql()},
+{symptom_ctes(s) if symptoms else ""}
 {attendance_ctes(s, in_episode)}
 wk AS (
   SELECT ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,
@@ -435,7 +365,7 @@ wk AS (
     CAST(FLOOR({s.days("ep.start_d", "x.d")} / 7.0) AS BIGINT) AS week,
     SUM(x.minutes) AS minutes, COUNT(DISTINCT x.d) AS days
   FROM (SELECT episode_key, {_date(start)} AS d,
-               {_minute_of_day(end)} - {_minute_of_day(start)} AS minutes
+               {sql_minutes(s, start, end)} AS minutes
         FROM encounter
         WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
           AND COALESCE(session_kind, '') NOT IN {without_patient}) x
@@ -542,8 +472,8 @@ SELECT base.episode_key, base.patient_key,
   base.start_d AS admission_date, base.end_d AS discharge_date, base.index_d AS index_date,
   year(base.index_d) * 10 + quarter(base.index_d) AS period,
   base.disposition,
-  {symptom_out},
-  COALESCE(att.settled, 0) AS sessions_settled, COALESCE(att.attended, 0) AS sessions_attended,
+  {symptom_out if symptoms else ""}COALESCE(att.settled, 0) AS sessions_settled,
+  COALESCE(att.attended, 0) AS sessions_attended,
   COALESCE(att.noshow, 0) AS sessions_noshow, COALESCE(att.cancelled, 0) AS sessions_cancelled,
   COALESCE(att.telehealth, 0) AS sessions_telehealth,
   ep_weeks.weeks_full, COALESCE(inten.weeks_met, 0) AS weeks_met,
@@ -558,7 +488,7 @@ SELECT base.episode_key, base.patient_key,
   COALESCE(cont_after.n, 0) AS aftercare_clinicians,
   COALESCE(cont_after.shared, 0) AS aftercare_clinicians_from_iop
 FROM base
-LEFT JOIN sx ON sx.episode_key = base.episode_key
+{"LEFT JOIN sx ON sx.episode_key = base.episode_key" if symptoms else ""}
 LEFT JOIN att ON att.episode_key = base.episode_key
 LEFT JOIN inten ON inten.episode_key = base.episode_key
 LEFT JOIN ep_weeks ON ep_weeks.episode_key = base.episode_key

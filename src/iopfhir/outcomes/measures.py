@@ -16,6 +16,7 @@ Spark (the facts SQL spells the few engine differences itself).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,7 +25,8 @@ from typing import Any
 import orjson
 
 from iopfhir.errors import InputError, IopFhirError
-from iopfhir.outcomes.facts import episode_facts_sql, stay_facts_sql
+from iopfhir.outcomes.facts import episode_facts_sql, stay_facts_sql, symptom_facts_sql
+from iopfhir.outcomes.symptoms import symptom_columns
 
 __all__ = [
     "OBSERVATION_LIMIT",
@@ -36,6 +38,7 @@ __all__ = [
     "measure",
     "measure_resource",
     "measure_sql",
+    "measure_sql_parts",
     "summary_sql",
     "summary_strata",
 ]
@@ -152,6 +155,44 @@ def _column(measure_index: int, code: str) -> str:
     return f"m{measure_index}_" + code.replace("-", "_")
 
 
+def _outputs(measures: list[MeasureDef]) -> list[tuple[str, int | None]]:
+    """The columns of :func:`measure_sql` as (SQL, the index of the measure they are of;
+    None for the keys, index date, stratifiers and supplemental data)."""
+    key, patient = _KEYS[measures[0].basis]
+    out: list[tuple[str, int | None]] = [(key, None), (patient, None), ("index_date", None)]
+    for m in measures:
+        for column in (*m.strata, *m.supplemental):
+            if (column, None) not in out:
+                out.append((column, None))
+    for i, m in enumerate(measures):
+        # counts as BIGINT on every engine (DuckDB sums integers to HUGEINT, which is
+        # slow to fetch and to sum again)
+        out += [
+            (f"CAST(({expr}) AS BIGINT) AS {_column(i, code)}", i) for code, expr in m.populations
+        ]
+        if m.observation is not None:
+            out.append((f"({m.observation}) AS m{i}_observation", i))
+    return out
+
+
+def _basis(measures: list[MeasureDef]) -> str:
+    bases = {m.basis for m in measures}
+    if len(bases) != 1:
+        raise OutcomesError("measure_sql takes measures of one subject type")
+    return bases.pop()
+
+
+def _facts(basis: str, engine_name: str, period: tuple[str, str] | None) -> str:
+    if basis == "EpisodeOfCare":
+        return episode_facts_sql(engine_name, period)
+    return stay_facts_sql(engine_name, period)
+
+
+def _statement(facts: str, columns: list[str]) -> str:
+    select = ",\n  ".join(columns)
+    return f"WITH facts AS (\n{facts}\n)\nSELECT\n  {select}\nFROM facts"
+
+
 def measure_sql(
     measures: list[MeasureDef],
     engine_name: str,
@@ -166,31 +207,71 @@ def measure_sql(
     for measure ``i`` of the list. Rows are ordered by subject key (unless ``ordered`` is
     false: for a table that is read with its own ``ORDER BY``).
     """
-    bases = {m.basis for m in measures}
-    if len(bases) != 1:
-        raise OutcomesError("measure_sql takes measures of one subject type")
-    basis = bases.pop()
-    facts = (
-        episode_facts_sql(engine_name, period)
-        if basis == "EpisodeOfCare"
-        else stay_facts_sql(engine_name, period)
+    basis = _basis(measures)
+    sql = _statement(_facts(basis, engine_name, period), [c for c, _ in _outputs(measures)])
+    return sql + (f"\nORDER BY {_KEYS[basis][0]}" if ordered else "")
+
+
+#: words of SQL itself in the measures' expressions (any other name is a facts column)
+_SQL_WORDS = frozenset(
+    {
+        *("case", "when", "then", "else", "end", "and", "or", "not", "null", "is", "in"),
+        *("between", "like", "true", "false", "cast", "as", "coalesce", "nullif", "abs"),
+        *("round", "floor", "ceil", "least", "greatest", "bigint", "double", "decimal"),
+    }
+)
+_NAME = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _names(expr: str) -> set[str]:
+    """The facts columns an SQL expression of a measure reads (string literals and SQL's
+    own words left out; a column alias after ``AS`` is a name too, and never a facts
+    column, so the expression itself is given without it)."""
+    return {n.lower() for n in _NAME.findall(_LITERAL.sub("''", expr))} - _SQL_WORDS
+
+
+def measure_sql_parts(
+    measures: list[MeasureDef], engine_name: str, period: tuple[str, str] | None = None
+) -> tuple[str, str] | None:
+    """:func:`measure_sql` of episode measures as two statements an engine runs at once
+    (each planned on its own core): the measures that read symptom scores over
+    :func:`~iopfhir.outcomes.facts.symptom_facts_sql`, the others over the rest of the
+    facts. Joined by ``episode_key`` (one row per episode in each), they give the columns
+    of :func:`measure_sql`. Unordered. None when the measures do not part so: not of
+    episodes, none or all of them reading symptoms, or one (or a stratifier or
+    supplemental column) reading both kinds of column."""
+    if _basis(measures) != "EpisodeOfCare":
+        return None
+    symptom = {name for _, name in symptom_columns()}
+    expressions = [
+        [e for _, e in m.populations] + ([m.observation] if m.observation else []) for m in measures
+    ]
+    main, scores = [_KEYS["EpisodeOfCare"][0]], [_KEYS["EpisodeOfCare"][0]]
+    kinds: dict[int, bool] = {}  # measure index -> reads symptoms
+    for sql, at in _outputs(measures)[1:]:
+        if at is None:
+            reads = _names(sql)
+        elif at not in kinds:
+            reads = set().union(*(_names(e) for e in expressions[at]))
+        else:
+            (scores if kinds[at] else main).append(sql)
+            continue
+        if reads and reads <= symptom:
+            side = True
+        elif reads & symptom:
+            return None
+        else:
+            side = False
+        if at is not None:
+            kinds[at] = side
+        (scores if side else main).append(sql)
+    if not any(kinds.values()) or all(kinds.values()):
+        return None
+    return (
+        _statement(episode_facts_sql(engine_name, period, symptoms=False), main),
+        _statement(symptom_facts_sql(engine_name, period), scores),
     )
-    key, patient = _KEYS[basis]
-    extra: list[str] = []
-    for m in measures:
-        for column in (*m.strata, *m.supplemental):
-            if column not in extra:
-                extra.append(column)
-    parts = [key, patient, "index_date", *extra]
-    for i, m in enumerate(measures):
-        # counts as BIGINT on every engine (DuckDB sums integers to HUGEINT, which is
-        # slow to fetch and to sum again)
-        parts += [f"CAST(({expr}) AS BIGINT) AS {_column(i, code)}" for code, expr in m.populations]
-        if m.observation is not None:
-            parts.append(f"({m.observation}) AS m{i}_observation")
-    select = ",\n  ".join(parts)
-    order = f"\nORDER BY {key}" if ordered else ""
-    return f"WITH facts AS (\n{facts}\n)\nSELECT\n  {select}\nFROM facts{order}"
 
 
 def summary_strata(measures: list[MeasureDef]) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Spelling", "spelling", "sql_date", "sql_list", "sql_string"]
+__all__ = ["Spelling", "spelling", "sql_date", "sql_list", "sql_minutes", "sql_string"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,31 @@ def sql_date(expr: str) -> str:
     characters: no time zone is guessed), NULL when there is none (the same on every
     engine)."""
     return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
+
+
+def _seconds(s: Spelling, expr: str) -> str:
+    """A FHIR dateTime with a time (``YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm|-hh:mm]``) as
+    seconds since 1970-01-01T00:00:00Z, its offset honoured (one written without an offset
+    is read as UTC); NULL without a time. Spelled with string functions, so that no engine
+    reads it in a session time zone of its own."""
+    date = f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
+    part = "TRY_CAST(substr({e}, {at}, 2) AS INT)"
+    clock = " + ".join(
+        f"{part.format(e=expr, at=at)} * {unit}" for at, unit in ((12, 3600), (15, 60), (18, 1))
+    )
+    zone = f"substr({expr}, length({expr}) - 5, 6)"  # +hh:mm
+    offset = (
+        f"CASE WHEN length({expr}) >= 25 AND substr({zone}, 1, 1) IN ('+', '-') "
+        f"THEN (CASE WHEN substr({zone}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
+        f"({part.format(e=zone, at=2)} * 3600 + {part.format(e=zone, at=5)} * 60) ELSE 0 END"
+    )
+    days = s.days("DATE '1970-01-01'", date)
+    return f"(CAST({days} AS BIGINT) * 86400 + {clock} - ({offset}))"
+
+
+def sql_minutes(s: Spelling, start: str, end: str) -> str:
+    """Whole minutes from dateTime ``start`` to dateTime ``end`` (both with a time; their
+    offsets honoured, so a session that crosses midnight is as long as it was), NULL when
+    either has no time or the end is before the start."""
+    a, b = _seconds(s, start), _seconds(s, end)
+    return f"CASE WHEN {b} >= {a} THEN CAST(FLOOR(({b} - {a}) / 60.0) AS BIGINT) END"

@@ -32,6 +32,7 @@ from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
 from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, iop_episode, spelling
 from iopfhir.outcomes.sessions import sessions_ctes
+from iopfhir.outcomes.spelling import sql_minutes
 from iopfhir.terminology.codes import codes
 from iopfhir.terminology.instruments import instrument
 from iopfhir.views import Engine, Source
@@ -164,10 +165,6 @@ def _date(expr: str) -> str:
     return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
 
 
-def _minute_of_day(expr: str) -> str:
-    return f"(TRY_CAST(substr({expr}, 12, 2) AS INT) * 60 + TRY_CAST(substr({expr}, 15, 2) AS INT))"
-
-
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -234,7 +231,7 @@ def _hours_sql(engine_name: str) -> str:
 SELECT ep.episode_key, {week} AS week, SUM(x.minutes) AS minutes,
   COUNT(DISTINCT x.d) AS days
 FROM (SELECT episode_key, {_date(start)} AS d,
-             {_minute_of_day(end)} - {_minute_of_day(start)} AS minutes
+             {sql_minutes(s, start, end)} AS minutes
       FROM encounter
       WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
         AND COALESCE(session_kind, '') NOT IN {without}) x
