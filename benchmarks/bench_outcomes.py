@@ -5,8 +5,9 @@ Run:  python benchmarks/bench_outcomes.py [--patients 1000 10000] [--seed 7] [--
 
 For each cohort size (generated once with ``iopfhir synth`` + ``convert --format ndjson``
 and cached under ``--cache``, default ``/tmp/iopfhir-bench-outcomes``), each variant in a
-fresh process so that peak memory is its own, ``--repeat`` times (the figures printed are
-the medians):
+fresh process so that peak memory is its own, ``--repeat`` times, the variants taken in
+turns (scan, duckdb, loop, scan, ...: a drift of the machine's speed falls on each alike;
+Spark's runs after them), and the figures printed are the medians:
 
 - ``duckdb``: every measure (:func:`iopfhir.outcomes.compute`), first run (the files read
   with the R4 types of the elements the views use: nothing inferred; one read per resource
@@ -296,11 +297,15 @@ def main() -> int:
         nd = _make_cohort(patients, args.seed, args.cache)
         size = sum(p.stat().st_size for t in _types() for p in _files(nd, t)) / 1e6
         results: dict[str, dict[str, Any]] = {}
+        # the variants' runs taken in turns (scan, duckdb, loop, scan, ...): a machine
+        # whose speed drifts (a shared host) slows each alike, not one variant's runs
+        rounds: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+        for _ in range(args.repeat):
+            for v in variants:
+                if v != "spark":
+                    rounds[v].append(_child(v, nd, args.memory_limit))
         for v in variants:
-            runs = [
-                _child(v, nd, args.memory_limit)
-                for _ in range(args.spark_repeat if v == "spark" else args.repeat)
-            ]
+            runs = rounds[v] or [_child(v, nd, args.memory_limit) for _ in range(args.spark_repeat)]
             failed = [r for r in runs if "failed" in r]
             if failed:
                 print(f"{patients:>8} {v:<12} FAILED: {failed[0]['failed']}", flush=True)
