@@ -13,7 +13,8 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   discharge date, else the admission date) and ``period`` (its year and quarter);
 * symptoms, per instrument (``phq9``, ``gad7``, ``auditc``, ``dast10``): ``<i>_n`` scores from
   14 days before admission to discharge, ``<i>_base`` / ``<i>_base_key`` (the first),
-  ``<i>_last`` / ``<i>_last_key`` (the latest);
+  ``<i>_last`` / ``<i>_last_key`` (the latest) (:mod:`iopfhir.outcomes.symptoms`; also
+  computed apart, :func:`symptom_facts_sql`, beside the rest);
 * attendance (the patient's sessions, each once whether recorded as an Appointment, an
   Encounter or both: :mod:`iopfhir.outcomes.sessions`): ``sessions_settled`` (fulfilled,
   no-show, cancelled), ``sessions_attended``, ``sessions_noshow``, ``sessions_cancelled``,

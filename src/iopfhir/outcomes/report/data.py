@@ -32,7 +32,9 @@ from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
 from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, iop_episode, spelling
 from iopfhir.outcomes.sessions import sessions_ctes
+from iopfhir.outcomes.spelling import sql_date as _date
 from iopfhir.outcomes.spelling import sql_minutes
+from iopfhir.outcomes.symptoms import BASELINE_DAYS_BEFORE, SCORE_STATUSES
 from iopfhir.terminology.codes import codes
 from iopfhir.terminology.instruments import instrument
 from iopfhir.views import Engine, Source
@@ -46,8 +48,6 @@ __all__ = [
     "report_data",
 ]
 
-_SCORE_STATUSES = ("final", "amended", "corrected")
-_BASELINE_DAYS_BEFORE = 14
 #: the readmission curve runs to this many days after discharge
 CURVE_DAYS = 90
 
@@ -161,10 +161,6 @@ class ReportData:
         return out
 
 
-def _date(expr: str) -> str:
-    return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
-
-
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -201,10 +197,10 @@ def _scores_sql(engine_name: str) -> str:
 SELECT ep.episode_key, x.loinc, x.score, x.effective, x.observation_key,
   CAST(x.d AS {s.string_type}) AS d, {s.days("ep.start_d", "x.d")} AS day
 FROM (SELECT observation_key, patient_key, loinc, score, effective, {_date("effective")} AS d
-      FROM score WHERE loinc IN {loincs} AND status IN {_in(_SCORE_STATUSES)}
+      FROM score WHERE loinc IN {loincs} AND status IN {_in(SCORE_STATUSES)}
         AND score IS NOT NULL) x
 JOIN ep ON x.patient_key = ep.patient_key
-WHERE {s.days("ep.start_d", "x.d")} >= -{_BASELINE_DAYS_BEFORE}
+WHERE {s.days("ep.start_d", "x.d")} >= -{BASELINE_DAYS_BEFORE}
   AND (ep.end_d IS NULL OR x.d <= ep.end_d)
 ORDER BY ep.episode_key, x.loinc, x.d, x.effective, x.observation_key"""  # noqa: S608
 
