@@ -1,7 +1,8 @@
 """The Apache Spark engine (``pyspark`` 4.x): the same views, for data beyond one machine.
 
 Pass a ``SparkSession`` to use yours (a cluster), or let the engine start a ``local[*]``
-one (bound to 127.0.0.1, no UI; ~20-30 s to start, so share one engine). Reading:
+one (bound to 127.0.0.1, no UI; ~20-30 s to start, so share one engine); a session already
+active in the process is used instead, and left running when the engine closes. Reading:
 every statement reads with the R4 types of the elements the view uses given
 (:mod:`iopfhir.views.fhir_types`; with ``types="infer"``, or for a resource type R4 does not
 define, ``spark.read.json`` infers a schema over every line once per file set: dates stay
@@ -121,6 +122,10 @@ class SparkEngine(SqlEngine):
             raise ViewError(
                 "the spark engine needs pyspark: pip install 'iopfhir[spark]'"
             ) from None
+        if session is None:
+            # a session already running in this process is the caller's (getOrCreate would
+            # hand it over): used, never stopped by close()
+            session = SparkSession.getActiveSession()
         self._own_session = session is None
         if session is None:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
