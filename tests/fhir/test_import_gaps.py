@@ -31,7 +31,7 @@ from iopfhir.domain import SessionParticipant, dump_episodes
 from iopfhir.domain.files import dump_episode, load_episodes
 from iopfhir.errors import LoadError
 from iopfhir.fhir.read import ImportResult, read_fhir, read_fhir_streamed
-from iopfhir.fhir.read.values import is_key
+from iopfhir.fhir.read.keys import is_key
 from iopfhir.loading import Limits
 from iopfhir.loading.json_values import _exact_check, iter_json_stream_raw
 

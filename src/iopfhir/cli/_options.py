@@ -11,11 +11,21 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ._errors import one_line
 
-__all__ = ["Parser", "fhir_instant_or_date", "patient_identifier", "positive_int"]
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+__all__ = [
+    "Parser",
+    "add_time_zone_option",
+    "fhir_instant_or_date",
+    "patient_identifier",
+    "positive_int",
+    "time_zone",
+]
 
 # argparse's own messages quote the value given: keep what it says, drop what it quotes.
 _QUOTED_VALUE = re.compile(r"(invalid (?:choice|[\w.]+ value)): '.*?'(?= \(|$)", re.S)
@@ -79,3 +89,31 @@ def patient_identifier(text: str) -> tuple[str, str]:
     if not sep or not system or not value:
         raise argparse.ArgumentTypeError("must be SYSTEM|VALUE")
     return system, value
+
+
+def time_zone(text: str) -> tzinfo:
+    """An IANA time zone name (``America/New_York``), ``UTC``, ``Z`` or an offset
+    (``-05:00``)."""
+    if len(text) > 64:
+        raise argparse.ArgumentTypeError("not a time zone")
+    # loaded when the option is given: the parser is built without the domain model
+    from iopfhir.domain.times import parse_time_zone
+
+    try:
+        return parse_time_zone(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_time_zone_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--time-zone ZONE``: the zone of the times in ``what`` written without an offset."""
+    parser.add_argument(
+        "--time-zone",
+        type=time_zone,
+        metavar="ZONE",
+        help=f"the time zone of the times in {what} written without a UTC offset (FHIR R4 "
+        "requires one): an IANA name (America/New_York; daylight saving applied per date), "
+        "UTC, or an offset (--time-zone=-05:00). Such times are then read in it and written "
+        "with its offset; without it they are kept as written, and convert and push refuse "
+        "them",
+    )

@@ -24,6 +24,7 @@ from iopfhir.cli._disclosure import (
     report_disclosure,
 )
 from iopfhir.cli._lazy import LazyImports
+from iopfhir.cli._options import add_time_zone_option
 from iopfhir.cli._progress import progress_iter
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
@@ -107,6 +108,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "RiskAssessments); by default an imported episode is written in the forms its "
         "source had, and an authored one in full",
     )
+    add_time_zone_option(p, "the episodes")
     add_disclosure_options(p)
     p.set_defaults(func=run)
     return p
@@ -208,18 +210,25 @@ def _merged(n: int) -> str:
 
 
 def _episodes(args: argparse.Namespace) -> Iterator[Episode]:
-    """The episodes of ``args.input``, counted on a progress bar; with ``--derive``, with
-    their recorded FHIR forms forgotten (:func:`iopfhir.fhir.build.with_derived`).
+    """The episodes of ``args.input``, counted on a progress bar; with ``--time-zone``,
+    their times without an offset read in it; with ``--derive``, with their recorded FHIR
+    forms forgotten (:func:`iopfhir.fhir.build.with_derived`).
 
     The total is the number of files of a folder (``synth`` writes one episode a file);
     unknown for one file, which may hold any number.
     """
     path: str = args.input
-    if getattr(args, "derive", False):
-        from iopfhir.fhir.build import with_derived  # loaded when the command runs
+    episodes = _episodes_of(path)
+    zone = getattr(args, "time_zone", None)
+    if zone is not None:
+        from iopfhir.domain.times import with_time_zone  # loaded when the command runs
 
-        return (with_derived(e) for e in _episodes_of(path))
-    return _episodes_of(path)
+        episodes = (with_time_zone(e, zone) for e in episodes)
+    if getattr(args, "derive", False):
+        from iopfhir.fhir.build import with_derived
+
+        return (with_derived(e) for e in episodes)
+    return episodes
 
 
 def _episodes_of(path: str) -> Iterator[Episode]:

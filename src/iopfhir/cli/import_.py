@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from iopfhir.cli._lazy import LazyImports
+from iopfhir.cli._options import add_time_zone_option
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
     import orjson
@@ -74,6 +75,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="fail (exit 2, nothing written) when anything in the input could not be "
         "taken as written (each is printed as a warning with its FHIRPath)",
     )
+    add_time_zone_option(p, "the input")
     p.set_defaults(func=run)
     return p
 
@@ -120,7 +122,9 @@ def _run(args: argparse.Namespace, source: str | bytes) -> int:
                 tick.total = total
             tick.to(done)
 
-        episodes = read_fhir_stream(source, result, progress=report)
+        episodes = read_fhir_stream(
+            source, result, progress=report, time_zone=getattr(args, "time_zone", None)
+        )
         if args.summary:
             counts = summarize(result, episodes, unmapped=True)
         else:

@@ -48,15 +48,23 @@ from iopfhir.cli._disclosure import (
 )
 from iopfhir.cli._errors import print_error
 from iopfhir.cli._lazy import LazyImports
-from iopfhir.cli._options import fhir_instant_or_date, patient_identifier, positive_int
+from iopfhir.cli._options import (
+    add_time_zone_option,
+    fhir_instant_or_date,
+    patient_identifier,
+    positive_int,
+)
 from iopfhir.cli._progress import Tick, progress
 from iopfhir.cli._sync_documents import is_document, run_pull_documents, run_push_document
 
 if TYPE_CHECKING:  # imported when a command runs (``_lazy``): the CLI starts without them
+    from datetime import tzinfo
+
     import yaml
 
     from iopfhir.cli._output import check_file_target, write_bytes
     from iopfhir.domain import dump_episodes, load_episodes
+    from iopfhir.domain.times import with_time_zone
     from iopfhir.errors import (
         R4_RESOURCE_TYPES,
         InputError,
@@ -86,6 +94,7 @@ _lazy = LazyImports(
         "write_bytes": "iopfhir.cli._output:write_bytes",
         "dump_episodes": "iopfhir.domain:dump_episodes",
         "load_episodes": "iopfhir.domain:load_episodes",
+        "with_time_zone": "iopfhir.domain.times:with_time_zone",
         **{
             name: f"iopfhir.errors:{name}"
             for name in (
@@ -156,6 +165,7 @@ def register(subparsers: Any) -> None:
         default="attempt",
         help="types the CapabilityStatement does not list: send them or report them",
     )
+    add_time_zone_option(p, "episode files")
     d = p.add_argument_group("documents (FILE is a Bundle of type document)")
     d.add_argument(
         "--as",
@@ -204,6 +214,7 @@ def register(subparsers: Any) -> None:
         metavar="DATE",
         help="only what changed after DATE (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ; incremental)",
     )
+    add_time_zone_option(q, "the server's resources")
     connection_options(q)
     q.set_defaults(func=run_pull)
 
@@ -235,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
 # -- push -----------------------------------------------------------------------------------
 
 
-def _read_source(path: str) -> Any:
+def _read_source(path: str, zone: tzinfo | None = None) -> Any:
     file = Path(path)
     if not file.exists():
         raise InputError("no such file or folder", path=path)
@@ -248,7 +259,10 @@ def _read_source(path: str) -> Any:
         # A Bundle, or one resource on its own (pushed as a Bundle of one).
         if isinstance(data, dict) and data.get("resourceType") in R4_RESOURCE_TYPES:
             return data
-    return load_episodes(file)
+    episodes = load_episodes(file)
+    if zone is not None:  # the times of the episodes written without an offset read in it
+        episodes = [with_time_zone(e, zone) for e in episodes]
+    return episodes
 
 
 def _given_dr(args: argparse.Namespace) -> bool:
@@ -321,7 +335,7 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     report: PushReport | None = None
     code = 0
     try:
-        source = _read_source(args.file)
+        source = _read_source(args.file, getattr(args, "time_zone", None))
         if is_document(source) or getattr(args, "store_as", None) or _given_dr(args):
             return run_push_document(args, source, build_client, out, err, _disclosure_terms(args))
         client = build_client(args)
@@ -399,7 +413,13 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         ident = args.patient if isinstance(args.patient, tuple) else _patient(args.patient)
         client = build_client(args)
         with client:
-            result = pull(client, ident, since=args.since, report=report)
+            result = pull(
+                client,
+                ident,
+                since=args.since,
+                report=report,
+                time_zone=getattr(args, "time_zone", None),
+            )
         if not result.episodes:
             print("iopfhir: error: the server holds no IOP episode for that patient", file=err)
             return 1

@@ -13,29 +13,25 @@
   :class:`~iopfhir.errors.EpisodeInputError` naming the type and both episodes' positions
   (never identifiers, which are patient data).
 
-:func:`naive_time` finds a time without a UTC offset in an episode (the model accepts
-one so that FHIR read back is kept as written; FHIR R4 requires an offset whenever a time
-is given, so the writers refuse it and name where it is).
+:func:`~iopfhir.domain.times.naive_time` finds a time without a UTC offset in an episode
+(the model accepts one so that FHIR read back is kept as written; FHIR R4 requires an
+offset whenever a time is given, so the writers refuse it and name where it is; the user
+can name the zone they are in: :func:`~iopfhir.domain.times.with_time_zone`).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.errors`.
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Final
-
-from pydantic import BaseModel
+from typing import Final
 
 from iopfhir.domain import Episode
+from iopfhir.domain.times import naive_time
 from iopfhir.errors import EpisodeInputError
 
-__all__ = ["SHARED_TYPES", "Ledger", "naive_time"]
+__all__ = ["SHARED_TYPES", "Ledger", "naive_time", "naive_time_message"]
 
 #: Types whose resources may be the same in several episodes (found by own identifiers).
 SHARED_TYPES: Final = frozenset({"Patient", "Practitioner", "Organization"})
@@ -50,6 +46,14 @@ class _Scope:
     hashes: array[int] = field(default_factory=lambda: array("q"))
     #: url hash → bytes hash, built only when the key comes again (rare)
     index: dict[int, int] | None = None
+
+
+def naive_time_message(position: int) -> str:
+    """The error of a time without an offset in the episode at ``position`` (from 1)."""
+    return (
+        f"a time needs a UTC offset (FHIR R4), in episode {position}; or name the time "
+        "zone of the times written without one (--time-zone, domain.with_time_zone)"
+    )
 
 
 class Ledger:
@@ -70,10 +74,7 @@ class Ledger:
         self._position += 1
         where = naive_time(episode)
         if where is not None:
-            raise EpisodeInputError(
-                f"a time needs a UTC offset (FHIR R4), in episode {self._position}",
-                path=where,
-            )
+            raise EpisodeInputError(naive_time_message(self._position), path=where)
         scope = self._scopes.get(episode.key)
         if scope is None:
             scope = self._scopes[episode.key] = _Scope(self._position)
@@ -113,57 +114,3 @@ class Ledger:
         scope.hashes.append(content_hash)
         self.written += 1
         return True
-
-
-#: per model class: the fields that may hold a datetime (directly or further down)
-_PLANS: dict[type[BaseModel], tuple[tuple[str, str], ...]] = {}
-
-
-def naive_time(episode: Episode) -> str | None:
-    """The JSON path (input names, ``$.sessions[3].start``) of the first datetime without
-    a UTC offset in ``episode``, or ``None``."""
-    for parts in _walk(episode, ()):
-        return "$" + "".join(parts)
-    return None
-
-
-def _walk(value: Any, parts: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            yield parts
-    elif isinstance(value, BaseModel):
-        for name, label in _plan(type(value)):
-            child = getattr(value, name)
-            if child is not None:
-                yield from _walk(child, (*parts, label))
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _walk(item, (*parts, f"[{i}]"))
-
-
-def _plan(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = tuple(
-            (name, f".{info.alias or name}")
-            for name, info in cls.model_fields.items()
-            if _may_hold_time(info.annotation, set())
-        )
-        _PLANS[cls] = plan
-    return plan
-
-
-def _may_hold_time(annotation: Any, seen: set[Any]) -> bool:
-    """Whether a field annotation can hold a datetime (models are searched recursively;
-    ``seen`` stops recursive model references)."""
-    if annotation is datetime:
-        return True
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        if annotation in seen:
-            return True  # already being searched: let the other branch decide
-        seen.add(annotation)
-        return any(_may_hold_time(f.annotation, seen) for f in annotation.model_fields.values())
-    origin = typing.get_origin(annotation)
-    if origin is None and not isinstance(annotation, types.UnionType):
-        return False
-    return any(_may_hold_time(arg, seen) for arg in typing.get_args(annotation))

@@ -31,7 +31,7 @@ import orjson
 
 from iopfhir.domain import Episode
 from iopfhir.errors import EpisodeInputError
-from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time
+from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time, naive_time_message
 from iopfhir.fhir.build import Entry, episode_entries
 from iopfhir.fhir.models import Release, to_model
 from iopfhir.fhir.xml_write import BUNDLE_END, bundle_start, entry_xml
@@ -55,9 +55,7 @@ def unique_entries(episodes: Iterable[Episode]) -> Iterator[Entry]:
     for position, episode in enumerate(episodes, start=1):
         where = naive_time(episode)
         if where is not None:
-            raise EpisodeInputError(
-                f"a time needs a UTC offset (FHIR R4), in episode {position}", path=where
-            )
+            raise EpisodeInputError(naive_time_message(position), path=where)
         for url, resource in episode_entries(episode):
             if url not in seen:
                 seen.add(url)

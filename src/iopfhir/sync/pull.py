@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -125,11 +125,13 @@ def pull(
     since: str | date | datetime | None = None,
     *,
     report: PullReport | None = None,
+    time_zone: tzinfo | None = None,
 ) -> ImportResult:
     """Fetch the IOP data of the patient with ``patient_identifier`` = (system, value).
 
     ``since``: only resources changed after it (plus what they reference, so they can be
-    read). ``report`` (optional) is filled with how the pull went. Raises
+    read). ``report`` (optional) is filled with how the pull went. ``time_zone``: the zone
+    of the server's times written without an offset (``read_fhir``'s). Raises
     :class:`~iopfhir.errors.SyncError` when no patient carries the identifier.
     """
     report = report if report is not None else PullReport()
@@ -145,7 +147,7 @@ def pull(
     for r in kept:
         counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
     report.resources = dict(sorted(counts.items()))
-    result = read_fhir(kept)
+    result = read_fhir(kept, time_zone=time_zone)
     unread = {
         form
         for rtype, form in UNREFERENCED_FORMS.items()

@@ -44,6 +44,7 @@ Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from iopfhir.errors import R4_RESOURCE_TYPES
@@ -61,13 +62,14 @@ from iopfhir.fhir.read.grouping import (
 )
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.keys import KeyAllocator
 from iopfhir.fhir.read.modifiers import note_modifiers
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult, ReadWarning
 from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, Loaded, load_entries
 from iopfhir.fhir.read.stream import read_fhir_stream, read_fhir_streamed
-from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting
+from iopfhir.fhir.read.values import as_list, codings, noting
 
 __all__ = [
     "ImportResult",
@@ -78,17 +80,20 @@ __all__ = [
 ]
 
 
-def read_fhir(source: FhirSource) -> ImportResult:
+def read_fhir(source: FhirSource, *, time_zone: tzinfo | None = None) -> ImportResult:
     """Read FHIR R4 JSON into domain episodes.
 
     ``source``: a path (JSON file, NDJSON file, or a directory of them), JSON or NDJSON
-    text or bytes, one resource dict, or an iterable of resource dicts. Raises
+    text or bytes, one resource dict, or an iterable of resource dicts. ``time_zone``: the
+    zone of the times written without an offset (invalid R4, but some systems send them),
+    which are then read in it (:func:`~iopfhir.domain.times.parse_time_zone`); without
+    one they are kept as written and the writers refuse them. Raises
     :class:`~iopfhir.errors.FhirInputError` (naming the file) when the input is not JSON or
     holds something without a ``resourceType``; valid R4 never raises.
     """
     loaded = load_entries(source)
     result = ImportResult()
-    with noting(result.unmapped):  # values the model cannot take are counted there
+    with noting(result.unmapped, time_zone):  # values the model cannot take counted there
         _read(loaded, result)
     return result
 

@@ -41,8 +41,9 @@ from iopfhir.domain import (
     Team,
 )
 from iopfhir.fhir.read.index import Index
+from iopfhir.fhir.read.keys import KeyAllocator, url_tail
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, own_key_or_none, url_tail
+from iopfhir.fhir.read.values import as_list, codings, own_key_or_none
 
 __all__ = ["SECURITY_PART2", "Context", "PatientGroup"]
 

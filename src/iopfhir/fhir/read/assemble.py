@@ -40,6 +40,7 @@ from iopfhir.fhir.read.consent import read_consent
 from iopfhir.fhir.read.document import read_documents
 from iopfhir.fhir.read.episode import diagnosis_order, read_condition, read_episode_of_care
 from iopfhir.fhir.read.index import Index
+from iopfhir.fhir.read.keys import KeyAllocator, url_tail
 from iopfhir.fhir.read.measures import read_measure
 from iopfhir.fhir.read.medications import read_allergy, read_prescription, read_statement
 from iopfhir.fhir.read.people import read_patient, read_support, read_unreferenced
@@ -49,7 +50,7 @@ from iopfhir.fhir.read.safety import read_safety
 from iopfhir.fhir.read.sessions import derived_participants, read_session
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.team import read_team
-from iopfhir.fhir.read.values import KeyAllocator, as_list, own_key_or_none, parse_own, url_tail
+from iopfhir.fhir.read.values import as_list, own_key_or_none, parse_own
 
 __all__ = ["EpisodeReader", "fix_references", "read_episode", "validated"]
 

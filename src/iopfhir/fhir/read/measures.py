@@ -31,9 +31,10 @@ from iopfhir.domain.measures import MEASURE_FORMS, MeasureForm
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.held import note_unheld
+from iopfhir.fhir.read.keys import url_tail
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.safety import check_interpretation
-from iopfhir.fhir.read.values import note, url_tail
+from iopfhir.fhir.read.values import note
 
 __all__ = ["read_measure"]
 

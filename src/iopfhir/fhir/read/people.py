@@ -37,6 +37,7 @@ from iopfhir.fhir.conventions import REFERENCE_KIND, identifier_system
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.index import reference_of
+from iopfhir.fhir.read.keys import url_tail
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_list,
@@ -52,7 +53,6 @@ from iopfhir.fhir.read.values import (
     parse_date,
     phone,
     text,
-    url_tail,
 )
 from iopfhir.terminology import relationship_key, role_key
 

@@ -27,9 +27,10 @@ from iopfhir.domain.reviews import PlanChangeKind, current_statuses
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.held import note_unheld
+from iopfhir.fhir.read.keys import url_tail
 from iopfhir.fhir.read.people import person_key
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings, parse_moment, parse_own, text, url_tail
+from iopfhir.fhir.read.values import as_list, codings, parse_moment, parse_own, text
 
 __all__ = ["consistent_reviews", "is_review", "read_review"]
 

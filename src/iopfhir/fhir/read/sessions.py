@@ -47,6 +47,7 @@ from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.encounter_parts import note_participant, telehealth_class
 from iopfhir.fhir.read.grouping import NAMED_TYPE, TAKEN
 from iopfhir.fhir.read.held import note_unheld
+from iopfhir.fhir.read.keys import is_key
 from iopfhir.fhir.read.people import (
     entry_person_key,
     location_key,
@@ -63,7 +64,6 @@ from iopfhir.fhir.read.values import (
     duration_minutes,
     extension,
     first_code,
-    is_key,
     note,
     parse_timestamp,
     text,

@@ -60,6 +60,7 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import orjson
@@ -90,13 +91,14 @@ from iopfhir.fhir.read.index import (
     type_id_key,
 )
 from iopfhir.fhir.read.instruments import is_instrument_code
+from iopfhir.fhir.read.keys import KeyAllocator
 from iopfhir.fhir.read.modifiers import MODIFIER_BYTES, note_modifiers
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult
 from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, iter_entries
 from iopfhir.fhir.read.store import ResourceStore
-from iopfhir.fhir.read.values import KeyAllocator, as_list, codings, noting, own_key_or_none
+from iopfhir.fhir.read.values import as_list, codings, noting, own_key_or_none
 
 __all__ = ["GroupIndex", "Progress", "read_fhir_stream", "read_fhir_streamed"]
 
@@ -116,10 +118,12 @@ class _Group:
     container: tuple[int, str] | None = None
 
 
-def read_fhir_streamed(source: FhirSource, *, progress: Progress | None = None) -> ImportResult:
+def read_fhir_streamed(
+    source: FhirSource, *, progress: Progress | None = None, time_zone: tzinfo | None = None
+) -> ImportResult:
     """:func:`read_fhir_stream` collected into one :class:`ImportResult` (episodes too)."""
     result = ImportResult()
-    result.episodes.extend(read_fhir_stream(source, result, progress=progress))
+    result.episodes.extend(read_fhir_stream(source, result, progress=progress, time_zone=time_zone))
     return result
 
 
@@ -129,6 +133,7 @@ def read_fhir_stream(
     *,
     progress: Progress | None = None,
     directory: str | None = None,
+    time_zone: tzinfo | None = None,
 ) -> Iterator[Episode]:
     """The episodes of ``source``, patient by patient, in the order of ``read_fhir``.
 
@@ -136,18 +141,19 @@ def read_fhir_stream(
     iterator is exhausted; its ``episodes`` are left alone). ``progress`` is called every
     1,000 resources read and after each patient. ``directory``: where the temporary store
     goes (default: the system's temp directory); it is deleted when the iterator ends or is
-    closed. Raises :class:`~iopfhir.errors.FhirInputError` as ``read_fhir`` does, before
-    any episode is yielded.
+    closed. ``time_zone``: as ``read_fhir``'s. Raises
+    :class:`~iopfhir.errors.FhirInputError` as ``read_fhir`` does, before any episode is
+    yielded.
     """
     out = result if result is not None else ImportResult()
     with ResourceStore(directory, identifier_names=identifier_keys) as store:
-        with noting(out.unmapped), _few_collections():
+        with noting(out.unmapped, time_zone), _few_collections():
             _pass1(source, store, out, progress)
             groups = _group(store, out)
         store.commit()
         episode_keys = KeyAllocator()
         for number, group in enumerate(groups):
-            with noting(out.unmapped), _few_collections():
+            with noting(out.unmapped, time_zone), _few_collections():
                 episodes = _read_group(store, number, group, out, episode_keys)
             if episodes:
                 out.patients += 1

@@ -1,4 +1,5 @@
-"""Small readers of FHIR datatypes (dates, codings, names), keys, and the key allocator.
+"""Small readers of FHIR datatypes (dates, codings, names, identifiers), and the notes of
+what they cannot take.
 
 Everything here tolerates odd input: a value of the wrong shape reads as ``None``, and is
 reported: a parser given ``at`` (the FHIRPath of the value, ``Patient.birthDate``) that
@@ -6,10 +7,11 @@ cannot take a value present in the input, or can take it only in part (a
 time dropped from a date), calls :func:`note`, which counts ``"<path>: <reason>"`` in the
 ``unmapped`` counter of the read in progress (set by :func:`noting`; reasons name the
 datatype and what was done, never the value). A dateTime without a time zone is kept as
-written (a naive datetime) and noted, never shifted to UTC. The
+written (a naive datetime) and noted, never shifted to UTC, unless the user named the time
+zone of such times (:func:`noting`'s ``time_zone``: then read in it, and noted so). The
 helpers every resource family of the reader shares live here and only here: datatypes,
-project codes (:func:`concept_key`), iopfhir's own identifiers (:func:`own_key`), keys
-made from ids and full URLs (:func:`url_tail`, :class:`KeyAllocator`).
+project codes (:func:`concept_key`), iopfhir's own identifiers (:func:`own_key`); the keys
+made from ids and full URLs live in :mod:`iopfhir.fhir.read.keys`.
 
 Imports: :mod:`iopfhir.domain` (value types), :mod:`iopfhir.terminology`,
 :mod:`iopfhir.fhir.conventions`.
@@ -17,22 +19,21 @@ Imports: :mod:`iopfhir.domain` (value types), :mod:`iopfhir.terminology`,
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Final
 
 from iopfhir.domain import Code, Coding, HumanName, Identifier, PartialDate, Period
+from iopfhir.domain.times import localize
 from iopfhir.fhir.conventions import ID_BASE, parse_identifier
 from iopfhir.terminology import code_system, code_system_url
 
 __all__ = [
-    "KeyAllocator",
     "as_dict",
     "as_list",
     "codings",
@@ -43,7 +44,6 @@ __all__ = [
     "first_code",
     "human_name",
     "identifiers",
-    "is_key",
     "note",
     "note_telecoms",
     "noting",
@@ -57,35 +57,41 @@ __all__ = [
     "parse_period",
     "parse_timestamp",
     "phone",
-    "sanitize_key",
     "text",
-    "url_tail",
 ]
 
-_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,47}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 #: the ``unmapped`` counter of the read in progress (None outside :func:`noting`)
 _NOTES: ContextVar[Counter[str] | None] = ContextVar("iopfhir_read_notes", default=None)
+#: the time zone the user gave for times written without an offset (set by :func:`noting`)
+_ZONE: ContextVar[tzinfo | None] = ContextVar("iopfhir_read_zone", default=None)
 
 #: reasons, one wording each (the CLI prints them; tests match them)
 NOT_A_DATE: Final = "not a valid date (dropped)"
 TIME_DROPPED: Final = "dateTime read as a date (time dropped)"
 NOT_A_DATETIME: Final = "not a valid dateTime (dropped)"
 NO_ZONE: Final = "dateTime without a time zone (kept as written)"
+NO_ZONE_GIVEN: Final = "dateTime without a time zone (read in the time zone given)"
 DATE_AS_TIME: Final = "date without a time (read as midnight UTC of its first day)"
+DATE_AS_LOCAL_TIME: Final = (
+    "date without a time (read as midnight of its first day in the time zone given)"
+)
 END_BEFORE_START: Final = "period end before start (end dropped)"
 
 
 @contextmanager
-def noting(unmapped: Counter[str]) -> Iterator[Counter[str]]:
-    """Within the block, :func:`note` counts into ``unmapped``."""
+def noting(unmapped: Counter[str], time_zone: tzinfo | None = None) -> Iterator[Counter[str]]:
+    """Within the block, :func:`note` counts into ``unmapped``, and times written without
+    an offset are read in ``time_zone`` (kept as written when it is ``None``)."""
     token = _NOTES.set(unmapped)
+    zone_token = _ZONE.set(time_zone)
     try:
         yield unmapped
     finally:
+        _ZONE.reset(zone_token)
         _NOTES.reset(token)
 
 
@@ -279,7 +285,8 @@ def duration_minutes(value: Any, at: str) -> timedelta | None:
 def parse_timestamp(value: Any, at: str | None = None) -> datetime | None:
     """A dateTime/instant with a time as a datetime: aware when the input gives an offset,
     naive (kept as written, noted at ``at``) when it does not; a bare date reads as
-    midnight UTC (noted)."""
+    midnight UTC (noted). Within :func:`noting` given a time zone, a time without an offset
+    and a bare date's midnight are read in that zone (noted)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -292,8 +299,15 @@ def parse_timestamp(value: Any, at: str | None = None) -> datetime | None:
         found = _TIMESTAMPS[value] = _timestamp(value)
     moment, reason = found
     if reason is not None:
+        zone = _ZONE.get()
+        if zone is not None and moment is not None and reason in _LOCAL:
+            moment, reason = localize(moment.replace(tzinfo=None), zone), _LOCAL[reason]
         note(at, reason)
     return moment
+
+
+#: what a time zone given changes: the reading of a time without one, and of a bare date
+_LOCAL: Final = {NO_ZONE: NO_ZONE_GIVEN, DATE_AS_TIME: DATE_AS_LOCAL_TIME}
 
 
 #: text → (its datetime, the note it takes) for :func:`parse_timestamp`; bounded
@@ -525,64 +539,3 @@ def own_identifiers(resource: dict[str, Any]) -> list[tuple[str, str, str]]:
             if parsed:
                 out.append(parsed)
     return out
-
-
-def url_tail(url: str | None) -> str | None:
-    """The last part of a full URL (the uuid of a ``urn:uuid``, the id of a RESTful URL):
-    what a key is made from when a resource has no id."""
-    if not url:
-        return None
-    if url.startswith("urn:uuid:") or url.startswith("urn:oid:"):
-        return url.rsplit(":", 1)[-1]
-    tail = url.rstrip("/").rsplit("/", 1)[-1]
-    return tail or None
-
-
-#: the domain's ``Key`` pattern, matched as pydantic matches it (the whole text)
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,47}")
-
-
-def is_key(text: str) -> bool:
-    """Whether ``text`` is a domain key (what ``Key`` validation accepts)."""
-    return _KEY.fullmatch(text) is not None
-
-
-def sanitize_key(raw: str) -> str:
-    """A domain key (``[A-Za-z0-9][A-Za-z0-9.-]{0,47}``) made from any string, deterministically.
-
-    A string that is already a key is kept; otherwise other characters become ``-`` and a
-    string too long keeps its end plus a short hash, so distinct inputs stay distinct.
-    """
-    if _KEY_OK.match(raw):
-        return raw
-    cleaned = re.sub(r"[^A-Za-z0-9.\-]+", "-", raw).strip("-.") or "x"
-    if not cleaned[0].isalnum():
-        cleaned = "x" + cleaned
-    if cleaned != raw or len(cleaned) > 48:
-        digest = hashlib.sha1(raw.encode("utf-8"), usedforsecurity=False).hexdigest()[:8]
-        if len(cleaned) > 48:
-            cleaned = cleaned[: 48 - 9].rstrip("-.") + "-" + digest
-    return cleaned
-
-
-class KeyAllocator:
-    """Unique keys within one namespace, from preferred names; deterministic in call order."""
-
-    def __init__(self) -> None:
-        self._used: set[str] = set()
-
-    def reserve(self, key: str) -> None:
-        """Mark a key as taken (keys read from our own identifiers)."""
-        self._used.add(key)
-
-    def take(self, preferred: str) -> str:
-        """A free key based on ``preferred``."""
-        base = sanitize_key(preferred)
-        key = base
-        n = 2
-        while key in self._used:
-            suffix = f"-{n}"
-            key = base[: 48 - len(suffix)] + suffix
-            n += 1
-        self._used.add(key)
-        return key
