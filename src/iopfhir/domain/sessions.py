@@ -7,6 +7,8 @@ family education: ``session_kinds_without_patient`` in the terminology data): th
 about the patient but count toward neither their hours nor their attendance. A session
 has the therapy modality it was delivered in (the episode fills in its activity's), and
 the procedure codes (CPT / HCPCS) that describe it, derived from the terminology data.
+``kind_in`` records where a session read from FHIR had its kind (the Appointment's service
+or appointment type, the Encounter's type or service type: :meth:`Session.kind_places`);
 ``forms`` records whether a session read from FHIR came as an Appointment, an Encounter
 or both (``None``, every session of an episode file: the Appointment, plus the Encounter
 of a scheduled or attended session; a cancelled session read from a cancelled Encounter
@@ -26,15 +28,23 @@ from iopfhir.domain.vocabulary import Modality, SessionKind, SessionStatus
 from iopfhir.terminology import codes
 
 __all__ = [
+    "KindPlace",
     "Session",
     "SessionForm",
     "SessionParticipant",
+    "default_kind_places",
     "fill_session_modality",
     "kinds_without_patient",
 ]
 
 #: The FHIR resources of one session.
 SessionForm = Literal["appointment", "encounter"]
+#: Where a session's kind is written: the Appointment's service type or appointment type,
+#: the Encounter's type or service type (an Encounter written always has it in its type,
+#: which the profile requires).
+KindPlace = Literal[
+    "appointment-service", "appointment-type", "encounter-type", "encounter-service"
+]
 _WITH_ENCOUNTER = frozenset({"scheduled", "attended"})
 #: the statuses an Encounter can hold (R4 has no no-show): a cancelled session read from
 #: a cancelled Encounter keeps it (``forms``), though one of an episode file has none
@@ -50,6 +60,20 @@ def kinds_without_patient() -> frozenset[str]:
 @cache
 def _per_diem_kinds() -> frozenset[str]:
     return frozenset(codes()["program_per_diem_session_kinds"])
+
+
+#: where the kind goes when nothing says otherwise (``Session.kind_places``)
+_DEFAULT_PLACES: tuple[KindPlace, ...] = (
+    "appointment-service",
+    "encounter-service",
+    "encounter-type",
+)
+
+
+def default_kind_places(forms: tuple[SessionForm, ...]) -> tuple[KindPlace, ...]:
+    """Where the FHIR builder writes the kind of a session written as ``forms`` when the
+    session records no ``kind_in``: each resource's service type, the Encounter's type."""
+    return tuple(sorted(p for p in _DEFAULT_PLACES if p.split("-")[0] in forms))
 
 
 class SessionParticipant(Model):
@@ -88,6 +112,15 @@ class Session(OwnRules):
     provider: Key | None = None
     #: the FHIR resources the source had (read from FHIR); ``None``: the default ones
     forms: list[SessionForm] | None = None
+    #: where the source wrote the kind (read from FHIR); ``None``: where the builder
+    #: writes it by default (:meth:`kind_places`)
+    kind_in: list[KindPlace] | None = None
+
+    @field_validator("kind_in")
+    @classmethod
+    def _place_order(cls, value: list[KindPlace] | None) -> list[KindPlace] | None:
+        """One entry per place, in a fixed order."""
+        return None if value is None else sorted(set(value))
 
     @field_validator("forms")
     @classmethod
@@ -134,6 +167,22 @@ class Session(OwnRules):
         if self.forms is not None:
             self._check_forms(self.forms)
         self._check_encounter_parts()
+        if self.kind_in is not None:
+            self._check_kind_places(self.kind_in)
+
+    def _check_kind_places(self, places: list[KindPlace]) -> None:
+        """A kind is written where its resource is; an Encounter written has it in its
+        type."""
+        if self.kind is None and self.kind_code is None:
+            raise ValueError("@kind_in: a session without a kind or kind_code")
+        if not places:
+            raise ValueError("@kind_in: names no place")
+        forms = self.written_forms()
+        for place in places:
+            if place.split("-")[0] not in forms:
+                raise ValueError(f"@kind_in: {place} of a session without that resource")
+        if "encounter" in forms and "encounter-type" not in places:
+            raise ValueError("@kind_in: the encounter's type holds the kind (encounter-type)")
 
     def _check_encounter_parts(self) -> None:
         """Encounter participants, locations and provider need an Encounter; a session
@@ -172,9 +221,23 @@ class Session(OwnRules):
     def written_forms(self) -> tuple[SessionForm, ...]:
         """The resources the FHIR builder writes: the recorded ``forms``, else the
         Appointment plus, for a scheduled or attended session, the Encounter."""
-        if self.forms is not None:
-            return tuple(self.forms)
-        return ("appointment", "encounter") if self.status in _WITH_ENCOUNTER else ("appointment",)
+        return self.forms_written(self.status, self.forms)
+
+    @staticmethod
+    def forms_written(
+        status: SessionStatus, forms: list[SessionForm] | None
+    ) -> tuple[SessionForm, ...]:
+        """:meth:`written_forms` of a session of ``status`` and ``forms``."""
+        if forms is not None:
+            return tuple(sorted(set(forms)))
+        return ("appointment", "encounter") if status in _WITH_ENCOUNTER else ("appointment",)
+
+    def kind_places(self) -> tuple[KindPlace, ...]:
+        """Where the FHIR builder writes the kind: the recorded ``kind_in``, else the
+        service type of each resource written and the Encounter's type."""
+        if self.kind_in is not None:
+            return tuple(self.kind_in)
+        return default_kind_places(self.written_forms())
 
     @property
     def delivered_minutes(self) -> int:

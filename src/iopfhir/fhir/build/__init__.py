@@ -134,9 +134,10 @@ def _entries(ctx: Context) -> list[Entry]:
 def with_derived(episode: Episode) -> Episode:
     """``episode`` with every recorded form forgotten, so that it is written in full: an
     Appointment (and Encounter) per session, the QuestionnaireResponse, item and total
-    Observations, panel, interpretation, Flags and RiskAssessment per measure. A measure
-    read from FHIR whose stated total disagrees with its answers keeps that total."""
-    sessions = [s for s in episode.sessions if s.forms is not None]
+    Observations, panel, interpretation, Flags and RiskAssessment per measure, and each
+    session's kind in every place it goes. A measure read from FHIR whose stated total
+    disagrees with its answers keeps that total."""
+    sessions = [s for s in episode.sessions if s.forms is not None or s.kind_in is not None]
     measures = [m for m in episode.measures if m.forms is not None]
     if not sessions and not measures:
         return episode
@@ -144,7 +145,9 @@ def with_derived(episode: Episode) -> Episode:
     return episode.model_copy(
         update={
             "sessions": [
-                s if s.forms is None else s.model_copy(update={"forms": None})
+                s
+                if s.forms is None and s.kind_in is None
+                else s.model_copy(update={"forms": None, "kind_in": None})
                 for s in episode.sessions
             ],
             "measures": [

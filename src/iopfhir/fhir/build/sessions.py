@@ -21,7 +21,9 @@ its Encounter's subject stays the patient (the record is about them). The modali
 on both resources as the ``therapy-modality`` extension. The session's CPT / HCPCS codes
 (derived, see :meth:`iopfhir.domain.Session.procedure_codes`) are a second
 ``Encounter.type`` CodeableConcept: US Core binds ``Encounter.type`` to CPT (and SNOMED CT)
-encounter types, while ``serviceType`` is one broad category (the session kind).
+encounter types, while ``serviceType`` is one broad category (the session kind). A session
+read from FHIR has its kind where its source had it (``Session.kind_in``: no service type
+the source did not have), and always in ``Encounter.type``, which the profile requires.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
 """
@@ -121,8 +123,11 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     appt["status"] = _APPOINTMENT_STATUS[session.status]
     if session.status == "cancelled" and session.cancel_reason:
         appt["cancelationReason"] = {"text": session.cancel_reason}
-    if kind is not None:
+    places = session.kind_places() if kind is not None else ()
+    if "appointment-service" in places:
         appt["serviceType"] = [kind]
+    if "appointment-type" in places:
+        appt["appointmentType"] = kind
     appt["start"] = start
     appt["end"] = end
     patient_key = ctx.episode.patient.key
@@ -161,7 +166,8 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     if kind is not None:
         procedures = _procedures(ctx, session)
         enc["type"] = [kind] if procedures is None else [kind, procedures]
-        enc["serviceType"] = kind
+        if "encounter-service" in places:
+            enc["serviceType"] = kind
     else:  # US Core: type 1..*
         enc["type"] = DATA_ABSENT
     enc["subject"] = ctx.patient_ref

@@ -36,12 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cache
 from typing import Any, NamedTuple
 
 from iopfhir.domain import Code, Session, SessionParticipant
 from iopfhir.domain.common import when
 from iopfhir.domain.sessions import SessionForm
+from iopfhir.domain.vocabulary import SessionStatus
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.encounter_parts import note_participant, telehealth_class
@@ -55,6 +55,7 @@ from iopfhir.fhir.read.people import (
     person_key,
     read_location,
 )
+from iopfhir.fhir.read.session_kind import kind_places, read_kind
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
@@ -72,7 +73,7 @@ from iopfhir.terminology import codes
 
 __all__ = ["derived_participants", "read_session"]
 
-_APPOINTMENT_STATUS = {
+_APPOINTMENT_STATUS: dict[str, SessionStatus] = {
     "proposed": "scheduled",
     "pending": "scheduled",
     "booked": "scheduled",
@@ -83,7 +84,7 @@ _APPOINTMENT_STATUS = {
     "noshow": "no-show",
     "cancelled": "cancelled",
 }
-_ENCOUNTER_STATUS = {
+_ENCOUNTER_STATUS: dict[str, SessionStatus] = {
     "planned": "scheduled",
     "arrived": "attended",
     "triaged": "attended",
@@ -95,31 +96,11 @@ _ENCOUNTER_STATUS = {
 _HELD_BY_ENCOUNTER = frozenset({"scheduled", "attended", "cancelled"})  # R4: no no-show
 
 
-@cache
-def _kind_of_procedure() -> dict[tuple[str, str], str]:
-    """(system, code) → session kind, for the procedure codes of exactly one kind."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for kind, entries in codes()["session_procedures"].items():
-        for e in entries:
-            seen.setdefault((e["system"], e["code"]), set()).add(kind)
-    return {pair: next(iter(kinds)) for pair, kinds in seen.items() if len(kinds) == 1}
-
-
 def _length(res: dict[str, Any]) -> tuple[str, timedelta | None] | None:
     """The element of ``res`` that gives a session's planned length, and that length."""
     for element, at in (("minutesDuration", "Appointment"), ("length", "Encounter")):
         if res.get(element) is not None:
             return element, duration_minutes(res[element], f"{at}.{element}")
-    return None
-
-
-def _procedure_kind(concepts: list[object]) -> str | None:
-    for concept in concepts:
-        for item in as_list(concept):
-            for sys, code in codings(item):
-                kind = _kind_of_procedure().get((sys or "", code))
-                if kind is not None:
-                    return kind
     return None
 
 
@@ -192,22 +173,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
         note_unheld(ares, "Appointment", length)
     if encounter is not None:
         note_unheld(eres, "Encounter", length)
-    concept_sources = [
-        ares.get("serviceType"),
-        eres.get("type"),
-        eres.get("serviceType"),
-        ares.get("appointmentType"),
-    ]
-    kind = None
-    kind_code = None
-    for concept in concept_sources:
-        kind = concept_key(concept, "session-kind")
-        if kind:
-            break
-    kind = kind or _procedure_kind(concept_sources)
-    if kind is None:
-        for concept in concept_sources:
-            kind_code = kind_code or first_code(concept)
+    kind, kind_code = read_kind(ares, eres)
     modality = None
     for holder in (eres, ares):
         if modality is not None:
@@ -250,6 +216,8 @@ def read_session(ctx: Context, entry: Entry) -> None:
     reason = ares.get("cancelationReason")
     if isinstance(reason, dict):
         cancel_reason = text(reason.get("text"))
+    forms = _forms(status, appointment is not None, encounter is not None, activity)
+    resources = Session.forms_written(status, forms)
     session = Session(
         key=key,
         kind=kind,
@@ -265,7 +233,14 @@ def read_session(ctx: Context, entry: Entry) -> None:
         activity=activity,
         modality=modality,
         cancel_reason=cancel_reason if status == "cancelled" else None,
-        forms=_forms(status, appointment is not None, encounter is not None, activity),
+        forms=forms,
+        kind_in=kind_places(
+            kind,
+            kind_code,
+            ares if appointment is not None else None,
+            eres if encounter is not None else None,
+            resources,
+        ),
         participants=participants,
         locations=locations,
         provider=provider,
@@ -482,7 +457,7 @@ def _encounter_of(ctx: Context) -> dict[int, Entry]:
     return cached
 
 
-def _session_status(appointment: Entry | None, encounter: Entry | None) -> str | None:
+def _session_status(appointment: Entry | None, encounter: Entry | None) -> SessionStatus | None:
     if appointment is not None:
         raw = appointment.resource.get("status")
         if raw == "entered-in-error":

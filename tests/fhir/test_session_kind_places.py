@@ -1,0 +1,163 @@
+"""A session read from FHIR has its kind written back where its source had it
+(``Session.kind_in``): no service type on re-export for a source without one (every
+Synthea Encounter had one invented before), an ``appointmentType`` kept as such, and an
+authored episode still written with the kind in every place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from iopfhir.domain import Session, dump_episode, load_episodes, parse_episodes
+from iopfhir.fhir.build import episode_entries, with_derived
+from iopfhir.fhir.bundle import transaction_bundle
+from iopfhir.fhir.read import read_fhir
+from iopfhir.terminology import code_system_url
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+KIND_SYSTEM = code_system_url("session-kind")
+CPT = "http://www.ama-assn.org/go/cpt"
+WHEN = {"start": "2024-03-04T10:00:00+00:00", "end": "2024-03-04T13:00:00+00:00"}
+
+
+def _written(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Import, through an episode file, then the FHIR written again."""
+    episodes = read_fhir(resources).episodes
+    again = parse_episodes(json.loads(json.dumps([dump_episode(e) for e in episodes])))
+    return [r for e in again for _, r in episode_entries(e)]
+
+
+def _of(resources: list[dict[str, Any]], rtype: str) -> list[dict[str, Any]]:
+    return [r for r in resources if r["resourceType"] == rtype]
+
+
+@pytest.mark.corpus
+def test_no_service_type_is_invented_for_synthea_encounters(corpus: Path) -> None:
+    files = sorted((corpus / "synthea").rglob("*.json"))
+    assert len(files) >= 7
+    for path in files:
+        source = [e["resource"] for e in json.loads(path.read_text())["entry"]]
+        written = _written(source)
+        for rtype in ("Encounter", "Appointment"):
+            had = sum(1 for r in _of(source, rtype) if r.get("serviceType"))
+            has = sum(1 for r in _of(written, rtype) if r.get("serviceType"))
+            assert has <= had, (path.name, rtype, has, had)
+        # the kind is still written: each Encounter's type (its source's first coding)
+        assert _of(written, "Encounter"), f"{path.name}: the Encounters are sessions"
+        assert all(r.get("type") for r in _of(written, "Encounter"))
+
+
+def _session(appointment: dict[str, Any], encounter: dict[str, Any]) -> list[dict[str, Any]]:
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "male"}
+    appt = {
+        "resourceType": "Appointment",
+        "id": "a1",
+        "status": "fulfilled",
+        **WHEN,
+        "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}],
+        **appointment,
+    }
+    enc = {
+        "resourceType": "Encounter",
+        "id": "x1",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": "Patient/p1"},
+        "appointment": [{"reference": "Appointment/a1"}],
+        "period": WHEN,
+        **encounter,
+    }
+    return [patient, appt, enc]
+
+
+def _concept(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def test_a_kind_in_appointment_type_is_written_back_there_only() -> None:
+    source = _session(
+        {"appointmentType": _concept(KIND_SYSTEM, "group-therapy")},
+        {"type": [_concept(CPT, "90853")]},
+    )
+    (episode,) = read_fhir(source).episodes
+    (session,) = episode.sessions
+    assert session.kind == "group-therapy"
+    assert session.kind_in == ["appointment-type", "encounter-type"]
+    written = _written(source)
+    (appt,) = _of(written, "Appointment")
+    (enc,) = _of(written, "Encounter")
+    assert appt["appointmentType"]["coding"][0]["code"] == "group-therapy"
+    assert "serviceType" not in appt and "serviceType" not in enc
+    assert enc["type"][0]["coding"][0]["code"] == "group-therapy"  # the profile's 1..*
+    # forgotten on request: the kind everywhere it goes by default
+    derived = [r for _, r in episode_entries(with_derived(episode))]
+    assert all(r.get("serviceType") for r in derived if r["resourceType"] == "Encounter")
+    assert with_derived(episode).sessions[0].kind_in is None
+
+
+def test_a_source_service_type_is_kept_and_another_appointment_type_gets_no_kind() -> None:
+    v2_routine = _concept("http://terminology.hl7.org/CodeSystem/v2-0276", "ROUTINE")
+    source = _session(
+        {"serviceType": [_concept(KIND_SYSTEM, "group-therapy")], "appointmentType": v2_routine},
+        {"serviceType": _concept(KIND_SYSTEM, "group-therapy")},
+    )
+    result = read_fhir(source)
+    (session,) = result.episodes[0].sessions
+    assert session.kind_in is None  # the default: each resource's service type
+    # the model has no place for the appointment type: counted, not dropped in silence
+    why = "Appointment.appointmentType: a concept other than the session's kind (dropped)"
+    assert result.unmapped[why] == 1
+    assert not [k for k in result.unmapped if "serviceType" in k]
+    written = _written(source)
+    (appt,) = _of(written, "Appointment")
+    (enc,) = _of(written, "Encounter")
+    assert appt["serviceType"][0]["coding"][0]["code"] == "group-therapy"
+    assert enc["serviceType"]["coding"][0]["code"] == "group-therapy"
+    assert "appointmentType" not in appt
+
+
+def test_a_local_kind_code_goes_where_the_source_had_it() -> None:
+    local = _concept("urn:oid:1.2.3.4", "GRP-DBT")
+    source = _session({}, {"type": [local], "serviceType": local})
+    (session,) = read_fhir(source).episodes[0].sessions
+    assert session.kind is None and session.kind_code is not None
+    assert session.kind_in == ["encounter-service", "encounter-type"]
+    written = _written(source)
+    (appt,) = _of(written, "Appointment")
+    (enc,) = _of(written, "Encounter")
+    assert "serviceType" not in appt
+    assert enc["serviceType"]["coding"][0]["code"] == "GRP-DBT"
+
+
+@pytest.mark.parametrize("name", ["mental-health-iop", "co-occurring-sud-iop"])
+def test_authored_episodes_read_back_with_the_default_places(name: str) -> None:
+    (episode,) = load_episodes(EXAMPLES / f"{name}.yaml")
+    resources = [r for _, r in episode_entries(episode)]
+    assert all(r.get("serviceType") for r in _of(resources, "Appointment"))
+    (back,) = read_fhir(transaction_bundle([episode])).episodes
+    assert [s.kind_in for s in back.sessions] == [None] * len(episode.sessions)
+
+
+def test_the_domain_refuses_places_it_cannot_write() -> None:
+    base: dict[str, Any] = {"key": "s1", "start": WHEN["start"], "end": WHEN["end"]}
+    with pytest.raises(ValidationError, match="kind_in"):
+        Session(**base, status="attended", kind_in=["appointment-service"])  # no kind
+    with pytest.raises(ValidationError, match="kind_in"):  # a no-show has no Encounter
+        Session(**base, status="no-show", kind="group-therapy", kind_in=["encounter-service"])
+    with pytest.raises(ValidationError, match="encounter-type"):  # written there always
+        Session(**base, status="attended", kind="group-therapy", kind_in=["encounter-service"])
+    ok = Session(
+        **base,
+        status="attended",
+        kind="group-therapy",
+        kind_in=["encounter-type", "encounter-service", "encounter-type"],
+    )
+    assert ok.kind_in == ["encounter-service", "encounter-type"]
+    assert ok.kind_places() == ("encounter-service", "encounter-type")
+    assert Session(**base, status="no-show", kind="group-therapy").kind_places() == (
+        "appointment-service",
+    )
