@@ -305,7 +305,7 @@ def _first_code_plainly(concepts: Any) -> Code | None:
                     Coding(system=c["system"], code=c["code"], display=c.get("display") or None)
                     for c in others
                 ),
-                text=None if label == display else label,
+                text=label,
             )
     return None
 

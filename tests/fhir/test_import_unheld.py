@@ -540,14 +540,15 @@ def test_what_a_held_element_holds_beyond_the_model_is_counted(tmp_path: Path, f
     assert inner == INNER
     ep = result.episodes[0]
     assert ep.patient.phone == "555-0100" and ep.patient.name is not None
-    # a coded value is the whole concept: every coding, and a text that is not the display
+    # a coded value is the whole concept: every coding, and its text
     first, second = ep.diagnoses
     assert (first.code.system, first.code.code) == (SNOMED, "35489007")
     assert [(c.system, c.code) for c in first.code.also] == [
         ("http://hl7.org/fhir/sid/icd-10-cm", "F32.9")
     ]
     assert first.code.text == SECRET
-    assert second.code.also == () and second.code.text is None  # its text is its display
+    # its text repeats its display: kept all the same, so it is written back
+    assert second.code.also == () and second.code.text == "Anxiety"
     assert all(SECRET not in k for k in result.unmapped)
 
 

@@ -161,3 +161,19 @@ def test_the_domain_refuses_places_it_cannot_write() -> None:
     assert Session(**base, status="no-show", kind="group-therapy").kind_places() == (
         "appointment-service",
     )
+
+
+@pytest.mark.corpus
+def test_synthea_concepts_come_back_whole_with_their_text(corpus: Path) -> None:
+    """A concept's text is written back even where it repeats the display (Synthea writes
+    both on every concept): the Conditions' codes and the Encounters' types, as they came."""
+
+    def concepts(resources: list[dict[str, Any]], rtype: str, element: str) -> list[str]:
+        return sorted(json.dumps(r[element], sort_keys=True) for r in _of(resources, rtype))
+
+    for path in sorted((corpus / "synthea").rglob("*.json")):
+        source = [e["resource"] for e in json.loads(path.read_text())["entry"]]
+        written = _written(source)
+        assert any("text" in json.loads(c) for c in concepts(source, "Condition", "code"))
+        assert concepts(written, "Condition", "code") == concepts(source, "Condition", "code")
+        assert concepts(written, "Encounter", "type") == concepts(source, "Encounter", "type")

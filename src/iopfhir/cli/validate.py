@@ -93,7 +93,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="FILE",
         help="JSON or NDJSON files (or .gz of them), or folders of them (a Bulk Data export "
         "folder: its "
-        "manifest and error files are not validated as data)",
+        "manifest and error files are not validated as data, nor a FHIR package's "
+        "package.json and .index.json)",
     )
     p.add_argument(
         "--profile",
@@ -202,9 +203,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     return 1 if failed else 0
 
 
+#: the files of a FHIR package (NPM layout) that describe it and are no resources
+_PACKAGE_FILES = frozenset({"package.json", ".index.json"})
+
+
 def _expand(names: list[str]) -> list[str]:
     """Each folder replaced by its JSON/NDJSON files (recursively, in name order), without
-    a Bulk Data export's manifest and error files; files stay as given."""
+    a Bulk Data export's manifest and error files, and without a FHIR package's
+    ``package.json`` and ``.index.json`` (an unpacked IG or examples package); files stay
+    as given."""
     out: list[str] = []
     for name in names:
         root = Path(name)
@@ -212,7 +219,7 @@ def _expand(names: list[str]) -> list[str]:
             out.append(name)
             continue
         skip = bulk_export_files(root)
-        found = [str(p) for p in data_files(root) if p not in skip]
+        found = [str(p) for p in data_files(root) if p not in skip and p.name not in _PACKAGE_FILES]
         out.extend(found or [name])  # an empty folder: reported as unreadable input
     return out
 

@@ -193,7 +193,8 @@ class Code(Model):
     """A coded value from any code system, for codes the package has no key for.
 
     ``also``: the concept's other codings, in order (a Condition coded in SNOMED CT and
-    ICD-10-CM); ``text``: the concept's text, when it is not the display."""
+    ICD-10-CM); ``text``: the concept's text (the source's, even where it repeats the
+    display)."""
 
     system: NonEmpty
     code: NonEmpty

@@ -143,8 +143,8 @@ def codings(concept: Any) -> list[tuple[str | None, str]]:
 
 def first_code(concepts: Any, at: str | None = None) -> Code | None:
     """The first coding with a system and a code, as a domain :class:`Code`, with the other
-    codings of its CodeableConcept (``also``) and the concept's text (when it is not that
-    display): the whole concept, as R4 had it.
+    codings of its CodeableConcept (``also``) and the concept's text (even where it repeats
+    the display): the whole concept, as R4 had it.
 
     ``at`` (the FHIRPath of ``concepts``): what the Code cannot hold is counted there - a
     coding without a system and a code, and, in a list of concepts where the model holds
@@ -197,9 +197,7 @@ def _whole(
             also.append(Coding(system=system, code=code, display=text(coding.get("display"))))
         elif at is not None:
             note(f"{at}.coding", "without a system and a code (dropped)")
-    label = text(concept.get("text"))
-    if label is not None and label == kept.display:
-        label = None  # the display again: written back as the display
+    label = text(concept.get("text"))  # kept even when it repeats the display: written back
     if not also and label is None:
         return kept
     return kept.model_copy(update={"also": tuple(also), "text": label})
