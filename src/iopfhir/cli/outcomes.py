@@ -159,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
             " were counted once (the first copy)",
             file=sys.stderr,
         )
+    if outcomes.undated:
+        print(
+            f"note: {outcomes.undated} episode(s), session(s) or score(s) dated with a year or"
+            " a month only were left out (no measure can place them on a day)",
+            file=sys.stderr,
+        )
     if args.format == "measurereport":
         bundle = report_bundle(outcomes, individual=args.individual)
         write_bytes(args.output, orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")

@@ -104,6 +104,9 @@ class Outcomes:
     summaries: dict[str, Summary] = field(default_factory=dict)
     #: copies of resources given more than once that were left out (each counted once)
     repeated: int = 0
+    #: episodes, sessions and scores whose date is a year or a month only (R4 allows them):
+    #: no measure can place them on a day, so they count in none
+    undated: int = 0
 
     def summary(self, measure_id: str) -> Summary:
         """The summary of ``measure_id``."""
@@ -516,13 +519,14 @@ def _compute(
             engine.create_table(table, sql)
     many = getattr(engine, "query_many", None)
     parts = [_summary_parts(engine, many is not None, group, table) for group, table in groups]
-    statements = [f"SELECT repeated FROM {_REPEATS}"]  # noqa: S608 (our own name)
+    statements = [f"SELECT repeated, undated FROM {_REPEATS}"]  # noqa: S608 (our own name)
     for (group, table), spans in zip(groups, parts, strict=True):
         statements.append(f"SELECT * FROM {table} ORDER BY {group[0].subject_key}")  # noqa: S608
         statements += [summary_sql(group[a:b], table, first=a) for a, b in spans]
     # the rows and the sums of every basis, at once where the engine can
     results = iter(many(statements) if many else [engine.query(sql) for sql in statements])
-    repeated = int(next(results).rows[0][0] or 0)
+    found = next(results).rows[0]
+    repeated, undated = int(found[0] or 0), int(found[1] or 0)
     subjects = Subjects()
     summaries: dict[str, Summary] = {}
     for (group, _), spans in zip(groups, parts, strict=True):
@@ -530,4 +534,4 @@ def _compute(
         subjects.add(_SubjectTable(group, rows.columns, rows.rows))
         for a, b in spans:
             summaries.update(_summaries(group[a:b], next(results), first=a))
-    return Outcomes(period, measures, subjects, summaries), repeated
+    return Outcomes(period, measures, subjects, summaries, undated=undated), repeated

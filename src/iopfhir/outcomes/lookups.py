@@ -11,16 +11,18 @@ kept: a fixed choice, alike on every engine, as no version order is known here.
 :func:`repeats_sql` finds whether any resource the measures read is there more than once
 (:func:`~iopfhir.outcomes.compute`, beside the measures: a copy repeats the rows of the
 sessions, scores and stays it holds); if so the measures are computed again over the source
-read with each resource once (:meth:`~iopfhir.views.Source.without_repeats`).
+read with each resource once (:meth:`~iopfhir.views.Source.without_repeats`). It also counts
+the episodes, sessions and scores dated with a year or a month only, which no measure can
+place on a day (:attr:`~iopfhir.outcomes.compute.Outcomes.undated`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from iopfhir.outcomes.spelling import spelling
+from iopfhir.outcomes.spelling import spelling, sql_date
 
-__all__ = ["REPEAT_KEYS", "one_per_key", "repeats_sql"]
+__all__ = ["REPEAT_KEYS", "UNDATED", "one_per_key", "repeats_sql"]
 
 #: the tables the measures read with one row per resource, by that resource's key column
 REPEAT_KEYS = {
@@ -38,6 +40,11 @@ REPEAT_KEYS = {
 }
 
 
+#: the tables whose rows the measures place by day, by the column of that day: a row
+#: whose date is a year or a month only (R4 allows them) cannot be placed
+UNDATED = {"episode": "start", "encounter": "start", "appointment": "start", "score": "effective"}
+
+
 def one_per_key(table: str, key: str, columns: Sequence[str]) -> str:
     """SQL of a subquery (to alias): ``key`` and ``columns`` of ``table``, one row per key
     (NULL keys kept as they are: they join nothing). The names are iopfhir's own tables and
@@ -53,9 +60,10 @@ def one_per_key(table: str, key: str, columns: Sequence[str]) -> str:
 
 
 def repeats_sql(engine_name: str = "duckdb") -> str:
-    """SQL of one row, one column ``repeated``: how many keys of :data:`REPEAT_KEYS` have
-    more than one row, and answers of a QuestionnaireResponse given twice (one
-    ``linkId`` twice under one response key: a repeated response, or a repeating item).
+    """SQL of one row: ``repeated``, how many keys of :data:`REPEAT_KEYS` have more than
+    one row, and answers of a QuestionnaireResponse given twice (one ``linkId`` twice
+    under one response key: a repeated response, or a repeating item); ``undated``, how
+    many rows of :data:`UNDATED` have a date without a day (left out of every measure).
     The keys are grouped by a 64-bit hash of them (half the CPU of grouping the text at
     10,000 patients): two keys of one hash count as a repeat, which only costs the
     reading with each resource once (the same figures), never a figure."""
@@ -67,4 +75,9 @@ def repeats_sql(engine_name: str = "duckdb") -> str:
         f"HAVING count(*) > 1) r_{table})"
         for table, cols in parts
     ]
-    return "SELECT " + " + ".join(counts) + " AS repeated"
+    # rows with a date but no day (``2024``, ``2024-05``): counted, as they count nowhere
+    undated = [
+        f"(SELECT count(*) FROM {table} WHERE {col} IS NOT NULL AND {sql_date(col)} IS NULL)"  # noqa: S608
+        for table, col in UNDATED.items()
+    ]
+    return f"SELECT {' + '.join(counts)} AS repeated, {' + '.join(undated)} AS undated"

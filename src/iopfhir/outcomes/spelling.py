@@ -70,9 +70,10 @@ def sql_list(values: tuple[str, ...] | list[str]) -> str:
 
 def sql_date(expr: str) -> str:
     """The calendar date a FHIR date, dateTime or instant is written with (its first ten
-    characters: no time zone is guessed), NULL when there is none (the same on every
-    engine)."""
-    return f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
+    characters: no time zone is guessed), NULL when there is none: also for a year or a
+    month alone (``2024``, ``2024-05``), which Spark's cast would read as its first day
+    and DuckDB's would not (the same on every engine)."""
+    return f"CASE WHEN length({expr}) >= 10 THEN TRY_CAST(substr({expr}, 1, 10) AS DATE) END"
 
 
 def _seconds(s: Spelling, expr: str) -> str:
