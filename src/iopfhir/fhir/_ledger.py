@@ -31,7 +31,7 @@ from iopfhir.domain import Episode
 from iopfhir.domain.times import naive_time
 from iopfhir.errors import EpisodeInputError
 
-__all__ = ["SHARED_TYPES", "Ledger", "naive_time", "naive_time_message"]
+__all__ = ["SHARED_TYPES", "Ledger", "naive_time_message"]
 
 #: Types whose resources may be the same in several episodes (found by own identifiers).
 SHARED_TYPES: Final = frozenset({"Patient", "Practitioner", "Organization"})

@@ -30,8 +30,9 @@ from urllib.parse import quote
 import orjson
 
 from iopfhir.domain import Episode
+from iopfhir.domain.times import naive_time
 from iopfhir.errors import EpisodeInputError
-from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time, naive_time_message
+from iopfhir.fhir._ledger import SHARED_TYPES, Ledger, naive_time_message
 from iopfhir.fhir.build import Entry, episode_entries
 from iopfhir.fhir.models import Release, to_model
 from iopfhir.fhir.xml_write import BUNDLE_END, bundle_start, entry_xml
