@@ -81,6 +81,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _java_causes(exc: Exception, limit: int = 6) -> list[str]:
+    """The class names of a JVM failure's cause chain (``org.apache.spark.SparkException``,
+    ``java.lang.OutOfMemoryError``, ...), outermost first; none for a Python error, or where
+    the JVM cannot be asked (gone)."""
+    throwable = getattr(exc, "java_exception", None)
+    names: list[str] = []
+    # the JVM or its gateway down: what was found is kept
+    with contextlib.suppress(Exception):
+        while throwable is not None and len(names) < limit:
+            name = str(throwable.getClass().getName())
+            if name not in names:
+                names.append(name)
+            throwable = throwable.getCause()
+    return names
+
+
 @contextlib.contextmanager
 def _quiet_jvm() -> Iterator[None]:
     """While a new session launches its JVM: errors only in its log (the shipped log4j2
@@ -190,7 +206,13 @@ class SparkEngine(SqlEngine):
                 described = first_bad_line(path)
                 if described is not None:
                     return ViewError(described)
-        return super().engine_error(exc)
+        error = super().engine_error(exc)
+        causes = _java_causes(exc)
+        if causes and str(error).endswith(f"({type(exc).__name__})"):
+            # the JVM's own classes say what failed (memory, a file gone, a lost executor)
+            # where the message cannot be shown: it may quote a record
+            error = ViewError(f"{str(error)[:-1]}: {' <- '.join(causes)})")
+        return error
 
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         df = self.session.sql(sql)
