@@ -1,13 +1,18 @@
 """A failure inside Spark's JVM is reported by the classes of its causes (what failed: a
-file gone, memory, a lost task), never by the JVM's message, which may quote a record."""
+file gone, memory, a lost task), never by the JVM's message, which may quote a record; a
+session the engine starts has the heap the tests' cohorts need."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.engines import require_pyspark
 
 from iopfhir.views import Source
 from iopfhir.views.engines.spark_engine import _java_causes
@@ -74,3 +79,26 @@ def test_the_cause_chain_is_read_outermost_first_and_bounded() -> None:
     exc.java_exception = _Gone("org.apache.spark.SparkException")  # type: ignore[attr-defined]
     assert _java_causes(exc) == ["org.apache.spark.SparkException"]
     assert _java_causes(ValueError("python's own")) == []
+
+
+_HEAP = """
+from iopfhir.views import get_engine
+engine = get_engine("spark", master="local[1]", config={"spark.sql.shuffle.partitions": "3"})
+runtime = engine.session.sparkContext._jvm.java.lang.Runtime.getRuntime()
+print(runtime.maxMemory(), engine.session.conf.get("spark.sql.shuffle.partitions"))
+engine.close()
+"""
+
+
+def test_a_session_the_engine_starts_has_a_2_gb_heap_and_the_callers_settings() -> None:
+    """The JVM a new session launches has a 2 GB heap, not Spark's 1 GB (full with a few
+    hundred patients' cached tables: a statement may then fail); settings given are used."""
+    require_pyspark()
+    env = {k: v for k, v in os.environ.items() if k != "PYSPARK_SUBMIT_ARGS"}
+    run = subprocess.run(
+        [sys.executable, "-c", _HEAP], capture_output=True, text=True, env=env, timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    heap, partitions = run.stdout.split()
+    assert int(heap) > 1.5 * 2**30 and partitions == "3"

@@ -1,8 +1,9 @@
 """The Apache Spark engine (``pyspark`` 4.x): the same views, for data beyond one machine.
 
 Pass a ``SparkSession`` to use yours (a cluster), or let the engine start a ``local[*]``
-one (bound to 127.0.0.1, no UI; ~20-30 s to start, so share one engine); a session already
-active in the process is used instead, and left running when the engine closes. Reading:
+one (bound to 127.0.0.1, no UI, a 2 GB driver heap; ``config`` gives other Spark settings;
+~20-30 s to start, so share one engine); a session already active in the process is used
+instead, and left running when the engine closes. Reading:
 every statement reads with the R4 types of the elements the view uses given
 (:mod:`iopfhir.views.fhir_types`; with ``types="infer"``, or for a resource type R4 does not
 define, ``spark.read.json`` infers a schema over every line once per file set: dates stay
@@ -21,7 +22,7 @@ import contextlib
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,19 @@ from iopfhir.views.source import is_mixed
 from iopfhir.views.types import ListT, Prim, SqlType, StructT
 
 __all__ = ["SparkEngine"]
+
+#: the settings of a session the engine starts (``config`` adds to them or replaces them)
+_OWN_SESSION: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    # no progress bars on the caller's stderr (the CLI's holds its lines)
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.host": "127.0.0.1",
+    # the JVM's heap, when this session launches it (Spark's own default, 1 GB, is full
+    # with the cached subject tables of a cohort of a few hundred patients: its old
+    # generation reached 1 GB in the tests' runs, and a statement may then fail)
+    "spark.driver.memory": "2g",
+}
 
 #: the file Spark's message says it failed to read (a ``file:`` URI)
 _READ_FILE = re.compile(r"reading file (file:\S+?)\.?\s")
@@ -126,7 +140,12 @@ class SparkEngine(SqlEngine):
     _ids = itertools.count(1)
 
     def __init__(
-        self, session: Any = None, *, master: str = "local[*]", types: str = "fhir"
+        self,
+        session: Any = None,
+        *,
+        master: str = "local[*]",
+        types: str = "fhir",
+        config: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         if types not in ("fhir", "infer"):
@@ -145,17 +164,11 @@ class SparkEngine(SqlEngine):
         self._own_session = session is None
         if session is None:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            builder = SparkSession.builder.master(master).appName("iopfhir-views")
+            for key, value in {**_OWN_SESSION, **(config or {})}.items():
+                builder = builder.config(key, value)
             with _quiet_jvm():
-                session = (
-                    SparkSession.builder.master(master)
-                    .appName("iopfhir-views")
-                    .config("spark.ui.enabled", "false")
-                    # no progress bars on the caller's stderr (the CLI's holds its lines)
-                    .config("spark.ui.showConsoleProgress", "false")
-                    .config("spark.sql.shuffle.partitions", "4")
-                    .config("spark.driver.host", "127.0.0.1")
-                    .getOrCreate()
-                )
+                session = builder.getOrCreate()
             session.sparkContext.setLogLevel("ERROR")
         # Spark's JSON filter pushdown trips an assertion on valid lines (a predicate's
         # reference count below zero: FAILFAST fails the read, other modes would drop the
@@ -224,7 +237,10 @@ class SparkEngine(SqlEngine):
 
     def create_table(self, name: str, sql: str) -> None:
         """``sql`` as temporary view ``name``, cached: computed by the first query that
-        reads it, kept for the next."""
+        reads it, kept for the next (a table of that name made before is let go first)."""
+        if name in self._cached:
+            self.session.catalog.uncacheTable(name)
+            self._cached.discard(name)
         super().create_table(name, sql)  # the name checked, the view made
         try:
             self.session.catalog.cacheTable(name)
