@@ -86,13 +86,15 @@ def test_a_kind_in_appointment_type_is_written_back_there_only() -> None:
     (episode,) = read_fhir(source).episodes
     (session,) = episode.sessions
     assert session.kind == "group-therapy"
-    assert session.kind_in == ["appointment-type", "encounter-type"]
+    # the CPT code gave the kind too: the procedure codes go back beside it
+    assert session.kind_in == ["appointment-type", "encounter-procedure", "encounter-type"]
     written = _written(source)
     (appt,) = _of(written, "Appointment")
     (enc,) = _of(written, "Encounter")
     assert appt["appointmentType"]["coding"][0]["code"] == "group-therapy"
     assert "serviceType" not in appt and "serviceType" not in enc
     assert enc["type"][0]["coding"][0]["code"] == "group-therapy"  # the profile's 1..*
+    assert enc["type"][1]["coding"][0] == {"system": CPT, "code": "90853"}
     # forgotten on request: the kind everywhere it goes by default
     derived = [r for _, r in episode_entries(with_derived(episode))]
     assert all(r.get("serviceType") for r in derived if r["resourceType"] == "Encounter")
@@ -107,7 +109,8 @@ def test_a_source_service_type_is_kept_and_another_appointment_type_gets_no_kind
     )
     result = read_fhir(source)
     (session,) = result.episodes[0].sessions
-    assert session.kind_in is None  # the default: each resource's service type
+    # each resource's service type, as by default, but no procedure codes (none came)
+    assert session.kind_in == ["appointment-service", "encounter-service", "encounter-type"]
     # the model has no place for the appointment type: counted, not dropped in silence
     why = "Appointment.appointmentType: a concept other than the session's kind (dropped)"
     assert result.unmapped[why] == 1
@@ -118,6 +121,7 @@ def test_a_source_service_type_is_kept_and_another_appointment_type_gets_no_kind
     assert appt["serviceType"][0]["coding"][0]["code"] == "group-therapy"
     assert enc["serviceType"]["coding"][0]["code"] == "group-therapy"
     assert "appointmentType" not in appt
+    assert [c["coding"][0]["code"] for c in enc["type"]] == ["group-therapy"]
 
 
 def test_a_local_kind_code_goes_where_the_source_had_it() -> None:
@@ -131,6 +135,57 @@ def test_a_local_kind_code_goes_where_the_source_had_it() -> None:
     (enc,) = _of(written, "Encounter")
     assert "serviceType" not in appt
     assert enc["serviceType"]["coding"][0]["code"] == "GRP-DBT"
+
+
+def test_no_procedure_codes_are_written_for_an_encounter_type_without_them() -> None:
+    source = _session({}, {"type": [_concept(KIND_SYSTEM, "group-therapy")]})
+    result = read_fhir(source)
+    (session,) = result.episodes[0].sessions
+    assert session.kind_in == ["encounter-type"]
+    assert not result.unmapped
+    (enc,) = _of(_written(source), "Encounter")
+    assert [c["coding"][0]["code"] for c in enc["type"]] == ["group-therapy"]
+    # an episode file's session (no kind_in) has them, derived from its kind and length
+    authored = session.model_copy(update={"kind_in": None})
+    assert authored.kind_places() == (
+        "appointment-service", "encounter-procedure", "encounter-service", "encounter-type"
+    )  # fmt: skip
+
+
+def test_every_concept_the_kind_leaves_is_counted() -> None:
+    local = "http://example.org/local"
+    kind = {
+        "coding": [
+            {"system": KIND_SYSTEM, "code": "group-therapy"},
+            {"system": "http://snomed.info/sct", "code": "76168009"},
+        ],
+        "text": "Group psychotherapy",
+    }
+    source = _session(
+        {"serviceType": [_concept(KIND_SYSTEM, "group-therapy"), _concept(local, "svc-2")]},
+        {
+            "type": [kind, _concept(CPT, "90853"), _concept(local, "enc-local")],
+            "serviceType": _concept(local, "svc-enc"),
+        },
+    )
+    result = read_fhir(source)
+    (session,) = result.episodes[0].sessions
+    assert session.kind == "group-therapy"
+    assert session.kind_in == ["appointment-service", "encounter-procedure", "encounter-type"]
+    other = "a concept other than the session's kind (dropped)"
+    assert dict(result.unmapped) == {
+        f"Appointment.serviceType: {other}": 1,
+        f"Encounter.type: {other}": 1,  # the local type; the CPT code is written again
+        f"Encounter.serviceType: {other}": 1,
+        "Encounter.type.coding: a coding other than the session kind's (dropped)": 1,
+        "Encounter.type.text: the text of the session kind's concept (dropped)": 1,
+    }
+    written = _written(source)
+    (appt,) = _of(written, "Appointment")
+    (enc,) = _of(written, "Encounter")
+    assert [c["coding"][0]["code"] for c in appt["serviceType"]] == ["group-therapy"]
+    assert [c["coding"][0]["code"] for c in enc["type"]] == ["group-therapy", "90853"]
+    assert "serviceType" not in enc
 
 
 @pytest.mark.parametrize("name", ["mental-health-iop", "co-occurring-sud-iop"])
@@ -150,6 +205,8 @@ def test_the_domain_refuses_places_it_cannot_write() -> None:
         Session(**base, status="no-show", kind="group-therapy", kind_in=["encounter-service"])
     with pytest.raises(ValidationError, match="encounter-type"):  # written there always
         Session(**base, status="attended", kind="group-therapy", kind_in=["encounter-service"])
+    with pytest.raises(ValidationError, match="kind_in"):  # procedure codes need the Encounter
+        Session(**base, status="no-show", kind="group-therapy", kind_in=["encounter-procedure"])
     ok = Session(
         **base,
         status="attended",

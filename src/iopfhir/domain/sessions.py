@@ -35,15 +35,21 @@ __all__ = [
     "default_kind_places",
     "fill_session_modality",
     "kinds_without_patient",
+    "procedure_codes_of",
 ]
 
 #: The FHIR resources of one session.
 SessionForm = Literal["appointment", "encounter"]
 #: Where a session's kind is written: the Appointment's service type or appointment type,
 #: the Encounter's type or service type (an Encounter written always has it in its type,
-#: which the profile requires).
+#: which the profile requires); ``encounter-procedure``: the procedure codes derived from
+#: the kind (:meth:`Session.procedure_codes`) beside it in the Encounter's type.
 KindPlace = Literal[
-    "appointment-service", "appointment-type", "encounter-type", "encounter-service"
+    "appointment-service",
+    "appointment-type",
+    "encounter-procedure",
+    "encounter-type",
+    "encounter-service",
 ]
 _WITH_ENCOUNTER = frozenset({"scheduled", "attended"})
 #: the statuses an Encounter can hold (R4 has no no-show): a cancelled session read from
@@ -65,6 +71,7 @@ def _per_diem_kinds() -> frozenset[str]:
 #: where the kind goes when nothing says otherwise (``Session.kind_places``)
 _DEFAULT_PLACES: tuple[KindPlace, ...] = (
     "appointment-service",
+    "encounter-procedure",
     "encounter-service",
     "encounter-type",
 )
@@ -72,7 +79,8 @@ _DEFAULT_PLACES: tuple[KindPlace, ...] = (
 
 def default_kind_places(forms: tuple[SessionForm, ...]) -> tuple[KindPlace, ...]:
     """Where the FHIR builder writes the kind of a session written as ``forms`` when the
-    session records no ``kind_in``: each resource's service type, the Encounter's type."""
+    session records no ``kind_in``: each resource's service type, the Encounter's type
+    (with the procedure codes)."""
     return tuple(sorted(p for p in _DEFAULT_PLACES if p.split("-")[0] in forms))
 
 
@@ -234,7 +242,8 @@ class Session(OwnRules):
 
     def kind_places(self) -> tuple[KindPlace, ...]:
         """Where the FHIR builder writes the kind: the recorded ``kind_in``, else the
-        service type of each resource written and the Encounter's type."""
+        service type of each resource written and the Encounter's type (with the
+        procedure codes)."""
         if self.kind_in is not None:
             return tuple(self.kind_in)
         return default_kind_places(self.written_forms())
@@ -268,9 +277,17 @@ class Session(OwnRules):
         the session's length; else, for kinds delivered as part of the program day, the
         program's per-diem code. Empty for other kinds, foreign kinds, and sessions that
         did not or will not take place."""
-        if self.kind is None or self.status not in ("scheduled", "attended"):
-            return []
-        return list(_procedure_codes(self.kind, program_type, self.minutes))
+        return list(procedure_codes_of(self.kind, self.status, self.minutes, program_type))
+
+
+def procedure_codes_of(
+    kind: str | None, status: str, minutes: int, program_type: str | None = None
+) -> tuple[Code, ...]:
+    """:meth:`Session.procedure_codes` of a session of ``kind``, ``status`` and length
+    ``minutes`` (a reader asks before it makes the session)."""
+    if kind is None or status not in ("scheduled", "attended"):
+        return ()
+    return _procedure_codes(kind, program_type, minutes)
 
 
 @lru_cache(maxsize=1024)

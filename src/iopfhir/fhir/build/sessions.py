@@ -23,7 +23,8 @@ on both resources as the ``therapy-modality`` extension. The session's CPT / HCP
 ``Encounter.type`` CodeableConcept: US Core binds ``Encounter.type`` to CPT (and SNOMED CT)
 encounter types, while ``serviceType`` is one broad category (the session kind). A session
 read from FHIR has its kind where its source had it (``Session.kind_in``: no service type
-the source did not have), and always in ``Encounter.type``, which the profile requires.
+the source did not have, no procedure codes in an Encounter's type that had none), and
+always in ``Encounter.type``, which the profile requires.
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
 """
@@ -164,7 +165,7 @@ def session_to_fhir(ctx: Context, session: Session) -> list[Entry]:
     enc["status"] = enc_status
     enc["class"] = _CLASS["telehealth" if session.telehealth else "in-person"]
     if kind is not None:
-        procedures = _procedures(ctx, session)
+        procedures = _procedures(ctx, session) if "encounter-procedure" in places else None
         enc["type"] = [kind] if procedures is None else [kind, procedures]
         if "encounter-service" in places:
             enc["serviceType"] = kind

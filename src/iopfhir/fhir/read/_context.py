@@ -117,6 +117,8 @@ class Context:
         self.allergies: list[Allergy] = []
         self.consents: list[Consent] = []
         self.patient_key = "patient"
+        #: the program type of the episode (its EpisodeOfCare), once read
+        self.program_type: str | None = None
         self.part2 = False
         #: Appointment entry id → activity key (from CarePlan outcomeReference / reference)
         self.activity_of_appointment: dict[int, str] = {}

@@ -214,6 +214,8 @@ def read_episode(
     episode_fields: dict[str, Any] = {}
     if ctx.eoc is not None:
         episode_fields = ctx.attempt(ctx.eoc, read_episode_of_care, ctx, ctx.eoc) or {}
+        if "program" in episode_fields:  # what a session's procedure codes depend on
+            ctx.program_type = episode_fields["program"].type
     if by_type["Composition"]:  # a document: its referral and stay (before the plans)
         read_documents(ctx, by_type["Composition"], episode_fields)
 

@@ -5,11 +5,14 @@
 iopfhir's session kinds, else a procedure code (CPT / HCPCS) of exactly one kind, else
 the first code found (``Session.kind_code``). :func:`kind_places` says which of the
 Appointment's ``serviceType`` / ``appointmentType`` and the Encounter's ``type`` /
-``serviceType`` held it (``Session.kind_in``), so the writer puts it back there and
-nowhere else (but in ``Encounter.type``, which the profile requires): a source without a
-service type gets none.
+``serviceType`` held it, and whether the Encounter's type listed procedure codes beside
+it (``Session.kind_in``), so the writer puts it back there and nowhere else (but in
+``Encounter.type``, which the profile requires): a source without a service type gets
+none, an Encounter type without procedure codes gets none. Every other concept these
+elements list (a second service type, a local encounter type) is counted as dropped.
 
-Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology` and the reader's ``values``.
+Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`
+and the reader's ``values``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 from iopfhir.domain import Code
 from iopfhir.domain.sessions import KindPlace, SessionForm, default_kind_places
+from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read.values import as_list, codings, concept_key, first_code, note
-from iopfhir.terminology import codes
+from iopfhir.terminology import code_system_url, codes
 
 __all__ = ["kind_places", "read_kind"]
 
@@ -33,6 +37,32 @@ def _kind_of_procedure() -> dict[tuple[str, str], str]:
         for e in entries:
             seen.setdefault((e["system"], e["code"]), set()).add(kind)
     return {pair: next(iter(kinds)) for pair, kinds in seen.items() if len(kinds) == 1}
+
+
+def _absent(concept: Any) -> bool:
+    """Whether ``concept`` is a data-absent-reason alone (no coding, no text)."""
+    if not isinstance(concept, dict) or set(concept) != {"extension"}:
+        return False
+    return all(
+        isinstance(e, dict) and e.get("url") == CORE_EXT.DATA_ABSENT_REASON
+        for e in as_list(concept["extension"])
+    )
+
+
+@cache
+def _procedure_codes() -> frozenset[tuple[str, str]]:
+    """(system, code) of every procedure code the writer derives: each kind's, and the
+    programs' per-diem codes."""
+    table = codes()
+    entries = [e for found in table["session_procedures"].values() for e in found]
+    entries += list(table["program_per_diem"].values())
+    return frozenset((e["system"], e["code"]) for e in entries)
+
+
+def _is_procedure(concept: Any) -> bool:
+    """Whether ``concept`` holds procedure codes the writer derives (and nothing else)."""
+    pairs = codings(concept)
+    return bool(pairs) and all((sys or "", code) in _procedure_codes() for sys, code in pairs)
 
 
 def _procedure_kind(concepts: list[Any]) -> str | None:
@@ -77,15 +107,63 @@ _NOT_THE_KIND = "a concept other than the session's kind (dropped)"
 def _held(
     resource: dict[str, Any], rtype: str, element: str, kind: str | None, kind_code: Code | None
 ) -> bool:
-    """Whether ``element`` of ``resource`` gives the session's kind; one present that does
-    not (a service category, ``ROUTINE``: the model has no place for it) is counted."""
-    concept = resource.get(element)
-    if concept is None or concept == []:
-        return False
-    if _holds(concept, kind, kind_code):
-        return True
-    note(f"{rtype}.{element}", _NOT_THE_KIND)
-    return False
+    """Whether ``element`` of ``resource`` (a CodeableConcept or a list of them) gives the
+    session's kind; each concept present that does not (a service category, ``ROUTINE``:
+    the model has no place for it) is counted."""
+    concepts = as_list(resource.get(element))
+    held = False
+    for concept in concepts:
+        if not held and _holds(concept, kind, kind_code):
+            held = True
+            _note_beside_kind(concept, f"{rtype}.{element}", kind)
+        else:
+            note(f"{rtype}.{element}", _NOT_THE_KIND)
+    return held
+
+
+#: why a coding or the text of the concept that gave the kind is counted
+_BESIDE_THE_KIND = "a coding other than the session kind's (dropped)"
+_TEXT_OF_THE_KIND = "the text of the session kind's concept (dropped)"
+
+
+def _note_beside_kind(concept: Any, at: str, kind: str | None) -> None:
+    """Count what of the concept that gave a session kind (``kind``: a project code) the
+    writer does not give back: its other codings and its text. A concept of a procedure
+    code (the kind read from it) is written as derived; a ``kind_code`` keeps its concept
+    whole."""
+    if kind is None or not isinstance(concept, dict):
+        return
+    pairs = codings(concept)
+    ours = (_kind_system(), kind)
+    if ours not in pairs:
+        return  # a procedure code gave the kind: its concept is derived again
+    if others := sum(1 for pair in pairs if pair != ours):
+        note(f"{at}.coding", _BESIDE_THE_KIND, others)
+    if concept.get("text") is not None:
+        note(f"{at}.text", _TEXT_OF_THE_KIND)
+
+
+@cache
+def _kind_system() -> str:
+    return code_system_url("session-kind")
+
+
+def _encounter_type(encounter: dict[str, Any], kind: str | None, kind_code: Code | None) -> bool:
+    """Whether the Encounter's type lists procedure codes (CPT / HCPCS) beside the kind,
+    which the writer derives from the kind (``encounter-procedure``); a concept that is
+    neither the kind nor such codes is counted."""
+    procedures = False
+    held = False
+    for concept in as_list(encounter.get("type")):
+        if not held and _holds(concept, kind, kind_code):
+            held = True  # the concept of the kind (itself a procedure code, maybe)
+            procedures = procedures or _procedure_kind([concept]) is not None
+            _note_beside_kind(concept, "Encounter.type", kind)
+        elif kind is not None and _is_procedure(concept):
+            procedures = True
+        elif not _absent(concept):  # a data-absent type is written again where no kind is
+            note("Encounter.type", _NOT_THE_KIND)
+    return procedures
 
 
 def _holds(concept: Any, kind: str | None, kind_code: Code | None) -> bool:
@@ -108,12 +186,14 @@ def kind_places(
     appointment: dict[str, Any] | None,
     encounter: dict[str, Any] | None,
     written: tuple[SessionForm, ...],
+    derives: bool,
 ) -> list[KindPlace] | None:
     """``Session.kind_in``: where the source held the kind, among the resources
     ``written``; ``None`` when that is the default (each written resource's service
-    type, the Encounter's type), or the session has no kind, or it held the kind in none
-    of them. An Appointment written that the source did not have (derived) takes the
-    default's place."""
+    type, the Encounter's type with the procedure codes), or the session has no kind, or
+    it held the kind in none of them. An Appointment written that the source did not have
+    (derived) takes the default's place; so do the procedure codes of a session that
+    ``derives`` none (nothing is written there either way)."""
     places: list[KindPlace] = []
     if "appointment" in written:
         if appointment is None:
@@ -125,12 +205,18 @@ def kind_places(
                 places.append("appointment-type")
     if "encounter" in written:
         places.append("encounter-type")  # where the writer puts it in any case
+        procedures = encounter is None or _encounter_type(encounter, kind, kind_code)
+        if kind is not None and (procedures or not derives):
+            places.append("encounter-procedure")
         if encounter is not None and _held(encounter, "Encounter", "serviceType", kind, kind_code):
             places.append("encounter-service")
     if kind is None and kind_code is None:
         return None
     places.sort()
-    if not places or tuple(places) == default_kind_places(written):
+    default = default_kind_places(written)
+    if kind is None:  # a kind_code derives no procedure codes: none written either way
+        default = tuple(p for p in default if p != "encounter-procedure")
+    if not places or tuple(places) == default:
         # none: a kind read from a resource not written (the Encounter of a no-show)
         return None
     return places

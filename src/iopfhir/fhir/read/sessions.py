@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 from iopfhir.domain import Code, Session, SessionParticipant
 from iopfhir.domain.common import when
-from iopfhir.domain.sessions import SessionForm
+from iopfhir.domain.sessions import SessionForm, procedure_codes_of
 from iopfhir.domain.vocabulary import SessionStatus
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
@@ -218,6 +218,8 @@ def read_session(ctx: Context, entry: Entry) -> None:
         cancel_reason = text(reason.get("text"))
     forms = _forms(status, appointment is not None, encounter is not None, activity)
     resources = Session.forms_written(status, forms)
+    minutes = int(((actual_end or end) - (actual_start or start)).total_seconds() // 60)
+    derives = bool(procedure_codes_of(kind, status, minutes, ctx.program_type))
     session = Session(
         key=key,
         kind=kind,
@@ -240,6 +242,7 @@ def read_session(ctx: Context, entry: Entry) -> None:
             ares if appointment is not None else None,
             eres if encounter is not None else None,
             resources,
+            derives,
         ),
         participants=participants,
         locations=locations,
