@@ -18,7 +18,8 @@ from iopfhir.domain.common import (
 )
 from iopfhir.domain.consent import Consent, Provision
 from iopfhir.domain.continuity import ClinicianPhases, Continuity, DischargePlan, StayParticipant
-from iopfhir.domain.episode import Diagnosis, Discharge, Episode, Program, Referral, WeekHours
+from iopfhir.domain.diagnoses import Diagnosis, ListedDiagnosis
+from iopfhir.domain.episode import Discharge, Episode, Program, Referral, WeekHours
 from iopfhir.domain.files import (
     dump_episode,
     dump_episodes,
@@ -89,6 +90,7 @@ __all__ = [
     "GoalTarget",
     "HumanName",
     "Identifier",
+    "ListedDiagnosis",
     "Location",
     "Measure",
     "MedicationUse",

@@ -284,7 +284,8 @@ def no_clinical_status_in_error(data: Any) -> Any:
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
     """A dict without the keys whose value is ``None`` or an empty list (for compact output).
 
-    One empty list is kept: a care plan's ``teams`` (a dict with an ``intent``), where an
-    absent list means every team of the episode and ``[]`` means none."""
-    plan = "intent" in data
-    return {k: v for k, v in data.items() if v is not None and (v != [] or (plan and k == "teams"))}
+    Two empty lists are kept, where an absent list means every one and ``[]`` means none:
+    a care plan's ``teams`` (a dict with an ``intent``: the episode's teams) and an
+    episode's ``diagnoses_listed`` (a dict with a ``patient``: its diagnoses)."""
+    kept = "teams" if "intent" in data else "diagnoses_listed" if "patient" in data else None
+    return {k: v for k, v in data.items() if v is not None and (v != [] or k == kept)}

@@ -18,19 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, model_validator
 
-from iopfhir.domain.common import (
-    Code,
-    ConditionTime,
-    Day,
-    Key,
-    Model,
-    Period,
-    no_clinical_status_in_error,
-)
+from iopfhir.domain.common import Day, Key, Model, Period
 from iopfhir.domain.consent import Consent, consent_problems
 from iopfhir.domain.continuity import (
     Continuity,
@@ -39,6 +31,7 @@ from iopfhir.domain.continuity import (
     continuity_of,
     continuity_problems,
 )
+from iopfhir.domain.diagnoses import Diagnosis, ListedDiagnosis, listing_problems
 from iopfhir.domain.measures import Measure
 from iopfhir.domain.medications import Allergy, MedicationUse, Prescription, medication_problems
 from iopfhir.domain.people import Location, Organization, Patient, Practitioner, Support, Team
@@ -103,53 +96,6 @@ class Referral(Model):
     discharge_plan: DischargePlan | None = None
 
 
-#: the clinical statuses a diagnosis with an abatement may have (R4 con-4)
-ABATED_STATUSES = frozenset({"inactive", "resolved", "remission"})
-
-
-class Diagnosis(Model):
-    """A diagnosis (FHIR Condition), coded in ICD-10-CM, SNOMED CT or any system."""
-
-    key: Key
-    code: Code
-    category: Literal["problem-list-item", "encounter-diagnosis", "health-concern"] = (
-        "problem-list-item"
-    )
-    clinical_status: (
-        Literal["active", "recurrence", "relapse", "inactive", "remission", "resolved"] | None
-    ) = "active"
-    verification_status: (
-        Literal[
-            "unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"
-        ]
-        | None
-    ) = "confirmed"
-    #: when it began: a date, or a period, an age, an age range or text (R4 ``onset[x]``)
-    onset: Day | ConditionTime | None = None
-    #: when it ended (R4 ``abatement[x]``, same forms); only for an inactive, resolved or
-    #: remitted diagnosis (R4 con-4)
-    abatement: Day | ConditionTime | None = None
-    recorded: Day | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_status_in_error(cls, data: Any) -> Any:
-        """An entered-in-error diagnosis has no clinical status (FHIR con-5)."""
-        return no_clinical_status_in_error(data)
-
-    @model_validator(mode="after")
-    def _con5(self) -> Diagnosis:
-        if self.verification_status == "entered-in-error" and self.clinical_status is not None:
-            raise ValueError(
-                "@clinical_status: an entered-in-error diagnosis has no clinical status"
-            )
-        if self.abatement is not None and self.clinical_status not in ABATED_STATUSES:
-            raise ValueError(
-                "@abatement: only an inactive, resolved or remitted diagnosis has an abatement"
-            )
-        return self
-
-
 class Discharge(Model):
     """How the episode ended: the day, and how (others' episodes may lack the how)."""
 
@@ -186,6 +132,9 @@ class Episode(Model):
     supports: list[Support] = Field(default_factory=list)
     teams: list[Team] = Field(default_factory=list)
     diagnoses: list[Diagnosis] = Field(default_factory=list)
+    #: the diagnoses the EpisodeOfCare lists, as read from FHIR (which, each with its rank
+    #: if given, in the source's order); ``None``: every diagnosis, ranked in order
+    diagnoses_listed: list[ListedDiagnosis] | None = None
     care_plans: list[CarePlan] = Field(default_factory=list)
     #: goals no care plan holds (free-standing FHIR Goals); plans may name them
     #: (``shared_goals``)
@@ -284,6 +233,7 @@ class Episode(Model):
             yield from check("$.referral.requester", self.referral.requester, keys.prac)
             yield from check("$.referral.organization", self.referral.organization, keys.org)
         yield from continuity_problems(self)
+        yield from listing_problems(self.diagnoses_listed, keys.diagnosis[0])
         yield from medication_problems(self)
         yield from consent_problems(self.consents, (o.key for o in self.organizations))
         for i, prac in enumerate(self.practitioners):

@@ -5,7 +5,8 @@ CarePlan); diagnoses → Condition.
 The EpisodeOfCare exists when the episode has a status or data that lives only there
 (program, admission, discharge, referral, care manager); without a domain status it is
 ``finished`` when discharged, else ``active``. Diagnoses are listed on it in order
-(``rank`` 1, 2, ...).
+(``rank`` 1, 2, ...), or, for an episode read from FHIR, as its EpisodeOfCare listed them
+(``Episode.diagnoses_listed``: only those, ranked where they were).
 
 Imports: :mod:`iopfhir.domain`, :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`.
 """
@@ -80,7 +81,15 @@ def episode_of_care_to_fhir(ctx: Context) -> Entry | None:
     res["status"] = ep.status or ("finished" if ep.discharge is not None else "active")
     if ep.program is not None:
         res["type"] = [project_concept("program-type", ep.program.type)]
-    if ep.diagnoses:
+    if ep.diagnoses_listed is not None:  # read from FHIR: the list as it came
+        listed = [
+            {"condition": ctx.condition_ref[d.diagnosis]}
+            | ({"rank": d.rank} if d.rank is not None else {})
+            for d in ep.diagnoses_listed
+        ]
+        if listed:
+            res["diagnosis"] = listed
+    elif ep.diagnoses:
         res["diagnosis"] = [
             {"condition": ctx.condition_ref[d.key], "rank": rank}
             for rank, d in enumerate(ep.diagnoses, start=1)

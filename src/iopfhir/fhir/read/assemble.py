@@ -38,7 +38,12 @@ from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.aftercare import read_request
 from iopfhir.fhir.read.consent import read_consent
 from iopfhir.fhir.read.document import read_documents
-from iopfhir.fhir.read.episode import diagnosis_order, read_condition, read_episode_of_care
+from iopfhir.fhir.read.episode import (
+    diagnoses_listed,
+    diagnosis_order,
+    read_condition,
+    read_episode_of_care,
+)
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.keys import KeyAllocator, url_tail
 from iopfhir.fhir.read.measures import read_measure
@@ -223,6 +228,7 @@ def read_episode(
         ctx.attempt(entry, read_team, ctx, entry)
     for entry in diagnosis_order(ctx, by_type["Condition"]):
         ctx.attempt(entry, read_condition, ctx, entry)
+    listed = diagnoses_listed(ctx)
     for entry in by_type["CarePlan"]:
         if id(entry) not in ctx.not_plans:  # a referral's discharge plan is read with it
             ctx.attempt(entry, read_plan, ctx, entry)
@@ -262,6 +268,7 @@ def read_episode(
         "supports": ctx.supports,
         "teams": ctx.teams,
         "diagnoses": ctx.diagnoses,
+        "diagnoses_listed": listed,
         "care_plans": ctx.care_plans,
         "other_goals": ctx.other_goals,
         "requests": ctx.requests,
@@ -342,6 +349,8 @@ def validated(ctx: Context, fields: dict[str, Any]) -> Episode | None:
         if fields.get(part):
             ctx.unmapped[f"Episode: {part} dropped (broke an episode rule)"] += len(fields[part])
             fields[part] = []
+            if part == "diagnoses":  # the list of them with them
+                fields["diagnoses_listed"] = None
             try:
                 return Episode(**fields)
             except ValidationError:

@@ -37,7 +37,7 @@ from iopfhir.domain import (
     StayParticipant,
 )
 from iopfhir.domain.common import Age, AgeRange, ConditionTime
-from iopfhir.domain.episode import ABATED_STATUSES
+from iopfhir.domain.diagnoses import ABATED_STATUSES, ListedDiagnosis
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.held import note_unheld
@@ -59,6 +59,7 @@ from iopfhir.terminology import code_system_url, codes
 
 __all__ = [
     "condition_keys",
+    "diagnoses_listed",
     "diagnosis_order",
     "read_condition",
     "read_episode_of_care",
@@ -392,6 +393,35 @@ def diagnosis_order(ctx: Context, conditions: list[Entry]) -> list[Entry]:
     present = {id(c) for c in conditions}
     first = [t[2] for t in ranked if id(t[2]) in present]
     return first + [c for c in conditions if id(c) not in listed]
+
+
+def diagnoses_listed(ctx: Context) -> list[ListedDiagnosis] | None:
+    """``Episode.diagnoses_listed``: the diagnoses read that ``EpisodeOfCare.diagnosis``
+    lists, in its order, each with its rank where it has a positive one; ``None`` where
+    that is what an episode file writes (every diagnosis, ranked in order) or there is no
+    EpisodeOfCare. Run once the Conditions are read (:func:`diagnosis_order` counted the
+    entries that name none)."""
+    if ctx.eoc is None:
+        return None
+    read = {d.key for d in ctx.diagnoses}
+    listed: list[ListedDiagnosis] = []
+    seen: set[str] = set()
+    for diag in as_list(ctx.eoc.resource.get("diagnosis")):
+        target = ctx.resolve(diag.get("condition"), ctx.eoc) if isinstance(diag, dict) else None
+        key = ctx.key_of.get(("diagnoses", id(target))) if target is not None else None
+        if key is None or key not in read:
+            continue  # no Condition read: counted by diagnosis_order or read_condition
+        if key in seen:
+            note("EpisodeOfCare.diagnosis", "a condition listed again (dropped)")
+            continue
+        seen.add(key)
+        rank = diag.get("rank")
+        if rank is not None and (type(rank) is not int or rank < 1):
+            note("EpisodeOfCare.diagnosis.rank", "not a positive integer (dropped)")
+            rank = None
+        listed.append(ListedDiagnosis(diagnosis=key, rank=rank))
+    default = [ListedDiagnosis(diagnosis=d.key, rank=i) for i, d in enumerate(ctx.diagnoses, 1)]
+    return None if listed == default else listed
 
 
 #: the ``Condition.category`` codes a diagnosis holds (one of them)
