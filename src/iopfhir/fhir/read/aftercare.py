@@ -25,6 +25,7 @@ from typing import Any
 
 from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn, Code, Request
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.concepts import note_beside, read_code
 from iopfhir.fhir.read.episode import condition_keys, reason_text
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import org_key, person_key
@@ -42,6 +43,7 @@ from iopfhir.fhir.read.values import (
     parse_timestamp,
     text,
 )
+from iopfhir.terminology import code_system_url, codes
 
 __all__ = [
     "read_aftercare",
@@ -80,6 +82,9 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                 ] += 1
         elif isinstance(detail, dict):
             method = concept_key(detail.get("code"), "check-in")
+            if method is not None:
+                checkin = {(code_system_url("check-in"), method)}
+                note_beside(detail.get("code"), "CarePlan.activity.detail.code", checkin)
             due = (
                 parse_date(
                     as_dict(detail.get("scheduledPeriod")).get("start"),
@@ -137,11 +142,28 @@ _OTHER_PERFORMER = (
 )
 
 
+def _service(concepts: Any, at: str) -> str:
+    """The aftercare service of a referral's code or an appointment's service type
+    (``other`` when none is coded: counted), the rest of the concept counted (the writer
+    gives back the service's code and its SNOMED CT coding)."""
+    found = concept_key(concepts, "aftercare-service")
+    derived = _snomed(found) if found is not None else ()
+    service = read_code(
+        concepts, "aftercare-service", at, derived=derived, otherwise="read as other"
+    )
+    return service or "other"
+
+
+def _snomed(service: str) -> tuple[tuple[str | None, str], ...]:
+    snomed = codes()["aftercare_service_snomed"].get(service)
+    return () if snomed is None else ((snomed.get("system"), snomed["code"]),)
+
+
 def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
     """An aftercare ServiceRequest."""
     res = entry.resource
     note_unheld(res, "ServiceRequest:aftercare")
-    service = concept_key(res.get("code"), "aftercare-service") or "other"
+    service = _service(res.get("code"), "ServiceRequest.code")
     fields: dict[str, Any] = {
         "key": ctx.new_key("aftercare", entry, "servicerequest"),
         "service": service,
@@ -179,7 +201,7 @@ def read_aftercare_appointment(
     end = parse_timestamp(res.get("end"), "Appointment.end")
     fields: dict[str, Any] = {
         "key": ctx.new_key("aftercare", entry, "appointment"),
-        "service": concept_key(res.get("serviceType"), "aftercare-service") or "other",
+        "service": _service(res.get("serviceType"), "Appointment.serviceType"),
         "start": start,
         # ours: end == start stands for "no end" (R4 app-2 needs both; MAPPING.md)
         "end": end if end is not None and end != start else None,

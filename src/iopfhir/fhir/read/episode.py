@@ -40,6 +40,7 @@ from iopfhir.domain.common import Age, AgeRange, ConditionTime
 from iopfhir.domain.diagnoses import ABATED_STATUSES, ListedDiagnosis
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.concepts import read_code
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
@@ -111,8 +112,10 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
             program["max_days_per_week"] = max_days
         out["program"] = Program(**program)
     disposition_ext = extension(res, EXT.DISCHARGE_DISPOSITION)
-    disposition = concept_key(
-        (disposition_ext or {}).get("valueCodeableConcept"), "discharge-disposition"
+    disposition = read_code(
+        (disposition_ext or {}).get("valueCodeableConcept"),
+        "discharge-disposition",
+        "EpisodeOfCare.extension.valueCodeableConcept",
     )
     end = parse_date(period.get("end"), "EpisodeOfCare.period.end")
     if end is not None:
@@ -200,19 +203,27 @@ _OTHER_TYPE_CODING = "EpisodeOfCare.type.coding: not the program type (dropped)"
 def _count_other_types(ctx: Context, types: Any, program_type: str) -> None:
     """Count what of ``EpisodeOfCare.type`` the program type (one coding) leaves: each
     CodeableConcept without that coding, each other coding of one with it (that coding
-    written again is no other). One concept of one coding (ours, most) is looked at no
-    further."""
+    written again is no other), its text. One concept of one coding (ours, most) and no
+    text is looked at no further."""
     if type(types) is list and len(types) == 1:
         one = types[0]
-        if type(one) is dict and type(items := one.get("coding")) is list and len(items) <= 1:
+        if (
+            type(one) is dict
+            and type(items := one.get("coding")) is list
+            and len(items) <= 1
+            and "text" not in one
+        ):
             return
     kept = (code_system_url("program-type"), program_type)
     for concept in as_list(types):
         pairs = codings(concept)
         if kept not in pairs:
             ctx.unmapped[_OTHER_TYPE] += 1
-        elif others := sum(1 for pair in pairs if pair != kept):
+            continue
+        if others := sum(1 for pair in pairs if pair != kept):
             ctx.unmapped[_OTHER_TYPE_CODING] += others
+        if concept.get("text") is not None:
+            ctx.unmapped["EpisodeOfCare.type.text: of the program type's concept (dropped)"] += 1
 
 
 def read_referral(ctx: Context, entry: Entry) -> Referral:
@@ -228,7 +239,13 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
     note_unheld(res, "ServiceRequest:referral")
     fields: dict[str, Any] = {
         "key": ctx.new_key("referral", entry, "referral", fallback="referral"),
-        "source": concept_key(res.get("category"), "referral-source") or "other",
+        "source": read_code(
+            res.get("category"),
+            "referral-source",
+            "ServiceRequest.category",
+            otherwise="read as other",
+        )
+        or "other",
         "date": parse_date(res.get("authoredOn"), "ServiceRequest.authoredOn"),
     }
     if res.get("requester") is not None:

@@ -35,6 +35,7 @@ from iopfhir.domain import (
 )
 from iopfhir.fhir.conventions import REFERENCE_KIND, identifier_system
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.concepts import read_code
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.index import reference_of
 from iopfhir.fhir.read.keys import url_tail
@@ -42,7 +43,6 @@ from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_list,
     codings,
-    concept_key,
     email,
     first_code,
     human_name,
@@ -178,7 +178,7 @@ def read_organization(ctx: Context, entry: Entry) -> str:
             if i.system != identifier_system("organization")
         ],
         phone=phone(res),
-        kind=concept_key(res.get("type"), "organization-kind"),
+        kind=read_code(res.get("type"), "organization-kind", "Organization.type"),
     )
     ctx.organizations.append(org)
     return key

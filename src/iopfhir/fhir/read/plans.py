@@ -49,6 +49,7 @@ from iopfhir.fhir.read.activity_parts import (
     uncoded_text,
 )
 from iopfhir.fhir.read.aftercare import read_aftercare
+from iopfhir.fhir.read.concepts import note_beside, read_code
 from iopfhir.fhir.read.episode import condition_keys
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import member_key, person_key
@@ -67,7 +68,7 @@ from iopfhir.fhir.read.values import (
     text,
 )
 from iopfhir.fhir.read.values import note as note_value
-from iopfhir.terminology import instrument_by_code
+from iopfhir.terminology import code_system_url, instrument_by_code
 
 __all__ = ["read_goal", "read_other_goals", "read_plan"]
 
@@ -104,7 +105,7 @@ def read_plan(ctx: Context, entry: Entry) -> None:
     res = entry.resource
     note_unheld(res, "CarePlan")
     kind = concept_key(res.get("category"), "care-plan-kind")
-    _note_categories(res.get("category"))
+    _note_categories(res.get("category"), kind)
     key = ctx.new_key("care_plans", entry, "careplan")
     base: dict[str, Any] = {
         "key": key,
@@ -269,17 +270,21 @@ def read_other_goals(ctx: Context, goals: list[Entry]) -> None:
                 ctx.other_goals.append(goal)
 
 
-def _note_categories(categories: Any) -> None:
+def _note_categories(categories: Any, kind: str | None) -> None:
     """Count the categories a plan is not written back with (it gets its kind's code and
-    US Core ``assess-plan``): another code system's (a SNOMED plan type), or none at all."""
+    US Core ``assess-plan``): another code system's (a SNOMED plan type), none at all, and
+    the other codings and text of a category with one of those two codes."""
     listed = as_list(categories)
     if not listed:
         note_value("CarePlan.category", "missing (written back as assess-plan)")
+    written = {CARE_PLAN_CATEGORY_ASSESS_PLAN}
+    if kind is not None:
+        written.add((code_system_url("care-plan-kind"), kind))
     for concept in listed:
-        if concept_key(
-            concept, "care-plan-kind"
-        ) is None and CARE_PLAN_CATEGORY_ASSESS_PLAN not in codings(concept):
+        if written.isdisjoint(codings(concept)):
             note_value("CarePlan.category", "not a plan kind or assess-plan (dropped)")
+        else:
+            note_beside(concept, "CarePlan.category", written)
 
 
 def _read_activities(
@@ -353,6 +358,11 @@ def _read_detail(
     kind = concept_key(detail.get("code"), "session-kind")
     if kind:
         fields["kind"] = kind
+        note_beside(
+            detail.get("code"),
+            "CarePlan.activity.detail.code",
+            {(code_system_url("session-kind"), kind)},
+        )
     else:
         fields["kind_code"] = first_code(detail.get("code"))
     # a code with text only names the activity when nothing else does
@@ -363,7 +373,11 @@ def _read_detail(
         fields["setting"] = setting["valueCode"]
     modality = extension(detail, EXT.THERAPY_MODALITY)
     if modality:
-        fields["modality"] = concept_key(modality.get("valueCodeableConcept"), "modality")
+        fields["modality"] = read_code(
+            modality.get("valueCodeableConcept"),
+            "modality",
+            "CarePlan.activity.detail.extension.valueCodeableConcept",
+        )
     performers = as_list(detail.get("performer"))
     for ref in performers[:1]:
         fields["lead"] = member_key(ctx, ref, entry)
@@ -456,6 +470,9 @@ def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) 
             ] += 1
             continue
         code = concept_key(detail.get("code"), "relapse-element")
+        if code is not None:
+            relapse = {(code_system_url("relapse-element"), code)}
+            note_beside(detail.get("code"), "CarePlan.activity.detail.code", relapse)
         description = text(detail.get("description"))
         if code in _RELAPSE_LISTS and description:
             out[_RELAPSE_LISTS[code]].append(description)

@@ -42,6 +42,7 @@ from iopfhir.domain.measures import MeasureForm
 from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
+from iopfhir.fhir.read.concepts import note_beside
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import as_list, codings, note
@@ -82,12 +83,14 @@ def check_interpretation(ctx: Context, adm: Administration, measure: Measure) ->
         role = adm.role_of(entry)
         if role is None or role[0] != "total":
             continue
+        concepts = as_list(entry.resource.get("interpretation"))
         stated = {
             (system, code)
-            for concept in as_list(entry.resource.get("interpretation"))
+            for concept in concepts
             for system, code in codings(concept)
             if system == severity or (system == _V3_INTERPRETATION and code in _SCREENS)
         }
+        _note_beside_band(ctx, concepts, stated)
         if not stated:
             continue
         if expected is None:
@@ -99,6 +102,19 @@ def check_interpretation(ctx: Context, adm: Administration, measure: Measure) ->
             ctx.unmapped[
                 "Observation.interpretation: disagrees with the score (band computed from it)"
             ] += 1
+
+
+def _note_beside_band(ctx: Context, concepts: list[Any], band: set[tuple[str, str]]) -> None:
+    """Count what of a total's ``interpretation`` is no band coding (``band``: those it
+    has): the writer gives back the band of the score alone."""
+    for concept in concepts:
+        if others := sum(1 for pair in codings(concept) if pair not in band):
+            ctx.unmapped[_BESIDE_BAND] += others
+        if isinstance(concept, dict) and concept.get("text") is not None:
+            ctx.unmapped["Observation.interpretation.text: written back as the band (dropped)"] += 1
+
+
+_BESIDE_BAND = "Observation.interpretation.coding: not a band of the score (dropped)"
 
 
 def _flag_code(resource: dict[str, Any]) -> str | None:
@@ -178,6 +194,7 @@ def read_safety(
             else:
                 found.setdefault(measure.key, set()).add("flags")
                 note_unheld(res, "Flag")
+                note_beside(res.get("code"), "Flag.code", {(code_system_url("safety-flag"), code)})
         elif entry.type == "RiskAssessment":
             measure = index.of(ctx, entry, "riskassessment", as_list(res.get("basis")))
             if measure is None or measure.definition.scoring != "risk-level":

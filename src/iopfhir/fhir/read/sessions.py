@@ -44,6 +44,7 @@ from iopfhir.domain.sessions import SessionForm, procedure_codes_of
 from iopfhir.domain.vocabulary import SessionStatus
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.concepts import note_beside, read_code
 from iopfhir.fhir.read.encounter_parts import note_participant, telehealth_class
 from iopfhir.fhir.read.grouping import NAMED_TYPE, TAKEN
 from iopfhir.fhir.read.held import note_unheld
@@ -69,7 +70,7 @@ from iopfhir.fhir.read.values import (
     parse_timestamp,
     text,
 )
-from iopfhir.terminology import codes
+from iopfhir.terminology import code_system_url, codes
 
 __all__ = ["derived_participants", "read_session"]
 
@@ -175,12 +176,17 @@ def read_session(ctx: Context, entry: Entry) -> None:
         note_unheld(eres, "Encounter", length)
     kind, kind_code = read_kind(ares, eres)
     modality = None
-    for holder in (eres, ares):
-        if modality is not None:
-            break
+    for holder, rtype in ((eres, "Encounter"), (ares, "Appointment")):
         found = extension(holder, EXT.THERAPY_MODALITY)
-        if found is not None:
-            modality = concept_key(found.get("valueCodeableConcept"), "modality")
+        if found is None:
+            continue
+        at, concept = f"{rtype}.extension.valueCodeableConcept", found.get("valueCodeableConcept")
+        if modality is None:  # the Encounter's first: written to both
+            modality = read_code(concept, "modality", at)
+        elif concept_key(concept, "modality") != modality:
+            note(at, "a modality other than the session's (dropped)")
+        else:
+            note_beside(concept, at, {(code_system_url("modality"), modality)})
     telehealth = telehealth_class(eres)  # a class it cannot give back is counted there
     setting = extension(ares, EXT.DELIVERY_SETTING)
     if setting is not None and setting.get("valueCode") in ("telehealth", "in-person"):
