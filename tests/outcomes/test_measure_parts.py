@@ -1,7 +1,6 @@
-"""The episode measures in several statements (``measure_sql_parts``): the measures of
-symptoms, of safety and of continuity each apart from the rest; joined by episode they give
-the rows of the one statement (``measure_sql``), column for column; measures that read both
-a part's and other columns, or all of one part, are not parted."""
+"""The episode measures in two statements (``measure_sql_parts``): joined by episode they
+give the rows of the one statement (``measure_sql``), column for column; measures that read
+both symptom and other columns, or none or all of them symptoms, are not parted."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from tests.outcomes.cohort import cohort
 
 from iopfhir.outcomes import load_measures, measure_sql
 from iopfhir.outcomes.columns import outcome_views
-from iopfhir.outcomes.facts import FACT_PARTS, INSTRUMENTS
+from iopfhir.outcomes.facts import INSTRUMENTS
 from iopfhir.outcomes.measures import measure_sql_parts
 from iopfhir.views import Source, get_engine
 
@@ -39,24 +38,16 @@ def test_the_parts_joined_give_the_one_statement() -> None:
         engine.query("SELECT 1")  # the views computed
         con = engine.connection
         whole_columns, whole = _rows(con, measure_sql(measures, "duckdb"))
-        joined = f"SELECT * FROM ({parts[0]}) p0" + "".join(
-            f" JOIN ({sql}) p{k} USING (episode_key)" for k, sql in enumerate(parts[1:], 1)
-        )
+        main, scores = parts
+        joined = f"SELECT * FROM ({main}) a JOIN ({scores}) b USING (episode_key)"
         columns, rows = _rows(con, joined)
     assert sorted(columns) == sorted(whole_columns)
-    assert len(columns) == len(whole_columns)  # no column twice
     at = [columns.index(c) for c in whole_columns]
     assert sorted(tuple(r[i] for i in at) for r in rows) == sorted(whole)
     assert len(whole) > 1
-    # the rest first (keys, stratifiers), then each part with the measures of its columns
-    assert len(parts) == 1 + len(FACT_PARTS)
-    # (each statement's outer select list: what it gives)
-    main, scores, safety, continuity = (sql.rsplit("\nSELECT\n", 1)[1] for sql in parts)
-    assert "phq9_base_key" in scores and "phq9_base_key" not in main + safety + continuity
-    assert "screens_followed" in safety and "screens_followed" not in main + scores + continuity
-    assert "stay_clinicians_in_iop" in continuity and "stay_clinicians_in_iop" not in main
-    assert "sessions_attended" in main and "sessions_attended" not in scores + safety
-    assert "program_type" in main and "program_type" not in scores + safety + continuity
+    # the symptom part holds the symptom measures, the other the rest
+    assert "phq9_base_key" in scores and "phq9_base_key" not in main
+    assert "sessions_attended" in main and "sessions_attended" not in scores
 
 
 def test_not_parted_when_a_measure_reads_both_kinds() -> None:
@@ -83,14 +74,8 @@ def test_not_parted_without_symptom_measures_or_for_stays() -> None:
     ]
     others = [m for m in episodes if m not in symptoms]
     assert symptoms and others
-    # the measures of the rest, without those of another part
-    apart = set().union(*FACT_PARTS.values())
-    rest = [m for m in others if not any(n in e for _, e in m.populations for n in apart)]
-    assert rest and len(rest) < len(others)
-    assert measure_sql_parts(rest, "duckdb") is None
+    assert measure_sql_parts(others, "duckdb") is None
     assert measure_sql_parts(symptoms, "duckdb") is None
-    parted = measure_sql_parts(others, "duckdb")  # the rest, safety, continuity
-    assert parted is not None and len(parted) == 3
     assert measure_sql_parts(episodes, "duckdb") is not None
     stays = [m for m in load_measures() if m.basis == "Encounter"]
     assert measure_sql_parts(stays, "duckdb") is None

@@ -496,19 +496,19 @@ def _compute(
             continue
         # the per-subject rows kept as a table: fetched once, and summed on the engine
         table = f"_iopfhir_subjects_{basis.lower()}"
-        # where the engine runs statements at once, the episodes' symptom, safety and
-        # continuity measures are computed beside the others: on the few rows of a
-        # cohort's episodes a statement runs on one core (its planning too), and the
-        # parts share nothing but the episodes
+        # where the engine runs statements at once, the episodes' symptom measures are
+        # computed beside the others: the statement's planning, single-threaded, is much
+        # of its time, and the parts share nothing but the episodes
         split = measure_sql_parts(group, engine.name, period) if create_many else None
         if split is None:
             tables.append((table, measure_sql(group, engine.name, period, ordered=False)))
             groups.append((group, table))
             continue
-        names = [f"{table}_{k}" for k in range(len(split))]
-        tables += list(zip(names, split, strict=True))
-        using = "".join(f" JOIN {n} USING ({group[0].subject_key})" for n in names[1:])
-        groups.append((group, f"(SELECT * FROM {names[0]}{using}) {table}"))  # noqa: S608
+        main, scores = f"{table}_main", f"{table}_scores"
+        tables += [(main, split[0]), (scores, split[1])]
+        key = group[0].subject_key
+        joined = f"(SELECT * FROM {main} JOIN {scores} USING ({key})) {table}"  # noqa: S608
+        groups.append((group, joined))
     # on a core the subjects' statements leave (their planning is single-threaded)
     tables.append((_REPEATS, repeats_sql(engine.name)))
     # the tables of every basis, at once where the engine can

@@ -14,7 +14,7 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
 * symptoms, per instrument (``phq9``, ``gad7``, ``auditc``, ``dast10``): ``<i>_n`` scores from
   14 days before admission to discharge, ``<i>_base`` / ``<i>_base_key`` (the first),
   ``<i>_last`` / ``<i>_last_key`` (the latest) (:mod:`iopfhir.outcomes.symptoms`; also
-  computed apart, :func:`part_facts_sql`, beside the rest);
+  computed apart, :func:`symptom_facts_sql`, beside the rest);
 * attendance (the patient's sessions, each once whether recorded as an Appointment, an
   Encounter or both: :mod:`iopfhir.outcomes.sessions`): ``sessions_settled`` (fulfilled,
   no-show, cancelled), ``sessions_attended``, ``sessions_noshow``, ``sessions_cancelled``,
@@ -29,8 +29,8 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   settings matches): ``stay_clinicians`` of inpatient stays discharged 0-30 days before
   admission, ``stay_clinicians_in_iop`` of them taking part in the episode's sessions;
   ``aftercare_clinicians`` of aftercare Appointments after discharge (not cancelled),
-  ``aftercare_clinicians_from_iop`` of them who took part in the episode's sessions
-  (:mod:`iopfhir.outcomes.continuity`);
+  ``aftercare_clinicians_from_iop`` of them who took part in the episode's sessions.
+
 * quality of life / functioning: ``promis10_*`` (PROMIS-10 raw global mental health) and
   ``whodas12_*`` (WHODAS 2.0 12-item simple sum) like the symptom columns; reliable change:
   ``<i>_reliable_points`` from the terminology data (``instruments.json`` ``reliable_change``);
@@ -42,10 +42,6 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   after discharge) and ``checkins_kept`` (completed); intensity: ``weeks_over`` (whole weeks
   above the program's maximum hours or days), ``max_hours_per_week``, ``max_days_per_week``.
 
-The symptom, safety and continuity columns (:data:`FACT_PARTS`) read nothing the others
-need but the episodes: :func:`part_facts_sql` computes each part apart, beside
-``episode_facts_sql(..., without=FACT_PARTS)``, where the engine runs statements at once.
-
 Stay facts (``stay_facts_sql``), per inpatient Encounter with a discharge date:
 ``days_to_readmission`` to the next inpatient admission of the patient.
 """
@@ -53,10 +49,7 @@ Stay facts (``stay_facts_sql``), per inpatient Encounter with a discharge date:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from iopfhir.outcomes.continuity import continuity_ctes, stay_cte
 from iopfhir.outcomes.lookups import one_per_key
 from iopfhir.outcomes.questionnaires import (
     RESPONSE_STATUSES,
@@ -78,16 +71,15 @@ from iopfhir.terminology.codes import code_system_url, codes
 from iopfhir.terminology.instruments import LOINC, Instrument, instrument, instruments
 
 __all__ = [
-    "FACT_PARTS",
     "INSTRUMENTS",
     "VIEWS",
     "Spelling",
     "episode_facts_sql",
     "iop_episode",
-    "part_facts_sql",
     "reliable_change_points",
     "spelling",
     "stay_facts_sql",
+    "symptom_facts_sql",
     "view_rows",
 ]
 
@@ -128,6 +120,7 @@ def iop_episode(alias: str = "") -> str:
     )
 
 
+_CONTINUITY_DAYS = 30
 _SAFETY_FOLLOWUP_DAYS = 7  # a positive safety screen is followed up within a week
 _CHECKIN_DAYS = 183  # aftercare check-ins due in the six months after discharge
 _PLAN_STATUSES = ("active", "completed")
@@ -304,7 +297,17 @@ fu_any AS (
 safe_fu AS (
   SELECT episode_key, COUNT(DISTINCT d) AS followed FROM fu_any GROUP BY episode_key
 ),
-"""  # noqa: S608
+checkin AS (
+  SELECT ep.episode_key, COUNT(*) AS due,
+    SUM(CASE WHEN a.status = 'completed' THEN 1 ELSE 0 END) AS kept
+  FROM ep JOIN careplan_activity a ON a.patient_key = ep.patient_key
+  WHERE ep.end_d IS NOT NULL AND a.code_system = {sql_string(code_system_url("check-in"))}
+    AND COALESCE(a.status, '') <> 'entered-in-error'
+    AND COALESCE(a.plan_status, '') <> 'entered-in-error'
+    AND {s.days("ep.end_d", _date("a.due"))} BETWEEN 1 AND {_CHECKIN_DAYS}
+    AND {_date("COALESCE(a.created, a.plan_start)")} BETWEEN ep.start_d AND ep.end_d
+  GROUP BY ep.episode_key
+),"""  # noqa: S608
 
 
 def _episode_ctes(s: Spelling) -> str:
@@ -324,88 +327,38 @@ epi AS (
 ),"""  # noqa: S608
 
 
-@dataclass(frozen=True)
-class _Part:
-    """Episode facts that may be computed apart (:func:`part_facts_sql`): their CTEs (the
-    episodes' and ``qmap`` come first), the columns (SQL over the CTEs joined, name) and
-    the CTEs joined to the episodes by ``episode_key``."""
-
-    ctes: Callable[[Spelling], str]
-    columns: Callable[[], list[tuple[str, str]]]
-    joins: tuple[str, ...]
-
-
-_PARTS = {
-    "symptoms": _Part(symptom_ctes, symptom_columns, ("sx",)),
-    "safety": _Part(
-        _safety_ctes,
-        lambda: [
-            ("COALESCE(safe.screens, 0)", "screens"),
-            ("COALESCE(safe.positive, 0)", "screens_positive"),
-            ("COALESCE(safe_fu.followed, 0)", "screens_followed"),
-        ],
-        ("safe", "safe_fu"),
-    ),
-    "continuity": _Part(
-        lambda s: stay_cte(s) + "\n" + continuity_ctes(s),
-        lambda: [
-            ("COALESCE(cont_in.n, 0)", "stay_clinicians"),
-            ("COALESCE(cont_in.shared, 0)", "stay_clinicians_in_iop"),
-            ("COALESCE(cont_after.n, 0)", "aftercare_clinicians"),
-            ("COALESCE(cont_after.shared, 0)", "aftercare_clinicians_from_iop"),
-        ],
-        ("cont_in", "cont_after"),
-    ),
-}
-
-#: the parts of the episode facts an engine that runs statements at once computes apart,
-#: beside the rest (:func:`part_facts_sql`): part name -> its columns
-FACT_PARTS: dict[str, frozenset[str]] = {
-    name: frozenset(column for _, column in part.columns()) for name, part in _PARTS.items()
-}
-
-
-def _joined(part: _Part, table: str) -> str:
-    return "".join(f"\nLEFT JOIN {j} ON {j}.episode_key = {table}.episode_key" for j in part.joins)
-
-
-def part_facts_sql(name: str, engine_name: str, period: tuple[str, str] | None = None) -> str:
-    """The columns of part ``name`` of :data:`FACT_PARTS` (and ``episode_key``), one row per
-    episode of :func:`episode_facts_sql`: computed apart, beside
-    ``episode_facts_sql(..., without=...)``, where the engine runs statements at once."""
+def symptom_facts_sql(engine_name: str, period: tuple[str, str] | None = None) -> str:
+    """The symptom columns of :func:`episode_facts_sql` (and ``episode_key``), one row per
+    episode of it: the part that reads only the scores, computed apart and beside
+    ``episode_facts_sql(..., symptoms=False)`` where the engine runs statements at once."""
     s = spelling(engine_name)
-    part = _PARTS[name]
-    columns = ",\n  ".join(f"{sql} AS {column}" for sql, column in part.columns())
+    columns = ",\n  ".join(f"{sql} AS {name}" for sql, name in symptom_columns())
     return f"""WITH {_episode_ctes(s)}
 {questionnaire_map_sql()},
-{part.ctes(s).removesuffix(",")}
+{symptom_ctes(s).removesuffix(",")}
 SELECT epi.episode_key,
   {columns}
-FROM epi{_joined(part, "epi")}
+FROM epi
+LEFT JOIN sx ON sx.episode_key = epi.episode_key
 WHERE epi.index_d IS NOT NULL{_period_filter("epi.index_d", period)}"""  # noqa: S608
 
 
 def episode_facts_sql(
-    engine_name: str, period: tuple[str, str] | None = None, *, without: Iterable[str] = ()
+    engine_name: str, period: tuple[str, str] | None = None, *, symptoms: bool = True
 ) -> str:
     """One row per episode (see the module docstring); ``period``: index dates kept;
-    ``without``: parts of :data:`FACT_PARTS` left out (:func:`part_facts_sql` gives them)."""
+    ``symptoms``: with the symptom columns (else :func:`symptom_facts_sql` gives them)."""
     s = spelling(engine_name)
     start, end = s.q("start"), s.q("end")
     aftercare = sql_string(code_system_url("aftercare-service"))
     without_patient = sql_list(codes()["session_kinds_without_patient"])
-    parts = [part for name, part in _PARTS.items() if name not in set(without)]
-    part_ctes = "\n".join(part.ctes(s) for part in parts)
-    part_out = "".join(f"{sql} AS {name},\n  " for part in parts for sql, name in part.columns())
-    part_joins = "".join(_joined(part, "base") for part in parts)
-    # the stay CTE is continuity's too: written once
-    stay = "" if _PARTS["continuity"] in parts else stay_cte(s)
+    symptom_out = "".join(f"{sql} AS {name},\n  " for sql, name in symptom_columns())
     in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
     # the encounter and appointment tables are read directly: a CTE over them read several
     # times would be copied whole (DuckDB materializes such CTEs)
     return f"""WITH {_episode_ctes(s)}
 {questionnaire_map_sql()},
-{part_ctes}
+{symptom_ctes(s) if symptoms else ""}
 {attendance_ctes(s, in_episode)}
 wk AS (
   SELECT ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,
@@ -438,7 +391,11 @@ inten AS (
   FROM wk JOIN ep_weeks w ON wk.episode_key = w.episode_key
   GROUP BY wk.episode_key
 ),
-{stay}
+stay AS (
+  SELECT encounter_key, patient_key, {_date(start)} AS start_d, {_date(end)} AS end_d
+  FROM encounter
+  WHERE inpatient AND COALESCE(status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')
+),
 readm AS (
   SELECT ep.episode_key, MIN({s.days("ep.end_d", "stay.start_d")}) AS days
   FROM ep JOIN stay ON stay.patient_key = ep.patient_key
@@ -459,17 +416,46 @@ fu AS (
     AND (visit.episode_key IS NULL OR visit.episode_key <> ep.episode_key)
   GROUP BY ep.episode_key
 ),
-checkin AS (
-  SELECT ep.episode_key, COUNT(*) AS due,
-    SUM(CASE WHEN a.status = 'completed' THEN 1 ELSE 0 END) AS kept
-  FROM ep JOIN careplan_activity a ON a.patient_key = ep.patient_key
-  WHERE ep.end_d IS NOT NULL AND a.code_system = {sql_string(code_system_url("check-in"))}
-    AND COALESCE(a.status, '') <> 'entered-in-error'
-    AND COALESCE(a.plan_status, '') <> 'entered-in-error'
-    AND {s.days("ep.end_d", _date("a.due"))} BETWEEN 1 AND {_CHECKIN_DAYS}
-    AND {_date("COALESCE(a.created, a.plan_start)")} BETWEEN ep.start_d AND ep.end_d
-  GROUP BY ep.episode_key
+stay_who AS (
+  SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who
+  FROM ep JOIN stay x ON x.patient_key = ep.patient_key
+  JOIN (
+    SELECT DISTINCT encounter_key, individual_key FROM encounter_participant
+    WHERE individual_key LIKE 'Practitioner%'
+      AND encounter_key IN (SELECT encounter_key FROM stay)
+  ) w ON w.encounter_key = x.encounter_key
+  LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
+  WHERE {s.days("x.end_d", "ep.start_d")} BETWEEN 0 AND {_CONTINUITY_DAYS}
 ),
+iop_who AS (
+  SELECT DISTINCT w.episode_key, COALESCE(r.practitioner_key, w.individual_key) AS who
+  FROM (
+    SELECT DISTINCT episode_key, individual_key FROM encounter_participant
+    WHERE individual_key LIKE 'Practitioner%' AND encounter_key IS NOT NULL
+      AND episode_key IS NOT NULL AND COALESCE(inpatient, FALSE) = FALSE
+  ) w
+  LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
+),
+after_who AS (
+  SELECT DISTINCT ep.episode_key, COALESCE(r.practitioner_key, x.actor_key) AS who
+  FROM ep JOIN appointment a ON a.patient_key = ep.patient_key
+  JOIN appointment_participant x ON x.appointment_key = a.appointment_key
+  LEFT JOIN practitioner_role r ON r.practitionerrole_key = x.actor_key
+  WHERE a.service_system = {aftercare} AND x.actor_key LIKE 'Practitioner%'
+    AND COALESCE(a.status, '') NOT IN ('cancelled', 'entered-in-error')
+    AND ep.end_d IS NOT NULL AND {_date("a." + start)} > ep.end_d
+),
+cont_in AS (
+  SELECT s.episode_key, COUNT(*) AS n, SUM(CASE WHEN i.who IS NULL THEN 0 ELSE 1 END) AS shared
+  FROM stay_who s LEFT JOIN iop_who i ON i.episode_key = s.episode_key AND i.who = s.who
+  GROUP BY s.episode_key
+),
+cont_after AS (
+  SELECT a.episode_key, COUNT(*) AS n, SUM(CASE WHEN i.who IS NULL THEN 0 ELSE 1 END) AS shared
+  FROM after_who a LEFT JOIN iop_who i ON i.episode_key = a.episode_key AND i.who = a.who
+  GROUP BY a.episode_key
+),
+{_safety_ctes(s)}
 base AS (
   SELECT epi.*, p.gender AS sex, r.referral_source,
     {_age(_birth_date("p.birth_date"), "epi.start_d")} AS age
@@ -487,7 +473,7 @@ SELECT base.episode_key, base.patient_key,
   base.start_d AS admission_date, base.end_d AS discharge_date, base.index_d AS index_date,
   year(base.index_d) * 10 + quarter(base.index_d) AS period,
   base.disposition,
-  {part_out}COALESCE(att.settled, 0) AS sessions_settled,
+  {symptom_out if symptoms else ""}COALESCE(att.settled, 0) AS sessions_settled,
   COALESCE(att.attended, 0) AS sessions_attended,
   COALESCE(att.noshow, 0) AS sessions_noshow, COALESCE(att.cancelled, 0) AS sessions_cancelled,
   COALESCE(att.telehealth, 0) AS sessions_telehealth,
@@ -495,14 +481,24 @@ SELECT base.episode_key, base.patient_key,
   COALESCE(inten.minutes, 0) AS session_minutes,
   base.min_hours_per_week, base.min_days_per_week,
   base.max_hours_per_week, base.max_days_per_week, COALESCE(inten.weeks_over, 0) AS weeks_over,
+  COALESCE(safe.screens, 0) AS screens, COALESCE(safe.positive, 0) AS screens_positive,
+  COALESCE(safe_fu.followed, 0) AS screens_followed,
   COALESCE(checkin.due, 0) AS checkins_due, COALESCE(checkin.kept, 0) AS checkins_kept,
-  readm.days AS days_to_readmission, fu.days AS days_to_followup
-FROM base{part_joins}
+  readm.days AS days_to_readmission, fu.days AS days_to_followup,
+  COALESCE(cont_in.n, 0) AS stay_clinicians, COALESCE(cont_in.shared, 0) AS stay_clinicians_in_iop,
+  COALESCE(cont_after.n, 0) AS aftercare_clinicians,
+  COALESCE(cont_after.shared, 0) AS aftercare_clinicians_from_iop
+FROM base
+{"LEFT JOIN sx ON sx.episode_key = base.episode_key" if symptoms else ""}
 LEFT JOIN att ON att.episode_key = base.episode_key
 LEFT JOIN inten ON inten.episode_key = base.episode_key
 LEFT JOIN ep_weeks ON ep_weeks.episode_key = base.episode_key
 LEFT JOIN readm ON readm.episode_key = base.episode_key
 LEFT JOIN fu ON fu.episode_key = base.episode_key
+LEFT JOIN cont_in ON cont_in.episode_key = base.episode_key
+LEFT JOIN cont_after ON cont_after.episode_key = base.episode_key
+LEFT JOIN safe ON safe.episode_key = base.episode_key
+LEFT JOIN safe_fu ON safe_fu.episode_key = base.episode_key
 LEFT JOIN checkin ON checkin.episode_key = base.episode_key
 WHERE base.index_d IS NOT NULL{_period_filter("base.index_d", period)}"""  # noqa: S608
 

@@ -25,7 +25,8 @@ from typing import Any
 import orjson
 
 from iopfhir.errors import InputError, IopFhirError
-from iopfhir.outcomes.facts import FACT_PARTS, episode_facts_sql, part_facts_sql, stay_facts_sql
+from iopfhir.outcomes.facts import episode_facts_sql, stay_facts_sql, symptom_facts_sql
+from iopfhir.outcomes.symptoms import symptom_columns
 
 __all__ = [
     "OBSERVATION_LIMIT",
@@ -232,55 +233,45 @@ def _names(expr: str) -> set[str]:
 
 def measure_sql_parts(
     measures: list[MeasureDef], engine_name: str, period: tuple[str, str] | None = None
-) -> list[str] | None:
-    """:func:`measure_sql` of episode measures as several statements an engine runs at once
-    (each planned and run on its own core): the measures that read only the columns of one
-    part of :data:`~iopfhir.outcomes.facts.FACT_PARTS` (symptoms, safety, continuity) over
-    :func:`~iopfhir.outcomes.facts.part_facts_sql`, the others (with the keys, stratifiers
-    and supplemental columns) over the rest of the facts, first. Joined by ``episode_key``
-    (one row per episode in each), they give the columns of :func:`measure_sql`. Unordered.
-    None when the measures do not part so: not of episodes, all of them in one part, or one
-    (or a stratifier or supplemental column) reading the columns of a part and others."""
+) -> tuple[str, str] | None:
+    """:func:`measure_sql` of episode measures as two statements an engine runs at once
+    (each planned on its own core): the measures that read symptom scores over
+    :func:`~iopfhir.outcomes.facts.symptom_facts_sql`, the others over the rest of the
+    facts. Joined by ``episode_key`` (one row per episode in each), they give the columns
+    of :func:`measure_sql`. Unordered. None when the measures do not part so: not of
+    episodes, none or all of them reading symptoms, or one (or a stratifier or
+    supplemental column) reading both kinds of column."""
     if _basis(measures) != "EpisodeOfCare":
         return None
+    symptom = {name for _, name in symptom_columns()}
     expressions = [
         [e for _, e in m.populations] + ([m.observation] if m.observation else []) for m in measures
     ]
-    key = _KEYS["EpisodeOfCare"][0]
-    columns: dict[str | None, list[str]] = {None: [key]}  # None: the rest of the facts
-    kinds: dict[int, str | None] = {}  # measure index -> its part
+    main, scores = [_KEYS["EpisodeOfCare"][0]], [_KEYS["EpisodeOfCare"][0]]
+    kinds: dict[int, bool] = {}  # measure index -> reads symptoms
     for sql, at in _outputs(measures)[1:]:
-        if at is not None and at in kinds:
-            part = kinds[at]
+        if at is None:
+            reads = _names(sql)
+        elif at not in kinds:
+            reads = set().union(*(_names(e) for e in expressions[at]))
         else:
-            reads = _names(sql) if at is None else set().union(*map(_names, expressions[at]))
-            found = _part_of(reads)
-            if found is _MIXED:
-                return None
-            part = found if isinstance(found, str) else None
-            if at is not None:
-                kinds[at] = part
-        columns.setdefault(part, [key]).append(sql)
-    if len(set(kinds.values())) < 2:
+            (scores if kinds[at] else main).append(sql)
+            continue
+        if reads and reads <= symptom:
+            side = True
+        elif reads & symptom:
+            return None
+        else:
+            side = False
+        if at is not None:
+            kinds[at] = side
+        (scores if side else main).append(sql)
+    if not any(kinds.values()) or all(kinds.values()):
         return None
-    parts = [name for name in FACT_PARTS if name in columns]
-    return [
-        _statement(episode_facts_sql(engine_name, period, without=FACT_PARTS), columns[None]),
-        *(_statement(part_facts_sql(p, engine_name, period), columns[p]) for p in parts),
-    ]
-
-
-_MIXED = object()
-
-
-def _part_of(reads: set[str]) -> str | object | None:
-    """The part of :data:`~iopfhir.outcomes.facts.FACT_PARTS` whose columns are all an
-    expression reads (``reads``: its names); None: it reads none of a part's; ``_MIXED``:
-    some of a part's and others."""
-    for name, part in FACT_PARTS.items():
-        if reads & part:
-            return name if reads <= part else _MIXED
-    return None
+    return (
+        _statement(episode_facts_sql(engine_name, period, symptoms=False), main),
+        _statement(symptom_facts_sql(engine_name, period), scores),
+    )
 
 
 def summary_strata(measures: list[MeasureDef]) -> list[str]:

@@ -10,8 +10,8 @@ before admission to discharge. Per instrument the episode facts take the count
 terminology data calls reliable (``<i>_reliable_points``).
 
 These CTEs read only the scores and the episodes, so the facts of an episode can be
-computed in statements that run at once on an engine that can
-(:func:`~iopfhir.outcomes.facts.part_facts_sql` beside the rest).
+computed in two statements that run at once on an engine that can
+(:func:`~iopfhir.outcomes.facts.symptom_facts_sql` beside the rest).
 """
 
 from __future__ import annotations
