@@ -110,9 +110,13 @@ def _held(
     """Whether ``element`` of ``resource`` (a CodeableConcept or a list of them) gives the
     session's kind; each concept present that does not (a service category, ``ROUTINE``:
     the model has no place for it) is counted."""
-    concepts = as_list(resource.get(element))
+    concepts = resource.get(element)
+    if concepts is None:
+        return False
+    if type(concepts) is list and len(concepts) == 1 and _just_kind(concepts[0], kind):
+        return True  # the common case: the kind's coding alone (nothing else to count)
     held = False
-    for concept in concepts:
+    for concept in as_list(concepts):
         if not held and _holds(concept, kind, kind_code):
             held = True
             _note_beside_kind(concept, f"{rtype}.{element}", kind)
@@ -155,7 +159,9 @@ def _encounter_type(encounter: dict[str, Any], kind: str | None, kind_code: Code
     procedures = False
     held = False
     for concept in as_list(encounter.get("type")):
-        if not held and _holds(concept, kind, kind_code):
+        if not held and _just_kind(concept, kind):
+            held = True  # the common case: the kind's coding alone
+        elif not held and _holds(concept, kind, kind_code):
             held = True  # the concept of the kind (itself a procedure code, maybe)
             procedures = procedures or _procedure_kind([concept]) is not None
             _note_beside_kind(concept, "Encounter.type", kind)
@@ -164,6 +170,17 @@ def _encounter_type(encounter: dict[str, Any], kind: str | None, kind_code: Code
         elif not _absent(concept):  # a data-absent type is written again where no kind is
             note("Encounter.type", _NOT_THE_KIND)
     return procedures
+
+
+def _just_kind(concept: Any, kind: str | None) -> bool:
+    """Whether ``concept`` is the coding of session kind ``kind`` alone (no other coding,
+    no text): it gives the kind, and nothing of it is left to count."""
+    if kind is None or type(concept) is not dict or len(concept) != 1:
+        return False
+    items = concept.get("coding")
+    if type(items) is not list or len(items) != 1 or type(item := items[0]) is not dict:
+        return False
+    return item.get("code") == kind and item.get("system") == _kind_system()
 
 
 def _holds(concept: Any, kind: str | None, kind_code: Code | None) -> bool:
