@@ -17,15 +17,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from tests.fhir.both_readers import FORMS, unmapped_delta
+from tests.fhir.example_resources import example_resources
 
-from iopfhir.domain import load_episodes
-from iopfhir.fhir.bundle import dumps, transaction_bundle
 from iopfhir.terminology import code_system_url
 
-ROOT = Path(__file__).resolve().parents[2]
 SNOMED = {"system": "http://snomed.info/sct", "code": "999999"}
 
 #: the elements that hold one project code, the code systems read there
@@ -45,26 +42,6 @@ ELEMENTS = {
     ("Observation.interpretation", "severity"),
 }
 SYSTEMS = {code_system_url(name): name for _, name in ELEMENTS}
-
-
-def _resources() -> list[dict[str, Any]]:
-    episodes = [
-        *load_episodes(ROOT / "examples/mental-health-iop.yaml"),
-        *load_episodes(ROOT / "examples/co-occurring-sud-iop.yaml"),
-    ]
-    bundle = orjson.loads(dumps(transaction_bundle(episodes)))
-    out = []
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        # a plain id for each (the readers' test Bundles give each a fullUrl of its own)
-        resource["id"] = entry["fullUrl"].rsplit(":", 1)[-1]
-        out.append(resource)
-    text = orjson.dumps(out).decode()
-    for entry in bundle["entry"]:  # the references follow
-        text = text.replace(f'"{entry["fullUrl"]}"', f'"{entry["resource"]["resourceType"]}/'
-                            f'{entry["fullUrl"].rsplit(":", 1)[-1]}"')  # fmt: skip
-    resources: list[dict[str, Any]] = orjson.loads(text)
-    return resources
 
 
 def _changed(
@@ -120,7 +97,7 @@ def _by_element(delta: Counter[str], suffix: str) -> Counter[str]:
 @FORMS
 @pytest.mark.parametrize("how", ["coding", "text"])
 def test_a_coding_or_text_beside_the_code_is_counted(tmp_path: Path, form: str, how: str) -> None:
-    plain = _resources()
+    plain = example_resources()
     more, touched = _changed(plain, how)
     assert set(touched) == {at for at, _ in ELEMENTS}, touched
     delta, _, before = unmapped_delta(plain, more, tmp_path, form)
@@ -134,7 +111,7 @@ def test_a_coding_or_text_beside_the_code_is_counted(tmp_path: Path, form: str, 
 
 @FORMS
 def test_a_concept_without_the_code_is_counted(tmp_path: Path, form: str) -> None:
-    plain = _resources()
+    plain = example_resources()
     more, touched = _changed(plain, "replaced")
     delta, after, before = unmapped_delta(plain, more, tmp_path, form)
     # the modality, disposition and referral source are read from nothing else: each

@@ -77,6 +77,7 @@ _DEFAULT_PLACES: tuple[KindPlace, ...] = (
 )
 
 
+@cache  # a few distinct arguments, asked for every session read
 def default_kind_places(forms: tuple[SessionForm, ...]) -> tuple[KindPlace, ...]:
     """Where the FHIR builder writes the kind of a session written as ``forms`` when the
     session records no ``kind_in``: each resource's service type, the Encounter's type

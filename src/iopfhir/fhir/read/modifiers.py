@@ -21,13 +21,21 @@ Imports: the reader's ``source`` (the Entry).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Final
 
 import orjson
 
 from iopfhir.fhir.read.source import Entry
 
-__all__ = ["MODIFIER_BYTES", "MODIFIER_REASON", "modifier_paths", "note_modifiers"]
+__all__ = [
+    "MODIFIER_BYTES",
+    "MODIFIER_REASON",
+    "element_objects",
+    "entry_bytes",
+    "modifier_paths",
+    "note_modifiers",
+]
 
 #: the ``unmapped`` reason, after the FHIRPath of the element holding the modifier
 MODIFIER_REASON: Final = "modifier extension not understood (read as if absent)"
@@ -38,15 +46,23 @@ MODIFIER_BYTES: Final = b'"modifierExtension"'
 _MAX_DEPTH: Final = 64
 
 
-def note_modifiers(entry: Entry, unmapped: Counter[str]) -> None:
-    """Count in ``unmapped`` each FHIRPath of ``entry`` that holds a modifier extension."""
-    raw = entry.raw
-    if raw is None:
-        try:
-            raw = orjson.dumps(entry.resource)
-        except orjson.JSONEncodeError:  # an integer beyond 64 bits: walk it all
-            raw = MODIFIER_BYTES
-    if MODIFIER_BYTES not in raw:
+def entry_bytes(entry: Entry) -> bytes | None:
+    """The JSON of ``entry``'s resource: its NDJSON line when there is one, else written
+    (``None``: it cannot be, an integer beyond 64 bits; a caller then walks it all)."""
+    if entry.raw is not None:
+        return entry.raw
+    try:
+        return orjson.dumps(entry.resource)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def note_modifiers(entry: Entry, unmapped: Counter[str], raw: Any = ...) -> None:
+    """Count in ``unmapped`` each FHIRPath of ``entry`` that holds a modifier extension
+    (``raw``: :func:`entry_bytes` of it, when the caller has them)."""
+    if raw is ...:
+        raw = entry_bytes(entry)
+    if raw is not None and MODIFIER_BYTES not in raw:
         return
     for path in modifier_paths(entry.resource):
         unmapped[f"{path}: {MODIFIER_REASON}"] += 1
@@ -56,24 +72,26 @@ def modifier_paths(resource: dict[str, Any]) -> list[str]:
     """The FHIRPaths (no indexes) of the elements of ``resource`` that hold a non-empty
     ``modifierExtension``, each once, in the order met."""
     found: dict[str, None] = {}
-    _walk(resource, str(resource.get("resourceType") or "Resource"), found, 0)
+    for path, node in element_objects(resource, str(resource.get("resourceType") or "Resource")):
+        if node.get("modifierExtension"):
+            found.setdefault(f"{path}.modifierExtension", None)
     return list(found)
 
 
-def _walk(node: Any, path: str, found: dict[str, None], depth: int) -> None:
+def element_objects(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every JSON object within ``node`` (itself included) with its FHIRPath (``path`` for
+    ``node``; no indexes; a primitive's ``_start`` as ``start``), in document order; its
+    ``modifierExtension`` is not gone into."""
     if depth > _MAX_DEPTH:
         return
     if isinstance(node, list):
         for item in node:
-            _walk(item, path, found, depth + 1)
+            yield from element_objects(item, path, depth + 1)
         return
     if not isinstance(node, dict):
         return
+    yield path, node
     for key, value in node.items():
-        if key == "modifierExtension":
-            if value:
-                found.setdefault(f"{path}.modifierExtension", None)
-            continue
-        if isinstance(value, dict | list):
+        if key != "modifierExtension" and isinstance(value, dict | list):
             name = key[1:] if key.startswith("_") else key
-            _walk(value, f"{path}.{name}", found, depth + 1)
+            yield from element_objects(value, f"{path}.{name}", depth + 1)

@@ -92,7 +92,8 @@ from iopfhir.fhir.read.index import (
 )
 from iopfhir.fhir.read.instruments import is_instrument_code
 from iopfhir.fhir.read.keys import KeyAllocator
-from iopfhir.fhir.read.modifiers import MODIFIER_BYTES, note_modifiers
+from iopfhir.fhir.read.modifiers import MODIFIER_BYTES, entry_bytes, note_modifiers
+from iopfhir.fhir.read.nested_extensions import note_nested_extensions
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult
 from iopfhir.fhir.read.reviews import is_review
@@ -259,9 +260,11 @@ def _classify(
     if rtype in INSTRUMENT_ONLY and not _instrument_coded(res.get("code"), codes):
         result.ignored[rtype] += 1
         return
-    raw = entry.raw  # R4: a modifier extension is never ignored in silence (a byte search)
-    if raw is None or MODIFIER_BYTES in raw:
-        note_modifiers(entry, result.unmapped)
+    # R4: a modifier extension is never ignored in silence; nor is any other one here
+    raw = entry.raw if entry.raw is not None else entry_bytes(entry)
+    if raw is None or MODIFIER_BYTES in raw:  # (a byte search; walked only then)
+        note_modifiers(entry, result.unmapped, raw)
+    note_nested_extensions(entry, result.unmapped, raw)
     if rtype == "Patient":
         store.defer(seq, "p", None)
     elif rtype in SHARED:
