@@ -52,6 +52,8 @@ def read_code(
     codings and the text of the one with it. None when there is none (each concept counted
     as ``otherwise``: what the reader makes of it)."""
     key = concept_key(concepts, system_name)
+    if key is not None and _one_coding(concepts):
+        return key  # the common case: the code's coding alone
     listed = as_list(concepts)
     if key is None:
         if listed:
@@ -67,3 +69,16 @@ def read_code(
         else:
             note(at, f"a concept beside the {system_name} one (dropped)")
     return key
+
+
+def _one_coding(concepts: Any) -> bool:
+    """Whether ``concepts`` is one CodeableConcept (alone or in a list) of one coding and
+    no text."""
+    if type(concepts) is list:
+        if len(concepts) != 1:
+            return False
+        concepts = concepts[0]
+    if type(concepts) is not dict or "text" in concepts:
+        return False
+    items = concepts.get("coding")
+    return type(items) is list and len(items) == 1
