@@ -146,10 +146,8 @@ def _service(concepts: Any, at: str) -> str:
     """The aftercare service of a referral's code or an appointment's service type
     (``other`` when none is coded: counted), the rest of the concept counted (the writer
     gives back the service's code and its SNOMED CT coding)."""
-    found = concept_key(concepts, "aftercare-service")
-    derived = _snomed(found) if found is not None else ()
     service = read_code(
-        concepts, "aftercare-service", at, derived=derived, otherwise="read as other"
+        concepts, "aftercare-service", at, derived=_snomed, otherwise="read as other"
     )
     return service or "other"
 

@@ -13,7 +13,7 @@ Imports the reader's ``values``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from iopfhir.fhir.read.values import as_list, codings, concept_key, note
@@ -42,15 +42,15 @@ def read_code(
     system_name: str,
     at: str,
     *,
-    derived: Collection[tuple[str | None, str]] = (),
+    derived: Callable[[str], Collection[tuple[str | None, str]]] | None = None,
     otherwise: str = "dropped",
 ) -> str | None:
     """The code of project code system ``system_name`` in ``concepts`` (a CodeableConcept
     or a list of them, at FHIRPath ``at``: :func:`~iopfhir.fhir.read.values.concept_key`),
     counting what the writer does not give back when it writes that code alone, with the
-    codings it derives from it (``derived``): each concept without the code, the other
-    codings and the text of the one with it. None when there is none (each concept counted
-    as ``otherwise``: what the reader makes of it)."""
+    codings it derives from it (``derived``: those of a code): each concept without the
+    code, the other codings and the text of the one with it. None when there is none (each
+    concept counted as ``otherwise``: what the reader makes of it)."""
     key = concept_key(concepts, system_name)
     if key is not None and _one_coding(concepts):
         return key  # the common case: the code's coding alone
@@ -60,7 +60,7 @@ def read_code(
             note(at, f"no {system_name} code ({otherwise})", len(listed))
         return None
     ours = (code_system_url(system_name), key)
-    written = {ours, *derived}
+    written = {ours, *(derived(key) if derived is not None else ())}
     found = False
     for concept in listed:
         if not found and ours in codings(concept):

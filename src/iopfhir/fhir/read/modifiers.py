@@ -57,11 +57,9 @@ def entry_bytes(entry: Entry) -> bytes | None:
         return None
 
 
-def note_modifiers(entry: Entry, unmapped: Counter[str], raw: Any = ...) -> None:
+def note_modifiers(entry: Entry, unmapped: Counter[str], raw: bytes | None) -> None:
     """Count in ``unmapped`` each FHIRPath of ``entry`` that holds a modifier extension
-    (``raw``: :func:`entry_bytes` of it, when the caller has them)."""
-    if raw is ...:
-        raw = entry_bytes(entry)
+    (``raw``: :func:`entry_bytes` of it; ``None``: walked)."""
     if raw is not None and MODIFIER_BYTES not in raw:
         return
     for path in modifier_paths(entry.resource):

@@ -261,7 +261,7 @@ def _classify(
         result.ignored[rtype] += 1
         return
     # R4: a modifier extension is never ignored in silence; nor is any other one here
-    raw = entry.raw if entry.raw is not None else entry_bytes(entry)
+    raw = entry_bytes(entry)
     if raw is None or MODIFIER_BYTES in raw:  # (a byte search; walked only then)
         note_modifiers(entry, result.unmapped, raw)
     note_nested_extensions(entry, result.unmapped, raw)
