@@ -245,6 +245,8 @@ def _referral_and_people() -> list[dict[str, Any]]:
         {
             "resourceType": "CarePlan",
             "id": "cp1",
+            # the model holds a care plan's identifiers as its own keys only
+            "identifier": [{"system": "urn:example:plans", "value": SECRET}],
             "status": "active",
             "intent": "plan",
             "subject": SUBJECT,
@@ -281,7 +283,8 @@ def _referral_and_people() -> list[dict[str, Any]]:
 #: what the input above holds that the model does not, by FHIRPath
 DROPPED = {
     "Patient.extension", "Patient.active", "Patient.deceasedDateTime", "Patient.address",
-    "Patient.maritalStatus", "Patient.birthDate.extension", "RelatedPerson.gender",
+    "Patient.maritalStatus", "Patient.birthDate.extension", "Patient.meta.profile",
+    "RelatedPerson.gender",
     "RelatedPerson.address",
     "Condition.identifier", "Condition.encounter", "Condition.note",
     "AllergyIntolerance.type", "AllergyIntolerance.onsetDateTime",
@@ -290,6 +293,7 @@ DROPPED = {
     "ServiceRequest.encounter", "ServiceRequest.patientInstruction",
     "Encounter.identifier", "Encounter.reasonCode", "CareTeam.reasonCode", "CareTeam.note",
     "ServiceRequest.note", "Encounter.hospitalization", "CarePlan.note", "CarePlan.encounter",
+    "CarePlan.identifier",
     "Practitioner.qualification", "PractitionerRole.specialty", "Organization.address",
     "Location.position",
     # what iopfhir derives on its own resources is data on others' (DERIVED), unless it

@@ -19,7 +19,8 @@ as that element (``Encounter.extension: no place...``), once per resource.
 
 Not counted: what is no content of its own (``resourceType``, ``id``, ``meta`` - whose
 42 CFR Part 2 labels are read (with ``PSY``, which the writer decides too); any other
-security label, and any tag, is counted at ``Type.meta.security`` / ``Type.meta.tag`` - ,
+security label, any tag, and a profile the writer does not claim (US Core's...) is counted
+at ``Type.meta.security`` / ``Type.meta.tag`` / ``Type.meta.profile`` - ,
 the narrative ``text``, which is written anew from the data,
 ``language``, ``contained`` resources, read where they are referenced, and
 ``modifierExtension``, which :mod:`~iopfhir.fhir.read.modifiers` counts), a
@@ -29,7 +30,13 @@ birth time on ``_birthDate``, are counted as ``Patient.birthDate.extension``),
 its writer derives (:data:`DERIVED`) on iopfhir's own resources, or on others' with the
 value iopfhir writes (:func:`as_written`). Within a held element, what a reader cannot
 take is counted by the reader itself (a ``Condition.category`` other than the three it
-holds...).
+holds...). Where the model holds a resource's identifiers as its own keys only (a care
+plan, a session's Encounter, an instrument's Observation), an identifier of anyone else
+is ``identifier`` not held, counted so; where it keeps others' identifiers (people,
+organizations, locations), their ``use``, ``type``, ``period`` and ``assigner`` are
+counted as not kept. Not counted, by design: a ``display`` (of a Reference, beside a
+code the model holds) and a HumanName's ``use`` and ``text``, which say how a thing is
+shown, not what it is (the writer shows it from what the model holds).
 
 Imports :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology` and the reader's
 ``values``.
@@ -41,7 +48,13 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
 
-from iopfhir.fhir.conventions import CORE_EXT, EXT, ID_BASE, OBSERVATION_CATEGORY_SURVEY
+from iopfhir.fhir.conventions import (
+    CORE_EXT,
+    EXT,
+    ID_BASE,
+    OBSERVATION_CATEGORY_SURVEY,
+    profile_url,
+)
 from iopfhir.fhir.read.held_elements import HELD, OTHERS
 from iopfhir.fhir.read.values import as_list, note
 from iopfhir.terminology import codes
@@ -166,8 +179,12 @@ def note_unheld(resource: dict[str, Any], reading: str, held: tuple[str, ...] = 
     if "extension" in resource and (known := READ_EXTENSIONS.get(reading)) is not None:
         _note_extensions(resource["extension"], reading, known)
     meta = resource.get("meta")
-    if type(meta) is dict and ("security" in meta or "tag" in meta):
-        _note_meta(meta, reading.partition(":")[0])
+    if type(meta) is dict:
+        if "security" in meta or "tag" in meta:
+            _note_meta(meta, reading.partition(":")[0])
+        profiles = meta.get("profile")
+        if profiles and not _own_profiles(profiles):
+            note(f"{reading.partition(':')[0]}.meta.profile", NO_PLACE)
     # one set difference for most resources (the readers ask for every resource), and for
     # iopfhir's own no more than a look at their identifiers
     extra = resource.keys() - _SKIP[reading]
@@ -197,6 +214,18 @@ def _note_meta(meta: dict[str, Any], rtype: str) -> None:
         if type(label) is not dict or label.get("code") not in _WRITTEN_LABELS:
             note(f"{rtype}.meta.security", NO_PLACE)
             return
+
+
+#: the start of the canonical URL of every profile the writer claims
+_OWN_PROFILE: Final = profile_url("")
+
+
+def _own_profiles(profiles: Any) -> bool:
+    """Whether every profile ``meta.profile`` claims is one of the project's (the writer
+    claims its own again; a US Core or other profile it does not claim is counted)."""
+    if type(profiles) is not list:
+        return False
+    return all(type(p) is str and p.startswith(_OWN_PROFILE) for p in profiles)
 
 
 def _note_extensions(items: Any, reading: str, known: frozenset[str]) -> None:

@@ -163,7 +163,6 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     # a care plan of any kind but the hospital's discharge plan (read as the referral's)
     "CarePlan": frozenset(
         {
-            "identifier",
             "subject",
             "status",
             "intent",
@@ -180,12 +179,11 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     "CarePlan:discharge": frozenset(
-        {"identifier", "subject", "status", "title", "description", "created", "author"}
+        {"subject", "status", "title", "description", "created", "author"}
     ),
     # the episode's referral (status, intent, code and performer: see DERIVED)
     "ServiceRequest:referral": frozenset(
         {
-            "identifier",
             "subject",
             "category",
             "authoredOn",
@@ -196,13 +194,10 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     # the inpatient stay a referral names (its class also names a document's referral source)
-    "Encounter:stay": frozenset(
-        {"identifier", "subject", "class", "participant", "period", "serviceProvider"}
-    ),
+    "Encounter:stay": frozenset({"subject", "class", "participant", "period", "serviceProvider"}),
     # an aftercare plan's referral and appointment
     "ServiceRequest:aftercare": frozenset(
         {
-            "identifier",
             "subject",
             "status",
             "code",
@@ -214,7 +209,6 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     ),
     "Appointment:aftercare": frozenset(
         {
-            "identifier",
             "status",
             "serviceType",
             "start",
@@ -228,7 +222,6 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     # item Observation, a QuestionnaireResponse, a DiagnosticReport coded with the panel
     "Observation": frozenset(
         {
-            "identifier",
             "status",
             "code",
             "subject",
@@ -250,7 +243,6 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     ),
     "QuestionnaireResponse": frozenset(
         {
-            "identifier",
             "questionnaire",
             "status",
             "subject",
@@ -262,7 +254,6 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     ),
     "DiagnosticReport": frozenset(
         {
-            "identifier",
             "status",
             "code",
             "subject",
@@ -276,7 +267,6 @@ HELD: Final[Mapping[str, frozenset[str]]] = {
     # a 42 CFR Part 2 consent (another Consent is not read, and counted so)
     "Consent": frozenset(
         {
-            "identifier",
             "status",
             "scope",
             "patient",
@@ -412,14 +402,14 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "CarePlan": frozenset(
         {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "implicitRules", "identifier", "extension", "instantiatesCanonical", "instantiatesUri",
             "basedOn", "replaces", "partOf", "description", "encounter", "contributor",
             "supportingInfo",
         }
     ),
     "CarePlan:discharge": frozenset(
         {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "implicitRules", "identifier", "extension", "instantiatesCanonical", "instantiatesUri",
             "basedOn", "replaces", "partOf", "intent", "category", "encounter", "period",
             "contributor", "careTeam", "addresses", "supportingInfo", "goal", "activity",
             "note",
@@ -427,7 +417,7 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "ServiceRequest:referral": frozenset(
         {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "implicitRules", "identifier", "extension", "instantiatesCanonical", "instantiatesUri",
             "replaces", "requisition", "status", "intent", "priority", "doNotPerform", "code",
             "orderDetail", "quantityQuantity", "quantityRatio", "quantityRange",
             "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming", "asNeededBoolean",
@@ -438,15 +428,15 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "Encounter:stay": frozenset(
         {
-            "implicitRules", "extension", "status", "statusHistory", "classHistory", "type",
-            "serviceType", "priority", "episodeOfCare", "basedOn", "appointment", "length",
-            "reasonCode", "reasonReference", "diagnosis", "account", "hospitalization",
-            "location", "partOf",
+            "implicitRules", "identifier", "extension", "status", "statusHistory",
+            "classHistory", "type", "serviceType", "priority", "episodeOfCare", "basedOn",
+            "appointment", "length", "reasonCode", "reasonReference", "diagnosis", "account",
+            "hospitalization", "location", "partOf",
         }
     ),
     "ServiceRequest:aftercare": frozenset(
         {
-            "implicitRules", "extension", "instantiatesCanonical", "instantiatesUri",
+            "implicitRules", "identifier", "extension", "instantiatesCanonical", "instantiatesUri",
             "basedOn", "replaces", "requisition", "intent", "category", "priority",
             "doNotPerform", "orderDetail", "quantityQuantity", "quantityRatio",
             "quantityRange", "encounter", "occurrenceDateTime", "occurrencePeriod",
@@ -458,7 +448,8 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "Appointment:aftercare": frozenset(
         {
-            "implicitRules", "extension", "cancelationReason", "serviceCategory", "specialty",
+            "implicitRules", "identifier", "extension", "cancelationReason",
+            "serviceCategory", "specialty",
             "appointmentType", "reasonCode", "reasonReference", "priority", "description",
             "minutesDuration", "slot", "created", "comment", "patientInstruction",
             "requestedPeriod",
@@ -466,25 +457,26 @@ OTHERS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "Observation": frozenset(
         {
-            "implicitRules", "extension", "basedOn", "partOf", "category", "focus",
+            "implicitRules", "identifier", "extension", "basedOn", "partOf", "category", "focus",
             "effectiveTiming", "issued", "valueRange", "valueRatio", "valueSampledData",
             "valueTime", "valueDateTime", "valuePeriod", "dataAbsentReason", "note",
             "bodySite", "method", "specimen", "device", "referenceRange",
         }
     ),
     "QuestionnaireResponse": frozenset(
-        {"implicitRules", "extension", "basedOn", "partOf", "source"}
+        {"implicitRules", "identifier", "extension", "basedOn", "partOf", "source"}
     ),
     "DiagnosticReport": frozenset(
         {
-            "implicitRules", "extension", "basedOn", "category", "issued",
+            "implicitRules", "identifier", "extension", "basedOn", "category", "issued",
             "resultsInterpreter", "specimen", "imagingStudy", "media", "conclusion",
             "conclusionCode", "presentedForm",
         }
     ),
     "Consent": frozenset(
         {
-            "implicitRules", "category", "performer", "organization", "sourceAttachment",
+            "implicitRules", "identifier", "category", "performer", "organization",
+            "sourceAttachment",
             "sourceReference", "policy", "verification",
         }
     ),

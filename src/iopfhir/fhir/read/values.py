@@ -365,9 +365,18 @@ def identifiers(resource: dict[str, Any], at: str | None = None) -> list[Identif
             system, value = text(ident.get("system")), text(ident.get("value"))
             if system and value:
                 out.append(_identifier(system, value))
+                if len(ident) > 2 and at is not None:  # more than the system and value
+                    for part in _IDENTIFIER_PARTS_NOT_KEPT:
+                        if ident.get(part) is not None:
+                            note(f"{at}.{part}", "not kept (dropped)")
                 continue
         note(at, "identifier without a system and a value (dropped)")
     return out
+
+
+#: the parts of an Identifier the model does not keep (it keeps the system and the value:
+#: what names the record; a ``type`` such as an MRN's ``MR`` is said to be dropped)
+_IDENTIFIER_PARTS_NOT_KEPT: Final = ("use", "type", "period", "assigner")
 
 
 @lru_cache(maxsize=512)
