@@ -64,6 +64,7 @@ from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
 from iopfhir.fhir.read.keys import KeyAllocator
 from iopfhir.fhir.read.modifiers import entry_bytes, note_modifiers
+from iopfhir.fhir.read.nested_codings import note_coding_parts
 from iopfhir.fhir.read.nested_extensions import note_nested_extensions
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult, ReadWarning
@@ -186,6 +187,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
         raw = entry_bytes(entry)  # as the streaming reader's pass 1 does
         note_modifiers(entry, result.unmapped, raw)
         note_nested_extensions(entry, result.unmapped, raw)
+        note_coding_parts(entry, result.unmapped, raw)
         if rtype == "Patient":
             group_for_patient(entry)
             continue

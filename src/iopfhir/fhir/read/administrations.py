@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from iopfhir.fhir.read.index import Index
 from iopfhir.fhir.read.instruments import (
@@ -90,10 +90,18 @@ class Administration:
         return loinc_codes(entry.resource.get("code")) if found is None else found
 
 
+#: ``unmapped`` reason of an item's ``definition`` (an ElementDefinition URI)
+_ITEM_DEFINITION: Final = (
+    "QuestionnaireResponse.item.definition: no place in the IOP model (dropped)"
+)
+
+
 def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
     inst = adm.instrument
     totals = {inst.total_code, *getattr(inst, "alternate_totals", ())}
     for item, code in adm.qr_items.get(id(qr)) or _qr_items(qr, index):
+        if "definition" in item:  # the item is known by its code (linkId, Questionnaire)
+            adm.problems[_ITEM_DEFINITION] += 1
         answers = [a for a in as_list(item.get("answer")) if isinstance(a, dict)]
         if code is None or not answers:
             continue
@@ -289,6 +297,7 @@ def _fill(
     index: Index,
 ) -> None:
     inst = adm.instrument
+    unscored = 0  # total Observations whose value is no score
     for kind, role_inst, entry in members:
         res = entry.resource
         if role_inst is not None and role_inst is not inst:
@@ -312,6 +321,8 @@ def _fill(
             _read_qr(adm, entry, index)
         elif kind in ("total", "panel"):
             total = total_value(inst, res)
+            if total is None and kind == "total" and any(k[:5] == "value" for k in res):
+                unscored += 1  # a bound (``< 5``), a fraction, text: no score
             if (
                 kind == "total"
                 and adm.total_at == "Observation.value"
@@ -328,6 +339,10 @@ def _fill(
                     _read_value(adm, component, f"{entry.type}.component")
         else:
             _read_item(adm, entry)
+    if unscored and adm.answers:
+        # with answers the measure is read and its stated total dropped (else the whole
+        # administration is, and counted so)
+        adm.problems["Observation.value: not a score of the instrument (dropped)"] += unscored
     if adm.own_qr and not adm.qr_total:
         # ours: a QR without a total item records a total computed from the answers, not
         # one that was given (the total Observation holds the computed score)

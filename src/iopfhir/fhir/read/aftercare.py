@@ -21,13 +21,15 @@ Imports: :mod:`iopfhir.domain` and the reader's ``_context``, ``people``, ``sour
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from iopfhir.domain import AftercareAppointment, AftercareReferral, CheckIn, Code, Request
 from iopfhir.fhir.read._context import Context
+from iopfhir.fhir.read.activity_parts import note_unread_parts
 from iopfhir.fhir.read.concepts import note_beside, read_code
+from iopfhir.fhir.read.encounter_parts import note_appointment_participants
 from iopfhir.fhir.read.episode import condition_keys, reason_text
-from iopfhir.fhir.read.held import note_unheld
+from iopfhir.fhir.read.held import NO_PLACE, note_unheld
 from iopfhir.fhir.read.people import org_key, person_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
@@ -53,6 +55,11 @@ __all__ = [
 ]
 
 
+#: what a check-in's reader reads of its detail, and the statuses a check-in has
+_CHECK_IN_READ: Final = frozenset({"code", "scheduledPeriod", "performer", "status"})
+_CHECK_IN_STATUS: Final = ("not-started", "scheduled", "completed", "cancelled")
+
+
 def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry) -> dict[str, Any]:
     """The ``referrals``, ``appointments`` and ``check_ins`` of an aftercare plan."""
     referrals: list[AftercareReferral] = []
@@ -63,6 +70,7 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
         ref = activity.get("reference")
         detail = activity.get("detail")
         if ref is not None:
+            note_unread_parts(activity, None, frozenset())
             target = ctx.resolve(ref, entry)
             if target is None:
                 ctx.unmapped[
@@ -98,6 +106,9 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                     "CarePlan.activity.detail: aftercare activity not recognised (dropped)"
                 ] += 1
                 continue
+            note_unread_parts(activity, detail, _CHECK_IN_READ)
+            if "end" in detail["scheduledPeriod"]:
+                note("CarePlan.activity.detail.scheduledPeriod.end", NO_PLACE)
             with_ = None
             performers = as_list(detail.get("performer"))
             for pref in performers[:1]:
@@ -111,6 +122,8 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                     len(performers) - 1,
                 )
             status = detail.get("status")
+            if status not in _CHECK_IN_STATUS:
+                note("CarePlan.activity.detail.status", "not a check-in's (read as scheduled)")
             raw_id = activity.get("id")
             check_ins.append(
                 CheckIn.model_validate(
@@ -120,9 +133,7 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
                         ),
                         "due": due,
                         "method": method,
-                        "status": status
-                        if status in ("not-started", "scheduled", "completed", "cancelled")
-                        else "scheduled",
+                        "status": status if status in _CHECK_IN_STATUS else "scheduled",
                         "with": with_,
                     }
                 )
@@ -209,9 +220,13 @@ def read_aftercare_appointment(
             "booked",
         ),
     }
+    # the writer gives the patient and the one practitioner, each accepted, without a type
+    note_appointment_participants(res.get("participant"), lambda _actor: False, True)
     for part in as_list(res.get("participant")):
         if not isinstance(part, dict):
             continue
+        if part.get("type"):
+            note("Appointment.participant.type", NO_PLACE)
         actor = part.get("actor")
         target = ctx.resolve(actor, entry)
         if target is not None and target is ctx.group.patient:

@@ -5,20 +5,32 @@
 (``EMER``, ``IMP``, ``HH``, an EHR's local class code) is counted where it is read, not
 written back as ``AMB`` without a word. ``Encounter.participant.period`` has no place in
 a :class:`~iopfhir.domain.SessionParticipant` and is counted when its participant is kept.
+Of an Appointment's participants the session holds who takes part: the writer gives each
+``status`` ``accepted`` and no ``required`` (the patient of a kind that meets without
+them: ``information-only``, ``declined``), so another ``required`` or ``status``, and a
+participant's ``period``, are counted.
 
 Imports: :mod:`iopfhir.terminology` and the reader's ``held`` and ``values``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from iopfhir.fhir.read.held import NO_PLACE
-from iopfhir.fhir.read.values import codings, note
+from iopfhir.fhir.read.values import as_list, codings, note
 from iopfhir.terminology import codes
 
-__all__ = ["note_participant", "telehealth_class"]
+__all__ = ["note_appointment_participants", "note_participant", "telehealth_class"]
+
+#: ``(required, status)`` of an Appointment participant as the writer gives it: the
+#: patient of a session they take part in (and anyone else), and of one without them
+_WRITTEN_PRESENT: Final = (None, "accepted")
+_WRITTEN_ABSENT: Final = ("information-only", "declined")
+#: why such a part is counted
+_NOT_KEPT: Final = "not kept (dropped)"
 
 #: why a class the writer cannot give back is counted
 _OTHER_CLASS = "neither ambulatory nor virtual (written back as ambulatory)"
@@ -53,3 +65,26 @@ def note_participant(part: dict[str, Any]) -> None:
     place for (its ``period``: the session's times are the Encounter's)."""
     if "period" in part:
         note("Encounter.participant.period", NO_PLACE)
+
+
+def note_appointment_participants(
+    participants: Any, is_patient: Callable[[Any], bool], present: bool
+) -> None:
+    """Count what each Appointment participant says beyond who takes part (``present``:
+    whether the patient takes part in the session's kind; ``is_patient(actor)``: asked
+    only of a participant not as the writer gives everyone)."""
+    for part in as_list(participants):
+        actor = part.get("actor") if isinstance(part, dict) else None
+        if not isinstance(actor, dict) or not ("reference" in actor or "identifier" in actor):
+            continue  # a participant naming nobody is dropped whole, and counted so
+        if "period" in part:
+            note("Appointment.participant.period", NO_PLACE)
+        found = (part.get("required"), part.get("status"))
+        if found == _WRITTEN_PRESENT and present:
+            continue
+        patient = not present and is_patient(actor)
+        written = _WRITTEN_ABSENT if patient else _WRITTEN_PRESENT
+        if found[0] != written[0]:
+            note("Appointment.participant.required", _NOT_KEPT)
+        if found[1] != written[1]:
+            note("Appointment.participant.status", _NOT_KEPT)

@@ -23,6 +23,7 @@ Imports: the reader's ``held`` tables and ``source`` (the Entry).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, Final
 
@@ -32,7 +33,13 @@ from iopfhir.fhir.read.instruments import ORDINAL_URLS
 from iopfhir.fhir.read.modifiers import element_objects
 from iopfhir.fhir.read.source import Entry
 
-__all__ = ["EXTENSION_BYTES", "nested_extension_paths", "note_nested_extensions"]
+__all__ = [
+    "EXTENSION_BYTES",
+    "held_keys",
+    "held_objects",
+    "nested_extension_paths",
+    "note_nested_extensions",
+]
 
 #: what the JSON of a resource holding an extension anywhere contains
 EXTENSION_BYTES: Final = b'"extension"'
@@ -74,7 +81,7 @@ def _own(extensions: Any) -> int:
 
 
 @cache
-def _held(rtype: str) -> frozenset[str]:
+def held_keys(rtype: str) -> frozenset[str]:
     """The top-level elements some reading of ``rtype`` holds (the others are counted
     whole by :func:`~iopfhir.fhir.read.held.note_unheld`)."""
     out: set[str] = set()
@@ -85,19 +92,24 @@ def _held(rtype: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def held_objects(resource: dict[str, Any], rtype: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every JSON object inside the held elements of ``resource`` (of type ``rtype``) with
+    its FHIRPath (no indexes), in document order."""
+    held = held_keys(rtype)
+    for key, value in resource.items():
+        if key in held:
+            yield from element_objects(value, f"{rtype}.{key}")
+
+
 def nested_extension_paths(resource: dict[str, Any], rtype: str) -> list[str]:
     """The FHIRPaths (no indexes) of the ``extension`` elements inside the held elements
     of ``resource`` that hold one its reader does not read, each once, in the order met."""
     found: dict[str, None] = {}
-    held = _held(rtype)
-    for key, value in resource.items():
-        if key not in held:
-            continue
-        for path, node in element_objects(value, f"{rtype}.{key}"):
-            # an extension's own parts are the extension's (counted with it)
-            ext = node.get("extension")
-            if ext and not path.endswith(".extension") and _unread(ext, path):
-                found.setdefault(f"{path}.extension", None)
+    for path, node in held_objects(resource, rtype):
+        # an extension's own parts are the extension's (counted with it)
+        ext = node.get("extension")
+        if ext and not path.endswith(".extension") and _unread(ext, path):
+            found.setdefault(f"{path}.extension", None)
     return list(found)
 
 

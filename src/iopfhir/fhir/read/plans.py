@@ -24,7 +24,7 @@ and the reader's ``_context``, ``activity_parts``, ``aftercare``, ``episode``, `
 from __future__ import annotations
 
 from datetime import time
-from typing import Any, get_args
+from typing import Any, Final, get_args
 
 from iopfhir.domain import (
     Activity,
@@ -46,6 +46,7 @@ from iopfhir.fhir.read.activity_parts import (
     UNRESOLVED,
     not_to_perform,
     note_activity,
+    note_unread_parts,
     uncoded_text,
 )
 from iopfhir.fhir.read.aftercare import read_aftercare
@@ -399,6 +400,8 @@ def _read_detail(
         schedule = _read_schedule(timing.get("repeat"))
         if schedule is not None:
             fields["schedule"] = schedule
+            for key in sorted(timing.keys() - {"id", "extension", "repeat"}):
+                note_value(f"CarePlan.activity.detail.scheduledTiming.{key}", "not taken (dropped)")
         else:
             note_value(
                 "CarePlan.activity.detail.scheduledTiming",
@@ -434,6 +437,7 @@ def _read_schedule(repeat: Any) -> Schedule | None:
             len(times) - 1,
         )
     days = [d for d in as_list(repeat.get("dayOfWeek")) if d in _WEEKDAYS]
+    _note_repeat(repeat, bool(days))
     return Schedule(
         days=days,
         start_time=start_time,
@@ -445,12 +449,39 @@ def _read_schedule(repeat: Any) -> Schedule | None:
     )
 
 
+#: the parts of ``Timing.repeat`` a Schedule holds (duration, days, a start time, bounds)
+#: and those the writer derives from its days (once a day on each)
+_REPEAT_READ: Final = frozenset(
+    {"id", "extension", "duration", "durationUnit", "timeOfDay", "dayOfWeek", "boundsPeriod"}
+)
+_REPEAT_DERIVED: Final = {"frequency": 1, "period": 1, "periodUnit": "d"}
+
+
+def _note_repeat(repeat: dict[str, Any], days: bool) -> None:
+    """Count what a schedule's ``repeat`` holds beyond a :class:`Schedule` (a count, a
+    ``when``, bounds other than a period, a frequency other than once a day on its days,
+    a day that is no R4 day)."""
+    at = "CarePlan.activity.detail.scheduledTiming.repeat"
+    for key in sorted(repeat.keys() - _REPEAT_READ):
+        if not (days and _REPEAT_DERIVED.get(key, ...) == repeat[key]):
+            note_value(f"{at}.{key}", "not taken (dropped)")
+    if any(d not in _WEEKDAYS for d in as_list(repeat.get("dayOfWeek"))):
+        note_value(f"{at}.dayOfWeek", "not a day of the week (dropped)")
+
+
 #: ``unmapped`` reasons of a relapse plan's performers it cannot hold
 _OTHER_SUPPORT = (
     "CarePlan.activity.detail.performer: a relapse support that is not a practitioner or "
     "support of the episode (dropped)"
 )
 _NO_CONTACT = "CarePlan.activity.detail.performer: a crisis contact not in the input (dropped)"
+
+
+#: what a relapse-prevention activity's reader reads of its detail (a list's, a support's
+#: or crisis contact's), and the status the writer gives every one
+_RELAPSE_TEXT: Final = frozenset({"code", "description"})
+_RELAPSE_PEOPLE: Final = frozenset({"code", "performer"})
+_RELAPSE_STATUS: Final = "in-progress"
 
 
 def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) -> dict[str, Any]:
@@ -473,6 +504,9 @@ def _read_relapse(ctx: Context, activities: list[dict[str, Any]], entry: Entry) 
         if code is not None:
             relapse = {(code_system_url("relapse-element"), code)}
             note_beside(detail.get("code"), "CarePlan.activity.detail.code", relapse)
+            # a list's text, or the people of a support or crisis contact (as written)
+            read = _RELAPSE_TEXT if code in _RELAPSE_LISTS else _RELAPSE_PEOPLE
+            note_unread_parts(activity, detail, read, _RELAPSE_STATUS)
         description = text(detail.get("description"))
         if code in _RELAPSE_LISTS and description:
             out[_RELAPSE_LISTS[code]].append(description)

@@ -40,12 +40,16 @@ from typing import Any, NamedTuple
 
 from iopfhir.domain import Code, Session, SessionParticipant
 from iopfhir.domain.common import when
-from iopfhir.domain.sessions import SessionForm, procedure_codes_of
+from iopfhir.domain.sessions import SessionForm, kinds_without_patient, procedure_codes_of
 from iopfhir.domain.vocabulary import SessionStatus
 from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.concepts import note_beside, read_code
-from iopfhir.fhir.read.encounter_parts import note_participant, telehealth_class
+from iopfhir.fhir.read.encounter_parts import (
+    note_appointment_participants,
+    note_participant,
+    telehealth_class,
+)
 from iopfhir.fhir.read.grouping import NAMED_TYPE, TAKEN
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.keys import is_key
@@ -175,6 +179,12 @@ def read_session(ctx: Context, entry: Entry) -> None:
     if encounter is not None:
         note_unheld(eres, "Encounter", length)
     kind, kind_code = read_kind(ares, eres)
+    if appointment is not None and "participant" in ares:
+        note_appointment_participants(
+            ares["participant"],
+            lambda actor: person_key(ctx, actor, appointment) == ctx.patient_key,
+            kind not in kinds_without_patient(),
+        )
     modality = None
     for holder, rtype in ((eres, "Encounter"), (ares, "Appointment")):
         found = extension(holder, EXT.THERAPY_MODALITY)
