@@ -63,9 +63,7 @@ from iopfhir.fhir.read.grouping import (
 from iopfhir.fhir.read.index import Index, reference_of
 from iopfhir.fhir.read.instruments import is_instrument_code
 from iopfhir.fhir.read.keys import KeyAllocator
-from iopfhir.fhir.read.modifiers import entry_bytes, note_modifiers
-from iopfhir.fhir.read.nested_codings import note_coding_parts
-from iopfhir.fhir.read.nested_extensions import note_nested_extensions
+from iopfhir.fhir.read.nested import note_nested
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult, ReadWarning
 from iopfhir.fhir.read.reviews import is_review
@@ -184,10 +182,7 @@ def _group(index: Index, result: ImportResult) -> tuple[dict[str, PatientGroup],
         ):
             result.ignored[rtype] += 1
             continue
-        raw = entry_bytes(entry)  # as the streaming reader's pass 1 does
-        note_modifiers(entry, result.unmapped, raw)
-        note_nested_extensions(entry, result.unmapped, raw)
-        note_coding_parts(entry, result.unmapped, raw)
+        note_nested(entry, result.unmapped)  # as the other reader does
         if rtype == "Patient":
             group_for_patient(entry)
             continue

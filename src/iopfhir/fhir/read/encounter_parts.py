@@ -74,12 +74,16 @@ def note_appointment_participants(
     whether the patient takes part in the session's kind; ``is_patient(actor)``: asked
     only of a participant not as the writer gives everyone)."""
     for part in as_list(participants):
-        actor = part.get("actor") if isinstance(part, dict) else None
+        if type(part) is not dict:
+            continue
+        found = (part.get("required"), part.get("status"))
+        if found == _WRITTEN_PRESENT and present and "period" not in part:
+            continue  # as the writer gives it (nearly every one)
+        actor = part.get("actor")
         if not isinstance(actor, dict) or not ("reference" in actor or "identifier" in actor):
             continue  # a participant naming nobody is dropped whole, and counted so
         if "period" in part:
             note("Appointment.participant.period", NO_PLACE)
-        found = (part.get("required"), part.get("status"))
         if found == _WRITTEN_PRESENT and present:
             continue
         patient = not present and is_patient(actor)

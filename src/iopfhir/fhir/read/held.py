@@ -225,6 +225,8 @@ def _own_profiles(profiles: Any) -> bool:
     claims its own again; a US Core or other profile it does not claim is counted)."""
     if type(profiles) is not list:
         return False
+    if len(profiles) == 1:  # most resources claim one, and every resource asks
+        return type(p := profiles[0]) is str and p.startswith(_OWN_PROFILE)
     return all(type(p) is str and p.startswith(_OWN_PROFILE) for p in profiles)
 
 

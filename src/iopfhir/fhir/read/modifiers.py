@@ -12,8 +12,9 @@ The url and the content of the extension are never repeated.
 
 Both readers call :func:`note_modifiers` at the same point of their grouping (a resource
 of a type the domain takes, not one counted as ignored), so their counts agree. The check
-is a byte search in the resource's JSON (the NDJSON line when there is one); the
-resource is walked only when the bytes name a modifier extension.
+is a survey of the keys the resource's JSON names (the NDJSON line when there is one,
+:mod:`~iopfhir.fhir.read.nested`); the resource is walked only when it names a modifier
+extension.
 
 Imports: the reader's ``source`` (the Entry).
 """
@@ -57,10 +58,11 @@ def entry_bytes(entry: Entry) -> bytes | None:
         return None
 
 
-def note_modifiers(entry: Entry, unmapped: Counter[str], raw: bytes | None) -> None:
+def note_modifiers(entry: Entry, unmapped: Counter[str], keys: list[bytes] | None) -> None:
     """Count in ``unmapped`` each FHIRPath of ``entry`` that holds a modifier extension
-    (``raw``: :func:`entry_bytes` of it; ``None``: walked)."""
-    if raw is not None and MODIFIER_BYTES not in raw:
+    (``keys``: the survey of its JSON, :func:`~iopfhir.fhir.read.nested.surveyed_keys`;
+    ``None``: walked)."""
+    if keys is not None and MODIFIER_BYTES not in keys:
         return
     for path in modifier_paths(entry.resource):
         unmapped[f"{path}: {MODIFIER_REASON}"] += 1

@@ -8,11 +8,11 @@ coding back without them. Each FHIRPath of a held element with such a part is co
 once per resource: ``Observation.code.coding.version: not kept (dropped)``. A coding
 inside an extension is the extension's (counted with it, where it is counted).
 
-Both readers call :func:`note_coding_parts` beside
-:func:`~iopfhir.fhir.read.nested_extensions.note_nested_extensions`, so their counts
-agree. The check is a byte search in the resource's JSON (its NDJSON line when there is
-one): the resource is walked only when it names ``"version"`` or ``"userSelected"``,
-which iopfhir's writer never writes.
+Both readers call :func:`note_coding_parts` through
+:func:`~iopfhir.fhir.read.nested.note_nested`, so their counts agree. The check looks
+for ``"version"`` and ``"userSelected"`` among the keys the resource's JSON names (its
+NDJSON line when there is one), which iopfhir's writer never writes: the resource is
+walked only when it names one.
 
 Imports: the reader's ``nested_extensions`` (the walk of the held elements) and
 ``source`` (the Entry).
@@ -26,21 +26,21 @@ from typing import Any, Final
 from iopfhir.fhir.read.nested_extensions import held_objects
 from iopfhir.fhir.read.source import Entry
 
-__all__ = ["CODING_PARTS", "coding_part_paths", "note_coding_parts"]
+__all__ = ["CODING_BYTES", "CODING_PARTS", "coding_part_paths", "note_coding_parts"]
 
 #: the parts of a Coding the model does not keep
 CODING_PARTS: Final = ("version", "userSelected")
 #: what the JSON of a resource holding one of them contains
-_BYTES: Final = tuple(f'"{part}"'.encode() for part in CODING_PARTS)
+CODING_BYTES: Final = tuple(f'"{part}"'.encode() for part in CODING_PARTS)
 #: why they are counted
 _NOT_KEPT: Final = "not kept (dropped)"
 
 
-def note_coding_parts(entry: Entry, unmapped: Counter[str], raw: bytes | None) -> None:
+def note_coding_parts(entry: Entry, unmapped: Counter[str], keys: list[bytes] | None) -> None:
     """Count in ``unmapped`` each FHIRPath of a coding's part the model does not keep in a
-    held element of ``entry`` (``raw``: its JSON, see
-    :func:`~iopfhir.fhir.read.modifiers.entry_bytes`; ``None``: walked)."""
-    if raw is not None and _BYTES[0] not in raw and _BYTES[1] not in raw:
+    held element of ``entry`` (``keys``: the survey of its JSON,
+    :func:`~iopfhir.fhir.read.nested.surveyed_keys`; ``None``: walked)."""
+    if keys is not None and CODING_BYTES[0] not in keys and CODING_BYTES[1] not in keys:
         return  # the common case
     for path in coding_part_paths(entry.resource, entry.type):
         unmapped[f"{path}: {_NOT_KEPT}"] += 1

@@ -12,10 +12,10 @@ setting and therapy modality, an answer's ordinal value, which scores it), and a
 data-absent-reason (the value is absent either way; the writer gives one where an
 element is required: a patient without a name, a session without a type).
 
-Both readers call :func:`note_nested_extensions` where they call
-:func:`~iopfhir.fhir.read.modifiers.note_modifiers`, so their counts agree. The check is
-a byte count in the resource's JSON (its NDJSON line when there is one): the resource is
-walked only when it names ``"extension"`` more often than its own extensions do.
+Both readers call :func:`note_nested_extensions` through
+:func:`~iopfhir.fhir.read.nested.note_nested`, so their counts agree. The check counts
+``"extension"`` among the keys the resource's JSON names (its NDJSON line when there is
+one): the resource is walked only when it names it more often than its own extensions do.
 
 Imports: the reader's ``held`` tables and ``source`` (the Entry).
 """
@@ -54,13 +54,13 @@ _READ: Final[dict[str, frozenset[str]]] = {
 _READ_ANYWHERE: Final = frozenset({*ORDINAL_URLS, CORE_EXT.DATA_ABSENT_REASON})
 
 
-def note_nested_extensions(entry: Entry, unmapped: Counter[str], raw: bytes | None) -> None:
+def note_nested_extensions(entry: Entry, unmapped: Counter[str], keys: list[bytes] | None) -> None:
     """Count in ``unmapped`` each FHIRPath of a held element of ``entry`` that holds an
-    extension its reader does not read (``raw``:
-    :func:`~iopfhir.fhir.read.modifiers.entry_bytes` of it; ``None``: walked)."""
+    extension its reader does not read (``keys``: the survey of its JSON,
+    :func:`~iopfhir.fhir.read.nested.surveyed_keys`; ``None``: walked)."""
     resource = entry.resource
-    if raw is not None:
-        named = raw.count(EXTENSION_BYTES)
+    if keys is not None:
+        named = keys.count(EXTENSION_BYTES)
         if not named or named <= _own(resource.get("extension")) + ("extension" in resource):
             return  # the common case: no extension, or only the resource's own
     for path in nested_extension_paths(resource, entry.type):

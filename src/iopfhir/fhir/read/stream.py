@@ -92,9 +92,7 @@ from iopfhir.fhir.read.index import (
 )
 from iopfhir.fhir.read.instruments import is_instrument_code
 from iopfhir.fhir.read.keys import KeyAllocator
-from iopfhir.fhir.read.modifiers import MODIFIER_BYTES, entry_bytes, note_modifiers
-from iopfhir.fhir.read.nested_codings import note_coding_parts
-from iopfhir.fhir.read.nested_extensions import note_nested_extensions
+from iopfhir.fhir.read.nested import note_nested
 from iopfhir.fhir.read.people import NOT_TAKEN
 from iopfhir.fhir.read.result import ImportResult
 from iopfhir.fhir.read.reviews import is_review
@@ -262,11 +260,7 @@ def _classify(
         result.ignored[rtype] += 1
         return
     # R4: a modifier extension is never ignored in silence; nor is any other one here
-    raw = entry_bytes(entry)
-    if raw is None or MODIFIER_BYTES in raw:  # (a byte search; walked only then)
-        note_modifiers(entry, result.unmapped, raw)
-    note_nested_extensions(entry, result.unmapped, raw)
-    note_coding_parts(entry, result.unmapped, raw)
+    note_nested(entry, result.unmapped)  # as the other reader does
     if rtype == "Patient":
         store.defer(seq, "p", None)
     elif rtype in SHARED:
