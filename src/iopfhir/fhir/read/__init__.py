@@ -36,8 +36,11 @@ direction),
 administrations), ``document_check`` and ``document`` (FHIR documents), ``assemble``
 (which episode a resource belongs to; the families in order; the Episode), ``grouping``
 (which patient a resource belongs to), ``result`` (what a read gives back), ``stream``
-and ``store`` (the streaming reader). This module groups an input held in memory by
-patient.
+and ``store`` (the streaming reader), ``held`` and ``held_elements`` (what the model
+holds of each reading's top-level elements: the rest is counted), ``nested`` with
+``modifiers``, ``nested_extensions`` and ``nested_codings`` (what a resource holds inside
+its elements that no reader reads, found from one survey of its JSON). This module groups
+an input held in memory by patient.
 Imports: :mod:`iopfhir.errors`, :mod:`iopfhir.terminology`, :mod:`iopfhir.domain`,
 :mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.fhir.ndjson` (the NDJSON line reader).
 """
