@@ -73,6 +73,26 @@ def test_appointment_participant_parts(tmp_path: Path, form: str) -> None:
 
 
 @FORMS
+def test_appointment_participant_parts_not_given(tmp_path: Path, form: str) -> None:
+    """A participant without ``status`` (R4 requires one; some senders leave it out) or
+    ``required`` has nothing of them to drop: neither is counted."""
+    changed = 0
+
+    def change(resources: list[dict[str, Any]]) -> None:
+        nonlocal changed
+        for res in resources:
+            if res["resourceType"] == "Appointment":
+                for part in res.get("participant", []):
+                    part.pop("status", None)
+                    part.pop("required", None)
+                    changed += 1
+
+    delta, _, _ = unmapped_delta(*_changed(change), tmp_path, form)
+    assert changed > 20
+    assert dict(delta) == {}
+
+
+@FORMS
 def test_relapse_and_check_in_activity_parts(tmp_path: Path, form: str) -> None:
     def change(resources: list[dict[str, Any]]) -> None:
         for plan in _plans(resources, RELAPSE):

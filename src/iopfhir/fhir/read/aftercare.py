@@ -30,7 +30,7 @@ from iopfhir.fhir.read.concepts import note_beside, read_code
 from iopfhir.fhir.read.encounter_parts import note_appointment_participants
 from iopfhir.fhir.read.episode import condition_keys, reason_text
 from iopfhir.fhir.read.held import NO_PLACE, note_unheld
-from iopfhir.fhir.read.people import org_key, person_key
+from iopfhir.fhir.read.people import PERSON_UNRESOLVED, org_key, person_key, practitioner_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
@@ -113,7 +113,9 @@ def read_aftercare(ctx: Context, activities: list[dict[str, Any]], entry: Entry)
             performers = as_list(detail.get("performer"))
             for pref in performers[:1]:
                 with_ = person_key(ctx, pref, entry)
-                if with_ == ctx.patient_key:
+                if with_ is None:
+                    note("CarePlan.activity.detail.performer", PERSON_UNRESOLVED)
+                elif with_ == ctx.patient_key:
                     with_ = None
             if len(performers) > 1:  # a check-in is with one person
                 note(
@@ -182,8 +184,8 @@ def read_aftercare_referral(ctx: Context, entry: Entry) -> AftercareReferral:
         "authored": parse_date(res.get("authoredOn"), "ServiceRequest.authoredOn"),
     }
     if res.get("requester") is not None:
-        requester = person_key(ctx, res["requester"], entry)
-        if requester and any(p.key == requester for p in ctx.practitioners):
+        requester = practitioner_key(ctx, res["requester"], entry, "ServiceRequest.requester")
+        if requester is not None:
             fields["requester"] = requester
     for ref in as_list(res.get("performer")):
         target = ctx.resolve(ref, entry)

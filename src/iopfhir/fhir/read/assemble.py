@@ -9,7 +9,9 @@ Resources are grouped by patient (``subject`` / ``patient`` / an Appointment's p
 participant); a patient's EpisodeOfCare resources each become an Episode, and the
 patient's other resources go to the episode they link to (``Encounter.episodeOfCare``,
 ``EpisodeOfCare.diagnosis`` / ``team`` / ``referralRequest``, a resource's ``encounter``
-/ ``context``, the care plan that lists a goal) or else to the first one. A patient with
+/ ``context``, the care plan that lists a goal), else to the one whose period holds the
+resource's day (:mod:`~iopfhir.fhir.read.dated`: a partial export's session whose
+EpisodeOfCare it lacks), else to the first one. A patient with
 no EpisodeOfCare gets one Episode with ``status`` and ``program`` left empty.
 
 Keys: iopfhir's own business identifiers (``<episode>/<key>``, see MAPPING.md) give the
@@ -37,6 +39,7 @@ from iopfhir.fhir.read._context import Context, PatientGroup
 from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.aftercare import read_request
 from iopfhir.fhir.read.consent import read_consent
+from iopfhir.fhir.read.dated import episode_days, resource_day
 from iopfhir.fhir.read.document import read_documents
 from iopfhir.fhir.read.episode import (
     diagnoses_listed,
@@ -164,6 +167,16 @@ class EpisodeReader:
 
         appointment_eoc = passed_on("Encounter", "appointment")
         plan_eoc = passed_on("CarePlan", "goal")
+        periods = [(e, days) for e in eocs if (days := episode_days(e.resource)) is not None]
+
+        def by_day(entry: Entry) -> Entry | None:
+            """The first episode whose period holds the day of a resource linked to none."""
+            day = resource_day(entry.type, entry.resource) if periods else None
+            if day is not None:
+                for eoc, (start, end) in periods:
+                    if start <= day and (end is None or day <= end):
+                        return eoc
+            return None
 
         by_episode_key: dict[str, Entry] = {}
         for eoc in eocs:
@@ -194,6 +207,7 @@ class EpisodeReader:
                 or via_encounter(entry)
                 or appointment_eoc.get(id(entry))
                 or plan_eoc.get(id(entry))
+                or by_day(entry)
                 or eocs[0]
             )
 

@@ -8,7 +8,10 @@ a :class:`~iopfhir.domain.SessionParticipant` and is counted when its participan
 Of an Appointment's participants the session holds who takes part: the writer gives each
 ``status`` ``accepted`` and no ``required`` (the patient of a kind that meets without
 them: ``information-only``, ``declined``), so another ``required`` or ``status``, and a
-participant's ``period``, are counted.
+participant's ``period``, are counted. ``Encounter.episodeOfCare`` is the session's
+episode: a reference to another EpisodeOfCare (one the input lacks, as a partial export's
+Encounter has, or another episode of the patient) is counted, as the writer names the
+session's episode.
 
 Imports: :mod:`iopfhir.terminology` and the reader's ``held`` and ``values``.
 """
@@ -23,7 +26,12 @@ from iopfhir.fhir.read.held import NO_PLACE
 from iopfhir.fhir.read.values import as_list, codings, note
 from iopfhir.terminology import codes
 
-__all__ = ["note_appointment_participants", "note_participant", "telehealth_class"]
+__all__ = [
+    "note_appointment_participants",
+    "note_episode_links",
+    "note_participant",
+    "telehealth_class",
+]
 
 #: ``(required, status)`` of an Appointment participant as the writer gives it: the
 #: patient of a session they take part in (and anyone else), and of one without them
@@ -60,6 +68,19 @@ def telehealth_class(encounter: dict[str, Any]) -> bool:
     return virtual in found
 
 
+#: why an Encounter's link to another episode than the session's is counted
+_OTHER_EPISODE: Final = "not the episode's EpisodeOfCare of the input (dropped)"
+
+
+def note_episode_links(refs: Any, is_episode: Callable[[Any], bool]) -> None:
+    """Count each ``Encounter.episodeOfCare`` reference of ``refs`` for which
+    ``is_episode(ref)`` is false: it names no EpisodeOfCare of the input, or another
+    than the session's episode."""
+    for ref in as_list(refs):
+        if not is_episode(ref):
+            note("Encounter.episodeOfCare", _OTHER_EPISODE)
+
+
 def note_participant(part: dict[str, Any]) -> None:
     """Count what a kept ``Encounter.participant`` says that a session participant has no
     place for (its ``period``: the session's times are the Encounter's)."""
@@ -88,7 +109,9 @@ def note_appointment_participants(
             continue
         patient = not present and is_patient(actor)
         written = _WRITTEN_ABSENT if patient else _WRITTEN_PRESENT
-        if found[0] != written[0]:
+        # an element the participant does not give is nothing dropped (R4 requires a
+        # status: the writer gives its own)
+        if found[0] is not None and found[0] != written[0]:
             note("Appointment.participant.required", _NOT_KEPT)
-        if found[1] != written[1]:
+        if found[1] is not None and found[1] != written[1]:
             note("Appointment.participant.status", _NOT_KEPT)

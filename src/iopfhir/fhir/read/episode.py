@@ -42,7 +42,7 @@ from iopfhir.fhir.conventions import EXT
 from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.concepts import read_code
 from iopfhir.fhir.read.held import note_unheld
-from iopfhir.fhir.read.people import org_key, person_key
+from iopfhir.fhir.read.people import org_key, person_key, practitioner_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
@@ -123,7 +123,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     if res.get("careManager") is not None:
         manager = person_key(ctx, res["careManager"], entry)
         if manager is not None and any(p.key == manager for p in ctx.practitioners):
-            out["care_manager"] = manager
+            out["care_manager"] = manager  # (else counted with the rest: _count_unkept)
     _count_unkept(ctx, res, out, end is not None, disposition is not None)
     requests = as_list(res.get("referralRequest"))
     for ref in requests[:1]:
@@ -197,6 +197,8 @@ def _count_unkept(
 
 
 _OTHER_TYPE = "EpisodeOfCare.type: not the program type (dropped)"
+#: a referral's requester that is neither a practitioner nor an organization of the input
+_NO_REQUESTER = "not a practitioner or organization of the input (dropped)"
 _OTHER_TYPE_CODING = "EpisodeOfCare.type.coding: not the program type (dropped)"
 
 
@@ -256,6 +258,8 @@ def read_referral(ctx: Context, entry: Entry) -> Referral:
             org = org_key(ctx, res["requester"], entry)
             if org:
                 fields["organization"] = org
+            else:
+                note("ServiceRequest.requester", _NO_REQUESTER)
     fields["reason"] = reason_text(ctx, res.get("reasonCode"))
     stay = ctx.resolve(res.get("encounter"), entry)
     if stay is not None and stay.type == "Encounter":
@@ -381,8 +385,8 @@ def _discharge_plan(ctx: Context, entry: Entry) -> DischargePlan:
     elif status is not None:
         fields["status"] = "unknown"
     if res.get("author") is not None:
-        author = person_key(ctx, res["author"], entry)
-        if author is not None and any(p.key == author for p in ctx.practitioners):
+        author = practitioner_key(ctx, res["author"], entry, "CarePlan.author")
+        if author is not None:
             fields["author"] = author
     return DischargePlan(**fields)
 

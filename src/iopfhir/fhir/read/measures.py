@@ -32,7 +32,7 @@ from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.keys import url_tail
-from iopfhir.fhir.read.people import person_key
+from iopfhir.fhir.read.people import PERSON_UNRESOLVED, person_key
 from iopfhir.fhir.read.safety import check_interpretation
 from iopfhir.fhir.read.values import note
 
@@ -57,6 +57,10 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
     performer = None
     if adm.performer is not None:
         performer = person_key(ctx, *adm.performer)
+        if performer is None:
+            holder = adm.performer[1].type
+            who = "author" if holder == "QuestionnaireResponse" else "performer"
+            note(f"{holder}.{who}", PERSON_UNRESOLVED)
     session = None
     if adm.encounter is not None:
         target = ctx.resolve(*adm.encounter)

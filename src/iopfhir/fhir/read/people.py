@@ -67,6 +67,7 @@ __all__ = [
     "member_key",
     "org_key",
     "person_key",
+    "practitioner_key",
     "read_location",
     "read_organization",
     "read_patient",
@@ -255,6 +256,23 @@ def _entry_person_key(ctx: Context, entry: Entry) -> str | None:
         return read_practitioner(ctx, entry, None)
     if entry.type == "RelatedPerson":
         return read_support(ctx, entry)
+    return None
+
+
+#: why a reference to a person is not kept: it names nothing of the input (a literal
+#: reference to a resource the input does not hold), or something else than the element
+#: takes (an organization, the patient where a practitioner is meant)
+PERSON_UNRESOLVED = "names no person of the input (dropped)"
+NOT_PRACTITIONER = "not a practitioner of the input (dropped)"
+
+
+def practitioner_key(ctx: Context, ref: Any, at: Entry, path: str) -> str | None:
+    """Key of the practitioner ``ref`` (at FHIRPath ``path`` of ``at``) names; anything
+    else is counted there and gives ``None``."""
+    key = person_key(ctx, ref, at)
+    if key is not None and any(p.key == key for p in ctx.practitioners):
+        return key
+    note(path, PERSON_UNRESOLVED if key is None else NOT_PRACTITIONER)
     return None
 
 

@@ -53,7 +53,7 @@ from iopfhir.fhir.read.aftercare import read_aftercare
 from iopfhir.fhir.read.concepts import note_beside, read_code
 from iopfhir.fhir.read.episode import condition_keys
 from iopfhir.fhir.read.held import note_unheld
-from iopfhir.fhir.read.people import member_key, person_key
+from iopfhir.fhir.read.people import PERSON_UNRESOLVED, member_key, person_key, practitioner_key
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_list,
@@ -73,6 +73,8 @@ from iopfhir.terminology import code_system_url, instrument_by_code
 
 __all__ = ["read_goal", "read_other_goals", "read_plan"]
 
+#: a plan's author the model does not hold: the patient (a plan is a clinician's)
+_PATIENT_AUTHOR = "the patient (dropped)"
 _REQUEST_TO_ACTIVITY_STATUS = {
     "draft": "not-started",
     "active": "in-progress",
@@ -120,6 +122,8 @@ def read_plan(ctx: Context, entry: Entry) -> None:
         author = person_key(ctx, res["author"], entry)
         if author is not None and author != ctx.patient_key:
             base["author"] = author
+        else:
+            note_value("CarePlan.author", PERSON_UNRESOLVED if author is None else _PATIENT_AUTHOR)
     base["intent"] = _intent(res.get("intent"))
     if kind in ("treatment", "relapse-prevention", "aftercare") and base["intent"] != "plan":
         note_value("CarePlan.intent", "of an IOP plan is plan (read as plan)")
@@ -200,9 +204,9 @@ def _read_revisions(ctx: Context, res: dict[str, Any], entry: Entry) -> list[Rev
             continue
         author = None
         if note.get("authorReference") is not None:
-            author = person_key(ctx, note["authorReference"], entry)
-            if author is not None and not any(p.key == author for p in ctx.practitioners):
-                author = None
+            author = practitioner_key(
+                ctx, note["authorReference"], entry, "CarePlan.note.authorReference"
+            )
         out.append(Revision(date=moment, author=author, summary=note["text"]))
     return out
 

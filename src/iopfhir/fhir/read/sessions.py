@@ -47,6 +47,7 @@ from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.concepts import note_beside, read_code
 from iopfhir.fhir.read.encounter_parts import (
     note_appointment_participants,
+    note_episode_links,
     note_participant,
     telehealth_class,
 )
@@ -178,6 +179,10 @@ def read_session(ctx: Context, entry: Entry) -> None:
         note_unheld(ares, "Appointment", length)
     if encounter is not None:
         note_unheld(eres, "Encounter", length)
+        if "episodeOfCare" in eres:
+            eoc, enc = ctx.eoc, encounter  # (eoc None: the input has none of the episode)
+            links = eres["episodeOfCare"]
+            note_episode_links(links, lambda r: eoc is not None and ctx.resolve(r, enc) is eoc)
     kind, kind_code = read_kind(ares, eres)
     if appointment is not None and "participant" in ares:
         note_appointment_participants(

@@ -1,0 +1,134 @@
+"""A reference to a person that the model cannot keep is counted where it is read (issue
+11, faithful import): before, a literal reference to a practitioner the input does not
+hold (a partial export, a single resource sent alone) vanished in silence from a plan's
+author, a note's author, a score's performer, a referral's requester and a check-in.
+
+Each on the two examples' resources, by both readers (NDJSON and Bundle); each changed
+element is counted once, and nothing else is.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.fhir.both_readers import FORMS, unmapped_delta
+from tests.fhir.example_resources import example_resources
+
+MISSING = {"reference": "Practitioner/not-in-the-input"}
+UNRESOLVED = "names no person of the input (dropped)"
+NOT_PRACTITIONER = "not a practitioner of the input (dropped)"
+
+
+def _delta(change: Callable[[dict[str, Any]], int], tmp: Path, form: str) -> tuple[Any, int]:
+    plain = example_resources()
+    more = copy.deepcopy(plain)
+    changed = sum(change(res) for res in more)
+    delta, _, _ = unmapped_delta(plain, more, tmp, form)
+    return dict(delta), changed
+
+
+def _kind(res: dict[str, Any]) -> str:
+    return next((c["code"] for cc in res.get("category", []) for c in cc["coding"]), "")
+
+
+@FORMS
+def test_plan_authors_the_input_lacks(tmp_path: Path, form: str) -> None:
+    def change(res: dict[str, Any]) -> int:
+        if res["resourceType"] == "CarePlan" and "author" in res:
+            res["author"] = MISSING
+            return 1
+        return 0
+
+    delta, changed = _delta(change, tmp_path, form)
+    # the treatment, relapse-prevention and aftercare plans, and the discharge plans
+    assert changed == 8
+    assert delta == {f"CarePlan.author: {UNRESOLVED}": changed}
+
+
+@FORMS
+def test_the_patient_as_plan_author(tmp_path: Path, form: str) -> None:
+    kinds: dict[str, int] = {}
+
+    def change(res: dict[str, Any]) -> int:
+        if res["resourceType"] == "CarePlan" and "author" in res:
+            res["author"] = res["subject"]
+            kinds[_kind(res)] = kinds.get(_kind(res), 0) + 1
+            return 1
+        return 0
+
+    delta, _ = _delta(change, tmp_path, form)
+    discharge = kinds.pop("inpatient-discharge")
+    assert discharge == 2
+    assert delta == {
+        "CarePlan.author: the patient (dropped)": sum(kinds.values()),
+        f"CarePlan.author: {NOT_PRACTITIONER}": discharge,
+    }
+
+
+@FORMS
+def test_note_authors_the_input_lacks(tmp_path: Path, form: str) -> None:
+    def change(res: dict[str, Any]) -> int:
+        n = 0
+        for note in res.get("note", []) if res["resourceType"] == "CarePlan" else []:
+            if "authorReference" in note:
+                note["authorReference"] = MISSING
+                n += 1
+        return n
+
+    delta, changed = _delta(change, tmp_path, form)
+    assert changed == 5
+    assert delta == {f"CarePlan.note.authorReference: {UNRESOLVED}": changed}
+
+
+@FORMS
+def test_score_authors_the_input_lacks(tmp_path: Path, form: str) -> None:
+    def change(res: dict[str, Any]) -> int:
+        if res["resourceType"] == "QuestionnaireResponse" and "author" in res:
+            res["author"] = MISSING
+            return 1
+        return 0
+
+    delta, changed = _delta(change, tmp_path, form)
+    assert changed == 18  # one administration each
+    assert delta == {f"QuestionnaireResponse.author: {UNRESOLVED}": changed}
+
+
+@FORMS
+def test_requesters_the_input_lacks(tmp_path: Path, form: str) -> None:
+    referrals = 0
+
+    def change(res: dict[str, Any]) -> int:
+        nonlocal referrals
+        if res["resourceType"] == "ServiceRequest" and "requester" in res:
+            res["requester"] = MISSING
+            referrals += _kind(res) == "inpatient"
+            return 1
+        return 0
+
+    delta, changed = _delta(change, tmp_path, form)
+    assert (changed, referrals) == (9, 2)
+    assert delta == {
+        # a referral's requester may be an organization: neither is in the input
+        "ServiceRequest.requester: not a practitioner or organization of the input "
+        "(dropped)": referrals,
+        f"ServiceRequest.requester: {UNRESOLVED}": changed - referrals,
+    }
+
+
+@FORMS
+def test_check_in_people_the_input_lacks(tmp_path: Path, form: str) -> None:
+    def change(res: dict[str, Any]) -> int:
+        n = 0
+        if res["resourceType"] == "CarePlan" and _kind(res) == "aftercare":
+            for activity in res.get("activity", []):
+                if "performer" in activity.get("detail", {}):
+                    activity["detail"]["performer"] = [MISSING]
+                    n += 1
+        return n
+
+    delta, changed = _delta(change, tmp_path, form)
+    assert changed == 7
+    assert delta == {f"CarePlan.activity.detail.performer: {UNRESOLVED}": changed}
