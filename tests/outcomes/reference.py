@@ -10,6 +10,7 @@ definitions in docs/outcomes.md. The tests compare it with what the engines comp
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -45,6 +46,9 @@ from tests.outcomes.reference_data import (
 )
 from tests.outcomes.reference_qr import form_codes, note_total, qr_scores, qr_screens
 from tests.outcomes.reference_sessions import Sessions
+
+#: FHIRPath's toDecimal() of a string: what a score given as text is
+_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -114,6 +118,8 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             value = quantity.get("value") if quantity.get("comparator") is None else None
             if value is None:
                 value = r.get("valueInteger")
+            if value is None and isinstance(text := r.get("valueString"), str):
+                value = float(text) if _DECIMAL.fullmatch(text) else None  # toDecimal()
             patient = _ref(r.get("subject"), "Patient")
             effective = _effective(r, "effective", instant=True)
             day = _d(effective)

@@ -58,9 +58,9 @@ def test_a_patient_or_referral_given_twice_counts_once(
         )
 
 
-def _cohort_with(value: bytes, tmp_path: Path) -> Path:
-    """One IOP episode with a PHQ-9 baseline of 12 and a last total written as ``value``."""
-    lines = [
+def _patient_and_episode() -> list[dict[str, Any]]:
+    """A patient and one IOP episode of theirs (2025-03-03 to 2025-04-11)."""
+    return [
         {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980"},
         {
             "resourceType": "EpisodeOfCare",
@@ -69,6 +69,13 @@ def _cohort_with(value: bytes, tmp_path: Path) -> Path:
             "patient": {"reference": "Patient/p1"},
             "period": {"start": "2025-03-03", "end": "2025-04-11"},
         },
+    ]
+
+
+def _cohort_with(value: bytes, tmp_path: Path) -> Path:
+    """One IOP episode with a PHQ-9 baseline of 12 and a last total written as ``value``."""
+    lines = [
+        *_patient_and_episode(),
         {
             "resourceType": "Observation",
             "id": "o1",
@@ -122,3 +129,38 @@ def test_the_cli_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["outcomes", str(folder), "--format", "csv"]) == 2
     err = capsys.readouterr().err
     assert "Observation.valueQuantity.value" in err and "E+35" not in err
+
+
+def _with_text_scores(first: str, last: str) -> list[dict[str, Any]]:
+    """One IOP episode whose PHQ-9 totals are given as text (``valueString``, as US Core's
+    own PHQ-9 example gives one), a day apart from its ends."""
+    total = {"resourceType": "Observation", "status": "final", "code": PHQ9}
+    return [
+        *_patient_and_episode(),
+        {**total, "id": "o1", "subject": {"reference": "Patient/p1"},
+         "effectiveDateTime": "2025-03-03", "valueString": first},
+        {**total, "id": "o2", "subject": {"reference": "Patient/p1"},
+         "effectiveDateTime": "2025-04-10", "valueString": last},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+@pytest.mark.parametrize(
+    ("first", "last", "change"),
+    [("12", "4", -8.0), ("+12", "4.0", -8.0), ("12", "four", None), ("12", " 4", None)],
+)
+def test_a_score_given_as_text(
+    first: str, last: str, change: float | None, engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    """A total given as a decimal string is the score (FHIRPath ``toDecimal()``); text
+    that is no number (``four``, or with blanks) gives none, so the episode has no last
+    score to change from."""
+    engine = request.getfixturevalue(f"{engine_name}_engine")
+    resources = _with_text_scores(first, last)
+    with Source.from_resources(resources) as source:
+        outcomes = compute(source, engine)
+    phq9 = outcomes.summary("iop-phq9-change").overall
+    assert phq9.score == change
+    baseline = outcomes.summary("iop-phq9-baseline").overall
+    assert baseline.populations["initial-population"] == 1
+    assert reference.compute(resources)["iop-phq9-change"]["score"] == change

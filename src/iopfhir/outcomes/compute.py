@@ -398,8 +398,8 @@ def _check_observations(m: MeasureDef, over: list[Any]) -> None:
         raise ObservationRangeError(
             f"measure {m.id}: a measure observation of {OBSERVATION_LIMIT} or more, or not "
             "a number, cannot be summed: an instrument score out of any instrument's range "
-            "(Observation.valueQuantity.value or valueInteger, or a QuestionnaireResponse "
-            "item.answer.value[x])"
+            "(Observation.valueQuantity.value, valueInteger or valueString, or a "
+            "QuestionnaireResponse item.answer.value[x])"
         )
 
 

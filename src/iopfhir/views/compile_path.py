@@ -216,6 +216,23 @@ class PathCompiler:
             return Expr(f"CAST({float(value)!r} AS DOUBLE)", Prim("decimal"), False)  # type: ignore[arg-type]
         return Expr(self.d.string(str(value)), Prim("string"), False)
 
+    def to_decimal(self, base: Expr) -> Expr:
+        """FHIRPath ``toDecimal()``: a number as it is, a boolean as 1 or 0, a string
+        that is a decimal (``(+|-)?digits(.digits)?``) as its value; else empty."""
+        decimal = Prim("decimal")
+        kind = base.type.kind if isinstance(base.type, Prim) else None
+        if kind not in ("integer", "decimal", "boolean", "string"):
+            return EMPTY
+        value = self.single(base)
+        as_decimal = self.d.scalar_types["decimal"]
+        if kind == "boolean":
+            return Expr(f"CASE WHEN {value} THEN 1.0 WHEN NOT {value} THEN 0.0 END", decimal, False)
+        if kind == "string":
+            number = self.d.full_match(value, r"[+-]?[0-9]+(\.[0-9]+)?")
+            cast = f"CAST({value} AS {as_decimal})"
+            return Expr(f"CASE WHEN {number} THEN {cast} END", decimal, False)
+        return Expr(f"CAST({value} AS {as_decimal})", decimal, False)
+
     def binary(self, node: fp.Binary, ctx: Context) -> Expr:
         """Operators."""
         left, right = self.compile(node.left, ctx), self.compile(node.right, ctx)
@@ -314,6 +331,8 @@ class PathCompiler:
             return self.reference_key(base, node)
         if name in ("lowBoundary", "highBoundary") and not node.args:
             return self.boundary(base, name == "highBoundary")
+        if name == "toDecimal" and not node.args:
+            return self.to_decimal(base)
         if name in ("lower", "upper") and not node.args:
             return Expr(f"{name}({self.single(base)})", Prim("string"), False)
         if name in ("startsWith", "contains", "endsWith") and len(node.args) == 1:
