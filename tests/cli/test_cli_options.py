@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from iopfhir.cli import build_parser, main
-from iopfhir.cli._errors import MAX_MESSAGE, one_line, print_error
+from iopfhir.cli._errors import MAX_ISSUES, MAX_MESSAGE, one_line, print_error
 from iopfhir.cli._progress import progress, progress_iter
-from iopfhir.errors import InputError, SyncError
+from iopfhir.errors import InputError, Issue, SyncError
 
 MH = Path(__file__).resolve().parents[2] / "examples" / "mental-health-iop.yaml"
 MARK = "ZZMARKER-4711"
@@ -137,6 +137,31 @@ def test_error_lines_are_bounded_and_flat() -> None:
     err = io.StringIO()
     assert print_error(OSError(28, "No space left on device", f"/x/{MARK}"), err) == 1
     assert MARK not in err.getvalue()
+
+
+def test_a_message_cut_short_is_followed_by_its_issues() -> None:
+    """Every unresolved reference of a push is named, though the message is cut short:
+    one bounded line per issue after it, at most MAX_ISSUES."""
+    issues = [
+        Issue("error", "not-found", "a reference names nothing\nthe server holds", f"X.ref[{i}]")
+        for i in range(MAX_ISSUES + 3)
+    ]
+    summary = "; ".join(f"{i.path}: {i.message}" for i in issues)
+    err = io.StringIO()
+    assert print_error(
+        SyncError(f"{len(issues)} cannot be resolved: {summary}", issues=issues), err
+    )
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("iopfhir: error: 53 cannot be resolved") and lines[0].endswith("...")
+    assert lines[1:-1] == [
+        f"iopfhir:   X.ref[{n}]: a reference names nothing the server holds"
+        for n in range(MAX_ISSUES)
+    ]
+    assert lines[-1] == "iopfhir:   and 3 more"
+    # a message that fits says it all: no issue lines
+    err = io.StringIO()
+    print_error(SyncError("2 cannot be resolved: X.a, X.b", issues=issues[:2]), err)
+    assert err.getvalue() == "iopfhir: error: 2 cannot be resolved: X.a, X.b\n"
 
 
 # -- progress ---------------------------------------------------------------------------------

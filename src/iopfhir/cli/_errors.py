@@ -10,7 +10,9 @@
 Messages of the exception tree are written to name paths, not content; the line printed
 is still made one line (control characters become spaces) and cut at
 :data:`MAX_MESSAGE` characters, so nothing - however it got into a message - floods a
-terminal or a log.
+terminal or a log. When that cuts a message short and the error holds several issues
+(every unresolved reference of a push, say), one line per issue follows (its FHIRPath
+and reason, each cut alike), at most :data:`MAX_ISSUES` of them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from typing import TextIO
 
 from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 
-__all__ = ["MAX_MESSAGE", "exit_code", "one_line", "print_error"]
+__all__ = ["MAX_ISSUES", "MAX_MESSAGE", "exit_code", "one_line", "print_error"]
 
 #: Longest message printed (characters); longer ones end in "...".
 MAX_MESSAGE = 400
+#: Most issue lines printed after a message cut short.
+MAX_ISSUES = 50
 _CONTROL = {c: " " for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]}
 
 
@@ -72,6 +76,14 @@ def print_error(exc: BaseException, err: TextIO, *, verbose: bool = False) -> in
 
         traceback.print_exception(exc, file=err)
     prefix = "iopfhir: " if isinstance(exc, (KeyboardInterrupt, Terminated)) else "iopfhir: error: "
-    print(prefix + one_line(_message(exc)), file=err)
+    message = one_line(_message(exc))
+    print(prefix + message, file=err)
+    issues = exc.issues if isinstance(exc, IopFhirError) else []
+    if message.endswith("...") and len(issues) > 1:
+        for issue in issues[:MAX_ISSUES]:
+            where = f"{issue.path}: " if issue.path else ""
+            print("iopfhir:   " + one_line(where + issue.message), file=err)
+        if len(issues) > MAX_ISSUES:
+            print(f"iopfhir:   and {len(issues) - MAX_ISSUES} more", file=err)
     err.flush()
     return exit_code(exc)

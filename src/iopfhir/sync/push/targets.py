@@ -201,7 +201,7 @@ def _issue(
     why: str,
 ) -> Issue:
     where = _fhirpath(run, item, path)
-    to = f" to a {target}" if target else ""
+    to = f" to {'an' if target and target[0] in 'AEIOU' else 'a'} {target}" if target else ""
     code = "not-found" if why == "missing" else "invalid"
     return Issue("error", code, f"{what}{to} {_WHY[why]}", where)
 
