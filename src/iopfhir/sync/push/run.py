@@ -39,6 +39,7 @@ from .lookup import lookup
 from .part2 import DisclosureTerms, part2_gate
 from .plan import chunks, classify, request_line
 from .report import PlannedRequest, PushReport
+from .same_person import check_same_people
 from .sources import PushInput, read_entries
 from .state import Item, PushRun, Resource
 from .targets import check_targets
@@ -185,6 +186,7 @@ def plan_push(
     run.sources, run.positions, run.from_bundle = given.sources, given.positions, given.from_bundle
     classify(run, given.entries)
     lookup(run)
+    check_same_people(run)  # before anything is written: no patient overwritten by another
     if run.from_bundle:  # (episodes reference only their own entries)
         check_targets(run)  # before anything is written: every reference resolves
     decide(run)
