@@ -33,6 +33,7 @@ __all__ = [
     "PLAIN_TYPE_ID",
     "PROFILE",
     "REFERENCE_KIND",
+    "SOURCE_RECORD_SYSTEM",
     "identifier",
     "identifier_system",
     "name_uuid",
@@ -66,6 +67,9 @@ PLAIN_TYPE_ID: Final = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 ID_NAMESPACE: Final = uuid.UUID("6f1c1f8e-3f7a-5b8e-9d2a-0c4e7a1b9f30")
 
 ID_BASE: Final = f"{BASE_URL}/id/"
+#: The identifier system a push gives a resource that has no business identifier (so a
+#: second push finds it): no data of the source, read back as nothing to keep
+SOURCE_RECORD_SYSTEM: Final = f"{BASE_URL}/sid/source-record"
 
 #: the identifier kind a reader gives a patient known only by its FHIR reference: its
 #: value is that reference (``Patient/x``, a full URL), not ``<episode>/<key>``

@@ -212,9 +212,10 @@ class _Pull:
         return self.found
 
     def _unlisted_after_everything(self, support: ServerSupport) -> None:
-        """A type nothing references that ``$everything`` returned none of, on a server
-        that does not list it (sekmet and RiskAssessment): not seen is not absent."""
-        for rtype in UNREFERENCED_FORMS:
+        """A type of the patient's that ``$everything`` returned none of, on a server that
+        does not list it (sekmet and RiskAssessment, or Goal): not seen is not absent (a
+        Goal no plan lists, a Flag, was written there and is not returned)."""
+        for rtype in PATIENT_TYPES:
             if not support.type(rtype).listed and not any(k[0] == rtype for k in self.found):
                 self.report.fallbacks.append(
                     f"{rtype}: not in the CapabilityStatement nor returned by $everything"

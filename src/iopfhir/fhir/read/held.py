@@ -53,6 +53,7 @@ from iopfhir.fhir.conventions import (
     EXT,
     ID_BASE,
     OBSERVATION_CATEGORY_SURVEY,
+    SOURCE_RECORD_SYSTEM,
     profile_url,
 )
 from iopfhir.fhir.read.held_elements import HELD, OTHERS
@@ -252,8 +253,8 @@ def _note_extra(resource: dict[str, Any], reading: str, extra: set[str]) -> None
     rtype = reading.partition(":")[0]
     for key in sorted(extra):
         if key in others:
-            if key == "identifier" and _own_only(resource[key]):
-                continue
+            if key == "identifier" and _own_only(resource[key], SOURCE_RECORD_SYSTEM):
+                continue  # (the one a push gave a resource without any is no data either)
             if key in DERIVED.get(reading, ()) and (
                 _own(resource) or _written_so(resource[key], as_written().get(reading, {}).get(key))
             ):
@@ -291,13 +292,14 @@ def _own(resource: dict[str, Any]) -> bool:
     )
 
 
-def _own_only(identifiers: Any) -> bool:
-    """Whether every identifier is iopfhir's own (the model's keys, not data); one or more."""
+def _own_only(identifiers: Any, also: str | None = None) -> bool:
+    """Whether every identifier is iopfhir's own (the model's keys, not data), or of system
+    ``also``; one or more."""
     items = identifiers if type(identifiers) is list else [identifiers]
     for ident in items:
         if type(ident) is not dict:
             return False
         system = ident.get("system")
-        if type(system) is not str or not system.startswith(ID_BASE):
+        if type(system) is not str or not (system.startswith(ID_BASE) or system == also):
             return False
     return bool(items)

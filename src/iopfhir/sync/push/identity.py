@@ -39,9 +39,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final, Literal
 
-from iopfhir.fhir.conventions import name_uuid
+from iopfhir.fhir.conventions import SOURCE_RECORD_SYSTEM, name_uuid
 from iopfhir.sync.resources import canonical, normalized
-from iopfhir.terminology import BASE_URL
 
 __all__ = [
     "SOURCE_RECORD_SYSTEM",
@@ -51,8 +50,6 @@ __all__ = [
     "with_identity",
 ]
 
-#: The identifier system iopfhir gives a pushed resource that has no business identifier.
-SOURCE_RECORD_SYSTEM: Final = f"{BASE_URL}/sid/source-record"
 _NAMESPACE: Final = uuid.UUID("0b6d7c8e-2f4a-5e61-9c3d-7a1e5f0b2d94")
 
 Slot = Literal["many", "one", "none"]
