@@ -507,3 +507,27 @@ def test_dry_run_reads_but_never_writes() -> None:
         assert report.actions == {"Bundle": "planned", "DocumentReference": "planned"}
         assert report.written == 0 and report.resolved == 1
         assert {c.request.method for c in rsps.calls} == {"GET"}
+
+
+def test_a_documents_validation_warnings_are_said(live_server: str, validator: Validator) -> None:
+    """A document that validates with warnings (resources without a narrative: dom-6) is
+    stored, and the push says how many warnings there were (the document's and its
+    DocumentReference's), as a push of resources does."""
+
+    def warnings(doc: dict[str, Any]) -> list[str]:
+        with FhirClient(live_server, timeout=LIVE_TIMEOUT) as client:
+            report = push_document(client, doc, validator=validator)
+        assert report.written >= 1
+        return [i.message for i in report.issues if i.severity == "warning"]
+
+    doc = _doc()
+    # the DocumentReference built has no narrative: one warning (dom-6)
+    assert warnings(doc) == ["validation found 1 warning(s); iopfhir validate lists them"]
+    doc = _doc()
+    stripped = 0
+    for entry in doc["entry"][1:]:
+        stripped += entry["resource"].pop("text", None) is not None
+    assert stripped >= 3
+    assert warnings(doc) == [
+        f"validation found {1 + stripped} warning(s); iopfhir validate lists them"
+    ]

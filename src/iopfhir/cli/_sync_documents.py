@@ -122,8 +122,8 @@ def run_push_document(
                 dry_run=args.dry_run,
                 disclosure=disclosure,
             )
-        for issue in report.issues:  # what a disclosure withheld, in counts
-            if issue.severity == "information":
+        for issue in report.issues:  # what a disclosure withheld, in counts; warnings
+            if issue.severity in ("information", "warning"):
                 print(f"iopfhir: {issue.message}", file=err)
     except ValidationFailed as exc:
         print_error(exc, err)

@@ -118,9 +118,12 @@ def push_document(
     elif document_reference is not None:
         raise InputError("a DocumentReference was given but only the Bundle is stored")
     if validator is not None:
-        _validate(validator, doc, "document")
+        warnings = _validate(validator, doc, "document")
         if dr is not None:
-            _validate(validator, dr, "DocumentReference")
+            warnings += _validate(validator, dr, "DocumentReference")
+        if warnings:  # as a push of resources says it: how many, not which
+            message = f"validation found {warnings} warning(s); iopfhir validate lists them"
+            report.issues.append(Issue("warning", "informational", message))
     counter = CountingTransport(client.transport)
     client.transport = counter
     try:
@@ -158,13 +161,15 @@ def _given_or_built(doc: Resource, given: Mapping[str, Any] | None) -> Resource:
     return dict(given)
 
 
-def _validate(validator: Any, resource: Resource, what: str) -> None:
+def _validate(validator: Any, resource: Resource, what: str) -> int:
+    """Raise on a validation error; the number of warnings."""
     report = validator.validate(resource)
     errors = list(getattr(report, "errors", []) or [])
     if errors:
         raise ValidationFailed(
             f"the {what}: {len(errors)} validation error(s); nothing was sent", issues=errors
         )
+    return len(list(getattr(report, "warnings", []) or []))
 
 
 def _accepts(support: ServerSupport, rtype: str) -> bool:
