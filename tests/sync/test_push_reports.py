@@ -193,6 +193,26 @@ def test_dry_run_without_validation_still_names_a_reference_to_nothing(
     args = _args(str(path), summary=False, dry_run=True)
     client = FhirClient(BASE, transport=MemoryTransport(server.handle))
     monkeypatch.setattr(cli, "build_client", lambda a: client)
-    assert cli.run_push(args, io.StringIO(), err) == 1
+    out = io.StringIO()
+    assert cli.run_push(args, out, err) == 1
     assert ".resource.subject.reference: a urn reference" in err.getvalue()
+    # no plan printed that would look like a clean one ("0 write(s)")
+    assert out.getvalue() == (
+        "# dry run: no plan, the push would stop before any write (see the error)\n"
+    )
     assert "00000000-0000-4000" not in err.getvalue() and server.writes == 0
+
+
+def test_a_folder_of_fhir_resources_is_told_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder is pushed as episode files: one of FHIR resources gets a message saying
+    so and what to do instead, not an episode file's parse error (nothing is sent)."""
+    folder = tmp_path / "resources"
+    folder.mkdir()
+    patient = {"resourceType": "Patient", "id": "p", "gender": "female"}
+    (folder / "Patient-p.json").write_text(json.dumps(patient))
+    assert main(["push", str(folder), "--server", DEAD, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "holds FHIR resources: push them as one Bundle" in err, err
+    assert "unknown key" not in err

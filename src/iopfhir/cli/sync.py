@@ -259,10 +259,31 @@ def _read_source(path: str, zone: tzinfo | None = None) -> Any:
         # A Bundle, or one resource on its own (pushed as a Bundle of one).
         if isinstance(data, dict) and data.get("resourceType") in R4_RESOURCE_TYPES:
             return data
-    episodes = load_episodes(file)
+    try:
+        episodes = load_episodes(file)
+    except InputError:
+        if file.is_dir() and _holds_fhir(file):
+            raise InputError(
+                "a folder is pushed as episode files, and this one holds FHIR resources: "
+                "push them as one Bundle, or import the folder into episodes first",
+                path=path,
+            ) from None
+        raise
     if zone is not None:  # the times of the episodes written without an offset read in it
         episodes = [with_time_zone(e, zone) for e in episodes]
     return episodes
+
+
+def _holds_fhir(folder: Path) -> bool:
+    """Whether a ``.json`` file of ``folder`` is a FHIR resource (``resourceType``)."""
+    for json_file in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(json_file.read_bytes())
+        except (OSError, ValueError):  # (a JSON or UTF-8 error: not a resource)
+            continue
+        if isinstance(data, dict) and data.get("resourceType") in R4_RESOURCE_TYPES:
+            return True
+    return False
 
 
 def _given_dr(args: argparse.Namespace) -> bool:
@@ -375,7 +396,9 @@ def run_push(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         return code
     if report is None:
         return code
-    if args.dry_run:
+    if args.dry_run and code != 0:  # no plan: not one that writes nothing
+        print("# dry run: no plan, the push would stop before any write (see the error)", file=out)
+    elif args.dry_run:
         print(
             f"# dry run: {len(report.planned)} write(s) in {report.chunks} chunk(s), "
             f"mode {report.mode}; {report.unchanged} unchanged",
