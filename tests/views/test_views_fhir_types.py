@@ -40,9 +40,10 @@ def test_the_schema_holds_the_elements_the_view_reaches_typed_as_r4() -> None:
     assert sorted(_names(schema)) == sorted(
         ["resourceType", "id", "subject", "encounter", "status", "code", "valueQuantity",
          "derivedFrom", "valueInteger", "valueDateTime", "effectiveDateTime", "effectiveInstant",
-         "effectivePeriod"]
+         "effectivePeriod", "valueString"]
     )  # fmt: skip
     assert schema.get("valueInteger") == Prim("integer")
+    assert schema.get("valueString") == Prim("string")  # a score given as text: toDecimal()
     assert schema.get("effectivePeriod") == StructT((("start", Prim("string")),))
     code = schema.get("code")
     assert isinstance(code, StructT)
