@@ -463,7 +463,7 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     for why, n in sorted(result.unmapped.items()):
         print(f"not mapped: {n} x {why}", file=err)
     for rtype, n in sorted(result.ignored.items()):
-        print(f"ignored: {n} x {rtype} (a type the IOP model does not take)", file=err)
+        print(f"ignored: {n} x {rtype} (not read into the IOP model)", file=err)
     for note in report.fallbacks:
         print(f"note: {note}", file=err)
     return 0

@@ -41,7 +41,7 @@ def check_same_people(run: PushRun) -> None:
                     "conflict",
                     "the Patient the server holds under the same business identifier is "
                     f"another person ({', '.join(differ)} differ); not written",
-                    _place(run, item.full_url),
+                    run.where(item),
                 )
             )
     if problems:
@@ -55,17 +55,11 @@ def check_same_people(run: PushRun) -> None:
         )
 
 
-def _place(run: PushRun, full_url: str) -> str:
-    if run.from_bundle and full_url in run.positions:
-        return f"Bundle.entry[{run.positions[full_url]}].resource"
-    return "Patient"
-
-
 def _differences(ours: Resource, theirs: Resource) -> list[str]:
     """The elements of birth date, gender and family name on which two Patients disagree."""
     out = []
-    born = (_text(ours.get("birthDate")), _text(theirs.get("birthDate")))
-    if all(born) and not _same_day(*born):  # type: ignore[arg-type]
+    ours_born, theirs_born = _text(ours.get("birthDate")), _text(theirs.get("birthDate"))
+    if ours_born and theirs_born and not _same_day(ours_born, theirs_born):
         out.append("birthDate")
     genders = (_text(ours.get("gender")), _text(theirs.get("gender")))
     if all(genders) and "unknown" not in genders and genders[0] != genders[1]:

@@ -207,10 +207,7 @@ def _issue(
 
 
 def _fhirpath(run: PushRun, item: Item, path: tuple[str | int, ...]) -> str:
-    if run.from_bundle and item.full_url in run.positions:
-        out = f"Bundle.entry[{run.positions[item.full_url]}].resource"
-    else:
-        out = item.type
+    out = run.where(item)
     for step in path:
         out += f"[{step}]" if isinstance(step, int) else f".{step}"
     return out + ".reference"
