@@ -305,7 +305,15 @@ def test_document_reference_carries_the_document(
     assert ref["subject"]["type"] == "Patient" and "identifier" in ref["subject"]
     assert ref["context"]["encounter"][0]["type"] == "EpisodeOfCare"
     assert ref["context"]["period"] == composition["event"][0]["period"]
-    assert [str(i) for i in validator.validate(ref).errors] == []
+    report = validator.validate(ref)
+    assert [str(i) for i in report.errors] == []
+    assert [str(i) for i in report.issues if i.severity == "warning"] == []  # dom-6 met
+    assert list(ref)[:3] == ["resourceType", "meta", "text"]  # where R4 places it
+    div = ET.fromstring(ref["text"]["div"])
+    shown = "".join(div.itertext())
+    assert composition["title"] in shown and doc["timestamp"] in shown
+    # its own values only: no identifier of the patient it is about
+    assert ref["subject"]["identifier"]["value"] not in shown
     assert len(document_reference(doc)["content"]) == 1
     assert orjson.dumps(document_reference(doc)) == orjson.dumps(document_reference(doc))
 

@@ -5,11 +5,13 @@ CarePlan writes (Epic and Oracle Health expose CarePlan read-only; DocumentRefer
 JSON (``application/fhir+json``; ``data`` base64, ``size`` in bytes, ``hash`` the base64
 SHA-1 of the bytes, as R4 ``Attachment.hash`` defines it) and, on request, the HTML
 rendering as a second content (``text/html``). Type, subject, date, author, custodian and
-context come from the document's Composition; the ToC DocumentReference profile is claimed
-for a ToC document (any other FHIR document gets a plain R4 DocumentReference). Its
-references are logical (``type`` + ``identifier``, else the display), so it can be sent on
-its own. Deterministic: the same document gives the same DocumentReference. Imports:
-:mod:`iopfhir.fhir.conventions`, :mod:`iopfhir.terminology`.
+context come from the document's Composition; a generated narrative
+(:func:`~iopfhir.fhir.build.narrative.narrate`) shows the reference's own values. The ToC
+DocumentReference profile is claimed for a ToC document (any other FHIR document gets a
+plain R4 DocumentReference). Its references are logical (``type`` + ``identifier``, else
+the display), so it can be sent on its own. Deterministic: the same document gives the
+same DocumentReference. Imports: :mod:`iopfhir.fhir.conventions`,
+:mod:`iopfhir.fhir.build.narrative`, :mod:`iopfhir.terminology`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import orjson
 
 from iopfhir.errors import MappingError
+from iopfhir.fhir.build.narrative import narrate
 from iopfhir.fhir.conventions import PLAIN_TYPE_ID, PROFILE, identifier_system
 from iopfhir.terminology.documents import document_data
 
@@ -153,4 +156,6 @@ def document_reference(document: dict[str, Any], *, html: str | bytes | None = N
         context["period"] = period
     if context:
         out["context"] = context
-    return out
+    # R4 dom-6: a resource that is not contained SHOULD have a narrative (the validator
+    # warned on every DocumentReference pushed); it shows the reference's own values only
+    return narrate(out)
