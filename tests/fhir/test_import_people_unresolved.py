@@ -91,9 +91,44 @@ def test_score_authors_the_input_lacks(tmp_path: Path, form: str) -> None:
             return 1
         return 0
 
-    delta, changed = _delta(change, tmp_path, form)
+    plain = example_resources()
+    more = copy.deepcopy(plain)
+    changed = sum(change(res) for res in more)
+    delta, after, before = unmapped_delta(plain, more, tmp_path, form)
     assert changed == 18  # one administration each
-    assert delta == {f"QuestionnaireResponse.author: {UNRESOLVED}": changed}
+    assert dict(delta) == {f"QuestionnaireResponse.author: {UNRESOLVED}": changed}
+
+    # the performer the score's Observations name is kept in its place
+    def performers(result: Any) -> list[tuple[str, str | None]]:
+        return [(m.key, m.performer) for e in result.episodes for m in e.measures]
+
+    assert sum(p is not None for _, p in performers(before)) >= changed
+    assert performers(after) == performers(before)
+
+
+@FORMS
+def test_score_people_the_input_lacks_everywhere(tmp_path: Path, form: str) -> None:
+    """No member of an administration names a person the input holds: no performer, and
+    each member's reference is counted where it stood."""
+
+    def change(res: dict[str, Any]) -> int:
+        if res["resourceType"] == "QuestionnaireResponse" and "author" in res:
+            res["author"] = MISSING
+            return 1
+        if res["resourceType"] == "Observation" and "performer" in res:
+            res["performer"] = [{"reference": "PractitionerRole/not-in-the-input"}]
+            return 1
+        return 0
+
+    plain = example_resources()
+    more = copy.deepcopy(plain)
+    sum(change(res) for res in more)
+    delta, after, _ = unmapped_delta(plain, more, tmp_path, form)
+    assert all(m.performer is None for e in after.episodes for m in e.measures)
+    assert set(delta) == {
+        f"QuestionnaireResponse.author: {UNRESOLVED}",
+        f"Observation.performer: {UNRESOLVED}",
+    }
 
 
 @FORMS

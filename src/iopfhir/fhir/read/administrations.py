@@ -57,7 +57,10 @@ class Administration:
     #: local key from iopfhir's own identifiers, when present, and its episode's key
     own_key: str | None = None
     own_episode: str | None = None
-    performer: tuple[Any, Entry] | None = None
+    #: who performed it, as its members name them (a QR's author, the Observations' first
+    #: performer), each reference once, in the members' order: the first that resolves is
+    #: the measure's performer
+    performers: list[tuple[Any, Entry]] = field(default_factory=list)
     encounter: tuple[Any, Entry] | None = None
     problems: Counter[str] = field(default_factory=Counter)
     #: the FHIRPath the total was read from (``Observation.value``...), for warnings
@@ -307,12 +310,9 @@ def _fill(
             adm.own_episode, adm.own_key = own
         if adm.when is None:
             adm.when = effective_time(res, noted=True)
-        if adm.performer is None:
-            who = (
-                res.get("author") if kind == "qr" else (as_list(res.get("performer")) or [None])[0]
-            )
-            if who is not None:
-                adm.performer = (who, entry)
+        who = res.get("author") if kind == "qr" else (as_list(res.get("performer")) or [None])[0]
+        if who is not None and all(who != named for named, _ in adm.performers):
+            adm.performers.append((who, entry))
         if adm.encounter is None and res.get("encounter") is not None:
             adm.encounter = (res["encounter"], entry)
         if kind == "qr":

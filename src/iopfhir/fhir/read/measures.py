@@ -55,12 +55,14 @@ def read_measure(ctx: Context, adm: Administration) -> Measure | None:
         key = allocator.take(adm.own_key or primary.id or url_tail(primary.full_url) or "m")
         ctx.key_of[("measures", id(primary))] = key
     performer = None
-    if adm.performer is not None:
-        performer = person_key(ctx, *adm.performer)
-        if performer is None:
-            holder = adm.performer[1].type
-            who = "author" if holder == "QuestionnaireResponse" else "performer"
-            note(f"{holder}.{who}", PERSON_UNRESOLVED)
+    for who, at in adm.performers:
+        # the first member's person that resolves (an unresolvable QR author leaves its
+        # Observations' performer); one not kept is counted where it stood
+        performer = person_key(ctx, who, at)
+        if performer is not None:
+            break
+        field_name = "author" if at.type == "QuestionnaireResponse" else "performer"
+        note(f"{at.type}.{field_name}", PERSON_UNRESOLVED)
     session = None
     if adm.encounter is not None:
         target = ctx.resolve(*adm.encounter)
