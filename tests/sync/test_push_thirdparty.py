@@ -282,6 +282,12 @@ def test_us_core_example_file_alone(corpus: Path, name: str, own_sekmet: str) ->
     assert all("relative reference" in i.message for i in errors)
     for ref in relative:  # named by place, never by the id it holds
         assert ref.split("/", 1)[1] not in str(failed.value)
+    # a lone resource may name one pushed before from another file: the way out is said,
+    # and the places are its own FHIRPaths (the file holds no Bundle)
+    message = str(failed.value)
+    assert ("push the resources together as one Bundle" in message) == (alone is not None)
+    if alone is not None:
+        assert all(str(i.path).startswith(alone["resourceType"] + ".") for i in errors)
 
 
 # -- conditional references ------------------------------------------------------------------

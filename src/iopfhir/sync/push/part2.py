@@ -50,6 +50,7 @@ def part2_gate(
         sources={u: given.sources.get(u) for u in kept},
         positions={u: given.positions[u] for u in kept if u in given.positions},
         from_bundle=given.from_bundle,
+        lone=given.lone,
     )
     return out, _line(result)
 

@@ -184,6 +184,7 @@ def plan_push(
     report.mode = mode
     run = PushRun(client, support, report, chunk_size)
     run.sources, run.positions, run.from_bundle = given.sources, given.positions, given.from_bundle
+    run.lone = given.lone
     classify(run, given.entries)
     lookup(run)
     check_same_people(run)  # before anything is written: no patient overwritten by another

@@ -52,6 +52,8 @@ class PushInput:
     #: entry url → its index in ``Bundle.entry`` (or in the episodes' resources)
     positions: dict[str, int] = field(default_factory=dict)
     from_bundle: bool = False
+    #: one resource on its own (pushed as a Bundle of one; its messages name its type)
+    lone: bool = False
 
 
 #: Bundle.entry.request.method codes of entries without a resource to write
@@ -73,7 +75,9 @@ def read_entries(source: Episode | Iterable[Episode] | Mapping[str, Any]) -> Pus
     if kind != "Bundle":
         if isinstance(kind, str) and kind in R4_RESOURCE_TYPES:
             # One resource on its own is pushed as a Bundle of one.
-            return _uniform([(None, dict(source))])
+            out = _uniform([(None, dict(source))])
+            out.lone = True
+            return out
         raise InputError(
             "push takes episodes, a FHIR Bundle or one FHIR resource", path="resourceType"
         )

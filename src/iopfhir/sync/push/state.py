@@ -88,10 +88,11 @@ class PushRun:
     sources: dict[str, str | None] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
     from_bundle: bool = False
+    lone: bool = False  # one resource on its own
 
     def where(self, item: Item) -> str:
         """The FHIRPath of ``item`` in the input, for messages: ``Bundle.entry[n].resource``,
         or its type where the input is no Bundle."""
-        if self.from_bundle and item.full_url in self.positions:
+        if self.from_bundle and not self.lone and item.full_url in self.positions:
             return f"Bundle.entry[{self.positions[item.full_url]}].resource"
         return item.type

@@ -90,7 +90,10 @@ def check_targets(run: PushRun) -> None:
                 _issue(run, i, p, "a relative reference", kind, "missing") for i, p in places
             )
     if problems:
-        _fail(run, sorted(problems, key=_place))
+        # a lone resource naming another by the id it had in its own file: the server gave
+        # that one its own id when it was pushed, so the reference names nothing there
+        lone = run.lone and any(not found.get(ref) for ref in relative)
+        _fail(run, sorted(problems, key=_place), _LONE_HINT if lone else "")
 
 
 def _in_push(
@@ -220,7 +223,14 @@ def _place(issue: Issue) -> tuple[int, str]:
     return (int(match.group(1)) if match else -1, path)
 
 
-def _fail(run: PushRun, problems: list[Issue]) -> None:
+_LONE_HINT: Final = (
+    ". A resource pushed before from another file is on the server under the id the server"
+    " gave it: push the resources together as one Bundle (references between its entries"
+    " are kept), or name the target by identifier (Type?identifier=system|value)"
+)
+
+
+def _fail(run: PushRun, problems: list[Issue], hint: str = "") -> None:
     report = run.report
     for item in run.items:
         if item.action in ("create", "update"):
@@ -233,7 +243,7 @@ def _fail(run: PushRun, problems: list[Issue]) -> None:
     more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
     raise SyncError(
         f"{len(problems)} reference(s) cannot be resolved, so nothing was written "
-        f"(a rerun fails the same way until the targets exist): {shown}{more}",
+        f"(a rerun fails the same way until the targets exist): {shown}{more}{hint}",
         report=report,
         issues=problems,
     )
