@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.fhir.both_readers import FORMS, unmapped_delta
 from tests.fhir.example_resources import example_resources
 
@@ -162,4 +163,97 @@ def test_a_bounded_total_is_no_score(tmp_path: Path, form: str) -> None:
     # the score comes from the answers, as before
     assert [m.score for e in after.episodes for m in e.measures] == [
         m.score for e in before.episodes for m in e.measures
+    ]
+
+
+@FORMS
+@pytest.mark.parametrize("kept", ["start", "end", "reversed"])
+def test_an_attended_sessions_period_with_one_end(tmp_path: Path, form: str, kept: str) -> None:
+    """R4 allows a Period with one end only; the model keeps a session's actual times as a
+    pair, so the session reads as held as planned and the end given is counted, not lost
+    in silence (a reversed period likewise)."""
+    booked = set()
+
+    def change(resources: list[dict[str, Any]]) -> None:
+        booked.update(
+            f"Appointment/{r['id']}" for r in resources if r["resourceType"] == "Appointment"
+        )
+        for res in resources:
+            refs = {a.get("reference") for a in res.get("appointment", [])}
+            if (
+                res["resourceType"] == "Encounter"
+                and res.get("status") == "finished"
+                and refs & booked
+            ):
+                period = res["period"]
+                if kept == "reversed":
+                    res["period"] = {"start": period["end"], "end": period["start"]}
+                else:
+                    res["period"] = {kept: period[kept]}
+                return
+
+    delta, after, _ = unmapped_delta(*_changed(change), tmp_path, form)
+    assert dict(delta) == {
+        "Encounter.period: one end only or reversed (read as the planned times)": 1
+    }
+    attended = [s for e in after.episodes for s in e.sessions if s.status == "attended"]
+    assert attended and all(s.actual_start is not None for s in attended)
+
+
+NO_START = "Flag.period: without a start (written as the score's time)"
+AN_END = "Flag.period: an end or extension (dropped)"
+OTHER_START = "Flag.period.start: not the score's time (written as it)"
+
+
+@FORMS
+@pytest.mark.parametrize(
+    ("period", "counted"),
+    [
+        ({"end": "2026-03-20"}, [NO_START, AN_END]),
+        (None, [NO_START]),
+        ({"start": "2001-01-01T00:00:00Z"}, [OTHER_START]),
+    ],
+)
+def test_a_safety_flags_period_beyond_the_scores_time(
+    tmp_path: Path, form: str, period: dict[str, str] | None, counted: list[str]
+) -> None:
+    """A Flag the answers raise is written again from its score, its period starting at the
+    score's time: a period that says something else is counted, not lost in silence."""
+
+    def change(resources: list[dict[str, Any]]) -> None:
+        flag = next(r for r in resources if r["resourceType"] == "Flag")
+        if period is None:
+            del flag["period"]
+        else:
+            flag["period"] = period
+
+    delta, _, _ = unmapped_delta(*_changed(change), tmp_path, form)
+    assert dict(delta) == dict.fromkeys(counted, 1)
+
+
+ORDINAL_URL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+
+
+@FORMS
+@pytest.mark.parametrize("agrees", [True, False])
+def test_an_answers_ordinal_value(tmp_path: Path, form: str, agrees: bool) -> None:
+    """An answer's ``ordinalValue`` equal to the points its code gives is what the writer
+    says again; another value is counted (the answer keeps its code's points)."""
+
+    def change(resources: list[dict[str, Any]]) -> None:
+        qr = next(r for r in resources if r["resourceType"] == "QuestionnaireResponse")
+        answer = next(a for i in qr["item"] for a in i.get("answer", []) if "valueCoding" in a)
+        code = answer["valueCoding"]["code"]
+        points = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}[code]
+        stated = points if agrees else points + 1
+        answer["valueCoding"]["extension"] = [{"url": ORDINAL_URL, "valueDecimal": stated}]
+
+    delta, after, before = unmapped_delta(*_changed(change), tmp_path, form)
+    where = "QuestionnaireResponse.item.answer.value"
+    expected = (
+        {} if agrees else {f"{where}: an ordinal value other than the answer's points (dropped)": 1}
+    )
+    assert dict(delta) == expected
+    assert [m.answers for e in after.episodes for m in e.measures] == [
+        m.answers for e in before.episodes for m in e.measures
     ]

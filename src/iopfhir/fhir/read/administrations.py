@@ -31,6 +31,7 @@ from iopfhir.fhir.read.instruments import (
     item_code,
     loinc_codes,
     obs_role,
+    ordinal_disagrees,
     own_measure_id,
     questionnaire_codes,
     role_of_codes,
@@ -42,6 +43,10 @@ from iopfhir.fhir.read.values import as_list, own_key_or_none
 from iopfhir.terminology import Instrument
 
 __all__ = ["Administration", "find_administrations"]
+
+#: an answer's stated ordinal value (``ordinalValue`` / ``itemWeight``) other than the points
+#: it was read as: written back as the instrument's points
+_ORDINAL = "{}.value: an ordinal value other than the answer's points (dropped)"
 
 
 @dataclass(eq=False)
@@ -133,6 +138,8 @@ def _read_qr(adm: Administration, qr: Entry, index: Index) -> None:
             ] += 1
         else:
             adm.answers.setdefault(it.id, points)
+            if ordinal_disagrees(answers[0], points):
+                adm.problems[_ORDINAL.format("QuestionnaireResponse.item.answer")] += 1
 
 
 def _qr_items(qr: Entry, index: Index) -> list[tuple[dict[str, Any], str | None]]:
@@ -377,4 +384,6 @@ def _read_value(
         points = answer_points(it, element)
         if points is not None:
             adm.answers[it.id] = points
+            if ordinal_disagrees(element, points):
+                adm.problems[_ORDINAL.format(where)] += 1
         return

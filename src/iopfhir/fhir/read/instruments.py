@@ -9,8 +9,9 @@ of a Questionnaire in the same input).
 
 Item points come from the answer code (LOINC answer list), else from the
 ``ordinalValue`` / ``itemWeight`` extensions, else from ``valueInteger`` /
-``valueDecimal``. A total item or Observation is used as given; without one the domain
-computes the total from complete answers.
+``valueDecimal`` (an ordinal value other than the points read is counted). A total item
+or Observation is used as given; without one the domain computes the total from complete
+answers.
 
 Imports: :mod:`iopfhir.terminology`, :mod:`iopfhir.fhir.conventions`, and the reader's
 ``index``, ``source`` and ``values``.
@@ -316,6 +317,16 @@ def answer_points(item: Item, value: dict[str, Any]) -> int | None:
             if any(a.score == points for a in item.answers):
                 return points
     return None
+
+
+def ordinal_disagrees(value: dict[str, Any], points: int) -> bool:
+    """Whether an answer states an ordinal value (``ordinalValue`` / ``itemWeight``) other
+    than ``points``, the points it was read as (written back as the instrument's)."""
+    concept = value.get("valueCodeableConcept")
+    holders = [value.get("valueCoding"), value]
+    if isinstance(concept, dict):
+        holders.extend(as_list(concept.get("coding")))
+    return any((n := _ordinal(h)) is not None and n != points for h in holders)
 
 
 def total_value(inst: Instrument, value: dict[str, Any]) -> int | None:

@@ -12,7 +12,8 @@ from the input. So reading them means checking them:
   the ``safety-flag`` code system, belongs to a measure (iopfhir's own identifier
   ``flag`` → ``<episode>/<measure key>/<flag>``, or a ``flag-detail`` extension naming one
   of the measure's Observations / its QuestionnaireResponse) and that measure's answers
-  raise that flag. Otherwise it is reported: ``Flag`` "not raised by the answers" (a
+  raise that flag (a period other than the score's time, the one written again, is
+  counted). Otherwise it is reported: ``Flag`` "not raised by the answers" (a
   flag of a measure whose answers do not raise it) or "not derived from an instrument".
 * A RiskAssessment likewise (identifier ``riskassessment`` → ``<episode>/<measure key>``,
   or ``basis``): consumed when its measure is a risk-level instrument (C-SSRS) and every
@@ -35,9 +36,11 @@ and ``values``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Final
 
 from iopfhir.domain import Measure
+from iopfhir.domain.common import when
 from iopfhir.domain.measures import MeasureForm
 from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read._context import Context
@@ -45,7 +48,7 @@ from iopfhir.fhir.read.administrations import Administration
 from iopfhir.fhir.read.concepts import note_beside
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.source import Entry
-from iopfhir.fhir.read.values import as_list, codings, note
+from iopfhir.fhir.read.values import as_list, codings, note, parse_timestamp
 from iopfhir.terminology import Instrument, code_system_url, codes
 
 __all__ = ["check_interpretation", "patient_sex", "read_safety"]
@@ -194,6 +197,7 @@ def read_safety(
             else:
                 found.setdefault(measure.key, set()).add("flags")
                 note_unheld(res, "Flag")
+                _note_flag_period(res.get("period"), measure.date)
                 note_beside(res.get("code"), "Flag.code", {(code_system_url("safety-flag"), code)})
         elif entry.type == "RiskAssessment":
             measure = index.of(ctx, entry, "riskassessment", as_list(res.get("basis")))
@@ -215,6 +219,19 @@ def read_safety(
                 note_unheld(res, "RiskAssessment")
                 _note_predictions(res["prediction"])
     ctx.measures[:] = [_with_forms(m, found.get(m.key, set()), sex) for m in ctx.measures]
+
+
+def _note_flag_period(period: Any, date: datetime) -> None:
+    """Count a consumed Flag's period that is not the one it is written with again
+    (``start`` = its score's time, no end): another start, an end, or none."""
+    if not isinstance(period, dict) or period.get("start") is None:
+        note("Flag.period", "without a start (written as the score's time)")
+    else:
+        start = parse_timestamp(period["start"])  # (a bad value is counted here, once)
+        if start is None or when(start) != when(date):
+            note("Flag.period.start", "not the score's time (written as it)")
+    if isinstance(period, dict) and period.keys() - {"start"}:
+        note("Flag.period", "an end or extension (dropped)")
 
 
 #: what iopfhir writes of a RiskAssessment's prediction (the rest is counted)

@@ -7,8 +7,8 @@ referral's stay) are skipped. ``Session.forms`` records which of the two the sou
 (``None`` when it had both, or an Appointment for a no-show / cancelled session), so that
 re-export invents neither. The status comes from the Appointment (an Encounter that
 happened, or was cancelled, makes a booked one attended, or cancelled), else from the
-Encounter; the planned times from
-the Appointment, the actual times of an attended session from the Encounter period.
+Encounter; the planned times from the Appointment, the actual times of an attended session
+from the Encounter period (one end alone, or reversed, is counted: they are a pair).
 The facilitator is the ``PPRF`` participant (else the first untyped practitioner; a
 person neither takes nor the Encounter's participants hold, a further ``PPRF`` or untyped
 one or one of the Appointment when the Encounter says who took part, is counted, and so
@@ -171,6 +171,8 @@ def read_session(ctx: Context, entry: Entry) -> None:
     attended = appointment is not None and encounter is not None and status == "attended"
     if attended and e_start and e_end and when(e_end) >= when(e_start):
         actual_start, actual_end = e_start, e_end
+    elif attended and (e_start or e_end):  # actual times are a pair in the model
+        note("Encounter.period", "one end only or reversed (read as the planned times)")
     primary = appointment or encounter
     assert primary is not None
     key = ctx.new_key("sessions", primary, "session", "encounter")
