@@ -210,7 +210,7 @@ OTHER_START = "Flag.period.start: not the score's time (written as it)"
     ("period", "counted"),
     [
         ({"end": "2026-03-20"}, [NO_START, AN_END]),
-        (None, [NO_START]),
+        (None, []),  # nothing lost: the start written again is derived, as the Flag is
         ({"start": "2001-01-01T00:00:00Z"}, [OTHER_START]),
     ],
 )
@@ -257,3 +257,27 @@ def test_an_answers_ordinal_value(tmp_path: Path, form: str, agrees: bool) -> No
     assert [m.answers for e in after.episodes for m in e.measures] == [
         m.answers for e in before.episodes for m in e.measures
     ]
+
+
+@FORMS
+@pytest.mark.parametrize(
+    ("name", "counted"),
+    [
+        ({"given": ["Dana", "M."]}, "missing (the last given name read as it)"),
+        ({"text": "Dana M. Rivera"}, "missing (the text read as the family name)"),
+    ],
+)
+def test_a_name_without_a_family(
+    tmp_path: Path, form: str, name: dict[str, Any], counted: str
+) -> None:
+    """R4's HumanName may have no family; the model's has one, read from the text or the
+    last given name: what was done is counted, not passed off as the source's."""
+
+    def change(resources: list[dict[str, Any]]) -> None:
+        for res in resources:
+            if res["resourceType"] == "Patient":
+                res["name"] = [name]
+                return
+
+    delta, _, _ = unmapped_delta(*_changed(change), tmp_path, form)
+    assert dict(delta) == {f"Patient.name.family: {counted}": 1}

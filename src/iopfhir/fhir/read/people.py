@@ -368,10 +368,13 @@ def read_support(ctx: Context, entry: Entry) -> str:
     for concept in as_list(res.get("relationship")):
         for sys, code in codings(concept):
             relationship = relationship or relationship_key(sys, code)
+    name = human_name(res, "RelatedPerson.name")
+    if name is None:  # a support has a name in the model: written back as "unknown"
+        note("RelatedPerson.name", "missing (read as 'unknown')")
     ctx.supports.append(
         Support(
             key=key,
-            name=human_name(res, "RelatedPerson.name") or HumanName(family="unknown"),
+            name=name or HumanName(family="unknown"),
             relationship=relationship,
             phone=phone(res),
             identifiers=[

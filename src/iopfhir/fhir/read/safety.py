@@ -223,14 +223,17 @@ def read_safety(
 
 def _note_flag_period(period: Any, date: datetime) -> None:
     """Count a consumed Flag's period that is not the one it is written with again
-    (``start`` = its score's time, no end): another start, an end, or none."""
-    if not isinstance(period, dict) or period.get("start") is None:
+    (``start`` = its score's time, no end): another start, an end, or an end alone. A
+    Flag without a period loses nothing (its start is derived, as the Flag is)."""
+    if not isinstance(period, dict):
+        return
+    if period.get("start") is None:
         note("Flag.period", "without a start (written as the score's time)")
     else:
         start = parse_timestamp(period["start"])  # (a bad value is counted here, once)
         if start is None or when(start) != when(date):
             note("Flag.period.start", "not the score's time (written as it)")
-    if isinstance(period, dict) and period.keys() - {"start"}:
+    if period.keys() - {"start"}:
         note("Flag.period", "an end or extension (dropped)")
 
 

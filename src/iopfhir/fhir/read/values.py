@@ -413,12 +413,16 @@ def human_name(resource: dict[str, Any], at: str | None = None) -> HumanName | N
             found = HumanName(family=family, given=given)
         elif name.get("family") is not None:
             note(at and f"{at}.family", "not a string (dropped)")
+        # the model's name has a family: without one, the text or the last given name is
+        # read as it, and written back so (counted: the source had no family)
         if found is None and text(name.get("text")):
             found = HumanName(family=name["text"].strip())
+            note(at and f"{at}.family", "missing (the text read as the family name)")
         elif found is None and name.get("text") is not None:
             note(at and f"{at}.text", "not a string (dropped)")
         if found is None and given:
             found = HumanName(family=given[-1], given=given[:-1])
+            note(at and f"{at}.family", "missing (the last given name read as it)")
         if found is not None:
             if at is not None:
                 for part in _NAME_PARTS_NOT_KEPT:
