@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.fhir.both_readers import FORMS, unmapped_delta
 from tests.fhir.example_resources import example_resources
 
@@ -167,3 +168,45 @@ def test_check_in_people_the_input_lacks(tmp_path: Path, form: str) -> None:
     delta, changed = _delta(change, tmp_path, form)
     assert changed == 7
     assert delta == {f"CarePlan.activity.detail.performer: {UNRESOLVED}": changed}
+
+
+@FORMS
+@pytest.mark.parametrize("identified", [True, False])
+def test_a_contained_copy_of_a_practitioner(tmp_path: Path, form: str, identified: bool) -> None:
+    """A Practitioner the input has, copied into an Encounter (``contained``, referenced as
+    ``#p1``) with its identifier, is that practitioner, not a second one; a contained one
+    that carries no identifier of the input's is a person of its own."""
+    plain = example_resources()
+    more = copy.deepcopy(plain)
+    by_ref = {f"{r['resourceType']}/{r['id']}": r for r in more}
+    encounter = next(
+        r
+        for r in more
+        if r["resourceType"] == "Encounter"
+        and any(
+            p.get("individual", {}).get("reference", "").startswith("PractitionerRole/")
+            for p in r.get("participant", [])
+        )
+    )
+    part = next(
+        p
+        for p in encounter["participant"]
+        if p.get("individual", {}).get("reference", "").startswith("PractitionerRole/")
+    )
+    role = by_ref[part["individual"]["reference"]]
+    person = copy.deepcopy(by_ref[role["practitioner"]["reference"]])
+    assert person.get("identifier")
+    person["id"] = "p1"
+    if not identified:
+        del person["identifier"]
+    encounter["contained"] = [person]
+    part["individual"] = {"reference": "#p1"}
+    _, after, before = unmapped_delta(plain, more, tmp_path, form)
+
+    def people(result: Any) -> list[list[str]]:
+        return [sorted(p.key for p in e.practitioners) for e in result.episodes]
+
+    if identified:
+        assert people(after) == people(before)
+    else:
+        assert [len(keys) for keys in people(after)] != [len(keys) for keys in people(before)]

@@ -1,10 +1,11 @@
 """One index over every entry, so a reference is resolved in constant time.
 
 A reference is looked up, in order, as a contained resource (``#id``, within the
-resource that holds it), a ``fullUrl`` (``urn:uuid:...`` or an absolute URL), ``Type/id``
-(relative, or the tail of an absolute RESTful URL, ``_history`` dropped), a
-conditional reference (``Patient?identifier=system|value``) and a logical reference
-(``Reference.identifier``).
+resource that holds it; a contained Practitioner, PractitionerRole, Organization or
+Location that carries an identifier of one of the input's own is that one), a ``fullUrl``
+(``urn:uuid:...`` or an absolute URL), ``Type/id`` (relative, or the tail of an absolute
+RESTful URL, ``_history`` dropped), a conditional reference
+(``Patient?identifier=system|value``) and a logical reference (``Reference.identifier``).
 
 An absolute reference names a resource of the input by its tail only when its server is
 the input's: when the input's RESTful ``fullUrl``s give its server bases
@@ -211,8 +212,21 @@ class Index:
         if ref:
             found = self._resolve_string(ref, context)
             if found is not None:
+                if ref[0] == "#" and found.type in _MERGED_CONTAINED:
+                    return self._same_outside(found) or found
                 return found
         return self._logical(element)
+
+    def _same_outside(self, inner: Entry) -> Entry | None:
+        """The resource of the input outside any container that carries an identifier of
+        the contained ``inner`` (same type): the same person or organization, written out
+        again inside a resource, is one (a second one would be a copy of it)."""
+        for system, value in identifier_pairs(inner.resource):
+            ident = {"system": system, "value": value}
+            found = self.resolve({"type": inner.type, "identifier": ident})
+            if found is not None and found is not inner and self.container_of(found) is None:
+                return found
+        return None
 
     def _file_identifiers(self) -> None:
         """The identifiers of the entries added since the last lookup, into their tables."""
@@ -312,6 +326,9 @@ def identifier_pairs(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 # -- names for a store (the streaming reader): the same lookups, as strings -----------------
 
+#: contained resources read as the input's own resource of that type and identifier, when
+#: it has one (people and places, which a writer may copy into a resource)
+_MERGED_CONTAINED = frozenset({"Practitioner", "PractitionerRole", "Organization", "Location"})
 _SEP = "\x1f"  # no FHIR string holds a unit separator: keys of different parts never meet
 
 
