@@ -1,7 +1,9 @@
 """Episodes, sessions and scores dated with a year or a month only (R4 allows ``2024`` and
 ``2024-05`` for a dateTime) cannot be placed on a day: they count in no measure, and the
 outcomes say how many were left out (``Outcomes.undated``, the CLI's note, the report's
-header), on DuckDB and on Spark alike."""
+header), on DuckDB and on Spark alike. An episode without a start (R4 allows a period with
+an end only) counts only in the measures of its discharge, and is said too
+(``Outcomes.unstarted``)."""
 
 from __future__ import annotations
 
@@ -52,6 +54,30 @@ def _year_only_total(res: dict[str, Any]) -> bool:
     return True
 
 
+ENDS_ONLY: list[str] = []  # the key of the episode given an end only
+#: the measures of an episode's discharge (no session or score placed from its start)
+DISCHARGE_MEASURES = {
+    "iop-completion",
+    "iop-continuity-aftercare",
+    "iop-followup-7",
+    "iop-followup-30",
+    "iop-readmission-30",
+    "iop-readmission-90",
+    "iop-checkins-kept",
+}
+
+
+def _end_only(res: dict[str, Any]) -> bool:
+    """An episode whose period has an end only (R4 allows it): no start to place its
+    sessions and scores by."""
+    period = res.get("period")
+    if not isinstance(period, dict) or len(period.get("start", "")) < 10 or "end" not in period:
+        return False
+    res["period"] = {"end": period["end"]}
+    ENDS_ONLY.append(f"EpisodeOfCare/{res['id']}")
+    return True
+
+
 @pytest.fixture(scope="module")
 def cohorts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
     root = tmp_path_factory.mktemp("undated")
@@ -64,6 +90,7 @@ def cohorts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
     changed += _rewrite(partial, "Encounter", _month_only_start, 2)
     changed += _rewrite(partial, "Observation", _year_only_total, 2)
     assert changed == 5
+    assert _rewrite(partial, "EpisodeOfCare", _end_only, 1) == 1
     return whole, partial, changed
 
 
@@ -74,10 +101,17 @@ def test_records_without_a_day_are_counted_as_left_out(
     whole, partial, changed = cohorts
     engine = request.getfixturevalue(f"{engine_name}_engine")
     with Source.from_path(whole) as source:
-        assert compute(source, engine).undated == 0
+        plain = compute(source, engine)
+    assert (plain.undated, plain.unstarted) == (0, 0)
     with Source.from_path(partial) as source:
         outcomes = compute(source, engine)
     assert outcomes.undated == changed
+    # the episode without a start counts where its discharge is enough, and only there
+    assert outcomes.unstarted == 1
+    counted = {
+        m for m, rows in outcomes.subjects.items() for r in rows if r.subject_key in ENDS_ONLY
+    }
+    assert {"iop-readmission-30", "iop-completion"} <= counted <= DISCHARGE_MEASURES
 
 
 def test_the_cli_and_the_report_say_so(
@@ -88,10 +122,13 @@ def test_the_cli_and_the_report_say_so(
     assert main(["outcomes", str(partial), "--format", "json", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert f"note: {changed} episode(s), session(s) or score(s) dated with a year or a month" in err
+    assert "note: 1 episode(s) without a start are counted only where their discharge" in err
     assert json.loads(out.read_text())["rows"]
     page = tmp_path / "report.html"
     assert main(["report", str(partial), "-o", str(page)]) == 0
-    assert f"{changed} records dated by year or month only left out" in page.read_text()
+    text = page.read_text()
+    assert f"{changed} records dated by year or month only left out" in text
+    assert "1 episode without a start: discharge measures only" in text
 
 
 def test_duckdb_and_spark_leave_out_the_same(

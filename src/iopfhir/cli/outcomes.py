@@ -165,6 +165,13 @@ def run(args: argparse.Namespace) -> int:
             " a month only were left out (no measure can place them on a day)",
             file=sys.stderr,
         )
+    if outcomes.unstarted:
+        print(
+            f"note: {outcomes.unstarted} episode(s) without a start are counted only where"
+            " their discharge is enough (readmission, follow-up, completion, aftercare);"
+            " their sessions and scores are placed in no measure",
+            file=sys.stderr,
+        )
     if args.format == "measurereport":
         bundle = report_bundle(outcomes, individual=args.individual)
         write_bytes(args.output, orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")

@@ -27,7 +27,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from iopfhir.outcomes.facts import VIEWS, episode_facts_sql, stay_facts_sql, view_rows
+from iopfhir.outcomes.facts import (
+    VIEWS,
+    episode_facts_sql,
+    iop_episode,
+    stay_facts_sql,
+    view_rows,
+)
 from iopfhir.outcomes.lookups import repeats_sql
 from iopfhir.views import View, iop_view
 from iopfhir.views.compile_view import output_kind
@@ -71,7 +77,12 @@ def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, Vi
 
 def _inputs(more_sql: tuple[str, ...] = ()) -> tuple[dict[str, View], tuple[str, ...]]:
     """The whole shipped views by table name, and the statements that read them."""
-    texts = (episode_facts_sql("duckdb"), stay_facts_sql("duckdb"), repeats_sql(), *more_sql)
+    texts = (
+        episode_facts_sql("duckdb"),
+        stay_facts_sql("duckdb"),
+        repeats_sql(iop_episode=iop_episode()),
+        *more_sql,
+    )
     return {table: iop_view(name) for table, name in VIEWS.items()}, texts
 
 

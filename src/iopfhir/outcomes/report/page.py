@@ -505,6 +505,8 @@ def render_report(
         meta += f" · {_n(outcomes.repeated, 'repeated resource')} counted once"
     if outcomes.undated:  # dates of a year or a month only: no day to count them on
         meta += f" · {_n(outcomes.undated, 'record')} dated by year or month only left out"
+    if outcomes.unstarted:  # no start to place sessions and scores by
+        meta += f" · {_n(outcomes.unstarted, 'episode')} without a start: discharge measures only"
     if generated:
         meta += f" · generated {escape(generated)}"
     nav = "".join(f'<li><a href="#{sid}">{escape(h)}</a></li>' for sid, h, _ in sections)
