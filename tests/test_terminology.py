@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from iopfhir.errors import TerminologyError
-from iopfhir.terminology import instrument, instrument_by_code, instruments, role_coding, role_key
+from iopfhir.terminology import (
+    code_system,
+    codes,
+    instrument,
+    instrument_by_code,
+    instruments,
+    program_type_of_billing,
+    role_coding,
+    role_key,
+)
+from iopfhir.views.catalog import iop_view_json
 
 BANDS = [
     ("phq-9", 4, "minimal"),
@@ -93,3 +105,24 @@ def test_every_loinc_code_in_the_data_has_a_valid_check_digit() -> None:
     assert len(found) > 40  # every instrument's items, not a handful
     bad = [c for c in found if _loinc_check_digit(c.split("-")[0]) != int(c.split("-")[1])]
     assert bad == []
+
+
+def test_iop_billing_codes_name_program_types_and_the_episode_view_reads_each() -> None:
+    """The IOP billing codes (HCPCS per diem, NUBC revenue codes) each name a program type;
+    the ``iop-episode-of-care`` view keeps exactly those codes of their systems (its
+    ``billing_code``), and no two systems share a code (the outcome SQL maps the code)."""
+    entries = codes()["program_type_billing"]
+    assert {e["type"] for e in entries} <= set(code_system("program-type")["concepts"])
+    assert len({e["code"] for e in entries}) == len(entries)
+    for e in entries:
+        assert program_type_of_billing(e["system"], e["code"]) == e["type"]
+    assert program_type_of_billing(entries[0]["system"], "T1017") is None
+    view = iop_view_json("iop-episode-of-care")
+    constants = {c["name"]: c["valueUri"] for c in view["constant"]}
+    path = next(c["path"] for c in view["select"][0]["column"] if c["name"] == "billing_code")
+    in_view = {
+        (constants[name], code)
+        for name, clause in re.findall(r"system = %(\w+) and \(([^)]*)\)", path)
+        for code in re.findall(r"code = '([^']+)'", clause)
+    }
+    assert in_view == {(e["system"], e["code"]) for e in entries}

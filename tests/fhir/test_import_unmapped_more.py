@@ -3,7 +3,8 @@ and the practitioners' order of iopfhir's own output read back.
 
 - ``EpisodeOfCare.referralRequest`` after the first: the Episode holds one referral.
 - ``EpisodeOfCare.type`` concepts and codings other than the program type (the program
-  type written twice is no other one).
+  type written twice is no other one); a program type read from an IOP billing code
+  (HCPCS per diem, NUBC revenue code), iopfhir's coding written in its place.
 - An Appointment actor that is a Location (kept as a location of a session with an
   Encounter, counted without one), a HealthcareService, a Device or another patient.
 - The cheap ones found on the way: ``CareTeam.managingOrganization`` after the first,
@@ -130,6 +131,53 @@ def test_every_type_of_an_episode_without_a_program_type_is_counted(
         [_patient(), _eoc()], [_patient(), _eoc(type=other)], tmp_path, form
     )
     assert added == Counter({"EpisodeOfCare.type: not a program type (dropped)": 2})
+
+
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+NUBC = "https://www.nubc.org/CodeSystem/RevenueCodes"
+
+
+@FORMS
+@pytest.mark.parametrize(
+    ("coding", "program_type"),
+    [
+        ({"system": HCPCS, "code": "H0015"}, "substance-use"),  # SUD IOP per diem
+        ({"system": HCPCS, "code": "S9480"}, "mental-health"),  # psychiatric IOP per diem
+        ({"system": NUBC, "code": "0906"}, "substance-use"),  # revenue code: chem. dep. IOP
+        ({"system": NUBC, "code": "0905"}, "mental-health"),  # revenue code: psych. IOP
+    ],
+)
+def test_an_episode_typed_by_an_iop_billing_code_is_of_its_program_type(
+    tmp_path: Path, form: str, coding: dict[str, str], program_type: str
+) -> None:
+    """An EHR or a payer types an IOP episode by its billing code: the program is of the
+    type the code names; iopfhir's coding is written in its place (counted), and what
+    else the type holds is counted as beside any program type."""
+    other = {"system": SNOMED, "code": "1234567"}
+    added, result, plain = unmapped_delta(
+        [_patient(), _eoc()],
+        [_patient(), _eoc(type=[{"coding": [other, coding]}, {"coding": [coding]}])],
+        tmp_path,
+        form,
+    )
+    assert added == Counter(
+        {
+            "EpisodeOfCare.type.coding: an IOP billing code read as the program type "
+            "(written as iopfhir's)": 1,
+            "EpisodeOfCare.type.coding: not the program type (dropped)": 1,
+        }
+    )
+    program = result.episodes[0].program
+    assert program is not None and program.type == program_type
+    assert plain.episodes[0].program is None
+    # a billing code of no IOP (T1017, case management) names no program
+    _, other_result, _ = unmapped_delta(
+        [_patient(), _eoc()],
+        [_patient(), _eoc(type=[{"coding": [{"system": HCPCS, "code": "T1017"}]}])],
+        tmp_path / "other",
+        form,
+    )
+    assert other_result.episodes[0].program is None
 
 
 # -- 3. Appointment actors that are no person --------------------------------------------

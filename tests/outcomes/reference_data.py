@@ -117,6 +117,26 @@ def is_iop_episode(r: Mapping[str, Any]) -> bool:
     return not r.get("type") or named or _episode(r)["program_type"] is not None
 
 
+# IOP billing codes (HCPCS per diem, NUBC revenue codes) and the program type each names
+_BILLING = {
+    ("http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "S9480"): "mental-health",
+    ("http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "H0015"): "substance-use",
+    ("https://www.nubc.org/CodeSystem/RevenueCodes", "0905"): "mental-health",
+    ("https://www.nubc.org/CodeSystem/RevenueCodes", "0906"): "substance-use",
+}
+
+
+def _program_type(r: Mapping[str, Any]) -> str | None:
+    """iopfhir's program type of the episode's first coding of it, else the type its first
+    IOP billing code names."""
+    codings = [c for t in r.get("type", []) for c in t.get("coding", [])]
+    ours = (c.get("code") for c in codings if c.get("system") == PROGRAM_TYPE)
+    billed = (_BILLING.get((c.get("system"), c.get("code"))) for c in codings)
+    return next((x for x in ours if x is not None), None) or next(
+        (x for x in billed if x is not None), None
+    )
+
+
 def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
     program: dict[str, Any] = {}
     disposition = None
@@ -140,15 +160,7 @@ def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
         "max_days": program.get("maximumDaysPerWeek"),
         "disposition": disposition,
         "status": r.get("status"),
-        "program_type": next(
-            (
-                c.get("code")
-                for t in r.get("type", [])
-                for c in t.get("coding", [])
-                if c.get("system") == PROGRAM_TYPE and c.get("code") is not None
-            ),
-            None,
-        ),
+        "program_type": _program_type(r),
         "referral": next(
             (x for x in (_ref(v, "ServiceRequest") for v in r.get("referralRequest", [])) if x),
             None,

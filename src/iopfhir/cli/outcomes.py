@@ -172,6 +172,13 @@ def run(args: argparse.Namespace) -> int:
             " their sessions and scores are placed in no measure",
             file=sys.stderr,
         )
+    if outcomes.other_programs:
+        print(
+            f"note: {outcomes.other_programs} EpisodeOfCare resource(s) typed only as other"
+            " programs were left out (an IOP episode has an iopfhir program type, an IOP"
+            " billing code - HCPCS S9480/H0015, NUBC revenue code 0905/0906 - or no type)",
+            file=sys.stderr,
+        )
     if args.format == "measurereport":
         bundle = report_bundle(outcomes, individual=args.individual)
         write_bytes(args.output, orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")

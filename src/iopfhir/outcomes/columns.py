@@ -31,6 +31,7 @@ from iopfhir.outcomes.facts import (
     VIEWS,
     episode_facts_sql,
     iop_episode,
+    other_program,
     stay_facts_sql,
     view_rows,
 )
@@ -80,7 +81,7 @@ def _inputs(more_sql: tuple[str, ...] = ()) -> tuple[dict[str, View], tuple[str,
     texts = (
         episode_facts_sql("duckdb"),
         stay_facts_sql("duckdb"),
-        repeats_sql(iop_episode=iop_episode()),
+        repeats_sql(iop_episode=iop_episode(), other_program=other_program()),
         *more_sql,
     )
     return {table: iop_view(name) for table, name in VIEWS.items()}, texts

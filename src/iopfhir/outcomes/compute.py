@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from iopfhir.outcomes.columns import outcome_views
-from iopfhir.outcomes.facts import iop_episode
+from iopfhir.outcomes.facts import iop_episode, other_program
 from iopfhir.outcomes.lookups import repeats_sql
 from iopfhir.outcomes.measures import (
     OBSERVATION_LIMIT,
@@ -113,6 +113,9 @@ class Outcomes:
     #: aftercare), while their sessions and scores, placed by weeks from the start, are in
     #: none
     unstarted: int = 0
+    #: EpisodeOfCare resources typed only as another program (no iopfhir program type, no
+    #: IOP billing code, no program extension: an EHR's other services), left out
+    other_programs: int = 0
 
     def summary(self, measure_id: str) -> Summary:
         """The summary of ``measure_id``."""
@@ -516,7 +519,7 @@ def _compute(
         joined = f"(SELECT * FROM {main} JOIN {scores} USING ({key})) {table}"  # noqa: S608
         groups.append((group, joined))
     # on a core the subjects' statements leave (their planning is single-threaded)
-    tables.append((_REPEATS, repeats_sql(engine.name, iop_episode())))
+    tables.append((_REPEATS, repeats_sql(engine.name, iop_episode(), other_program())))
     # the tables of every basis, at once where the engine can
     if create_many is not None:
         create_many(tables)
@@ -525,14 +528,14 @@ def _compute(
             engine.create_table(table, sql)
     many = getattr(engine, "query_many", None)
     parts = [_summary_parts(engine, many is not None, group, table) for group, table in groups]
-    statements = [f"SELECT repeated, undated, unstarted FROM {_REPEATS}"]  # noqa: S608 (our own name)
+    statements = [f"SELECT * FROM {_REPEATS}"]  # noqa: S608 (our own name)
     for (group, table), spans in zip(groups, parts, strict=True):
         statements.append(f"SELECT * FROM {table} ORDER BY {group[0].subject_key}")  # noqa: S608
         statements += [summary_sql(group[a:b], table, first=a) for a, b in spans]
     # the rows and the sums of every basis, at once where the engine can
     results = iter(many(statements) if many else [engine.query(sql) for sql in statements])
     found = next(results).rows[0]
-    repeated, undated, unstarted = (int(n or 0) for n in found[:3])
+    repeated, undated, unstarted, others = (int(n or 0) for n in found[:4])
     subjects = Subjects()
     summaries: dict[str, Summary] = {}
     for (group, _), spans in zip(groups, parts, strict=True):
@@ -540,5 +543,13 @@ def _compute(
         subjects.add(_SubjectTable(group, rows.columns, rows.rows))
         for a, b in spans:
             summaries.update(_summaries(group[a:b], next(results), first=a))
-    out = Outcomes(period, measures, subjects, summaries, undated=undated, unstarted=unstarted)
+    out = Outcomes(
+        period,
+        measures,
+        subjects,
+        summaries,
+        undated=undated,
+        unstarted=unstarted,
+        other_programs=others,
+    )
     return out, repeated

@@ -76,6 +76,8 @@ __all__ = [
     "Spelling",
     "episode_facts_sql",
     "iop_episode",
+    "other_program",
+    "program_type_sql",
     "reliable_change_points",
     "spelling",
     "stay_facts_sql",
@@ -107,17 +109,48 @@ VIEWS = {
 def iop_episode(alias: str = "") -> str:
     """The SQL condition on a row of the ``episode`` view (``alias.`` before its columns)
     that makes it an IOP episode: keyed, of a patient, not entered in error, and of an IOP
-    program. An EpisodeOfCare is of one when a type names an iopfhir program type, or it
-    has the program's extension, or it has no type at all (what else it could be is not
-    said). One typed only otherwise (Synthea's ``hacc`` home-and-community-care episodes,
-    an EHR's other programs) is not counted."""
+    program. An EpisodeOfCare is of one when a type names an iopfhir program type or an
+    IOP billing code (:func:`program_type_sql`), or it has the program's extension, or it
+    has no type at all (what else it could be is not said). One typed only otherwise
+    (Synthea's ``hacc`` home-and-community-care episodes, an EHR's other programs) is not
+    counted (:func:`other_program`)."""
     a = f"{alias}." if alias else ""
+    return f"{_episode_row(a)} AND {_of_program(a)}"
+
+
+def other_program(alias: str = "") -> str:
+    """The SQL condition on a row of the ``episode`` view for an episode left out as of
+    another program: keyed, of a patient, not entered in error, typed, and neither of an
+    iopfhir program type, an IOP billing code nor the program's extension."""
+    a = f"{alias}." if alias else ""
+    return f"{_episode_row(a)} AND NOT ({_of_program(a)})"
+
+
+def _episode_row(a: str) -> str:
     return (
         f"{a}episode_key IS NOT NULL AND {a}patient_key IS NOT NULL "
-        f"AND ({a}status IS NULL OR {a}status <> 'entered-in-error') "
-        f"AND ({a}program_type IS NOT NULL OR {a}program_name IS NOT NULL "
-        f"OR NOT COALESCE({a}typed, FALSE))"
+        f"AND ({a}status IS NULL OR {a}status <> 'entered-in-error')"
     )
+
+
+def _of_program(a: str) -> str:
+    return (
+        f"({a}program_type IS NOT NULL OR {a}billing_code IS NOT NULL "
+        f"OR {a}program_name IS NOT NULL OR NOT COALESCE({a}typed, FALSE))"
+    )
+
+
+def program_type_sql(alias: str = "") -> str:
+    """The program type of a row of the ``episode`` view: iopfhir's program type, else the
+    one its IOP billing code names (HCPCS per diem, NUBC revenue code: the terminology's
+    ``program_type_billing``; the view keeps only those codes, none of which two code
+    systems share)."""
+    a = f"{alias}." if alias else ""
+    by_code = "".join(
+        f" WHEN {sql_string(c['code'])} THEN {sql_string(c['type'])}"
+        for c in codes()["program_type_billing"]
+    )
+    return f"COALESCE({a}program_type, CASE {a}billing_code{by_code} END)"
 
 
 _CONTINUITY_DAYS = 30
@@ -315,7 +348,8 @@ def _episode_ctes(s: Spelling) -> str:
     and ``end_d``) and ``epi`` (with ``index_d``, the discharge date else the admission)."""
     start, end = s.q("start"), s.q("end")
     return f"""ep AS {s.materialized}(
-  SELECT e.episode_key, e.patient_key, e.program_type, e.discharge_disposition AS disposition,
+  SELECT e.episode_key, e.patient_key, {program_type_sql("e")} AS program_type,
+    e.discharge_disposition AS disposition,
     e.referral_key, e.min_hours_per_week, e.min_days_per_week,
     e.max_hours_per_week, e.max_days_per_week,
     {_date("e." + start)} AS start_d, {_date("e." + end)} AS end_d

@@ -13,8 +13,9 @@ kept: a fixed choice, alike on every engine, as no version order is known here.
 sessions, scores and stays it holds); if so the measures are computed again over the source
 read with each resource once (:meth:`~iopfhir.views.Source.without_repeats`). It also counts
 the episodes, sessions and scores dated with a year or a month only, which no measure can
-place on a day (:attr:`~iopfhir.outcomes.compute.Outcomes.undated`), and the episodes
-without a start (:attr:`~iopfhir.outcomes.compute.Outcomes.unstarted`).
+place on a day (:attr:`~iopfhir.outcomes.compute.Outcomes.undated`), the episodes
+without a start (:attr:`~iopfhir.outcomes.compute.Outcomes.unstarted`) and those of other
+programs, left out (:attr:`~iopfhir.outcomes.compute.Outcomes.other_programs`).
 """
 
 from __future__ import annotations
@@ -60,14 +61,17 @@ def one_per_key(table: str, key: str, columns: Sequence[str]) -> str:
     )
 
 
-def repeats_sql(engine_name: str = "duckdb", iop_episode: str = "TRUE") -> str:
+def repeats_sql(
+    engine_name: str = "duckdb", iop_episode: str = "TRUE", other_program: str = "FALSE"
+) -> str:
     """SQL of one row: ``repeated``, how many keys of :data:`REPEAT_KEYS` have more than
     one row, and answers of a QuestionnaireResponse given twice (one ``linkId`` twice
     under one response key: a repeated response, or a repeating item); ``undated``, how
     many rows of :data:`UNDATED` have a date without a day (left out of every measure);
     ``unstarted``, how many episodes (those the SQL condition ``iop_episode`` keeps) have
     no start (R4 allows a Period with an end only): in the measures their discharge is
-    enough for, their sessions and scores in none.
+    enough for, their sessions and scores in none; ``other_programs``, how many episodes
+    the SQL condition ``other_program`` says are of another program (left out).
     The keys are grouped by a 64-bit hash of them (half the CPU of grouping the text at
     10,000 patients): two keys of one hash count as a repeat, which only costs the
     reading with each resource once (the same figures), never a figure."""
@@ -86,7 +90,9 @@ def repeats_sql(engine_name: str = "duckdb", iop_episode: str = "TRUE") -> str:
     ]
     # an episode without a start: its sessions and scores have no week to be placed in
     unstarted = f"(SELECT count(*) FROM episode WHERE start IS NULL AND {iop_episode})"  # noqa: S608
+    # an EpisodeOfCare typed only as another program (an EHR's other services): left out
+    others = f"(SELECT count(*) FROM episode WHERE {other_program})"  # noqa: S608
     return (
         f"SELECT {' + '.join(counts)} AS repeated, {' + '.join(undated)} AS undated, "
-        f"{unstarted} AS unstarted"
+        f"{unstarted} AS unstarted, {others} AS other_programs"
     )

@@ -22,6 +22,7 @@ __all__ = [
     "codes",
     "concept_display",
     "lookup_concept",
+    "program_type_of_billing",
     "relationship_coding",
     "relationship_key",
     "role_coding",
@@ -81,6 +82,20 @@ def concept_display(name: str, key: str) -> str:
 def lookup_concept(name: str, key: str) -> Coding:
     """Coding for ``key`` in the project code system ``name``."""
     return Coding(code_system_url(name), key, concept_display(name, key))
+
+
+@cache
+def _billing_index() -> dict[tuple[str, str], str]:
+    return {(c["system"], c["code"]): c["type"] for c in codes()["program_type_billing"]}
+
+
+def program_type_of_billing(system: str | None, code: str | None) -> str | None:
+    """The program type (``mental-health``, ``substance-use``) a billing code of an IOP
+    names (HCPCS per diem, NUBC revenue code: an EHR's or a payer's way of typing an IOP
+    episode), or ``None`` for any other coding."""
+    if system is None or code is None:
+        return None
+    return _billing_index().get((system, code))
 
 
 @cache

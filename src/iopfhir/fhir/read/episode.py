@@ -4,8 +4,9 @@ diagnoses.
 
 The counterpart of :mod:`iopfhir.fhir.build.episode`. The EpisodeOfCare gives status,
 admission and discharge (the period, with the ``discharge-disposition`` extension),
-the program (``type`` + the ``iop-program`` extension), the care manager and the
-referral (the first ``referralRequest``). Conditions become diagnoses in the order of
+the program (``type``: iopfhir's program type, else the one an IOP billing code names,
+HCPCS per diem or NUBC revenue code; + the ``iop-program`` extension), the care manager and
+the referral (the first ``referralRequest``). Conditions become diagnoses in the order of
 ``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
 What the Episode has no place for is counted in ``unmapped`` (:func:`_count_unkept`):
 ``statusHistory``, ``account``, each ``type`` of an episode without a program type (and
@@ -56,7 +57,7 @@ from iopfhir.fhir.read.values import (
     parse_period,
     text,
 )
-from iopfhir.terminology import code_system_url, codes
+from iopfhir.terminology import code_system_url, codes, program_type_of_billing
 
 __all__ = [
     "condition_keys",
@@ -82,7 +83,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     if admission is not None:
         out["admission"] = admission
     program_ext = extension(res, EXT.PROGRAM)
-    program_type = concept_key(res.get("type"), "program-type")
+    program_type = concept_key(res.get("type"), "program-type") or _billed_type(res.get("type"))
     if program_type is not None:
         name, hours, days = None, None, None
         max_hours, max_days = None, None
@@ -202,11 +203,34 @@ _NO_REQUESTER = "not a practitioner or organization of the input (dropped)"
 _OTHER_TYPE_CODING = "EpisodeOfCare.type.coding: not the program type (dropped)"
 
 
+_BILLED = (
+    "EpisodeOfCare.type.coding: an IOP billing code read as the program type (written as iopfhir's)"
+)
+
+
+def _billing(pair: tuple[str | None, str]) -> str | None:
+    return program_type_of_billing(*pair)
+
+
+def _billed_type(types: Any) -> str | None:
+    """The program type the first IOP billing code (HCPCS per diem, NUBC revenue code) of
+    ``EpisodeOfCare.type`` names: an EHR's or a payer's way of typing an IOP episode."""
+    for concept in as_list(types):
+        for pair in codings(concept):
+            if (found := _billing(pair)) is not None:
+                return found
+    return None
+
+
 def _count_other_types(ctx: Context, types: Any, program_type: str) -> None:
     """Count what of ``EpisodeOfCare.type`` the program type (one coding) leaves: each
     CodeableConcept without that coding, each other coding of one with it (that coding
     written again is no other), its text. One concept of one coding (ours, most) and no
-    text is looked at no further."""
+    text is looked at no further. A program type read from an IOP billing code is
+    counted too: iopfhir's coding is written in its place."""
+    billed = concept_key(types, "program-type") is None
+    if billed:
+        ctx.unmapped[_BILLED] += 1
     if type(types) is list and len(types) == 1:
         one = types[0]
         if (
@@ -216,7 +240,9 @@ def _count_other_types(ctx: Context, types: Any, program_type: str) -> None:
             and "text" not in one
         ):
             return
-    kept = (code_system_url("program-type"), program_type)
+    kept: tuple[str | None, str] = (code_system_url("program-type"), program_type)
+    if billed:  # the IOP billing code read as the program type is the one kept
+        kept = next(p for c in as_list(types) for p in codings(c) if _billing(p) == program_type)
     for concept in as_list(types):
         pairs = codings(concept)
         if kept not in pairs:

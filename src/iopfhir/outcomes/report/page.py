@@ -507,6 +507,8 @@ def render_report(
         meta += f" · {_n(outcomes.undated, 'record')} dated by year or month only left out"
     if outcomes.unstarted:  # no start to place sessions and scores by
         meta += f" · {_n(outcomes.unstarted, 'episode')} without a start: discharge measures only"
+    if outcomes.other_programs:  # typed as other programs: not IOP episodes
+        meta += f" · {_n(outcomes.other_programs, 'episode')} of other programs left out"
     if generated:
         meta += f" · generated {escape(generated)}"
     nav = "".join(f'<li><a href="#{sid}">{escape(h)}</a></li>' for sid, h, _ in sections)
