@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
         summary_rows,
     )
     from iopfhir.outcomes import open_source as open_outcome_source
+    from iopfhir.terminology import codes
     from iopfhir.views import Engine, Source, get_engine
 
 __all__ = ["on_source", "open_source", "register", "run"]
@@ -50,6 +51,7 @@ _lazy = LazyImports(
         "parse_period": "iopfhir.outcomes:parse_period",
         "report_bundle": "iopfhir.outcomes:report_bundle",
         "summary_rows": "iopfhir.outcomes:summary_rows",
+        "codes": "iopfhir.terminology:codes",
         "Source": "iopfhir.views:Source",
         "get_engine": "iopfhir.views:get_engine",
     },
@@ -173,10 +175,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if outcomes.other_programs:
+        billing = "/".join(c["code"] for c in codes()["program_type_billing"])
         print(
             f"note: {outcomes.other_programs} EpisodeOfCare resource(s) typed only as other"
             " programs were left out (an IOP episode has an iopfhir program type, an IOP"
-            " billing code - HCPCS S9480/H0015, NUBC revenue code 0905/0906 - or no type)",
+            f" billing code - {billing} - or no type)",
             file=sys.stderr,
         )
     if args.format == "measurereport":

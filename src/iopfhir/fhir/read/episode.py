@@ -83,7 +83,10 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     if admission is not None:
         out["admission"] = admission
     program_ext = extension(res, EXT.PROGRAM)
-    program_type = concept_key(res.get("type"), "program-type") or _billed_type(res.get("type"))
+    program_type = concept_key(res.get("type"), "program-type")
+    billed = None  # the IOP billing code the program type is read from
+    if program_type is None and (code := _billing_code(res.get("type"))) is not None:
+        billed, program_type = code  # an EHR's or a payer's way of typing an IOP episode
     if program_type is not None:
         name, hours, days = None, None, None
         max_hours, max_days = None, None
@@ -125,7 +128,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
         manager = person_key(ctx, res["careManager"], entry)
         if manager is not None and any(p.key == manager for p in ctx.practitioners):
             out["care_manager"] = manager  # (else counted with the rest: _count_unkept)
-    _count_unkept(ctx, res, out, end is not None, disposition is not None)
+    _count_unkept(ctx, res, out, end is not None, disposition is not None, billed=billed)
     requests = as_list(res.get("referralRequest"))
     for ref in requests[:1]:
         target = ctx.resolve(ref, entry)
@@ -174,7 +177,13 @@ def _count_more_referrals(ctx: Context, refs: list[Any], entry: Entry) -> None:
 
 
 def _count_unkept(
-    ctx: Context, res: dict[str, Any], out: dict[str, Any], end: bool, disposition: bool
+    ctx: Context,
+    res: dict[str, Any],
+    out: dict[str, Any],
+    end: bool,
+    disposition: bool,
+    *,
+    billed: tuple[str | None, str] | None,
 ) -> None:
     """Count what of EpisodeOfCare ``res`` the Episode fields ``out`` do not hold (each
     status of ``statusHistory``, each ``account``; a disposition without an end, which
@@ -190,7 +199,7 @@ def _count_unkept(
         if res.get("managingOrganization") is not None:
             unmapped["EpisodeOfCare.managingOrganization: without a program type (dropped)"] += 1
     else:
-        _count_other_types(ctx, res.get("type"), out["program"].type)
+        _count_other_types(ctx, res.get("type"), out["program"].type, billed)
     if res.get("careManager") is not None and "care_manager" not in out:
         unmapped["EpisodeOfCare.careManager: not a practitioner of the input (dropped)"] += 1
     if disposition and not end:
@@ -208,28 +217,26 @@ _BILLED = (
 )
 
 
-def _billing(pair: tuple[str | None, str]) -> str | None:
-    return program_type_of_billing(*pair)
-
-
-def _billed_type(types: Any) -> str | None:
-    """The program type the first IOP billing code (HCPCS per diem, NUBC revenue code) of
-    ``EpisodeOfCare.type`` names: an EHR's or a payer's way of typing an IOP episode."""
+def _billing_code(types: Any) -> tuple[tuple[str | None, str], str] | None:
+    """The first IOP billing code (HCPCS per diem, NUBC revenue code) of
+    ``EpisodeOfCare.type`` and the program type it names: an EHR's or a payer's way of
+    typing an IOP episode."""
     for concept in as_list(types):
         for pair in codings(concept):
-            if (found := _billing(pair)) is not None:
-                return found
+            if (found := program_type_of_billing(*pair)) is not None:
+                return pair, found
     return None
 
 
-def _count_other_types(ctx: Context, types: Any, program_type: str) -> None:
+def _count_other_types(
+    ctx: Context, types: Any, program_type: str, billed: tuple[str | None, str] | None
+) -> None:
     """Count what of ``EpisodeOfCare.type`` the program type (one coding) leaves: each
     CodeableConcept without that coding, each other coding of one with it (that coding
     written again is no other), its text. One concept of one coding (ours, most) and no
     text is looked at no further. A program type read from an IOP billing code is
-    counted too: iopfhir's coding is written in its place."""
-    billed = concept_key(types, "program-type") is None
-    if billed:
+    counted too (``billed``, that coding): iopfhir's coding is written in its place."""
+    if billed is not None:
         ctx.unmapped[_BILLED] += 1
     if type(types) is list and len(types) == 1:
         one = types[0]
@@ -241,8 +248,8 @@ def _count_other_types(ctx: Context, types: Any, program_type: str) -> None:
         ):
             return
     kept: tuple[str | None, str] = (code_system_url("program-type"), program_type)
-    if billed:  # the IOP billing code read as the program type is the one kept
-        kept = next(p for c in as_list(types) for p in codings(c) if _billing(p) == program_type)
+    if billed is not None:  # the IOP billing code read as the program type is the one kept
+        kept = billed
     for concept in as_list(types):
         pairs = codings(concept)
         if kept not in pairs:
