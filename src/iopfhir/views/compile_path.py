@@ -278,6 +278,8 @@ class PathCompiler:
         if name == "ofType":
             return self.of_type(raw, node)
         base = self._resolve(raw)
+        if name == "iif" and len(node.args) in (2, 3):
+            return self.iif(node.args, replace(ctx, this=base) if node.base else ctx)
         boolean = Prim("boolean")
         if name == "where" and len(node.args) == 1:
             return self.where(base, node.args[0], ctx)
@@ -357,6 +359,21 @@ class PathCompiler:
             return Expr(decimal_boundary(self.d, value, high), Prim("decimal"), False)
         sql = temporal_boundary(self.d, value, temporal_kind(base.element), high)
         return Expr(sql, Prim("string"), False)
+
+    def iif(self, args: tuple[fp.Node, ...], ctx: Context) -> Expr:
+        """``iif(criterion, true-result[, otherwise-result])``: the true result where the
+        criterion is true, else the other one (an empty criterion is false). Each result
+        is taken as one value, and both must be of one type (a CASE has one type)."""
+        crit = self.single(self.compile(args[0], ctx))
+        results = [self.compile(a, ctx) for a in args[1:]]
+        kinds = {r.type for r in results if r.type is not None}
+        if not kinds:
+            return EMPTY
+        if len(kinds) > 1:
+            raise ViewError("iif(): the true and otherwise results must be of one type")
+        then, *other = (self.single(r) if r.type is not None else "NULL" for r in results)
+        otherwise = f" ELSE {other[0]}" if other else ""
+        return Expr(f"CASE WHEN {crit} THEN {then}{otherwise} END", kinds.pop(), False)
 
     def where(self, base: Expr, cond_node: fp.Node, ctx: Context) -> Expr:
         """``base.where(cond)``."""

@@ -131,7 +131,12 @@ class _ViewCompiler:
 
     def column(self, col: Column, ctx: Context) -> tuple[str, str | None]:
         d = self.d
-        e = self.paths.compile(col.expr, ctx)
+        try:
+            e = self.paths.compile(col.expr, ctx)
+        except ViewError as exc:
+            if exc.path is not None:
+                raise
+            raise ViewError(str(exc), path=col.where) from None  # named by its column
         kind = output_kind(col.type)
         if kind is None and isinstance(e.type, Prim):
             kind = e.type.kind

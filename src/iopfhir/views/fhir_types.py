@@ -119,6 +119,9 @@ class _Walker:
             for arg in node.args:
                 self.walk(arg, base)
             return base if name == "where" else frozenset()
+        if name == "iif" and node.args:  # in its input's context; yields either result
+            self.walk(node.args[0], base)
+            return frozenset(p for arg in node.args[1:] for p in self.walk(arg, base))
         for arg in node.args:  # extension(url), join(sep), startsWith(text)...: outer context
             self.walk(arg, ctx)
         if name == "extension":
