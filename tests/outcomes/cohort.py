@@ -133,6 +133,17 @@ def _score(oid: str, pid: str, loinc: str, day: str, value: int) -> dict[str, An
     }
 
 
+def responders(pids: str) -> list[dict[str, Any]]:
+    """A patient per letter of ``pids``, each with a PHQ-9 of 20 on 2025-03-01 and of 4 on
+    2025-04-20: a response and a remission in an episode from 2025-03-02 to 2025-04-25."""
+    out: list[dict[str, Any]] = []
+    for pid in pids:
+        out.append(_patient(pid, "female", "1990-01-01"))
+        out.append(_score(f"{pid}1", pid, "44261-6", "2025-03-01", 20))
+        out.append(_score(f"{pid}2", pid, "44261-6", "2025-04-20", 4))
+    return out
+
+
 def _session(
     sid: str,
     pid: str,

@@ -51,11 +51,16 @@ from tests.outcomes.reference_sessions import Sessions
 _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
-def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def compute(
+    resources: Iterable[Mapping[str, Any]],
+    program_codes: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, dict[str, Any]]:
     """measure id -> {"populations": {code: count}, "score": float | None,
     "strata": {stratifier: {value: {"populations": {code: count}, "score": ...}}}}
     (a stratum's counts only where not zero; a subject counts in a stratum when it is in
-    one of the measure's populations)."""
+    one of the measure's populations). ``program_codes``: local program codes, as
+    :func:`iopfhir.outcomes.compute` takes them."""
+    local = program_codes or {}
     episodes: list[dict[str, Any]] = []
     persons: dict[str, tuple[str, dt.date | None]] = {}  # Patient key -> (sex, birth date)
     referral_sources: dict[str, str | None] = {}  # ServiceRequest key -> source code
@@ -111,8 +116,12 @@ def compute(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             practitioner = _ref(r.get("practitioner"), "Practitioner")
             if practitioner:
                 roles["PractitionerRole/" + r["id"]] = practitioner
-        elif rt == "EpisodeOfCare" and r.get("status") != "entered-in-error" and is_iop_episode(r):
-            episodes.append(_episode(r))
+        elif (
+            rt == "EpisodeOfCare"
+            and r.get("status") != "entered-in-error"
+            and is_iop_episode(r, local)
+        ):
+            episodes.append(_episode(r, local))
         elif rt == "Observation":
             quantity = r.get("valueQuantity", {})
             value = quantity.get("value") if quantity.get("comparator") is None else None

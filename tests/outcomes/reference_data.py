@@ -105,16 +105,17 @@ def _ref(value: Any, rtype: str) -> str | None:
     return None
 
 
-def is_iop_episode(r: Mapping[str, Any]) -> bool:
-    """An EpisodeOfCare of an IOP program: a type of iopfhir's program types, the program's
-    extension with its name, or no type at all (one typed only otherwise is none)."""
+def is_iop_episode(r: Mapping[str, Any], local: Mapping[tuple[str, str], str]) -> bool:
+    """An EpisodeOfCare of an IOP program: a type of iopfhir's program types, of the local
+    program codes given (``local``), of the IOP billing codes, the program's extension with
+    its name, or no type at all (one typed only otherwise is none)."""
     named = any(
         sub.get("url") == "name" and isinstance(sub.get("valueString"), str)
         for ext in r.get("extension", [])
         if ext.get("url") == PROGRAM_EXT
         for sub in ext.get("extension", [])
     )
-    return not r.get("type") or named or _episode(r)["program_type"] is not None
+    return not r.get("type") or named or _episode(r, local)["program_type"] is not None
 
 
 # IOP billing codes (HCPCS per diem, NUBC revenue codes) and the program type each names
@@ -126,18 +127,23 @@ _BILLING = {
 }
 
 
-def _program_type(r: Mapping[str, Any]) -> str | None:
-    """iopfhir's program type of the episode's first coding of it, else the type its first
-    IOP billing code names."""
+def _program_type(r: Mapping[str, Any], local: Mapping[tuple[str, str], str]) -> str | None:
+    """iopfhir's program type of the episode's first coding of it, else the type of the
+    first of the local codes given (``local``, in its order) the episode has, else the type
+    its first IOP billing code names."""
     codings = [c for t in r.get("type", []) for c in t.get("coding", [])]
     ours = (c.get("code") for c in codings if c.get("system") == PROGRAM_TYPE)
+    held = {(c.get("system"), c.get("code")) for c in codings}
+    given = (program_type for pair, program_type in local.items() if pair in held)
     billed = (_BILLING.get((c.get("system"), c.get("code"))) for c in codings)
-    return next((x for x in ours if x is not None), None) or next(
-        (x for x in billed if x is not None), None
-    )
+    for found in (ours, given, billed):
+        first = next((x for x in found if x is not None), None)
+        if first is not None:
+            return first
+    return None
 
 
-def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
+def _episode(r: Mapping[str, Any], local: Mapping[tuple[str, str], str]) -> dict[str, Any]:
     program: dict[str, Any] = {}
     disposition = None
     for ext in r.get("extension", []):
@@ -160,7 +166,7 @@ def _episode(r: Mapping[str, Any]) -> dict[str, Any]:
         "max_days": program.get("maximumDaysPerWeek"),
         "disposition": disposition,
         "status": r.get("status"),
-        "program_type": _program_type(r),
+        "program_type": _program_type(r, local),
         "referral": next(
             (x for x in (_ref(v, "ServiceRequest") for v in r.get("referralRequest", [])) if x),
             None,

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 from tests.outcomes import reference
-from tests.outcomes.cohort import _episode, _patient, _score
+from tests.outcomes.cohort import _episode, responders
 
 from iopfhir.cli import main
 from iopfhir.outcomes import compute
 from iopfhir.views import Source
 
-PHQ9 = "44261-6"
 HACC = {
     "coding": [
         {
@@ -47,11 +46,7 @@ def _typed(episode: dict[str, Any], *types: dict[str, Any]) -> dict[str, Any]:
 
 
 def cohort() -> list[dict[str, Any]]:
-    r: list[dict[str, Any]] = []
-    for pid in "ABCDEFG":
-        r.append(_patient(pid, "female", "1990-01-01"))
-        r.append(_score(f"{pid}1", pid, PHQ9, "2025-03-01", 20))
-        r.append(_score(f"{pid}2", pid, PHQ9, "2025-04-20", 4))
+    r = responders("ABCDEFG")
     dates = ("2025-03-02", "2025-04-25", "completed", None)
     iop = _episode("EA", "A", "mh-iop", *dates, False)
     hacc = _episode("EB", "B", "mh-iop", *dates, False)

@@ -20,10 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Parser",
+    "add_program_code_option",
     "add_time_zone_option",
     "fhir_instant_or_date",
     "patient_identifier",
     "positive_int",
+    "program_code",
+    "program_codes",
     "time_zone",
 ]
 
@@ -117,3 +120,46 @@ def add_time_zone_option(parser: argparse.ArgumentParser, what: str) -> None:
         "with its offset; without it they are kept as written, and convert and push refuse "
         "them",
     )
+
+
+def program_code(text: str) -> tuple[tuple[str, str], str]:
+    """``SYSTEM|CODE=TYPE``: an EHR's own code for its IOP program and the iopfhir program
+    type it stands for (:mod:`iopfhir.terminology.programs`)."""
+    # loaded when the option is given: the parser is built without the terminology
+    from iopfhir.errors import TerminologyError
+    from iopfhir.terminology.programs import check_program_codes, parse_program_code
+
+    try:
+        pair = parse_program_code(text)
+        check_program_codes([pair])
+    except TerminologyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return pair
+
+
+def add_program_code_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--program-code SYSTEM|CODE=TYPE`` (repeatable): how ``what`` types IOP episodes."""
+    parser.add_argument(
+        "--program-code",
+        type=program_code,
+        action="append",
+        default=[],
+        metavar="SYSTEM|CODE=TYPE",
+        help=f"a code of {what}'s own typing IOP episodes (EpisodeOfCare.type), read as an "
+        "iopfhir program type: mental-health, substance-use or co-occurring "
+        "(urn:oid:1.2.3|IOP-MH=mental-health); repeatable, the first given that an episode "
+        "has is read. iopfhir's own program type comes first, an IOP billing code "
+        "(HCPCS S9480/H0015, NUBC 0905/0906) after",
+    )
+
+
+def program_codes(args: argparse.Namespace) -> dict[tuple[str, str], str]:
+    """The ``--program-code`` options given, in order, checked together (one code given as
+    two types is an error naming the option)."""
+    from iopfhir.errors import InputError, TerminologyError
+    from iopfhir.terminology.programs import check_program_codes
+
+    try:
+        return check_program_codes(getattr(args, "program_code", None) or [])
+    except TerminologyError as exc:
+        raise InputError(f"--program-code: {exc}") from None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from iopfhir.cli._lazy import LazyImports
-from iopfhir.cli._options import add_time_zone_option
+from iopfhir.cli._options import add_program_code_option, add_time_zone_option, program_codes
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
     import orjson
@@ -76,6 +76,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "taken as written (each is printed as a warning with its FHIRPath)",
     )
     add_time_zone_option(p, "the input")
+    add_program_code_option(p, "the input")
     p.set_defaults(func=run)
     return p
 
@@ -87,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     read (so ``--strict`` can still refuse, and a file is replaced atomically)."""
     if args.output:
         check_file_target(args.output)  # before any input is read
+    local = program_codes(args)  # checked together, before any input is read
     source: str | bytes = sys.stdin.buffer.read() if args.input == "-" else args.input
     with _few_collections():
-        return _run(args, source)
+        return _run(args, source, local)
 
 
 @contextmanager
@@ -111,7 +113,7 @@ def _few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _run(args: argparse.Namespace, source: str | bytes) -> int:
+def _run(args: argparse.Namespace, source: str | bytes, local: dict[tuple[str, str], str]) -> int:
     result = ImportResult()
     with progress(None, "import", unit="resources") as tick, tempfile.TemporaryFile() as spool:
 
@@ -123,7 +125,11 @@ def _run(args: argparse.Namespace, source: str | bytes) -> int:
             tick.to(done)
 
         episodes = read_fhir_stream(
-            source, result, progress=report, time_zone=getattr(args, "time_zone", None)
+            source,
+            result,
+            progress=report,
+            time_zone=getattr(args, "time_zone", None),
+            program_codes=local,
         )
         if args.summary:
             counts = summarize(result, episodes, unmapped=True)

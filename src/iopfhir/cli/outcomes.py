@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from iopfhir.cli._lazy import LazyImports
+from iopfhir.cli._options import add_program_code_option, program_codes
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
     import orjson
@@ -84,6 +85,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="START/END",
         help="only episodes (stays) whose index date (discharge, else admission) falls in it",
     )
+    add_program_code_option(p, "the EHR")
     p.add_argument("--format", choices=FORMATS, default="measurereport", help="what to write")
     p.add_argument(
         "--individual",
@@ -152,8 +154,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "parquet" and args.output in (None, "-"):
         raise InputError("--format parquet needs -o OUT")
     check_file_target(args.output)
+    local = program_codes(args)
     outcomes = on_source(
-        args, lambda source, engine, period: compute(source, engine, period=period)
+        args,
+        lambda source, engine, period: compute(source, engine, period=period, program_codes=local),
     )
     if outcomes.repeated:
         print(
@@ -179,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"note: {outcomes.other_programs} EpisodeOfCare resource(s) typed only as other"
             " programs were left out (an IOP episode has an iopfhir program type, an IOP"
-            f" billing code - {billing} - or no type)",
+            f" billing code - {billing} - or no type; --program-code SYSTEM|CODE=TYPE reads"
+            " an EHR's own code for its program)",
             file=sys.stderr,
         )
     if args.format == "measurereport":

@@ -14,6 +14,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from iopfhir.cli._lazy import LazyImports
+from iopfhir.cli._options import add_program_code_option, program_codes
 from iopfhir.cli.outcomes import on_source
 
 if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts without them
@@ -59,6 +60,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="START/END",
         help="only episodes (stays) whose index date (discharge, else admission) falls in it",
     )
+    add_program_code_option(p, "the EHR")
     p.add_argument(
         "--patient-pages",
         action="store_true",
@@ -74,6 +76,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Compute the outcomes and write the page."""
     check_file_target(args.output)
+    local = program_codes(args)
     page = on_source(
         args,
         lambda source, engine, period: build_report(
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             patient_pages=args.patient_pages,
             title=args.title,
             generated=args.generated,
+            program_codes=local,
         ),
     )
     write_bytes(args.output, page.encode("utf-8"))

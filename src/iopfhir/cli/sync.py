@@ -49,10 +49,12 @@ from iopfhir.cli._disclosure import (
 from iopfhir.cli._errors import print_error
 from iopfhir.cli._lazy import LazyImports
 from iopfhir.cli._options import (
+    add_program_code_option,
     add_time_zone_option,
     fhir_instant_or_date,
     patient_identifier,
     positive_int,
+    program_codes,
 )
 from iopfhir.cli._progress import Tick, progress
 from iopfhir.cli._sync_documents import is_document, run_pull_documents, run_push_document
@@ -215,6 +217,7 @@ def register(subparsers: Any) -> None:
         help="only what changed after DATE (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ; incremental)",
     )
     add_time_zone_option(q, "the server's resources")
+    add_program_code_option(q, "the server")
     connection_options(q)
     q.set_defaults(func=run_pull)
 
@@ -433,6 +436,7 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     report = PullReport()
     try:
         check_file_target(args.output)  # before the server is asked anything
+        local = program_codes(args)
         ident = args.patient if isinstance(args.patient, tuple) else _patient(args.patient)
         client = build_client(args)
         with client:
@@ -442,6 +446,7 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
                 since=args.since,
                 report=report,
                 time_zone=getattr(args, "time_zone", None),
+                program_codes=local,
             )
         if not result.episodes:
             print("iopfhir: error: the server holds no IOP episode for that patient", file=err)

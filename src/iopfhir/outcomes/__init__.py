@@ -14,8 +14,9 @@ SQL-on-FHIR views (:mod:`iopfhir.views`). Results come out as ``MeasureReport`` 
     bundle = report_bundle(outcomes)
 
 Modules: :mod:`.facts` (facts SQL), :mod:`.measures` (definitions, measure SQL),
-:mod:`.compute` (running and summing), :mod:`.bundles` (Bundles as sources),
-:mod:`.reports` (MeasureReports, rows), :mod:`.report` (the HTML report page).
+:mod:`.compute` (running and summing), :mod:`.programs` (an EHR's own program codes),
+:mod:`.bundles` (Bundles as sources), :mod:`.reports` (MeasureReports, rows),
+:mod:`.report` (the HTML report page).
 Imports from the package: :mod:`iopfhir.views`, :mod:`iopfhir.terminology`,
 :mod:`iopfhir.errors`.
 """

@@ -36,6 +36,8 @@ from iopfhir.outcomes.facts import (
     view_rows,
 )
 from iopfhir.outcomes.lookups import repeats_sql
+from iopfhir.outcomes.programs import episode_view
+from iopfhir.terminology.programs import ProgramCodes, check_program_codes
 from iopfhir.views import View, iop_view
 from iopfhir.views.compile_view import output_kind
 from iopfhir.views.dialect import DuckDBDialect
@@ -48,21 +50,33 @@ SHIPPED = "view-columns.json"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def outcome_views(engine_name: str, *more_sql: str, rows: bool = True) -> dict[str, View]:
+def outcome_views(
+    engine_name: str,
+    *more_sql: str,
+    rows: bool = True,
+    program_codes: ProgramCodes | None = None,
+) -> dict[str, View]:
     """The views the measures (and ``more_sql``) read on engine ``engine_name``: table name
     -> view with only the columns read (see the module docstring; the columns read do not
     depend on the engine's spelling, so the DuckDB text of the SQL is planned) and, with
     ``rows``, only the rows the outcome SQL reads of the large views
     (:func:`~iopfhir.outcomes.facts.view_rows`: ``more_sql`` must read within them, as the
-    report's statements do; ``rows=False`` for any other)."""
+    report's statements do; ``rows=False`` for any other). With ``program_codes``, the
+    episode view reads those local program codes as program types
+    (:func:`~iopfhir.outcomes.programs.episode_view`)."""
     del engine_name  # the same columns on every engine
-    return dict(_outcome_views(tuple(more_sql), rows))
+    local = tuple(check_program_codes(program_codes or {}).items())
+    return dict(_outcome_views(tuple(more_sql), rows, local))
 
 
 @cache
-def _outcome_views(more_sql: tuple[str, ...], rows: bool) -> tuple[tuple[str, View], ...]:
+def _outcome_views(
+    more_sql: tuple[str, ...], rows: bool, local: tuple[tuple[tuple[str, str], str], ...]
+) -> tuple[tuple[str, View], ...]:
     full, texts = _inputs(more_sql)
     used = None if more_sql else _shipped(fingerprint(full, texts))
+    if local:  # the same columns, one computed otherwise
+        full["episode"] = episode_view(dict(local))
     if used is None:
         used = _planned(full, texts)
     if used is None:

@@ -42,6 +42,7 @@ from iopfhir.outcomes.measures import (
     summary_sql,
     summary_strata,
 )
+from iopfhir.terminology.programs import ProgramCodes, check_program_codes
 from iopfhir.views import Engine, Source, ViewResult
 
 __all__ = [
@@ -116,6 +117,8 @@ class Outcomes:
     #: EpisodeOfCare resources typed only as another program (no iopfhir program type, no
     #: IOP billing code, no program extension: an EHR's other services), left out
     other_programs: int = 0
+    #: the local program codes the episodes were read with (:mod:`~iopfhir.outcomes.programs`)
+    program_codes: ProgramCodes = field(default_factory=dict)
 
     def summary(self, measure_id: str) -> Summary:
         """The summary of ``measure_id``."""
@@ -461,8 +464,13 @@ def compute(
     *,
     period: tuple[str, str] | None = None,
     measure_ids: Iterable[str] | None = None,
+    program_codes: ProgramCodes | None = None,
 ) -> Outcomes:
     """Compute the measures (all shipped ones by default) over ``source`` on ``engine``.
+
+    ``program_codes`` maps an EHR's own codes for its IOP programs, ``(system, code)``, to
+    iopfhir's program types: an EpisodeOfCare typed with one is an IOP episode of that
+    program type (:mod:`~iopfhir.outcomes.programs`), not one of another program.
 
     A resource the measures read given more than once (overlapping NDJSON exports) counts
     once: found beside the measures (:func:`~iopfhir.outcomes.lookups.repeats_sql`), the
@@ -478,10 +486,11 @@ def compute(
         if missing:
             raise OutcomesError(f"no measure {missing[0]!r}")
         measures = [m for m in measures if m.id in wanted]
-    outcomes, repeated = _compute(source, engine, period, measures)
+    local = check_program_codes(program_codes or {})
+    outcomes, repeated = _compute(source, engine, period, measures, local)
     if repeated:
         once = source.without_repeats()
-        outcomes, _ = _compute(once, engine, period, measures)
+        outcomes, _ = _compute(once, engine, period, measures, local)
         outcomes.repeated = once.repeated
     return outcomes
 
@@ -491,10 +500,11 @@ def _compute(
     engine: Engine,
     period: tuple[str, str] | None,
     measures: list[MeasureDef],
+    program_codes: dict[tuple[str, str], str],
 ) -> tuple[Outcomes, int]:
     """The outcomes of ``measures`` over ``source``, and whether a resource repeats there
     (the count of :func:`~iopfhir.outcomes.lookups.repeats_sql`, computed beside them)."""
-    for table, view in outcome_views(engine.name).items():
+    for table, view in outcome_views(engine.name, program_codes=program_codes).items():
         engine.register(table, view, source)
     create_many = getattr(engine, "create_tables", None)
     groups: list[tuple[list[MeasureDef], str]] = []  # the measures of a basis, their rows
@@ -551,5 +561,6 @@ def _compute(
         undated=undated,
         unstarted=unstarted,
         other_programs=others,
+        program_codes=program_codes,
     )
     return out, repeated

@@ -57,7 +57,14 @@ from iopfhir.outcomes.questionnaires import (
     questionnaire_map_sql,
 )
 from iopfhir.outcomes.sessions import attendance_ctes
-from iopfhir.outcomes.spelling import Spelling, spelling, sql_list, sql_minutes, sql_string
+from iopfhir.outcomes.spelling import (
+    Spelling,
+    fhirpath_string,
+    spelling,
+    sql_list,
+    sql_minutes,
+    sql_string,
+)
 from iopfhir.outcomes.spelling import sql_date as _date
 from iopfhir.outcomes.symptoms import (
     BASELINE_DAYS_BEFORE,
@@ -239,7 +246,7 @@ def view_rows() -> dict[str, str]:
     """
     items, totals = _screen_codes()
     scored = [(inst.code_system, inst.total_code) for inst in map(instrument, INSTRUMENTS.values())]
-    aftercare = _fp(code_system_url("aftercare-service"))
+    aftercare = fhirpath_string(code_system_url("aftercare-service"))
     return {
         "score": "code." + _coded(scored + [(LOINC, code) for code in items]),
         "answer": "code." + _coded([(LOINC, code) for code in items + totals]),
@@ -254,15 +261,11 @@ def _coded(pairs: list[tuple[str, str]]) -> str:
     for system, code in pairs:
         by_system.setdefault(system, []).append(code)
     terms = [
-        f"(system = {_fp(system)} and ({' or '.join(f'code = {_fp(c)}' for c in codes)}))"
+        f"(system = {fhirpath_string(system)} and "
+        f"({' or '.join(f'code = {fhirpath_string(c)}' for c in codes)}))"
         for system, codes in by_system.items()
     ]
     return f"coding.where({' or '.join(terms)}).exists()"
-
-
-def _fp(value: str) -> str:
-    """A FHIRPath string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _safety_ctes(s: Spelling) -> str:

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Spelling", "spelling", "sql_date", "sql_list", "sql_minutes", "sql_string"]
+__all__ = [
+    "Spelling",
+    "fhirpath_string",
+    "spelling",
+    "sql_date",
+    "sql_list",
+    "sql_minutes",
+    "sql_string",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,11 @@ def spelling(engine_name: str) -> Spelling:
 def sql_string(value: str) -> str:
     """A string literal (the same on every engine)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def fhirpath_string(value: str) -> str:
+    """A FHIRPath string literal (for paths of the views built from data)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def sql_list(values: tuple[str, ...] | list[str]) -> str:

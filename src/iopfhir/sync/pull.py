@@ -30,6 +30,7 @@ from iopfhir.client import FhirClient, Search
 from iopfhir.domain import Episode
 from iopfhir.errors import BadRequest, ServerError, SyncError
 from iopfhir.fhir.read import ImportResult, read_fhir
+from iopfhir.terminology.programs import ProgramCodes, check_program_codes
 
 from .capabilities import ServerSupport, server_support
 from .counting import CountingTransport
@@ -126,14 +127,17 @@ def pull(
     *,
     report: PullReport | None = None,
     time_zone: tzinfo | None = None,
+    program_codes: ProgramCodes | None = None,
 ) -> ImportResult:
     """Fetch the IOP data of the patient with ``patient_identifier`` = (system, value).
 
     ``since``: only resources changed after it (plus what they reference, so they can be
     read). ``report`` (optional) is filled with how the pull went. ``time_zone``: the zone
-    of the server's times written without an offset (``read_fhir``'s). Raises
+    of the server's times written without an offset, ``program_codes``: the EHR's own codes
+    typing its IOP episodes (both ``read_fhir``'s). Raises
     :class:`~iopfhir.errors.SyncError` when no patient carries the identifier.
     """
+    local = check_program_codes(program_codes or {})  # before any request
     report = report if report is not None else PullReport()
     counter = CountingTransport(client.transport)
     client.transport = counter
@@ -147,7 +151,7 @@ def pull(
     for r in kept:
         counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
     report.resources = dict(sorted(counts.items()))
-    result = read_fhir(kept, time_zone=time_zone)
+    result = read_fhir(kept, time_zone=time_zone, program_codes=local)
     unread = {
         form
         for rtype, form in UNREFERENCED_FORMS.items()

@@ -31,6 +31,7 @@ from iopfhir.terminology.instruments import (
     instrument_by_code,
     instruments,
 )
+from iopfhir.terminology.programs import ProgramCodes, check_program_codes, parse_program_code
 
 __all__ = [
     "BASE_URL",
@@ -40,8 +41,10 @@ __all__ = [
     "FlagRule",
     "Instrument",
     "Item",
+    "ProgramCodes",
     "Score",
     "Subscale",
+    "check_program_codes",
     "code_system",
     "code_system_url",
     "codes",
@@ -50,6 +53,7 @@ __all__ = [
     "instrument_by_code",
     "instruments",
     "lookup_concept",
+    "parse_program_code",
     "program_type_of_billing",
     "relationship_coding",
     "relationship_key",

@@ -73,6 +73,7 @@ from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, Loaded, load_entries
 from iopfhir.fhir.read.stream import read_fhir_stream, read_fhir_streamed
 from iopfhir.fhir.read.values import as_list, codings, noting
+from iopfhir.terminology.programs import ProgramCodes, check_program_codes
 
 __all__ = [
     "ImportResult",
@@ -83,20 +84,29 @@ __all__ = [
 ]
 
 
-def read_fhir(source: FhirSource, *, time_zone: tzinfo | None = None) -> ImportResult:
+def read_fhir(
+    source: FhirSource,
+    *,
+    time_zone: tzinfo | None = None,
+    program_codes: ProgramCodes | None = None,
+) -> ImportResult:
     """Read FHIR R4 JSON into domain episodes.
 
     ``source``: a path (JSON file, NDJSON file, or a directory of them), JSON or NDJSON
     text or bytes, one resource dict, or an iterable of resource dicts. ``time_zone``: the
     zone of the times written without an offset (invalid R4, but some systems send them),
     which are then read in it (:func:`~iopfhir.domain.times.parse_time_zone`); without
-    one they are kept as written and the writers refuse them. Raises
+    one they are kept as written and the writers refuse them. ``program_codes``: an EHR's
+    own codes typing its IOP episodes, ``{(system, code): program type}``
+    (:mod:`iopfhir.terminology.programs`): an EpisodeOfCare typed with one is of that
+    program (:mod:`~iopfhir.fhir.read.program`). Raises
     :class:`~iopfhir.errors.FhirInputError` (naming the file) when the input is not JSON or
     holds something without a ``resourceType``; valid R4 never raises.
     """
+    local = check_program_codes(program_codes or {})
     loaded = load_entries(source)
     result = ImportResult()
-    with noting(result.unmapped, time_zone):  # values the model cannot take counted there
+    with noting(result.unmapped, time_zone, local):  # values the model cannot take counted there
         _read(loaded, result)
     return result
 

@@ -4,8 +4,9 @@ diagnoses.
 
 The counterpart of :mod:`iopfhir.fhir.build.episode`. The EpisodeOfCare gives status,
 admission and discharge (the period, with the ``discharge-disposition`` extension),
-the program (``type``: iopfhir's program type, else the one an IOP billing code names,
-HCPCS per diem or NUBC revenue code; + the ``iop-program`` extension), the care manager and
+the program (``type``: iopfhir's program type, else the one a program code the user gave
+or an IOP billing code names, :mod:`~iopfhir.fhir.read.program`; + the ``iop-program``
+extension), the care manager and
 the referral (the first ``referralRequest``). Conditions become diagnoses in the order of
 ``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
 What the Episode has no place for is counted in ``unmapped`` (:func:`_count_unkept`):
@@ -44,12 +45,12 @@ from iopfhir.fhir.read._context import Context
 from iopfhir.fhir.read.concepts import read_code
 from iopfhir.fhir.read.held import note_unheld
 from iopfhir.fhir.read.people import org_key, person_key, practitioner_key
+from iopfhir.fhir.read.program import ReadFrom, count_other_types, program_type_of
 from iopfhir.fhir.read.source import Entry
 from iopfhir.fhir.read.values import (
     as_dict,
     as_list,
     codings,
-    concept_key,
     extension,
     first_code,
     note,
@@ -57,7 +58,7 @@ from iopfhir.fhir.read.values import (
     parse_period,
     text,
 )
-from iopfhir.terminology import code_system_url, codes, program_type_of_billing
+from iopfhir.terminology import codes
 
 __all__ = [
     "condition_keys",
@@ -83,10 +84,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
     if admission is not None:
         out["admission"] = admission
     program_ext = extension(res, EXT.PROGRAM)
-    program_type = concept_key(res.get("type"), "program-type")
-    billed = None  # the IOP billing code the program type is read from
-    if program_type is None and (code := _billing_code(res.get("type"))) is not None:
-        billed, program_type = code  # an EHR's or a payer's way of typing an IOP episode
+    program_type, read_from = program_type_of(res.get("type")) or (None, None)
     if program_type is not None:
         name, hours, days = None, None, None
         max_hours, max_days = None, None
@@ -128,7 +126,7 @@ def read_episode_of_care(ctx: Context, entry: Entry) -> dict[str, Any]:
         manager = person_key(ctx, res["careManager"], entry)
         if manager is not None and any(p.key == manager for p in ctx.practitioners):
             out["care_manager"] = manager  # (else counted with the rest: _count_unkept)
-    _count_unkept(ctx, res, out, end is not None, disposition is not None, billed=billed)
+    _count_unkept(ctx, res, out, end is not None, disposition is not None, read_from=read_from)
     requests = as_list(res.get("referralRequest"))
     for ref in requests[:1]:
         target = ctx.resolve(ref, entry)
@@ -183,7 +181,7 @@ def _count_unkept(
     end: bool,
     disposition: bool,
     *,
-    billed: tuple[str | None, str] | None,
+    read_from: ReadFrom | None,
 ) -> None:
     """Count what of EpisodeOfCare ``res`` the Episode fields ``out`` do not hold (each
     status of ``statusHistory``, each ``account``; a disposition without an end, which
@@ -199,66 +197,15 @@ def _count_unkept(
         if res.get("managingOrganization") is not None:
             unmapped["EpisodeOfCare.managingOrganization: without a program type (dropped)"] += 1
     else:
-        _count_other_types(ctx, res.get("type"), out["program"].type, billed)
+        count_other_types(ctx, res.get("type"), out["program"].type, read_from)
     if res.get("careManager") is not None and "care_manager" not in out:
         unmapped["EpisodeOfCare.careManager: not a practitioner of the input (dropped)"] += 1
     if disposition and not end:
         unmapped["EpisodeOfCare.extension: discharge disposition without period.end (dropped)"] += 1
 
 
-_OTHER_TYPE = "EpisodeOfCare.type: not the program type (dropped)"
 #: a referral's requester that is neither a practitioner nor an organization of the input
 _NO_REQUESTER = "not a practitioner or organization of the input (dropped)"
-_OTHER_TYPE_CODING = "EpisodeOfCare.type.coding: not the program type (dropped)"
-
-
-_BILLED = (
-    "EpisodeOfCare.type.coding: an IOP billing code read as the program type (written as iopfhir's)"
-)
-
-
-def _billing_code(types: Any) -> tuple[tuple[str | None, str], str] | None:
-    """The first IOP billing code (HCPCS per diem, NUBC revenue code) of
-    ``EpisodeOfCare.type`` and the program type it names: an EHR's or a payer's way of
-    typing an IOP episode."""
-    for concept in as_list(types):
-        for pair in codings(concept):
-            if (found := program_type_of_billing(*pair)) is not None:
-                return pair, found
-    return None
-
-
-def _count_other_types(
-    ctx: Context, types: Any, program_type: str, billed: tuple[str | None, str] | None
-) -> None:
-    """Count what of ``EpisodeOfCare.type`` the program type (one coding) leaves: each
-    CodeableConcept without that coding, each other coding of one with it (that coding
-    written again is no other), its text. One concept of one coding (ours, most) and no
-    text is looked at no further. A program type read from an IOP billing code is
-    counted too (``billed``, that coding): iopfhir's coding is written in its place."""
-    if billed is not None:
-        ctx.unmapped[_BILLED] += 1
-    if type(types) is list and len(types) == 1:
-        one = types[0]
-        if (
-            type(one) is dict
-            and type(items := one.get("coding")) is list
-            and len(items) <= 1
-            and "text" not in one
-        ):
-            return
-    kept: tuple[str | None, str] = (code_system_url("program-type"), program_type)
-    if billed is not None:  # the IOP billing code read as the program type is the one kept
-        kept = billed
-    for concept in as_list(types):
-        pairs = codings(concept)
-        if kept not in pairs:
-            ctx.unmapped[_OTHER_TYPE] += 1
-            continue
-        if others := sum(1 for pair in pairs if pair != kept):
-            ctx.unmapped[_OTHER_TYPE_CODING] += others
-        if concept.get("text") is not None:
-            ctx.unmapped["EpisodeOfCare.type.text: of the program type's concept (dropped)"] += 1
 
 
 def read_referral(ctx: Context, entry: Entry) -> Referral:

@@ -99,6 +99,7 @@ from iopfhir.fhir.read.reviews import is_review
 from iopfhir.fhir.read.source import Entry, FhirSource, iter_entries
 from iopfhir.fhir.read.store import ResourceStore
 from iopfhir.fhir.read.values import as_list, codings, noting, own_key_or_none
+from iopfhir.terminology.programs import ProgramCodes, check_program_codes
 
 __all__ = ["GroupIndex", "Progress", "read_fhir_stream", "read_fhir_streamed"]
 
@@ -119,11 +120,18 @@ class _Group:
 
 
 def read_fhir_streamed(
-    source: FhirSource, *, progress: Progress | None = None, time_zone: tzinfo | None = None
+    source: FhirSource,
+    *,
+    progress: Progress | None = None,
+    time_zone: tzinfo | None = None,
+    program_codes: ProgramCodes | None = None,
 ) -> ImportResult:
     """:func:`read_fhir_stream` collected into one :class:`ImportResult` (episodes too)."""
     result = ImportResult()
-    result.episodes.extend(read_fhir_stream(source, result, progress=progress, time_zone=time_zone))
+    episodes = read_fhir_stream(
+        source, result, progress=progress, time_zone=time_zone, program_codes=program_codes
+    )
+    result.episodes.extend(episodes)
     return result
 
 
@@ -134,6 +142,7 @@ def read_fhir_stream(
     progress: Progress | None = None,
     directory: str | None = None,
     time_zone: tzinfo | None = None,
+    program_codes: ProgramCodes | None = None,
 ) -> Iterator[Episode]:
     """The episodes of ``source``, patient by patient, in the order of ``read_fhir``.
 
@@ -141,19 +150,20 @@ def read_fhir_stream(
     iterator is exhausted; its ``episodes`` are left alone). ``progress`` is called every
     1,000 resources read and after each patient. ``directory``: where the temporary store
     goes (default: the system's temp directory); it is deleted when the iterator ends or is
-    closed. ``time_zone``: as ``read_fhir``'s. Raises
+    closed. ``time_zone``, ``program_codes``: as ``read_fhir``'s. Raises
     :class:`~iopfhir.errors.FhirInputError` as ``read_fhir`` does, before any episode is
     yielded.
     """
     out = result if result is not None else ImportResult()
+    local = check_program_codes(program_codes or {})
     with ResourceStore(directory, identifier_names=identifier_keys) as store:
-        with noting(out.unmapped, time_zone), _few_collections():
+        with noting(out.unmapped, time_zone, local), _few_collections():
             _pass1(source, store, out, progress)
             groups = _group(store, out)
         store.commit()
         episode_keys = KeyAllocator()
         for number, group in enumerate(groups):
-            with noting(out.unmapped, time_zone), _few_collections():
+            with noting(out.unmapped, time_zone, local), _few_collections():
                 episodes = _read_group(store, number, group, out, episode_keys)
             if episodes:
                 out.patients += 1

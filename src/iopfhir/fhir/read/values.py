@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Set
+from collections.abc import Iterator, Mapping, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Final
 
 from iopfhir.domain import Code, Coding, HumanName, Identifier, PartialDate, Period
@@ -57,6 +58,7 @@ __all__ = [
     "parse_period",
     "parse_timestamp",
     "phone",
+    "program_codes",
     "text",
 ]
 
@@ -68,6 +70,10 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 _NOTES: ContextVar[Counter[str] | None] = ContextVar("iopfhir_read_notes", default=None)
 #: the time zone the user gave for times written without an offset (set by :func:`noting`)
 _ZONE: ContextVar[tzinfo | None] = ContextVar("iopfhir_read_zone", default=None)
+#: an EHR's own program codes the user gave a program type for (set by :func:`noting`)
+_PROGRAMS: ContextVar[Mapping[tuple[str, str], str]] = ContextVar(
+    "iopfhir_read_programs", default=MappingProxyType({})
+)
 
 #: reasons, one wording each (the CLI prints them; tests match them)
 NOT_A_DATE: Final = "not a valid date (dropped)"
@@ -83,16 +89,29 @@ END_BEFORE_START: Final = "period end before start (end dropped)"
 
 
 @contextmanager
-def noting(unmapped: Counter[str], time_zone: tzinfo | None = None) -> Iterator[Counter[str]]:
-    """Within the block, :func:`note` counts into ``unmapped``, and times written without
-    an offset are read in ``time_zone`` (kept as written when it is ``None``)."""
+def noting(
+    unmapped: Counter[str],
+    time_zone: tzinfo | None = None,
+    program_codes: Mapping[tuple[str, str], str] | None = None,
+) -> Iterator[Counter[str]]:
+    """Within the block, :func:`note` counts into ``unmapped``, times written without
+    an offset are read in ``time_zone`` (kept as written when it is ``None``), and an
+    EpisodeOfCare typed with one of ``program_codes`` (checked: an EHR's own program codes,
+    :mod:`iopfhir.terminology.programs`) is of the program type given for it."""
     token = _NOTES.set(unmapped)
     zone_token = _ZONE.set(time_zone)
+    programs_token = _PROGRAMS.set(MappingProxyType(dict(program_codes or {})))
     try:
         yield unmapped
     finally:
+        _PROGRAMS.reset(programs_token)
         _ZONE.reset(zone_token)
         _NOTES.reset(token)
+
+
+def program_codes() -> Mapping[tuple[str, str], str]:
+    """The program codes of the read in progress (:func:`noting`), in the order given."""
+    return _PROGRAMS.get()
 
 
 def note(at: str | None, reason: str, n: int = 1) -> None:

@@ -32,6 +32,7 @@ from iopfhir.outcomes.report.data import (
     report_data,
 )
 from iopfhir.outcomes.report.page import HEADLINE, javascript_bundle, render_report
+from iopfhir.terminology.programs import ProgramCodes
 from iopfhir.views import Engine, Source
 
 __all__ = [
@@ -55,9 +56,12 @@ def build_report(
     patient_pages: bool = False,
     title: str = "IOP outcomes report",
     generated: str | None = None,
+    program_codes: ProgramCodes | None = None,
 ) -> str:
-    """Compute every measure over ``source`` and render the report page (HTML text)."""
-    outcomes = compute(source, engine, period=period)
+    """Compute every measure over ``source`` and render the report page (HTML text);
+    ``program_codes``: an EHR's own codes for its IOP programs, as
+    :func:`~iopfhir.outcomes.compute` takes them."""
+    outcomes = compute(source, engine, period=period, program_codes=program_codes)
     data = report_data(source, engine, outcomes)
     return render_report(
         outcomes, data, patient_pages=patient_pages, title=title, generated=generated

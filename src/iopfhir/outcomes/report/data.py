@@ -329,7 +329,8 @@ def report_data(source: Source, engine: Engine, outcomes: Outcomes) -> ReportDat
         source = source.without_repeats()
     # the views with the columns the measures and these statements read (planned in the
     # DuckDB spelling: the same columns on every engine)
-    for table, view in outcome_views(engine.name, *statements("duckdb")).items():
+    views = outcome_views(engine.name, *statements("duckdb"), program_codes=outcomes.program_codes)
+    for table, view in views.items():
         engine.register(table, view, source)
     texts = statements(engine.name)
     episodes = [_episode(r) for r in engine.query(texts[0]).to_dicts()]
