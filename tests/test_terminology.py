@@ -16,6 +16,7 @@ from iopfhir.terminology import (
     program_type_of_billing,
     role_coding,
     role_key,
+    session_kinds_by_procedure,
 )
 from iopfhir.views.catalog import iop_view_json
 
@@ -107,6 +108,19 @@ def test_every_loinc_code_in_the_data_has_a_valid_check_digit() -> None:
     assert bad == []
 
 
+def _codes_in_view(view_name: str, column: str) -> set[tuple[str, str]]:
+    """(system, code) of every ``system = %constant and (code = '...' or ...)`` clause of
+    the path of ``column`` in shipped view ``view_name``."""
+    view = iop_view_json(view_name)
+    constants = {c["name"]: c["valueUri"] for c in view["constant"]}
+    path = next(c["path"] for c in view["select"][0]["column"] if c["name"] == column)
+    return {
+        (constants[name], code)
+        for name, clause in re.findall(r"system = %(\w+) and \(([^)]*)\)", path)
+        for code in re.findall(r"code = '([^']+)'", clause)
+    }
+
+
 def test_iop_billing_codes_name_program_types_and_the_episode_view_reads_each() -> None:
     """The IOP billing codes (HCPCS per diem, NUBC revenue codes) each name a program type;
     the ``iop-episode-of-care`` view keeps exactly those codes of their systems (its
@@ -117,12 +131,20 @@ def test_iop_billing_codes_name_program_types_and_the_episode_view_reads_each() 
     for e in entries:
         assert program_type_of_billing(e["system"], e["code"]) == e["type"]
     assert program_type_of_billing(entries[0]["system"], "T1017") is None
-    view = iop_view_json("iop-episode-of-care")
-    constants = {c["name"]: c["valueUri"] for c in view["constant"]}
-    path = next(c["path"] for c in view["select"][0]["column"] if c["name"] == "billing_code")
-    in_view = {
-        (constants[name], code)
-        for name, clause in re.findall(r"system = %(\w+) and \(([^)]*)\)", path)
-        for code in re.findall(r"code = '([^']+)'", clause)
-    }
+    in_view = _codes_in_view("iop-episode-of-care", "billing_code")
     assert in_view == {(e["system"], e["code"]) for e in entries}
+
+
+def test_procedure_codes_name_session_kinds_and_the_encounter_view_reads_each() -> None:
+    """The procedure codes of exactly one session kind (CPT, HCPCS) are session kinds; the
+    ``iop-encounter`` view keeps exactly those codes of their systems (its
+    ``procedure_code``), and no two systems share a code (the outcome SQL maps the code)."""
+    by_code = session_kinds_by_procedure()
+    kinds = set(code_system("session-kind")["concepts"])
+    assert set(by_code.values()) <= kinds
+    assert len({code for _system, code in by_code}) == len(by_code)
+    listed = {
+        (e["system"], e["code"]) for found in codes()["session_procedures"].values() for e in found
+    }
+    assert set(by_code) <= listed
+    assert _codes_in_view("iop-encounter", "procedure_code") == set(by_code)

@@ -29,7 +29,6 @@ from tests.outcomes.reference_data import (
     SAFETY_FLAG_SYSTEM,
     SAFETY_FLAGS,
     SCREENS,
-    SESSION_KIND,
     TOTALS,
     WITHOUT_PATIENT,
     _age_band,
@@ -43,6 +42,7 @@ from tests.outcomes.reference_data import (
     _proportion,
     _ref,
     is_iop_episode,
+    session_kind,
 )
 from tests.outcomes.reference_qr import form_codes, note_total, qr_scores, qr_screens
 from tests.outcomes.reference_sessions import Sessions
@@ -216,15 +216,7 @@ def compute(
             sessions.encounter(r)
             if not patient:
                 continue
-            kind = next(
-                (
-                    c.get("code")
-                    for t in r.get("type", [])
-                    for c in t.get("coding", [])
-                    if c.get("system") == SESSION_KIND
-                ),
-                "",
-            )
+            kind = session_kind(r)
             if status == "finished" and day and kind not in WITHOUT_PATIENT:
                 contacts[patient].append(day)
             people = {
@@ -237,20 +229,9 @@ def compute(
                 if status not in ("planned", "cancelled", "entered-in-error"):
                     inpatient[patient].append(("Encounter/" + r["id"], day, _d(period.get("end"))))
                 continue
-            kinds = [
-                c.get("code")
-                for t in r.get("type", [])
-                for c in t.get("coding", [])
-                if c.get("system") == SESSION_KIND
-            ]
             if episode:
                 iop_people[episode] |= people
-            if (
-                status == "finished"
-                and episode
-                and day
-                and (kinds[:1] or [""])[0] not in WITHOUT_PATIENT
-            ):
+            if status == "finished" and episode and day and kind not in WITHOUT_PATIENT:
                 minutes = _minutes(period.get("start"), period.get("end"))
                 session_encounters[episode].append((day, minutes))
             if status == "finished" and code in ("AMB", "VR") and day:

@@ -127,6 +127,32 @@ _BILLING = {
 }
 
 
+# procedure codes (CPT psychotherapy, HCPCS G0410) and the one session kind each stands for
+_CPT = "http://www.ama-assn.org/go/cpt"
+_PROCEDURES = {
+    (_CPT, "90832"): "individual-therapy",
+    (_CPT, "90834"): "individual-therapy",
+    (_CPT, "90837"): "individual-therapy",
+    (_CPT, "90791"): "intake-assessment",
+    (_CPT, "90846"): "family-therapy-without-patient",
+    (_CPT, "90847"): "family-therapy",
+    (_CPT, "90849"): "multi-family-group",
+    (_CPT, "90853"): "group-therapy",
+    ("http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "G0410"): "group-therapy",
+}
+
+
+def session_kind(r: Mapping[str, Any]) -> str | None:
+    """An Encounter's session kind: the code of its first coding of iopfhir's session
+    kinds, else the kind of its first procedure code of one kind."""
+    codings = [c for t in r.get("type", []) for c in t.get("coding", [])]
+    ours = [c["code"] for c in codings if c.get("system") == SESSION_KIND and c.get("code")]
+    if ours:
+        return str(ours[0])
+    done = (_PROCEDURES.get((c.get("system"), c.get("code"))) for c in codings)
+    return next((kind for kind in done if kind is not None), None)
+
+
 def _program_type(r: Mapping[str, Any], local: Mapping[tuple[str, str], str]) -> str | None:
     """iopfhir's program type of the episode's first coding of it, else the type of the
     first of the local codes given (``local``, in its order) the episode has, else the type

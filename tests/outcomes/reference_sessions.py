@@ -17,6 +17,7 @@ from tests.outcomes.reference_data import (
     WITHOUT_PATIENT,
     _d,
     _ref,
+    session_kind,
 )
 
 #: Appointment statuses an Encounter of the session settles
@@ -60,15 +61,7 @@ class Sessions:
             self.links[appt].append((status, video))
         patient = _ref(r.get("subject"), "Patient")
         day = _d(r.get("period", {}).get("start"))
-        kind = next(
-            (
-                c.get("code")
-                for t in r.get("type", [])
-                for c in t.get("coding", [])
-                if c.get("system") == SESSION_KIND and c.get("code") is not None
-            ),
-            None,
-        )
+        kind = session_kind(r)
         inpatient = r.get("class", {}).get("code") in INPATIENT
         if patient and day and kind is not None and kind not in WITHOUT_PATIENT and not inpatient:
             self.encounters.append((appt, patient, day, status, video))

@@ -145,8 +145,8 @@ def add_program_code_option(parser: argparse.ArgumentParser, what: str) -> None:
         action="append",
         default=[],
         metavar="SYSTEM|CODE=TYPE",
-        help=f"a code of {what}'s own typing IOP episodes (EpisodeOfCare.type), read as an "
-        "iopfhir program type: mental-health, substance-use or co-occurring "
+        help=f"a code {what} types its IOP episodes with (EpisodeOfCare.type) and the "
+        "iopfhir program type it stands for: mental-health, substance-use or co-occurring "
         "(urn:oid:1.2.3|IOP-MH=mental-health); repeatable, the first given that an episode "
         "has is read. iopfhir's own program type comes first, an IOP billing code "
         "(HCPCS S9480/H0015, NUBC 0905/0906) after",

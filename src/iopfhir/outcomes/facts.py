@@ -56,7 +56,7 @@ from iopfhir.outcomes.questionnaires import (
     answered_items,
     questionnaire_map_sql,
 )
-from iopfhir.outcomes.sessions import attendance_ctes
+from iopfhir.outcomes.sessions import attendance_ctes, session_kind_sql
 from iopfhir.outcomes.spelling import (
     Spelling,
     fhirpath_string,
@@ -317,7 +317,7 @@ safe AS (
 fu_any AS (
   SELECT x.episode_key, x.d FROM ep_scr x
   JOIN (SELECT patient_key, {_date(s.q("start"))} AS d FROM encounter
-        WHERE status = 'finished' AND COALESCE(session_kind, '') NOT IN {without_patient}) y
+        WHERE status = 'finished' AND COALESCE({session_kind_sql()}, '') NOT IN {without_patient}) y
     ON y.patient_key = x.patient_key
   WHERE x.pos = 1 AND {day} BETWEEN 1 AND {_SAFETY_FOLLOWUP_DAYS}
   UNION ALL
@@ -406,7 +406,7 @@ wk AS (
                {sql_minutes(s, start, end)} AS minutes
         FROM encounter
         WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
-          AND COALESCE(session_kind, '') NOT IN {without_patient}) x
+          AND COALESCE({session_kind_sql()}, '') NOT IN {without_patient}) x
   JOIN ep ON x.episode_key = ep.episode_key
   WHERE {in_episode}
   GROUP BY ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,

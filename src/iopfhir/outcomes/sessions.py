@@ -10,8 +10,9 @@ Appointment. One row per session (``ses``), of:
   Appointment's, settled by its Encounters while the Appointment is still open (``booked``,
   ``pending``, ``arrived``, ``checked-in``): a finished Encounter makes it ``fulfilled``, a
   cancelled one (and none finished) ``cancelled``;
-* every session Encounter (type in ``session-kind``, not inpatient, not a kind without the
-  patient) that references no Appointment of the data: ``finished`` is ``fulfilled``,
+* every session Encounter (type in ``session-kind``, else a procedure code of one session
+  kind, :func:`session_kind_sql`; not inpatient, not a kind without the patient) that
+  references no Appointment of the data: ``finished`` is ``fulfilled``,
   ``cancelled`` is ``cancelled``, any other status is not settled (R4 ``Encounter.status``
   has no no-show, so such a session is never one).
 
@@ -22,12 +23,25 @@ extension ``telehealth`` or one of its Encounters is of class ``VR``.
 from __future__ import annotations
 
 from iopfhir.outcomes.spelling import Spelling, sql_date, sql_list, sql_string
-from iopfhir.terminology.codes import code_system_url, codes
+from iopfhir.terminology.codes import code_system_url, codes, session_kinds_by_procedure
 
-__all__ = ["OPEN_APPOINTMENT", "attendance_ctes", "sessions_ctes"]
+__all__ = ["OPEN_APPOINTMENT", "attendance_ctes", "session_kind_sql", "sessions_ctes"]
 
 #: Appointment statuses an Encounter of the session settles (the session is not yet settled)
 OPEN_APPOINTMENT = ("booked", "pending", "arrived", "checked-in")
+
+
+def session_kind_sql(alias: str = "") -> str:
+    """The session kind of a row of the ``encounter`` view: iopfhir's session kind, else
+    the one its procedure code stands for (CPT / HCPCS: the terminology's
+    ``session_procedures`` of exactly one kind; the view keeps only those codes, none of
+    which two code systems share)."""
+    a = f"{alias}." if alias else ""
+    by_code = "".join(
+        f" WHEN {sql_string(code)} THEN {sql_string(kind)}"
+        for (_system, code), kind in sorted(session_kinds_by_procedure().items())
+    )
+    return f"COALESCE({a}session_kind, CASE {a}procedure_code{by_code} END)"
 
 
 def sessions_ctes(s: Spelling) -> str:
@@ -39,6 +53,7 @@ def sessions_ctes(s: Spelling) -> str:
     session_kind = sql_string(code_system_url("session-kind"))
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     still_open = sql_list(OPEN_APPOINTMENT)
+    kind = session_kind_sql("e")
     return f"""ses_enc AS (
   SELECT appointment_key,
     MAX(CASE WHEN status = 'finished' THEN 2 WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS done,
@@ -61,8 +76,8 @@ ses AS (
          WHEN e.status = 'cancelled' THEN 'cancelled' END AS status,
     COALESCE(e.telehealth, FALSE) AS telehealth
   FROM encounter e LEFT JOIN appointment a ON a.appointment_key = e.appointment_key
-  WHERE a.appointment_key IS NULL AND e.session_kind IS NOT NULL
-    AND e.session_kind NOT IN {without_patient} AND COALESCE(e.inpatient, FALSE) = FALSE
+  WHERE a.appointment_key IS NULL AND {kind} IS NOT NULL
+    AND {kind} NOT IN {without_patient} AND COALESCE(e.inpatient, FALSE) = FALSE
 ),"""  # noqa: S608
 
 

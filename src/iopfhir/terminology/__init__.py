@@ -18,6 +18,7 @@ from iopfhir.terminology.codes import (
     relationship_key,
     role_coding,
     role_key,
+    session_kinds_by_procedure,
 )
 from iopfhir.terminology.instruments import (
     AnswerOption,
@@ -59,4 +60,5 @@ __all__ = [
     "relationship_key",
     "role_coding",
     "role_key",
+    "session_kinds_by_procedure",
 ]

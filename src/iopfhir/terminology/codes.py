@@ -27,6 +27,7 @@ __all__ = [
     "relationship_key",
     "role_coding",
     "role_key",
+    "session_kinds_by_procedure",
 ]
 
 
@@ -96,6 +97,18 @@ def program_type_of_billing(system: str | None, code: str | None) -> str | None:
     if system is None or code is None:
         return None
     return _billing_index().get((system, code))
+
+
+@cache
+def session_kinds_by_procedure() -> dict[tuple[str, str], str]:
+    """(system, code) -> session kind, for the procedure codes (CPT, HCPCS) of the
+    terminology's ``session_procedures`` that stand for exactly one session kind: how an
+    EHR types a session Encounter that carries no iopfhir session kind."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for kind, entries in codes()["session_procedures"].items():
+        for e in entries:
+            seen.setdefault((e["system"], e["code"]), set()).add(kind)
+    return {pair: kinds.pop() for pair, kinds in seen.items() if len(kinds) == 1}
 
 
 @cache

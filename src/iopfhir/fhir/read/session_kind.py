@@ -24,19 +24,9 @@ from iopfhir.domain import Code
 from iopfhir.domain.sessions import KindPlace, SessionForm, default_kind_places
 from iopfhir.fhir.conventions import CORE_EXT
 from iopfhir.fhir.read.values import as_list, codings, concept_key, first_code, note
-from iopfhir.terminology import code_system_url, codes
+from iopfhir.terminology import code_system_url, codes, session_kinds_by_procedure
 
 __all__ = ["kind_places", "read_kind"]
-
-
-@cache
-def _kind_of_procedure() -> dict[tuple[str, str], str]:
-    """(system, code) → session kind, for the procedure codes of exactly one kind."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for kind, entries in codes()["session_procedures"].items():
-        for e in entries:
-            seen.setdefault((e["system"], e["code"]), set()).add(kind)
-    return {pair: next(iter(kinds)) for pair, kinds in seen.items() if len(kinds) == 1}
 
 
 def _absent(concept: Any) -> bool:
@@ -69,7 +59,7 @@ def _procedure_kind(concepts: list[Any]) -> str | None:
     for concept in concepts:
         for item in as_list(concept):
             for sys, code in codings(item):
-                kind = _kind_of_procedure().get((sys or "", code))
+                kind = session_kinds_by_procedure().get((sys or "", code))
                 if kind is not None:
                     return kind
     return None

@@ -31,7 +31,7 @@ from typing import Any
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
 from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, iop_episode, spelling
-from iopfhir.outcomes.sessions import sessions_ctes
+from iopfhir.outcomes.sessions import session_kind_sql, sessions_ctes
 from iopfhir.outcomes.spelling import sql_date as _date
 from iopfhir.outcomes.spelling import sql_minutes
 from iopfhir.outcomes.symptoms import BASELINE_DAYS_BEFORE, SCORE_STATUSES
@@ -230,7 +230,7 @@ FROM (SELECT episode_key, {_date(start)} AS d,
              {sql_minutes(s, start, end)} AS minutes
       FROM encounter
       WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
-        AND COALESCE(session_kind, '') NOT IN {without}) x
+        AND COALESCE({session_kind_sql()}, '') NOT IN {without}) x
 JOIN ep ON x.episode_key = ep.episode_key
 WHERE {s.days("ep.start_d", "x.d")} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)
 GROUP BY ep.episode_key, {week}
