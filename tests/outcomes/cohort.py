@@ -27,6 +27,8 @@ Four patients (dates in 2025):
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 SK = "https://iopfhir.org/fhir/CodeSystem/session-kind"
@@ -131,6 +133,17 @@ def _score(oid: str, pid: str, loinc: str, day: str, value: int) -> dict[str, An
         "effectiveDateTime": f"{day}T09:00:00-05:00",
         "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": "{score}"},
     }
+
+
+def write_ndjson(folder: Path, resources: list[dict[str, Any]]) -> Path:
+    """``resources`` written into ``folder`` (made), one NDJSON file per resource type."""
+    folder.mkdir()
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for res in resources:
+        by_type.setdefault(res["resourceType"], []).append(res)
+    for rtype, items in by_type.items():
+        (folder / f"{rtype}.ndjson").write_text("".join(json.dumps(x) + "\n" for x in items))
+    return folder
 
 
 def responders(pids: str) -> list[dict[str, Any]]:

@@ -9,13 +9,12 @@ and the plain loop agree."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.outcomes import reference
-from tests.outcomes.cohort import _episode, responders
+from tests.outcomes.cohort import _episode, responders, write_ndjson
 
 from iopfhir.cli import main
 from iopfhir.outcomes import compute
@@ -104,13 +103,7 @@ def test_the_plain_loop_agrees() -> None:
 def test_the_cli_and_the_report_say_what_was_left_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "nd"
-    folder.mkdir()
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for res in cohort():
-        by_type.setdefault(res["resourceType"], []).append(res)
-    for rtype, items in by_type.items():
-        (folder / f"{rtype}.ndjson").write_text("".join(json.dumps(x) + "\n" for x in items))
+    folder = write_ndjson(tmp_path / "nd", cohort())
     out = tmp_path / "out.json"
     assert main(["outcomes", str(folder), "--format", "json", "-o", str(out)]) == 0
     err = capsys.readouterr().err

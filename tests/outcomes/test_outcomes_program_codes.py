@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from tests.outcomes import reference
-from tests.outcomes.cohort import _episode, responders
+from tests.outcomes.cohort import _episode, responders, write_ndjson
 
 from iopfhir.cli import main
 from iopfhir.errors import TerminologyError
@@ -150,19 +150,8 @@ def test_check_program_codes_names_the_code() -> None:
         check_program_codes({("urn:x", ""): "mental-health"})
 
 
-def _ndjson(tmp_path: Path) -> Path:
-    folder = tmp_path / "nd"
-    folder.mkdir()
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for res in cohort():
-        by_type.setdefault(res["resourceType"], []).append(res)
-    for rtype, items in by_type.items():
-        (folder / f"{rtype}.ndjson").write_text("".join(json.dumps(x) + "\n" for x in items))
-    return folder
-
-
 def test_the_cli_takes_program_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = _ndjson(tmp_path)
+    folder = write_ndjson(tmp_path / "nd", cohort())
     options = [f"--program-code={s}|{c}={t}" for (s, c), t in CODES.items()]
     out = tmp_path / "out.json"
     assert main(["outcomes", str(folder), *options, "--format", "json", "-o", str(out)]) == 0
@@ -189,7 +178,7 @@ def test_the_cli_takes_program_codes(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_the_cli_names_a_bad_program_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = _ndjson(tmp_path)
+    folder = write_ndjson(tmp_path / "nd", cohort())
     for command in ("outcomes", "report"):
         for bad, says in (
             ("IOP-MH", "SYSTEM|CODE=TYPE"),

@@ -60,6 +60,7 @@ from iopfhir.outcomes.sessions import attendance_ctes, session_kind_sql
 from iopfhir.outcomes.spelling import (
     Spelling,
     fhirpath_string,
+    or_by_code,
     spelling,
     sql_list,
     sql_minutes,
@@ -153,11 +154,10 @@ def program_type_sql(alias: str = "") -> str:
     ``program_type_billing``; the view keeps only those codes, none of which two code
     systems share)."""
     a = f"{alias}." if alias else ""
-    by_code = "".join(
-        f" WHEN {sql_string(c['code'])} THEN {sql_string(c['type'])}"
-        for c in codes()["program_type_billing"]
+    billing = codes()["program_type_billing"]
+    return or_by_code(
+        f"{a}program_type", f"{a}billing_code", ((c["code"], c["type"]) for c in billing)
     )
-    return f"COALESCE({a}program_type, CASE {a}billing_code{by_code} END)"
 
 
 _CONTINUITY_DAYS = 30

@@ -22,7 +22,7 @@ extension ``telehealth`` or one of its Encounters is of class ``VR``.
 
 from __future__ import annotations
 
-from iopfhir.outcomes.spelling import Spelling, sql_date, sql_list, sql_string
+from iopfhir.outcomes.spelling import Spelling, or_by_code, sql_date, sql_list, sql_string
 from iopfhir.terminology.codes import code_system_url, codes, session_kinds_by_procedure
 
 __all__ = ["OPEN_APPOINTMENT", "attendance_ctes", "session_kind_sql", "sessions_ctes"]
@@ -37,11 +37,8 @@ def session_kind_sql(alias: str = "") -> str:
     ``session_procedures`` of exactly one kind; the view keeps only those codes, none of
     which two code systems share)."""
     a = f"{alias}." if alias else ""
-    by_code = "".join(
-        f" WHEN {sql_string(code)} THEN {sql_string(kind)}"
-        for (_system, code), kind in sorted(session_kinds_by_procedure().items())
-    )
-    return f"COALESCE({a}session_kind, CASE {a}procedure_code{by_code} END)"
+    by_code = sorted(session_kinds_by_procedure().items())
+    return or_by_code(f"{a}session_kind", f"{a}procedure_code", ((c, k) for (_s, c), k in by_code))
 
 
 def sessions_ctes(s: Spelling) -> str:

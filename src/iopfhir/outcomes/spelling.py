@@ -4,11 +4,13 @@ structs, a 64-bit hash and the aggregates that take a value from the row with th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
     "Spelling",
     "fhirpath_string",
+    "or_by_code",
     "spelling",
     "sql_date",
     "sql_list",
@@ -69,6 +71,13 @@ def spelling(engine_name: str) -> Spelling:
 def sql_string(value: str) -> str:
     """A string literal (the same on every engine)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def or_by_code(column: str, code_column: str, by_code: Iterable[tuple[str, str]]) -> str:
+    """SQL: ``column``, else the value the code in ``code_column`` stands for (``by_code``:
+    (code, value) pairs)."""
+    cases = "".join(f" WHEN {sql_string(code)} THEN {sql_string(value)}" for code, value in by_code)
+    return f"COALESCE({column}, CASE {code_column}{cases} END)"
 
 
 def fhirpath_string(value: str) -> str:

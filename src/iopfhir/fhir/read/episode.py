@@ -6,9 +6,9 @@ The counterpart of :mod:`iopfhir.fhir.build.episode`. The EpisodeOfCare gives st
 admission and discharge (the period, with the ``discharge-disposition`` extension),
 the program (``type``: iopfhir's program type, else the one a program code the user gave
 or an IOP billing code names, :mod:`~iopfhir.fhir.read.program`; + the ``iop-program``
-extension), the care manager and
-the referral (the first ``referralRequest``). Conditions become diagnoses in the order of
-``EpisodeOfCare.diagnosis`` (by rank, then position), the rest after them in input order.
+extension), the care manager and the referral (the first ``referralRequest``). Conditions
+become diagnoses in the order of ``EpisodeOfCare.diagnosis`` (by rank, then position), the
+rest after them in input order.
 What the Episode has no place for is counted in ``unmapped`` (:func:`_count_unkept`):
 ``statusHistory``, ``account``, each ``type`` of an episode without a program type (and
 the ``managingOrganization`` of such an episode), each other ``type`` concept or coding of
