@@ -25,3 +25,18 @@ def reference_figures(folder: Path) -> dict[str, Any]:
     """The plain-Python reference over every NDJSON file of ``folder``."""
     files = sorted(folder.glob("*.ndjson"))
     return reference(orjson.loads(x) for p in files for x in p.read_bytes().splitlines())
+
+
+def overall_agrees(resources: list[dict[str, Any]], engine: Any) -> dict[str, Any]:
+    """Assert that every measure's overall populations (those not zero) and score from
+    ``engine`` are the plain-Python reference's over ``resources``; return the reference's
+    figures (for the test's own hand-computed checks)."""
+    ref = reference(resources)
+    with Source.from_resources(resources) as source:
+        outcomes = compute(source, engine)
+    for measure_id, want in ref.items():
+        got = outcomes.summary(measure_id).overall
+        nonzero = {k: v for k, v in want["populations"].items() if v}
+        assert {k: v for k, v in got.populations.items() if v} == nonzero, measure_id
+        assert got.score == want["score"], measure_id
+    return ref

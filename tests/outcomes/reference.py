@@ -72,6 +72,10 @@ def compute(
     roles: dict[str, str] = {}  # PractitionerRole key -> Practitioner key
     stay_people: dict[str, set[str]] = {}  # inpatient Encounter key -> participant refs
     iop_people: dict[str, set[str]] = defaultdict(set)  # episode key -> participant refs
+    known_episodes: set[str] = set()  # every EpisodeOfCare of the data
+    #: non-inpatient Encounters: (episode linked, patient, day, participants, attended,
+    #: minutes), given to episodes once every EpisodeOfCare is known
+    iop_encounters: list[tuple[str | None, str, dt.date | None, set[str], bool, int]] = []
     aftercare: dict[str, list[tuple[dt.date, set[str]]]] = defaultdict(list)
     screens: dict[str, dict[dt.date, int]] = defaultdict(dict)  # patient -> day -> positive
     contacts: dict[str, list[dt.date]] = defaultdict(list)  # finished Encounters with patient
@@ -97,6 +101,8 @@ def compute(
             if rid in ids:
                 continue
             ids.add(rid)
+        if rt == "EpisodeOfCare" and type(rid) is str:
+            known_episodes.add("EpisodeOfCare/" + rid)
         if rt == "Patient":
             persons["Patient/" + r["id"]] = (
                 r.get("gender") or "unknown",
@@ -191,7 +197,7 @@ def compute(
             coding = (r.get("serviceType") or [{}])[0].get("coding") or [{}]
             system = coding[0].get("system")
             day = _d(r.get("start"))
-            sessions.appointment(r, patient, pstatus, system)
+            sessions.appointment(r, patient, pstatus)
             if patient and day and system == AFTERCARE and r.get("status") == "fulfilled":
                 visits[patient].append((day, None))
             people = {
@@ -229,11 +235,9 @@ def compute(
                 if status not in ("planned", "cancelled", "entered-in-error"):
                     inpatient[patient].append(("Encounter/" + r["id"], day, _d(period.get("end"))))
                 continue
-            if episode:
-                iop_people[episode] |= people
-            if status == "finished" and episode and day and kind not in WITHOUT_PATIENT:
-                minutes = _minutes(period.get("start"), period.get("end"))
-                session_encounters[episode].append((day, minutes))
+            attended = status == "finished" and day is not None and kind not in WITHOUT_PATIENT
+            minutes = _minutes(period.get("start"), period.get("end"))
+            iop_encounters.append((episode, patient, day, people, attended, minutes))
             if status == "finished" and code in ("AMB", "VR") and day:
                 visits[patient].append((day, episode))
         elif rt == "RiskAssessment" and r.get("status") in FINAL:
@@ -312,6 +316,17 @@ def compute(
     for patient, (day, authored, key, prefix, value) in qr_scores(responses, totals, codes):
         scores[patient].append((day, authored, key, TOTALS.get(prefix, prefix), value))
 
+    # an Encounter linked to an episode of the data is that episode's; one linked to none
+    # (or to one the data lack) is of the patient's episodes whose dates hold it
+    unlinked: dict[str, list[tuple[dt.date, set[str], bool, int]]] = defaultdict(list)
+    for episode, patient, day, people, attended, minutes in iop_encounters:
+        if episode in known_episodes:
+            iop_people[episode] |= people
+            if attended and day is not None:
+                session_encounters[episode].append((day, minutes))
+        elif day is not None:
+            unlinked[patient].append((day, people, attended, minutes))
+
     appointments = sessions.by_patient()
     for ep in episodes:
         if ep["patient"] is None or ep["start"] is None:
@@ -381,7 +396,12 @@ def compute(
                     denominator=den,
                     numerator=int(den and last < 5),
                 )
-        in_iop = who(iop_people[ep["key"]])
+        loose = [
+            u
+            for u in unlinked[patient]
+            if (u[0] - start).days >= 0 and (end is None or u[0] <= end)
+        ]
+        in_iop = who(iop_people[ep["key"]].union(*(u[1] for u in loose)))
         before: set[str] = set()
         for key, _adm, dis in inpatient[patient]:
             if dis is not None and 0 <= (start - dis).days <= 30:
@@ -469,7 +489,7 @@ def compute(
             weeks_full = ((end - start).days + 1) // 7
             sessions = [
                 s for s in session_encounters[ep["key"]] if (s[0] - start).days >= 0 and s[0] <= end
-            ]
+            ] + [(u[0], u[3]) for u in loose if u[2]]
             by_week: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
             for s in sessions:
                 by_week[(s[0] - start).days // 7].append(s)

@@ -142,15 +142,34 @@ _PROCEDURES = {
 }
 
 
-def session_kind(r: Mapping[str, Any]) -> str | None:
-    """An Encounter's session kind: the code of its first coding of iopfhir's session
-    kinds, else the kind of its first procedure code of one kind."""
-    codings = [c for t in r.get("type", []) for c in t.get("coding", [])]
-    ours = [c["code"] for c in codings if c.get("system") == SESSION_KIND and c.get("code")]
-    if ours:
-        return str(ours[0])
-    done = (_PROCEDURES.get((c.get("system"), c.get("code"))) for c in codings)
-    return next((kind for kind in done if kind is not None), None)
+def _codings(r: Mapping[str, Any], element: str) -> list[Mapping[str, Any]]:
+    """The codings of CodeableConcept ``element`` of ``r`` (0..1 or 0..*)."""
+    value = r.get(element)
+    concepts = value if isinstance(value, list) else [value] if value else []
+    return [c for concept in concepts for c in concept.get("coding", [])]
+
+
+def session_kind(
+    r: Mapping[str, Any], elements: tuple[str, str] = ("type", "serviceType")
+) -> str | None:
+    """A session's kind: the code of the first coding of iopfhir's session kinds in the
+    first of ``elements`` (an Encounter's type, then its service type; an Appointment's
+    service types, then its appointment type) that has one, else the kind of the first
+    procedure code of one kind, looked for in the same order."""
+    for element in elements:
+        ours = [
+            c["code"]
+            for c in _codings(r, element)
+            if c.get("system") == SESSION_KIND and c.get("code")
+        ]
+        if ours:
+            return str(ours[0])
+    for element in elements:
+        done = (_PROCEDURES.get((c.get("system"), c.get("code"))) for c in _codings(r, element))
+        kind = next((k for k in done if k is not None), None)
+        if kind is not None:
+            return kind
+    return None
 
 
 def _program_type(r: Mapping[str, Any], local: Mapping[tuple[str, str], str]) -> str | None:

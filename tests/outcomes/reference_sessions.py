@@ -13,7 +13,6 @@ from typing import Any
 from tests.outcomes.reference_data import (
     DELIVERY_EXT,
     INPATIENT,
-    SESSION_KIND,
     WITHOUT_PATIENT,
     _d,
     _ref,
@@ -40,9 +39,7 @@ class Sessions:
     links: dict[str, list[Link]] = field(default_factory=lambda: defaultdict(list))
     encounters: list[SessionEncounter] = field(default_factory=list)
 
-    def appointment(
-        self, r: Mapping[str, Any], patient: str | None, pstatus: Any, system: Any
-    ) -> None:
+    def appointment(self, r: Mapping[str, Any], patient: str | None, pstatus: Any) -> None:
         key = "Appointment/" + r["id"]
         self.appointment_keys.add(key)
         day = _d(r.get("start"))
@@ -50,7 +47,9 @@ class Sessions:
             e.get("url") == DELIVERY_EXT and e.get("valueCode") == "telehealth"
             for e in r.get("extension", [])
         )
-        if patient and day and system == SESSION_KIND and pstatus != "declined":
+        kind = session_kind(r, ("serviceType", "appointmentType"))
+        session = kind is not None and kind not in WITHOUT_PATIENT
+        if patient and day and session and pstatus != "declined":
             self.appointments[key] = (patient, day, r.get("status", ""), tele)
 
     def encounter(self, r: Mapping[str, Any]) -> None:

@@ -19,9 +19,11 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   Encounter or both: :mod:`iopfhir.outcomes.sessions`): ``sessions_settled`` (fulfilled,
   no-show, cancelled), ``sessions_attended``, ``sessions_noshow``, ``sessions_cancelled``,
   ``sessions_telehealth`` (attended by video);
-* intensity (attended session Encounters of the episode): ``weeks_full`` (whole weeks from
-  admission to discharge), ``weeks_met`` (of those, weeks reaching the program's minimum hours
-  and days), ``session_minutes``, ``min_hours_per_week``, ``min_days_per_week``;
+* intensity (attended session Encounters of the episode: linked to it, or to no episode of
+  the data and dated within it, :func:`~iopfhir.outcomes.sessions.episode_hours_sql`):
+  ``weeks_full`` (whole weeks from admission to discharge), ``weeks_met`` (of those, weeks
+  reaching the program's minimum hours and days), ``session_minutes``,
+  ``min_hours_per_week``, ``min_days_per_week``;
 * after discharge: ``disposition``, ``days_to_readmission`` (first inpatient admission after
   the discharge date), ``days_to_followup`` (first kept aftercare Appointment or finished
   ambulatory Encounter outside the episode after the discharge date);
@@ -56,14 +58,18 @@ from iopfhir.outcomes.questionnaires import (
     answered_items,
     questionnaire_map_sql,
 )
-from iopfhir.outcomes.sessions import attendance_ctes, session_kind_sql
+from iopfhir.outcomes.sessions import (
+    attendance_ctes,
+    episode_hours_sql,
+    session_kind_sql,
+    unlinked,
+)
 from iopfhir.outcomes.spelling import (
     Spelling,
     fhirpath_string,
     or_by_code,
     spelling,
     sql_list,
-    sql_minutes,
     sql_string,
 )
 from iopfhir.outcomes.spelling import sql_date as _date
@@ -388,7 +394,6 @@ def episode_facts_sql(
     s = spelling(engine_name)
     start, end = s.q("start"), s.q("end")
     aftercare = sql_string(code_system_url("aftercare-service"))
-    without_patient = sql_list(codes()["session_kinds_without_patient"])
     symptom_out = "".join(f"{sql} AS {name},\n  " for sql, name in symptom_columns())
     in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
     # the encounter and appointment tables are read directly: a CTE over them read several
@@ -402,13 +407,8 @@ wk AS (
     ep.max_hours_per_week, ep.max_days_per_week,
     CAST(FLOOR({s.days("ep.start_d", "x.d")} / 7.0) AS BIGINT) AS week,
     SUM(x.minutes) AS minutes, COUNT(DISTINCT x.d) AS days
-  FROM (SELECT episode_key, {_date(start)} AS d,
-               {sql_minutes(s, start, end)} AS minutes
-        FROM encounter
-        WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
-          AND COALESCE({session_kind_sql()}, '') NOT IN {without_patient}) x
+  FROM ({episode_hours_sql(s, in_episode)}) x
   JOIN ep ON x.episode_key = ep.episode_key
-  WHERE {in_episode}
   GROUP BY ep.episode_key, ep.min_hours_per_week, ep.min_days_per_week,
     ep.max_hours_per_week, ep.max_days_per_week,
     CAST(FLOOR({s.days("ep.start_d", "x.d")} / 7.0) AS BIGINT)
@@ -470,6 +470,14 @@ iop_who AS (
     SELECT DISTINCT episode_key, individual_key FROM encounter_participant
     WHERE individual_key LIKE 'Practitioner%' AND encounter_key IS NOT NULL
       AND episode_key IS NOT NULL AND COALESCE(inpatient, FALSE) = FALSE
+    UNION ALL
+    SELECT ep.episode_key, p.individual_key
+    FROM encounter_participant p
+    JOIN (SELECT encounter_key, {_date(start)} AS d FROM encounter) x
+      ON x.encounter_key = p.encounter_key
+    JOIN ep ON ep.patient_key = p.patient_key
+    WHERE p.individual_key LIKE 'Practitioner%' AND {unlinked("p")}
+      AND COALESCE(p.inpatient, FALSE) = FALSE AND {in_episode}
   ) w
   LEFT JOIN practitioner_role r ON r.practitionerrole_key = w.individual_key
 ),

@@ -5,13 +5,15 @@ Encounter (finished, cancelled, planned...), or both: an Encounter that referenc
 Appointment of the data (``Encounter.appointment``, the first) is the same session as that
 Appointment. One row per session (``ses``), of:
 
-* every session Appointment (service type in the ``session-kind`` code system) the patient
-  takes part in (not ``declined``: team reviews, family education). Its status is the
+* every session Appointment (a service or appointment type in the ``session-kind`` code
+  system, else a procedure code of one session kind, :func:`session_kind_sql`; not a kind
+  without the patient) the patient takes part in (not ``declined``: team reviews, family
+  education). Its status is the
   Appointment's, settled by its Encounters while the Appointment is still open (``booked``,
   ``pending``, ``arrived``, ``checked-in``): a finished Encounter makes it ``fulfilled``, a
   cancelled one (and none finished) ``cancelled``;
-* every session Encounter (type in ``session-kind``, else a procedure code of one session
-  kind, :func:`session_kind_sql`; not inpatient, not a kind without the patient) that
+* every session Encounter (a type or service type in ``session-kind``, else a procedure
+  code of one session kind there; not inpatient, not a kind without the patient) that
   references no Appointment of the data: ``finished`` is ``fulfilled``,
   ``cancelled`` is ``cancelled``, any other status is not settled (R4 ``Encounter.status``
   has no no-show, so such a session is never one).
@@ -22,23 +24,63 @@ extension ``telehealth`` or one of its Encounters is of class ``VR``.
 
 from __future__ import annotations
 
-from iopfhir.outcomes.spelling import Spelling, or_by_code, sql_date, sql_list, sql_string
-from iopfhir.terminology.codes import code_system_url, codes, session_kinds_by_procedure
+from iopfhir.outcomes.spelling import Spelling, or_by_code, sql_date, sql_list, sql_minutes
+from iopfhir.terminology.codes import codes, session_kinds_by_procedure
 
-__all__ = ["OPEN_APPOINTMENT", "attendance_ctes", "session_kind_sql", "sessions_ctes"]
+__all__ = [
+    "OPEN_APPOINTMENT",
+    "attendance_ctes",
+    "episode_hours_sql",
+    "session_kind_sql",
+    "sessions_ctes",
+    "unlinked",
+]
 
 #: Appointment statuses an Encounter of the session settles (the session is not yet settled)
 OPEN_APPOINTMENT = ("booked", "pending", "arrived", "checked-in")
 
 
 def session_kind_sql(alias: str = "") -> str:
-    """The session kind of a row of the ``encounter`` view: iopfhir's session kind, else
-    the one its procedure code stands for (CPT / HCPCS: the terminology's
-    ``session_procedures`` of exactly one kind; the view keeps only those codes, none of
-    which two code systems share)."""
+    """The session kind of a row of the ``encounter`` or ``appointment`` view: iopfhir's
+    session kind, else the one its procedure code stands for (CPT / HCPCS: the
+    terminology's ``session_procedures`` of exactly one kind; the views keep only those
+    codes, none of which two code systems share)."""
     a = f"{alias}." if alias else ""
     by_code = sorted(session_kinds_by_procedure().items())
     return or_by_code(f"{a}session_kind", f"{a}procedure_code", ((c, k) for (_s, c), k in by_code))
+
+
+def unlinked(alias: str) -> str:
+    """The SQL condition on a row ``alias`` of the ``encounter`` (or
+    ``encounter_participant``) view: it links to no EpisodeOfCare of the data (none, or one
+    the data lack, as in a partial export). The import gives such an Encounter to the
+    patient's episode whose dates hold it; so do the measures, as attendance does."""
+    known = "SELECT episode_key FROM episode WHERE episode_key IS NOT NULL"
+    return f"({alias}.episode_key IS NULL OR {alias}.episode_key NOT IN ({known}))"
+
+
+def episode_hours_sql(s: Spelling, in_episode: str) -> str:
+    """A query of the attended session Encounters of each episode of ``ep`` (columns
+    ``episode_key``, date ``d``, ``minutes``): finished, not inpatient, not of a kind
+    without the patient, dated within the episode (``in_episode``: the condition on ``ep``
+    and the Encounter ``x``), and linked to it or to no episode of the data
+    (:func:`unlinked`: then of the patient's)."""
+    start, end = s.q("start"), s.q("end")
+    without_patient = sql_list(codes()["session_kinds_without_patient"])
+    # the encounter table is read directly in each part: a CTE over it read twice would be
+    # copied whole (DuckDB materializes such CTEs)
+    x = f"""(SELECT episode_key, patient_key, {sql_date(start)} AS d,
+          {sql_minutes(s, start, end)} AS minutes
+        FROM encounter
+        WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
+          AND COALESCE({session_kind_sql()}, '') NOT IN {without_patient}) x"""  # noqa: S608
+    return f"""SELECT ep.episode_key, x.d, x.minutes
+  FROM {x} JOIN ep ON x.episode_key = ep.episode_key
+  WHERE {in_episode}
+  UNION ALL
+  SELECT ep.episode_key, x.d, x.minutes
+  FROM {x} JOIN ep ON x.patient_key = ep.patient_key
+  WHERE {unlinked("x")} AND {in_episode}"""  # noqa: S608
 
 
 def sessions_ctes(s: Spelling) -> str:
@@ -47,10 +89,9 @@ def sessions_ctes(s: Spelling) -> str:
     ``patient_key``, date ``d``, ``status`` as an Appointment's, ``telehealth``), each
     followed by a comma; they read the tables ``appointment`` and ``encounter``."""
     start = s.q("start")
-    session_kind = sql_string(code_system_url("session-kind"))
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     still_open = sql_list(OPEN_APPOINTMENT)
-    kind = session_kind_sql("e")
+    kind, appointment_kind = session_kind_sql("e"), session_kind_sql("a")
     return f"""ses_enc AS (
   SELECT appointment_key,
     MAX(CASE WHEN status = 'finished' THEN 2 WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS done,
@@ -65,7 +106,7 @@ ses AS (
          ELSE a.status END AS status,
     COALESCE(a.telehealth, FALSE) OR COALESCE(x.video, 0) = 1 AS telehealth
   FROM appointment a LEFT JOIN ses_enc x ON x.appointment_key = a.appointment_key
-  WHERE a.service_system = {session_kind}
+  WHERE {appointment_kind} IS NOT NULL AND {appointment_kind} NOT IN {without_patient}
     AND COALESCE(a.patient_status, 'accepted') <> 'declined'
   UNION ALL
   SELECT e.patient_key, {sql_date("e." + start)} AS d,

@@ -31,11 +31,9 @@ from typing import Any
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
 from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, iop_episode, spelling
-from iopfhir.outcomes.sessions import session_kind_sql, sessions_ctes
+from iopfhir.outcomes.sessions import episode_hours_sql, sessions_ctes
 from iopfhir.outcomes.spelling import sql_date as _date
-from iopfhir.outcomes.spelling import sql_minutes
 from iopfhir.outcomes.symptoms import BASELINE_DAYS_BEFORE, SCORE_STATUSES
-from iopfhir.terminology.codes import codes
 from iopfhir.terminology.instruments import instrument
 from iopfhir.views import Engine, Source
 
@@ -220,19 +218,13 @@ ORDER BY ep.episode_key, week, x.status"""  # noqa: S608
 
 def _hours_sql(engine_name: str) -> str:
     s = spelling(engine_name)
-    start, end = s.q("start"), s.q("end")
     week = f"CAST(FLOOR({s.days('ep.start_d', 'x.d')} / 7.0) AS BIGINT)"
-    without = _in(codes()["session_kinds_without_patient"])
+    in_episode = f"{s.days('ep.start_d', 'x.d')} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)"
     return f"""WITH ep AS ({_ep_cte(engine_name)})
 SELECT ep.episode_key, {week} AS week, SUM(x.minutes) AS minutes,
   COUNT(DISTINCT x.d) AS days
-FROM (SELECT episode_key, {_date(start)} AS d,
-             {sql_minutes(s, start, end)} AS minutes
-      FROM encounter
-      WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
-        AND COALESCE({session_kind_sql()}, '') NOT IN {without}) x
+FROM ({episode_hours_sql(s, in_episode)}) x
 JOIN ep ON x.episode_key = ep.episode_key
-WHERE {s.days("ep.start_d", "x.d")} >= 0 AND (ep.end_d IS NULL OR x.d <= ep.end_d)
 GROUP BY ep.episode_key, {week}
 ORDER BY ep.episode_key, week"""  # noqa: S608
 
