@@ -19,7 +19,14 @@ from iopfhir.cli import main
 from iopfhir.outcomes import bundle_resources
 from iopfhir.views import get_engine
 
-__all__ = ["example_resources", "require_pyspark", "spark_engine_or_skip", "synth_ndjson"]
+__all__ = [
+    "ehr_panels",
+    "example_resources",
+    "require_pyspark",
+    "spark_engine_or_skip",
+    "synth_ndjson",
+    "with_ehr_panels",
+]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "iopfhir" / "examples"
 
@@ -32,6 +39,37 @@ def synth_ndjson(root: Path, patients: int, seed: int) -> Path:
     assert main(argv) == 0
     assert main(["convert", str(episodes), "--format", "ndjson", "-o", str(ndjson)]) == 0
     return ndjson
+
+
+def ehr_panels(patient: str = "Patient/ehr-1") -> list[dict[str, Any]]:
+    """Observations of ``patient`` an EHR sends as panels, scores and answers as components
+    (R4 allows it; the import reads them): a PHQ-9 panel (LOINC 44249-1) with its total and
+    item 9, and a blood-pressure panel (no score of any instrument)."""
+
+    def code(c: str) -> dict[str, Any]:
+        return {"coding": [{"system": "http://loinc.org", "code": c}]}
+
+    def panel(oid: str, panel_code: str, *parts: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceType": "Observation", "id": oid, "status": "final",
+                "code": code(panel_code), "subject": {"reference": patient},
+                "effectiveDateTime": "2025-03-03T10:00:00Z", "component": list(parts)}  # fmt: skip
+
+    return [
+        panel("ehr-phq9-panel", "44249-1", {"code": code("44261-6"), "valueInteger": 14},
+              {"code": code("44260-8"), "valueCodeableConcept": code("LA6569-3")}),
+        panel("ehr-bp-panel", "85354-9",
+              {"code": code("8480-6"), "valueQuantity": {"value": 128, "code": "mm[Hg]"}}),
+    ]  # fmt: skip
+
+
+def with_ehr_panels(folder: Path) -> Path:
+    """``folder`` (NDJSON, with Patients) with :func:`ehr_panels` of its first Patient in
+    a file of their own (so that the scores join an episode)."""
+    with (folder / "Patient.ndjson").open("rb") as fh:
+        patient = f"Patient/{orjson.loads(fh.readline())['id']}"
+    lines = b"\n".join(orjson.dumps(r) for r in ehr_panels(patient))
+    (folder / "Observation-ehr-panels.ndjson").write_bytes(lines + b"\n")
+    return folder
 
 
 def example_resources(root: Path, name: str) -> list[dict[str, Any]]:

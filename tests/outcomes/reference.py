@@ -51,6 +51,23 @@ from tests.outcomes.reference_sessions import Sessions
 _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
+def observed(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """An Observation, then each of its components as an Observation of its own: the
+    component's code and value with the Observation's other elements (a panel's total, item
+    scores and answers given as components count as the views read them)."""
+    base = {
+        k: v for k, v in r.items() if k not in ("code", "component") and not k.startswith("value")
+    }
+    parts = [c for c in r.get("component") or [] if isinstance(c, dict)]
+    return [
+        r,
+        *(
+            {**base, **{k: v for k, v in c.items() if k == "code" or k.startswith("value")}}
+            for c in parts
+        ),
+    ]
+
+
 def compute(
     resources: Iterable[Mapping[str, Any]],
     program_codes: Mapping[tuple[str, str], str] | None = None,
@@ -73,9 +90,9 @@ def compute(
     stay_people: dict[str, set[str]] = {}  # inpatient Encounter key -> participant refs
     iop_people: dict[str, set[str]] = defaultdict(set)  # episode key -> participant refs
     known_episodes: set[str] = set()  # every EpisodeOfCare of the data
-    #: non-inpatient Encounters: (episode linked, patient, day, participants, attended,
-    #: minutes), given to episodes once every EpisodeOfCare is known
-    iop_encounters: list[tuple[str | None, str, dt.date | None, set[str], bool, int]] = []
+    #: non-inpatient Encounters: (episode linked, patient, day, participants, a session,
+    #: attended, minutes), given to episodes once every EpisodeOfCare is known
+    iop_encounters: list[tuple[str | None, str, dt.date | None, set[str], bool, bool, int]] = []
     aftercare: dict[str, list[tuple[dt.date, set[str]]]] = defaultdict(list)
     screens: dict[str, dict[dt.date, int]] = defaultdict(dict)  # patient -> day -> positive
     contacts: dict[str, list[dt.date]] = defaultdict(list)  # finished Encounters with patient
@@ -129,60 +146,61 @@ def compute(
         ):
             episodes.append(_episode(r, local))
         elif rt == "Observation":
-            quantity = r.get("valueQuantity", {})
-            value = quantity.get("value") if quantity.get("comparator") is None else None
-            if value is None:
-                value = r.get("valueInteger")
-            if value is None and isinstance(text := r.get("valueString"), str):
-                value = float(text) if _DECIMAL.fullmatch(text) else None  # toDecimal()
-            patient = _ref(r.get("subject"), "Patient")
-            effective = _effective(r, "effective", instant=True)
-            day = _d(effective)
-            codings = r.get("code", {}).get("coding", [])
-            item = next((c.get("code") for c in codings if c.get("system") == LOINC), None)
-            if item in SCREENS and r.get("status") in FINAL:
-                answer = ((r.get("valueCodeableConcept") or {}).get("coding") or [{}])[0]
-                if answer.get("code"):
-                    screened(patient, day, answer["code"] in SCREENS[item])
-                elif item != "93374-7" and value is not None:  # an item as a number
-                    screened(patient, day, value > 0)
-            first = (codings or [{}])[0]
-            note_total(r, value, patient, effective, first, totals)
-            for prefix, (system, code) in OTHER_TOTALS.items():
+            for o in observed(r):  # the Observation, then its components
+                quantity = o.get("valueQuantity", {})
+                value = quantity.get("value") if quantity.get("comparator") is None else None
+                if value is None:
+                    value = o.get("valueInteger")
+                if value is None and isinstance(text := o.get("valueString"), str):
+                    value = float(text) if _DECIMAL.fullmatch(text) else None  # toDecimal()
+                patient = _ref(o.get("subject"), "Patient")
+                effective = _effective(o, "effective", instant=True)
+                day = _d(effective)
+                codings = o.get("code", {}).get("coding", [])
+                item = next((c.get("code") for c in codings if c.get("system") == LOINC), None)
+                if item in SCREENS and o.get("status") in FINAL:
+                    answer = ((o.get("valueCodeableConcept") or {}).get("coding") or [{}])[0]
+                    if answer.get("code"):
+                        screened(patient, day, answer["code"] in SCREENS[item])
+                    elif item != "93374-7" and value is not None:  # an item as a number
+                        screened(patient, day, value > 0)
+                first = (codings or [{}])[0]
+                note_total(o, value, patient, effective, first, totals)
+                for prefix, (system, code) in OTHER_TOTALS.items():
+                    if (
+                        value is not None
+                        and patient
+                        and day
+                        and (first.get("system"), first.get("code")) == (system, code)
+                        and o.get("status") in FINAL
+                    ):
+                        scores[patient].append(
+                            (
+                                day,
+                                effective,
+                                "Observation/" + o["id"],
+                                prefix,
+                                float(value),
+                            )
+                        )
+                loinc = next(
+                    (
+                        c.get("code")
+                        for c in o.get("code", {}).get("coding", [])
+                        if c.get("system") == LOINC
+                    ),
+                    None,
+                )
                 if (
                     value is not None
                     and patient
+                    and loinc in TOTALS.values()
                     and day
-                    and (first.get("system"), first.get("code")) == (system, code)
-                    and r.get("status") in FINAL
+                    and o.get("status") in ("final", "amended", "corrected")
                 ):
                     scores[patient].append(
-                        (
-                            day,
-                            effective,
-                            "Observation/" + r["id"],
-                            prefix,
-                            float(value),
-                        )
+                        (day, effective, "Observation/" + o["id"], loinc, float(value))
                     )
-            loinc = next(
-                (
-                    c.get("code")
-                    for c in r.get("code", {}).get("coding", [])
-                    if c.get("system") == LOINC
-                ),
-                None,
-            )
-            if (
-                value is not None
-                and patient
-                and loinc in TOTALS.values()
-                and day
-                and r.get("status") in ("final", "amended", "corrected")
-            ):
-                scores[patient].append(
-                    (day, effective, "Observation/" + r["id"], loinc, float(value))
-                )
         elif rt == "QuestionnaireResponse":
             responses.append(r)
         elif rt == "Questionnaire":
@@ -237,7 +255,8 @@ def compute(
                 continue
             attended = status == "finished" and day is not None and kind not in WITHOUT_PATIENT
             minutes = _minutes(period.get("start"), period.get("end"))
-            iop_encounters.append((episode, patient, day, people, attended, minutes))
+            session = kind is not None
+            iop_encounters.append((episode, patient, day, people, session, attended, minutes))
             if status == "finished" and code in ("AMB", "VR") and day:
                 visits[patient].append((day, episode))
         elif rt == "RiskAssessment" and r.get("status") in FINAL:
@@ -316,15 +335,15 @@ def compute(
     for patient, (day, authored, key, prefix, value) in qr_scores(responses, totals, codes):
         scores[patient].append((day, authored, key, TOTALS.get(prefix, prefix), value))
 
-    # an Encounter linked to an episode of the data is that episode's; one linked to none
-    # (or to one the data lack) is of the patient's episodes whose dates hold it
+    # an Encounter linked to an episode of the data is that episode's; a session linked to
+    # none (or to one the data lack) is of the patient's episodes whose dates hold it
     unlinked: dict[str, list[tuple[dt.date, set[str], bool, int]]] = defaultdict(list)
-    for episode, patient, day, people, attended, minutes in iop_encounters:
+    for episode, patient, day, people, session, attended, minutes in iop_encounters:
         if episode in known_episodes:
             iop_people[episode] |= people
             if attended and day is not None:
                 session_encounters[episode].append((day, minutes))
-        elif day is not None:
+        elif session and day is not None:
             unlinked[patient].append((day, people, attended, minutes))
 
     appointments = sessions.by_patient()

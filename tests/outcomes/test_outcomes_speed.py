@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.engines import example_resources
+from tests.engines import ehr_panels, example_resources
 from tests.outcomes.cohort import cohort
 
 from iopfhir.fhir.build.questionnaires import questionnaires
@@ -32,6 +32,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     for name in ("mental-health-iop", "co-occurring-sud-iop"):
         resources += example_resources(tmp_path_factory.mktemp("ex"), name)
     resources += questionnaires()  # the forms the responses answer
+    resources += ehr_panels("Patient/A")  # scores and answers as a panel's components
     with Source.from_resources(resources) as src:
         yield src
 
@@ -60,7 +61,7 @@ def test_restricted_views_keep_the_rows_the_sql_reads(duckdb_engine: Any, source
     """Only the large views of view_rows() are restricted, to rows within those the SQL
     filters on (test_measure_rows_equal_over_whole_views: the same measure rows)."""
     projected, restricted = outcome_views("duckdb", rows=False), outcome_views("duckdb")
-    assert set(view_rows()) == {"score", "answer", "appointment_participant"}
+    assert set(view_rows()) == {"score", "answer", "component", "appointment_participant"}
     for table, view in restricted.items():
         if table not in view_rows():
             assert view == projected[table], table
@@ -81,8 +82,11 @@ def test_restricted_views_keep_the_rows_the_sql_reads(duckdb_engine: Any, source
 
 def _wanted_codes(table: str) -> list[tuple[str, str]]:
     items, totals = facts._screen_codes()
-    if table == "answer":
-        return [("http://loinc.org", c) for c in items + totals]
+    if table in ("answer", "component"):  # a component: a score or an answer
+        answers = [("http://loinc.org", c) for c in items + totals]
+        if table == "answer":
+            return answers
+        return answers + _wanted_codes("score")
     totals_ = [instrument(i).total_code for i in facts.INSTRUMENTS.values()]
     return [("", c) for c in totals_ + items]
 

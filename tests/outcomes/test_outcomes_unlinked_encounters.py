@@ -2,8 +2,9 @@
 ``episodeOfCare``; a partial export lacks the episode one names) are of the patient's IOP
 episode whose dates hold them, as the import reads them and as attendance counts them: their
 hours count in intensity (and in the report's weeks), their clinicians in continuity. One
-linked to another program's episode of the data stays that program's. DuckDB, Spark and the
-plain loop agree with the hand-computed figures."""
+linked to another program's episode of the data stays that program's; an unlinked visit of
+no session kind (a primary-care visit during the program, in a whole-system export) is not
+the episode's. DuckDB, Spark and the plain loop agree with the hand-computed figures."""
 
 from __future__ import annotations
 
@@ -24,16 +25,23 @@ HACC = {
 
 
 def _encounter(
-    vid: str, day: str, episode: str | None, *, klass: str = "AMB", end: str | None = None
+    vid: str,
+    day: str,
+    episode: str | None,
+    *,
+    klass: str = "AMB",
+    end: str | None = None,
+    cpt: str = "90853",
 ) -> dict[str, Any]:
     """Patient C's finished Encounter on ``day``, 09:00-11:00 (an inpatient stay to
-    ``end``), with Practitioner P1, linked to ``episode`` (None: to none)."""
+    ``end``), typed by CPT ``cpt`` (90853 group psychotherapy: a session; 99213 an office
+    visit: none), with Practitioner P1, linked to ``episode`` (None: to none)."""
     r: dict[str, Any] = {
         "resourceType": "Encounter",
         "id": vid,
         "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": klass},
-        "type": [{"text": "behavioral health visit"}],
+        "type": [{"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": cpt}]}],
         "subject": {"reference": "Patient/C"},
         "participant": [{"individual": {"reference": "Practitioner/P1"}}],
         "period": {"start": f"{day}T09:00:00Z", "end": f"{end or day}T11:00:00Z"},
@@ -59,6 +67,7 @@ def cohort() -> list[dict[str, Any]]:
         _encounter("u2", "2025-03-11", "gone"),  # to an episode the data lack: EC's (2 h)
         _encounter("u3", "2025-03-12", "EH"),  # to the hacc episode: not EC's
         _encounter("l1", "2025-03-18", "EC"),  # linked to EC (2 h)
+        _encounter("o1", "2025-03-20", None, cpt="99213"),  # no session: not EC's
         _encounter("u4", "2025-04-15", None),  # after discharge: a follow-up, not EC's hours
     ]
 
@@ -71,7 +80,8 @@ def test_unlinked_encounters_are_of_the_episode_that_holds_them(
     with Source.from_resources(cohort()) as source:
         outcomes = compute(source, engine)
         data = report_data(source, engine, outcomes)
-    # u1 + u2 + l1: 6 hours over four whole weeks (u3 is the hacc episode's, u4 after)
+    # u1 + u2 + l1: 6 hours over four whole weeks (u3 is the hacc episode's, o1 no
+    # session, u4 after)
     assert outcomes.summary("iop-intensity-hours").overall.score == 1.5
     # P1, of the stay before admission, takes part in u1
     continuity = outcomes.summary("iop-continuity-inpatient").overall.populations

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import orjson
 import pytest
-from tests.engines import synth_ndjson
+from tests.engines import synth_ndjson, with_ehr_panels
 
 from iopfhir.outcomes.facts import VIEWS
 from iopfhir.views import Source, ViewError, get_engine, iop_view
@@ -22,7 +22,7 @@ SECRET = "x-secret-value"
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
-    nd = synth_ndjson(tmp_path_factory.mktemp("concurrent"), patients=12, seed=11)
+    nd = with_ehr_panels(synth_ndjson(tmp_path_factory.mktemp("concurrent"), patients=12, seed=11))
     with Source.from_path(nd) as src:
         yield src
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.engines import synth_ndjson
+from tests.engines import synth_ndjson, with_ehr_panels
 
 from iopfhir.errors import PluginError
 from iopfhir.fhir.build.questionnaires import questionnaires
@@ -22,7 +22,7 @@ from iopfhir.views import Source, ViewError, get_engine, iop_view, iop_view_json
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = synth_ndjson(tmp_path_factory.mktemp("cohort"), 50, 7)
+    folder = with_ehr_panels(synth_ndjson(tmp_path_factory.mktemp("cohort"), 50, 7))
     # the Questionnaires the responses answer, as a source holding them has them
     lines = b"\n".join(orjson.dumps(q) for q in questionnaires())
     (folder / "Questionnaire.ndjson").write_bytes(lines + b"\n")

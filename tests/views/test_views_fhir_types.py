@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.engines import synth_ndjson
+from tests.engines import synth_ndjson, with_ehr_panels
 
 from iopfhir.outcomes import compute
 from iopfhir.outcomes.facts import VIEWS
@@ -118,7 +118,7 @@ def test_the_data_file_is_built_from_the_validation_definitions() -> None:
 # -- the same rows and figures as with inferred types ----------------------------------------
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synth_ndjson(tmp_path_factory.mktemp("fhirtypes"), 60, 5)
+    return with_ehr_panels(synth_ndjson(tmp_path_factory.mktemp("fhirtypes"), 60, 5))
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,8 @@ def test_registered_views_share_a_read_and_give_the_same_rows(cohort: Path, engi
             for table, name in VIEWS.items():
                 got = typed.query(f"SELECT * FROM ft_{table}")
                 assert _rows(got) == _rows(inferred.run(iop_view(name), source)), name
-            # Observation, Encounter, Appointment, CarePlan: two views each, one read each;
+            # Observation (three views), Encounter, Appointment, CarePlan (two each): one
+            # read each;
             # QuestionnaireResponse: one view with a list of rows per resource (the answered
             # items), kept as its read (a row per response), unnested where it is queried
             assert len(statements) == 5
@@ -184,8 +185,11 @@ def test_registered_views_share_a_read_and_give_the_same_rows(cohort: Path, engi
             typed.query("SELECT count(*) FROM ft_score")
             assert len(reads()) == 5
             typed.register("ft_answer", iop_view("iop-patient"), source)
+            typed.query("SELECT count(*) FROM ft_answer")
+            assert len(reads()) == 5
+            typed.register("ft_component", iop_view("iop-patient"), source)
             patients = len(inferred.run(iop_view("iop-patient"), source))
-            assert len(typed.query("SELECT * FROM ft_answer")) == patients > 0
+            assert len(typed.query("SELECT * FROM ft_component")) == patients > 0
             assert len(reads()) == 4
     finally:
         typed.close()

@@ -19,8 +19,9 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   Encounter or both: :mod:`iopfhir.outcomes.sessions`): ``sessions_settled`` (fulfilled,
   no-show, cancelled), ``sessions_attended``, ``sessions_noshow``, ``sessions_cancelled``,
   ``sessions_telehealth`` (attended by video);
-* intensity (attended session Encounters of the episode: linked to it, or to no episode of
-  the data and dated within it, :func:`~iopfhir.outcomes.sessions.episode_hours_sql`):
+* intensity (attended session Encounters of the episode: linked to it, or sessions linked
+  to no episode of the data and dated within it,
+  :func:`~iopfhir.outcomes.sessions.episode_hours_sql`):
   ``weeks_full`` (whole weeks from admission to discharge), ``weeks_met`` (of those, weeks
   reaching the program's minimum hours and days), ``session_minutes``,
   ``min_hours_per_week``, ``min_days_per_week``;
@@ -53,6 +54,7 @@ from __future__ import annotations
 import datetime as dt
 
 from iopfhir.outcomes.lookups import one_per_key
+from iopfhir.outcomes.observations import answers_sql, scores_sql
 from iopfhir.outcomes.questionnaires import (
     RESPONSE_STATUSES,
     answered_items,
@@ -117,6 +119,7 @@ VIEWS = {
     "answer": "iop-observation-answer",
     "qanswer": "iop-questionnaire-answer",
     "qitem": "iop-questionnaire-item",
+    "component": "iop-observation-component",
 }
 
 
@@ -247,15 +250,22 @@ def view_rows() -> dict[str, str]:
 
     ``score``: the instruments' totals and the scored safety items; ``answer``: the
     screening answers (:func:`_screen_codes`): most Observations are other item answers.
+    ``component``: those of panels with such a component (a total, an item, an answer).
     ``appointment_participant``: those of aftercare appointments (continuity after
     discharge): most appointments are IOP sessions. An engine need not compute the others.
     """
     items, totals = _screen_codes()
     scored = [(inst.code_system, inst.total_code) for inst in map(instrument, INSTRUMENTS.values())]
     aftercare = fhirpath_string(code_system_url("aftercare-service"))
+    # a panel's totals, item scores and answers may be its components
+    score, answer = (
+        _coded(scored + [(LOINC, code) for code in items]),
+        _coded([(LOINC, code) for code in items + totals]),
+    )
     return {
-        "score": "code." + _coded(scored + [(LOINC, code) for code in items]),
-        "answer": "code." + _coded([(LOINC, code) for code in items + totals]),
+        "score": f"code.{score}",
+        "answer": f"code.{answer}",
+        "component": f"component.code.{score} or component.code.{answer}",
         "appointment_participant": f"serviceType.coding.where(system = {aftercare}).exists()",
     }
 
@@ -287,10 +297,11 @@ def _safety_ctes(s: Spelling) -> str:
     return f"""scr AS (
   SELECT patient_key, {_date("effective")} AS d,
     CASE WHEN {_positive_answer()} THEN 1 ELSE 0 END AS pos
-  FROM answer WHERE status IN {final} AND loinc IN {sql_list(items + totals)}
+  FROM {answers_sql("a")} WHERE status IN {final} AND loinc IN {sql_list(items + totals)}
   UNION ALL
   SELECT patient_key, {_date("effective")} AS d, CASE WHEN score > 0 THEN 1 ELSE 0 END AS pos
-  FROM score WHERE status IN {final} AND loinc IN {sql_list(items)}
+  FROM {scores_sql("s")} WHERE status IN {final} AND loinc IN {sql_list(items)}
+    AND score IS NOT NULL
   UNION ALL
   SELECT patient_key, {_date("authored")} AS d,
     CASE WHEN answer_code IS NOT NULL THEN CASE WHEN {_positive_answer("code")} THEN 1 ELSE 0 END
@@ -473,7 +484,8 @@ iop_who AS (
     UNION ALL
     SELECT ep.episode_key, p.individual_key
     FROM encounter_participant p
-    JOIN (SELECT encounter_key, {_date(start)} AS d FROM encounter) x
+    JOIN (SELECT encounter_key, {_date(start)} AS d FROM encounter
+          WHERE {session_kind_sql()} IS NOT NULL) x
       ON x.encounter_key = p.encounter_key
     JOIN ep ON ep.patient_key = p.patient_key
     WHERE p.individual_key LIKE 'Practitioner%' AND {unlinked("p")}

@@ -65,8 +65,9 @@ def repeats_sql(
     engine_name: str = "duckdb", iop_episode: str = "TRUE", other_program: str = "FALSE"
 ) -> str:
     """SQL of one row: ``repeated``, how many keys of :data:`REPEAT_KEYS` have more than
-    one row, and answers of a QuestionnaireResponse given twice (one ``linkId`` twice
-    under one response key: a repeated response, or a repeating item); ``undated``, how
+    one row, answers of a QuestionnaireResponse given twice (one ``linkId`` twice
+    under one response key: a repeated response, or a repeating item) and components of an
+    Observation given twice (one index twice under one key: a panel given twice); ``undated``, how
     many rows of :data:`UNDATED` have a date without a day (left out of every measure);
     ``unstarted``, how many episodes (those the SQL condition ``iop_episode`` keeps) have
     no start (R4 allows a Period with an end only): in the measures their discharge is
@@ -76,7 +77,11 @@ def repeats_sql(
     10,000 patients): two keys of one hash count as a repeat, which only costs the
     reading with each resource once (the same figures), never a figure."""
     hash64 = spelling(engine_name).hash64
-    parts = [*((t, (k,)) for t, k in REPEAT_KEYS.items()), ("qanswer", ("response_key", "link_id"))]
+    parts = [
+        *((t, (k,)) for t, k in REPEAT_KEYS.items()),
+        ("qanswer", ("response_key", "link_id")),
+        ("component", ("observation_key", "component_index")),
+    ]
     counts = [
         f"(SELECT count(*) FROM (SELECT {hash64}({', '.join(cols)}) AS h FROM {table} "  # noqa: S608
         f"WHERE {cols[0]} IS NOT NULL GROUP BY {hash64}({', '.join(cols)}) "

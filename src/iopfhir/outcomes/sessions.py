@@ -53,8 +53,10 @@ def session_kind_sql(alias: str = "") -> str:
 def unlinked(alias: str) -> str:
     """The SQL condition on a row ``alias`` of the ``encounter`` (or
     ``encounter_participant``) view: it links to no EpisodeOfCare of the data (none, or one
-    the data lack, as in a partial export). The import gives such an Encounter to the
-    patient's episode whose dates hold it; so do the measures, as attendance does."""
+    the data lack, as in a partial export). Such an Encounter that is a session (of a kind,
+    :func:`session_kind_sql`) is of the patient's episode whose dates hold it, as the import
+    reads it and as attendance counts it; another (a primary-care visit during the program,
+    in a whole-system export) is not."""
     known = "SELECT episode_key FROM episode WHERE episode_key IS NOT NULL"
     return f"({alias}.episode_key IS NULL OR {alias}.episode_key NOT IN ({known}))"
 
@@ -63,23 +65,27 @@ def episode_hours_sql(s: Spelling, in_episode: str) -> str:
     """A query of the attended session Encounters of each episode of ``ep`` (columns
     ``episode_key``, date ``d``, ``minutes``): finished, not inpatient, not of a kind
     without the patient, dated within the episode (``in_episode``: the condition on ``ep``
-    and the Encounter ``x``), and linked to it or to no episode of the data
-    (:func:`unlinked`: then of the patient's)."""
+    and the Encounter ``x``), and linked to it, or a session (of a kind) linked to no
+    episode of the data (:func:`unlinked`: then of the patient's)."""
     start, end = s.q("start"), s.q("end")
     without_patient = sql_list(codes()["session_kinds_without_patient"])
-    # the encounter table is read directly in each part: a CTE over it read twice would be
-    # copied whole (DuckDB materializes such CTEs)
-    x = f"""(SELECT episode_key, patient_key, {sql_date(start)} AS d,
+    kind = session_kind_sql()
+
+    def attended(also: str) -> str:
+        # the encounter table is read directly in each part: a CTE over it read twice would
+        # be copied whole (DuckDB materializes such CTEs)
+        return f"""(SELECT episode_key, patient_key, {sql_date(start)} AS d,
           {sql_minutes(s, start, end)} AS minutes
         FROM encounter
         WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
-          AND COALESCE({session_kind_sql()}, '') NOT IN {without_patient}) x"""  # noqa: S608
+          AND COALESCE({kind}, '') NOT IN {without_patient}{also}) x"""  # noqa: S608
+
     return f"""SELECT ep.episode_key, x.d, x.minutes
-  FROM {x} JOIN ep ON x.episode_key = ep.episode_key
+  FROM {attended("")} JOIN ep ON x.episode_key = ep.episode_key
   WHERE {in_episode}
   UNION ALL
   SELECT ep.episode_key, x.d, x.minutes
-  FROM {x} JOIN ep ON x.patient_key = ep.patient_key
+  FROM {attended(f" AND {kind} IS NOT NULL")} JOIN ep ON x.patient_key = ep.patient_key
   WHERE {unlinked("x")} AND {in_episode}"""  # noqa: S608
 
 

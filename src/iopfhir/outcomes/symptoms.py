@@ -21,6 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from iopfhir.outcomes.observations import scores_sql
 from iopfhir.outcomes.questionnaires import questionnaire_scores_sql
 from iopfhir.outcomes.spelling import Spelling, sql_list, sql_string
 from iopfhir.outcomes.spelling import sql_date as _date
@@ -89,7 +90,7 @@ def symptom_ctes(s: Spelling) -> str:
   SELECT observation_key, patient_key, inst, score, effective, derived_from
   FROM (SELECT observation_key, patient_key, score, effective, derived_from,
                {_instrument_case()} AS inst
-        FROM score WHERE status IN {sql_list(SCORE_STATUSES)}) y
+        FROM {scores_sql("s")} WHERE status IN {sql_list(SCORE_STATUSES)}) y
   WHERE inst IS NOT NULL
 ),
 {questionnaire_scores_sql(INSTRUMENTS, "osc")},

@@ -31,6 +31,7 @@ from typing import Any
 from iopfhir.outcomes.columns import outcome_views
 from iopfhir.outcomes.compute import Outcomes
 from iopfhir.outcomes.facts import INSTRUMENTS, episode_facts_sql, iop_episode, spelling
+from iopfhir.outcomes.observations import scores_sql
 from iopfhir.outcomes.sessions import episode_hours_sql, sessions_ctes
 from iopfhir.outcomes.spelling import sql_date as _date
 from iopfhir.outcomes.symptoms import BASELINE_DAYS_BEFORE, SCORE_STATUSES
@@ -195,7 +196,7 @@ def _scores_sql(engine_name: str) -> str:
 SELECT ep.episode_key, x.loinc, x.score, x.effective, x.observation_key,
   CAST(x.d AS {s.string_type}) AS d, {s.days("ep.start_d", "x.d")} AS day
 FROM (SELECT observation_key, patient_key, loinc, score, effective, {_date("effective")} AS d
-      FROM score WHERE loinc IN {loincs} AND status IN {_in(SCORE_STATUSES)}
+      FROM {scores_sql("s")} WHERE loinc IN {loincs} AND status IN {_in(SCORE_STATUSES)}
         AND score IS NOT NULL) x
 JOIN ep ON x.patient_key = ep.patient_key
 WHERE {s.days("ep.start_d", "x.d")} >= -{BASELINE_DAYS_BEFORE}
