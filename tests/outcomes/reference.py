@@ -36,8 +36,8 @@ from tests.outcomes.reference_data import (
     _d,
     _effective,
     _episode,
+    _lasted,
     _mean,
-    _minutes,
     _period,
     _proportion,
     _ref,
@@ -254,7 +254,7 @@ def compute(
                     inpatient[patient].append(("Encounter/" + r["id"], day, _d(period.get("end"))))
                 continue
             attended = status == "finished" and day is not None and kind not in WITHOUT_PATIENT
-            minutes = _minutes(period.get("start"), period.get("end"))
+            minutes = _lasted(r)
             session = kind is not None
             iop_encounters.append((episode, patient, day, people, session, attended, minutes))
             if status == "finished" and code in ("AMB", "VR") and day:

@@ -88,6 +88,21 @@ def _minutes(start: Any, end: Any) -> int:
     return (b - a) // 60
 
 
+def _lasted(r: Mapping[str, Any]) -> int:
+    """Whole minutes an Encounter lasted: its period's start to its end; without an end,
+    its ``length`` (a Duration in s, min or h, at most a day); else 0."""
+    period = r.get("period", {})
+    if period.get("end") is not None:
+        return _minutes(period.get("start"), period.get("end"))
+    length = r.get("length") or {}
+    per_unit = {"s": 1 / 60, "min": 1, "h": 60}.get(length.get("code") or length.get("unit"))
+    value = length.get("value")
+    if per_unit is None or not isinstance(value, int | float):
+        return 0
+    minutes = value * per_unit
+    return int(minutes) if 0 < minutes <= 1440 else 0
+
+
 def _effective(r: Mapping[str, Any], name: str, *, instant: bool = False) -> Any:
     """The date of ``<name>[x]``: a dateTime (or instant), else the start of a Period."""
     value = r.get(name + "DateTime")

@@ -24,7 +24,14 @@ extension ``telehealth`` or one of its Encounters is of class ``VR``.
 
 from __future__ import annotations
 
-from iopfhir.outcomes.spelling import Spelling, or_by_code, sql_date, sql_list, sql_minutes
+from iopfhir.outcomes.spelling import (
+    Spelling,
+    or_by_code,
+    sql_date,
+    sql_list,
+    sql_minutes,
+    sql_string,
+)
 from iopfhir.terminology.codes import codes, session_kinds_by_procedure
 
 __all__ = [
@@ -32,6 +39,7 @@ __all__ = [
     "attendance_ctes",
     "episode_hours_sql",
     "session_kind_sql",
+    "session_minutes_sql",
     "sessions_ctes",
     "unlinked",
 ]
@@ -61,13 +69,33 @@ def unlinked(alias: str) -> str:
     return f"({alias}.episode_key IS NULL OR {alias}.episode_key NOT IN ({known}))"
 
 
+#: a session's length (``Encounter.length``) is at most a day, as the import reads it
+_MAX_LENGTH_MINUTES = 1440
+
+
+def session_minutes_sql(s: Spelling) -> str:
+    """Whole minutes a row of the ``encounter`` view lasted: from its period's start to its
+    end; without an end, its ``length`` (R4 allows a start and a length: a Duration in s,
+    min or h, the terminology's ``duration_seconds``; at most a day), as the import reads
+    it; NULL otherwise."""
+    start, end = s.q("start"), s.q("end")
+    units = codes()["duration_seconds"]
+    seconds = " ".join(f"WHEN {sql_string(unit)} THEN {n}" for unit, n in units.items())
+    length = f"(length_value * CASE length_unit {seconds} END / 60.0)"
+    return (
+        f"CASE WHEN {end} IS NOT NULL THEN {sql_minutes(s, start, end)} "
+        f"WHEN {length} > 0 AND {length} <= {_MAX_LENGTH_MINUTES} "
+        f"THEN CAST(FLOOR({length}) AS BIGINT) END"
+    )
+
+
 def episode_hours_sql(s: Spelling, in_episode: str) -> str:
     """A query of the attended session Encounters of each episode of ``ep`` (columns
     ``episode_key``, date ``d``, ``minutes``): finished, not inpatient, not of a kind
     without the patient, dated within the episode (``in_episode``: the condition on ``ep``
     and the Encounter ``x``), and linked to it, or a session (of a kind) linked to no
     episode of the data (:func:`unlinked`: then of the patient's)."""
-    start, end = s.q("start"), s.q("end")
+    start = s.q("start")
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     kind = session_kind_sql()
 
@@ -75,7 +103,7 @@ def episode_hours_sql(s: Spelling, in_episode: str) -> str:
         # the encounter table is read directly in each part: a CTE over it read twice would
         # be copied whole (DuckDB materializes such CTEs)
         return f"""(SELECT episode_key, patient_key, {sql_date(start)} AS d,
-          {sql_minutes(s, start, end)} AS minutes
+          {session_minutes_sql(s)} AS minutes
         FROM encounter
         WHERE status = 'finished' AND COALESCE(inpatient, FALSE) = FALSE
           AND COALESCE({kind}, '') NOT IN {without_patient}{also}) x"""  # noqa: S608

@@ -32,7 +32,7 @@ from typing import Any, Final
 from iopfhir.domain import Code, Coding, HumanName, Identifier, PartialDate, Period
 from iopfhir.domain.times import localize
 from iopfhir.fhir.conventions import ID_BASE, parse_identifier
-from iopfhir.terminology import code_system, code_system_url
+from iopfhir.terminology import code_system, code_system_url, codes
 
 __all__ = [
     "as_dict",
@@ -279,7 +279,8 @@ def parse_date(value: Any, at: str | None = None) -> date | None:
 
 
 #: minutes in one of the UCUM units an R4 Duration of hours or less is given in
-_MINUTES: Final = {"s": 1 / 60, "min": 1.0, "h": 60.0}
+# minutes per UCUM unit of a Duration (s, min, h: the terminology's ``duration_seconds``)
+_MINUTES: Final = {unit: seconds / 60 for unit, seconds in codes()["duration_seconds"].items()}
 
 
 def duration_minutes(value: Any, at: str) -> timedelta | None:
