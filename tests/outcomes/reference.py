@@ -347,6 +347,7 @@ def compute(
             unlinked[patient].append((day, people, attended, minutes))
 
     appointments = sessions.by_patient()
+    scheduled = sessions.appointment_hours()  # Appointments no Encounter records
     for ep in episodes:
         if ep["patient"] is None or ep["start"] is None:
             continue
@@ -509,6 +510,7 @@ def compute(
             sessions = [
                 s for s in session_encounters[ep["key"]] if (s[0] - start).days >= 0 and s[0] <= end
             ] + [(u[0], u[3]) for u in loose if u[2]]
+            sessions += [a for a in scheduled[patient] if (a[0] - start).days >= 0 and a[0] <= end]
             by_week: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
             for s in sessions:
                 by_week[(s[0] - start).days // 7].append(s)

@@ -15,9 +15,20 @@ from tests.outcomes.reference_data import (
     INPATIENT,
     WITHOUT_PATIENT,
     _d,
+    _minutes,
     _ref,
     session_kind,
 )
+
+
+def _planned(r: Mapping[str, Any]) -> int:
+    """Whole minutes of an Appointment: start to end, else its minutesDuration (at most a
+    day); else 0."""
+    if r.get("end") is not None:
+        return _minutes(r.get("start"), r.get("end"))
+    planned = r.get("minutesDuration")
+    return planned if isinstance(planned, int) and 0 < planned <= 1440 else 0
+
 
 #: Appointment statuses an Encounter of the session settles
 OPEN = ("booked", "pending", "arrived", "checked-in")
@@ -38,6 +49,9 @@ class Sessions:
     #: Appointment key -> the Encounters referencing it
     links: dict[str, list[Link]] = field(default_factory=lambda: defaultdict(list))
     encounters: list[SessionEncounter] = field(default_factory=list)
+    #: fulfilled session Appointment key -> minutes it lasted (its hours, when no
+    #: Encounter records it)
+    minutes: dict[str, int] = field(default_factory=dict)
 
     def appointment(self, r: Mapping[str, Any], patient: str | None, pstatus: Any) -> None:
         key = "Appointment/" + r["id"]
@@ -51,6 +65,8 @@ class Sessions:
         session = kind is not None and kind not in WITHOUT_PATIENT
         if patient and day and session and pstatus != "declined":
             self.appointments[key] = (patient, day, r.get("status", ""), tele)
+            if r.get("status") == "fulfilled" and kind not in WITHOUT_PATIENT:
+                self.minutes[key] = _planned(r)
 
     def encounter(self, r: Mapping[str, Any]) -> None:
         appt = _ref((r.get("appointment") or [{}])[0], "Appointment")  # the first reference
@@ -64,6 +80,16 @@ class Sessions:
         inpatient = r.get("class", {}).get("code") in INPATIENT
         if patient and day and kind is not None and kind not in WITHOUT_PATIENT and not inpatient:
             self.encounters.append((appt, patient, day, status, video))
+
+    def appointment_hours(self) -> dict[str, list[tuple[dt.date, int]]]:
+        """patient -> (date, minutes) of their fulfilled session Appointments that no
+        Encounter records: the hours of an EHR that keeps only the schedule."""
+        out: dict[str, list[tuple[dt.date, int]]] = defaultdict(list)
+        for key, minutes in self.minutes.items():
+            if key not in self.links:
+                patient, day, _status, _tele = self.appointments[key]
+                out[patient].append((day, minutes))
+        return out
 
     def by_patient(self) -> dict[str, list[Session]]:
         """patient -> their sessions: (date, status, by video)."""

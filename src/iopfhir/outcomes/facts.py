@@ -19,8 +19,8 @@ Episode facts (``episode_facts_sql``), per EpisodeOfCare:
   Encounter or both: :mod:`iopfhir.outcomes.sessions`): ``sessions_settled`` (fulfilled,
   no-show, cancelled), ``sessions_attended``, ``sessions_noshow``, ``sessions_cancelled``,
   ``sessions_telehealth`` (attended by video);
-* intensity (attended session Encounters of the episode: linked to it, or sessions linked
-  to no episode of the data and dated within it,
+* intensity (attended sessions of the episode, each once: its Encounters, sessions linked
+  to no episode of the data dated within it, Appointments no Encounter records;
   :func:`~iopfhir.outcomes.sessions.episode_hours_sql`):
   ``weeks_full`` (whole weeks from admission to discharge), ``weeks_met`` (of those, weeks
   reaching the program's minimum hours and days), ``session_minutes``,

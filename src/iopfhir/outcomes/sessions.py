@@ -20,6 +20,10 @@ Appointment. One row per session (``ses``), of:
 
 A session is by video (telehealth) when its Appointment has the ``delivery-setting``
 extension ``telehealth`` or one of its Encounters is of class ``VR``.
+
+The intensity measures' hours (:func:`episode_hours_sql`) are those of the same attended
+sessions, each once: an Encounter's period (else its ``length``), or an Appointment's
+start to end (else its ``minutesDuration``) where no Encounter records it.
 """
 
 from __future__ import annotations
@@ -90,12 +94,15 @@ def session_minutes_sql(s: Spelling) -> str:
 
 
 def episode_hours_sql(s: Spelling, in_episode: str) -> str:
-    """A query of the attended session Encounters of each episode of ``ep`` (columns
-    ``episode_key``, date ``d``, ``minutes``): finished, not inpatient, not of a kind
-    without the patient, dated within the episode (``in_episode``: the condition on ``ep``
-    and the Encounter ``x``), and linked to it, or a session (of a kind) linked to no
-    episode of the data (:func:`unlinked`: then of the patient's)."""
-    start = s.q("start")
+    """A query of the attended sessions of each episode of ``ep`` (columns
+    ``episode_key``, date ``d``, ``minutes``), dated within the episode (``in_episode``:
+    the condition on ``ep`` and the session ``x``), not of a kind without the patient:
+    the finished, not inpatient Encounters linked to it, or sessions (of a kind) linked to
+    no episode of the data (:func:`unlinked`: then of the patient's); and the fulfilled
+    session Appointments of the patient no Encounter records (an EHR that keeps only the
+    schedule), lasting from start to end, else their ``minutesDuration`` (as the import
+    reads them). Each session once, as attendance counts it."""
+    start, end = s.q("start"), s.q("end")
     without_patient = sql_list(codes()["session_kinds_without_patient"])
     kind = session_kind_sql()
 
@@ -114,7 +121,20 @@ def episode_hours_sql(s: Spelling, in_episode: str) -> str:
   UNION ALL
   SELECT ep.episode_key, x.d, x.minutes
   FROM {attended(f" AND {kind} IS NOT NULL")} JOIN ep ON x.patient_key = ep.patient_key
-  WHERE {unlinked("x")} AND {in_episode}"""  # noqa: S608
+  WHERE {unlinked("x")} AND {in_episode}
+  UNION ALL
+  SELECT ep.episode_key, x.d, x.minutes
+  FROM (SELECT patient_key, {sql_date(start)} AS d,
+          CASE WHEN {end} IS NOT NULL THEN {sql_minutes(s, start, end)}
+               WHEN minutes_duration > 0 AND minutes_duration <= {_MAX_LENGTH_MINUTES}
+               THEN minutes_duration END AS minutes
+        FROM appointment
+        WHERE status = 'fulfilled' AND {kind} IS NOT NULL AND {kind} NOT IN {without_patient}
+          AND COALESCE(patient_status, 'accepted') <> 'declined'
+          AND appointment_key NOT IN
+            (SELECT appointment_key FROM encounter WHERE appointment_key IS NOT NULL)) x
+  JOIN ep ON x.patient_key = ep.patient_key
+  WHERE {in_episode}"""  # noqa: S608
 
 
 def sessions_ctes(s: Spelling) -> str:
