@@ -108,8 +108,9 @@ def test_sessions_typed_by_service_or_appointment_type(
     assert (attendance["denominator"], attendance["numerator"]) == (5, 3)
     assert outcomes.summary("iop-no-show").overall.populations["numerator"] == 1
     assert outcomes.summary("iop-cancellation").overall.populations["numerator"] == 1
-    # e5 3 h + e6 1 h over four whole weeks; e7 (without the patient) is none of the hours
-    assert outcomes.summary("iop-intensity-hours").overall.score == 1.0
+    # a1 3 h (an Appointment no Encounter records) + e5 3 h + e6 1 h over four whole
+    # weeks; e7 (without the patient) is none of the hours
+    assert outcomes.summary("iop-intensity-hours").overall.score == 1.75
 
 
 def test_the_plain_loop_agrees(duckdb_engine: Any) -> None:
