@@ -1,7 +1,7 @@
 """The Apache Spark engine (``pyspark`` 4.x): the same views, for data beyond one machine.
 
 Pass a ``SparkSession`` to use yours (a cluster), or let the engine start a ``local[*]``
-one (bound to 127.0.0.1, no UI, a 2 GB driver heap; ``config`` gives other Spark settings;
+one (bound to 127.0.0.1, no UI, a 4 GB driver heap; ``config`` gives other Spark settings;
 ~20-30 s to start, so share one engine); a session already active in the process is used
 instead, and left running when the engine closes. Reading:
 every statement reads with the R4 types of the elements the view uses given
@@ -46,8 +46,10 @@ _OWN_SESSION: dict[str, str] = {
     "spark.driver.host": "127.0.0.1",
     # the JVM's heap, when this session launches it (Spark's own default, 1 GB, is full
     # with the cached subject tables of a cohort of a few hundred patients: its old
-    # generation reached 1 GB in the tests' runs, and a statement may then fail)
-    "spark.driver.memory": "2g",
+    # generation reached 1 GB in the tests' runs, and a statement may then fail; with 2 GB
+    # a statement of a long run of many sources, each more tables cached, failed again,
+    # with only SparkException / IOException to say so). The JVM takes what it needs.
+    "spark.driver.memory": "4g",
 }
 
 #: the file Spark's message says it failed to read (a ``file:`` URI)
