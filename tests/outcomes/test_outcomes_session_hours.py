@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import pytest
 from tests.outcomes.cohort import SK, _episode, _patient
 from tests.outcomes.reference import compute as reference
 
 from iopfhir.outcomes import compute
 from iopfhir.outcomes.report import report_data
-from iopfhir.views import Source
+from iopfhir.views import Source, get_engine
 
 SESSIONS = [
     ("2025-03-04T23:00:00Z", "2025-03-05T02:00:00Z"),
@@ -78,6 +79,24 @@ def test_the_report_shows_the_same_hours_by_week(duckdb_engine: Any) -> None:
     with Source.from_resources(cohort()) as source:
         outcomes = compute(source, duckdb_engine)
         data = report_data(source, duckdb_engine, outcomes)
+    assert {r.week: r.hours for r in data.whole_weeks()} == WEEKS
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["private-database", "connection-passed-in"])
+def test_hours_do_not_depend_on_the_session_time_zone(own: bool) -> None:
+    """DuckDB reads R4's zoned dateTimes with its own parser (the string spelling only for
+    the rest): a session time zone other than UTC changes no minute, for a dateTime with an
+    offset, with ``Z`` or (read as UTC) with none."""
+    connection = None if own else duckdb.connect()
+    engine = get_engine("duckdb", connection=connection)
+    try:
+        (engine.connection if own else connection).execute("SET TimeZone = 'America/Chicago'")
+        with Source.from_resources(cohort()) as source:
+            outcomes = compute(source, engine)
+            data = report_data(source, engine, outcomes)
+    finally:
+        engine.close()
+    assert outcomes.summary("iop-intensity-hours").overall.score == 3.0
     assert {r.week: r.hours for r in data.whole_weeks()} == WEEKS
 
 

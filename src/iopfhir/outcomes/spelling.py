@@ -33,6 +33,11 @@ class Spelling:
     min_by: str = "arg_min"  # the value of a row with the least ordering value
     max_by: str = "arg_max"
     hash64: str = "hash"  # a 64-bit hash of its arguments
+    #: whole seconds since 1970-01-01T00:00:00Z of a dateTime ``{e}`` written exactly as
+    #: R4 writes one with a time and a zone (``Z`` in ``{z}``: ``+00:00``), read by the
+    #: engine's own parser; NULL for anything else (the string spelling then serves). None
+    #: where the engine has no strict parser of it
+    zoned_seconds: str | None = None
 
     def q(self, name: str) -> str:
         """A quoted identifier."""
@@ -49,7 +54,17 @@ class Spelling:
 
 
 _SPELLINGS = {
-    "duckdb": Spelling('"', "date_diff('day', {a}, {b})", "VARCHAR", "MATERIALIZED "),
+    "duckdb": Spelling(
+        '"',
+        "date_diff('day', {a}, {b})",
+        "VARCHAR",
+        "MATERIALIZED ",
+        # strict formats: other text is NULL (a date alone, a leap second). DuckDB also
+        # reads a zone without its colon (+0100, not R4's), which the string spelling reads as
+        # no zone
+        zoned_seconds="CAST(floor(epoch(try_strptime({e}, "
+        "['%Y-%m-%dT%H:%M:%S{z}', '%Y-%m-%dT%H:%M:%S.%f{z}']))) AS BIGINT)",
+    ),
     "spark": Spelling(
         "`",
         "datediff({b}, {a})",
@@ -102,7 +117,9 @@ def _seconds(s: Spelling, expr: str) -> str:
     """A FHIR dateTime with a time (``YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm|-hh:mm]``) as
     seconds since 1970-01-01T00:00:00Z, its offset honoured (one written without an offset
     is read as UTC); NULL without a time. Spelled with string functions, so that no engine
-    reads it in a session time zone of its own."""
+    reads it in a session time zone of its own; where the engine parses R4's form strictly
+    (``Spelling.zoned_seconds``), its parse comes first and the string functions (a dozen
+    per value, four times the cost) serve only what it does not read."""
     date = f"TRY_CAST(substr({expr}, 1, 10) AS DATE)"
     part = "TRY_CAST(substr({e}, {at}, 2) AS INT)"
     clock = " + ".join(
@@ -115,7 +132,12 @@ def _seconds(s: Spelling, expr: str) -> str:
         f"({part.format(e=zone, at=2)} * 3600 + {part.format(e=zone, at=5)} * 60) ELSE 0 END"
     )
     days = s.days("DATE '1970-01-01'", date)
-    return f"(CAST({days} AS BIGINT) * 86400 + {clock} - ({offset}))"
+    spelled = f"(CAST({days} AS BIGINT) * 86400 + {clock} - ({offset}))"
+    if s.zoned_seconds is None:
+        return spelled
+    # COALESCE computes an argument only where those before it are NULL (DuckDB's, Spark's)
+    zoned, utc = (s.zoned_seconds.format(e=expr, z=z) for z in ("%z", "Z"))
+    return f"COALESCE({zoned}, {utc}, {spelled})"
 
 
 def sql_minutes(s: Spelling, start: str, end: str) -> str:
@@ -123,4 +145,6 @@ def sql_minutes(s: Spelling, start: str, end: str) -> str:
     offsets honoured, so a session that crosses midnight is as long as it was), NULL when
     either has no time or the end is before the start."""
     a, b = _seconds(s, start), _seconds(s, end)
-    return f"CASE WHEN {b} >= {a} THEN CAST(FLOOR(({b} - {a}) / 60.0) AS BIGINT) END"
+    # the difference spelled once (a CASE on it would compute it twice): a negative one
+    # made -1, then NULL
+    return f"CAST(FLOOR(NULLIF(GREATEST({b} - {a}, -1), -1) / 60.0) AS BIGINT)"
