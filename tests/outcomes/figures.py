@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 from tests.outcomes.reference import compute as reference
 
-from iopfhir.outcomes import compute
+from iopfhir.outcomes import Outcomes, compute
+from iopfhir.outcomes.report import report_data
 from iopfhir.views import Source
 
 
@@ -40,3 +41,14 @@ def overall_agrees(resources: list[dict[str, Any]], engine: Any) -> dict[str, An
         assert {k: v for k, v in got.populations.items() if v} == nonzero, measure_id
         assert got.score == want["score"], measure_id
     return ref
+
+
+def with_weekly_hours(
+    resources: list[dict[str, Any]], engine: Any
+) -> tuple[Outcomes, dict[int, float]]:
+    """The outcomes over ``resources`` on ``engine``, and the report's hours by program week
+    (the weeks with any): the intensity measure and the report's chart must agree."""
+    with Source.from_resources(resources) as source:
+        outcomes = compute(source, engine)
+        data = report_data(source, engine, outcomes)
+    return outcomes, {w.week: w.hours for w in data.weeks if w.hours}

@@ -10,11 +10,7 @@ from typing import Any
 
 import pytest
 from tests.outcomes.cohort import _episode, _patient
-from tests.outcomes.figures import overall_agrees
-
-from iopfhir.outcomes import compute
-from iopfhir.outcomes.report import report_data
-from iopfhir.views import Source
+from tests.outcomes.figures import overall_agrees, with_weekly_hours
 
 SESSION_KIND = "https://iopfhir.org/fhir/CodeSystem/session-kind"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -82,12 +78,10 @@ def test_appointment_only_sessions_give_their_hours(
     engine_name: str, request: pytest.FixtureRequest
 ) -> None:
     engine = request.getfixturevalue(engine_name)
-    with Source.from_resources(cohort()) as source:
-        outcomes = compute(source, engine)
-        data = report_data(source, engine, outcomes)
+    outcomes, weeks = with_weekly_hours(cohort(), engine)
     # 180 + 60 + 120 minutes: 6 hours over four whole weeks
     assert outcomes.summary("iop-intensity-hours").overall.score == 1.5
-    assert {w.week: w.hours for w in data.weeks if w.hours} == {0: 6.0}
+    assert weeks == {0: 6.0}
     attendance = outcomes.summary("iop-attendance").overall.populations
     assert (attendance["denominator"], attendance["numerator"]) == (4, 3)
 

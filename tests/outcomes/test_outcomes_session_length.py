@@ -10,12 +10,9 @@ from typing import Any
 
 import pytest
 from tests.outcomes.cohort import _episode, _patient
-from tests.outcomes.figures import overall_agrees
+from tests.outcomes.figures import overall_agrees, with_weekly_hours
 
 from iopfhir.fhir.read import read_fhir
-from iopfhir.outcomes import compute
-from iopfhir.outcomes.report import report_data
-from iopfhir.views import Source
 
 UCUM = "http://unitsofmeasure.org"
 
@@ -64,12 +61,10 @@ def test_a_session_without_an_end_lasts_its_length(
     engine_name: str, request: pytest.FixtureRequest
 ) -> None:
     engine = request.getfixturevalue(engine_name)
-    with Source.from_resources(cohort()) as source:
-        outcomes = compute(source, engine)
-        data = report_data(source, engine, outcomes)
+    outcomes, weeks = with_weekly_hours(cohort(), engine)
     # 180 + 180 + 90 + 0 + 60 + 90 = 600 minutes, 10 hours over four whole weeks
     assert outcomes.summary("iop-intensity-hours").overall.score == 2.5
-    assert {w.week: w.hours for w in data.weeks if w.hours} == {0: 8.5, 1: 1.5}
+    assert weeks == {0: 8.5, 1: 1.5}
 
 
 def test_the_plain_loop_agrees(duckdb_engine: Any) -> None:

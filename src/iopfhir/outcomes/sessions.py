@@ -73,8 +73,9 @@ def unlinked(alias: str) -> str:
     return f"({alias}.episode_key IS NULL OR {alias}.episode_key NOT IN ({known}))"
 
 
-#: a session's length (``Encounter.length``) is at most a day, as the import reads it
-_MAX_LENGTH_MINUTES = 1440
+#: a session's length (``Encounter.length``, ``Appointment.minutesDuration``) is at most
+#: the terminology's ``session_max_minutes`` (a day), as the import reads it
+_MAX_LENGTH_MINUTES: int = codes()["session_max_minutes"]
 
 
 def session_minutes_sql(s: Spelling) -> str:

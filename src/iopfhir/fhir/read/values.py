@@ -278,9 +278,10 @@ def parse_date(value: Any, at: str | None = None) -> date | None:
     return parsed
 
 
-#: minutes in one of the UCUM units an R4 Duration of hours or less is given in
-# minutes per UCUM unit of a Duration (s, min, h: the terminology's ``duration_seconds``)
+#: minutes per UCUM unit of a Duration (s, min, h: the terminology's ``duration_seconds``)
 _MINUTES: Final = {unit: seconds / 60 for unit, seconds in codes()["duration_seconds"].items()}
+#: the longest session length read (the terminology's ``session_max_minutes``: a day)
+_MAX_MINUTES: Final[int] = codes()["session_max_minutes"]
 
 
 def duration_minutes(value: Any, at: str) -> timedelta | None:
@@ -294,7 +295,7 @@ def duration_minutes(value: Any, at: str) -> timedelta | None:
     minutes = 0.0
     if scale and isinstance(number, int | float) and not isinstance(number, bool):
         minutes = number * scale
-    if not 0 < minutes <= 1440:
+    if not 0 < minutes <= _MAX_MINUTES:
         note(at, "not a duration of at most a day (dropped)")
         return None
     return timedelta(minutes=minutes)
