@@ -160,3 +160,31 @@ def test_a_source_with_nothing_to_measure_says_so(
     data = orjson.loads((tmp_path / "o.json").read_bytes())
     assert data["period"] == ["2026-01-01", "2026-03-31"]
     assert {r["initial_population"] for r in data["rows"]} == {0}
+
+
+STAY = {
+    "resourceType": "Encounter",
+    "id": "s1",
+    "status": "finished",
+    "class": {"code": "IMP"},
+    "subject": {"reference": "Patient/p1"},
+    "period": {"start": "2026-01-02", "end": "2026-01-09"},
+}
+
+
+def test_stays_without_an_iop_episode_say_why_the_episode_measures_are_empty(
+    ndjson: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an EHR export with inpatient stays and no IOP EpisodeOfCare (Synthea's shape): the
+    # stay measures count, the episode measures count none, and a note says why
+    source = tmp_path / "stays.json"
+    source.write_bytes(orjson.dumps(_bundle(PATIENT, STAY)))
+    out = tmp_path / "o.json"
+    assert _run("outcomes", str(source), "--format", "json", "-o", str(out)) == 0
+    assert "no IOP episode" in capsys.readouterr().err
+    rows = {r["measure"]: r for r in orjson.loads(out.read_bytes())["rows"] if not r["stratifier"]}
+    assert rows["iop-inpatient-readmission-30"]["initial_population"] == 1
+    assert rows["iop-attendance"]["initial_population"] == 0
+    # a source with IOP episodes has no such note
+    assert _run("outcomes", str(ndjson), "--format", "json", "-o", str(out)) == 0
+    assert "no IOP episode" not in capsys.readouterr().err

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported when the command runs (``_lazy``): the CLI starts 
     from iopfhir.cli._output import check_file_target, write_bytes
     from iopfhir.errors import InputError
     from iopfhir.outcomes import (
+        Outcomes,
         OutcomesError,
         compute,
         parse_period,
@@ -148,6 +149,19 @@ def on_source(args: argparse.Namespace, work: Callable[[Source, Engine, Any], T]
         engine.close()
 
 
+def _stays_only(outcomes: Outcomes) -> bool:
+    """Whether inpatient stays were read but no IOP episode (all the episode measures then
+    count none: say why, rather than print empty figures silently)."""
+    basis: dict[str, list[str]] = {}
+    for m in outcomes.measures:
+        basis.setdefault(m.basis, []).append(m.id)
+    episodes = basis.get("EpisodeOfCare", [])
+    stays = basis.get("Encounter", [])
+    return bool(
+        episodes and stays and not outcomes.subjects[episodes[0]] and outcomes.subjects[stays[0]]
+    )
+
+
 @_lazy.needed
 def run(args: argparse.Namespace) -> int:
     """Compute and write the outcomes."""
@@ -185,6 +199,14 @@ def run(args: argparse.Namespace) -> int:
             " programs were left out (an IOP episode has an iopfhir program type, an IOP"
             f" billing code - {billing} - or no type; --program-code SYSTEM|CODE=TYPE reads"
             " an EHR's own code for its program)",
+            file=sys.stderr,
+        )
+    if _stays_only(outcomes):
+        within = " in the period" if args.period else ""
+        print(
+            f"note: no IOP episode{within} (an EpisodeOfCare of a patient, of an IOP program"
+            " or untyped): the episode measures count none, only the inpatient stay measures"
+            " count (an EHR's own code for its IOP program: --program-code SYSTEM|CODE=TYPE)",
             file=sys.stderr,
         )
     if args.format == "measurereport":
